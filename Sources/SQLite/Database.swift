@@ -1,0 +1,190 @@
+import CSQLite
+
+/// An SQLite error with SQLite's own message.
+public struct SQLiteError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public var description: String { "SQLite error \(code): \(message)" }
+    public var isBusy: Bool { code & 0xff == SQLITE_BUSY }
+    public var isConstraint: Bool { code & 0xff == SQLITE_CONSTRAINT }
+    public var isFull: Bool { code & 0xff == SQLITE_FULL }
+}
+
+/// A value bound to or read from a statement.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// One SQLite connection. Not Sendable: the thread that opened it uses it.
+///
+/// Statements are prepared once and cached by their SQL text, since preparing
+/// costs more than running them on the hot path.
+public final class Database {
+    private var handle: OpaquePointer?
+    private var cache: [String: Statement] = [:]
+    public let path: String
+
+    /// Opens (and with `create`, creates) the database file.
+    public init(path: String, readOnly: Bool = false, create: Bool = true) throws {
+        self.path = path
+        var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        flags |= SQLITE_OPEN_NOMUTEX
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc, message: "\(message) (\(path))")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, 5000)
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit { close() }
+
+    public func close() {
+        cache.removeAll() // finalises statements first
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    var raw: OpaquePointer {
+        guard let handle else { preconditionFailure("database used after close") }
+        return handle
+    }
+
+    func error(_ code: Int32) -> SQLiteError {
+        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(raw)))
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(raw, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "error"
+            sqlite3_free(message)
+            throw SQLiteError(code: rc, message: text)
+        }
+    }
+
+    /// A cached prepared statement for `sql`, reset and with its bindings cleared.
+    public func statement(_ sql: String) throws -> Statement {
+        if let cached = cache[sql] {
+            cached.reset()
+            return cached
+        }
+        let statement = try Statement(database: self, sql: sql)
+        cache[sql] = statement
+        return statement
+    }
+
+    /// Runs `sql` with `values` bound to its parameters; returns the rows changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: SQLValue...) throws -> Int {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        while try statement.step() {}
+        return Int(sqlite3_changes(raw))
+    }
+
+    /// Runs a query and maps every row.
+    public func query<T>(_ sql: String, _ values: SQLValue..., map: (Statement) throws -> T) throws -> [T] {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        var rows: [T] = []
+        while try statement.step() { rows.append(try map(statement)) }
+        return rows
+    }
+
+    /// The first row of a query, mapped, or nil.
+    public func first<T>(_ sql: String, _ values: SQLValue..., map: (Statement) throws -> T) throws -> T? {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        defer { statement.reset() }
+        return try statement.step() ? map(statement) : nil
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(raw) }
+
+    /// Runs `body` in one transaction: commits if it returns, rolls back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A prepared statement owned by its `Database`.
+public final class Statement {
+    private let handle: OpaquePointer
+    private unowned let database: Database
+
+    init(database: Database, sql: String) throws {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(database.raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw database.error(rc) }
+        self.handle = stmt
+        self.database = database
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    public func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    public func bind(_ values: [SQLValue]) throws {
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(handle, index)
+            case .int(let v): rc = sqlite3_bind_int64(handle, index, v)
+            case .text(let s): rc = sqlite3_bind_text(handle, index, s, -1, csqlite_transient())
+            case .blob(let b):
+                rc = b.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), csqlite_transient()) }
+            }
+            guard rc == SQLITE_OK else { throw database.error(rc) }
+        }
+    }
+
+    /// Steps once: true when a row is ready, false when done.
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            let error = database.error(rc)
+            sqlite3_reset(handle)
+            throw error
+        }
+    }
+
+    public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    public func text(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: p)
+    }
+
+    public func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let p = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: count))
+    }
+}

@@ -1,0 +1,192 @@
+/// Error codes carried by ERROR (protocol/SPEC.md, "Error codes").
+public enum ErrorCode: UInt16, Sendable {
+    case badRequest = 400
+    case notAllowed = 401
+    case forgedSender = 403
+    case unknownAddress = 404
+    case inviteUsed = 409
+    case inviteExpired = 410
+    case tooLarge = 413
+    case internalError = 500
+    case unavailable = 503
+}
+
+/// Every command of the client ↔ node protocol, one per ZeroMQ frame.
+///
+/// Frame: `signature:octets[2]=AA 5C version:u8=1 command:u8 fields…`
+/// (grammar and field meanings in protocol/SPEC.md).
+public enum Command: Sendable, Equatable {
+    /// C→N, only on an invite session: the person's public keys.
+    case enroll(display: String, curveKey: [UInt8], boxKey: [UInt8], signKey: [UInt8])
+    /// N→C: enrolment done.
+    case enrolled(address: String, nodeSignKey: [UInt8])
+    /// C→N: ask for a directory entry.
+    case lookup(requestId: UInt32, address: String)
+    /// N→C: the signed directory entry (see `DirectoryEntry`).
+    case entry(requestId: UInt32, entry: [UInt8])
+    /// C→N: an envelope to store and route (`from` must be empty: the node stamps it).
+    case send(Envelope)
+    /// N→C: the envelope with this id is durable on the node.
+    case stored(id: MessageID)
+    /// C→N: this session wants its mailbox pushed, at most `window` unacknowledged at once.
+    case attach(window: UInt32)
+    /// N→C: mailbox entry `seq`.
+    case deliver(seq: UInt64, envelope: Envelope)
+    /// C→N: every delivery up to and including `seq` is safe with the client.
+    case ack(seq: UInt64)
+    /// N→C: everything that was waiting when the session attached has been sent.
+    case synced(pending: UInt32)
+    /// C→N: keep-alive.
+    case ping
+    /// N→C: keep-alive answer; `attached` says whether the node still knows the session.
+    case pong(attached: Bool)
+    /// N→C: a request failed. `ref` is the message id concerned, or zero.
+    case error(code: UInt16, ref: MessageID, reason: String)
+    /// C→N: stop pushing to this session.
+    case detach
+
+    public static let signature: [UInt8] = [0xAA, 0x5C]
+    public static let version: UInt8 = 1
+
+    public var id: UInt8 {
+        switch self {
+        case .enroll: return 0x01
+        case .enrolled: return 0x02
+        case .lookup: return 0x03
+        case .entry: return 0x04
+        case .send: return 0x05
+        case .stored: return 0x06
+        case .attach: return 0x07
+        case .deliver: return 0x08
+        case .ack: return 0x09
+        case .synced: return 0x0A
+        case .ping: return 0x0B
+        case .pong: return 0x0C
+        case .error: return 0x0D
+        case .detach: return 0x0E
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .enroll: return "ENROLL"
+        case .enrolled: return "ENROLLED"
+        case .lookup: return "LOOKUP"
+        case .entry: return "ENTRY"
+        case .send: return "SEND"
+        case .stored: return "STORED"
+        case .attach: return "ATTACH"
+        case .deliver: return "DELIVER"
+        case .ack: return "ACK"
+        case .synced: return "SYNCED"
+        case .ping: return "PING"
+        case .pong: return "PONG"
+        case .error: return "ERROR"
+        case .detach: return "DETACH"
+        }
+    }
+
+    /// Largest frame a node accepts from a client (ZMQ_MAXMSGSIZE): bigger ones drop the connection.
+    public static let maxFrameBytes: Int64 = 256 * 1024
+
+    public func encode() -> [UInt8] {
+        var w = WireWriter(capacity: 64)
+        w.octets(Self.signature)
+        w.u8(Self.version)
+        w.u8(id)
+        switch self {
+        case let .enroll(display, curveKey, boxKey, signKey):
+            w.string(display); w.octets(curveKey); w.octets(boxKey); w.octets(signKey)
+        case let .enrolled(address, nodeSignKey):
+            w.string(address); w.octets(nodeSignKey)
+        case let .lookup(requestId, address):
+            w.u32(requestId); w.string(address)
+        case let .entry(requestId, entry):
+            w.u32(requestId); w.longstr(entry)
+        case let .send(envelope):
+            envelope.encode(into: &w)
+        case let .stored(id):
+            w.octets(id.bytes)
+        case let .attach(window):
+            w.u32(window)
+        case let .deliver(seq, envelope):
+            w.u64(seq); envelope.encode(into: &w)
+        case let .ack(seq):
+            w.u64(seq)
+        case let .synced(pending):
+            w.u32(pending)
+        case .ping, .detach:
+            break
+        case let .pong(attached):
+            w.u8(attached ? 1 : 0)
+        case let .error(code, ref, reason):
+            w.u16(code); w.octets(ref.bytes); w.string(reason.truncatedUTF8(255))
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ frame: [UInt8]) throws -> Command {
+        var r = WireReader(frame)
+        guard try r.octets(2, "signature") == signature else { throw WireError.badSignature }
+        let version = try r.u8("version")
+        guard version == Self.version else { throw WireError.unsupportedVersion(version) }
+        let command: Command
+        switch try r.u8("command") {
+        case 0x01:
+            let display = try r.string("display")
+            command = .enroll(display: display, curveKey: try r.octets(32, "curve_key"),
+                              boxKey: try r.octets(32, "box_key"), signKey: try r.octets(32, "sign_key"))
+        case 0x02:
+            command = .enrolled(address: try r.string("address"), nodeSignKey: try r.octets(32, "node_sign_key"))
+        case 0x03:
+            command = .lookup(requestId: try r.u32("request_id"), address: try r.string("address"))
+        case 0x04:
+            command = .entry(requestId: try r.u32("request_id"), entry: try r.longstr("entry", max: 4096))
+        case 0x05:
+            command = .send(try Envelope.decode(from: &r))
+        case 0x06:
+            command = .stored(id: MessageID(bytes: try r.octets(16, "id"))!)
+        case 0x07:
+            command = .attach(window: try r.u32("window"))
+        case 0x08:
+            let seq = try r.u64("seq")
+            command = .deliver(seq: seq, envelope: try Envelope.decode(from: &r))
+        case 0x09:
+            command = .ack(seq: try r.u64("seq"))
+        case 0x0A:
+            command = .synced(pending: try r.u32("pending"))
+        case 0x0B:
+            command = .ping
+        case 0x0C:
+            let flag = try r.u8("attached")
+            guard flag <= 1 else { throw WireError.invalid(field: "attached", reason: "must be 0 or 1") }
+            command = .pong(attached: flag == 1)
+        case 0x0D:
+            let code = try r.u16("code")
+            let ref = MessageID(bytes: try r.octets(16, "ref"))!
+            command = .error(code: code, ref: ref, reason: try r.string("reason"))
+        case 0x0E:
+            command = .detach
+        case let other:
+            throw WireError.unknownCommand(other)
+        }
+        try r.expectEnd()
+        return command
+    }
+}
+
+extension String {
+    /// The longest prefix of whole characters that fits in `maxBytes` of UTF-8.
+    public func truncatedUTF8(_ maxBytes: Int) -> String {
+        if utf8.count <= maxBytes { return self }
+        var out = ""
+        var used = 0
+        for ch in self {
+            let n = String(ch).utf8.count
+            if used + n > maxBytes { break }
+            out.append(ch)
+            used += n
+        }
+        return out
+    }
+}

@@ -1,0 +1,67 @@
+import Sodium
+
+/// A user's public identity, signed by the user's home node, so that no other
+/// node or relay can substitute a key (protocol/SPEC.md, "Directory entry").
+///
+/// Signed bytes: `"sealpost-dir-v1" || address:string || display:string ||
+/// box_key:octets[32] || sign_key:octets[32] || updated_at:u64`; the encoded entry
+/// is those fields (without the context string) followed by `signature:octets[64]`.
+public struct DirectoryEntry: Sendable, Equatable {
+    public var address: String
+    public var display: String
+    public var boxKey: [UInt8]
+    public var signKey: [UInt8]
+    public var updatedAt: UInt64
+    public var signature: [UInt8]
+
+    static let context = Array("sealpost-dir-v1".utf8)
+
+    public init(address: String, display: String, boxKey: [UInt8], signKey: [UInt8], updatedAt: UInt64, signature: [UInt8] = []) {
+        self.address = address
+        self.display = display
+        self.boxKey = boxKey
+        self.signKey = signKey
+        self.updatedAt = updatedAt
+        self.signature = signature
+    }
+
+    private func fields(into w: inout WireWriter) {
+        w.string(address)
+        w.string(display)
+        w.octets(boxKey)
+        w.octets(signKey)
+        w.u64(updatedAt)
+    }
+
+    public var signedBytes: [UInt8] {
+        var w = WireWriter()
+        w.octets(Self.context)
+        fields(into: &w)
+        return w.bytes
+    }
+
+    public mutating func sign(with node: SignKeyPair) {
+        signature = node.sign(signedBytes)
+    }
+
+    public func verify(nodeKey: [UInt8]) -> Bool {
+        SignKeyPair.verify(signature: signature, message: signedBytes, publicKey: nodeKey)
+    }
+
+    public func encode() -> [UInt8] {
+        var w = WireWriter()
+        fields(into: &w)
+        w.octets(signature)
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> DirectoryEntry {
+        var r = WireReader(bytes)
+        let e = DirectoryEntry(address: try r.string("address"), display: try r.string("display"),
+                               boxKey: try r.octets(32, "box_key"), signKey: try r.octets(32, "sign_key"),
+                               updatedAt: try r.u64("updated_at"), signature: try r.octets(64, "signature"))
+        try r.expectEnd()
+        guard Address(e.address) != nil else { throw WireError.invalid(field: "address", reason: "not an address") }
+        return e
+    }
+}

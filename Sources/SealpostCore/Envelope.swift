@@ -1,0 +1,120 @@
+/// A 128-bit message id, chosen at random by the sending client.
+public struct MessageID: Hashable, Sendable, CustomStringConvertible {
+    public let bytes: [UInt8]
+    public static let size = 16
+
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.size else { return nil }
+        self.bytes = bytes
+    }
+
+    public init?(hex: String) {
+        guard let b = Hex.decode(hex), b.count == Self.size else { return nil }
+        bytes = b
+    }
+
+    public static let zero = MessageID(bytes: [UInt8](repeating: 0, count: size))!
+
+    public var hex: String { Hex.encode(bytes) }
+    public var description: String { hex }
+}
+
+/// What an envelope carries. The body is opaque to nodes; the kind is routing metadata.
+public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
+    case text = 1
+
+    public var name: String {
+        switch self {
+        case .text: return "text"
+        }
+    }
+}
+
+/// The unit nodes store and route: a clear header and an end-to-end encrypted body.
+///
+/// Wire form (protocol/SPEC.md, "Envelope"):
+/// `id:octets[16] from:string to:string kind:u8 flags:u16 sent_at:u64 body:longstr`
+public struct Envelope: Sendable, Equatable {
+    public var id: MessageID
+    /// Stamped by the sender's home node from the authenticated key; empty when a client sends.
+    public var from: String
+    public var to: String
+    public var kind: UInt8
+    public var flags: UInt16
+    /// Milliseconds since the Unix epoch, as the sending client's clock said.
+    public var sentAt: UInt64
+    public var body: [UInt8]
+
+    /// Largest body a node accepts: 64 KiB of text plus the crypto overhead and
+    /// inner header, with room to spare.
+    public static let maxBodyBytes = 80 * 1024
+
+    public init(id: MessageID, from: String, to: String, kind: UInt8, flags: UInt16 = 0, sentAt: UInt64, body: [UInt8]) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.kind = kind
+        self.flags = flags
+        self.sentAt = sentAt
+        self.body = body
+    }
+
+    public func encode(into w: inout WireWriter) {
+        w.octets(id.bytes)
+        w.string(from)
+        w.string(to)
+        w.u8(kind)
+        w.u16(flags)
+        w.u64(sentAt)
+        w.longstr(body)
+    }
+
+    public static func decode(from r: inout WireReader) throws -> Envelope {
+        let id = MessageID(bytes: try r.octets(MessageID.size, "envelope.id"))!
+        let from = try r.string("envelope.from")
+        let to = try r.string("envelope.to")
+        let kind = try r.u8("envelope.kind")
+        let flags = try r.u16("envelope.flags")
+        let sentAt = try r.u64("envelope.sent_at")
+        let body = try r.longstr("envelope.body", max: maxBodyBytes)
+        if !from.isEmpty, Address(from) == nil { throw WireError.invalid(field: "envelope.from", reason: "not an address") }
+        guard Address(to) != nil else { throw WireError.invalid(field: "envelope.to", reason: "not an address") }
+        return Envelope(id: id, from: from, to: to, kind: kind, flags: flags, sentAt: sentAt, body: body)
+    }
+
+    /// Encoded size, for storage accounting.
+    public var encodedSize: Int { 16 + 1 + from.utf8.count + 1 + to.utf8.count + 1 + 2 + 8 + 4 + body.count }
+}
+
+/// Lowercase hex without separators.
+public enum Hex {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return nil
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+}
