@@ -89,6 +89,11 @@ public final class Socket {
         guard zmq_setsockopt(raw, option, &v, MemoryLayout<Int32>.size) == 0 else { throw ZMQError.last() }
     }
 
+    public func setOption(_ option: Int32, int64 value: Int64) throws {
+        var v = value
+        guard zmq_setsockopt(raw, option, &v, MemoryLayout<Int64>.size) == 0 else { throw ZMQError.last() }
+    }
+
     public func setOption(_ option: Int32, bytes: [UInt8]) throws {
         let rc = bytes.withUnsafeBytes { zmq_setsockopt(raw, option, $0.baseAddress, $0.count) }
         guard rc == 0 else { throw ZMQError.last() }
@@ -201,7 +206,8 @@ public final class Socket {
             } else {
                 frames.append([])
             }
-            if frames.count == 1, let value = zmq_msg_gets(&msg, "User-Id") {
+            // ROUTER's routing-id frame carries no metadata: read it from the frames the peer sent.
+            if userId == nil, let value = zmq_msg_gets(&msg, "User-Id") {
                 userId = String(cString: value)
             }
             if zmq_msg_more(&msg) == 0 { break }

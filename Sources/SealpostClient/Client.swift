@@ -1,0 +1,256 @@
+import SealpostCore
+import Sodium
+import ZeroMQ
+
+/// A message as the person sees it, decrypted and checked.
+public struct ReceivedMessage: Sendable, Equatable {
+    public var seq: UInt64
+    public var id: MessageID
+    public var from: String
+    public var to: String
+    public var kind: String
+    public var text: String
+    public var sentAt: UInt64
+}
+
+/// What `Client.next` returns.
+public enum ClientEvent: Sendable {
+    /// A delivered envelope, decrypted. `seq` must be acknowledged.
+    case message(ReceivedMessage)
+    /// A delivered envelope that could not be opened (tampered, unknown sender key).
+    case undecryptable(seq: UInt64, id: MessageID, from: String, reason: String)
+    /// Everything waiting at attach time has been delivered.
+    case synced
+    /// The node stored a sent envelope.
+    case stored(MessageID)
+    /// The node refused something.
+    case refused(code: UInt16, ref: MessageID, reason: String)
+    /// The node answered a keep-alive.
+    case pong(attached: Bool)
+}
+
+/// The person's side of the protocol: encrypts, sends, receives, decrypts.
+/// Not Sendable: one thread drives it.
+public final class Client {
+    public let profile: Profile
+    public let connection: Connection
+    /// How long a request may wait for the node before the client gives up.
+    public var timeoutMs = 10_000
+    /// How often an unanswered SEND is sent again (the node drops duplicates).
+    public var retransmitMs = 2_000
+
+    var buffered: [Command] = []
+    private var directory: [String: DirectoryEntry] = [:]
+    private var sharedKeys: [String: BoxSharedKey] = [:]
+    private var nextRequestId: UInt32 = 1
+
+    public init(profile: Profile) throws {
+        self.profile = profile
+        connection = try Connection(endpoint: profile.endpoint, serverKey: profile.nodeCurveKey, curve: profile.curve)
+    }
+
+    public func close(lingerMs: Int32 = 0) { connection.close(lingerMs: lingerMs) }
+
+    var unreachable: ClientError {
+        .unreachable("cannot reach node '\(profile.address.node)' at \(profile.endpoint): no answer within \(timeoutMs / 1000) s")
+    }
+
+    // MARK: directory
+
+    /// The verified directory entry of `address`.
+    /// - Throws: `ClientError.refused` for an unknown address; `.unreachable` on timeout.
+    public func lookup(_ address: Address) throws -> DirectoryEntry {
+        if let cached = directory[address.description] { return cached }
+        let requestId = nextRequestId
+        nextRequestId &+= 1
+        try connection.send(.lookup(requestId: requestId, address: address.description))
+        let reply = try awaitReply(timeoutMs: timeoutMs) { command in
+            switch command {
+            case .entry(let id, _) where id == requestId: return true
+            case .error(let code, let ref, _) where ref == .zero && code == ErrorCode.unknownAddress.rawValue: return true
+            default: return false
+            }
+        }
+        switch reply {
+        case .entry(_, let bytes):
+            let entry: DirectoryEntry
+            do { entry = try DirectoryEntry.decode(bytes) } catch {
+                throw ClientError.protocolError("the node sent a damaged directory entry for \(address)")
+            }
+            guard entry.address == address.description else {
+                throw ClientError.protocolError("the node answered for \(entry.address) when asked for \(address)")
+            }
+            guard address.node == profile.address.node, entry.verify(nodeKey: profile.nodeSignKey) else {
+                throw ClientError.protocolError("the directory entry of \(address) is not signed by its home node: refusing to use it")
+            }
+            directory[address.description] = entry
+            return entry
+        case .error(let code, _, let reason):
+            throw ClientError.refused(code: code, reason: reason)
+        default:
+            throw unreachable
+        }
+    }
+
+    func sharedKey(with address: Address) throws -> BoxSharedKey {
+        if let key = sharedKeys[address.description] { return key }
+        let entry = try lookup(address)
+        guard let key = BoxSharedKey(theirPublicKey: entry.boxKey, mySecretKey: profile.box.secretKey) else {
+            throw ClientError.protocolError("\(address) has an unusable public key")
+        }
+        sharedKeys[address.description] = key
+        return key
+    }
+
+    // MARK: sending
+
+    /// Checks and encrypts a text message for `to`; does not send it.
+    public func prepareText(to: Address, text: String, id: MessageID = MessageID(bytes: Sodium.randomBytes(16))!) throws -> Envelope {
+        let bytes = Array(text.utf8)
+        guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the message is empty") }
+        guard bytes.count <= Sealed.maxTextBytes else {
+            throw ClientError.invalid("the message is \(bytes.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)")
+        }
+        let key = try sharedKey(with: to)
+        let sentAt = Clock.nowMs()
+        let kind = EnvelopeKind.text.rawValue
+        let body = Sealed.seal(kind: kind, id: id, from: profile.address.description, to: to.description,
+                               sentAt: sentAt, content: bytes, key: key)
+        // `from` stays empty on the wire: the node stamps it from our authenticated key.
+        var envelope = Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, body: body)
+        envelope.from = ""
+        return envelope
+    }
+
+    /// Queues an envelope without waiting (for pipelined senders); false when the queue is full.
+    @discardableResult
+    public func submit(_ envelope: Envelope) throws -> Bool {
+        try connection.send(.send(envelope))
+    }
+
+    /// Sends a text and returns once the home node stored it durably.
+    public func sendText(to: Address, text: String) throws -> MessageID {
+        let envelope = try prepareText(to: to, text: text)
+        try store(envelope)
+        return envelope.id
+    }
+
+    /// Sends an envelope, resending until the node answers STORED or refuses it.
+    public func store(_ envelope: Envelope) throws {
+        let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        while true {
+            try connection.send(.send(envelope))
+            let now = Clock.monotonicNs()
+            if now >= deadline { throw unreachable }
+            let wait = min(retransmitMs, Int((deadline - now) / 1_000_000))
+            let reply = try awaitReply(timeoutMs: wait) { command in
+                switch command {
+                case .stored(let id): return id == envelope.id
+                case .error(_, let ref, _): return ref == envelope.id
+                default: return false
+                }
+            }
+            switch reply {
+            case .stored: return
+            case .error(let code, _, let reason) where code != ErrorCode.internalError.rawValue:
+                throw ClientError.refused(code: code, reason: reason)
+            default: continue // timed out or a transient storage failure: send again
+            }
+        }
+    }
+
+    // MARK: receiving
+
+    /// Asks the node to push the mailbox, at most `window` unacknowledged at once.
+    public func attach(window: UInt32 = 1000) throws {
+        try connection.send(.attach(window: window))
+    }
+
+    /// Acknowledges every delivery up to `seq`: the node deletes them.
+    public func ack(_ seq: UInt64) throws {
+        try connection.send(.ack(seq: seq))
+    }
+
+    public func ping() throws { try connection.send(.ping) }
+
+    /// Waits until the node has processed everything sent before (a PING/PONG
+    /// round trip on the ordered connection), so acknowledgements are durable.
+    public func flush() throws {
+        try connection.send(.ping)
+        let reply = try awaitReply(timeoutMs: timeoutMs) { if case .pong = $0 { return true } else { return false } }
+        if reply == nil { throw unreachable }
+    }
+
+    /// The next event, or nil after `timeoutMs`.
+    public func next(timeoutMs: Int) throws -> ClientEvent? {
+        let command: Command
+        if !buffered.isEmpty {
+            command = buffered.removeFirst()
+        } else if let received = try connection.receive(timeoutMs: timeoutMs) {
+            command = received
+        } else {
+            return nil
+        }
+        return try event(for: command)
+    }
+
+    private func event(for command: Command) throws -> ClientEvent? {
+        switch command {
+        case .deliver(let seq, let envelope):
+            do {
+                return .message(try open(envelope, seq: seq))
+            } catch let error as Sealed.OpenError {
+                return .undecryptable(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
+            } catch let error as ClientError {
+                return .undecryptable(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
+            }
+        case .synced: return .synced
+        case .stored(let id): return .stored(id)
+        case .error(let code, let ref, let reason): return .refused(code: code, ref: ref, reason: reason)
+        case .pong(let attached): return .pong(attached: attached)
+        default: return nil
+        }
+    }
+
+    /// Decrypts and checks a delivered envelope.
+    public func open(_ envelope: Envelope, seq: UInt64) throws -> ReceivedMessage {
+        guard let from = Address(envelope.from) else { throw ClientError.protocolError("delivery without a sender") }
+        let key = try sharedKey(with: from)
+        var content = try Sealed.open(envelope, key: key)
+        defer { wipe(&content) }
+        let kind = EnvelopeKind(rawValue: envelope.kind)?.name ?? "unknown"
+        return ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: kind,
+                               text: String(decoding: content, as: UTF8.self), sentAt: envelope.sentAt)
+    }
+
+    /// Receives until `matches` accepts a command; everything else is kept for `next`.
+    private func awaitReply(timeoutMs: Int, _ matches: (Command) -> Bool) throws -> Command? {
+        let deadline = Clock.monotonicNs() + UInt64(max(timeoutMs, 0)) * 1_000_000
+        while true {
+            let now = Clock.monotonicNs()
+            if now >= deadline { return nil }
+            guard let command = try connection.receive(timeoutMs: Int((deadline - now) / 1_000_000) + 1) else { return nil }
+            if matches(command) { return command }
+            buffered.append(command)
+        }
+    }
+}
+
+extension String {
+    var trimmingSpaces: Substring {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return s
+    }
+}
+
+extension Client {
+    /// Waits until the node has something for us or `fd` (a terminal) is readable.
+    /// - Returns: whether `fd` is readable.
+    public func wait(orReadable fd: Int32, timeoutMs: Int) throws -> Bool {
+        if !buffered.isEmpty { return false }
+        let events = try poll([(.fd(fd), .readable), (connection.pollTarget, .readable)], timeoutMs: timeoutMs)
+        return events[0].contains(.readable)
+    }
+}

@@ -1,0 +1,60 @@
+import SealpostCore
+import Sodium
+import ZeroMQ
+
+/// A CURVE DEALER connection to a node. Not Sendable: one thread uses it.
+public final class Connection {
+    let context = Context()
+    let socket: Socket
+    public let endpoint: String
+
+    /// Connects (asynchronously: libzmq retries in the background) to `endpoint`.
+    public init(endpoint: String, serverKey: [UInt8], curve: BoxKeyPair) throws {
+        self.endpoint = endpoint
+        socket = try Socket(context, .dealer)
+        var secret = curve.secretKey.copyBytes()
+        defer { wipe(&secret) }
+        do {
+            try socket.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: secret)
+            try socket.setOption(SocketOption.sendHWM, 100_000)
+            try socket.setOption(SocketOption.receiveHWM, 100_000)
+            try socket.setOption(SocketOption.reconnectInterval, 100)
+            try socket.setOption(SocketOption.reconnectIntervalMax, 2_000)
+            try socket.setHeartbeat(intervalMs: 5_000, timeoutMs: 15_000)
+            try socket.connect(endpoint)
+        } catch let error as ZMQError {
+            throw ClientError.unreachable("cannot connect to \(endpoint): \(error.description)")
+        }
+    }
+
+    /// Queues one command; false when the outgoing queue is full (try again after receiving).
+    @discardableResult
+    public func send(_ command: Command) throws -> Bool {
+        try socket.send([command.encode()], dontWait: true)
+    }
+
+    /// The next command from the node, or nil after `timeoutMs` (0: do not wait).
+    /// Frames that do not decode are skipped: a node never sends them.
+    public func receive(timeoutMs: Int) throws -> Command? {
+        let deadline = Clock.monotonicNs() + UInt64(max(timeoutMs, 0)) * 1_000_000
+        while true {
+            if let message = try socket.receive(dontWait: true) {
+                guard message.frames.count == 1, let command = try? Command.decode(message.frames[0]) else { continue }
+                return command
+            }
+            let now = Clock.monotonicNs()
+            if now >= deadline { return nil }
+            let wait = Int((deadline - now) / 1_000_000) + 1
+            _ = try poll([(.socket(socket), .readable)], timeoutMs: wait)
+        }
+    }
+
+    /// For callers that poll this connection with other things (a terminal).
+    public var pollTarget: PollTarget { .socket(socket) }
+
+    /// Gives queued commands up to `ms` to leave before the socket closes.
+    public func close(lingerMs: Int32 = 0) {
+        try? socket.setOption(SocketOption.linger, lingerMs)
+        socket.close()
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import SealpostCore
+import Sodium
+
+/// A person's identity on this device: address, node, and private keys.
+/// Kept in one JSON file, mode 0600; private keys never leave it.
+public struct Profile: Sendable {
+    public var address: Address
+    public var display: String
+    public var endpoint: String
+    public var nodeCurveKey: [UInt8]
+    public var nodeSignKey: [UInt8]
+    public var curve: BoxKeyPair
+    public var box: BoxKeyPair
+    public var sign: SignKeyPair
+
+    public init(address: Address, display: String, endpoint: String, nodeCurveKey: [UInt8], nodeSignKey: [UInt8],
+                curve: BoxKeyPair, box: BoxKeyPair, sign: SignKeyPair) {
+        self.address = address
+        self.display = display
+        self.endpoint = endpoint
+        self.nodeCurveKey = nodeCurveKey
+        self.nodeSignKey = nodeSignKey
+        self.curve = curve
+        self.box = box
+        self.sign = sign
+    }
+
+    /// `$SEALPOST_PROFILE`, else `~/.sealpost/profile`.
+    public static func defaultPath() -> String {
+        if let env = ProcessInfo.processInfo.environment["SEALPOST_PROFILE"], !env.isEmpty { return env }
+        return NSHomeDirectory() + "/.sealpost/profile"
+    }
+
+    struct File: Codable {
+        var version: Int
+        var address: String
+        var display: String
+        var endpoint: String
+        var node_curve_key: String
+        var node_sign_key: String
+        var curve_secret: String
+        var box_secret: String
+        var sign_seed: String
+    }
+
+    public func write(to path: String) throws {
+        var curveSecret = curve.secretKey.copyBytes(), boxSecret = box.secretKey.copyBytes(), seed = sign.seed()
+        defer { wipe(&curveSecret); wipe(&boxSecret); wipe(&seed) }
+        let file = File(version: 1, address: address.description, display: display, endpoint: endpoint,
+                        node_curve_key: Sodium.base64(nodeCurveKey), node_sign_key: Sodium.base64(nodeSignKey),
+                        curve_secret: Sodium.base64(curveSecret), box_secret: Sodium.base64(boxSecret),
+                        sign_seed: Sodium.base64(seed))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try PrivateFile.write(try encoder.encode(file), to: path)
+    }
+
+    public static func load(from path: String) throws -> Profile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ClientError.noProfile("no profile at \(path): join first with 'sealpost join CODE' (or pass --profile FILE)")
+        }
+        guard let data = FileManager.default.contents(atPath: path),
+              let file = try? JSONDecoder().decode(File.self, from: data),
+              let address = Address(file.address),
+              let nodeCurveKey = Sodium.fromBase64(file.node_curve_key), nodeCurveKey.count == 32,
+              let nodeSignKey = Sodium.fromBase64(file.node_sign_key), nodeSignKey.count == 32,
+              var curveSecret = Sodium.fromBase64(file.curve_secret), let curve = BoxKeyPair(secretKey: &curveSecret),
+              var boxSecret = Sodium.fromBase64(file.box_secret), let box = BoxKeyPair(secretKey: &boxSecret),
+              var seed = Sodium.fromBase64(file.sign_seed), let sign = SignKeyPair(seed: &seed)
+        else {
+            throw ClientError.noProfile("the profile at \(path) is damaged or not a Sealpost profile")
+        }
+        return Profile(address: address, display: file.display, endpoint: file.endpoint, nodeCurveKey: nodeCurveKey,
+                       nodeSignKey: nodeSignKey, curve: curve, box: box, sign: sign)
+    }
+}
+
+/// Writes files only the owner can read, atomically (temp file + rename).
+enum PrivateFile {
+    static func write(_ data: Data, to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let temp = path + ".tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw ClientError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        let ok = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(temp, path) == 0 else {
+            unlink(temp)
+            throw ClientError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Errors a person can cause or meet; each is one clear line.
+public enum ClientError: Error, CustomStringConvertible, Equatable {
+    case noProfile(String)
+    case unreachable(String)
+    case refused(code: UInt16, reason: String)
+    case invalid(String)
+    case io(String)
+    case protocolError(String)
+
+    public var description: String {
+        switch self {
+        case .noProfile(let m), .unreachable(let m), .invalid(let m), .io(let m), .protocolError(let m): return m
+        case .refused(_, let reason): return reason
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Dispatch
+import Foundation
+import Logging
+import SealpostCore
+import Synchronization
+import ZeroMQ
+
+/// What the node's thread and the rest of the program share: a stop flag and
+/// the eventfd that wakes the reactor's poll. Both are safe from any thread.
+final class NodeControl: Sendable {
+    let wakeup = Wakeup()
+    private let stop = Atomic<Bool>(false)
+
+    var stopRequested: Bool { stop.load(ordering: .acquiring) }
+
+    func requestStop() {
+        stop.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    deinit { wakeup.close() }
+}
+
+/// A running relay node: a handle on the reactor thread.
+///
+/// `start` returns once the sockets are bound (or throws why they could not be);
+/// `stop` asks the reactor to finish its cycle, close and return.
+public final class Node: Sendable {
+    public let name: String
+    /// The bound ROUTER endpoint, with the real port when the config said `:*`.
+    public let routerEndpoint: String
+    public let publishEndpoint: String
+    public let publicKey: [UInt8]
+    private let control: NodeControl
+    private let finished = DispatchSemaphore(value: 0)
+    private let stopped = Atomic<Bool>(false)
+
+    private init(name: String, routerEndpoint: String, publishEndpoint: String, publicKey: [UInt8], control: NodeControl) {
+        self.name = name
+        self.routerEndpoint = routerEndpoint
+        self.publishEndpoint = publishEndpoint
+        self.publicKey = publicKey
+        self.control = control
+    }
+
+    /// Starts the node of `dataDir` on its own thread.
+    /// - Parameter configure: adjusts the loaded config (tests bind `tcp://127.0.0.1:*`).
+    public static func start(dataDir: DataDir, logger: Logger, configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws -> Node {
+        var config = try dataDir.loadConfig()
+        configure(&config)
+        try config.validate()
+        let keys = try dataDir.loadKeys()
+        let control = NodeControl()
+        let startup = Mutex<Result<(String, String), Error>?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread { [config] in
+            let reactor: Reactor
+            do {
+                reactor = try Reactor(dataDir: dataDir, config: config, keys: keys, control: control, logger: logger)
+                let endpoints = (reactor.routerEndpoint, reactor.publishEndpoint)
+                startup.withLock { $0 = .success(endpoints) }
+            } catch {
+                startup.withLock { $0 = .failure(error) }
+                ready.signal()
+                done.signal()
+                return
+            }
+            ready.signal()
+            reactor.run()
+            done.signal()
+        }
+        thread.name = "sealpost-node-\(config.name)"
+        thread.start()
+        ready.wait()
+        switch startup.withLock({ $0 })! {
+        case .failure(let error):
+            throw error
+        case .success(let (router, publish)):
+            let node = Node(name: config.name, routerEndpoint: router, publishEndpoint: publish,
+                            publicKey: keys.curve.publicKey, control: control)
+            // Hand the thread's completion to the node handle.
+            DispatchQueue.global().async {
+                done.wait()
+                node.finished.signal()
+            }
+            return node
+        }
+    }
+
+    /// Asks the node to stop and waits until its thread closed every socket.
+    public func stop() {
+        control.requestStop()
+        waitUntilStopped()
+    }
+
+    /// Blocks until the reactor thread has ended.
+    public func waitUntilStopped() {
+        if stopped.load(ordering: .acquiring) { return }
+        finished.wait()
+        stopped.store(true, ordering: .releasing)
+        finished.signal() // let other waiters through too
+    }
+}

@@ -1,0 +1,202 @@
+import SQLite
+import SealpostCore
+
+/// A user enrolled on this node.
+public struct UserRecord: Sendable, Equatable {
+    public var name: String
+    public var display: String
+    public var curveKey: [UInt8]
+    public var boxKey: [UInt8]
+    public var signKey: [UInt8]
+    public var enrolledAt: UInt64
+    /// The directory entry, signed by this node at enrolment.
+    public var entry: [UInt8]
+}
+
+/// An invite the operator issued.
+public struct InviteRecord: Sendable, Equatable {
+    public var id: String
+    public var user: String
+    public var curveKey: [UInt8]
+    public var createdAt: UInt64
+    public var expiresAt: UInt64
+    public var usedAt: UInt64?
+    public var usedBy: [UInt8]?
+}
+
+/// The node's SQLite database (WAL, `synchronous=FULL`, `secure_delete`).
+///
+/// Used by one thread: the reactor, or a short-lived operator command. Writes of
+/// one reactor cycle run inside one `begin()`…`commit()`.
+public final class NodeStore {
+    let db: Database
+    public static let schemaVersion: Int64 = 1
+
+    public init(path: String, readOnly: Bool = false) throws {
+        do {
+            db = try Database(path: path, readOnly: readOnly, create: !readOnly)
+            if readOnly { return }
+            try db.execute("""
+                PRAGMA journal_mode=WAL;
+                PRAGMA synchronous=FULL;
+                PRAGMA secure_delete=ON;
+                PRAGMA foreign_keys=ON;
+                """)
+            try migrate()
+        } catch let error as SQLiteError {
+            throw NodeError.storage("cannot open the node database \(path): \(error.message)")
+        }
+    }
+
+    public func close() { db.close() }
+
+    private func migrate() throws {
+        let version = try db.first("PRAGMA user_version") { $0.int(0) } ?? 0
+        if version >= Self.schemaVersion { return }
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS users(
+                    name TEXT PRIMARY KEY, display TEXT NOT NULL,
+                    curve_key BLOB NOT NULL UNIQUE, box_key BLOB NOT NULL, sign_key BLOB NOT NULL,
+                    enrolled_at INTEGER NOT NULL, entry BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS invites(
+                    id TEXT PRIMARY KEY, user TEXT NOT NULL, curve_key BLOB NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                    used_at INTEGER, used_by BLOB);
+                -- One B-tree keyed by (recipient, seq): a mailbox is read and emptied in order.
+                CREATE TABLE IF NOT EXISTS mailbox(
+                    recipient TEXT NOT NULL, seq INTEGER NOT NULL, envelope BLOB NOT NULL,
+                    stored_at INTEGER NOT NULL, PRIMARY KEY(recipient, seq)) WITHOUT ROWID;
+                -- Message ids seen per sender, to drop retransmitted duplicates.
+                CREATE TABLE IF NOT EXISTS received(
+                    sender TEXT NOT NULL, id BLOB NOT NULL, at INTEGER NOT NULL,
+                    PRIMARY KEY(sender, id)) WITHOUT ROWID;
+                PRAGMA user_version = 1;
+                """)
+        }
+    }
+
+    // MARK: transactions
+
+    public func begin() throws { try db.execute("BEGIN IMMEDIATE") }
+    public func commit() throws { try db.execute("COMMIT") }
+    public func rollback() { try? db.execute("ROLLBACK") }
+
+    // MARK: meta
+
+    public func meta(_ key: String) throws -> Int64? {
+        try db.first("SELECT value FROM meta WHERE key = ?", .text(key)) { $0.int(0) }
+    }
+
+    public func setMeta(_ key: String, _ value: Int64) throws {
+        try db.run("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   .text(key), .int(value))
+    }
+
+    // MARK: users
+
+    public func users() throws -> [UserRecord] {
+        try db.query("SELECT name, display, curve_key, box_key, sign_key, enrolled_at, entry FROM users ORDER BY name") { s in
+            UserRecord(name: s.text(0), display: s.text(1), curveKey: s.blob(2), boxKey: s.blob(3),
+                       signKey: s.blob(4), enrolledAt: UInt64(s.int(5)), entry: s.blob(6))
+        }
+    }
+
+    public func user(named name: String) throws -> UserRecord? {
+        try db.first("SELECT name, display, curve_key, box_key, sign_key, enrolled_at, entry FROM users WHERE name = ?", .text(name)) { s in
+            UserRecord(name: s.text(0), display: s.text(1), curveKey: s.blob(2), boxKey: s.blob(3),
+                       signKey: s.blob(4), enrolledAt: UInt64(s.int(5)), entry: s.blob(6))
+        }
+    }
+
+    public func insert(user u: UserRecord) throws {
+        try db.run("INSERT INTO users(name, display, curve_key, box_key, sign_key, enrolled_at, entry) VALUES(?,?,?,?,?,?,?)",
+                   .text(u.name), .text(u.display), .blob(u.curveKey), .blob(u.boxKey), .blob(u.signKey),
+                   .int(Int64(u.enrolledAt)), .blob(u.entry))
+    }
+
+    public func curveKeyInUse(_ key: [UInt8]) throws -> Bool {
+        try db.first("SELECT 1 FROM users WHERE curve_key = ? UNION ALL SELECT 1 FROM invites WHERE curve_key = ?",
+                     .blob(key), .blob(key)) { _ in true } ?? false
+    }
+
+    // MARK: invites
+
+    public func insert(invite i: InviteRecord) throws {
+        try db.run("INSERT INTO invites(id, user, curve_key, created_at, expires_at) VALUES(?,?,?,?,?)",
+                   .text(i.id), .text(i.user), .blob(i.curveKey), .int(Int64(i.createdAt)), .int(Int64(i.expiresAt)))
+    }
+
+    private func mapInvite(_ s: Statement) -> InviteRecord {
+        InviteRecord(id: s.text(0), user: s.text(1), curveKey: s.blob(2), createdAt: UInt64(s.int(3)),
+                     expiresAt: UInt64(s.int(4)), usedAt: s.isNull(5) ? nil : UInt64(s.int(5)),
+                     usedBy: s.isNull(6) ? nil : s.blob(6))
+    }
+
+    public func invite(curveKey: [UInt8]) throws -> InviteRecord? {
+        try db.first("SELECT id, user, curve_key, created_at, expires_at, used_at, used_by FROM invites WHERE curve_key = ?",
+                     .blob(curveKey), map: mapInvite)
+    }
+
+    public func invite(id: String) throws -> InviteRecord? {
+        try db.first("SELECT id, user, curve_key, created_at, expires_at, used_at, used_by FROM invites WHERE id = ?",
+                     .text(id), map: mapInvite)
+    }
+
+    public func markInviteUsed(id: String, at: UInt64, by curveKey: [UInt8]) throws {
+        try db.run("UPDATE invites SET used_at = ?, used_by = ? WHERE id = ?", .int(Int64(at)), .blob(curveKey), .text(id))
+    }
+
+    /// Removes invites that expired more than a day ago.
+    public func pruneInvites(now: UInt64) throws {
+        try db.run("DELETE FROM invites WHERE expires_at < ?", .int(Int64(now) - 86_400))
+    }
+
+    // MARK: mailbox
+
+    /// Records `(sender, id)`; false when it was seen before (a retransmission).
+    public func markReceived(sender: String, id: MessageID, at: UInt64) throws -> Bool {
+        try db.run("INSERT OR IGNORE INTO received(sender, id, at) VALUES(?,?,?)",
+                   .text(sender), .blob(id.bytes), .int(Int64(at))) == 1
+    }
+
+    public func pruneReceived(olderThan cutoff: UInt64) throws -> Int {
+        try db.run("DELETE FROM received WHERE at < ?", .int(Int64(cutoff)))
+    }
+
+    public func appendMailbox(recipient: String, seq: UInt64, envelope: [UInt8], at: UInt64) throws {
+        try db.run("INSERT INTO mailbox(recipient, seq, envelope, stored_at) VALUES(?,?,?,?)",
+                   .text(recipient), .int(Int64(seq)), .blob(envelope), .int(Int64(at)))
+    }
+
+    /// Up to `limit` mailbox entries of `recipient` after `seq`, oldest first.
+    public func mailbox(recipient: String, after seq: UInt64, limit: Int) throws -> [(seq: UInt64, envelope: [UInt8])] {
+        try db.query("SELECT seq, envelope FROM mailbox WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
+                     .text(recipient), .int(Int64(seq)), .int(Int64(limit))) { s in (UInt64(s.int(0)), s.blob(1)) }
+    }
+
+    /// Deletes the entries of `recipient` up to and including `seq`; returns how many.
+    @discardableResult
+    public func deleteMailbox(recipient: String, through seq: UInt64) throws -> Int {
+        try db.run("DELETE FROM mailbox WHERE recipient = ? AND seq <= ?", .text(recipient), .int(Int64(seq)))
+    }
+
+    public func maxMailboxSeq() throws -> UInt64 {
+        UInt64(try db.first("SELECT COALESCE(MAX(seq), 0) FROM mailbox") { $0.int(0) } ?? 0)
+    }
+
+    /// Entries waiting per recipient.
+    public func waitingCounts() throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for (name, count) in try db.query("SELECT recipient, COUNT(*) FROM mailbox GROUP BY recipient", map: { ($0.text(0), Int($0.int(1))) }) {
+            out[name] = count
+        }
+        return out
+    }
+
+    /// Truncates the WAL so deleted pages do not linger in it.
+    public func checkpoint() throws {
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import SealpostCore
+import Sodium
+
+/// Operator actions that work on a node's data dir, running or not (SQLite WAL
+/// lets them write while the node runs; the node reads invites at each handshake).
+public enum Operator {
+    public struct Invite: Sendable {
+        public let address: String
+        public let code: String
+        public let expiresAt: UInt64
+    }
+
+    /// Issues a one-time invite for `user` on this node.
+    /// - Parameter ttlHours: validity; the config's `invite_ttl_hours` when nil.
+    public static func invite(dataDir: DataDir, user: String, ttlHours: Int? = nil) throws -> Invite {
+        let config = try dataDir.loadConfig()
+        let keys = try dataDir.loadKeys()
+        guard Name.isValid(user) else { throw NodeError.usage("'\(user)' is not a valid user name: \(Name.rule)") }
+        let hours = ttlHours ?? config.inviteTTLHours
+        guard (1...24 * 365).contains(hours) else { throw NodeError.usage("--ttl must be between 1 and 8760 hours") }
+        let endpoint = config.advertisedEndpoint
+        guard !endpoint.contains("*") && !endpoint.contains("0.0.0.0") else {
+            throw NodeError.config("the node listens on \(config.listen); set 'advertise: tcp://HOST:PORT' in \(dataDir.configPath) so invites tell clients where to connect")
+        }
+        let store = try NodeStore(path: dataDir.databasePath)
+        defer { store.close() }
+        if try store.user(named: user) != nil {
+            throw NodeError.usage("\(user)@\(config.name) is already enrolled")
+        }
+        let inviteKeys = BoxKeyPair.generate()
+        let now = Clock.nowMs() / 1000
+        let expires = now + UInt64(hours) * 3600
+        let record = InviteRecord(id: Hex.encode(Sodium.randomBytes(8)), user: user, curveKey: inviteKeys.publicKey,
+                                  createdAt: now, expiresAt: expires, usedAt: nil, usedBy: nil)
+        try store.insert(invite: record)
+        var secret = inviteKeys.secretKey.copyBytes()
+        defer { wipe(&secret) }
+        let code = InviteCode(node: config.name, user: user, endpoint: endpoint, nodeCurveKey: keys.curve.publicKey,
+                              nodeSignKey: keys.sign.publicKey, secret: secret, expiresAt: expires)
+        return Invite(address: "\(user)@\(config.name)", code: code.text, expiresAt: expires)
+    }
+
+    /// Enrolled users, with how many messages wait for each.
+    public static func users(dataDir: DataDir) throws -> [(user: UserRecord, waiting: Int)] {
+        _ = try dataDir.loadConfig()
+        let store = try NodeStore(path: dataDir.databasePath)
+        defer { store.close() }
+        let waiting = try store.waitingCounts()
+        return try store.users().map { ($0, waiting[$0.name] ?? 0) }
+    }
+}

@@ -1,0 +1,101 @@
+import SealpostCore
+
+/// Who a connection authenticated as, from the `User-Id` the ZAP handler gave it.
+enum Principal: Equatable {
+    case user(String)
+    case invite(String)
+
+    init?(userId: String?) {
+        guard let userId, userId.count > 2 else { return nil }
+        let value = String(userId.dropFirst(2))
+        switch userId.prefix(2) {
+        case "u:": self = .user(value)
+        case "i:": self = .invite(value)
+        default: return nil
+        }
+    }
+
+    var userId: String {
+        switch self {
+        case .user(let name): return "u:" + name
+        case .invite(let id): return "i:" + id
+        }
+    }
+}
+
+/// One client connection on the ROUTER, keyed by its routing id.
+///
+/// Delivery state: the node pushes mailbox entries in seq order, at most `window`
+/// unacknowledged; `lastSent` is the highest seq pushed, `acked` the client's
+/// cumulative acknowledgement. `caughtUp` means every stored entry up to now was
+/// pushed, so new ones can go straight from memory.
+final class Session {
+    let routingId: [UInt8]
+    let principal: Principal
+    var lastHeardNs: UInt64
+    var attached = false
+    var window = 0
+    var lastSent: UInt64 = 0
+    var acked: UInt64 = 0
+    var caughtUp = false
+    var syncedSent = false
+    /// Seqs pushed and not yet acknowledged, oldest first.
+    private var inFlight: [UInt64] = []
+    private var inFlightHead = 0
+
+    init(routingId: [UInt8], principal: Principal, now: UInt64) {
+        self.routingId = routingId
+        self.principal = principal
+        self.lastHeardNs = now
+    }
+
+    var user: String? {
+        if case .user(let name) = principal { return name }
+        return nil
+    }
+
+    var inFlightCount: Int { inFlight.count - inFlightHead }
+    var room: Int { attached ? max(0, window - inFlightCount) : 0 }
+
+    func attach(window: Int) {
+        attached = true
+        self.window = window
+        // Everything not acknowledged is pushed again: the client drops what it already has.
+        lastSent = acked
+        inFlight.removeAll()
+        inFlightHead = 0
+        caughtUp = false
+        syncedSent = false
+    }
+
+    func pushed(_ seq: UInt64) {
+        inFlight.append(seq)
+        lastSent = seq
+    }
+
+    func acknowledge(through seq: UInt64) {
+        acked = max(acked, seq)
+        while inFlightHead < inFlight.count, inFlight[inFlightHead] <= seq { inFlightHead += 1 }
+        if inFlightHead > 1024, inFlightHead * 2 > inFlight.count {
+            inFlight.removeFirst(inFlightHead)
+            inFlightHead = 0
+        }
+    }
+
+    /// A push failed (pipe full): resend from the last one that went out.
+    func pushFailed(lastGood: UInt64) {
+        lastSent = lastGood
+        caughtUp = false
+    }
+}
+
+/// Counters an operator reads in `status`.
+struct NodeCounters {
+    var envelopesIn: UInt64 = 0
+    var duplicates: UInt64 = 0
+    var delivered: UInt64 = 0
+    var malformed: UInt64 = 0
+    var refusedKeys: UInt64 = 0
+    var errorsSent: UInt64 = 0
+    var commitFailures: UInt64 = 0
+}

@@ -1,0 +1,196 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import SealpostCore
+import SealpostNode
+
+@main
+struct SealpostNodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sealpost-node",
+        abstract: "Sealpost relay node: create, run and operate a unit's node.",
+        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// `--data DIR`, shared by every subcommand.
+struct DataOption: ParsableArguments {
+    @Option(name: .long, help: "The node's data directory.")
+    var data: String = "./sealpost-data"
+
+    var dir: DataDir { DataDir(data) }
+}
+
+/// Prints one clear line on stderr and exits non-zero.
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(code)
+}
+
+func printJSON(_ object: Any) {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+    print(String(decoding: data, as: UTF8.self))
+}
+
+extension SealpostNodeCommand {
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a new node: config, keys and database.")
+
+        @OptionGroup var options: DataOption
+        @Option(help: "The node's name, unique in the federation (e.g. hq, traffic).") var name: String
+        @Option(help: "Where clients and peers connect (ROUTER).") var listen = NodeConfig.defaultListen
+        @Option(help: "Where announcements are published (PUB).") var publish = NodeConfig.defaultPublish
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            let config = NodeConfig(name: name, listen: listen, publish: publish)
+            let keys: NodeKeys
+            do {
+                keys = try options.dir.create(config: config)
+            } catch let error as NodeError {
+                fail(error.description)
+            }
+            let key = keys.publicKeyText
+            if json {
+                printJSON(["name": name, "public_key": key, "router": listen, "publish": publish, "data": options.dir.path])
+            } else {
+                print("""
+                    created node '\(name)' in \(options.dir.path)
+                      public key  \(key)
+                      router      \(listen)
+                      publish     \(publish)
+                    start it:       sealpost-node run --data \(options.data)
+                    invite someone: sealpost-node invite --data \(options.data) USER
+                    """)
+            }
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the node in the foreground (stop with Ctrl-C or SIGTERM).",
+            discussion: "With no --data, uses ./sealpost-data and creates a node named 'local' there on first start.")
+
+        @OptionGroup var options: DataOption
+        @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+        func run() throws {
+            guard let level = Logger.Level(rawValue: logLevel) else { fail("unknown log level '\(logLevel)'") }
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "sealpost.node")
+            let dir = options.dir
+            if !dir.exists {
+                do {
+                    let keys = try dir.create(config: NodeConfig(name: "local"))
+                    logger.info("created embedded default node 'local'", metadata: [
+                        "data": "\(dir.path)", "public_key": "\(keys.publicKeyText)"])
+                } catch let error as NodeError {
+                    fail(error.description)
+                }
+            }
+            let node: Node
+            do {
+                node = try Node.start(dataDir: dir, logger: logger)
+            } catch let error as NodeError {
+                fail(error.description)
+            }
+            print("node '\(node.name)' listening on \(node.routerEndpoint), publishing on \(node.publishEndpoint)")
+            print("invite a person:  sealpost-node invite --data \(options.data) USER")
+            fflush(nil)
+            signal(SIGINT, SIG_IGN)
+            signal(SIGTERM, SIG_IGN)
+            var sources: [DispatchSourceSignal] = []
+            for sig in [SIGINT, SIGTERM] {
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler { node.stop() }
+                source.resume()
+                sources.append(source)
+            }
+            node.waitUntilStopped()
+            _ = sources
+            logger.info("node stopped")
+        }
+    }
+
+    struct Invite: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a one-time invite code for USER@NODE (works while the node runs).")
+
+        @OptionGroup var options: DataOption
+        @Argument(help: "The user name, e.g. wu.") var user: String
+        @Option(help: "Hours the code stays valid (default: invite_ttl_hours, 24).") var ttl: Int?
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            do {
+                let invite = try Operator.invite(dataDir: options.dir, user: user, ttlHours: ttl)
+                if json {
+                    printJSON(["address": invite.address, "code": invite.code, "expires_at": Clock.rfc3339(ms: invite.expiresAt * 1000)])
+                } else {
+                    print(invite.code)
+                }
+            } catch let error as NodeError {
+                fail(error.description)
+            }
+        }
+    }
+
+    struct Users: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the users enrolled on this node.")
+
+        @OptionGroup var options: DataOption
+        @Flag(help: "One JSON object per line.") var json = false
+
+        func run() throws {
+            let users: [(user: UserRecord, waiting: Int)]
+            do { users = try Operator.users(dataDir: options.dir) } catch let error as NodeError { fail(error.description) }
+            let node = (try? options.dir.loadConfig().name) ?? "?"
+            if json {
+                for (u, waiting) in users {
+                    printJSON(["address": "\(u.name)@\(node)", "name": u.display, "enrolled_at": Clock.rfc3339(ms: u.enrolledAt),
+                               "waiting": waiting])
+                }
+                return
+            }
+            if users.isEmpty {
+                print("no users enrolled on '\(node)' yet: sealpost-node invite --data \(options.data) USER")
+                return
+            }
+            print("ADDRESS".padding(toLength: 28, withPad: " ", startingAt: 0) + "NAME".padding(toLength: 20, withPad: " ", startingAt: 0)
+                  + "ENROLLED".padding(toLength: 26, withPad: " ", startingAt: 0) + "WAITING")
+            for (u, waiting) in users {
+                print("\(u.name)@\(node)".padding(toLength: 28, withPad: " ", startingAt: 0)
+                      + u.display.padding(toLength: 20, withPad: " ", startingAt: 0)
+                      + Clock.rfc3339(ms: u.enrolledAt).padding(toLength: 26, withPad: " ", startingAt: 0) + "\(waiting)")
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print what a neighbouring unit needs to peer with this node.")
+
+        @OptionGroup var options: DataOption
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() throws {
+            do {
+                let config = try options.dir.loadConfig()
+                let keys = try options.dir.loadKeys()
+                let key = keys.publicKeyText
+                if json {
+                    printJSON(["name": config.name, "public_key": key, "router": config.advertisedEndpoint, "publish": config.publish])
+                } else {
+                    print("name        \(config.name)\npublic key  \(key)\nrouter      \(config.advertisedEndpoint)\npublish     \(config.publish)")
+                }
+            } catch let error as NodeError {
+                fail(error.description)
+            }
+        }
+    }
+}

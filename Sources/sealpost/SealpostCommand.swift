@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import SealpostClient
+import SealpostCore
+
+@main
+struct SealpostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sealpost",
+        abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
+        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Whoami.self]
+    )
+}
+
+struct ProfileOption: ParsableArguments {
+    @Option(help: "Profile file (default: $SEALPOST_PROFILE, else ~/.sealpost/profile).")
+    var profile: String?
+
+    var path: String { profile ?? Profile.defaultPath() }
+
+    func load() -> Profile {
+        do { return try Profile.load(from: path) } catch { fail("\(error)") }
+    }
+}
+
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(code)
+}
+
+func jsonLine(_ object: [String: Any]) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+    return String(decoding: data, as: UTF8.self)
+}
+
+func parseAddress(_ text: String) -> Address {
+    guard let address = Address(text) else { fail("'\(text)' is not an address: use user@node, e.g. wu@traffic") }
+    return address
+}
+
+extension ReceivedMessage {
+    var json: [String: Any] {
+        ["id": id.hex, "from": from, "to": to, "kind": kind, "text": text, "sent_at": Clock.rfc3339(ms: sentAt)]
+    }
+
+    var line: String {
+        let time = Clock.rfc3339(ms: sentAt)
+        let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8))
+        return "[\(stamp)] \(from): \(text)"
+    }
+}
+
+extension SealpostCommand {
+    struct Join: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Join a node with an invite code: makes your keys here and enrols them.")
+
+        @Argument(help: "The invite code your operator gave you (sp1-…).") var code: String
+        @Option(help: "Your display name (default: your user name).") var name: String?
+        @OptionGroup var profile: ProfileOption
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            do {
+                let p = try Enrollment.join(code: code, display: name, profilePath: profile.path)
+                if json {
+                    print(jsonLine(["address": p.address.description, "profile": profile.path]))
+                } else {
+                    print("joined as \(p.address); profile written to \(profile.path)")
+                    print("send a message:  sealpost send USER@NODE \"hello\"")
+                }
+            } catch { fail("\(error)") }
+        }
+    }
+
+    struct Send: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send a text; returns once your node has stored it durably.")
+
+        @Argument(help: "The recipient, user@node.") var address: String
+        @Argument(help: "The text (at most 64 KiB).") var text: String
+        @OptionGroup var profile: ProfileOption
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            let to = parseAddress(address)
+            let p = profile.load()
+            do {
+                let client = try Client(profile: p)
+                defer { client.close() }
+                let id = try client.sendText(to: to, text: text)
+                if json {
+                    print(jsonLine(["id": id.hex, "to": to.description, "status": "stored"]))
+                } else {
+                    print("sent \(id.hex) to \(to)")
+                }
+            } catch { fail("\(error)") }
+        }
+    }
+
+    struct Inbox: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print what arrived since the last call, oldest first, and acknowledge it.")
+
+        @Option(help: "Wait up to SECONDS for at least one message.") var wait: Double = 0
+        @OptionGroup var profile: ProfileOption
+        @Flag(help: "One JSON object per line.") var json = false
+
+        func validate() throws {
+            guard wait >= 0, wait <= 86_400 else { throw ValidationError("--wait must be between 0 and 86400 seconds") }
+        }
+
+        func run() throws {
+            let p = profile.load()
+            do {
+                let client = try Client(profile: p)
+                defer { client.close() }
+                let seen = SeenLog(profilePath: profile.path)
+                let messages = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000))
+                for m in messages {
+                    print(json ? jsonLine(m.json) : m.line)
+                }
+                if messages.isEmpty && !json { print("no new messages") }
+            } catch { fail("\(error)") }
+        }
+
+        /// Attaches, takes everything waiting (and, with `waitMs`, waits for at
+        /// least one), records it as seen, then acknowledges it durably.
+        static func collect(client: Client, seen: SeenLog, waitMs: Int) throws -> [ReceivedMessage] {
+            try client.attach()
+            var messages: [ReceivedMessage] = []
+            var lastSeq: UInt64 = 0
+            var synced = false
+            let start = Clock.monotonicNs()
+            var heard = false
+            while true {
+                let elapsed = Int((Clock.monotonicNs() - start) / 1_000_000)
+                let budget: Int
+                if !synced {
+                    budget = client.timeoutMs - elapsed
+                } else if messages.isEmpty && elapsed < waitMs {
+                    budget = waitMs - elapsed
+                } else {
+                    // Take what is already queued, then stop.
+                    budget = 0
+                }
+                guard let event = try client.next(timeoutMs: max(budget, 0)) else {
+                    if !synced && !heard {
+                        throw ClientError.unreachable("cannot reach node '\(client.profile.address.node)' at \(client.profile.endpoint): no answer within \(client.timeoutMs / 1000) s")
+                    }
+                    break
+                }
+                heard = true
+                switch event {
+                case .message(let m):
+                    lastSeq = max(lastSeq, m.seq)
+                    if !seen.contains(m.id) { messages.append(m) }
+                case .undecryptable(let seq, let id, let from, let reason):
+                    lastSeq = max(lastSeq, seq)
+                    FileHandle.standardError.write(Data("warning: message \(id.hex) from \(from) could not be opened: \(reason)\n".utf8))
+                case .synced:
+                    synced = true
+                case .refused(_, _, let reason):
+                    throw ClientError.refused(code: 0, reason: reason)
+                case .stored, .pong:
+                    break
+                }
+            }
+            if lastSeq > 0 {
+                seen.add(messages.map(\.id))
+                try seen.save()
+                try client.ack(lastSeq)
+                try client.flush()
+            }
+            return messages
+        }
+    }
+
+    struct Whoami: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the address and node of this profile.")
+        @OptionGroup var profile: ProfileOption
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() throws {
+            let p = profile.load()
+            if json {
+                print(jsonLine(["address": p.address.description, "name": p.display, "endpoint": p.endpoint]))
+            } else {
+                print("\(p.address) (\(p.display)) via \(p.endpoint)")
+            }
+        }
+    }
+}
