@@ -54,6 +54,7 @@ public final class Connection {
 
     /// Gives queued commands up to `ms` to leave before the socket closes.
     public func close(lingerMs: Int32 = 0) {
+        guard !socket.isClosed else { return }
         try? socket.setOption(SocketOption.linger, lingerMs)
         socket.close()
     }

@@ -13,13 +13,15 @@ public enum Operator {
 
     /// Issues a one-time invite for `user` on this node.
     /// - Parameter ttlHours: validity; the config's `invite_ttl_hours` when nil.
-    public static func invite(dataDir: DataDir, user: String, ttlHours: Int? = nil) throws -> Invite {
+    /// - Parameter endpoint: the endpoint written into the code; the config's
+    ///   `advertise` (else `listen`) when nil.
+    public static func invite(dataDir: DataDir, user: String, ttlHours: Int? = nil, endpoint: String? = nil) throws -> Invite {
         let config = try dataDir.loadConfig()
         let keys = try dataDir.loadKeys()
         guard Name.isValid(user) else { throw NodeError.usage("'\(user)' is not a valid user name: \(Name.rule)") }
         let hours = ttlHours ?? config.inviteTTLHours
         guard (1...24 * 365).contains(hours) else { throw NodeError.usage("--ttl must be between 1 and 8760 hours") }
-        let endpoint = config.advertisedEndpoint
+        let endpoint = endpoint ?? config.advertisedEndpoint
         guard !endpoint.contains("*") && !endpoint.contains("0.0.0.0") else {
             throw NodeError.config("the node listens on \(config.listen); set 'advertise: tcp://HOST:PORT' in \(dataDir.configPath) so invites tell clients where to connect")
         }

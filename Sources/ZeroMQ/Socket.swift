@@ -77,6 +77,8 @@ public final class Socket {
         handle = nil
     }
 
+    public var isClosed: Bool { handle == nil }
+
     var raw: UnsafeMutableRawPointer {
         guard let handle else { preconditionFailure("socket used after close") }
         return handle

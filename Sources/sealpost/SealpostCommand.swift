@@ -116,33 +116,50 @@ extension SealpostCommand {
                 let client = try Client(profile: p)
                 defer { client.close() }
                 let seen = SeenLog(profilePath: profile.path)
-                let messages = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000))
-                for m in messages {
+                let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
                     print(json ? jsonLine(m.json) : m.line)
                 }
-                if messages.isEmpty && !json { print("no new messages") }
+                if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
         }
 
-        /// Attaches, takes everything waiting (and, with `waitMs`, waits for at
-        /// least one), records it as seen, then acknowledges it durably.
-        static func collect(client: Client, seen: SeenLog, waitMs: Int) throws -> [ReceivedMessage] {
-            try client.attach()
-            var messages: [ReceivedMessage] = []
-            var lastSeq: UInt64 = 0
+        static let window: UInt32 = 1000
+
+        /// Attaches and takes everything waiting (with `waitMs`, waits for at least
+        /// one). Every batch is shown, recorded in the seen log, then acknowledged:
+        /// a message is never lost, and one repeated after a lost acknowledgement is
+        /// not shown twice.
+        /// - Returns: how many messages were shown.
+        static func collect(client: Client, seen: SeenLog, waitMs: Int, show: (ReceivedMessage) -> Void) throws -> Int {
+            try client.attach(window: window)
+            var shown = 0
+            var batch: [ReceivedMessage] = []
+            var batchSeq: UInt64 = 0
             var synced = false
-            let start = Clock.monotonicNs()
             var heard = false
+            let start = Clock.monotonicNs()
+
+            func settle() throws {
+                guard batchSeq > 0 else { return }
+                for m in batch { show(m) }
+                fflush(nil)
+                seen.add(batch.map(\.id))
+                try seen.save()
+                try client.ack(batchSeq)
+                shown += batch.count
+                batch.removeAll()
+                batchSeq = 0
+            }
+
             while true {
                 let elapsed = Int((Clock.monotonicNs() - start) / 1_000_000)
                 let budget: Int
                 if !synced {
                     budget = client.timeoutMs - elapsed
-                } else if messages.isEmpty && elapsed < waitMs {
+                } else if shown + batch.count == 0 && elapsed < waitMs {
                     budget = waitMs - elapsed
                 } else {
-                    // Take what is already queued, then stop.
-                    budget = 0
+                    budget = 0 // take what is already queued, then stop
                 }
                 guard let event = try client.next(timeoutMs: max(budget, 0)) else {
                     if !synced && !heard {
@@ -153,10 +170,10 @@ extension SealpostCommand {
                 heard = true
                 switch event {
                 case .message(let m):
-                    lastSeq = max(lastSeq, m.seq)
-                    if !seen.contains(m.id) { messages.append(m) }
+                    batchSeq = max(batchSeq, m.seq)
+                    if !seen.contains(m.id) { batch.append(m) }
                 case .undecryptable(let seq, let id, let from, let reason):
-                    lastSeq = max(lastSeq, seq)
+                    batchSeq = max(batchSeq, seq)
                     FileHandle.standardError.write(Data("warning: message \(id.hex) from \(from) could not be opened: \(reason)\n".utf8))
                 case .synced:
                     synced = true
@@ -165,14 +182,12 @@ extension SealpostCommand {
                 case .stored, .pong:
                     break
                 }
+                // Acknowledge in the middle of a long backlog so the node's window moves on.
+                if batch.count >= Int(window / 2) { try settle() }
             }
-            if lastSeq > 0 {
-                seen.add(messages.map(\.id))
-                try seen.save()
-                try client.ack(lastSeq)
-                try client.flush()
-            }
-            return messages
+            try settle()
+            try client.flush()
+            return shown
         }
     }
 

@@ -1,0 +1,166 @@
+import Foundation
+import SealpostCore
+import Sodium
+import XCTest
+
+/// The test vectors of protocol/vectors are normative: our codec and crypto must
+/// produce exactly those bytes. `SEALPOST_WRITE_VECTORS=1 swift test --filter
+/// VectorTests` rewrites them (only when the spec changes, in the same commit).
+final class VectorTests: XCTestCase {
+    static let vectorsDir = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("protocol/vectors")
+
+    static var writing: Bool { ProcessInfo.processInfo.environment["SEALPOST_WRITE_VECTORS"] == "1" }
+
+    func bytes(_ hex: String) -> [UInt8] { Hex.decode(hex)! }
+    func seq(_ start: UInt8, _ count: Int) -> [UInt8] { (0..<count).map { start &+ UInt8($0) } }
+
+    func load(_ name: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: Self.vectorsDir.appendingPathComponent(name))
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func save(_ name: String, _ object: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try (data + Data("\n".utf8)).write(to: Self.vectorsDir.appendingPathComponent(name))
+    }
+
+    // MARK: commands
+
+    static let id1 = MessageID(bytes: (0..<16).map { UInt8($0) })!
+    static let envelope = Envelope(id: id1, from: "alice@hq", to: "wu@traffic", kind: 1, flags: 0,
+                                   sentAt: 1_764_000_000_000, body: [0xde, 0xad, 0xbe, 0xef])
+
+    /// Every command with fixed field values, in the order of SPEC.md.
+    static var commands: [(String, Command)] {
+        var unstamped = envelope
+        unstamped.from = ""
+        return [
+            ("ENROLL", .enroll(display: "Wu Lei", curveKey: [UInt8](repeating: 0x11, count: 32),
+                               boxKey: [UInt8](repeating: 0x22, count: 32), signKey: [UInt8](repeating: 0x33, count: 32))),
+            ("ENROLLED", .enrolled(address: "wu@traffic", nodeSignKey: [UInt8](repeating: 0x44, count: 32))),
+            ("LOOKUP", .lookup(requestId: 7, address: "alice@hq")),
+            ("ENTRY", .entry(requestId: 7, entry: [1, 2, 3])),
+            ("SEND", .send(unstamped)),
+            ("STORED", .stored(id: id1)),
+            ("ATTACH", .attach(window: 1000)),
+            ("DELIVER", .deliver(seq: 42, envelope: envelope)),
+            ("ACK", .ack(seq: 42)),
+            ("SYNCED", .synced(pending: 3)),
+            ("PING", .ping),
+            ("PONG", .pong(attached: true)),
+            ("ERROR", .error(code: 404, ref: id1, reason: "no user 'carol' on node 'hq'")),
+            ("DETACH", .detach),
+        ]
+    }
+
+    func testCommandVectors() throws {
+        if Self.writing {
+            var list: [[String: Any]] = []
+            for (name, command) in Self.commands {
+                list.append(["command": name, "hex": Hex.encode(command.encode())])
+            }
+            try save("commands.json", [
+                "description": "Each command of SPEC.md encoded with the field values listed in VectorTests.swift / SPEC.md section 'Test vectors'.",
+                "vectors": list,
+            ])
+        }
+        let file = try load("commands.json")
+        let vectors = try XCTUnwrap(file["vectors"] as? [[String: Any]])
+        XCTAssertEqual(vectors.count, Self.commands.count)
+        for (vector, (name, command)) in zip(vectors, Self.commands) {
+            XCTAssertEqual(vector["command"] as? String, name)
+            let hex = try XCTUnwrap(vector["hex"] as? String)
+            XCTAssertEqual(Hex.encode(command.encode()), hex, name)
+            XCTAssertEqual(try Command.decode(bytes(hex)), command, name)
+        }
+    }
+
+    // MARK: end-to-end body
+
+    func testEndToEndVector() throws {
+        var senderSecret = seq(0x01, 32), recipientSecret = seq(0x41, 32)
+        let sender = try XCTUnwrap(BoxKeyPair(secretKey: &senderSecret))
+        let recipient = try XCTUnwrap(BoxKeyPair(secretKey: &recipientSecret))
+        let nonce = seq(0x81, 24)
+        let content = Array("Meet at the east gate at 09:00.".utf8)
+        let e = Self.envelope
+        let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: recipient.publicKey, mySecretKey: sender.secretKey))
+        let body = Sealed.seal(kind: e.kind, id: e.id, from: e.from, to: e.to, sentAt: e.sentAt, content: content, key: key, nonce: nonce)
+        if Self.writing {
+            try save("e2e.json", [
+                "description": "1:1 end-to-end body (SPEC.md 'End-to-end body'). Secret keys are raw X25519 scalars.",
+                "sender_box_secret": Hex.encode(seq(0x01, 32)),
+                "sender_box_public": Hex.encode(sender.publicKey),
+                "recipient_box_secret": Hex.encode(seq(0x41, 32)),
+                "recipient_box_public": Hex.encode(recipient.publicKey),
+                "shared_key": Hex.encode(key.key.copyBytes()),
+                "nonce": Hex.encode(nonce),
+                "kind": Int(e.kind), "id": e.id.hex, "from": e.from, "to": e.to, "sent_at": Int(e.sentAt),
+                "content_utf8": String(decoding: content, as: UTF8.self),
+                "body": Hex.encode(body),
+            ])
+        }
+        let v = try load("e2e.json")
+        XCTAssertEqual(Hex.encode(sender.publicKey), v["sender_box_public"] as? String)
+        XCTAssertEqual(Hex.encode(recipient.publicKey), v["recipient_box_public"] as? String)
+        XCTAssertEqual(Hex.encode(key.key.copyBytes()), v["shared_key"] as? String)
+        XCTAssertEqual(Hex.encode(body), v["body"] as? String)
+        // The recipient opens it with its own secret and the sender's public key.
+        let back = try XCTUnwrap(BoxSharedKey(theirPublicKey: sender.publicKey, mySecretKey: recipient.secretKey))
+        var env = e
+        env.body = bytes(try XCTUnwrap(v["body"] as? String))
+        XCTAssertEqual(try Sealed.open(env, key: back), content)
+    }
+
+    // MARK: directory entry
+
+    func testDirectoryEntryVector() throws {
+        var seed = seq(0x21, 32)
+        let node = try XCTUnwrap(SignKeyPair(seed: &seed))
+        var entry = DirectoryEntry(address: "wu@traffic", display: "Wu Lei", boxKey: seq(0x61, 32), signKey: seq(0xa1, 32),
+                                   updatedAt: 1_764_000_000_000)
+        entry.sign(with: node)
+        if Self.writing {
+            try save("directory.json", [
+                "description": "Directory entry signed by the home node (SPEC.md 'Directory entry'). Ed25519 is deterministic.",
+                "node_sign_seed": Hex.encode(seq(0x21, 32)),
+                "node_sign_public": Hex.encode(node.publicKey),
+                "address": entry.address, "display": entry.display,
+                "box_key": Hex.encode(entry.boxKey), "sign_key": Hex.encode(entry.signKey), "updated_at": Int(entry.updatedAt),
+                "signed_bytes": Hex.encode(entry.signedBytes),
+                "signature": Hex.encode(entry.signature),
+                "encoded": Hex.encode(entry.encode()),
+            ])
+        }
+        let v = try load("directory.json")
+        XCTAssertEqual(Hex.encode(node.publicKey), v["node_sign_public"] as? String)
+        XCTAssertEqual(Hex.encode(entry.signedBytes), v["signed_bytes"] as? String)
+        XCTAssertEqual(Hex.encode(entry.signature), v["signature"] as? String)
+        XCTAssertEqual(Hex.encode(entry.encode()), v["encoded"] as? String)
+        let decoded = try DirectoryEntry.decode(bytes(try XCTUnwrap(v["encoded"] as? String)))
+        XCTAssertTrue(decoded.verify(nodeKey: node.publicKey))
+    }
+
+    // MARK: invite code
+
+    func testInviteCodeVector() throws {
+        let code = InviteCode(node: "hq", user: "wu", endpoint: "tcp://10.1.2.3:7400", nodeCurveKey: seq(0x10, 32),
+                              nodeSignKey: seq(0x30, 32), secret: seq(0x50, 32), expiresAt: 1_764_086_400)
+        if Self.writing {
+            try save("invite.json", [
+                "description": "Invite code text (SPEC.md 'Invite code').",
+                "node": code.node, "user": code.user, "endpoint": code.endpoint,
+                "node_curve_key": Hex.encode(code.nodeCurveKey), "node_sign_key": Hex.encode(code.nodeSignKey),
+                "invite_secret": Hex.encode(code.secret), "expires_at": Int(code.expiresAt),
+                "text": code.text,
+            ])
+        }
+        let v = try load("invite.json")
+        XCTAssertEqual(code.text, v["text"] as? String)
+        let parsed = try InviteCode(text: try XCTUnwrap(v["text"] as? String))
+        XCTAssertEqual(parsed.endpoint, "tcp://10.1.2.3:7400")
+        XCTAssertEqual(parsed.secret, seq(0x50, 32))
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import XCTest
+
+/// A real node in a temp directory, on a free loopback port.
+final class TestNode {
+    let dir: DataDir
+    let root: String
+    let name: String
+    private(set) var node: Node?
+    /// The concrete endpoint of the first start, reused on restart so profiles stay valid.
+    private(set) var endpoint: String = ""
+
+    init(name: String = "hq") throws {
+        root = NSTemporaryDirectory() + "sealpost-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        dir = DataDir(root + "/node")
+        self.name = name
+        _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "test.node")
+        logger.logLevel = ProcessInfo.processInfo.environment["SEALPOST_TEST_LOG"] == "1" ? .debug : .critical
+        return logger
+    }()
+
+    func start() throws {
+        let fixed = endpoint
+        node = try Node.start(dataDir: dir, logger: Self.logger) { config in
+            if !fixed.isEmpty { config.listen = fixed }
+        }
+        endpoint = node!.routerEndpoint
+    }
+
+    func stop() {
+        node?.stop()
+        node = nil
+    }
+
+    func restart() throws {
+        stop()
+        try start()
+    }
+
+    /// Invites and joins `user` through the real enrolment protocol.
+    func join(_ user: String) throws -> Profile {
+        let invite = try Operator.invite(dataDir: dir, user: user, endpoint: endpoint)
+        return try Enrollment.join(code: invite.code, display: nil, profilePath: root + "/\(user).profile")
+    }
+
+    func profilePath(_ user: String) -> String { root + "/\(user).profile" }
+
+    deinit {
+        node?.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+extension Client {
+    /// Attaches and collects `count` messages (acknowledging them), or fails after `timeoutMs`.
+    func receive(_ count: Int, timeoutMs: Int = 10_000, window: UInt32 = 1000) throws -> [ReceivedMessage] {
+        try attach(window: window)
+        let ackEvery = max(1, min(100, Int(window) / 2))
+        var out: [ReceivedMessage] = []
+        let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        while out.count < count, Clock.monotonicNs() < deadline {
+            guard let event = try next(timeoutMs: 200) else { continue }
+            if case .message(let m) = event {
+                out.append(m)
+                if out.count % ackEvery == 0 { try ack(m.seq) }
+            }
+        }
+        if let last = out.last { try ack(last.seq) }
+        try flush()
+        return out
+    }
+
+    /// Collects whatever arrives within `ms` after attaching.
+    func drain(ms: Int) throws -> [ReceivedMessage] {
+        try attach()
+        var out: [ReceivedMessage] = []
+        let deadline = Clock.monotonicNs() + UInt64(ms) * 1_000_000
+        while Clock.monotonicNs() < deadline {
+            guard let event = try next(timeoutMs: 50) else { continue }
+            if case .message(let m) = event { out.append(m) }
+        }
+        if let last = out.last { try ack(last.seq); try flush() }
+        return out
+    }
+}
