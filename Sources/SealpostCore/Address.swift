@@ -4,11 +4,20 @@ public enum Name {
     public static let maxLength = 32
 
     public static func isValid(_ name: String) -> Bool {
-        let u = Array(name.utf8)
-        guard (1...maxLength).contains(u.count) else { return false }
-        func ok(_ c: UInt8) -> Bool { (97...122).contains(c) || (48...57).contains(c) || c == 46 || c == 95 || c == 45 }
-        func alnum(_ c: UInt8) -> Bool { (97...122).contains(c) || (48...57).contains(c) }
-        return alnum(u[0]) && u.allSatisfy(ok)
+        isValid(name.utf8[...])
+    }
+
+    /// Byte-level check, without allocating (it runs for every envelope a node reads).
+    static func isValid(_ u: Substring.UTF8View) -> Bool {
+        var count = 0
+        for c in u {
+            let alnum = (97...122).contains(c) || (48...57).contains(c)
+            if count == 0 && !alnum { return false }
+            if !alnum && c != 46 && c != 95 && c != 45 { return false }
+            count += 1
+            if count > maxLength { return false }
+        }
+        return count > 0
     }
 
     /// Explains why `name` is not valid, for error messages.
@@ -21,9 +30,17 @@ public struct Address: Hashable, Sendable, CustomStringConvertible, Comparable {
     public let node: String
 
     public init?(_ text: String) {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return nil }
-        self.init(local: String(parts[0]), node: String(parts[1]))
+        guard Self.isValid(text) else { return nil }
+        let at = text.utf8.firstIndex(of: 64)!
+        local = String(text[..<at])
+        node = String(text[text.index(after: at)...])
+    }
+
+    /// Whether `text` is `local@node` with two valid names, without allocating.
+    public static func isValid(_ text: String) -> Bool {
+        let u = text.utf8
+        guard let at = u.firstIndex(of: 64) else { return false } // "@"
+        return Name.isValid(Substring(text)[..<at].utf8) && Name.isValid(Substring(text)[text.index(after: at)...].utf8)
     }
 
     public init?(local: String, node: String) {

@@ -77,8 +77,8 @@ public struct Envelope: Sendable, Equatable {
         let flags = try r.u16("envelope.flags")
         let sentAt = try r.u64("envelope.sent_at")
         let body = try r.longstr("envelope.body", max: maxBodyBytes)
-        if !from.isEmpty, Address(from) == nil { throw WireError.invalid(field: "envelope.from", reason: "not an address") }
-        guard Address(to) != nil else { throw WireError.invalid(field: "envelope.to", reason: "not an address") }
+        if !from.isEmpty, !Address.isValid(from) { throw WireError.invalid(field: "envelope.from", reason: "not an address") }
+        guard Address.isValid(to) else { throw WireError.invalid(field: "envelope.to", reason: "not an address") }
         return Envelope(id: id, from: from, to: to, kind: kind, flags: flags, sentAt: sentAt, body: body)
     }
 

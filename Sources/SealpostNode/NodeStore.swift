@@ -41,6 +41,9 @@ public final class NodeStore {
                 PRAGMA synchronous=FULL;
                 PRAGMA secure_delete=ON;
                 PRAGMA foreign_keys=ON;
+                PRAGMA cache_size=-32768;
+                PRAGMA mmap_size=268435456;
+                PRAGMA temp_store=MEMORY;
                 """)
             try migrate()
         } catch let error as SQLiteError {
@@ -49,6 +52,11 @@ public final class NodeStore {
     }
 
     public func close() { db.close() }
+
+    /// Leaves checkpoints to a `Checkpointer` on another thread (the reactor's store).
+    func disableAutoCheckpoint() throws {
+        try db.execute("PRAGMA wal_autocheckpoint=0")
+    }
 
     private func migrate() throws {
         let version = try db.first("PRAGMA user_version") { $0.int(0) } ?? 0

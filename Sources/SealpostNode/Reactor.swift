@@ -26,6 +26,7 @@ final class Reactor {
     let router: Socket
     let publisher: Socket
     let store: NodeStore
+    let checkpointer: Checkpointer
 
     private(set) var routerEndpoint = ""
     private(set) var publishEndpoint = ""
@@ -41,7 +42,6 @@ final class Reactor {
     private var inTransaction = false
     private var outbox: [([UInt8], Command)] = []
     private var onCommit: [() -> Void] = []
-    private var onRollback: [() -> Void] = []
     /// New mailbox entries of this cycle, per recipient, in seq order.
     private var fresh: [String: [(UInt64, Envelope)]] = [:]
     private var needsPump: Set<[UInt8]> = []
@@ -54,6 +54,8 @@ final class Reactor {
         self.control = control
         self.logger = logger
         self.store = try NodeStore(path: dataDir.databasePath)
+        try store.disableAutoCheckpoint()
+        checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
         context = Context()
         // The ZAP handler must exist before any CURVE server socket accepts a
         // handshake: libzmq 4.3.4 admits every key when no handler answers.
@@ -126,6 +128,7 @@ final class Reactor {
             _ = try? router.send([session.routingId, Command.error(code: ErrorCode.unavailable.rawValue, ref: .zero,
                                                                    reason: "node shutting down").encode()])
         }
+        checkpointer.stop()
         try? store.checkpoint()
         router.close()
         publisher.close()
@@ -329,8 +332,9 @@ final class Reactor {
         if isNew {
             nextSeq += 1
             counters.envelopesIn += 1
+            // Seqs never go back, even if this batch's commit fails: a session may
+            // already have been sent this one (see finishCycle).
             fresh[to.local, default: []].append((seq, stamped))
-            onRollback.append { [weak self] in self?.nextSeq = min(self?.nextSeq ?? seq, seq) }
         } else {
             counters.duplicates += 1
         }
@@ -391,8 +395,22 @@ final class Reactor {
         outbox.append((session.routingId, command))
     }
 
-    /// Ends a cycle: commit, then acknowledge and deliver, then push backlogs.
+    /// Ends a cycle.
+    ///
+    /// 1. New envelopes go to recipients that are online and caught up at once,
+    ///    overlapping the commit's fsync. A DELIVER is not a promise of durability:
+    ///    if the commit fails the sender gets no STORED and retransmits, and the
+    ///    recipient drops the repeat by message id (protocol/SPEC.md, "DELIVER").
+    /// 2. Commit the cycle's writes in one transaction.
+    /// 3. Only then send the acknowledgements (STORED, ENROLLED) of the batch.
+    /// 4. Push stored backlogs to sessions that have room.
     private func finishCycle() {
+        for (user, entries) in fresh {
+            guard let session = attachedByUser[user], session.attached, session.caughtUp else { continue }
+            push(entries, to: session)
+        }
+        fresh.removeAll(keepingCapacity: true)
+
         if inTransaction {
             inTransaction = false
             do {
@@ -403,8 +421,6 @@ final class Reactor {
                 counters.commitFailures += 1
                 logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
                 store.rollback()
-                for action in onRollback { action() }
-                fresh.removeAll()
                 // Turn every acknowledgement of the batch into an error: the clients retry.
                 outbox = outbox.map { routing, command in
                     if case .stored(let id) = command {
@@ -418,15 +434,9 @@ final class Reactor {
             }
         }
         onCommit.removeAll(keepingCapacity: true)
-        onRollback.removeAll(keepingCapacity: true)
         for (routing, command) in outbox { send(routing, command) }
         outbox.removeAll(keepingCapacity: true)
 
-        for (user, entries) in fresh {
-            guard let session = attachedByUser[user], session.attached else { continue }
-            if session.caughtUp { push(entries, to: session) }
-        }
-        fresh.removeAll(keepingCapacity: true)
         for routing in needsPump {
             if let session = sessions[routing] { pump(session) }
         }

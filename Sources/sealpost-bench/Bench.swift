@@ -1,0 +1,213 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import Synchronization
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sealpost-bench",
+        abstract: "Benchmarks with real nodes and clients on loopback (CURVE, end-to-end crypto, durable SQLite).",
+        subcommands: [Local.self]
+    )
+}
+
+struct LoadOptions: ParsableArguments {
+    @Option(help: "Messages to send.") var messages = 100_000
+    @Option(help: "Text size in bytes (at least 24).") var size = 256
+    @Option(help: "Pace the sender at this many messages per second (for latency); full speed when absent.") var rate: Double?
+    @Option(help: "Unacknowledged sends the sender keeps in flight at full speed.") var window = 4000
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard messages > 0 else { throw ValidationError("--messages must be positive") }
+        guard (24...Sealed.maxTextBytes).contains(size) else { throw ValidationError("--size must be 24...65536") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+    }
+}
+
+/// What one run measured.
+struct BenchResult {
+    var messages: Int
+    var received: Int
+    var duplicates: Int
+    var lost: Int
+    var seconds: Double
+    var latenciesNs: [UInt64]
+
+    func percentile(_ p: Double) -> Double {
+        guard !latenciesNs.isEmpty else { return 0 }
+        let sorted = latenciesNs.sorted()
+        let index = min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)
+        return Double(sorted[max(index, 0)]) / 1000
+    }
+
+    func report(mode: String, size: Int, rate: Double?, json: Bool) {
+        let msgsPerS = Double(received) / seconds
+        if json {
+            let object: [String: Any] = [
+                "mode": mode, "messages": messages, "size": size, "rate": rate ?? 0, "received": received,
+                "lost": lost, "duplicates": duplicates, "seconds": (seconds * 1000).rounded() / 1000,
+                "msgs_per_s": msgsPerS.rounded(), "p50_us": percentile(0.50).rounded(),
+                "p90_us": percentile(0.90).rounded(), "p99_us": percentile(0.99).rounded(),
+                "max_us": percentile(1.0).rounded(),
+            ]
+            let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("""
+                \(mode): \(messages) messages of \(size) bytes\(rate.map { " at \(Int($0))/s" } ?? " at full speed")
+                  throughput  \(Int(msgsPerS)) msgs/s (\(String(format: "%.2f", seconds)) s)
+                  one-way     p50 \(Int(percentile(0.5))) µs  p90 \(Int(percentile(0.9))) µs  p99 \(Int(percentile(0.99))) µs  max \(Int(percentile(1))) µs
+                  lost        \(lost)   duplicates \(duplicates)
+                """)
+        }
+    }
+}
+
+/// A temporary node with two enrolled users.
+final class BenchNode {
+    let root: String
+    let dir: DataDir
+    let node: Node
+
+    init(name: String) throws {
+        root = NSTemporaryDirectory() + "sealpost-bench-\(getpid())-\(name)"
+        try? FileManager.default.removeItem(atPath: root)
+        dir = DataDir(root + "/node")
+        _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
+        var logger = Logger(label: "bench.node")
+        logger.logLevel = .warning
+        node = try Node.start(dataDir: dir, logger: logger)
+    }
+
+    func join(_ user: String) throws -> Profile {
+        let invite = try Operator.invite(dataDir: dir, user: user, endpoint: node.routerEndpoint)
+        return try Enrollment.join(code: invite.code, display: nil, profilePath: root + "/\(user).profile")
+    }
+
+    func close() {
+        node.stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// Runs sender → node(s) → receiver and measures it.
+/// The sender writes its monotonic send time into each text; the receiver decrypts
+/// and subtracts (one process, one clock).
+func runLoad(sender senderProfile: Profile, receiver receiverProfile: Profile, to: Address, options: LoadOptions) throws -> BenchResult {
+    let n = options.messages
+    let receiverReady = DispatchSemaphore(value: 0)
+    let receiverDone = DispatchSemaphore(value: 0)
+    let outcome = Mutex<(latencies: [UInt64], received: Int, duplicates: Int, lastNs: UInt64, error: String?)>(([], 0, 0, 0, nil))
+
+    let receiverThread = Thread {
+        do {
+            let client = try Client(profile: receiverProfile)
+            defer { client.close() }
+            try client.attach(window: 4096)
+            // Wait until the node confirmed the attach before the sender starts.
+            while let event = try client.next(timeoutMs: 5000) { if case .synced = event { break } }
+            receiverReady.signal()
+            var seen = Set<MessageID>()
+            seen.reserveCapacity(n)
+            var latencies: [UInt64] = []
+            latencies.reserveCapacity(n)
+            var duplicates = 0
+            var sinceAck = 0
+            var lastSeq: UInt64 = 0
+            var idle = 0
+            while seen.count < n {
+                guard let event = try client.next(timeoutMs: 1000) else {
+                    idle += 1
+                    if idle >= 15 { break }
+                    continue
+                }
+                idle = 0
+                guard case .message(let m) = event else { continue }
+                let now = Clock.monotonicNs()
+                lastSeq = m.seq
+                if seen.insert(m.id).inserted {
+                    if let stamp = UInt64(m.text.prefix(while: { $0 != "|" })) { latencies.append(now &- stamp) }
+                } else {
+                    duplicates += 1
+                }
+                sinceAck += 1
+                if sinceAck >= 1000 { try client.ack(lastSeq); sinceAck = 0 }
+            }
+            if lastSeq > 0 { try client.ack(lastSeq); try client.flush() }
+            let end = Clock.monotonicNs()
+            outcome.withLock { $0 = (latencies, seen.count, duplicates, end, nil) }
+        } catch {
+            outcome.withLock { $0.error = "\(error)" }
+            receiverReady.signal()
+        }
+        receiverDone.signal()
+    }
+    receiverThread.start()
+    receiverReady.wait()
+    if let error = outcome.withLock({ $0.error }) { throw ClientError.protocolError("receiver: \(error)") }
+
+    let sender = try Client(profile: senderProfile)
+    defer { sender.close() }
+    _ = try sender.lookup(to)
+    let padding = String(repeating: "x", count: options.size)
+    let start = Clock.monotonicNs()
+    var inFlight = 0
+    var stored = 0
+    let interval = options.rate.map { 1e9 / $0 }
+    for i in 0..<n {
+        if let interval {
+            let due = start + UInt64(Double(i) * interval)
+            while Clock.monotonicNs() < due {
+                let left = Int64(due) - Int64(Clock.monotonicNs())
+                if left > 200_000 { usleep(UInt32(left / 1000 - 100)) }
+            }
+        }
+        while inFlight >= options.window, let event = try sender.next(timeoutMs: 5000) {
+            if case .stored = event { inFlight -= 1; stored += 1 }
+        }
+        // Drain acknowledgements without blocking.
+        while let event = try sender.next(timeoutMs: 0) {
+            if case .stored = event { inFlight -= 1; stored += 1 }
+        }
+        let stamp = String(Clock.monotonicNs()) + "|"
+        let text = stamp + padding.utf8.dropFirst(stamp.utf8.count).withContiguousStorageIfAvailable { String(decoding: $0, as: UTF8.self) }!
+        let envelope = try sender.prepareText(to: to, text: text)
+        while try !sender.submit(envelope) {
+            if let event = try sender.next(timeoutMs: 100), case .stored = event { inFlight -= 1; stored += 1 }
+        }
+        inFlight += 1
+    }
+    while stored < n, let event = try sender.next(timeoutMs: 10_000) {
+        if case .stored = event { stored += 1 }
+    }
+    receiverDone.wait()
+    let result = outcome.withLock { $0 }
+    if let error = result.error { throw ClientError.protocolError("receiver: \(error)") }
+    return BenchResult(messages: n, received: result.received, duplicates: result.duplicates,
+                       lost: n - result.received, seconds: Double(result.lastNs - start) / 1e9,
+                       latenciesNs: result.latencies)
+}
+
+extension Bench {
+    struct Local: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One node: sender → node → recipient, every envelope committed before it is acknowledged.")
+
+        @OptionGroup var options: LoadOptions
+
+        func run() throws {
+            let hq = try BenchNode(name: "bench")
+            defer { hq.close() }
+            let alice = try hq.join("alice")
+            let bob = try hq.join("bob")
+            let result = try runLoad(sender: alice, receiver: bob, to: Address("bob@bench")!, options: options)
+            result.report(mode: "local", size: options.size, rate: options.rate, json: options.json)
+        }
+    }
+}
