@@ -67,7 +67,8 @@ public final class Client {
         let reply = try awaitReply(timeoutMs: timeoutMs) { command in
             switch command {
             case .entry(let id, _) where id == requestId: return true
-            case .error(let code, let ref, _) where ref == .zero && code == ErrorCode.unknownAddress.rawValue: return true
+            // ERROR carries no request id: with one LOOKUP outstanding, a zero-ref error answers it.
+            case .error(_, let ref, _) where ref == .zero: return true
             default: return false
             }
         }
@@ -139,9 +140,9 @@ public final class Client {
     public func store(_ envelope: Envelope) throws {
         let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
         while true {
-            try connection.send(.send(envelope))
             let now = Clock.monotonicNs()
             if now >= deadline { throw unreachable }
+            try connection.send(.send(envelope))
             let wait = min(retransmitMs, Int((deadline - now) / 1_000_000))
             let reply = try awaitReply(timeoutMs: wait) { command in
                 switch command {
@@ -152,9 +153,10 @@ public final class Client {
             }
             switch reply {
             case .stored: return
-            case .error(let code, _, let reason) where code != ErrorCode.internalError.rawValue:
+            case .error(let code, _, let reason)
+                where code != ErrorCode.internalError.rawValue && code != ErrorCode.unavailable.rawValue:
                 throw ClientError.refused(code: code, reason: reason)
-            default: continue // timed out or a transient storage failure: send again
+            default: continue // timed out, or a transient failure (500, 503): send again
             }
         }
     }

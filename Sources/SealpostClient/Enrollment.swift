@@ -55,9 +55,9 @@ public enum Enrollment {
                 try profile.write(to: profilePath)
                 try? FileManager.default.removeItem(atPath: pendingPath)
                 return profile
-            case .error(_, _, let reason):
+            case .error(let code, _, let reason):
                 try? FileManager.default.removeItem(atPath: pendingPath)
-                throw ClientError.refused(code: 0, reason: reason)
+                throw ClientError.refused(code: code, reason: reason)
             default:
                 continue
             }

@@ -40,6 +40,10 @@ final class Reactor {
 
     // Group commit state of the current cycle.
     private var inTransaction = false
+    /// A statement of this cycle failed: the whole batch is rolled back, nothing of it acknowledged.
+    private var batchFailed = false
+    /// Sessions whose push hit a full pipe: retried on the next short timeout.
+    private var stalled: Set<[UInt8]> = []
     private var outbox: [([UInt8], Command)] = []
     private var onCommit: [() -> Void] = []
     /// New mailbox entries of this cycle, per recipient, in seq order.
@@ -68,7 +72,9 @@ final class Reactor {
             usersByCurveKey[user.curveKey] = user.name
             usersByName[user.name] = user
         }
-        nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1)
+        // DELIVERs of the last cycle before a crash may have carried seqs that were
+        // never committed; skip past every seq such a cycle could have used.
+        nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
 
         var secret = keys.curve.secretKey.copyBytes()
         defer { wipe(&secret) }
@@ -105,7 +111,8 @@ final class Reactor {
         lastPruneNs = Clock.monotonicNs()
         while !control.stopRequested {
             let now = Clock.monotonicNs()
-            let timeoutMs = now >= nextHousekeepingNs ? 0 : Int((nextHousekeepingNs - now) / 1_000_000) + 1
+            var timeoutMs = now >= nextHousekeepingNs ? 0 : Int((nextHousekeepingNs - now) / 1_000_000) + 1
+            if !stalled.isEmpty { timeoutMs = min(timeoutMs, 10) }
             let events: [PollEvents]
             do {
                 events = try poll([(.socket(zap), .readable), (.socket(router), .readable), (.fd(control.wakeup.fd), .readable)],
@@ -117,6 +124,7 @@ final class Reactor {
             if events[2].contains(.readable) { control.wakeup.drain() }
             if events[0].contains(.readable) { serveZap() }
             if events[1].contains(.readable) { readRouter() }
+            if !stalled.isEmpty { retryStalled() }
             if Clock.monotonicNs() >= nextHousekeepingNs { housekeeping() }
         }
         logger.info("node stopping")
@@ -172,10 +180,11 @@ final class Reactor {
         if let name = usersByCurveKey[curveKey] { return .user(name) }
         guard let invite = try? store.invite(curveKey: curveKey) else { return nil }
         let now = Clock.nowMs() / 1000
+        // A used invite stays admitted for 10 minutes (even past its expiry), so a
+        // join whose answer was lost can ask again; ENROLL then only re-answers
+        // the same keys.
+        if let usedAt = invite.usedAt { return now <= usedAt + 600 ? .invite(invite.id) : nil }
         if invite.expiresAt <= now { return nil }
-        // A used invite stays admitted for 10 minutes for the same client keys, so a
-        // join whose answer was lost can ask again and finish.
-        if let usedAt = invite.usedAt, now > usedAt + 600 { return nil }
         return .invite(invite.id)
     }
 
@@ -223,7 +232,18 @@ final class Reactor {
             command = try Command.decode(message.frames[1])
         } catch {
             counters.malformed += 1
-            reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(error)"))
+            let frame = message.frames[1]
+            // A SEND that does not decode still names its message id: answer with it,
+            // so the client stops retrying and shows why.
+            var ref = MessageID.zero
+            if frame.count >= 20, frame[3] == 0x05 { ref = MessageID(bytes: Array(frame[4..<20]))! }
+            var code = ErrorCode.badRequest
+            switch error as? WireError {
+            case .invalid(field: "envelope.body", _)?: code = .tooLarge
+            case .invalid(field: "envelope.to", _)?: code = .unknownAddress
+            default: break
+            }
+            reply(session, .error(code: code.rawValue, ref: ref, reason: "\(error)"))
             return
         }
         do {
@@ -287,6 +307,7 @@ final class Reactor {
 
     /// Runs a storage write inside the cycle's transaction.
     private func write(ref: MessageID, _ body: () throws -> Void) throws {
+        if batchFailed { throw StorageFailure(ref: ref, underlying: NodeError.storage("an earlier write of this batch failed")) }
         do {
             if !inTransaction {
                 try store.begin()
@@ -294,6 +315,7 @@ final class Reactor {
             }
             try body()
         } catch {
+            batchFailed = true
             throw StorageFailure(ref: ref, underlying: error)
         }
     }
@@ -369,7 +391,13 @@ final class Reactor {
         }
         guard invite.expiresAt > now else { return refuse(.inviteExpired, "this invite code has expired; ask your operator for a new one") }
         guard usersByName[invite.user] == nil else { return refuse(.inviteUsed, "\(address(invite.user)) is already enrolled") }
-        guard usersByCurveKey[curveKey] == nil, curveKey != invite.curveKey else { return refuse(.badRequest, "this key is already in use") }
+        guard usersByCurveKey[curveKey] == nil, (try? store.curveKeyInUse(curveKey)) == false else {
+            return refuse(.badRequest, "this key is already in use")
+        }
+        guard BoxSharedKey(theirPublicKey: boxKey, mySecretKey: keys.curve.secretKey) != nil,
+              BoxSharedKey(theirPublicKey: curveKey, mySecretKey: keys.curve.secretKey) != nil else {
+            return refuse(.badRequest, "the public keys are not usable (weak X25519 point)")
+        }
         let name = display.isEmpty ? invite.user : display
         var entry = DirectoryEntry(address: address(invite.user), display: name, boxKey: boxKey, signKey: signKey, updatedAt: Clock.nowMs())
         entry.sign(with: keys.sign)
@@ -414,6 +442,7 @@ final class Reactor {
         if inTransaction {
             inTransaction = false
             do {
+                if batchFailed { throw NodeError.storage("a write of this batch failed") }
                 try store.setMeta("next_seq", Int64(nextSeq))
                 try store.commit()
                 for action in onCommit { action() }
@@ -433,6 +462,7 @@ final class Reactor {
                 }
             }
         }
+        batchFailed = false
         onCommit.removeAll(keepingCapacity: true)
         for (routing, command) in outbox { send(routing, command) }
         outbox.removeAll(keepingCapacity: true)
@@ -441,6 +471,15 @@ final class Reactor {
             if let session = sessions[routing] { pump(session) }
         }
         needsPump.removeAll(keepingCapacity: true)
+    }
+
+    /// Sessions whose pipe was full get their backlog pushed again.
+    private func retryStalled() {
+        let retry = stalled
+        stalled.removeAll()
+        for routing in retry {
+            if let session = sessions[routing] { pump(session) }
+        }
     }
 
     /// Pushes entries from memory while the window has room.
@@ -453,6 +492,7 @@ final class Reactor {
             let before = session.lastSent
             guard send(session.routingId, .deliver(seq: seq, envelope: envelope)) else {
                 session.pushFailed(lastGood: before)
+                if sessions[session.routingId] === session { stalled.insert(session.routingId) }
                 return
             }
             session.pushed(seq)
@@ -467,7 +507,7 @@ final class Reactor {
         if room > 0 {
             let rows: [(seq: UInt64, envelope: [UInt8])]
             do {
-                rows = try store.mailbox(recipient: user, after: session.lastSent, limit: room)
+                rows = try store.mailbox(recipient: user, after: session.lastSent, limit: room + 1)
             } catch {
                 logger.error("cannot read mailbox: \(error)")
                 return
@@ -478,8 +518,8 @@ final class Reactor {
                 if let envelope = try? Envelope.decode(from: &r) { entries.append((row.seq, envelope)) }
             }
             session.caughtUp = true
-            push(entries, to: session)
-            if rows.count >= room { session.caughtUp = false }
+            push(Array(entries.prefix(room)), to: session)
+            if rows.count > room { session.caughtUp = false }
         }
         if session.caughtUp && !session.syncedSent {
             session.syncedSent = true

@@ -17,7 +17,7 @@ extension SealpostCommand {
             let p = profile.load()
             let client: Client
             do {
-                client = try Client(profile: p)
+                client = try profile.client(p)
                 _ = try client.lookup(peer)
             } catch { fail("\(error)") }
             defer { client.close(lingerMs: 500) }

@@ -16,7 +16,18 @@ struct ProfileOption: ParsableArguments {
     @Option(help: "Profile file (default: $SEALPOST_PROFILE, else ~/.sealpost/profile).")
     var profile: String?
 
+    @Option(help: "Seconds to wait for the node before giving up.")
+    var timeout: Double = 10
+
     var path: String { profile ?? Profile.defaultPath() }
+
+    var timeoutMs: Int { Int(max(0.1, min(timeout, 3600)) * 1000) }
+
+    func client(_ profile: Profile) throws -> Client {
+        let client = try Client(profile: profile)
+        client.timeoutMs = timeoutMs
+        return client
+    }
 
     func load() -> Profile {
         do { return try Profile.load(from: path) } catch { fail("\(error)") }
@@ -62,7 +73,7 @@ extension SealpostCommand {
 
         func run() throws {
             do {
-                let p = try Enrollment.join(code: code, display: name, profilePath: profile.path)
+                let p = try Enrollment.join(code: code, display: name, profilePath: profile.path, timeoutMs: profile.timeoutMs)
                 if json {
                     print(jsonLine(["address": p.address.description, "profile": profile.path]))
                 } else {
@@ -86,7 +97,7 @@ extension SealpostCommand {
             let to = parseAddress(address)
             let p = profile.load()
             do {
-                let client = try Client(profile: p)
+                let client = try profile.client(p)
                 defer { client.close() }
                 let id = try client.sendText(to: to, text: text)
                 if json {
@@ -113,7 +124,7 @@ extension SealpostCommand {
         func run() throws {
             let p = profile.load()
             do {
-                let client = try Client(profile: p)
+                let client = try profile.client(p)
                 defer { client.close() }
                 let seen = SeenLog(profilePath: profile.path)
                 let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
@@ -135,6 +146,8 @@ extension SealpostCommand {
             var shown = 0
             var batch: [ReceivedMessage] = []
             var batchSeq: UInt64 = 0
+            var unacked = 0
+            var lastPingNs = Clock.monotonicNs()
             var synced = false
             var heard = false
             let start = Clock.monotonicNs()
@@ -149,6 +162,7 @@ extension SealpostCommand {
                 shown += batch.count
                 batch.removeAll()
                 batchSeq = 0
+                unacked = 0
             }
 
             while true {
@@ -157,11 +171,17 @@ extension SealpostCommand {
                 if !synced {
                     budget = client.timeoutMs - elapsed
                 } else if shown + batch.count == 0 && elapsed < waitMs {
-                    budget = waitMs - elapsed
+                    // Keep the session alive (the node drops sessions silent for 30 s).
+                    if Clock.monotonicNs() - lastPingNs > 10_000_000_000 {
+                        try client.ping()
+                        lastPingNs = Clock.monotonicNs()
+                    }
+                    budget = min(waitMs - elapsed, 10_000)
                 } else {
                     budget = 0 // take what is already queued, then stop
                 }
                 guard let event = try client.next(timeoutMs: max(budget, 0)) else {
+                    if synced && shown + batch.count == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
                     if !synced && !heard {
                         throw ClientError.unreachable("cannot reach node '\(client.profile.address.node)' at \(client.profile.endpoint): no answer within \(client.timeoutMs / 1000) s")
                     }
@@ -171,19 +191,21 @@ extension SealpostCommand {
                 switch event {
                 case .message(let m):
                     batchSeq = max(batchSeq, m.seq)
+                    unacked += 1
                     if !seen.contains(m.id) { batch.append(m) }
                 case .undecryptable(let seq, let id, let from, let reason):
                     batchSeq = max(batchSeq, seq)
+                    unacked += 1
                     FileHandle.standardError.write(Data("warning: message \(id.hex) from \(from) could not be opened: \(reason)\n".utf8))
                 case .synced:
                     synced = true
-                case .refused(_, _, let reason):
-                    throw ClientError.refused(code: 0, reason: reason)
+                case .refused(let code, _, let reason):
+                    throw ClientError.refused(code: code, reason: reason)
                 case .stored, .pong:
                     break
                 }
                 // Acknowledge in the middle of a long backlog so the node's window moves on.
-                if batch.count >= Int(window / 2) { try settle() }
+                if unacked >= Int(window / 2) { try settle() }
             }
             try settle()
             try client.flush()

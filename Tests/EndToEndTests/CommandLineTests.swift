@@ -1,0 +1,167 @@
+import Foundation
+import XCTest
+
+/// The product as people use it: real processes, real files, real sockets.
+final class CommandLineTests: XCTestCase {
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "sealpost-e2e-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func json(_ line: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+    }
+
+    func testOperatorAndPeopleFromInitToExactlyOnceDeliveryAcrossARestart() throws {
+        let data = root + "/hq"
+        let port = Harness.freePort(), pub = Harness.freePort()
+        let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
+                                                        "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)", "--json"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let info = try json(created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(info["name"] as? String, "hq")
+        XCTAssertEqual((info["public_key"] as? String)?.count, 40, "Z85 public key")
+
+        var node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+
+        // The operator invites two people while the node runs; each joins from "their machine".
+        let aliceCode = try Harness.run("sealpost-node", ["invite", "--data", data, "alice"])
+        let bobCode = try Harness.run("sealpost-node", ["invite", "--data", data, "bob"])
+        XCTAssertEqual(aliceCode.lines.count, 1, "an invite is one line")
+        XCTAssertTrue(aliceCode.stdout.hasPrefix("sp1-"))
+        let alice = root + "/alice/profile", bob = root + "/bob/profile"
+        XCTAssertEqual(try Harness.run("sealpost", ["join", aliceCode.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "--profile", alice]).status, 0)
+        let joinedBob = try Harness.run("sealpost", ["join", bobCode.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "--profile", bob, "--name", "Bob Li"])
+        XCTAssertEqual(joinedBob.status, 0, joinedBob.stderr)
+        let mode = try FileManager.default.attributesOfItem(atPath: alice)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600, "the profile holds private keys")
+
+        // A used code is refused with a clear line.
+        let reused = try Harness.run("sealpost", ["join", bobCode.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "--profile", root + "/eve/profile"])
+        XCTAssertNotEqual(reused.status, 0)
+        XCTAssertTrue(reused.stderr.contains("already used"), reused.stderr)
+
+        let users = try Harness.run("sealpost-node", ["users", "--data", data, "--json"])
+        XCTAssertEqual(try users.lines.map { try json($0)["address"] as? String }, ["alice@hq", "bob@hq"])
+
+        // Bob is offline: alice sends three messages, each durable when `send` returns.
+        let secret = "the raid is at 0600 \(UUID().uuidString)"
+        var sentIds: [String] = []
+        for text in ["first", secret, "third"] {
+            let sent = try Harness.run("sealpost", ["send", "bob@hq", text, "--profile", alice, "--json"])
+            XCTAssertEqual(sent.status, 0, sent.stderr)
+            sentIds.append(try XCTUnwrap(try json(sent.lines[0])["id"] as? String))
+        }
+
+        // The node restarts (clean stop, start again) before bob comes online.
+        XCTAssertEqual(node.stop(), 0, "SIGTERM stops the node cleanly")
+        node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+
+        let inbox = try Harness.run("sealpost", ["inbox", "--profile", bob, "--json"])
+        XCTAssertEqual(inbox.status, 0, inbox.stderr)
+        let messages = try inbox.lines.map(json)
+        XCTAssertEqual(messages.map { $0["id"] as? String }, sentIds, "all three, in order, exactly once")
+        XCTAssertEqual(messages.map { $0["text"] as? String }, ["first", secret, "third"])
+        XCTAssertEqual(Set(messages.map { $0["from"] as? String }), ["alice@hq"])
+        XCTAssertEqual(Set(messages.map { $0["kind"] as? String }), ["text"])
+        XCTAssertTrue((messages[0]["sent_at"] as? String)?.hasSuffix("Z") ?? false)
+
+        let again = try Harness.run("sealpost", ["inbox", "--profile", bob, "--json"])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(again.stdout, "", "nothing is shown twice")
+
+        // --wait returns as soon as something arrives.
+        let reply = try Harness.run("sealpost", ["send", "alice@hq", "got it", "--profile", bob])
+        XCTAssertEqual(reply.status, 0, reply.stderr)
+        let waited = try Harness.run("sealpost", ["inbox", "--wait", "5", "--profile", alice])
+        XCTAssertTrue(waited.stdout.contains("bob@hq: got it"), waited.stdout)
+
+        // The node never held the plaintext: not in the database, the WAL, or anywhere in its dir.
+        XCTAssertEqual(node.stop(), 0)
+        for file in try FileManager.default.contentsOfDirectory(atPath: data) {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: data + "/" + file))
+            XCTAssertNil(bytes.range(of: Data(secret.utf8)), "plaintext found in \(file)")
+        }
+    }
+
+    func testUnknownKeyAndBadInputGetOneClearLineAndNonZeroExit() throws {
+        let data = root + "/hq"
+        let port = Harness.freePort(), pub = Harness.freePort()
+        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
+                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
+        let node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        let alice = root + "/alice"
+        let code = try Harness.run("sealpost-node", ["invite", "--data", data, "alice"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", alice]).status, 0)
+
+        // A profile whose CURVE key the node never enrolled: refused at the handshake.
+        let text = try String(contentsOfFile: alice, encoding: .utf8)
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        object["curve_secret"] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+        let stranger = root + "/stranger"
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: stranger))
+        let refused = try Harness.run("sealpost", ["send", "alice@hq", "hi", "--profile", stranger, "--timeout", "1.5"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("cannot reach node 'hq'"), refused.stderr)
+
+        let cases: [([String], String)] = [
+            (["send", "nobody@hq", "hi", "--profile", alice], "no user 'nobody' on node 'hq'"),
+            (["send", "not-an-address", "hi", "--profile", alice], "is not an address"),
+            (["send", "alice@hq", "", "--profile", alice], "the message is empty"),
+            (["send", "alice@hq", String(repeating: "x", count: 65_537), "--profile", alice], "the limit is 65536 bytes"),
+            (["inbox", "--profile", root + "/missing"], "no profile at"),
+            (["join", "sp1-garbage", "--profile", root + "/new"], "damaged"),
+            (["join", "hello", "--profile", root + "/new"], "not a Sealpost invite code"),
+        ]
+        for (args, expected) in cases {
+            let r = try Harness.run("sealpost", args)
+            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains(expected), "\(args.prefix(2)): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one clear line: \(r.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/new"), "nothing half-done is left behind")
+
+        let nodeCases: [([String], String)] = [
+            (["init", "--data", data, "--name", "hq"], "already holds a node"),
+            (["init", "--data", root + "/x", "--name", "Bad Name"], "is not valid"),
+            (["init", "--data", root + "/y", "--name", "ok", "--listen", "http://x"], "must look like tcp://HOST:PORT"),
+            (["invite", "--data", root + "/nothing", "bob"], "no node in"),
+            (["invite", "--data", data, "Bob!"], "not a valid user name"),
+            (["invite", "--data", data, "alice"], "already enrolled"),
+        ]
+        for (args, expected) in nodeCases {
+            let r = try Harness.run("sealpost-node", args)
+            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains(expected), "\(args.prefix(2)): \(r.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/x/node.yaml"))
+        XCTAssertEqual(node.stop(), 0)
+    }
+
+    func testRunWithNoArgumentsStartsTheEmbeddedDefaultNode() throws {
+        // Uses the documented default ports 7400/7401; skip if something holds them.
+        let probe = Harness.freePort()
+        _ = probe
+        let node = try NodeProcess(data: "", cwd: root)
+        defer { _ = node.stop() }
+        do { try node.waitUntilListening(timeout: 20) } catch {
+            let text = (try? String(contentsOfFile: node.log, encoding: .utf8)) ?? ""
+            if text.contains("Address already in use") { throw XCTSkip("default ports busy") }
+            throw error
+        }
+        let config = try String(contentsOfFile: root + "/sealpost-data/node.yaml", encoding: .utf8)
+        XCTAssertTrue(config.contains("name: local"))
+        let invite = try Harness.run("sealpost-node", ["invite", "bob"], cwd: root)
+        XCTAssertEqual(invite.status, 0, invite.stderr)
+        XCTAssertTrue(invite.stdout.hasPrefix("sp1-"))
+    }
+}

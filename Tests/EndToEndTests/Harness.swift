@@ -1,0 +1,124 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Runs the built executables (`sealpost-node`, `sealpost`) as a person would.
+enum Harness {
+    /// The directory holding the executables: `SEALPOST_BIN`, else next to the test bundle.
+    static let binDir: String = {
+        if let env = ProcessInfo.processInfo.environment["SEALPOST_BIN"], !env.isEmpty { return env }
+        var url = Bundle(for: Marker.self).bundleURL
+        while url.path != "/" {
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("sealpost-node").path) { return url.path }
+            url.deleteLastPathComponent()
+        }
+        return ".build/debug"
+    }()
+
+    final class Marker {}
+
+    static func path(_ tool: String) throws -> String {
+        let p = binDir + "/" + tool
+        guard FileManager.default.isExecutableFile(atPath: p) else {
+            throw XCTSkip("no \(p): build the executables first (swift build)")
+        }
+        return p
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
+    /// Runs a tool to completion (killed after `timeout` seconds).
+    @discardableResult
+    static func run(_ tool: String, _ args: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 60) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try path(tool))
+        process.arguments = args
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        // Output goes to files: nothing to drain while it runs, and no shared state.
+        let base = NSTemporaryDirectory() + "sealpost-run-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        let out = FileHandle(forWritingAtPath: base + ".out")!, err = FileHandle(forWritingAtPath: base + ".err")!
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            process.terminate()
+            XCTFail("\(tool) \(args.joined(separator: " ")) did not finish in \(timeout) s")
+        }
+        process.waitUntilExit()
+        try? out.close()
+        try? err.close()
+        return Result(status: process.terminationStatus,
+                      stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+    }
+
+    /// A free loopback TCP port (bound to 0 and read back, then released).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+/// A `sealpost-node run` process in the background.
+final class NodeProcess {
+    let process = Process()
+    let log: String
+
+    init(data: String, cwd: String? = nil, extra: [String] = []) throws {
+        log = (cwd ?? data) + "/../node-\(UUID().uuidString.prefix(8)).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: try Harness.path("sealpost-node"))
+        process.arguments = ["run"] + (data.isEmpty ? [] : ["--data", data]) + extra
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let handle = FileHandle(forWritingAtPath: log)!
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits until the node printed that it listens.
+    func waitUntilListening(timeout: Double = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: log, encoding: .utf8), text.contains("listening on") { return }
+            if !process.isRunning { break }
+            usleep(50_000)
+        }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        XCTFail("node did not start: \(text)")
+        throw XCTSkip("node did not start")
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+}
