@@ -8,6 +8,11 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var isBusy: Bool { code & 0xff == SQLITE_BUSY }
     public var isConstraint: Bool { code & 0xff == SQLITE_CONSTRAINT }
     public var isFull: Bool { code & 0xff == SQLITE_FULL }
+
+    public init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
 }
 
 /// A value bound to or read from a statement.

@@ -1,3 +1,4 @@
+import Foundation
 import SealpostCore
 import Sodium
 import ZeroMQ
@@ -44,6 +45,10 @@ public final class Client {
     private var sharedKeys: [String: BoxSharedKey] = [:]
     private var nextRequestId: UInt32 = 1
 
+    static func seconds(_ ms: Int) -> String {
+        ms % 1000 == 0 ? "\(ms / 1000) s" : String(format: "%.1f s", Double(ms) / 1000)
+    }
+
     public init(profile: Profile) throws {
         self.profile = profile
         connection = try Connection(endpoint: profile.endpoint, serverKey: profile.nodeCurveKey, curve: profile.curve)
@@ -52,7 +57,7 @@ public final class Client {
     public func close(lingerMs: Int32 = 0) { connection.close(lingerMs: lingerMs) }
 
     var unreachable: ClientError {
-        .unreachable("cannot reach node '\(profile.address.node)' at \(profile.endpoint): no answer within \(timeoutMs / 1000) s")
+        .unreachable("cannot reach node '\(profile.address.node)' at \(profile.endpoint): no answer within \(Self.seconds(timeoutMs)) (is it running, and does it still know this profile's key?)")
     }
 
     // MARK: directory
@@ -66,26 +71,61 @@ public final class Client {
         try connection.send(.lookup(requestId: requestId, address: address.description))
         let reply = try awaitReply(timeoutMs: timeoutMs) { command in
             switch command {
-            case .entry(let id, _) where id == requestId: return true
+            case .entry(let id, _, _) where id == requestId: return true
             // ERROR carries no request id: with one LOOKUP outstanding, a zero-ref error answers it.
             case .error(_, let ref, _) where ref == .zero: return true
             default: return false
             }
         }
         switch reply {
-        case .entry(_, let bytes):
-            let entry: DirectoryEntry
-            do { entry = try DirectoryEntry.decode(bytes) } catch {
-                throw ClientError.protocolError("the node sent a damaged directory entry for \(address)")
-            }
+        case .entry(_, let bytes, let homeKey):
+            let entry = try verified(DirectoryItem(entry: bytes, homeSignKey: homeKey))
             guard entry.address == address.description else {
                 throw ClientError.protocolError("the node answered for \(entry.address) when asked for \(address)")
             }
-            guard address.node == profile.address.node, entry.verify(nodeKey: profile.nodeSignKey) else {
-                throw ClientError.protocolError("the directory entry of \(address) is not signed by its home node: refusing to use it")
-            }
             directory[address.description] = entry
             return entry
+        case .error(let code, _, let reason):
+            throw ClientError.refused(code: code, reason: reason)
+        default:
+            throw unreachable
+        }
+    }
+
+    /// Checks an entry's signature with its home node's key. For our own node that
+    /// key is the one from the invite; for other nodes it is the key our node
+    /// pinned (our node is the trust anchor for the rest of the federation).
+    func verified(_ item: DirectoryItem) throws -> DirectoryEntry {
+        let entry: DirectoryEntry
+        do { entry = try DirectoryEntry.decode(item.entry) } catch {
+            throw ClientError.protocolError("the node sent a damaged directory entry")
+        }
+        guard let address = Address(entry.address) else { throw ClientError.protocolError("a directory entry has no valid address") }
+        let key = address.node == profile.address.node ? profile.nodeSignKey : item.homeSignKey
+        if address.node == profile.address.node && item.homeSignKey != profile.nodeSignKey {
+            throw ClientError.protocolError("the node presented another signing key for itself: refusing \(address)")
+        }
+        guard entry.verify(nodeKey: key) else {
+            throw ClientError.protocolError("the directory entry of \(address) is not signed by its home node: refusing to use it")
+        }
+        return entry
+    }
+
+    /// Directory entries (all nodes of the federation) whose address or name contains `query`.
+    public func directory(query: String = "") throws -> [DirectoryEntry] {
+        let requestId = nextRequestId
+        nextRequestId &+= 1
+        try connection.send(.directory(requestId: requestId, query: query))
+        let reply = try awaitReply(timeoutMs: timeoutMs) { command in
+            switch command {
+            case .entries(let id, _) where id == requestId: return true
+            case .error(_, let ref, _) where ref == .zero: return true
+            default: return false
+            }
+        }
+        switch reply {
+        case .entries(_, let items):
+            return try items.map { try verified($0) }
         case .error(let code, _, let reason):
             throw ClientError.refused(code: code, reason: reason)
         default:
@@ -253,6 +293,7 @@ extension Client {
     public func wait(orReadable fd: Int32, timeoutMs: Int) throws -> Bool {
         if !buffered.isEmpty { return false }
         let events = try poll([(.fd(fd), .readable), (connection.pollTarget, .readable)], timeoutMs: timeoutMs)
-        return events[0].contains(.readable)
+        // A closed pipe shows as an error, not as readable: report it so the caller reads EOF.
+        return !events[0].isDisjoint(with: [.readable, .error])
     }
 }

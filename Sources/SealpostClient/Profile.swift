@@ -29,7 +29,8 @@ public struct Profile: Sendable {
     /// `$SEALPOST_PROFILE`, else `~/.sealpost/profile`.
     public static func defaultPath() -> String {
         if let env = ProcessInfo.processInfo.environment["SEALPOST_PROFILE"], !env.isEmpty { return env }
-        return NSHomeDirectory() + "/.sealpost/profile"
+        let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.sealpost/profile"
     }
 
     struct File: Codable {

@@ -11,6 +11,16 @@ public enum ErrorCode: UInt16, Sendable {
     case unavailable = 503
 }
 
+/// A directory entry as a node hands it to a client.
+public struct DirectoryItem: Sendable, Equatable {
+    public var entry: [UInt8]
+    public var homeSignKey: [UInt8]
+    public init(entry: [UInt8], homeSignKey: [UInt8]) {
+        self.entry = entry
+        self.homeSignKey = homeSignKey
+    }
+}
+
 /// Every command of the client ↔ node protocol, one per ZeroMQ frame.
 ///
 /// Frame: `signature:octets[2]=AA 5C version:u8=1 command:u8 fields…`
@@ -22,8 +32,9 @@ public enum Command: Sendable, Equatable {
     case enrolled(address: String, nodeSignKey: [UInt8])
     /// C→N: ask for a directory entry.
     case lookup(requestId: UInt32, address: String)
-    /// N→C: the signed directory entry (see `DirectoryEntry`).
-    case entry(requestId: UInt32, entry: [UInt8])
+    /// N→C: the signed directory entry (see `DirectoryEntry`) and the signing key
+    /// of its home node (this node's own key, or the key it pinned for a remote node).
+    case entry(requestId: UInt32, entry: [UInt8], homeSignKey: [UInt8])
     /// C→N: an envelope to store and route (`from` must be empty: the node stamps it).
     case send(Envelope)
     /// N→C: the envelope with this id is durable on the node.
@@ -44,6 +55,10 @@ public enum Command: Sendable, Equatable {
     case error(code: UInt16, ref: MessageID, reason: String)
     /// C→N: stop pushing to this session.
     case detach
+    /// C→N: list directory entries whose address or name contains `query` (all when empty).
+    case directory(requestId: UInt32, query: String)
+    /// N→C: the matching entries, each with its home node's signing key.
+    case entries(requestId: UInt32, items: [DirectoryItem])
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -64,6 +79,8 @@ public enum Command: Sendable, Equatable {
         case .pong: return 0x0C
         case .error: return 0x0D
         case .detach: return 0x0E
+        case .directory: return 0x0F
+        case .entries: return 0x10
         }
     }
 
@@ -83,6 +100,8 @@ public enum Command: Sendable, Equatable {
         case .pong: return "PONG"
         case .error: return "ERROR"
         case .detach: return "DETACH"
+        case .directory: return "DIRECTORY"
+        case .entries: return "ENTRIES"
         }
     }
 
@@ -101,8 +120,8 @@ public enum Command: Sendable, Equatable {
             w.string(address); w.octets(nodeSignKey)
         case let .lookup(requestId, address):
             w.u32(requestId); w.string(address)
-        case let .entry(requestId, entry):
-            w.u32(requestId); w.longstr(entry)
+        case let .entry(requestId, entry, homeSignKey):
+            w.u32(requestId); w.longstr(entry); w.octets(homeSignKey)
         case let .send(envelope):
             envelope.encode(into: &w)
         case let .stored(id):
@@ -117,6 +136,11 @@ public enum Command: Sendable, Equatable {
             w.u32(pending)
         case .ping, .detach:
             break
+        case let .directory(requestId, query):
+            w.u32(requestId); w.string(query)
+        case let .entries(requestId, items):
+            w.u32(requestId); w.u32(UInt32(items.count))
+            for item in items { w.longstr(item.entry); w.octets(item.homeSignKey) }
         case let .pong(attached):
             w.u8(attached ? 1 : 0)
         case let .error(code, ref, reason):
@@ -141,7 +165,8 @@ public enum Command: Sendable, Equatable {
         case 0x03:
             command = .lookup(requestId: try r.u32("request_id"), address: try r.string("address"))
         case 0x04:
-            command = .entry(requestId: try r.u32("request_id"), entry: try r.longstr("entry", max: 4096))
+            command = .entry(requestId: try r.u32("request_id"), entry: try r.longstr("entry", max: 4096),
+                             homeSignKey: try r.octets(32, "home_sign_key"))
         case 0x05:
             command = .send(try Envelope.decode(from: &r))
         case 0x06:
@@ -167,6 +192,17 @@ public enum Command: Sendable, Equatable {
             command = .error(code: code, ref: ref, reason: try r.string("reason"))
         case 0x0E:
             command = .detach
+        case 0x0F:
+            command = .directory(requestId: try r.u32("request_id"), query: try r.string("query"))
+        case 0x10:
+            let requestId = try r.u32("request_id")
+            let n = Int(try r.u32("count"))
+            guard n <= 100_000 else { throw WireError.invalid(field: "count", reason: "too many entries") }
+            var items: [DirectoryItem] = []
+            for _ in 0..<n {
+                items.append(DirectoryItem(entry: try r.longstr("entry", max: 4096), homeSignKey: try r.octets(32, "home_sign_key")))
+            }
+            command = .entries(requestId: requestId, items: items)
         case let other:
             throw WireError.unknownCommand(other)
         }

@@ -7,12 +7,49 @@ public struct DataDir: Sendable {
     public let path: String
 
     public init(_ path: String) {
-        self.path = (path as NSString).standardizingPath
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        self.path = (absolute as NSString).standardizingPath
     }
 
     public var configPath: String { path + "/node.yaml" }
     public var keysPath: String { path + "/node.keys" }
     public var databasePath: String { path + "/node.db" }
+    /// The operator's key for the admin socket (`status`, `pending`), mode 0600.
+    public var adminKeysPath: String { path + "/admin.keys" }
+    public var adminSocketPath: String { path + "/admin.sock" }
+    public var adminEndpoint: String { "ipc://" + adminSocketPath }
+
+    /// When node.yaml last changed (the running node reloads peers when it does).
+    public var configModified: Date? {
+        (try? FileManager.default.attributesOfItem(atPath: configPath))?[.modificationDate] as? Date
+    }
+
+    /// The admin key pair, made on first use.
+    public func loadOrCreateAdminKeys() throws -> BoxKeyPair {
+        if let text = try? String(contentsOfFile: adminKeysPath, encoding: .utf8) {
+            let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            if parts.count >= 2, parts[0] == "admin_secret", var secret = Sodium.fromBase64(String(parts[1])),
+               let pair = BoxKeyPair(secretKey: &secret) {
+                return pair
+            }
+            throw NodeError.dataDir("\(adminKeysPath) is damaged; remove it and restart the node to make a new one")
+        }
+        let pair = BoxKeyPair.generate()
+        var secret = pair.secretKey.copyBytes()
+        defer { wipe(&secret) }
+        try writePrivate("admin_secret \(Sodium.base64(secret))\n", to: adminKeysPath)
+        return pair
+    }
+
+    /// Writes node.yaml atomically (temp file, fsync, rename), keeping it 0600.
+    public func saveConfig(_ config: NodeConfig) throws {
+        try config.validate()
+        let temp = configPath + ".tmp"
+        try writePrivate(try config.yaml(), to: temp)
+        guard rename(temp, configPath) == 0 else {
+            throw NodeError.dataDir("cannot replace \(configPath): \(String(cString: strerror(errno)))")
+        }
+    }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: configPath) }
 
@@ -29,12 +66,14 @@ public struct DataDir: Sendable {
         }
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            chmod(path, 0o700)
         } catch {
             throw NodeError.dataDir("cannot create \(path): \(error.localizedDescription)")
         }
         let keys = NodeKeys.generate()
         do {
             try writePrivate(keys.fileText(), to: keysPath)
+            _ = try loadOrCreateAdminKeys()
             // The store creates the schema; the config file is written last, so a
             // directory without it is an unfinished init, never a half-working node.
             let store = try NodeStore(path: databasePath)
@@ -43,6 +82,7 @@ public struct DataDir: Sendable {
             try writePrivate(try config.yaml(), to: configPath)
         } catch {
             try? fm.removeItem(atPath: keysPath)
+            try? fm.removeItem(atPath: adminKeysPath)
             try? fm.removeItem(atPath: databasePath)
             throw error
         }

@@ -1,6 +1,7 @@
 import Foundation
 import SealpostCore
 import Yams
+import ZeroMQ
 
 /// The operator's settings for one node, kept in `node.yaml` in the data dir.
 public struct NodeConfig: Codable, Sendable, Equatable {
@@ -15,6 +16,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var advertise: String?
     /// How long an invite code stays valid, in hours.
     public var inviteTTLHours: Int
+    /// Neighbouring nodes this node talks to, each identified by its CURVE key.
+    public var peers: [PeerConfig]
     /// How long the node remembers message ids to drop retransmitted duplicates, in hours.
     public var dedupeWindowHours: Int
 
@@ -23,13 +26,15 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
+        case peers
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
     }
 
     public init(name: String, listen: String = defaultListen, publish: String = defaultPublish,
-                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168) {
+                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, peers: [PeerConfig] = []) {
         self.name = name
+        self.peers = peers
         self.listen = listen
         self.publish = publish
         self.inviteTTLHours = inviteTTLHours
@@ -42,6 +47,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? Self.defaultListen
         publish = try c.decodeIfPresent(String.self, forKey: .publish) ?? Self.defaultPublish
         advertise = try c.decodeIfPresent(String.self, forKey: .advertise)
+        peers = try c.decodeIfPresent([PeerConfig].self, forKey: .peers) ?? []
         inviteTTLHours = try c.decodeIfPresent(Int.self, forKey: .inviteTTLHours) ?? 24
         dedupeWindowHours = try c.decodeIfPresent(Int.self, forKey: .dedupeWindowHours) ?? 168
     }
@@ -52,6 +58,13 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try Self.validateEndpoint(listen, field: "listen")
         try Self.validateEndpoint(publish, field: "publish")
         if let advertise { try Self.validateEndpoint(advertise, field: "advertise") }
+        var names = Set<String>()
+        for peer in peers {
+            try peer.validate()
+            guard peer.name != name else { throw NodeError.config("peer '\(peer.name)' has this node's own name") }
+            guard names.insert(peer.name).inserted else { throw NodeError.config("peer '\(peer.name)' is listed twice") }
+        }
+        guard Set(peers.map(\.publicKey)).count == peers.count else { throw NodeError.config("two peers have the same public key") }
         guard (1...24 * 365).contains(inviteTTLHours) else { throw NodeError.config("invite_ttl_hours must be 1...8760") }
         guard (1...24 * 365).contains(dedupeWindowHours) else { throw NodeError.config("dedupe_window_hours must be 1...8760") }
     }
@@ -79,7 +92,16 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         "# Sealpost node configuration. Restart the node after editing.\n" + (try YAMLEncoder().encode(self))
     }
 
+    static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours"]
+
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
+        // A misspelt key would otherwise be ignored without a word.
+        if let top = try? Yams.load(yaml: text) as? [String: Any] {
+            let unknown = Set(top.keys).subtracting(knownKeys).sorted()
+            if !unknown.isEmpty {
+                throw NodeError.config("cannot read \(file): unknown key '\(unknown[0])' (known: \(knownKeys.sorted().joined(separator: ", ")))")
+            }
+        }
         let config: NodeConfig
         do {
             config = try YAMLDecoder().decode(NodeConfig.self, from: text)
@@ -93,10 +115,51 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     static func describe(_ error: Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
-        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
+        case DecodingError.typeMismatch(let type, let ctx):
+            let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            return "\(path) must be \(type == Int.self ? "a whole number" : type == String.self ? "text" : "\(type)")"
+        case DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
             let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
             return path.isEmpty ? ctx.debugDescription : "\(path): \(ctx.debugDescription)"
         default: return "\(error)"
+        }
+    }
+}
+
+/// A neighbouring node: where to reach it and the CURVE key it must prove.
+public struct PeerConfig: Codable, Sendable, Equatable {
+    public var name: String
+    /// Its ROUTER endpoint (envelopes, acknowledgements).
+    public var router: String
+    /// Its PUB endpoint (routes, directory versions, status summaries).
+    public var publish: String
+    /// Its CurveZMQ public key, Z85 (40 characters), as `sealpost-node info` prints it.
+    public var publicKey: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, router, publish
+        case publicKey = "public_key"
+    }
+
+    public init(name: String, router: String, publish: String, publicKey: String) {
+        self.name = name
+        self.router = router
+        self.publish = publish
+        self.publicKey = publicKey
+    }
+
+    /// The 32-byte key, once `validate()` passed.
+    public var keyBytes: [UInt8] { Z85.decode(publicKey) ?? [] }
+
+    public func validate() throws {
+        guard Name.isValid(name) else { throw NodeError.config("peer name '\(name)' is not valid: \(Name.rule)") }
+        try NodeConfig.validateEndpoint(router, field: "peer \(name) router")
+        try NodeConfig.validateEndpoint(publish, field: "peer \(name) publish")
+        guard router.hasPrefix("ipc://") || !router.hasSuffix(":*") else {
+            throw NodeError.config("peer \(name) router endpoint needs a real port, not '*'")
+        }
+        guard publicKey.count == 40, let key = Z85.decode(publicKey), key.count == 32 else {
+            throw NodeError.config("peer \(name) public_key must be the 40-character Z85 key that 'sealpost-node info' prints")
         }
     }
 }

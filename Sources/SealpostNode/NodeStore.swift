@@ -30,7 +30,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
 
     public init(path: String, readOnly: Bool = false) throws {
         do {
@@ -60,7 +60,45 @@ public final class NodeStore {
 
     private func migrate() throws {
         let version = try db.first("PRAGMA user_version") { $0.int(0) } ?? 0
+        if version > Self.schemaVersion {
+            throw SQLiteError(code: 0, message: "the database has schema \(version), newer than this sealpost-node (\(Self.schemaVersion)); run the newer version")
+        }
         if version >= Self.schemaVersion { return }
+        if version < 1 { try migrateTo1() }
+        if version < 2 { try migrateTo2() }
+    }
+
+    /// Federation: the relay journal, per-destination streams, held (out of order)
+    /// envelopes, and what this node knows of other nodes and their users.
+    private func migrateTo2() throws {
+        try db.transaction {
+            try db.execute("""
+                -- Envelopes on their way to another node, until the next hop acknowledged them.
+                CREATE TABLE IF NOT EXISTS journal(
+                    jid INTEGER PRIMARY KEY, dest TEXT NOT NULL, origin TEXT NOT NULL,
+                    stream_seq INTEGER NOT NULL, hops INTEGER NOT NULL, envelope BLOB NOT NULL,
+                    created_at INTEGER NOT NULL);
+                -- Next stream seq this node gives envelopes it originates, per destination node.
+                CREATE TABLE IF NOT EXISTS stream_out(dest TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) WITHOUT ROWID;
+                -- Next stream seq this node expects, per origin node.
+                CREATE TABLE IF NOT EXISTS stream_in(origin TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) WITHOUT ROWID;
+                -- Envelopes that arrived ahead of a gap in their stream.
+                CREATE TABLE IF NOT EXISTS held(
+                    origin TEXT NOT NULL, stream_seq INTEGER NOT NULL, recipient TEXT NOT NULL, envelope BLOB NOT NULL,
+                    PRIMARY KEY(origin, stream_seq)) WITHOUT ROWID;
+                -- Other nodes: signing key pinned on first sight, directory version held.
+                CREATE TABLE IF NOT EXISTS remote_nodes(
+                    name TEXT PRIMARY KEY, sign_key BLOB NOT NULL, directory_version INTEGER NOT NULL,
+                    first_seen INTEGER NOT NULL) WITHOUT ROWID;
+                -- Their users' directory entries, each signed by its home node.
+                CREATE TABLE IF NOT EXISTS remote_entries(
+                    address TEXT PRIMARY KEY, home TEXT NOT NULL, entry BLOB NOT NULL) WITHOUT ROWID;
+                PRAGMA user_version = 2;
+                """)
+        }
+    }
+
+    private func migrateTo1() throws {
         try db.transaction {
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;

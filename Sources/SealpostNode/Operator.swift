@@ -51,4 +51,30 @@ public enum Operator {
         let waiting = try store.waitingCounts()
         return try store.users().map { ($0, waiting[$0.name] ?? 0) }
     }
+
+    /// Adds a peer to node.yaml; a running node connects within about a second.
+    public static func addPeer(dataDir: DataDir, peer: PeerConfig) throws {
+        var config = try dataDir.loadConfig()
+        try peer.validate()
+        guard peer.name != config.name else { throw NodeError.usage("'\(peer.name)' is this node's own name") }
+        if let existing = config.peers.firstIndex(where: { $0.name == peer.name }) {
+            config.peers[existing] = peer
+        } else {
+            config.peers.append(peer)
+        }
+        if let keys = try? dataDir.loadKeys(), keys.curve.publicKey == peer.keyBytes {
+            throw NodeError.usage("that public key is this node's own key: use the neighbour's (sealpost-node info on their node)")
+        }
+        try dataDir.saveConfig(config)
+    }
+
+    /// Removes a peer from node.yaml; a running node drops the link within about a second.
+    public static func removePeer(dataDir: DataDir, name: String) throws {
+        var config = try dataDir.loadConfig()
+        guard config.peers.contains(where: { $0.name == name }) else {
+            throw NodeError.usage("no peer named '\(name)'; see sealpost-node peer list")
+        }
+        config.peers.removeAll { $0.name == name }
+        try dataDir.saveConfig(config)
+    }
 }

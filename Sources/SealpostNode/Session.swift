@@ -4,13 +4,20 @@ import SealpostCore
 enum Principal: Equatable {
     case user(String)
     case invite(String)
+    /// A configured peer node.
+    case node(String)
+    /// The operator's admin key.
+    case admin
 
     init?(userId: String?) {
-        guard let userId, userId.count > 2 else { return nil }
+        guard let userId else { return nil }
+        if userId == "a:admin" { self = .admin; return }
+        guard userId.count > 2 else { return nil }
         let value = String(userId.dropFirst(2))
         switch userId.prefix(2) {
         case "u:": self = .user(value)
         case "i:": self = .invite(value)
+        case "n:": self = .node(value)
         default: return nil
         }
     }
@@ -19,6 +26,8 @@ enum Principal: Equatable {
         switch self {
         case .user(let name): return "u:" + name
         case .invite(let id): return "i:" + id
+        case .node(let name): return "n:" + name
+        case .admin: return "a:admin"
         }
     }
 }
@@ -89,6 +98,29 @@ final class Session {
     }
 }
 
+/// Envelopes in and out over the last minute, in one-second buckets.
+struct RateMeter {
+    private var buckets = [(second: UInt64, inCount: Int, outCount: Int)](repeating: (0, 0, 0), count: 60)
+
+    private mutating func bucket(_ now: UInt64) -> Int {
+        let second = now / 1_000_000_000
+        let index = Int(second % 60)
+        if buckets[index].second != second { buckets[index] = (second, 0, 0) }
+        return index
+    }
+
+    mutating func countIn(_ n: Int = 1) { let i = bucket(Clock.monotonicNs()); buckets[i].inCount += n }
+    mutating func countOut(_ n: Int = 1) { let i = bucket(Clock.monotonicNs()); buckets[i].outCount += n }
+
+    /// Totals over the last 60 seconds.
+    func lastMinute() -> (inCount: Int, outCount: Int) {
+        let now = Clock.monotonicNs() / 1_000_000_000
+        var i = 0, o = 0
+        for b in buckets where b.second + 60 > now && b.second <= now { i += b.inCount; o += b.outCount }
+        return (i, o)
+    }
+}
+
 /// Counters an operator reads in `status`.
 struct NodeCounters {
     var envelopesIn: UInt64 = 0
@@ -98,4 +130,9 @@ struct NodeCounters {
     var refusedKeys: UInt64 = 0
     var errorsSent: UInt64 = 0
     var commitFailures: UInt64 = 0
+    var relayed: UInt64 = 0
+    var rejectedRelays: UInt64 = 0
+    var rejectedAnnouncements: UInt64 = 0
+    var keyConflicts: UInt64 = 0
+    var undeliverable: UInt64 = 0
 }

@@ -13,6 +13,8 @@ public struct PollEvents: OptionSet, Sendable {
     public init(rawValue: Int16) { self.rawValue = rawValue }
     public static let readable = PollEvents(rawValue: Int16(ZMQ_POLLIN))
     public static let writable = PollEvents(rawValue: Int16(ZMQ_POLLOUT))
+    /// An error or hang-up on a file descriptor (e.g. the other end of a pipe closed).
+    public static let error = PollEvents(rawValue: Int16(ZMQ_POLLERR))
 }
 
 /// `zmq_poll` over sockets and file descriptors.

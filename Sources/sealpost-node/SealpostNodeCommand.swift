@@ -10,16 +10,17 @@ struct SealpostNodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-node",
         abstract: "Sealpost relay node: create, run and operate a unit's node.",
-        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self],
+        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Status.self, Pending.self],
         defaultSubcommand: Run.self
     )
 }
 
 /// `--data DIR`, shared by every subcommand.
 struct DataOption: ParsableArguments {
-    @Option(name: .long, help: "The node's data directory.")
-    var data: String = "./sealpost-data"
+    @Option(name: .customLong("data"), help: "The node's data directory (default: ./sealpost-data).")
+    var dataPath: String?
 
+    var data: String { dataPath ?? "./sealpost-data" }
     var dir: DataDir { DataDir(data) }
 }
 
@@ -42,10 +43,12 @@ extension SealpostNodeCommand {
         @Option(help: "The node's name, unique in the federation (e.g. hq, traffic).") var name: String
         @Option(help: "Where clients and peers connect (ROUTER).") var listen = NodeConfig.defaultListen
         @Option(help: "Where announcements are published (PUB).") var publish = NodeConfig.defaultPublish
+        @Option(help: "The ROUTER endpoint invites and peers should use, when --listen is 0.0.0.0 or behind NAT.") var advertise: String?
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() throws {
-            let config = NodeConfig(name: name, listen: listen, publish: publish)
+            var config = NodeConfig(name: name, listen: listen, publish: publish)
+            config.advertise = advertise
             let keys: NodeKeys
             do {
                 keys = try options.dir.create(config: config)
@@ -85,7 +88,8 @@ extension SealpostNodeCommand {
             }
             let logger = Logger(label: "sealpost.node")
             let dir = options.dir
-            if !dir.exists {
+            // Only the embedded default creates a node on the fly; a named --data must hold one.
+            if !dir.exists && options.dataPath == nil {
                 do {
                     let keys = try dir.create(config: NodeConfig(name: "local"))
                     logger.info("created embedded default node 'local'", metadata: [

@@ -8,7 +8,7 @@ struct SealpostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
-        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Whoami.self]
+        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Directory.self, Whoami.self]
     )
 }
 
@@ -56,7 +56,7 @@ extension ReceivedMessage {
 
     var line: String {
         let time = Clock.rfc3339(ms: sentAt)
-        let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8))
+        let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8)) + " UTC"
         return "[\(stamp)] \(from): \(text)"
     }
 }
@@ -183,7 +183,7 @@ extension SealpostCommand {
                 guard let event = try client.next(timeoutMs: max(budget, 0)) else {
                     if synced && shown + batch.count == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
                     if !synced && !heard {
-                        throw ClientError.unreachable("cannot reach node '\(client.profile.address.node)' at \(client.profile.endpoint): no answer within \(client.timeoutMs / 1000) s")
+                        throw ClientError.unreachable("cannot reach node '\(client.profile.address.node)' at \(client.profile.endpoint): no answer within \(client.timeoutMs / 1000) s (is it running, and does it still know this profile's key?)")
                     }
                     break
                 }
@@ -210,6 +210,33 @@ extension SealpostCommand {
             try settle()
             try client.flush()
             return shown
+        }
+    }
+
+    struct Directory: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List people of the whole federation (address, name), verified against their home node's signature.")
+
+        @Argument(help: "Show only entries whose address or name contains this.") var query: String = ""
+        @OptionGroup var profile: ProfileOption
+        @Flag(help: "One JSON object per line.") var json = false
+
+        func run() throws {
+            let p = profile.load()
+            do {
+                let client = try profile.client(p)
+                defer { client.close() }
+                let entries = try client.directory(query: query)
+                for e in entries {
+                    if json {
+                        print(jsonLine(["address": e.address, "name": e.display, "box_key": Hex.encode(e.boxKey),
+                                        "sign_key": Hex.encode(e.signKey), "verified": true]))
+                    } else {
+                        print("\(e.address.padding(toLength: 30, withPad: " ", startingAt: 0)) \(e.display)")
+                    }
+                }
+                if entries.isEmpty && !json { print(query.isEmpty ? "the directory is empty" : "nobody matches '\(query)'") }
+            } catch { fail("\(error)") }
         }
     }
 

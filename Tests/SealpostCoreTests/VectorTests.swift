@@ -41,7 +41,7 @@ final class VectorTests: XCTestCase {
                                boxKey: [UInt8](repeating: 0x22, count: 32), signKey: [UInt8](repeating: 0x33, count: 32))),
             ("ENROLLED", .enrolled(address: "wu@traffic", nodeSignKey: [UInt8](repeating: 0x44, count: 32))),
             ("LOOKUP", .lookup(requestId: 7, address: "alice@hq")),
-            ("ENTRY", .entry(requestId: 7, entry: [1, 2, 3])),
+            ("ENTRY", .entry(requestId: 7, entry: [1, 2, 3], homeSignKey: [UInt8](repeating: 0x55, count: 32))),
             ("SEND", .send(unstamped)),
             ("STORED", .stored(id: id1)),
             ("ATTACH", .attach(window: 1000)),
@@ -52,7 +52,44 @@ final class VectorTests: XCTestCase {
             ("PONG", .pong(attached: true)),
             ("ERROR", .error(code: 404, ref: id1, reason: "no user 'carol' on node 'hq'")),
             ("DETACH", .detach),
+            ("DIRECTORY", .directory(requestId: 8, query: "wu")),
+            ("ENTRIES", .entries(requestId: 8, items: [DirectoryItem(entry: [4, 5], homeSignKey: [UInt8](repeating: 0x66, count: 32))])),
         ]
+    }
+
+    /// Every node-to-node command with fixed field values, in the order of SPEC.md.
+    static var peerCommands: [(String, PeerCommand)] {
+        [
+            ("HELLO", .hello(node: "hq", signKey: [UInt8](repeating: 0x77, count: 32), credit: 1000)),
+            ("RELAY", .relay(jid: 9, origin: "hq", dest: "traffic", streamSeq: 3, hops: 1, envelope: envelope)),
+            ("RELAYED", .relayed(jids: [9, 10])),
+            ("PEER-PING", .ping(sentNs: 123_456_789)),
+            ("PEER-PONG", .pong(echoNs: 123_456_789)),
+            ("ROUTES", .routes(node: "city", seq: 5, entries: [
+                RouteEntry(dest: "city", signKey: [UInt8](repeating: 0x01, count: 32), directoryVersion: 4, path: []),
+                RouteEntry(dest: "district", signKey: [UInt8](repeating: 0x02, count: 32), directoryVersion: 2, path: ["district"]),
+            ])),
+            ("DIR-REQ", .directoryRequest(home: "traffic")),
+            ("DIR-SNAPSHOT", .directorySnapshot(home: "traffic", version: 2, entries: [[1, 2], [3]])),
+            ("SUMMARY", .summary(node: "hq", seq: 1, json: Array("{\"users\":2}".utf8))),
+        ]
+    }
+
+    func testPeerCommandVectors() throws {
+        if Self.writing {
+            try save("peer-commands.json", [
+                "description": "Each node-to-node command of SPEC.md encoded with the field values listed in VectorTests.swift / SPEC.md 'Test vectors'.",
+                "vectors": Self.peerCommands.map { ["command": $0.0, "hex": Hex.encode($0.1.encode())] },
+            ])
+        }
+        let vectors = try XCTUnwrap(try load("peer-commands.json")["vectors"] as? [[String: Any]])
+        XCTAssertEqual(vectors.count, Self.peerCommands.count)
+        for (vector, (name, command)) in zip(vectors, Self.peerCommands) {
+            XCTAssertEqual(vector["command"] as? String, name)
+            let hex = try XCTUnwrap(vector["hex"] as? String)
+            XCTAssertEqual(Hex.encode(command.encode()), hex, name)
+            XCTAssertEqual(try PeerCommand.decode(bytes(hex)), command, name)
+        }
     }
 
     func testCommandVectors() throws {

@@ -1,0 +1,195 @@
+/// One destination in a route announcement: the path from the announcer to it
+/// (empty for the announcer itself), the destination's signing key as the
+/// announcer knows it, and the version of its directory.
+public struct RouteEntry: Sendable, Equatable {
+    public var dest: String
+    public var signKey: [UInt8]
+    public var directoryVersion: UInt64
+    public var path: [String]
+
+    public init(dest: String, signKey: [UInt8], directoryVersion: UInt64, path: [String]) {
+        self.dest = dest
+        self.signKey = signKey
+        self.directoryVersion = directoryVersion
+        self.path = path
+    }
+}
+
+/// Commands between nodes (protocol/SPEC.md, "Node to node"). Same frame header
+/// as `Command`; ids from 0x20. A node's DEALER to a peer's ROUTER carries HELLO,
+/// RELAY, PING and DIR_REQ; the ROUTER answers HELLO, RELAYED, PONG and
+/// DIR_SNAPSHOT on the same connection. ROUTES and SUMMARY go out on PUB.
+public enum PeerCommand: Sendable, Equatable {
+    /// The sending node's name, signing key, and how many RELAYs it accepts unacknowledged (credit).
+    case hello(node: String, signKey: [UInt8], credit: UInt32)
+    /// An envelope on its way from `origin` node to `dest` node. `jid` is the sending
+    /// hop's journal id (echoed in RELAYED); `streamSeq` orders the origin→dest stream.
+    /// `hops` counts the nodes it passed; a node drops it past `maxHops` (a routing loop).
+    case relay(jid: UInt64, origin: String, dest: String, streamSeq: UInt64, hops: UInt8, envelope: Envelope)
+    /// These journal ids are durable on the receiving hop.
+    case relayed(jids: [UInt64])
+    case ping(sentNs: UInt64)
+    case pong(echoNs: UInt64)
+    /// Path-vector announcement: every destination the announcer reaches. A full
+    /// table each time (lossy PUB/SUB needs no gap repair for it); `seq` lets
+    /// receivers drop stale or repeated ones.
+    case routes(node: String, seq: UInt64, entries: [RouteEntry])
+    /// Ask a peer for the directory of home node `home`.
+    case directoryRequest(home: String)
+    /// Every signed entry of `home` at `version`.
+    case directorySnapshot(home: String, version: UInt64, entries: [[UInt8]])
+    /// A node's status summary (JSON), flooded so operators see the federation.
+    case summary(node: String, seq: UInt64, json: [UInt8])
+
+    public var id: UInt8 {
+        switch self {
+        case .hello: return 0x20
+        case .relay: return 0x21
+        case .relayed: return 0x22
+        case .ping: return 0x23
+        case .pong: return 0x24
+        case .routes: return 0x25
+        case .directoryRequest: return 0x26
+        case .directorySnapshot: return 0x27
+        case .summary: return 0x28
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .hello: return "HELLO"
+        case .relay: return "RELAY"
+        case .relayed: return "RELAYED"
+        case .ping: return "PEER-PING"
+        case .pong: return "PEER-PONG"
+        case .routes: return "ROUTES"
+        case .directoryRequest: return "DIR-REQ"
+        case .directorySnapshot: return "DIR-SNAPSHOT"
+        case .summary: return "SUMMARY"
+        }
+    }
+
+    /// Frames between nodes may be larger than a client's (directory snapshots).
+    public static let maxFrameBytes: Int64 = 16 * 1024 * 1024
+    static let maxPath = 32
+    /// A RELAY that has passed this many nodes is dropped (a transient routing loop).
+    public static let maxHops: UInt8 = 32
+    static let maxAcks = 65_535
+
+    /// Whether a frame holds a node-to-node command (by its command id).
+    public static func isPeerFrame(_ frame: [UInt8]) -> Bool { frame.count >= 4 && frame[3] >= 0x20 && frame[3] < 0x40 }
+
+    public func encode() -> [UInt8] {
+        var w = WireWriter(capacity: 64)
+        w.octets(Command.signature)
+        w.u8(Command.version)
+        w.u8(id)
+        switch self {
+        case let .hello(node, signKey, credit):
+            w.string(node); w.octets(signKey); w.u32(credit)
+        case let .relay(jid, origin, dest, streamSeq, hops, envelope):
+            w.u64(jid); w.string(origin); w.string(dest); w.u64(streamSeq); w.u8(hops); envelope.encode(into: &w)
+        case let .relayed(jids):
+            w.u16(UInt16(jids.count)); for j in jids { w.u64(j) }
+        case let .ping(sentNs):
+            w.u64(sentNs)
+        case let .pong(echoNs):
+            w.u64(echoNs)
+        case let .routes(node, seq, entries):
+            w.string(node); w.u64(seq); w.u16(UInt16(entries.count))
+            for e in entries {
+                w.string(e.dest); w.octets(e.signKey); w.u64(e.directoryVersion)
+                w.u8(UInt8(e.path.count)); for hop in e.path { w.string(hop) }
+            }
+        case let .directoryRequest(home):
+            w.string(home)
+        case let .directorySnapshot(home, version, entries):
+            w.string(home); w.u64(version); w.u32(UInt32(entries.count))
+            for e in entries { w.longstr(e) }
+        case let .summary(node, seq, json):
+            w.string(node); w.u64(seq); w.longstr(json)
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ frame: [UInt8]) throws -> PeerCommand {
+        var r = WireReader(frame)
+        guard try r.octets(2, "signature") == Command.signature else { throw WireError.badSignature }
+        let version = try r.u8("version")
+        guard version == Command.version else { throw WireError.unsupportedVersion(version) }
+        func nodeName(_ field: String) throws -> String {
+            let s = try r.string(field)
+            guard Name.isValid(s) else { throw WireError.invalid(field: field, reason: "not a node name") }
+            return s
+        }
+        let command: PeerCommand
+        switch try r.u8("command") {
+        case 0x20:
+            command = .hello(node: try nodeName("node"), signKey: try r.octets(32, "sign_key"), credit: try r.u32("credit"))
+        case 0x21:
+            let jid = try r.u64("jid")
+            let origin = try nodeName("origin")
+            let dest = try nodeName("dest")
+            let seq = try r.u64("stream_seq")
+            let hops = try r.u8("hops")
+            let envelope = try Envelope.decode(from: &r)
+            guard let from = Address(envelope.from), from.node == origin else {
+                throw WireError.invalid(field: "envelope.from", reason: "must be a user of the origin node")
+            }
+            guard Address(envelope.to)?.node == dest else {
+                throw WireError.invalid(field: "envelope.to", reason: "must be a user of the destination node")
+            }
+            command = .relay(jid: jid, origin: origin, dest: dest, streamSeq: seq, hops: hops, envelope: envelope)
+        case 0x22:
+            let n = Int(try r.u16("count"))
+            var jids: [UInt64] = []
+            jids.reserveCapacity(n)
+            for _ in 0..<n { jids.append(try r.u64("jid")) }
+            command = .relayed(jids: jids)
+        case 0x23:
+            command = .ping(sentNs: try r.u64("sent_ns"))
+        case 0x24:
+            command = .pong(echoNs: try r.u64("echo_ns"))
+        case 0x25:
+            let node = try nodeName("node")
+            let seq = try r.u64("seq")
+            let n = Int(try r.u16("count"))
+            var entries: [RouteEntry] = []
+            var dests = Set<String>()
+            for _ in 0..<n {
+                let dest = try nodeName("dest")
+                let key = try r.octets(32, "sign_key")
+                let dirVersion = try r.u64("directory_version")
+                let hops = Int(try r.u8("hops"))
+                guard hops <= maxPath else { throw WireError.invalid(field: "path", reason: "longer than \(maxPath)") }
+                var path: [String] = []
+                for _ in 0..<hops { path.append(try nodeName("hop")) }
+                guard Set(path).count == path.count, !path.contains(node) else {
+                    throw WireError.invalid(field: "path", reason: "repeats a node")
+                }
+                guard dests.insert(dest).inserted else { throw WireError.invalid(field: "dest", reason: "listed twice") }
+                guard (dest == node) == path.isEmpty, path.last == nil || path.last == dest else {
+                    throw WireError.invalid(field: "path", reason: "does not end at its destination")
+                }
+                entries.append(RouteEntry(dest: dest, signKey: key, directoryVersion: dirVersion, path: path))
+            }
+            command = .routes(node: node, seq: seq, entries: entries)
+        case 0x26:
+            command = .directoryRequest(home: try nodeName("home"))
+        case 0x27:
+            let home = try nodeName("home")
+            let version = try r.u64("version")
+            let n = Int(try r.u32("count"))
+            guard n <= 1_000_000 else { throw WireError.invalid(field: "count", reason: "too many entries") }
+            var entries: [[UInt8]] = []
+            for _ in 0..<n { entries.append(try r.longstr("entry", max: 4096)) }
+            command = .directorySnapshot(home: home, version: version, entries: entries)
+        case 0x28:
+            command = .summary(node: try nodeName("node"), seq: try r.u64("seq"), json: try r.longstr("json", max: 64 * 1024))
+        case let other:
+            throw WireError.unknownCommand(other)
+        }
+        try r.expectEnd()
+        return command
+    }
+}

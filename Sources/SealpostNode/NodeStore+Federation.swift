@@ -1,0 +1,105 @@
+import SQLite
+import SealpostCore
+
+/// A journal row: an envelope waiting for the next hop's acknowledgement.
+struct JournalRow {
+    var jid: UInt64
+    var dest: String
+    var origin: String
+    var streamSeq: UInt64
+    var hops: UInt8
+    var envelope: [UInt8]
+    var createdAt: UInt64
+}
+
+extension NodeStore {
+    // MARK: journal
+
+    /// Appends to the journal; returns the new journal id.
+    func appendJournal(dest: String, origin: String, streamSeq: UInt64, hops: UInt8, envelope: [UInt8], at: UInt64) throws -> UInt64 {
+        try db.run("INSERT INTO journal(dest, origin, stream_seq, hops, envelope, created_at) VALUES(?,?,?,?,?,?)",
+                   .text(dest), .text(origin), .int(Int64(streamSeq)), .int(Int64(hops)), .blob(envelope), .int(Int64(at)))
+        return UInt64(db.lastInsertRowID)
+    }
+
+    func deleteJournal(_ jid: UInt64) throws {
+        try db.run("DELETE FROM journal WHERE jid = ?", .int(Int64(jid)))
+    }
+
+    func journal() throws -> [JournalRow] {
+        try db.query("SELECT jid, dest, origin, stream_seq, hops, envelope, created_at FROM journal ORDER BY jid") { s in
+            JournalRow(jid: UInt64(s.int(0)), dest: s.text(1), origin: s.text(2), streamSeq: UInt64(s.int(3)),
+                       hops: UInt8(clamping: s.int(4)), envelope: s.blob(5), createdAt: UInt64(s.int(6)))
+        }
+    }
+
+    // MARK: streams
+
+    func streams(outgoing: Bool) throws -> [String: UInt64] {
+        let sql = outgoing ? "SELECT dest, next_seq FROM stream_out" : "SELECT origin, next_seq FROM stream_in"
+        var out: [String: UInt64] = [:]
+        for (k, v) in try db.query(sql, map: { ($0.text(0), UInt64($0.int(1))) }) { out[k] = v }
+        return out
+    }
+
+    func setStream(outgoing: Bool, node: String, next: UInt64) throws {
+        let sql = outgoing
+            ? "INSERT INTO stream_out(dest, next_seq) VALUES(?,?) ON CONFLICT(dest) DO UPDATE SET next_seq = excluded.next_seq"
+            : "INSERT INTO stream_in(origin, next_seq) VALUES(?,?) ON CONFLICT(origin) DO UPDATE SET next_seq = excluded.next_seq"
+        try db.run(sql, .text(node), .int(Int64(next)))
+    }
+
+    // MARK: held
+
+    func hold(origin: String, streamSeq: UInt64, recipient: String, envelope: [UInt8]) throws {
+        try db.run("INSERT OR IGNORE INTO held(origin, stream_seq, recipient, envelope) VALUES(?,?,?,?)",
+                   .text(origin), .int(Int64(streamSeq)), .text(recipient), .blob(envelope))
+    }
+
+    /// Removes and returns the held envelope `(origin, seq)`, if there is one.
+    func takeHeld(origin: String, streamSeq: UInt64) throws -> (recipient: String, envelope: [UInt8])? {
+        guard let row = try db.first("SELECT recipient, envelope FROM held WHERE origin = ? AND stream_seq = ?",
+                                     .text(origin), .int(Int64(streamSeq)), map: { ($0.text(0), $0.blob(1)) }) else { return nil }
+        try db.run("DELETE FROM held WHERE origin = ? AND stream_seq = ?", .text(origin), .int(Int64(streamSeq)))
+        return row
+    }
+
+    func heldCounts() throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for (k, v) in try db.query("SELECT origin, COUNT(*) FROM held GROUP BY origin", map: { ($0.text(0), Int($0.int(1))) }) { out[k] = v }
+        return out
+    }
+
+    // MARK: remote nodes and directory
+
+    func remoteNodes() throws -> [(name: String, signKey: [UInt8], version: UInt64)] {
+        try db.query("SELECT name, sign_key, directory_version FROM remote_nodes") { ($0.text(0), $0.blob(1), UInt64($0.int(2))) }
+    }
+
+    func pinNode(name: String, signKey: [UInt8], at: UInt64) throws {
+        try db.run("""
+            INSERT INTO remote_nodes(name, sign_key, directory_version, first_seen) VALUES(?,?,0,?)
+            ON CONFLICT(name) DO UPDATE SET sign_key = excluded.sign_key,
+              directory_version = CASE WHEN remote_nodes.sign_key = excluded.sign_key THEN remote_nodes.directory_version ELSE 0 END
+            """, .text(name), .blob(signKey), .int(Int64(at)))
+    }
+
+    /// Replaces every entry of `home` and records the version.
+    func replaceDirectory(home: String, version: UInt64, entries: [(address: String, entry: [UInt8])]) throws {
+        try db.run("DELETE FROM remote_entries WHERE home = ?", .text(home))
+        for e in entries {
+            try db.run("INSERT OR REPLACE INTO remote_entries(address, home, entry) VALUES(?,?,?)", .text(e.address), .text(home), .blob(e.entry))
+        }
+        try db.run("UPDATE remote_nodes SET directory_version = ? WHERE name = ?", .int(Int64(version)), .text(home))
+    }
+
+    func remoteEntries() throws -> [(address: String, home: String, entry: [UInt8])] {
+        try db.query("SELECT address, home, entry FROM remote_entries ORDER BY address") { ($0.text(0), $0.text(1), $0.blob(2)) }
+    }
+
+    func counts() throws -> (journal: Int, held: Int, mailbox: Int) {
+        (try db.first("SELECT COUNT(*) FROM journal") { Int($0.int(0)) } ?? 0,
+         try db.first("SELECT COUNT(*) FROM held") { Int($0.int(0)) } ?? 0,
+         try db.first("SELECT COUNT(*) FROM mailbox") { Int($0.int(0)) } ?? 0)
+    }
+}

@@ -1,0 +1,97 @@
+import SealpostCore
+import Sodium
+import ZeroMQ
+
+/// What an operator sees of a link.
+enum LinkState: String {
+    /// HELLO answered and pings answered recently.
+    case connected
+    /// It answers pings but has not acknowledged a relay for a long time while relays wait.
+    case stuck
+    /// Heard from before, silent for a few seconds: libzmq is reconnecting.
+    case reconnecting
+    /// Never answered, or silent for long.
+    case unreachable
+}
+
+/// One configured neighbour: this node's DEALER to its ROUTER (our envelopes,
+/// its acknowledgements) and SUB to its PUB (its announcements). Owned by the
+/// reactor thread.
+final class PeerLink {
+    let config: PeerConfig
+    let dealer: Socket
+    let sub: Socket
+
+    static let pingIntervalNs: UInt64 = 1_000_000_000
+    static let reconnectingAfterNs: UInt64 = 3_000_000_000
+    static let unreachableAfterNs: UInt64 = 15_000_000_000
+    static let stuckAfterNs: UInt64 = 20_000_000_000
+    static let maxCredit = 1000
+
+    /// Set once the peer answered our HELLO since it was last silent.
+    var helloAnswered = false
+    var everHeard = false
+    var lastHeardNs: UInt64 = 0
+    var lastPingSentNs: UInt64 = 0
+    var lastHelloSentNs: UInt64 = 0
+    var rttNs: UInt64 = 0
+    var signKey: [UInt8]?
+    /// RELAYs the peer accepts unacknowledged (from its HELLO), capped.
+    var credit = 0
+    /// Journal ids sent and not yet acknowledged, with when they were last sent.
+    var inFlight: [UInt64: UInt64] = [:]
+    var lastAckNs: UInt64 = 0
+    /// Its latest route announcement.
+    var routesSeq: UInt64 = 0
+    var routes: [RouteEntry] = []
+    var routesHeardNs: UInt64 = 0
+
+    init(context: Context, config: PeerConfig, keys: NodeKeys) throws {
+        self.config = config
+        dealer = try Socket(context, .dealer)
+        sub = try Socket(context, .sub)
+        var secret = keys.curve.secretKey.copyBytes()
+        defer { wipe(&secret) }
+        for socket in [dealer, sub] {
+            try socket.makeCurveClient(serverKey: config.keyBytes, publicKey: keys.curve.publicKey, secretKey: secret)
+            try socket.setOption(SocketOption.maxMessageSize, int64: PeerCommand.maxFrameBytes)
+            try socket.setOption(SocketOption.reconnectInterval, 100)
+            try socket.setOption(SocketOption.reconnectIntervalMax, 2_000)
+            try socket.setHeartbeat(intervalMs: 2_000, timeoutMs: 10_000)
+        }
+        // Queue nothing for a peer that is not connected; the journal keeps it.
+        try dealer.setOption(SocketOption.immediate, 1)
+        try dealer.setOption(SocketOption.sendHWM, 10_000)
+        try dealer.connect(config.router)
+        try sub.subscribe()
+        try sub.connect(config.publish)
+    }
+
+    var name: String { config.name }
+
+    func state(now: UInt64, waiting: Bool) -> LinkState {
+        guard everHeard else { return .unreachable }
+        let silent = now &- lastHeardNs
+        if silent > Self.unreachableAfterNs { return .unreachable }
+        if silent > Self.reconnectingAfterNs || !helloAnswered { return .reconnecting }
+        if waiting, !inFlight.isEmpty, now &- lastAckNs > Self.stuckAfterNs { return .stuck }
+        return .connected
+    }
+
+    /// Usable for relays: the peer answered HELLO and was heard recently.
+    func isUp(now: UInt64) -> Bool {
+        helloAnswered && now &- lastHeardNs <= Self.reconnectingAfterNs
+    }
+
+    var room: Int { max(0, min(credit, Self.maxCredit) - inFlight.count) }
+
+    func heard(now: UInt64) {
+        lastHeardNs = now
+        everHeard = true
+    }
+
+    func close() {
+        dealer.close()
+        sub.close()
+    }
+}

@@ -1,0 +1,440 @@
+import Foundation
+import Logging
+import SealpostCore
+import Sodium
+import ZeroMQ
+
+/// Client commands, group commit and delivery to mailboxes.
+extension Reactor {
+    // MARK: ROUTER
+
+    func readRouter() {
+        var count = 0
+        while count < Self.batchLimit {
+            let message: Message?
+            do {
+                message = try router.receive(dontWait: true)
+            } catch {
+                logger.error("receive failed: \(error)")
+                break
+            }
+            guard let message else { break }
+            count += 1
+            handle(message)
+        }
+    }
+
+    func handle(_ message: Message) {
+        guard message.frames.count == 2 else {
+            counters.malformed += 1
+            return
+        }
+        let routingId = message.frames[0]
+        guard let principal = Principal(userId: message.userId) else {
+            logger.warning("message without an authenticated identity dropped")
+            counters.malformed += 1
+            return
+        }
+        if case .node(let peer) = principal {
+            return handlePeer(peer, routingId: routingId, frame: message.frames[1])
+        }
+        guard principal != .admin else { return }
+        let now = Clock.monotonicNs()
+        let session: Session
+        if let existing = sessions[routingId], existing.principal == principal {
+            session = existing
+            session.lastHeardNs = now
+        } else {
+            session = Session(routingId: routingId, principal: principal, now: now)
+            sessions[routingId] = session
+        }
+        let command: Command
+        do {
+            command = try Command.decode(message.frames[1])
+        } catch {
+            counters.malformed += 1
+            let frame = message.frames[1]
+            // A SEND that does not decode still names its message id: answer with it,
+            // so the client stops retrying and shows why.
+            var ref = MessageID.zero
+            if frame.count >= 20, frame[3] == 0x05 { ref = MessageID(bytes: Array(frame[4..<20]))! }
+            var code = ErrorCode.badRequest
+            switch error as? WireError {
+            case .invalid(field: "envelope.body", _)?: code = .tooLarge
+            case .invalid(field: "envelope.to", _)?: code = .unknownAddress
+            default: break
+            }
+            reply(session, .error(code: code.rawValue, ref: ref, reason: "\(error)"))
+            return
+        }
+        do {
+            try dispatch(command, from: session)
+        } catch let error as StorageFailure {
+            logger.error("storage failure: \(error.underlying)")
+            reply(session, .error(code: ErrorCode.internalError.rawValue, ref: error.ref, reason: "storage failure, retry later"))
+        } catch {
+            logger.error("unexpected error: \(error)")
+            reply(session, .error(code: ErrorCode.internalError.rawValue, ref: .zero, reason: "internal error"))
+        }
+    }
+
+    struct StorageFailure: Error {
+        let ref: MessageID
+        let underlying: Error
+    }
+
+    func dispatch(_ command: Command, from session: Session) throws {
+        if case .invite(let inviteId) = session.principal {
+            guard case let .enroll(display, curveKey, boxKey, signKey) = command else {
+                reply(session, .error(code: ErrorCode.notAllowed.rawValue, ref: .zero,
+                                      reason: "an invite connection may only enrol"))
+                return
+            }
+            try enroll(session, inviteId: inviteId, display: display, curveKey: curveKey, boxKey: boxKey, signKey: signKey)
+            return
+        }
+        guard let user = session.user else { return }
+        switch command {
+        case .send(let envelope):
+            try accept(envelope, from: user, session: session)
+        case .lookup(let requestId, let address):
+            lookup(session, requestId: requestId, address: address)
+        case .directory(let requestId, let query):
+            listDirectory(session, requestId: requestId, query: query)
+        case .attach(let window):
+            let w = Int(min(max(window, 1), UInt32(Self.maxWindow)))
+            if let previous = attachedByUser[user], previous !== session { previous.attached = false }
+            session.attach(window: w)
+            attachedByUser[user] = session
+            needsPump.insert(session.routingId)
+        case .ack(let seq):
+            let through = min(seq, session.lastSent)
+            guard through > session.acked else { return }
+            var removed = 0
+            try write(ref: .zero) { removed = try store.deleteMailbox(recipient: user, through: through) }
+            onCommit.append { [weak self] in
+                session.acknowledge(through: through)
+                self?.needsPump.insert(session.routingId)
+                self?.waiting[user, default: 0] -= removed
+            }
+        case .ping:
+            reply(session, .pong(attached: session.attached && attachedByUser[user] === session))
+        case .detach:
+            session.attached = false
+            if attachedByUser[user] === session { attachedByUser[user] = nil }
+        case .enroll:
+            reply(session, .error(code: ErrorCode.notAllowed.rawValue, ref: .zero, reason: "already enrolled"))
+        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error:
+            counters.malformed += 1
+            reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
+        }
+    }
+
+    /// Runs a storage write inside the cycle's transaction.
+    func write(ref: MessageID, _ body: () throws -> Void) throws {
+        if batchFailed { throw StorageFailure(ref: ref, underlying: NodeError.storage("an earlier write of this batch failed")) }
+        do {
+            if !inTransaction {
+                try store.begin()
+                inTransaction = true
+            }
+            try body()
+        } catch {
+            batchFailed = true
+            throw StorageFailure(ref: ref, underlying: error)
+        }
+    }
+
+    // MARK: commands
+
+    func accept(_ envelope: Envelope, from user: String, session: Session) throws {
+        let me = address(user)
+        func refuse(_ code: ErrorCode, _ reason: String) {
+            reply(session, .error(code: code.rawValue, ref: envelope.id, reason: reason))
+        }
+        if !envelope.from.isEmpty && envelope.from != me {
+            logger.warning("refused forged sender", metadata: ["user": "\(me)", "claimed": "\(envelope.from)"])
+            return refuse(.forgedSender, "you are \(me); the sender is stamped by the node and cannot be \(envelope.from)")
+        }
+        guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
+        guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
+        if to.node != config.name {
+            guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
+                return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
+            }
+            guard remoteEntries[to.description] != nil else {
+                return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
+            }
+            return try originate(envelope, from: me, to: to, session: session)
+        }
+        guard usersByName[to.local] != nil else { return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'") }
+
+        var stamped = envelope
+        stamped.from = me
+        let nowMs = Clock.nowMs()
+        var isNew = false
+        let seq = nextSeq
+        try write(ref: envelope.id) {
+            isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs)
+            if isNew {
+                var w = WireWriter(capacity: stamped.encodedSize)
+                stamped.encode(into: &w)
+                try store.appendMailbox(recipient: to.local, seq: seq, envelope: w.bytes, at: nowMs)
+            }
+        }
+        if isNew {
+            // Seqs never go back, even if this batch's commit fails: a session may
+            // already have been sent this one (see finishCycle).
+            nextSeq += 1
+            counters.envelopesIn += 1
+            rates.countIn()
+            fresh[to.local, default: []].append((seq, stamped))
+            waiting[to.local, default: 0] += 1
+        } else {
+            counters.duplicates += 1
+        }
+        reply(session, .stored(id: envelope.id))
+    }
+
+    func lookup(_ session: Session, requestId: UInt32, address text: String) {
+        guard let address = Address(text) else {
+            return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero, reason: "'\(text)' is not an address (user@node)"))
+        }
+        if address.node != config.name {
+            guard let remote = remoteEntries[address.description], let key = nodeKeys[remote.home] else {
+                let known = nodeKeys[address.node] != nil
+                return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero,
+                                             reason: known ? "no user '\(address.local)' on node '\(address.node)'"
+                                                           : "no route to node '\(address.node)': it is not in this federation"))
+            }
+            return reply(session, .entry(requestId: requestId, entry: remote.entry, homeSignKey: key))
+        }
+        guard let user = usersByName[address.local] else {
+            return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero, reason: "no user '\(address.local)' on node '\(address.node)'"))
+        }
+        reply(session, .entry(requestId: requestId, entry: user.entry, homeSignKey: keys.sign.publicKey))
+    }
+
+    /// Every directory entry (local and federated) whose address or name contains `query`.
+    func listDirectory(_ session: Session, requestId: UInt32, query: String) {
+        let q = query.lowercased()
+        var items: [DirectoryItem] = []
+        for user in usersByName.values.sorted(by: { $0.name < $1.name }) {
+            let addr = address(user.name)
+            if q.isEmpty || addr.contains(q) || user.display.lowercased().contains(q) {
+                items.append(DirectoryItem(entry: user.entry, homeSignKey: keys.sign.publicKey))
+            }
+        }
+        for (addr, remote) in remoteEntries.sorted(by: { $0.key < $1.key }) {
+            guard let key = nodeKeys[remote.home] else { continue }
+            if !q.isEmpty && !addr.contains(q) {
+                guard let entry = try? DirectoryEntry.decode(remote.entry), entry.display.lowercased().contains(q) else { continue }
+            }
+            items.append(DirectoryItem(entry: remote.entry, homeSignKey: key))
+        }
+        reply(session, .entries(requestId: requestId, items: Array(items.prefix(10_000))))
+    }
+
+    func enroll(_ session: Session, inviteId: String, display: String, curveKey: [UInt8], boxKey: [UInt8], signKey: [UInt8]) throws {
+        func refuse(_ code: ErrorCode, _ reason: String) {
+            reply(session, .error(code: code.rawValue, ref: .zero, reason: reason))
+        }
+        guard let invite = try? store.invite(id: inviteId) else { return refuse(.inviteUsed, "this invite is no longer valid") }
+        let now = Clock.nowMs() / 1000
+        if let usedBy = invite.usedBy {
+            // The same keys asking again (their answer was lost): answer again.
+            if usedBy == curveKey, usersByName[invite.user]?.curveKey == curveKey {
+                return reply(session, .enrolled(address: address(invite.user), nodeSignKey: keys.sign.publicKey))
+            }
+            return refuse(.inviteUsed, "this invite code was already used; ask your operator for a new one")
+        }
+        guard invite.expiresAt > now else { return refuse(.inviteExpired, "this invite code has expired; ask your operator for a new one") }
+        guard usersByName[invite.user] == nil else { return refuse(.inviteUsed, "\(address(invite.user)) is already enrolled") }
+        guard usersByCurveKey[curveKey] == nil, (try? store.curveKeyInUse(curveKey)) == false else {
+            return refuse(.badRequest, "this key is already in use")
+        }
+        guard BoxSharedKey(theirPublicKey: boxKey, mySecretKey: keys.curve.secretKey) != nil,
+              BoxSharedKey(theirPublicKey: curveKey, mySecretKey: keys.curve.secretKey) != nil else {
+            return refuse(.badRequest, "the public keys are not usable (weak X25519 point)")
+        }
+        let name = display.isEmpty ? invite.user : display
+        var entry = DirectoryEntry(address: address(invite.user), display: name, boxKey: boxKey, signKey: signKey, updatedAt: Clock.nowMs())
+        entry.sign(with: keys.sign)
+        let record = UserRecord(name: invite.user, display: name, curveKey: curveKey, boxKey: boxKey, signKey: signKey,
+                                enrolledAt: Clock.nowMs(), entry: entry.encode())
+        let version = localDirectoryVersion + 1
+        try write(ref: .zero) {
+            try store.insert(user: record)
+            try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
+            try store.setMeta("directory_version", Int64(version))
+        }
+        onCommit.append { [weak self] in
+            guard let self else { return }
+            self.localDirectoryVersion = max(self.localDirectoryVersion, version)
+            self.nextAnnounceNs = 0 // tell the federation now
+            self.usersByName[record.name] = record
+            self.usersByCurveKey[record.curveKey] = record.name
+            self.logger.info("user enrolled", metadata: ["user": "\(self.address(record.name))"])
+        }
+        reply(session, .enrolled(address: address(invite.user), nodeSignKey: keys.sign.publicKey))
+    }
+
+    // MARK: group commit
+
+    func reply(_ session: Session, _ command: Command) {
+        if case .error = command { counters.errorsSent += 1 }
+        outbox.append((session.routingId, command))
+    }
+
+    /// Ends a cycle.
+    ///
+    /// 1. New envelopes go to recipients that are online and caught up at once,
+    ///    overlapping the commit's fsync. A DELIVER is not a promise of durability:
+    ///    if the commit fails the sender gets no STORED and retransmits, and the
+    ///    recipient drops the repeat by message id (protocol/SPEC.md, "DELIVER").
+    /// 2. Commit the cycle's writes in one transaction.
+    /// 3. Only then send the acknowledgements (STORED, ENROLLED) of the batch.
+    /// 4. Push stored backlogs to sessions that have room.
+    func finishCycle() {
+        for (user, entries) in fresh {
+            guard let session = attachedByUser[user], session.attached, session.caughtUp else { continue }
+            push(entries, to: session)
+        }
+        fresh.removeAll(keepingCapacity: true)
+
+        if inTransaction {
+            inTransaction = false
+            do {
+                if batchFailed { throw NodeError.storage("a write of this batch failed") }
+                try store.setMeta("next_seq", Int64(nextSeq))
+                try store.commit()
+                for action in onCommit { action() }
+            } catch {
+                counters.commitFailures += 1
+                logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
+                store.rollback()
+                relayAcks.removeAll()
+                reloadStreams()
+                // Turn every acknowledgement of the batch into an error: the clients retry.
+                outbox = outbox.map { routing, command in
+                    if case .stored(let id) = command {
+                        return (routing, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "storage failure, retry later"))
+                    }
+                    if case .enrolled = command {
+                        return (routing, .error(code: ErrorCode.internalError.rawValue, ref: .zero, reason: "storage failure, retry later"))
+                    }
+                    return (routing, command)
+                }
+            }
+        }
+        batchFailed = false
+        onCommit.removeAll(keepingCapacity: true)
+        for (routing, command) in outbox { send(routing, command) }
+        outbox.removeAll(keepingCapacity: true)
+
+        sendRelayAcks()
+
+        for routing in needsPump {
+            if let session = sessions[routing] { pump(session) }
+        }
+        needsPump.removeAll(keepingCapacity: true)
+        dispatchJournal(now: Clock.monotonicNs())
+    }
+
+    /// Sessions whose pipe was full get their backlog pushed again.
+    func retryStalled() {
+        let retry = stalled
+        stalled.removeAll()
+        for routing in retry {
+            if let session = sessions[routing] { pump(session) }
+        }
+    }
+
+    /// Pushes entries from memory while the window has room.
+    func push(_ entries: [(UInt64, Envelope)], to session: Session) {
+        for (seq, envelope) in entries where seq > session.lastSent {
+            guard session.room > 0 else {
+                session.caughtUp = false
+                return
+            }
+            let before = session.lastSent
+            guard send(session.routingId, .deliver(seq: seq, envelope: envelope)) else {
+                session.pushFailed(lastGood: before)
+                if sessions[session.routingId] === session { stalled.insert(session.routingId) }
+                return
+            }
+            session.pushed(seq)
+            counters.delivered += 1
+            rates.countOut()
+        }
+    }
+
+    /// Pushes stored entries the session has not been sent yet.
+    func pump(_ session: Session) {
+        guard session.attached, let user = session.user, !session.caughtUp else { return }
+        let room = session.room
+        if room > 0 {
+            let rows: [(seq: UInt64, envelope: [UInt8])]
+            do {
+                rows = try store.mailbox(recipient: user, after: session.lastSent, limit: room + 1)
+            } catch {
+                logger.error("cannot read mailbox: \(error)")
+                return
+            }
+            var entries: [(UInt64, Envelope)] = []
+            for row in rows {
+                var r = WireReader(row.envelope)
+                if let envelope = try? Envelope.decode(from: &r) { entries.append((row.seq, envelope)) }
+            }
+            session.caughtUp = true
+            push(Array(entries.prefix(room)), to: session)
+            if rows.count > room { session.caughtUp = false }
+        }
+        if session.caughtUp && !session.syncedSent {
+            session.syncedSent = true
+            send(session.routingId, .synced(pending: UInt32(session.inFlightCount)))
+        }
+    }
+
+    /// Sends one command; false when it could not go out now. A vanished client
+    /// (EHOSTUNREACH) ends its session; nothing stored depends on a send succeeding.
+    @discardableResult
+    func send(_ routing: [UInt8], _ command: Command) -> Bool {
+        do {
+            return try router.send([routing, command.encode()], dontWait: true)
+        } catch let error as ZMQError where error.isHostUnreachable {
+            drop(routing)
+            return false
+        } catch {
+            logger.warning("send failed: \(error)")
+            return false
+        }
+    }
+
+    func drop(_ routing: [UInt8]) {
+        guard let session = sessions.removeValue(forKey: routing) else { return }
+        if let user = session.user, attachedByUser[user] === session { attachedByUser[user] = nil }
+    }
+
+    // MARK: housekeeping
+
+    func housekeeping() {
+        let now = Clock.monotonicNs()
+        nextHousekeepingNs = now + Self.housekeepingIntervalNs
+        for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
+            drop(routing)
+            _ = session
+        }
+        if now - lastPruneNs > 3_600_000_000_000 {
+            lastPruneNs = now
+            let cutoff = Clock.nowMs() - UInt64(config.dedupeWindowHours) * 3_600_000
+            do {
+                let pruned = try store.pruneReceived(olderThan: cutoff)
+                try store.pruneInvites(now: Clock.nowMs() / 1000)
+                if pruned > 0 { logger.debug("pruned dedupe ids", metadata: ["count": "\(pruned)"]) }
+            } catch {
+                logger.warning("housekeeping failed: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,555 @@
+import Foundation
+import Logging
+import SealpostCore
+import Sodium
+import ZeroMQ
+
+/// Federation: peer links, the relay journal, path-vector routing, the
+/// federated directory and status summaries (protocol/SPEC.md, "Node to node").
+///
+/// Reliability: an envelope bound for another node is in this node's journal
+/// (committed) before its sender gets STORED; each hop keeps it until the next
+/// hop answers RELAYED, which that hop sends only after its own commit; unanswered
+/// RELAYs are sent again with backoff, and the whole window after a reconnect.
+/// Order and exactly-once: the origin numbers envelopes per destination node
+/// (`stream_seq`); the destination accepts them strictly in that order, holding
+/// early ones and dropping repeats, whatever path each copy took.
+extension Reactor {
+    static let credit: UInt32 = 1000
+    static let routeStaleNs: UInt64 = 5_000_000_000
+
+    // MARK: configuration
+
+    /// Opens links to new peers, closes removed ones, reopens changed ones.
+    func applyPeers(_ peers: [PeerConfig]) {
+        let wanted = Dictionary(uniqueKeysWithValues: peers.map { ($0.name, $0) })
+        for (name, link) in links where wanted[name] != link.config {
+            logger.info("peer removed", metadata: ["peer": "\(name)"])
+            for jid in link.inFlight.keys { journal.requeue(jid) }
+            link.close()
+            links[name] = nil
+            peerRouting[name] = nil
+        }
+        for peer in peers where links[peer.name] == nil {
+            do {
+                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys)
+                logger.info("peer added", metadata: ["peer": "\(peer.name)", "router": "\(peer.router)"])
+            } catch {
+                logger.error("cannot open link to peer \(peer.name): \(error)")
+            }
+        }
+        peersByKey = [:]
+        for peer in peers { peersByKey[peer.keyBytes] = peer.name }
+        config.peers = peers
+        recomputeRoutes()
+    }
+
+    /// Picks up `sealpost-node peer add/remove` (or a hand edit) without a restart.
+    func reloadConfigIfChanged() {
+        guard let modified = dataDir.configModified, modified != configModified else { return }
+        configModified = modified
+        do {
+            let fresh = try dataDir.loadConfig()
+            if fresh.name != config.name || fresh.listen != config.listen || fresh.publish != config.publish {
+                logger.notice("name, listen and publish changes take effect after a restart")
+            }
+            if fresh.peers != config.peers {
+                applyPeers(fresh.peers)
+            }
+        } catch {
+            logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
+        }
+    }
+
+    // MARK: timers
+
+    func federationTick(now: UInt64) {
+        nextFederationTickNs = now + Self.federationTickNs
+        if now >= nextConfigCheckNs {
+            nextConfigCheckNs = now + 1_000_000_000
+            reloadConfigIfChanged()
+        }
+        var linkChanged = false
+        for link in links.values {
+            let wasUp = link.helloAnswered
+            if link.helloAnswered && now &- link.lastHeardNs > PeerLink.reconnectingAfterNs {
+                // Silent: the peer may have restarted. Ask again, resend the window when it answers.
+                link.helloAnswered = false
+                for jid in link.inFlight.keys { journal.requeue(jid) }
+                link.inFlight.removeAll()
+                logger.warning("peer silent", metadata: ["peer": "\(link.name)"])
+            }
+            if wasUp != link.helloAnswered { linkChanged = true }
+            if !link.helloAnswered {
+                if now &- link.lastHelloSentNs >= PeerLink.pingIntervalNs {
+                    link.lastHelloSentNs = now
+                    sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit))
+                }
+            } else if now &- link.lastPingSentNs >= PeerLink.pingIntervalNs {
+                link.lastPingSentNs = now
+                sendPeer(link, .ping(sentNs: now))
+            }
+            // Resend what the peer has not acknowledged in time (backoff per attempt).
+            for (jid, sentNs) in link.inFlight {
+                let attempts = journal.entries[jid]?.attempts ?? 1
+                let rto = min(UInt64(1) << UInt64(min(attempts - 1, 5)), 30) * 1_000_000_000
+                if now &- sentNs > rto {
+                    link.inFlight[jid] = nil
+                    journal.requeue(jid)
+                }
+            }
+            if link.routesHeardNs != 0 && now &- link.routesHeardNs > Self.routeStaleNs && !link.routes.isEmpty {
+                link.routes = []
+                linkChanged = true
+            }
+        }
+        if linkChanged { recomputeRoutes() }
+        if now >= nextAnnounceNs {
+            nextAnnounceNs = now + 1_000_000_000
+            announceRoutes()
+            requestDirectories(now: now)
+        }
+        if now >= nextSummaryNs {
+            nextSummaryNs = now + 5_000_000_000
+            publishSummary()
+        }
+        dispatchJournal(now: now)
+    }
+
+    // MARK: sending
+
+    func sendPeer(_ link: PeerLink, _ command: PeerCommand) {
+        _ = try? link.dealer.send([command.encode()], dontWait: true)
+    }
+
+    func replyPeer(_ routing: [UInt8], _ command: PeerCommand) {
+        _ = try? router.send([routing, command.encode()], dontWait: true)
+    }
+
+    /// Sends queued journal entries to the next hop of their destination, within its credit.
+    func dispatchJournal(now: UInt64) {
+        guard !journal.isEmpty else { return }
+        for dest in journal.destinationsWaiting {
+            guard let hop = routeTable.nextHop(to: dest), let link = links[hop], link.isUp(now: now) else { continue }
+            let batch = journal.take(dest: dest, limit: link.room)
+            for (index, entry) in batch.enumerated() {
+                let frame = PeerCommand.relay(jid: entry.jid, origin: entry.origin, dest: entry.dest, streamSeq: entry.streamSeq,
+                                              hops: entry.hops, envelope: entry.envelope).encode()
+                let sent = (try? link.dealer.send([frame], dontWait: true)) ?? false
+                guard sent else {
+                    // Pipe full or not connected: everything not sent goes back, in order.
+                    for rest in batch[index...] { journal.requeue(rest.jid) }
+                    break
+                }
+                journal.markSent(entry.jid, to: link.name)
+                link.inFlight[entry.jid] = now
+            }
+        }
+    }
+
+    func sendRelayAcks() {
+        for (routing, jids) in relayAcks {
+            var start = 0
+            while start < jids.count {
+                let chunk = Array(jids[start..<min(start + 4096, jids.count)])
+                replyPeer(routing, .relayed(jids: chunk))
+                start += chunk.count
+            }
+        }
+        relayAcks.removeAll(keepingCapacity: true)
+    }
+
+    /// After a failed commit the in-memory stream counters may be ahead of the database.
+    func reloadStreams() {
+        streamOut = (try? store.streams(outgoing: true)) ?? streamOut
+        streamIn = (try? store.streams(outgoing: false)) ?? streamIn
+        heldCount = (try? store.heldCounts()) ?? heldCount
+    }
+
+    // MARK: origin
+
+    /// A local user's envelope for a user of another node: journal it.
+    func originate(_ envelope: Envelope, from me: String, to: Address, session: Session) throws {
+        var stamped = envelope
+        stamped.from = me
+        let nowMs = Clock.nowMs()
+        var isNew = false
+        var jid: UInt64 = 0
+        let streamSeq = streamOut[to.node, default: 1]
+        try write(ref: envelope.id) {
+            isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs)
+            if isNew {
+                var w = WireWriter(capacity: stamped.encodedSize)
+                stamped.encode(into: &w)
+                jid = try store.appendJournal(dest: to.node, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
+                try store.setStream(outgoing: true, node: to.node, next: streamSeq + 1)
+            }
+        }
+        if isNew {
+            streamOut[to.node] = streamSeq + 1
+            counters.envelopesIn += 1
+            rates.countIn()
+            let entry = RelayJournal.Entry(jid: jid, dest: to.node, origin: config.name, streamSeq: streamSeq, hops: 0,
+                                           envelope: stamped, createdMs: nowMs)
+            onCommit.append { [weak self] in self?.journal.add(entry) }
+        } else {
+            counters.duplicates += 1
+        }
+        reply(session, .stored(id: envelope.id))
+    }
+
+    // MARK: from peers, on our ROUTER
+
+    func handlePeer(_ peer: String, routingId: [UInt8], frame: [UInt8]) {
+        guard let link = links[peer] else { return }
+        peerRouting[peer] = routingId
+        let command: PeerCommand
+        do {
+            command = try PeerCommand.decode(frame)
+        } catch {
+            counters.malformed += 1
+            logger.warning("malformed frame from peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return
+        }
+        do {
+            switch command {
+            case let .hello(node, signKey, _):
+                guard node == peer else {
+                    counters.rejectedAnnouncements += 1
+                    logger.warning("peer says it is another node", metadata: ["peer": "\(peer)", "claims": "\(node)"])
+                    return
+                }
+                try pinPeerKey(link, signKey)
+                replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit))
+            case let .relay(jid, origin, dest, streamSeq, hops, envelope):
+                try receiveRelay(from: link, routingId: routingId, jid: jid, origin: origin, dest: dest,
+                                 streamSeq: streamSeq, hops: hops, envelope: envelope)
+            case .ping(let sentNs):
+                replyPeer(routingId, .pong(echoNs: sentNs))
+            case .directoryRequest(let home):
+                replyPeer(routingId, directorySnapshot(of: home))
+            case .relayed, .pong, .routes, .directorySnapshot, .summary:
+                counters.malformed += 1
+            }
+        } catch {
+            logger.error("peer command failed: \(error)", metadata: ["peer": "\(peer)"])
+        }
+    }
+
+    /// A configured peer proved its identity with CURVE: its signing key is authoritative.
+    func pinPeerKey(_ link: PeerLink, _ signKey: [UInt8]) throws {
+        link.signKey = signKey
+        if nodeKeys[link.name] != signKey {
+            let now = Clock.nowMs()
+            try write(ref: .zero) { try store.pinNode(name: link.name, signKey: signKey, at: now) }
+            if let old = nodeKeys[link.name], old != signKey {
+                logger.warning("peer signing key changed", metadata: ["peer": "\(link.name)"])
+                directoryVersions[link.name] = 0
+            }
+            nodeKeys[link.name] = signKey
+        }
+    }
+
+    /// Whether `peer` may hand us envelopes from `origin`: it is the origin, or it
+    /// announces a route to it, or it is our way to it. Anything else is a peer
+    /// injecting envelopes for nodes it does not route for.
+    func relayAllowed(origin: String, via link: PeerLink) -> Bool {
+        origin == link.name || link.routes.contains { $0.dest == origin } || routeTable.nextHop(to: origin) == link.name
+    }
+
+    func receiveRelay(from link: PeerLink, routingId: [UInt8], jid: UInt64, origin: String, dest: String,
+                      streamSeq: UInt64, hops: UInt8, envelope: Envelope) throws {
+        guard origin != config.name else {
+            // Our own envelope came back (a loop during convergence): it is in our journal already.
+            counters.rejectedRelays += 1
+            relayAcks[routingId, default: []].append(jid)
+            return
+        }
+        guard relayAllowed(origin: origin, via: link) else {
+            // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
+            counters.rejectedRelays += 1
+            logger.warning("relay refused: peer does not route for its origin",
+                           metadata: ["peer": "\(link.name)", "origin": "\(origin)"])
+            return
+        }
+        guard hops < PeerCommand.maxHops else {
+            counters.rejectedRelays += 1
+            relayAcks[routingId, default: []].append(jid)
+            return
+        }
+        if dest == config.name {
+            try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
+        } else {
+            var w = WireWriter(capacity: envelope.encodedSize)
+            envelope.encode(into: &w)
+            let nowMs = Clock.nowMs()
+            var newJid: UInt64 = 0
+            try write(ref: envelope.id) {
+                newJid = try store.appendJournal(dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
+                                                 envelope: w.bytes, at: nowMs)
+            }
+            let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
+                                           envelope: envelope, createdMs: nowMs)
+            onCommit.append { [weak self] in self?.journal.add(entry) }
+            counters.relayed += 1
+        }
+        relayAcks[routingId, default: []].append(jid)
+    }
+
+    /// At the destination: into mailboxes in stream order, holding early arrivals.
+    func deliverRelayed(origin: String, streamSeq: UInt64, envelope: Envelope) throws {
+        let expected = streamIn[origin, default: 1]
+        guard let to = Address(envelope.to) else { return }
+        if streamSeq < expected {
+            counters.duplicates += 1
+            return
+        }
+        var w = WireWriter(capacity: envelope.encodedSize)
+        envelope.encode(into: &w)
+        if streamSeq > expected {
+            try write(ref: envelope.id) {
+                try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: w.bytes)
+            }
+            heldCount[origin, default: 0] += 1
+            return
+        }
+        var next = expected
+        try appendRelayed(recipient: to.local, envelope: envelope, bytes: w.bytes)
+        next += 1
+        while heldCount[origin, default: 0] > 0 {
+            var held: (recipient: String, envelope: [UInt8])?
+            let seq = next
+            try write(ref: .zero) { held = try store.takeHeld(origin: origin, streamSeq: seq) }
+            guard let held else { break }
+            heldCount[origin, default: 1] -= 1
+            var r = WireReader(held.envelope)
+            if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: held.recipient, envelope: e, bytes: held.envelope) }
+            next += 1
+        }
+        let final = next
+        try write(ref: .zero) { try store.setStream(outgoing: false, node: origin, next: final) }
+        streamIn[origin] = final
+    }
+
+    private func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
+        guard usersByName[recipient] != nil else {
+            counters.undeliverable += 1
+            logger.warning("relayed envelope for an unknown user dropped", metadata: ["to": "\(envelope.to)"])
+            return
+        }
+        let seq = nextSeq
+        let nowMs = Clock.nowMs()
+        try write(ref: envelope.id) { try store.appendMailbox(recipient: recipient, seq: seq, envelope: bytes, at: nowMs) }
+        nextSeq += 1
+        counters.envelopesIn += 1
+        rates.countIn()
+        fresh[recipient, default: []].append((seq, envelope))
+        waiting[recipient, default: 0] += 1
+    }
+
+    // MARK: from peers, on our DEALERs and SUBs
+
+    func readDealer(_ link: PeerLink) {
+        var count = 0
+        while count < Self.batchLimit, let message = try? link.dealer.receive(dontWait: true) {
+            count += 1
+            guard message.frames.count == 1, let command = try? PeerCommand.decode(message.frames[0]) else {
+                counters.malformed += 1
+                continue
+            }
+            let now = Clock.monotonicNs()
+            link.heard(now: now)
+            do {
+                switch command {
+                case let .hello(node, signKey, credit):
+                    guard node == link.name else {
+                        counters.rejectedAnnouncements += 1
+                        continue
+                    }
+                    try pinPeerKey(link, signKey)
+                    link.credit = Int(credit)
+                    if !link.helloAnswered {
+                        link.helloAnswered = true
+                        // Resend the whole window: what was in flight may have died with the connection.
+                        for jid in link.inFlight.keys { journal.requeue(jid) }
+                        link.inFlight.removeAll()
+                        logger.info("peer connected", metadata: ["peer": "\(link.name)"])
+                        recomputeRoutes()
+                        nextAnnounceNs = 0
+                    }
+                case .relayed(let jids):
+                    link.lastAckNs = now
+                    for jid in jids where journal.entries[jid] != nil {
+                        link.inFlight[jid] = nil
+                        try write(ref: .zero) { try store.deleteJournal(jid) }
+                        onCommit.append { [weak self] in self?.journal.remove(jid) }
+                    }
+                case .pong(let echoNs):
+                    if echoNs <= now { link.rttNs = now - echoNs }
+                case let .directorySnapshot(home, version, entries):
+                    try applyDirectory(home: home, version: version, entries: entries)
+                case .relay, .ping, .directoryRequest, .routes, .summary:
+                    counters.malformed += 1
+                }
+            } catch {
+                logger.error("peer answer failed: \(error)", metadata: ["peer": "\(link.name)"])
+            }
+        }
+    }
+
+    func readSubscription(_ link: PeerLink) {
+        var count = 0
+        while count < 256, let message = try? link.sub.receive(dontWait: true) {
+            count += 1
+            guard message.frames.count == 1 else {
+                counters.rejectedAnnouncements += 1
+                continue
+            }
+            let command: PeerCommand
+            do {
+                command = try PeerCommand.decode(message.frames[0])
+            } catch {
+                counters.rejectedAnnouncements += 1
+                logger.warning("malformed announcement rejected", metadata: ["peer": "\(link.name)", "error": "\(error)"])
+                continue
+            }
+            switch command {
+            case let .routes(node, seq, entries):
+                receiveRoutes(from: link, node: node, seq: seq, entries: entries)
+            case let .summary(node, seq, json):
+                guard node != config.name, seq > (summaries[node]?.seq ?? 0),
+                      (try? JSONSerialization.jsonObject(with: Data(json))) is [String: Any] else { continue }
+                summaries[node] = (seq, json, Clock.nowMs())
+                // Flood: every node ends up with every summary; the seq stops loops.
+                _ = try? publisher.send([PeerCommand.summary(node: node, seq: seq, json: json).encode()], dontWait: true)
+            default:
+                counters.rejectedAnnouncements += 1
+            }
+        }
+    }
+
+    // MARK: routing
+
+    func receiveRoutes(from link: PeerLink, node: String, seq: UInt64, entries: [RouteEntry]) {
+        guard node == link.name else {
+            counters.rejectedAnnouncements += 1
+            logger.warning("announcement rejected: sent by \(link.name) in the name of \(node)")
+            return
+        }
+        guard seq > link.routesSeq else { return }
+        guard let own = entries.first(where: { $0.dest == node }), own.path.isEmpty,
+              link.signKey == nil || own.signKey == link.signKey else {
+            counters.rejectedAnnouncements += 1
+            logger.warning("announcement rejected: missing or wrong self entry", metadata: ["peer": "\(link.name)"])
+            return
+        }
+        var accepted: [RouteEntry] = []
+        for entry in entries {
+            if entry.dest == config.name { continue }
+            if let pinned = nodeKeys[entry.dest], pinned != entry.signKey {
+                counters.keyConflicts += 1
+                logger.warning("route ignored: signing key differs from the pinned one",
+                               metadata: ["peer": "\(link.name)", "dest": "\(entry.dest)"])
+                continue
+            }
+            accepted.append(entry)
+        }
+        // Pin keys of nodes seen for the first time (trust on first use).
+        let nowMs = Clock.nowMs()
+        for entry in accepted where nodeKeys[entry.dest] == nil && entry.dest != link.name {
+            do {
+                try write(ref: .zero) { try store.pinNode(name: entry.dest, signKey: entry.signKey, at: nowMs) }
+                nodeKeys[entry.dest] = entry.signKey
+                logger.info("pinned node key", metadata: ["dest": "\(entry.dest)", "via": "\(link.name)"])
+            } catch {
+                logger.error("cannot pin node key: \(error)")
+            }
+        }
+        link.routesSeq = seq
+        link.routesHeardNs = Clock.monotonicNs()
+        if accepted != link.routes {
+            link.routes = accepted
+            recomputeRoutes()
+        }
+    }
+
+    func recomputeRoutes() {
+        let now = Clock.monotonicNs()
+        var announcements: [String: [RouteEntry]] = [:]
+        for link in links.values where link.isUp(now: now) {
+            var entries = link.routes
+            if !entries.contains(where: { $0.dest == link.name }), let key = link.signKey {
+                entries.append(RouteEntry(dest: link.name, signKey: key, directoryVersion: 0, path: []))
+            }
+            announcements[link.name] = entries
+        }
+        if routeTable.recompute(announcements: announcements) {
+            let summary = routeTable.routes.values.sorted { $0.dest < $1.dest }.map { "\($0.dest) via \($0.nextHop) (\($0.hops))" }
+            logger.info("routes changed", metadata: ["routes": "\(summary.joined(separator: ", "))"])
+            nextAnnounceNs = 0
+        }
+    }
+
+    func announceRoutes() {
+        routesSeq += 1
+        // Seqs grow across restarts too (start time in the high bits), so peers never ignore a restarted node.
+        let seq = (startedMs << 20) | (routesSeq & 0xFFFFF)
+        let entries = routeTable.announcement(signKey: keys.sign.publicKey, directoryVersion: localDirectoryVersion)
+        _ = try? publisher.send([PeerCommand.routes(node: config.name, seq: seq, entries: entries).encode()], dontWait: true)
+    }
+
+    // MARK: directory
+
+    func requestDirectories(now: UInt64) {
+        for route in routeTable.routes.values where route.directoryVersion > directoryVersions[route.dest, default: 0] {
+            guard let link = links[route.nextHop], link.isUp(now: now), nodeKeys[route.dest] != nil else { continue }
+            if let last = directoryRequestedNs[route.dest], now &- last < 3_000_000_000 { continue }
+            directoryRequestedNs[route.dest] = now
+            sendPeer(link, .directoryRequest(home: route.dest))
+        }
+    }
+
+    func directorySnapshot(of home: String) -> PeerCommand {
+        if home == config.name {
+            return .directorySnapshot(home: home, version: localDirectoryVersion,
+                                      entries: usersByName.values.sorted { $0.name < $1.name }.map(\.entry))
+        }
+        let entries = remoteEntries.filter { $0.value.home == home }.sorted { $0.key < $1.key }.map(\.value.entry)
+        return .directorySnapshot(home: home, version: directoryVersions[home, default: 0], entries: entries)
+    }
+
+    /// Replaces `home`'s users with a snapshot in which every entry verifies with
+    /// `home`'s pinned key. One bad entry rejects the whole snapshot.
+    func applyDirectory(home: String, version: UInt64, entries: [[UInt8]]) throws {
+        guard home != config.name, version > directoryVersions[home, default: 0] else { return }
+        guard let key = nodeKeys[home] else { return }
+        var parsed: [(address: String, entry: [UInt8])] = []
+        for bytes in entries {
+            guard let entry = try? DirectoryEntry.decode(bytes), Address(entry.address)?.node == home,
+                  entry.verify(nodeKey: key) else {
+                counters.rejectedAnnouncements += 1
+                logger.warning("directory snapshot rejected: an entry does not verify", metadata: ["home": "\(home)"])
+                return
+            }
+            parsed.append((entry.address, bytes))
+        }
+        try write(ref: .zero) { try store.replaceDirectory(home: home, version: version, entries: parsed) }
+        onCommit.append { [weak self] in
+            guard let self else { return }
+            self.remoteEntries = self.remoteEntries.filter { $0.value.home != home }
+            for p in parsed { self.remoteEntries[p.address] = (home, p.entry) }
+            self.directoryVersions[home] = version
+            self.logger.info("directory updated", metadata: ["home": "\(home)", "users": "\(parsed.count)", "version": "\(version)"])
+        }
+    }
+
+    // MARK: summaries
+
+    func publishSummary() {
+        summarySeq += 1
+        let seq = (startedMs << 20) | (summarySeq & 0xFFFFF)
+        let json = summaryJSON()
+        summaries[config.name] = (seq, json, Clock.nowMs())
+        _ = try? publisher.send([PeerCommand.summary(node: config.name, seq: seq, json: json).encode()], dontWait: true)
+    }
+}
