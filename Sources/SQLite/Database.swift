@@ -158,7 +158,13 @@ public final class Statement {
             switch value {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .int(let v): rc = sqlite3_bind_int64(handle, index, v)
-            case .text(let s): rc = sqlite3_bind_text(handle, index, s, -1, csqlite_transient())
+            case .text(let s):
+                // The byte count, not -1: text may hold U+0000.
+                let utf8 = Array(s.utf8)
+                if utf8.isEmpty { rc = sqlite3_bind_text(handle, index, "", 0, csqlite_transient()); break }
+                rc = utf8.withUnsafeBufferPointer { p in
+                    p.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), csqlite_transient()) }
+                }
             case .blob(let b):
                 rc = b.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), csqlite_transient()) }
             }
@@ -184,7 +190,8 @@ public final class Statement {
 
     public func text(_ column: Int32) -> String {
         guard let p = sqlite3_column_text(handle, column) else { return "" }
-        return String(cString: p)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: p, count: count), as: UTF8.self)
     }
 
     public func blob(_ column: Int32) -> [UInt8] {

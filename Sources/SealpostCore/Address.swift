@@ -32,15 +32,16 @@ public struct Address: Hashable, Sendable, CustomStringConvertible, Comparable {
     public init?(_ text: String) {
         guard Self.isValid(text) else { return nil }
         let at = text.utf8.firstIndex(of: 64)!
-        local = String(text[..<at])
-        node = String(text[text.index(after: at)...])
+        local = String(Substring(text.utf8[..<at]))
+        node = String(Substring(text.utf8[text.utf8.index(after: at)...]))
     }
 
     /// Whether `text` is `local@node` with two valid names, without allocating.
     public static func isValid(_ text: String) -> Bool {
         let u = text.utf8
         guard let at = u.firstIndex(of: 64) else { return false } // "@"
-        return Name.isValid(Substring(text)[..<at].utf8) && Name.isValid(Substring(text)[text.index(after: at)...].utf8)
+        // Byte indices, not Characters: a combining mark after "@" must not hide inside its cluster.
+        return Name.isValid(Substring(text).utf8[..<at]) && Name.isValid(Substring(text).utf8[u.index(after: at)...])
     }
 
     public init?(local: String, node: String) {

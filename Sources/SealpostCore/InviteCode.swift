@@ -84,11 +84,12 @@ public struct InviteCode: Sendable {
 }
 
 extension String {
+    /// Trims by Unicode scalars (a Character set would treat "\r\n" as one and miss a lone "\n").
     func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
+        let scalars = Set(set.unicodeScalars)
+        var s = Substring(self).unicodeScalars[...]
+        while let f = s.first, scalars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, scalars.contains(l) { s = s.dropLast() }
+        return String(String.UnicodeScalarView(s))
     }
 }

@@ -19,13 +19,16 @@ enum LinkState: String {
 /// reactor thread.
 final class PeerLink {
     let config: PeerConfig
-    let dealer: Socket
-    let sub: Socket
+    private(set) var dealer: Socket
+    private(set) var sub: Socket
+    /// When the sockets were (re)opened.
+    private(set) var openedNs: UInt64
 
     static let pingIntervalNs: UInt64 = 1_000_000_000
     static let reconnectingAfterNs: UInt64 = 3_000_000_000
     static let unreachableAfterNs: UInt64 = 15_000_000_000
     static let stuckAfterNs: UInt64 = 20_000_000_000
+    static let reopenAfterNs: UInt64 = 4_000_000_000
     static let maxCredit = 1000
 
     /// Set once the peer answered our HELLO since it was last silent.
@@ -48,8 +51,23 @@ final class PeerLink {
 
     init(context: Context, config: PeerConfig, keys: NodeKeys) throws {
         self.config = config
-        dealer = try Socket(context, .dealer)
-        sub = try Socket(context, .sub)
+        (dealer, sub) = try Self.open(context: context, config: config, keys: keys)
+        openedNs = Clock.monotonicNs()
+    }
+
+    /// Closes and opens both sockets again. libzmq does not retry a CURVE
+    /// handshake the peer refused (it did not know our key yet), so a link that
+    /// stays unanswered is rebuilt from time to time.
+    func reopen(context: Context, keys: NodeKeys) throws {
+        dealer.close()
+        sub.close()
+        (dealer, sub) = try Self.open(context: context, config: config, keys: keys)
+        openedNs = Clock.monotonicNs()
+    }
+
+    private static func open(context: Context, config: PeerConfig, keys: NodeKeys) throws -> (Socket, Socket) {
+        let dealer = try Socket(context, .dealer)
+        let sub = try Socket(context, .sub)
         var secret = keys.curve.secretKey.copyBytes()
         defer { wipe(&secret) }
         for socket in [dealer, sub] {
@@ -65,6 +83,7 @@ final class PeerLink {
         try dealer.connect(config.router)
         try sub.subscribe()
         try sub.connect(config.publish)
+        return (dealer, sub)
     }
 
     var name: String { config.name }

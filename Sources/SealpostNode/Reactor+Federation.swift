@@ -81,6 +81,11 @@ extension Reactor {
             }
             if wasUp != link.helloAnswered { linkChanged = true }
             if !link.helloAnswered {
+                if now &- link.openedNs > PeerLink.reopenAfterNs && now &- link.lastHeardNs > PeerLink.reopenAfterNs {
+                    do { try link.reopen(context: context, keys: keys) } catch {
+                        logger.error("cannot reopen link to \(link.name): \(error)")
+                    }
+                }
                 if now &- link.lastHelloSentNs >= PeerLink.pingIntervalNs {
                     link.lastHelloSentNs = now
                     sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit))

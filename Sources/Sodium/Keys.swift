@@ -58,14 +58,13 @@ public struct SignKeyPair: Sendable {
         guard bytes.count == Self.seedBytes else { return nil }
         Sodium.ready()
         var pk = [UInt8](repeating: 0, count: Self.publicKeyBytes)
-        let seed = bytes
-        secretKey = SecretBytes(count: Self.secretKeyBytes) { buffer in
-            _ = seed.withUnsafeBufferPointer {
-                crypto_sign_seed_keypair(&pk, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), $0.baseAddress!)
+        // Read the caller's buffer in place: a `let` copy would share it and the
+        // wipe below would then zero a new copy, leaving the original unwiped.
+        secretKey = bytes.withUnsafeBufferPointer { seed in
+            SecretBytes(count: Self.secretKeyBytes) { buffer in
+                _ = crypto_sign_seed_keypair(&pk, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), seed.baseAddress!)
             }
         }
-        var copy = seed
-        wipe(&copy)
         wipe(&bytes)
         publicKey = pk
     }

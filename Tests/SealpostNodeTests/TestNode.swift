@@ -13,6 +13,9 @@ final class TestNode {
     private(set) var node: Node?
     /// The concrete endpoint of the first start, reused on restart so profiles stay valid.
     private(set) var endpoint: String = ""
+    private(set) var publishEndpoint: String = ""
+
+    convenience init(_ name: String) throws { try self.init(name: name) }
 
     init(name: String = "hq") throws {
         root = NSTemporaryDirectory() + "sealpost-test-\(UUID().uuidString)"
@@ -29,11 +32,55 @@ final class TestNode {
     }()
 
     func start() throws {
-        let fixed = endpoint
+        let fixed = endpoint, fixedPublish = publishEndpoint
         node = try Node.start(dataDir: dir, logger: Self.logger) { config in
             if !fixed.isEmpty { config.listen = fixed }
+            if !fixedPublish.isEmpty { config.publish = fixedPublish }
         }
         endpoint = node!.routerEndpoint
+        publishEndpoint = node!.publishEndpoint
+    }
+
+    /// Makes `self` and `other` peers of each other (both must have been started once).
+    func peer(with other: TestNode) throws {
+        try Operator.addPeer(dataDir: dir, peer: PeerConfig(name: other.name, router: other.endpoint, publish: other.publishEndpoint,
+                                                            publicKey: try other.dir.loadKeys().publicKeyText))
+        try Operator.addPeer(dataDir: other.dir, peer: PeerConfig(name: name, router: endpoint, publish: publishEndpoint,
+                                                                  publicKey: try dir.loadKeys().publicKeyText))
+    }
+
+    /// The node's status over its admin socket.
+    func status() throws -> [String: Any] {
+        try AdminClient.request(dataDir: dir, ["cmd": "status"])
+    }
+
+    /// Waits until `check` holds on the status, or fails after `timeout` seconds.
+    func waitFor(_ what: String, timeout: Double = 15, _ check: ([String: Any]) -> Bool) throws {
+        let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        var last: [String: Any] = [:]
+        while Clock.monotonicNs() < deadline {
+            if let s = try? status() {
+                last = s
+                if check(s) { return }
+            }
+            usleep(50_000)
+        }
+        XCTFail("\(name): timed out waiting for \(what); last status: \(last)")
+        throw XCTSkip("timed out")
+    }
+
+    /// Waits until this node has a route to `dest` and knows `user` there.
+    func waitForRoute(to dest: String, user: String? = nil) throws {
+        try waitFor("a route to \(dest)") { s in
+            let routes = s["routes"] as? [[String: Any]] ?? []
+            guard routes.contains(where: { $0["dest"] as? String == dest }) else { return false }
+            guard user != nil else { return true }
+            return ((s["users"] as? [String: Any])?["federated"] as? Int ?? 0) > 0
+        }
+    }
+
+    func counter(_ name: String) throws -> Int {
+        ((try status()["counters"] as? [String: Any])?[name] as? Int) ?? -1
     }
 
     func stop() {

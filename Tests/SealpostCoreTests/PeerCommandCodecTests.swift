@@ -1,0 +1,64 @@
+import SealpostCore
+import XCTest
+
+/// Node-to-node frames get the same robustness checks as client frames.
+final class PeerCommandCodecTests: XCTestCase {
+    static let envelope = Envelope(id: MessageID(bytes: [UInt8](repeating: 9, count: 16))!, from: "alice@hq", to: "wu@traffic",
+                                   kind: 1, flags: 0, sentAt: 1_764_000_000_123, body: [1, 2, 3, 0])
+    static let key = [UInt8](repeating: 0x42, count: 32)
+
+    static var commands: [PeerCommand] {
+        [
+            .hello(node: "hq", signKey: key, credit: 1000),
+            .relay(jid: 7, origin: "hq", dest: "traffic", streamSeq: .max, hops: 3, envelope: envelope),
+            .relayed(jids: [1, 2, .max]),
+            .relayed(jids: []),
+            .ping(sentNs: 123),
+            .pong(echoNs: .max),
+            .routes(node: "hq", seq: 5, entries: [
+                RouteEntry(dest: "hq", signKey: key, directoryVersion: 1, path: []),
+                RouteEntry(dest: "traffic", signKey: key, directoryVersion: 9, path: ["relay1", "traffic"]),
+            ]),
+            .routes(node: "hq", seq: 0, entries: []),
+            .directoryRequest(home: "traffic"),
+            .directorySnapshot(home: "traffic", version: 3, entries: [[1, 2], [], [UInt8](repeating: 7, count: 300)]),
+            .summary(node: "hq", seq: 1, json: Array("{\"users\":3}".utf8)),
+        ]
+    }
+
+    func testEveryCommandRoundTripsAndEveryPrefixThrows() throws {
+        for command in Self.commands {
+            let frame = command.encode()
+            XCTAssertTrue(PeerCommand.isPeerFrame(frame), command.name)
+            XCTAssertEqual(try PeerCommand.decode(frame), command, command.name)
+            XCTAssertThrowsError(try PeerCommand.decode(frame + [0]), command.name) { error in
+                XCTAssertEqual(error as? WireError, .trailingBytes(1), command.name)
+            }
+            for length in 0..<frame.count {
+                XCTAssertThrowsError(try PeerCommand.decode(Array(frame.prefix(length)))) { error in
+                    guard case .truncated? = error as? WireError else {
+                        return XCTFail("\(command.name) cut to \(length): \(error)")
+                    }
+                }
+            }
+        }
+        XCTAssertFalse(PeerCommand.isPeerFrame(Command.ping.encode()))
+    }
+
+    func testFuzzedFramesDecodeOrThrowWireError() {
+        var rng = CommandCodecTests.SplitMix64(state: 0xF00D)
+        let frames = Self.commands.map { $0.encode() }
+        var decoded = 0
+        for round in 0..<10_000 {
+            let frame = CommandCodecTests.mutate(frames[round % frames.count], &rng)
+            do {
+                let command = try PeerCommand.decode(frame)
+                decoded += 1
+                XCTAssertEqual(command.encode(), frame, "round \(round)")
+            } catch {
+                XCTAssertNotNil(error as? WireError, "round \(round): \(error)")
+            }
+        }
+        XCTAssertGreaterThan(decoded, 50)
+    }
+}

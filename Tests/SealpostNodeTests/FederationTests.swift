@@ -1,0 +1,218 @@
+import Foundation
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import Sodium
+import XCTest
+import ZeroMQ
+
+/// Real nodes peered on loopback: routing, the relay journal, the directory.
+final class FederationTests: XCTestCase {
+    /// Retries a lookup until the federated directory has reached the client's node.
+    func waitUntilKnown(_ client: Client, _ address: String, timeout: Double = 15) throws {
+        let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        while Clock.monotonicNs() < deadline {
+            if (try? client.lookup(Address(address)!)) != nil { return }
+            usleep(100_000)
+        }
+        XCTFail("\(address) never appeared in the directory")
+        throw XCTSkip("directory")
+    }
+
+    /// Sends `count` texts pipelined and waits for every STORED.
+    func sendMany(_ client: Client, to: String, count: Int, prefix: String) throws -> [MessageID] {
+        var ids: [MessageID] = []
+        var stored = 0
+        for i in 0..<count {
+            let e = try client.prepareText(to: Address(to)!, text: "\(prefix) \(i)")
+            ids.append(e.id)
+            while try !client.submit(e) {
+                if case .stored? = try client.next(timeoutMs: 100) { stored += 1 }
+            }
+            while let event = try client.next(timeoutMs: 0) { if case .stored = event { stored += 1 } }
+        }
+        while stored < count, let event = try client.next(timeoutMs: 10_000) {
+            if case .stored = event { stored += 1 }
+        }
+        XCTAssertEqual(stored, count, "every send acknowledged by the home node")
+        return ids
+    }
+
+    func testTwoUnitsChatEndToEndExactlyOnceInOrder() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+        try hq.start()
+        try traffic.start()
+        try hq.peer(with: traffic)
+        let alice = try Client(profile: try hq.join("alice"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        defer { alice.close(); wu.close() }
+        try waitUntilKnown(alice, "wu@traffic")
+        try waitUntilKnown(wu, "alice@hq")
+
+        // The directory entry alice got for wu is signed by traffic's key, not hq's.
+        let entry = try alice.lookup(Address("wu@traffic")!)
+        XCTAssertTrue(entry.verify(nodeKey: try traffic.dir.loadKeys().sign.publicKey))
+        XCTAssertFalse(entry.verify(nodeKey: try hq.dir.loadKeys().sign.publicKey))
+        XCTAssertEqual(try alice.directory(query: "wu").map(\.address), ["wu@traffic"])
+
+        let ids = try sendMany(alice, to: "wu@traffic", count: 500, prefix: "hi")
+        let got = try wu.receive(500, timeoutMs: 20_000)
+        XCTAssertEqual(got.count, 500)
+        XCTAssertTrue(got.map(\.id) == ids, "in order, exactly once")
+        XCTAssertEqual(Set(got.map(\.from)), ["alice@hq"])
+
+        let reply = try wu.sendText(to: Address("alice@hq")!, text: "received")
+        XCTAssertEqual(try alice.receive(1).map(\.id), [reply])
+
+        XCTAssertThrowsError(try alice.sendText(to: Address("nobody@traffic")!, text: "x")) { error in
+            XCTAssertTrue("\(error)".contains("no user 'nobody' on node 'traffic'"), "\(error)")
+        }
+        XCTAssertThrowsError(try alice.sendText(to: Address("x@mars")!, text: "x")) { error in
+            XCTAssertTrue("\(error)".contains("not in this federation"), "\(error)")
+        }
+    }
+
+    func testLineOfThreeRoutesThroughTheMiddleAndQueuesWhileItIsDown() throws {
+        let district = try TestNode("district"), city = try TestNode("city"), province = try TestNode("province")
+        for n in [district, city, province] { try n.start() }
+        try district.peer(with: city)
+        try city.peer(with: province)
+        let li = try Client(profile: try district.join("li"))
+        let zhao = try Client(profile: try province.join("zhao"))
+        defer { li.close(); zhao.close() }
+        try district.waitForRoute(to: "province")
+        try waitUntilKnown(li, "zhao@province")
+        let status = try district.status()
+        let route = (status["routes"] as? [[String: Any]] ?? []).first { $0["dest"] as? String == "province" }
+        XCTAssertEqual(route?["next_hop"] as? String, "city")
+        XCTAssertEqual(route?["path"] as? [String], ["city", "province"])
+
+        var ids = try sendMany(li, to: "zhao@province", count: 200, prefix: "before")
+        // The middle node goes down: envelopes wait in district's journal.
+        city.stop()
+        ids += try sendMany(li, to: "zhao@province", count: 300, prefix: "during")
+        try district.waitFor("the journal to hold what cannot move") { ($0["journal"] as? Int ?? 0) > 0 }
+        try city.start()
+        ids += try sendMany(li, to: "zhao@province", count: 200, prefix: "after")
+        let got = try zhao.receive(700, timeoutMs: 30_000)
+        XCTAssertEqual(got.count, 700)
+        XCTAssertTrue(got.map(\.id) == ids, "in order, exactly once, across the outage")
+        try district.waitFor("the journal to drain") { ($0["journal"] as? Int) == 0 }
+        try city.waitFor("the journal to drain") { ($0["journal"] as? Int) == 0 }
+    }
+
+    func testRerouteWhenALinkGoesDownKeepsOrder() throws {
+        // a—b—d and a—c—d: two equal paths; a uses b (name order), then b goes away.
+        let a = try TestNode("a"), b = try TestNode("b"), c = try TestNode("c"), d = try TestNode("d")
+        for n in [a, b, c, d] { try n.start() }
+        try a.peer(with: b); try a.peer(with: c); try b.peer(with: d); try c.peer(with: d)
+        let sender = try Client(profile: try a.join("s"))
+        let receiver = try Client(profile: try d.join("r"))
+        defer { sender.close(); receiver.close() }
+        try a.waitFor("a route to d via b") { s in
+            (s["routes"] as? [[String: Any]] ?? []).contains { $0["dest"] as? String == "d" && $0["next_hop"] as? String == "b" }
+        }
+        try waitUntilKnown(sender, "r@d")
+        var ids = try sendMany(sender, to: "r@d", count: 300, prefix: "one")
+        b.stop()
+        try a.waitFor("a route to d via c") { s in
+            (s["routes"] as? [[String: Any]] ?? []).contains { $0["dest"] as? String == "d" && $0["next_hop"] as? String == "c" }
+        }
+        ids += try sendMany(sender, to: "r@d", count: 300, prefix: "two")
+        try b.start() // whatever b still held arrives late; d keeps the order
+        let got = try receiver.receive(600, timeoutMs: 30_000)
+        XCTAssertEqual(got.count, 600)
+        XCTAssertTrue(got.map(\.id) == ids, "in order, exactly once, across re-routing")
+    }
+
+    func testUnconfiguredNodeIsRefusedAtTheHandshake() throws {
+        let hq = try TestNode("hq"), stranger = try TestNode("stranger")
+        try hq.start()
+        try stranger.start()
+        // Only the stranger lists hq; hq never configured the stranger's key.
+        try Operator.addPeer(dataDir: stranger.dir, peer: PeerConfig(name: "hq", router: hq.endpoint, publish: hq.publishEndpoint,
+                                                                     publicKey: try hq.dir.loadKeys().publicKeyText))
+        try hq.waitFor("the stranger's key to be refused") { s in
+            ((s["counters"] as? [String: Any])?["refused_keys"] as? Int ?? 0) >= 2
+        }
+        let seen = try stranger.status()
+        let peer = (seen["peers"] as? [[String: Any]])?.first
+        XCTAssertEqual(peer?["state"] as? String, "unreachable")
+        XCTAssertEqual((try hq.status()["routes"] as? [Any])?.count, 0)
+    }
+
+    /// A fake neighbour speaking raw frames with a configured key.
+    final class FakePeer {
+        let keys = NodeKeys.generateForTesting()
+        let context = Context()
+        let pub: Socket
+        let publishEndpoint: String
+        var dealer: Socket?
+
+        init() throws {
+            pub = try Socket(context, .pub)
+            var secret = keys.curve.secretKey.copyBytes()
+            try pub.makeCurveServer(secretKey: secret, zapDomain: "fake")
+            wipe(&secret)
+            try pub.bind("tcp://127.0.0.1:*")
+            publishEndpoint = try pub.lastEndpoint()
+        }
+
+        func connect(to node: TestNode) throws {
+            let dealer = try Socket(context, .dealer)
+            var secret = keys.curve.secretKey.copyBytes()
+            try dealer.makeCurveClient(serverKey: node.node!.publicKey, publicKey: keys.curve.publicKey, secretKey: secret)
+            wipe(&secret)
+            try dealer.connect(node.endpoint)
+            self.dealer = dealer
+        }
+
+        func send(_ command: PeerCommand) throws { try dealer!.send([command.encode()], dontWait: false) }
+        func publish(_ frame: [UInt8]) throws { try pub.send([frame], dontWait: false) }
+    }
+
+    func testPeerCannotInjectForOtherNodesNorCorruptRoutes() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let fake = try FakePeer()
+        try Operator.addPeer(dataDir: hq.dir, peer: PeerConfig(name: "fake", router: "tcp://127.0.0.1:1", publish: fake.publishEndpoint,
+                                                               publicKey: Z85.encode(fake.keys.curve.publicKey)))
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { bob.close() }
+        try hq.waitFor("the fake peer to be configured") { ($0["peers"] as? [Any])?.count == 1 }
+        try fake.connect(to: hq)
+        try fake.send(.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10))
+
+        // An envelope claiming to come from a node the fake does not route for.
+        let forged = Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: "mallory@elsewhere", to: "bob@hq",
+                              kind: 1, sentAt: Clock.nowMs(), body: [1, 2, 3])
+        try fake.send(.relay(jid: 1, origin: "elsewhere", dest: "hq", streamSeq: 1, hops: 0, envelope: forged))
+        try hq.waitFor("the forged relay to be rejected") { s in
+            ((s["counters"] as? [String: Any])?["rejected_relays"] as? Int ?? 0) >= 1
+        }
+
+        // Announcements: garbage, one sent in another node's name, one with a looping path.
+        let before = try hq.counter("rejected_announcements")
+        let deadline = Clock.monotonicNs() + 10_000_000_000
+        var after = before
+        while after < before + 3, Clock.monotonicNs() < deadline {
+            try fake.publish([0xAA, 0x5C, 0x01, 0x25, 0xFF])
+            try fake.publish(PeerCommand.routes(node: "hq", seq: 1, entries: []).encode())
+            var looping = PeerCommand.routes(node: "fake", seq: 2, entries: [
+                RouteEntry(dest: "fake", signKey: fake.keys.sign.publicKey, directoryVersion: 0, path: []),
+            ]).encode()
+            looping[looping.count - 1] = 0x7F // corrupt the hops count of the last entry
+            try fake.publish(looping)
+            usleep(200_000)
+            after = try hq.counter("rejected_announcements")
+        }
+        XCTAssertGreaterThanOrEqual(after, before + 3, "malformed announcements are counted")
+        let routes = try hq.status()["routes"] as? [[String: Any]] ?? []
+        XCTAssertFalse(routes.contains { $0["dest"] as? String == "elsewhere" })
+        XCTAssertEqual(try bob.drain(ms: 300).count, 0, "nothing forged was delivered")
+    }
+}
+
+extension NodeKeys {
+    static func generateForTesting() -> NodeKeys { generate() }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import XCTest
+import ZeroMQ
+
+final class PollTests: XCTestCase {
+    func testWakeupFromAnotherThreadMakesPollReadable() throws {
+        let wakeup = Wakeup()
+        defer { wakeup.close() }
+        XCTAssertEqual(try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 0), [[]], "nothing signalled yet")
+
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            usleep(100_000)
+            wakeup.signal()
+            done.signal()
+        }
+        let started = monotonicMs()
+        thread.start()
+        let events = try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 5_000)
+        let waited = monotonicMs() - started
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+
+        XCTAssertEqual(events, [.readable])
+        XCTAssertGreaterThanOrEqual(waited, 80, "poll returned before the signal")
+        XCTAssertLessThan(waited, 4_000, "poll waited for its timeout instead of the signal")
+
+        wakeup.drain()
+        XCTAssertEqual(try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 0), [[]], "drain clears the wake-up")
+    }
+
+    func testSeveralSignalsAreDrainedAtOnce() throws {
+        let wakeup = Wakeup()
+        defer { wakeup.close() }
+        for _ in 0..<3 { wakeup.signal() }
+        XCTAssertEqual(try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 1_000), [.readable])
+        wakeup.drain()
+        XCTAssertEqual(try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 0), [[]])
+    }
+
+    func testPollTimesOutWithNothingReady() throws {
+        let wakeup = Wakeup()
+        defer { wakeup.close() }
+        let started = monotonicMs()
+        XCTAssertEqual(try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 150), [[]])
+        XCTAssertGreaterThanOrEqual(monotonicMs() - started, 140)
+    }
+
+    func testPollReportsEachItemSeparately() throws {
+        let context = Context()
+        let router = try Socket(context, .router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try Socket(context, .dealer)
+        try dealer.connect(try router.lastEndpoint())
+        let wakeup = Wakeup()
+        defer { wakeup.close() }
+
+        XCTAssertTrue(try dealer.send([bytes("ping")]))
+        var events: [PollEvents] = [[], []]
+        let deadline = monotonicMs() + 5_000
+        while !events[0].contains(.readable), monotonicMs() < deadline {
+            events = try poll([(.socket(router), .readable), (.fd(wakeup.fd), .readable)], timeoutMs: 100)
+        }
+        XCTAssertEqual(events, [.readable, []])
+
+        wakeup.signal()
+        events = try poll([(.socket(router), .readable), (.fd(wakeup.fd), .readable), (.socket(dealer), .writable)], timeoutMs: 1_000)
+        XCTAssertEqual(events, [.readable, .readable, .writable])
+        XCTAssertEqual(try router.receive()?.frames.last, bytes("ping"))
+    }
+}
