@@ -23,6 +23,7 @@ final class PeerLink {
     private(set) var sub: Socket
     /// When the sockets were (re)opened.
     private(set) var openedNs: UInt64
+    private(set) var subOpenedNs: UInt64
 
     static let pingIntervalNs: UInt64 = 1_000_000_000
     static let reconnectingAfterNs: UInt64 = 3_000_000_000
@@ -53,6 +54,15 @@ final class PeerLink {
         self.config = config
         (dealer, sub) = try Self.open(context: context, config: config, keys: keys)
         openedNs = Clock.monotonicNs()
+        subOpenedNs = openedNs
+    }
+
+    /// Opens the SUB again when the peer answers but its announcements never
+    /// arrive (its PUB refused our key before it knew it).
+    func reopenSubscription(context: Context, keys: NodeKeys) throws {
+        sub.close()
+        sub = try Self.subscriber(context: context, config: config, keys: keys)
+        subOpenedNs = Clock.monotonicNs()
     }
 
     /// Closes and opens both sockets again. libzmq does not retry a CURVE
@@ -63,27 +73,37 @@ final class PeerLink {
         sub.close()
         (dealer, sub) = try Self.open(context: context, config: config, keys: keys)
         openedNs = Clock.monotonicNs()
+        subOpenedNs = openedNs
+    }
+
+    private static func subscriber(context: Context, config: PeerConfig, keys: NodeKeys) throws -> Socket {
+        let sub = try Socket(context, .sub)
+        var secret = keys.curve.secretKey.copyBytes()
+        defer { wipe(&secret) }
+        try configure(sub, config: config, keys: keys, secret: secret)
+        try sub.subscribe()
+        try sub.connect(config.publish)
+        return sub
+    }
+
+    private static func configure(_ socket: Socket, config: PeerConfig, keys: NodeKeys, secret: [UInt8]) throws {
+        try socket.makeCurveClient(serverKey: config.keyBytes, publicKey: keys.curve.publicKey, secretKey: secret)
+        try socket.setOption(SocketOption.maxMessageSize, int64: PeerCommand.maxFrameBytes)
+        try socket.setOption(SocketOption.reconnectInterval, 100)
+        try socket.setOption(SocketOption.reconnectIntervalMax, 2_000)
+        try socket.setHeartbeat(intervalMs: 2_000, timeoutMs: 10_000)
     }
 
     private static func open(context: Context, config: PeerConfig, keys: NodeKeys) throws -> (Socket, Socket) {
         let dealer = try Socket(context, .dealer)
-        let sub = try Socket(context, .sub)
         var secret = keys.curve.secretKey.copyBytes()
         defer { wipe(&secret) }
-        for socket in [dealer, sub] {
-            try socket.makeCurveClient(serverKey: config.keyBytes, publicKey: keys.curve.publicKey, secretKey: secret)
-            try socket.setOption(SocketOption.maxMessageSize, int64: PeerCommand.maxFrameBytes)
-            try socket.setOption(SocketOption.reconnectInterval, 100)
-            try socket.setOption(SocketOption.reconnectIntervalMax, 2_000)
-            try socket.setHeartbeat(intervalMs: 2_000, timeoutMs: 10_000)
-        }
+        try configure(dealer, config: config, keys: keys, secret: secret)
         // Queue nothing for a peer that is not connected; the journal keeps it.
         try dealer.setOption(SocketOption.immediate, 1)
         try dealer.setOption(SocketOption.sendHWM, 10_000)
         try dealer.connect(config.router)
-        try sub.subscribe()
-        try sub.connect(config.publish)
-        return (dealer, sub)
+        return (dealer, try subscriber(context: context, config: config, keys: keys))
     }
 
     var name: String { config.name }

@@ -90,7 +90,12 @@ extension Reactor {
                     link.lastHelloSentNs = now
                     sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit))
                 }
-            } else if now &- link.lastPingSentNs >= PeerLink.pingIntervalNs {
+            } else if now &- max(link.routesHeardNs, link.subOpenedNs) > PeerLink.reopenAfterNs {
+                do { try link.reopenSubscription(context: context, keys: keys) } catch {
+                    logger.error("cannot reopen subscription to \(link.name): \(error)")
+                }
+            }
+            if link.helloAnswered && now &- link.lastPingSentNs >= PeerLink.pingIntervalNs {
                 link.lastPingSentNs = now
                 sendPeer(link, .ping(sentNs: now))
             }

@@ -13,4 +13,6 @@ public enum SocketOption {
     public static let routingId = ZMQ_ROUTING_ID
     public static let sendTimeout = ZMQ_SNDTIMEO
     public static let handshakeInterval = ZMQ_HANDSHAKE_IVL
+    public static let curveServer = ZMQ_CURVE_SERVER
+    public static let curveSecretKey = ZMQ_CURVE_SECRETKEY
 }
