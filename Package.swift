@@ -62,7 +62,7 @@ let package = Package(
             "SealpostNode", "SealpostClient", "SealpostCore", "ZeroMQ", "Sodium", "SQLite",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["SealpostCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SealpostCore", "SealpostClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,11 +3,17 @@
 
 Re-implements, from protocol/SPEC.md alone and without the Swift code:
 
-  * the codec of every command (section 5 and 6), encoding the field values
-    listed in SPEC.md section 13 and decoding the stored bytes back;
+  * the codec of every client <-> node command (sections 4-7) and of every
+    node <-> node command (section 11), with their decoding rules, encoding the
+    field values listed in SPEC.md section 18 and decoding the stored bytes back;
+  * the node's answer to a malformed client frame (section 4.3: code and ref),
+    and the refusal of frames that break the decoding rules (sections 4.3, 6,
+    11.5), on frames derived from the vectors;
   * the end-to-end body (section 8): X25519 + HSalsa20 shared key (also
     computed here in pure Python), XSalsa20-Poly1305 with the MAC first;
-  * the directory entry and its Ed25519 signature (section 9);
+  * the directory entry and its Ed25519 signature (section 9), and its trip
+    through ENTRY, ENTRIES and DIR-SNAPSHOT with the checks of sections 9.3 and
+    14.3;
   * the invite code text (section 10).
 
 Each check compares against the stored vector. Prints `N passed, M failed`
@@ -28,6 +34,7 @@ import sys
 try:
     import nacl.bindings as sodium
     import nacl.encoding
+    import nacl.exceptions
     import nacl.hash
     import nacl.signing
 except ImportError:  # pragma: no cover
@@ -66,8 +73,17 @@ def seq(start, count):
 
 
 # ---------------------------------------------------------------------------
-# Field types (SPEC.md section 3)
+# Field types (SPEC.md section 3), names and addresses (section 1)
 # ---------------------------------------------------------------------------
+
+class Malformed(ValueError):
+    """A frame that breaks SPEC.md section 4.3; `field` says where."""
+
+    def __init__(self, field, reason):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
 
 def u8(v):
     return struct.pack(">B", v)
@@ -102,124 +118,276 @@ def octets(v, n):
     return bytes(v)
 
 
+NAME_FIRST = set(b"abcdefghijklmnopqrstuvwxyz0123456789")
+NAME_REST = NAME_FIRST | set(b"._-")
+
+
+def is_name(text):
+    """Section 1: 1-32 bytes of a-z 0-9 . _ -, starting with a-z or 0-9."""
+    raw = text.encode("utf-8")
+    return 1 <= len(raw) <= 32 and raw[0] in NAME_FIRST and all(c in NAME_REST for c in raw)
+
+
+def is_address(text):
+    """Section 1: name "@" name."""
+    local, at, node = text.partition("@")
+    return at == "@" and is_name(local) and is_name(node)
+
+
+def address_node(text):
+    return text.partition("@")[2] if is_address(text) else None
+
+
 class Reader:
-    """Reads the field types back, failing on any truncation."""
+    """Reads the field types back; every failure is a Malformed naming the field."""
 
     def __init__(self, data):
         self.data = data
         self.pos = 0
 
-    def take(self, n):
+    def take(self, n, field):
         if self.pos + n > len(self.data):
-            raise ValueError("truncated")
+            raise Malformed(field, "truncated")
         out = self.data[self.pos:self.pos + n]
         self.pos += n
         return out
 
-    def u8(self):
-        return self.take(1)[0]
+    def u8(self, field="u8"):
+        return self.take(1, field)[0]
 
-    def u16(self):
-        return struct.unpack(">H", self.take(2))[0]
+    def u16(self, field="u16"):
+        return struct.unpack(">H", self.take(2, field))[0]
 
-    def u32(self):
-        return struct.unpack(">I", self.take(4))[0]
+    def u32(self, field="u32"):
+        return struct.unpack(">I", self.take(4, field))[0]
 
-    def u64(self):
-        return struct.unpack(">Q", self.take(8))[0]
+    def u64(self, field="u64"):
+        return struct.unpack(">Q", self.take(8, field))[0]
 
-    def string(self):
-        return self.take(self.u8()).decode("utf-8")
+    def string(self, field="string"):
+        raw = self.take(self.u8(field), field)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed(field, "not UTF-8") from None
 
-    def longstr(self):
-        return self.take(self.u32())
+    def longstr(self, field="longstr", maximum=None):
+        n = self.u32(field)
+        if maximum is not None and n > maximum:
+            raise Malformed(field, f"{n} bytes, limit {maximum}")
+        return self.take(n, field)
 
-    def octets(self, n):
-        return self.take(n)
+    def octets(self, n, field="octets"):
+        return self.take(n, field)
 
     def end(self):
         if self.pos != len(self.data):
-            raise ValueError(f"{len(self.data) - self.pos} trailing bytes")
+            raise Malformed("end", f"{len(self.data) - self.pos} trailing bytes")
 
 
 # ---------------------------------------------------------------------------
-# Commands (SPEC.md sections 4-7): one table, used to encode and to decode
+# Commands (SPEC.md sections 4-7 and 11): one table per protocol, used to
+# encode and to decode.
+#
+# A layout is a list of (field, kind). A kind is one of
+#   "u8" "u16" "u32" "u64" "string" "octetsN"
+#   "name"                 a string with the decoding rule "a valid name"
+#   ("longstr", max)       a longstr of at most max bytes
+#   ("list", count_kind, item, max_count)
+#                          a count, then that many items; item is a kind, or a
+#                          layout (the items are then dicts)
+#   "envelope"             the envelope of section 7.1, its fields flattened
+#                          into the command's dict
 # ---------------------------------------------------------------------------
 
 SIGNATURE = b"\xAA\x5C"
 VERSION = 1
+MAX_BODY = 81_920
+MAX_ENTRY = 4096
 
-# Envelope (section 7), in wire order.
+# Envelope (section 7.1), in wire order.
 ENVELOPE = [("id", "octets16"), ("from", "string"), ("to", "string"), ("kind", "u8"),
-            ("flags", "u16"), ("sent_at", "u64"), ("body", "longstr")]
+            ("flags", "u16"), ("sent_at", "u64"), ("body", ("longstr", MAX_BODY))]
 
+ENTRIES_ITEM = [("entry", ("longstr", MAX_ENTRY)), ("home_sign_key", "octets32")]
+
+# Client <-> node (section 6), in id order.
 COMMANDS = {
-    "ENROLL":   (0x01, [("display", "string"), ("curve_key", "octets32"),
-                        ("box_key", "octets32"), ("sign_key", "octets32")]),
-    "ENROLLED": (0x02, [("address", "string"), ("node_sign_key", "octets32")]),
-    "LOOKUP":   (0x03, [("request_id", "u32"), ("address", "string")]),
-    "ENTRY":    (0x04, [("request_id", "u32"), ("entry", "longstr")]),
-    "SEND":     (0x05, ENVELOPE),
-    "STORED":   (0x06, [("id", "octets16")]),
-    "ATTACH":   (0x07, [("window", "u32")]),
-    "DELIVER":  (0x08, [("seq", "u64")] + ENVELOPE),
-    "ACK":      (0x09, [("seq", "u64")]),
-    "SYNCED":   (0x0A, [("pending", "u32")]),
-    "PING":     (0x0B, []),
-    "PONG":     (0x0C, [("attached", "u8")]),
-    "ERROR":    (0x0D, [("code", "u16"), ("ref", "octets16"), ("reason", "string")]),
-    "DETACH":   (0x0E, []),
+    "ENROLL":    (0x01, [("display", "string"), ("curve_key", "octets32"),
+                         ("box_key", "octets32"), ("sign_key", "octets32")]),
+    "ENROLLED":  (0x02, [("address", "string"), ("node_sign_key", "octets32")]),
+    "LOOKUP":    (0x03, [("request_id", "u32"), ("address", "string")]),
+    "ENTRY":     (0x04, [("request_id", "u32"), ("entry", ("longstr", MAX_ENTRY)),
+                         ("home_sign_key", "octets32")]),
+    "SEND":      (0x05, [("envelope", "envelope")]),
+    "STORED":    (0x06, [("id", "octets16")]),
+    "ATTACH":    (0x07, [("window", "u32")]),
+    "DELIVER":   (0x08, [("seq", "u64"), ("envelope", "envelope")]),
+    "ACK":       (0x09, [("seq", "u64")]),
+    "SYNCED":    (0x0A, [("pending", "u32")]),
+    "PING":      (0x0B, []),
+    "PONG":      (0x0C, [("attached", "u8")]),
+    "ERROR":     (0x0D, [("code", "u16"), ("ref", "octets16"), ("reason", "string")]),
+    "DETACH":    (0x0E, []),
+    "DIRECTORY": (0x0F, [("request_id", "u32"), ("query", "string")]),
+    "ENTRIES":   (0x10, [("request_id", "u32"), ("items", ("list", "u32", ENTRIES_ITEM, 100_000))]),
+}
+
+ROUTE_ENTRY = [("dest", "name"), ("sign_key", "octets32"), ("directory_version", "u64"),
+               ("path", ("list", "u8", "name", 32))]
+
+# Node <-> node (section 11.5), in id order.
+PEER_COMMANDS = {
+    "HELLO":        (0x20, [("node", "name"), ("sign_key", "octets32"), ("credit", "u32")]),
+    "RELAY":        (0x21, [("jid", "u64"), ("origin", "name"), ("dest", "name"),
+                            ("stream_seq", "u64"), ("hops", "u8"), ("envelope", "envelope")]),
+    "RELAYED":      (0x22, [("jids", ("list", "u16", "u64", None))]),
+    "PEER-PING":    (0x23, [("sent_ns", "u64")]),
+    "PEER-PONG":    (0x24, [("echo_ns", "u64")]),
+    "ROUTES":       (0x25, [("node", "name"), ("seq", "u64"),
+                            ("entries", ("list", "u16", ROUTE_ENTRY, None))]),
+    "DIR-REQ":      (0x26, [("home", "name")]),
+    "DIR-SNAPSHOT": (0x27, [("home", "name"), ("version", "u64"),
+                            ("entries", ("list", "u32", ("longstr", MAX_ENTRY), 1_000_000))]),
+    "SUMMARY":      (0x28, [("node", "name"), ("seq", "u64"), ("json", ("longstr", 65_536))]),
 }
 
 
 def encode_field(kind, value):
-    if kind == "u8":
-        return u8(value)
-    if kind == "u16":
-        return u16(value)
-    if kind == "u32":
-        return u32(value)
-    if kind == "u64":
-        return u64(value)
-    if kind == "string":
+    if isinstance(kind, tuple):
+        if kind[0] == "longstr":
+            if len(value) > kind[1]:
+                raise ValueError(f"longstr over {kind[1]} bytes")
+            return longstr(value)
+        _, count_kind, item, _ = kind
+        out = encode_field(count_kind, len(value))
+        for element in value:
+            out += encode_layout(item, element) if isinstance(item, list) else encode_field(item, element)
+        return out
+    if kind in ("u8", "u16", "u32", "u64"):
+        return {"u8": u8, "u16": u16, "u32": u32, "u64": u64}[kind](value)
+    if kind in ("string", "name"):
         return string(value)
-    if kind == "longstr":
-        return longstr(value)
     if kind.startswith("octets"):
         return octets(value, int(kind[6:]))
     raise AssertionError(kind)
 
 
-def decode_field(r, kind):
-    if kind.startswith("octets"):
-        return r.octets(int(kind[6:]))
-    return getattr(r, kind)()
-
-
-def encode_command(name, fields):
-    command_id, layout = COMMANDS[name]
-    out = SIGNATURE + u8(VERSION) + u8(command_id)
+def encode_layout(layout, values):
+    out = b""
     for field, kind in layout:
-        out += encode_field(kind, fields[field])
+        out += encode_layout(ENVELOPE, values) if kind == "envelope" else encode_field(kind, values[field])
     return out
 
 
-def decode_command(frame):
+def decode_field(r, kind, field):
+    if isinstance(kind, tuple):
+        if kind[0] == "longstr":
+            return r.longstr(field, kind[1])
+        _, count_kind, item, max_count = kind
+        n = decode_field(r, count_kind, f"{field}.count")
+        if max_count is not None and n > max_count:
+            raise Malformed(field, f"{n} items, limit {max_count}")
+        if isinstance(item, list):
+            return [decode_layout(r, item, field) for _ in range(n)]
+        return [decode_field(r, item, field) for _ in range(n)]
+    if kind == "name":
+        value = r.string(field)
+        if not is_name(value):
+            raise Malformed(field, "not a valid name")
+        return value
+    if kind.startswith("octets"):
+        return r.octets(int(kind[6:]), field)
+    return getattr(r, kind)(field)
+
+
+def decode_envelope(r):
+    """Section 7.1: fields in wire order, then the `from` and `to` rules."""
+    values = {field: decode_field(r, kind, f"envelope.{field}") for field, kind in ENVELOPE}
+    if values["from"] and not is_address(values["from"]):
+        raise Malformed("envelope.from", "not an address")
+    if not is_address(values["to"]):
+        raise Malformed("envelope.to", "not an address")
+    return values
+
+
+def decode_layout(r, layout, prefix=""):
+    values = {}
+    for field, kind in layout:
+        if kind == "envelope":
+            values.update(decode_envelope(r))
+        else:
+            values[field] = decode_field(r, kind, f"{prefix}.{field}" if prefix else field)
+    return values
+
+
+# Decoding rules about several fields (sections 6.12, 11.5.2, 11.5.6).
+
+def rule_pong(v):
+    if v["attached"] > 1:
+        raise Malformed("attached", "must be 0 or 1")
+
+
+def rule_relay(v):
+    if address_node(v["from"]) != v["origin"]:
+        raise Malformed("envelope.from", "must be a user of the origin node")
+    if address_node(v["to"]) != v["dest"]:
+        raise Malformed("envelope.to", "must be a user of the destination node")
+
+
+def rule_routes(v):
+    dests = set()
+    for e in v["entries"]:
+        path = e["path"]
+        if len(set(path)) != len(path) or v["node"] in path:
+            raise Malformed("path", "repeats a node")
+        if e["dest"] in dests:
+            raise Malformed("dest", "listed twice")
+        dests.add(e["dest"])
+        if (e["dest"] == v["node"]) != (not path) or (path and path[-1] != e["dest"]):
+            raise Malformed("path", "does not end at its destination")
+
+
+RULES = {"PONG": rule_pong, "RELAY": rule_relay, "ROUTES": rule_routes}
+
+
+def encode_command(table, name, fields):
+    command_id, layout = table[name]
+    return SIGNATURE + u8(VERSION) + u8(command_id) + encode_layout(layout, fields)
+
+
+def decode_command(table, frame):
+    """Decodes one frame against one table (a client's frames against COMMANDS,
+    a peer's against PEER_COMMANDS, section 4.2); raises Malformed."""
     r = Reader(frame)
-    if r.octets(2) != SIGNATURE:
-        raise ValueError("bad signature")
-    if r.u8() != VERSION:
-        raise ValueError("bad version")
-    command_id = r.u8()
-    for name, (cid, layout) in COMMANDS.items():
+    if r.octets(2, "signature") != SIGNATURE:
+        raise Malformed("signature", "not AA 5C")
+    if r.u8("version") != VERSION:
+        raise Malformed("version", "unsupported")
+    command_id = r.u8("command")
+    for name, (cid, layout) in table.items():
         if cid == command_id:
-            fields = {field: decode_field(r, kind) for field, kind in layout}
+            fields = decode_layout(r, layout)
+            if name in RULES:
+                RULES[name](fields)
             r.end()
             return name, fields
-    raise ValueError(f"unknown command {command_id:#x}")
+    raise Malformed("command", f"unknown command {command_id:#x}")
 
 
-# The input values of SPEC.md section 13 (the same as VectorTests.swift `commands`).
+def node_error_for(frame):
+    """Section 4.3: the (code, ref) of the ERROR a node sends for a client frame
+    that does not decode, or None when it decodes."""
+    try:
+        decode_command(COMMANDS, frame)
+        return None
+    except Malformed as error:
+        code = {"envelope.body": 413, "envelope.to": 404}.get(error.field, 400)
+        ref = frame[4:20] if len(frame) >= 20 and frame[3] == 0x05 else bytes(16)
+        return code, ref
+
+
+# The input values of SPEC.md section 18 (the same as VectorTests.swift).
 ID1 = bytes(range(16))
 ENVELOPE_VALUES = {"id": ID1, "from": "alice@hq", "to": "wu@traffic", "kind": 1, "flags": 0,
                    "sent_at": 1_764_000_000_000, "body": bytes.fromhex("deadbeef")}
@@ -229,7 +397,7 @@ COMMAND_INPUTS = [
                 "sign_key": b"\x33" * 32}),
     ("ENROLLED", {"address": "wu@traffic", "node_sign_key": b"\x44" * 32}),
     ("LOOKUP", {"request_id": 7, "address": "alice@hq"}),
-    ("ENTRY", {"request_id": 7, "entry": bytes([1, 2, 3])}),
+    ("ENTRY", {"request_id": 7, "entry": bytes([1, 2, 3]), "home_sign_key": b"\x55" * 32}),
     ("SEND", dict(ENVELOPE_VALUES, **{"from": ""})),
     ("STORED", {"id": ID1}),
     ("ATTACH", {"window": 1000}),
@@ -240,26 +408,141 @@ COMMAND_INPUTS = [
     ("PONG", {"attached": 1}),
     ("ERROR", {"code": 404, "ref": ID1, "reason": "no user 'carol' on node 'hq'"}),
     ("DETACH", {}),
+    ("DIRECTORY", {"request_id": 8, "query": "wu"}),
+    ("ENTRIES", {"request_id": 8, "items": [{"entry": bytes([4, 5]), "home_sign_key": b"\x66" * 32}]}),
+]
+
+PEER_COMMAND_INPUTS = [
+    ("HELLO", {"node": "hq", "sign_key": b"\x77" * 32, "credit": 1000}),
+    ("RELAY", dict(ENVELOPE_VALUES, jid=9, origin="hq", dest="traffic", stream_seq=3, hops=1)),
+    ("RELAYED", {"jids": [9, 10]}),
+    ("PEER-PING", {"sent_ns": 123_456_789}),
+    ("PEER-PONG", {"echo_ns": 123_456_789}),
+    ("ROUTES", {"node": "city", "seq": 5, "entries": [
+        {"dest": "city", "sign_key": b"\x01" * 32, "directory_version": 4, "path": []},
+        {"dest": "district", "sign_key": b"\x02" * 32, "directory_version": 2, "path": ["district"]},
+    ]}),
+    ("DIR-REQ", {"home": "traffic"}),
+    ("DIR-SNAPSHOT", {"home": "traffic", "version": 2, "entries": [bytes([1, 2]), bytes([3])]}),
+    ("SUMMARY", {"node": "hq", "seq": 1, "json": b'{"users":2}'}),
 ]
 
 
-def check_commands():
-    v = load("commands.json")
+def check_table(file, label, table, inputs, first_id):
+    v = load(file)
     vectors = v["vectors"]
-    check("commands.json: number of commands", len(vectors), len(COMMAND_INPUTS))
-    check("commands.json: command names in spec order",
-          [x["command"] for x in vectors], [name for name, _ in COMMAND_INPUTS])
-    check("commands.json: command ids are 0x01..0x0E in order",
-          [COMMANDS[name][0] for name, _ in COMMAND_INPUTS], list(range(1, 15)))
-    for vector, (name, fields) in zip(vectors, COMMAND_INPUTS):
+    check(f"{file}: number of commands", len(vectors), len(inputs))
+    check(f"{file}: command names in spec order", [x["command"] for x in vectors], [name for name, _ in inputs])
+    ids = [table[name][0] for name, _ in inputs]
+    check(f"{file}: command ids are {first_id:#04x}..{first_id + len(inputs) - 1:#04x} in order",
+          ids, list(range(first_id, first_id + len(inputs))))
+    for vector, (name, fields) in zip(vectors, inputs):
         stored = bytes.fromhex(vector["hex"])
-        check(f"{name}: encoding", encode_command(name, fields), stored)
+        check(f"{label} {name}: encoding", encode_command(table, name, fields), stored)
         try:
-            decoded = decode_command(stored)
-        except ValueError as error:
+            decoded = decode_command(table, stored)
+        except Malformed as error:
             decoded = ("undecodable", str(error))
-        want = (name, {k: (bytes(x) if isinstance(x, (bytes, bytearray)) else x) for k, x in fields.items()})
-        check(f"{name}: decoding", decoded, want)
+        check(f"{label} {name}: decoding", decoded, (name, fields))
+
+
+def check_commands():
+    check_table("commands.json", "client", COMMANDS, COMMAND_INPUTS, 0x01)
+
+
+def check_peer_commands():
+    check_table("peer-commands.json", "peer", PEER_COMMANDS, PEER_COMMAND_INPUTS, 0x20)
+
+
+def vector_bytes(file, name):
+    return next(bytes.fromhex(x["hex"]) for x in load(file)["vectors"] if x["command"] == name)
+
+
+def refused(table, frame):
+    try:
+        decode_command(table, frame)
+        return "accepted"
+    except Malformed as error:
+        return f"refused ({error.field})"
+
+
+def check_decoding_rules():
+    """Frames derived from the vectors that SPEC.md says must not decode (or, for
+    the node's answer to a client, must get a given ERROR)."""
+    client = lambda n: vector_bytes("commands.json", n)  # noqa: E731
+    peer = lambda n: vector_bytes("peer-commands.json", n)  # noqa: E731
+
+    # The two tables are separate (section 4.2).
+    check("4.2: a client command id is unknown between nodes",
+          refused(PEER_COMMANDS, client("PING")), "refused (command)")
+    check("4.2: a node-to-node command id is unknown from a client",
+          refused(COMMANDS, peer("PEER-PING")), "refused (command)")
+
+    # Section 4.3: the node's ERROR for malformed client frames.
+    send = client("SEND")
+    body_at = len(send) - 8  # u32 length + 4 body bytes
+    too_long = send[:body_at] + u32(MAX_BODY + 1) + b"\x00" * (MAX_BODY + 1)
+    check("4.3: SEND with a body over 81 920 bytes -> ERROR 413, ref = its id",
+          node_error_for(too_long), (413, ID1))
+    bad_to = encode_command(COMMANDS, "SEND", dict(ENVELOPE_VALUES, **{"from": "", "to": "wu"}))
+    check("4.3: SEND whose to is not an address -> ERROR 404, ref = its id", node_error_for(bad_to), (404, ID1))
+    bad_from = encode_command(COMMANDS, "SEND", dict(ENVELOPE_VALUES, **{"from": "Alice@hq"}))
+    check("4.3: SEND whose from is not an address -> ERROR 400, ref = its id", node_error_for(bad_from), (400, ID1))
+    check("4.3: a byte after the last field -> ERROR 400, ref = its id", node_error_for(send + b"\x00"), (400, ID1))
+    check("4.3: a truncated ACK -> ERROR 400, zero ref", node_error_for(client("ACK")[:-1]), (400, bytes(16)))
+    check("4.3: PONG attached = 2 is malformed",
+          refused(COMMANDS, client("PONG")[:-1] + b"\x02"), "refused (attached)")
+    many = client("ENTRIES")[:8] + u32(100_001)
+    check("6.16: ENTRIES count over 100 000 is malformed", refused(COMMANDS, many), "refused (items)")
+
+    # Section 11.5: decoding rules of node-to-node commands.
+    relay = dict(ENVELOPE_VALUES, jid=9, origin="hq", dest="traffic", stream_seq=3, hops=1)
+    check("11.5.2: RELAY whose from is not of the origin is malformed",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, origin="city"))),
+          "refused (envelope.from)")
+    check("11.5.2: RELAY with an empty from is malformed",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, **{"from": ""}))),
+          "refused (envelope.from)")
+    check("11.5.2: RELAY whose to is not of the destination is malformed",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, dest="city"))),
+          "refused (envelope.to)")
+    check("11.5.1: HELLO with a node name that is not valid is malformed",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "HELLO",
+                                                {"node": "HQ", "sign_key": b"\x77" * 32, "credit": 1})),
+          "refused (node)")
+
+    def routes(*entries, node="city"):
+        return encode_command(PEER_COMMANDS, "ROUTES", {"node": node, "seq": 5, "entries": [
+            {"dest": d, "sign_key": b"\x01" * 32, "directory_version": 0, "path": p} for d, p in entries]})
+
+    own = ("city", [])
+    check("11.5.6: the ROUTES vector's rules hold (control)", refused(PEER_COMMANDS, routes(own, ("a", ["b", "a"]))),
+          "accepted")
+    check("11.5.6: a path that repeats a node is malformed",
+          refused(PEER_COMMANDS, routes(own, ("a", ["b", "b", "a"]))), "refused (path)")
+    check("11.5.6: a path through the announcer is malformed",
+          refused(PEER_COMMANDS, routes(own, ("a", ["city", "a"]))), "refused (path)")
+    check("11.5.6: a destination listed twice is malformed",
+          refused(PEER_COMMANDS, routes(own, ("a", ["a"]), ("a", ["b", "a"]))), "refused (dest)")
+    check("11.5.6: a path that does not end at its destination is malformed",
+          refused(PEER_COMMANDS, routes(own, ("a", ["b"]))), "refused (path)")
+    check("11.5.6: another destination with an empty path is malformed",
+          refused(PEER_COMMANDS, routes(own, ("a", []))), "refused (path)")
+    check("11.5.6: the announcer's own entry with a path is malformed",
+          refused(PEER_COMMANDS, routes(("city", ["a", "city"]))), "refused (path)")
+    long_path = [f"n{i}" for i in range(33)]
+    check("11.5.6: a path of 33 names is malformed",
+          refused(PEER_COMMANDS, routes(own, ("n32", long_path))), "refused (entries.path)")
+    check("11.5.6: a path of 32 names is not (control)",
+          refused(PEER_COMMANDS, routes(own, ("n31", long_path[:32]))), "accepted")
+    snapshot = peer("DIR-SNAPSHOT")
+    over = snapshot[:4 + 8 + 8] + u32(1_000_001)
+    check("11.5.8: DIR-SNAPSHOT count over 1 000 000 is malformed", refused(PEER_COMMANDS, over), "refused (entries)")
+    big_json = encode_field("name", "hq") + u64(1) + u32(65_537) + b" " * 65_537
+    check("11.5.9: SUMMARY json over 65 536 bytes is malformed",
+          refused(PEER_COMMANDS, SIGNATURE + u8(VERSION) + u8(0x28) + big_json), "refused (json)")
+    check("11.5.3: RELAYED with fewer jids than its count is malformed",
+          refused(PEER_COMMANDS, peer("RELAYED")[:-8]), "refused (jids)")
 
 
 # ---------------------------------------------------------------------------
@@ -410,12 +693,89 @@ def check_invite():
     check("invite: parsed fields", got, (1, node, user, endpoint, curve, sign, secret, expires))
 
 
+# ---------------------------------------------------------------------------
+# A directory entry through ENTRY, ENTRIES and DIR-SNAPSHOT (sections 6.4,
+# 6.16, 9.3, 11.5.8, 14.3)
+# ---------------------------------------------------------------------------
+
+def client_verifies(entry_bytes, home_sign_key, own_node, own_node_key):
+    """Section 9.3 as a client applies it; returns the verdict as text."""
+    try:
+        r = Reader(entry_bytes)
+        address, display = r.string("address"), r.string("display")
+        box_key, sign_key, updated_at = r.octets(32), r.octets(32), r.u64()
+        signature = r.octets(64)
+        r.end()
+    except Malformed:
+        return "refused: damaged"
+    if not is_address(address):
+        return "refused: no address"
+    if address_node(address) == own_node:
+        if home_sign_key != own_node_key:
+            return "refused: another key for the own node"
+        key = own_node_key
+    else:
+        key = home_sign_key
+    signed = (b"sealpost-dir-v1" + string(address) + string(display) + box_key + sign_key + u64(updated_at))
+    try:
+        nacl.signing.VerifyKey(key).verify(signed, signature)
+    except nacl.exceptions.BadSignatureError:
+        return "refused: bad signature"
+    return "accepted"
+
+
+def snapshot_applies(home, entries, pinned_key):
+    """Section 14.3, rule 1: every entry decodes, is on `home`, and verifies."""
+    for entry in entries:
+        if client_verifies(entry, pinned_key, own_node=None, own_node_key=None) != "accepted":
+            return "rejected"
+        r = Reader(entry)
+        if address_node(r.string()) != home:
+            return "rejected"
+    return "applied"
+
+
+def check_entry_transport():
+    d = load("directory.json")
+    entry = bytes.fromhex(d["encoded"])
+    traffic_key = bytes.fromhex(d["node_sign_public"])
+    other_key = bytes(nacl.signing.SigningKey(seq(0x99, 32)).verify_key)
+
+    frame = encode_command(COMMANDS, "ENTRY", {"request_id": 1, "entry": entry, "home_sign_key": traffic_key})
+    name, fields = decode_command(COMMANDS, frame)
+    check("ENTRY carries the directory.json entry and its home key intact",
+          (name, fields["entry"], fields["home_sign_key"]), ("ENTRY", entry, traffic_key))
+    check("9.3: a client of hq accepts wu@traffic with the key its node pinned",
+          client_verifies(fields["entry"], fields["home_sign_key"], "hq", other_key), "accepted")
+    check("9.3: ... and refuses it with another key",
+          client_verifies(entry, other_key, "hq", other_key), "refused: bad signature")
+    check("9.3: a client of traffic verifies with its invite key",
+          client_verifies(entry, traffic_key, "traffic", traffic_key), "accepted")
+    check("9.3: a client of traffic refuses another home_sign_key for its own node",
+          client_verifies(entry, other_key, "traffic", traffic_key), "refused: another key for the own node")
+
+    items = [{"entry": entry, "home_sign_key": traffic_key}] * 2
+    frame = encode_command(COMMANDS, "ENTRIES", {"request_id": 2, "items": items})
+    check("ENTRIES round trip with two real entries", decode_command(COMMANDS, frame)[1]["items"], items)
+
+    frame = encode_command(PEER_COMMANDS, "DIR-SNAPSHOT", {"home": "traffic", "version": 3, "entries": [entry]})
+    _, fields = decode_command(PEER_COMMANDS, frame)
+    check("DIR-SNAPSHOT round trip", fields["entries"], [entry])
+    check("14.3: a snapshot of traffic verifying with traffic's pinned key applies",
+          snapshot_applies("traffic", fields["entries"], traffic_key), "applied")
+    check("14.3: the same snapshot under another home is rejected",
+          snapshot_applies("hq", fields["entries"], traffic_key), "rejected")
+    check("14.3: one entry that does not verify rejects the whole snapshot",
+          snapshot_applies("traffic", [entry, entry[:-1] + bytes([entry[-1] ^ 1])], traffic_key), "rejected")
+
+
 def main():
-    for part in (check_commands, check_e2e, check_directory, check_invite):
+    global failed
+    for part in (check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
+                 check_entry_transport, check_invite):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback
-            global failed
             failed += 1
             print(f"FAIL  {part.__name__}: {type(error).__name__}: {error}")
     print(f"{passed} passed, {failed} failed")

@@ -74,8 +74,10 @@ public final class NodeStore {
         try db.transaction {
             try db.execute("""
                 -- Envelopes on their way to another node, until the next hop acknowledged them.
+                -- AUTOINCREMENT: a journal id is never reused, so a late RELAYED for a
+                -- deleted entry can never delete a newer one that took its id.
                 CREATE TABLE IF NOT EXISTS journal(
-                    jid INTEGER PRIMARY KEY, dest TEXT NOT NULL, origin TEXT NOT NULL,
+                    jid INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL, origin TEXT NOT NULL,
                     stream_seq INTEGER NOT NULL, hops INTEGER NOT NULL, envelope BLOB NOT NULL,
                     created_at INTEGER NOT NULL);
                 -- Next stream seq this node gives envelopes it originates, per destination node.

@@ -389,7 +389,9 @@ extension Reactor {
                     }
                 case .relayed(let jids):
                     link.lastAckNs = now
-                    for jid in jids where journal.entries[jid] != nil {
+                    // Only what was sent to this peer and not yet given to another: a
+                    // peer cannot make us forget envelopes it never had.
+                    for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
                         link.inFlight[jid] = nil
                         try write(ref: .zero) { try store.deleteJournal(jid) }
                         onCommit.append { [weak self] in self?.journal.remove(jid) }
