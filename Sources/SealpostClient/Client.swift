@@ -18,8 +18,12 @@ public struct ReceivedMessage: Sendable, Equatable {
 public enum ClientEvent: Sendable {
     /// A delivered envelope, decrypted. `seq` must be acknowledged.
     case message(ReceivedMessage)
-    /// A delivered envelope that could not be opened (tampered, unknown sender key).
+    /// A delivered envelope that can never be opened (tampered, wrong key): acknowledge it.
     case undecryptable(seq: UInt64, id: MessageID, from: String, reason: String)
+    /// A delivered envelope whose sender's key cannot be had yet (the directory has not
+    /// reached our node, or the node did not answer). Do NOT acknowledge it or anything
+    /// after it: the node delivers it again on the next attach.
+    case senderUnknown(seq: UInt64, id: MessageID, from: String, reason: String)
     /// Everything waiting at attach time has been delivered.
     case synced
     /// The node stored a sent envelope.
@@ -244,7 +248,10 @@ public final class Client {
             } catch let error as Sealed.OpenError {
                 return .undecryptable(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
             } catch let error as ClientError {
-                return .undecryptable(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
+                if case .protocolError = error {
+                    return .undecryptable(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
+                }
+                return .senderUnknown(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
             }
         case .synced: return .synced
         case .stored(let id): return .stored(id)

@@ -90,6 +90,9 @@ public struct DataDir: Sendable {
     }
 
     public func loadConfig() throws -> NodeConfig {
+        if !exists, FileManager.default.fileExists(atPath: path), !FileManager.default.isReadableFile(atPath: path) {
+            throw NodeError.dataDir("cannot read \(path): permission denied (run this as the node's user)")
+        }
         guard exists else {
             throw NodeError.dataDir("no node in \(path) (no node.yaml); create one with: sealpost-node init --data \(path) --name NAME")
         }

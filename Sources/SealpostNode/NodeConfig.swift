@@ -89,7 +89,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var advertisedEndpoint: String { advertise ?? listen }
 
     public func yaml() throws -> String {
-        "# Sealpost node configuration. Restart the node after editing.\n" + (try YAMLEncoder().encode(self))
+        "# Sealpost node configuration. A running node applies peer changes within a second;\n# name, listen, publish and advertise take effect after a restart.\n" + (try YAMLEncoder().encode(self))
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours"]

@@ -51,9 +51,10 @@ extension NodeStore {
 
     // MARK: held
 
-    func hold(origin: String, streamSeq: UInt64, recipient: String, envelope: [UInt8]) throws {
+    /// Keeps an early envelope; false when it was held already.
+    func hold(origin: String, streamSeq: UInt64, recipient: String, envelope: [UInt8]) throws -> Bool {
         try db.run("INSERT OR IGNORE INTO held(origin, stream_seq, recipient, envelope) VALUES(?,?,?,?)",
-                   .text(origin), .int(Int64(streamSeq)), .text(recipient), .blob(envelope))
+                   .text(origin), .int(Int64(streamSeq)), .text(recipient), .blob(envelope)) == 1
     }
 
     /// Removes and returns the held envelope `(origin, seq)`, if there is one.

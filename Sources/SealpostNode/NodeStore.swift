@@ -30,7 +30,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 2
+    public static let schemaVersion: Int64 = 3
 
     public init(path: String, readOnly: Bool = false) throws {
         do {
@@ -66,6 +66,27 @@ public final class NodeStore {
         if version >= Self.schemaVersion { return }
         if version < 1 { try migrateTo1() }
         if version < 2 { try migrateTo2() }
+        if version < 3 { try migrateTo3() }
+    }
+
+    /// Journal ids are never reused (AUTOINCREMENT): a late RELAYED for a deleted
+    /// entry must not delete a newer one that took its id.
+    private func migrateTo3() throws {
+        let sql = try db.first("SELECT sql FROM sqlite_master WHERE name = 'journal'") { $0.text(0) } ?? ""
+        try db.transaction {
+            if !sql.contains("AUTOINCREMENT") {
+                try db.execute("""
+                    ALTER TABLE journal RENAME TO journal_v2;
+                    CREATE TABLE journal(
+                        jid INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL, origin TEXT NOT NULL,
+                        stream_seq INTEGER NOT NULL, hops INTEGER NOT NULL, envelope BLOB NOT NULL,
+                        created_at INTEGER NOT NULL);
+                    INSERT INTO journal SELECT * FROM journal_v2;
+                    DROP TABLE journal_v2;
+                    """)
+            }
+            try db.execute("PRAGMA user_version = 3")
+        }
     }
 
     /// Federation: the relay journal, per-destination streams, held (out of order)
@@ -74,10 +95,8 @@ public final class NodeStore {
         try db.transaction {
             try db.execute("""
                 -- Envelopes on their way to another node, until the next hop acknowledged them.
-                -- AUTOINCREMENT: a journal id is never reused, so a late RELAYED for a
-                -- deleted entry can never delete a newer one that took its id.
                 CREATE TABLE IF NOT EXISTS journal(
-                    jid INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL, origin TEXT NOT NULL,
+                    jid INTEGER PRIMARY KEY, dest TEXT NOT NULL, origin TEXT NOT NULL,
                     stream_seq INTEGER NOT NULL, hops INTEGER NOT NULL, envelope BLOB NOT NULL,
                     created_at INTEGER NOT NULL);
                 -- Next stream seq this node gives envelopes it originates, per destination node.

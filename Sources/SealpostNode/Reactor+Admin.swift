@@ -70,6 +70,8 @@ extension Reactor {
             "waiting": ["messages": waitingTotal, "users": waiting.filter { $0.value > 0 }.count,
                         "by_user": waiting.filter { $0.value > 0 }.mapValues { $0 }],
             "journal": journal.count,
+            "unrouted": journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
+                .reduce(0) { $0 + journal.queuedCount(dest: $1) },
             "held": heldCount.values.reduce(0, +),
             "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal")],
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,

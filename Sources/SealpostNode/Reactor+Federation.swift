@@ -152,6 +152,7 @@ extension Reactor {
                     break
                 }
                 journal.markSent(entry.jid, to: link.name)
+                if link.inFlight.isEmpty { link.lastAckNs = now } // "stuck" counts from the oldest wait
                 link.inFlight[entry.jid] = now
             }
         }
@@ -269,13 +270,9 @@ extension Reactor {
 
     func receiveRelay(from link: PeerLink, routingId: [UInt8], jid: UInt64, origin: String, dest: String,
                       streamSeq: UInt64, hops: UInt8, envelope: Envelope) throws {
-        guard origin != config.name else {
-            // Our own envelope came back (a loop during convergence): it is in our journal already.
-            counters.rejectedRelays += 1
-            relayAcks[routingId, default: []].append(jid)
-            return
-        }
-        guard relayAllowed(origin: origin, via: link) else {
+        // Our own envelope coming back (a transient loop) is journalled again like any
+        // other: the first hop's RELAYED already removed it from our journal.
+        guard origin == config.name || relayAllowed(origin: origin, via: link) else {
             // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
             counters.rejectedRelays += 1
             logger.warning("relay refused: peer does not route for its origin",
@@ -283,8 +280,9 @@ extension Reactor {
             return
         }
         guard hops < PeerCommand.maxHops else {
+            // A routing loop: not acknowledged, so it is not lost; the sender tries again
+            // after routes have settled.
             counters.rejectedRelays += 1
-            relayAcks[routingId, default: []].append(jid)
             return
         }
         if dest == config.name {
@@ -317,10 +315,11 @@ extension Reactor {
         var w = WireWriter(capacity: envelope.encodedSize)
         envelope.encode(into: &w)
         if streamSeq > expected {
+            var added = false
             try write(ref: envelope.id) {
-                try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: w.bytes)
+                added = try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: w.bytes)
             }
-            heldCount[origin, default: 0] += 1
+            if added { heldCount[origin, default: 0] += 1 }
             return
         }
         var next = expected
@@ -392,9 +391,12 @@ extension Reactor {
                     // Only what was sent to this peer and not yet given to another: a
                     // peer cannot make us forget envelopes it never had.
                     for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
-                        link.inFlight[jid] = nil
                         try write(ref: .zero) { try store.deleteJournal(jid) }
-                        onCommit.append { [weak self] in self?.journal.remove(jid) }
+                        // Forgotten only once the delete is durable; a failed commit leaves it in flight.
+                        onCommit.append { [weak self] in
+                            link.inFlight[jid] = nil
+                            self?.journal.remove(jid)
+                        }
                     }
                 case .pong(let echoNs):
                     if echoNs <= now { link.rttNs = now - echoNs }
@@ -429,8 +431,11 @@ extension Reactor {
             case let .routes(node, seq, entries):
                 receiveRoutes(from: link, node: node, seq: seq, entries: entries)
             case let .summary(node, seq, json):
-                guard node != config.name, seq > (summaries[node]?.seq ?? 0),
-                      (try? JSONSerialization.jsonObject(with: Data(json))) is [String: Any] else { continue }
+                guard node != config.name, seq > (summaries[node]?.seq ?? 0) else { continue }
+                guard (try? JSONSerialization.jsonObject(with: Data(json))) is [String: Any] else {
+                    counters.rejectedAnnouncements += 1
+                    continue
+                }
                 summaries[node] = (seq, json, Clock.nowMs())
                 // Flood: every node ends up with every summary; the seq stops loops.
                 _ = try? publisher.send([PeerCommand.summary(node: node, seq: seq, json: json).encode()], dontWait: true)
@@ -505,7 +510,7 @@ extension Reactor {
     func announceRoutes() {
         routesSeq += 1
         // Seqs grow across restarts too (start time in the high bits), so peers never ignore a restarted node.
-        let seq = (startedMs << 20) | (routesSeq & 0xFFFFF)
+        let seq = (startedMs << 20) &+ routesSeq
         let entries = routeTable.announcement(signKey: keys.sign.publicKey, directoryVersion: localDirectoryVersion)
         _ = try? publisher.send([PeerCommand.routes(node: config.name, seq: seq, entries: entries).encode()], dontWait: true)
     }
@@ -559,7 +564,7 @@ extension Reactor {
 
     func publishSummary() {
         summarySeq += 1
-        let seq = (startedMs << 20) | (summarySeq & 0xFFFFF)
+        let seq = (startedMs << 20) &+ summarySeq
         let json = summaryJSON()
         summaries[config.name] = (seq, json, Clock.nowMs())
         _ = try? publisher.send([PeerCommand.summary(node: config.name, seq: seq, json: json).encode()], dontWait: true)

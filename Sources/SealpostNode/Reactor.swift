@@ -125,7 +125,8 @@ final class Reactor {
         defer { wipe(&secret) }
         do {
             try router.setOption(SocketOption.routerMandatory, 1)
-            try router.setOption(SocketOption.maxMessageSize, int64: PeerCommand.maxFrameBytes)
+            // Clients and peers send only small frames here (snapshots come back on our DEALERs).
+            try router.setOption(SocketOption.maxMessageSize, int64: Command.maxFrameBytes)
             try router.setOption(SocketOption.sendHWM, 100_000)
             try router.setOption(SocketOption.receiveHWM, 100_000)
             try router.setHeartbeat(intervalMs: 5_000, timeoutMs: 30_000)

@@ -30,7 +30,8 @@ struct RouteTable {
     mutating func recompute(announcements: [String: [RouteEntry]]) -> Bool {
         var best: [String: Route] = [:]
         func offer(_ route: Route) {
-            guard route.dest != me, !route.path.contains(me) else { return }
+            // Paths longer than an announcement may carry would make ours undecodable.
+            guard route.dest != me, !route.path.contains(me), route.path.count <= 32 else { return }
             if let current = best[route.dest] {
                 if route.hops > current.hops { return }
                 if route.hops == current.hops && route.nextHop >= current.nextHop { return }

@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-bench",
         abstract: "Benchmarks with real nodes and clients on loopback (CURVE, end-to-end crypto, durable SQLite).",
-        subcommands: [Local.self]
+        subcommands: [Local.self, Federation.self]
     )
 }
 
@@ -46,16 +46,17 @@ struct BenchResult {
         return Double(sorted[max(index, 0)]) / 1000
     }
 
-    func report(mode: String, size: Int, rate: Double?, json: Bool) {
+    func report(mode: String, size: Int, rate: Double?, json: Bool, extra: [String: Any] = [:]) {
         let msgsPerS = Double(received) / seconds
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "mode": mode, "messages": messages, "size": size, "rate": rate ?? 0, "received": received,
                 "lost": lost, "duplicates": duplicates, "seconds": (seconds * 1000).rounded() / 1000,
                 "msgs_per_s": msgsPerS.rounded(), "p50_us": percentile(0.50).rounded(),
                 "p90_us": percentile(0.90).rounded(), "p99_us": percentile(0.99).rounded(),
                 "max_us": percentile(1.0).rounded(),
             ]
+            object.merge(extra) { $1 }
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
@@ -65,6 +66,9 @@ struct BenchResult {
                   one-way     p50 \(Int(percentile(0.5))) µs  p90 \(Int(percentile(0.9))) µs  p99 \(Int(percentile(0.99))) µs  max \(Int(percentile(1))) µs
                   lost        \(lost)   duplicates \(duplicates)
                 """)
+            if let calls = extra["status_calls"] as? Int, let p50 = extra["status_p50_ms"] as? Double, let max = extra["status_max_ms"] as? Double {
+                print("  status      \(calls) calls during the run: p50 \(String(format: "%.1f", p50)) ms, max \(String(format: "%.1f", max)) ms")
+            }
         }
     }
 }
@@ -88,6 +92,13 @@ final class BenchNode {
     func join(_ user: String) throws -> Profile {
         let invite = try Operator.invite(dataDir: dir, user: user, endpoint: node.routerEndpoint)
         return try Enrollment.join(code: invite.code, display: nil, profilePath: root + "/\(user).profile")
+    }
+
+    func peer(with other: BenchNode) throws {
+        try Operator.addPeer(dataDir: dir, peer: PeerConfig(name: other.node.name, router: other.node.routerEndpoint,
+                                                            publish: other.node.publishEndpoint, publicKey: try other.dir.loadKeys().publicKeyText))
+        try Operator.addPeer(dataDir: other.dir, peer: PeerConfig(name: node.name, router: node.routerEndpoint,
+                                                                  publish: node.publishEndpoint, publicKey: try dir.loadKeys().publicKeyText))
     }
 
     func close() {
@@ -195,6 +206,63 @@ func runLoad(sender senderProfile: Profile, receiver receiverProfile: Profile, t
 }
 
 extension Bench {
+    struct Federation: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Two peered nodes: sender on one, recipient on the other; every envelope committed on both before it counts.",
+            discussion: "Also measures how long `status` takes to answer on the sender's node while the load runs.")
+
+        @OptionGroup var options: LoadOptions
+
+        func run() throws {
+            let hq = try BenchNode(name: "hq")
+            let traffic = try BenchNode(name: "traffic")
+            defer { hq.close(); traffic.close() }
+            try hq.peer(with: traffic)
+            let alice = try hq.join("alice")
+            let wu = try traffic.join("wu")
+            // Wait until the directory crossed over.
+            let probe = try Client(profile: alice)
+            let deadline = Clock.monotonicNs() + 30_000_000_000
+            while (try? probe.lookup(Address("wu@traffic")!)) == nil {
+                guard Clock.monotonicNs() < deadline else { throw ClientError.unreachable("the two nodes never federated") }
+                usleep(100_000)
+            }
+            probe.close()
+            let probeW = try Client(profile: wu)
+            while (try? probeW.lookup(Address("alice@hq")!)) == nil {
+                guard Clock.monotonicNs() < deadline else { throw ClientError.unreachable("the two nodes never federated") }
+                usleep(100_000)
+            }
+            probeW.close()
+
+            // Operator's status calls during the run, from another thread.
+            let statusTimes = Mutex<[UInt64]>([])
+            let stop = Atomic<Bool>(false)
+            let dir = hq.dir
+            let poller = Thread {
+                while !stop.load(ordering: .acquiring) {
+                    let t0 = Clock.monotonicNs()
+                    if (try? AdminClient.request(dataDir: dir, ["cmd": "status"])) != nil {
+                        let dt = Clock.monotonicNs() - t0
+                        statusTimes.withLock { $0.append(dt) }
+                    }
+                    usleep(100_000)
+                }
+            }
+            poller.start()
+            let result = try runLoad(sender: alice, receiver: wu, to: Address("wu@traffic")!, options: options)
+            stop.store(true, ordering: .releasing)
+            usleep(200_000)
+            let times = statusTimes.withLock { $0 }.sorted()
+            result.report(mode: "federation", size: options.size, rate: options.rate, json: options.json,
+                          extra: times.isEmpty ? [:] : [
+                            "status_calls": times.count,
+                            "status_p50_ms": Double(times[times.count / 2]) / 1e6,
+                            "status_max_ms": Double(times.last!) / 1e6,
+                          ])
+        }
+    }
+
     struct Local: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "One node: sender → node → recipient, every envelope committed before it is acknowledged.")

@@ -57,7 +57,7 @@ extension SealpostNodeCommand {
             }
             let key = keys.publicKeyText
             if json {
-                printJSON(["name": name, "public_key": key, "router": listen, "publish": publish, "data": options.dir.path])
+                printJSON(["name": name, "public_key": key, "router": config.advertisedEndpoint, "publish": publish, "data": options.dir.path])
             } else {
                 print("""
                     created node '\(name)' in \(options.dir.path)

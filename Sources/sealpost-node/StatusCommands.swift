@@ -97,7 +97,7 @@ func renderStatus(_ s: [String: Any]) -> String {
     out.append("  router \(s["router"] ?? "")  publish \(s["publish"] ?? "")")
     out.append("users     \(users["enrolled"] ?? 0) enrolled, \(users["online"] ?? 0) online, \(users["federated"] ?? 0) on other nodes")
     out.append("waiting   \(waiting["messages"] ?? 0) messages for \(waiting["users"] ?? 0) offline users")
-    out.append("relay     \(s["journal"] ?? 0) in the journal, \(s["held"] ?? 0) held for order")
+    out.append("relay     \(s["journal"] ?? 0) in the journal (\(s["unrouted"] ?? 0) with no route now), \(s["held"] ?? 0) held for order")
     out.append("storage   database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0))")
     out.append("rates     last minute: \(rates["in_last_minute"] ?? 0) in, \(rates["out_last_minute"] ?? 0) out")
     let peers = s["peers"] as? [[String: Any]] ?? []
@@ -117,7 +117,7 @@ func renderStatus(_ s: [String: Any]) -> String {
     let routes = s["routes"] as? [[String: Any]] ?? []
     out.append("")
     if routes.isEmpty {
-        out.append("routes    none yet")
+        out.append("routes    none (no peer is connected)")
     } else {
         out.append(pad("DESTINATION", 14) + pad("NEXT HOP", 14) + pad("HOPS", 6) + "PATH")
         for r in routes {

@@ -29,6 +29,9 @@ extension SealpostCommand {
                 var lastPingNs = Clock.monotonicNs()
                 var awaitingPong = false
                 var warnedOffline = false
+                var announcedWaiting = Set<MessageID>()
+                var blockedAt: UInt64?
+                var lastRetryNs = Clock.monotonicNs()
                 while true {
                     var shown: [ReceivedMessage] = []
                     var lastSeq: UInt64 = 0
@@ -40,6 +43,13 @@ extension SealpostCommand {
                         case .undecryptable(let seq, let id, let from, let reason):
                             lastSeq = max(lastSeq, seq)
                             print("! message \(id.hex) from \(from) could not be opened: \(reason)")
+                        case .senderUnknown(let seq, let id, let from, _):
+                            // Not acknowledged: it comes again when we re-attach, once the directory knows the sender.
+                            if !announcedWaiting.contains(id) {
+                                announcedWaiting.insert(id)
+                                print("* a message from \(from) waits until its sender is in the directory")
+                            }
+                            blockedAt = min(blockedAt ?? seq, seq)
                         case .pong(let attached):
                             awaitingPong = false
                             if warnedOffline { print("* connected again"); warnedOffline = false }
@@ -55,7 +65,15 @@ extension SealpostCommand {
                         fflush(nil)
                         seen.add(shown.map(\.id))
                         try seen.save()
-                        try client.ack(lastSeq)
+                        // Never past a message that could not be opened yet.
+                        let through = blockedAt.map { min(lastSeq, $0 - 1) } ?? lastSeq
+                        if through > 0 { try client.ack(through) }
+                    }
+                    if blockedAt != nil && Clock.monotonicNs() - lastRetryNs > 5_000_000_000 {
+                        // Ask for everything unacknowledged again; the seen log drops what was shown.
+                        lastRetryNs = Clock.monotonicNs()
+                        blockedAt = nil
+                        try client.attach()
                     }
                     let now = Clock.monotonicNs()
                     if now - lastPingNs > 5_000_000_000 {

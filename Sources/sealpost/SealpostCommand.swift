@@ -148,6 +148,8 @@ extension SealpostCommand {
             var batchSeq: UInt64 = 0
             var unacked = 0
             var lastPingNs = Clock.monotonicNs()
+            /// The first delivery that could not be opened yet: nothing from it on is acknowledged.
+            var blockedAt: UInt64?
             var synced = false
             var heard = false
             let start = Clock.monotonicNs()
@@ -158,7 +160,8 @@ extension SealpostCommand {
                 fflush(nil)
                 seen.add(batch.map(\.id))
                 try seen.save()
-                try client.ack(batchSeq)
+                let through = blockedAt.map { min(batchSeq, $0 - 1) } ?? batchSeq
+                if through > 0 { try client.ack(through) }
                 shown += batch.count
                 batch.removeAll()
                 batchSeq = 0
@@ -199,6 +202,10 @@ extension SealpostCommand {
                     FileHandle.standardError.write(Data("warning: message \(id.hex) from \(from) could not be opened: \(reason)\n".utf8))
                 case .synced:
                     synced = true
+                case .senderUnknown(let seq, let id, let from, let reason):
+                    blockedAt = min(blockedAt ?? seq, seq)
+                    batchSeq = max(batchSeq, seq)
+                    FileHandle.standardError.write(Data("note: message \(id.hex) from \(from) waits (\(reason)); it is shown once its sender is in the directory\n".utf8))
                 case .refused(let code, _, let reason):
                     throw ClientError.refused(code: code, reason: reason)
                 case .stored, .pong:

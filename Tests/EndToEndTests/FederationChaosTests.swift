@@ -109,6 +109,9 @@ final class FederationChaosTests: XCTestCase {
 
         let receiver = try Client(profile: receiverProfile)
         defer { receiver.close() }
+        // Messages are acknowledged only once opened; give province's directory a moment too.
+        let known = Date().addingTimeInterval(30)
+        while (try? receiver.lookup(Address("li@district")!)) == nil, Date() < known { usleep(200_000) }
         try receiver.attach(window: 2000)
         var got: [MessageID] = []
         var seen = Set<MessageID>()
@@ -123,6 +126,7 @@ final class FederationChaosTests: XCTestCase {
             guard case .message(let m) = event else { continue }
             if seen.insert(m.id).inserted { got.append(m.id) } else { duplicates += 1 }
             if got.count % 500 == 0 { try receiver.ack(m.seq) }
+            _ = duplicates
         }
         XCTAssertEqual(got.count, total, "every message arrived")
         XCTAssertEqual(duplicates, 0, "none twice (the node dropped the repeats, not the client)")
