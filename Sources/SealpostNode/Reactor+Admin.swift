@@ -41,7 +41,7 @@ extension Reactor {
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) }
             let oldest = link.inFlight.keys.compactMap { journal.entries[$0]?.createdMs }.min()
                 ?? journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == link.name }
-                    .compactMap { dest in journal.entries.values.filter { $0.dest == dest }.map(\.createdMs).min() }.min()
+                    .compactMap { journal.oldestQueuedMs(dest: $0) }.min()
             var peer: [String: Any] = [
                 "name": link.name, "router": link.config.router, "state": peerState(link, now: now).rawValue,
                 "queue": link.inFlight.count + queued, "in_flight": link.inFlight.count,

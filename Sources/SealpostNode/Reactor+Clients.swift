@@ -8,9 +8,13 @@ import ZeroMQ
 extension Reactor {
     // MARK: ROUTER
 
+    /// Reads one batch: up to `batchLimit` messages or `batchBudgetNs` of work, so
+    /// a cycle (and an operator's `status`) never waits long behind a flood.
     func readRouter() {
         var count = 0
+        let start = Clock.monotonicNs()
         while count < Self.batchLimit {
+            if count & 63 == 63 && Clock.monotonicNs() - start > Self.batchBudgetNs { break }
             let message: Message?
             do {
                 message = try router.receive(dontWait: true)
@@ -307,6 +311,7 @@ extension Reactor {
             do {
                 if batchFailed { throw NodeError.storage("a write of this batch failed") }
                 try store.setMeta("next_seq", Int64(nextSeq))
+                try saveStreams()
                 try store.commit()
                 for action in onCommit { action() }
             } catch {

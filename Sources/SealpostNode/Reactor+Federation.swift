@@ -170,8 +170,18 @@ extension Reactor {
         relayAcks.removeAll(keepingCapacity: true)
     }
 
+    /// Writes the stream counters this cycle moved (once per cycle, not per envelope).
+    func saveStreams() throws {
+        for node in dirtyStreamsOut { try store.setStream(outgoing: true, node: node, next: streamOut[node, default: 1]) }
+        for node in dirtyStreamsIn { try store.setStream(outgoing: false, node: node, next: streamIn[node, default: 1]) }
+        dirtyStreamsOut.removeAll(keepingCapacity: true)
+        dirtyStreamsIn.removeAll(keepingCapacity: true)
+    }
+
     /// After a failed commit the in-memory stream counters may be ahead of the database.
     func reloadStreams() {
+        dirtyStreamsOut.removeAll()
+        dirtyStreamsIn.removeAll()
         streamOut = (try? store.streams(outgoing: true)) ?? streamOut
         streamIn = (try? store.streams(outgoing: false)) ?? streamIn
         heldCount = (try? store.heldCounts()) ?? heldCount
@@ -193,11 +203,11 @@ extension Reactor {
                 var w = WireWriter(capacity: stamped.encodedSize)
                 stamped.encode(into: &w)
                 jid = try store.appendJournal(dest: to.node, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
-                try store.setStream(outgoing: true, node: to.node, next: streamSeq + 1)
             }
         }
         if isNew {
             streamOut[to.node] = streamSeq + 1
+            dirtyStreamsOut.insert(to.node)
             counters.envelopesIn += 1
             rates.countIn()
             let entry = RelayJournal.Entry(jid: jid, dest: to.node, origin: config.name, streamSeq: streamSeq, hops: 0,
@@ -335,9 +345,8 @@ extension Reactor {
             if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: held.recipient, envelope: e, bytes: held.envelope) }
             next += 1
         }
-        let final = next
-        try write(ref: .zero) { try store.setStream(outgoing: false, node: origin, next: final) }
-        streamIn[origin] = final
+        streamIn[origin] = next
+        dirtyStreamsIn.insert(origin)
     }
 
     private func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {

@@ -21,6 +21,7 @@ final class Reactor {
     static let zapDomainPublish = "sealpost-pub"
     static let zapDomainAdmin = "sealpost-admin"
     static let batchLimit = 2048
+    static let batchBudgetNs: UInt64 = 5_000_000
     static let maxWindow = 4096
     static let sessionTimeoutNs: UInt64 = 30_000_000_000
     static let housekeepingIntervalNs: UInt64 = 5_000_000_000
@@ -68,6 +69,8 @@ final class Reactor {
     var journal = RelayJournal()
     var streamOut: [String: UInt64] = [:]
     var streamIn: [String: UInt64] = [:]
+    var dirtyStreamsOut: Set<String> = []
+    var dirtyStreamsIn: Set<String> = []
     var heldCount: [String: Int] = [:]
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
     var nodeKeys: [String: [UInt8]] = [:]
@@ -211,6 +214,7 @@ final class Reactor {
                 break
             }
             if events[2].contains(.readable) { control.wakeup.drain() }
+            if events[3].contains(.readable) { serveAdmin() }
             if events[0].contains(.readable) { serveZap() }
             if events[1].contains(.readable) { readRouter() }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
@@ -218,7 +222,6 @@ final class Reactor {
                 if events[5 + 2 * index].contains(.readable) { readSubscription(link) }
             }
             finishCycle()
-            if events[3].contains(.readable) { serveAdmin() }
             if !stalled.isEmpty { retryStalled() }
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }

@@ -17,44 +17,78 @@ struct RelayJournal {
         var sentTo: String?
     }
 
+    /// Journal ids waiting to be sent, ascending, consumed from `head`. A class, so
+    /// that appending through the dictionary never copies the array.
+    final class Queue {
+        var jids: [UInt64] = []
+        var head = 0
+
+        var count: Int { jids.count - head }
+        var first: UInt64? { head < jids.count ? jids[head] : nil }
+
+        func append(_ jid: UInt64) {
+            if let last = jids.last, head < jids.count, last >= jid {
+                insertSorted(jid)
+            } else {
+                jids.append(jid)
+            }
+        }
+
+        /// A resend goes back in journal order, before newer envelopes.
+        private func insertSorted(_ jid: UInt64) {
+            var low = head, high = jids.count
+            while low < high {
+                let mid = (low + high) / 2
+                if jids[mid] < jid { low = mid + 1 } else { high = mid }
+            }
+            if low < jids.count, jids[low] == jid { return }
+            if low == head, head > 0 {
+                head -= 1
+                jids[head] = jid
+            } else {
+                jids.insert(jid, at: low)
+            }
+        }
+
+        func take(_ n: Int) -> ArraySlice<UInt64> {
+            let end = min(head + n, jids.count)
+            let out = jids[head..<end]
+            head = end
+            if head > 4096 && head * 2 > jids.count {
+                jids.removeFirst(head)
+                head = 0
+            }
+            return out
+        }
+
+        func remove(_ jid: UInt64) {
+            if let i = jids[head...].firstIndex(of: jid) { jids.remove(at: i) }
+        }
+    }
+
     private(set) var entries: [UInt64: Entry] = [:]
-    /// Journal ids waiting to be sent, per destination, ascending.
-    private var queued: [String: [UInt64]] = [:]
+    private var queued: [String: Queue] = [:]
 
     var count: Int { entries.count }
     var isEmpty: Bool { entries.isEmpty }
-    var destinationsWaiting: [String] { queued.keys.filter { !(queued[$0]?.isEmpty ?? true) }.sorted() }
+    var destinationsWaiting: [String] { queued.compactMap { $0.value.count > 0 ? $0.key : nil }.sorted() }
+
+    private mutating func queue(_ dest: String) -> Queue {
+        if let q = queued[dest] { return q }
+        let q = Queue()
+        queued[dest] = q
+        return q
+    }
 
     mutating func add(_ entry: Entry) {
         entries[entry.jid] = entry
-        enqueue(entry.jid, dest: entry.dest)
-    }
-
-    private mutating func enqueue(_ jid: UInt64, dest: String) {
-        var list = queued[dest, default: []]
-        if let last = list.last, last > jid {
-            // A resend goes back in journal order, before newer envelopes.
-            var low = 0, high = list.count
-            while low < high {
-                let mid = (low + high) / 2
-                if list[mid] < jid { low = mid + 1 } else { high = mid }
-            }
-            if low < list.count, list[low] == jid { return }
-            list.insert(jid, at: low)
-        } else if list.last != jid {
-            list.append(jid)
-        }
-        queued[dest] = list
+        queue(entry.dest).append(entry.jid)
     }
 
     /// Takes up to `limit` queued entries for `dest`, oldest first.
     mutating func take(dest: String, limit: Int) -> [Entry] {
-        guard limit > 0, var list = queued[dest], !list.isEmpty else { return [] }
-        let n = min(limit, list.count)
-        let jids = list.prefix(n)
-        list.removeFirst(n)
-        queued[dest] = list
-        return jids.compactMap { entries[$0] }
+        guard limit > 0, let q = queued[dest], q.count > 0 else { return [] }
+        return q.take(limit).compactMap { entries[$0] }
     }
 
     mutating func markSent(_ jid: UInt64, to peer: String) {
@@ -66,19 +100,21 @@ struct RelayJournal {
     mutating func requeue(_ jid: UInt64) {
         guard let entry = entries[jid] else { return }
         entries[jid]?.sentTo = nil
-        enqueue(jid, dest: entry.dest)
+        queue(entry.dest).append(jid)
     }
 
     /// The next hop acknowledged it: forget it.
     @discardableResult
     mutating func remove(_ jid: UInt64) -> Entry? {
         guard let entry = entries.removeValue(forKey: jid) else { return nil }
-        if entry.sentTo == nil, var list = queued[entry.dest], let i = list.firstIndex(of: jid) {
-            list.remove(at: i)
-            queued[entry.dest] = list
-        }
+        if entry.sentTo == nil { queued[entry.dest]?.remove(jid) }
         return entry
     }
 
     func queuedCount(dest: String) -> Int { queued[dest]?.count ?? 0 }
+
+    /// When the oldest queued entry for `dest` was journalled.
+    func oldestQueuedMs(dest: String) -> UInt64? {
+        queued[dest]?.first.flatMap { entries[$0]?.createdMs }
+    }
 }
