@@ -80,7 +80,9 @@ public struct Profile: Sendable {
 /// Writes files only the owner can read, atomically (temp file + rename).
 enum PrivateFile {
     static func write(_ data: Data, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
+        // Not NSString.deletingLastPathComponent: Foundation on Linux traps on a
+        // one-character relative path such as "a" (regression test: CommandLineTests).
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
         if !dir.isEmpty {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }

@@ -147,6 +147,23 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(node.stop(), 0)
     }
 
+    /// Regression: `join --profile a` (a one-character relative path) crashed in Foundation.
+    func testShortRelativeProfilePathWorks() throws {
+        let data = root + "/hq"
+        let port = Harness.freePort(), pub = Harness.freePort()
+        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
+                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
+        let node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        let code = try Harness.run("sealpost-node", ["invite", "--data", data, "a"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let joined = try Harness.run("sealpost", ["join", code, "--profile", "a"], cwd: root)
+        XCTAssertEqual(joined.status, 0, joined.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/a"))
+        let sent = try Harness.run("sealpost", ["send", "a@hq", "note to self", "--profile", "a"], cwd: root)
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        XCTAssertEqual(node.stop(), 0)
+    }
+
     func testRunWithNoArgumentsStartsTheEmbeddedDefaultNode() throws {
         // Uses the documented default ports 7400/7401; skip if something holds them.
         let probe = Harness.freePort()
