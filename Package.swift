@@ -62,6 +62,10 @@ let package = Package(
             "SealpostNode", "SealpostClient", "SealpostCore", "ZeroMQ", "Sodium", "SQLite",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "SealpostClientTests", dependencies: [
+            "SealpostClient", "SealpostCore", "SealpostNode", "Sodium",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EndToEndTests", dependencies: ["SealpostCore", "SealpostClient"]),
     ],
     swiftLanguageModes: [.v6]

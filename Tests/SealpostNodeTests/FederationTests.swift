@@ -173,6 +173,66 @@ final class FederationTests: XCTestCase {
         func publish(_ frame: [UInt8]) throws { try pub.send([frame], dontWait: false) }
     }
 
+    func testForgedDirectorySnapshotIsRejectedAndChangesNothing() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let fake = try FakePeer()
+        // The fake's own ROUTER, which hq's DEALER connects to (CURVE server, no ZAP: admits hq).
+        let router = try Socket(fake.context, .router)
+        var secret = fake.keys.curve.secretKey.copyBytes()
+        try router.setOption(SocketOption.curveServer, 1)
+        try router.setOption(SocketOption.curveSecretKey, bytes: secret)
+        wipe(&secret)
+        try router.bind("tcp://127.0.0.1:*")
+        try Operator.addPeer(dataDir: hq.dir, peer: PeerConfig(name: "fake", router: try router.lastEndpoint(), publish: fake.publishEndpoint,
+                                                               publicKey: Z85.encode(fake.keys.curve.publicKey)))
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { bob.close() }
+
+        // A real user entry of "fake", then one for "fake" signed by some other key.
+        var good = DirectoryEntry(address: "eve@fake", display: "Eve", boxKey: BoxKeyPair.generate().publicKey,
+                                  signKey: SignKeyPair.generate().publicKey, updatedAt: 1)
+        good.sign(with: fake.keys.sign)
+        var forged = DirectoryEntry(address: "boss@fake", display: "Boss", boxKey: BoxKeyPair.generate().publicKey,
+                                    signKey: SignKeyPair.generate().publicKey, updatedAt: 1)
+        forged.sign(with: SignKeyPair.generate())
+        var answeredBad = false, answeredGood = false
+        let deadline = Clock.monotonicNs() + 20_000_000_000
+        var announceSeq: UInt64 = 1
+        while !answeredGood, Clock.monotonicNs() < deadline {
+            announceSeq += 1
+            try fake.publish(PeerCommand.routes(node: "fake", seq: announceSeq, entries: [
+                RouteEntry(dest: "fake", signKey: fake.keys.sign.publicKey, directoryVersion: answeredBad ? 3 : 2, path: []),
+            ]).encode())
+            let events = try poll([(.socket(router), .readable)], timeoutMs: 200)
+            guard events[0].contains(.readable), let message = try router.receive(dontWait: true), message.frames.count == 2 else { continue }
+            switch try PeerCommand.decode(message.frames[1]) {
+            case .hello:
+                try router.send([message.frames[0], PeerCommand.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10).encode()])
+            case .ping(let t):
+                try router.send([message.frames[0], PeerCommand.pong(echoNs: t).encode()])
+            case .directoryRequest("fake"):
+                if !answeredBad {
+                    // First answer: one good entry and one forged: the whole snapshot must be refused.
+                    try router.send([message.frames[0], PeerCommand.directorySnapshot(home: "fake", version: 2,
+                                                                                     entries: [good.encode(), forged.encode()]).encode()])
+                    answeredBad = true
+                } else {
+                    try router.send([message.frames[0], PeerCommand.directorySnapshot(home: "fake", version: 3,
+                                                                                     entries: [good.encode()]).encode()])
+                    answeredGood = true
+                }
+            default:
+                break
+            }
+        }
+        XCTAssertTrue(answeredBad && answeredGood, "hq asked for the directory twice")
+        try hq.waitFor("the good snapshot") { (($0["users"] as? [String: Any])?["federated"] as? Int) == 1 }
+        XCTAssertGreaterThanOrEqual(try hq.counter("rejected_announcements"), 1, "the forged snapshot was counted")
+        XCTAssertEqual(try bob.directory().map(\.address), ["bob@hq", "eve@fake"], "nothing of the forged snapshot was kept")
+        XCTAssertThrowsError(try bob.lookup(Address("boss@fake")!))
+    }
+
     func testPeerCannotInjectForOtherNodesNorCorruptRoutes() throws {
         let hq = try TestNode("hq")
         try hq.start()

@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import Sodium
+import XCTest
+
+/// What the client keeps on the person's device: profile, seen log, pending join.
+final class ClientStateTests: XCTestCase {
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "sealpost-client-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
+
+    func sampleProfile() -> Profile {
+        Profile(address: Address("wu@traffic")!, display: "Wu Lei", endpoint: "tcp://127.0.0.1:7400",
+                nodeCurveKey: Sodium.randomBytes(32), nodeSignKey: Sodium.randomBytes(32),
+                curve: .generate(), box: .generate(), sign: .generate())
+    }
+
+    func testProfileRoundTripsAndIsPrivate() throws {
+        let p = sampleProfile()
+        let path = root + "/dir/profile"
+        try p.write(to: path)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600)
+        let back = try Profile.load(from: path)
+        XCTAssertEqual(back.address, p.address)
+        XCTAssertEqual(back.display, "Wu Lei")
+        XCTAssertEqual(back.curve.publicKey, p.curve.publicKey)
+        XCTAssertEqual(back.box.publicKey, p.box.publicKey)
+        XCTAssertEqual(back.sign.publicKey, p.sign.publicKey)
+        XCTAssertEqual(back.nodeSignKey, p.nodeSignKey)
+    }
+
+    func testDamagedOrMissingProfileGivesAClearError() throws {
+        XCTAssertThrowsError(try Profile.load(from: root + "/missing")) { error in
+            XCTAssertTrue("\(error)".contains("no profile at"), "\(error)")
+        }
+        try Data("{\"version\":1}".utf8).write(to: URL(fileURLWithPath: root + "/bad"))
+        XCTAssertThrowsError(try Profile.load(from: root + "/bad")) { error in
+            XCTAssertTrue("\(error)".contains("damaged"), "\(error)")
+        }
+    }
+
+    func testSeenLogSurvivesAndStaysBounded() throws {
+        let path = root + "/profile"
+        let ids = (0..<10).map { _ in MessageID(bytes: Sodium.randomBytes(16))! }
+        let log = SeenLog(profilePath: path)
+        log.add(Array(ids.prefix(5)))
+        try log.save()
+        let again = SeenLog(profilePath: path)
+        XCTAssertTrue(ids.prefix(5).allSatisfy(again.contains))
+        XCTAssertFalse(again.contains(ids[7]))
+        // Past its capacity the oldest ids go first.
+        let many = (0..<(SeenLog.capacity + 10)).map { _ in MessageID(bytes: Sodium.randomBytes(16))! }
+        again.add(many)
+        XCTAssertFalse(again.contains(ids[0]))
+        XCTAssertTrue(again.contains(many.last!))
+    }
+
+    func testInterruptedJoinKeepsItsKeysAndFinishesWithTheSameCode() throws {
+        let dir = DataDir(root + "/node")
+        _ = try dir.create(config: NodeConfig(name: "hq", listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let node = try Node.start(dataDir: dir, logger: logger)
+        let invite = try Operator.invite(dataDir: dir, user: "li", endpoint: node.routerEndpoint)
+        node.stop()
+        // The node is down: the join times out, keeps the keys it made, writes no profile.
+        let path = root + "/li"
+        XCTAssertThrowsError(try Enrollment.join(code: invite.code, display: nil, profilePath: path, timeoutMs: 800))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+        let pending = try Profile.load(from: path + ".pending")
+        // Back up on the same port: the same code finishes with the same keys.
+        let again = try Node.start(dataDir: dir, logger: logger) { $0.listen = node.routerEndpoint }
+        defer { again.stop() }
+        let profile = try Enrollment.join(code: invite.code, display: nil, profilePath: path)
+        XCTAssertEqual(profile.curve.publicKey, pending.curve.publicKey)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".pending"))
+    }
+}
