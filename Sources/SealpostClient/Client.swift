@@ -12,6 +12,26 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var kind: String
     public var text: String
     public var sentAt: UInt64
+    /// For `kind == "card"`: the contact, checked.
+    public var card: ReceivedCard?
+}
+
+/// A contact card as the recipient sees it, after checking its signature.
+public struct ReceivedCard: Sendable, Equatable {
+    /// `user@node` for a person of the federation; nil for an external contact.
+    public var address: String?
+    public var name: String
+    /// The contact's unit (its node), or the organisation of an external contact.
+    public var unit: String
+    /// Signed by the contact's home node with the key our own node holds for it.
+    public var verified: Bool
+    /// Why it is not verified, when it is not.
+    public var reason: String?
+    public var external: Bool
+    public var phone: String = ""
+    public var email: String = ""
+    /// The checked entry, for sending to the contact straight away.
+    public var entry: DirectoryEntry?
 }
 
 /// What `Client.next` returns.
@@ -70,6 +90,23 @@ public final class Client {
     /// - Throws: `ClientError.refused` for an unknown address; `.unreachable` on timeout.
     public func lookup(_ address: Address) throws -> DirectoryEntry {
         if let cached = directory[address.description] { return cached }
+        let item = try lookupItem(address)
+        let entry = try verified(item)
+        guard entry.address == address.description else {
+            throw ClientError.protocolError("the node answered for \(entry.address) when asked for \(address)")
+        }
+        directory[address.description] = entry
+        return entry
+    }
+
+    /// Remembers an entry checked elsewhere (a verified contact card), so that
+    /// sending to it needs no directory lookup.
+    public func remember(_ entry: DirectoryEntry) {
+        directory[entry.address] = entry
+    }
+
+    /// The raw directory item (entry and home key) of `address`, as our node has it.
+    public func lookupItem(_ address: Address) throws -> DirectoryItem {
         let requestId = nextRequestId
         nextRequestId &+= 1
         try connection.send(.lookup(requestId: requestId, address: address.description))
@@ -83,12 +120,7 @@ public final class Client {
         }
         switch reply {
         case .entry(_, let bytes, let homeKey):
-            let entry = try verified(DirectoryItem(entry: bytes, homeSignKey: homeKey))
-            guard entry.address == address.description else {
-                throw ClientError.protocolError("the node answered for \(entry.address) when asked for \(address)")
-            }
-            directory[address.description] = entry
-            return entry
+            return DirectoryItem(entry: bytes, homeSignKey: homeKey)
         case .error(let code, _, let reason):
             throw ClientError.refused(code: code, reason: reason)
         default:
@@ -267,9 +299,95 @@ public final class Client {
         let key = try sharedKey(with: from)
         var content = try Sealed.open(envelope, key: key)
         defer { wipe(&content) }
-        let kind = EnvelopeKind(rawValue: envelope.kind)?.name ?? "unknown"
-        return ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: kind,
-                               text: String(decoding: content, as: UTF8.self), sentAt: envelope.sentAt)
+        let kind = EnvelopeKind(rawValue: envelope.kind)
+        var message = ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: kind?.name ?? "unknown",
+                                      text: "", sentAt: envelope.sentAt)
+        switch kind {
+        case .card?:
+            message.card = check(card: content)
+            if let c = message.card {
+                message.text = c.external ? "contact: \(c.name) (external)" : "contact: \(c.name) <\(c.address ?? "")>"
+            }
+        default:
+            message.text = String(decoding: content, as: UTF8.self)
+        }
+        return message
+    }
+
+    /// Checks a received card. A member card is verified when its entry's signature
+    /// verifies with the key OUR node holds for the contact's home node (or, for our
+    /// own node, the key from our invite); the key the card carries is never trusted alone.
+    func check(card bytes: [UInt8]) -> ReceivedCard {
+        let card: ContactCard
+        do { card = try ContactCard.decode(bytes) } catch {
+            return ReceivedCard(address: nil, name: "", unit: "", verified: false, reason: "the card is damaged: \(error)", external: false)
+        }
+        switch card {
+        case let .external(name, phone, org, email):
+            return ReceivedCard(address: nil, name: name, unit: org, verified: false,
+                                reason: "external contact: not on Sealpost, not reachable by chat", external: true,
+                                phone: phone, email: email)
+        case let .member(entryBytes, cardKey):
+            guard let entry = try? DirectoryEntry.decode(entryBytes), let address = Address(entry.address) else {
+                return ReceivedCard(address: nil, name: "", unit: "", verified: false, reason: "the card is damaged", external: false)
+            }
+            var out = ReceivedCard(address: entry.address, name: entry.display, unit: address.node, verified: false,
+                                   reason: nil, external: false)
+            let anchor: [UInt8]?
+            if address.node == profile.address.node {
+                anchor = profile.nodeSignKey
+            } else {
+                anchor = try? lookupItem(address).homeSignKey
+            }
+            if let anchor {
+                if entry.verify(nodeKey: anchor) {
+                    out.verified = true
+                    out.entry = entry
+                } else if entry.verify(nodeKey: cardKey) {
+                    out.reason = "signed with a key that is not the one your node holds for '\(address.node)'"
+                } else {
+                    out.reason = "the signature does not verify: the card was altered"
+                }
+            } else {
+                out.reason = entry.verify(nodeKey: cardKey)
+                    ? "'\(address.node)' or this person is not known to your node, so the signature cannot be checked"
+                    : "the signature does not verify: the card was altered"
+            }
+            return out
+        }
+    }
+
+    // MARK: cards
+
+    /// Sends the contact card of `contact` (a person of any node) to `to`.
+    public func sendCard(to: Address, contact: Address) throws -> MessageID {
+        let item = try lookupItem(contact)
+        _ = try verified(item)
+        return try send(ContactCard.member(entry: item.entry, homeSignKey: item.homeSignKey), to: to)
+    }
+
+    /// Sends a card as given (the receiver checks it; nothing here vouches for it).
+    public func send(_ card: ContactCard, to: Address) throws -> MessageID {
+        try sendContent(to: to, kind: .card, content: card.encode())
+    }
+
+    /// Sends the card of someone not on Sealpost; the recipient sees it as not reachable by chat.
+    public func sendExternalCard(to: Address, name: String, phone: String, org: String, email: String) throws -> MessageID {
+        guard !name.trimmingSpaces.isEmpty else { throw ClientError.invalid("an external contact needs a --name") }
+        for (field, value) in [("name", name), ("phone", phone), ("org", org), ("email", email)] where value.utf8.count > 255 {
+            throw ClientError.invalid("the \(field) is longer than 255 bytes")
+        }
+        return try send(ContactCard.external(name: name, phone: phone, org: org, email: email), to: to)
+    }
+
+    func sendContent(to: Address, kind: EnvelopeKind, content: [UInt8]) throws -> MessageID {
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let key = try sharedKey(with: to)
+        let sentAt = Clock.nowMs()
+        let body = Sealed.seal(kind: kind.rawValue, id: id, from: profile.address.description, to: to.description,
+                               sentAt: sentAt, content: content, key: key)
+        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: sentAt, body: body))
+        return id
     }
 
     /// Receives until `matches` accepts a command; everything else is kept for `next`.

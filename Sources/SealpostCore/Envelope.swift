@@ -22,10 +22,13 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible {
 /// What an envelope carries. The body is opaque to nodes; the kind is routing metadata.
 public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case text = 1
+    /// A contact card (`ContactCard`), end-to-end encrypted like a text.
+    case card = 2
 
     public var name: String {
         switch self {
         case .text: return "text"
+        case .card: return "card"
         }
     }
 }

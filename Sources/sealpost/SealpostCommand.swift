@@ -8,7 +8,7 @@ struct SealpostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
-        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Directory.self, Whoami.self]
+        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Directory.self, Card.self, Whoami.self]
     )
 }
 
@@ -26,6 +26,7 @@ struct ProfileOption: ParsableArguments {
     func client(_ profile: Profile) throws -> Client {
         let client = try Client(profile: profile)
         client.timeoutMs = timeoutMs
+        ContactBook(profilePath: path).load(into: client)
         return client
     }
 
@@ -51,13 +52,33 @@ func parseAddress(_ text: String) -> Address {
 
 extension ReceivedMessage {
     var json: [String: Any] {
-        ["id": id.hex, "from": from, "to": to, "kind": kind, "text": text, "sent_at": Clock.rfc3339(ms: sentAt)]
+        var object: [String: Any] = ["id": id.hex, "from": from, "to": to, "kind": kind, "text": text,
+                                     "sent_at": Clock.rfc3339(ms: sentAt)]
+        if let card {
+            var c: [String: Any] = ["name": card.name, "unit": card.unit, "verified": card.verified, "external": card.external]
+            c["address"] = card.address ?? NSNull()
+            if let reason = card.reason { c["reason"] = reason }
+            if card.external {
+                c["phone"] = card.phone
+                c["email"] = card.email
+                c["reachable"] = false
+            }
+            object["card"] = c
+        }
+        return object
     }
 
     var line: String {
         let time = Clock.rfc3339(ms: sentAt)
         let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8)) + " UTC"
-        return "[\(stamp)] \(from): \(text)"
+        guard let card else { return "[\(stamp)] \(from): \(text)" }
+        if card.external {
+            let details = [card.unit, card.phone, card.email].filter { !$0.isEmpty }.joined(separator: ", ")
+            return "[\(stamp)] \(from): contact card (external, not reachable by chat): \(card.name)\(details.isEmpty ? "" : " — " + details)"
+        }
+        let check = card.verified ? "verified" : "NOT VERIFIED: \(card.reason ?? "unknown reason")"
+        return "[\(stamp)] \(from): contact card: \(card.name) <\(card.address ?? "?")> of \(card.unit) (\(check))"
+            + (card.verified ? " — write to them with: sealpost send \(card.address ?? "") TEXT" : "")
     }
 }
 
@@ -127,9 +148,12 @@ extension SealpostCommand {
                 let client = try profile.client(p)
                 defer { client.close() }
                 let seen = SeenLog(profilePath: profile.path)
+                let book = ContactBook(profilePath: profile.path)
                 let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
                     print(json ? jsonLine(m.json) : m.line)
+                    if let entry = m.card?.entry, m.card?.verified == true { book.add(entry) }
                 }
+                try book.save()
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
         }
@@ -244,6 +268,61 @@ extension SealpostCommand {
                 }
                 if entries.isEmpty && !json { print(query.isEmpty ? "the directory is empty" : "nobody matches '\(query)'") }
             } catch { fail("\(error)") }
+        }
+    }
+
+    struct Card: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pass a contact card to someone.",
+            subcommands: [SendCard.self])
+
+        struct SendCard: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "send",
+                abstract: "Send the card of CONTACT (a person of any unit), or of an external contact with --external.",
+                discussion: "The card carries the contact's address, name, unit and public keys, signed by the contact's home node; the receiver's client checks it and can write to the contact at once.")
+
+            @Argument(help: "Who receives the card, user@node.") var to: String
+            @Argument(help: "The contact, user@node (omit with --external).") var contact: String?
+            @Flag(help: "A person not on Sealpost.") var external = false
+            @Option(help: "External contact: name.") var name: String?
+            @Option(help: "External contact: phone.") var phone: String = ""
+            @Option(help: "External contact: organisation.") var org: String = ""
+            @Option(help: "External contact: email.") var email: String = ""
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+
+            func validate() throws {
+                if external {
+                    guard contact == nil else { throw ValidationError("give either CONTACT or --external, not both") }
+                    guard let name, !name.isEmpty else { throw ValidationError("--external needs --name") }
+                } else {
+                    guard contact != nil else { throw ValidationError("give the CONTACT (user@node), or --external --name NAME") }
+                    guard name == nil, phone.isEmpty, org.isEmpty, email.isEmpty else {
+                        throw ValidationError("--name, --phone, --org and --email go with --external")
+                    }
+                }
+            }
+
+            func run() throws {
+                let recipient = parseAddress(to)
+                let p = profile.load()
+                do {
+                    let client = try profile.client(p)
+                    defer { client.close() }
+                    let id: MessageID
+                    if external {
+                        id = try client.sendExternalCard(to: recipient, name: name ?? "", phone: phone, org: org, email: email)
+                    } else {
+                        id = try client.sendCard(to: recipient, contact: parseAddress(contact ?? ""))
+                    }
+                    if json {
+                        print(jsonLine(["id": id.hex, "to": recipient.description, "status": "stored", "kind": "card"]))
+                    } else {
+                        print("card sent \(id.hex) to \(recipient)")
+                    }
+                } catch { fail("\(error)") }
+            }
         }
     }
 

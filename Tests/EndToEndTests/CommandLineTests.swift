@@ -147,6 +147,43 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(node.stop(), 0)
     }
 
+    func testContactCardsFromTheCommandLine() throws {
+        let data = root + "/hq"
+        let port = Harness.freePort(), pub = Harness.freePort()
+        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
+                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
+        let node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        for user in ["alice", "bob", "carol"] {
+            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", root + "/" + user, "--name", user.capitalized]).status, 0)
+        }
+        let alice = root + "/alice", bob = root + "/bob"
+        XCTAssertEqual(try Harness.run("sealpost", ["card", "send", "bob@hq", "carol@hq", "--profile", alice]).status, 0)
+        XCTAssertEqual(try Harness.run("sealpost", ["card", "send", "bob@hq", "--external", "--name", "Ms Zhang",
+                                                    "--phone", "+86 10 5555 0100", "--profile", alice]).status, 0)
+        let bad = try Harness.run("sealpost", ["card", "send", "bob@hq", "--profile", alice])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("give the CONTACT"), bad.stderr)
+
+        let inbox = try Harness.run("sealpost", ["inbox", "--json", "--profile", bob])
+        let lines = try inbox.lines.map(json)
+        XCTAssertEqual(lines.map { $0["kind"] as? String }, ["card", "card"])
+        let member = try XCTUnwrap(lines.first?["card"] as? [String: Any])
+        XCTAssertEqual(member["address"] as? String, "carol@hq")
+        XCTAssertEqual(member["name"] as? String, "Carol")
+        XCTAssertEqual(member["unit"] as? String, "hq")
+        XCTAssertEqual(member["verified"] as? Bool, true)
+        let external = try XCTUnwrap(lines.last?["card"] as? [String: Any])
+        XCTAssertEqual(external["external"] as? Bool, true)
+        XCTAssertEqual(external["reachable"] as? Bool, false)
+        XCTAssertEqual(external["verified"] as? Bool, false)
+        // The verified contact was saved, and bob writes to carol at once.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: bob + ".contacts"))
+        XCTAssertEqual(try Harness.run("sealpost", ["send", "carol@hq", "thanks for the card", "--profile", bob]).status, 0)
+        XCTAssertEqual(node.stop(), 0)
+    }
+
     /// Regression: `join --profile a` (a one-character relative path) crashed in Foundation.
     func testShortRelativeProfilePathWorks() throws {
         let data = root + "/hq"

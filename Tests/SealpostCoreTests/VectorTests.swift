@@ -180,6 +180,30 @@ final class VectorTests: XCTestCase {
         XCTAssertTrue(decoded.verify(nodeKey: node.publicKey))
     }
 
+    // MARK: contact card
+
+    func testContactCardVector() throws {
+        var seed = seq(0x21, 32)
+        let node = try XCTUnwrap(SignKeyPair(seed: &seed))
+        var entry = DirectoryEntry(address: "wu@traffic", display: "Wu Lei", boxKey: seq(0x61, 32), signKey: seq(0xa1, 32),
+                                   updatedAt: 1_764_000_000_000)
+        entry.sign(with: node)
+        let member = ContactCard.member(entry: entry.encode(), homeSignKey: node.publicKey)
+        let external = ContactCard.external(name: "Ms Zhang", phone: "+86 10 5555 0100", org: "City Water", email: "z@water.example")
+        if Self.writing {
+            try save("card.json", [
+                "description": "Contact card contents (SPEC.md 'Contact card'); the member card holds the directory.json entry.",
+                "member": Hex.encode(member.encode()),
+                "external": ["name": "Ms Zhang", "phone": "+86 10 5555 0100", "org": "City Water", "email": "z@water.example",
+                             "hex": Hex.encode(external.encode())],
+            ])
+        }
+        let v = try load("card.json")
+        XCTAssertEqual(Hex.encode(member.encode()), v["member"] as? String)
+        XCTAssertEqual(Hex.encode(external.encode()), (v["external"] as? [String: Any])?["hex"] as? String)
+        XCTAssertEqual(try ContactCard.decode(bytes(try XCTUnwrap(v["member"] as? String))), member)
+    }
+
     // MARK: invite code
 
     func testInviteCodeVector() throws {
