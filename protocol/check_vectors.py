@@ -14,6 +14,11 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
   * the directory entry and its Ed25519 signature (section 9), and its trip
     through ENTRY, ENTRIES and DIR-SNAPSHOT with the checks of sections 9.3 and
     14.3;
+  * the contact card (section 9.4): the member card of card.json built from the
+    directory.json entry and its node's key, the external card from its fields,
+    both decoded back, and the receiver's verdict (verified only with the key
+    its own node holds, never with the card's key alone; the reasons of the
+    cases that are not verified; damaged cards);
   * the invite code text (section 10).
 
 Each check compares against the stored vector. Prints `N passed, M failed`
@@ -769,10 +774,173 @@ def check_entry_transport():
           snapshot_applies("traffic", [entry, entry[:-1] + bytes([entry[-1] ^ 1])], traffic_key), "rejected")
 
 
+# ---------------------------------------------------------------------------
+# Contact card (SPEC.md section 9.4): encoding, decoding and the receiver's
+# verdict
+# ---------------------------------------------------------------------------
+
+CARD_MEMBER, CARD_EXTERNAL = 1, 2
+EXTERNAL_INPUTS = {"name": "Ms Zhang", "phone": "+86 10 5555 0100", "org": "City Water", "email": "z@water.example"}
+
+
+def encode_card(card):
+    """Section 9.4.1; `card` is ("member", entry, home_sign_key) or ("external", name, phone, org, email)."""
+    if card[0] == "member":
+        _, entry, home_sign_key = card
+        if len(entry) > MAX_ENTRY:
+            raise ValueError("entry over 4096 bytes")
+        return u8(CARD_MEMBER) + longstr(entry) + octets(home_sign_key, 32)
+    _, name, phone, org, email = card
+    return u8(CARD_EXTERNAL) + string(name) + string(phone) + string(org) + string(email)
+
+
+def decode_card(data):
+    """Section 9.4.1, the inverse of encode_card; raises Malformed for a damaged card."""
+    r = Reader(data)
+    variant = r.u8("variant")
+    if variant == CARD_MEMBER:
+        card = ("member", r.longstr("entry", MAX_ENTRY), r.octets(32, "home_sign_key"))
+    elif variant == CARD_EXTERNAL:
+        card = ("external", r.string("name"), r.string("phone"), r.string("org"), r.string("email"))
+    else:
+        raise Malformed("variant", f"unknown card variant {variant}")
+    r.end()
+    return card
+
+
+def decode_entry(data):
+    """Section 9.1: (address, signed_bytes, signature); raises Malformed."""
+    r = Reader(data)
+    address, display = r.string("address"), r.string("display")
+    box_key, sign_key, updated_at = r.octets(32, "box_key"), r.octets(32, "sign_key"), r.u64("updated_at")
+    signature = r.octets(64, "signature")
+    r.end()
+    if not is_address(address):
+        raise Malformed("address", "not an address")
+    signed = b"sealpost-dir-v1" + string(address) + string(display) + box_key + sign_key + u64(updated_at)
+    return address, signed, signature
+
+
+def ed25519_ok(key, message, signature):
+    try:
+        nacl.signing.VerifyKey(key).verify(message, signature)
+        return True
+    except (nacl.exceptions.BadSignatureError, ValueError):
+        return False
+
+
+def card_verdict(data, own_node, invite_key, node_holds):
+    """Section 9.4.3 as a receiver applies it. `node_holds` maps a node name to the
+    home_sign_key the receiver's own node answers LOOKUP with (no entry: it
+    answers ERROR, so there is no anchor). Returns "verified" or the reason."""
+    try:
+        card = decode_card(data)
+        if card[0] == "member":
+            address, signed, signature = decode_entry(card[1])
+    except Malformed:
+        return "the card is damaged"
+    if card[0] == "external":
+        return "external contact: not on Sealpost, not reachable by chat"
+    node, card_key = address_node(address), card[2]
+    anchor = invite_key if node == own_node else node_holds.get(node)
+    if anchor is not None and ed25519_ok(anchor, signed, signature):
+        return "verified"
+    if anchor is not None and ed25519_ok(card_key, signed, signature):
+        return f"signed with a key that is not the one your node holds for '{node}'"
+    if anchor is None and ed25519_ok(card_key, signed, signature):
+        return f"'{node}' or this person is not known to your node, so the signature cannot be checked"
+    return "the signature does not verify: the card was altered"
+
+
+def check_card():
+    v = load("card.json")
+    d = load("directory.json")
+    entry = bytes.fromhex(d["encoded"])
+    traffic_key = bytes.fromhex(d["node_sign_public"])
+    check("card: directory.json node key is the one derived from seq(21, 32)",
+          bytes(nacl.signing.SigningKey(seq(0x21, 32)).verify_key), traffic_key)
+
+    # The member card: the directory.json entry and its home node's key.
+    member = encode_card(("member", entry, traffic_key))
+    stored = bytes.fromhex(v["member"])
+    check("card: member = 01 || entry:longstr || home_sign_key", member, stored)
+    check("card: member length = 37 + len(entry)", len(stored), 37 + len(entry))
+    try:
+        decoded = decode_card(stored)
+    except Malformed as error:
+        decoded = ("undecodable", str(error))
+    check("card: member decodes to the directory.json entry and key", decoded, ("member", entry, traffic_key))
+
+    # The external card, from its fields.
+    ext = v["external"]
+    check("card.json: external inputs", {k: ext[k] for k in EXTERNAL_INPUTS}, EXTERNAL_INPUTS)
+    fields = tuple(EXTERNAL_INPUTS[k] for k in ("name", "phone", "org", "email"))
+    external = encode_card(("external",) + fields)
+    check("card: external = 02 || name || phone || org || email", external, bytes.fromhex(ext["hex"]))
+    try:
+        decoded = decode_card(bytes.fromhex(ext["hex"]))
+    except Malformed as error:
+        decoded = ("undecodable", str(error))
+    check("card: external decodes to its fields", decoded, ("external",) + fields)
+
+    # The member entry verifies with its home node's key, and only with it.
+    decoded_entry = decode_card(stored)[1]
+    address, signed, signature = decode_entry(decoded_entry)
+    check("card: the member entry is the entry of wu@traffic", (address, decoded_entry), ("wu@traffic", entry))
+    check("card: the member entry verifies with traffic's key", ed25519_ok(traffic_key, signed, signature), True)
+    other = nacl.signing.SigningKey(seq(0x99, 32))
+    other_key = bytes(other.verify_key)
+    check("card: ... and not with another key", ed25519_ok(other_key, signed, signature), False)
+
+    # The receiver's verdict (section 9.4.3).
+    check("9.4.3: a client of hq whose node holds traffic's key: verified",
+          card_verdict(stored, "hq", other_key, {"traffic": traffic_key}), "verified")
+    check("9.4.3: a client of traffic verifies with its invite key: verified",
+          card_verdict(stored, "traffic", traffic_key, {}), "verified")
+    check("9.4.3: the card's own key is never trusted alone (node holds another key)",
+          card_verdict(stored, "hq", other_key, {"traffic": other_key}),
+          "signed with a key that is not the one your node holds for 'traffic'")
+    check("9.4.3: ... nor by a client of traffic whose invite key is another",
+          card_verdict(stored, "traffic", other_key, {}),
+          "signed with a key that is not the one your node holds for 'traffic'")
+    check("9.4.3: traffic unknown to the receiver's node: not verified",
+          card_verdict(stored, "hq", other_key, {}),
+          "'traffic' or this person is not known to your node, so the signature cannot be checked")
+    check("9.4.3: a card carrying a wrong key but a genuine entry is still verified by the anchor",
+          card_verdict(encode_card(("member", entry, other_key)), "hq", other_key, {"traffic": traffic_key}),
+          "verified")
+    altered = bytearray(entry)
+    altered[20] ^= 1  # a bit of box_key
+    check("9.4.3: an altered entry: not verified",
+          card_verdict(encode_card(("member", bytes(altered), traffic_key)), "hq", other_key, {"traffic": traffic_key}),
+          "the signature does not verify: the card was altered")
+    check("9.4.3: ... even when the receiver's node does not know traffic",
+          card_verdict(encode_card(("member", bytes(altered), traffic_key)), "hq", other_key, {}),
+          "the signature does not verify: the card was altered")
+    resigned = entry[:-64] + other.sign(signed).signature
+    check("9.4.3: re-signed with another key that the card claims is traffic's: not verified",
+          card_verdict(encode_card(("member", resigned, other_key)), "hq", other_key, {"traffic": traffic_key}),
+          "signed with a key that is not the one your node holds for 'traffic'")
+    check("9.4.3: an external card is never verified",
+          card_verdict(bytes.fromhex(ext["hex"]), "hq", other_key, {"traffic": traffic_key}),
+          "external contact: not on Sealpost, not reachable by chat")
+
+    # Damaged cards (section 9.4.1).
+    for label, data in [("unknown variant 3", b"\x03" + stored[1:]),
+                        ("trailing byte", stored + b"\x00"),
+                        ("truncated home_sign_key", stored[:-1]),
+                        ("entry over 4096 bytes", u8(1) + u32(4097) + bytes(4097) + traffic_key),
+                        ("entry that is not a directory entry", encode_card(("member", entry[:-1], traffic_key))),
+                        ("external name not UTF-8", u8(2) + u8(1) + b"\xff" + b"\x00" * 3),
+                        ("empty", b"")]:
+        check(f"9.4.1: damaged card ({label})", card_verdict(data, "hq", other_key, {"traffic": traffic_key}),
+              "the card is damaged")
+
+
 def main():
     global failed
     for part in (check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
-                 check_entry_transport, check_invite):
+                 check_entry_transport, check_card, check_invite):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

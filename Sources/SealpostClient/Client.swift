@@ -306,7 +306,8 @@ public final class Client {
         case .card?:
             message.card = check(card: content)
             if let c = message.card {
-                message.text = c.external ? "contact: \(c.name) (external)" : "contact: \(c.name) <\(c.address ?? "")>"
+                message.text = c.external ? "contact: \(c.name) (external)"
+                    : c.address.map { "contact: \(c.name) <\($0)>" } ?? "contact card: \(c.reason ?? "damaged")"
             }
         default:
             message.text = String(decoding: content, as: UTF8.self)
@@ -320,7 +321,7 @@ public final class Client {
     func check(card bytes: [UInt8]) -> ReceivedCard {
         let card: ContactCard
         do { card = try ContactCard.decode(bytes) } catch {
-            return ReceivedCard(address: nil, name: "", unit: "", verified: false, reason: "the card is damaged: \(error)", external: false)
+            return ReceivedCard(address: nil, name: "(damaged card)", unit: "", verified: false, reason: "the card is damaged: \(error)", external: false)
         }
         switch card {
         case let .external(name, phone, org, email):
@@ -329,7 +330,7 @@ public final class Client {
                                 phone: phone, email: email)
         case let .member(entryBytes, cardKey):
             guard let entry = try? DirectoryEntry.decode(entryBytes), let address = Address(entry.address) else {
-                return ReceivedCard(address: nil, name: "", unit: "", verified: false, reason: "the card is damaged", external: false)
+                return ReceivedCard(address: nil, name: "(damaged card)", unit: "", verified: false, reason: "the card is damaged: its entry does not decode", external: false)
             }
             var out = ReceivedCard(address: entry.address, name: entry.display, unit: address.node, verified: false,
                                    reason: nil, external: false)
@@ -362,21 +363,26 @@ public final class Client {
     /// Sends the contact card of `contact` (a person of any node) to `to`.
     public func sendCard(to: Address, contact: Address) throws -> MessageID {
         let item = try lookupItem(contact)
-        _ = try verified(item)
+        let entry = try verified(item)
+        guard entry.address == contact.description else {
+            throw ClientError.protocolError("the node answered for \(entry.address) when asked for \(contact)")
+        }
         return try send(ContactCard.member(entry: item.entry, homeSignKey: item.homeSignKey), to: to)
     }
 
     /// Sends a card as given (the receiver checks it; nothing here vouches for it).
     public func send(_ card: ContactCard, to: Address) throws -> MessageID {
-        try sendContent(to: to, kind: .card, content: card.encode())
+        if case let .external(name, phone, org, email) = card {
+            for (field, value) in [("name", name), ("phone", phone), ("org", org), ("email", email)] where value.utf8.count > 255 {
+                throw ClientError.invalid("the \(field) is longer than 255 bytes")
+            }
+        }
+        return try sendContent(to: to, kind: .card, content: card.encode())
     }
 
     /// Sends the card of someone not on Sealpost; the recipient sees it as not reachable by chat.
     public func sendExternalCard(to: Address, name: String, phone: String, org: String, email: String) throws -> MessageID {
         guard !name.trimmingSpaces.isEmpty else { throw ClientError.invalid("an external contact needs a --name") }
-        for (field, value) in [("name", name), ("phone", phone), ("org", org), ("email", email)] where value.utf8.count > 255 {
-            throw ClientError.invalid("the \(field) is longer than 255 bytes")
-        }
         return try send(ContactCard.external(name: name, phone: phone, org: org, email: email), to: to)
     }
 

@@ -18,9 +18,17 @@ public final class ContactBook {
         }
     }
 
-    public func add(_ entry: DirectoryEntry) { entries[entry.address] = entry }
+    private var changed = false
 
+    public func add(_ entry: DirectoryEntry) {
+        if entries[entry.address] != entry { changed = true }
+        entries[entry.address] = entry
+    }
+
+    /// Writes the book if a card added or changed a contact.
     public func save() throws {
+        guard changed else { return }
+        changed = false
         let object = entries.mapValues { Hex.encode($0.encode()) }
         try PrivateFile.write(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), to: path)
     }

@@ -22,6 +22,7 @@ extension SealpostCommand {
             } catch { fail("\(error)") }
             defer { client.close(lingerMs: 500) }
             let seen = SeenLog(profilePath: profile.path)
+            let book = ContactBook(profilePath: profile.path)
             print("chatting with \(peer) as \(p.address) — type a message and press Enter; Ctrl-D to leave")
             fflush(nil)
             do {
@@ -61,7 +62,11 @@ extension SealpostCommand {
                         }
                     }
                     if lastSeq > 0 {
-                        for m in shown { print(m.from == peer.description ? m.line : "(\(m.from)) " + m.line) }
+                        for m in shown {
+                            print(m.from == peer.description ? m.line : "(\(m.from)) " + m.line)
+                            if let entry = m.card?.entry, m.card?.verified == true { book.add(entry) }
+                        }
+                        try book.save()
                         fflush(nil)
                         seen.add(shown.map(\.id))
                         try seen.save()

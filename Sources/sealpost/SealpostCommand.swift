@@ -76,9 +76,10 @@ extension ReceivedMessage {
             let details = [card.unit, card.phone, card.email].filter { !$0.isEmpty }.joined(separator: ", ")
             return "[\(stamp)] \(from): contact card (external, not reachable by chat): \(card.name)\(details.isEmpty ? "" : " — " + details)"
         }
+        guard let address = card.address else { return "[\(stamp)] \(from): contact card, NOT VERIFIED: \(card.reason ?? "damaged")" }
         let check = card.verified ? "verified" : "NOT VERIFIED: \(card.reason ?? "unknown reason")"
-        return "[\(stamp)] \(from): contact card: \(card.name) <\(card.address ?? "?")> of \(card.unit) (\(check))"
-            + (card.verified ? " — write to them with: sealpost send \(card.address ?? "") TEXT" : "")
+        return "[\(stamp)] \(from): contact card: \(card.name) <\(address)> of \(card.unit) (\(check))"
+            + (card.verified ? " — write to them with: sealpost send \(address) TEXT" : "")
     }
 }
 
