@@ -14,6 +14,17 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var sentAt: UInt64
     /// For `kind == "card"`: the contact, checked.
     public var card: ReceivedCard?
+    /// For the reminder kinds: which reminder, and when it is (was) due.
+    public var reminder: ReminderInfo?
+}
+
+/// The reminder a message is about.
+public struct ReminderInfo: Sendable, Equatable {
+    public var id: MessageID
+    public var dueAt: UInt64
+    /// For `reminder_due`: when the node fired it, and whether that was late (it was down at the due time).
+    public var firedAt: UInt64?
+    public var late: Bool
 }
 
 /// A contact card as the recipient sees it, after checking its signature.
@@ -296,13 +307,40 @@ public final class Client {
     /// Decrypts and checks a delivered envelope.
     public func open(_ envelope: Envelope, seq: UInt64) throws -> ReceivedMessage {
         guard let from = Address(envelope.from) else { throw ClientError.protocolError("delivery without a sender") }
-        let key = try sharedKey(with: from)
-        var content = try Sealed.open(envelope, key: key)
-        defer { wipe(&content) }
         let kind = EnvelopeKind(rawValue: envelope.kind)
         var message = ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: kind?.name ?? "unknown",
                                       text: "", sentAt: envelope.sentAt)
+        // Metadata-only kinds: nothing to decrypt.
         switch kind {
+        case .reminderDue?:
+            guard let due = try? Reminder.Due.decode(envelope.body) else { throw Sealed.OpenError.malformed("reminder_due") }
+            message.reminder = ReminderInfo(id: due.reminder, dueAt: due.dueAt, firedAt: due.firedAt, late: due.late)
+            message.text = "reminder due" + (due.late ? " (late: the node was down at the due time)" : "")
+            return message
+        case .reminderCancel?, .reminderDone?:
+            guard let id = try? Reminder.reference(envelope.body) else { throw Sealed.OpenError.malformed(kind!.name) }
+            message.reminder = ReminderInfo(id: id, dueAt: 0, firedAt: nil, late: false)
+            message.text = kind == .reminderDone ? "marked the reminder done" : "cancelled the reminder"
+            return message
+        default:
+            break
+        }
+        let key = try sharedKey(with: from)
+        var sealedEnvelope = envelope
+        var clearDue: UInt64 = 0
+        if kind == .reminder {
+            guard let (due, sealed) = try? Reminder.split(envelope.body) else { throw Sealed.OpenError.malformed("reminder") }
+            clearDue = due
+            sealedEnvelope.body = sealed
+        }
+        var content = try Sealed.open(sealedEnvelope, key: key)
+        defer { wipe(&content) }
+        switch kind {
+        case .reminder?:
+            guard let (due, text) = try? Reminder.parseContent(content) else { throw Sealed.OpenError.malformed("reminder content") }
+            guard due == clearDue else { throw Sealed.OpenError.headerMismatch("due_at") }
+            message.reminder = ReminderInfo(id: envelope.id, dueAt: due, firedAt: nil, late: false)
+            message.text = String(decoding: text, as: UTF8.self)
         case .card?:
             message.card = check(card: content)
             if let c = message.card {
@@ -386,14 +424,45 @@ public final class Client {
         return try send(ContactCard.external(name: name, phone: phone, org: org, email: email), to: to)
     }
 
-    func sendContent(to: Address, kind: EnvelopeKind, content: [UInt8]) throws -> MessageID {
+    func sendContent(to: Address, kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
-        let body = Sealed.seal(kind: kind.rawValue, id: id, from: profile.address.description, to: to.description,
+        var body = Sealed.seal(kind: kind.rawValue, id: id, from: profile.address.description, to: to.description,
                                sentAt: sentAt, content: content, key: key)
+        if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
         try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: sentAt, body: body))
         return id
+    }
+
+    // MARK: reminders
+
+    /// Sends a reminder: `to` gets it now; at `dueAt` (ms since the epoch) both
+    /// `to` and this sender get a `reminder_due` from their own nodes.
+    public func remind(to: Address, at dueAt: UInt64, text: String) throws -> MessageID {
+        let bytes = Array(text.utf8)
+        guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the reminder text is empty") }
+        guard bytes.count <= Sealed.maxTextBytes else { throw ClientError.invalid("the reminder text is over 64 KiB") }
+        let now = Clock.nowMs()
+        guard dueAt > now else { throw ClientError.invalid("the reminder time \(Clock.rfc3339(ms: dueAt)) is in the past") }
+        guard dueAt <= now + Reminder.maxAheadMs else { throw ClientError.invalid("a reminder may be set at most a year ahead") }
+        return try sendContent(to: to, kind: .reminder, content: Reminder.content(dueAt: dueAt, text: bytes), dueAt: dueAt)
+    }
+
+    /// Withdraws a reminder this person sent: the recipients' pending due notices go away.
+    public func cancelReminder(_ reminder: MessageID, recipients: [Address]) throws {
+        for to in recipients { try sendMeta(to: to, kind: .reminderCancel, body: reminder.bytes) }
+    }
+
+    /// Tells the reminder's sender that this person has done it.
+    public func markReminderDone(_ reminder: MessageID, sender: Address) throws {
+        try sendMeta(to: sender, kind: .reminderDone, body: reminder.bytes)
+    }
+
+    /// A metadata-only envelope (no end-to-end body).
+    func sendMeta(to: Address, kind: EnvelopeKind, body: [UInt8]) throws {
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
+        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: Clock.nowMs(), body: body))
     }
 
     /// Receives until `matches` accepts a command; everything else is kept for `next`.

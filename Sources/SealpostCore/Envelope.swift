@@ -24,13 +24,28 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case text = 1
     /// A contact card (`ContactCard`), end-to-end encrypted like a text.
     case card = 2
+    /// A reminder: clear due time, sealed text (`Reminder`).
+    case reminder = 3
+    /// Made by a node for its own user when a reminder is due; clear body.
+    case reminderDue = 4
+    /// The reminder's sender withdraws it; clear body (the reminder id).
+    case reminderCancel = 5
+    /// A recipient marks the reminder done; clear body (the reminder id).
+    case reminderDone = 6
 
     public var name: String {
         switch self {
         case .text: return "text"
         case .card: return "card"
+        case .reminder: return "reminder"
+        case .reminderDue: return "reminder_due"
+        case .reminderCancel: return "reminder_cancelled"
+        case .reminderDone: return "reminder_done"
         }
     }
+
+    /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
+    public var isSealed: Bool { self == .text || self == .card || self == .reminder }
 }
 
 /// The unit nodes store and route: a clear header and an end-to-end encrypted body.

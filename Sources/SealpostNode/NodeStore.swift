@@ -30,7 +30,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 3
+    public static let schemaVersion: Int64 = 4
 
     public init(path: String, readOnly: Bool = false) throws {
         do {
@@ -67,6 +67,19 @@ public final class NodeStore {
         if version < 1 { try migrateTo1() }
         if version < 2 { try migrateTo2() }
         if version < 3 { try migrateTo3() }
+        if version < 4 { try migrateTo4() }
+    }
+
+    /// Reminders: the due notices this node owes its own users.
+    private func migrateTo4() throws {
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS reminders(
+                    user TEXT NOT NULL, reminder BLOB NOT NULL, due_at INTEGER NOT NULL, sender TEXT NOT NULL,
+                    PRIMARY KEY(user, reminder)) WITHOUT ROWID;
+                PRAGMA user_version = 4;
+                """)
+        }
     }
 
     /// Journal ids are never reused (AUTOINCREMENT): a late RELAYED for a deleted

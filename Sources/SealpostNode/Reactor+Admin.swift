@@ -73,6 +73,8 @@ extension Reactor {
             "unrouted": journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) },
             "held": heldCount.values.reduce(0, +),
+            "reminders": ["pending": schedule.count, "next_due": schedule.nextDue().map { Clock.rfc3339(ms: $0) } ?? NSNull(),
+                          "fired": counters.remindersFired, "late": counters.remindersLate],
             "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal")],
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60],

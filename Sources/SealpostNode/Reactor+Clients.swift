@@ -161,6 +161,7 @@ extension Reactor {
             return refuse(.forgedSender, "you are \(me); the sender is stamped by the node and cannot be \(envelope.from)")
         }
         guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
+        if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         if to.node != config.name {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
@@ -194,6 +195,8 @@ extension Reactor {
             rates.countIn()
             fresh[to.local, default: []].append((seq, stamped))
             waiting[to.local, default: 0] += 1
+            try applyReminder(stamped, forUser: to.local)
+            if to.local != user { try applyReminder(stamped, forUser: user) }
         } else {
             counters.duplicates += 1
         }

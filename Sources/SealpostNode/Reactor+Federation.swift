@@ -213,6 +213,8 @@ extension Reactor {
             let entry = RelayJournal.Entry(jid: jid, dest: to.node, origin: config.name, streamSeq: streamSeq, hops: 0,
                                            envelope: stamped, createdMs: nowMs)
             onCommit.append { [weak self] in self?.journal.add(entry) }
+            let user = String(me.prefix { $0 != "@" })
+            try applyReminder(stamped, forUser: user)
         } else {
             counters.duplicates += 1
         }
@@ -363,6 +365,7 @@ extension Reactor {
         rates.countIn()
         fresh[recipient, default: []].append((seq, envelope))
         waiting[recipient, default: 0] += 1
+        try applyReminder(envelope, forUser: recipient)
     }
 
     // MARK: from peers, on our DEALERs and SUBs

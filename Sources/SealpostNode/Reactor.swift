@@ -72,6 +72,8 @@ final class Reactor {
     var dirtyStreamsOut: Set<String> = []
     var dirtyStreamsIn: Set<String> = []
     var heldCount: [String: Int] = [:]
+    /// Due notices owed to local users.
+    var schedule = ReminderSchedule()
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
     var nodeKeys: [String: [UInt8]] = [:]
     var directoryVersions: [String: UInt64] = [:]
@@ -179,6 +181,7 @@ final class Reactor {
             directoryVersions[node.name] = node.version
         }
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
+        schedule = ReminderSchedule(try store.scheduledReminders())
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
@@ -194,7 +197,7 @@ final class Reactor {
     func run() {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
-                                               "journal": "\(journal.count)"])
+                                               "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         lastPruneNs = now
@@ -221,6 +224,7 @@ final class Reactor {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link) }
                 if events[5 + 2 * index].contains(.readable) { readSubscription(link) }
             }
+            fireDueReminders()
             finishCycle()
             if !stalled.isEmpty { retryStalled() }
             let after = Clock.monotonicNs()
@@ -238,6 +242,7 @@ final class Reactor {
         if !links.isEmpty || !journal.isEmpty { deadline = min(deadline, nextFederationTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if !stalled.isEmpty { timeout = min(timeout, 10) }
+        if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
         return timeout
     }
 

@@ -135,4 +135,6 @@ struct NodeCounters {
     var rejectedAnnouncements: UInt64 = 0
     var keyConflicts: UInt64 = 0
     var undeliverable: UInt64 = 0
+    var remindersFired: UInt64 = 0
+    var remindersLate: UInt64 = 0
 }

@@ -98,6 +98,10 @@ func renderStatus(_ s: [String: Any]) -> String {
     out.append("users     \(users["enrolled"] ?? 0) enrolled, \(users["online"] ?? 0) online, \(users["federated"] ?? 0) on other nodes")
     out.append("waiting   \(waiting["messages"] ?? 0) messages for \(waiting["users"] ?? 0) offline users")
     out.append("relay     \(s["journal"] ?? 0) in the journal (\(s["unrouted"] ?? 0) with no route now), \(s["held"] ?? 0) held for order")
+    if let r = s["reminders"] as? [String: Any] {
+        let next = (r["next_due"] as? String).map { ", next due \($0)" } ?? ""
+        out.append("reminders \(r["pending"] ?? 0) pending\(next); \(r["fired"] ?? 0) fired, \(r["late"] ?? 0) late")
+    }
     out.append("storage   database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0))")
     out.append("rates     last minute: \(rates["in_last_minute"] ?? 0) in, \(rates["out_last_minute"] ?? 0) out")
     let peers = s["peers"] as? [[String: Any]] ?? []

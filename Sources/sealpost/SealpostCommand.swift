@@ -8,7 +8,7 @@ struct SealpostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
-        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Directory.self, Card.self, Whoami.self]
+        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Directory.self, Card.self, Remind.self, Whoami.self]
     )
 }
 
@@ -65,12 +65,27 @@ extension ReceivedMessage {
             }
             object["card"] = c
         }
+        if let r = reminder {
+            object["reminder"] = r.id.hex
+            if r.dueAt > 0 { object["remind_at"] = Clock.rfc3339(ms: r.dueAt) }
+            if let fired = r.firedAt {
+                object["fired_at"] = Clock.rfc3339(ms: fired)
+                object["late"] = r.late
+            }
+        }
         return object
     }
 
     var line: String {
         let time = Clock.rfc3339(ms: sentAt)
         let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8)) + " UTC"
+        if let r = reminder {
+            switch kind {
+            case "reminder": return "[\(stamp)] \(from): reminder for \(Clock.rfc3339(ms: r.dueAt)): \(text)  (id \(r.id.hex))"
+            case "reminder_due": return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: the node was down at the due time)" : "")"
+            default: return "[\(stamp)] \(from) \(text) \(r.id.hex)"
+            }
+        }
         guard let card else { return "[\(stamp)] \(from): \(text)" }
         if card.external {
             let details = [card.unit, card.phone, card.email].filter { !$0.isEmpty }.joined(separator: ", ")
@@ -150,11 +165,14 @@ extension SealpostCommand {
                 defer { client.close() }
                 let seen = SeenLog(profilePath: profile.path)
                 let book = ContactBook(profilePath: profile.path)
+                let reminders = ReminderBook(profilePath: profile.path)
                 let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
                     print(json ? jsonLine(m.json) : m.line)
                     if let entry = m.card?.entry, m.card?.verified == true { book.add(entry) }
+                    reminders.note(m)
                 }
                 try book.save()
+                try reminders.save()
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
         }

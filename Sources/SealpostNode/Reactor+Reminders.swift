@@ -1,0 +1,92 @@
+import Foundation
+import SealpostCore
+import Sodium
+
+/// Reminders: each node keeps the schedule of the due notices it owes its own
+/// users (the sender's node for the sender, each recipient's node for its
+/// recipients), fires them from the reactor's timer, and withdraws them when the
+/// sender cancels (protocol/SPEC.md, "Reminders").
+extension Reactor {
+    /// Checks a reminder-related envelope from a local user before it is stored.
+    /// - Returns: an error text when it must be refused.
+    func reminderProblem(_ envelope: Envelope) -> String? {
+        switch EnvelopeKind(rawValue: envelope.kind) {
+        case .reminder?:
+            guard let (due, sealed) = try? Reminder.split(envelope.body), !sealed.isEmpty else {
+                return "a reminder must start with its due time"
+            }
+            if due > Clock.nowMs() + Reminder.maxAheadMs { return "a reminder may be set at most a year ahead" }
+            return nil
+        case .reminderCancel?, .reminderDone?:
+            return envelope.body.count == MessageID.size ? nil : "must name the reminder (16 bytes)"
+        case .reminderDue?:
+            return "reminder_due notices are made by nodes, not sent by people"
+        default:
+            return nil
+        }
+    }
+
+    /// Schedule bookkeeping for an envelope this node just stored for `user`
+    /// (a local recipient, or the local sender of `envelope`), inside the cycle's transaction.
+    func applyReminder(_ envelope: Envelope, forUser user: String) throws {
+        switch EnvelopeKind(rawValue: envelope.kind) {
+        case .reminder?:
+            guard let due = try? Reminder.split(envelope.body).dueAt else { return }
+            let item = ScheduledReminder(user: user, reminder: envelope.id, dueAt: due, sender: envelope.from)
+            var added = false
+            try write(ref: envelope.id) { added = try store.schedule(user: user, reminder: envelope.id, dueAt: due, sender: envelope.from) }
+            if added { onCommit.append { [weak self] in self?.schedule.add(item) } }
+        case .reminderCancel?:
+            guard let id = try? Reminder.reference(envelope.body) else { return }
+            var removed = false
+            try write(ref: envelope.id) { removed = try store.unschedule(user: user, reminder: id, sender: envelope.from) }
+            let key = ScheduledReminder(user: user, reminder: id, dueAt: 0, sender: envelope.from).key
+            if removed { onCommit.append { [weak self] in self?.schedule.remove(key: key) } }
+        default:
+            break
+        }
+    }
+
+    /// Appends every due notice whose time has come to its user's mailbox.
+    func fireDueReminders() {
+        let nowMs = Clock.nowMs()
+        guard let next = schedule.nextDue(), next <= nowMs else { return }
+        for item in schedule.takeDue(now: nowMs, limit: Self.batchLimit) {
+            let late = nowMs > item.dueAt + Reminder.lateAfterMs
+            let due = Reminder.Due(reminder: item.reminder, dueAt: item.dueAt, firedAt: nowMs, late: late)
+            let id = MessageID(bytes: Sodium.genericHash(Array("due".utf8) + item.reminder.bytes + Array(item.user.utf8), outputLength: 16))!
+            let notice = Envelope(id: id, from: item.sender, to: address(item.user), kind: EnvelopeKind.reminderDue.rawValue,
+                                  sentAt: nowMs, body: due.encode())
+            do {
+                try write(ref: id) { _ = try store.unschedule(user: item.user, reminder: item.reminder, sender: item.sender) }
+                try appendNotice(notice, for: item.user)
+                counters.remindersFired += 1
+                if late { counters.remindersLate += 1 }
+            } catch {
+                // Back in the schedule: the failed batch is rolled back and it fires on a later cycle.
+                schedule.add(item)
+                logger.error("cannot fire a reminder: \(error)")
+            }
+        }
+    }
+
+    /// A node-made envelope into a local mailbox (same path as a delivered one).
+    func appendNotice(_ envelope: Envelope, for user: String) throws {
+        guard usersByName[user] != nil else { return }
+        var w = WireWriter(capacity: envelope.encodedSize)
+        envelope.encode(into: &w)
+        let seq = nextSeq
+        let nowMs = Clock.nowMs()
+        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: w.bytes, at: nowMs) }
+        nextSeq += 1
+        fresh[user, default: []].append((seq, envelope))
+        waiting[user, default: 0] += 1
+    }
+
+    /// Milliseconds until the next due notice, for the poll timeout.
+    func msUntilNextReminder() -> Int? {
+        guard let next = schedule.nextDue() else { return nil }
+        let now = Clock.nowMs()
+        return next <= now ? 0 : Int(min(next - now, 3_600_000))
+    }
+}

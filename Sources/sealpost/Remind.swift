@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import SealpostClient
+import SealpostCore
+
+extension SealpostCommand {
+    struct Remind: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reminders that fire for the sender and the recipient at a set time.",
+            discussion: "sealpost remind ADDRESS --at TIME TEXT  (or --in 30s / 15m / 2h / 1d)",
+            subcommands: [Set.self, Cancel.self, Done.self, Status.self],
+            defaultSubcommand: Set.self)
+
+        struct Set: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "set",
+                abstract: "Send a reminder now; at the due time both of you get a due notice from your own nodes.")
+
+            @Argument(help: "The recipient, user@node.") var address: String
+            @Argument(help: "What to be reminded of.") var text: String
+            @Option(help: "When: RFC 3339 (2026-11-25T09:00:00Z) or local 'YYYY-MM-DD HH:MM'.") var at: String?
+            @Option(name: .customLong("in"), help: "Or after a duration: 30s, 15m, 2h, 1d.") var after: String?
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+
+            func validate() throws {
+                guard (at == nil) != (after == nil) else { throw ValidationError("give exactly one of --at TIME or --in DURATION") }
+                if let at, ReminderTime.absolute(at) == nil {
+                    throw ValidationError("cannot read --at '\(at)': use 2026-11-25T09:00:00Z or '2026-11-25 09:00'")
+                }
+                if let after, ReminderTime.duration(after) == nil {
+                    throw ValidationError("cannot read --in '\(after)': use 30s, 15m, 2h, 1d or 1h30m")
+                }
+            }
+
+            func run() throws {
+                let to = parseAddress(address)
+                let due = at.flatMap { ReminderTime.absolute($0) } ?? (Clock.nowMs() + (after.flatMap { ReminderTime.duration($0) } ?? 0))
+                let p = profile.load()
+                do {
+                    let client = try profile.client(p)
+                    defer { client.close() }
+                    let id = try client.remind(to: to, at: due, text: text)
+                    let book = ReminderBook(profilePath: profile.path)
+                    book.recordSent(id, to: [to.description], dueAt: due, text: text)
+                    try book.save()
+                    if json {
+                        print(jsonLine(["id": id.hex, "to": to.description, "remind_at": Clock.rfc3339(ms: due), "status": "stored"]))
+                    } else {
+                        print("reminder \(id.hex) set for \(to) at \(Clock.rfc3339(ms: due)); you are reminded too")
+                    }
+                } catch { fail("\(error)") }
+            }
+        }
+
+        struct Cancel: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Withdraw a reminder you set; recipients' due notices are removed on their nodes.")
+            @Argument(help: "The reminder id.") var id: String
+            @OptionGroup var profile: ProfileOption
+
+            func run() throws {
+                let p = profile.load()
+                let book = ReminderBook(profilePath: profile.path)
+                guard let sent = book.sent(id), let reminder = MessageID(hex: id) else { fail("no reminder \(id) set from this profile") }
+                guard !sent.cancelled else { fail("reminder \(id) is already cancelled") }
+                do {
+                    let client = try profile.client(p)
+                    defer { client.close() }
+                    try client.cancelReminder(reminder, recipients: sent.to.compactMap(Address.init))
+                    book.markCancelled(id)
+                    try book.save()
+                    print("reminder \(id) cancelled for \(sent.to.joined(separator: ", "))")
+                } catch { fail("\(error)") }
+            }
+        }
+
+        struct Done: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Tell the sender you have done what a reminder asked.")
+            @Argument(help: "The reminder id (as inbox shows it).") var id: String
+            @OptionGroup var profile: ProfileOption
+
+            func run() throws {
+                let p = profile.load()
+                let book = ReminderBook(profilePath: profile.path)
+                guard let received = book.received(id), let reminder = MessageID(hex: id), let sender = Address(received.from) else {
+                    fail("no reminder \(id) received on this profile (run sealpost inbox first)")
+                }
+                do {
+                    let client = try profile.client(p)
+                    defer { client.close() }
+                    try client.markReminderDone(reminder, sender: sender)
+                    book.markDoneLocally(id)
+                    try book.save()
+                    print("told \(sender) that reminder \(id) is done")
+                } catch { fail("\(error)") }
+            }
+        }
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Who has and who has not done a reminder you set.")
+            @Argument(help: "The reminder id.") var id: String
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print as JSON.") var json = false
+
+            func run() throws {
+                let book = ReminderBook(profilePath: profile.path)
+                guard let sent = book.sent(id) else { fail("no reminder \(id) set from this profile") }
+                let pending = sent.to.filter { !sent.done.contains($0) }
+                if json {
+                    print(jsonLine(["id": id, "remind_at": Clock.rfc3339(ms: sent.due_at), "text": sent.text, "cancelled": sent.cancelled,
+                                    "done": sent.done, "not_done": pending]))
+                } else {
+                    print("reminder \(id) for \(Clock.rfc3339(ms: sent.due_at))\(sent.cancelled ? " (cancelled)" : ""): \(sent.text)")
+                    print("  done:     \(sent.done.isEmpty ? "nobody yet" : sent.done.joined(separator: ", "))")
+                    print("  not done: \(pending.isEmpty ? "nobody" : pending.joined(separator: ", "))")
+                }
+            }
+        }
+    }
+}

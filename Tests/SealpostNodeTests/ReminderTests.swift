@@ -1,0 +1,137 @@
+import Foundation
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import XCTest
+
+/// Reminders between two real nodes: both sides reminded, durable, cancellable.
+final class ReminderTests: XCTestCase {
+    func waitUntilKnown(_ client: Client, _ address: String) throws {
+        let deadline = Clock.monotonicNs() + 15_000_000_000
+        while (try? client.lookup(Address(address)!)) == nil {
+            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
+            usleep(100_000)
+        }
+    }
+
+    /// Collects messages until one of `kind` arrives (or the timeout); returns all.
+    func collect(_ client: Client, until kind: String, timeoutMs: Int = 8000) throws -> [ReceivedMessage] {
+        try client.attach()
+        var out: [ReceivedMessage] = []
+        let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        while Clock.monotonicNs() < deadline {
+            guard let event = try client.next(timeoutMs: 100) else { continue }
+            if case .message(let m) = event {
+                out.append(m)
+                try client.ack(m.seq)
+                if m.kind == kind { break }
+            }
+        }
+        try client.flush()
+        return out
+    }
+
+    func twoUnits() throws -> (TestNode, TestNode, Client, Client) {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+        try hq.start()
+        try traffic.start()
+        try hq.peer(with: traffic)
+        let alice = try Client(profile: try hq.join("alice"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        try waitUntilKnown(alice, "wu@traffic")
+        try waitUntilKnown(wu, "alice@hq")
+        return (hq, traffic, alice, wu)
+    }
+
+    func testBothSidesAreRemindedOnTimeAcrossNodesAndARestart() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let due = Clock.nowMs() + 2500
+        let id = try alice.remind(to: Address("wu@traffic")!, at: due, text: "file the incident report")
+        // The recipient gets the reminder at once.
+        let first = try collect(wu, until: "reminder", timeoutMs: 5000)
+        XCTAssertEqual(first.last?.kind, "reminder")
+        XCTAssertEqual(first.last?.text, "file the incident report")
+        XCTAssertEqual(first.last?.reminder?.dueAt, due)
+        // traffic restarts before the due time: the schedule is durable.
+        traffic.stop()
+        try traffic.start()
+        let wuDue = try collect(wu, until: "reminder_due")
+        let aliceDue = try collect(alice, until: "reminder_due")
+        for (who, got) in [("wu", wuDue), ("alice", aliceDue)] {
+            let notice = try XCTUnwrap(got.last, who)
+            XCTAssertEqual(notice.kind, "reminder_due", who)
+            XCTAssertEqual(notice.reminder?.id, id, who)
+            XCTAssertEqual(notice.from, "alice@hq", who)
+            let fired = try XCTUnwrap(notice.reminder?.firedAt)
+            XCTAssertGreaterThanOrEqual(fired, due, "\(who): not early")
+            XCTAssertLessThan(fired - due, 1000, "\(who): within 1 s of the due time")
+            XCTAssertEqual(notice.reminder?.late, false, who)
+        }
+        // The recipient marks it done; the sender hears of it.
+        try wu.markReminderDone(id, sender: Address("alice@hq")!)
+        let done = try collect(alice, until: "reminder_done")
+        XCTAssertEqual(done.last?.kind, "reminder_done")
+        XCTAssertEqual(done.last?.from, "wu@traffic")
+        XCTAssertEqual(done.last?.reminder?.id, id)
+        _ = hq
+    }
+
+    func testANodeDownAtTheDueTimeFiresLateWhenItStarts() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let due = Clock.nowMs() + 1500
+        _ = try alice.remind(to: Address("wu@traffic")!, at: due, text: "check the gate")
+        _ = try collect(wu, until: "reminder", timeoutMs: 5000)
+        traffic.stop()
+        usleep(3_000_000)
+        try traffic.start()
+        let got = try collect(wu, until: "reminder_due")
+        XCTAssertEqual(got.last?.kind, "reminder_due")
+        XCTAssertEqual(got.last?.reminder?.late, true, "fired after the node came back, marked late")
+        _ = hq
+    }
+
+    func testCancelWithdrawsTheRecipientsNotice() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let due = Clock.nowMs() + 2000
+        let id = try alice.remind(to: Address("wu@traffic")!, at: due, text: "meeting")
+        _ = try collect(wu, until: "reminder", timeoutMs: 5000)
+        try alice.cancelReminder(id, recipients: [Address("wu@traffic")!])
+        let cancelled = try collect(wu, until: "reminder_cancelled", timeoutMs: 5000)
+        XCTAssertEqual(cancelled.last?.kind, "reminder_cancelled")
+        try traffic.waitFor("wu's due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
+        try hq.waitFor("alice's own due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
+        usleep(2_500_000)
+        let after = try collect(wu, until: "reminder_due", timeoutMs: 800)
+        XCTAssertFalse(after.contains { $0.kind == "reminder_due" }, "nothing fires after a cancel")
+        // Only the sender can cancel: a cancel from wu for alice's reminder changes nothing.
+        let again = try alice.remind(to: Address("wu@traffic")!, at: Clock.nowMs() + 60_000, text: "later")
+        try wu.cancelReminder(again, recipients: [Address("alice@hq")!])
+        usleep(500_000)
+        XCTAssertEqual(((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int), 1)
+    }
+
+    func testBadRemindersAreRefused() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        _ = try hq.join("bob")
+        defer { alice.close() }
+        XCTAssertThrowsError(try alice.remind(to: Address("bob@hq")!, at: Clock.nowMs() - 1000, text: "x")) { error in
+            XCTAssertTrue("\(error)".contains("in the past"), "\(error)")
+        }
+        XCTAssertThrowsError(try alice.remind(to: Address("bob@hq")!, at: Clock.nowMs() + 400 * 86_400_000, text: "x"))
+        XCTAssertThrowsError(try alice.remind(to: Address("bob@hq")!, at: Clock.nowMs() + 5000, text: " "))
+        // A client cannot forge a node's due notice.
+        let forged = Envelope(id: MessageID(bytes: Array(repeating: 7, count: 16))!, from: "", to: "bob@hq",
+                              kind: EnvelopeKind.reminderDue.rawValue, sentAt: Clock.nowMs(), body: Array(repeating: 0, count: 33))
+        XCTAssertThrowsError(try alice.store(forged)) { error in
+            XCTAssertTrue("\(error)".contains("made by nodes"), "\(error)")
+        }
+        XCTAssertEqual(ReminderTime.duration("1h30m"), 5_400_000)
+        XCTAssertNil(ReminderTime.duration("soon"))
+        XCTAssertEqual(ReminderTime.absolute("2026-11-25T09:00:00Z"), 1_795_597_200_000) // date -u -d 2026-11-25T09:00:00Z +%s
+    }
+}
