@@ -449,6 +449,17 @@ public final class Client {
         return try sendContent(to: to, kind: .reminder, content: Reminder.content(dueAt: dueAt, text: bytes), dueAt: dueAt)
     }
 
+    /// Checks and seals a reminder without sending it (for pipelined senders).
+    public func prepareReminder(to: Address, at dueAt: UInt64, text: String) throws -> Envelope {
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let key = try sharedKey(with: to)
+        let sentAt = Clock.nowMs()
+        let sealed = Sealed.seal(kind: EnvelopeKind.reminder.rawValue, id: id, from: profile.address.description, to: to.description,
+                                 sentAt: sentAt, content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), key: key)
+        return Envelope(id: id, from: "", to: to.description, kind: EnvelopeKind.reminder.rawValue, sentAt: sentAt,
+                        body: Reminder.body(dueAt: dueAt, sealed: sealed))
+    }
+
     /// Withdraws a reminder this person sent: the recipients' pending due notices go away.
     public func cancelReminder(_ reminder: MessageID, recipients: [Address]) throws {
         for to in recipients { try sendMeta(to: to, kind: .reminderCancel, body: reminder.bytes) }

@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-bench",
         abstract: "Benchmarks with real nodes and clients on loopback (CURVE, end-to-end crypto, durable SQLite).",
-        subcommands: [Local.self, Federation.self]
+        subcommands: [Local.self, Federation.self, Reminders.self]
     )
 }
 
@@ -77,7 +77,7 @@ struct BenchResult {
 final class BenchNode {
     let root: String
     let dir: DataDir
-    let node: Node
+    var node: Node
 
     init(name: String) throws {
         root = NSTemporaryDirectory() + "sealpost-bench-\(getpid())-\(name)"
@@ -101,10 +101,29 @@ final class BenchNode {
                                                                   publish: node.publishEndpoint, publicKey: try dir.loadKeys().publicKeyText))
     }
 
+    func restart() throws {
+        let router = node.routerEndpoint, publish = node.publishEndpoint
+        node.stop()
+        var logger = Logger(label: "bench.node")
+        logger.logLevel = .warning
+        node = try Node.start(dataDir: dir, logger: logger) { config in
+            config.listen = router
+            config.publish = publish
+        }
+    }
+
     func close() {
         node.stop()
         try? FileManager.default.removeItem(atPath: root)
     }
+}
+
+/// Resident memory of this process, MB (from /proc/self/status).
+func residentMB() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    let kb = Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    return kb / 1024
 }
 
 /// Runs sender → node(s) → receiver and measures it.
@@ -260,6 +279,103 @@ extension Bench {
                             "status_p50_ms": Double(times[times.count / 2]) / 1e6,
                             "status_max_ms": Double(times.last!) / 1e6,
                           ])
+        }
+    }
+
+    struct Reminders: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Schedule many reminders on one node; report scheduling rate, memory, restart time and firing accuracy.",
+            discussion: """
+                COUNT reminders are set through the real protocol (sealed, stored, scheduled), due an hour ahead, \
+                so they stay pending; then the node restarts with all of them pending; then --probe reminders due \
+                over the next few seconds fire while the rest wait, and their lateness (fired - due, on the node) is reported.
+                """)
+
+        @Option(help: "Reminders to keep pending.") var count = 100_000
+        @Option(help: "Reminders that fire during the measurement.") var probe = 2_000
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() throws {
+            let hq = try BenchNode(name: "bench")
+            defer { hq.close() }
+            let alice = try hq.join("alice")
+            let bob = try hq.join("bob")
+            let me = Address("bob@bench")!
+            let sender = try Client(profile: alice)
+            _ = try sender.lookup(me)
+
+            func setMany(_ n: Int, due: (Int) -> UInt64) throws {
+                var inFlight = 0, stored = 0
+                for i in 0..<n {
+                    let env = try sender.prepareReminder(to: me, at: due(i), text: "r\(i)")
+                    while inFlight >= 4000, let e = try sender.next(timeoutMs: 10_000) { if case .stored = e { inFlight -= 1; stored += 1 } }
+                    while try !sender.submit(env) { if case .stored? = try sender.next(timeoutMs: 100) { inFlight -= 1; stored += 1 } }
+                    inFlight += 1
+                    if i % 100_000 == 99_999 && !json { print("  \(i + 1) set…"); fflush(nil) }
+                }
+                while stored < n, let e = try sender.next(timeoutMs: 30_000) { if case .stored = e { stored += 1 } }
+            }
+
+            let hour = Clock.nowMs() + 3_600_000
+            let t0 = Clock.monotonicNs()
+            try setMany(count) { hour + UInt64($0 % 600_000) }
+            let setSeconds = Double(Clock.monotonicNs() - t0) / 1e9
+            sender.close()
+            let rssAfterSet = residentMB()
+
+            let r0 = Clock.monotonicNs()
+            try hq.restart()
+            let restartMs = Double(Clock.monotonicNs() - r0) / 1e6
+            let rssAfterRestart = residentMB()
+
+            // Probe: reminders due over the next few seconds while `count` wait.
+            let probeClient = try Client(profile: alice)
+            defer { probeClient.close() }
+            _ = try probeClient.lookup(me)
+            let start = Clock.nowMs() + 3000
+            var inFlight = 0, stored = 0
+            for i in 0..<probe {
+                let env = try probeClient.prepareReminder(to: me, at: start + UInt64(i * 5000 / max(probe, 1)), text: "p\(i)")
+                while try !probeClient.submit(env) { if case .stored? = try probeClient.next(timeoutMs: 100) { inFlight -= 1; stored += 1 } }
+                inFlight += 1
+            }
+            while stored < probe, let e = try probeClient.next(timeoutMs: 30_000) { if case .stored = e { stored += 1 } }
+
+            // The recipient reads its due notices (its mailbox also holds every reminder itself).
+            let receiver = try Client(profile: bob)
+            defer { receiver.close() }
+            try receiver.attach(window: 4096)
+            var lateness: [UInt64] = []
+            var sinceAck = 0
+            let deadline = Clock.monotonicNs() + 120_000_000_000
+            while lateness.count < probe, Clock.monotonicNs() < deadline {
+                guard let event = try receiver.next(timeoutMs: 1000) else { continue }
+                if case .message(let m) = event {
+                    if m.kind == "reminder_due", let r = m.reminder, let fired = r.firedAt { lateness.append(fired - r.dueAt) }
+                    sinceAck += 1
+                    if sinceAck >= 1000 { try receiver.ack(m.seq); sinceAck = 0 }
+                }
+            }
+            lateness.sort()
+            func pct(_ p: Double) -> UInt64 { lateness.isEmpty ? 0 : lateness[min(lateness.count - 1, Int(Double(lateness.count) * p))] }
+            let result: [String: Any] = [
+                "pending": count, "set_per_s": Int(Double(count) / setSeconds), "rss_mb_after_set": rssAfterSet,
+                "restart_ms": Int(restartMs), "rss_mb_after_restart": rssAfterRestart,
+                "probe": probe, "fired": lateness.count,
+                "lateness_p50_ms": pct(0.5), "lateness_p99_ms": pct(0.99), "lateness_max_ms": lateness.last ?? 0,
+            ]
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("""
+                    reminders: \(count) pending
+                      set         \(Int(Double(count) / setSeconds)) reminders/s (sealed, stored, scheduled)
+                      memory      \(rssAfterSet) MB resident after setting, \(rssAfterRestart) MB after the restart (whole bench process)
+                      restart     \(Int(restartMs)) ms to stop and start the node with all of them pending
+                      firing      \(lateness.count)/\(probe) due notices; lateness p50 \(pct(0.5)) ms, p99 \(pct(0.99)) ms, max \(lateness.last ?? 0) ms
+                    """)
+            }
         }
     }
 
