@@ -40,8 +40,7 @@ extension Reactor {
             guard let id = try? Reminder.reference(envelope.body) else { return }
             var removed = false
             try write(ref: envelope.id) { removed = try store.unschedule(user: user, reminder: id, sender: envelope.from) }
-            let key = ScheduledReminder(user: user, reminder: id, dueAt: 0, sender: envelope.from).key
-            if removed { onCommit.append { [weak self] in self?.schedule.remove(key: key) } }
+            if removed { onCommit.append { [weak self] in self?.schedule.remove(user: user, reminder: id) } }
         default:
             break
         }

@@ -181,7 +181,7 @@ final class Reactor {
             directoryVersions[node.name] = node.version
         }
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
-        schedule = ReminderSchedule(try store.scheduledReminders())
+        schedule = try ReminderSchedule(store: store)
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
