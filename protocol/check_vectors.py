@@ -19,7 +19,13 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     both decoded back, and the receiver's verdict (verified only with the key
     its own node holds, never with the card's key alone; the reasons of the
     cases that are not verified; damaged cards);
-  * the invite code text (section 10).
+  * the invite code text (section 10);
+  * reminders (section 7.5): the worked examples of section 7.5.1 (the
+    reminder_due body, the due-notice ids, BLAKE2b with a 16-byte output from
+    both hashlib and libsodium), a reminder body made and opened with the keys
+    of e2e.json, the due_at check of section 7.5.6 and the body lengths of
+    kinds 4-6. There is no vector file for reminders yet: these check the
+    spec against itself.
 
 Each check compares against the stored vector. Prints `N passed, M failed`
 and exits 1 when anything fails.
@@ -937,10 +943,137 @@ def check_card():
               "the card is damaged")
 
 
+# ---------------------------------------------------------------------------
+# Reminders (SPEC.md section 7.5). No vector file yet: the expected values are
+# the worked examples written in section 7.5.1.
+# ---------------------------------------------------------------------------
+
+REMINDER_DUE_AT = 1_764_003_600_000          # 2025-11-24T17:00:00Z
+REMINDER_TEXT = "File the incident report"
+SPEC_DUE_BODY = bytes.fromhex("000102030405060708090a0b0c0d0e0f"
+                              "0000019ab6ced680" "0000019ab6ced683" "00")
+SPEC_DUE_IDS = {"wu": bytes.fromhex("a0c77be7b4fd7e95ee6b4ee7b8bf89ee"),
+                "alice": bytes.fromhex("c9362706616ce11e3d10c92efa23d18d")}
+MAX_AHEAD_MS = 366 * 24 * 3_600_000
+
+
+def due_notice_id(reminder, user):
+    """Section 7.5.4: BLAKE2b with a 16-byte output, no key, of "due" || reminder || user."""
+    return hashlib.blake2b(b"due" + octets(reminder, 16) + user.encode("utf-8"), digest_size=16).digest()
+
+
+def decode_due(body):
+    r = Reader(body)
+    out = (r.octets(16, "reminder"), r.u64("due_at"), r.u64("fired_at"), r.u8("late"))
+    r.end()
+    return out
+
+
+def decode_reference(body):
+    """Sections 7.5.1: the body of reminder_cancel and reminder_done."""
+    if len(body) != 16:
+        raise Malformed("reminder", "must be 16 bytes")
+    return body
+
+
+def open_reminder(envelope_fields, body, key):
+    """Section 7.5.6, step 1: clear due_at, open the rest (section 8.3), check both due_at agree."""
+    kind, mid, sender, recipient, sent_at = envelope_fields
+    r = Reader(body)
+    clear_due = r.u64("due_at")
+    sealed = body[8:]
+    if len(sealed) < 41 or sealed[0] != 1:
+        raise Malformed("sealed", "not an end-to-end body")
+    inner = Reader(sodium.crypto_box_open_easy_afternm(sealed[25:], sealed[1:25], key))
+    header = (inner.u8(), inner.octets(16), inner.string(), inner.string(), inner.u64())
+    content = inner.longstr("content", 81_920)
+    inner.end()
+    if header != envelope_fields:
+        raise Malformed("inner header", "does not match the envelope")
+    c = Reader(content)
+    due, text = c.u64("due_at"), c.longstr("text", 65_536)
+    c.end()
+    if due != clear_due:
+        raise Malformed("due_at", "the sealed due_at differs from the clear one")
+    return due, text.decode("utf-8")
+
+
+def check_reminders():
+    # reminder_due body (section 7.5.1), encoded from the example's fields and decoded back.
+    fired = REMINDER_DUE_AT + 3
+    body = octets(ID1, 16) + u64(REMINDER_DUE_AT) + u64(fired) + u8(0)
+    check("7.5.1: reminder_due body of the example", body, SPEC_DUE_BODY)
+    check("7.5.1: reminder_due body is 33 bytes", len(body), 33)
+    check("7.5.1: reminder_due decodes back", decode_due(SPEC_DUE_BODY), (ID1, REMINDER_DUE_AT, fired, 0))
+    for label, bad in [("truncated", SPEC_DUE_BODY[:-1]), ("trailing byte", SPEC_DUE_BODY + b"\x00")]:
+        try:
+            decode_due(bad)
+            outcome = "accepted"
+        except Malformed:
+            outcome = "refused"
+        check(f"7.5.1: reminder_due body {label} is malformed", outcome, "refused")
+
+    # Due-notice ids (section 7.5.4), two independent BLAKE2b implementations.
+    for user, want in SPEC_DUE_IDS.items():
+        check(f"7.5.4: due notice id for {user} (hashlib)", due_notice_id(ID1, user), want)
+        via_sodium = nacl.hash.blake2b(b"due" + ID1 + user.encode(), digest_size=16, encoder=nacl.encoding.RawEncoder)
+        check(f"7.5.4: due notice id for {user} (libsodium crypto_generichash)", via_sodium, want)
+    check("7.5.4: the id is not a truncated BLAKE2b-512",
+          hashlib.blake2b(b"due" + ID1 + b"wu").digest()[:16] != SPEC_DUE_IDS["wu"], True)
+
+    # reminder_cancel / reminder_done bodies (section 7.5.1).
+    check("7.5.1: a 16-byte reference decodes", decode_reference(ID1), ID1)
+    for n in (15, 17, 0):
+        try:
+            decode_reference(bytes(n))
+            outcome = "accepted"
+        except Malformed:
+            outcome = "refused"
+        check(f"7.5.1: a {n}-byte cancel/done body is malformed", outcome, "refused")
+
+    # A reminder body (sections 7.5.1, 8.2) with the keys and nonce of e2e.json, opened back (7.5.6).
+    v = load("e2e.json")
+    sender_sk, recipient_sk, nonce = seq(0x01, 32), seq(0x41, 32), seq(0x81, 24)
+    k = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(recipient_sk), sender_sk)
+    check("7.5: the e2e.json shared key is the one used here", k, bytes.fromhex(v["shared_key"]))
+    fields = (3, ID1, "alice@hq", "wu@traffic", 1_764_000_000_000)
+    text = REMINDER_TEXT.encode("utf-8")
+    check("7.5.1: the example text is 24 bytes", len(text), 0x18)
+    content = u64(REMINDER_DUE_AT) + longstr(text)
+    sealed = b"\x01" + nonce + sodium.crypto_box_easy_afternm(inner_plaintext(*fields, content), nonce, k)
+    body = u64(REMINDER_DUE_AT) + sealed
+    check("7.5.1: a reminder body starts with the clear due_at", body[:8].hex(), "0000019ab6ced680")
+    check("7.5.1: the sealed content starts with the same due_at and the text length",
+          content[:12].hex(), "0000019ab6ced680" + "00000018")
+    receiver_k = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(sender_sk), recipient_sk)
+    try:
+        got = open_reminder(fields, body, receiver_k)
+    except Exception as error:  # noqa: BLE001 - reported as a failure
+        got = ("cannot open", str(error))
+    check("7.5.6: the recipient opens the reminder", got, (REMINDER_DUE_AT, REMINDER_TEXT))
+    moved = u64(REMINDER_DUE_AT + 86_400_000) + sealed
+    try:
+        open_reminder(fields, moved, receiver_k)
+        outcome = "accepted"
+    except Malformed as error:
+        outcome = error.field
+    check("7.5.6: a changed clear due_at is refused (the sealed one differs)", outcome, "due_at")
+    try:
+        open_reminder((1,) + fields[1:], body, receiver_k)
+        outcome = "accepted"
+    except Malformed as error:
+        outcome = error.field
+    check("7.5.6: the inner kind must be 3 (a reminder cannot pass as a text)", outcome, "inner header")
+    check("7.5.2: at most 366 days ahead, in ms", MAX_AHEAD_MS, 31_622_400_000)
+    check("7.4: the largest reminder body fits in 81 920 bytes",
+          8 + 1 + 24 + 16 + len(inner_plaintext(3, ID1, "a" * 32 + "@" + "b" * 32, "c" * 32 + "@" + "d" * 32, 0,
+                                                  u64(0) + longstr(bytes(65_536)))) <= 81_920, True)
+
+
 def main():
     global failed
     for part in (check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
-                 check_entry_transport, check_card, check_invite):
+                 check_entry_transport, check_card, check_invite, check_reminders):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

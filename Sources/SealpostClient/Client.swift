@@ -315,7 +315,7 @@ public final class Client {
         case .reminderDue?:
             guard let due = try? Reminder.Due.decode(envelope.body) else { throw Sealed.OpenError.malformed("reminder_due") }
             message.reminder = ReminderInfo(id: due.reminder, dueAt: due.dueAt, firedAt: due.firedAt, late: due.late)
-            message.text = "reminder due" + (due.late ? " (late: the node was down at the due time)" : "")
+            message.text = "reminder due" + (due.late ? " (late: fired more than a second after its time)" : "")
             return message
         case .reminderCancel?, .reminderDone?:
             guard let id = try? Reminder.reference(envelope.body) else { throw Sealed.OpenError.malformed(kind!.name) }
@@ -440,17 +440,18 @@ public final class Client {
     /// Sends a reminder: `to` gets it now; at `dueAt` (ms since the epoch) both
     /// `to` and this sender get a `reminder_due` from their own nodes.
     public func remind(to: Address, at dueAt: UInt64, text: String) throws -> MessageID {
-        let bytes = Array(text.utf8)
-        guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the reminder text is empty") }
-        guard bytes.count <= Sealed.maxTextBytes else { throw ClientError.invalid("the reminder text is over 64 KiB") }
-        let now = Clock.nowMs()
-        guard dueAt > now else { throw ClientError.invalid("the reminder time \(Clock.rfc3339(ms: dueAt)) is in the past") }
-        guard dueAt <= now + Reminder.maxAheadMs else { throw ClientError.invalid("a reminder may be set at most a year ahead") }
-        return try sendContent(to: to, kind: .reminder, content: Reminder.content(dueAt: dueAt, text: bytes), dueAt: dueAt)
+        let envelope = try prepareReminder(to: to, at: dueAt, text: text)
+        try store(envelope)
+        return envelope.id
     }
 
     /// Checks and seals a reminder without sending it (for pipelined senders).
     public func prepareReminder(to: Address, at dueAt: UInt64, text: String) throws -> Envelope {
+        guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the reminder text is empty") }
+        guard text.utf8.count <= Sealed.maxTextBytes else { throw ClientError.invalid("the reminder text is over 64 KiB") }
+        let now = Clock.nowMs()
+        guard dueAt > now else { throw ClientError.invalid("the reminder time \(Clock.rfc3339(ms: dueAt)) is in the past") }
+        guard dueAt <= now + Reminder.maxAheadMs else { throw ClientError.invalid("a reminder may be set at most a year ahead") }
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()

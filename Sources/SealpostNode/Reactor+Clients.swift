@@ -323,6 +323,8 @@ extension Reactor {
                 store.rollback()
                 relayAcks.removeAll()
                 reloadStreams()
+                // Their rows are back in the database: back in the schedule too.
+                for item in firedThisCycle { schedule.add(item) }
                 // Turn every acknowledgement of the batch into an error: the clients retry.
                 outbox = outbox.map { routing, command in
                     if case .stored(let id) = command {
@@ -336,6 +338,7 @@ extension Reactor {
             }
         }
         batchFailed = false
+        firedThisCycle.removeAll(keepingCapacity: true)
         onCommit.removeAll(keepingCapacity: true)
         for (routing, command) in outbox { send(routing, command) }
         outbox.removeAll(keepingCapacity: true)

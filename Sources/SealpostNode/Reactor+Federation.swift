@@ -297,6 +297,12 @@ extension Reactor {
             counters.rejectedRelays += 1
             return
         }
+        if envelope.kind == EnvelopeKind.reminderDue.rawValue {
+            // Only a user's own node makes due notices; one arriving from outside is forged.
+            counters.rejectedRelays += 1
+            relayAcks[routingId, default: []].append(jid)
+            return
+        }
         if dest == config.name {
             try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
         } else {

@@ -57,8 +57,11 @@ extension Reactor {
             let notice = Envelope(id: id, from: item.sender, to: address(item.user), kind: EnvelopeKind.reminderDue.rawValue,
                                   sentAt: nowMs, body: due.encode())
             do {
-                try write(ref: id) { _ = try store.unschedule(user: item.user, reminder: item.reminder, sender: item.sender) }
+                var stillDue = false
+                try write(ref: id) { stillDue = try store.unschedule(user: item.user, reminder: item.reminder, sender: item.sender) }
+                guard stillDue else { continue } // withdrawn meanwhile
                 try appendNotice(notice, for: item.user)
+                firedThisCycle.append(item)
                 counters.remindersFired += 1
                 if late { counters.remindersLate += 1 }
             } catch {

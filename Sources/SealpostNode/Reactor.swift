@@ -74,6 +74,8 @@ final class Reactor {
     var heldCount: [String: Int] = [:]
     /// Due notices owed to local users.
     var schedule = ReminderSchedule()
+    /// Notices fired in this cycle: back into the schedule if the commit fails.
+    var firedThisCycle: [ScheduledReminder] = []
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
     var nodeKeys: [String: [UInt8]] = [:]
     var directoryVersions: [String: UInt64] = [:]
@@ -219,12 +221,14 @@ final class Reactor {
             if events[2].contains(.readable) { control.wakeup.drain() }
             if events[3].contains(.readable) { serveAdmin() }
             if events[0].contains(.readable) { serveZap() }
+            // Due notices first: a cancel read in this same cycle then finds the notice
+            // already fired (its row gone) and changes nothing, never the reverse.
+            fireDueReminders()
             if events[1].contains(.readable) { readRouter() }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link) }
                 if events[5 + 2 * index].contains(.readable) { readSubscription(link) }
             }
-            fireDueReminders()
             finishCycle()
             if !stalled.isEmpty { retryStalled() }
             let after = Clock.monotonicNs()

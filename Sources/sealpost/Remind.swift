@@ -55,7 +55,7 @@ extension SealpostCommand {
 
         struct Cancel: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Withdraw a reminder you set; recipients' due notices are removed on their nodes.")
-            @Argument(help: "The reminder id.") var id: String
+            @Argument(help: "The reminder id.", transform: { $0.lowercased() }) var id: String
             @OptionGroup var profile: ProfileOption
 
             func run() throws {
@@ -76,7 +76,7 @@ extension SealpostCommand {
 
         struct Done: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Tell the sender you have done what a reminder asked.")
-            @Argument(help: "The reminder id (as inbox shows it).") var id: String
+            @Argument(help: "The reminder id (as inbox shows it).", transform: { $0.lowercased() }) var id: String
             @OptionGroup var profile: ProfileOption
 
             func run() throws {
@@ -98,7 +98,7 @@ extension SealpostCommand {
 
         struct Status: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Who has and who has not done a reminder you set.")
-            @Argument(help: "The reminder id.") var id: String
+            @Argument(help: "The reminder id.", transform: { $0.lowercased() }) var id: String
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print as JSON.") var json = false
 

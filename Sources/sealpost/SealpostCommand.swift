@@ -82,7 +82,7 @@ extension ReceivedMessage {
         if let r = reminder {
             switch kind {
             case "reminder": return "[\(stamp)] \(from): reminder for \(Clock.rfc3339(ms: r.dueAt)): \(text)  (id \(r.id.hex))"
-            case "reminder_due": return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: the node was down at the due time)" : "")"
+            case "reminder_due": return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: fired more than a second after its time)" : "")"
             default: return "[\(stamp)] \(from) \(text) \(r.id.hex)"
             }
         }
