@@ -262,6 +262,9 @@ public final class Client {
 
     public func ping() throws { try connection.send(.ping) }
 
+    /// Tells the node this session stops receiving (so it no longer counts as online).
+    public func detach() throws { try connection.send(.detach) }
+
     /// Waits until the node has processed everything sent before (a PING/PONG
     /// round trip on the ordered connection), so acknowledgements are durable.
     public func flush() throws {

@@ -258,6 +258,7 @@ extension SealpostCommand {
                 if unacked >= Int(window / 2) { try settle() }
             }
             try settle()
+            try client.detach()
             try client.flush()
             return shown
         }

@@ -42,8 +42,8 @@ enum Harness {
         process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         // Output goes to files: nothing to drain while it runs, and no shared state.
         let base = NSTemporaryDirectory() + "sealpost-run-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
@@ -89,7 +89,7 @@ final class NodeProcess {
 
     init(data: String, cwd: String? = nil, extra: [String] = []) throws {
         log = (cwd ?? data) + "/../node-\(UUID().uuidString.prefix(8)).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: try Harness.path("sealpost-node"))
         process.arguments = ["run"] + (data.isEmpty ? [] : ["--data", data]) + extra
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
