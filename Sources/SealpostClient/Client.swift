@@ -16,6 +16,10 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var card: ReceivedCard?
     /// For the reminder kinds: which reminder, and when it is (was) due.
     public var reminder: ReminderInfo?
+    /// For a message to a group, or a group event: the group's address.
+    public var group: String?
+    /// For `group_event`: what changed (or why a request was refused) and the members now.
+    public var groupEvent: Group.Event?
 }
 
 /// The reminder a message is about.
@@ -315,6 +319,18 @@ public final class Client {
                                       text: "", sentAt: envelope.sentAt)
         // Metadata-only kinds: nothing to decrypt.
         switch kind {
+        case .groupEvent?:
+            guard let event = try? Group.Event.decode(envelope.body) else { throw Sealed.OpenError.malformed("group_event") }
+            message.group = envelope.to
+            message.groupEvent = event
+            message.text = event.op == Group.Event.refused ? "refused: \(event.reason)"
+                : "\(event.actor) \(event.opName); members: \(event.members.map(\.address).joined(separator: ", "))"
+            return message
+        case .groupMessage?:
+            let content = try GroupSealed.open(envelope, me: profile.address.description, key: try sharedKey(with: from))
+            message.group = envelope.to
+            message.text = String(decoding: content, as: UTF8.self)
+            return message
         case .reminderDue?:
             guard let due = try? Reminder.Due.decode(envelope.body) else { throw Sealed.OpenError.malformed("reminder_due") }
             message.reminder = ReminderInfo(id: due.reminder, dueAt: due.dueAt, firedAt: due.firedAt, late: due.late)
@@ -436,6 +452,51 @@ public final class Client {
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
         try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: sentAt, body: body))
         return id
+    }
+
+    // MARK: groups
+
+    /// Asks the group's home node to change it; the answer comes back as a `group_event`.
+    public func groupOp(_ op: Group.Op, group: Address, members: [String] = []) throws {
+        for m in members where Address(m) == nil { throw ClientError.invalid("'\(m)' is not an address (user@node)") }
+        try sendMeta(to: group, kind: .groupOp, body: Group.opBody(op, members: members))
+    }
+
+    /// Posts a text to a group: sealed once, the key wrapped for each other member.
+    public func sendGroupText(group: Address, members: [String], text: String) throws -> MessageID {
+        let bytes = Array(text.utf8)
+        guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the message is empty") }
+        guard bytes.count <= Sealed.maxTextBytes else {
+            throw ClientError.invalid("the message is \(bytes.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)")
+        }
+        let me = profile.address.description
+        var wraps: [(member: String, key: BoxSharedKey)] = []
+        for m in members where m != me {
+            guard let a = Address(m) else { continue }
+            wraps.append((m, try sharedKey(with: a)))
+        }
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let sentAt = Clock.nowMs()
+        let kind = EnvelopeKind.groupMessage.rawValue
+        let body = GroupSealed.seal(kind: kind, id: id, from: me, group: group.description, sentAt: sentAt, content: bytes, wraps: wraps)
+        try store(Envelope(id: id, from: "", to: group.description, kind: kind, sentAt: sentAt, body: body))
+        return id
+    }
+
+    /// Waits for the home node's answer to a group request (without acknowledging anything).
+    public func awaitGroupEvent(group: Address, timeoutMs: Int) throws -> ReceivedMessage? {
+        try attach()
+        let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        while Clock.monotonicNs() < deadline {
+            guard let event = try next(timeoutMs: 200) else { continue }
+            if case .message(let m) = event, m.kind == "group_event", m.group == group.description,
+               m.groupEvent?.actor == profile.address.description {
+                try detach()
+                return m
+            }
+        }
+        try detach()
+        return nil
     }
 
     // MARK: reminders

@@ -32,6 +32,14 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case reminderCancel = 5
     /// A recipient marks the reminder done; clear body (the reminder id).
     case reminderDone = 6
+    /// A member asks a group's home node to change the group; clear body (`Group.opBody`).
+    case groupOp = 7
+    /// A group's home node tells members what changed; clear body (`Group.Event`).
+    case groupEvent = 8
+    /// A text to a group, sealed once and the key wrapped per member (`GroupSealed`).
+    case groupMessage = 9
+    /// Home node → a member's node: one member envelope for several local recipients.
+    case groupFanout = 10
 
     public var name: String {
         switch self {
@@ -41,11 +49,15 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .reminderDue: return "reminder_due"
         case .reminderCancel: return "reminder_cancelled"
         case .reminderDone: return "reminder_done"
+        case .groupOp: return "group_op"
+        case .groupEvent: return "group_event"
+        case .groupMessage: return "text"
+        case .groupFanout: return "group_fanout"
         }
     }
 
     /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
-    public var isSealed: Bool { self == .text || self == .card || self == .reminder }
+    public var isSealed: Bool { self == .text || self == .card || self == .reminder || self == .groupMessage }
 }
 
 /// The unit nodes store and route: a clear header and an end-to-end encrypted body.
@@ -63,9 +75,9 @@ public struct Envelope: Sendable, Equatable {
     public var sentAt: UInt64
     public var body: [UInt8]
 
-    /// Largest body a node accepts: 64 KiB of text plus the crypto overhead and
-    /// inner header, with room to spare.
-    public static let maxBodyBytes = 80 * 1024
+    /// Largest body a node accepts: 64 KiB of text plus the crypto overhead, inner
+    /// header and a group message's per-member key wraps (500 × ~100 B), with room to spare.
+    public static let maxBodyBytes = 200 * 1024
 
     public init(id: MessageID, from: String, to: String, kind: UInt8, flags: UInt16 = 0, sentAt: UInt64, body: [UInt8]) {
         self.id = id

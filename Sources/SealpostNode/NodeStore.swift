@@ -30,7 +30,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 4
+    public static let schemaVersion: Int64 = 5
 
     public init(path: String, readOnly: Bool = false) throws {
         do {
@@ -68,6 +68,20 @@ public final class NodeStore {
         if version < 2 { try migrateTo2() }
         if version < 3 { try migrateTo3() }
         if version < 4 { try migrateTo4() }
+        if version < 5 { try migrateTo5() }
+    }
+
+    /// Groups whose home is this node, and their members.
+    private func migrateTo5() throws {
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS groups(name TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS group_members(
+                    grp TEXT NOT NULL, member TEXT NOT NULL, admin INTEGER NOT NULL, added_at INTEGER NOT NULL,
+                    PRIMARY KEY(grp, member)) WITHOUT ROWID;
+                PRAGMA user_version = 5;
+                """)
+        }
     }
 
     /// Reminders: the due notices this node owes its own users.

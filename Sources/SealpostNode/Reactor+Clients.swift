@@ -163,14 +163,31 @@ extension Reactor {
         guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
+        let groupKind = envelope.kind == EnvelopeKind.groupOp.rawValue || envelope.kind == EnvelopeKind.groupMessage.rawValue
         if to.node != config.name {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
             }
-            guard remoteEntries[to.description] != nil else {
+            // A group on another node is checked by its home node, which answers with a group_event.
+            guard groupKind || remoteEntries[to.description] != nil else {
                 return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
             }
             return try originate(envelope, from: me, to: to, session: session)
+        }
+        if isGroupAddress(to, kind: envelope.kind) || groupKind {
+            var stamped = envelope
+            stamped.from = me
+            var isNew = false
+            let nowMs = Clock.nowMs()
+            try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
+            if isNew {
+                counters.envelopesIn += 1
+                rates.countIn()
+                try handleGroupEnvelope(stamped, session: session)
+            } else {
+                counters.duplicates += 1
+            }
+            return reply(session, .stored(id: envelope.id))
         }
         guard usersByName[to.local] != nil else { return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'") }
 

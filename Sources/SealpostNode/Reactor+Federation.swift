@@ -197,28 +197,37 @@ extension Reactor {
         var isNew = false
         var jid: UInt64 = 0
         let streamSeq = streamOut[to.node, default: 1]
-        try write(ref: envelope.id) {
-            isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs)
-            if isNew {
-                var w = WireWriter(capacity: stamped.encodedSize)
-                stamped.encode(into: &w)
-                jid = try store.appendJournal(dest: to.node, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
-            }
-        }
+        _ = jid
+        _ = streamSeq
+        try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
         if isNew {
-            streamOut[to.node] = streamSeq + 1
-            dirtyStreamsOut.insert(to.node)
+            try journalOut(stamped, dest: to.node)
             counters.envelopesIn += 1
             rates.countIn()
-            let entry = RelayJournal.Entry(jid: jid, dest: to.node, origin: config.name, streamSeq: streamSeq, hops: 0,
-                                           envelope: stamped, createdMs: nowMs)
-            onCommit.append { [weak self] in self?.journal.add(entry) }
             let user = String(me.prefix { $0 != "@" })
             try applyReminder(stamped, forUser: user)
         } else {
             counters.duplicates += 1
         }
         reply(session, .stored(id: envelope.id))
+    }
+
+    /// Puts an envelope this node originates into the journal towards `dest`
+    /// (next stream seq for that node), inside the cycle's transaction.
+    func journalOut(_ envelope: Envelope, dest: String) throws {
+        let nowMs = Clock.nowMs()
+        let streamSeq = streamOut[dest, default: 1]
+        var w = WireWriter(capacity: envelope.encodedSize)
+        envelope.encode(into: &w)
+        var jid: UInt64 = 0
+        try write(ref: envelope.id) {
+            jid = try store.appendJournal(dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
+        }
+        streamOut[dest] = streamSeq + 1
+        dirtyStreamsOut.insert(dest)
+        let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
+                                       envelope: envelope, createdMs: nowMs)
+        onCommit.append { [weak self] in self?.journal.add(entry) }
     }
 
     // MARK: from peers, on our ROUTER
@@ -358,6 +367,13 @@ extension Reactor {
     }
 
     private func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
+        if envelope.kind == EnvelopeKind.groupFanout.rawValue {
+            return try deliverFanout(envelope)
+        }
+        if groups[recipient] != nil {
+            // A member on another node writing to one of our groups.
+            return try handleGroupEnvelope(envelope, session: nil)
+        }
         guard usersByName[recipient] != nil else {
             counters.undeliverable += 1
             logger.warning("relayed envelope for an unknown user dropped", metadata: ["to": "\(envelope.to)"])

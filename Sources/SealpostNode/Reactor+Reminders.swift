@@ -21,6 +21,8 @@ extension Reactor {
             return envelope.body.count == MessageID.size ? nil : "must name the reminder (16 bytes)"
         case .reminderDue?:
             return "reminder_due notices are made by nodes, not sent by people"
+        case .groupEvent?, .groupFanout?:
+            return "\(EnvelopeKind(rawValue: envelope.kind)!.name) envelopes are made by a group's home node, not sent by people"
         default:
             return nil
         }

@@ -72,6 +72,8 @@ final class Reactor {
     var dirtyStreamsOut: Set<String> = []
     var dirtyStreamsIn: Set<String> = []
     var heldCount: [String: Int] = [:]
+    /// Groups whose home is this node.
+    var groups: [String: GroupState] = [:]
     /// Due notices owed to local users.
     var schedule = ReminderSchedule()
     /// Notices fired in this cycle: back into the schedule if the commit fails.
@@ -184,6 +186,7 @@ final class Reactor {
         }
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
         schedule = try ReminderSchedule(store: store)
+        groups = try store.groups()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else { continue }

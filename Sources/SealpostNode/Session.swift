@@ -137,4 +137,5 @@ struct NodeCounters {
     var undeliverable: UInt64 = 0
     var remindersFired: UInt64 = 0
     var remindersLate: UInt64 = 0
+    var groupRefusals: UInt64 = 0
 }

@@ -145,3 +145,31 @@ public struct BoxSharedKey: Sendable {
         return rc == 0 ? out : nil
     }
 }
+
+/// `crypto_secretbox` (XSalsa20-Poly1305) under a 32-byte key: the group content
+/// cipher (one key per message, wrapped for every member).
+public enum SecretBox {
+    public static let keyBytes = Int(crypto_secretbox_KEYBYTES)
+    public static let nonceBytes = Int(crypto_secretbox_NONCEBYTES)
+    public static let macBytes = Int(crypto_secretbox_MACBYTES)
+
+    public static func seal(_ plaintext: [UInt8], nonce: [UInt8], key: [UInt8]) -> [UInt8] {
+        precondition(nonce.count == nonceBytes && key.count == keyBytes)
+        Sodium.ready()
+        var out = [UInt8](repeating: 0, count: plaintext.count + macBytes)
+        _ = plaintext.withUnsafeBufferPointer { p in
+            crypto_secretbox_easy(&out, p.baseAddress ?? UnsafePointer(bitPattern: 1)!, UInt64(p.count), nonce, key)
+        }
+        return out
+    }
+
+    public static func open(_ ciphertext: [UInt8], nonce: [UInt8], key: [UInt8]) -> [UInt8]? {
+        guard nonce.count == nonceBytes, key.count == keyBytes, ciphertext.count >= macBytes else { return nil }
+        Sodium.ready()
+        var out = [UInt8](repeating: 0, count: ciphertext.count - macBytes)
+        let rc = ciphertext.withUnsafeBufferPointer { c in
+            crypto_secretbox_open_easy(&out, c.baseAddress!, UInt64(c.count), nonce, key)
+        }
+        return rc == 0 ? out : nil
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import SealpostCore
+
+/// The groups this person belongs to and their members, as the groups' home
+/// nodes last announced them (`PROFILE.groups`). Sending to a group wraps the
+/// message key for these members.
+public final class GroupBook {
+    public struct Entry: Codable, Equatable {
+        public var members: [String]
+        public var admins: [String]
+    }
+
+    public let path: String
+    public private(set) var groups: [String: Entry] = [:]
+    private var changed = false
+
+    public init(profilePath: String) {
+        path = profilePath + ".groups"
+        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode([String: Entry].self, from: data) {
+            groups = loaded
+        }
+    }
+
+    /// Folds a `group_event` in: the member list it carries replaces ours; a group we
+    /// are no longer in is forgotten.
+    public func note(_ m: ReceivedMessage, me: String) {
+        guard let group = m.group, let event = m.groupEvent, event.op != Group.Event.refused else { return }
+        let members = event.members.map(\.address)
+        if members.contains(me) {
+            let entry = Entry(members: members, admins: event.members.filter(\.admin).map(\.address))
+            if groups[group] != entry { groups[group] = entry; changed = true }
+        } else if groups[group] != nil {
+            groups[group] = nil
+            changed = true
+        }
+    }
+
+    public func save() throws {
+        guard changed else { return }
+        changed = false
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try PrivateFile.write(try encoder.encode(groups), to: path)
+    }
+}

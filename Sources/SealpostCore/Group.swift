@@ -1,0 +1,180 @@
+import Sodium
+
+/// Groups (protocol/SPEC.md, "Groups"). A group `name@home` lives on its home
+/// node, which keeps the membership and fans messages out.
+public enum Group {
+    public static let maxMembers = 500
+
+    /// What a member asks the home node (`group_op`, clear body):
+    /// `op:u8 count:u16 *member:string`.
+    public enum Op: UInt8, Sendable {
+        case create = 1, add = 2, remove = 3, leave = 4, admin = 5
+
+        public var name: String {
+            switch self {
+            case .create: return "create"
+            case .add: return "add"
+            case .remove: return "remove"
+            case .leave: return "leave"
+            case .admin: return "admin"
+            }
+        }
+    }
+
+    public static func opBody(_ op: Op, members: [String]) -> [UInt8] {
+        var w = WireWriter()
+        w.u8(op.rawValue)
+        w.u16(UInt16(members.count))
+        for m in members { w.string(m) }
+        return w.bytes
+    }
+
+    public static func parseOp(_ body: [UInt8]) throws -> (Op, [String]) {
+        var r = WireReader(body)
+        guard let op = Op(rawValue: try r.u8("op")) else { throw WireError.invalid(field: "op", reason: "unknown group operation") }
+        let n = Int(try r.u16("count"))
+        guard n <= maxMembers else { throw WireError.invalid(field: "count", reason: "more than \(maxMembers) members") }
+        var members: [String] = []
+        for _ in 0..<n {
+            let m = try r.string("member")
+            guard Address.isValid(m) else { throw WireError.invalid(field: "member", reason: "'\(m)' is not an address") }
+            members.append(m)
+        }
+        try r.expectEnd()
+        return (op, members)
+    }
+
+    /// What the home node tells members (`group_event`, clear body):
+    /// `op:u8 actor:string reason:string count:u16 *(member:string admin:u8)`.
+    /// `op` is an `Op`, or 6 for "refused" (then `reason` says why and the list is empty).
+    public struct Event: Sendable, Equatable {
+        public var op: UInt8
+        public var actor: String
+        public var reason: String
+        public var members: [(address: String, admin: Bool)]
+
+        public static let refused: UInt8 = 6
+
+        public init(op: UInt8, actor: String, reason: String = "", members: [(address: String, admin: Bool)]) {
+            self.op = op
+            self.actor = actor
+            self.reason = reason
+            self.members = members
+        }
+
+        public static func == (a: Event, b: Event) -> Bool {
+            a.op == b.op && a.actor == b.actor && a.reason == b.reason
+                && a.members.map(\.address) == b.members.map(\.address) && a.members.map(\.admin) == b.members.map(\.admin)
+        }
+
+        public var opName: String { op == Self.refused ? "refused" : Op(rawValue: op)?.name ?? "unknown" }
+
+        public func encode() -> [UInt8] {
+            var w = WireWriter()
+            w.u8(op); w.string(actor); w.string(reason.truncatedUTF8(255))
+            w.u16(UInt16(members.count))
+            for m in members { w.string(m.address); w.u8(m.admin ? 1 : 0) }
+            return w.bytes
+        }
+
+        public static func decode(_ bytes: [UInt8]) throws -> Event {
+            var r = WireReader(bytes)
+            let op = try r.u8("op")
+            let actor = try r.string("actor")
+            let reason = try r.string("reason")
+            let n = Int(try r.u16("count"))
+            var members: [(String, Bool)] = []
+            for _ in 0..<n { members.append((try r.string("member"), try r.u8("admin") != 0)) }
+            try r.expectEnd()
+            return Event(op: op, actor: actor, reason: reason, members: members)
+        }
+    }
+
+    /// Fan-out wrapper from the home node to one destination node (`group_fanout`,
+    /// clear body): `count:u16 *recipient:string envelope:longstr` — the member's
+    /// envelope once, with the local recipients it is for.
+    public static func fanoutBody(recipients: [String], envelope: Envelope) -> [UInt8] {
+        var w = WireWriter()
+        w.u16(UInt16(recipients.count))
+        for r in recipients { w.string(r) }
+        var inner = WireWriter(capacity: envelope.encodedSize)
+        envelope.encode(into: &inner)
+        w.longstr(inner.bytes)
+        return w.bytes
+    }
+
+    public static func parseFanout(_ body: [UInt8]) throws -> (recipients: [String], envelope: Envelope) {
+        var r = WireReader(body)
+        let n = Int(try r.u16("count"))
+        var recipients: [String] = []
+        for _ in 0..<n { recipients.append(try r.string("recipient")) }
+        var inner = WireReader(try r.longstr("envelope", max: Envelope.maxBodyBytes + 1024))
+        let envelope = try Envelope.decode(from: &inner)
+        try inner.expectEnd()
+        try r.expectEnd()
+        return (recipients, envelope)
+    }
+}
+
+/// The end-to-end construction for a group message (kind `group_message`):
+/// `0x01 nonce:octets[24] ciphertext:longstr count:u16 *(member:string wrap_nonce:octets[24] wrap:octets[48])`
+/// where `ciphertext = crypto_secretbox(inner, nonce, K)` for a fresh 32-byte K,
+/// `inner` as in `Sealed` (kind, id, from, to = the group, sent_at, content), and
+/// each `wrap = crypto_box_easy_afternm(K, wrap_nonce, k(sender, member))`.
+public enum GroupSealed {
+    public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, content: [UInt8],
+                            wraps: [(member: String, key: BoxSharedKey)]) -> [UInt8] {
+        var contentKey = Sodium.randomBytes(SecretBox.keyBytes)
+        defer { wipe(&contentKey) }
+        let nonce = Sodium.randomBytes(SecretBox.nonceBytes)
+        var inner = WireWriter(capacity: content.count + 64)
+        inner.u8(kind); inner.octets(id.bytes); inner.string(from); inner.string(group); inner.u64(sentAt); inner.longstr(content)
+        var plain = inner.bytes
+        defer { wipe(&plain) }
+        var w = WireWriter(capacity: content.count + 64 + wraps.count * 100)
+        w.u8(1)
+        w.octets(nonce)
+        w.longstr(SecretBox.seal(plain, nonce: nonce, key: contentKey))
+        w.u16(UInt16(wraps.count))
+        for (member, key) in wraps {
+            let wrapNonce = Sodium.randomBytes(BoxSharedKey.nonceBytes)
+            w.string(member); w.octets(wrapNonce); w.octets(key.seal(contentKey, nonce: wrapNonce))
+        }
+        return w.bytes
+    }
+
+    /// Opens the message for `me` with the key shared with its sender.
+    public static func open(_ envelope: Envelope, me: String, key: BoxSharedKey) throws -> [UInt8] {
+        var r = WireReader(envelope.body)
+        do {
+            guard try r.u8("version") == 1 else { throw Sealed.OpenError.unsupportedVersion }
+            let nonce = try r.octets(SecretBox.nonceBytes, "nonce")
+            let ciphertext = try r.longstr("ciphertext", max: Envelope.maxBodyBytes)
+            let n = Int(try r.u16("count"))
+            var wrap: (nonce: [UInt8], bytes: [UInt8])?
+            for _ in 0..<n {
+                let member = try r.string("member")
+                let wn = try r.octets(BoxSharedKey.nonceBytes, "wrap_nonce")
+                let wb = try r.octets(SecretBox.keyBytes + BoxSharedKey.macBytes, "wrap")
+                if member == me { wrap = (wn, wb) }
+            }
+            try r.expectEnd()
+            guard let wrap else { throw Sealed.OpenError.malformed("no key for you in this group message (sent before you joined?)") }
+            guard var contentKey = key.open(wrap.bytes[...], nonce: wrap.nonce[...]) else { throw Sealed.OpenError.doesNotAuthenticate }
+            defer { wipe(&contentKey) }
+            guard let plain = SecretBox.open(ciphertext, nonce: nonce, key: contentKey) else { throw Sealed.OpenError.doesNotAuthenticate }
+            var inner = WireReader(plain)
+            let kind = try inner.u8("kind"), id = try inner.octets(16, "id"), from = try inner.string("from")
+            let to = try inner.string("to"), sentAt = try inner.u64("sent_at"), content = try inner.longstr("content", max: Envelope.maxBodyBytes)
+            try inner.expectEnd()
+            if kind != envelope.kind { throw Sealed.OpenError.headerMismatch("kind") }
+            if id != envelope.id.bytes { throw Sealed.OpenError.headerMismatch("id") }
+            if from != envelope.from { throw Sealed.OpenError.headerMismatch("from") }
+            if to != envelope.to { throw Sealed.OpenError.headerMismatch("to") }
+            if sentAt != envelope.sentAt { throw Sealed.OpenError.headerMismatch("sent_at") }
+            return content
+        } catch let error as WireError {
+            throw Sealed.OpenError.malformed(error.description)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import SealpostCore
+import Sodium
+
+/// Groups: the home node keeps the membership, applies `group_op`s, tells members
+/// with `group_event`s, and fans messages out — to local members directly, and
+/// one `group_fanout` per destination node for remote members (protocol/SPEC.md, "Groups").
+extension Reactor {
+    /// Whether a local user's envelope to `to` is group business this node must
+    /// take (a group here, or creating one here).
+    func isGroupAddress(_ to: Address, kind: UInt8) -> Bool {
+        to.node == config.name && (groups[to.local] != nil || kind == EnvelopeKind.groupOp.rawValue)
+    }
+
+    /// A group op or group message for a group whose home is this node (from a
+    /// local user, `session` set, or relayed from another node).
+    func handleGroupEnvelope(_ envelope: Envelope, session: Session?) throws {
+        guard let to = Address(envelope.to) else { return }
+        let groupAddress = to.description
+        switch EnvelopeKind(rawValue: envelope.kind) {
+        case .groupOp?:
+            guard let (op, targets) = try? Group.parseOp(envelope.body) else {
+                return try refuseGroup(envelope, "malformed group operation")
+            }
+            try apply(op, targets: targets, group: to.local, actor: envelope.from, envelope: envelope)
+        case .groupMessage?:
+            guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
+            guard group.isMember(envelope.from) else {
+                return try refuseGroup(envelope, "only members may post to \(groupAddress)")
+            }
+            try fanOut(envelope, to: group.members.map(\.address).filter { $0 != envelope.from })
+        default:
+            try refuseGroup(envelope, "\(groupAddress) is a group: send it group messages")
+        }
+    }
+
+    private func apply(_ op: Group.Op, targets: [String], group name: String, actor: String, envelope: Envelope) throws {
+        let now = Clock.nowMs()
+        let groupAddress = address(name)
+        var state = groups[name]
+        var notify: Set<String> = []
+        switch op {
+        case .create:
+            guard state == nil else { return try refuseGroup(envelope, "\(groupAddress) already exists") }
+            guard usersByName[name] == nil else { return try refuseGroup(envelope, "\(groupAddress) is a person's address") }
+            guard Address(actor)?.node == config.name else { return try refuseGroup(envelope, "a group is created on its creator's own node") }
+            guard targets.count < Group.maxMembers else { return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members") }
+            var created = GroupState(name: name, createdBy: actor, members: [(actor, true)])
+            for t in targets where t != actor && !created.isMember(t) {
+                guard knowsAddress(t) else { return try refuseGroup(envelope, "no user \(t) in this federation") }
+                created.members.append((t, false))
+            }
+            try write(ref: envelope.id) {
+                try store.createGroup(name: name, by: actor, at: now)
+                for m in created.members { try store.setMember(group: name, member: m.address, admin: m.admin, at: now) }
+            }
+            state = created
+        case .add, .remove, .admin:
+            guard var s = state else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
+            guard s.isAdmin(actor) else { return try refuseGroup(envelope, "only admins of \(groupAddress) may \(op.name) members") }
+            for t in targets {
+                switch op {
+                case .add:
+                    guard !s.isMember(t) else { continue }
+                    guard knowsAddress(t) else { return try refuseGroup(envelope, "no user \(t) in this federation") }
+                    guard s.members.count < Group.maxMembers else { return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members") }
+                    s.members.append((t, false))
+                    try write(ref: envelope.id) { try store.setMember(group: name, member: t, admin: false, at: now) }
+                case .remove:
+                    guard s.isMember(t) else { continue }
+                    s.members.removeAll { $0.address == t }
+                    notify.insert(t) // the removed member is told too
+                    try write(ref: envelope.id) { try store.removeMember(group: name, member: t) }
+                default: // admin
+                    guard let i = s.members.firstIndex(where: { $0.address == t }) else {
+                        return try refuseGroup(envelope, "\(t) is not a member of \(groupAddress)")
+                    }
+                    s.members[i].admin = true
+                    try write(ref: envelope.id) { try store.setMember(group: name, member: t, admin: true, at: now) }
+                }
+            }
+            state = s
+        case .leave:
+            guard var s = state, s.isMember(actor) else { return try refuseGroup(envelope, "you are not a member of \(groupAddress)") }
+            s.members.removeAll { $0.address == actor }
+            if !s.members.isEmpty && !s.members.contains(where: \.admin) { s.members[0].admin = true } // never leave it without an admin
+            notify.insert(actor)
+            try write(ref: envelope.id) {
+                try store.removeMember(group: name, member: actor)
+                if let first = s.members.first, first.admin { try store.setMember(group: name, member: first.address, admin: true, at: now) }
+            }
+            state = s
+        }
+        guard let final = state else { return }
+        groups[name] = final
+        let event = Group.Event(op: op.rawValue, actor: actor, members: final.members)
+        try sendEvent(event, group: groupAddress, about: envelope, to: Set(final.members.map(\.address)).union(notify))
+    }
+
+    /// A person of this federation: a local user, or one in the federated directory.
+    func knowsAddress(_ a: String) -> Bool {
+        guard let address = Address(a) else { return false }
+        return address.node == config.name ? usersByName[address.local] != nil : remoteEntries[a] != nil
+    }
+
+    private func refuseGroup(_ envelope: Envelope, _ reason: String) throws {
+        counters.groupRefusals += 1
+        let event = Group.Event(op: Group.Event.refused, actor: envelope.from, reason: reason, members: [])
+        try sendEvent(event, group: envelope.to, about: envelope, to: [envelope.from])
+    }
+
+    private func sendEvent(_ event: Group.Event, group: String, about envelope: Envelope, to recipients: Set<String>) throws {
+        let id = MessageID(bytes: Sodium.genericHash(Array("event".utf8) + envelope.id.bytes + Array(envelope.from.utf8), outputLength: 16))!
+        let notice = Envelope(id: id, from: group, to: group, kind: EnvelopeKind.groupEvent.rawValue, sentAt: Clock.nowMs(),
+                              body: event.encode())
+        try fanOut(notice, to: recipients.sorted())
+    }
+
+    /// Local recipients get the envelope in their mailbox; remote ones get one
+    /// `group_fanout` per destination node.
+    func fanOut(_ envelope: Envelope, to recipients: [String]) throws {
+        var byNode: [String: [String]] = [:]
+        for r in recipients {
+            guard let a = Address(r) else { continue }
+            if a.node == config.name {
+                try appendNotice(envelope, for: a.local)
+            } else {
+                byNode[a.node, default: []].append(r)
+            }
+        }
+        for (node, list) in byNode.sorted(by: { $0.key < $1.key }) {
+            let id = MessageID(bytes: Sodium.genericHash(Array("fanout".utf8) + envelope.id.bytes + Array(node.utf8), outputLength: 16))!
+            let wrapper = Envelope(id: id, from: envelope.to, to: list[0], kind: EnvelopeKind.groupFanout.rawValue,
+                                   sentAt: envelope.sentAt, body: Group.fanoutBody(recipients: list, envelope: envelope))
+            try journalOut(wrapper, dest: node)
+        }
+    }
+
+    /// At a member's node: the home node's fan-out, into each listed local mailbox.
+    func deliverFanout(_ wrapper: Envelope) throws {
+        guard let (recipients, inner) = try? Group.parseFanout(wrapper.body),
+              let group = Address(inner.to), Address(wrapper.from)?.description == group.description else {
+            counters.undeliverable += 1
+            return
+        }
+        for r in recipients {
+            guard let a = Address(r), a.node == config.name else { continue }
+            try appendNotice(inner, for: a.local)
+        }
+    }
+}

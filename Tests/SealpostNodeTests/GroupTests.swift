@@ -1,0 +1,90 @@
+import Foundation
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import XCTest
+
+/// A group spanning three nodes, one of them reached only through another.
+final class GroupTests: XCTestCase {
+    func waitUntilKnown(_ client: Client, _ address: String) throws {
+        let deadline = Clock.monotonicNs() + 20_000_000_000
+        while (try? client.lookup(Address(address)!)) == nil {
+            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
+            usleep(100_000)
+        }
+    }
+
+    /// Everything that arrives within `ms`, acknowledged.
+    func drainAll(_ client: Client, ms: Int) throws -> [ReceivedMessage] {
+        try client.attach()
+        var out: [ReceivedMessage] = []
+        let deadline = Clock.monotonicNs() + UInt64(ms) * 1_000_000
+        while Clock.monotonicNs() < deadline {
+            guard let event = try client.next(timeoutMs: 50) else { continue }
+            if case .message(let m) = event, !out.contains(where: { $0.id == m.id }) {
+                out.append(m)
+                try client.ack(m.seq)
+            }
+        }
+        try client.flush()
+        return out
+    }
+
+    func testGroupAcrossThreeNodesWithMembershipChanges() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
+        for n in [hq, traffic, district] { try n.start() }
+        try hq.peer(with: traffic)
+        try traffic.peer(with: district)
+        let alice = try Client(profile: try hq.join("alice"))
+        let bob = try Client(profile: try hq.join("bob"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        let zhao = try Client(profile: try district.join("zhao"))
+        defer { alice.close(); bob.close(); wu.close(); zhao.close() }
+        try waitUntilKnown(alice, "zhao@district")
+        try waitUntilKnown(zhao, "wu@traffic")
+        try waitUntilKnown(zhao, "alice@hq")
+        try waitUntilKnown(wu, "zhao@district")
+
+        let ops = Address("ops@hq")!
+        try alice.groupOp(.create, group: ops, members: ["wu@traffic", "zhao@district"])
+        let created = try XCTUnwrap(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent)
+        XCTAssertEqual(created.opName, "create")
+        XCTAssertEqual(created.members.map(\.address), ["alice@hq", "wu@traffic", "zhao@district"])
+        XCTAssertEqual(created.members.map(\.admin), [true, false, false])
+        let members = created.members.map(\.address)
+
+        // Every member hears of the group, on every node.
+        for (who, client) in [("wu", wu), ("zhao", zhao)] {
+            let got = try drainAll(client, ms: 3000)
+            XCTAssertTrue(got.contains { $0.kind == "group_event" && $0.group == "ops@hq" }, who)
+        }
+
+        // Posts from the home node and from a node two hops away reach everyone else once.
+        let first = try alice.sendGroupText(group: ops, members: members, text: "briefing at 9")
+        let second = try zhao.sendGroupText(group: ops, members: members, text: "on my way")
+        let atWu = try drainAll(wu, ms: 3000).filter { $0.group == "ops@hq" && $0.kind == "text" }
+        XCTAssertEqual(Set(atWu.map(\.id)), [first, second])
+        XCTAssertEqual(Set(atWu.map(\.text)), ["briefing at 9", "on my way"])
+        let atAlice = try drainAll(alice, ms: 1500).filter { $0.kind == "text" }
+        XCTAssertEqual(atAlice.map(\.id), [second], "the sender does not get its own post back")
+        XCTAssertEqual(atAlice.first?.from, "zhao@district")
+
+        // Only admins change membership; a removed member gets nothing after removal.
+        try wu.groupOp(.remove, group: ops, members: ["zhao@district"])
+        XCTAssertEqual(try wu.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent?.opName, "refused")
+        try alice.groupOp(.remove, group: ops, members: ["zhao@district"])
+        let removed = try XCTUnwrap(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent)
+        XCTAssertEqual(removed.members.map(\.address), ["alice@hq", "wu@traffic"])
+        let zhaoEvents = try drainAll(zhao, ms: 3000).filter { $0.kind == "group_event" }
+        XCTAssertEqual(zhaoEvents.last?.groupEvent?.opName, "remove", "the removed member is told")
+        let after = try alice.sendGroupText(group: ops, members: removed.members.map(\.address), text: "after the change")
+        XCTAssertEqual(try drainAll(wu, ms: 2000).filter { $0.kind == "text" }.map(\.id), [after])
+        XCTAssertTrue(try drainAll(zhao, ms: 1500).filter { $0.kind == "text" }.isEmpty, "nothing after removal")
+
+        // A non-member cannot post.
+        _ = try bob.sendGroupText(group: ops, members: removed.members.map(\.address), text: "let me in")
+        let refused = try drainAll(bob, ms: 2000).filter { $0.kind == "group_event" }
+        XCTAssertEqual(refused.last?.groupEvent?.opName, "refused")
+        XCTAssertTrue(try drainAll(wu, ms: 1000).filter { $0.kind == "text" }.isEmpty)
+    }
+}
