@@ -352,7 +352,11 @@ public final class Client {
             clearDue = due
             sealedEnvelope.body = sealed
         }
-        var content = try Sealed.open(sealedEnvelope, key: key)
+        // Addressed to someone else than me: a group's envelope, sealed for its members.
+        let toGroup = envelope.to != profile.address.description
+        if toGroup { message.group = envelope.to }
+        var content = toGroup ? try GroupSealed.open(sealedEnvelope, me: profile.address.description, key: key)
+                              : try Sealed.open(sealedEnvelope, key: key)
         defer { wipe(&content) }
         switch kind {
         case .reminder?:
@@ -483,6 +487,33 @@ public final class Client {
         return id
     }
 
+    /// Sends a reminder to a group: every member, on every node, and the sender are reminded.
+    public func remindGroup(group: Address, members: [String], at dueAt: UInt64, text: String) throws -> MessageID {
+        _ = try prepareReminderChecks(at: dueAt, text: text)
+        let me = profile.address.description
+        var wraps: [(member: String, key: BoxSharedKey)] = []
+        for m in members where m != me {
+            guard let a = Address(m) else { continue }
+            wraps.append((m, try sharedKey(with: a)))
+        }
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let sentAt = Clock.nowMs()
+        let kind = EnvelopeKind.reminder.rawValue
+        let sealed = GroupSealed.seal(kind: kind, id: id, from: me, group: group.description, sentAt: sentAt,
+                                      content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), wraps: wraps)
+        try store(Envelope(id: id, from: "", to: group.description, kind: kind, sentAt: sentAt, body: Reminder.body(dueAt: dueAt, sealed: sealed)))
+        return id
+    }
+
+    func prepareReminderChecks(at dueAt: UInt64, text: String) throws -> Bool {
+        guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the reminder text is empty") }
+        guard text.utf8.count <= Sealed.maxTextBytes else { throw ClientError.invalid("the reminder text is over 64 KiB") }
+        let now = Clock.nowMs()
+        guard dueAt > now else { throw ClientError.invalid("the reminder time \(Clock.rfc3339(ms: dueAt)) is in the past") }
+        guard dueAt <= now + Reminder.maxAheadMs else { throw ClientError.invalid("a reminder may be set at most a year ahead") }
+        return true
+    }
+
     /// Waits for the home node's answer to a group request (without acknowledging anything).
     public func awaitGroupEvent(group: Address, timeoutMs: Int) throws -> ReceivedMessage? {
         try attach()
@@ -511,11 +542,7 @@ public final class Client {
 
     /// Checks and seals a reminder without sending it (for pipelined senders).
     public func prepareReminder(to: Address, at dueAt: UInt64, text: String) throws -> Envelope {
-        guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the reminder text is empty") }
-        guard text.utf8.count <= Sealed.maxTextBytes else { throw ClientError.invalid("the reminder text is over 64 KiB") }
-        let now = Clock.nowMs()
-        guard dueAt > now else { throw ClientError.invalid("the reminder time \(Clock.rfc3339(ms: dueAt)) is in the past") }
-        guard dueAt <= now + Reminder.maxAheadMs else { throw ClientError.invalid("a reminder may be set at most a year ahead") }
+        _ = try prepareReminderChecks(at: dueAt, text: text)
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()

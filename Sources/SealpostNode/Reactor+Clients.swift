@@ -164,6 +164,8 @@ extension Reactor {
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         let groupKind = envelope.kind == EnvelopeKind.groupOp.rawValue || envelope.kind == EnvelopeKind.groupMessage.rawValue
+            || ((envelope.kind == EnvelopeKind.reminder.rawValue || envelope.kind == EnvelopeKind.reminderCancel.rawValue)
+                && (to.node != config.name ? remoteEntries[to.description] == nil : groups[to.local] != nil))
         if to.node != config.name {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
@@ -184,6 +186,7 @@ extension Reactor {
                 counters.envelopesIn += 1
                 rates.countIn()
                 try handleGroupEnvelope(stamped, session: session)
+                try applyReminder(stamped, forUser: user) // the sender's own due notice, for a group reminder
             } else {
                 counters.duplicates += 1
             }

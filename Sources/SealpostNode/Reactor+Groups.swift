@@ -23,7 +23,7 @@ extension Reactor {
                 return try refuseGroup(envelope, "malformed group operation")
             }
             try apply(op, targets: targets, group: to.local, actor: envelope.from, envelope: envelope)
-        case .groupMessage?:
+        case .groupMessage?, .reminder?, .reminderCancel?:
             guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
             guard group.isMember(envelope.from) else {
                 return try refuseGroup(envelope, "only members may post to \(groupAddress)")
@@ -124,6 +124,7 @@ extension Reactor {
             guard let a = Address(r) else { continue }
             if a.node == config.name {
                 try appendNotice(envelope, for: a.local)
+                try applyReminder(envelope, forUser: a.local)
             } else {
                 byNode[a.node, default: []].append(r)
             }
@@ -146,6 +147,7 @@ extension Reactor {
         for r in recipients {
             guard let a = Address(r), a.node == config.name else { continue }
             try appendNotice(inner, for: a.local)
+            try applyReminder(inner, forUser: a.local)
         }
     }
 }

@@ -87,4 +87,34 @@ final class GroupTests: XCTestCase {
         XCTAssertEqual(refused.last?.groupEvent?.opName, "refused")
         XCTAssertTrue(try drainAll(wu, ms: 1000).filter { $0.kind == "text" }.isEmpty)
     }
+
+    func testGroupReminderRemindsEveryMemberOnEveryNodeAndTheSender() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
+        for n in [hq, traffic, district] { try n.start() }
+        try hq.peer(with: traffic)
+        try traffic.peer(with: district)
+        let alice = try Client(profile: try hq.join("alice"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        let zhao = try Client(profile: try district.join("zhao"))
+        defer { alice.close(); wu.close(); zhao.close() }
+        try waitUntilKnown(alice, "zhao@district")
+        try waitUntilKnown(zhao, "alice@hq")
+        try waitUntilKnown(wu, "alice@hq")
+        let ops = Address("ops@hq")!
+        try alice.groupOp(.create, group: ops, members: ["wu@traffic", "zhao@district"])
+        let members = try XCTUnwrap(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent).members.map(\.address)
+        let due = Clock.nowMs() + 3000
+        let id = try alice.remindGroup(group: ops, members: members, at: due, text: "shift change")
+        for (who, client) in [("wu", wu), ("zhao", zhao), ("alice", alice)] {
+            let got = try drainAll(client, ms: who == "alice" ? 4500 : 4000)
+            if who != "alice" {
+                let reminder = got.first { $0.kind == "reminder" }
+                XCTAssertEqual(reminder?.text, "shift change", who)
+                XCTAssertEqual(reminder?.group, "ops@hq", who)
+            }
+            let notice = got.first { $0.kind == "reminder_due" }
+            XCTAssertEqual(notice?.reminder?.id, id, "\(who) is reminded")
+            if let fired = notice?.reminder?.firedAt { XCTAssertLessThan(fired - due, 1000, who) }
+        }
+    }
 }
