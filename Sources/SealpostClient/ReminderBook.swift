@@ -11,6 +11,8 @@ public final class ReminderBook {
         public var text: String
         public var done: [String]
         public var cancelled: Bool
+        /// Set when the reminder went to a group (cancel goes through the group).
+        public var group: String?
     }
 
     public struct Received: Codable, Equatable {
@@ -40,8 +42,8 @@ public final class ReminderBook {
     public func sent(_ id: String) -> Sent? { file.sent[id] }
     public func received(_ id: String) -> Received? { file.received[id] }
 
-    public func recordSent(_ id: MessageID, to: [String], dueAt: UInt64, text: String) {
-        file.sent[id.hex] = Sent(to: to, due_at: dueAt, text: text, done: [], cancelled: false)
+    public func recordSent(_ id: MessageID, to: [String], dueAt: UInt64, text: String, group: String? = nil) {
+        file.sent[id.hex] = Sent(to: to, due_at: dueAt, text: text, done: [], cancelled: false, group: group)
         changed = true
     }
 

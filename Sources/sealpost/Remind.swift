@@ -40,9 +40,13 @@ extension SealpostCommand {
                 do {
                     let client = try profile.client(p)
                     defer { client.close() }
-                    let id = try client.remind(to: to, at: due, text: text)
+                    // To a group: every member is reminded, and the status tracks each of them.
+                    let group = GroupBook(profilePath: profile.path).groups[to.description]
+                    let id = try group.map { try client.remindGroup(group: to, members: $0.members, at: due, text: text) }
+                        ?? client.remind(to: to, at: due, text: text)
                     let book = ReminderBook(profilePath: profile.path)
-                    book.recordSent(id, to: [to.description], dueAt: due, text: text)
+                    book.recordSent(id, to: group.map { $0.members.filter { $0 != p.address.description } } ?? [to.description],
+                                    dueAt: due, text: text, group: group == nil ? nil : to.description)
                     try book.save()
                     if json {
                         print(jsonLine(["id": id.hex, "to": to.description, "remind_at": Clock.rfc3339(ms: due), "status": "stored"]))
@@ -66,7 +70,9 @@ extension SealpostCommand {
                 do {
                     let client = try profile.client(p)
                     defer { client.close() }
-                    try client.cancelReminder(reminder, recipients: sent.to.compactMap(Address.init))
+                    // A group reminder is cancelled through the group (one envelope, fanned out by its home node).
+                    let target = sent.group.flatMap(Address.init).map { [$0] } ?? sent.to.compactMap(Address.init)
+                    try client.cancelReminder(reminder, recipients: target)
                     book.markCancelled(id)
                     try book.save()
                     print("reminder \(id) cancelled for \(sent.to.joined(separator: ", "))")

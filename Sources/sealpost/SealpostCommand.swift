@@ -8,7 +8,7 @@ struct SealpostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
-        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, Directory.self, Card.self, Remind.self, Whoami.self]
+        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self, Whoami.self]
     )
 }
 
@@ -65,6 +65,13 @@ extension ReceivedMessage {
             }
             object["card"] = c
         }
+        if let group { object["group"] = group }
+        if let e = groupEvent {
+            object["op"] = e.opName
+            object["actor"] = e.actor
+            if !e.reason.isEmpty { object["reason"] = e.reason }
+            object["members"] = e.members.map(\.address)
+        }
         if let r = reminder {
             object["reminder"] = r.id.hex
             if r.dueAt > 0 { object["remind_at"] = Clock.rfc3339(ms: r.dueAt) }
@@ -85,6 +92,10 @@ extension ReceivedMessage {
             case "reminder_due": return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: fired more than a second after its time)" : "")"
             default: return "[\(stamp)] \(from) \(text) \(r.id.hex)"
             }
+        }
+        if let group {
+            if kind == "group_event" { return "[\(stamp)] \(group): \(text)" }
+            if reminder == nil { return "[\(stamp)] \(group) \(from): \(text)" }
         }
         guard let card else { return "[\(stamp)] \(from): \(text)" }
         if card.external {
@@ -136,7 +147,9 @@ extension SealpostCommand {
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
-                let id = try client.sendText(to: to, text: text)
+                let groups = GroupBook(profilePath: profile.path)
+                let id = try groups.groups[to.description].map { try client.sendGroupText(group: to, members: $0.members, text: text) }
+                    ?? client.sendText(to: to, text: text)
                 if json {
                     print(jsonLine(["id": id.hex, "to": to.description, "status": "stored"]))
                 } else {
@@ -166,13 +179,16 @@ extension SealpostCommand {
                 let seen = SeenLog(profilePath: profile.path)
                 let book = ContactBook(profilePath: profile.path)
                 let reminders = ReminderBook(profilePath: profile.path)
+                let groups = GroupBook(profilePath: profile.path)
                 let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
                     print(json ? jsonLine(m.json) : m.line)
                     if let entry = m.card?.entry, m.card?.verified == true { book.add(entry) }
                     reminders.note(m)
+                    groups.note(m, me: p.address.description)
                 }
                 try book.save()
                 try reminders.save()
+                try groups.save()
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
         }

@@ -184,6 +184,53 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(node.stop(), 0)
     }
 
+    func testGroupsAndRemindersFromTheCommandLine() throws {
+        let data = root + "/hq"
+        let port = Harness.freePort(), pub = Harness.freePort()
+        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
+                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
+        let node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        for user in ["alice", "bob", "carol"] {
+            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", root + "/" + user]).status, 0)
+        }
+        let alice = root + "/alice", bob = root + "/bob", carol = root + "/carol"
+        let created = try Harness.run("sealpost", ["group", "create", "ops", "--members", "bob@hq,carol@hq", "--json", "--profile", alice])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        XCTAssertEqual((try json(created.lines[0])["members"] as? [[String: Any]])?.count, 3)
+        let refused = try Harness.run("sealpost", ["group", "create", "ops", "--profile", bob])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("already exists"), refused.stderr)
+
+        // bob learns of the group in his inbox, then posts to it.
+        let news = try Harness.run("sealpost", ["inbox", "--json", "--profile", bob]).lines.map(json)
+        XCTAssertTrue(news.contains { $0["kind"] as? String == "group_event" && $0["group"] as? String == "ops@hq" })
+        XCTAssertEqual(try Harness.run("sealpost", ["group", "members", "ops@hq", "--profile", bob]).lines.count, 3)
+        XCTAssertEqual(try Harness.run("sealpost", ["send", "ops@hq", "hi team", "--profile", bob]).status, 0)
+        for profile in [alice, carol] {
+            let got = try Harness.run("sealpost", ["inbox", "--json", "--profile", profile]).lines.map(json)
+            let text = got.first { $0["kind"] as? String == "text" }
+            XCTAssertEqual(text?["group"] as? String, "ops@hq")
+            XCTAssertEqual(text?["from"] as? String, "bob@hq")
+            XCTAssertEqual(text?["text"] as? String, "hi team")
+        }
+
+        // A reminder to the group; status tracks each member.
+        let reminded = try Harness.run("sealpost", ["remind", "ops@hq", "--in", "1h", "rota", "--json", "--profile", alice])
+        XCTAssertEqual(reminded.status, 0, reminded.stderr)
+        let id = try XCTUnwrap(try json(reminded.lines[0])["id"] as? String)
+        let seen = try Harness.run("sealpost", ["inbox", "--json", "--profile", carol]).lines.map(json)
+        XCTAssertEqual(seen.first { $0["kind"] as? String == "reminder" }?["group"] as? String, "ops@hq")
+        XCTAssertEqual(try Harness.run("sealpost", ["remind", "done", id, "--profile", carol]).status, 0)
+        _ = try Harness.run("sealpost", ["inbox", "--profile", alice])
+        let status = try json(try Harness.run("sealpost", ["remind", "status", id, "--json", "--profile", alice]).lines[0])
+        XCTAssertEqual(status["done"] as? [String], ["carol@hq"])
+        XCTAssertEqual(status["not_done"] as? [String], ["bob@hq"])
+        XCTAssertEqual(try Harness.run("sealpost", ["remind", "cancel", id, "--profile", alice]).status, 0)
+        XCTAssertEqual(node.stop(), 0)
+    }
+
     /// Regression: `join --profile a` (a one-character relative path) crashed in Foundation.
     func testShortRelativeProfilePathWorks() throws {
         let data = root + "/hq"

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import SealpostClient
+import SealpostCore
+
+extension SealpostCommand {
+    struct GroupCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "group",
+            abstract: "Work groups that span units: NAME@node lives on the node where it was created.",
+            subcommands: [Create.self, Add.self, Remove.self, Leave.self, Admin.self, Members.self, List.self])
+
+        /// Sends a request to the group's home node and waits for its answer.
+        static func request(_ op: Group.Op, group: Address, members: [String], profile: ProfileOption, json: Bool) {
+            let p = profile.load()
+            do {
+                let client = try profile.client(p)
+                defer { client.close() }
+                try client.groupOp(op, group: group, members: members)
+                guard let answer = try client.awaitGroupEvent(group: group, timeoutMs: client.timeoutMs), let event = answer.groupEvent else {
+                    fail("sent to \(group.node), but its answer has not arrived yet; check sealpost inbox")
+                }
+                if event.op == Group.Event.refused { fail(event.reason) }
+                let book = GroupBook(profilePath: profile.path)
+                book.note(answer, me: p.address.description)
+                try book.save()
+                if json {
+                    print(jsonLine(["group": group.description, "op": event.opName,
+                                    "members": event.members.map { ["address": $0.address, "admin": $0.admin] }]))
+                } else {
+                    print("\(group): \(event.opName) done; members: \(event.members.map { $0.address + ($0.admin ? " (admin)" : "") }.joined(separator: ", "))")
+                }
+            } catch { fail("\(error)") }
+        }
+
+        static func members(_ list: String?) -> [String] {
+            (list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+
+        struct Create: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create NAME@yournode; you are its admin.")
+            @Argument(help: "The group's name (its address is NAME@your node).") var name: String
+            @Option(help: "Members to add, comma separated: a@x,b@y.") var members: String?
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+
+            func validate() throws {
+                guard Name.isValid(name) else { throw ValidationError("'\(name)' is not a valid group name: \(Name.rule)") }
+                for m in GroupCommand.members(members) where Address(m) == nil { throw ValidationError("'\(m)' is not an address") }
+            }
+
+            func run() throws {
+                let p = profile.load()
+                GroupCommand.request(.create, group: Address(local: name, node: p.address.node)!, members: GroupCommand.members(members),
+                                     profile: profile, json: json)
+            }
+        }
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add members (admins only).")
+            @Argument(help: "The group, NAME@node.") var group: String
+            @Argument(help: "Members, comma separated.") var members: String
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+            func run() throws { GroupCommand.request(.add, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json) }
+        }
+
+        struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove members (admins only); they receive nothing sent after.")
+            @Argument(help: "The group, NAME@node.") var group: String
+            @Argument(help: "Members, comma separated.") var members: String
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+            func run() throws { GroupCommand.request(.remove, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json) }
+        }
+
+        struct Leave: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Leave a group.")
+            @Argument(help: "The group, NAME@node.") var group: String
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+            func run() throws { GroupCommand.request(.leave, group: parseAddress(group), members: [], profile: profile, json: json) }
+        }
+
+        struct Admin: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Make members admins (admins only).")
+            @Argument(help: "The group, NAME@node.") var group: String
+            @Argument(help: "Members, comma separated.") var members: String
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+            func run() throws { GroupCommand.request(.admin, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json) }
+        }
+
+        struct Members: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "A group's members, as its home node last announced them.")
+            @Argument(help: "The group, NAME@node.") var group: String
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "One JSON object per line.") var json = false
+
+            func run() throws {
+                let book = GroupBook(profilePath: profile.path)
+                guard let entry = book.groups[parseAddress(group).description] else {
+                    fail("you are not in \(group) (or its news has not reached you yet: run sealpost inbox)")
+                }
+                for m in entry.members {
+                    print(json ? jsonLine(["address": m, "admin": entry.admins.contains(m)]) : m + (entry.admins.contains(m) ? "  (admin)" : ""))
+                }
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The groups you are in.")
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "One JSON object per line.") var json = false
+
+            func run() throws {
+                let book = GroupBook(profilePath: profile.path)
+                if book.groups.isEmpty && !json { print("you are in no group yet"); return }
+                for (name, entry) in book.groups.sorted(by: { $0.key < $1.key }) {
+                    print(json ? jsonLine(["group": name, "members": entry.members.count, "admins": entry.admins])
+                               : "\(name)  \(entry.members.count) members")
+                }
+            }
+        }
+    }
+}
