@@ -124,9 +124,17 @@ public enum Group {
 public enum GroupSealed {
     public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, content: [UInt8],
                             wraps: [(member: String, key: BoxSharedKey)]) -> [UInt8] {
-        var contentKey = Sodium.randomBytes(SecretBox.keyBytes)
+        seal(kind: kind, id: id, from: from, group: group, sentAt: sentAt, content: content, wraps: wraps,
+             contentKey: Sodium.randomBytes(SecretBox.keyBytes), nonce: Sodium.randomBytes(SecretBox.nonceBytes),
+             wrapNonces: wraps.map { _ in Sodium.randomBytes(BoxSharedKey.nonceBytes) })
+    }
+
+    /// The same with every random input given (test vectors only).
+    public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, content: [UInt8],
+                            wraps: [(member: String, key: BoxSharedKey)], contentKey fixedKey: [UInt8], nonce: [UInt8],
+                            wrapNonces: [[UInt8]]) -> [UInt8] {
+        var contentKey = fixedKey
         defer { wipe(&contentKey) }
-        let nonce = Sodium.randomBytes(SecretBox.nonceBytes)
         var inner = WireWriter(capacity: content.count + 64)
         inner.u8(kind); inner.octets(id.bytes); inner.string(from); inner.string(group); inner.u64(sentAt); inner.longstr(content)
         var plain = inner.bytes
@@ -136,8 +144,8 @@ public enum GroupSealed {
         w.octets(nonce)
         w.longstr(SecretBox.seal(plain, nonce: nonce, key: contentKey))
         w.u16(UInt16(wraps.count))
-        for (member, key) in wraps {
-            let wrapNonce = Sodium.randomBytes(BoxSharedKey.nonceBytes)
+        for (index, (member, key)) in wraps.enumerated() {
+            let wrapNonce = wrapNonces[index]
             w.string(member); w.octets(wrapNonce); w.octets(key.seal(contentKey, nonce: wrapNonce))
         }
         return w.bytes

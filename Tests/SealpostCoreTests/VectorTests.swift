@@ -204,6 +204,59 @@ final class VectorTests: XCTestCase {
         XCTAssertEqual(try ContactCard.decode(bytes(try XCTUnwrap(v["member"] as? String))), member)
     }
 
+    // MARK: groups and reminders
+
+    func testGroupAndReminderVectors() throws {
+        var senderSecret = seq(0x01, 32), bSecret = seq(0x41, 32), cSecret = seq(0xc1, 32)
+        let sender = try XCTUnwrap(BoxKeyPair(secretKey: &senderSecret))
+        let b = try XCTUnwrap(BoxKeyPair(secretKey: &bSecret))
+        let c = try XCTUnwrap(BoxKeyPair(secretKey: &cSecret))
+        let kb = try XCTUnwrap(BoxSharedKey(theirPublicKey: b.publicKey, mySecretKey: sender.secretKey))
+        let kc = try XCTUnwrap(BoxSharedKey(theirPublicKey: c.publicKey, mySecretKey: sender.secretKey))
+        let id = Self.id1
+        let content = Array("Shift change at 18:00.".utf8)
+        let groupBody = GroupSealed.seal(kind: EnvelopeKind.groupMessage.rawValue, id: id, from: "alice@hq", group: "ops@hq",
+                                         sentAt: 1_764_000_000_000, content: content,
+                                         wraps: [("wu@traffic", kb), ("zhao@district", kc)],
+                                         contentKey: seq(0x90, 32), nonce: seq(0xa0, 24), wrapNonces: [seq(0xb0, 24), seq(0xd0, 24)])
+        let op = Group.opBody(.add, members: ["wu@traffic", "zhao@district"])
+        let event = Group.Event(op: Group.Op.add.rawValue, actor: "alice@hq",
+                                members: [("alice@hq", true), ("wu@traffic", false), ("zhao@district", false)]).encode()
+        let inner = Envelope(id: id, from: "alice@hq", to: "ops@hq", kind: EnvelopeKind.groupMessage.rawValue,
+                             sentAt: 1_764_000_000_000, body: [1, 2, 3])
+        let fanout = Group.fanoutBody(recipients: ["zhao@district"], envelope: inner)
+        let reminderContent = Reminder.content(dueAt: 1_764_003_600_000, text: Array("file the report".utf8))
+        let due = Reminder.Due(reminder: id, dueAt: 1_764_003_600_000, firedAt: 1_764_003_600_250, late: false).encode()
+        if Self.writing {
+            try save("group.json", [
+                "description": "Group message body (GroupSealed), group_op, group_event and group_fanout bodies, reminder content and reminder_due body (SPEC.md 'Groups', 'Reminders'). Keys as in e2e.json, member c's secret is 0xc1..0xe0.",
+                "sender_box_secret": Hex.encode(seq(0x01, 32)), "member_b": "wu@traffic", "member_b_box_secret": Hex.encode(seq(0x41, 32)),
+                "member_c": "zhao@district", "member_c_box_secret": Hex.encode(seq(0xc1, 32)),
+                "content_key": Hex.encode(seq(0x90, 32)), "nonce": Hex.encode(seq(0xa0, 24)),
+                "wrap_nonces": [Hex.encode(seq(0xb0, 24)), Hex.encode(seq(0xd0, 24))],
+                "id": id.hex, "from": "alice@hq", "group": "ops@hq", "sent_at": 1_764_000_000_000,
+                "content_utf8": String(decoding: content, as: UTF8.self),
+                "group_message_body": Hex.encode(groupBody),
+                "group_op_add": Hex.encode(op), "group_event_add": Hex.encode(event), "group_fanout": Hex.encode(fanout),
+                "reminder_content": Hex.encode(reminderContent), "reminder_due": Hex.encode(due),
+            ])
+        }
+        let v = try load("group.json")
+        XCTAssertEqual(Hex.encode(groupBody), v["group_message_body"] as? String)
+        XCTAssertEqual(Hex.encode(op), v["group_op_add"] as? String)
+        XCTAssertEqual(Hex.encode(event), v["group_event_add"] as? String)
+        XCTAssertEqual(Hex.encode(fanout), v["group_fanout"] as? String)
+        XCTAssertEqual(Hex.encode(reminderContent), v["reminder_content"] as? String)
+        XCTAssertEqual(Hex.encode(due), v["reminder_due"] as? String)
+        // Each member opens it with its own key; nobody else can.
+        var env = Envelope(id: id, from: "alice@hq", to: "ops@hq", kind: EnvelopeKind.groupMessage.rawValue, sentAt: 1_764_000_000_000, body: groupBody)
+        let back = try XCTUnwrap(BoxSharedKey(theirPublicKey: sender.publicKey, mySecretKey: c.secretKey))
+        XCTAssertEqual(try GroupSealed.open(env, me: "zhao@district", key: back), content)
+        XCTAssertThrowsError(try GroupSealed.open(env, me: "bob@hq", key: back))
+        env.to = "other@hq"
+        XCTAssertThrowsError(try GroupSealed.open(env, me: "zhao@district", key: back), "moved to another group")
+    }
+
     // MARK: invite code
 
     func testInviteCodeVector() throws {
