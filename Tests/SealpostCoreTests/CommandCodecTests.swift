@@ -178,13 +178,13 @@ final class CommandCodecTests: XCTestCase {
                         .invalid(field: "entry", reason: "4097 bytes, limit 4096"))
         assertWireError(header(0x04) + [0, 0, 0, 7] + [0xFF, 0xFF, 0xFF, 0xFF],
                         .invalid(field: "entry", reason: "4294967295 bytes, limit 4096"))
-        // An envelope body allows 81 920 bytes.
+        // An envelope body allows Envelope.maxBodyBytes (200 KiB).
         var w = WireWriter()
         w.octets(header(0x05))
         var big = Self.envelope
         big.body = [UInt8](repeating: 0, count: Envelope.maxBodyBytes + 1)
         big.encode(into: &w)
-        assertWireError(w.bytes, .invalid(field: "envelope.body", reason: "81921 bytes, limit 81920"))
+        assertWireError(w.bytes, .invalid(field: "envelope.body", reason: "\(Envelope.maxBodyBytes + 1) bytes, limit \(Envelope.maxBodyBytes)"))
     }
 
     func testLongstrLongerThanTheFrame() {
