@@ -23,6 +23,8 @@ extension SealpostCommand {
             defer { client.close(lingerMs: 500) }
             let seen = SeenLog(profilePath: profile.path)
             let book = ContactBook(profilePath: profile.path)
+            let reminders = ReminderBook(profilePath: profile.path)
+            let groups = GroupBook(profilePath: profile.path)
             print("chatting with \(peer) as \(p.address) — type a message and press Enter; Ctrl-D to leave")
             fflush(nil)
             do {
@@ -65,8 +67,12 @@ extension SealpostCommand {
                         for m in shown {
                             print(m.from == peer.description ? m.line : "(\(m.from)) " + m.line)
                             if let entry = m.card?.entry, m.card?.verified == true { book.add(entry) }
+                            reminders.note(m)
+                            groups.note(m, me: p.address.description)
                         }
                         try book.save()
+                        try reminders.save()
+                        try groups.save()
                         fflush(nil)
                         seen.add(shown.map(\.id))
                         try seen.save()
