@@ -24,8 +24,12 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     reminder_due body, the due-notice ids, BLAKE2b with a 16-byte output from
     both hashlib and libsodium), a reminder body made and opened with the keys
     of e2e.json, the due_at check of section 7.5.6 and the body lengths of
-    kinds 4-6. There is no vector file for reminders yet: these check the
-    spec against itself.
+    kinds 4-6 (these check the spec against itself);
+  * groups (section 7.6) against group.json: the group message body rebuilt
+    with crypto_secretbox and one crypto_box_afternm wrap per member (pairwise
+    keys from the secrets given), a member opening its own wrap and the inner
+    header check, and the group_op, group_event, group_fanout, reminder content
+    and reminder_due bodies re-encoded from their fields and decoded back.
 
 Each check compares against the stored vector. Prints `N passed, M failed`
 and exits 1 when anything fails.
@@ -213,7 +217,7 @@ class Reader:
 
 SIGNATURE = b"\xAA\x5C"
 VERSION = 1
-MAX_BODY = 81_920
+MAX_BODY = 204_800
 MAX_ENTRY = 4096
 
 # Envelope (section 7.1), in wire order.
@@ -493,7 +497,7 @@ def check_decoding_rules():
     send = client("SEND")
     body_at = len(send) - 8  # u32 length + 4 body bytes
     too_long = send[:body_at] + u32(MAX_BODY + 1) + b"\x00" * (MAX_BODY + 1)
-    check("4.3: SEND with a body over 81 920 bytes -> ERROR 413, ref = its id",
+    check("4.3: SEND with a body over 204 800 bytes -> ERROR 413, ref = its id",
           node_error_for(too_long), (413, ID1))
     bad_to = encode_command(COMMANDS, "SEND", dict(ENVELOPE_VALUES, **{"from": "", "to": "wu"}))
     check("4.3: SEND whose to is not an address -> ERROR 404, ref = its id", node_error_for(bad_to), (404, ID1))
@@ -986,7 +990,7 @@ def open_reminder(envelope_fields, body, key):
         raise Malformed("sealed", "not an end-to-end body")
     inner = Reader(sodium.crypto_box_open_easy_afternm(sealed[25:], sealed[1:25], key))
     header = (inner.u8(), inner.octets(16), inner.string(), inner.string(), inner.u64())
-    content = inner.longstr("content", 81_920)
+    content = inner.longstr("content", MAX_BODY)
     inner.end()
     if header != envelope_fields:
         raise Malformed("inner header", "does not match the envelope")
@@ -1065,15 +1069,286 @@ def check_reminders():
         outcome = error.field
     check("7.5.6: the inner kind must be 3 (a reminder cannot pass as a text)", outcome, "inner header")
     check("7.5.2: at most 366 days ahead, in ms", MAX_AHEAD_MS, 31_622_400_000)
-    check("7.4: the largest reminder body fits in 81 920 bytes",
+    check("7.4: the largest reminder body fits in 204 800 bytes",
           8 + 1 + 24 + 16 + len(inner_plaintext(3, ID1, "a" * 32 + "@" + "b" * 32, "c" * 32 + "@" + "d" * 32, 0,
-                                                  u64(0) + longstr(bytes(65_536)))) <= 81_920, True)
+                                                  u64(0) + longstr(bytes(65_536)))) <= MAX_BODY, True)
+
+
+# ---------------------------------------------------------------------------
+# Groups (SPEC.md section 7.6) and group.json (section 18.8)
+# ---------------------------------------------------------------------------
+
+GROUP_OPS = {"create": 1, "add": 2, "remove": 3, "leave": 4, "admin": 5}
+GROUP_REFUSED = 6
+MAX_GROUP_MEMBERS = 500
+
+
+def group_op_body(op, members):
+    """Section 7.6.1: op:u8 count:u16 *member:string."""
+    return u8(op) + u16(len(members)) + b"".join(string(m) for m in members)
+
+
+def decode_group_op(body):
+    r = Reader(body)
+    op = r.u8("op")
+    if op not in GROUP_OPS.values():
+        raise Malformed("op", "unknown group operation")
+    n = r.u16("count")
+    if n > MAX_GROUP_MEMBERS:
+        raise Malformed("count", "more than 500 members")
+    members = []
+    for _ in range(n):
+        m = r.string("member")
+        if not is_address(m):
+            raise Malformed("member", "not an address")
+        members.append(m)
+    r.end()
+    return op, members
+
+
+def group_event_body(op, actor, reason, members):
+    """Section 7.6.1: op:u8 actor:string reason:string count:u16 *(member:string admin:u8)."""
+    return (u8(op) + string(actor) + string(reason) + u16(len(members))
+            + b"".join(string(m) + u8(1 if admin else 0) for m, admin in members))
+
+
+def decode_group_event(body):
+    r = Reader(body)
+    op, actor, reason = r.u8("op"), r.string("actor"), r.string("reason")
+    members = [(r.string("member"), r.u8("admin") != 0) for _ in range(r.u16("count"))]
+    r.end()
+    return op, actor, reason, members
+
+
+def encode_envelope(values):
+    return encode_layout(ENVELOPE, values)
+
+
+def group_fanout_body(recipients, envelope):
+    """Section 7.6.1: count:u16 *recipient:string envelope:longstr."""
+    return u16(len(recipients)) + b"".join(string(x) for x in recipients) + longstr(encode_envelope(envelope))
+
+
+def decode_group_fanout(body):
+    r = Reader(body)
+    recipients = [r.string("recipient") for _ in range(r.u16("count"))]
+    inner = Reader(r.longstr("envelope", MAX_BODY + 1024))
+    envelope = decode_envelope(inner)
+    inner.end()
+    r.end()
+    return recipients, envelope
+
+
+def group_seal(fields, content, key, nonce, wraps):
+    """Section 7.6.3. wraps: (member, pairwise key k, wrap_nonce) in order."""
+    inner = inner_plaintext(*fields, content)
+    out = b"\x01" + octets(nonce, 24) + longstr(sodium.crypto_secretbox(inner, nonce, key)) + u16(len(wraps))
+    for member, k, wrap_nonce in wraps:
+        out += string(member) + octets(wrap_nonce, 24) + sodium.crypto_box_afternm(key, wrap_nonce, k)
+    return out
+
+
+def group_open(envelope_fields, body, me, k):
+    """Section 7.6.3, opening: decode, find my wrap, unwrap K, open, check the inner header."""
+    r = Reader(body)
+    if r.u8("version") != 1:
+        raise Malformed("version", "unsupported")
+    nonce = r.octets(24, "nonce")
+    ciphertext = r.longstr("ciphertext", MAX_BODY)
+    mine = None
+    for _ in range(r.u16("count")):
+        member, wrap_nonce, wrap = r.string("member"), r.octets(24, "wrap_nonce"), r.octets(48, "wrap")
+        if member == me:
+            mine = (wrap_nonce, wrap)
+    r.end()
+    if mine is None:
+        raise Malformed("wrap", "no key for this member")
+    key = sodium.crypto_box_open_afternm(mine[1], mine[0], k)
+    inner = Reader(sodium.crypto_secretbox_open(ciphertext, nonce, key))
+    header = (inner.u8(), inner.octets(16), inner.string(), inner.string(), inner.u64())
+    content = inner.longstr("content", MAX_BODY)
+    inner.end()
+    if header != tuple(envelope_fields):
+        raise Malformed("inner header", "does not match the envelope")
+    return content
+
+
+def event_id(request_id, actor):
+    """Section 7.6.4: BLAKE2b-128("event" || request id || actor)."""
+    return hashlib.blake2b(b"event" + octets(request_id, 16) + actor.encode("utf-8"), digest_size=16).digest()
+
+
+def fanout_id(envelope_id, node):
+    """Section 7.6.5: BLAKE2b-128("fanout" || envelope id || node)."""
+    return hashlib.blake2b(b"fanout" + octets(envelope_id, 16) + node.encode("utf-8"), digest_size=16).digest()
+
+
+def outcome_of(fn):
+    try:
+        fn()
+        return "accepted"
+    except Malformed as error:
+        return f"refused ({error.field})"
+    except nacl.exceptions.CryptoError:
+        return "refused (does not authenticate)"
+
+
+def check_group():
+    v = load("group.json")
+    e2e = load("e2e.json")
+    hx = lambda name: bytes.fromhex(v[name])  # noqa: E731
+
+    # Inputs of section 18.8, as the file repeats them.
+    sender_sk, b_sk, c_sk = seq(0x01, 32), seq(0x41, 32), seq(0xC1, 32)
+    key, nonce, wrap_nonces = seq(0x90, 32), seq(0xA0, 24), [seq(0xB0, 24), seq(0xD0, 24)]
+    check("group.json: secrets", (hx("sender_box_secret"), hx("member_b_box_secret"), hx("member_c_box_secret")),
+          (sender_sk, b_sk, c_sk))
+    check("group.json: content_key / nonce / wrap_nonces",
+          (hx("content_key"), hx("nonce"), [bytes.fromhex(x) for x in v["wrap_nonces"]]), (key, nonce, wrap_nonces))
+    fields = (9, ID1, "alice@hq", "ops@hq", 1_764_000_000_000)
+    check("group.json: id/from/group/sent_at/members",
+          (hx("id"), v["from"], v["group"], v["sent_at"], v["member_b"], v["member_c"]),
+          (ID1, "alice@hq", "ops@hq", 1_764_000_000_000, "wu@traffic", "zhao@district"))
+    content = "Shift change at 18:00.".encode("utf-8")
+    check("group.json: content_utf8", v["content_utf8"].encode("utf-8"), content)
+
+    # Pairwise keys (section 8.1) from the secrets, sender's side.
+    sender_pk = sodium.crypto_scalarmult_base(sender_sk)
+    b_pk, c_pk = sodium.crypto_scalarmult_base(b_sk), sodium.crypto_scalarmult_base(c_sk)
+    kb = sodium.crypto_box_beforenm(b_pk, sender_sk)
+    kc = sodium.crypto_box_beforenm(c_pk, sender_sk)
+    check("7.6.3: k(alice, wu) is the e2e.json shared key", kb, bytes.fromhex(e2e["shared_key"]))
+    check("7.6.3: k(alice, zhao) = HSalsa20(X25519(sender_sk, zhao_pk), 0^16) (pure Python)",
+          hsalsa20(sodium.crypto_scalarmult(sender_sk, c_pk), b"\x00" * 16), kc)
+
+    # The body, rebuilt from its inputs.
+    stored = hx("group_message_body")
+    body = group_seal(fields, content, key, nonce,
+                      [("wu@traffic", kb, wrap_nonces[0]), ("zhao@district", kc, wrap_nonces[1])])
+    check("7.6.3: group_message body = 01 nonce secretbox(inner) count wraps", body, stored)
+    inner = inner_plaintext(*fields, content)
+    check("7.6.3: ciphertext = crypto_secretbox_easy(inner, nonce, K), MAC first",
+          stored[25:29] + stored[29:29 + 16 + len(inner)],
+          u32(16 + len(inner)) + sodium.crypto_secretbox(inner, nonce, key))
+    check("7.6.3: each wrap is crypto_box_easy_afternm(K, wrap_nonce, k) = crypto_secretbox_easy under k",
+          sodium.crypto_box_afternm(key, wrap_nonces[1], kc), sodium.crypto_secretbox(key, wrap_nonces[1], kc))
+    wrap_len = 1 + len("zhao@district") + 24 + 48
+    check("7.6.3: body length = 1 + 24 + 4 + 16 + len(inner) + 2 + sum(1 + len(member) + 72)",
+          len(stored), 1 + 24 + 4 + 16 + len(inner) + 2 + (1 + len("wu@traffic") + 72) + wrap_len)
+
+    # A member opens it with its own wrap (receiver's side keys).
+    back_c = sodium.crypto_box_beforenm(sender_pk, c_sk)
+    back_b = sodium.crypto_box_beforenm(sender_pk, b_sk)
+    try:
+        got_c = group_open(fields, stored, "zhao@district", back_c)
+        got_b = group_open(fields, stored, "wu@traffic", back_b)
+    except Exception as error:  # noqa: BLE001 - reported as a failure
+        got_c = got_b = ("cannot open", str(error))
+    check("7.6.3: zhao@district opens its wrap and the inner header matches", got_c, content)
+    check("7.6.3: wu@traffic opens its wrap too", got_b, content)
+    check("7.6.3: a member without a wrap cannot open it",
+          outcome_of(lambda: group_open(fields, stored, "bob@hq", back_c)), "refused (wrap)")
+    check("7.6.3: the body moved to another group is refused (inner to)",
+          outcome_of(lambda: group_open((9, ID1, "alice@hq", "other@hq", 1_764_000_000_000), stored,
+                                        "zhao@district", back_c)), "refused (inner header)")
+    check("7.6.3: the body under another sender's name is refused",
+          outcome_of(lambda: group_open((9, ID1, "mallory@hq", "ops@hq", 1_764_000_000_000), stored,
+                                        "zhao@district", back_c)), "refused (inner header)")
+    check("7.6.3: one member's wrap does not open with another's key",
+          outcome_of(lambda: group_open(fields, stored, "zhao@district", back_b)), "refused (does not authenticate)")
+    tampered = bytearray(stored)
+    tampered[40] ^= 1  # inside the ciphertext
+    check("7.6.3: a flipped ciphertext bit does not authenticate",
+          outcome_of(lambda: group_open(fields, bytes(tampered), "zhao@district", back_c)),
+          "refused (does not authenticate)")
+    check("7.6.3: a trailing byte is malformed",
+          outcome_of(lambda: group_open(fields, stored + b"\x00", "zhao@district", back_c)), "refused (end)")
+
+    # group_op (section 7.6.1).
+    op = group_op_body(GROUP_OPS["add"], ["wu@traffic", "zhao@district"])
+    check("7.6.1: group_op add body", op, hx("group_op_add"))
+    check("7.6.1: group_op decodes back", decode_group_op(hx("group_op_add")), (2, ["wu@traffic", "zhao@district"]))
+    check("7.6.1: group_op with op 6 is malformed (6 is for events only)",
+          outcome_of(lambda: decode_group_op(b"\x06" + hx("group_op_add")[1:])), "refused (op)")
+    check("7.6.1: group_op naming a non-address is malformed",
+          outcome_of(lambda: decode_group_op(group_op_body(2, ["wu"]))), "refused (member)")
+    check("7.6.1: group_op with 501 members is malformed",
+          outcome_of(lambda: decode_group_op(u8(2) + u16(501))), "refused (count)")
+    check("7.6.1: group_op with a trailing byte is malformed",
+          outcome_of(lambda: decode_group_op(hx("group_op_add") + b"\x00")), "refused (end)")
+
+    # group_event (section 7.6.1).
+    members = [("alice@hq", True), ("wu@traffic", False), ("zhao@district", False)]
+    event = group_event_body(GROUP_OPS["add"], "alice@hq", "", members)
+    check("7.6.1: group_event add body", event, hx("group_event_add"))
+    check("7.6.1: group_event decodes back", decode_group_event(hx("group_event_add")), (2, "alice@hq", "", members))
+    refused = group_event_body(GROUP_REFUSED, "alice@hq", "only admins of ops@hq may add members", [])
+    check("7.6.1: a refusal decodes with op 6, its reason and no members", decode_group_event(refused),
+          (6, "alice@hq", "only admins of ops@hq may add members", []))
+    check("7.6.1: group_event truncated is malformed",
+          outcome_of(lambda: decode_group_event(hx("group_event_add")[:-1])), "refused (admin)")
+
+    # group_fanout (section 7.6.1) carrying a whole envelope.
+    carried = {"id": ID1, "from": "alice@hq", "to": "ops@hq", "kind": 9, "flags": 0,
+               "sent_at": 1_764_000_000_000, "body": b"\x01\x02\x03"}
+    fanout = group_fanout_body(["zhao@district"], carried)
+    check("7.6.1: group_fanout body", fanout, hx("group_fanout"))
+    recipients, envelope = decode_group_fanout(hx("group_fanout"))
+    check("7.6.1: group_fanout decodes back", (recipients, envelope), (["zhao@district"], carried))
+    check("7.6.5: the carried envelope's to is the group (the wrapper's from)", envelope["to"], v["group"])
+    check("7.6.1: a group_fanout whose envelope has a trailing byte is malformed",
+          outcome_of(lambda: decode_group_fanout(u16(1) + string("zhao@district")
+                                                 + longstr(encode_envelope(carried) + b"\x00"))), "refused (end)")
+    check("7.6.1: a group_fanout with a byte after the envelope is malformed",
+          outcome_of(lambda: decode_group_fanout(hx("group_fanout") + b"\x00")), "refused (end)")
+
+    # Derived ids (sections 7.6.4, 7.6.5): two BLAKE2b implementations agree.
+    check("7.6.4: event id, hashlib = libsodium", event_id(ID1, "alice@hq"),
+          nacl.hash.blake2b(b"event" + ID1 + b"alice@hq", digest_size=16, encoder=nacl.encoding.RawEncoder))
+    check("7.6.5: fan-out id, hashlib = libsodium", fanout_id(ID1, "district"),
+          nacl.hash.blake2b(b"fanout" + ID1 + b"district", digest_size=16, encoder=nacl.encoding.RawEncoder))
+    check("7.6.5: fan-out ids differ per destination node", fanout_id(ID1, "district") != fanout_id(ID1, "traffic"), True)
+
+    # Reminder content and due notice (section 7.5.1), from the Swift code this time.
+    due_at, fired_at = 1_764_003_600_000, 1_764_003_600_250
+    check("7.5.1: reminder content = due_at:u64 text:longstr",
+          u64(due_at) + longstr("file the report".encode("utf-8")), hx("reminder_content"))
+    c = Reader(hx("reminder_content"))
+    check("7.5.1: reminder content decodes back", (c.u64(), c.longstr("text", 65_536).decode(), c.end()),
+          (due_at, "file the report", None))
+    check("7.5.1: reminder_due body = reminder due_at fired_at late",
+          octets(ID1, 16) + u64(due_at) + u64(fired_at) + u8(0), hx("reminder_due"))
+    check("7.5.1: reminder_due decodes back", decode_due(hx("reminder_due")), (ID1, due_at, fired_at, 0))
+
+    # A group reminder (section 7.6.7): clear due_at, then a group body with inner kind 3; opened by a member.
+    rfields = (3, ID1, "alice@hq", "ops@hq", 1_764_000_000_000)
+    sealed = group_seal(rfields, hx("reminder_content"), key, nonce,
+                        [("wu@traffic", kb, wrap_nonces[0]), ("zhao@district", kc, wrap_nonces[1])])
+    rbody = u64(due_at) + sealed
+    try:
+        opened = group_open(rfields, rbody[8:], "zhao@district", back_c)
+        r = Reader(opened)
+        got = (r.u64() == struct.unpack(">Q", rbody[:8])[0], r.longstr("text", 65_536).decode())
+        r.end()
+    except Exception as error:  # noqa: BLE001
+        got = ("cannot open", str(error))
+    check("7.6.7: a member opens a group reminder; sealed due_at = clear due_at", got, (True, "file the report"))
+    check("7.6.7: a group reminder cannot pass as a group message (inner kind)",
+          outcome_of(lambda: group_open(fields, sealed, "zhao@district", back_c)), "refused (inner header)")
+
+    # Sizes (section 7.4): the largest group message to the largest group fits, and so does its fan-out.
+    longest = "a" * 32 + "@" + "b" * 32
+    biggest_inner = inner_plaintext(3, ID1, longest, longest, 0, u64(0) + longstr(bytes(65_536)))
+    biggest = 8 + 1 + 24 + 4 + 16 + len(biggest_inner) + 2 + (MAX_GROUP_MEMBERS - 1) * (1 + len(longest) + 72)
+    check("7.4: the largest group reminder to 500 members fits in 204 800 bytes", biggest <= MAX_BODY, True)
+    fan = 2 + (MAX_GROUP_MEMBERS - 1) * (1 + len(longest)) + 4 + 33 + 2 * len(longest) + biggest
+    check("7.4: so does its largest group_fanout", fan <= MAX_BODY, True)
 
 
 def main():
     global failed
     for part in (check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
-                 check_entry_transport, check_card, check_invite, check_reminders):
+                 check_entry_transport, check_card, check_invite, check_reminders, check_group):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -30,6 +30,9 @@ public enum Operator {
         if try store.user(named: user) != nil {
             throw NodeError.usage("\(user)@\(config.name) is already enrolled")
         }
+        if try store.groups()[user] != nil {
+            throw NodeError.usage("\(user)@\(config.name) is a group; choose another user name")
+        }
         let inviteKeys = BoxKeyPair.generate()
         let now = Clock.nowMs() / 1000
         let expires = now + UInt64(hours) * 3600

@@ -370,8 +370,10 @@ extension Reactor {
         if envelope.kind == EnvelopeKind.groupFanout.rawValue {
             return try deliverFanout(envelope)
         }
-        if groups[recipient] != nil {
-            // A member on another node writing to one of our groups.
+        if groups[recipient] != nil || envelope.kind == EnvelopeKind.groupOp.rawValue
+            || envelope.kind == EnvelopeKind.groupMessage.rawValue {
+            // A member on another node writing to one of our groups (or to a group
+            // that does not exist: the home node answers with a refusal).
             return try handleGroupEnvelope(envelope, session: nil)
         }
         guard usersByName[recipient] != nil else {

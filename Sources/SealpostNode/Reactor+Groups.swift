@@ -25,6 +25,10 @@ extension Reactor {
             try apply(op, targets: targets, group: to.local, actor: envelope.from, envelope: envelope)
         case .groupMessage?, .reminder?, .reminderCancel?:
             guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
+            // The fan-out wraps the envelope: it must still fit a body once wrapped.
+            guard envelope.encodedSize + 4096 <= Envelope.maxBodyBytes else {
+                return try refuseGroup(envelope, "the message is too large for a group (limit about \(Envelope.maxBodyBytes / 1024 - 4) KiB with its key wraps)")
+            }
             guard group.isMember(envelope.from) else {
                 return try refuseGroup(envelope, "only members may post to \(groupAddress)")
             }
@@ -58,6 +62,18 @@ extension Reactor {
         case .add, .remove, .admin:
             guard var s = state else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
             guard s.isAdmin(actor) else { return try refuseGroup(envelope, "only admins of \(groupAddress) may \(op.name) members") }
+            // Check every name first: a refused request changes nothing.
+            for t in targets {
+                if op == .add, !s.isMember(t), !knowsAddress(t) { return try refuseGroup(envelope, "no user \(t) in this federation") }
+                if op == .admin, !s.isMember(t) { return try refuseGroup(envelope, "\(t) is not a member of \(groupAddress)") }
+            }
+            if op == .add, s.members.count + Set(targets).subtracting(s.members.map(\.address)).count > Group.maxMembers {
+                return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members")
+            }
+            if op == .remove, !s.members.contains(where: { $0.admin && !targets.contains($0.address) }),
+               s.members.contains(where: { !targets.contains($0.address) }) {
+                return try refuseGroup(envelope, "that would leave \(groupAddress) without an admin; name another admin first")
+            }
             for t in targets {
                 switch op {
                 case .add:

@@ -117,7 +117,7 @@ extension SealpostCommand {
                 let book = GroupBook(profilePath: profile.path)
                 if book.groups.isEmpty && !json { print("you are in no group yet"); return }
                 for (name, entry) in book.groups.sorted(by: { $0.key < $1.key }) {
-                    print(json ? jsonLine(["group": name, "members": entry.members.count, "admins": entry.admins])
+                    print(json ? jsonLine(["group": name, "members": entry.members, "admins": entry.admins])
                                : "\(name)  \(entry.members.count) members")
                 }
             }
