@@ -1142,9 +1142,11 @@ def decode_group_fanout(body):
 def group_seal(fields, content, key, nonce, wraps):
     """Section 7.6.3. wraps: (member, pairwise key k, wrap_nonce) in order."""
     inner = inner_plaintext(*fields, content)
-    out = b"\x01" + octets(nonce, 24) + longstr(sodium.crypto_secretbox(inner, nonce, key)) + u16(len(wraps))
+    ciphertext = sodium.crypto_secretbox(inner, nonce, key)
+    out = b"\x01" + octets(nonce, 24) + longstr(ciphertext) + u16(len(wraps))
+    payload = key + hashlib.blake2b(ciphertext, digest_size=32).digest()
     for member, k, wrap_nonce in wraps:
-        out += string(member) + octets(wrap_nonce, 24) + sodium.crypto_box_afternm(key, wrap_nonce, k)
+        out += string(member) + octets(wrap_nonce, 24) + sodium.crypto_box_afternm(payload, wrap_nonce, k)
     return out
 
 
@@ -1157,13 +1159,16 @@ def group_open(envelope_fields, body, me, k):
     ciphertext = r.longstr("ciphertext", MAX_BODY)
     mine = None
     for _ in range(r.u16("count")):
-        member, wrap_nonce, wrap = r.string("member"), r.octets(24, "wrap_nonce"), r.octets(48, "wrap")
+        member, wrap_nonce, wrap = r.string("member"), r.octets(24, "wrap_nonce"), r.octets(80, "wrap")
         if member == me:
             mine = (wrap_nonce, wrap)
     r.end()
     if mine is None:
         raise Malformed("wrap", "no key for this member")
-    key = sodium.crypto_box_open_afternm(mine[1], mine[0], k)
+    payload = sodium.crypto_box_open_afternm(mine[1], mine[0], k)
+    key, digest = payload[:32], payload[32:]
+    if digest != hashlib.blake2b(ciphertext, digest_size=32).digest():
+        raise Malformed("wrap", "names another ciphertext")
     inner = Reader(sodium.crypto_secretbox_open(ciphertext, nonce, key))
     header = (inner.u8(), inner.octets(16), inner.string(), inner.string(), inner.u64())
     content = inner.longstr("content", MAX_BODY)
@@ -1232,9 +1237,9 @@ def check_group():
           u32(16 + len(inner)) + sodium.crypto_secretbox(inner, nonce, key))
     check("7.6.3: each wrap is crypto_box_easy_afternm(K, wrap_nonce, k) = crypto_secretbox_easy under k",
           sodium.crypto_box_afternm(key, wrap_nonces[1], kc), sodium.crypto_secretbox(key, wrap_nonces[1], kc))
-    wrap_len = 1 + len("zhao@district") + 24 + 48
+    wrap_len = 1 + len("zhao@district") + 24 + 80
     check("7.6.3: body length = 1 + 24 + 4 + 16 + len(inner) + 2 + sum(1 + len(member) + 72)",
-          len(stored), 1 + 24 + 4 + 16 + len(inner) + 2 + (1 + len("wu@traffic") + 72) + wrap_len)
+          len(stored), 1 + 24 + 4 + 16 + len(inner) + 2 + (1 + len("wu@traffic") + 104) + wrap_len)
 
     # A member opens it with its own wrap (receiver's side keys).
     back_c = sodium.crypto_box_beforenm(sender_pk, c_sk)
@@ -1258,9 +1263,15 @@ def check_group():
           outcome_of(lambda: group_open(fields, stored, "zhao@district", back_b)), "refused (does not authenticate)")
     tampered = bytearray(stored)
     tampered[40] ^= 1  # inside the ciphertext
-    check("7.6.3: a flipped ciphertext bit does not authenticate",
+    check("7.6.3: a flipped ciphertext bit no longer matches the digest in the wraps",
           outcome_of(lambda: group_open(fields, bytes(tampered), "zhao@district", back_c)),
-          "refused (does not authenticate)")
+          "refused (wrap)")
+    # A member knows K: it re-encrypts other content under K and keeps the sender's wraps.
+    forged_ct = sodium.crypto_secretbox(inner_plaintext(*fields, b"Shift change cancelled."), nonce, key)
+    r = Reader(stored); r.u8(); r.octets(24, "nonce"); r.longstr("ciphertext", MAX_BODY)
+    forged = b"\x01" + octets(nonce, 24) + longstr(forged_ct) + stored[r.pos:]
+    check("7.6.3: content substituted under the same K with the sender's wraps is refused",
+          outcome_of(lambda: group_open(fields, forged, "zhao@district", back_c)), "refused (wrap)")
     check("7.6.3: a trailing byte is malformed",
           outcome_of(lambda: group_open(fields, stored + b"\x00", "zhao@district", back_c)), "refused (end)")
 

@@ -117,11 +117,16 @@ public enum Group {
 }
 
 /// The end-to-end construction for a group message (kind `group_message`):
-/// `0x01 nonce:octets[24] ciphertext:longstr count:u16 *(member:string wrap_nonce:octets[24] wrap:octets[48])`
+/// `0x01 nonce:octets[24] ciphertext:longstr count:u16 *(member:string wrap_nonce:octets[24] wrap:octets[80])`
 /// where `ciphertext = crypto_secretbox(inner, nonce, K)` for a fresh 32-byte K,
 /// `inner` as in `Sealed` (kind, id, from, to = the group, sent_at, content), and
-/// each `wrap = crypto_box_easy_afternm(K, wrap_nonce, k(sender, member))`.
+/// each `wrap = crypto_box_easy_afternm(K || BLAKE2b-256(ciphertext), wrap_nonce, k(sender, member))`
+/// (80 bytes). The digest ties the key to this ciphertext: another member, who
+/// knows K, cannot put different content under the sender's wraps.
 public enum GroupSealed {
+    /// A wrap: MAC (16) + content key (32) + BLAKE2b-256 of the ciphertext (32).
+    public static let wrapBytes = 16 + 32 + 32
+
     public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, content: [UInt8],
                             wraps: [(member: String, key: BoxSharedKey)]) -> [UInt8] {
         seal(kind: kind, id: id, from: from, group: group, sentAt: sentAt, content: content, wraps: wraps,
@@ -139,14 +144,17 @@ public enum GroupSealed {
         inner.u8(kind); inner.octets(id.bytes); inner.string(from); inner.string(group); inner.u64(sentAt); inner.longstr(content)
         var plain = inner.bytes
         defer { wipe(&plain) }
-        var w = WireWriter(capacity: content.count + 64 + wraps.count * 100)
+        var w = WireWriter(capacity: content.count + 64 + wraps.count * 140)
         w.u8(1)
         w.octets(nonce)
-        w.longstr(SecretBox.seal(plain, nonce: nonce, key: contentKey))
+        let ciphertext = SecretBox.seal(plain, nonce: nonce, key: contentKey)
+        w.longstr(ciphertext)
+        var payload = contentKey + Sodium.genericHash(ciphertext, outputLength: 32)
+        defer { wipe(&payload) }
         w.u16(UInt16(wraps.count))
         for (index, (member, key)) in wraps.enumerated() {
             let wrapNonce = wrapNonces[index]
-            w.string(member); w.octets(wrapNonce); w.octets(key.seal(contentKey, nonce: wrapNonce))
+            w.string(member); w.octets(wrapNonce); w.octets(key.seal(payload, nonce: wrapNonce))
         }
         return w.bytes
     }
@@ -163,13 +171,18 @@ public enum GroupSealed {
             for _ in 0..<n {
                 let member = try r.string("member")
                 let wn = try r.octets(BoxSharedKey.nonceBytes, "wrap_nonce")
-                let wb = try r.octets(SecretBox.keyBytes + BoxSharedKey.macBytes, "wrap")
+                let wb = try r.octets(Self.wrapBytes, "wrap")
                 if member == me { wrap = (wn, wb) }
             }
             try r.expectEnd()
             guard let wrap else { throw Sealed.OpenError.malformed("no key for you in this group message (sent before you joined?)") }
-            guard var contentKey = key.open(wrap.bytes[...], nonce: wrap.nonce[...]) else { throw Sealed.OpenError.doesNotAuthenticate }
-            defer { wipe(&contentKey) }
+            guard var payload = key.open(wrap.bytes[...], nonce: wrap.nonce[...]) else { throw Sealed.OpenError.doesNotAuthenticate }
+            defer { wipe(&payload) }
+            // The wrap names the ciphertext it is for: anything else is a substitution.
+            guard Sodium.constantTimeEqual(Array(payload[32...]), Sodium.genericHash(ciphertext, outputLength: 32)) else {
+                throw Sealed.OpenError.doesNotAuthenticate
+            }
+            let contentKey = Array(payload[..<32])
             guard let plain = SecretBox.open(ciphertext, nonce: nonce, key: contentKey) else { throw Sealed.OpenError.doesNotAuthenticate }
             var inner = WireReader(plain)
             let kind = try inner.u8("kind"), id = try inner.octets(16, "id"), from = try inner.string("from")
