@@ -473,6 +473,11 @@ public final class Client {
         guard bytes.count <= Sealed.maxTextBytes else {
             throw ClientError.invalid("the message is \(bytes.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)")
         }
+        return try sendToGroup(group, members: members, kind: .groupMessage, content: bytes)
+    }
+
+    /// Seals `content` once for the group, wraps its key for every other member, and stores it.
+    func sendToGroup(_ group: Address, members: [String], kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
         let me = profile.address.description
         var wraps: [(member: String, key: BoxSharedKey)] = []
         for m in members where m != me {
@@ -481,28 +486,18 @@ public final class Client {
         }
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let sentAt = Clock.nowMs()
-        let kind = EnvelopeKind.groupMessage.rawValue
-        let body = GroupSealed.seal(kind: kind, id: id, from: me, group: group.description, sentAt: sentAt, content: bytes, wraps: wraps)
-        try store(Envelope(id: id, from: "", to: group.description, kind: kind, sentAt: sentAt, body: body))
+        var body = GroupSealed.seal(kind: kind.rawValue, id: id, from: me, group: group.description, sentAt: sentAt,
+                                    content: content, wraps: wraps)
+        if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
+        try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, sentAt: sentAt, body: body))
         return id
     }
 
     /// Sends a reminder to a group: every member, on every node, and the sender are reminded.
     public func remindGroup(group: Address, members: [String], at dueAt: UInt64, text: String) throws -> MessageID {
         _ = try prepareReminderChecks(at: dueAt, text: text)
-        let me = profile.address.description
-        var wraps: [(member: String, key: BoxSharedKey)] = []
-        for m in members where m != me {
-            guard let a = Address(m) else { continue }
-            wraps.append((m, try sharedKey(with: a)))
-        }
-        let id = MessageID(bytes: Sodium.randomBytes(16))!
-        let sentAt = Clock.nowMs()
-        let kind = EnvelopeKind.reminder.rawValue
-        let sealed = GroupSealed.seal(kind: kind, id: id, from: me, group: group.description, sentAt: sentAt,
-                                      content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), wraps: wraps)
-        try store(Envelope(id: id, from: "", to: group.description, kind: kind, sentAt: sentAt, body: Reminder.body(dueAt: dueAt, sealed: sealed)))
-        return id
+        return try sendToGroup(group, members: members, kind: .reminder,
+                               content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), dueAt: dueAt)
     }
 
     func prepareReminderChecks(at dueAt: UInt64, text: String) throws -> Bool {

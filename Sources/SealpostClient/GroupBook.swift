@@ -43,3 +43,32 @@ public final class GroupBook {
         try PrivateFile.write(try encoder.encode(groups), to: path)
     }
 }
+
+/// The person's local books (contacts, reminders, groups), updated together from
+/// what arrives, as `inbox` and `chat` both do.
+public final class ProfileBooks {
+    public let contacts: ContactBook
+    public let reminders: ReminderBook
+    public let groups: GroupBook
+    private let me: String
+
+    public init(profilePath: String, me: String) {
+        contacts = ContactBook(profilePath: profilePath)
+        reminders = ReminderBook(profilePath: profilePath)
+        groups = GroupBook(profilePath: profilePath)
+        self.me = me
+    }
+
+    /// Folds a shown message into the books.
+    public func note(_ m: ReceivedMessage) {
+        if let entry = m.card?.entry, m.card?.verified == true { contacts.add(entry) }
+        reminders.note(m)
+        groups.note(m, me: me)
+    }
+
+    public func save() throws {
+        try contacts.save()
+        try reminders.save()
+        try groups.save()
+    }
+}

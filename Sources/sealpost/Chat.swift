@@ -22,9 +22,7 @@ extension SealpostCommand {
             } catch { fail("\(error)") }
             defer { client.close(lingerMs: 500) }
             let seen = SeenLog(profilePath: profile.path)
-            let book = ContactBook(profilePath: profile.path)
-            let reminders = ReminderBook(profilePath: profile.path)
-            let groups = GroupBook(profilePath: profile.path)
+            let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
             print("chatting with \(peer) as \(p.address) — type a message and press Enter; Ctrl-D to leave")
             fflush(nil)
             do {
@@ -66,13 +64,9 @@ extension SealpostCommand {
                     if lastSeq > 0 {
                         for m in shown {
                             print(m.from == peer.description ? m.line : "(\(m.from)) " + m.line)
-                            if let entry = m.card?.entry, m.card?.verified == true { book.add(entry) }
-                            reminders.note(m)
-                            groups.note(m, me: p.address.description)
+                            books.note(m)
                         }
-                        try book.save()
-                        try reminders.save()
-                        try groups.save()
+                        try books.save()
                         fflush(nil)
                         seen.add(shown.map(\.id))
                         try seen.save()

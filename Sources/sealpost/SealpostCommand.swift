@@ -177,18 +177,12 @@ extension SealpostCommand {
                 let client = try profile.client(p)
                 defer { client.close() }
                 let seen = SeenLog(profilePath: profile.path)
-                let book = ContactBook(profilePath: profile.path)
-                let reminders = ReminderBook(profilePath: profile.path)
-                let groups = GroupBook(profilePath: profile.path)
+                let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
                 let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
                     print(json ? jsonLine(m.json) : m.line)
-                    if let entry = m.card?.entry, m.card?.verified == true { book.add(entry) }
-                    reminders.note(m)
-                    groups.note(m, me: p.address.description)
+                    books.note(m)
                 }
-                try book.save()
-                try reminders.save()
-                try groups.save()
+                try books.save()
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
         }

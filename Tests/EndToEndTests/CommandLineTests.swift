@@ -14,6 +14,27 @@ final class CommandLineTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// A fresh node `hq` on free loopback ports, running.
+    func startNode() throws -> (String, NodeProcess) {
+        let data = root + "/hq"
+        let port = Harness.freePort(), pub = Harness.freePort()
+        let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
+                                                        "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        return (data, node)
+    }
+
+    /// Invites and joins each user (profile at ROOT/USER), optionally with a capitalised display name.
+    func join(_ data: String, _ users: [String], named: Bool = false) throws {
+        for user in users {
+            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let joined = try Harness.run("sealpost", ["join", code, "--profile", root + "/" + user] + (named ? ["--name", user.capitalized] : []))
+            XCTAssertEqual(joined.status, 0, joined.stderr)
+        }
+    }
+
     func json(_ line: String) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
     }
@@ -93,12 +114,7 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testUnknownKeyAndBadInputGetOneClearLineAndNonZeroExit() throws {
-        let data = root + "/hq"
-        let port = Harness.freePort(), pub = Harness.freePort()
-        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
-                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
-        let node = try NodeProcess(data: data)
-        try node.waitUntilListening()
+        let (data, node) = try startNode()
         let alice = root + "/alice"
         let code = try Harness.run("sealpost-node", ["invite", "--data", data, "alice"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", alice]).status, 0)
@@ -148,16 +164,8 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testContactCardsFromTheCommandLine() throws {
-        let data = root + "/hq"
-        let port = Harness.freePort(), pub = Harness.freePort()
-        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
-                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
-        let node = try NodeProcess(data: data)
-        try node.waitUntilListening()
-        for user in ["alice", "bob", "carol"] {
-            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", root + "/" + user, "--name", user.capitalized]).status, 0)
-        }
+        let (data, node) = try startNode()
+        try join(data, ["alice", "bob", "carol"], named: true)
         let alice = root + "/alice", bob = root + "/bob"
         XCTAssertEqual(try Harness.run("sealpost", ["card", "send", "bob@hq", "carol@hq", "--profile", alice]).status, 0)
         XCTAssertEqual(try Harness.run("sealpost", ["card", "send", "bob@hq", "--external", "--name", "Ms Zhang",
@@ -185,16 +193,8 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testGroupsAndRemindersFromTheCommandLine() throws {
-        let data = root + "/hq"
-        let port = Harness.freePort(), pub = Harness.freePort()
-        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
-                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
-        let node = try NodeProcess(data: data)
-        try node.waitUntilListening()
-        for user in ["alice", "bob", "carol"] {
-            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", root + "/" + user]).status, 0)
-        }
+        let (data, node) = try startNode()
+        try join(data, ["alice", "bob", "carol"])
         let alice = root + "/alice", bob = root + "/bob", carol = root + "/carol"
         let created = try Harness.run("sealpost", ["group", "create", "ops", "--members", "bob@hq,carol@hq", "--json", "--profile", alice])
         XCTAssertEqual(created.status, 0, created.stderr)
@@ -233,12 +233,7 @@ final class CommandLineTests: XCTestCase {
 
     /// Regression: `join --profile a` (a one-character relative path) crashed in Foundation.
     func testShortRelativeProfilePathWorks() throws {
-        let data = root + "/hq"
-        let port = Harness.freePort(), pub = Harness.freePort()
-        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
-                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
-        let node = try NodeProcess(data: data)
-        try node.waitUntilListening()
+        let (data, node) = try startNode()
         let code = try Harness.run("sealpost-node", ["invite", "--data", data, "a"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let joined = try Harness.run("sealpost", ["join", code, "--profile", "a"], cwd: root)
         XCTAssertEqual(joined.status, 0, joined.stderr)
