@@ -209,9 +209,7 @@ public final class Client {
         let body = Sealed.seal(kind: kind, id: id, from: profile.address.description, to: to.description,
                                sentAt: sentAt, content: bytes, key: key)
         // `from` stays empty on the wire: the node stamps it from our authenticated key.
-        var envelope = Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, body: body)
-        envelope.from = ""
-        return envelope
+        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, body: body)
     }
 
     /// Queues an envelope without waiting (for pipelined senders); false when the queue is full.

@@ -11,7 +11,7 @@ public enum AdminClient {
     public static func request(dataDir: DataDir, _ request: [String: Any], timeoutMs: Int = 2000) throws -> [String: Any] {
         _ = try dataDir.loadConfig()
         let nodeKeys = try dataDir.loadKeys()
-        let adminKeys = try dataDir.loadOrCreateAdminKeys()
+        let adminKeys = try dataDir.loadAdminKeys()
         guard FileManager.default.fileExists(atPath: dataDir.adminSocketPath) else {
             throw NodeError.usage("the node in \(dataDir.path) is not running (no admin socket); start it with: sealpost-node run --data \(dataDir.path)")
         }

@@ -24,8 +24,18 @@ public struct DataDir: Sendable {
         (try? FileManager.default.attributesOfItem(atPath: configPath))?[.modificationDate] as? Date
     }
 
-    /// The admin key pair, made on first use.
+    /// The admin key pair, made on first use (by `init`, or a node started on an older data dir).
     public func loadOrCreateAdminKeys() throws -> BoxKeyPair {
+        if FileManager.default.fileExists(atPath: adminKeysPath) { return try loadAdminKeys() }
+        let pair = BoxKeyPair.generate()
+        var secret = pair.secretKey.copyBytes()
+        defer { wipe(&secret) }
+        try writePrivate("admin_secret \(Sodium.base64(secret))\n", to: adminKeysPath)
+        return pair
+    }
+
+    /// The admin key pair as it is; never makes one (a new key would not be the running node's).
+    public func loadAdminKeys() throws -> BoxKeyPair {
         if let text = try? String(contentsOfFile: adminKeysPath, encoding: .utf8) {
             let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
             if parts.count >= 2, parts[0] == "admin_secret", var secret = Sodium.fromBase64(String(parts[1])),
@@ -34,11 +44,7 @@ public struct DataDir: Sendable {
             }
             throw NodeError.dataDir("\(adminKeysPath) is damaged; remove it and restart the node to make a new one")
         }
-        let pair = BoxKeyPair.generate()
-        var secret = pair.secretKey.copyBytes()
-        defer { wipe(&secret) }
-        try writePrivate("admin_secret \(Sodium.base64(secret))\n", to: adminKeysPath)
-        return pair
+        throw NodeError.dataDir("cannot read \(adminKeysPath) (run this as the node's user; a node started once makes it)")
     }
 
     /// Writes node.yaml atomically (temp file, fsync, rename), keeping it 0600.

@@ -97,10 +97,4 @@ extension NodeStore {
     func remoteEntries() throws -> [(address: String, home: String, entry: [UInt8])] {
         try db.query("SELECT address, home, entry FROM remote_entries ORDER BY address") { ($0.text(0), $0.text(1), $0.blob(2)) }
     }
-
-    func counts() throws -> (journal: Int, held: Int, mailbox: Int) {
-        (try db.first("SELECT COUNT(*) FROM journal") { Int($0.int(0)) } ?? 0,
-         try db.first("SELECT COUNT(*) FROM held") { Int($0.int(0)) } ?? 0,
-         try db.first("SELECT COUNT(*) FROM mailbox") { Int($0.int(0)) } ?? 0)
-    }
 }

@@ -68,7 +68,7 @@ extension Reactor {
             "users": ["enrolled": usersByName.count, "online": online.count,
                       "federated": remoteEntries.count],
             "waiting": ["messages": waitingTotal, "users": waiting.filter { $0.value > 0 }.count,
-                        "by_user": waiting.filter { $0.value > 0 }.mapValues { $0 }],
+                        "by_user": waiting.filter { $0.value > 0 }],
             "journal": journal.count,
             "unrouted": journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) },

@@ -163,64 +163,66 @@ extension Reactor {
         guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
-        let groupKind = envelope.kind == EnvelopeKind.groupOp.rawValue || envelope.kind == EnvelopeKind.groupMessage.rawValue
-            || ((envelope.kind == EnvelopeKind.reminder.rawValue || envelope.kind == EnvelopeKind.reminderCancel.rawValue)
-                && (to.node != config.name ? remoteEntries[to.description] == nil : groups[to.local] != nil))
-        if to.node != config.name {
+        // Where it goes: another node, a group here, or a person here.
+        let kind = EnvelopeKind(rawValue: envelope.kind)!
+        let local = to.node == config.name
+        let alwaysGroup = kind == .groupOp || kind == .groupMessage
+        let isGroup = alwaysGroup || (local ? groups[to.local] != nil
+                                            : (kind == .reminder || kind == .reminderCancel) && remoteEntries[to.description] == nil)
+        if !local {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
             }
             // A group on another node is checked by its home node, which answers with a group_event.
-            guard groupKind || remoteEntries[to.description] != nil else {
+            guard isGroup || remoteEntries[to.description] != nil else {
                 return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
             }
-            return try originate(envelope, from: me, to: to, session: session)
+        } else if !isGroup, usersByName[to.local] == nil {
+            return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
         }
-        if isGroupAddress(to, kind: envelope.kind) || groupKind {
-            var stamped = envelope
-            stamped.from = me
-            var isNew = false
-            let nowMs = Clock.nowMs()
-            try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
-            if isNew {
-                counters.envelopesIn += 1
-                rates.countIn()
-                try handleGroupEnvelope(stamped, session: session)
-                try applyReminder(stamped, forUser: user) // the sender's own due notice, for a group reminder
-            } else {
-                counters.duplicates += 1
-            }
-            return reply(session, .stored(id: envelope.id))
-        }
-        guard usersByName[to.local] != nil else { return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'") }
 
         var stamped = envelope
         stamped.from = me
-        let nowMs = Clock.nowMs()
         var isNew = false
-        let seq = nextSeq
-        try write(ref: envelope.id) {
-            isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs)
-            if isNew {
-                var w = WireWriter(capacity: stamped.encodedSize)
-                stamped.encode(into: &w)
-                try store.appendMailbox(recipient: to.local, seq: seq, envelope: w.bytes, at: nowMs)
-            }
-        }
-        if isNew {
-            // Seqs never go back, even if this batch's commit fails: a session may
-            // already have been sent this one (see finishCycle).
-            nextSeq += 1
-            counters.envelopesIn += 1
-            rates.countIn()
-            fresh[to.local, default: []].append((seq, stamped))
-            waiting[to.local, default: 0] += 1
-            try applyReminder(stamped, forUser: to.local)
-            if to.local != user { try applyReminder(stamped, forUser: user) }
-        } else {
+        let nowMs = Clock.nowMs()
+        try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
+        guard isNew else {
             counters.duplicates += 1
+            return reply(session, .stored(id: envelope.id))
         }
+        counters.envelopesIn += 1
+        rates.countIn()
+        if !local {
+            try journalOut(stamped, dest: to.node)
+        } else if isGroup {
+            try handleGroupEnvelope(stamped, session: session)
+        } else {
+            try deliverLocally(stamped, to: to.local)
+        }
+        // The sender's own due notice, for a reminder (once, when writing to oneself).
+        if !(local && !isGroup && to.local == user) { try applyReminder(stamped, forUser: user) }
         reply(session, .stored(id: envelope.id))
+    }
+
+    /// Puts an envelope in `user`'s mailbox (and, for a reminder, their schedule),
+    /// inside the cycle's transaction; it reaches an online session when the
+    /// cycle ends. Unknown users are skipped. `encoded` saves re-encoding.
+    func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil) throws {
+        guard usersByName[user] != nil else { return }
+        let bytes = encoded ?? {
+            var w = WireWriter(capacity: envelope.encodedSize)
+            envelope.encode(into: &w)
+            return w.bytes
+        }()
+        // Seqs never go back, even if this batch's commit fails: a session may
+        // already have been sent this one (see finishCycle).
+        let seq = nextSeq
+        let nowMs = Clock.nowMs()
+        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs) }
+        nextSeq += 1
+        fresh[user, default: []].append((seq, envelope))
+        waiting[user, default: 0] += 1
+        try applyReminder(envelope, forUser: user)
     }
 
     func lookup(_ session: Session, requestId: UInt32, address text: String) {
@@ -309,7 +311,6 @@ extension Reactor {
     // MARK: group commit
 
     func reply(_ session: Session, _ command: Command) {
-        if case .error = command { counters.errorsSent += 1 }
         outbox.append((session.routingId, command))
     }
 

@@ -28,7 +28,6 @@ extension Reactor {
             for jid in link.inFlight.keys { journal.requeue(jid) }
             link.close()
             links[name] = nil
-            peerRouting[name] = nil
         }
         for peer in peers where links[peer.name] == nil {
             do {
@@ -189,29 +188,6 @@ extension Reactor {
 
     // MARK: origin
 
-    /// A local user's envelope for a user of another node: journal it.
-    func originate(_ envelope: Envelope, from me: String, to: Address, session: Session) throws {
-        var stamped = envelope
-        stamped.from = me
-        let nowMs = Clock.nowMs()
-        var isNew = false
-        var jid: UInt64 = 0
-        let streamSeq = streamOut[to.node, default: 1]
-        _ = jid
-        _ = streamSeq
-        try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
-        if isNew {
-            try journalOut(stamped, dest: to.node)
-            counters.envelopesIn += 1
-            rates.countIn()
-            let user = String(me.prefix { $0 != "@" })
-            try applyReminder(stamped, forUser: user)
-        } else {
-            counters.duplicates += 1
-        }
-        reply(session, .stored(id: envelope.id))
-    }
-
     /// Puts an envelope this node originates into the journal towards `dest`
     /// (next stream seq for that node), inside the cycle's transaction.
     func journalOut(_ envelope: Envelope, dest: String) throws {
@@ -234,7 +210,6 @@ extension Reactor {
 
     func handlePeer(_ peer: String, routingId: [UInt8], frame: [UInt8]) {
         guard let link = links[peer] else { return }
-        peerRouting[peer] = routingId
         let command: PeerCommand
         do {
             command = try PeerCommand.decode(frame)
@@ -381,15 +356,9 @@ extension Reactor {
             logger.warning("relayed envelope for an unknown user dropped", metadata: ["to": "\(envelope.to)"])
             return
         }
-        let seq = nextSeq
-        let nowMs = Clock.nowMs()
-        try write(ref: envelope.id) { try store.appendMailbox(recipient: recipient, seq: seq, envelope: bytes, at: nowMs) }
-        nextSeq += 1
         counters.envelopesIn += 1
         rates.countIn()
-        fresh[recipient, default: []].append((seq, envelope))
-        waiting[recipient, default: 0] += 1
-        try applyReminder(envelope, forUser: recipient)
+        try deliverLocally(envelope, to: recipient, encoded: bytes)
     }
 
     // MARK: from peers, on our DEALERs and SUBs

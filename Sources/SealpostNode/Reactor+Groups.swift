@@ -6,12 +6,6 @@ import Sodium
 /// with `group_event`s, and fans messages out — to local members directly, and
 /// one `group_fanout` per destination node for remote members (protocol/SPEC.md, "Groups").
 extension Reactor {
-    /// Whether a local user's envelope to `to` is group business this node must
-    /// take (a group here, or creating one here).
-    func isGroupAddress(_ to: Address, kind: UInt8) -> Bool {
-        to.node == config.name && (groups[to.local] != nil || kind == EnvelopeKind.groupOp.rawValue)
-    }
-
     /// A group op or group message for a group whose home is this node (from a
     /// local user, `session` set, or relayed from another node).
     func handleGroupEnvelope(_ envelope: Envelope, session: Session?) throws {
@@ -139,8 +133,7 @@ extension Reactor {
         for r in recipients {
             guard let a = Address(r) else { continue }
             if a.node == config.name {
-                try appendNotice(envelope, for: a.local)
-                try applyReminder(envelope, forUser: a.local)
+                try deliverLocally(envelope, to: a.local)
             } else {
                 byNode[a.node, default: []].append(r)
             }
@@ -162,8 +155,7 @@ extension Reactor {
         }
         for r in recipients {
             guard let a = Address(r), a.node == config.name else { continue }
-            try appendNotice(inner, for: a.local)
-            try applyReminder(inner, forUser: a.local)
+            try deliverLocally(inner, to: a.local)
         }
     }
 }

@@ -62,7 +62,7 @@ extension Reactor {
                 var stillDue = false
                 try write(ref: id) { stillDue = try store.unschedule(user: item.user, reminder: item.reminder, sender: item.sender) }
                 guard stillDue else { continue } // withdrawn meanwhile
-                try appendNotice(notice, for: item.user)
+                try deliverLocally(notice, to: item.user)
                 firedThisCycle.append(item)
                 counters.remindersFired += 1
                 if late { counters.remindersLate += 1 }
@@ -72,19 +72,6 @@ extension Reactor {
                 logger.error("cannot fire a reminder: \(error)")
             }
         }
-    }
-
-    /// A node-made envelope into a local mailbox (same path as a delivered one).
-    func appendNotice(_ envelope: Envelope, for user: String) throws {
-        guard usersByName[user] != nil else { return }
-        var w = WireWriter(capacity: envelope.encodedSize)
-        envelope.encode(into: &w)
-        let seq = nextSeq
-        let nowMs = Clock.nowMs()
-        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: w.bytes, at: nowMs) }
-        nextSeq += 1
-        fresh[user, default: []].append((seq, envelope))
-        waiting[user, default: 0] += 1
     }
 
     /// Milliseconds until the next due notice, for the poll timeout.

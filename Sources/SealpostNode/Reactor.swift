@@ -62,8 +62,6 @@ final class Reactor {
     // Federation.
     var links: [String: PeerLink] = [:]
     var peersByKey: [[UInt8]: String] = [:]
-    /// Routing id of each peer's DEALER on our ROUTER, for answers.
-    var peerRouting: [String: [UInt8]] = [:]
     var routeTable: RouteTable
     var routesSeq: UInt64 = 0
     var journal = RelayJournal()

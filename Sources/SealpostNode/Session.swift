@@ -128,7 +128,6 @@ struct NodeCounters {
     var delivered: UInt64 = 0
     var malformed: UInt64 = 0
     var refusedKeys: UInt64 = 0
-    var errorsSent: UInt64 = 0
     var commitFailures: UInt64 = 0
     var relayed: UInt64 = 0
     var rejectedRelays: UInt64 = 0

@@ -56,22 +56,34 @@ extension SealpostCommand {
             }
         }
 
-        struct Add: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Add members (admins only).")
+        /// GROUP, MEMBERS and the usual options, shared by add, remove and admin.
+        struct MemberChange: ParsableArguments {
             @Argument(help: "The group, NAME@node.") var group: String
             @Argument(help: "Members, comma separated.") var members: String
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print the result as JSON.") var json = false
-            func run() throws { GroupCommand.request(.add, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json) }
+
+            func request(_ op: Group.Op) {
+                GroupCommand.request(op, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json)
+            }
+        }
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add members (admins only).")
+            @OptionGroup var change: MemberChange
+            func run() throws { change.request(.add) }
         }
 
         struct Remove: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Remove members (admins only); they receive nothing sent after.")
-            @Argument(help: "The group, NAME@node.") var group: String
-            @Argument(help: "Members, comma separated.") var members: String
-            @OptionGroup var profile: ProfileOption
-            @Flag(help: "Print the result as JSON.") var json = false
-            func run() throws { GroupCommand.request(.remove, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json) }
+            @OptionGroup var change: MemberChange
+            func run() throws { change.request(.remove) }
+        }
+
+        struct Admin: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Make members admins (admins only).")
+            @OptionGroup var change: MemberChange
+            func run() throws { change.request(.admin) }
         }
 
         struct Leave: ParsableCommand {
@@ -80,15 +92,6 @@ extension SealpostCommand {
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print the result as JSON.") var json = false
             func run() throws { GroupCommand.request(.leave, group: parseAddress(group), members: [], profile: profile, json: json) }
-        }
-
-        struct Admin: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Make members admins (admins only).")
-            @Argument(help: "The group, NAME@node.") var group: String
-            @Argument(help: "Members, comma separated.") var members: String
-            @OptionGroup var profile: ProfileOption
-            @Flag(help: "Print the result as JSON.") var json = false
-            func run() throws { GroupCommand.request(.admin, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json) }
         }
 
         struct Members: ParsableCommand {

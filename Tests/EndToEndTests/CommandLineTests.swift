@@ -245,8 +245,6 @@ final class CommandLineTests: XCTestCase {
 
     func testRunWithNoArgumentsStartsTheEmbeddedDefaultNode() throws {
         // Uses the documented default ports 7400/7401; skip if something holds them.
-        let probe = Harness.freePort()
-        _ = probe
         let node = try NodeProcess(data: "", cwd: root)
         defer { _ = node.stop() }
         do { try node.waitUntilListening(timeout: 20) } catch {

@@ -126,7 +126,6 @@ final class FederationChaosTests: XCTestCase {
             guard case .message(let m) = event else { continue }
             if seen.insert(m.id).inserted { got.append(m.id) } else { duplicates += 1 }
             if got.count % 500 == 0 { try receiver.ack(m.seq) }
-            _ = duplicates
         }
         XCTAssertEqual(got.count, total, "every message arrived")
         XCTAssertEqual(duplicates, 0, "none twice (the node dropped the repeats, not the client)")

@@ -143,7 +143,7 @@ final class FederationTests: XCTestCase {
 
     /// A fake neighbour speaking raw frames with a configured key.
     final class FakePeer {
-        let keys = NodeKeys.generateForTesting()
+        let keys = NodeKeys.generate()
         let context = Context()
         let pub: Socket
         let publishEndpoint: String
@@ -273,8 +273,4 @@ final class FederationTests: XCTestCase {
         XCTAssertFalse(routes.contains { $0["dest"] as? String == "elsewhere" })
         XCTAssertEqual(try bob.drain(ms: 300).count, 0, "nothing forged was delivered")
     }
-}
-
-extension NodeKeys {
-    static func generateForTesting() -> NodeKeys { generate() }
 }

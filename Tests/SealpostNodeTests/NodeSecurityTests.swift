@@ -22,8 +22,9 @@ final class NodeSecurityTests: XCTestCase {
         defer { stranger.close() }
         try stranger.send(.lookup(requestId: 1, address: "alice@hq"))
         try stranger.send(.ping)
-        // CURVE refusal is silent: nothing ever comes back.
+        // CURVE refusal is silent: nothing ever comes back, and the node counted it.
         XCTAssertNil(try stranger.receive(timeoutMs: 1500))
+        XCTAssertGreaterThanOrEqual(try hq.counter("refused_keys"), 1)
     }
 
     func testSenderIsStampedAndCannotBeForged() throws {
