@@ -218,6 +218,9 @@ class Reader:
 SIGNATURE = b"\xAA\x5C"
 VERSION = 1
 MAX_BODY = 204_800
+# Kinds burn (11) and group_fanout (10) may carry up to 12.5 MiB (section 7.4).
+MAX_LARGE_BODY = 12 * 1024 * 1024 + 512 * 1024
+LARGE_BODY_KINDS = (10, 11)
 MAX_ENTRY = 4096
 
 # Envelope (section 7.1), in wire order.
@@ -246,6 +249,10 @@ COMMANDS = {
     "DETACH":    (0x0E, []),
     "DIRECTORY": (0x0F, [("request_id", "u32"), ("query", "string")]),
     "ENTRIES":   (0x10, [("request_id", "u32"), ("items", ("list", "u32", ENTRIES_ITEM, 100_000))]),
+    "VIEW":      (0x11, [("id", "octets16")]),
+    "VIEWING":   (0x12, [("envelope", "envelope")]),
+    "NODE-KEYS": (0x13, [("request_id", "u32")]),
+    "NODE-LIST": (0x14, [("request_id", "u32"), ("nodes", ("list", "u16", [("node", "name"), ("sign_key", "octets32")], None))]),
 }
 
 ROUTE_ENTRY = [("dest", "name"), ("sign_key", "octets32"), ("directory_version", "u64"),
@@ -318,7 +325,11 @@ def decode_field(r, kind, field):
 
 def decode_envelope(r):
     """Section 7.1: fields in wire order, then the `from` and `to` rules."""
-    values = {field: decode_field(r, kind, f"envelope.{field}") for field, kind in ENVELOPE}
+    values = {}
+    for field, kind in ENVELOPE:
+        if field == "body" and values["kind"] in LARGE_BODY_KINDS:
+            kind = ("longstr", MAX_LARGE_BODY)
+        values[field] = decode_field(r, kind, f"envelope.{field}")
     if values["from"] and not is_address(values["from"]):
         raise Malformed("envelope.from", "not an address")
     if not is_address(values["to"]):
@@ -425,6 +436,11 @@ COMMAND_INPUTS = [
     ("DETACH", {}),
     ("DIRECTORY", {"request_id": 8, "query": "wu"}),
     ("ENTRIES", {"request_id": 8, "items": [{"entry": bytes([4, 5]), "home_sign_key": b"\x66" * 32}]}),
+    ("VIEW", {"id": ID1}),
+    ("VIEWING", dict(ENVELOPE_VALUES)),
+    ("NODE-KEYS", {"request_id": 9}),
+    ("NODE-LIST", {"request_id": 9, "nodes": [{"node": "hq", "sign_key": b"\x88" * 32},
+                                              {"node": "traffic", "sign_key": b"\x99" * 32}]}),
 ]
 
 PEER_COMMAND_INPUTS = [
@@ -1356,10 +1372,92 @@ def check_group():
     check("7.4: so does its largest group_fanout", fan <= MAX_BODY, True)
 
 
+# ---------------------------------------------------------------------------
+# Burn after reading (SPEC.md section 7.7)
+# ---------------------------------------------------------------------------
+
+def burn_content(expires_at, text, images):
+    out = u64(expires_at) + u8(len(images)) + longstr(text)
+    for name, data in images:
+        out += string(name) + longstr(data)
+    return out
+
+
+def receipt_unsigned(burn, sender, node, event, subject, deleted_at):
+    return octets(burn, 16) + string(sender) + string(node) + u8(event) + string(subject) + u64(deleted_at)
+
+
+def check_burn():
+    v = load("burn.json")
+    hx = lambda name: bytes.fromhex(v[name])  # noqa: E731
+    sender_sk, recipient_sk, nonce, seed = seq(0x01, 32), seq(0x41, 32), seq(0x81, 24), seq(0x61, 32)
+    check("burn.json: secrets, nonce, sign seed",
+          (hx("sender_box_secret"), hx("recipient_box_secret"), hx("nonce"), hx("node_sign_seed")),
+          (sender_sk, recipient_sk, nonce, seed))
+    node = nacl.signing.SigningKey(seed)
+    check("burn: node_sign_public from seed", bytes(node.verify_key), hx("node_sign_public"))
+    sent_at, expires_at = 1_764_000_000_000, 1_764_086_400_000
+    check("burn.json: id/from/to/sent_at/expires_at", (hx("id"), v["from"], v["to"], v["sent_at"], v["expires_at"]),
+          (ID1, "alice@hq", "wu@traffic", sent_at, expires_at))
+
+    content = burn_content(expires_at, "Gate code 4471.".encode(), [("a.png", bytes.fromhex("89504e47"))])
+    check("7.7.1: content = expires_at count text *(name image)", content, hx("content"))
+    k = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(recipient_sk), sender_sk)
+    inner = inner_plaintext(11, ID1, "alice@hq", "wu@traffic", sent_at, content)
+    sealed = b"\x01" + nonce + sodium.crypto_box_easy_afternm(inner, nonce, k)
+    body = u64(expires_at) + u8(1) + sealed
+    check("7.7.1: burn body = expires_at:u64 images:u8 || 1:1 body of section 8 (inner kind 11)", body, hx("burn_body"))
+    check("7.7.3: the notice is the first 9 bytes of the body", hx("notice_body"), body[:9])
+
+    # The recipient opens it and checks both headers agree.
+    back = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(sender_sk), recipient_sk)
+    try:
+        stored = hx("burn_body")
+        plain = sodium.crypto_box_open_easy_afternm(stored[9 + 25:], stored[9 + 1:9 + 25], back)
+        r = Reader(plain)
+        head = (r.u8(), r.octets(16), r.string(), r.string(), r.u64())
+        c = Reader(r.longstr("content", MAX_LARGE_BODY))
+        r.end()
+        got = (head, c.u64() == struct.unpack(">Q", stored[:8])[0], c.u8() == stored[8], c.longstr("text", 65_536).decode())
+    except Exception as error:  # noqa: BLE001
+        got = ("cannot open", str(error))
+    check("7.7.6: the recipient opens it; sealed expires_at and count = the clear ones", got,
+          ((11, ID1, "alice@hq", "wu@traffic", sent_at), True, True, "Gate code 4471."))
+
+    # Receipts (section 7.7.5): Ed25519 over the context and the fields.
+    for name, event, subject, deleted_at in (("receipt_viewed", 2, "wu@traffic", 1_764_000_060_000),
+                                             ("receipt_forwarded", 1, "district via city", 1_764_000_001_000)):
+        unsigned = receipt_unsigned(ID1, "alice@hq", "traffic", event, subject, deleted_at)
+        signed = b"sealpost burn receipt v1" + unsigned
+        if name == "receipt_viewed":
+            check("7.7.5: signed bytes = context || fields", signed, hx("receipt_viewed_signed"))
+        signature = node.sign(signed).signature
+        check(f"7.7.5: {name} = fields || Ed25519(seed, context || fields)", unsigned + signature, hx(name))
+        check(f"7.7.5: {name} verifies with the node's key", ed25519_ok(bytes(node.verify_key), signed, hx(name)[-64:]), True)
+        mid = hashlib.blake2b(b"receipt" + ID1 + b"traffic" + bytes([0, event]) + subject.encode(), digest_size=16).digest()
+        check(f"7.7.5: {name} envelope id = BLAKE2b-128('receipt' || burn || node || 00 event || subject)",
+              mid, hx(name + "_message_id"))
+    moved = receipt_unsigned(ID1, "mallory@hq", "traffic", 2, "wu@traffic", 1_764_000_060_000)
+    check("7.7.5: a receipt moved to another sender does not verify",
+          ed25519_ok(bytes(node.verify_key), b"sealpost burn receipt v1" + moved, hx("receipt_viewed")[-64:]), False)
+
+    check("7.7.8: capture content = burn at how", octets(ID1, 16) + u64(1_764_000_070_000) + string("screenshot"),
+          hx("capture_content"))
+    check("7.7.9: quoting body = ref || body", ID1 + bytes.fromhex("deadbeef"), hx("quote_body"))
+
+    # Sizes (section 7.4): six 2 MiB images and the longest text, sealed for 500 members, fit.
+    longest = "a" * 32 + "@" + "b" * 32
+    biggest_content = 8 + 1 + 4 + 65_536 + 6 * (1 + 255 + 4 + 2 * 1024 * 1024)
+    biggest_inner = 1 + 16 + 2 * (1 + len(longest)) + 8 + 4 + biggest_content
+    biggest = 9 + 1 + 24 + 4 + 16 + biggest_inner + 2 + (MAX_GROUP_MEMBERS - 1) * (1 + len(longest) + 104)
+    check("7.4: the largest group burn message fits in 12.5 MiB with room for its fan-out",
+          biggest + 4096 + MAX_GROUP_MEMBERS * 66 <= MAX_LARGE_BODY, True)
+
+
 def main():
     global failed
     for part in (check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
-                 check_entry_transport, check_card, check_invite, check_reminders, check_group):
+                 check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -20,6 +20,14 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var group: String?
     /// For `group_event`: what changed (or why a request was refused) and the members now.
     public var groupEvent: Group.Event?
+    /// For `burn`: that one waits, and how many images it holds (never its content: `Client.view`).
+    public var burn: BurnInfo?
+    /// For `burned`, `burn_expired` and `burn_receipt`: a node's signed deletion receipt, checked.
+    public var receipt: ReceivedReceipt?
+    /// For `capture`: the recipient's device reported a capture of burn content.
+    public var capture: Burn.Capture?
+    /// The message this one quotes, if any.
+    public var quote: MessageID?
 }
 
 /// The reminder a message is about.
@@ -83,6 +91,13 @@ public final class Client {
     private var directory: [String: DirectoryEntry] = [:]
     private var sharedKeys: [String: BoxSharedKey] = [:]
     private var nextRequestId: UInt32 = 1
+    /// Node signing keys our node holds (for burn receipts), fetched once.
+    var cachedNodeKeys: [String: [UInt8]]?
+
+    func nextRequest() -> UInt32 {
+        defer { nextRequestId &+= 1 }
+        return nextRequestId
+    }
 
     static func seconds(_ ms: Int) -> String {
         ms % 1000 == 0 ? "\(ms / 1000) s" : String(format: "%.1f s", Double(ms) / 1000)
@@ -122,8 +137,7 @@ public final class Client {
 
     /// The raw directory item (entry and home key) of `address`, as our node has it.
     public func lookupItem(_ address: Address) throws -> DirectoryItem {
-        let requestId = nextRequestId
-        nextRequestId &+= 1
+        let requestId = nextRequest()
         try connection.send(.lookup(requestId: requestId, address: address.description))
         let reply = try awaitReply(timeoutMs: timeoutMs) { command in
             switch command {
@@ -164,8 +178,7 @@ public final class Client {
 
     /// Directory entries (all nodes of the federation) whose address or name contains `query`.
     public func directory(query: String = "") throws -> [DirectoryEntry] {
-        let requestId = nextRequestId
-        nextRequestId &+= 1
+        let requestId = nextRequest()
         try connection.send(.directory(requestId: requestId, query: query))
         let reply = try awaitReply(timeoutMs: timeoutMs) { command in
             switch command {
@@ -317,6 +330,42 @@ public final class Client {
                                       text: "", sentAt: envelope.sentAt)
         // Metadata-only kinds: nothing to decrypt.
         switch kind {
+        case .burn?:
+            // Only the notice reaches a mailbox; the content comes once, by VIEW.
+            guard let (expiresAt, images, _) = try? Burn.split(envelope.body) else { throw Sealed.OpenError.malformed("burn") }
+            message.burn = BurnInfo(expiresAt: expiresAt, images: images)
+            if envelope.to != profile.address.description { message.group = envelope.to }
+            message.text = "burn after reading" + (images > 0 ? ", \(images) image\(images == 1 ? "" : "s")" : "")
+                + ": sealpost view \(envelope.id.hex)"
+            return message
+        case .burnReceipt?:
+            guard let receipt = try? Burn.Receipt.decode(envelope.body), receipt.sender == profile.address.description else {
+                throw Sealed.OpenError.malformed("burn_receipt")
+            }
+            let checked = check(receipt: receipt)
+            message.receipt = checked
+            let signed = checked.verified ? "signed by \(receipt.node)" : "NOT VERIFIED: \(checked.reason ?? "")"
+            switch receipt.event {
+            case .viewed:
+                message.kind = "burned"
+                message.text = "\(receipt.subject) viewed burn message \(receipt.burn.hex); \(receipt.node) deleted it (\(signed))"
+            case .expired:
+                message.kind = "burn_expired"
+                message.text = "burn message \(receipt.burn.hex) expired unviewed for \(receipt.subject); \(receipt.node) deleted it (\(signed))"
+            case .forwarded:
+                message.kind = "burn_receipt"
+                message.text = "\(receipt.node) passed burn message \(receipt.burn.hex) on to \(receipt.subject) and deleted its copy (\(signed))"
+            }
+            return message
+        default:
+            break
+        }
+        var envelope = envelope
+        if let (ref, rest) = Quote.split(envelope) {
+            message.quote = ref
+            envelope.body = rest
+        }
+        switch kind {
         case .groupEvent?:
             guard let event = try? Group.Event.decode(envelope.body) else { throw Sealed.OpenError.malformed("group_event") }
             message.group = envelope.to
@@ -362,6 +411,10 @@ public final class Client {
             guard due == clearDue else { throw Sealed.OpenError.headerMismatch("due_at") }
             message.reminder = ReminderInfo(id: envelope.id, dueAt: due, firedAt: nil, late: false)
             message.text = String(decoding: text, as: UTF8.self)
+        case .capture?:
+            guard let capture = try? Burn.Capture.decode(content) else { throw Sealed.OpenError.malformed("capture") }
+            message.capture = capture
+            message.text = "\(envelope.from) captured (\(capture.how)) burn message \(capture.burn.hex) at \(Clock.rfc3339(ms: capture.at))"
         case .card?:
             message.card = check(card: content)
             if let c = message.card {
@@ -562,7 +615,7 @@ public final class Client {
     }
 
     /// Receives until `matches` accepts a command; everything else is kept for `next`.
-    private func awaitReply(timeoutMs: Int, _ matches: (Command) -> Bool) throws -> Command? {
+    func awaitReply(timeoutMs: Int, _ matches: (Command) -> Bool) throws -> Command? {
         let deadline = Clock.monotonicNs() + UInt64(max(timeoutMs, 0)) * 1_000_000
         while true {
             let now = Clock.monotonicNs()

@@ -9,6 +9,9 @@ public enum ErrorCode: UInt16, Sendable {
     case tooLarge = 413
     case internalError = 500
     case unavailable = 503
+
+    /// 410 also answers a VIEW of a burn message that was viewed or expired.
+    public static var gone: ErrorCode { .inviteExpired }
 }
 
 /// A directory entry as a node hands it to a client.
@@ -18,6 +21,16 @@ public struct DirectoryItem: Sendable, Equatable {
     public init(entry: [UInt8], homeSignKey: [UInt8]) {
         self.entry = entry
         self.homeSignKey = homeSignKey
+    }
+}
+
+/// A node's name and its Ed25519 signing key, as another node holds it.
+public struct NodeKey: Sendable, Equatable {
+    public var name: String
+    public var signKey: [UInt8]
+    public init(name: String, signKey: [UInt8]) {
+        self.name = name
+        self.signKey = signKey
     }
 }
 
@@ -59,6 +72,14 @@ public enum Command: Sendable, Equatable {
     case directory(requestId: UInt32, query: String)
     /// N→C: the matching entries, each with its home node's signing key.
     case entries(requestId: UInt32, items: [DirectoryItem])
+    /// C→N: hand over burn message `id` once; the node deletes it as it answers.
+    case view(id: MessageID)
+    /// N→C: the burn message asked for, whole; it no longer exists on the node.
+    case viewing(Envelope)
+    /// C→N: which nodes' signing keys does this node hold (for checking burn receipts)?
+    case nodeKeys(requestId: UInt32)
+    /// N→C: this node and every node whose signing key it holds, by name.
+    case nodeList(requestId: UInt32, nodes: [NodeKey])
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -81,6 +102,10 @@ public enum Command: Sendable, Equatable {
         case .detach: return 0x0E
         case .directory: return 0x0F
         case .entries: return 0x10
+        case .view: return 0x11
+        case .viewing: return 0x12
+        case .nodeKeys: return 0x13
+        case .nodeList: return 0x14
         }
     }
 
@@ -102,11 +127,18 @@ public enum Command: Sendable, Equatable {
         case .detach: return "DETACH"
         case .directory: return "DIRECTORY"
         case .entries: return "ENTRIES"
+        case .view: return "VIEW"
+        case .viewing: return "VIEWING"
+        case .nodeKeys: return "NODE-KEYS"
+        case .nodeList: return "NODE-LIST"
         }
     }
 
-    /// Largest frame a node accepts from a client (ZMQ_MAXMSGSIZE): bigger ones drop the connection.
+    /// Largest frame a client sends, but for a SEND of a burn message (`maxLargeFrameBytes`).
     public static let maxFrameBytes: Int64 = 256 * 1024
+    /// Largest frame a node accepts on its ROUTER (ZMQ_MAXMSGSIZE, shared by clients and peers):
+    /// bigger ones drop the connection. Burn messages with images and their RELAYs fit.
+    public static let maxLargeFrameBytes: Int64 = 16 * 1024 * 1024
 
     public func encode() -> [UInt8] {
         var w = WireWriter(capacity: 64)
@@ -141,6 +173,15 @@ public enum Command: Sendable, Equatable {
         case let .entries(requestId, items):
             w.u32(requestId); w.u32(UInt32(items.count))
             for item in items { w.longstr(item.entry); w.octets(item.homeSignKey) }
+        case let .view(id):
+            w.octets(id.bytes)
+        case let .viewing(envelope):
+            envelope.encode(into: &w)
+        case let .nodeKeys(requestId):
+            w.u32(requestId)
+        case let .nodeList(requestId, nodes):
+            w.u32(requestId); w.u16(UInt16(nodes.count))
+            for n in nodes { w.string(n.name); w.octets(n.signKey) }
         case let .pong(attached):
             w.u8(attached ? 1 : 0)
         case let .error(code, ref, reason):
@@ -203,6 +244,22 @@ public enum Command: Sendable, Equatable {
                 items.append(DirectoryItem(entry: try r.longstr("entry", max: 4096), homeSignKey: try r.octets(32, "home_sign_key")))
             }
             command = .entries(requestId: requestId, items: items)
+        case 0x11:
+            command = .view(id: MessageID(bytes: try r.octets(16, "id"))!)
+        case 0x12:
+            command = .viewing(try Envelope.decode(from: &r))
+        case 0x13:
+            command = .nodeKeys(requestId: try r.u32("request_id"))
+        case 0x14:
+            let requestId = try r.u32("request_id")
+            let n = Int(try r.u16("count"))
+            var nodes: [NodeKey] = []
+            for _ in 0..<n {
+                let name = try r.string("node")
+                guard Name.isValid(name) else { throw WireError.invalid(field: "node", reason: "not a node name") }
+                nodes.append(NodeKey(name: name, signKey: try r.octets(32, "sign_key")))
+            }
+            command = .nodeList(requestId: requestId, nodes: nodes)
         case let other:
             throw WireError.unknownCommand(other)
         }

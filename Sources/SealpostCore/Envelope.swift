@@ -40,6 +40,12 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case groupMessage = 9
     /// Home node → a member's node: one member envelope for several local recipients.
     case groupFanout = 10
+    /// Burn after reading: clear expiry and image count, sealed text and images (`Burn`).
+    case burn = 11
+    /// A node's signed statement that it deleted its copy of a burn message (`Burn.Receipt`); made by nodes only.
+    case burnReceipt = 12
+    /// A recipient's client reports a screen capture of burn content to its sender; sealed (`Burn.Capture`).
+    case capture = 13
 
     public var name: String {
         switch self {
@@ -53,11 +59,16 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .groupEvent: return "group_event"
         case .groupMessage: return "text"
         case .groupFanout: return "group_fanout"
+        case .burn: return "burn"
+        case .burnReceipt: return "burn_receipt"
+        case .capture: return "capture"
         }
     }
 
     /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
-    public var isSealed: Bool { self == .text || self == .card || self == .reminder || self == .groupMessage }
+    public var isSealed: Bool {
+        self == .text || self == .card || self == .reminder || self == .groupMessage || self == .burn || self == .capture
+    }
 }
 
 /// The unit nodes store and route: a clear header and an end-to-end encrypted body.
@@ -78,6 +89,14 @@ public struct Envelope: Sendable, Equatable {
     /// Largest body a node accepts: 64 KiB of text plus the crypto overhead, inner
     /// header and a group message's per-member key wraps (500 × ~100 B), with room to spare.
     public static let maxBodyBytes = 200 * 1024
+    /// Largest body of a `burn` (six 2 MiB images, a text and a group's key wraps) and
+    /// of a `group_fanout`, which may carry one.
+    public static let maxLargeBodyBytes = 12 * 1024 * 1024 + 512 * 1024
+
+    /// The body limit for envelopes of `kind`.
+    public static func maxBodyBytes(kind: UInt8) -> Int {
+        kind == EnvelopeKind.burn.rawValue || kind == EnvelopeKind.groupFanout.rawValue ? maxLargeBodyBytes : maxBodyBytes
+    }
 
     public init(id: MessageID, from: String, to: String, kind: UInt8, flags: UInt16 = 0, sentAt: UInt64, body: [UInt8]) {
         self.id = id
@@ -106,7 +125,7 @@ public struct Envelope: Sendable, Equatable {
         let kind = try r.u8("envelope.kind")
         let flags = try r.u16("envelope.flags")
         let sentAt = try r.u64("envelope.sent_at")
-        let body = try r.longstr("envelope.body", max: maxBodyBytes)
+        let body = try r.longstr("envelope.body", max: maxBodyBytes(kind: kind))
         if !from.isEmpty, !Address.isValid(from) { throw WireError.invalid(field: "envelope.from", reason: "not an address") }
         guard Address.isValid(to) else { throw WireError.invalid(field: "envelope.to", reason: "not an address") }
         return Envelope(id: id, from: from, to: to, kind: kind, flags: flags, sentAt: sentAt, body: body)

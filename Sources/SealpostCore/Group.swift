@@ -108,7 +108,7 @@ public enum Group {
         let n = Int(try r.u16("count"))
         var recipients: [String] = []
         for _ in 0..<n { recipients.append(try r.string("recipient")) }
-        var inner = WireReader(try r.longstr("envelope", max: Envelope.maxBodyBytes + 1024))
+        var inner = WireReader(try r.longstr("envelope", max: Envelope.maxLargeBodyBytes + 1024))
         let envelope = try Envelope.decode(from: &inner)
         try inner.expectEnd()
         try r.expectEnd()
@@ -165,7 +165,7 @@ public enum GroupSealed {
         do {
             guard try r.u8("version") == 1 else { throw Sealed.OpenError.unsupportedVersion }
             let nonce = try r.octets(SecretBox.nonceBytes, "nonce")
-            let ciphertext = try r.longstr("ciphertext", max: Envelope.maxBodyBytes)
+            let ciphertext = try r.longstr("ciphertext", max: Envelope.maxBodyBytes(kind: envelope.kind))
             let n = Int(try r.u16("count"))
             var wrap: (nonce: [UInt8], bytes: [UInt8])?
             for _ in 0..<n {
@@ -186,7 +186,7 @@ public enum GroupSealed {
             guard let plain = SecretBox.open(ciphertext, nonce: nonce, key: contentKey) else { throw Sealed.OpenError.doesNotAuthenticate }
             var inner = WireReader(plain)
             let kind = try inner.u8("kind"), id = try inner.octets(16, "id"), from = try inner.string("from")
-            let to = try inner.string("to"), sentAt = try inner.u64("sent_at"), content = try inner.longstr("content", max: Envelope.maxBodyBytes)
+            let to = try inner.string("to"), sentAt = try inner.u64("sent_at"), content = try inner.longstr("content", max: Envelope.maxBodyBytes(kind: envelope.kind))
             try inner.expectEnd()
             if kind != envelope.kind { throw Sealed.OpenError.headerMismatch("kind") }
             if id != envelope.id.bytes { throw Sealed.OpenError.headerMismatch("id") }

@@ -66,7 +66,7 @@ public enum Sealed {
             let from = try r.string("from")
             let to = try r.string("to")
             let sentAt = try r.u64("sent_at")
-            let content = try r.longstr("content", max: Envelope.maxBodyBytes)
+            let content = try r.longstr("content", max: Envelope.maxBodyBytes(kind: envelope.kind))
             try r.expectEnd()
             if kind != envelope.kind { throw OpenError.headerMismatch("kind") }
             if id != envelope.id.bytes { throw OpenError.headerMismatch("id") }

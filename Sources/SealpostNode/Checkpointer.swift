@@ -9,6 +9,7 @@ import Synchronization
 /// checkpointer beside one writer in WAL mode; PASSIVE never blocks the writer).
 final class Checkpointer: Sendable {
     private let stopFlag = Atomic<Bool>(false)
+    private let truncateFlag = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
@@ -23,7 +24,14 @@ final class Checkpointer: Sendable {
             while !self.stopFlag.load(ordering: .acquiring) {
                 _ = self.wake.wait(timeout: .now() + .milliseconds(intervalMs))
                 do {
-                    try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if self.truncateFlag.exchange(false, ordering: .acquiringAndReleasing) {
+                        // Deleted content (burn messages) must not linger in old WAL frames.
+                        // The first column is 1 when a reader or the writer was in the way: next round.
+                        let blocked = (try? db.first("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int(0) }) ?? 1
+                        if blocked != 0 { self.truncateFlag.store(true, ordering: .releasing) }
+                    } else {
+                        try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    }
                 } catch let error as SQLiteError where error.isBusy {
                     continue
                 } catch {
@@ -33,6 +41,12 @@ final class Checkpointer: Sendable {
         }
         thread.name = "sealpost-checkpoint"
         thread.start()
+    }
+
+    /// Asks for a TRUNCATE checkpoint soon (after burn messages were deleted): the WAL
+    /// file is emptied, so the frames that held their content are gone from it.
+    func requestTruncate() {
+        if !truncateFlag.exchange(true, ordering: .acquiringAndReleasing) { wake.signal() }
     }
 
     /// Stops the thread and waits for it.

@@ -20,6 +20,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var peers: [PeerConfig]
     /// How long the node remembers message ids to drop retransmitted duplicates, in hours.
     public var dedupeWindowHours: Int
+    /// How long the node keeps an unviewed burn message for its users, in hours (a sender may ask for less).
+    public var burnTTLHours: Int
+    /// Benchmarks only (`sealpost-bench burn` measures its cost): never read from `node.yaml`,
+    /// so no operator can turn off the zeroing of deleted content.
+    public var secureDelete = true
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"
@@ -29,16 +34,18 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         case peers
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
+        case burnTTLHours = "burn_ttl_hours"
     }
 
     public init(name: String, listen: String = defaultListen, publish: String = defaultPublish,
-                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, peers: [PeerConfig] = []) {
+                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, burnTTLHours: Int = 24, peers: [PeerConfig] = []) {
         self.name = name
         self.peers = peers
         self.listen = listen
         self.publish = publish
         self.inviteTTLHours = inviteTTLHours
         self.dedupeWindowHours = dedupeWindowHours
+        self.burnTTLHours = burnTTLHours
     }
 
     public init(from decoder: Decoder) throws {
@@ -50,6 +57,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         peers = try c.decodeIfPresent([PeerConfig].self, forKey: .peers) ?? []
         inviteTTLHours = try c.decodeIfPresent(Int.self, forKey: .inviteTTLHours) ?? 24
         dedupeWindowHours = try c.decodeIfPresent(Int.self, forKey: .dedupeWindowHours) ?? 168
+        burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -67,6 +75,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard Set(peers.map(\.publicKey)).count == peers.count else { throw NodeError.config("two peers have the same public key") }
         guard (1...24 * 365).contains(inviteTTLHours) else { throw NodeError.config("invite_ttl_hours must be 1...8760") }
         guard (1...24 * 365).contains(dedupeWindowHours) else { throw NodeError.config("dedupe_window_hours must be 1...8760") }
+        guard (1...24 * 7).contains(burnTTLHours) else { throw NodeError.config("burn_ttl_hours must be 1...168 (a week at most)") }
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -92,7 +101,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         "# Sealpost node configuration. A running node applies peer changes within a second;\n# name, listen, publish and advertise take effect after a restart.\n" + (try YAMLEncoder().encode(self))
     }
 
-    static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours"]
+    static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours", "burn_ttl_hours"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // A misspelt key would otherwise be ignored without a word.

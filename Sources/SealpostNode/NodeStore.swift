@@ -30,16 +30,17 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 5
+    public static let schemaVersion: Int64 = 6
 
-    public init(path: String, readOnly: Bool = false) throws {
+    /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
+    public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
         do {
             db = try Database(path: path, readOnly: readOnly, create: !readOnly)
             if readOnly { return }
             try db.execute("""
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous=FULL;
-                PRAGMA secure_delete=ON;
+                PRAGMA secure_delete=\(secureDelete ? "ON" : "OFF");
                 PRAGMA foreign_keys=ON;
                 PRAGMA cache_size=-32768;
                 PRAGMA mmap_size=268435456;
@@ -69,6 +70,7 @@ public final class NodeStore {
         if version < 3 { try migrateTo3() }
         if version < 4 { try migrateTo4() }
         if version < 5 { try migrateTo5() }
+        if version < 6 { try migrateTo6() }
     }
 
     /// Groups whose home is this node, and their members.

@@ -128,7 +128,13 @@ extension Reactor {
             if attachedByUser[user] === session { attachedByUser[user] = nil }
         case .enroll:
             reply(session, .error(code: ErrorCode.notAllowed.rawValue, ref: .zero, reason: "already enrolled"))
-        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error:
+        case .view(let id):
+            try view(session, user: user, id: id)
+        case .nodeKeys(let requestId):
+            let others = nodeKeys.filter { $0.key != config.name }.sorted { $0.key < $1.key }
+            reply(session, .nodeList(requestId: requestId, nodes: [NodeKey(name: config.name, signKey: keys.sign.publicKey)]
+                                                                  + others.map { NodeKey(name: $0.key, signKey: $0.value) }))
+        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList:
             counters.malformed += 1
             reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
         }
@@ -162,6 +168,7 @@ extension Reactor {
         }
         guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
+        if let problem = try burnProblem(envelope) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         // Where it goes: another node, a group here, or a person here.
         let kind = EnvelopeKind(rawValue: envelope.kind)!
@@ -209,6 +216,13 @@ extension Reactor {
     /// cycle ends. Unknown users are skipped. `encoded` saves re-encoding.
     func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil) throws {
         guard usersByName[user] != nil else { return }
+        var envelope = envelope, encoded = encoded
+        if envelope.kind == EnvelopeKind.burn.rawValue {
+            // Kept apart; the mailbox gets only its notice.
+            guard let notice = try keepBurn(envelope, for: user) else { return }
+            envelope = notice
+            encoded = nil
+        }
         let bytes = encoded ?? {
             var w = WireWriter(capacity: envelope.encodedSize)
             envelope.encode(into: &w)
@@ -351,6 +365,10 @@ extension Reactor {
                     if case .stored(let id) = command {
                         return (routing, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "storage failure, retry later"))
                     }
+                    if case .viewing(let envelope) = command {
+                        // The burn message is still on the node: nothing was handed over.
+                        return (routing, .error(code: ErrorCode.internalError.rawValue, ref: envelope.id, reason: "storage failure, retry later"))
+                    }
                     if case .enrolled = command {
                         return (routing, .error(code: ErrorCode.internalError.rawValue, ref: .zero, reason: "storage failure, retry later"))
                     }
@@ -463,6 +481,7 @@ extension Reactor {
             do {
                 let pruned = try store.pruneReceived(olderThan: cutoff)
                 try store.pruneInvites(now: Clock.nowMs() / 1000)
+                try store.pruneBurnRecords(olderThan: cutoff)
                 if pruned > 0 { logger.debug("pruned dedupe ids", metadata: ["count": "\(pruned)"]) }
             } catch {
                 logger.warning("housekeeping failed: \(error)")

@@ -199,6 +199,7 @@ extension Reactor {
         try write(ref: envelope.id) {
             jid = try store.appendJournal(dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
         }
+        try noteJournalled(envelope)
         streamOut[dest] = streamSeq + 1
         dirtyStreamsOut.insert(dest)
         let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
@@ -298,6 +299,7 @@ extension Reactor {
                 newJid = try store.appendJournal(dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                                  envelope: w.bytes, at: nowMs)
             }
+            try noteJournalled(envelope)
             let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                            envelope: envelope, createdMs: nowMs)
             onCommit.append { [weak self] in self?.journal.add(entry) }
@@ -351,6 +353,12 @@ extension Reactor {
             // that does not exist: the home node answers with a refusal).
             return try handleGroupEnvelope(envelope, session: nil)
         }
+        if let (ref, _) = Quote.split(envelope), try store.isBurnID(ref) {
+            // Its origin did not know the burn message; we do.
+            counters.refusedQuotes += 1
+            logger.warning("relayed envelope quoting a burn message dropped", metadata: ["from": "\(envelope.from)"])
+            return
+        }
         guard usersByName[recipient] != nil else {
             counters.undeliverable += 1
             logger.warning("relayed envelope for an unknown user dropped", metadata: ["to": "\(envelope.to)"])
@@ -397,6 +405,8 @@ extension Reactor {
                     // peer cannot make us forget envelopes it never had.
                     for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
                         try write(ref: .zero) { try store.deleteJournal(jid) }
+                        // A burn message's copy here is gone with it: its sender gets a receipt.
+                        if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, dest: entry.dest, to: link.name) }
                         // Forgotten only once the delete is durable; a failed commit leaves it in flight.
                         onCommit.append { [weak self] in
                             link.inFlight[jid] = nil

@@ -17,11 +17,12 @@ extension Reactor {
                 return try refuseGroup(envelope, "malformed group operation")
             }
             try apply(op, targets: targets, group: to.local, actor: envelope.from, envelope: envelope)
-        case .groupMessage?, .reminder?, .reminderCancel?:
+        case .groupMessage?, .reminder?, .reminderCancel?, .burn?:
             guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
             // The fan-out wraps the envelope: it must still fit a body once wrapped.
-            guard envelope.encodedSize + 4096 <= Envelope.maxBodyBytes else {
-                return try refuseGroup(envelope, "the message is too large for a group (limit about \(Envelope.maxBodyBytes / 1024 - 4) KiB with its key wraps)")
+            let limit = envelope.kind == EnvelopeKind.burn.rawValue ? Envelope.maxLargeBodyBytes : Envelope.maxBodyBytes
+            guard envelope.encodedSize + 4096 + group.members.count * 66 <= limit else {
+                return try refuseGroup(envelope, "the message is too large for a group (limit about \(limit / 1024 - 4) KiB with its key wraps)")
             }
             guard group.isMember(envelope.from) else {
                 return try refuseGroup(envelope, "only members may post to \(groupAddress)")

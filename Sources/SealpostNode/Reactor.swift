@@ -74,6 +74,9 @@ final class Reactor {
     var groups: [String: GroupState] = [:]
     /// Due notices owed to local users.
     var schedule = ReminderSchedule()
+    /// Burn messages kept for local users, and when the next one expires.
+    var pendingBurns = 0
+    var nextBurnExpiryMs: UInt64?
     /// Notices fired in this cycle: back into the schedule if the commit fails.
     var firedThisCycle: [ScheduledReminder] = []
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
@@ -114,7 +117,7 @@ final class Reactor {
         self.control = control
         self.logger = logger
         self.routeTable = RouteTable(me: config.name)
-        self.store = try NodeStore(path: dataDir.databasePath)
+        self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
         checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
         context = Context()
@@ -132,8 +135,9 @@ final class Reactor {
         defer { wipe(&secret) }
         do {
             try router.setOption(SocketOption.routerMandatory, 1)
-            // Clients and peers send only small frames here (snapshots come back on our DEALERs).
-            try router.setOption(SocketOption.maxMessageSize, int64: Command.maxFrameBytes)
+            // Clients and peers share it: burn messages with images (and their RELAYs) are the
+            // largest frames; directory snapshots come back on our DEALERs.
+            try router.setOption(SocketOption.maxMessageSize, int64: Command.maxLargeFrameBytes)
             try router.setOption(SocketOption.sendHWM, 100_000)
             try router.setOption(SocketOption.receiveHWM, 100_000)
             try router.setHeartbeat(intervalMs: 5_000, timeoutMs: 30_000)
@@ -185,6 +189,8 @@ final class Reactor {
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
         schedule = try ReminderSchedule(store: store)
         groups = try store.groups()
+        pendingBurns = try store.burnCount()
+        nextBurnExpiryMs = try store.nextBurnExpiry()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
@@ -225,6 +231,7 @@ final class Reactor {
             // Due notices first: a cancel read in this same cycle then finds the notice
             // already fired (its row gone) and changes nothing, never the reverse.
             fireDueReminders()
+            expireBurns()
             if events[1].contains(.readable) { readRouter() }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link) }
@@ -248,6 +255,10 @@ final class Reactor {
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if !stalled.isEmpty { timeout = min(timeout, 10) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
+        if let expiry = nextBurnExpiryMs {
+            let nowMs = Clock.nowMs()
+            timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
+        }
         return timeout
     }
 

@@ -137,4 +137,8 @@ struct NodeCounters {
     var remindersFired: UInt64 = 0
     var remindersLate: UInt64 = 0
     var groupRefusals: UInt64 = 0
+    var burnsViewed: UInt64 = 0
+    var burnsExpired: UInt64 = 0
+    var burnReceipts: UInt64 = 0
+    var refusedQuotes: UInt64 = 0
 }

@@ -102,6 +102,10 @@ func renderStatus(_ s: [String: Any]) -> String {
         let next = (r["next_due"] as? String).map { ", next due \($0)" } ?? ""
         out.append("reminders \(r["pending"] ?? 0) pending\(next); \(r["fired"] ?? 0) fired, \(r["late"] ?? 0) late")
     }
+    if let b = s["burns"] as? [String: Any] {
+        let next = (b["next_expiry"] as? String).map { ", next expires \($0)" } ?? ""
+        out.append("burns     \(b["pending"] ?? 0) unviewed\(next); \(b["viewed"] ?? 0) viewed, \(b["expired"] ?? 0) expired, \(b["receipts"] ?? 0) receipts sent")
+    }
     out.append("storage   database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0))")
     out.append("rates     last minute: \(rates["in_last_minute"] ?? 0) in, \(rates["out_last_minute"] ?? 0) out")
     let peers = s["peers"] as? [[String: Any]] ?? []

@@ -8,7 +8,8 @@ struct SealpostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
-        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self, Whoami.self]
+        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
+                      View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self]
     )
 }
 
@@ -72,6 +73,16 @@ extension ReceivedMessage {
             if !e.reason.isEmpty { object["reason"] = e.reason }
             object["members"] = e.members.map(\.address)
         }
+        if let b = burn { object["burn"] = ["images": b.images, "expires_at": Clock.rfc3339(ms: b.expiresAt)] }
+        if let r = receipt {
+            var o: [String: Any] = ["burn": r.receipt.burn.hex, "node": r.receipt.node, "event": r.receipt.event.name,
+                                    "subject": r.receipt.subject, "deleted_at": Clock.rfc3339(ms: r.receipt.deletedAt),
+                                    "verified": r.verified]
+            if let reason = r.reason { o["reason"] = reason }
+            object["receipt"] = o
+        }
+        if let c = capture { object["capture"] = ["burn": c.burn.hex, "by": from, "at": Clock.rfc3339(ms: c.at), "how": c.how] }
+        if let q = quote { object["quote"] = q.hex }
         if let r = reminder {
             object["reminder"] = r.id.hex
             if r.dueAt > 0 { object["remind_at"] = Clock.rfc3339(ms: r.dueAt) }
@@ -134,26 +145,71 @@ extension SealpostCommand {
 
     struct Send: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Send a text; returns once your node has stored it durably.")
+            abstract: "Send a text; returns once your node has stored it durably.",
+            discussion: """
+                With --burn the message can be viewed once (sealpost view) and is then deleted \
+                from every node; the nodes send you signed deletion receipts (sealpost receipts). \
+                A burn message holds a text, up to 6 images (--image, 2 MiB each), or both.
+                """)
 
-        @Argument(help: "The recipient, user@node.") var address: String
-        @Argument(help: "The text (at most 64 KiB).") var text: String
+        @Argument(help: "The recipient, user@node, or a group.") var address: String
+        @Argument(help: "The text (at most 64 KiB); optional for a burn message with images.") var text: String?
+        @Flag(help: "Burn after reading: one view, then gone from every node.") var burn = false
+        @Option(name: .customLong("image"), help: "With --burn: an image (PNG, JPEG, GIF, WebP; at most 2 MiB). Repeat for up to 6.")
+        var images: [String] = []
+        @Option(help: "With --burn: delete it unviewed after this long (30s, 15m, 2h, 1d; default 24h; the nodes may keep it less).")
+        var ttl: String?
+        @Option(help: "The id of a message this one quotes or forwards from (never a burn message).") var quote: String?
         @OptionGroup var profile: ProfileOption
         @Flag(help: "Print the result as JSON.") var json = false
+
+        func validate() throws {
+            if !burn && (!images.isEmpty || ttl != nil) { throw ValidationError("--image and --ttl go with --burn") }
+            if images.count > Burn.maxImages {
+                throw ValidationError("a burn message holds at most \(Burn.maxImages) images; you gave \(images.count). Nothing was sent.")
+            }
+            if text == nil && images.isEmpty { throw ValidationError("give the text to send\(burn ? " (or --image)" : "")") }
+            if let ttl, ReminderTime.duration(ttl) == nil { throw ValidationError("--ttl '\(ttl)' is not a duration like 30s, 15m, 2h or 1d") }
+            if let quote {
+                if burn { throw ValidationError("a burn message cannot quote another message") }
+                guard MessageID(hex: quote) != nil else { throw ValidationError("--quote '\(quote)' is not a message id (32 hex digits)") }
+            }
+        }
 
         func run() throws {
             let to = parseAddress(address)
             let p = profile.load()
+            let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
+            let images = burn ? readBurnImages(self.images) : []
+            let quoted = quote.flatMap(MessageID.init(hex:))
+            if let quoted, books.burns.isBurn(quoted) {
+                fail("\(quoted.hex) is a burn message: it cannot be forwarded or quoted")
+            }
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
-                let groups = GroupBook(profilePath: profile.path)
-                let id = try groups.groups[to.description].map { try client.sendGroupText(group: to, members: $0.members, text: text) }
-                    ?? client.sendText(to: to, text: text)
-                if json {
-                    print(jsonLine(["id": id.hex, "to": to.description, "status": "stored"]))
+                let members = books.groups.groups[to.description]?.members
+                let id: MessageID
+                if burn {
+                    let ttlMs = ttl.flatMap(ReminderTime.duration) ?? Burn.defaultTTLMs
+                    let envelope = try client.prepareBurn(to: to, text: text ?? "", images: images, ttlMs: ttlMs, members: members)
+                    try client.store(envelope)
+                    books.burns.recordSent(envelope)
+                    try books.save()
+                    id = envelope.id
+                } else if let quoted {
+                    guard members == nil else { fail("quoting in a group is not supported yet; send the text without --quote") }
+                    id = try client.sendText(to: to, text: text ?? "", quoting: quoted)
                 } else {
-                    print("sent \(id.hex) to \(to)")
+                    id = try members.map { try client.sendGroupText(group: to, members: $0, text: text ?? "") }
+                        ?? client.sendText(to: to, text: text ?? "")
+                }
+                if json {
+                    var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored"]
+                    if burn { object["burn"] = true; object["images"] = images.count }
+                    print(jsonLine(object))
+                } else {
+                    print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)" : "sent \(id.hex) to \(to)")
                 }
             } catch { fail("\(error)") }
         }

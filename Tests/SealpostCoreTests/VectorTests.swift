@@ -54,6 +54,11 @@ final class VectorTests: XCTestCase {
             ("DETACH", .detach),
             ("DIRECTORY", .directory(requestId: 8, query: "wu")),
             ("ENTRIES", .entries(requestId: 8, items: [DirectoryItem(entry: [4, 5], homeSignKey: [UInt8](repeating: 0x66, count: 32))])),
+            ("VIEW", .view(id: id1)),
+            ("VIEWING", .viewing(envelope)),
+            ("NODE-KEYS", .nodeKeys(requestId: 9)),
+            ("NODE-LIST", .nodeList(requestId: 9, nodes: [NodeKey(name: "hq", signKey: [UInt8](repeating: 0x88, count: 32)),
+                                                          NodeKey(name: "traffic", signKey: [UInt8](repeating: 0x99, count: 32))])),
         ]
     }
 
@@ -255,6 +260,69 @@ final class VectorTests: XCTestCase {
         XCTAssertThrowsError(try GroupSealed.open(env, me: "bob@hq", key: back))
         env.to = "other@hq"
         XCTAssertThrowsError(try GroupSealed.open(env, me: "zhao@district", key: back), "moved to another group")
+    }
+
+    // MARK: burn after reading
+
+    func testBurnVectors() throws {
+        var senderSecret = seq(0x01, 32), recipientSecret = seq(0x41, 32), seed = seq(0x61, 32)
+        let sender = try XCTUnwrap(BoxKeyPair(secretKey: &senderSecret))
+        let recipient = try XCTUnwrap(BoxKeyPair(secretKey: &recipientSecret))
+        let node = try XCTUnwrap(SignKeyPair(seed: &seed))
+        let k = try XCTUnwrap(BoxSharedKey(theirPublicKey: recipient.publicKey, mySecretKey: sender.secretKey))
+        let sentAt: UInt64 = 1_764_000_000_000, expiresAt: UInt64 = 1_764_086_400_000
+        let content = Burn.Content(expiresAt: expiresAt, text: Array("Gate code 4471.".utf8),
+                                   images: [Burn.Image(name: "a.png", data: [0x89, 0x50, 0x4E, 0x47])])
+        let sealed = Sealed.seal(kind: EnvelopeKind.burn.rawValue, id: Self.id1, from: "alice@hq", to: "wu@traffic", sentAt: sentAt,
+                                 content: content.encode(), key: k, nonce: seq(0x81, 24))
+        let body = Burn.body(expiresAt: expiresAt, images: 1, sealed: sealed)
+        let envelope = Envelope(id: Self.id1, from: "alice@hq", to: "wu@traffic", kind: EnvelopeKind.burn.rawValue, sentAt: sentAt, body: body)
+        var viewed = Burn.Receipt(burn: Self.id1, sender: "alice@hq", node: "traffic", event: .viewed, subject: "wu@traffic",
+                                  deletedAt: 1_764_000_060_000)
+        viewed.sign(with: node)
+        var forwarded = Burn.Receipt(burn: Self.id1, sender: "alice@hq", node: "traffic", event: .forwarded,
+                                     subject: "district via city", deletedAt: 1_764_000_001_000)
+        forwarded.sign(with: node)
+        let capture = Burn.Capture(burn: Self.id1, at: 1_764_000_070_000, how: "screenshot").encode()
+        let quote = Quote.body(ref: Self.id1, rest: [0xDE, 0xAD, 0xBE, 0xEF])
+        if Self.writing {
+            try save("burn.json", [
+                "description": "Burn after reading (SPEC.md 'Burn after reading'): a burn body (1:1, keys and nonce of e2e.json) with its content and notice, signed deletion receipts (node sign seed 0x61..0x80), a capture report's content and a quoting body.",
+                "sender_box_secret": Hex.encode(seq(0x01, 32)), "recipient_box_secret": Hex.encode(seq(0x41, 32)),
+                "nonce": Hex.encode(seq(0x81, 24)), "node_sign_seed": Hex.encode(seq(0x61, 32)), "node_sign_public": Hex.encode(node.publicKey),
+                "id": Self.id1.hex, "from": "alice@hq", "to": "wu@traffic", "sent_at": sentAt, "expires_at": expiresAt,
+                "text_utf8": "Gate code 4471.", "image_name": "a.png", "image": "89504e47",
+                "content": Hex.encode(content.encode()), "burn_body": Hex.encode(body), "notice_body": Hex.encode(Burn.notice(of: envelope).body),
+                "receipt_viewed": Hex.encode(viewed.encode()), "receipt_viewed_signed": Hex.encode(viewed.signedBytes),
+                "receipt_viewed_message_id": viewed.messageID.hex,
+                "receipt_forwarded": Hex.encode(forwarded.encode()), "receipt_forwarded_message_id": forwarded.messageID.hex,
+                "capture_content": Hex.encode(capture), "quote_body": Hex.encode(quote),
+            ])
+        }
+        let v = try load("burn.json")
+        XCTAssertEqual(Hex.encode(content.encode()), v["content"] as? String)
+        XCTAssertEqual(Hex.encode(body), v["burn_body"] as? String)
+        XCTAssertEqual(Hex.encode(Burn.notice(of: envelope).body), v["notice_body"] as? String)
+        XCTAssertEqual(Hex.encode(viewed.encode()), v["receipt_viewed"] as? String)
+        XCTAssertEqual(Hex.encode(viewed.signedBytes), v["receipt_viewed_signed"] as? String)
+        XCTAssertEqual(viewed.messageID.hex, v["receipt_viewed_message_id"] as? String)
+        XCTAssertEqual(Hex.encode(forwarded.encode()), v["receipt_forwarded"] as? String)
+        XCTAssertEqual(forwarded.messageID.hex, v["receipt_forwarded_message_id"] as? String)
+        XCTAssertEqual(Hex.encode(capture), v["capture_content"] as? String)
+        XCTAssertEqual(Hex.encode(quote), v["quote_body"] as? String)
+        // Decoded back; verified with the node's key only; the recipient opens the content.
+        let decoded = try Burn.Receipt.decode(bytes(try XCTUnwrap(v["receipt_viewed"] as? String)))
+        XCTAssertEqual(decoded, viewed)
+        XCTAssertTrue(decoded.verify(nodeKey: node.publicKey))
+        XCTAssertFalse(decoded.verify(nodeKey: sender.publicKey))
+        var moved = decoded
+        moved.sender = "mallory@hq"
+        XCTAssertFalse(moved.verify(nodeKey: node.publicKey), "a receipt cannot be moved to another sender")
+        let back = try XCTUnwrap(BoxSharedKey(theirPublicKey: sender.publicKey, mySecretKey: recipient.secretKey))
+        var inner = envelope
+        inner.body = try Burn.split(body).sealed
+        XCTAssertEqual(try Burn.Content.decode(try Sealed.open(inner, key: back)), content)
+        XCTAssertEqual(try Burn.Capture.decode(capture), Burn.Capture(burn: Self.id1, at: 1_764_000_070_000, how: "screenshot"))
     }
 
     // MARK: invite code

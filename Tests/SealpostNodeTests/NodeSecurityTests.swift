@@ -139,7 +139,7 @@ final class NodeSecurityTests: XCTestCase {
         let bob = try Client(profile: try hq.join("bob"))
         defer { alice.close(); bob.close() }
         let raw = Socket.testDealer(endpoint: hq.endpoint, serverKey: hq.node!.publicKey, keys: aliceProfile.curve)
-        try raw.send([[UInt8](repeating: 0xAA, count: Int(Command.maxFrameBytes) + 1)], dontWait: false)
+        try raw.send([[UInt8](repeating: 0xAA, count: Int(Command.maxLargeFrameBytes) + 1)], dontWait: false)
         XCTAssertNil(try raw.receiveWithin(ms: 500))
         let id = try alice.sendText(to: Address("bob@hq")!, text: "fine")
         XCTAssertEqual(try bob.receive(1).map(\.id), [id])

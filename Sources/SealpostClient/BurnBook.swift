@@ -1,0 +1,107 @@
+import Foundation
+import SealpostCore
+
+/// The burn messages this person sent and received, kept next to the profile
+/// (`PROFILE.burns`) — ids, times and receipts only, never content: which ones
+/// wait to be viewed, which were viewed, the nodes' signed deletion receipts and
+/// capture reports for the ones sent.
+public final class BurnBook {
+    public struct Sent: Codable, Equatable {
+        public var to: String
+        public var sent_at: UInt64
+        public var expires_at: UInt64
+        public var images: Int
+        /// Encoded `Burn.Receipt`s (hex), as they arrived; checked again when shown.
+        public var receipts: [String]
+        public var captures: [Capture]
+    }
+
+    public struct Capture: Codable, Equatable {
+        public var by: String
+        public var at: UInt64
+        public var how: String
+    }
+
+    public struct Received: Codable, Equatable {
+        public var from: String
+        public var group: String?
+        public var sent_at: UInt64
+        public var expires_at: UInt64
+        public var images: Int
+        /// `waiting`, `viewed` (here), or `burned` (the node said it was viewed or expired).
+        public var state: String
+    }
+
+    struct File: Codable {
+        var sent: [String: Sent] = [:]
+        var received: [String: Received] = [:]
+    }
+
+    public let path: String
+    private var file = File()
+    private var changed = false
+
+    public init(profilePath: String) {
+        path = profilePath + ".burns"
+        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode(File.self, from: data) {
+            file = loaded
+        }
+    }
+
+    public func sent(_ id: String) -> Sent? { file.sent[id] }
+    public func received(_ id: String) -> Received? { file.received[id] }
+
+    /// Whether `id` names a burn message this person sent or received (such a message is never quoted).
+    public func isBurn(_ id: MessageID) -> Bool { file.sent[id.hex] != nil || file.received[id.hex] != nil }
+
+    public func recordSent(_ envelope: Envelope) {
+        guard let (expiresAt, images, _) = try? Burn.split(envelope.body) else { return }
+        file.sent[envelope.id.hex] = Sent(to: envelope.to, sent_at: envelope.sentAt, expires_at: expiresAt, images: images,
+                                          receipts: [], captures: [])
+        changed = true
+    }
+
+    public func mark(_ id: MessageID, state: String) {
+        guard file.received[id.hex] != nil else { return }
+        file.received[id.hex]?.state = state
+        changed = true
+    }
+
+    /// Folds a received message into the book (burn notices, receipts, capture reports).
+    public func note(_ m: ReceivedMessage) {
+        if let burn = m.burn, file.received[m.id.hex] == nil {
+            file.received[m.id.hex] = Received(from: m.from, group: m.group, sent_at: m.sentAt, expires_at: burn.expiresAt,
+                                               images: burn.images, state: "waiting")
+            changed = true
+        }
+        if let r = m.receipt?.receipt, var s = file.sent[r.burn.hex] {
+            let hex = Hex.encode(r.encode())
+            if !s.receipts.contains(hex) {
+                s.receipts.append(hex)
+                file.sent[r.burn.hex] = s
+                changed = true
+            }
+        }
+        if let c = m.capture, var s = file.sent[c.burn.hex] {
+            let capture = Capture(by: m.from, at: c.at, how: c.how)
+            if !s.captures.contains(capture) {
+                s.captures.append(capture)
+                file.sent[c.burn.hex] = s
+                changed = true
+            }
+        }
+    }
+
+    /// The receipts kept for a sent burn message, decoded, in the order they came.
+    public func receipts(_ id: String) -> [Burn.Receipt] {
+        (file.sent[id]?.receipts ?? []).compactMap { Hex.decode($0).flatMap { try? Burn.Receipt.decode($0) } }
+    }
+
+    public func save() throws {
+        guard changed else { return }
+        changed = false
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try PrivateFile.write(try encoder.encode(file), to: path)
+    }
+}

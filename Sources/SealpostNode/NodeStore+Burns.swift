@@ -1,0 +1,82 @@
+import SQLite
+import SealpostCore
+
+/// Burn after reading: burn messages held for this node's users apart from the
+/// mailbox, what became of them (viewed or expired, per recipient), and the ids
+/// of every burn message this node handled (so nothing may quote one).
+extension NodeStore {
+    /// Burn messages and their records.
+    func migrateTo6() throws {
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS burns(
+                    rid INTEGER PRIMARY KEY, recipient TEXT NOT NULL, id BLOB NOT NULL, sender TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL, stored_at INTEGER NOT NULL, envelope BLOB NOT NULL);
+                CREATE UNIQUE INDEX IF NOT EXISTS burns_by_recipient ON burns(recipient, id);
+                CREATE INDEX IF NOT EXISTS burns_by_expiry ON burns(expires_at);
+                CREATE TABLE IF NOT EXISTS burn_log(
+                    id BLOB NOT NULL, recipient TEXT NOT NULL, event INTEGER NOT NULL, at INTEGER NOT NULL,
+                    PRIMARY KEY(id, recipient)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS burn_ids(id BLOB PRIMARY KEY, sender TEXT NOT NULL, seen_at INTEGER NOT NULL) WITHOUT ROWID;
+                PRAGMA user_version = 6;
+                """)
+        }
+    }
+
+    /// Keeps a burn message for `recipient` until it is viewed or expires; false when it is already kept or was burned.
+    func insertBurn(recipient: String, id: MessageID, sender: String, expiresAt: UInt64, at: UInt64, envelope: [UInt8]) throws -> Bool {
+        if try burnRecord(recipient: recipient, id: id) != nil { return false }
+        return try db.run("INSERT OR IGNORE INTO burns(recipient, id, sender, expires_at, stored_at, envelope) VALUES(?,?,?,?,?,?)",
+                          .text(recipient), .blob(id.bytes), .text(sender), .int(Int64(expiresAt)), .int(Int64(at)),
+                          .blob(envelope)) == 1
+    }
+
+    /// Removes a kept burn message (secure_delete zeroes its pages) and returns it with its sender.
+    func takeBurn(recipient: String, id: MessageID) throws -> (sender: String, envelope: [UInt8])? {
+        guard let row = try db.first("SELECT sender, envelope FROM burns WHERE recipient = ? AND id = ?",
+                                     .text(recipient), .blob(id.bytes), map: { ($0.text(0), $0.blob(1)) }) else { return nil }
+        try db.run("DELETE FROM burns WHERE recipient = ? AND id = ?", .text(recipient), .blob(id.bytes))
+        return row
+    }
+
+    /// Burn messages whose time is up, oldest first.
+    func expiredBurns(now: UInt64, limit: Int) throws -> [(recipient: String, id: MessageID, sender: String)] {
+        try db.query("SELECT recipient, id, sender FROM burns WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+                     .int(Int64(now)), .int(Int64(limit))) { s in (s.text(0), MessageID(bytes: s.blob(1)) ?? .zero, s.text(2)) }
+    }
+
+    func nextBurnExpiry() throws -> UInt64? {
+        try db.first("SELECT MIN(expires_at) FROM burns") { $0.isNull(0) ? nil : UInt64($0.int(0)) } ?? nil
+    }
+
+    func burnCount() throws -> Int {
+        Int(try db.first("SELECT COUNT(*) FROM burns") { $0.int(0) } ?? 0)
+    }
+
+    /// Records that `recipient`'s copy is gone (viewed or expired).
+    func logBurn(id: MessageID, recipient: String, event: Burn.Receipt.Event, at: UInt64) throws {
+        try db.run("INSERT OR REPLACE INTO burn_log(id, recipient, event, at) VALUES(?,?,?,?)",
+                   .blob(id.bytes), .text(recipient), .int(Int64(event.rawValue)), .int(Int64(at)))
+    }
+
+    func burnRecord(recipient: String, id: MessageID) throws -> (event: Burn.Receipt.Event, at: UInt64)? {
+        try db.first("SELECT event, at FROM burn_log WHERE id = ? AND recipient = ?", .blob(id.bytes), .text(recipient)) { s in
+            (Burn.Receipt.Event(rawValue: UInt8(truncatingIfNeeded: s.int(0))) ?? .viewed, UInt64(s.int(1)))
+        }
+    }
+
+    /// Remembers that this node handled burn message `id` (as origin, relay, home or recipient's node).
+    func noteBurnID(_ id: MessageID, sender: String, at: UInt64) throws {
+        try db.run("INSERT OR IGNORE INTO burn_ids(id, sender, seen_at) VALUES(?,?,?)", .blob(id.bytes), .text(sender), .int(Int64(at)))
+    }
+
+    func isBurnID(_ id: MessageID) throws -> Bool {
+        try db.first("SELECT 1 FROM burn_ids WHERE id = ?", .blob(id.bytes)) { _ in true } ?? false
+    }
+
+    /// Forgets burn records older than `cutoff` (the deduplication window).
+    func pruneBurnRecords(olderThan cutoff: UInt64) throws {
+        try db.run("DELETE FROM burn_log WHERE at < ?", .int(Int64(cutoff)))
+        try db.run("DELETE FROM burn_ids WHERE seen_at < ?", .int(Int64(cutoff)))
+    }
+}

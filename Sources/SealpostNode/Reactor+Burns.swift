@@ -1,0 +1,190 @@
+import Foundation
+import SealpostCore
+import Sodium
+
+/// Burn after reading (protocol/SPEC.md, "Burn after reading"). The recipient's
+/// node keeps a burn message apart from the mailbox, delivers a notice without
+/// its content, hands the content over once (VIEW) and deletes it in the same
+/// commit, or deletes it when it expires. Every node that held a copy — the
+/// sender's node, each relay, a group's home node, the recipient's node — tells
+/// the sender with a receipt signed by its node key when its copy is gone.
+extension Reactor {
+    /// The local part nodes send receipts from when no user of theirs is concerned.
+    static let nodeSender = "node"
+
+    /// Checks a burn-related envelope from a local user before it is stored.
+    /// - Returns: an error text when it must be refused.
+    func burnProblem(_ envelope: Envelope) throws -> String? {
+        switch EnvelopeKind(rawValue: envelope.kind) {
+        case .burn?:
+            guard let (expiresAt, images, sealed) = try? Burn.split(envelope.body), !sealed.isEmpty else {
+                return "a burn message must start with its expiry and image count, then its sealed content"
+            }
+            let now = Clock.nowMs()
+            if expiresAt <= now { return "this burn message has already expired" }
+            if expiresAt > now + Burn.maxTTLMs { return "a burn message may live at most \(Burn.maxTTLMs / 3_600_000) hours" }
+            if images > Burn.maxImages { return "a burn message holds at most \(Burn.maxImages) images" }
+        case .burnReceipt?:
+            return "burn receipts are made by nodes, not sent by people"
+        case .reminderCancel?, .reminderDone?:
+            // They name another message by its id.
+            if envelope.body.count == MessageID.size, try store.isBurnID(MessageID(bytes: envelope.body)!) {
+                return "that is a burn message: it cannot be referred to"
+            }
+        default:
+            break
+        }
+        if let (ref, _) = Quote.split(envelope), try store.isBurnID(ref) {
+            counters.refusedQuotes += 1
+            return "burn messages cannot be forwarded or quoted"
+        }
+        if envelope.flags & Quote.flag != 0, envelope.body.count < MessageID.size {
+            return "a quoting message must start with the quoted message's id"
+        }
+        return nil
+    }
+
+    /// The burn message an envelope is or carries (a group's fan-out), if any.
+    func burnInside(_ envelope: Envelope) -> Envelope? {
+        switch EnvelopeKind(rawValue: envelope.kind) {
+        case .burn?: return envelope
+        case .groupFanout?:
+            guard let inner = try? Group.parseFanout(envelope.body).envelope, inner.kind == EnvelopeKind.burn.rawValue else { return nil }
+            return inner
+        default: return nil
+        }
+    }
+
+    /// Remembers a burn message this node journals (origin, relay or home node) so nothing may quote it.
+    func noteJournalled(_ envelope: Envelope) throws {
+        guard let burn = burnInside(envelope) else { return }
+        let now = Clock.nowMs()
+        try write(ref: envelope.id) { try store.noteBurnID(burn.id, sender: burn.from, at: now) }
+    }
+
+    /// At the recipient's node: keeps the burn message apart and puts only its
+    /// notice in the mailbox. One that arrives already expired is not kept: its
+    /// sender gets an `expired` receipt at once.
+    /// - Returns: the notice to append to the mailbox, or nil when it was seen before.
+    func keepBurn(_ envelope: Envelope, for user: String) throws -> Envelope? {
+        guard let (clearExpiry, _, _) = try? Burn.split(envelope.body) else {
+            counters.undeliverable += 1
+            return nil
+        }
+        let now = Clock.nowMs()
+        // The node's own limit applies whatever the sender asked for.
+        let expiresAt = min(clearExpiry, now + UInt64(config.burnTTLHours) * 3_600_000)
+        var bytes = WireWriter(capacity: envelope.encodedSize)
+        envelope.encode(into: &bytes)
+        var kept = false
+        try write(ref: envelope.id) {
+            try store.noteBurnID(envelope.id, sender: envelope.from, at: now)
+            kept = try store.insertBurn(recipient: user, id: envelope.id, sender: envelope.from, expiresAt: expiresAt,
+                                        at: now, envelope: bytes.bytes)
+        }
+        guard kept else { return nil }
+        onCommit.append { [weak self] in
+            guard let self else { return }
+            self.pendingBurns += 1
+            self.nextBurnExpiryMs = min(self.nextBurnExpiryMs ?? expiresAt, expiresAt)
+        }
+        return Burn.notice(of: envelope)
+    }
+
+    /// VIEW: hands the burn message over once. It is deleted in this cycle's commit,
+    /// and the answer leaves only after that commit: content is never sent twice.
+    func view(_ session: Session, user: String, id: MessageID) throws {
+        var taken: (sender: String, envelope: [UInt8])?
+        var record: (event: Burn.Receipt.Event, at: UInt64)?
+        let now = Clock.nowMs()
+        try write(ref: id) {
+            taken = try store.takeBurn(recipient: user, id: id)
+            if taken != nil {
+                try store.logBurn(id: id, recipient: user, event: .viewed, at: now)
+            } else {
+                record = try store.burnRecord(recipient: user, id: id)
+            }
+        }
+        guard let taken else {
+            if let record {
+                let when = Clock.rfc3339(ms: record.at)
+                let what = record.event == .expired ? "it expired unviewed at \(when)" : "it was viewed at \(when)"
+                return reply(session, .error(code: ErrorCode.gone.rawValue, ref: id, reason: "burned: \(what); it no longer exists"))
+            }
+            return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: id, reason: "no burn message \(id.hex) for you"))
+        }
+        var r = WireReader(taken.envelope)
+        guard let envelope = try? Envelope.decode(from: &r) else {
+            return reply(session, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "the stored burn message is damaged"))
+        }
+        try sendReceipt(.viewed, burn: envelope, subject: address(user))
+        onCommit.append { [weak self] in
+            guard let self else { return }
+            self.pendingBurns -= 1
+            self.counters.burnsViewed += 1
+        }
+        reply(session, .viewing(envelope))
+    }
+
+    /// Deletes the burn messages whose time is up, with an `expired` receipt each.
+    func expireBurns() {
+        let now = Clock.nowMs()
+        guard let next = nextBurnExpiryMs, next <= now else { return }
+        do {
+            var expired: [(recipient: String, id: MessageID, sender: String)] = []
+            try write(ref: .zero) { expired = try store.expiredBurns(now: now, limit: Self.batchLimit) }
+            for item in expired {
+                var taken: (sender: String, envelope: [UInt8])?
+                try write(ref: item.id) {
+                    taken = try store.takeBurn(recipient: item.recipient, id: item.id)
+                    try store.logBurn(id: item.id, recipient: item.recipient, event: .expired, at: now)
+                }
+                guard taken != nil else { continue }
+                let stub = Envelope(id: item.id, from: item.sender, to: address(item.recipient), kind: EnvelopeKind.burn.rawValue,
+                                    sentAt: now, body: [])
+                try sendReceipt(.expired, burn: stub, subject: address(item.recipient))
+            }
+            let count = expired.count
+            var following: UInt64?
+            try write(ref: .zero) { following = try store.nextBurnExpiry() }
+            onCommit.append { [weak self] in
+                guard let self else { return }
+                self.pendingBurns -= count
+                self.counters.burnsExpired += UInt64(count)
+                // Burns kept later in this cycle lower it again after this (their closures run next).
+                self.nextBurnExpiryMs = following
+            }
+        } catch {
+            logger.error("cannot expire burn messages: \(error)")
+        }
+    }
+
+    /// A journal entry that held a burn message is gone: the next hop has it durably.
+    /// The receipt names the hop, and the copy's destination node when that is further.
+    func burnForwarded(_ envelope: Envelope, dest: String, to hop: String) throws {
+        guard let burn = burnInside(envelope) else { return }
+        try sendReceipt(.forwarded, burn: burn, subject: dest == hop ? hop : "\(dest) via \(hop)")
+    }
+
+    /// Signs and sends the sender of `burn` a receipt for this node's deletion of its copy,
+    /// and has the WAL truncated once the cycle commits.
+    func sendReceipt(_ event: Burn.Receipt.Event, burn: Envelope, subject: String) throws {
+        guard let sender = Address(burn.from) else { return }
+        var receipt = Burn.Receipt(burn: burn.id, sender: burn.from, node: config.name, event: event, subject: subject,
+                                   deletedAt: Clock.nowMs())
+        receipt.sign(with: keys.sign)
+        // A node speaks for itself; a viewer's or recipient's node speaks from that person's address.
+        let from = event == .forwarded ? address(Self.nodeSender) : subject
+        let envelope = Envelope(id: receipt.messageID, from: from, to: sender.description, kind: EnvelopeKind.burnReceipt.rawValue,
+                                sentAt: receipt.deletedAt, body: receipt.encode())
+        if sender.node == config.name {
+            try deliverLocally(envelope, to: sender.local)
+        } else {
+            try journalOut(envelope, dest: sender.node)
+        }
+        onCommit.append { [weak self] in
+            self?.counters.burnReceipts += 1
+            self?.checkpointer.requestTruncate()
+        }
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import Sodium
+import XCTest
+
+/// Burn after reading on real nodes: one view, then gone from every node, with
+/// signed receipts; expiry; groups across three nodes; no quoting; capture reports.
+final class BurnTests: XCTestCase {
+    func waitUntilKnown(_ client: Client, _ address: String) throws {
+        let deadline = Clock.monotonicNs() + 20_000_000_000
+        while (try? client.lookup(Address(address)!)) == nil {
+            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
+            usleep(100_000)
+        }
+    }
+
+    /// Everything that arrives within `ms` (or until `until` holds), acknowledged.
+    func collect(_ client: Client, ms: Int, until: ([ReceivedMessage]) -> Bool = { _ in false }) throws -> [ReceivedMessage] {
+        try client.attach()
+        var out: [ReceivedMessage] = []
+        let deadline = Clock.monotonicNs() + UInt64(ms) * 1_000_000
+        while Clock.monotonicNs() < deadline, !until(out) {
+            guard let event = try client.next(timeoutMs: 50) else { continue }
+            if case .message(let m) = event {
+                if !out.contains(where: { $0.id == m.id }) { out.append(m) }
+                try client.ack(m.seq)
+            }
+        }
+        try client.flush()
+        try client.detach()
+        return out
+    }
+
+    /// The files of a node's data dir (database, WAL, everything) that contain `needle`.
+    func filesHolding(_ needle: [UInt8], in node: TestNode) -> [String] {
+        var hits: [String] = []
+        let root = node.dir.path
+        let needleData = Data(needle)
+        for case let name as String in FileManager.default.enumerator(atPath: root) ?? FileManager.DirectoryEnumerator() {
+            let path = root + "/" + name
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+                  let data = FileManager.default.contents(atPath: path) else { continue }
+            if data.range(of: needleData) != nil { hits.append(name) }
+        }
+        return hits
+    }
+
+    /// Waits until no file of `nodes` holds `needle` (the WAL is truncated shortly after a burn).
+    func assertGone(_ needle: [UInt8], from nodes: [TestNode], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        let deadline = Clock.monotonicNs() + 10_000_000_000
+        var left: [String] = []
+        repeat {
+            left = nodes.flatMap { n in filesHolding(needle, in: n).map { "\(n.name)/\($0)" } }
+            if left.isEmpty { return }
+            usleep(100_000)
+        } while Clock.monotonicNs() < deadline
+        XCTFail("\(what): the burn message's ciphertext is still in \(left)", file: file, line: line)
+    }
+
+    /// 32 bytes from the middle of the sealed part: what must not survive anywhere.
+    func sample(_ envelope: Envelope) -> [UInt8] {
+        let sealed = envelope.body.dropFirst(Burn.headerBytes)
+        let start = sealed.startIndex + sealed.count / 2
+        return Array(sealed[start..<(start + 32)])
+    }
+
+    func twoUnits() throws -> (hq: TestNode, traffic: TestNode, alice: Client, wu: Client) {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+        try hq.start()
+        try traffic.start()
+        try hq.peer(with: traffic)
+        let alice = try Client(profile: try hq.join("alice"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        try waitUntilKnown(alice, "wu@traffic")
+        try waitUntilKnown(wu, "alice@hq")
+        return (hq, traffic, alice, wu)
+    }
+
+    func testBurnAcrossTwoNodesIsViewedOnceAndEveryNodeSignsItsDeletion() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let secret = "the raid is at 06:00, gate 3"
+        let envelope = try alice.prepareBurn(to: Address("wu@traffic")!, text: secret, images: [])
+        try alice.store(envelope)
+
+        // The inbox shows that it waits, never what it says.
+        let notices = try collect(wu, ms: 5000) { $0.contains { $0.kind == "burn" } }
+        let notice = try XCTUnwrap(notices.first { $0.kind == "burn" })
+        XCTAssertEqual(notice.id, envelope.id)
+        XCTAssertEqual(notice.burn?.images, 0)
+        XCTAssertFalse(notice.text.contains(secret))
+        // The scan below can fail: before the view, the ciphertext is on traffic's disk.
+        XCTAssertFalse(filesHolding(sample(envelope), in: traffic).isEmpty, "the unviewed burn message is stored")
+
+        let viewed = try wu.view(envelope.id)
+        XCTAssertEqual(viewed.text, secret)
+        XCTAssertEqual(viewed.from, "alice@hq")
+        XCTAssertThrowsError(try wu.view(envelope.id)) { error in
+            guard case ClientError.refused(let code, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, 410)
+            XCTAssertTrue(reason.contains("viewed"), reason)
+        }
+
+        // hq passed it on and deleted its journal copy; traffic deleted it as wu viewed it.
+        let receipts = try collect(alice, ms: 8000) { got in got.filter { $0.receipt != nil }.count >= 2 }.compactMap(\.receipt)
+        XCTAssertEqual(receipts.count, 2, "\(receipts)")
+        let byNode = Dictionary(uniqueKeysWithValues: receipts.map { ($0.receipt.node, $0) })
+        XCTAssertEqual(byNode["hq"]?.receipt.event, .forwarded)
+        XCTAssertEqual(byNode["hq"]?.receipt.subject, "traffic")
+        XCTAssertEqual(byNode["traffic"]?.receipt.event, .viewed)
+        XCTAssertEqual(byNode["traffic"]?.receipt.subject, "wu@traffic")
+        XCTAssertTrue(receipts.allSatisfy(\.verified), "\(receipts)")
+        for r in receipts { XCTAssertEqual(r.receipt.burn, envelope.id) }
+
+        // A receipt altered on the way does not verify.
+        var forged = try XCTUnwrap(byNode["traffic"]).receipt
+        forged.deletedAt += 1
+        XCTAssertFalse(alice.check(receipt: forged).verified)
+
+        assertGone(sample(envelope), from: [hq, traffic], "after viewing")
+        let status = try traffic.status()["burns"] as? [String: Any]
+        XCTAssertEqual(status?["pending"] as? Int, 0)
+        XCTAssertEqual(status?["viewed"] as? Int, 1)
+    }
+
+    func testUnviewedBurnExpiresEverywhereWithReceipts() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let envelope = try alice.prepareBurn(to: Address("wu@traffic")!, text: "expires unread", images: [], ttlMs: 1500)
+        try alice.store(envelope)
+        let receipts = try collect(alice, ms: 10_000) { got in got.contains { $0.kind == "burn_expired" } }
+        let expired = try XCTUnwrap(receipts.first { $0.kind == "burn_expired" }?.receipt)
+        XCTAssertEqual(expired.receipt.node, "traffic")
+        XCTAssertEqual(expired.receipt.subject, "wu@traffic")
+        XCTAssertTrue(expired.verified)
+        XCTAssertThrowsError(try wu.view(envelope.id)) { error in
+            guard case ClientError.refused(let code, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, 410)
+            XCTAssertTrue(reason.contains("expired"), reason)
+        }
+        assertGone(sample(envelope), from: [hq, traffic], "after expiry")
+    }
+
+    func testImagesLimitsAndAViewAfterRestart() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8) + [0, 0, 1, 0, 0, 0, 0, 200]
+        func image(_ n: Int, bytes: Int) -> Burn.Image {
+            Burn.Image(name: "photo\(n).png", data: png + (0..<(bytes - png.count)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) })
+        }
+        let bobAddress = Address("bob@hq")!
+        let before = try hq.counter("envelopes_in")
+        XCTAssertThrowsError(try alice.sendBurn(to: bobAddress, text: "", images: (1...7).map { image($0, bytes: 100) })) { error in
+            XCTAssertTrue("\(error)".contains("at most 6 images"), "\(error)")
+        }
+        XCTAssertThrowsError(try alice.sendBurn(to: bobAddress, text: "", images: [image(1, bytes: Burn.maxImageBytes + 1)])) { error in
+            XCTAssertTrue("\(error)".contains("MiB per image"), "\(error)")
+        }
+        XCTAssertEqual(try hq.counter("envelopes_in"), before, "nothing was sent")
+
+        // Six images of 2 MiB (the largest burn message) with a text.
+        let images = (1...6).map { image($0, bytes: Burn.maxImageBytes) }
+        let envelope = try alice.prepareBurn(to: bobAddress, text: "six photos", images: images)
+        try alice.store(envelope)
+        XCTAssertEqual(try collect(bob, ms: 5000) { $0.contains { $0.kind == "burn" } }.first { $0.kind == "burn" }?.burn?.images, 6)
+
+        // Kept durably: the node restarts, the burn message still waits.
+        try hq.restart()
+        let again = try Client(profile: try Profile.load(from: hq.profilePath("bob")))
+        defer { again.close() }
+        let viewed = try again.view(envelope.id)
+        XCTAssertEqual(viewed.text, "six photos")
+        XCTAssertEqual(viewed.images, images)
+        XCTAssertNotNil(Watermark.svg(image: viewed.images[0].data, text: Watermark.line(viewer: "bob@hq", at: 0)))
+        XCTAssertThrowsError(try again.view(envelope.id))
+        assertGone(sample(envelope), from: [hq], "after viewing six images")
+    }
+
+    func testGroupBurnAcrossThreeNodesEachMemberViewsOnce() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
+        for n in [hq, traffic, district] { try n.start() }
+        try hq.peer(with: traffic)
+        try traffic.peer(with: district)
+        let alice = try Client(profile: try hq.join("alice"))
+        let bob = try Client(profile: try hq.join("bob"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        let zhao = try Client(profile: try district.join("zhao"))
+        defer { alice.close(); bob.close(); wu.close(); zhao.close() }
+        try waitUntilKnown(alice, "zhao@district")
+        try waitUntilKnown(alice, "wu@traffic")
+        for (c, a) in [(wu, "alice@hq"), (zhao, "alice@hq")] { try waitUntilKnown(c, a) }
+
+        let ops = Address("ops@hq")!
+        try alice.groupOp(.create, group: ops, members: ["bob@hq", "wu@traffic", "zhao@district"])
+        let members = try XCTUnwrap(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent).members.map(\.address)
+        XCTAssertEqual(members.count, 4)
+
+        let envelope = try alice.prepareBurn(to: ops, text: "group secret", images: [], members: members)
+        try alice.store(envelope)
+        for (name, member) in [("bob", bob), ("wu", wu), ("zhao", zhao)] {
+            let got = try collect(member, ms: 8000) { $0.contains { $0.kind == "burn" } }
+            let notice = try XCTUnwrap(got.first { $0.kind == "burn" }, name)
+            XCTAssertEqual(notice.group, "ops@hq", name)
+            XCTAssertEqual(try member.view(envelope.id).text, "group secret", name)
+            XCTAssertThrowsError(try member.view(envelope.id), name)
+        }
+        // Viewed by three members on three nodes; hq passed its copies on to traffic (wu's, and
+        // zhao's on its way to district), traffic passed zhao's on to district.
+        let receipts = try collect(alice, ms: 10_000) { got in got.compactMap(\.receipt).count >= 6 }.compactMap(\.receipt)
+        let viewed = receipts.filter { $0.receipt.event == .viewed }.map { "\($0.receipt.node):\($0.receipt.subject)" }.sorted()
+        XCTAssertEqual(viewed, ["district:zhao@district", "hq:bob@hq", "traffic:wu@traffic"])
+        let forwarded = receipts.filter { $0.receipt.event == .forwarded }.map { "\($0.receipt.node)>\($0.receipt.subject)" }.sorted()
+        XCTAssertEqual(forwarded, ["hq>district via traffic", "hq>traffic", "traffic>district"])
+        XCTAssertTrue(receipts.allSatisfy(\.verified), "\(receipts)")
+        assertGone(sample(envelope), from: [hq, traffic, district], "after every member viewed")
+    }
+
+    func testBurnMessagesCannotBeQuotedAndCapturesReachTheSender() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close(); hq.stop() }
+        let burn = try alice.sendBurn(to: Address("wu@traffic")!, text: "do not forward")
+        _ = try collect(wu, ms: 5000) { $0.contains { $0.kind == "burn" } }
+
+        // traffic handled the burn message: quoting it is refused, as is naming it in a reminder receipt.
+        XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "fwd", quoting: burn)) { error in
+            guard case ClientError.refused(let code, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, 400)
+            XCTAssertTrue(reason.contains("cannot be forwarded or quoted"), reason)
+        }
+        XCTAssertThrowsError(try wu.markReminderDone(burn, sender: Address("alice@hq")!))
+        XCTAssertEqual(try traffic.counter("undeliverable"), 0)
+
+        // An ordinary quote goes through and names what it quotes.
+        let plain = try alice.sendText(to: Address("wu@traffic")!, text: "original")
+        _ = try collect(wu, ms: 5000) { $0.contains { $0.id == plain } }
+        let reply = try wu.sendText(to: Address("alice@hq")!, text: "re: original", quoting: plain)
+
+        // People cannot make receipts.
+        let receipt = Burn.Receipt(burn: burn, sender: "alice@hq", node: "traffic", event: .viewed, subject: "wu@traffic", deletedAt: 1)
+        XCTAssertThrowsError(try wu.store(Envelope(id: MessageID(bytes: Array(repeating: 7, count: 16))!, from: "", to: "alice@hq",
+                                                  kind: EnvelopeKind.burnReceipt.rawValue, sentAt: 1, body: receipt.encode())))
+
+        // The recipient's device saw a screenshot: the sender is told.
+        _ = try wu.reportCapture(burn: burn, sender: Address("alice@hq")!, how: "screenshot")
+        let got = try collect(alice, ms: 8000) { got in got.contains { $0.kind == "capture" } && got.contains { $0.id == reply } }
+        let capture = try XCTUnwrap(got.first { $0.kind == "capture" }?.capture)
+        XCTAssertEqual(capture.burn, burn)
+        XCTAssertEqual(capture.how, "screenshot")
+        XCTAssertEqual(got.first { $0.id == reply }?.quote, plain)
+        XCTAssertEqual(got.first { $0.id == reply }?.text, "re: original")
+    }
+
+    func testMalformedBurnEnvelopesAreRefused() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        _ = try hq.join("bob")
+        defer { alice.close() }
+        let now = Clock.nowMs()
+        let cases: [(String, [UInt8])] = [
+            ("no sealed part", Burn.body(expiresAt: now + 60_000, images: 0, sealed: [])),
+            ("already expired", Burn.body(expiresAt: now - 1, images: 0, sealed: [1, 2, 3])),
+            ("too far ahead", Burn.body(expiresAt: now + Burn.maxTTLMs + 3_600_000, images: 0, sealed: [1, 2, 3])),
+            ("seven images", Burn.body(expiresAt: now + 60_000, images: 7, sealed: [1, 2, 3])),
+            ("short header", [0, 1, 2]),
+        ]
+        for (what, body) in cases {
+            let envelope = Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: "", to: "bob@hq",
+                                    kind: EnvelopeKind.burn.rawValue, sentAt: now, body: body)
+            XCTAssertThrowsError(try alice.store(envelope), what) { error in
+                guard case ClientError.refused(let code, _) = error else { return XCTFail("\(what): \(error)") }
+                XCTAssertEqual(code, 400, what)
+            }
+        }
+        XCTAssertEqual((try hq.status()["burns"] as? [String: Any])?["pending"] as? Int, 0)
+        // A VIEW of something that is not there.
+        XCTAssertThrowsError(try alice.view(MessageID(bytes: Array(repeating: 1, count: 16))!)) { error in
+            guard case ClientError.refused(let code, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, 404)
+        }
+    }
+}
