@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-bench",
         abstract: "Benchmarks with real nodes and clients on loopback (CURVE, end-to-end crypto, durable SQLite).",
-        subcommands: [Local.self, Federation.self, Reminders.self]
+        subcommands: [Local.self, Federation.self, Reminders.self, Burns.self]
     )
 }
 
@@ -79,14 +79,14 @@ final class BenchNode {
     let dir: DataDir
     var node: Node
 
-    init(name: String) throws {
+    init(name: String, configure: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
         root = NSTemporaryDirectory() + "sealpost-bench-\(getpid())-\(name)"
         try? FileManager.default.removeItem(atPath: root)
         dir = DataDir(root + "/node")
         _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
         var logger = Logger(label: "bench.node")
         logger.logLevel = .warning
-        node = try Node.start(dataDir: dir, logger: logger)
+        node = try Node.start(dataDir: dir, logger: logger, configure: configure)
     }
 
     func join(_ user: String) throws -> Profile {
