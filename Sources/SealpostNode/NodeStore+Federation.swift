@@ -22,6 +22,11 @@ extension NodeStore {
         return UInt64(db.lastInsertRowID)
     }
 
+    /// Replaces a journal entry's envelope (an expired burn message keeps only its notice).
+    func replaceJournalEnvelope(jid: UInt64, envelope: [UInt8]) throws {
+        try db.run("UPDATE journal SET envelope = ? WHERE jid = ?", .blob(envelope), .int(Int64(jid)))
+    }
+
     func deleteJournal(_ jid: UInt64) throws {
         try db.run("DELETE FROM journal WHERE jid = ?", .int(Int64(jid)))
     }

@@ -55,11 +55,48 @@ extension Reactor {
         }
     }
 
-    /// Remembers a burn message this node journals (origin, relay or home node) so nothing may quote it.
-    func noteJournalled(_ envelope: Envelope) throws {
-        guard let burn = burnInside(envelope) else { return }
+    /// Remembers a burn message this node journals (origin, relay or home node) so nothing
+    /// may quote it, and when its journal copy must lose its content if it is still here.
+    func noteJournalled(_ envelope: Envelope, jid: UInt64) throws {
+        guard let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body) else { return }
         let now = Clock.nowMs()
         try write(ref: envelope.id) { try store.noteBurnID(burn.id, sender: burn.from, at: now) }
+        guard !sealed.isEmpty else { return }
+        onCommit.append { [weak self] in self?.journalledBurns[jid] = expiresAt }
+    }
+
+    /// A burn message that expires while it waits in the journal (its next hop is down)
+    /// loses its content here: the entry keeps its place in its stream with only the
+    /// notice, which the recipient's node records as expired; the sender gets this
+    /// node's `expired` receipt for its copy.
+    func expireJournalledBurns() {
+        let now = Clock.nowMs()
+        for (jid, expiresAt) in journalledBurns where expiresAt <= now {
+            guard let entry = journal.entries[jid], let burn = burnInside(entry.envelope) else {
+                journalledBurns[jid] = nil
+                continue
+            }
+            var stub = Burn.notice(of: burn)
+            if entry.envelope.kind == EnvelopeKind.groupFanout.rawValue {
+                guard let recipients = try? Group.parseFanout(entry.envelope.body).recipients else { continue }
+                var wrapper = entry.envelope
+                wrapper.body = Group.fanoutBody(recipients: recipients, envelope: stub)
+                stub = wrapper
+            }
+            var w = WireWriter(capacity: stub.encodedSize)
+            stub.encode(into: &w)
+            do {
+                try write(ref: burn.id) { try store.replaceJournalEnvelope(jid: jid, envelope: w.bytes) }
+                try sendReceipt(.expired, burn: burn, subject: burn.to)
+                let emptied = stub
+                onCommit.append { [weak self] in
+                    self?.journal.replaceEnvelope(jid, with: emptied)
+                    self?.journalledBurns[jid] = nil
+                }
+            } catch {
+                logger.error("cannot expire a journalled burn message: \(error)")
+            }
+        }
     }
 
     /// At the recipient's node: keeps the burn message apart and puts only its
@@ -161,8 +198,9 @@ extension Reactor {
 
     /// A journal entry that held a burn message is gone: the next hop has it durably.
     /// The receipt names the hop, and the copy's destination node when that is further.
-    func burnForwarded(_ envelope: Envelope, dest: String, to hop: String) throws {
+    func burnForwarded(_ envelope: Envelope, jid: UInt64, dest: String, to hop: String) throws {
         guard let burn = burnInside(envelope) else { return }
+        onCommit.append { [weak self] in self?.journalledBurns[jid] = nil }
         try sendReceipt(.forwarded, burn: burn, subject: dest == hop ? hop : "\(dest) via \(hop)")
     }
 

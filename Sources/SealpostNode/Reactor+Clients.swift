@@ -471,6 +471,10 @@ extension Reactor {
     func housekeeping() {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
+        if !journalledBurns.isEmpty {
+            expireJournalledBurns()
+            finishCycle()
+        }
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
             drop(routing)
             _ = session

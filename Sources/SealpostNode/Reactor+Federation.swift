@@ -199,7 +199,7 @@ extension Reactor {
         try write(ref: envelope.id) {
             jid = try store.appendJournal(dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
         }
-        try noteJournalled(envelope)
+        try noteJournalled(envelope, jid: jid)
         streamOut[dest] = streamSeq + 1
         dirtyStreamsOut.insert(dest)
         let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
@@ -299,7 +299,7 @@ extension Reactor {
                 newJid = try store.appendJournal(dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                                  envelope: w.bytes, at: nowMs)
             }
-            try noteJournalled(envelope)
+            try noteJournalled(envelope, jid: newJid)
             let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                            envelope: envelope, createdMs: nowMs)
             onCommit.append { [weak self] in self?.journal.add(entry) }
@@ -406,7 +406,7 @@ extension Reactor {
                     for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
                         try write(ref: .zero) { try store.deleteJournal(jid) }
                         // A burn message's copy here is gone with it: its sender gets a receipt.
-                        if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, dest: entry.dest, to: link.name) }
+                        if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name) }
                         // Forgotten only once the delete is durable; a failed commit leaves it in flight.
                         onCommit.append { [weak self] in
                             link.inFlight[jid] = nil

@@ -77,6 +77,8 @@ final class Reactor {
     /// Burn messages kept for local users, and when the next one expires.
     var pendingBurns = 0
     var nextBurnExpiryMs: UInt64?
+    /// Journal entries that hold a burn message's content, with its expiry.
+    var journalledBurns: [UInt64: UInt64] = [:]
     /// Notices fired in this cycle: back into the schedule if the commit fails.
     var firedThisCycle: [ScheduledReminder] = []
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
@@ -196,6 +198,9 @@ final class Reactor {
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
             journal.add(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
                                            hops: row.hops, envelope: envelope, createdMs: row.createdAt))
+            if let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body), !sealed.isEmpty {
+                journalledBurns[row.jid] = expiresAt
+            }
         }
     }
 

@@ -103,6 +103,11 @@ struct RelayJournal {
         queue(entry.dest).append(jid)
     }
 
+    /// Gives an entry a new envelope in the same place (an expired burn message's notice).
+    mutating func replaceEnvelope(_ jid: UInt64, with envelope: Envelope) {
+        entries[jid]?.envelope = envelope
+    }
+
     /// The next hop acknowledged it: forget it.
     @discardableResult
     mutating func remove(_ jid: UInt64) -> Entry? {

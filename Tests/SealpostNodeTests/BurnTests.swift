@@ -144,6 +144,32 @@ final class BurnTests: XCTestCase {
         assertGone(sample(envelope), from: [hq, traffic], "after expiry")
     }
 
+    func testBurnExpiringInTheJournalWhileTheNextHopIsDownLosesItsContent() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        traffic.stop()
+        let envelope = try alice.prepareBurn(to: Address("wu@traffic")!, text: "stuck on the way", images: [], ttlMs: 1500)
+        try alice.store(envelope)
+        XCTAssertFalse(filesHolding(sample(envelope), in: hq).isEmpty, "waiting in hq's journal")
+        // hq's copy expires where it waits: its content goes, its place in the stream stays.
+        let got = try collect(alice, ms: 15_000) { $0.contains { $0.kind == "burn_expired" } }
+        let expired = try XCTUnwrap(got.first { $0.kind == "burn_expired" }?.receipt)
+        XCTAssertEqual(expired.receipt.node, "hq")
+        XCTAssertTrue(expired.verified)
+        assertGone(sample(envelope), from: [hq], "expired in the journal")
+
+        // traffic comes back: only the notice arrives, already expired; a later text still flows behind it.
+        try traffic.start()
+        let later = try alice.sendText(to: Address("wu@traffic")!, text: "after the burn")
+        let wuGot = try collect(wu, ms: 15_000) { $0.contains { $0.id == later } }
+        XCTAssertTrue(wuGot.contains { $0.id == envelope.id && $0.kind == "burn" })
+        XCTAssertThrowsError(try wu.view(envelope.id)) { error in
+            guard case ClientError.refused(let code, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, 410)
+        }
+        assertGone(sample(envelope), from: [hq, traffic], "after the notice arrived")
+    }
+
     func testImagesLimitsAndAViewAfterRestart() throws {
         let hq = try TestNode("hq")
         try hq.start()
