@@ -43,9 +43,7 @@ public final class BurnBook {
 
     public init(profilePath: String) {
         path = profilePath + ".burns"
-        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode(File.self, from: data) {
-            file = loaded
-        }
+        if let loaded = PrivateFile.readJSON(File.self, from: path) { file = loaded }
     }
 
     public func sent(_ id: String) -> Sent? { file.sent[id] }
@@ -100,8 +98,6 @@ public final class BurnBook {
     public func save() throws {
         guard changed else { return }
         changed = false
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try PrivateFile.write(try encoder.encode(file), to: path)
+        try PrivateFile.writeJSON(file, to: path)
     }
 }

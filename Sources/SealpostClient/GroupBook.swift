@@ -16,9 +16,7 @@ public final class GroupBook {
 
     public init(profilePath: String) {
         path = profilePath + ".groups"
-        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode([String: Entry].self, from: data) {
-            groups = loaded
-        }
+        if let loaded = PrivateFile.readJSON([String: Entry].self, from: path) { groups = loaded }
     }
 
     /// Folds a `group_event` in: the member list it carries replaces ours; a group we
@@ -38,9 +36,7 @@ public final class GroupBook {
     public func save() throws {
         guard changed else { return }
         changed = false
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try PrivateFile.write(try encoder.encode(groups), to: path)
+        try PrivateFile.writeJSON(groups, to: path)
     }
 }
 

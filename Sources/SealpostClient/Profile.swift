@@ -98,6 +98,20 @@ enum PrivateFile {
     }
 }
 
+extension PrivateFile {
+    /// Reads a JSON book kept next to the profile (reminders, groups, burns); nil when absent or unreadable.
+    static func readJSON<T: Decodable>(_ type: T.Type, from path: String) -> T? {
+        FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder().decode(T.self, from: $0) }
+    }
+
+    /// Writes a JSON book atomically, mode 0600, keys sorted.
+    static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try write(try encoder.encode(value), to: path)
+    }
+}
+
 /// Errors a person can cause or meet; each is one clear line.
 public enum ClientError: Error, CustomStringConvertible, Equatable {
     case noProfile(String)

@@ -34,9 +34,7 @@ public final class ReminderBook {
 
     public init(profilePath: String) {
         path = profilePath + ".reminders"
-        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode(File.self, from: data) {
-            file = loaded
-        }
+        if let loaded = PrivateFile.readJSON(File.self, from: path) { file = loaded }
     }
 
     public func sent(_ id: String) -> Sent? { file.sent[id] }
@@ -85,9 +83,7 @@ public final class ReminderBook {
     public func save() throws {
         guard changed else { return }
         changed = false
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try PrivateFile.write(try encoder.encode(file), to: path)
+        try PrivateFile.writeJSON(file, to: path)
     }
 }
 

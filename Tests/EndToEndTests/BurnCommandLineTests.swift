@@ -18,20 +18,13 @@ final class BurnCommandLineTests: XCTestCase {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
     }
 
-    /// A tiny valid PNG header followed by `size` bytes in all (the watermark reads its size from it).
-    func png(_ path: String, size: Int, width: UInt8 = 64) {
-        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8) + [0, 0, 0, width, 0, 0, 0, 48]
-        bytes += (0..<max(0, size - bytes.count)).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
-    }
-
-    func testSendViewOnceReceiptsAndImagesWipedAfterTheWindow() throws {
+    /// A running node `hq` with `alice` and `bob` joined (profiles ROOT/alice, ROOT/bob) and a private TMPDIR.
+    func nodeWithAliceAndBob() throws -> (NodeProcess, String, String, String) {
         let data = root + "/hq"
         let port = Harness.freePort(), pub = Harness.freePort()
         XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
                                                          "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
         let node = try NodeProcess(data: data)
-        defer { _ = node.stop() }
         try node.waitUntilListening()
         let alice = root + "/alice", bob = root + "/bob"
         for (user, profile) in [("alice", alice), ("bob", bob)] {
@@ -40,6 +33,19 @@ final class BurnCommandLineTests: XCTestCase {
         }
         let tmp = root + "/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        return (node, alice, bob, tmp)
+    }
+
+    /// A tiny valid PNG header followed by `size` bytes in all (the watermark reads its size from it).
+    func png(_ path: String, size: Int, width: UInt8 = 64) {
+        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8) + [0, 0, 0, width, 0, 0, 0, 48]
+        bytes += (0..<max(0, size - bytes.count)).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    }
+
+    func testSendViewOnceReceiptsAndImagesWipedAfterTheWindow() throws {
+        let (node, alice, bob, tmp) = try nodeWithAliceAndBob()
+        defer { _ = node.stop() }
         let env = ["TMPDIR": tmp]
 
         // A 7th image is refused before anything is sent.
@@ -118,20 +124,8 @@ final class BurnCommandLineTests: XCTestCase {
     }
 
     func testAnInterruptedViewStillWipesItsImages() throws {
-        let data = root + "/hq"
-        let port = Harness.freePort(), pub = Harness.freePort()
-        XCTAssertEqual(try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
-                                                         "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"]).status, 0)
-        let node = try NodeProcess(data: data)
+        let (node, alice, bob, tmp) = try nodeWithAliceAndBob()
         defer { _ = node.stop() }
-        try node.waitUntilListening()
-        let alice = root + "/alice", bob = root + "/bob"
-        for (user, profile) in [("alice", alice), ("bob", bob)] {
-            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", profile]).status, 0)
-        }
-        let tmp = root + "/tmp"
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         png(root + "/a.png", size: 5000)
         let sent = try Harness.run("sealpost", ["send", "--burn", "bob@hq", "--image", root + "/a.png", "--profile", alice, "--json"])
         let id = try XCTUnwrap(try json(sent.stdout)["id"] as? String)

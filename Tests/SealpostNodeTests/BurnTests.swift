@@ -8,14 +8,6 @@ import XCTest
 /// Burn after reading on real nodes: one view, then gone from every node, with
 /// signed receipts; expiry; groups across three nodes; no quoting; capture reports.
 final class BurnTests: XCTestCase {
-    func waitUntilKnown(_ client: Client, _ address: String) throws {
-        let deadline = Clock.monotonicNs() + 20_000_000_000
-        while (try? client.lookup(Address(address)!)) == nil {
-            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
-            usleep(100_000)
-        }
-    }
-
     /// Everything that arrives within `ms` (or until `until` holds), acknowledged.
     func collect(_ client: Client, ms: Int, until: ([ReceivedMessage]) -> Bool = { _ in false }) throws -> [ReceivedMessage] {
         try client.attach()
@@ -65,18 +57,6 @@ final class BurnTests: XCTestCase {
         let sealed = envelope.body.dropFirst(Burn.headerBytes)
         let start = sealed.startIndex + sealed.count / 2
         return Array(sealed[start..<(start + 32)])
-    }
-
-    func twoUnits() throws -> (hq: TestNode, traffic: TestNode, alice: Client, wu: Client) {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        let wu = try Client(profile: try traffic.join("wu"))
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(wu, "alice@hq")
-        return (hq, traffic, alice, wu)
     }
 
     func testBurnAcrossTwoNodesIsViewedOnceAndEveryNodeSignsItsDeletion() throws {
@@ -209,18 +189,9 @@ final class BurnTests: XCTestCase {
     }
 
     func testGroupBurnAcrossThreeNodesEachMemberViewsOnce() throws {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
-        for n in [hq, traffic, district] { try n.start() }
-        try hq.peer(with: traffic)
-        try traffic.peer(with: district)
-        let alice = try Client(profile: try hq.join("alice"))
-        let bob = try Client(profile: try hq.join("bob"))
-        let wu = try Client(profile: try traffic.join("wu"))
-        let zhao = try Client(profile: try district.join("zhao"))
+        let (nodes, alice, bob, wu, zhao) = try threeUnits()
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
         defer { alice.close(); bob.close(); wu.close(); zhao.close() }
-        try waitUntilKnown(alice, "zhao@district")
-        try waitUntilKnown(alice, "wu@traffic")
-        for (c, a) in [(wu, "alice@hq"), (zhao, "alice@hq")] { try waitUntilKnown(c, a) }
 
         let ops = Address("ops@hq")!
         try alice.groupOp(.create, group: ops, members: ["bob@hq", "wu@traffic", "zhao@district"])

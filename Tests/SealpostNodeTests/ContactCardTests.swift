@@ -7,14 +7,6 @@ import XCTest
 
 /// Contact cards between real nodes: verified, tampered, external, unknown.
 final class ContactCardTests: XCTestCase {
-    func waitUntilKnown(_ client: Client, _ address: String) throws {
-        let deadline = Clock.monotonicNs() + 15_000_000_000
-        while (try? client.lookup(Address(address)!)) == nil {
-            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
-            usleep(100_000)
-        }
-    }
-
     func card(_ messages: [ReceivedMessage]) throws -> ReceivedCard {
         let m = try XCTUnwrap(messages.first)
         XCTAssertEqual(m.kind, "card")

@@ -9,16 +9,6 @@ import ZeroMQ
 /// Real nodes peered on loopback: routing, the relay journal, the directory.
 final class FederationTests: XCTestCase {
     /// Retries a lookup until the federated directory has reached the client's node.
-    func waitUntilKnown(_ client: Client, _ address: String, timeout: Double = 15) throws {
-        let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
-        while Clock.monotonicNs() < deadline {
-            if (try? client.lookup(Address(address)!)) != nil { return }
-            usleep(100_000)
-        }
-        XCTFail("\(address) never appeared in the directory")
-        throw XCTSkip("directory")
-    }
-
     /// Sends `count` texts pipelined and waits for every STORED.
     func sendMany(_ client: Client, to: String, count: Int, prefix: String) throws -> [MessageID] {
         var ids: [MessageID] = []

@@ -6,14 +6,6 @@ import XCTest
 
 /// A group spanning three nodes, one of them reached only through another.
 final class GroupTests: XCTestCase {
-    func waitUntilKnown(_ client: Client, _ address: String) throws {
-        let deadline = Clock.monotonicNs() + 20_000_000_000
-        while (try? client.lookup(Address(address)!)) == nil {
-            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
-            usleep(100_000)
-        }
-    }
-
     /// Everything that arrives within `ms`, acknowledged.
     func drainAll(_ client: Client, ms: Int) throws -> [ReceivedMessage] {
         try client.attach()
@@ -31,19 +23,8 @@ final class GroupTests: XCTestCase {
     }
 
     func testGroupAcrossThreeNodesWithMembershipChanges() throws {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
-        for n in [hq, traffic, district] { try n.start() }
-        try hq.peer(with: traffic)
-        try traffic.peer(with: district)
-        let alice = try Client(profile: try hq.join("alice"))
-        let bob = try Client(profile: try hq.join("bob"))
-        let wu = try Client(profile: try traffic.join("wu"))
-        let zhao = try Client(profile: try district.join("zhao"))
-        defer { alice.close(); bob.close(); wu.close(); zhao.close() }
-        try waitUntilKnown(alice, "zhao@district")
-        try waitUntilKnown(zhao, "wu@traffic")
-        try waitUntilKnown(zhao, "alice@hq")
-        try waitUntilKnown(wu, "zhao@district")
+        let (nodes, alice, bob, wu, zhao) = try threeUnits()
+        defer { alice.close(); bob.close(); wu.close(); zhao.close(); withExtendedLifetime(nodes) {} }
 
         let ops = Address("ops@hq")!
         try alice.groupOp(.create, group: ops, members: ["wu@traffic", "zhao@district"])

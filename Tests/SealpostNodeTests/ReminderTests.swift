@@ -6,14 +6,6 @@ import XCTest
 
 /// Reminders between two real nodes: both sides reminded, durable, cancellable.
 final class ReminderTests: XCTestCase {
-    func waitUntilKnown(_ client: Client, _ address: String) throws {
-        let deadline = Clock.monotonicNs() + 15_000_000_000
-        while (try? client.lookup(Address(address)!)) == nil {
-            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
-            usleep(100_000)
-        }
-    }
-
     /// Collects messages until one of `kind` arrives (or the timeout); returns all.
     func collect(_ client: Client, until kind: String, timeoutMs: Int = 8000) throws -> [ReceivedMessage] {
         try client.attach()
@@ -29,18 +21,6 @@ final class ReminderTests: XCTestCase {
         }
         try client.flush()
         return out
-    }
-
-    func twoUnits() throws -> (TestNode, TestNode, Client, Client) {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        let wu = try Client(profile: try traffic.join("wu"))
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(wu, "alice@hq")
-        return (hq, traffic, alice, wu)
     }
 
     func testBothSidesAreRemindedOnTimeAcrossNodesAndARestart() throws {
