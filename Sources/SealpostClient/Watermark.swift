@@ -20,6 +20,9 @@ public enum Watermark {
         let fontSize = max(12, min(w, h) / 24)
         let escaped = text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
+        // The line along the bottom is squeezed to the picture's width when it would not fit.
+        let fits = Double(text.count * fontSize) * 0.6 <= Double(w - fontSize)
+        let squeeze = fits ? "" : " textLength=\"\(w - fontSize)\" lengthAdjust=\"spacingAndGlyphs\""
         var rows = ""
         let step = fontSize * 4
         var y = -h
@@ -34,7 +37,7 @@ public enum Watermark {
             <g transform="rotate(-30 \(w / 2) \(h / 2))" font-family="sans-serif" font-size="\(fontSize)" font-weight="bold" fill="#ff0000" fill-opacity="0.35" stroke="#ffffff" stroke-opacity="0.35" stroke-width="1">
             \(rows)</g>
             <rect x="0" y="\(h - fontSize * 2)" width="\(w)" height="\(fontSize * 2)" fill="#000000" fill-opacity="0.6"/>
-            <text x="\(fontSize / 2)" y="\(h - fontSize / 2)" font-family="sans-serif" font-size="\(fontSize)" fill="#ffffff">\(escaped)</text>
+            <text x="\(fontSize / 2)" y="\(h - fontSize / 2)" font-family="sans-serif" font-size="\(fontSize)" fill="#ffffff"\(squeeze)>\(escaped)</text>
             </svg>
 
             """

@@ -159,6 +159,7 @@ extension Reactor {
             guard let self else { return }
             self.pendingBurns -= 1
             self.counters.burnsViewed += 1
+            if self.pendingBurns == 0 { self.nextBurnExpiryMs = nil }
         }
         reply(session, .viewing(envelope))
     }
