@@ -7,6 +7,8 @@ public enum ErrorCode: UInt16, Sendable {
     case inviteUsed = 409
     case inviteExpired = 410
     case tooLarge = 413
+    /// The node cannot store the file: quota or disk space.
+    case insufficientStorage = 507
     case internalError = 500
     case unavailable = 503
 }
@@ -59,6 +61,16 @@ public enum Command: Sendable, Equatable {
     case directory(requestId: UInt32, query: String)
     /// N→C: the matching entries, each with its home node's signing key.
     case entries(requestId: UInt32, items: [DirectoryItem])
+    /// C→N: an upload starts, or continues after an interruption (`size`: ciphertext bytes).
+    case fileBegin(fileId: FileID, size: UInt64, chunks: UInt32)
+    /// N→C: the first `have` of the file's `chunks` chunks are durable on the node.
+    case fileStatus(fileId: FileID, have: UInt32, chunks: UInt32)
+    /// C→N (upload) and N→C (download): ciphertext chunk `index`.
+    case fileChunk(fileId: FileID, index: UInt32, data: [UInt8])
+    /// C→N: send chunks `from ..< from + count` (credit).
+    case fileGet(fileId: FileID, from: UInt32, count: UInt32)
+    /// C→N: this recipient has the whole file (the node may collect it).
+    case fileDone(fileId: FileID)
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -81,6 +93,11 @@ public enum Command: Sendable, Equatable {
         case .detach: return 0x0E
         case .directory: return 0x0F
         case .entries: return 0x10
+        case .fileBegin: return 0x18
+        case .fileStatus: return 0x19
+        case .fileChunk: return 0x1A
+        case .fileGet: return 0x1B
+        case .fileDone: return 0x1C
         }
     }
 
@@ -102,6 +119,11 @@ public enum Command: Sendable, Equatable {
         case .detach: return "DETACH"
         case .directory: return "DIRECTORY"
         case .entries: return "ENTRIES"
+        case .fileBegin: return "FILE-BEGIN"
+        case .fileStatus: return "FILE-STATUS"
+        case .fileChunk: return "FILE-CHUNK"
+        case .fileGet: return "FILE-GET"
+        case .fileDone: return "FILE-DONE"
         }
     }
 
@@ -109,7 +131,7 @@ public enum Command: Sendable, Equatable {
     public static let maxFrameBytes: Int64 = 256 * 1024
 
     public func encode() -> [UInt8] {
-        var w = WireWriter(capacity: 64)
+        var w = WireWriter(capacity: 64 + bulkBytes)
         w.octets(Self.signature)
         w.u8(Self.version)
         w.u8(id)
@@ -145,6 +167,16 @@ public enum Command: Sendable, Equatable {
             w.u8(attached ? 1 : 0)
         case let .error(code, ref, reason):
             w.u16(code); w.octets(ref.bytes); w.string(reason.truncatedUTF8(255))
+        case let .fileBegin(fileId, size, chunks):
+            w.octets(fileId.bytes); w.u64(size); w.u32(chunks)
+        case let .fileStatus(fileId, have, chunks):
+            w.octets(fileId.bytes); w.u32(have); w.u32(chunks)
+        case let .fileChunk(fileId, index, data):
+            w.octets(fileId.bytes); w.u32(index); w.longstr(data)
+        case let .fileGet(fileId, from, count):
+            w.octets(fileId.bytes); w.u32(from); w.u32(count)
+        case let .fileDone(fileId):
+            w.octets(fileId.bytes)
         }
         return w.bytes
     }
@@ -203,6 +235,8 @@ public enum Command: Sendable, Equatable {
                 items.append(DirectoryItem(entry: try r.longstr("entry", max: 4096), homeSignKey: try r.octets(32, "home_sign_key")))
             }
             command = .entries(requestId: requestId, items: items)
+        case 0x18...0x1C:
+            command = try decodeFile(frame[3], &r)
         case let other:
             throw WireError.unknownCommand(other)
         }

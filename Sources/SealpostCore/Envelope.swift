@@ -40,6 +40,8 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case groupMessage = 9
     /// Home node → a member's node: one member envelope for several local recipients.
     case groupFanout = 10
+    /// A file offer: clear file id and sizes, then the sealed `FileManifest` (`FileOffer`).
+    case file = 14
 
     public var name: String {
         switch self {
@@ -53,11 +55,12 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .groupEvent: return "group_event"
         case .groupMessage: return "text"
         case .groupFanout: return "group_fanout"
+        case .file: return "file"
         }
     }
 
     /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
-    public var isSealed: Bool { self == .text || self == .card || self == .reminder || self == .groupMessage }
+    public var isSealed: Bool { self == .text || self == .card || self == .reminder || self == .groupMessage || self == .file }
 }
 
 /// The unit nodes store and route: a clear header and an end-to-end encrypted body.

@@ -20,20 +20,23 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var peers: [PeerConfig]
     /// How long the node remembers message ids to drop retransmitted duplicates, in hours.
     public var dedupeWindowHours: Int
+    /// File store policy: quota, retention, free space.
+    public var files: FilesConfig
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers
+        case peers, files
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
     }
 
     public init(name: String, listen: String = defaultListen, publish: String = defaultPublish,
-                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, peers: [PeerConfig] = []) {
+                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, peers: [PeerConfig] = [], files: FilesConfig = FilesConfig()) {
         self.name = name
+        self.files = files
         self.peers = peers
         self.listen = listen
         self.publish = publish
@@ -50,6 +53,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         peers = try c.decodeIfPresent([PeerConfig].self, forKey: .peers) ?? []
         inviteTTLHours = try c.decodeIfPresent(Int.self, forKey: .inviteTTLHours) ?? 24
         dedupeWindowHours = try c.decodeIfPresent(Int.self, forKey: .dedupeWindowHours) ?? 168
+        files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -67,6 +71,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard Set(peers.map(\.publicKey)).count == peers.count else { throw NodeError.config("two peers have the same public key") }
         guard (1...24 * 365).contains(inviteTTLHours) else { throw NodeError.config("invite_ttl_hours must be 1...8760") }
         guard (1...24 * 365).contains(dedupeWindowHours) else { throw NodeError.config("dedupe_window_hours must be 1...8760") }
+        try files.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -92,7 +97,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         "# Sealpost node configuration. A running node applies peer changes within a second;\n# name, listen, publish and advertise take effect after a restart.\n" + (try YAMLEncoder().encode(self))
     }
 
-    static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours"]
+    static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours", "files"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // A misspelt key would otherwise be ignored without a word.

@@ -30,7 +30,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 5
+    public static let schemaVersion: Int64 = 7
 
     public init(path: String, readOnly: Bool = false) throws {
         do {
@@ -69,6 +69,7 @@ public final class NodeStore {
         if version < 3 { try migrateTo3() }
         if version < 4 { try migrateTo4() }
         if version < 5 { try migrateTo5() }
+        if version < 7 { try migrateTo7() }
     }
 
     /// Groups whose home is this node, and their members.

@@ -76,6 +76,7 @@ extension Reactor {
             "reminders": ["pending": schedule.count, "next_due": schedule.nextDue().map { Clock.rfc3339(ms: $0) } ?? NSNull(),
                           "fired": counters.remindersFired, "late": counters.remindersLate],
             "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal")],
+            "files": filesStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60],
             "counters": [

@@ -13,7 +13,7 @@ extension Reactor {
     func readRouter() {
         var count = 0
         let start = Clock.monotonicNs()
-        while count < Self.batchLimit {
+        while count < Self.batchLimit && !transfers.budgetSpent {
             if count & 63 == 63 && Clock.monotonicNs() - start > Self.batchBudgetNs { break }
             let message: Message?
             do {
@@ -128,7 +128,9 @@ extension Reactor {
             if attachedByUser[user] === session { attachedByUser[user] = nil }
         case .enroll:
             reply(session, .error(code: ErrorCode.notAllowed.rawValue, ref: .zero, reason: "already enrolled"))
-        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error:
+        case .fileBegin, .fileChunk, .fileGet, .fileDone:
+            try handleFile(command, session: session, user: user)
+        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .fileStatus:
             counters.malformed += 1
             reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
         }
@@ -162,13 +164,14 @@ extension Reactor {
         }
         guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
+        if let problem = fileOfferProblem(envelope, from: user) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         // Where it goes: another node, a group here, or a person here.
         let kind = EnvelopeKind(rawValue: envelope.kind)!
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
         let isGroup = alwaysGroup || (local ? groups[to.local] != nil
-                                            : (kind == .reminder || kind == .reminderCancel) && remoteEntries[to.description] == nil)
+                                            : (kind == .reminder || kind == .reminderCancel || kind == .file) && remoteEntries[to.description] == nil)
         if !local {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
@@ -223,6 +226,7 @@ extension Reactor {
         fresh[user, default: []].append((seq, envelope))
         waiting[user, default: 0] += 1
         try applyReminder(envelope, forUser: user)
+        try noteFileOffer(envelope, to: user)
     }
 
     func lookup(_ session: Session, requestId: UInt32, address text: String) {

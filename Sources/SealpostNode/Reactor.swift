@@ -43,6 +43,8 @@ final class Reactor {
     let admin: Socket
     let store: NodeStore
     let checkpointer: Checkpointer
+    /// The file store and the transfers in progress.
+    let transfers: FileTransfers
 
     var routerEndpoint = ""
     var publishEndpoint = ""
@@ -117,6 +119,7 @@ final class Reactor {
         self.store = try NodeStore(path: dataDir.databasePath)
         try store.disableAutoCheckpoint()
         checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
+        transfers = FileTransfers(disk: try FileStore(dataDir: dataDir, wakeup: control.wakeup))
         context = Context()
         // The ZAP handler must exist before any CURVE server socket accepts a
         // handshake: libzmq 4.3.4 admits every key when no handler answers.
@@ -185,6 +188,7 @@ final class Reactor {
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
         schedule = try ReminderSchedule(store: store)
         groups = try store.groups()
+        try loadFiles()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
@@ -230,7 +234,9 @@ final class Reactor {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link) }
                 if events[5 + 2 * index].contains(.readable) { readSubscription(link) }
             }
+            collectFileWrites()
             finishCycle()
+            pumpFiles()
             if !stalled.isEmpty { retryStalled() }
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
@@ -248,6 +254,7 @@ final class Reactor {
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if !stalled.isEmpty { timeout = min(timeout, 10) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
+        if let files = msUntilFileWork() { timeout = min(timeout, files) }
         return timeout
     }
 
@@ -257,6 +264,7 @@ final class Reactor {
                                                                    reason: "node shutting down").encode()])
         }
         checkpointer.stop()
+        transfers.disk.close()
         try? store.checkpoint()
         for link in links.values { link.close() }
         router.close()
