@@ -20,6 +20,8 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var group: String?
     /// For `group_event`: what changed (or why a request was refused) and the members now.
     public var groupEvent: Group.Event?
+    /// For `kind == "file"`: what to fetch and how to open it (checked against the clear offer).
+    public var file: FileManifest?
 }
 
 /// The reminder a message is about.
@@ -345,6 +347,12 @@ public final class Client {
         let key = try sharedKey(with: from)
         var sealedEnvelope = envelope
         var clearDue: UInt64 = 0
+        var offer: FileOffer?
+        if kind == .file {
+            guard let (clear, sealed) = try? FileOffer.split(envelope.body) else { throw Sealed.OpenError.malformed("file offer") }
+            offer = clear
+            sealedEnvelope.body = sealed
+        }
         if kind == .reminder {
             guard let (due, sealed) = try? Reminder.split(envelope.body) else { throw Sealed.OpenError.malformed("reminder") }
             clearDue = due
@@ -362,6 +370,13 @@ public final class Client {
             guard due == clearDue else { throw Sealed.OpenError.headerMismatch("due_at") }
             message.reminder = ReminderInfo(id: envelope.id, dueAt: due, firedAt: nil, late: false)
             message.text = String(decoding: text, as: UTF8.self)
+        case .file?:
+            guard let manifest = try? FileManifest.decode(content) else { throw Sealed.OpenError.malformed("file manifest") }
+            guard let offer, manifest.fileId == offer.fileId, manifest.cipherSize == offer.cipherSize, manifest.chunks == offer.chunks else {
+                throw Sealed.OpenError.headerMismatch("file offer")
+            }
+            message.file = manifest
+            message.text = "file \(manifest.name) (\(manifest.size) bytes)"
         case .card?:
             message.card = check(card: content)
             if let c = message.card {

@@ -50,12 +50,14 @@ public final class ProfileBooks {
     public let contacts: ContactBook
     public let reminders: ReminderBook
     public let groups: GroupBook
+    public let files: FileBook
     private let me: String
 
     public init(profilePath: String, me: String) {
         contacts = ContactBook(profilePath: profilePath)
         reminders = ReminderBook(profilePath: profilePath)
         groups = GroupBook(profilePath: profilePath)
+        files = FileBook(profilePath: profilePath)
         self.me = me
     }
 
@@ -64,11 +66,13 @@ public final class ProfileBooks {
         if let entry = m.card?.entry, m.card?.verified == true { contacts.add(entry) }
         reminders.note(m)
         groups.note(m, me: me)
+        files.note(m)
     }
 
     public func save() throws {
         try contacts.save()
         try reminders.save()
         try groups.save()
+        try files.save()
     }
 }
