@@ -8,7 +8,7 @@ struct SealpostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
-        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self, Whoami.self]
+        subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self, SendFile.self, Fetch.self, Whoami.self]
     )
 }
 
@@ -66,6 +66,7 @@ extension ReceivedMessage {
             object["card"] = c
         }
         if let group { object["group"] = group }
+        if let file { object["file"] = ["id": file.fileId.hex, "name": file.name, "size": file.size] }
         if let e = groupEvent {
             object["op"] = e.opName
             object["actor"] = e.actor
@@ -92,6 +93,9 @@ extension ReceivedMessage {
             case "reminder_due": return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: fired more than a second after its time)" : "")"
             default: return "[\(stamp)] \(from) \(text) \(r.id.hex)"
             }
+        }
+        if let file {
+            return "[\(stamp)] \(group.map { "\($0) " } ?? "")\(from): file \(file.name) (\(file.size) bytes) — fetch it with: sealpost fetch \(file.fileId.hex)"
         }
         if let group {
             if kind == "group_event" { return "[\(stamp)] \(group): \(text)" }
