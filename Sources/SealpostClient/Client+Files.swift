@@ -26,7 +26,7 @@ public struct FetchedFile: Sendable, Equatable {
 /// come, checked against the whole-file hash, and renamed into place.
 extension Client {
     /// Chunks in flight (upload) or asked for (download) at once.
-    public static let fileWindow: UInt32 = 64
+    public static let fileWindow: UInt32 = 16
     /// A download writes its resume point every this many chunks (32 MiB).
     static let checkpointChunks: UInt32 = 256
 

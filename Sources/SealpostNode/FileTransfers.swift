@@ -11,6 +11,8 @@ final class StoredFile {
     var uploader: [UInt8]?
     /// Chunks received this cycle, for the writer.
     var batch: [[UInt8]] = []
+    /// For a pull: the hashes the peer sent with the batch's chunks (checked by the writer).
+    var batchHashes: [[UInt8]] = []
     var batchFirst: UInt32 = 0
     /// Pulling from a peer: chunks asked for up to here (exclusive), and when data last came.
     var requested: UInt32 = 0
@@ -60,9 +62,9 @@ final class FileTransfers {
     var nextCollectNs: UInt64 = 0
 
     /// Upload credit: chunks a client may send beyond the last FILE-STATUS.
-    static let uploadWindow: UInt32 = 64
-    /// Chunks a node asks a peer for at once.
-    static let pullWindow: UInt32 = 64
+    static let uploadWindow: UInt32 = 16
+    /// Chunks a node asks a peer for at once (2 MiB: a burst stays short on the link and its I/O thread).
+    static let pullWindow: UInt32 = 16
     /// Most chunks one FILE-GET or FILE-PULL may ask for.
     static let maxRequest: UInt32 = 256
     /// File work per cycle before the loop turns to other traffic again.

@@ -113,6 +113,7 @@ extension Reactor {
     private func accept(chunk data: [UInt8], index: UInt32, into file: StoredFile) {
         if file.batch.isEmpty {
             file.batchFirst = index
+            file.batchHashes.removeAll()
             transfers.batched.append(file.record.id)
         }
         file.batch.append(data)
@@ -235,13 +236,13 @@ extension Reactor {
                 if index > file.written { file.requested = file.written }
                 return
             }
-            guard data.count == file.length(of: index), FileChunks.chunkHash(data[...]) == hash else {
+            guard data.count == file.length(of: index) else {
                 transfers.damaged += 1
-                logger.warning("damaged chunk from peer, asking again", metadata: ["peer": "\(link.name)", "file": "\(id.hex)", "chunk": "\(index)"])
                 file.requested = file.written
                 return
             }
             accept(chunk: data, index: index, into: file)
+            file.batchHashes.append(hash)
         case let .fileHave(id, _, known):
             guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, !known else { return }
             file.failure = (.unknownAddress, "the file is no longer on \(file.record.origin) (expired or removed there)")
@@ -266,6 +267,14 @@ extension Reactor {
         let nowMs = Clock.nowMs()
         for done in transfers.disk.writer.completed() {
             guard let file = transfers.files[done.id] else { continue }
+            if done.error == EBADMSG {
+                // A chunk from the peer does not match the hash it sent: asked for again.
+                transfers.damaged += 1
+                logger.warning("damaged chunk from peer, asking again", metadata: ["file": "\(done.id.hex)", "after": "\(done.first)"])
+                file.written = file.record.have
+                file.requested = file.record.have
+                continue
+            }
             if let error = done.error {
                 abandon(file, full: error == ENOSPC || error == EDQUOT, reason: String(cString: strerror(error)))
                 continue
@@ -337,12 +346,14 @@ extension Reactor {
         for id in transfers.batched {
             guard let file = transfers.files[id], !file.batch.isEmpty else { continue }
             do {
-                try transfers.disk.write(id, first: file.batchFirst, chunks: file.batch)
+                try transfers.disk.write(id, first: file.batchFirst, chunks: file.batch,
+                                         expected: file.isPulled ? file.batchHashes : nil)
             } catch {
                 logger.error("cannot hand chunks to the writer: \(error)")
                 file.written = file.record.have
             }
             file.batch.removeAll()
+            file.batchHashes.removeAll()
         }
         transfers.batched.removeAll(keepingCapacity: true)
         serveSends()

@@ -243,7 +243,7 @@ final class FileTransferTests: XCTestCase {
         try waitUntilKnown(alice, "wu@traffic")
         try waitUntilKnown(wu, "alice@hq")
 
-        let chunks = Int(Client.fileWindow) * 4 + 10 // past the first download resume point (256 chunks)
+        let chunks = 266 // past the first download resume point (256 chunks)
         let size = chunks * FileChunks.plainChunkBytes - 5
         let source = try makeFile(hq.root, "archive.tar", size: size)
         let sent = try alice.sendFile(to: Address("wu@traffic")!, path: source, uploads: UploadBook(profilePath: hq.profilePath("alice")))
