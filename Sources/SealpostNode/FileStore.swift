@@ -181,10 +181,14 @@ final class FileWriter: Sendable {
                         error = EBADMSG
                         break
                     }
-                    if let e = Self.writeAll(job.fd, chunk, at: off_t(FileChunks.cipherOffset(index: job.first + UInt32(i)))) {
+                    let offset = off_t(FileChunks.cipherOffset(index: job.first + UInt32(i)))
+                    if let e = Self.writeAll(job.fd, chunk, at: offset) {
                         error = e
                         break
                     }
+                    // Write-behind: the disk gets it steadily, so the sync (and the node's database commits) wait less.
+                    // (On Linux, POSIX_FADV_DONTNEED starts the range's writeback without waiting for it.)
+                    _ = posix_fadvise(job.fd, offset, off_t(chunk.count), POSIX_FADV_DONTNEED)
                     hashes.append(hash)
                 }
                 if let error { failed[job.id] = error }

@@ -60,6 +60,10 @@ final class FileTransfers {
     var refused: UInt64 = 0
     var collected: UInt64 = 0
     var nextCollectNs: UInt64 = 0
+    /// Send pacing (`files.send_mb_s`): bytes that may go out now, refilled with time, at most a burst.
+    var tokens: Double = 0
+    var refilledNs: UInt64 = 0
+    static let burstBytes: Double = 1_048_576
 
     /// Upload credit: chunks a client may send beyond the last FILE-STATUS.
     static let uploadWindow: UInt32 = 16

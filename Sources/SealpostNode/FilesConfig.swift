@@ -9,15 +9,20 @@ public struct FilesConfig: Codable, Sendable, Equatable {
     public var expireDays: Int
     /// Uploads and pulls are refused when they would leave less free disk than this, in MiB.
     public var minFreeMB: Int
+    /// Most MB/s this node sends of file chunks (downloads and pulls together); 0 for no limit.
+    /// Leaves the node's CPU and links room for chat while a big file moves.
+    public var sendMBps: Int
 
     enum CodingKeys: String, CodingKey {
         case quotaMB = "quota_mb"
         case retentionHours = "retention_hours"
         case expireDays = "expire_days"
         case minFreeMB = "min_free_mb"
+        case sendMBps = "send_mb_s"
     }
 
-    public init(quotaMB: Int = 10_240, retentionHours: Int = 72, expireDays: Int = 30, minFreeMB: Int = 256) {
+    public init(quotaMB: Int = 10_240, retentionHours: Int = 72, expireDays: Int = 30, minFreeMB: Int = 256, sendMBps: Int = 200) {
+        self.sendMBps = sendMBps
         self.quotaMB = quotaMB
         self.retentionHours = retentionHours
         self.expireDays = expireDays
@@ -31,6 +36,7 @@ public struct FilesConfig: Codable, Sendable, Equatable {
         retentionHours = try c.decodeIfPresent(Int.self, forKey: .retentionHours) ?? d.retentionHours
         expireDays = try c.decodeIfPresent(Int.self, forKey: .expireDays) ?? d.expireDays
         minFreeMB = try c.decodeIfPresent(Int.self, forKey: .minFreeMB) ?? d.minFreeMB
+        sendMBps = try c.decodeIfPresent(Int.self, forKey: .sendMBps) ?? d.sendMBps
     }
 
     public func validate() throws {
@@ -39,6 +45,7 @@ public struct FilesConfig: Codable, Sendable, Equatable {
         guard (1...3650).contains(expireDays) else { throw NodeError.config("files.expire_days must be 1...3650") }
         guard retentionHours <= expireDays * 24 else { throw NodeError.config("files.retention_hours must not exceed files.expire_days") }
         guard minFreeMB >= 0 else { throw NodeError.config("files.min_free_mb must be 0 or more") }
+        guard (0...100_000).contains(sendMBps) else { throw NodeError.config("files.send_mb_s must be 0 (no limit) ... 100000") }
     }
 
     var quotaBytes: UInt64 { UInt64(quotaMB) * 1_048_576 }

@@ -365,8 +365,13 @@ extension Reactor {
     private func serveSends() {
         guard !transfers.sends.isEmpty else { return }
         let start = Clock.monotonicNs()
+        let rate = Double(config.files.sendMBps) * 1e6 / 1e9 // bytes per ns
+        if rate > 0 {
+            transfers.tokens = min(FileTransfers.burstBytes, transfers.tokens + Double(start &- transfers.refilledNs) * rate)
+            transfers.refilledNs = start
+        }
         var progress = true
-        while progress, Clock.monotonicNs() - start < FileTransfers.cycleBudgetNs {
+        while progress, Clock.monotonicNs() - start < FileTransfers.cycleBudgetNs, rate == 0 || transfers.tokens > 0 {
             progress = false
             var i = 0
             while i < transfers.sends.count {
@@ -386,10 +391,11 @@ extension Reactor {
                 }
                 guard sent else { i += 1; continue }
                 transfers.chunksOut += 1
+                if rate > 0 { transfers.tokens -= Double(frame.count) }
                 progress = true
                 s.next += 1
                 if s.next >= s.end { transfers.sends.remove(at: i) } else { transfers.sends[i] = s; i += 1 }
-                if Clock.monotonicNs() - start >= FileTransfers.cycleBudgetNs { break }
+                if Clock.monotonicNs() - start >= FileTransfers.cycleBudgetNs || (rate > 0 && transfers.tokens <= 0) { break }
             }
         }
     }
@@ -453,7 +459,11 @@ extension Reactor {
 
     /// 0 while chunks can be sent now, a short wait while pulls are running, else nil.
     func msUntilFileWork() -> Int? {
-        if transfers.sends.contains(where: { s in transfers.files[s.id].map { s.next < $0.record.have } ?? true }) { return 0 }
+        if transfers.sends.contains(where: { s in transfers.files[s.id].map { s.next < $0.record.have } ?? true }) {
+            let rate = Double(config.files.sendMBps) * 1e6 / 1e9
+            guard rate > 0, transfers.tokens <= 0 else { return 0 }
+            return Int((-transfers.tokens + Double(FileChunks.cipherChunkBytes)) / rate / 1e6) + 1
+        }
         if transfers.files.values.contains(where: { $0.isPulled && !$0.isComplete && $0.failure == nil }) { return 100 }
         return nil
     }
