@@ -24,13 +24,9 @@ final class FileStore {
         }
     }
 
-    init(dataDir: DataDir, wakeup: Wakeup) throws {
+    /// The directory is made with the first file.
+    init(dataDir: DataDir, wakeup: Wakeup) {
         dir = dataDir.path + "/files"
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw NodeError.dataDir("cannot create the file store \(dir): \(error.localizedDescription)")
-        }
         writer = FileWriter(wakeup: wakeup)
     }
 
@@ -42,6 +38,13 @@ final class FileStore {
         if descriptors.count >= 256, let (oldId, oldFd) = descriptors.first {
             Glibc.close(oldFd)
             descriptors[oldId] = nil
+        }
+        if !FileManager.default.fileExists(atPath: dir) {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw Failure.io("cannot create the file store \(dir): \(error.localizedDescription)")
+            }
         }
         let fd = open(path(id), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure.io("cannot open \(path(id)): \(String(cString: strerror(errno)))") }
@@ -81,7 +84,8 @@ final class FileStore {
     /// Free bytes for this node's files on their file system.
     var freeBytes: UInt64 {
         var s = statvfs()
-        guard statvfs(dir, &s) == 0 else { return 0 }
+        let path = FileManager.default.fileExists(atPath: dir) ? dir : String(dir.dropLast("/files".count))
+        guard statvfs(path, &s) == 0 else { return 0 }
         return UInt64(s.f_bavail) * UInt64(s.f_frsize)
     }
 

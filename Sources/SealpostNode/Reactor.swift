@@ -119,7 +119,7 @@ final class Reactor {
         self.store = try NodeStore(path: dataDir.databasePath)
         try store.disableAutoCheckpoint()
         checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
-        transfers = FileTransfers(disk: try FileStore(dataDir: dataDir, wakeup: control.wakeup))
+        transfers = FileTransfers(disk: FileStore(dataDir: dataDir, wakeup: control.wakeup))
         context = Context()
         // The ZAP handler must exist before any CURVE server socket accepts a
         // handshake: libzmq 4.3.4 admits every key when no handler answers.

@@ -267,6 +267,45 @@ final class FileTransferTests: XCTestCase {
         XCTAssertEqual(try digest(out), try digest(source))
     }
 
+    /// A real full disk: the node's `files/` on a 2 MiB tmpfs (needs root to mount; skipped otherwise),
+    /// filled by someone else after the upload was accepted.
+    func testDiskFillingDuringAnUploadStopsItAndKeepsNothing() throws {
+        let hq = try TestNode("hq")
+        var config = try hq.dir.loadConfig()
+        config.files = FilesConfig(quotaMB: 1024, retentionHours: 72, expireDays: 30, minFreeMB: 0)
+        try hq.dir.saveConfig(config)
+        let filesDir = hq.dir.path + "/files"
+        try FileManager.default.createDirectory(atPath: filesDir, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=2m", "tmpfs", filesDir]
+        mount.standardError = FileHandle.nullDevice
+        guard (try? mount.run()) != nil, ({ mount.waitUntilExit(); return mount.terminationStatus == 0 })() else {
+            throw XCTSkip("cannot mount a tmpfs here (not root)")
+        }
+        defer {
+            hq.stop()
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [filesDir]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        _ = try hq.join("bob")
+        defer { alice.close() }
+        let source = try makeFile(hq.root, "scan.tiff", size: 1_500_000)
+        XCTAssertThrowsError(try alice.sendFile(to: Address("bob@hq")!, path: source, uploads: UploadBook(profilePath: hq.profilePath("alice"))) { done, _ in
+            // Accepted (it fitted); now something else takes the space.
+            if done == 0 { FileManager.default.createFile(atPath: filesDir + "/other", contents: Data(count: 1_900_000)) }
+        }) { error in
+            XCTAssertTrue("\(error)".contains("disk is full") && "\(error)".contains("nothing of it is kept"), "\(error)")
+        }
+        try hq.waitFor("the upload to be removed", timeout: 5) { s in ((s["files"] as? [String: Any])?["files"] as? Int) == 0 }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: filesDir), ["other"], "nothing half-stored")
+    }
+
     func testQuotaAndFullDiskRefuseCleanlyAndFetchedFilesAreCollected() throws {
         let hq = try TestNode("hq")
         var config = try hq.dir.loadConfig()
