@@ -94,7 +94,7 @@ extension Client {
                 hash.update(plain)
                 let cipher = stream.push(plain, final: next + 1 == chunks, additional: fileId.bytes)
                 while try !connection.send(.fileChunk(fileId: fileId, index: next, data: cipher)) {
-                    _ = try connection.receive(timeoutMs: 10).map { buffered.append($0) }
+                    usleep(1_000) // the outgoing queue is full: let it drain
                 }
                 next += 1
             }

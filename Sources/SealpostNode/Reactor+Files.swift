@@ -447,12 +447,14 @@ extension Reactor {
             if file.requested > file.written && now &- file.lastDataNs > FileTransfers.pullTimeoutNs {
                 file.requested = file.written // nothing came: ask again
             }
-            let inFlight = file.requested - file.written
-            guard inFlight <= FileTransfers.pullWindow / 2, file.requested < file.record.chunks else { continue }
-            let count = min(FileTransfers.pullWindow - inFlight, file.record.chunks - file.requested)
+            // Asked for and not yet durable (on the way, or with the writer): bounded, so a disk slower
+            // than the link holds back the pull instead of filling memory.
+            let outstanding = file.requested - file.record.have
+            guard outstanding <= FileTransfers.pullWindow, file.requested < file.record.chunks else { continue }
+            let count = min(2 * FileTransfers.pullWindow - outstanding, file.record.chunks - file.requested)
             sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
                                      chunks: file.record.chunks, from: file.requested, count: count))
-            if inFlight == 0 { file.lastDataNs = now }
+            if file.requested == file.written { file.lastDataNs = now }
             file.requested += count
         }
     }

@@ -120,7 +120,8 @@ final class Reactor {
         try store.disableAutoCheckpoint()
         checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
         transfers = FileTransfers(disk: FileStore(dataDir: dataDir, wakeup: control.wakeup))
-        context = Context()
+        // Two I/O threads: a file's chunks on one connection do not hold up chat frames on another.
+        context = Context(ioThreads: 2)
         // The ZAP handler must exist before any CURVE server socket accepts a
         // handshake: libzmq 4.3.4 admits every key when no handler answers.
         zap = try Socket(context, .rep)

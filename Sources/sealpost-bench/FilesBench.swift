@@ -16,6 +16,7 @@ extension Bench {
         @Option(help: "File size in MiB (2048 = the 2 GiB limit).") var sizeMb = 2048
         @Option(help: "Chat texts per second during the transfer.") var chatRate: Double = 200
         @Option(help: "Directory for the nodes and the files (default: the temp dir).") var dir: String?
+        @Option(help: "The nodes' files.send_mb_s (chunk send pacing; 0: none); default: the node's default.") var sendMbS: Int?
         @Option(help: "Nice value for the thread of the uploading and downloading clients (as if they ran on their own devices, not on the nodes' two cores).") var transferNice: Int32 = 0
         @Flag(help: "Print one JSON object.") var json = false
 
@@ -29,6 +30,14 @@ extension Bench {
             let size = UInt64(sizeMb) * 1_048_576
             let hq = try BenchNode(name: "hq"), traffic = try BenchNode(name: "traffic")
             defer { hq.close(); traffic.close() }
+            if let sendMbS {
+                for n in [hq, traffic] {
+                    var config = try n.dir.loadConfig()
+                    config.files.sendMBps = sendMbS
+                    try n.dir.saveConfig(config)
+                    try n.restart()
+                }
+            }
             try hq.peer(with: traffic)
             let alice = try hq.join("alice"), carol = try hq.join("carol")
             let wu = try traffic.join("wu"), dave = try traffic.join("dave")
@@ -53,6 +62,7 @@ extension Bench {
             let t0 = Clock.monotonicNs()
             let sent = try sender.sendFile(to: Address("wu@traffic")!, path: source, uploads: UploadBook(profilePath: hq.root + "/alice.profile"))
             let t1 = Clock.monotonicNs()
+            let peakUpload = peakMB()
             let uploadLatencies = chat.take()
             // The pull started when traffic delivered the offer; it is done when traffic holds the whole file.
             while true {
@@ -61,12 +71,14 @@ extension Bench {
                 usleep(20_000)
             }
             let t2 = Clock.monotonicNs()
+            let peakPull = peakMB()
             let pullLatencies = chat.take()
             let manifest = try offer(receiver, fileId: sent.fileId)
             let out = traffic.root + "/received.bin"
             let t3 = Clock.monotonicNs()
             _ = try receiver.fetchFile(manifest, to: out)
             let t4 = Clock.monotonicNs()
+            let peakDownload = peakMB()
             let downloadLatencies = chat.take()
             chat.stop()
             let same = try sameContent(source, out)
@@ -79,12 +91,13 @@ extension Bench {
                 "size_bytes": size, "verified": same,
                 "upload_mb_s": mbps(t0, t1), "node_to_node_mb_s": mbps(t1, t2), "download_mb_s": mbps(t3, t4),
                 "upload_s": Double(t1 - t0) / 1e9, "node_to_node_s": Double(t2 - t1) / 1e9, "download_s": Double(t4 - t3) / 1e9,
-                "peak_rss_mb": peakMB(), "rss_before_transfer_mb": baseline,
+                "peak_rss_mb": peakDownload, "rss_before_transfer_mb": baseline,
+                "peak_rss_mb_after_upload": peakUpload, "peak_rss_mb_after_node_to_node": peakPull,
                 "chat_messages": all.count, "chat_rate": chatRate,
                 "chat_p50_ms": percentile(all, 0.5), "chat_p99_ms": percentile(all, 0.99), "chat_max_ms": percentile(all, 1),
                 "chat_p99_ms_upload": percentile(uploadLatencies, 0.99), "chat_p99_ms_node_to_node": percentile(pullLatencies, 0.99),
                 "chat_p99_ms_download": percentile(downloadLatencies, 0.99), "chat_lost": chat.sent - chat.received,
-                "transfer_nice": transferNice,
+                "transfer_nice": transferNice, "send_mb_s": sendMbS ?? FilesConfig().sendMBps,
             ]
             if json {
                 let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
@@ -95,7 +108,7 @@ extension Bench {
                       upload        \(result["upload_mb_s"]!) MB/s  (\(String(format: "%.2f", Double(t1 - t0) / 1e9)) s)
                       node to node  \(result["node_to_node_mb_s"]!) MB/s  (\(String(format: "%.2f", Double(t2 - t1) / 1e9)) s)
                       download      \(result["download_mb_s"]!) MB/s  (\(String(format: "%.2f", Double(t4 - t3) / 1e9)) s)
-                      peak RSS      \(result["peak_rss_mb"]!) MB for the whole process (both nodes, four clients); \(baseline) MB before the transfer
+                      peak RSS      \(result["peak_rss_mb"]!) MB for the whole process (both nodes, four clients); \(baseline) MB before the transfer, \(peakUpload) MB after the upload, \(peakPull) MB after the copy to traffic
                       chat          \(all.count) texts at \(Int(chatRate))/s: p50 \(result["chat_p50_ms"]!) ms  p99 \(result["chat_p99_ms"]!) ms  max \(result["chat_max_ms"]!) ms; lost \(chat.sent - chat.received)
                                     p99 during upload \(result["chat_p99_ms_upload"]!) ms, node to node \(result["chat_p99_ms_node_to_node"]!) ms, download \(result["chat_p99_ms_download"]!) ms
                     """)
