@@ -25,6 +25,11 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     both hashlib and libsodium), a reminder body made and opened with the keys
     of e2e.json, the due_at check of section 7.5.6 and the body lengths of
     kinds 4-6 (these check the spec against itself);
+  * files (section 7.8) against file.json: the secretstream chunks rebuilt
+    from the key and header given (a truncated, reordered or moved stream
+    refused), the whole-file hash, the size rules at exactly 2 GiB and one
+    byte more, the manifest and offer bodies, and the file commands of both
+    protocols encoded from their fields and decoded back;
   * groups (section 7.6) against group.json: the group message body rebuilt
     with crypto_secretbox and one crypto_box_afternm wrap per member (pairwise
     keys from the secrets given), a member opening its own wrap and the inner
@@ -1454,10 +1459,165 @@ def check_burn():
           biggest + 4096 + MAX_GROUP_MEMBERS * 66 <= MAX_LARGE_BODY, True)
 
 
+# ---------------------------------------------------------------------------
+# Files (section 7.8, commands 6.23-6.27 and 11.5.10-11.5.13, vectors 18.10)
+# ---------------------------------------------------------------------------
+
+PLAIN_CHUNK = 131072
+SS_ABYTES = 17
+MAX_FILE = 2147483648
+
+
+def file_chunk_count(plain_size):
+    return max(1, (plain_size + PLAIN_CHUNK - 1) // PLAIN_CHUNK)
+
+
+def file_cipher_size(plain_size):
+    return plain_size + SS_ABYTES * file_chunk_count(plain_size)
+
+
+def file_consistent(cipher_size, chunks):
+    """Section 7.8.1: a declared size and chunk count describe a file of at most 2 GiB."""
+    if chunks < 1 or chunks > MAX_FILE // PLAIN_CHUNK or cipher_size < SS_ABYTES * chunks:
+        return False
+    plain = cipher_size - SS_ABYTES * chunks
+    return plain <= MAX_FILE and file_chunk_count(plain) == chunks
+
+
+def file_encrypt(plain, key, header, file_id):
+    """Section 7.8.2: secretstream from `header` (init_pull gives the push state), AD = file id."""
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, header, key)
+    n = file_chunk_count(len(plain))
+    out = []
+    for i in range(n):
+        tag = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL if i == n - 1 else sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+        out.append(sodium.crypto_secretstream_xchacha20poly1305_push(state, plain[i * PLAIN_CHUNK:(i + 1) * PLAIN_CHUNK], file_id, tag))
+    return out
+
+
+def file_decrypt(chunks, key, header, file_id):
+    """Opens chunks in order; raises on a bad chunk, an early final tag or a missing one (truncation)."""
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, header, key)
+    plain = b""
+    for i, c in enumerate(chunks):
+        m, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, c, file_id)
+        last = i == len(chunks) - 1
+        if (tag == sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL) != last:
+            raise ValueError("final tag in the wrong place (truncated or extended)")
+        plain += m
+    return plain
+
+
+def file_manifest(flags, file_id, name, size, chunk_size, key, header, digest):
+    return u8(1) + u8(flags) + octets(file_id, 16) + string(name) + u64(size) + u32(chunk_size) + octets(key, 32) + octets(header, 24) + octets(digest, 32)
+
+
+def decode_file_command(frame):
+    """Sections 6.23-6.27 and 11.5.10-11.5.13: the file commands of both protocols."""
+    r = Reader(frame)
+    if r.octets(2, "signature") != b"\xaa\x5c" or r.u8("version") != 1:
+        raise Malformed("header", "not a Sealpost frame")
+    cid = r.u8("command")
+    fid = r.octets(16, "file_id")
+    if cid == 0x18:
+        out = ("FILE-BEGIN", fid, r.u64("size"), r.u32("chunks"))
+    elif cid == 0x19:
+        out = ("FILE-STATUS", fid, r.u32("have"), r.u32("chunks"))
+    elif cid == 0x1A:
+        out = ("FILE-CHUNK", fid, r.u32("index"), r.longstr("data", PLAIN_CHUNK + SS_ABYTES))
+    elif cid == 0x1B:
+        out = ("FILE-GET", fid, r.u32("from"), r.u32("count"))
+    elif cid == 0x1C:
+        out = ("FILE-DONE", fid)
+    elif cid == 0x29:
+        origin = r.string("origin")
+        if not is_name(origin):
+            raise Malformed("origin", "not a node name")
+        size, chunks = r.u64("size"), r.u32("chunks")
+        if not file_consistent(size, chunks):
+            raise Malformed("size", "not a file of at most 2 GiB in 128 KiB chunks")
+        out = ("FILE-PULL", fid, origin, size, chunks, r.u32("from"), r.u32("count"))
+    elif cid == 0x2A:
+        out = ("FILE-DATA", fid, r.u32("index"), r.octets(32, "hash"), r.longstr("data", PLAIN_CHUNK + SS_ABYTES))
+    elif cid == 0x2B:
+        have, known = r.u32("have"), r.u8("known")
+        if known > 1:
+            raise Malformed("known", "must be 0 or 1")
+        out = ("FILE-HAVE", fid, have, known)
+    elif cid == 0x2C:
+        out = ("FILE-PULLED", fid)
+    else:
+        raise Malformed("command", "not a file command")
+    r.end()
+    return out
+
+
+def file_outcome(fn):
+    """"error" when fn is refused (malformed, does not authenticate, wrong final tag), else "accepted"."""
+    try:
+        fn()
+        return "accepted"
+    except (Malformed, ValueError, nacl.exceptions.CryptoError):
+        return "error"
+
+
+def check_file():
+    v = load("file.json")
+    key, header, fid = bytes.fromhex(v["key"]), bytes.fromhex(v["header"]), bytes.fromhex(v["file_id"])
+    check("18.10 inputs", (key, header, fid), (seq(0x40, 32), seq(0x80, 24), seq(0xF0, 16)))
+    plain = bytes((7 * i + 3) & 0xFF for i in range(v["plaintext_size"]))
+    digest = hashlib.blake2b(plain, digest_size=32).digest()
+    check("7.8: whole-file hash (BLAKE2b-256 of the plaintext)", digest.hex(), v["plaintext_blake2b_256"])
+    chunks = file_encrypt(plain, key, header, fid)
+    check("7.8: chunk count", len(chunks), len(v["chunks"]))
+    for i, (c, want) in enumerate(zip(chunks, v["chunks"])):
+        check(f"7.8: chunk {i} size", len(c), want["size"])
+        check(f"7.8: chunk {i} BLAKE2b-256", hashlib.blake2b(c, digest_size=32).hexdigest(), want["blake2b_256"])
+        check(f"7.8: chunk {i} first and last bytes", (c[:32].hex(), c[-32:].hex()), (want["first_32"], want["last_32"]))
+    check("7.8: the short final chunk", chunks[1].hex(), v["chunk_1"])
+    check("7.8: an empty file is one empty final chunk", file_encrypt(b"", key, header, fid)[0].hex(), v["empty_file_chunk"])
+    check("7.8: chunks open in order back to the plaintext", file_decrypt(chunks, key, header, fid) == plain, True)
+    check("7.8: a missing final chunk is truncation", file_outcome(lambda: file_decrypt(chunks[:1], key, header, fid)), "error")
+    check("7.8: chunks out of order do not open", file_outcome(lambda: file_decrypt(chunks[::-1], key, header, fid)), "error")
+    check("7.8: another file id does not open", file_outcome(lambda: file_decrypt(chunks, key, header, seq(0, 16))), "error")
+    check("7.8: cipher size", file_cipher_size(len(plain)), v["cipher_size"])
+    for limit in v["limits"]:
+        n, size = file_chunk_count(limit["plaintext_size"]), file_cipher_size(limit["plaintext_size"])
+        check(f"7.8.1: {limit['plaintext_size']} bytes: chunks and cipher size", (n, size), (limit["chunks"], limit["cipher_size"]))
+        check(f"7.8.1: {limit['plaintext_size']} bytes: accepted", file_consistent(size, n), limit["valid"])
+    f = v["manifest_fields"]
+    check("7.8.3: manifest", file_manifest(f["flags"], fid, f["name"], f["size"], f["chunk_size"], key, header, digest).hex(), v["manifest"])
+    check("7.8.3: offer header", (u8(1) + fid + u64(v["cipher_size"]) + u32(len(chunks))).hex(), v["offer_header"])
+    cipher_size = v["cipher_size"]
+    head = lambda cid: b"\xaa\x5c\x01" + u8(cid) + fid
+    want = {
+        "FILE-BEGIN": head(0x18) + u64(cipher_size) + u32(2),
+        "FILE-STATUS": head(0x19) + u32(1) + u32(2),
+        "FILE-CHUNK": head(0x1A) + u32(1) + longstr(chunks[1]),
+        "FILE-GET": head(0x1B) + u32(0) + u32(64),
+        "FILE-DONE": head(0x1C),
+        "FILE-PULL": head(0x29) + string("hq") + u64(cipher_size) + u32(2) + u32(0) + u32(64),
+        "FILE-DATA": head(0x2A) + u32(1) + hashlib.blake2b(chunks[1], digest_size=32).digest() + longstr(chunks[1]),
+        "FILE-HAVE": head(0x2B) + u32(0) + u8(0),
+        "FILE-PULLED": head(0x2C),
+    }
+    for entry in v["commands"] + v["peer_commands"]:
+        frame = bytes.fromhex(entry["hex"])
+        check(f"6.23/11.5.10: {entry['name']} encoding", frame.hex(), want[entry["name"]].hex())
+        check(f"6.23/11.5.10: {entry['name']} decodes", decode_file_command(frame)[0], entry["name"])
+    check("6.25: a chunk over 131089 bytes is refused",
+          file_outcome(lambda: decode_file_command(head(0x1A) + u32(0) + longstr(bytes(PLAIN_CHUNK + SS_ABYTES + 1)))), "error")
+    check("11.5.10: a pull for a file over 2 GiB is refused",
+          file_outcome(lambda: decode_file_command(head(0x29) + string("hq") + u64(file_cipher_size(MAX_FILE + 1)) + u32(16385) + u32(0) + u32(1))), "error")
+
+
 def main():
     global failed
     for part in (check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
-                 check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn):
+                 check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
+                 check_file):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -28,6 +28,8 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var capture: Burn.Capture?
     /// The message this one quotes, if any.
     public var quote: MessageID?
+    /// For `kind == "file"`: what to fetch and how to open it (checked against the clear offer).
+    public var file: FileManifest?
 }
 
 /// The reminder a message is about.
@@ -394,6 +396,12 @@ public final class Client {
         let key = try sharedKey(with: from)
         var sealedEnvelope = envelope
         var clearDue: UInt64 = 0
+        var offer: FileOffer?
+        if kind == .file {
+            guard let (clear, sealed) = try? FileOffer.split(envelope.body) else { throw Sealed.OpenError.malformed("file offer") }
+            offer = clear
+            sealedEnvelope.body = sealed
+        }
         if kind == .reminder {
             guard let (due, sealed) = try? Reminder.split(envelope.body) else { throw Sealed.OpenError.malformed("reminder") }
             clearDue = due
@@ -415,6 +423,13 @@ public final class Client {
             guard let capture = try? Burn.Capture.decode(content) else { throw Sealed.OpenError.malformed("capture") }
             message.capture = capture
             message.text = "\(envelope.from) captured (\(capture.how)) burn message \(capture.burn.hex) at \(Clock.rfc3339(ms: capture.at))"
+        case .file?:
+            guard let manifest = try? FileManifest.decode(content) else { throw Sealed.OpenError.malformed("file manifest") }
+            guard let offer, manifest.fileId == offer.fileId, manifest.cipherSize == offer.cipherSize, manifest.chunks == offer.chunks else {
+                throw Sealed.OpenError.headerMismatch("file offer")
+            }
+            message.file = manifest
+            message.text = "file \(manifest.name) (\(manifest.size) bytes)"
         case .card?:
             message.card = check(card: content)
             if let c = message.card {

@@ -47,6 +47,7 @@ public final class ProfileBooks {
     public let reminders: ReminderBook
     public let groups: GroupBook
     public let burns: BurnBook
+    public let files: FileBook
     private let me: String
 
     public init(profilePath: String, me: String) {
@@ -54,6 +55,7 @@ public final class ProfileBooks {
         reminders = ReminderBook(profilePath: profilePath)
         groups = GroupBook(profilePath: profilePath)
         burns = BurnBook(profilePath: profilePath)
+        files = FileBook(profilePath: profilePath)
         self.me = me
     }
 
@@ -63,6 +65,7 @@ public final class ProfileBooks {
         reminders.note(m)
         groups.note(m, me: me)
         burns.note(m)
+        files.note(m)
     }
 
     public func save() throws {
@@ -70,5 +73,6 @@ public final class ProfileBooks {
         try reminders.save()
         try groups.save()
         try burns.save()
+        try files.save()
     }
 }

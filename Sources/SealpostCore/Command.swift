@@ -7,6 +7,8 @@ public enum ErrorCode: UInt16, Sendable {
     case inviteUsed = 409
     case inviteExpired = 410
     case tooLarge = 413
+    /// The node cannot store the file: quota or disk space.
+    case insufficientStorage = 507
     case internalError = 500
     case unavailable = 503
 
@@ -80,6 +82,16 @@ public enum Command: Sendable, Equatable {
     case nodeKeys(requestId: UInt32)
     /// N→C: this node and every node whose signing key it holds, by name.
     case nodeList(requestId: UInt32, nodes: [NodeKey])
+    /// C→N: an upload starts, or continues after an interruption (`size`: ciphertext bytes).
+    case fileBegin(fileId: FileID, size: UInt64, chunks: UInt32)
+    /// N→C: the first `have` of the file's `chunks` chunks are durable on the node.
+    case fileStatus(fileId: FileID, have: UInt32, chunks: UInt32)
+    /// C→N (upload) and N→C (download): ciphertext chunk `index`.
+    case fileChunk(fileId: FileID, index: UInt32, data: [UInt8])
+    /// C→N: send chunks `from ..< from + count` (credit).
+    case fileGet(fileId: FileID, from: UInt32, count: UInt32)
+    /// C→N: this recipient has the whole file (the node may collect it).
+    case fileDone(fileId: FileID)
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -106,6 +118,11 @@ public enum Command: Sendable, Equatable {
         case .viewing: return 0x12
         case .nodeKeys: return 0x13
         case .nodeList: return 0x14
+        case .fileBegin: return 0x18
+        case .fileStatus: return 0x19
+        case .fileChunk: return 0x1A
+        case .fileGet: return 0x1B
+        case .fileDone: return 0x1C
         }
     }
 
@@ -131,6 +148,11 @@ public enum Command: Sendable, Equatable {
         case .viewing: return "VIEWING"
         case .nodeKeys: return "NODE-KEYS"
         case .nodeList: return "NODE-LIST"
+        case .fileBegin: return "FILE-BEGIN"
+        case .fileStatus: return "FILE-STATUS"
+        case .fileChunk: return "FILE-CHUNK"
+        case .fileGet: return "FILE-GET"
+        case .fileDone: return "FILE-DONE"
         }
     }
 
@@ -141,7 +163,7 @@ public enum Command: Sendable, Equatable {
     public static let maxLargeFrameBytes: Int64 = 16 * 1024 * 1024
 
     public func encode() -> [UInt8] {
-        var w = WireWriter(capacity: 64)
+        var w = WireWriter(capacity: 64 + bulkBytes)
         w.octets(Self.signature)
         w.u8(Self.version)
         w.u8(id)
@@ -186,6 +208,16 @@ public enum Command: Sendable, Equatable {
             w.u8(attached ? 1 : 0)
         case let .error(code, ref, reason):
             w.u16(code); w.octets(ref.bytes); w.string(reason.truncatedUTF8(255))
+        case let .fileBegin(fileId, size, chunks):
+            w.octets(fileId.bytes); w.u64(size); w.u32(chunks)
+        case let .fileStatus(fileId, have, chunks):
+            w.octets(fileId.bytes); w.u32(have); w.u32(chunks)
+        case let .fileChunk(fileId, index, data):
+            w.octets(fileId.bytes); w.u32(index); w.longstr(data)
+        case let .fileGet(fileId, from, count):
+            w.octets(fileId.bytes); w.u32(from); w.u32(count)
+        case let .fileDone(fileId):
+            w.octets(fileId.bytes)
         }
         return w.bytes
     }
@@ -260,6 +292,8 @@ public enum Command: Sendable, Equatable {
                 nodes.append(NodeKey(name: name, signKey: try r.octets(32, "sign_key")))
             }
             command = .nodeList(requestId: requestId, nodes: nodes)
+        case 0x18...0x1C:
+            command = try decodeFile(frame[3], &r)
         case let other:
             throw WireError.unknownCommand(other)
         }

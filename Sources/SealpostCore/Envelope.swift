@@ -46,6 +46,8 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case burnReceipt = 12
     /// A recipient's client reports a screen capture of burn content to its sender; sealed (`Burn.Capture`).
     case capture = 13
+    /// A file offer: clear file id and sizes, then the sealed `FileManifest` (`FileOffer`).
+    case file = 14
 
     public var name: String {
         switch self {
@@ -62,12 +64,13 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .burn: return "burn"
         case .burnReceipt: return "burn_receipt"
         case .capture: return "capture"
+        case .file: return "file"
         }
     }
 
     /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
     public var isSealed: Bool {
-        self == .text || self == .card || self == .reminder || self == .groupMessage || self == .burn || self == .capture
+        self == .text || self == .card || self == .reminder || self == .groupMessage || self == .burn || self == .capture || self == .file
     }
 }
 

@@ -40,6 +40,15 @@ public enum PeerCommand: Sendable, Equatable {
     case directorySnapshot(home: String, version: UInt64, entries: [[UInt8]])
     /// A node's status summary (JSON), flooded so operators see the federation.
     case summary(node: String, seq: UInt64, json: [UInt8])
+    /// Ask a peer for chunks `from ..< from + count` of a file that `origin` holds
+    /// (`size` and `chunks` as in the file's offer, so a node in between can pull it too).
+    case filePull(fileId: FileID, origin: String, size: UInt64, chunks: UInt32, from: UInt32, count: UInt32)
+    /// One ciphertext chunk of a file and its BLAKE2b-256.
+    case fileData(fileId: FileID, index: UInt32, hash: [UInt8], data: [UInt8])
+    /// The answering node has only the first `have` chunks (`known` false: it has no such file).
+    case fileHave(fileId: FileID, have: UInt32, known: Bool)
+    /// The pulling node holds the whole file now (the origin may collect it).
+    case filePulled(fileId: FileID)
 
     public var id: UInt8 {
         switch self {
@@ -52,6 +61,10 @@ public enum PeerCommand: Sendable, Equatable {
         case .directoryRequest: return 0x26
         case .directorySnapshot: return 0x27
         case .summary: return 0x28
+        case .filePull: return 0x29
+        case .fileData: return 0x2A
+        case .fileHave: return 0x2B
+        case .filePulled: return 0x2C
         }
     }
 
@@ -66,6 +79,10 @@ public enum PeerCommand: Sendable, Equatable {
         case .directoryRequest: return "DIR-REQ"
         case .directorySnapshot: return "DIR-SNAPSHOT"
         case .summary: return "SUMMARY"
+        case .filePull: return "FILE-PULL"
+        case .fileData: return "FILE-DATA"
+        case .fileHave: return "FILE-HAVE"
+        case .filePulled: return "FILE-PULLED"
         }
     }
 
@@ -80,7 +97,7 @@ public enum PeerCommand: Sendable, Equatable {
     public static func isPeerFrame(_ frame: [UInt8]) -> Bool { frame.count >= 4 && frame[3] >= 0x20 && frame[3] < 0x40 }
 
     public func encode() -> [UInt8] {
-        var w = WireWriter(capacity: 64)
+        var w = WireWriter(capacity: 64 + bulkBytes)
         w.octets(Command.signature)
         w.u8(Command.version)
         w.u8(id)
@@ -108,6 +125,14 @@ public enum PeerCommand: Sendable, Equatable {
             for e in entries { w.longstr(e) }
         case let .summary(node, seq, json):
             w.string(node); w.u64(seq); w.longstr(json)
+        case let .filePull(fileId, origin, size, chunks, from, count):
+            w.octets(fileId.bytes); w.string(origin); w.u64(size); w.u32(chunks); w.u32(from); w.u32(count)
+        case let .fileData(fileId, index, hash, data):
+            w.octets(fileId.bytes); w.u32(index); w.octets(hash); w.longstr(data)
+        case let .fileHave(fileId, have, known):
+            w.octets(fileId.bytes); w.u32(have); w.u8(known ? 1 : 0)
+        case let .filePulled(fileId):
+            w.octets(fileId.bytes)
         }
         return w.bytes
     }
@@ -186,6 +211,8 @@ public enum PeerCommand: Sendable, Equatable {
             command = .directorySnapshot(home: home, version: version, entries: entries)
         case 0x28:
             command = .summary(node: try nodeName("node"), seq: try r.u64("seq"), json: try r.longstr("json", max: 64 * 1024))
+        case 0x29...0x2C:
+            command = try decodeFile(frame[3], &r)
         case let other:
             throw WireError.unknownCommand(other)
         }

@@ -25,21 +25,25 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// Benchmarks only (`sealpost-bench burn` measures its cost): never read from `node.yaml`,
     /// so no operator can turn off the zeroing of deleted content.
     public var secureDelete = true
+    /// File store policy: quota, retention, free space.
+    public var files: FilesConfig
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers
+        case peers, files
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
     }
 
     public init(name: String, listen: String = defaultListen, publish: String = defaultPublish,
-                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, burnTTLHours: Int = 24, peers: [PeerConfig] = []) {
+                inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, burnTTLHours: Int = 24, peers: [PeerConfig] = [],
+                files: FilesConfig = FilesConfig()) {
         self.name = name
+        self.files = files
         self.peers = peers
         self.listen = listen
         self.publish = publish
@@ -58,6 +62,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         inviteTTLHours = try c.decodeIfPresent(Int.self, forKey: .inviteTTLHours) ?? 24
         dedupeWindowHours = try c.decodeIfPresent(Int.self, forKey: .dedupeWindowHours) ?? 168
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
+        files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -76,6 +81,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (1...24 * 365).contains(inviteTTLHours) else { throw NodeError.config("invite_ttl_hours must be 1...8760") }
         guard (1...24 * 365).contains(dedupeWindowHours) else { throw NodeError.config("dedupe_window_hours must be 1...8760") }
         guard (1...24 * 7).contains(burnTTLHours) else { throw NodeError.config("burn_ttl_hours must be 1...168 (a week at most)") }
+        try files.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -101,7 +107,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         "# Sealpost node configuration. A running node applies peer changes within a second;\n# name, listen, publish and advertise take effect after a restart.\n" + (try YAMLEncoder().encode(self))
     }
 
-    static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours", "burn_ttl_hours"]
+    static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
+                                         "burn_ttl_hours", "files"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // A misspelt key would otherwise be ignored without a word.

@@ -79,6 +79,7 @@ extension Reactor {
                       "viewed": counters.burnsViewed, "expired": counters.burnsExpired, "receipts": counters.burnReceipts,
                       "refused_quotes": counters.refusedQuotes],
             "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal")],
+            "files": filesStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60],
             "counters": [

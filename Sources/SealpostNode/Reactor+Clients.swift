@@ -13,7 +13,7 @@ extension Reactor {
     func readRouter() {
         var count = 0
         let start = Clock.monotonicNs()
-        while count < Self.batchLimit {
+        while count < Self.batchLimit && !transfers.budgetSpent {
             if count & 63 == 63 && Clock.monotonicNs() - start > Self.batchBudgetNs { break }
             let message: Message?
             do {
@@ -134,7 +134,9 @@ extension Reactor {
             let others = nodeKeys.filter { $0.key != config.name }.sorted { $0.key < $1.key }
             reply(session, .nodeList(requestId: requestId, nodes: [NodeKey(name: config.name, signKey: keys.sign.publicKey)]
                                                                   + others.map { NodeKey(name: $0.key, signKey: $0.value) }))
-        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList:
+        case .fileBegin, .fileChunk, .fileGet, .fileDone:
+            try handleFile(command, session: session, user: user)
+        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList, .fileStatus:
             counters.malformed += 1
             reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
         }
@@ -169,13 +171,14 @@ extension Reactor {
         guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = try burnProblem(envelope) { return refuse(.badRequest, problem) }
+        if let problem = fileOfferProblem(envelope, from: user) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         // Where it goes: another node, a group here, or a person here.
         let kind = EnvelopeKind(rawValue: envelope.kind)!
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
         let isGroup = alwaysGroup || (local ? groups[to.local] != nil
-                                            : (kind == .reminder || kind == .reminderCancel) && remoteEntries[to.description] == nil)
+                                            : (kind == .reminder || kind == .reminderCancel || kind == .file) && remoteEntries[to.description] == nil)
         if !local {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
@@ -237,6 +240,7 @@ extension Reactor {
         fresh[user, default: []].append((seq, envelope))
         waiting[user, default: 0] += 1
         try applyReminder(envelope, forUser: user)
+        try noteFileOffer(envelope, to: user)
     }
 
     func lookup(_ session: Session, requestId: UInt32, address text: String) {

@@ -236,7 +236,9 @@ extension Reactor {
                 replyPeer(routingId, .pong(echoNs: sentNs))
             case .directoryRequest(let home):
                 replyPeer(routingId, directorySnapshot(of: home))
-            case .relayed, .pong, .routes, .directorySnapshot, .summary:
+            case .filePull, .filePulled:
+                try handlePeerFile(peer, routingId: routingId, command)
+            case .relayed, .pong, .routes, .directorySnapshot, .summary, .fileData, .fileHave:
                 counters.malformed += 1
             }
         } catch {
@@ -373,7 +375,7 @@ extension Reactor {
 
     func readDealer(_ link: PeerLink) {
         var count = 0
-        while count < Self.batchLimit, let message = try? link.dealer.receive(dontWait: true) {
+        while count < Self.batchLimit, !transfers.budgetSpent, let message = try? link.dealer.receive(dontWait: true) {
             count += 1
             guard message.frames.count == 1, let command = try? PeerCommand.decode(message.frames[0]) else {
                 counters.malformed += 1
@@ -417,7 +419,9 @@ extension Reactor {
                     if echoNs <= now { link.rttNs = now - echoNs }
                 case let .directorySnapshot(home, version, entries):
                     try applyDirectory(home: home, version: version, entries: entries)
-                case .relay, .ping, .directoryRequest, .routes, .summary:
+                case .fileData, .fileHave:
+                    handleDealerFile(link, command)
+                case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled:
                     counters.malformed += 1
                 }
             } catch {

@@ -43,6 +43,8 @@ final class Reactor {
     let admin: Socket
     let store: NodeStore
     let checkpointer: Checkpointer
+    /// The file store and the transfers in progress.
+    let transfers: FileTransfers
 
     var routerEndpoint = ""
     var publishEndpoint = ""
@@ -122,7 +124,9 @@ final class Reactor {
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
         checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
-        context = Context()
+        transfers = FileTransfers(disk: FileStore(dataDir: dataDir, wakeup: control.wakeup))
+        // Two I/O threads: a file's chunks on one connection do not hold up chat frames on another.
+        context = Context(ioThreads: 2)
         // The ZAP handler must exist before any CURVE server socket accepts a
         // handshake: libzmq 4.3.4 admits every key when no handler answers.
         zap = try Socket(context, .rep)
@@ -193,6 +197,7 @@ final class Reactor {
         groups = try store.groups()
         pendingBurns = try store.burnCount()
         nextBurnExpiryMs = try store.nextBurnExpiry()
+        try loadFiles()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
@@ -242,7 +247,9 @@ final class Reactor {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link) }
                 if events[5 + 2 * index].contains(.readable) { readSubscription(link) }
             }
+            collectFileWrites()
             finishCycle()
+            pumpFiles()
             if !stalled.isEmpty { retryStalled() }
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
@@ -264,6 +271,7 @@ final class Reactor {
             let nowMs = Clock.nowMs()
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }
+        if let files = msUntilFileWork() { timeout = min(timeout, files) }
         return timeout
     }
 
@@ -273,6 +281,7 @@ final class Reactor {
                                                                    reason: "node shutting down").encode()])
         }
         checkpointer.stop()
+        transfers.disk.close()
         try? store.checkpoint()
         for link in links.values { link.close() }
         router.close()

@@ -28,6 +28,13 @@ public final class Context {
         self.handle = handle
     }
 
+    /// A context with `ioThreads` I/O threads (libzmq spreads connections over them by load),
+    /// so bulk traffic on one connection does not queue the others' frames behind it.
+    public convenience init(ioThreads: Int32) {
+        self.init()
+        _ = zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
+    }
+
     deinit { _ = zmq_ctx_term(handle) }
 
     /// Whether this libzmq was built with CURVE support.

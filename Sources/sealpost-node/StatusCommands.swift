@@ -107,6 +107,9 @@ func renderStatus(_ s: [String: Any]) -> String {
         out.append("burns     \(b["pending"] ?? 0) unviewed\(next); \(b["viewed"] ?? 0) viewed, \(b["expired"] ?? 0) expired, \(b["receipts"] ?? 0) receipts sent")
     }
     out.append("storage   database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0))")
+    if let f = s["files"] as? [String: Any] {
+        out.append("files     \(f["files"] ?? 0) (\(bytes(f["bytes"] as? Int ?? 0))): \(f["uploading"] ?? 0) uploading, \(f["pulling"] ?? 0) pulling from other nodes, \(f["sending"] ?? 0) being sent; \(bytes(f["free_bytes"] as? Int ?? 0)) free, quota \(f["quota_mb"] ?? 0) MiB per user")
+    }
     out.append("rates     last minute: \(rates["in_last_minute"] ?? 0) in, \(rates["out_last_minute"] ?? 0) out")
     let peers = s["peers"] as? [[String: Any]] ?? []
     out.append("")

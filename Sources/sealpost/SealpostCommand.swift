@@ -9,7 +9,7 @@ struct SealpostCommand: ParsableCommand {
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
         subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
-                      View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self]
+                      SendFile.self, Fetch.self, View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self]
     )
 }
 
@@ -67,6 +67,7 @@ extension ReceivedMessage {
             object["card"] = c
         }
         if let group { object["group"] = group }
+        if let file { object["file"] = ["id": file.fileId.hex, "name": file.name, "size": file.size] }
         if let e = groupEvent {
             object["op"] = e.opName
             object["actor"] = e.actor
@@ -103,6 +104,9 @@ extension ReceivedMessage {
             case "reminder_due": return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: fired more than a second after its time)" : "")"
             default: return "[\(stamp)] \(from) \(text) \(r.id.hex)"
             }
+        }
+        if let file {
+            return "[\(stamp)] \(group.map { "\($0) " } ?? "")\(from): file \(file.name) (\(file.size) bytes) — fetch it with: sealpost fetch \(file.fileId.hex)"
         }
         if let group {
             if kind == "group_event" { return "[\(stamp)] \(group): \(text)" }

@@ -1,0 +1,50 @@
+import Foundation
+import SealpostCore
+import Sodium
+
+/// Files received (`PROFILE.files`, mode 0600): the manifest of each offer shown
+/// by `inbox` or `chat`, so that `sealpost fetch ID` can download and open it later.
+public final class FileBook {
+    public struct Entry: Codable, Equatable {
+        public var from: String
+        public var name: String
+        public var size: UInt64
+        public var key: String
+        public var header: String
+        public var hash: String
+        public var flags: UInt8
+        public var receivedAt: UInt64
+    }
+
+    public let path: String
+    public private(set) var files: [String: Entry] = [:]
+    private var changed = false
+
+    public init(profilePath: String) {
+        path = profilePath + ".files"
+        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode([String: Entry].self, from: data) {
+            files = loaded
+        }
+    }
+
+    public func note(_ m: ReceivedMessage) {
+        guard let f = m.file, files[f.fileId.hex] == nil else { return }
+        files[f.fileId.hex] = Entry(from: m.from, name: f.name, size: f.size, key: Sodium.base64(f.key), header: Sodium.base64(f.header),
+                                    hash: Hex.encode(f.hash), flags: f.flags, receivedAt: m.sentAt)
+        changed = true
+    }
+
+    /// The manifest of a received file, by its id (or a unique prefix of it).
+    public func manifest(_ id: String) -> (manifest: FileManifest, from: String)? {
+        let matches = files.filter { $0.key.hasPrefix(id.lowercased()) }
+        guard matches.count == 1, let (hex, e) = matches.first, let fileId = FileID(hex: hex),
+              let key = Sodium.fromBase64(e.key), let header = Sodium.fromBase64(e.header), let hash = Hex.decode(e.hash) else { return nil }
+        return (FileManifest(flags: e.flags, fileId: fileId, name: e.name, size: e.size, key: key, header: header, hash: hash), e.from)
+    }
+
+    public func save() throws {
+        guard changed else { return }
+        changed = false
+        try PrivateFile.write(try JSONEncoder().encode(files), to: path)
+    }
+}

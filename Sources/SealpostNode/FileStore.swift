@@ -1,0 +1,223 @@
+import Dispatch
+import Foundation
+import SealpostCore
+import Synchronization
+import ZeroMQ
+
+/// The chunk files of the file store: `files/<id>.chunks` under the data dir,
+/// chunk `i` at offset `i × 131089`. Owned by the reactor thread; the writes and
+/// their `fdatasync` run on a `FileWriter` thread, reads here.
+final class FileStore {
+    let dir: String
+    let writer: FileWriter
+    private var descriptors: [FileID: Int32] = [:]
+
+    enum Failure: Error, CustomStringConvertible {
+        case io(String)
+        case full
+
+        var description: String {
+            switch self {
+            case .io(let m): return m
+            case .full: return "the node's disk is full"
+            }
+        }
+    }
+
+    /// The directory is made with the first file.
+    init(dataDir: DataDir, wakeup: Wakeup) {
+        dir = dataDir.path + "/files"
+        writer = FileWriter(wakeup: wakeup)
+    }
+
+    func path(_ id: FileID) -> String { dir + "/" + id.hex + ".chunks" }
+
+    /// The open descriptor of a chunk file, created on first use.
+    func descriptor(_ id: FileID) throws -> Int32 {
+        if let fd = descriptors[id] { return fd }
+        if descriptors.count >= 256, let (oldId, oldFd) = descriptors.first {
+            Glibc.close(oldFd)
+            descriptors[oldId] = nil
+        }
+        if !FileManager.default.fileExists(atPath: dir) {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw Failure.io("cannot create the file store \(dir): \(error.localizedDescription)")
+            }
+        }
+        let fd = open(path(id), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure.io("cannot open \(path(id)): \(String(cString: strerror(errno)))") }
+        descriptors[id] = fd
+        return fd
+    }
+
+    /// Hands chunks to the writer thread; their durability comes back as a `FileWriter.Done`.
+    /// With `expected` (a pull), a chunk whose hash differs is not written: the job fails with `EBADMSG`.
+    func write(_ id: FileID, first: UInt32, chunks: [[UInt8]], expected: [[UInt8]]?) throws {
+        // A descriptor of its own: the writer closes it, whatever this thread closes meanwhile.
+        let fd = dup(try descriptor(id))
+        guard fd >= 0 else { throw Failure.io("cannot write \(path(id)): \(String(cString: strerror(errno)))") }
+        writer.submit(FileWriter.Job(id: id, fd: fd, first: first, chunks: chunks, expected: expected))
+    }
+
+    /// Reads chunk `index` (`length` bytes).
+    func read(_ id: FileID, index: UInt32, length: Int) throws -> [UInt8] {
+        let fd = try descriptor(id)
+        var out = [UInt8](repeating: 0, count: length)
+        var done = 0
+        while done < length {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(FileChunks.cipherOffset(index: index)) + off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw Failure.io("cannot read chunk \(index) of \(path(id)): \(n == 0 ? "file too short" : String(cString: strerror(errno)))") }
+            done += n
+        }
+        return out
+    }
+
+    /// Deletes a chunk file (the writer may still hold a descriptor: the space is freed when it closes it).
+    func remove(_ id: FileID) {
+        if let fd = descriptors.removeValue(forKey: id) { Glibc.close(fd) }
+        unlink(path(id))
+    }
+
+    /// Free bytes for this node's files on their file system.
+    var freeBytes: UInt64 {
+        var s = statvfs()
+        let path = FileManager.default.fileExists(atPath: dir) ? dir : String(dir.dropLast("/files".count))
+        guard statvfs(path, &s) == 0 else { return 0 }
+        return UInt64(s.f_bavail) * UInt64(s.f_frsize)
+    }
+
+    func close() {
+        writer.stop()
+        for fd in descriptors.values { Glibc.close(fd) }
+        descriptors.removeAll()
+    }
+}
+
+/// Writes chunks, hashes them and makes them durable (`fdatasync`) on its own
+/// thread, so a file in flight never stalls the reactor's loop; each finished job
+/// comes back through `completed()` and a wake-up of the reactor's poll.
+final class FileWriter: Sendable {
+    struct Job: Sendable {
+        let id: FileID
+        let fd: Int32
+        let first: UInt32
+        let chunks: [[UInt8]]
+        let expected: [[UInt8]]?
+    }
+
+    /// Chunks `first ..< first + hashes.count` of `id` are on disk and synced; or `error` says why not.
+    struct Done: Sendable {
+        let id: FileID
+        let first: UInt32
+        let hashes: [[UInt8]]
+        let error: Int32?
+    }
+
+    private let jobs = Mutex<[Job]>([])
+    private let results = Mutex<[Done]>([])
+    private let stopFlag = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let wakeup: Wakeup
+
+    init(wakeup: Wakeup) {
+        self.wakeup = wakeup
+        let thread = Thread { [self] in
+            // Bulk work: below the reactors and the chat they carry.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) // on Linux: this thread only
+            self.loop()
+            self.finished.signal()
+        }
+        thread.name = "sealpost-files"
+        thread.start()
+    }
+
+    func submit(_ job: Job) {
+        jobs.withLock { $0.append(job) }
+        wake.signal()
+    }
+
+    /// What finished since the last call, in submission order per file.
+    func completed() -> [Done] {
+        results.withLock { r in
+            defer { r.removeAll(keepingCapacity: true) }
+            return r
+        }
+    }
+
+    var hasResults: Bool { results.withLock { !$0.isEmpty } }
+
+    func stop() {
+        stopFlag.store(true, ordering: .releasing)
+        wake.signal()
+        finished.wait()
+    }
+
+    private func loop() {
+        while true {
+            let batch = jobs.withLock { j in
+                defer { j.removeAll(keepingCapacity: true) }
+                return j
+            }
+            if batch.isEmpty {
+                if stopFlag.load(ordering: .acquiring) { return }
+                wake.wait()
+                continue
+            }
+            // Every job of a file is written first, then one fdatasync per file covers them all.
+            var out: [Done] = []
+            var failed: [FileID: Int32] = [:]
+            var toSync: [FileID: Int32] = [:]
+            for job in batch {
+                if failed[job.id] != nil {
+                    out.append(Done(id: job.id, first: job.first, hashes: [], error: failed[job.id]))
+                    Glibc.close(job.fd)
+                    continue
+                }
+                var hashes: [[UInt8]] = []
+                var error: Int32?
+                for (i, chunk) in job.chunks.enumerated() {
+                    let hash = FileChunks.chunkHash(chunk[...])
+                    if let expected = job.expected, expected[i] != hash {
+                        error = EBADMSG
+                        break
+                    }
+                    let offset = off_t(FileChunks.cipherOffset(index: job.first + UInt32(i)))
+                    if let e = Self.writeAll(job.fd, chunk, at: offset) {
+                        error = e
+                        break
+                    }
+                    // Write-behind: the disk gets it steadily, so the sync (and the node's database commits) wait less.
+                    // (On Linux, POSIX_FADV_DONTNEED starts the range's writeback without waiting for it.)
+                    _ = posix_fadvise(job.fd, offset, off_t(chunk.count), POSIX_FADV_DONTNEED)
+                    hashes.append(hash)
+                }
+                if let error { failed[job.id] = error }
+                out.append(Done(id: job.id, first: job.first, hashes: hashes, error: error))
+                if let old = toSync[job.id] { Glibc.close(old) }
+                toSync[job.id] = job.fd
+            }
+            for (id, fd) in toSync {
+                if failed[id] == nil, fdatasync(fd) != 0 { failed[id] = errno }
+                Glibc.close(fd)
+            }
+            let final = out.map { d in failed[d.id].map { Done(id: d.id, first: d.first, hashes: [], error: $0) } ?? d }
+            results.withLock { $0.append(contentsOf: final) }
+            wakeup.signal()
+        }
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: off_t) -> Int32? {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, offset + off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return n < 0 ? errno : ENOSPC }
+            done += n
+        }
+        return nil
+    }
+}

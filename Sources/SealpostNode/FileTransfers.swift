@@ -1,0 +1,84 @@
+import SealpostCore
+
+/// One file this node holds, whole or in part, and where its chunks are coming from.
+final class StoredFile {
+    var record: FileRecord
+    /// Chunks handed to the writer (durable or not): the next chunk expected is this one.
+    var written: UInt32
+    /// Readers ('user:NAME', 'node:NAME') and whether they have the whole file.
+    var readers: [String: Bool] = [:]
+    /// The session uploading it now (its routing id).
+    var uploader: [UInt8]?
+    /// Chunks received this cycle, for the writer.
+    var batch: [[UInt8]] = []
+    /// For a pull: the hashes the peer sent with the batch's chunks (checked by the writer).
+    var batchHashes: [[UInt8]] = []
+    var batchFirst: UInt32 = 0
+    /// Pulling from a peer: chunks asked for up to here (exclusive), and when data last came.
+    var requested: UInt32 = 0
+    var lastDataNs: UInt64 = 0
+    var pullVia: String?
+    /// Why it cannot be had (the origin no longer has it, the disk is full): downloads are refused with this.
+    var failure: (code: ErrorCode, reason: String)?
+
+    init(record: FileRecord) {
+        self.record = record
+        written = record.have
+        requested = record.have
+    }
+
+    var isComplete: Bool { record.have == record.chunks }
+    var isPulled: Bool { record.owner.isEmpty }
+
+    func length(of index: UInt32) -> Int {
+        FileChunks.cipherLength(index: index, chunks: record.chunks, cipherSize: record.size)
+    }
+}
+
+/// Chunks owed to a client (a download) or a peer (a pull it asked for), sent a
+/// few per cycle so that chat never waits behind a file.
+struct FileSend {
+    let routing: [UInt8]
+    let peer: Bool
+    let id: FileID
+    var next: UInt32
+    var end: UInt32
+}
+
+/// The reactor's file state: what it holds, what it owes, its counters.
+final class FileTransfers {
+    let disk: FileStore
+    var files: [FileID: StoredFile] = [:]
+    var sends: [FileSend] = []
+    /// Files with chunks received this cycle, in arrival order.
+    var batched: [FileID] = []
+    /// Time spent on file chunks in this cycle.
+    var cycleNs: UInt64 = 0
+    var chunksIn: UInt64 = 0
+    var chunksOut: UInt64 = 0
+    var damaged: UInt64 = 0
+    var refused: UInt64 = 0
+    var collected: UInt64 = 0
+    var nextCollectNs: UInt64 = 0
+    /// Send pacing (`files.send_mb_s`): bytes that may go out now, refilled with time, at most a burst.
+    var tokens: Double = 0
+    var refilledNs: UInt64 = 0
+    static let burstBytes: Double = 1_048_576
+
+    /// Upload credit: chunks a client may send beyond the last FILE-STATUS.
+    static let uploadWindow: UInt32 = 16
+    /// Chunks a node asks a peer for at once (2 MiB: a burst stays short on the link and its I/O thread).
+    static let pullWindow: UInt32 = 16
+    /// Most chunks one FILE-GET or FILE-PULL may ask for.
+    static let maxRequest: UInt32 = 256
+    /// File work per cycle before the loop turns to other traffic again.
+    static let cycleBudgetNs: UInt64 = 1_000_000
+    /// A pull silent this long is asked for again.
+    static let pullTimeoutNs: UInt64 = 3_000_000_000
+
+    init(disk: FileStore) {
+        self.disk = disk
+    }
+
+    var budgetSpent: Bool { cycleNs >= Self.cycleBudgetNs }
+}

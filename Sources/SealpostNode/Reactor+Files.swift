@@ -1,0 +1,517 @@
+import Foundation
+import Logging
+import SealpostCore
+import ZeroMQ
+
+/// Files (protocol/SPEC.md 7.8): uploads from local users, downloads to local
+/// recipients, pulls from the origin node for local recipients, and serving
+/// pulls to other nodes.
+///
+/// Durability: a chunk is acknowledged (FILE-STATUS) or counted as held only once
+/// the writer thread has written and synced it and its hash is committed with the
+/// cycle. Fairness: chunk sends are bounded per cycle (`FileTransfers.cycleBudgetNs`)
+/// and run after the cycle's envelopes and acknowledgements went out.
+extension Reactor {
+    // MARK: state
+
+    func loadFiles() throws {
+        for record in try store.files() { transfers.files[record.id] = StoredFile(record: record) }
+        for r in try store.fileReaders() { transfers.files[r.id]?.readers[r.reader] = r.fetched }
+        for file in transfers.files.values where file.isPulled && !file.isComplete { file.pullVia = nil }
+    }
+
+    // MARK: client commands
+
+    func handleFile(_ command: Command, session: Session, user: String) throws {
+        let start = Clock.monotonicNs()
+        defer { transfers.cycleNs += Clock.monotonicNs() - start }
+        switch command {
+        case let .fileBegin(id, size, chunks):
+            try beginUpload(session, user: user, id: id, size: size, chunks: chunks)
+        case let .fileChunk(id, index, data):
+            try receiveChunk(session, user: user, id: id, index: index, data: data)
+        case let .fileGet(id, from, count):
+            requestDownload(session, user: user, id: id, from: from, count: count)
+        case .fileDone(let id):
+            guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else { return }
+            try setReader(file, "user:\(user)", fetched: true)
+        default:
+            break
+        }
+    }
+
+    private func refuseFile(_ session: Session, _ id: FileID, _ code: ErrorCode, _ reason: String) {
+        transfers.refused += 1
+        reply(session, .error(code: code.rawValue, ref: id, reason: reason))
+    }
+
+    private func beginUpload(_ session: Session, user: String, id: FileID, size: UInt64, chunks: UInt32) throws {
+        guard FileChunks.isConsistent(cipherSize: size, chunks: chunks) else {
+            let over = size > FileChunks.cipherSize(plainSize: FileChunks.maxFileBytes)
+            return refuseFile(session, id, over ? .tooLarge : .badRequest,
+                              over ? "the file is over 2 GiB (2147483648 bytes)" : "the size and chunk count do not describe a file in 128 KiB chunks")
+        }
+        if let file = transfers.files[id] {
+            guard file.record.owner == user, file.record.size == size, file.record.chunks == chunks else {
+                return refuseFile(session, id, .badRequest, "this file id is already in use")
+            }
+            // Continuing: chunks not yet durable are expected again from `have`.
+            file.uploader = session.routingId
+            file.written = file.record.have
+            file.batch.removeAll()
+            return reply(session, .fileStatus(fileId: id, have: file.record.have, chunks: chunks))
+        }
+        let used = transfers.files.values.filter { $0.record.owner == user }.reduce(UInt64(0)) { $0 + $1.record.size }
+        let quota = config.files.quotaBytes
+        if used + size > quota {
+            return refuseFile(session, id, .insufficientStorage,
+                              "your file quota on \(config.name) is \(quota / 1_048_576) MiB and \(used / 1_048_576) MiB of it is in use; this file needs \(size / 1_048_576 + 1) MiB")
+        }
+        let free = transfers.disk.freeBytes
+        if free < size + config.files.minFreeBytes {
+            return refuseFile(session, id, .insufficientStorage,
+                              "the node's disk is full: \(free / 1_048_576) MiB free, this file needs \(size / 1_048_576 + 1) MiB (ask your operator); nothing was stored")
+        }
+        let record = FileRecord(id: id, origin: config.name, owner: user, size: size, chunks: chunks, have: 0,
+                                createdAt: Clock.nowMs(), completedAt: nil)
+        try write(ref: id) {
+            try store.insert(file: record)
+            try store.setReader(file: id, reader: "user:\(user)", fetched: true)
+        }
+        let file = StoredFile(record: record)
+        file.readers["user:\(user)"] = true
+        file.uploader = session.routingId
+        transfers.files[id] = file
+        onCommit.append { [weak self] in
+            self?.logger.info("upload started", metadata: ["user": "\(user)", "file": "\(id.hex)", "bytes": "\(size)"])
+        }
+        reply(session, .fileStatus(fileId: id, have: 0, chunks: chunks))
+    }
+
+    private func receiveChunk(_ session: Session, user: String, id: FileID, index: UInt32, data: [UInt8]) throws {
+        guard let file = transfers.files[id], file.record.owner == user, !file.isPulled else {
+            return refuseFile(session, id, .unknownAddress, "no upload of file \(id.hex) here: send FILE-BEGIN first")
+        }
+        guard index < file.record.chunks else {
+            return refuseFile(session, id, .badRequest, "chunk \(index) is beyond the declared size (\(file.record.chunks) chunks)")
+        }
+        if index < file.written { return } // sent again after a reconnect: already here
+        guard index == file.written else {
+            return refuseFile(session, id, .badRequest, "chunk \(index) is out of order: chunk \(file.written) comes next")
+        }
+        guard data.count == file.length(of: index) else {
+            return refuseFile(session, id, .badRequest, "chunk \(index) is \(data.count) bytes; the declared size makes it \(file.length(of: index))")
+        }
+        guard index < file.record.have + FileTransfers.uploadWindow + FileTransfers.uploadWindow else {
+            return refuseFile(session, id, .badRequest, "chunk \(index) is beyond the credit (\(FileTransfers.uploadWindow) unacknowledged chunks)")
+        }
+        file.uploader = session.routingId
+        accept(chunk: data, index: index, into: file)
+    }
+
+    /// Queues a received chunk for the writer (one batch per file per cycle).
+    private func accept(chunk data: [UInt8], index: UInt32, into file: StoredFile) {
+        if file.batch.isEmpty {
+            file.batchFirst = index
+            file.batchHashes.removeAll()
+            transfers.batched.append(file.record.id)
+        }
+        file.batch.append(data)
+        file.written = index + 1
+        transfers.chunksIn += 1
+    }
+
+    private func requestDownload(_ session: Session, user: String, id: FileID, from: UInt32, count: UInt32) {
+        guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else {
+            return refuseFile(session, id, .unknownAddress, "no file \(id.hex) for you on \(config.name) (expired, or never sent to you)")
+        }
+        if let failure = file.failure { return refuseFile(session, id, failure.code, failure.reason) }
+        let end = min(file.record.chunks, from &+ min(count, FileTransfers.maxRequest))
+        guard from < end else { return }
+        queueSend(FileSend(routing: session.routingId, peer: false, id: id, next: from, end: end))
+        if file.record.have < end {
+            // Tell the client how far it is: the rest follows as it arrives.
+            reply(session, .fileStatus(fileId: id, have: file.record.have, chunks: file.record.chunks))
+        }
+    }
+
+    private func queueSend(_ send: FileSend) {
+        if let i = transfers.sends.firstIndex(where: { $0.routing == send.routing && $0.id == send.id && $0.end == send.next }) {
+            transfers.sends[i].end = send.end
+        } else if !transfers.sends.contains(where: { $0.routing == send.routing && $0.id == send.id && $0.next <= send.next && $0.end >= send.end }) {
+            transfers.sends.append(send)
+        }
+    }
+
+    private func setReader(_ file: StoredFile, _ reader: String, fetched: Bool) throws {
+        guard file.readers[reader] != fetched else { return }
+        try write(ref: file.record.id) { try store.setReader(file: file.record.id, reader: reader, fetched: fetched) }
+        file.readers[reader] = fetched
+        if fetched { collectFile(file, nowMs: Clock.nowMs()) }
+    }
+
+    // MARK: offers
+
+    /// Why a `file` envelope from a local user cannot be accepted, or nil.
+    func fileOfferProblem(_ envelope: Envelope, from user: String) -> String? {
+        guard envelope.kind == EnvelopeKind.file.rawValue else { return nil }
+        guard let (offer, _) = try? FileOffer.split(envelope.body) else { return "malformed file offer" }
+        guard let file = transfers.files[offer.fileId], file.record.owner == user else {
+            return "file \(offer.fileId.hex) is not on \(config.name): upload it before sending it"
+        }
+        guard file.isComplete else { return "file \(offer.fileId.hex) is not completely uploaded yet (\(file.record.have) of \(file.record.chunks) chunks)" }
+        guard file.record.size == offer.cipherSize, file.record.chunks == offer.chunks else {
+            return "the offer's sizes do not match the uploaded file"
+        }
+        return nil
+    }
+
+    /// A `file` envelope reached the mailbox of local `user`: they may fetch it from
+    /// this node, which pulls it from the origin first when it does not have it.
+    func noteFileOffer(_ envelope: Envelope, to user: String) throws {
+        guard envelope.kind == EnvelopeKind.file.rawValue, let (offer, _) = try? FileOffer.split(envelope.body),
+              let origin = Address(envelope.from)?.node else { return }
+        let file: StoredFile
+        if let existing = transfers.files[offer.fileId] {
+            file = existing
+        } else {
+            guard origin != config.name else { return } // offered from here but not here: refused at accept
+            file = try startPull(id: offer.fileId, origin: origin, size: offer.cipherSize, chunks: offer.chunks)
+        }
+        try setReader(file, "user:\(user)", fetched: false)
+    }
+
+    /// Starts holding a file of another node (for a local recipient, or for a node behind this one).
+    private func startPull(id: FileID, origin: String, size: UInt64, chunks: UInt32) throws -> StoredFile {
+        let record = FileRecord(id: id, origin: origin, owner: "", size: size, chunks: chunks, have: 0,
+                                createdAt: Clock.nowMs(), completedAt: nil)
+        try write(ref: id) { try store.insert(file: record) }
+        let file = StoredFile(record: record)
+        transfers.files[id] = file
+        let free = transfers.disk.freeBytes
+        if free < size + config.files.minFreeBytes {
+            file.failure = (.insufficientStorage, "\(config.name)'s disk is full: the file cannot be fetched from \(origin) (ask your operator)")
+            logger.error("no disk space to pull a file", metadata: ["file": "\(id.hex)", "origin": "\(origin)", "free_mb": "\(free / 1_048_576)"])
+        } else {
+            logger.info("pulling file", metadata: ["file": "\(id.hex)", "origin": "\(origin)", "bytes": "\(size)"])
+        }
+        return file
+    }
+
+    // MARK: from peers
+
+    /// FILE-PULL and FILE-PULLED from a peer, on our ROUTER.
+    func handlePeerFile(_ peer: String, routingId: [UInt8], _ command: PeerCommand) throws {
+        switch command {
+        case let .filePull(id, origin, size, chunks, from, count):
+            var file = transfers.files[id]
+            if file == nil, origin != config.name, routeTable.nextHop(to: origin) != nil, routeTable.nextHop(to: origin) != peer {
+                // A node behind us: hold a copy on the way (it serves our own readers too, if any).
+                file = try startPull(id: id, origin: origin, size: size, chunks: chunks)
+            }
+            guard let file, file.failure == nil, file.record.size == size, file.record.chunks == chunks else {
+                return replyPeer(routingId, .fileHave(fileId: id, have: 0, known: false))
+            }
+            try setReader(file, "node:\(peer)", fetched: false)
+            let end = min(chunks, from &+ min(count, FileTransfers.maxRequest))
+            if from < end { queueSend(FileSend(routing: routingId, peer: true, id: id, next: from, end: end)) }
+        case .filePulled(let id):
+            guard let file = transfers.files[id], file.readers["node:\(peer)"] != nil else { return }
+            try setReader(file, "node:\(peer)", fetched: true)
+        default:
+            break
+        }
+    }
+
+    /// FILE-DATA and FILE-HAVE on our DEALER to `link`: answers to our pulls.
+    func handleDealerFile(_ link: PeerLink, _ command: PeerCommand) {
+        let start = Clock.monotonicNs()
+        defer { transfers.cycleNs += Clock.monotonicNs() - start }
+        switch command {
+        case let .fileData(id, index, hash, data):
+            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, !file.isComplete else { return }
+            file.lastDataNs = start
+            guard index == file.written else {
+                // A gap (a reconnect lost some): ask again from where we are.
+                if index > file.written { file.requested = file.written }
+                return
+            }
+            guard data.count == file.length(of: index) else {
+                transfers.damaged += 1
+                file.requested = file.written
+                return
+            }
+            accept(chunk: data, index: index, into: file)
+            file.batchHashes.append(hash)
+        case let .fileHave(id, _, known):
+            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, !known else { return }
+            file.failure = (.unknownAddress, "the file is no longer on \(file.record.origin) (expired or removed there)")
+            logger.warning("file gone from its origin", metadata: ["file": "\(id.hex)", "origin": "\(file.record.origin)"])
+            transfers.sends.removeAll { $0.id == id && !$0.peer }
+        default:
+            break
+        }
+    }
+
+    // MARK: cycle
+
+    /// Takes the writer's finished jobs into this cycle's transaction: hashes committed,
+    /// `have` moved on; the acknowledgements go out after the commit.
+    func collectFileWrites() {
+        let now = Clock.monotonicNs()
+        if now >= transfers.nextCollectNs {
+            transfers.nextCollectNs = now + 1_000_000_000
+            collectFiles()
+        }
+        guard transfers.disk.writer.hasResults else { return }
+        let nowMs = Clock.nowMs()
+        for done in transfers.disk.writer.completed() {
+            guard let file = transfers.files[done.id] else { continue }
+            if done.error == EBADMSG {
+                // A chunk from the peer does not match the hash it sent: asked for again.
+                transfers.damaged += 1
+                logger.warning("damaged chunk from peer, asking again", metadata: ["file": "\(done.id.hex)", "after": "\(done.first)"])
+                file.written = file.record.have
+                file.requested = file.record.have
+                continue
+            }
+            if let error = done.error {
+                abandon(file, full: error == ENOSPC || error == EDQUOT, reason: String(cString: strerror(error)))
+                continue
+            }
+            let have = file.record.have
+            // Only what continues the durable prefix counts (an upload restarted meanwhile rewrites the rest).
+            guard done.first <= have, done.first + UInt32(done.hashes.count) > have else { continue }
+            let hashes = Array(done.hashes[Int(have - done.first)...])
+            let newHave = have + UInt32(hashes.count)
+            let complete = newHave == file.record.chunks
+            do {
+                try write(ref: done.id) {
+                    try store.addChunks(file: done.id, first: have, hashes: hashes, completedAt: complete ? nowMs : nil)
+                }
+            } catch {
+                logger.error("cannot record file chunks: \(error)")
+                continue
+            }
+            file.record.have = newHave
+            if complete { file.record.completedAt = nowMs }
+            let id = done.id
+            onCommit.append { [weak self] in
+                guard let self else { return }
+                if let routing = file.uploader, self.sessions[routing] != nil {
+                    self.outbox.append((routing, .fileStatus(fileId: id, have: newHave, chunks: file.record.chunks)))
+                }
+                if complete {
+                    self.logger.info(file.isPulled ? "file pulled" : "upload complete", metadata: ["file": "\(id.hex)", "bytes": "\(file.record.size)"])
+                    if file.isPulled, let via = file.pullVia, let link = self.links[via] {
+                        self.sendPeer(link, .filePulled(fileId: id))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A write failed: the file is removed whole (nothing half-stored stays), the uploader told why.
+    private func abandon(_ file: StoredFile, full: Bool, reason: String) {
+        let id = file.record.id
+        logger.error("file write failed, file removed", metadata: ["file": "\(id.hex)", "error": "\(reason)"])
+        let message = full ? "the node's disk is full; the upload was stopped and nothing of it is kept (ask your operator)"
+                           : "the node cannot write the file (\(reason)); nothing of it is kept"
+        if let routing = file.uploader, sessions[routing] != nil {
+            send(routing, .error(code: (full ? ErrorCode.insufficientStorage : .internalError).rawValue, ref: id, reason: message))
+        }
+        if file.isPulled {
+            file.failure = (full ? .insufficientStorage : .internalError, message)
+            file.written = file.record.have
+            file.requested = file.record.have
+            return
+        }
+        remove(file)
+    }
+
+    private func remove(_ file: StoredFile) {
+        let id = file.record.id
+        do { try write(ref: id) { try store.deleteFile(id) } } catch {
+            logger.error("cannot remove file record: \(error)")
+            return
+        }
+        transfers.files[id] = nil
+        transfers.sends.removeAll { $0.id == id }
+        onCommit.append { [weak self] in self?.transfers.disk.remove(id) }
+    }
+
+    /// After the cycle's commit: hand received chunks to the writer, send owed chunks
+    /// within the budget, and keep pulls going.
+    func pumpFiles() {
+        for id in transfers.batched {
+            guard let file = transfers.files[id], !file.batch.isEmpty else { continue }
+            do {
+                try transfers.disk.write(id, first: file.batchFirst, chunks: file.batch,
+                                         expected: file.isPulled ? file.batchHashes : nil)
+            } catch {
+                logger.error("cannot hand chunks to the writer: \(error)")
+                file.written = file.record.have
+            }
+            file.batch.removeAll()
+            file.batchHashes.removeAll()
+        }
+        transfers.batched.removeAll(keepingCapacity: true)
+        serveSends()
+        requestPulls(now: Clock.monotonicNs())
+        transfers.cycleNs = 0
+    }
+
+    /// Sends owed chunks round robin, a few per cycle.
+    private func serveSends() {
+        guard !transfers.sends.isEmpty else { return }
+        let start = Clock.monotonicNs()
+        let rate = Double(config.files.sendMBps) * 1e6 / 1e9 // bytes per ns
+        if rate > 0 {
+            transfers.tokens = min(FileTransfers.burstBytes, transfers.tokens + Double(start &- transfers.refilledNs) * rate)
+            transfers.refilledNs = start
+        }
+        var progress = true
+        while progress, Clock.monotonicNs() - start < FileTransfers.cycleBudgetNs, rate == 0 || transfers.tokens > 0 {
+            progress = false
+            var i = 0
+            while i < transfers.sends.count {
+                var s = transfers.sends[i]
+                guard let file = transfers.files[s.id], s.next < s.end else {
+                    transfers.sends.remove(at: i)
+                    continue
+                }
+                guard s.next < file.record.have else { i += 1; continue } // waits for the chunk to arrive
+                guard let frame = chunkFrame(file, index: s.next, peer: s.peer) else { i += 1; continue }
+                let sent: Bool
+                do {
+                    sent = try router.send([s.routing, frame], dontWait: true)
+                } catch {
+                    transfers.sends.remove(at: i) // the client or peer went away
+                    continue
+                }
+                guard sent else { i += 1; continue }
+                transfers.chunksOut += 1
+                if rate > 0 { transfers.tokens -= Double(frame.count) }
+                progress = true
+                s.next += 1
+                if s.next >= s.end { transfers.sends.remove(at: i) } else { transfers.sends[i] = s; i += 1 }
+                if Clock.monotonicNs() - start >= FileTransfers.cycleBudgetNs || (rate > 0 && transfers.tokens <= 0) { break }
+            }
+        }
+    }
+
+    /// Reads and checks a chunk; a damaged one is dropped with everything after it and fetched again.
+    private func chunkFrame(_ file: StoredFile, index: UInt32, peer: Bool) -> [UInt8]? {
+        let id = file.record.id
+        do {
+            let data = try transfers.disk.read(id, index: index, length: file.length(of: index))
+            let hash = FileChunks.chunkHash(data[...])
+            if let stored = try store.chunkHash(file: id, index: index), stored == hash {
+                return peer ? PeerCommand.fileData(fileId: id, index: index, hash: hash, data: data).encode()
+                            : Command.fileChunk(fileId: id, index: index, data: data).encode()
+            }
+        } catch {
+            logger.error("cannot read a file chunk: \(error)", metadata: ["file": "\(id.hex)"])
+        }
+        transfers.damaged += 1
+        logger.error("damaged chunk on disk, fetching it again", metadata: ["file": "\(id.hex)", "chunk": "\(index)",
+                                                                            "from": "\(file.isPulled ? file.record.origin : "its uploader")"])
+        do {
+            try store.begin()
+            try store.truncateChunks(file: id, from: index)
+            try store.commit()
+        } catch {
+            store.rollback()
+            logger.error("cannot forget the damaged chunk: \(error)")
+            return nil
+        }
+        file.record.have = index
+        file.record.completedAt = nil
+        file.written = index
+        file.requested = index
+        file.pullVia = nil
+        return nil
+    }
+
+    /// Asks the next hop towards each file's origin for more chunks, within the pull window.
+    private func requestPulls(now: UInt64) {
+        for file in transfers.files.values where file.isPulled && !file.isComplete && file.failure == nil {
+            guard let hop = routeTable.nextHop(to: file.record.origin), let link = links[hop], link.isUp(now: now) else {
+                file.requested = file.written
+                continue
+            }
+            if file.pullVia != hop {
+                file.pullVia = hop
+                file.requested = file.written
+            }
+            if file.requested > file.written && now &- file.lastDataNs > FileTransfers.pullTimeoutNs {
+                file.requested = file.written // nothing came: ask again
+            }
+            // Asked for and not yet durable (on the way, or with the writer): bounded, so a disk slower
+            // than the link holds back the pull instead of filling memory.
+            let outstanding = file.requested - file.record.have
+            guard outstanding <= FileTransfers.pullWindow, file.requested < file.record.chunks else { continue }
+            let count = min(2 * FileTransfers.pullWindow - outstanding, file.record.chunks - file.requested)
+            sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
+                                     chunks: file.record.chunks, from: file.requested, count: count))
+            if file.requested == file.written { file.lastDataNs = now }
+            file.requested += count
+        }
+    }
+
+    /// 0 while chunks can be sent now, a short wait while pulls are running, else nil.
+    func msUntilFileWork() -> Int? {
+        if transfers.sends.contains(where: { s in transfers.files[s.id].map { s.next < $0.record.have } ?? true }) {
+            let rate = Double(config.files.sendMBps) * 1e6 / 1e9
+            guard rate > 0, transfers.tokens <= 0 else { return 0 }
+            return Int((-transfers.tokens + Double(FileChunks.cipherChunkBytes)) / rate / 1e6) + 1
+        }
+        if transfers.files.values.contains(where: { $0.isPulled && !$0.isComplete && $0.failure == nil }) { return 100 }
+        return nil
+    }
+
+    // MARK: collection
+
+    /// Removes files whose retention passed once every reader has them, and any file past its expiry.
+    func collectFiles() {
+        let nowMs = Clock.nowMs()
+        for file in Array(transfers.files.values) { collectFile(file, nowMs: nowMs) }
+    }
+
+    private func collectFile(_ file: StoredFile, nowMs: UInt64) {
+        let expired = nowMs &- file.record.createdAt > UInt64(config.files.expireDays) * 86_400_000
+        var done = false
+        if let completed = file.record.completedAt, nowMs &- completed >= UInt64(config.files.retentionHours) * 3_600_000 {
+            let others = file.readers.filter { $0.key != "user:\(file.record.owner)" }
+            done = !others.isEmpty && others.values.allSatisfy { $0 }
+        }
+        guard expired || done else { return }
+        if transfers.sends.contains(where: { $0.id == file.record.id }) && !expired { return }
+        transfers.collected += 1
+        logger.info("file collected", metadata: ["file": "\(file.record.id.hex)", "reason": "\(expired ? "expired" : "fetched by every reader")"])
+        remove(file)
+    }
+
+    // MARK: status
+
+    func filesStatus() -> [String: Any] {
+        let all = transfers.files.values
+        func bytes(_ f: StoredFile) -> UInt64 { f.isComplete ? f.record.size : UInt64(f.record.have) * UInt64(FileChunks.cipherChunkBytes) }
+        var byUser: [String: Int] = [:]
+        for f in all where !f.isPulled { byUser[f.record.owner, default: 0] += Int(f.record.size) }
+        return [
+            "files": all.count, "bytes": Int(all.reduce(UInt64(0)) { $0 + bytes($1) }),
+            "complete": all.filter(\.isComplete).count,
+            "uploading": all.filter { !$0.isPulled && !$0.isComplete }.count,
+            "pulling": all.filter { $0.isPulled && !$0.isComplete && $0.failure == nil }.count,
+            "failed": all.filter { $0.failure != nil }.count,
+            "sending": transfers.sends.count,
+            "free_bytes": Int(transfers.disk.freeBytes),
+            "quota_mb": config.files.quotaMB, "retention_hours": config.files.retentionHours,
+            "expire_days": config.files.expireDays,
+            "by_user": byUser,
+            "chunks_in": transfers.chunksIn, "chunks_out": transfers.chunksOut,
+            "damaged_chunks": transfers.damaged, "refused": transfers.refused, "collected": transfers.collected,
+        ]
+    }
+}
