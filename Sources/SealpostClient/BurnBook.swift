@@ -52,6 +52,12 @@ public final class BurnBook {
     /// Whether `id` names a burn message this person sent or received (such a message is never quoted).
     public func isBurn(_ id: MessageID) -> Bool { file.sent[id.hex] != nil || file.received[id.hex] != nil }
 
+    /// A view-once file this person sent (`id` is its offer's message id).
+    public func recordSentFile(_ id: MessageID, to: String, sentAt: UInt64) {
+        file.sent[id.hex] = Sent(to: to, sent_at: sentAt, expires_at: sentAt + Burn.defaultTTLMs, images: 0, receipts: [], captures: [])
+        changed = true
+    }
+
     public func recordSent(_ envelope: Envelope) {
         guard let (expiresAt, images, _) = try? Burn.split(envelope.body) else { return }
         file.sent[envelope.id.hex] = Sent(to: envelope.to, sent_at: envelope.sentAt, expires_at: expiresAt, images: images,

@@ -37,7 +37,7 @@ extension Client {
     /// An interrupted upload continues where the node's durable copy ends when the
     /// same file is sent to the same address again (`uploads` keeps its key).
     /// - Throws: `ClientError.invalid` for a file over 2 GiB, before anything is sent.
-    public func sendFile(to: Address, path: String, groupMembers: [String]? = nil, uploads: UploadBook,
+    public func sendFile(to: Address, path: String, groupMembers: [String]? = nil, burn: Bool = false, uploads: UploadBook,
                          progress: (UInt64, UInt64) throws -> Void = { _, _ in }) throws -> SentFile {
         var info = stat()
         guard stat(path, &info) == 0 else { throw ClientError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
@@ -119,7 +119,8 @@ extension Client {
             }
         }
         let digest = hash.finish()
-        let manifest = FileManifest(fileId: fileId, name: name, size: size, key: upload.key, header: upload.header, hash: digest)
+        let manifest = FileManifest(flags: burn ? Burn.manifestFlag : 0, fileId: fileId, name: name, size: size, key: upload.key,
+                                    header: upload.header, hash: digest)
         let offer = FileOffer(fileId: fileId, cipherSize: cipherSize, chunks: chunks)
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let sentAt = Clock.nowMs()
@@ -138,7 +139,8 @@ extension Client {
         } else {
             sealed = Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, content: content, key: try sharedKey(with: to))
         }
-        try store(Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, body: offer.body(sealed: sealed)))
+        try store(Envelope(id: id, from: "", to: to.description, kind: kind, flags: burn ? Burn.fileFlag : 0, sentAt: sentAt,
+                           body: offer.body(sealed: sealed)))
         uploads.remove(resumeKey)
         return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed)
     }

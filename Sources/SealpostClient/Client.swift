@@ -428,8 +428,15 @@ public final class Client {
             guard let offer, manifest.fileId == offer.fileId, manifest.cipherSize == offer.cipherSize, manifest.chunks == offer.chunks else {
                 throw Sealed.OpenError.headerMismatch("file offer")
             }
+            // View-once: the clear flag nodes act on and the sealed one must agree.
+            let burn = envelope.flags & Burn.fileFlag != 0
+            guard burn == (manifest.flags & Burn.manifestFlag != 0) else { throw Sealed.OpenError.headerMismatch("burn flag") }
             message.file = manifest
             message.text = "file \(manifest.name) (\(manifest.size) bytes)"
+            if burn {
+                message.burn = BurnInfo(expiresAt: envelope.sentAt + Burn.defaultTTLMs, images: 0)
+                message.text = "burn after reading: " + message.text
+            }
         case .card?:
             message.card = check(card: content)
             if let c = message.card {

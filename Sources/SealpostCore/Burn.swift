@@ -21,6 +21,10 @@ public enum Burn {
     public static let defaultTTLMs: UInt64 = 24 * 3_600_000
     /// The longest a sender may ask for (nodes cap it at their own setting).
     public static let maxTTLMs: UInt64 = 7 * 24 * 3_600_000
+    /// Envelope flag bit 1 of a `file` offer: a view-once file (section 7.7.12).
+    public static let fileFlag: UInt16 = 0x0002
+    /// Manifest flag bit 0 of a view-once file (repeated inside the sealed manifest).
+    public static let manifestFlag: UInt8 = 0x01
     /// Clear header: `expires_at:u64 images:u8`.
     public static let headerBytes = 9
     /// Largest content: six maximal images with their names and lengths, the longest text, and the header.

@@ -76,9 +76,36 @@ final class FileStore {
     }
 
     /// Deletes a chunk file (the writer may still hold a descriptor: the space is freed when it closes it).
-    func remove(_ id: FileID) {
+    /// Removes a file's chunks. With `wipe` (a view-once file) they are first overwritten
+    /// with zeros and synced, on a thread of their own so the reactor does not wait.
+    func remove(_ id: FileID, wipe: Bool = false) {
         if let fd = descriptors.removeValue(forKey: id) { Glibc.close(fd) }
-        unlink(path(id))
+        let file = path(id)
+        guard wipe else {
+            unlink(file)
+            return
+        }
+        Thread.detachNewThread {
+            Self.overwrite(file)
+            unlink(file)
+        }
+    }
+
+    /// Overwrites a file in place with zeros and syncs it.
+    static func overwrite(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return }
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while offset < st.st_size {
+            let n = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, min(Int(st.st_size - offset), $0.count), offset) }
+            guard n > 0 else { break }
+            offset += off_t(n)
+        }
+        fsync(fd)
     }
 
     /// Free bytes for this node's files on their file system.

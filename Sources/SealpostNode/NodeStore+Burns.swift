@@ -80,3 +80,36 @@ extension NodeStore {
         try db.run("DELETE FROM burn_ids WHERE seen_at < ?", .int(Int64(cutoff)))
     }
 }
+
+extension NodeStore {
+    /// View-once files: which offer (burn message id) and sender a file belongs to, and the
+    /// neighbouring nodes expected to pull it from here.
+    func migrateTo8() throws {
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS burn_files(
+                    file_id BLOB PRIMARY KEY, message BLOB NOT NULL, sender TEXT NOT NULL, pullers TEXT NOT NULL,
+                    seen_at INTEGER NOT NULL) WITHOUT ROWID;
+                PRAGMA user_version = 8;
+                """)
+        }
+    }
+
+    func noteBurnFile(_ id: FileID, message: MessageID, sender: String, pullers: [String], at: UInt64) throws {
+        try db.run("""
+            INSERT INTO burn_files(file_id, message, sender, pullers, seen_at) VALUES(?,?,?,?,?)
+            ON CONFLICT(file_id) DO UPDATE SET pullers = excluded.pullers
+            """, .blob(id.bytes), .blob(message.bytes), .text(sender), .text(pullers.joined(separator: ",")), .int(Int64(at)))
+    }
+
+    func burnFiles() throws -> [(id: FileID, message: MessageID, sender: String, pullers: [String])] {
+        try db.query("SELECT file_id, message, sender, pullers FROM burn_files") { s in
+            (FileID(bytes: s.blob(0)) ?? FileID(bytes: [UInt8](repeating: 0, count: 16))!, MessageID(bytes: s.blob(1)) ?? .zero,
+             s.text(2), s.text(3).split(separator: ",").map(String.init))
+        }
+    }
+
+    func forgetBurnFile(_ id: FileID) throws {
+        try db.run("DELETE FROM burn_files WHERE file_id = ?", .blob(id.bytes))
+    }
+}

@@ -58,6 +58,7 @@ extension Reactor {
     /// Remembers a burn message this node journals (origin, relay or home node) so nothing
     /// may quote it, and when its journal copy must lose its content if it is still here.
     func noteJournalled(_ envelope: Envelope, jid: UInt64) throws {
+        try noteBurnFile(envelope, dest: Address(envelope.to)?.node)
         guard let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body) else { return }
         let now = Clock.nowMs()
         try write(ref: envelope.id) { try store.noteBurnID(burn.id, sender: burn.from, at: now) }
@@ -212,8 +213,8 @@ extension Reactor {
         var receipt = Burn.Receipt(burn: burn.id, sender: burn.from, node: config.name, event: event, subject: subject,
                                    deletedAt: Clock.nowMs())
         receipt.sign(with: keys.sign)
-        // A node speaks for itself; a viewer's or recipient's node speaks from that person's address.
-        let from = event == .forwarded ? address(Self.nodeSender) : subject
+        // A node speaks from the person's address when the subject is one of its people, else for itself.
+        let from = Address(subject)?.node == config.name ? subject : address(Self.nodeSender)
         let envelope = Envelope(id: receipt.messageID, from: from, to: sender.description, kind: EnvelopeKind.burnReceipt.rawValue,
                                 sentAt: receipt.deletedAt, body: receipt.encode())
         if sender.node == config.name {

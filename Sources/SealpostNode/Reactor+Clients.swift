@@ -240,6 +240,7 @@ extension Reactor {
         fresh[user, default: []].append((seq, envelope))
         waiting[user, default: 0] += 1
         try applyReminder(envelope, forUser: user)
+        try noteBurnFile(envelope, dest: nil)
         try noteFileOffer(envelope, to: user)
     }
 

@@ -123,7 +123,11 @@ extension Reactor {
 
     private func requestDownload(_ session: Session, user: String, id: FileID, from: UInt32, count: UInt32) {
         guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else {
+            if let gone = burnFileRecord(id, user: user) { return refuseFile(session, id, .gone, gone) }
             return refuseFile(session, id, .unknownAddress, "no file \(id.hex) for you on \(config.name) (expired, or never sent to you)")
+        }
+        if burnFileTaken(file, by: "user:\(user)") {
+            return refuseFile(session, id, .gone, "burned: this view-once file was fetched once already; it no longer exists here")
         }
         if let failure = file.failure { return refuseFile(session, id, failure.code, failure.reason) }
         let end = min(file.record.chunks, from &+ min(count, FileTransfers.maxRequest))
@@ -143,7 +147,7 @@ extension Reactor {
         }
     }
 
-    private func setReader(_ file: StoredFile, _ reader: String, fetched: Bool) throws {
+    func setReader(_ file: StoredFile, _ reader: String, fetched: Bool) throws {
         guard file.readers[reader] != fetched else { return }
         try write(ref: file.record.id) { try store.setReader(file: file.record.id, reader: reader, fetched: fetched) }
         file.readers[reader] = fetched
@@ -188,6 +192,7 @@ extension Reactor {
         try write(ref: id) { try store.insert(file: record) }
         let file = StoredFile(record: record)
         transfers.files[id] = file
+        try expectPullers(file)
         let free = transfers.disk.freeBytes
         if free < size + config.files.minFreeBytes {
             file.failure = (.insufficientStorage, "\(config.name)'s disk is full: the file cannot be fetched from \(origin) (ask your operator)")
@@ -331,13 +336,18 @@ extension Reactor {
 
     private func remove(_ file: StoredFile) {
         let id = file.record.id
-        do { try write(ref: id) { try store.deleteFile(id) } } catch {
+        let burn = burnFiles[id] != nil
+        do {
+            try write(ref: id) { try store.deleteFile(id) }
+            if burn { try burnFileGone(file) }
+        } catch {
             logger.error("cannot remove file record: \(error)")
             return
         }
         transfers.files[id] = nil
         transfers.sends.removeAll { $0.id == id }
-        onCommit.append { [weak self] in self?.transfers.disk.remove(id) }
+        // A view-once file's chunks are overwritten before they are unlinked.
+        onCommit.append { [weak self] in self?.transfers.disk.remove(id, wipe: burn) }
     }
 
     /// After the cycle's commit: hand received chunks to the writer, send owed chunks
@@ -479,9 +489,12 @@ extension Reactor {
     }
 
     private func collectFile(_ file: StoredFile, nowMs: UInt64) {
-        let expired = nowMs &- file.record.createdAt > UInt64(config.files.expireDays) * 86_400_000
+        // A view-once file goes as soon as every reader has it, and after the burn time to live in any case.
+        let burn = burnFiles[file.record.id] != nil
+        let lifetimeMs = burn ? UInt64(config.burnTTLHours) * 3_600_000 : UInt64(config.files.expireDays) * 86_400_000
+        let expired = nowMs &- file.record.createdAt > lifetimeMs
         var done = false
-        if let completed = file.record.completedAt, nowMs &- completed >= UInt64(config.files.retentionHours) * 3_600_000 {
+        if let completed = file.record.completedAt, burn || nowMs &- completed >= UInt64(config.files.retentionHours) * 3_600_000 {
             let others = file.readers.filter { $0.key != "user:\(file.record.owner)" }
             done = !others.isEmpty && others.values.allSatisfy { $0 }
         }

@@ -81,6 +81,8 @@ final class Reactor {
     var nextBurnExpiryMs: UInt64?
     /// Journal entries that hold a burn message's content, with its expiry.
     var journalledBurns: [UInt64: UInt64] = [:]
+    /// View-once files this node knows of, by file id.
+    var burnFiles: [FileID: BurnFile] = [:]
     /// Notices fired in this cycle: back into the schedule if the commit fails.
     var firedThisCycle: [ScheduledReminder] = []
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
@@ -197,6 +199,7 @@ final class Reactor {
         groups = try store.groups()
         pendingBurns = try store.burnCount()
         nextBurnExpiryMs = try store.nextBurnExpiry()
+        for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
         try loadFiles()
         for row in try store.journal() {
             var r = WireReader(row.envelope)

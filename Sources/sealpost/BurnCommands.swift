@@ -93,20 +93,7 @@ extension SealpostCommand {
                 print("--- \(mark) ---")
             }
             fflush(nil)
-            guard let folder else { return }
-            // Wipe at the end of the window, or at once when interrupted.
-            let done = DispatchSemaphore(value: 0)
-            var sources: [DispatchSourceSignal] = []
-            for sig in [SIGINT, SIGTERM, SIGHUP] {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler { done.signal() }
-                source.resume()
-                sources.append(source)
-            }
-            _ = done.wait(timeout: .now() + .seconds(window))
-            folder.wipe()
-            sources.forEach { $0.cancel() }
+            folder?.holdThenWipe(seconds: window)
         }
     }
 
@@ -266,6 +253,22 @@ struct ViewFolder {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try? process.run()
+    }
+
+    /// Waits out the viewing window (or an interrupt: Ctrl-C, SIGTERM, SIGHUP), then wipes.
+    func holdThenWipe(seconds: Int) {
+        let done = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        _ = done.wait(timeout: .now() + .seconds(seconds))
+        wipe()
+        sources.forEach { $0.cancel() }
     }
 
     /// Overwrites every file with zeros, syncs, unlinks it, then removes the folder.

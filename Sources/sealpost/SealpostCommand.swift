@@ -67,7 +67,9 @@ extension ReceivedMessage {
             object["card"] = c
         }
         if let group { object["group"] = group }
-        if let file { object["file"] = ["id": file.fileId.hex, "name": file.name, "size": file.size] }
+        if let file {
+            object["file"] = ["id": file.fileId.hex, "name": file.name, "size": file.size, "burn": file.flags & Burn.manifestFlag != 0]
+        }
         if let e = groupEvent {
             object["op"] = e.opName
             object["actor"] = e.actor
@@ -106,7 +108,9 @@ extension ReceivedMessage {
             }
         }
         if let file {
-            return "[\(stamp)] \(group.map { "\($0) " } ?? "")\(from): file \(file.name) (\(file.size) bytes) — fetch it with: sealpost fetch \(file.fileId.hex)"
+            let once = file.flags & Burn.manifestFlag != 0
+            return "[\(stamp)] \(group.map { "\($0) " } ?? "")\(from): \(once ? "burn after reading: " : "")file \(file.name) (\(file.size) bytes) — "
+                + (once ? "view it once with" : "fetch it with") + ": sealpost fetch \(file.fileId.hex)"
         }
         if let group {
             if kind == "group_event" { return "[\(stamp)] \(group): \(text)" }

@@ -123,6 +123,42 @@ final class BurnCommandLineTests: XCTestCase {
         XCTAssertTrue(plain.stdout.contains("CAPTURE: bob@hq"), plain.stdout)
     }
 
+    func testViewOnceFileFromTheCommandLine() throws {
+        let (node, alice, bob, tmp) = try nodeWithAliceAndBob()
+        defer { _ = node.stop() }
+        let source = root + "/orders.pdf"
+        FileManager.default.createFile(atPath: source, contents: Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }))
+        let sent = try Harness.run("sealpost", ["send-file", "--burn", "bob@hq", source, "--profile", alice, "--json"])
+        XCTAssertEqual(sent.status, 0, sent.stderr)
+        let result = try json(sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let messageId = try XCTUnwrap(result["id"] as? String)
+        let fileId = try XCTUnwrap((result["file"] as? [String: Any])?["id"] as? String)
+        XCTAssertEqual((result["file"] as? [String: Any])?["burn"] as? Bool, true)
+
+        let inbox = try Harness.run("sealpost", ["inbox", "--profile", bob])
+        XCTAssertTrue(inbox.stdout.contains("burn after reading: file orders.pdf"), inbox.stdout)
+        let refused = try Harness.run("sealpost", ["fetch", fileId, "-o", root + "/keep.pdf", "--profile", bob], env: ["TMPDIR": tmp])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("cannot be saved"), refused.stderr)
+
+        let fetched = try Harness.run("sealpost", ["fetch", fileId, "--window", "1", "--profile", bob, "--json"], env: ["TMPDIR": tmp])
+        XCTAssertEqual(fetched.status, 0, fetched.stderr)
+        let shown = try json(try XCTUnwrap(fetched.lines.last))
+        XCTAssertEqual(shown["burn"] as? Bool, true)
+        let path = try XCTUnwrap(shown["path"] as? String)
+        XCTAssertTrue(path.hasPrefix(tmp + "/sealpost-view-"), path)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path), "wiped after the window")
+        let again = try Harness.run("sealpost", ["fetch", fileId, "--profile", bob], env: ["TMPDIR": tmp])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("has been burned"), again.stderr)
+
+        _ = try Harness.run("sealpost", ["inbox", "--wait", "3", "--profile", alice])
+        let receipts = try Harness.run("sealpost", ["receipts", messageId, "--profile", alice, "--json"])
+        let list = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(receipts.stdout.utf8)) as? [[String: Any]], receipts.stdout + receipts.stderr)
+        XCTAssertEqual(list.map { $0["event"] as? String }, ["viewed"])
+        XCTAssertEqual(list.first?["verified"] as? Bool, true)
+    }
+
     func testAnInterruptedViewStillWipesItsImages() throws {
         let (node, alice, bob, tmp) = try nodeWithAliceAndBob()
         defer { _ = node.stop() }

@@ -150,6 +150,43 @@ final class BurnTests: XCTestCase {
         assertGone(sample(envelope), from: [hq, traffic], "after the notice arrived")
     }
 
+    func testViewOnceFileIsFetchedOnceThenGoneFromBothNodesWithReceipts() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let source = hq.root + "/plan.pdf"
+        FileManager.default.createFile(atPath: source, contents: Data(Sodium.randomBytes(3 * FileChunks.plainChunkBytes + 77)))
+        let sent = try alice.sendFile(to: Address("wu@traffic")!, path: source, burn: true,
+                                      uploads: UploadBook(profilePath: hq.profilePath("alice")))
+        // 32 bytes of the ciphertext on the sender's node: what must not survive anywhere.
+        let chunkFile = hq.dir.path + "/files/" + sent.fileId.hex + ".chunks"
+        let stored = try XCTUnwrap(FileManager.default.contents(atPath: chunkFile))
+        let needle = Array(stored[stored.index(stored.startIndex, offsetBy: 70_000)..<stored.index(stored.startIndex, offsetBy: 70_032)])
+
+        let offer = try XCTUnwrap(try collect(wu, ms: 8000) { $0.contains { $0.file != nil } }.first { $0.file != nil })
+        XCTAssertNotNil(offer.burn, "shown as burn after reading")
+        let manifest = try XCTUnwrap(offer.file)
+        XCTAssertEqual(manifest.flags & Burn.manifestFlag, Burn.manifestFlag)
+        let target = traffic.root + "/plan.pdf"
+        _ = try wu.fetchFile(manifest, to: target)
+        XCTAssertEqual(FileManager.default.contents(atPath: target), FileManager.default.contents(atPath: source))
+        XCTAssertThrowsError(try wu.fetchFile(manifest, to: traffic.root + "/again.pdf")) { error in
+            guard case ClientError.refused(let code, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, 410)
+        }
+
+        // traffic: viewed by wu; hq: pulled by traffic. Both signed.
+        let receipts = try collect(alice, ms: 10_000) { got in got.compactMap(\.receipt).count >= 2 }.compactMap(\.receipt)
+        XCTAssertEqual(receipts.map { "\($0.receipt.node):\($0.receipt.event.name):\($0.receipt.subject)" }.sorted(),
+                       ["hq:forwarded:traffic", "traffic:viewed:wu@traffic"])
+        XCTAssertTrue(receipts.allSatisfy { $0.verified && $0.receipt.burn == sent.id }, "\(receipts)")
+        assertGone(needle, from: [hq, traffic], "after the view-once file was fetched")
+        for node in [hq, traffic] {
+            XCTAssertEqual((try node.status()["files"] as? [String: Any])?["files"] as? Int, 0, node.name)
+        }
+        // Nothing may quote it.
+        XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "fwd", quoting: sent.id))
+    }
+
     func testImagesLimitsAndAViewAfterRestart() throws {
         let hq = try TestNode("hq")
         try hq.start()

@@ -36,14 +36,6 @@ final class FileTransferTests: XCTestCase {
         return hash.finish()
     }
 
-    func waitUntilKnown(_ client: Client, _ address: String) throws {
-        let deadline = Clock.monotonicNs() + 20_000_000_000
-        while (try? client.lookup(Address(address)!)) == nil {
-            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
-            usleep(100_000)
-        }
-    }
-
     /// The file offers that arrive within `ms`.
     func offers(_ client: Client, ms: Int = 5000, count: Int = 1) throws -> [ReceivedMessage] {
         try client.attach()
