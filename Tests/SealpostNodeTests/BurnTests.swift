@@ -150,6 +150,24 @@ final class BurnTests: XCTestCase {
         assertGone(sample(envelope), from: [hq, traffic], "after the notice arrived")
     }
 
+    func testBurnExpiringInARelaysJournalIsReportedByTheRelay() throws {
+        let (nodes, alice, bob, wu, zhao) = try threeUnits()
+        defer { alice.close(); bob.close(); wu.close(); zhao.close() }
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
+        district.stop()
+        let envelope = try alice.prepareBurn(to: Address("zhao@district")!, text: "via traffic", images: [], ttlMs: 1500)
+        try alice.store(envelope)
+        // hq hands it to traffic; traffic holds it for district, which is down, until it expires there.
+        let got = try collect(alice, ms: 15_000) { $0.contains { $0.kind == "burn_expired" } }
+        let receipts = got.compactMap(\.receipt)
+        XCTAssertTrue(receipts.contains { $0.receipt.node == "hq" && $0.receipt.event == .forwarded && $0.verified }, "\(receipts)")
+        let expired = try XCTUnwrap(receipts.first { $0.receipt.event == .expired })
+        XCTAssertEqual(expired.receipt.node, "traffic")
+        XCTAssertEqual(expired.receipt.subject, "zhao@district")
+        XCTAssertTrue(expired.verified)
+        assertGone(sample(envelope), from: [hq, traffic], "expired in the relay's journal")
+    }
+
     func testViewOnceFileIsFetchedOnceThenGoneFromBothNodesWithReceipts() throws {
         let (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close() }
