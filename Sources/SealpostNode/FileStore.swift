@@ -10,6 +10,7 @@ import ZeroMQ
 final class FileStore {
     let dir: String
     let writer: FileWriter
+    let reader: FileReader
     private var descriptors: [FileID: Int32] = [:]
 
     enum Failure: Error, CustomStringConvertible {
@@ -28,6 +29,14 @@ final class FileStore {
     init(dataDir: DataDir, wakeup: Wakeup) {
         dir = dataDir.path + "/files"
         writer = FileWriter(wakeup: wakeup)
+        reader = FileReader(wakeup: wakeup)
+    }
+
+    /// Asks the reader thread for chunk `index`, checked against `expected`.
+    func read(_ id: FileID, index: UInt32, length: Int, expected: [UInt8], token: UInt64) throws {
+        let fd = dup(try descriptor(id))
+        guard fd >= 0 else { throw Failure.io("cannot read \(path(id)): \(String(cString: strerror(errno)))") }
+        reader.submit(FileReader.Job(token: token, id: id, fd: fd, index: index, length: length, expected: expected))
     }
 
     func path(_ id: FileID) -> String { dir + "/" + id.hex + ".chunks" }
@@ -91,6 +100,7 @@ final class FileStore {
 
     func close() {
         writer.stop()
+        reader.stop()
         for fd in descriptors.values { Glibc.close(fd) }
         descriptors.removeAll()
     }
@@ -219,5 +229,95 @@ final class FileWriter: Sendable {
             done += n
         }
         return nil
+    }
+}
+
+/// Reads chunks and checks their hashes on its own thread (below the reactor's
+/// priority), for downloads and pulls; results come back through `completed()`
+/// and a wake-up of the reactor's poll, in the order they were asked for.
+final class FileReader: Sendable {
+    struct Job: Sendable {
+        let token: UInt64
+        let id: FileID
+        let fd: Int32
+        let index: UInt32
+        let length: Int
+        let expected: [UInt8]
+    }
+
+    /// The chunk, or nil when it could not be read or its hash differs from the recorded one.
+    struct Done: Sendable {
+        let token: UInt64
+        let id: FileID
+        let index: UInt32
+        let data: [UInt8]?
+        let hash: [UInt8]
+    }
+
+    private let jobs = Mutex<[Job]>([])
+    private let results = Mutex<[Done]>([])
+    private let stopFlag = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let wakeup: Wakeup
+
+    init(wakeup: Wakeup) {
+        self.wakeup = wakeup
+        let thread = Thread { [self] in
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) // on Linux: this thread only
+            self.loop()
+            self.finished.signal()
+        }
+        thread.name = "sealpost-reads"
+        thread.start()
+    }
+
+    func submit(_ job: Job) {
+        jobs.withLock { $0.append(job) }
+        wake.signal()
+    }
+
+    func completed() -> [Done] {
+        results.withLock { r in
+            defer { r.removeAll(keepingCapacity: true) }
+            return r
+        }
+    }
+
+    func stop() {
+        stopFlag.store(true, ordering: .releasing)
+        wake.signal()
+        finished.wait()
+    }
+
+    private func loop() {
+        while true {
+            let batch = jobs.withLock { j in
+                defer { j.removeAll(keepingCapacity: true) }
+                return j
+            }
+            if batch.isEmpty {
+                if stopFlag.load(ordering: .acquiring) { return }
+                wake.wait()
+                continue
+            }
+            for job in batch {
+                var data = [UInt8](repeating: 0, count: job.length)
+                var done = 0
+                while done < job.length {
+                    let n = data.withUnsafeMutableBytes {
+                        pread(job.fd, $0.baseAddress! + done, job.length - done, off_t(FileChunks.cipherOffset(index: job.index)) + off_t(done))
+                    }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    done += n
+                }
+                Glibc.close(job.fd)
+                let hash = done == job.length ? FileChunks.chunkHash(data[...]) : []
+                let ok = done == job.length && hash == job.expected
+                results.withLock { $0.append(Done(token: job.token, id: job.id, index: job.index, data: ok ? data : nil, hash: hash)) }
+                wakeup.signal()
+            }
+        }
     }
 }
