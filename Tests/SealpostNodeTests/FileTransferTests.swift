@@ -255,6 +255,27 @@ final class FileTransferTests: XCTestCase {
         XCTAssertEqual(try digest(out), try digest(source))
     }
 
+    func testThroughANodeInBetweenWhichKeepsACopyOnTheWay() throws {
+        let district = try TestNode("district"), city = try TestNode("city"), province = try TestNode("province")
+        for n in [district, city, province] { try n.start() }
+        try district.peer(with: city)
+        try city.peer(with: province)
+        let li = try Client(profile: try district.join("li"))
+        let chen = try Client(profile: try province.join("chen"))
+        defer { li.close(); chen.close() }
+        try waitUntilKnown(li, "chen@province")
+        try waitUntilKnown(chen, "li@district")
+
+        let source = try makeFile(district.root, "plan.dwg", size: 9 * FileChunks.plainChunkBytes + 7)
+        _ = try li.sendFile(to: Address("chen@province")!, path: source, uploads: UploadBook(profilePath: district.profilePath("li")))
+        let offer = try XCTUnwrap(try offers(chen).first?.file)
+        let out = province.root + "/plan.dwg"
+        _ = try chen.fetchFile(offer, to: out)
+        XCTAssertEqual(try digest(out), try digest(source))
+        // province pulled from city (its next hop), which pulled from district.
+        try city.waitFor("the copy on the way") { s in ((s["files"] as? [String: Any])?["complete"] as? Int) == 1 }
+    }
+
     func testInterruptedDownloadResumesAndNodeRestartMidPull() throws {
         let hq = try TestNode("hq"), traffic = try TestNode("traffic")
         try hq.start()
