@@ -6,7 +6,7 @@ import ZeroMQ
 
 /// The chunk files of the file store: `files/<id>.chunks` under the data dir,
 /// chunk `i` at offset `i × 131089`. Owned by the reactor thread; the writes and
-/// their `fdatasync` run on a `FileWriter` thread, reads here.
+/// their `fdatasync` run on a `FileWriter` thread, the reads and their checks on a `FileReader`.
 final class FileStore {
     let dir: String
     let writer: FileWriter
@@ -68,20 +68,6 @@ final class FileStore {
         let fd = dup(try descriptor(id))
         guard fd >= 0 else { throw Failure.io("cannot write \(path(id)): \(String(cString: strerror(errno)))") }
         writer.submit(FileWriter.Job(id: id, fd: fd, first: first, chunks: chunks, expected: expected))
-    }
-
-    /// Reads chunk `index` (`length` bytes).
-    func read(_ id: FileID, index: UInt32, length: Int) throws -> [UInt8] {
-        let fd = try descriptor(id)
-        var out = [UInt8](repeating: 0, count: length)
-        var done = 0
-        while done < length {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(FileChunks.cipherOffset(index: index)) + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Failure.io("cannot read chunk \(index) of \(path(id)): \(n == 0 ? "file too short" : String(cString: strerror(errno)))") }
-            done += n
-        }
-        return out
     }
 
     /// Deletes a chunk file (the writer may still hold a descriptor: the space is freed when it closes it).

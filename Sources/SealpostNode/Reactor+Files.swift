@@ -9,8 +9,9 @@ import ZeroMQ
 ///
 /// Durability: a chunk is acknowledged (FILE-STATUS) or counted as held only once
 /// the writer thread has written and synced it and its hash is committed with the
-/// cycle. Fairness: chunk sends are bounded per cycle (`FileTransfers.cycleBudgetNs`)
-/// and run after the cycle's envelopes and acknowledgements went out.
+/// cycle. Fairness: incoming chunks are read for at most `FileTransfers.cycleBudgetNs`
+/// per cycle; chunks to send are read and checked on the reader thread, paced
+/// (`files.send_mb_s`), and sent after the cycle's envelopes and acknowledgements.
 extension Reactor {
     // MARK: state
 
