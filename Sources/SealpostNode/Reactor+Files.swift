@@ -230,7 +230,7 @@ extension Reactor {
         defer { transfers.cycleNs += Clock.monotonicNs() - start }
         switch command {
         case let .fileData(id, index, hash, data):
-            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, !file.isComplete else { return }
+            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, index < file.record.chunks else { return }
             file.lastDataNs = start
             guard index == file.written else {
                 // A gap (a reconnect lost some): ask again from where we are.
