@@ -64,8 +64,6 @@ extension Client {
 
         var have = try beginUpload(fileId, size: cipherSize, chunks: chunks)
         let resumed = have
-        guard let stream = SecretStream(key: upload.key, header: upload.header) else { throw ClientError.protocolError("damaged upload state") }
-        let hash = GenericHashStream()
         var buffer = [UInt8](repeating: 0, count: FileChunks.plainChunkBytes)
         func readChunk(_ index: UInt32) throws -> ArraySlice<UInt8> {
             let offset = FileChunks.plainOffset(index: index)
@@ -79,46 +77,66 @@ extension Client {
             }
             return buffer[0..<length]
         }
-        // The chunks the node already has: through the stream again (output dropped) for its state and the hash.
-        for index in 0..<have {
-            let plain = try readChunk(index)
-            hash.update(plain)
-            _ = stream.push(plain, final: index + 1 == chunks, additional: fileId.bytes)
-        }
-        try progress(min(size, UInt64(have) * UInt64(FileChunks.plainChunkBytes)), size)
-        var next = have
-        var lastHeard = Clock.monotonicNs()
-        while have < chunks {
-            while next < chunks && next < have + Self.fileWindow {
-                let plain = try readChunk(next)
+        var digest: [UInt8] = []
+        // The node may lose chunks that were not durable yet (it restarted, the connection broke):
+        // it then refuses what follows as out of order, or stops answering. The upload asks again
+        // where to continue (FILE-BEGIN) a few times before it gives up.
+        var attempts = 0
+        upload: while true {
+            guard let stream = SecretStream(key: upload.key, header: upload.header) else { throw ClientError.protocolError("damaged upload state") }
+            let hash = GenericHashStream()
+            // The chunks the node already has: through the stream again (output dropped) for its state and the hash.
+            for index in 0..<have {
+                let plain = try readChunk(index)
                 hash.update(plain)
-                let cipher = stream.push(plain, final: next + 1 == chunks, additional: fileId.bytes)
-                while try !connection.send(.fileChunk(fileId: fileId, index: next, data: cipher)) {
-                    usleep(1_000) // the outgoing queue is full: let it drain
-                }
-                next += 1
+                _ = stream.push(plain, final: index + 1 == chunks, additional: fileId.bytes)
             }
-            guard let command = try connection.receive(timeoutMs: 200) else {
-                if Clock.monotonicNs() - lastHeard > UInt64(timeoutMs) * 1_000_000 {
-                    throw ClientError.unreachable("the upload stalled: node '\(profile.address.node)' has not acknowledged a chunk for \(Self.seconds(timeoutMs)); run the same command again to continue")
+            try progress(min(size, UInt64(have) * UInt64(FileChunks.plainChunkBytes)), size)
+            var next = have
+            var lastHeard = Clock.monotonicNs()
+            while have < chunks {
+                while next < chunks && next < have + Self.fileWindow {
+                    let plain = try readChunk(next)
+                    hash.update(plain)
+                    let cipher = stream.push(plain, final: next + 1 == chunks, additional: fileId.bytes)
+                    while try !connection.send(.fileChunk(fileId: fileId, index: next, data: cipher)) {
+                        usleep(1_000) // the outgoing queue is full: let it drain
+                    }
+                    next += 1
                 }
-                continue
-            }
-            switch command {
-            case let .fileStatus(id, durable, _) where id == fileId:
-                lastHeard = Clock.monotonicNs()
-                if durable > have {
-                    have = durable
-                    try progress(min(size, UInt64(have) * UInt64(FileChunks.plainChunkBytes)), size)
+                guard let command = try connection.receive(timeoutMs: 200) else {
+                    if Clock.monotonicNs() - lastHeard > UInt64(timeoutMs) * 1_000_000 {
+                        guard attempts < 3, let again = try? beginUpload(fileId, size: cipherSize, chunks: chunks, again: true) else {
+                            throw ClientError.unreachable("the upload stalled: node '\(profile.address.node)' has not acknowledged a chunk for \(Self.seconds(timeoutMs)); run the same command again to continue")
+                        }
+                        attempts += 1
+                        have = again
+                        continue upload
+                    }
+                    continue
                 }
-            case let .error(code, ref, reason) where ref == fileId:
-                if code == ErrorCode.insufficientStorage.rawValue || code == ErrorCode.tooLarge.rawValue { uploads.remove(resumeKey) }
-                throw ClientError.refused(code: code, reason: reason)
-            default:
-                buffered.append(command)
+                switch command {
+                case let .fileStatus(id, durable, _) where id == fileId:
+                    lastHeard = Clock.monotonicNs()
+                    if durable > have {
+                        have = durable
+                        try progress(min(size, UInt64(have) * UInt64(FileChunks.plainChunkBytes)), size)
+                    }
+                case let .error(code, ref, reason) where ref == fileId:
+                    if code == ErrorCode.insufficientStorage.rawValue || code == ErrorCode.tooLarge.rawValue { uploads.remove(resumeKey) }
+                    if (code == ErrorCode.badRequest.rawValue || code == ErrorCode.unknownAddress.rawValue) && attempts < 3 {
+                        attempts += 1
+                        have = try beginUpload(fileId, size: cipherSize, chunks: chunks, again: true)
+                        continue upload
+                    }
+                    throw ClientError.refused(code: code, reason: reason)
+                default:
+                    buffered.append(command)
+                }
             }
+            digest = hash.finish()
+            break
         }
-        let digest = hash.finish()
         let manifest = FileManifest(flags: burn ? Burn.manifestFlag : 0, fileId: fileId, name: name, size: size, key: upload.key,
                                     header: upload.header, hash: digest)
         let offer = FileOffer(fileId: fileId, cipherSize: cipherSize, chunks: chunks)
@@ -145,8 +163,9 @@ extension Client {
         return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed)
     }
 
-    /// FILE-BEGIN until the node answers how much it already holds.
-    private func beginUpload(_ fileId: FileID, size: UInt64, chunks: UInt32) throws -> UInt32 {
+    /// FILE-BEGIN until the node answers how much it already holds. `again`: the refusals of
+    /// chunks sent before (400, 404) may still come first, and are passed over.
+    private func beginUpload(_ fileId: FileID, size: UInt64, chunks: UInt32, again: Bool = false) throws -> UInt32 {
         let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
         while Clock.monotonicNs() < deadline {
             try connection.send(.fileBegin(fileId: fileId, size: size, chunks: chunks))
@@ -155,6 +174,9 @@ extension Client {
                 guard let command = try connection.receive(timeoutMs: Int((until - Clock.monotonicNs()) / 1_000_000) + 1) else { break }
                 switch command {
                 case let .fileStatus(id, have, _) where id == fileId: return have
+                case let .error(code, ref, _) where ref == fileId && again
+                    && (code == ErrorCode.badRequest.rawValue || code == ErrorCode.unknownAddress.rawValue):
+                    continue
                 case let .error(code, ref, reason) where ref == fileId: throw ClientError.refused(code: code, reason: reason)
                 default: buffered.append(command)
                 }

@@ -6,10 +6,11 @@ import ZeroMQ
 
 /// The chunk files of the file store: `files/<id>.chunks` under the data dir,
 /// chunk `i` at offset `i × 131089`. Owned by the reactor thread; the writes and
-/// their `fdatasync` run on a `FileWriter` thread, reads here.
+/// their `fdatasync` run on a `FileWriter` thread, the reads and their checks on a `FileReader`.
 final class FileStore {
     let dir: String
     let writer: FileWriter
+    let reader: FileReader
     private var descriptors: [FileID: Int32] = [:]
 
     enum Failure: Error, CustomStringConvertible {
@@ -28,6 +29,14 @@ final class FileStore {
     init(dataDir: DataDir, wakeup: Wakeup) {
         dir = dataDir.path + "/files"
         writer = FileWriter(wakeup: wakeup)
+        reader = FileReader(wakeup: wakeup)
+    }
+
+    /// Asks the reader thread for chunk `index`, checked against `expected`.
+    func read(_ id: FileID, index: UInt32, length: Int, expected: [UInt8], token: UInt64) throws {
+        let fd = dup(try descriptor(id))
+        guard fd >= 0 else { throw Failure.io("cannot read \(path(id)): \(String(cString: strerror(errno)))") }
+        reader.submit(FileReader.Job(token: token, id: id, fd: fd, index: index, length: length, expected: expected))
     }
 
     func path(_ id: FileID) -> String { dir + "/" + id.hex + ".chunks" }
@@ -59,20 +68,6 @@ final class FileStore {
         let fd = dup(try descriptor(id))
         guard fd >= 0 else { throw Failure.io("cannot write \(path(id)): \(String(cString: strerror(errno)))") }
         writer.submit(FileWriter.Job(id: id, fd: fd, first: first, chunks: chunks, expected: expected))
-    }
-
-    /// Reads chunk `index` (`length` bytes).
-    func read(_ id: FileID, index: UInt32, length: Int) throws -> [UInt8] {
-        let fd = try descriptor(id)
-        var out = [UInt8](repeating: 0, count: length)
-        var done = 0
-        while done < length {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(FileChunks.cipherOffset(index: index)) + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Failure.io("cannot read chunk \(index) of \(path(id)): \(n == 0 ? "file too short" : String(cString: strerror(errno)))") }
-            done += n
-        }
-        return out
     }
 
     /// Deletes a chunk file (the writer may still hold a descriptor: the space is freed when it closes it).
@@ -118,6 +113,7 @@ final class FileStore {
 
     func close() {
         writer.stop()
+        reader.stop()
         for fd in descriptors.values { Glibc.close(fd) }
         descriptors.removeAll()
     }
@@ -246,5 +242,95 @@ final class FileWriter: Sendable {
             done += n
         }
         return nil
+    }
+}
+
+/// Reads chunks and checks their hashes on its own thread (below the reactor's
+/// priority), for downloads and pulls; results come back through `completed()`
+/// and a wake-up of the reactor's poll, in the order they were asked for.
+final class FileReader: Sendable {
+    struct Job: Sendable {
+        let token: UInt64
+        let id: FileID
+        let fd: Int32
+        let index: UInt32
+        let length: Int
+        let expected: [UInt8]
+    }
+
+    /// The chunk, or nil when it could not be read or its hash differs from the recorded one.
+    struct Done: Sendable {
+        let token: UInt64
+        let id: FileID
+        let index: UInt32
+        let data: [UInt8]?
+        let hash: [UInt8]
+    }
+
+    private let jobs = Mutex<[Job]>([])
+    private let results = Mutex<[Done]>([])
+    private let stopFlag = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let wakeup: Wakeup
+
+    init(wakeup: Wakeup) {
+        self.wakeup = wakeup
+        let thread = Thread { [self] in
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) // on Linux: this thread only
+            self.loop()
+            self.finished.signal()
+        }
+        thread.name = "sealpost-reads"
+        thread.start()
+    }
+
+    func submit(_ job: Job) {
+        jobs.withLock { $0.append(job) }
+        wake.signal()
+    }
+
+    func completed() -> [Done] {
+        results.withLock { r in
+            defer { r.removeAll(keepingCapacity: true) }
+            return r
+        }
+    }
+
+    func stop() {
+        stopFlag.store(true, ordering: .releasing)
+        wake.signal()
+        finished.wait()
+    }
+
+    private func loop() {
+        while true {
+            let batch = jobs.withLock { j in
+                defer { j.removeAll(keepingCapacity: true) }
+                return j
+            }
+            if batch.isEmpty {
+                if stopFlag.load(ordering: .acquiring) { return }
+                wake.wait()
+                continue
+            }
+            for job in batch {
+                var data = [UInt8](repeating: 0, count: job.length)
+                var done = 0
+                while done < job.length {
+                    let n = data.withUnsafeMutableBytes {
+                        pread(job.fd, $0.baseAddress! + done, job.length - done, off_t(FileChunks.cipherOffset(index: job.index)) + off_t(done))
+                    }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    done += n
+                }
+                Glibc.close(job.fd)
+                let hash = done == job.length ? FileChunks.chunkHash(data[...]) : []
+                let ok = done == job.length && hash == job.expected
+                results.withLock { $0.append(Done(token: job.token, id: job.id, index: job.index, data: ok ? data : nil, hash: hash)) }
+                wakeup.signal()
+            }
+        }
     }
 }

@@ -41,8 +41,13 @@ struct FileSend {
     let routing: [UInt8]
     let peer: Bool
     let id: FileID
+    /// The next chunk to read (reads run on the reader thread, a few ahead).
     var next: UInt32
     var end: UInt32
+    /// Matches the reader's results to this send.
+    var token: UInt64 = 0
+    /// Chunks being read for it.
+    var reading = 0
 }
 
 /// The reactor's file state: what it holds, what it owes, its counters.
@@ -50,6 +55,9 @@ final class FileTransfers {
     let disk: FileStore
     var files: [FileID: StoredFile] = [:]
     var sends: [FileSend] = []
+    var nextToken: UInt64 = 1
+    /// Chunks read ahead per send.
+    static let readAhead = 4
     /// Files with chunks received this cycle, in arrival order.
     var batched: [FileID] = []
     /// Time spent on file chunks in this cycle.

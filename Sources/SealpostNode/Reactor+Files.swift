@@ -9,8 +9,9 @@ import ZeroMQ
 ///
 /// Durability: a chunk is acknowledged (FILE-STATUS) or counted as held only once
 /// the writer thread has written and synced it and its hash is committed with the
-/// cycle. Fairness: chunk sends are bounded per cycle (`FileTransfers.cycleBudgetNs`)
-/// and run after the cycle's envelopes and acknowledgements went out.
+/// cycle. Fairness: incoming chunks are read for at most `FileTransfers.cycleBudgetNs`
+/// per cycle; chunks to send are read and checked on the reader thread, paced
+/// (`files.send_mb_s`), and sent after the cycle's envelopes and acknowledgements.
 extension Reactor {
     // MARK: state
 
@@ -234,7 +235,7 @@ extension Reactor {
         defer { transfers.cycleNs += Clock.monotonicNs() - start }
         switch command {
         case let .fileData(id, index, hash, data):
-            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, !file.isComplete else { return }
+            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, index < file.record.chunks else { return }
             file.lastDataNs = start
             guard index == file.written else {
                 // A gap (a reconnect lost some): ask again from where we are.
@@ -371,58 +372,79 @@ extension Reactor {
         transfers.cycleNs = 0
     }
 
-    /// Sends owed chunks round robin, a few per cycle.
+    /// Sends the chunks the reader thread has read and checked, then asks it for
+    /// more, round robin over the sends, within the pacing.
     private func serveSends() {
+        for done in transfers.disk.reader.completed() {
+            guard let i = transfers.sends.firstIndex(where: { $0.token == done.token }) else { continue }
+            transfers.sends[i].reading -= 1
+            guard let file = transfers.files[done.id] else { continue }
+            guard done.index < file.record.have else {
+                // Dropped with a damaged chunk before it: read again once it is back.
+                transfers.sends[i].next = min(transfers.sends[i].next, done.index)
+                continue
+            }
+            guard let data = done.data else {
+                damaged(file, at: done.index)
+                transfers.sends[i].next = min(transfers.sends[i].next, done.index)
+                continue
+            }
+            let s = transfers.sends[i]
+            let frame = s.peer ? PeerCommand.fileData(fileId: done.id, index: done.index, hash: done.hash, data: data).encode()
+                               : Command.fileChunk(fileId: done.id, index: done.index, data: data).encode()
+            do {
+                if try router.send([s.routing, frame], dontWait: true) { transfers.chunksOut += 1 }
+            } catch {
+                transfers.sends[i].end = transfers.sends[i].next // the client or peer went away
+            }
+        }
+        transfers.sends.removeAll { $0.next >= $0.end && $0.reading == 0 || transfers.files[$0.id] == nil }
         guard !transfers.sends.isEmpty else { return }
-        let start = Clock.monotonicNs()
+        let now = Clock.monotonicNs()
         let rate = Double(config.files.sendMBps) * 1e6 / 1e9 // bytes per ns
         if rate > 0 {
-            transfers.tokens = min(FileTransfers.burstBytes, transfers.tokens + Double(start &- transfers.refilledNs) * rate)
-            transfers.refilledNs = start
+            transfers.tokens = min(FileTransfers.burstBytes, transfers.tokens + Double(now &- transfers.refilledNs) * rate)
+            transfers.refilledNs = now
         }
         var progress = true
-        while progress, Clock.monotonicNs() - start < FileTransfers.cycleBudgetNs, rate == 0 || transfers.tokens > 0 {
+        while progress && (rate == 0 || transfers.tokens > 0) {
             progress = false
-            var i = 0
-            while i < transfers.sends.count {
+            for i in transfers.sends.indices {
                 var s = transfers.sends[i]
-                guard let file = transfers.files[s.id], s.next < s.end else {
-                    transfers.sends.remove(at: i)
-                    continue
+                guard let file = transfers.files[s.id], s.next < s.end, s.next < file.record.have,
+                      s.reading < FileTransfers.readAhead else { continue }
+                if s.token == 0 {
+                    s.token = transfers.nextToken
+                    transfers.nextToken += 1
                 }
-                guard s.next < file.record.have else { i += 1; continue } // waits for the chunk to arrive
-                guard let frame = chunkFrame(file, index: s.next, peer: s.peer) else { i += 1; continue }
-                let sent: Bool
+                let length = file.length(of: s.next)
                 do {
-                    sent = try router.send([s.routing, frame], dontWait: true)
+                    guard let expected = try store.chunkHash(file: s.id, index: s.next) else {
+                        damaged(file, at: s.next)
+                        continue
+                    }
+                    try transfers.disk.read(s.id, index: s.next, length: length, expected: expected, token: s.token)
                 } catch {
-                    transfers.sends.remove(at: i) // the client or peer went away
+                    logger.error("cannot read a file chunk: \(error)", metadata: ["file": "\(s.id.hex)"])
                     continue
                 }
-                guard sent else { i += 1; continue }
-                transfers.chunksOut += 1
-                if rate > 0 { transfers.tokens -= Double(frame.count) }
-                progress = true
                 s.next += 1
-                if s.next >= s.end { transfers.sends.remove(at: i) } else { transfers.sends[i] = s; i += 1 }
-                if Clock.monotonicNs() - start >= FileTransfers.cycleBudgetNs || (rate > 0 && transfers.tokens <= 0) { break }
+                s.reading += 1
+                transfers.sends[i] = s
+                progress = true
+                if rate > 0 {
+                    transfers.tokens -= Double(length)
+                    if transfers.tokens <= 0 { break }
+                }
             }
         }
     }
 
-    /// Reads and checks a chunk; a damaged one is dropped with everything after it and fetched again.
-    private func chunkFrame(_ file: StoredFile, index: UInt32, peer: Bool) -> [UInt8]? {
+    /// A chunk failed its hash (or could not be read): it is never sent; it and every chunk
+    /// after it are forgotten and fetched again (from the next hop, or the uploader's next attempt).
+    private func damaged(_ file: StoredFile, at index: UInt32) {
+        guard index < file.record.have else { return }
         let id = file.record.id
-        do {
-            let data = try transfers.disk.read(id, index: index, length: file.length(of: index))
-            let hash = FileChunks.chunkHash(data[...])
-            if let stored = try store.chunkHash(file: id, index: index), stored == hash {
-                return peer ? PeerCommand.fileData(fileId: id, index: index, hash: hash, data: data).encode()
-                            : Command.fileChunk(fileId: id, index: index, data: data).encode()
-            }
-        } catch {
-            logger.error("cannot read a file chunk: \(error)", metadata: ["file": "\(id.hex)"])
-        }
         transfers.damaged += 1
         logger.error("damaged chunk on disk, fetching it again", metadata: ["file": "\(id.hex)", "chunk": "\(index)",
                                                                             "from": "\(file.isPulled ? file.record.origin : "its uploader")"])
@@ -433,14 +455,13 @@ extension Reactor {
         } catch {
             store.rollback()
             logger.error("cannot forget the damaged chunk: \(error)")
-            return nil
+            return
         }
         file.record.have = index
         file.record.completedAt = nil
         file.written = index
         file.requested = index
         file.pullVia = nil
-        return nil
     }
 
     /// Asks the next hop towards each file's origin for more chunks, within the pull window.
@@ -460,8 +481,9 @@ extension Reactor {
             // Asked for and not yet durable (on the way, or with the writer): bounded, so a disk slower
             // than the link holds back the pull instead of filling memory.
             let outstanding = file.requested - file.record.have
-            guard outstanding <= FileTransfers.pullWindow, file.requested < file.record.chunks else { continue }
-            let count = min(2 * FileTransfers.pullWindow - outstanding, file.record.chunks - file.requested)
+            guard outstanding <= 3 * FileTransfers.pullWindow, file.requested < file.record.chunks,
+                  file.requested - file.written <= FileTransfers.pullWindow / 2 else { continue }
+            let count = min(4 * FileTransfers.pullWindow - outstanding, FileTransfers.pullWindow, file.record.chunks - file.requested)
             sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
                                      chunks: file.record.chunks, from: file.requested, count: count))
             if file.requested == file.written { file.lastDataNs = now }
@@ -471,7 +493,7 @@ extension Reactor {
 
     /// 0 while chunks can be sent now, a short wait while pulls are running, else nil.
     func msUntilFileWork() -> Int? {
-        if transfers.sends.contains(where: { s in transfers.files[s.id].map { s.next < $0.record.have } ?? true }) {
+        if transfers.sends.contains(where: { s in s.reading < FileTransfers.readAhead && (transfers.files[s.id].map { s.next < min(s.end, $0.record.have) } ?? true) }) {
             let rate = Double(config.files.sendMBps) * 1e6 / 1e9
             guard rate > 0, transfers.tokens <= 0 else { return 0 }
             return Int((-transfers.tokens + Double(FileChunks.cipherChunkBytes)) / rate / 1e6) + 1
