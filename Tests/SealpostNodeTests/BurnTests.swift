@@ -205,6 +205,29 @@ final class BurnTests: XCTestCase {
         XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "fwd", quoting: sent.id))
     }
 
+    func testViewOnceFileThroughARelayLeavesNoCopyOnTheWay() throws {
+        let (nodes, alice, bob, wu, zhao) = try threeUnits()
+        defer { alice.close(); bob.close(); wu.close(); zhao.close() }
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
+        let source = hq.root + "/map.pdf"
+        FileManager.default.createFile(atPath: source, contents: Data(Sodium.randomBytes(2 * FileChunks.plainChunkBytes + 5)))
+        let sent = try alice.sendFile(to: Address("zhao@district")!, path: source, burn: true,
+                                      uploads: UploadBook(profilePath: hq.profilePath("alice")))
+        let offer = try XCTUnwrap(try collect(zhao, ms: 10_000) { $0.contains { $0.file != nil } }.first { $0.file != nil })
+        _ = try zhao.fetchFile(try XCTUnwrap(offer.file), to: district.root + "/map.pdf")
+        XCTAssertEqual(FileManager.default.contents(atPath: district.root + "/map.pdf"), FileManager.default.contents(atPath: source))
+        // district: viewed; traffic kept a copy on the way and let it go once district had it; hq once traffic had it.
+        let receipts = try collect(alice, ms: 10_000) { got in got.compactMap(\.receipt).count >= 3 }.compactMap(\.receipt)
+        XCTAssertEqual(receipts.map { "\($0.receipt.node):\($0.receipt.event.name):\($0.receipt.subject)" }.sorted(),
+                       ["district:viewed:zhao@district", "hq:forwarded:traffic", "traffic:forwarded:district"])
+        XCTAssertTrue(receipts.allSatisfy { $0.verified && $0.receipt.burn == sent.id }, "\(receipts)")
+        for node in [hq, traffic, district] {
+            XCTAssertEqual((try node.status()["files"] as? [String: Any])?["files"] as? Int, 0, node.name)
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: node.dir.path + "/files")) ?? []
+            XCTAssertFalse(left.contains { $0.hasPrefix(sent.fileId.hex) }, "\(node.name): \(left)")
+        }
+    }
+
     func testImagesLimitsAndAViewAfterRestart() throws {
         let hq = try TestNode("hq")
         try hq.start()
