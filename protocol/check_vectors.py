@@ -34,7 +34,13 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     with crypto_secretbox and one crypto_box_afternm wrap per member (pairwise
     keys from the secrets given), a member opening its own wrap and the inner
     header check, and the group_op, group_event, group_fanout, reminder content
-    and reminder_due bodies re-encoded from their fields and decoded back.
+    and reminder_due bodies re-encoded from their fields and decoded back;
+  * burn after reading (section 7.7) against burn.json: the burn body rebuilt
+    and opened (its sealed expiry and image count equal to the clear ones),
+    the notice, the deletion receipts re-signed with the node's seed and
+    verified (and refused once moved to another sender), their envelope ids,
+    the capture report, the quote body, and the size of the largest group
+    burn message and its fan-out against the 12.5 MiB limit.
 
 Each check compares against the stored vector. Prints `N passed, M failed`
 and exits 1 when anything fails.
