@@ -59,18 +59,7 @@ extension Client {
         var content = Burn.Content(expiresAt: expiresAt, text: bytes, images: images).encode()
         defer { wipe(&content) }
         let kind = EnvelopeKind.burn.rawValue
-        let me = profile.address.description
-        let sealed: [UInt8]
-        if let members {
-            var wraps: [(member: String, key: BoxSharedKey)] = []
-            for m in members where m != me {
-                guard let a = Address(m) else { continue }
-                wraps.append((m, try sharedKey(with: a)))
-            }
-            sealed = GroupSealed.seal(kind: kind, id: id, from: me, group: to.description, sentAt: sentAt, content: content, wraps: wraps)
-        } else {
-            sealed = Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, content: content, key: try sharedKey(with: to))
-        }
+        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, content: content, members: members)
         return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt,
                         body: Burn.body(expiresAt: expiresAt, images: images.count, sealed: sealed))
     }

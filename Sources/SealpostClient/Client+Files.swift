@@ -145,18 +145,7 @@ extension Client {
         let kind = EnvelopeKind.file.rawValue
         var content = manifest.encode()
         defer { wipe(&content) }
-        let me = profile.address.description
-        let sealed: [UInt8]
-        if let members = groupMembers {
-            var wraps: [(member: String, key: BoxSharedKey)] = []
-            for m in members where m != me {
-                guard let a = Address(m) else { continue }
-                wraps.append((m, try sharedKey(with: a)))
-            }
-            sealed = GroupSealed.seal(kind: kind, id: id, from: me, group: to.description, sentAt: sentAt, content: content, wraps: wraps)
-        } else {
-            sealed = Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, content: content, key: try sharedKey(with: to))
-        }
+        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, content: content, members: groupMembers)
         try store(Envelope(id: id, from: "", to: to.description, kind: kind, flags: burn ? Burn.fileFlag : 0, sentAt: sentAt,
                            body: offer.body(sealed: sealed)))
         uploads.remove(resumeKey)

@@ -549,18 +549,26 @@ public final class Client {
         return try sendToGroup(group, members: members, kind: .groupMessage, content: bytes)
     }
 
-    /// Seals `content` once for the group, wraps its key for every other member, and stores it.
-    func sendToGroup(_ group: Address, members: [String], kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
+    /// Seals `content` for `to`: the 1:1 body of section 8, or, with the group's `members`,
+    /// once for the group with its key wrapped for every other member (section 7.6.3).
+    func seal(kind: UInt8, id: MessageID, to: Address, sentAt: UInt64, content: [UInt8], members: [String]?) throws -> [UInt8] {
         let me = profile.address.description
+        guard let members else {
+            return Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, content: content, key: try sharedKey(with: to))
+        }
         var wraps: [(member: String, key: BoxSharedKey)] = []
         for m in members where m != me {
             guard let a = Address(m) else { continue }
             wraps.append((m, try sharedKey(with: a)))
         }
+        return GroupSealed.seal(kind: kind, id: id, from: me, group: to.description, sentAt: sentAt, content: content, wraps: wraps)
+    }
+
+    /// Seals `content` once for the group, wraps its key for every other member, and stores it.
+    func sendToGroup(_ group: Address, members: [String], kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let sentAt = Clock.nowMs()
-        var body = GroupSealed.seal(kind: kind.rawValue, id: id, from: me, group: group.description, sentAt: sentAt,
-                                    content: content, wraps: wraps)
+        var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, content: content, members: members)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
         try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, sentAt: sentAt, body: body))
         return id

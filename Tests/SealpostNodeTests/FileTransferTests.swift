@@ -269,15 +269,8 @@ final class FileTransferTests: XCTestCase {
     }
 
     func testInterruptedDownloadResumesAndNodeRestartMidPull() throws {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        var wu = try Client(profile: try traffic.join("wu"))
+        var (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close() }
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(wu, "alice@hq")
 
         let chunks = 266 // past the first download resume point (256 chunks)
         let size = chunks * FileChunks.plainChunkBytes - 5
