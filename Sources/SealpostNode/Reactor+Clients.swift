@@ -178,7 +178,7 @@ extension Reactor {
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
         let isGroup = alwaysGroup || (local ? groups[to.local] != nil
-                                            : (kind == .reminder || kind == .reminderCancel || kind == .file) && remoteEntries[to.description] == nil)
+                                            : [.reminder, .reminderCancel, .file, .burn].contains(kind) && remoteEntries[to.description] == nil)
         if !local {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")

@@ -294,6 +294,12 @@ final class BurnTests: XCTestCase {
         XCTAssertEqual(forwarded, ["hq>district via traffic", "hq>traffic", "traffic>district"])
         XCTAssertTrue(receipts.allSatisfy(\.verified), "\(receipts)")
         assertGone(sample(envelope), from: [hq, traffic, district], "after every member viewed")
+
+        // A member two nodes away from the group's home posts one too.
+        let far = try zhao.prepareBurn(to: ops, text: "from the district", images: [], members: members)
+        try zhao.store(far)
+        _ = try collect(alice, ms: 8000) { $0.contains { $0.id == far.id } }
+        XCTAssertEqual(try alice.view(far.id).text, "from the district")
     }
 
     func testBurnMessagesCannotBeQuotedAndCapturesReachTheSender() throws {
