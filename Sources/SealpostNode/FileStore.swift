@@ -9,8 +9,8 @@ import ZeroMQ
 /// their `fdatasync` run on a `FileWriter` thread, the reads and their checks on a `FileReader`.
 final class FileStore {
     let dir: String
-    let writer: FileWriter
-    let reader: FileReader
+    let writer: BackgroundWorker<FileWriter.Job, FileWriter.Done>
+    let reader: BackgroundWorker<FileReader.Job, FileReader.Done>
     private var descriptors: [FileID: Int32] = [:]
 
     enum Failure: Error, CustomStringConvertible {
@@ -28,8 +28,8 @@ final class FileStore {
     /// The directory is made with the first file.
     init(dataDir: DataDir, wakeup: Wakeup) {
         dir = dataDir.path + "/files"
-        writer = FileWriter(wakeup: wakeup)
-        reader = FileReader(wakeup: wakeup)
+        writer = FileWriter.start(wakeup: wakeup)
+        reader = FileReader.start(wakeup: wakeup)
     }
 
     /// Asks the reader thread for chunk `index`, checked against `expected`.
@@ -70,8 +70,7 @@ final class FileStore {
         writer.submit(FileWriter.Job(id: id, fd: fd, first: first, chunks: chunks, expected: expected))
     }
 
-    /// Deletes a chunk file (the writer may still hold a descriptor: the space is freed when it closes it).
-    /// Removes a file's chunks. With `wipe` (a view-once file) they are first overwritten
+    /// Removes a file's chunks (the writer may still hold a descriptor: the space is freed when it closes it). With `wipe` (a view-once file) they are first overwritten
     /// with zeros and synced, on a thread of their own so the reactor does not wait.
     func remove(_ id: FileID, wipe: Bool = false) {
         if let fd = descriptors.removeValue(forKey: id) { Glibc.close(fd) }
@@ -119,10 +118,69 @@ final class FileStore {
     }
 }
 
+/// A thread below the reactor's priority that takes jobs in batches and hands
+/// results back through `completed()` and a wake-up of the reactor's poll. The
+/// file writer and the file reader are two of these with different work.
+final class BackgroundWorker<Job: Sendable, Result: Sendable>: Sendable {
+    private let jobs = Mutex<[Job]>([])
+    private let results = Mutex<[Result]>([])
+    private let stopFlag = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// - Parameter work: runs on the thread for each batch of jobs taken; it calls `emit`
+    ///   with results as they are ready (each call wakes the reactor).
+    init(name: String, wakeup: Wakeup, work: @escaping @Sendable (_ batch: [Job], _ emit: ([Result]) -> Void) -> Void) {
+        let thread = Thread { [self] in
+            // Bulk work: below the reactors and the chat they carry.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) // on Linux: this thread only
+            while true {
+                let batch = self.jobs.withLock { j in
+                    defer { j.removeAll(keepingCapacity: true) }
+                    return j
+                }
+                if batch.isEmpty {
+                    if self.stopFlag.load(ordering: .acquiring) { break }
+                    self.wake.wait()
+                    continue
+                }
+                work(batch) { done in
+                    self.results.withLock { $0.append(contentsOf: done) }
+                    wakeup.signal()
+                }
+            }
+            self.finished.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    func submit(_ job: Job) {
+        jobs.withLock { $0.append(job) }
+        wake.signal()
+    }
+
+    /// What finished since the last call, in the order it finished.
+    func completed() -> [Result] {
+        results.withLock { r in
+            defer { r.removeAll(keepingCapacity: true) }
+            return r
+        }
+    }
+
+    var hasResults: Bool { results.withLock { !$0.isEmpty } }
+
+    /// Finishes the jobs taken, stops the thread and waits for it.
+    func stop() {
+        stopFlag.store(true, ordering: .releasing)
+        wake.signal()
+        finished.wait()
+    }
+}
+
 /// Writes chunks, hashes them and makes them durable (`fdatasync`) on its own
-/// thread, so a file in flight never stalls the reactor's loop; each finished job
-/// comes back through `completed()` and a wake-up of the reactor's poll.
-final class FileWriter: Sendable {
+/// thread, so a file in flight never stalls the reactor's loop.
+enum FileWriter {
     struct Job: Sendable {
         let id: FileID
         let fd: Int32
@@ -139,98 +197,49 @@ final class FileWriter: Sendable {
         let error: Int32?
     }
 
-    private let jobs = Mutex<[Job]>([])
-    private let results = Mutex<[Done]>([])
-    private let stopFlag = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let wakeup: Wakeup
-
-    init(wakeup: Wakeup) {
-        self.wakeup = wakeup
-        let thread = Thread { [self] in
-            // Bulk work: below the reactors and the chat they carry.
-            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) // on Linux: this thread only
-            self.loop()
-            self.finished.signal()
-        }
-        thread.name = "sealpost-files"
-        thread.start()
+    static func start(wakeup: Wakeup) -> BackgroundWorker<Job, Done> {
+        BackgroundWorker(name: "sealpost-files", wakeup: wakeup) { batch, emit in emit(write(batch)) }
     }
 
-    func submit(_ job: Job) {
-        jobs.withLock { $0.append(job) }
-        wake.signal()
-    }
-
-    /// What finished since the last call, in submission order per file.
-    func completed() -> [Done] {
-        results.withLock { r in
-            defer { r.removeAll(keepingCapacity: true) }
-            return r
-        }
-    }
-
-    var hasResults: Bool { results.withLock { !$0.isEmpty } }
-
-    func stop() {
-        stopFlag.store(true, ordering: .releasing)
-        wake.signal()
-        finished.wait()
-    }
-
-    private func loop() {
-        while true {
-            let batch = jobs.withLock { j in
-                defer { j.removeAll(keepingCapacity: true) }
-                return j
-            }
-            if batch.isEmpty {
-                if stopFlag.load(ordering: .acquiring) { return }
-                wake.wait()
+    /// Every job of a file is written first, then one fdatasync per file covers them all.
+    private static func write(_ batch: [Job]) -> [Done] {
+        var out: [Done] = []
+        var failed: [FileID: Int32] = [:]
+        var toSync: [FileID: Int32] = [:]
+        for job in batch {
+            if failed[job.id] != nil {
+                out.append(Done(id: job.id, first: job.first, hashes: [], error: failed[job.id]))
+                Glibc.close(job.fd)
                 continue
             }
-            // Every job of a file is written first, then one fdatasync per file covers them all.
-            var out: [Done] = []
-            var failed: [FileID: Int32] = [:]
-            var toSync: [FileID: Int32] = [:]
-            for job in batch {
-                if failed[job.id] != nil {
-                    out.append(Done(id: job.id, first: job.first, hashes: [], error: failed[job.id]))
-                    Glibc.close(job.fd)
-                    continue
+            var hashes: [[UInt8]] = []
+            var error: Int32?
+            for (i, chunk) in job.chunks.enumerated() {
+                let hash = FileChunks.chunkHash(chunk[...])
+                if let expected = job.expected, expected[i] != hash {
+                    error = EBADMSG
+                    break
                 }
-                var hashes: [[UInt8]] = []
-                var error: Int32?
-                for (i, chunk) in job.chunks.enumerated() {
-                    let hash = FileChunks.chunkHash(chunk[...])
-                    if let expected = job.expected, expected[i] != hash {
-                        error = EBADMSG
-                        break
-                    }
-                    let offset = off_t(FileChunks.cipherOffset(index: job.first + UInt32(i)))
-                    if let e = Self.writeAll(job.fd, chunk, at: offset) {
-                        error = e
-                        break
-                    }
-                    // Write-behind: the disk gets it steadily, so the sync (and the node's database commits) wait less.
-                    // (On Linux, POSIX_FADV_DONTNEED starts the range's writeback without waiting for it.)
-                    _ = posix_fadvise(job.fd, offset, off_t(chunk.count), POSIX_FADV_DONTNEED)
-                    hashes.append(hash)
+                let offset = off_t(FileChunks.cipherOffset(index: job.first + UInt32(i)))
+                if let e = writeAll(job.fd, chunk, at: offset) {
+                    error = e
+                    break
                 }
-                if let error { failed[job.id] = error }
-                out.append(Done(id: job.id, first: job.first, hashes: hashes, error: error))
-                if let old = toSync[job.id] { Glibc.close(old) }
-                toSync[job.id] = job.fd
+                // Write-behind: the disk gets it steadily, so the sync (and the node's database commits) wait less.
+                // (On Linux, POSIX_FADV_DONTNEED starts the range's writeback without waiting for it.)
+                _ = posix_fadvise(job.fd, offset, off_t(chunk.count), POSIX_FADV_DONTNEED)
+                hashes.append(hash)
             }
-            for (id, fd) in toSync {
-                if failed[id] == nil, fdatasync(fd) != 0 { failed[id] = errno }
-                Glibc.close(fd)
-            }
-            let final = out.map { d in failed[d.id].map { Done(id: d.id, first: d.first, hashes: [], error: $0) } ?? d }
-            results.withLock { $0.append(contentsOf: final) }
-            wakeup.signal()
+            if let error { failed[job.id] = error }
+            out.append(Done(id: job.id, first: job.first, hashes: hashes, error: error))
+            if let old = toSync[job.id] { Glibc.close(old) }
+            toSync[job.id] = job.fd
         }
+        for (id, fd) in toSync {
+            if failed[id] == nil, fdatasync(fd) != 0 { failed[id] = errno }
+            Glibc.close(fd)
+        }
+        return out.map { d in failed[d.id].map { Done(id: d.id, first: d.first, hashes: [], error: $0) } ?? d }
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: off_t) -> Int32? {
@@ -246,9 +255,9 @@ final class FileWriter: Sendable {
 }
 
 /// Reads chunks and checks their hashes on its own thread (below the reactor's
-/// priority), for downloads and pulls; results come back through `completed()`
-/// and a wake-up of the reactor's poll, in the order they were asked for.
-final class FileReader: Sendable {
+/// priority), for downloads and pulls; each result comes back as soon as it is read,
+/// in the order it was asked for.
+enum FileReader {
     struct Job: Sendable {
         let token: UInt64
         let id: FileID
@@ -267,70 +276,26 @@ final class FileReader: Sendable {
         let hash: [UInt8]
     }
 
-    private let jobs = Mutex<[Job]>([])
-    private let results = Mutex<[Done]>([])
-    private let stopFlag = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let wakeup: Wakeup
-
-    init(wakeup: Wakeup) {
-        self.wakeup = wakeup
-        let thread = Thread { [self] in
-            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) // on Linux: this thread only
-            self.loop()
-            self.finished.signal()
-        }
-        thread.name = "sealpost-reads"
-        thread.start()
-    }
-
-    func submit(_ job: Job) {
-        jobs.withLock { $0.append(job) }
-        wake.signal()
-    }
-
-    func completed() -> [Done] {
-        results.withLock { r in
-            defer { r.removeAll(keepingCapacity: true) }
-            return r
+    static func start(wakeup: Wakeup) -> BackgroundWorker<Job, Done> {
+        BackgroundWorker(name: "sealpost-reads", wakeup: wakeup) { batch, emit in
+            for job in batch { emit([read(job)]) }
         }
     }
 
-    func stop() {
-        stopFlag.store(true, ordering: .releasing)
-        wake.signal()
-        finished.wait()
-    }
-
-    private func loop() {
-        while true {
-            let batch = jobs.withLock { j in
-                defer { j.removeAll(keepingCapacity: true) }
-                return j
+    private static func read(_ job: Job) -> Done {
+        var data = [UInt8](repeating: 0, count: job.length)
+        var done = 0
+        while done < job.length {
+            let n = data.withUnsafeMutableBytes {
+                pread(job.fd, $0.baseAddress! + done, job.length - done, off_t(FileChunks.cipherOffset(index: job.index)) + off_t(done))
             }
-            if batch.isEmpty {
-                if stopFlag.load(ordering: .acquiring) { return }
-                wake.wait()
-                continue
-            }
-            for job in batch {
-                var data = [UInt8](repeating: 0, count: job.length)
-                var done = 0
-                while done < job.length {
-                    let n = data.withUnsafeMutableBytes {
-                        pread(job.fd, $0.baseAddress! + done, job.length - done, off_t(FileChunks.cipherOffset(index: job.index)) + off_t(done))
-                    }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    done += n
-                }
-                Glibc.close(job.fd)
-                let hash = done == job.length ? FileChunks.chunkHash(data[...]) : []
-                let ok = done == job.length && hash == job.expected
-                results.withLock { $0.append(Done(token: job.token, id: job.id, index: job.index, data: ok ? data : nil, hash: hash)) }
-                wakeup.signal()
-            }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            done += n
         }
+        Glibc.close(job.fd)
+        let hash = done == job.length ? FileChunks.chunkHash(data[...]) : []
+        let ok = done == job.length && hash == job.expected
+        return Done(token: job.token, id: job.id, index: job.index, data: ok ? data : nil, hash: hash)
     }
 }
