@@ -9,6 +9,7 @@ public final class BurnBook {
     public struct Sent: Codable, Equatable {
         public var to: String
         public var sent_at: UInt64
+        /// 0 for a view-once file: each node keeps it for its own `burn_ttl_hours`.
         public var expires_at: UInt64
         public var images: Int
         /// Encoded `Burn.Receipt`s (hex), as they arrived; checked again when shown.
@@ -54,7 +55,7 @@ public final class BurnBook {
 
     /// A view-once file this person sent (`id` is its offer's message id).
     public func recordSentFile(_ id: MessageID, to: String, sentAt: UInt64) {
-        file.sent[id.hex] = Sent(to: to, sent_at: sentAt, expires_at: sentAt + Burn.defaultTTLMs, images: 0, receipts: [], captures: [])
+        file.sent[id.hex] = Sent(to: to, sent_at: sentAt, expires_at: 0, images: 0, receipts: [], captures: [])
         changed = true
     }
 
@@ -74,7 +75,7 @@ public final class BurnBook {
     /// Folds a received message into the book (burn notices, receipts, capture reports).
     public func note(_ m: ReceivedMessage) {
         if let burn = m.burn, file.received[m.id.hex] == nil {
-            file.received[m.id.hex] = Received(from: m.from, group: m.group, sent_at: m.sentAt, expires_at: burn.expiresAt,
+            file.received[m.id.hex] = Received(from: m.from, group: m.group, sent_at: m.sentAt, expires_at: burn.expiresAt ?? 0,
                                                images: burn.images, state: "waiting")
             changed = true
         }

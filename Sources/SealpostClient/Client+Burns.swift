@@ -4,7 +4,9 @@ import Sodium
 
 /// A burn message waiting on the node, as the inbox shows it: never its content.
 public struct BurnInfo: Sendable, Equatable {
-    public var expiresAt: UInt64
+    /// When it expires, as its clear header says; nil for a view-once file, which each node
+    /// keeps for its own `burn_ttl_hours` from when it arrived.
+    public var expiresAt: UInt64?
     public var images: Int
 }
 

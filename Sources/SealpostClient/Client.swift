@@ -434,7 +434,7 @@ public final class Client {
             message.file = manifest
             message.text = "file \(manifest.name) (\(manifest.size) bytes)"
             if burn {
-                message.burn = BurnInfo(expiresAt: envelope.sentAt + Burn.defaultTTLMs, images: 0)
+                message.burn = BurnInfo(expiresAt: nil, images: 0)
                 message.text = "burn after reading: " + message.text
             }
         case .card?:

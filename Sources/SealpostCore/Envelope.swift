@@ -49,6 +49,12 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     /// A file offer: clear file id and sizes, then the sealed `FileManifest` (`FileOffer`).
     case file = 14
 
+    /// Kinds a member sends to a group's address for its home node to fan out to every member
+    /// (a group is not in the directory, so nodes on the way do not look the address up).
+    public var fansOut: Bool {
+        self == .groupMessage || self == .reminder || self == .reminderCancel || self == .burn || self == .file
+    }
+
     public var name: String {
         switch self {
         case .text: return "text"

@@ -103,6 +103,22 @@ public enum Group {
         return w.bytes
     }
 
+    /// The kind of the envelope a fan-out body carries, read without decoding the envelope
+    /// (nil when the body is damaged): nodes look inside only the fan-outs they care about.
+    public static func fanoutInnerKind(_ body: [UInt8]) -> UInt8? {
+        var r = WireReader(body)
+        do {
+            for _ in 0..<Int(try r.u16("count")) { _ = try r.string("recipient") }
+            _ = try r.u32("envelope.length")
+            _ = try r.octets(MessageID.size, "envelope.id")
+            _ = try r.string("envelope.from")
+            _ = try r.string("envelope.to")
+            return try r.u8("envelope.kind")
+        } catch {
+            return nil
+        }
+    }
+
     public static func parseFanout(_ body: [UInt8]) throws -> (recipients: [String], envelope: Envelope) {
         var r = WireReader(body)
         let n = Int(try r.u16("count"))

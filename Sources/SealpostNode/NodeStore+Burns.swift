@@ -35,8 +35,13 @@ extension NodeStore {
     func takeBurn(recipient: String, id: MessageID) throws -> (sender: String, envelope: [UInt8])? {
         guard let row = try db.first("SELECT sender, envelope FROM burns WHERE recipient = ? AND id = ?",
                                      .text(recipient), .blob(id.bytes), map: { ($0.text(0), $0.blob(1)) }) else { return nil }
-        try db.run("DELETE FROM burns WHERE recipient = ? AND id = ?", .text(recipient), .blob(id.bytes))
+        _ = try deleteBurn(recipient: recipient, id: id)
         return row
+    }
+
+    /// Deletes a kept burn message without reading it; false when there was none.
+    func deleteBurn(recipient: String, id: MessageID) throws -> Bool {
+        try db.run("DELETE FROM burns WHERE recipient = ? AND id = ?", .text(recipient), .blob(id.bytes)) == 1
     }
 
     /// Burn messages whose time is up, oldest first.

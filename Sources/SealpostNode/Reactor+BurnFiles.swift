@@ -17,12 +17,7 @@ struct BurnFile {
 extension Reactor {
     /// The view-once file offer an envelope is or carries (a group's fan-out), with its file id.
     func burnFileOffer(_ envelope: Envelope) -> (offer: Envelope, fileId: FileID)? {
-        var inner = envelope
-        if envelope.kind == EnvelopeKind.groupFanout.rawValue {
-            guard let e = try? Group.parseFanout(envelope.body).envelope else { return nil }
-            inner = e
-        }
-        guard inner.kind == EnvelopeKind.file.rawValue, inner.flags & Burn.fileFlag != 0,
+        guard let inner = carried(.file, in: envelope), inner.flags & Burn.fileFlag != 0,
               let (offer, _) = try? FileOffer.split(inner.body) else { return nil }
         return (inner, offer.fileId)
     }
@@ -68,15 +63,14 @@ extension Reactor {
     /// who did not. The sender's own upload is not a reader.
     func burnFileGone(_ file: StoredFile) throws {
         guard let known = burnFiles[file.record.id] else { return }
-        let burn = Envelope(id: known.message, from: known.sender, to: known.sender, kind: EnvelopeKind.file.rawValue, sentAt: 0, body: [])
         for (reader, fetched) in file.readers.sorted(by: { $0.key < $1.key }) where reader != "user:\(file.record.owner)" {
             let name = String(reader.dropFirst(5))
             if reader.hasPrefix("user:") {
                 let now = Clock.nowMs(), id = file.record.id
                 try write(ref: id) { try store.logBurn(id: id, recipient: name, event: fetched ? .viewed : .expired, at: now) }
-                try sendReceipt(fetched ? .viewed : .expired, burn: burn, subject: address(name))
+                try sendReceipt(fetched ? .viewed : .expired, burn: known.message, sender: known.sender, subject: address(name))
             } else {
-                try sendReceipt(fetched ? .forwarded : .expired, burn: burn, subject: name)
+                try sendReceipt(fetched ? .forwarded : .expired, burn: known.message, sender: known.sender, subject: name)
             }
         }
         let id = file.record.id

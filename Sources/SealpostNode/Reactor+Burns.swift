@@ -44,16 +44,16 @@ extension Reactor {
         return nil
     }
 
-    /// The burn message an envelope is or carries (a group's fan-out), if any.
-    func burnInside(_ envelope: Envelope) -> Envelope? {
-        switch EnvelopeKind(rawValue: envelope.kind) {
-        case .burn?: return envelope
-        case .groupFanout?:
-            guard let inner = try? Group.parseFanout(envelope.body).envelope, inner.kind == EnvelopeKind.burn.rawValue else { return nil }
-            return inner
-        default: return nil
-        }
+    /// The envelope of `kind` an envelope is or carries (a group's fan-out), if any. A fan-out
+    /// is decoded only when the kind it carries is `kind`: most carry plain group messages.
+    func carried(_ kind: EnvelopeKind, in envelope: Envelope) -> Envelope? {
+        if envelope.kind == kind.rawValue { return envelope }
+        guard envelope.kind == EnvelopeKind.groupFanout.rawValue, Group.fanoutInnerKind(envelope.body) == kind.rawValue else { return nil }
+        return try? Group.parseFanout(envelope.body).envelope
     }
+
+    /// The burn message an envelope is or carries, if any.
+    func burnInside(_ envelope: Envelope) -> Envelope? { carried(.burn, in: envelope) }
 
     /// Remembers a burn message this node journals (origin, relay or home node) so nothing
     /// may quote it, and when its journal copy must lose its content if it is still here.
@@ -69,9 +69,11 @@ extension Reactor {
     /// A burn message that expires while it waits in the journal (its next hop is down)
     /// loses its content here: the entry keeps its place in its stream with only the
     /// notice, which the recipient's node records as expired; the sender gets this
-    /// node's `expired` receipt for its copy.
+    /// node's `expired` receipt for its copy. Looked at once a second, in the cycle's transaction.
     func expireJournalledBurns() {
         let now = Clock.nowMs()
+        guard !journalledBurns.isEmpty, now >= nextJournalledBurnCheckMs else { return }
+        nextJournalledBurnCheckMs = now + 1000
         for (jid, expiresAt) in journalledBurns where expiresAt <= now {
             guard let entry = journal.entries[jid], let burn = burnInside(entry.envelope) else {
                 journalledBurns[jid] = nil
@@ -88,7 +90,7 @@ extension Reactor {
             stub.encode(into: &w)
             do {
                 try write(ref: burn.id) { try store.replaceJournalEnvelope(jid: jid, envelope: w.bytes) }
-                try sendReceipt(.expired, burn: burn, subject: burn.to)
+                try sendReceipt(.expired, burn: burn.id, sender: burn.from, subject: burn.to)
                 let emptied = stub
                 onCommit.append { [weak self] in
                     self?.journal.replaceEnvelope(jid, with: emptied)
@@ -155,7 +157,7 @@ extension Reactor {
         guard let envelope = try? Envelope.decode(from: &r) else {
             return reply(session, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "the stored burn message is damaged"))
         }
-        try sendReceipt(.viewed, burn: envelope, subject: address(user))
+        try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
         onCommit.append { [weak self] in
             guard let self else { return }
             self.pendingBurns -= 1
@@ -173,15 +175,13 @@ extension Reactor {
             var expired: [(recipient: String, id: MessageID, sender: String)] = []
             try write(ref: .zero) { expired = try store.expiredBurns(now: now, limit: Self.batchLimit) }
             for item in expired {
-                var taken: (sender: String, envelope: [UInt8])?
+                var deleted = false
                 try write(ref: item.id) {
-                    taken = try store.takeBurn(recipient: item.recipient, id: item.id)
+                    deleted = try store.deleteBurn(recipient: item.recipient, id: item.id)
                     try store.logBurn(id: item.id, recipient: item.recipient, event: .expired, at: now)
                 }
-                guard taken != nil else { continue }
-                let stub = Envelope(id: item.id, from: item.sender, to: address(item.recipient), kind: EnvelopeKind.burn.rawValue,
-                                    sentAt: now, body: [])
-                try sendReceipt(.expired, burn: stub, subject: address(item.recipient))
+                guard deleted else { continue }
+                try sendReceipt(.expired, burn: item.id, sender: item.sender, subject: address(item.recipient))
             }
             let count = expired.count
             var following: UInt64?
@@ -198,24 +198,25 @@ extension Reactor {
         }
     }
 
-    /// A journal entry that held a burn message is gone: the next hop has it durably.
+    /// A journal entry that held a burn message's content is gone: the next hop has it durably.
     /// The receipt names the hop, and the copy's destination node when that is further.
     func burnForwarded(_ envelope: Envelope, jid: UInt64, dest: String, to hop: String) throws {
-        guard let burn = burnInside(envelope) else { return }
+        // Only entries known to hold content (an expired one already had its receipt).
+        guard journalledBurns[jid] != nil, let burn = burnInside(envelope) else { return }
         onCommit.append { [weak self] in self?.journalledBurns[jid] = nil }
-        try sendReceipt(.forwarded, burn: burn, subject: dest == hop ? hop : "\(dest) via \(hop)")
+        try sendReceipt(.forwarded, burn: burn.id, sender: burn.from, subject: dest == hop ? hop : "\(dest) via \(hop)")
     }
 
-    /// Signs and sends the sender of `burn` a receipt for this node's deletion of its copy,
-    /// and has the WAL truncated once the cycle commits.
-    func sendReceipt(_ event: Burn.Receipt.Event, burn: Envelope, subject: String) throws {
-        guard let sender = Address(burn.from) else { return }
-        var receipt = Burn.Receipt(burn: burn.id, sender: burn.from, node: config.name, event: event, subject: subject,
+    /// Signs and sends `sender` a receipt for this node's deletion of its copy of burn message
+    /// `burn`, and has the WAL truncated once the cycle commits.
+    func sendReceipt(_ event: Burn.Receipt.Event, burn: MessageID, sender from: String, subject: String) throws {
+        guard let sender = Address(from) else { return }
+        var receipt = Burn.Receipt(burn: burn, sender: from, node: config.name, event: event, subject: subject,
                                    deletedAt: Clock.nowMs())
         receipt.sign(with: keys.sign)
         // A node speaks from the person's address when the subject is one of its people, else for itself.
-        let from = Address(subject)?.node == config.name ? subject : address(Self.nodeSender)
-        let envelope = Envelope(id: receipt.messageID, from: from, to: sender.description, kind: EnvelopeKind.burnReceipt.rawValue,
+        let speaker = Address(subject)?.node == config.name ? subject : address(Self.nodeSender)
+        let envelope = Envelope(id: receipt.messageID, from: speaker, to: sender.description, kind: EnvelopeKind.burnReceipt.rawValue,
                                 sentAt: receipt.deletedAt, body: receipt.encode())
         if sender.node == config.name {
             try deliverLocally(envelope, to: sender.local)

@@ -178,7 +178,7 @@ extension Reactor {
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
         let isGroup = alwaysGroup || (local ? groups[to.local] != nil
-                                            : [.reminder, .reminderCancel, .file, .burn].contains(kind) && remoteEntries[to.description] == nil)
+                                            : kind.fansOut && remoteEntries[to.description] == nil)
         if !local {
             guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
@@ -476,10 +476,6 @@ extension Reactor {
     func housekeeping() {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
-        if !journalledBurns.isEmpty {
-            expireJournalledBurns()
-            finishCycle()
-        }
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
             drop(routing)
             _ = session

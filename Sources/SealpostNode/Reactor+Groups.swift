@@ -17,7 +17,7 @@ extension Reactor {
                 return try refuseGroup(envelope, "malformed group operation")
             }
             try apply(op, targets: targets, group: to.local, actor: envelope.from, envelope: envelope)
-        case .groupMessage?, .reminder?, .reminderCancel?, .burn?, .file?:
+        case let kind? where kind.fansOut:
             guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
             // The fan-out wraps the envelope: it must still fit a body once wrapped.
             let limit = envelope.kind == EnvelopeKind.burn.rawValue ? Envelope.maxLargeBodyBytes : Envelope.maxBodyBytes

@@ -81,6 +81,8 @@ final class Reactor {
     var nextBurnExpiryMs: UInt64?
     /// Journal entries that hold a burn message's content, with its expiry.
     var journalledBurns: [UInt64: UInt64] = [:]
+    /// When the journal is next looked at for burn copies past their expiry.
+    var nextJournalledBurnCheckMs: UInt64 = 0
     /// View-once files this node knows of, by file id.
     var burnFiles: [FileID: BurnFile] = [:]
     /// Notices fired in this cycle: back into the schedule if the commit fails.
@@ -245,6 +247,7 @@ final class Reactor {
             // already fired (its row gone) and changes nothing, never the reverse.
             fireDueReminders()
             expireBurns()
+            expireJournalledBurns()
             if events[1].contains(.readable) { readRouter() }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link) }

@@ -150,7 +150,8 @@ extension SealpostCommand {
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
-            print("burn message \(key) to \(sent.to), sent \(Clock.rfc3339(ms: sent.sent_at)), expires \(Clock.rfc3339(ms: sent.expires_at))")
+            let expiry = sent.expires_at > 0 ? "expires \(Clock.rfc3339(ms: sent.expires_at))" : "kept unfetched for the nodes' burn time to live"
+            print("burn message \(key) to \(sent.to), sent \(Clock.rfc3339(ms: sent.sent_at)), \(expiry)")
             if checked.isEmpty { print("no receipts yet (run sealpost inbox to collect them)") }
             for c in checked {
                 let what: String

@@ -76,7 +76,9 @@ extension ReceivedMessage {
             if !e.reason.isEmpty { object["reason"] = e.reason }
             object["members"] = e.members.map(\.address)
         }
-        if let b = burn { object["burn"] = ["images": b.images, "expires_at": Clock.rfc3339(ms: b.expiresAt)] }
+        if let b = burn {
+            object["burn"] = ["images": b.images, "expires_at": b.expiresAt.map { Clock.rfc3339(ms: $0) } ?? NSNull()]
+        }
         if let r = receipt {
             var o: [String: Any] = ["burn": r.receipt.burn.hex, "node": r.receipt.node, "event": r.receipt.event.name,
                                     "subject": r.receipt.subject, "deleted_at": Clock.rfc3339(ms: r.receipt.deletedAt),

@@ -99,6 +99,28 @@ final class BurnCodecTests: XCTestCase {
         XCTAssertNil(Quote.split(envelope), "too short to name a message")
     }
 
+    func testFanoutInnerKindIsReadWithoutDecoding() {
+        for kind in [EnvelopeKind.burn, .groupMessage, .file] {
+            let inner = Envelope(id: id, from: "alice@hq", to: "ops@hq", kind: kind.rawValue, sentAt: 1, body: [1, 2, 3])
+            let body = Group.fanoutBody(recipients: ["wu@traffic", "li@traffic"], envelope: inner)
+            XCTAssertEqual(Group.fanoutInnerKind(body), kind.rawValue, kind.name)
+            XCTAssertNil(Group.fanoutInnerKind(Array(body.prefix(30))), "truncated before the kind")
+        }
+        // Whenever a damaged fan-out still decodes, the kind read ahead is the kind decoded.
+        var rng = CommandCodecTests.SplitMix64(state: 0xFA17)
+        let body = Group.fanoutBody(recipients: ["wu@traffic"], envelope: Envelope(id: id, from: "alice@hq", to: "ops@hq",
+                                                                                 kind: 11, sentAt: 1, body: [9]))
+        var decoded = 0
+        for _ in 0..<5_000 {
+            let bytes = CommandCodecTests.mutate(body, &rng)
+            if let parsed = try? Group.parseFanout(bytes) {
+                decoded += 1
+                XCTAssertEqual(Group.fanoutInnerKind(bytes), parsed.envelope.kind)
+            }
+        }
+        XCTAssertGreaterThan(decoded, 50)
+    }
+
     func testDamagedInputOnlyThrows() {
         var rng = CommandCodecTests.SplitMix64(state: 0xB0B)
         var seed = [UInt8](repeating: 5, count: 32)
