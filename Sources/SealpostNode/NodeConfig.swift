@@ -111,25 +111,67 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                                          "burn_ttl_hours", "files"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
+        // Syntax first: an error names the line and column (as editors count them, from 1).
+        let root: Yams.Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw NodeError.config("cannot read \(file): \(Self.describe(error))")
+        }
         // A misspelt key would otherwise be ignored without a word.
-        if let top = try? Yams.load(yaml: text) as? [String: Any] {
-            let unknown = Set(top.keys).subtracting(knownKeys).sorted()
-            if !unknown.isEmpty {
-                throw NodeError.config("cannot read \(file): unknown key '\(unknown[0])' (known: \(knownKeys.sorted().joined(separator: ", ")))")
+        if let top = root?.mapping {
+            for (key, _) in top {
+                guard let name = key.string, !knownKeys.contains(name) else { continue }
+                throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
             }
         }
         let config: NodeConfig
         do {
             config = try YAMLDecoder().decode(NodeConfig.self, from: text)
         } catch {
-            throw NodeError.config("cannot read \(file): \(Self.describe(error))")
+            throw NodeError.config("cannot read \(file)\(Self.at(Self.mark(of: Self.codingPath(of: error), in: root))): \(Self.describe(error))")
         }
         try config.validate()
         return config
     }
 
+    /// `, line L column C` for an error message, or nothing when the place is unknown.
+    static func at(_ mark: Mark?) -> String {
+        mark.map { ", line \($0.line) column \($0.column)" } ?? ""
+    }
+
+    /// Where the value at `path` stands in the document: the deepest node of the path that exists.
+    static func mark(of path: [CodingKey], in root: Yams.Node?) -> Mark? {
+        var node = root
+        var mark = root?.mark
+        for key in path {
+            if let index = key.intValue, let sequence = node?.sequence, index < sequence.count {
+                node = sequence[index]
+            } else if let mapping = node?.mapping, let pair = mapping.first(where: { $0.key.string == key.stringValue }) {
+                node = pair.value
+            } else {
+                break
+            }
+            mark = node?.mark ?? mark
+        }
+        return mark
+    }
+
+    static func codingPath(of error: Error) -> [CodingKey] {
+        switch error {
+        case DecodingError.keyNotFound(_, let ctx), DecodingError.typeMismatch(_, let ctx),
+             DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
+            return ctx.codingPath
+        default: return []
+        }
+    }
+
     static func describe(_ error: Error) -> String {
         switch error {
+        case let YamlError.scanner(context, problem, mark, _), let YamlError.parser(context, problem, mark, _),
+             let YamlError.composer(context, problem, mark, _):
+            let while_ = context.map { " (\($0.text))" } ?? ""
+            return "line \(mark.line) column \(mark.column): \(problem)\(while_)"
         case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
         case DecodingError.typeMismatch(let type, let ctx):
             let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")

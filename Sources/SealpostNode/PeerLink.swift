@@ -34,6 +34,8 @@ final class PeerLink {
 
     /// Set once the peer answered our HELLO since it was last silent.
     var helloAnswered = false
+    /// When it last answered HELLO after a silence (the link came up).
+    var upSinceNs: UInt64 = 0
     var everHeard = false
     var lastHeardNs: UInt64 = 0
     var lastPingSentNs: UInt64 = 0
@@ -123,6 +125,16 @@ final class PeerLink {
     }
 
     var room: Int { max(0, min(credit, Self.maxCredit) - inFlight.count) }
+
+    /// How long relays wait, after the link came up, for the peer's first route announcement.
+    static let routesGraceNs: UInt64 = 2_000_000_000
+
+    /// Whether to hand the peer relays now. Right after it (re)connects, a peer that just
+    /// restarted does not know our routes yet and would refuse what we relay for other
+    /// origins; its announcement arriving (or a short grace) shows it is past that.
+    func readyForRelays(now: UInt64) -> Bool {
+        routesHeardNs >= upSinceNs || now &- upSinceNs > Self.routesGraceNs
+    }
 
     func heard(now: UInt64) {
         lastHeardNs = now

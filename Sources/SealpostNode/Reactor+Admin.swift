@@ -8,7 +8,7 @@ import ZeroMQ
 /// Request: one frame, a JSON object `{"cmd": "status" | "pending" | "federation", …}`.
 /// Answer: one frame, a JSON object (`{"error": "…"}` when it cannot be answered).
 extension Reactor {
-    static let version = "0.3.0"
+    static let version = SealpostVersion.string
 
     func serveAdmin() {
         var count = 0
@@ -70,6 +70,7 @@ extension Reactor {
             "waiting": ["messages": waitingTotal, "users": waiting.filter { $0.value > 0 }.count,
                         "by_user": waiting.filter { $0.value > 0 }],
             "journal": journal.count,
+            "destinations": destinationsWaiting(nowMs: nowMs),
             "unrouted": journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) },
             "held": heldCount.values.reduce(0, +),
@@ -81,15 +82,41 @@ extension Reactor {
             "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal")],
             "files": filesStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
-                      "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60],
+                      "relayed_last_minute": rate.relayedCount,
+                      "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60,
+                      "relayed_per_s": Double(rate.relayedCount) / 60],
             "counters": [
                 "envelopes_in": counters.envelopesIn, "delivered": counters.delivered, "duplicates": counters.duplicates,
                 "relayed": counters.relayed, "malformed": counters.malformed, "refused_keys": counters.refusedKeys,
                 "rejected_relays": counters.rejectedRelays, "rejected_announcements": counters.rejectedAnnouncements,
+                "relays_before_routes": counters.relaysBeforeRoutes,
                 "key_conflicts": counters.keyConflicts, "undeliverable": counters.undeliverable,
                 "commit_failures": counters.commitFailures,
             ],
         ]
+    }
+
+    /// Per destination node, what waits in the journal for it: queued and in flight, the
+    /// oldest age and the next hop — also while no route exists (a partition), so an alert on
+    /// `oldest_ms` fires whatever the routes say.
+    func destinationsWaiting(nowMs: UInt64) -> [[String: Any]] {
+        var inFlight: [String: (count: Int, oldest: UInt64)] = [:]
+        for link in links.values {
+            for jid in link.inFlight.keys {
+                guard let entry = journal.entries[jid] else { continue }
+                let old = inFlight[entry.dest] ?? (0, UInt64.max)
+                inFlight[entry.dest] = (old.count + 1, min(old.oldest, entry.createdMs))
+            }
+        }
+        let dests = Set(journal.destinationsWaiting).union(inFlight.keys).sorted()
+        return dests.map { dest in
+            let queued = journal.queuedCount(dest: dest)
+            let flying = inFlight[dest] ?? (0, UInt64.max)
+            let oldest = min(journal.oldestQueuedMs(dest: dest) ?? UInt64.max, flying.oldest)
+            return ["node": dest, "waiting": queued + flying.count, "in_flight": flying.count,
+                    "oldest_ms": oldest == UInt64.max ? 0 : Int(nowMs &- min(oldest, nowMs)),
+                    "next_hop": routeTable.nextHop(to: dest) ?? NSNull()]
+        }
     }
 
     /// Metadata of the envelopes waiting for `peer`: in flight to it, or queued for a destination it is the way to.
@@ -132,7 +159,7 @@ extension Reactor {
             "name": config.name, "version": Self.version, "uptime_s": Int((now - startedNs) / 1_000_000_000),
             "users": usersByName.count, "online": attachedByUser.values.filter(\.attached).count,
             "peers": peers, "journal": journal.count, "waiting": waiting.values.reduce(0, +),
-            "in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
+            "in_last_minute": rate.inCount, "out_last_minute": rate.outCount, "relayed_last_minute": rate.relayedCount,
         ]
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
     }

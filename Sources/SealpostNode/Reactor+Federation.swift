@@ -139,7 +139,8 @@ extension Reactor {
     func dispatchJournal(now: UInt64) {
         guard !journal.isEmpty else { return }
         for dest in journal.destinationsWaiting {
-            guard let hop = routeTable.nextHop(to: dest), let link = links[hop], link.isUp(now: now) else { continue }
+            guard let hop = routeTable.nextHop(to: dest), let link = links[hop], link.isUp(now: now),
+                  link.readyForRelays(now: now) else { continue }
             let batch = journal.take(dest: dest, limit: link.room)
             for (index, entry) in batch.enumerated() {
                 let frame = PeerCommand.relay(jid: entry.jid, origin: entry.origin, dest: entry.dest, streamSeq: entry.streamSeq,
@@ -273,6 +274,11 @@ extension Reactor {
         // other: the first hop's RELAYED already removed it from our journal.
         guard origin == config.name || relayAllowed(origin: origin, via: link) else {
             // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
+            if link.routesHeardNs == 0 {
+                // This node has not heard the peer's routes since it started: normal right after a restart.
+                counters.relaysBeforeRoutes += 1
+                return
+            }
             counters.rejectedRelays += 1
             logger.warning("relay refused: peer does not route for its origin",
                            metadata: ["peer": "\(link.name)", "origin": "\(origin)"])
@@ -306,6 +312,7 @@ extension Reactor {
                                            envelope: envelope, createdMs: nowMs)
             onCommit.append { [weak self] in self?.journal.add(entry) }
             counters.relayed += 1
+            rates.countRelayed()
         }
         relayAcks[routingId, default: []].append(jid)
     }
@@ -394,6 +401,7 @@ extension Reactor {
                     link.credit = Int(credit)
                     if !link.helloAnswered {
                         link.helloAnswered = true
+                        link.upSinceNs = now
                         // Resend the whole window: what was in flight may have died with the connection.
                         for jid in link.inFlight.keys { journal.requeue(jid) }
                         link.inFlight.removeAll()

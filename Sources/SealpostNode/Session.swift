@@ -98,26 +98,30 @@ final class Session {
     }
 }
 
-/// Envelopes in and out over the last minute, in one-second buckets.
+/// Envelopes in and out over the last minute, in one-second buckets: `in` reached this
+/// node (from its people, or relayed for them), `out` left it (to its people, or
+/// acknowledged by a next hop), `relayed` passed through on the way to another node.
 struct RateMeter {
-    private var buckets = [(second: UInt64, inCount: Int, outCount: Int)](repeating: (0, 0, 0), count: 60)
+    private struct Bucket { var second: UInt64 = 0, inCount = 0, outCount = 0, relayedCount = 0 }
+    private var buckets = [Bucket](repeating: Bucket(), count: 60)
 
     private mutating func bucket(_ now: UInt64) -> Int {
         let second = now / 1_000_000_000
         let index = Int(second % 60)
-        if buckets[index].second != second { buckets[index] = (second, 0, 0) }
+        if buckets[index].second != second { buckets[index] = Bucket(second: second) }
         return index
     }
 
     mutating func countIn(_ n: Int = 1) { let i = bucket(Clock.monotonicNs()); buckets[i].inCount += n }
     mutating func countOut(_ n: Int = 1) { let i = bucket(Clock.monotonicNs()); buckets[i].outCount += n }
+    mutating func countRelayed(_ n: Int = 1) { let i = bucket(Clock.monotonicNs()); buckets[i].relayedCount += n }
 
     /// Totals over the last 60 seconds.
-    func lastMinute() -> (inCount: Int, outCount: Int) {
+    func lastMinute() -> (inCount: Int, outCount: Int, relayedCount: Int) {
         let now = Clock.monotonicNs() / 1_000_000_000
-        var i = 0, o = 0
-        for b in buckets where b.second + 60 > now && b.second <= now { i += b.inCount; o += b.outCount }
-        return (i, o)
+        var i = 0, o = 0, r = 0
+        for b in buckets where b.second + 60 > now && b.second <= now { i += b.inCount; o += b.outCount; r += b.relayedCount }
+        return (i, o, r)
     }
 }
 
@@ -131,6 +135,9 @@ struct NodeCounters {
     var commitFailures: UInt64 = 0
     var relayed: UInt64 = 0
     var rejectedRelays: UInt64 = 0
+    /// RELAYs from a peer whose routes this node has not heard yet (just after a restart):
+    /// not acknowledged, sent again by the peer, not a sign of misbehaviour.
+    var relaysBeforeRoutes: UInt64 = 0
     var rejectedAnnouncements: UInt64 = 0
     var keyConflicts: UInt64 = 0
     var undeliverable: UInt64 = 0

@@ -10,9 +10,17 @@ struct SealpostNodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-node",
         abstract: "Sealpost relay node: create, run and operate a unit's node.",
-        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Status.self, Pending.self],
+        version: SealpostVersion.string,
+        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Status.self, Pending.self, Check.self],
         defaultSubcommand: Run.self
     )
+
+    /// The node must outlive a closed log pipe (`sealpost-node run | tee …` whose reader died):
+    /// SIGPIPE would kill it with status 141; ignored, the write fails and the node goes on.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }
 
 /// `--data DIR`, shared by every subcommand.

@@ -110,7 +110,7 @@ func renderStatus(_ s: [String: Any]) -> String {
     if let f = s["files"] as? [String: Any] {
         out.append("files     \(f["files"] ?? 0) (\(bytes(f["bytes"] as? Int ?? 0))): \(f["uploading"] ?? 0) uploading, \(f["pulling"] ?? 0) pulling from other nodes, \(f["sending"] ?? 0) being sent; \(bytes(f["free_bytes"] as? Int ?? 0)) free, quota \(f["quota_mb"] ?? 0) MiB per user")
     }
-    out.append("rates     last minute: \(rates["in_last_minute"] ?? 0) in, \(rates["out_last_minute"] ?? 0) out")
+    out.append("rates     last minute: \(rates["in_last_minute"] ?? 0) in, \(rates["out_last_minute"] ?? 0) out, \(rates["relayed_last_minute"] ?? 0) relayed")
     let peers = s["peers"] as? [[String: Any]] ?? []
     out.append("")
     if peers.isEmpty {
@@ -134,6 +134,16 @@ func renderStatus(_ s: [String: Any]) -> String {
         for r in routes {
             out.append(pad(r["dest"] as? String ?? "", 14) + pad(r["next_hop"] as? String ?? "", 14) + pad("\(r["hops"] ?? 0)", 6)
                        + ((r["path"] as? [String]) ?? []).joined(separator: " → "))
+        }
+    }
+    // What waits, per destination node, even while no route leads there (a partition).
+    let waitingFor = s["destinations"] as? [[String: Any]] ?? []
+    if !waitingFor.isEmpty {
+        out.append("")
+        out.append(pad("WAITING FOR", 14) + pad("NEXT HOP", 14) + pad("WAITING", 9) + pad("IN FLIGHT", 11) + "OLDEST")
+        for d in waitingFor {
+            out.append(pad(d["node"] as? String ?? "", 14) + pad(d["next_hop"] as? String ?? "no route", 14)
+                       + pad("\(d["waiting"] ?? 0)", 9) + pad("\(d["in_flight"] ?? 0)", 11) + duration(ms: d["oldest_ms"] as? Int ?? 0))
         }
     }
     let counters = s["counters"] as? [String: Any] ?? [:]

@@ -8,9 +8,16 @@ struct SealpostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost",
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
+        version: SealpostVersion.string,
         subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
                       SendFile.self, Fetch.self, View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self]
     )
+
+    /// A closed output pipe (`sealpost inbox | head`) is an error on write, not a silent death by SIGPIPE.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }
 
 struct ProfileOption: ParsableArguments {
