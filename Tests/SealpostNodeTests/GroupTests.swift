@@ -6,12 +6,13 @@ import XCTest
 
 /// A group spanning three nodes, one of them reached only through another.
 final class GroupTests: XCTestCase {
-    /// Everything that arrives within `ms`, acknowledged.
-    func drainAll(_ client: Client, ms: Int) throws -> [ReceivedMessage] {
+    /// Collects (and acknowledges) what arrives until `done` holds for what came so far, or
+    /// the timeout; never waits longer than it must.
+    func collect(_ client: Client, timeoutMs: Int = 10_000, until done: ([ReceivedMessage]) -> Bool) throws -> [ReceivedMessage] {
         try client.attach()
         var out: [ReceivedMessage] = []
-        let deadline = Clock.monotonicNs() + UInt64(ms) * 1_000_000
-        while Clock.monotonicNs() < deadline {
+        let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        while !done(out), Clock.monotonicNs() < deadline {
             guard let event = try client.next(timeoutMs: 50) else { continue }
             if case .message(let m) = event, !out.contains(where: { $0.id == m.id }) {
                 out.append(m)
@@ -20,6 +21,15 @@ final class GroupTests: XCTestCase {
         }
         try client.flush()
         return out
+    }
+
+    /// Proves that nothing else is on its way to `client` from `sender`'s node: a marker sent
+    /// after it travels the same stream, so whatever was sent earlier arrives before it.
+    func collectUntilMarker(_ client: Client, from sender: Client, to address: String) throws -> [ReceivedMessage] {
+        let marker = try sender.sendText(to: Address(address)!, text: "marker")
+        let got = try collect(client) { $0.contains { $0.id == marker } }
+        XCTAssertTrue(got.contains { $0.id == marker }, "the marker arrives")
+        return got.filter { $0.id != marker }
     }
 
     func testGroupAcrossThreeNodesWithMembershipChanges() throws {
@@ -36,19 +46,22 @@ final class GroupTests: XCTestCase {
 
         // Every member hears of the group, on every node.
         for (who, client) in [("wu", wu), ("zhao", zhao)] {
-            let got = try drainAll(client, ms: 3000)
+            let got = try collect(client) { $0.contains { $0.kind == "group_event" && $0.group == "ops@hq" } }
             XCTAssertTrue(got.contains { $0.kind == "group_event" && $0.group == "ops@hq" }, who)
         }
 
         // Posts from the home node and from a node two hops away reach everyone else once.
         let first = try alice.sendGroupText(group: ops, members: members, text: "briefing at 9")
         let second = try zhao.sendGroupText(group: ops, members: members, text: "on my way")
-        let atWu = try drainAll(wu, ms: 3000).filter { $0.group == "ops@hq" && $0.kind == "text" }
+        let atWu = try collect(wu) { got in [first, second].allSatisfy { id in got.contains { $0.id == id } } }
+            .filter { $0.group == "ops@hq" && $0.kind == "text" }
         XCTAssertEqual(Set(atWu.map(\.id)), [first, second])
         XCTAssertEqual(Set(atWu.map(\.text)), ["briefing at 9", "on my way"])
-        let atAlice = try drainAll(alice, ms: 1500).filter { $0.kind == "text" }
+        // alice's own post, had it come back, would be in her mailbox before zhao's.
+        let atAlice = try collect(alice) { $0.contains { $0.id == second } }.filter { $0.kind == "text" }
         XCTAssertEqual(atAlice.map(\.id), [second], "the sender does not get its own post back")
         XCTAssertEqual(atAlice.first?.from, "zhao@district")
+        XCTAssertEqual(atWu.count, 2, "once each")
 
         // Only admins change membership; a removed member gets nothing after removal.
         try wu.groupOp(.remove, group: ops, members: ["zhao@district"])
@@ -56,17 +69,18 @@ final class GroupTests: XCTestCase {
         try alice.groupOp(.remove, group: ops, members: ["zhao@district"])
         let removed = try XCTUnwrap(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent)
         XCTAssertEqual(removed.members.map(\.address), ["alice@hq", "wu@traffic"])
-        let zhaoEvents = try drainAll(zhao, ms: 3000).filter { $0.kind == "group_event" }
+        let zhaoEvents = try collect(zhao) { $0.contains { $0.groupEvent?.opName == "remove" } }.filter { $0.kind == "group_event" }
         XCTAssertEqual(zhaoEvents.last?.groupEvent?.opName, "remove", "the removed member is told")
         let after = try alice.sendGroupText(group: ops, members: removed.members.map(\.address), text: "after the change")
-        XCTAssertEqual(try drainAll(wu, ms: 2000).filter { $0.kind == "text" }.map(\.id), [after])
-        XCTAssertTrue(try drainAll(zhao, ms: 1500).filter { $0.kind == "text" }.isEmpty, "nothing after removal")
+        XCTAssertEqual(try collect(wu) { $0.contains { $0.id == after } }.filter { $0.kind == "text" }.map(\.id), [after])
+        XCTAssertTrue(try collectUntilMarker(zhao, from: alice, to: "zhao@district").filter { $0.kind == "text" }.isEmpty,
+                      "nothing after removal")
 
         // A non-member cannot post.
         _ = try bob.sendGroupText(group: ops, members: removed.members.map(\.address), text: "let me in")
-        let refused = try drainAll(bob, ms: 2000).filter { $0.kind == "group_event" }
+        let refused = try collect(bob) { $0.contains { $0.groupEvent?.opName == "refused" } }.filter { $0.kind == "group_event" }
         XCTAssertEqual(refused.last?.groupEvent?.opName, "refused")
-        XCTAssertTrue(try drainAll(wu, ms: 1000).filter { $0.kind == "text" }.isEmpty)
+        XCTAssertTrue(try collectUntilMarker(wu, from: bob, to: "wu@traffic").filter { $0.kind == "text" }.isEmpty)
     }
 
     func testGroupReminderRemindsEveryMemberOnEveryNodeAndTheSender() throws {
@@ -84,10 +98,10 @@ final class GroupTests: XCTestCase {
         let ops = Address("ops@hq")!
         try alice.groupOp(.create, group: ops, members: ["wu@traffic", "zhao@district"])
         let members = try XCTUnwrap(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent).members.map(\.address)
-        let due = Clock.nowMs() + 3000
+        let due = Clock.nowMs() + 2000
         let id = try alice.remindGroup(group: ops, members: members, at: due, text: "shift change")
         for (who, client) in [("wu", wu), ("zhao", zhao), ("alice", alice)] {
-            let got = try drainAll(client, ms: who == "alice" ? 4500 : 4000)
+            let got = try collect(client) { $0.contains { $0.kind == "reminder_due" } }
             if who != "alice" {
                 let reminder = got.first { $0.kind == "reminder" }
                 XCTAssertEqual(reminder?.text, "shift change", who)

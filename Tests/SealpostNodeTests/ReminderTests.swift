@@ -64,7 +64,8 @@ final class ReminderTests: XCTestCase {
         _ = try alice.remind(to: Address("wu@traffic")!, at: due, text: "check the gate")
         _ = try collect(wu, until: "reminder", timeoutMs: 5000)
         traffic.stop()
-        usleep(3_000_000)
+        // The due time passes while the node is down (a wait for the clock, not for a condition).
+        while Clock.nowMs() <= due + Reminder.lateAfterMs + 200 { usleep(20_000) }
         try traffic.start()
         let got = try collect(wu, until: "reminder_due")
         XCTAssertEqual(got.last?.kind, "reminder_due")
@@ -83,13 +84,15 @@ final class ReminderTests: XCTestCase {
         XCTAssertEqual(cancelled.last?.kind, "reminder_cancelled")
         try traffic.waitFor("wu's due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
         try hq.waitFor("alice's own due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
-        usleep(2_500_000)
-        let after = try collect(wu, until: "reminder_due", timeoutMs: 800)
+        while Clock.nowMs() <= due + 300 { usleep(20_000) }
+        let after = try collect(wu, until: "reminder_due", timeoutMs: 300)
         XCTAssertFalse(after.contains { $0.kind == "reminder_due" }, "nothing fires after a cancel")
         // Only the sender can cancel: a cancel from wu for alice's reminder changes nothing.
         let again = try alice.remind(to: Address("wu@traffic")!, at: Clock.nowMs() + 60_000, text: "later")
         try wu.cancelReminder(again, recipients: [Address("alice@hq")!])
-        usleep(500_000)
+        // A text sent after the cancel travels the same stream: once it is in, so is the cancel.
+        let marker = try wu.sendText(to: Address("alice@hq")!, text: "marker")
+        XCTAssertTrue(try collect(alice, until: "text").contains { $0.id == marker })
         XCTAssertEqual(((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int), 1)
     }
 
