@@ -5,6 +5,11 @@ import SealpostCore
 import SealpostNode
 import XCTest
 
+/// A wait that did not see its condition in time; uncaught, XCTest fails the test with its text.
+struct TimedOut: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// A real node in a temp directory, on a free loopback port.
 final class TestNode {
     let dir: DataDir
@@ -65,8 +70,7 @@ final class TestNode {
             }
             usleep(50_000)
         }
-        XCTFail("\(name): timed out waiting for \(what); last status: \(last)")
-        throw XCTSkip("timed out")
+        throw TimedOut(description: "\(name): timed out waiting for \(what); last status: \(last)")
     }
 
     /// Waits until this node has a route to `dest` and knows `user` there.
