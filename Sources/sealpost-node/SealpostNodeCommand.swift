@@ -112,9 +112,8 @@ extension SealpostNodeCommand {
             } catch let error as NodeError {
                 fail(error.description)
             }
-            print("node '\(node.name)' listening on \(node.routerEndpoint), publishing on \(node.publishEndpoint)")
-            print("invite a person:  sealpost-node invite --data \(options.data) USER")
-            fflush(nil)
+            // Handlers first: a supervisor (or a test) that sends SIGTERM as soon as it reads
+            // "listening on" must find them in place, or the signal is lost to SIG_IGN.
             signal(SIGINT, SIG_IGN)
             signal(SIGTERM, SIG_IGN)
             var sources: [DispatchSourceSignal] = []
@@ -124,6 +123,9 @@ extension SealpostNodeCommand {
                 source.resume()
                 sources.append(source)
             }
+            print("node '\(node.name)' listening on \(node.routerEndpoint), publishing on \(node.publishEndpoint)")
+            print("invite a person:  sealpost-node invite --data \(options.data) USER")
+            fflush(nil)
             node.waitUntilStopped()
             _ = sources
             logger.info("node stopped")

@@ -33,7 +33,7 @@ final class OperatorCommandLineTests: XCTestCase {
         XCTAssertEqual(good.status, 0, good.stdout + good.stderr)
         XCTAssertTrue(good.stdout.contains("no errors"), good.stdout)
 
-        FileManager.default.createFile(atPath: data + "/node.db", contents: Data())
+        _ = FileManager.default.createFile(atPath: data + "/node.db", contents: Data())
         let bad = try Harness.run("sealpost-node", ["check", "--data", data, "--json"])
         XCTAssertEqual(bad.status, 1)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bad.stdout.utf8)) as? [String: Any], bad.stdout)
