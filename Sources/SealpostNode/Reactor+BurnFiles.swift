@@ -75,6 +75,6 @@ extension Reactor {
         }
         let id = file.record.id
         try write(ref: known.message) { try store.forgetBurnFile(id) }
-        onCommit.append { [weak self] in self?.burnFiles[id] = nil }
+        batch.afterCommit { [weak self] in self?.burnFiles[id] = nil }
     }
 }

@@ -157,8 +157,8 @@ extension Reactor {
         }
     }
 
-    func sendRelayAcks() {
-        for (routing, jids) in relayAcks {
+    func sendRelayAcks(_ acks: [[UInt8]: [UInt64]]) {
+        for (routing, jids) in acks {
             var start = 0
             while start < jids.count {
                 let chunk = Array(jids[start..<min(start + 4096, jids.count)])
@@ -166,7 +166,6 @@ extension Reactor {
                 start += chunk.count
             }
         }
-        relayAcks.removeAll(keepingCapacity: true)
     }
 
     /// Writes the stream counters this cycle moved (once per cycle, not per envelope).
@@ -204,7 +203,7 @@ extension Reactor {
         dirtyStreamsOut.insert(dest)
         let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
                                        envelope: envelope, createdMs: nowMs)
-        onCommit.append { [weak self] in self?.journal.add(entry) }
+        batch.afterCommit { [weak self] in self?.journal.add(entry) }
     }
 
     // MARK: from peers, on our ROUTER
@@ -287,7 +286,7 @@ extension Reactor {
         if envelope.kind == EnvelopeKind.reminderDue.rawValue {
             // Only a user's own node makes due notices; one arriving from outside is forged.
             counters.rejectedRelays += 1
-            relayAcks[routingId, default: []].append(jid)
+            batch.ack(routingId, jid: jid)
             return
         }
         if dest == config.name {
@@ -304,10 +303,10 @@ extension Reactor {
             try noteJournalled(envelope, jid: newJid)
             let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                            envelope: envelope, createdMs: nowMs)
-            onCommit.append { [weak self] in self?.journal.add(entry) }
+            batch.afterCommit { [weak self] in self?.journal.add(entry) }
             counters.relayed += 1
         }
-        relayAcks[routingId, default: []].append(jid)
+        batch.ack(routingId, jid: jid)
     }
 
     /// At the destination: into mailboxes in stream order, holding early arrivals.
@@ -410,7 +409,7 @@ extension Reactor {
                         // A burn message's copy here is gone with it: its sender gets a receipt.
                         if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name) }
                         // Forgotten only once the delete is durable; a failed commit leaves it in flight.
-                        onCommit.append { [weak self] in
+                        batch.afterCommit { [weak self] in
                             link.inFlight[jid] = nil
                             self?.journal.remove(jid)
                         }
@@ -570,7 +569,7 @@ extension Reactor {
             parsed.append((entry.address, bytes))
         }
         try write(ref: .zero) { try store.replaceDirectory(home: home, version: version, entries: parsed) }
-        onCommit.append { [weak self] in
+        batch.afterCommit { [weak self] in
             guard let self else { return }
             self.remoteEntries = self.remoteEntries.filter { $0.value.home != home }
             for p in parsed { self.remoteEntries[p.address] = (home, p.entry) }

@@ -83,7 +83,7 @@ extension Reactor {
         file.readers["user:\(user)"] = true
         file.uploader = session.routingId
         transfers.files[id] = file
-        onCommit.append { [weak self] in
+        batch.afterCommit { [weak self] in
             self?.logger.info("upload started", metadata: ["user": "\(user)", "file": "\(id.hex)", "bytes": "\(size)"])
         }
         reply(session, .fileStatus(fileId: id, have: 0, chunks: chunks))
@@ -302,10 +302,10 @@ extension Reactor {
             file.record.have = newHave
             if complete { file.record.completedAt = nowMs }
             let id = done.id
-            onCommit.append { [weak self] in
+            batch.afterCommit { [weak self] in
                 guard let self else { return }
                 if let routing = file.uploader, self.sessions[routing] != nil {
-                    self.outbox.append((routing, .fileStatus(fileId: id, have: newHave, chunks: file.record.chunks)))
+                    self.batch.reply(routing, .fileStatus(fileId: id, have: newHave, chunks: file.record.chunks))
                 }
                 if complete {
                     self.logger.info(file.isPulled ? "file pulled" : "upload complete", metadata: ["file": "\(id.hex)", "bytes": "\(file.record.size)"])
@@ -348,7 +348,7 @@ extension Reactor {
         transfers.files[id] = nil
         transfers.sends.removeAll { $0.id == id }
         // A view-once file's chunks are overwritten before they are unlinked.
-        onCommit.append { [weak self] in self?.transfers.disk.remove(id, wipe: burn) }
+        batch.afterCommit { [weak self] in self?.transfers.disk.remove(id, wipe: burn) }
     }
 
     /// After the cycle's commit: hand received chunks to the writer, send owed chunks
