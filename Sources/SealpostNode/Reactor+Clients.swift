@@ -229,6 +229,7 @@ extension Reactor {
         nextSeq += 1
         batch.push(to: user, seq: seq, envelope)
         waiting[user, default: 0] += 1
+        batch.onRollback { [weak self] in self?.waiting[user, default: 1] -= 1 }
         try applyReminder(envelope, forUser: user)
         try noteBurnFile(envelope, dest: nil)
         try noteFileOffer(envelope, to: user)

@@ -251,11 +251,17 @@ extension Reactor {
         if nodeKeys[link.name] != signKey {
             let now = Clock.nowMs()
             try write(ref: .zero) { try store.pinNode(name: link.name, signKey: signKey, at: now) }
+            let previous = (key: nodeKeys[link.name], version: directoryVersions[link.name])
             if let old = nodeKeys[link.name], old != signKey {
                 logger.warning("peer signing key changed", metadata: ["peer": "\(link.name)"])
                 directoryVersions[link.name] = 0
             }
             nodeKeys[link.name] = signKey
+            // Not pinned after all: pinned again on the peer's next answer (readDealer).
+            batch.onRollback { [weak self] in
+                self?.nodeKeys[link.name] = previous.key
+                self?.directoryVersions[link.name] = previous.version
+            }
         }
     }
 
@@ -383,6 +389,8 @@ extension Reactor {
             let now = Clock.monotonicNs()
             link.heard(now: now)
             do {
+                // A key from a HELLO whose pin was rolled back is pinned again.
+                if let key = link.signKey, nodeKeys[link.name] != key { try pinPeerKey(link, key) }
                 switch command {
                 case let .hello(node, signKey, credit):
                     guard node == link.name else {
@@ -495,6 +503,9 @@ extension Reactor {
             do {
                 try write(ref: .zero) { try store.pinNode(name: entry.dest, signKey: entry.signKey, at: nowMs) }
                 nodeKeys[entry.dest] = entry.signKey
+                // Not pinned after all: pinned on the next announcement that names it.
+                let dest = entry.dest
+                batch.onRollback { [weak self] in self?.nodeKeys[dest] = nil }
                 logger.info("pinned node key", metadata: ["dest": "\(entry.dest)", "via": "\(link.name)"])
             } catch {
                 logger.error("cannot pin node key: \(error)")

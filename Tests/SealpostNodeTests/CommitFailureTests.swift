@@ -1,0 +1,197 @@
+import Foundation
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import Sodium
+import SQLite
+import XCTest
+
+/// A cycle whose COMMIT fails (a real SQLite failure, `CommitFault`) leaves every in-memory
+/// mirror of its rows as it was: after the client's retry, memory and disk agree, and a
+/// restart (which loads everything from disk) changes nothing a client can see.
+final class CommitFailureTests: XCTestCase {
+    func randomID() -> MessageID { MessageID(bytes: Sodium.randomBytes(16))! }
+
+    func failures(_ node: TestNode) throws -> Int { try node.counter("commit_failures") }
+
+    /// Waits until `node` has rolled back `count` batches in all.
+    func waitForFailedCommit(_ node: TestNode, count: Int = 1) throws {
+        try node.waitFor("\(count) failed commit(s)") { s in
+            ((s["counters"] as? [String: Any])?["commit_failures"] as? Int ?? 0) >= count
+        }
+    }
+
+    func count(_ fault: CommitFault, _ sql: String, _ values: SQLValue...) throws -> Int64 {
+        let statement = try fault.db.statement(sql)
+        try statement.bind(values)
+        defer { statement.reset() }
+        return try statement.step() ? statement.int(0) : 0
+    }
+
+    /// Waits until `check` holds, or fails after `timeout` seconds.
+    func eventually(_ what: String, timeout: Double = 10, _ check: () throws -> Bool) throws {
+        let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        while Clock.monotonicNs() < deadline {
+            if try check() { return }
+            usleep(50_000)
+        }
+        XCTFail("timed out waiting for \(what)")
+        throw XCTSkip("timed out")
+    }
+
+    // MARK: groups
+
+    func testGroupAddWhoseCommitFailedIsStoredByTheRetryAndKeptAfterARestart() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        _ = try hq.join("bob")
+        defer { alice.close() }
+        let ops = Address("ops@hq")!
+        try alice.groupOp(.create, group: ops)
+        XCTAssertEqual(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent?.opName, "create")
+
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("group_members", when: "NEW.member = 'bob@hq'")
+        let add = Envelope(id: randomID(), from: "", to: ops.description, kind: EnvelopeKind.groupOp.rawValue,
+                           sentAt: Clock.nowMs(), body: Group.opBody(.add, members: ["bob@hq"]))
+        try alice.submit(add)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try alice.store(add) // the client's retry, same id: STORED
+        XCTAssertEqual(try failures(hq), 1, "exactly one commit failed")
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM group_members WHERE grp = 'ops' AND member = 'bob@hq'"), 1,
+                       "the retry wrote the member: it was not taken as already there")
+
+        try hq.restart()
+        // Bob is a member after the restart: he can be made an admin (a non-member is refused).
+        try alice.groupOp(.admin, group: ops, members: ["bob@hq"])
+        var event: Group.Event?
+        let deadline = Clock.monotonicNs() + 5_000_000_000
+        while Clock.monotonicNs() < deadline, event?.opName != "admin" && event?.opName != "refused" {
+            event = try alice.awaitGroupEvent(group: ops, timeoutMs: 1000)?.groupEvent
+        }
+        XCTAssertEqual(event?.opName, "admin", "refused: \(event?.reason ?? "-")")
+        XCTAssertEqual(event?.members.map(\.address), ["alice@hq", "bob@hq"])
+    }
+
+    // MARK: waiting
+
+    func testWaitingCountAfterAFailedCommitAndItsRetryIsTheStoredOne() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        _ = try hq.join("bob")
+        defer { alice.close() }
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("mailbox", when: "NEW.recipient = 'bob'")
+        let text = try alice.prepareText(to: Address("bob@hq")!, text: "one message")
+        try alice.submit(text)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try alice.store(text)
+        XCTAssertEqual(try failures(hq), 1)
+        func waitingForBob() throws -> Int {
+            ((try hq.status()["waiting"] as? [String: Any])?["by_user"] as? [String: Any])?["bob"] as? Int ?? 0
+        }
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM mailbox WHERE recipient = 'bob'"), 1)
+        XCTAssertEqual(try waitingForBob(), 1, "the rolled-back entry is not counted")
+        try hq.restart()
+        XCTAssertEqual(try waitingForBob(), 1)
+    }
+
+    // MARK: files
+
+    /// One chunk of random bytes of the length the declared size gives it.
+    func chunk(_ index: UInt32, chunks: UInt32, size: UInt64) -> [UInt8] {
+        Sodium.randomBytes(FileChunks.cipherLength(index: index, chunks: chunks, cipherSize: size))
+    }
+
+    /// The next FILE-STATUS for `id` (an ERROR for it fails the test).
+    func fileStatus(_ client: Client, _ id: FileID, atLeast: UInt32 = 0, timeoutMs: Int = 10_000) throws -> UInt32 {
+        let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        while Clock.monotonicNs() < deadline {
+            guard let command = try client.connection.receive(timeoutMs: 100) else { continue }
+            switch command {
+            case let .fileStatus(fileId, have, _) where fileId == id && have >= atLeast: return have
+            case let .error(code, ref, reason) where ref == id: XCTFail("refused: \(code) \(reason)")
+            default: continue
+            }
+        }
+        XCTFail("no FILE-STATUS for the file")
+        throw XCTSkip("timed out")
+    }
+
+    func testUploadWhoseFileRowFailedToCommitIsStoredByTheRetryAndKeptAfterARestart() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        defer { alice.close() }
+        let id = randomID(), size = FileChunks.cipherSize(plainSize: 1000), chunks: UInt32 = 1
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("files")
+        _ = try alice.connection.send(.fileBegin(fileId: id, size: size, chunks: chunks))
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        // The client's retry of FILE-BEGIN, then the upload.
+        _ = try alice.connection.send(.fileBegin(fileId: id, size: size, chunks: chunks))
+        _ = try alice.connection.send(.fileChunk(fileId: id, index: 0, data: chunk(0, chunks: chunks, size: size)))
+        XCTAssertEqual(try fileStatus(alice, id, atLeast: 1), 1)
+        XCTAssertEqual(try failures(hq), 1)
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM files WHERE id = ?", .blob(id.bytes)), 1,
+                       "the retry wrote the file's row: it was not taken as an upload already begun")
+
+        try hq.restart()
+        let again = try Client(profile: try Profile.load(from: hq.profilePath("alice")))
+        defer { again.close() }
+        _ = try again.connection.send(.fileBegin(fileId: id, size: size, chunks: chunks))
+        XCTAssertEqual(try fileStatus(again, id), 1, "the whole upload is still on the node")
+    }
+
+    func testChunkWhoseCommitFailedIsNotCountedAsHeldAndIsTakenAgain() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        defer { alice.close() }
+        let plain = UInt64(2 * FileChunks.plainChunkBytes + 100)
+        let id = randomID(), size = FileChunks.cipherSize(plainSize: plain), chunks = FileChunks.chunkCount(plainSize: plain)
+        XCTAssertEqual(chunks, 3)
+        let data = (0..<chunks).map { chunk($0, chunks: chunks, size: size) }
+        _ = try alice.connection.send(.fileBegin(fileId: id, size: size, chunks: chunks))
+        XCTAssertEqual(try fileStatus(alice, id), 0)
+        _ = try alice.connection.send(.fileChunk(fileId: id, index: 0, data: data[0]))
+        XCTAssertEqual(try fileStatus(alice, id, atLeast: 1), 1)
+
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("file_chunks", when: "NEW.idx = 1")
+        _ = try alice.connection.send(.fileChunk(fileId: id, index: 1, data: data[1]))
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        // No FILE-STATUS came for chunk 1: the client asks where the node is, and continues from there.
+        _ = try alice.connection.send(.fileBegin(fileId: id, size: size, chunks: chunks))
+        let have = try fileStatus(alice, id)
+        XCTAssertEqual(have, 1, "chunk 1 was never durable: the node must not count it")
+        for index in have..<chunks {
+            _ = try alice.connection.send(.fileChunk(fileId: id, index: index, data: data[Int(index)]))
+        }
+        XCTAssertEqual(try fileStatus(alice, id, atLeast: chunks), chunks)
+        XCTAssertEqual(try failures(hq), 1)
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM file_chunks WHERE id = ?", .blob(id.bytes)), Int64(chunks),
+                       "every chunk the node counts has its hash on disk")
+
+        // After a restart the owner downloads every chunk, as uploaded.
+        try hq.restart()
+        let again = try Client(profile: try Profile.load(from: hq.profilePath("alice")))
+        defer { again.close() }
+        _ = try again.connection.send(.fileGet(fileId: id, from: 0, count: chunks))
+        var got: [UInt32: [UInt8]] = [:]
+        let deadline = Clock.monotonicNs() + 10_000_000_000
+        while got.count < chunks, Clock.monotonicNs() < deadline {
+            guard let command = try again.connection.receive(timeoutMs: 100) else { continue }
+            if case let .fileChunk(fileId, index, bytes) = command, fileId == id { got[index] = bytes }
+            if case let .error(code, ref, reason) = command, ref == id { XCTFail("refused: \(code) \(reason)"); break }
+        }
+        XCTAssertEqual(got.count, Int(chunks), "every chunk is served")
+        XCTAssertTrue((0..<chunks).allSatisfy { got[$0] == data[Int($0)] }, "as uploaded")
+    }
+}
