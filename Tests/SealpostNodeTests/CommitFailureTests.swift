@@ -194,4 +194,103 @@ final class CommitFailureTests: XCTestCase {
         XCTAssertEqual(got.count, Int(chunks), "every chunk is served")
         XCTAssertTrue((0..<chunks).allSatisfy { got[$0] == data[Int($0)] }, "as uploaded")
     }
+
+    // MARK: view-once files
+
+    /// A whole one-chunk file uploaded by `client` over the protocol.
+    func upload(_ client: Client) throws -> (id: FileID, size: UInt64, data: [UInt8]) {
+        let id = randomID(), size = FileChunks.cipherSize(plainSize: 1000)
+        let data = chunk(0, chunks: 1, size: size)
+        _ = try client.connection.send(.fileBegin(fileId: id, size: size, chunks: 1))
+        _ = try client.connection.send(.fileChunk(fileId: id, index: 0, data: data))
+        XCTAssertEqual(try fileStatus(client, id, atLeast: 1), 1)
+        return (id, size, data)
+    }
+
+    /// Fetches the one chunk of file `id`: its bytes, or the node's refusal.
+    func fetch(_ client: Client, _ id: FileID) throws -> Result<[UInt8], ClientError> {
+        _ = try client.connection.send(.fileGet(fileId: id, from: 0, count: 1))
+        let deadline = Clock.monotonicNs() + 10_000_000_000
+        while Clock.monotonicNs() < deadline {
+            guard let command = try client.connection.receive(timeoutMs: 100) else { continue }
+            if case let .fileChunk(fileId, 0, bytes) = command, fileId == id { return .success(bytes) }
+            if case let .error(code, ref, reason) = command, ref == id { return .failure(.refused(code: code, reason: reason)) }
+        }
+        XCTFail("no answer to FILE-GET")
+        throw XCTSkip("timed out")
+    }
+
+    func testViewOnceOfferWhoseCommitFailedLeavesAnOrdinaryFileOrdinary() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        let file = try upload(alice)
+        let offer = FileOffer(fileId: file.id, cipherSize: file.size, chunks: 1)
+        func offerEnvelope(flags: UInt16) -> Envelope {
+            Envelope(id: randomID(), from: "", to: "bob@hq", kind: EnvelopeKind.file.rawValue, flags: flags, sentAt: Clock.nowMs(),
+                     body: offer.body(sealed: Sodium.randomBytes(64)))
+        }
+
+        // Offered view-once: the commit fails, and the sender never sends it again.
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("burn_files")
+        try alice.submit(offerEnvelope(flags: Burn.fileFlag))
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM burn_files"), 0)
+
+        // Offered as an ordinary file: bob may fetch it more than once.
+        try alice.store(offerEnvelope(flags: 0))
+        XCTAssertTrue(try fetch(bob, file.id).get() == file.data)
+        _ = try bob.connection.send(.fileDone(fileId: file.id))
+        let second = try fetch(bob, file.id)
+        if case .failure(let error) = second { XCTFail("the file is treated as view-once: \(error)") }
+        XCTAssertTrue((try? second.get()) == file.data, "fetched again, as uploaded")
+        XCTAssertEqual(try failures(hq), 1)
+    }
+
+    // MARK: node keys
+
+    func testPeerKeyWhosePinFailedToCommitIsPinnedOnDiskOnItsNextAnswer() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+        try hq.start()
+        try traffic.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        defer { alice.close() }
+        let key = try traffic.dir.loadKeys().sign.publicKey
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("remote_nodes", when: "NEW.name = 'traffic'")
+        try hq.peer(with: traffic)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try eventually("traffic's key pinned on disk") {
+            try count(fault, "SELECT count(*) FROM remote_nodes WHERE name = 'traffic' AND sign_key = ?", .blob(key)) == 1
+        }
+        XCTAssertEqual(try alice.nodeKeys()["traffic"], key)
+    }
+
+    func testKeyPinnedOnFirstSightWhoseCommitFailedIsPinnedOnDiskFromTheNextAnnouncement() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
+        for n in [hq, traffic, district] { try n.start() }
+        let alice = try Client(profile: try hq.join("alice"))
+        defer { alice.close() }
+        let key = try district.dir.loadKeys().sign.publicKey
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("remote_nodes", when: "NEW.name = 'district'")
+        try hq.peer(with: traffic)
+        try traffic.peer(with: district)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try eventually("district's key pinned on disk") {
+            try count(fault, "SELECT count(*) FROM remote_nodes WHERE name = 'district' AND sign_key = ?", .blob(key)) == 1
+        }
+        XCTAssertEqual(try alice.nodeKeys()["district"], key)
+        // The pin holds across a restart, before any announcement is heard again.
+        try hq.restart()
+        let again = try Client(profile: try Profile.load(from: hq.profilePath("alice")))
+        defer { again.close() }
+        XCTAssertEqual(try again.nodeKeys()["district"], key)
+    }
 }
