@@ -389,8 +389,8 @@ extension Reactor {
             let now = Clock.monotonicNs()
             link.heard(now: now)
             do {
-                // A key from a HELLO whose pin was rolled back is pinned again.
-                if let key = link.signKey, nodeKeys[link.name] != key { try pinPeerKey(link, key) }
+                // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
+                if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
                 switch command {
                 case let .hello(node, signKey, credit):
                     guard node == link.name else {

@@ -11,7 +11,9 @@ import ZeroMQ
 /// answers on the DEALERs, announcements on the SUBs, operator requests) → apply
 /// the writes inside one transaction → commit → only then send the
 /// acknowledgements the cycle produced (group commit). Nothing is acknowledged
-/// before it is durable.
+/// before it is durable. `CycleBatch` owns that transaction and what waits on it;
+/// an in-memory copy of a row changes only after the commit (`batch.afterCommit`)
+/// or together with an undo for a rollback (`batch.onRollback`).
 ///
 /// The work is split by concern: `Reactor+Clients` (client commands, group
 /// commit, delivery), `Reactor+Federation` (peer links, relay journal, routing,

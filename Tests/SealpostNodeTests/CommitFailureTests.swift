@@ -195,6 +195,57 @@ final class CommitFailureTests: XCTestCase {
         XCTAssertTrue((0..<chunks).allSatisfy { got[$0] == data[Int($0)] }, "as uploaded")
     }
 
+    func testFileOfferWhoseCommitFailedLetsTheRecipientFetchAfterTheRetryAndARestart() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        _ = try hq.join("bob")
+        defer { alice.close() }
+        let file = try upload(alice)
+        let offer = Envelope(id: randomID(), from: "", to: "bob@hq", kind: EnvelopeKind.file.rawValue, sentAt: Clock.nowMs(),
+                             body: FileOffer(fileId: file.id, cipherSize: file.size, chunks: 1).body(sealed: Sodium.randomBytes(64)))
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("file_readers", when: "NEW.reader = 'user:bob'")
+        try alice.submit(offer)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try alice.store(offer)
+        XCTAssertEqual(try failures(hq), 1)
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM file_readers WHERE id = ? AND reader = 'user:bob'", .blob(file.id.bytes)), 1,
+                       "the retry made bob a reader: it was not taken as already done")
+        try hq.restart()
+        let bob = try Client(profile: try Profile.load(from: hq.profilePath("bob")))
+        defer { bob.close() }
+        let fetched = try fetch(bob, file.id)
+        if case .failure(let error) = fetched { XCTFail("bob cannot fetch the file offered to him: \(error)") }
+        XCTAssertTrue((try? fetched.get()) == file.data)
+    }
+
+    // MARK: reminders
+
+    func testDueNoticeWhoseCommitFailedIsFiredAgainAndDeliveredOnce() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        defer { alice.close() }
+        let me = Address("alice@hq")!
+        let reminder = try alice.remind(to: me, at: Clock.nowMs() + 1500, text: "call back")
+        XCTAssertEqual(try alice.receive(1).map(\.id), [reminder])
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("mailbox", when: "NEW.recipient = 'alice'")
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try eventually("the notice fired") { try count(fault, "SELECT count(*) FROM reminders") == 0 }
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM mailbox WHERE recipient = 'alice'"), 1, "stored once")
+        // Each failed cycle may already have pushed its DELIVER (no promise of durability, SPEC "DELIVER"):
+        // the client drops those repeats by id. What counts: one notice, stored once, and nothing left due.
+        let due = try alice.receive(1, timeoutMs: 10_000) + alice.drain(ms: 1000)
+        XCTAssertEqual(Set(due.map(\.kind)), ["reminder_due"])
+        XCTAssertEqual(Set(due.map(\.id)).count, 1, "one notice")
+        XCTAssertEqual(due.first?.reminder?.id, reminder)
+        XCTAssertEqual((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int, 0)
+    }
+
     // MARK: view-once files
 
     /// A whole one-chunk file uploaded by `client` over the protocol.
