@@ -36,7 +36,9 @@ extension Reactor {
             try store.noteBurnID(offer.id, sender: offer.from, at: now)
             try store.noteBurnFile(fileId, message: offer.id, sender: offer.from, pullers: pullers, at: now)
         }
+        let previous = burnFiles[fileId]
         burnFiles[fileId] = known
+        batch.onRollback { [weak self] in self?.burnFiles[fileId] = previous }
         if let file = transfers.files[fileId] { try expectPullers(file) }
     }
 
@@ -75,6 +77,6 @@ extension Reactor {
         }
         let id = file.record.id
         try write(ref: known.message) { try store.forgetBurnFile(id) }
-        onCommit.append { [weak self] in self?.burnFiles[id] = nil }
+        batch.afterCommit { [weak self] in self?.burnFiles[id] = nil }
     }
 }

@@ -63,7 +63,7 @@ extension Reactor {
         let now = Clock.nowMs()
         try write(ref: envelope.id) { try store.noteBurnID(burn.id, sender: burn.from, at: now) }
         guard !sealed.isEmpty else { return }
-        onCommit.append { [weak self] in self?.journalledBurns[jid] = expiresAt }
+        batch.afterCommit { [weak self] in self?.journalledBurns[jid] = expiresAt }
     }
 
     /// A burn message that expires while it waits in the journal (its next hop is down)
@@ -92,7 +92,7 @@ extension Reactor {
                 try write(ref: burn.id) { try store.replaceJournalEnvelope(jid: jid, envelope: w.bytes) }
                 try sendReceipt(.expired, burn: burn.id, sender: burn.from, subject: burn.to)
                 let emptied = stub
-                onCommit.append { [weak self] in
+                batch.afterCommit { [weak self] in
                     self?.journal.replaceEnvelope(jid, with: emptied)
                     self?.journalledBurns[jid] = nil
                 }
@@ -123,7 +123,7 @@ extension Reactor {
                                         at: now, envelope: bytes.bytes)
         }
         guard kept else { return nil }
-        onCommit.append { [weak self] in
+        batch.afterCommit { [weak self] in
             guard let self else { return }
             self.pendingBurns += 1
             self.nextBurnExpiryMs = min(self.nextBurnExpiryMs ?? expiresAt, expiresAt)
@@ -158,7 +158,7 @@ extension Reactor {
             return reply(session, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "the stored burn message is damaged"))
         }
         try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
-        onCommit.append { [weak self] in
+        batch.afterCommit { [weak self] in
             guard let self else { return }
             self.pendingBurns -= 1
             self.counters.burnsViewed += 1
@@ -186,7 +186,7 @@ extension Reactor {
             let count = expired.count
             var following: UInt64?
             try write(ref: .zero) { following = try store.nextBurnExpiry() }
-            onCommit.append { [weak self] in
+            batch.afterCommit { [weak self] in
                 guard let self else { return }
                 self.pendingBurns -= count
                 self.counters.burnsExpired += UInt64(count)
@@ -203,7 +203,7 @@ extension Reactor {
     func burnForwarded(_ envelope: Envelope, jid: UInt64, dest: String, to hop: String) throws {
         // Only entries known to hold content (an expired one already had its receipt).
         guard journalledBurns[jid] != nil, let burn = burnInside(envelope) else { return }
-        onCommit.append { [weak self] in self?.journalledBurns[jid] = nil }
+        batch.afterCommit { [weak self] in self?.journalledBurns[jid] = nil }
         try sendReceipt(.forwarded, burn: burn.id, sender: burn.from, subject: dest == hop ? hop : "\(dest) via \(hop)")
     }
 
@@ -223,7 +223,7 @@ extension Reactor {
         } else {
             try journalOut(envelope, dest: sender.node)
         }
-        onCommit.append { [weak self] in
+        batch.afterCommit { [weak self] in
             self?.counters.burnReceipts += 1
             self?.checkpointer.requestTruncate()
         }

@@ -116,7 +116,7 @@ extension Reactor {
             guard through > session.acked else { return }
             var removed = 0
             try write(ref: .zero) { removed = try store.deleteMailbox(recipient: user, through: through) }
-            onCommit.append { [weak self] in
+            batch.afterCommit { [weak self] in
                 session.acknowledge(through: through)
                 self?.needsPump.insert(session.routingId)
                 self?.waiting[user, default: 0] -= removed
@@ -144,17 +144,7 @@ extension Reactor {
 
     /// Runs a storage write inside the cycle's transaction.
     func write(ref: MessageID, _ body: () throws -> Void) throws {
-        if batchFailed { throw StorageFailure(ref: ref, underlying: NodeError.storage("an earlier write of this batch failed")) }
-        do {
-            if !inTransaction {
-                try store.begin()
-                inTransaction = true
-            }
-            try body()
-        } catch {
-            batchFailed = true
-            throw StorageFailure(ref: ref, underlying: error)
-        }
+        try batch.write(ref: ref, body)
     }
 
     // MARK: commands
@@ -237,8 +227,9 @@ extension Reactor {
         let nowMs = Clock.nowMs()
         try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs) }
         nextSeq += 1
-        fresh[user, default: []].append((seq, envelope))
+        batch.push(to: user, seq: seq, envelope)
         waiting[user, default: 0] += 1
+        batch.onRollback { [weak self] in self?.waiting[user, default: 1] -= 1 }
         try applyReminder(envelope, forUser: user)
         try noteBurnFile(envelope, dest: nil)
         try noteFileOffer(envelope, to: user)
@@ -316,7 +307,7 @@ extension Reactor {
             try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
             try store.setMeta("directory_version", Int64(version))
         }
-        onCommit.append { [weak self] in
+        batch.afterCommit { [weak self] in
             guard let self else { return }
             self.localDirectoryVersion = max(self.localDirectoryVersion, version)
             self.nextAnnounceNs = 0 // tell the federation now
@@ -330,7 +321,7 @@ extension Reactor {
     // MARK: group commit
 
     func reply(_ session: Session, _ command: Command) {
-        outbox.append((session.routingId, command))
+        batch.reply(session.routingId, command)
     }
 
     /// Ends a cycle.
@@ -343,51 +334,23 @@ extension Reactor {
     /// 3. Only then send the acknowledgements (STORED, ENROLLED) of the batch.
     /// 4. Push stored backlogs to sessions that have room.
     func finishCycle() {
-        for (user, entries) in fresh {
+        for (user, entries) in batch.takePushes() {
             guard let session = attachedByUser[user], session.attached, session.caughtUp else { continue }
             push(entries, to: session)
         }
-        fresh.removeAll(keepingCapacity: true)
 
-        if inTransaction {
-            inTransaction = false
-            do {
-                if batchFailed { throw NodeError.storage("a write of this batch failed") }
-                try store.setMeta("next_seq", Int64(nextSeq))
-                try saveStreams()
-                try store.commit()
-                for action in onCommit { action() }
-            } catch {
-                counters.commitFailures += 1
-                logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
-                store.rollback()
-                relayAcks.removeAll()
-                reloadStreams()
-                // Their rows are back in the database: back in the schedule too.
-                for item in firedThisCycle { schedule.add(item) }
-                // Turn every acknowledgement of the batch into an error: the clients retry.
-                outbox = outbox.map { routing, command in
-                    if case .stored(let id) = command {
-                        return (routing, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "storage failure, retry later"))
-                    }
-                    if case .viewing(let envelope) = command {
-                        // The burn message is still on the node: nothing was handed over.
-                        return (routing, .error(code: ErrorCode.internalError.rawValue, ref: envelope.id, reason: "storage failure, retry later"))
-                    }
-                    if case .enrolled = command {
-                        return (routing, .error(code: ErrorCode.internalError.rawValue, ref: .zero, reason: "storage failure, retry later"))
-                    }
-                    return (routing, command)
-                }
-            }
-        }
-        batchFailed = false
-        firedThisCycle.removeAll(keepingCapacity: true)
-        onCommit.removeAll(keepingCapacity: true)
-        for (routing, command) in outbox { send(routing, command) }
-        outbox.removeAll(keepingCapacity: true)
+        let outcome = batch.finish(beforeCommit: {
+            try store.setMeta("next_seq", Int64(nextSeq))
+            try saveStreams()
+        }, rolledBack: { error in
+            counters.commitFailures += 1
+            logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
+            reloadStreams()
+        })
+        // Every acknowledgement of a failed batch is an error now: the clients retry.
+        for (routing, command) in outcome.replies { send(routing, command) }
 
-        sendRelayAcks()
+        sendRelayAcks(outcome.acks)
 
         for routing in needsPump {
             if let session = sessions[routing] { pump(session) }

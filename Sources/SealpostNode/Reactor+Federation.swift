@@ -158,8 +158,8 @@ extension Reactor {
         }
     }
 
-    func sendRelayAcks() {
-        for (routing, jids) in relayAcks {
+    func sendRelayAcks(_ acks: [[UInt8]: [UInt64]]) {
+        for (routing, jids) in acks {
             var start = 0
             while start < jids.count {
                 let chunk = Array(jids[start..<min(start + 4096, jids.count)])
@@ -167,7 +167,6 @@ extension Reactor {
                 start += chunk.count
             }
         }
-        relayAcks.removeAll(keepingCapacity: true)
     }
 
     /// Writes the stream counters this cycle moved (once per cycle, not per envelope).
@@ -205,7 +204,7 @@ extension Reactor {
         dirtyStreamsOut.insert(dest)
         let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
                                        envelope: envelope, createdMs: nowMs)
-        onCommit.append { [weak self] in self?.journal.add(entry) }
+        batch.afterCommit { [weak self] in self?.journal.add(entry) }
     }
 
     // MARK: from peers, on our ROUTER
@@ -253,11 +252,17 @@ extension Reactor {
         if nodeKeys[link.name] != signKey {
             let now = Clock.nowMs()
             try write(ref: .zero) { try store.pinNode(name: link.name, signKey: signKey, at: now) }
+            let previous = (key: nodeKeys[link.name], version: directoryVersions[link.name])
             if let old = nodeKeys[link.name], old != signKey {
                 logger.warning("peer signing key changed", metadata: ["peer": "\(link.name)"])
                 directoryVersions[link.name] = 0
             }
             nodeKeys[link.name] = signKey
+            // Not pinned after all: pinned again on the peer's next answer (readDealer).
+            batch.onRollback { [weak self] in
+                self?.nodeKeys[link.name] = previous.key
+                self?.directoryVersions[link.name] = previous.version
+            }
         }
     }
 
@@ -293,7 +298,7 @@ extension Reactor {
         if envelope.kind == EnvelopeKind.reminderDue.rawValue {
             // Only a user's own node makes due notices; one arriving from outside is forged.
             counters.rejectedRelays += 1
-            relayAcks[routingId, default: []].append(jid)
+            batch.ack(routingId, jid: jid)
             return
         }
         if dest == config.name {
@@ -310,11 +315,11 @@ extension Reactor {
             try noteJournalled(envelope, jid: newJid)
             let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                            envelope: envelope, createdMs: nowMs)
-            onCommit.append { [weak self] in self?.journal.add(entry) }
+            batch.afterCommit { [weak self] in self?.journal.add(entry) }
             counters.relayed += 1
             rates.countRelayed()
         }
-        relayAcks[routingId, default: []].append(jid)
+        batch.ack(routingId, jid: jid)
     }
 
     /// At the destination: into mailboxes in stream order, holding early arrivals.
@@ -391,6 +396,8 @@ extension Reactor {
             let now = Clock.monotonicNs()
             link.heard(now: now)
             do {
+                // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
+                if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
                 switch command {
                 case let .hello(node, signKey, credit):
                     guard node == link.name else {
@@ -418,7 +425,7 @@ extension Reactor {
                         // A burn message's copy here is gone with it: its sender gets a receipt.
                         if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name) }
                         // Forgotten only once the delete is durable; a failed commit leaves it in flight.
-                        onCommit.append { [weak self] in
+                        batch.afterCommit { [weak self] in
                             link.inFlight[jid] = nil
                             self?.journal.remove(jid)
                         }
@@ -504,6 +511,9 @@ extension Reactor {
             do {
                 try write(ref: .zero) { try store.pinNode(name: entry.dest, signKey: entry.signKey, at: nowMs) }
                 nodeKeys[entry.dest] = entry.signKey
+                // Not pinned after all: pinned on the next announcement that names it.
+                let dest = entry.dest
+                batch.onRollback { [weak self] in self?.nodeKeys[dest] = nil }
                 logger.info("pinned node key", metadata: ["dest": "\(entry.dest)", "via": "\(link.name)"])
             } catch {
                 logger.error("cannot pin node key: \(error)")
@@ -578,7 +588,7 @@ extension Reactor {
             parsed.append((entry.address, bytes))
         }
         try write(ref: .zero) { try store.replaceDirectory(home: home, version: version, entries: parsed) }
-        onCommit.append { [weak self] in
+        batch.afterCommit { [weak self] in
             guard let self else { return }
             self.remoteEntries = self.remoteEntries.filter { $0.value.home != home }
             for p in parsed { self.remoteEntries[p.address] = (home, p.entry) }

@@ -83,7 +83,8 @@ extension Reactor {
         file.readers["user:\(user)"] = true
         file.uploader = session.routingId
         transfers.files[id] = file
-        onCommit.append { [weak self] in
+        batch.onRollback { [weak self] in self?.transfers.files[id] = nil }
+        batch.afterCommit { [weak self] in
             self?.logger.info("upload started", metadata: ["user": "\(user)", "file": "\(id.hex)", "bytes": "\(size)"])
         }
         reply(session, .fileStatus(fileId: id, have: 0, chunks: chunks))
@@ -151,7 +152,9 @@ extension Reactor {
     func setReader(_ file: StoredFile, _ reader: String, fetched: Bool) throws {
         guard file.readers[reader] != fetched else { return }
         try write(ref: file.record.id) { try store.setReader(file: file.record.id, reader: reader, fetched: fetched) }
+        let previous = file.readers[reader]
         file.readers[reader] = fetched
+        batch.onRollback { file.readers[reader] = previous }
         if fetched { collectFile(file, nowMs: Clock.nowMs()) }
     }
 
@@ -193,6 +196,7 @@ extension Reactor {
         try write(ref: id) { try store.insert(file: record) }
         let file = StoredFile(record: record)
         transfers.files[id] = file
+        batch.onRollback { [weak self] in self?.transfers.files[id] = nil }
         try expectPullers(file)
         let free = transfers.disk.freeBytes
         if free < size + config.files.minFreeBytes {
@@ -299,13 +303,21 @@ extension Reactor {
                 logger.error("cannot record file chunks: \(error)")
                 continue
             }
+            let completedBefore = file.record.completedAt
             file.record.have = newHave
             if complete { file.record.completedAt = nowMs }
+            batch.onRollback {
+                // The chunks past `have` are on disk but not recorded: expected (and asked for) again.
+                file.record.have = have
+                file.record.completedAt = completedBefore
+                file.written = min(file.written, have)
+                file.requested = min(file.requested, have)
+            }
             let id = done.id
-            onCommit.append { [weak self] in
+            batch.afterCommit { [weak self] in
                 guard let self else { return }
                 if let routing = file.uploader, self.sessions[routing] != nil {
-                    self.outbox.append((routing, .fileStatus(fileId: id, have: newHave, chunks: file.record.chunks)))
+                    self.batch.reply(routing, .fileStatus(fileId: id, have: newHave, chunks: file.record.chunks))
                 }
                 if complete {
                     self.logger.info(file.isPulled ? "file pulled" : "upload complete", metadata: ["file": "\(id.hex)", "bytes": "\(file.record.size)"])
@@ -346,9 +358,14 @@ extension Reactor {
             return
         }
         transfers.files[id] = nil
+        let sends = transfers.sends.filter { $0.id == id }
         transfers.sends.removeAll { $0.id == id }
+        batch.onRollback { [weak self] in
+            self?.transfers.files[id] = file
+            self?.transfers.sends.append(contentsOf: sends)
+        }
         // A view-once file's chunks are overwritten before they are unlinked.
-        onCommit.append { [weak self] in self?.transfers.disk.remove(id, wipe: burn) }
+        batch.afterCommit { [weak self] in self?.transfers.disk.remove(id, wipe: burn) }
     }
 
     /// After the cycle's commit: hand received chunks to the writer, send owed chunks

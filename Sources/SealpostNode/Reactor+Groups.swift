@@ -103,7 +103,9 @@ extension Reactor {
             state = s
         }
         guard let final = state else { return }
+        let previous = groups[name]
         groups[name] = final
+        batch.onRollback { [weak self] in self?.groups[name] = previous }
         let event = Group.Event(op: op.rawValue, actor: actor, members: final.members)
         try sendEvent(event, group: groupAddress, about: envelope, to: Set(final.members.map(\.address)).union(notify))
     }

@@ -37,12 +37,12 @@ extension Reactor {
             let item = ScheduledReminder(user: user, reminder: envelope.id, dueAt: due, sender: envelope.from)
             var added = false
             try write(ref: envelope.id) { added = try store.schedule(user: user, reminder: envelope.id, dueAt: due, sender: envelope.from) }
-            if added { onCommit.append { [weak self] in self?.schedule.add(item) } }
+            if added { batch.afterCommit { [weak self] in self?.schedule.add(item) } }
         case .reminderCancel?:
             guard let id = try? Reminder.reference(envelope.body) else { return }
             var removed = false
             try write(ref: envelope.id) { removed = try store.unschedule(user: user, reminder: id, sender: envelope.from) }
-            if removed { onCommit.append { [weak self] in self?.schedule.remove(user: user, reminder: id) } }
+            if removed { batch.afterCommit { [weak self] in self?.schedule.remove(user: user, reminder: id) } }
         default:
             break
         }
@@ -63,7 +63,8 @@ extension Reactor {
                 try write(ref: id) { stillDue = try store.unschedule(user: item.user, reminder: item.reminder, sender: item.sender) }
                 guard stillDue else { continue } // withdrawn meanwhile
                 try deliverLocally(notice, to: item.user)
-                firedThisCycle.append(item)
+                // Its row is back in the database if the batch is rolled back: back in the schedule too.
+                batch.onRollback { [weak self] in self?.schedule.add(item) }
                 counters.remindersFired += 1
                 if late { counters.remindersLate += 1 }
             } catch {

@@ -11,7 +11,9 @@ import ZeroMQ
 /// answers on the DEALERs, announcements on the SUBs, operator requests) → apply
 /// the writes inside one transaction → commit → only then send the
 /// acknowledgements the cycle produced (group commit). Nothing is acknowledged
-/// before it is durable.
+/// before it is durable. `CycleBatch` owns that transaction and what waits on it;
+/// an in-memory copy of a row changes only after the commit (`batch.afterCommit`)
+/// or together with an undo for a rollback (`batch.onRollback`).
 ///
 /// The work is split by concern: `Reactor+Clients` (client commands, group
 /// commit, delivery), `Reactor+Federation` (peer links, relay journal, routing,
@@ -85,8 +87,6 @@ final class Reactor {
     var nextJournalledBurnCheckMs: UInt64 = 0
     /// View-once files this node knows of, by file id.
     var burnFiles: [FileID: BurnFile] = [:]
-    /// Notices fired in this cycle: back into the schedule if the commit fails.
-    var firedThisCycle: [ScheduledReminder] = []
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
     var nodeKeys: [String: [UInt8]] = [:]
     var directoryVersions: [String: UInt64] = [:]
@@ -102,18 +102,11 @@ final class Reactor {
     var nextConfigCheckNs: UInt64 = 0
 
     // Group commit state of the current cycle.
-    var inTransaction = false
-    /// A statement of this cycle failed: the whole batch is rolled back, nothing of it acknowledged.
-    var batchFailed = false
+    /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
+    let batch: CycleBatch
     /// Sessions whose push hit a full pipe: retried on the next short timeout.
     var stalled: Set<[UInt8]> = []
-    var outbox: [([UInt8], Command)] = []
-    var onCommit: [() -> Void] = []
-    /// New mailbox entries of this cycle, per recipient, in seq order.
-    var fresh: [String: [(UInt64, Envelope)]] = [:]
     var needsPump: Set<[UInt8]> = []
-    /// RELAYs of this cycle to acknowledge after the commit, per peer routing id.
-    var relayAcks: [[UInt8]: [UInt64]] = [:]
     var nextHousekeepingNs: UInt64 = 0
     var lastPruneNs: UInt64 = 0
 
@@ -127,6 +120,7 @@ final class Reactor {
         self.routeTable = RouteTable(me: config.name)
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
+        batch = CycleBatch(store: store)
         checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
         transfers = FileTransfers(disk: FileStore(dataDir: dataDir, wakeup: control.wakeup))
         // Two I/O threads: a file's chunks on one connection do not hold up chat frames on another.

@@ -38,9 +38,19 @@ final class TestNode {
 
     func start() throws {
         let fixed = endpoint, fixedPublish = publishEndpoint
-        node = try Node.start(dataDir: dir, logger: Self.logger) { config in
-            if !fixed.isEmpty { config.listen = fixed }
-            if !fixedPublish.isEmpty { config.publish = fixedPublish }
+        // On a restart the old port may be held for a moment: a client reconnecting to it while the
+        // node is down can end up connected to itself (TCP simultaneous open) until its handshake fails.
+        let deadline = Clock.monotonicNs() + 5_000_000_000
+        while true {
+            do {
+                node = try Node.start(dataDir: dir, logger: Self.logger) { config in
+                    if !fixed.isEmpty { config.listen = fixed }
+                    if !fixedPublish.isEmpty { config.publish = fixedPublish }
+                }
+                break
+            } catch where !fixed.isEmpty && "\(error)".contains("Address already in use") && Clock.monotonicNs() < deadline {
+                usleep(50_000)
+            }
         }
         endpoint = node!.routerEndpoint
         publishEndpoint = node!.publishEndpoint
