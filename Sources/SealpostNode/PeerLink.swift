@@ -36,6 +36,9 @@ final class PeerLink {
     var helloAnswered = false
     /// When it last answered HELLO after a silence (the link came up).
     var upSinceNs: UInt64 = 0
+    /// When its own DEALER last said HELLO on our ROUTER: it (re)started or reconnected, and may
+    /// not know our routes yet even though our side of the link never went down.
+    var peerHelloNs: UInt64 = 0
     var everHeard = false
     var lastHeardNs: UInt64 = 0
     var lastPingSentNs: UInt64 = 0
@@ -51,6 +54,8 @@ final class PeerLink {
     var routesSeq: UInt64 = 0
     var routes: [RouteEntry] = []
     var routesHeardNs: UInt64 = 0
+    /// When an announcement of the peer last listed a route to this node (it has heard our routes).
+    var knowsUsSinceNs: UInt64 = 0
 
     init(context: Context, config: PeerConfig, keys: NodeKeys) throws {
         self.config = config
@@ -126,15 +131,26 @@ final class PeerLink {
 
     var room: Int { max(0, min(credit, Self.maxCredit) - inFlight.count) }
 
-    /// How long relays wait, after the link came up, for the peer's first route announcement.
+    /// How long relays wait, after the link came up, for the peer to show it knows our routes.
     static let routesGraceNs: UInt64 = 2_000_000_000
 
-    /// Whether to hand the peer relays now. Right after it (re)connects, a peer that just
-    /// restarted does not know our routes yet and would refuse what we relay for other
-    /// origins; its announcement arriving (or a short grace) shows it is past that.
+    /// Whether to hand the peer relays now. A peer that just restarted does not know our
+    /// routes yet and would refuse what we relay for other origins (SPEC 13.4 rule 2). Its
+    /// own announcement shows when it has heard ours: it then has a route to us. A short
+    /// grace lets relays go if that never shows (its subscription to us is broken).
     func readyForRelays(now: UInt64) -> Bool {
-        routesHeardNs >= upSinceNs || now &- upSinceNs > Self.routesGraceNs
+        let since = max(upSinceNs, peerHelloNs)
+        return knowsUsSinceNs >= since || now &- since > Self.routesGraceNs
     }
+
+    /// RELAYs refused under SPEC 13.4 rule 2 before this node heard the peer's first
+    /// announcement, by origin: right after our own start that is the peer resending, not
+    /// misbehaving. Decided when its routes arrive (or after `undecidedForNs`), then counted
+    /// as rejected only for origins it still does not route for.
+    var undecidedRefusals: [String: Int] = [:]
+    static let undecidedForNs: UInt64 = 5_000_000_000
+    static let maxUndecidedOrigins = 256
+    let createdNs = Clock.monotonicNs()
 
     func heard(now: UInt64) {
         lastHeardNs = now

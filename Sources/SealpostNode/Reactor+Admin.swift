@@ -89,7 +89,6 @@ extension Reactor {
                 "envelopes_in": counters.envelopesIn, "delivered": counters.delivered, "duplicates": counters.duplicates,
                 "relayed": counters.relayed, "malformed": counters.malformed, "refused_keys": counters.refusedKeys,
                 "rejected_relays": counters.rejectedRelays, "rejected_announcements": counters.rejectedAnnouncements,
-                "relays_before_routes": counters.relaysBeforeRoutes,
                 "key_conflicts": counters.keyConflicts, "undeliverable": counters.undeliverable,
                 "commit_failures": counters.commitFailures,
             ],

@@ -107,6 +107,7 @@ extension Reactor {
                     journal.requeue(jid)
                 }
             }
+            if !link.undecidedRefusals.isEmpty, now &- link.createdNs >= PeerLink.undecidedForNs { settleRefusals(link) }
             if link.routesHeardNs != 0 && now &- link.routesHeardNs > Self.routeStaleNs && !link.routes.isEmpty {
                 link.routes = []
                 linkChanged = true
@@ -228,6 +229,7 @@ extension Reactor {
                     return
                 }
                 try pinPeerKey(link, signKey)
+                link.peerHelloNs = Clock.monotonicNs()
                 replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit))
             case let .relay(jid, origin, dest, streamSeq, hops, envelope):
                 try receiveRelay(from: link, routingId: routingId, jid: jid, origin: origin, dest: dest,
@@ -279,9 +281,10 @@ extension Reactor {
         // other: the first hop's RELAYED already removed it from our journal.
         guard origin == config.name || relayAllowed(origin: origin, via: link) else {
             // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
-            if link.routesHeardNs == 0 {
-                // This node has not heard the peer's routes since it started: normal right after a restart.
-                counters.relaysBeforeRoutes += 1
+            if link.routesHeardNs == 0, Clock.monotonicNs() &- link.createdNs < PeerLink.undecidedForNs,
+               link.undecidedRefusals[origin] != nil || link.undecidedRefusals.count < PeerLink.maxUndecidedOrigins {
+                // Its routes are not known yet (this node just started): decided once they are.
+                link.undecidedRefusals[origin, default: 0] += 1
                 return
             }
             counters.rejectedRelays += 1
@@ -521,10 +524,25 @@ extension Reactor {
         }
         link.routesSeq = seq
         link.routesHeardNs = Clock.monotonicNs()
+        if entries.contains(where: { $0.dest == config.name }) { link.knowsUsSinceNs = link.routesHeardNs }
         if accepted != link.routes {
             link.routes = accepted
             recomputeRoutes()
         }
+        // Decided only now that its routes (and our route table) are known.
+        if !link.undecidedRefusals.isEmpty { settleRefusals(link) }
+    }
+
+    /// Counts the refusals held while `link`'s routes were unknown, for the origins it still
+    /// does not route for (one warning for all of them).
+    func settleRefusals(_ link: PeerLink) {
+        let still = link.undecidedRefusals.filter { !relayAllowed(origin: $0.key, via: link) }
+        link.undecidedRefusals.removeAll()
+        guard !still.isEmpty else { return }
+        let n = still.values.reduce(0, +)
+        counters.rejectedRelays += UInt64(n)
+        logger.warning("relay refused: peer does not route for its origin",
+                       metadata: ["peer": "\(link.name)", "origins": "\(still.keys.sorted().joined(separator: ","))", "count": "\(n)"])
     }
 
     func recomputeRoutes() {

@@ -135,9 +135,6 @@ struct NodeCounters {
     var commitFailures: UInt64 = 0
     var relayed: UInt64 = 0
     var rejectedRelays: UInt64 = 0
-    /// RELAYs from a peer whose routes this node has not heard yet (just after a restart):
-    /// not acknowledged, sent again by the peer, not a sign of misbehaviour.
-    var relaysBeforeRoutes: UInt64 = 0
     var rejectedAnnouncements: UInt64 = 0
     var keyConflicts: UInt64 = 0
     var undeliverable: UInt64 = 0
