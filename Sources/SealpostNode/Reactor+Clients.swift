@@ -363,6 +363,7 @@ extension Reactor {
                 store.rollback()
                 relayAcks.removeAll()
                 reloadStreams()
+                failAdminAwaitingCommit()
                 // Their rows are back in the database: back in the schedule too.
                 for item in firedThisCycle { schedule.add(item) }
                 // Turn every acknowledgement of the batch into an error: the clients retry.
@@ -382,6 +383,7 @@ extension Reactor {
             }
         }
         batchFailed = false
+        adminAwaitingCommit.removeAll()
         firedThisCycle.removeAll(keepingCapacity: true)
         onCommit.removeAll(keepingCapacity: true)
         for (routing, command) in outbox { send(routing, command) }
