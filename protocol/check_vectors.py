@@ -281,7 +281,8 @@ PEER_COMMANDS = {
                             ("entries", ("list", "u16", ROUTE_ENTRY, None))]),
     "DIR-REQ":      (0x26, [("home", "name")]),
     "DIR-SNAPSHOT": (0x27, [("home", "name"), ("version", "u64"),
-                            ("entries", ("list", "u32", ("longstr", MAX_ENTRY), 1_000_000))]),
+                            ("entries", ("list", "u32", ("longstr", MAX_ENTRY), 1_000_000)),
+                            ("signature", "octets64")]),
     "SUMMARY":      (0x28, [("node", "name"), ("seq", "u64"), ("json", ("longstr", 65_536))]),
 }
 
@@ -465,7 +466,8 @@ PEER_COMMAND_INPUTS = [
         {"dest": "district", "sign_key": b"\x02" * 32, "directory_version": 2, "path": ["district"]},
     ]}),
     ("DIR-REQ", {"home": "traffic"}),
-    ("DIR-SNAPSHOT", {"home": "traffic", "version": 2, "entries": [bytes([1, 2]), bytes([3])]}),
+    ("DIR-SNAPSHOT", {"home": "traffic", "version": 2, "entries": [bytes([1, 2]), bytes([3])],
+                      "signature": None}),  # filled in by snapshot_inputs(): signed with the seed of 18.4
     ("SUMMARY", {"node": "hq", "seq": 1, "json": b'{"users":2}'}),
 ]
 
@@ -493,7 +495,36 @@ def check_commands():
 
 
 def check_peer_commands():
-    check_table("peer-commands.json", "peer", PEER_COMMANDS, PEER_COMMAND_INPUTS, 0x20)
+    inputs = [(name, dict(fields, signature=directory_head_signature(DIRECTORY_SEED, fields["home"], fields["version"],
+                                                                      fields["entries"])))
+              if name == "DIR-SNAPSHOT" else (name, fields) for name, fields in PEER_COMMAND_INPUTS]
+    check_table("peer-commands.json", "peer", PEER_COMMANDS, inputs, 0x20)
+
+
+# The home node's signature over its directory (section 14.3).
+
+DIRECTORY_SEED = bytes(range(0x21, 0x21 + 32))  # seq(21, 32), the node key of 18.4
+
+
+def directory_entries_hash(entries):
+    """BLAKE2b-256 of count:u32 || the encoded entries as longstr, sorted bytewise."""
+    return hashlib.blake2b(u32(len(entries)) + b"".join(longstr(e) for e in sorted(entries)), digest_size=32).digest()
+
+
+def directory_head_bytes(home, version, entries):
+    return b"sealpost directory v1" + string(home) + u64(version) + directory_entries_hash(entries)
+
+
+def directory_head_signature(seed, home, version, entries):
+    return nacl.signing.SigningKey(seed).sign(directory_head_bytes(home, version, entries)).signature
+
+
+def head_verifies(home, version, entries, signature, key):
+    try:
+        nacl.signing.VerifyKey(key).verify(directory_head_bytes(home, version, entries), signature)
+        return "valid"
+    except nacl.exceptions.BadSignatureError:
+        return "invalid"
 
 
 def vector_bytes(file, name):
@@ -766,14 +797,22 @@ def client_verifies(entry_bytes, home_sign_key, own_node, own_node_key):
     return "accepted"
 
 
-def snapshot_applies(home, entries, pinned_key):
-    """Section 14.3, rule 1: every entry decodes, is on `home`, and verifies."""
+def snapshot_applies(home, entries, pinned_key, version=3, signature=None, held=0):
+    """Section 14.3, rules 2-4 (the snapshot answers the node's own DIR-REQ from
+    its next hop): the version grows, the home's signature over version and entry
+    set verifies, and every entry decodes, is on `home`, verifies, and is there once."""
+    if version <= held:
+        return "ignored"
+    if signature is not None and head_verifies(home, version, entries, signature, pinned_key) != "valid":
+        return "rejected"
+    addresses = set()
     for entry in entries:
         if client_verifies(entry, pinned_key, own_node=None, own_node_key=None) != "accepted":
             return "rejected"
-        r = Reader(entry)
-        if address_node(r.string()) != home:
+        address = Reader(entry).string()
+        if address_node(address) != home or address in addresses:
             return "rejected"
+        addresses.add(address)
     return "applied"
 
 
@@ -800,15 +839,49 @@ def check_entry_transport():
     frame = encode_command(COMMANDS, "ENTRIES", {"request_id": 2, "items": items})
     check("ENTRIES round trip with two real entries", decode_command(COMMANDS, frame)[1]["items"], items)
 
-    frame = encode_command(PEER_COMMANDS, "DIR-SNAPSHOT", {"home": "traffic", "version": 3, "entries": [entry]})
-    _, fields = decode_command(PEER_COMMANDS, frame)
-    check("DIR-SNAPSHOT round trip", fields["entries"], [entry])
+    snap = d["snapshot"]
+    head_signature = directory_head_signature(DIRECTORY_SEED, "traffic", 3, [entry])
+    check("directory.json snapshot: home, version, entries", (snap["home"], snap["version"], snap["entries"]),
+          ("traffic", 3, [entry.hex()]))
+    check("14.3: entries_hash = BLAKE2b-256(count || sorted longstr entries)",
+          directory_entries_hash([entry]), bytes.fromhex(snap["entries_hash"]))
+    check("14.3: entries_hash equals crypto_generichash",
+          nacl.hash.blake2b(u32(1) + longstr(entry), digest_size=32, encoder=nacl.encoding.RawEncoder),
+          bytes.fromhex(snap["entries_hash"]))
+    check("14.3: head signed_bytes = \"sealpost directory v1\" || home || version || entries_hash",
+          directory_head_bytes("traffic", 3, [entry]), bytes.fromhex(snap["signed_bytes"]))
+    check("14.3: head signature re-made from the node seed", head_signature, bytes.fromhex(snap["signature"]))
+    frame = encode_command(PEER_COMMANDS, "DIR-SNAPSHOT", {"home": "traffic", "version": 3, "entries": [entry],
+                                                           "signature": head_signature})
+    check("DIR-SNAPSHOT of directory.json: frame", frame, bytes.fromhex(snap["frame"]))
+    _, fields = decode_command(PEER_COMMANDS, bytes.fromhex(snap["frame"]))
+    check("DIR-SNAPSHOT round trip", (fields["entries"], fields["signature"]), ([entry], head_signature))
+    check("14.3: the stored head signature verifies with traffic's key",
+          head_verifies("traffic", 3, [entry], fields["signature"], traffic_key), "valid")
+    check("14.3: ... and not with another key", head_verifies("traffic", 3, [entry], fields["signature"], other_key), "invalid")
+    check("14.3: a raised version does not verify (a relay cannot make one up)",
+          head_verifies("traffic", 4, [entry], fields["signature"], traffic_key), "invalid")
+    check("14.3: an emptied entry set does not verify (a removal must be signed)",
+          head_verifies("traffic", 3, [], fields["signature"], traffic_key), "invalid")
+    check("14.3: the head of another home does not verify", head_verifies("hq", 3, [entry], fields["signature"], traffic_key),
+          "invalid")
+    other_entry = bytes.fromhex(d["encoded"])[:-1] + b"\x00"
+    check("14.3: the entries hash does not depend on the order entries travel in",
+          directory_entries_hash([entry, other_entry]), directory_entries_hash([other_entry, entry]))
     check("14.3: a snapshot of traffic verifying with traffic's pinned key applies",
-          snapshot_applies("traffic", fields["entries"], traffic_key), "applied")
+          snapshot_applies("traffic", fields["entries"], traffic_key, signature=fields["signature"]), "applied")
+    check("14.3: ... but not when its version is not above the one held",
+          snapshot_applies("traffic", fields["entries"], traffic_key, signature=fields["signature"], held=3), "ignored")
+    check("14.3: an unsigned snapshot (64 zero bytes) is rejected",
+          snapshot_applies("traffic", fields["entries"], traffic_key, signature=bytes(64)), "rejected")
     check("14.3: the same snapshot under another home is rejected",
           snapshot_applies("hq", fields["entries"], traffic_key), "rejected")
     check("14.3: one entry that does not verify rejects the whole snapshot",
           snapshot_applies("traffic", [entry, entry[:-1] + bytes([entry[-1] ^ 1])], traffic_key), "rejected")
+    check("14.3: an entry listed twice rejects the whole snapshot",
+          snapshot_applies("traffic", [entry, entry], traffic_key), "rejected")
+    check("11.5.8: DIR-SNAPSHOT without its signature is malformed",
+          refused(PEER_COMMANDS, bytes.fromhex(snap["frame"])[:-64]), "refused (signature)")
 
 
 # ---------------------------------------------------------------------------

@@ -36,8 +36,9 @@ public enum PeerCommand: Sendable, Equatable {
     case routes(node: String, seq: UInt64, entries: [RouteEntry])
     /// Ask a peer for the directory of home node `home`.
     case directoryRequest(home: String)
-    /// Every signed entry of `home` at `version`.
-    case directorySnapshot(home: String, version: UInt64, entries: [[UInt8]])
+    /// Every signed entry of `home` at `version`, and `home`'s own signature over
+    /// both (`DirectoryHead`), passed on unchanged by every node on the way.
+    case directorySnapshot(home: String, version: UInt64, entries: [[UInt8]], signature: [UInt8])
     /// A node's status summary (JSON), flooded so operators see the federation.
     case summary(node: String, seq: UInt64, json: [UInt8])
     /// Ask a peer for chunks `from ..< from + count` of a file that `origin` holds
@@ -120,9 +121,10 @@ public enum PeerCommand: Sendable, Equatable {
             }
         case let .directoryRequest(home):
             w.string(home)
-        case let .directorySnapshot(home, version, entries):
+        case let .directorySnapshot(home, version, entries, signature):
             w.string(home); w.u64(version); w.u32(UInt32(entries.count))
             for e in entries { w.longstr(e) }
+            w.octets(signature)
         case let .summary(node, seq, json):
             w.string(node); w.u64(seq); w.longstr(json)
         case let .filePull(fileId, origin, size, chunks, from, count):
@@ -208,7 +210,8 @@ public enum PeerCommand: Sendable, Equatable {
             guard n <= 1_000_000 else { throw WireError.invalid(field: "count", reason: "too many entries") }
             var entries: [[UInt8]] = []
             for _ in 0..<n { entries.append(try r.longstr("entry", max: 4096)) }
-            command = .directorySnapshot(home: home, version: version, entries: entries)
+            let signature = try r.octets(64, "signature")
+            command = .directorySnapshot(home: home, version: version, entries: entries, signature: signature)
         case 0x28:
             command = .summary(node: try nodeName("node"), seq: try r.u64("seq"), json: try r.longstr("json", max: 64 * 1024))
         case 0x29...0x2C:

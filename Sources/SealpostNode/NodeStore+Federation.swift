@@ -78,25 +78,55 @@ extension NodeStore {
 
     // MARK: remote nodes and directory
 
-    func remoteNodes() throws -> [(name: String, signKey: [UInt8], version: UInt64)] {
-        try db.query("SELECT name, sign_key, directory_version FROM remote_nodes") { ($0.text(0), $0.blob(1), UInt64($0.int(2))) }
+    /// Signed directory heads: unsigned copies held from before are taken again
+    /// (their version is forgotten, their entries stay until a signed snapshot replaces them).
+    func migrateTo9() throws {
+        try db.transaction {
+            try db.execute("""
+                ALTER TABLE remote_nodes ADD COLUMN directory_signature BLOB;
+                UPDATE remote_nodes SET directory_version = 0;
+                PRAGMA user_version = 9;
+                """)
+        }
+    }
+
+    func remoteNodes() throws -> [(name: String, signKey: [UInt8], version: UInt64, signature: [UInt8])] {
+        try db.query("SELECT name, sign_key, directory_version, directory_signature FROM remote_nodes") {
+            ($0.text(0), $0.blob(1), UInt64($0.int(2)), $0.blob(3))
+        }
     }
 
     func pinNode(name: String, signKey: [UInt8], at: UInt64) throws {
         try db.run("""
             INSERT INTO remote_nodes(name, sign_key, directory_version, first_seen) VALUES(?,?,0,?)
             ON CONFLICT(name) DO UPDATE SET sign_key = excluded.sign_key,
-              directory_version = CASE WHEN remote_nodes.sign_key = excluded.sign_key THEN remote_nodes.directory_version ELSE 0 END
+              directory_version = CASE WHEN remote_nodes.sign_key = excluded.sign_key THEN remote_nodes.directory_version ELSE 0 END,
+              directory_signature = CASE WHEN remote_nodes.sign_key = excluded.sign_key THEN remote_nodes.directory_signature ELSE NULL END
             """, .text(name), .blob(signKey), .int(Int64(at)))
     }
 
-    /// Replaces every entry of `home` and records the version.
-    func replaceDirectory(home: String, version: UInt64, entries: [(address: String, entry: [UInt8])]) throws {
+    /// Replaces every entry of `home` and records the version and `home`'s signature over both.
+    func replaceDirectory(home: String, version: UInt64, signature: [UInt8], entries: [(address: String, entry: [UInt8])]) throws {
         try db.run("DELETE FROM remote_entries WHERE home = ?", .text(home))
         for e in entries {
             try db.run("INSERT OR REPLACE INTO remote_entries(address, home, entry) VALUES(?,?,?)", .text(e.address), .text(home), .blob(e.entry))
         }
-        try db.run("UPDATE remote_nodes SET directory_version = ? WHERE name = ?", .int(Int64(version)), .text(home))
+        try db.run("UPDATE remote_nodes SET directory_version = ?, directory_signature = ? WHERE name = ?",
+                   .int(Int64(version)), .blob(signature), .text(home))
+    }
+
+    /// Drops every entry of `home` and the version held (the pin stays); returns how many entries went.
+    func forgetDirectory(home: String) throws -> Int {
+        let removed = try db.run("DELETE FROM remote_entries WHERE home = ?", .text(home))
+        try db.run("UPDATE remote_nodes SET directory_version = 0, directory_signature = NULL WHERE name = ?", .text(home))
+        return removed
+    }
+
+    /// Drops the pinned key of `name` together with its directory; returns how many entries went.
+    func unpinNode(name: String) throws -> Int {
+        let removed = try db.run("DELETE FROM remote_entries WHERE home = ?", .text(name))
+        try db.run("DELETE FROM remote_nodes WHERE name = ?", .text(name))
+        return removed
     }
 
     func remoteEntries() throws -> [(address: String, home: String, entry: [UInt8])] {

@@ -5,7 +5,8 @@ import ZeroMQ
 /// The operator's view of a running node, over the admin socket
 /// (`ipc://DATA/admin.sock`, CURVE with the data dir's admin key).
 ///
-/// Request: one frame, a JSON object `{"cmd": "status" | "pending" | "federation", …}`.
+/// Request: one frame, a JSON object `{"cmd": "status" | "pending" | "federation" |
+/// "directory-list" | "directory-forget" | "directory-unpin", …}`.
 /// Answer: one frame, a JSON object (`{"error": "…"}` when it cannot be answered).
 extension Reactor {
     static let version = SealpostVersion.string
@@ -16,15 +17,18 @@ extension Reactor {
             count += 1
             guard message.frames.count == 2, Principal(userId: message.userId) == .admin else { continue }
             let request = (try? JSONSerialization.jsonObject(with: Data(message.frames[1]))) as? [String: Any] ?? [:]
-            let answer: [String: Any]
+            let answer: [String: Any]?
             switch request["cmd"] as? String {
             case "status": answer = status()
             case "pending": answer = pending(peer: request["peer"] as? String ?? "")
             case "federation": answer = federation()
-            default: answer = ["error": "unknown admin command; use status, pending or federation"]
+            case "directory-list": answer = directoryList()
+            case "directory-forget": answer = forgetNode(request["node"] as? String ?? "", unpin: false, routing: message.frames[0])
+            case "directory-unpin": answer = forgetNode(request["node"] as? String ?? "", unpin: true, routing: message.frames[0])
+            default: answer = ["error": "unknown admin command; use status, pending, federation, directory-list, directory-forget or directory-unpin"]
             }
-            let data = (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data("{}".utf8)
-            _ = try? admin.send([message.frames[0], Array(data)], dontWait: true)
+            // nil: the answer goes out with this cycle's commit.
+            if let answer { sendAdmin(message.frames[0], answer) }
         }
     }
 
@@ -89,6 +93,7 @@ extension Reactor {
                 "envelopes_in": counters.envelopesIn, "delivered": counters.delivered, "duplicates": counters.duplicates,
                 "relayed": counters.relayed, "malformed": counters.malformed, "refused_keys": counters.refusedKeys,
                 "rejected_relays": counters.rejectedRelays, "rejected_announcements": counters.rejectedAnnouncements,
+                "rejected_snapshots": counters.rejectedSnapshots,
                 "key_conflicts": counters.keyConflicts, "undeliverable": counters.undeliverable,
                 "commit_failures": counters.commitFailures,
             ],

@@ -254,16 +254,18 @@ extension Reactor {
         if nodeKeys[link.name] != signKey {
             let now = Clock.nowMs()
             try write(ref: .zero) { try store.pinNode(name: link.name, signKey: signKey, at: now) }
-            let previous = (key: nodeKeys[link.name], version: directoryVersions[link.name])
+            let previous = (key: nodeKeys[link.name], version: directoryVersions[link.name], signature: directorySignatures[link.name])
             if let old = nodeKeys[link.name], old != signKey {
                 logger.warning("peer signing key changed", metadata: ["peer": "\(link.name)"])
                 directoryVersions[link.name] = 0
+                directorySignatures[link.name] = nil
             }
             nodeKeys[link.name] = signKey
             // Not pinned after all: pinned again on the peer's next answer (readDealer).
             batch.onRollback { [weak self] in
                 self?.nodeKeys[link.name] = previous.key
                 self?.directoryVersions[link.name] = previous.version
+                self?.directorySignatures[link.name] = previous.signature
             }
         }
     }
@@ -435,8 +437,8 @@ extension Reactor {
                     }
                 case .pong(let echoNs):
                     if echoNs <= now { link.rttNs = now - echoNs }
-                case let .directorySnapshot(home, version, entries):
-                    try applyDirectory(home: home, version: version, entries: entries)
+                case let .directorySnapshot(home, version, entries, signature):
+                    try receiveDirectorySnapshot(from: link, home: home, version: version, entries: entries, signature: signature)
                 case .fileData, .fileHave:
                     handleDealerFile(link, command)
                 case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled:
@@ -572,46 +574,103 @@ extension Reactor {
 
     // MARK: directory
 
+    /// A DIR-REQ not answered within this is given up (a later answer is unsolicited).
+    static let directoryRequestTimeoutNs: UInt64 = 10_000_000_000
+    /// At most one DIR-REQ per home in this interval.
+    static let directoryRequestIntervalNs: UInt64 = 3_000_000_000
+    /// Refused snapshots are logged as a warning at most this often (the rest at debug level).
+    static let snapshotWarnIntervalNs: UInt64 = 10_000_000_000
+
     func requestDirectories(now: UInt64) {
+        for (home, request) in directoryRequests where now &- request.sentNs > Self.directoryRequestTimeoutNs {
+            directoryRequests[home] = nil
+        }
         for route in routeTable.routes.values where route.directoryVersion > directoryVersions[route.dest, default: 0] {
             guard let link = links[route.nextHop], link.isUp(now: now), nodeKeys[route.dest] != nil else { continue }
-            if let last = directoryRequestedNs[route.dest], now &- last < 3_000_000_000 { continue }
+            // One question at a time per home, unless the way to it changed.
+            if let open = directoryRequests[route.dest], open.hop == route.nextHop { continue }
+            if let last = directoryRequestedNs[route.dest], now &- last < Self.directoryRequestIntervalNs { continue }
             directoryRequestedNs[route.dest] = now
+            directoryRequests[route.dest] = (route.nextHop, now)
             sendPeer(link, .directoryRequest(home: route.dest))
         }
     }
 
     func directorySnapshot(of home: String) -> PeerCommand {
-        if home == config.name {
-            return .directorySnapshot(home: home, version: localDirectoryVersion,
-                                      entries: usersByName.values.sorted { $0.name < $1.name }.map(\.entry))
+        if home == config.name { return ownDirectorySnapshot() }
+        // Only what `home` signed is passed on, unchanged; without it, nothing (version 0).
+        guard let version = directoryVersions[home], version > 0, let signature = directorySignatures[home] else {
+            return .directorySnapshot(home: home, version: 0, entries: [], signature: DirectoryHead.noSignature)
         }
         let entries = remoteEntries.filter { $0.value.home == home }.sorted { $0.key < $1.key }.map(\.value.entry)
-        return .directorySnapshot(home: home, version: directoryVersions[home, default: 0], entries: entries)
+        return .directorySnapshot(home: home, version: version, entries: entries, signature: signature)
     }
 
-    /// Replaces `home`'s users with a snapshot in which every entry verifies with
-    /// `home`'s pinned key. One bad entry rejects the whole snapshot.
-    func applyDirectory(home: String, version: UInt64, entries: [[UInt8]]) throws {
+    /// This node's directory with its signed head: the version and the set of entries,
+    /// signed with the node's key. Made when asked, from what is committed, so whatever
+    /// changes the local users' entries (enrolment, re-key, removal) only has to raise
+    /// `localDirectoryVersion` in the same commit.
+    func ownDirectorySnapshot() -> PeerCommand {
+        let entries = usersByName.values.sorted { $0.name < $1.name }.map(\.entry)
+        let head = DirectoryHead(home: config.name, version: localDirectoryVersion, entries: entries)
+        return .directorySnapshot(home: config.name, version: localDirectoryVersion, entries: entries, signature: head.sign(with: keys.sign))
+    }
+
+    /// A DIR-SNAPSHOT on our DEALER to `link`. Applied only as the answer to our own
+    /// DIR-REQ for `home`, sent to `link`, which must still be the next hop toward
+    /// `home`; only with a version above the one held and `home`'s signature over the
+    /// version and the entry set; and only if every entry verifies. It then replaces
+    /// every entry of `home`.
+    func receiveDirectorySnapshot(from link: PeerLink, home: String, version: UInt64, entries: [[UInt8]], signature: [UInt8]) throws {
+        let now = Clock.monotonicNs()
+        guard let request = directoryRequests[home], request.hop == link.name,
+              now &- request.sentNs <= Self.directoryRequestTimeoutNs else {
+            return refuseSnapshot(from: link, home: home, "not asked for")
+        }
+        directoryRequests[home] = nil
+        guard routeTable.nextHop(to: home) == link.name else {
+            return refuseSnapshot(from: link, home: home, "the peer is not the next hop toward the node")
+        }
+        // Not newer than ours (or nothing at all): the next hop is still fetching it itself; asked again later.
         guard home != config.name, version > directoryVersions[home, default: 0] else { return }
         guard let key = nodeKeys[home] else { return }
+        guard DirectoryHead(home: home, version: version, entries: entries).verify(signature: signature, nodeKey: key) else {
+            return refuseSnapshot(from: link, home: home, "its signature does not verify with the pinned key of the node")
+        }
         var parsed: [(address: String, entry: [UInt8])] = []
+        var addresses = Set<String>()
         for bytes in entries {
             guard let entry = try? DirectoryEntry.decode(bytes), Address(entry.address)?.node == home,
-                  entry.verify(nodeKey: key) else {
-                counters.rejectedAnnouncements += 1
-                logger.warning("directory snapshot rejected: an entry does not verify", metadata: ["home": "\(home)"])
-                return
+                  entry.verify(nodeKey: key), addresses.insert(entry.address).inserted else {
+                return refuseSnapshot(from: link, home: home, "an entry does not verify or is listed twice")
             }
             parsed.append((entry.address, bytes))
         }
-        try write(ref: .zero) { try store.replaceDirectory(home: home, version: version, entries: parsed) }
+        try write(ref: .zero) { try store.replaceDirectory(home: home, version: version, signature: signature, entries: parsed) }
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.remoteEntries = self.remoteEntries.filter { $0.value.home != home }
             for p in parsed { self.remoteEntries[p.address] = (home, p.entry) }
             self.directoryVersions[home] = version
+            self.directorySignatures[home] = signature
             self.logger.info("directory updated", metadata: ["home": "\(home)", "users": "\(parsed.count)", "version": "\(version)"])
+        }
+    }
+
+    /// Drops a snapshot, counts it, and says so (one warning per interval, not one per frame).
+    func refuseSnapshot(from link: PeerLink, home: String, _ reason: String) {
+        counters.rejectedSnapshots += 1
+        let now = Clock.monotonicNs()
+        let metadata: Logger.Metadata = ["peer": "\(link.name)", "home": "\(home)"]
+        if now &- snapshotWarnedNs >= Self.snapshotWarnIntervalNs {
+            var m = metadata
+            if snapshotRefusalsUnlogged > 0 { m["also_refused_since_last_warning"] = "\(snapshotRefusalsUnlogged)" }
+            logger.warning("directory snapshot refused: \(reason)", metadata: m)
+            snapshotWarnedNs = now
+            snapshotRefusalsUnlogged = 0
+        } else {
+            snapshotRefusalsUnlogged += 1
+            logger.debug("directory snapshot refused: \(reason)", metadata: metadata)
         }
     }
 

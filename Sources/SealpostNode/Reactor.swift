@@ -90,11 +90,18 @@ final class Reactor {
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
     var nodeKeys: [String: [UInt8]] = [:]
     var directoryVersions: [String: UInt64] = [:]
+    /// Each home's own signature over the version and entries held for it (passed on in DIR-SNAPSHOT).
+    var directorySignatures: [String: [UInt8]] = [:]
     var remoteEntries: [String: (home: String, entry: [UInt8])] = [:]
     var localDirectoryVersion: UInt64 = 0
     var summaries: [String: (seq: UInt64, json: [UInt8], heardMs: UInt64)] = [:]
     var summarySeq: UInt64 = 0
     var directoryRequestedNs: [String: UInt64] = [:]
+    /// DIR-REQs waiting for their answer, per home: the peer asked and when (only these get applied).
+    var directoryRequests: [String: (hop: String, sentNs: UInt64)] = [:]
+    /// Refused snapshots: one warning per interval, the rest at debug level and counted.
+    var snapshotWarnedNs: UInt64 = 0
+    var snapshotRefusalsUnlogged = 0
     var configModified: Date?
     var nextFederationTickNs: UInt64 = 0
     var nextAnnounceNs: UInt64 = 0
@@ -189,6 +196,7 @@ final class Reactor {
         for node in try store.remoteNodes() {
             nodeKeys[node.name] = node.signKey
             directoryVersions[node.name] = node.version
+            if !node.signature.isEmpty { directorySignatures[node.name] = node.signature }
         }
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
         schedule = try ReminderSchedule(store: store)

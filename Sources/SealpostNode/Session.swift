@@ -136,6 +136,7 @@ struct NodeCounters {
     var relayed: UInt64 = 0
     var rejectedRelays: UInt64 = 0
     var rejectedAnnouncements: UInt64 = 0
+    var rejectedSnapshots: UInt64 = 0
     var keyConflicts: UInt64 = 0
     var undeliverable: UInt64 = 0
     var remindersFired: UInt64 = 0

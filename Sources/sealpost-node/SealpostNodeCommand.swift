@@ -11,7 +11,8 @@ struct SealpostNodeCommand: ParsableCommand {
         commandName: "sealpost-node",
         abstract: "Sealpost relay node: create, run and operate a unit's node.",
         version: SealpostVersion.string,
-        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Status.self, Pending.self, Check.self],
+        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Directory.self, Status.self, Pending.self,
+                      Check.self],
         defaultSubcommand: Run.self
     )
 
@@ -197,10 +198,12 @@ extension SealpostNodeCommand {
                 let config = try options.dir.loadConfig()
                 let keys = try options.dir.loadKeys()
                 let key = keys.publicKeyText
+                let signKey = Hex.encode(keys.sign.publicKey)
                 if json {
-                    printJSON(["name": config.name, "public_key": key, "router": config.advertisedEndpoint, "publish": config.publish])
+                    printJSON(["name": config.name, "public_key": key, "sign_key": signKey, "router": config.advertisedEndpoint,
+                               "publish": config.publish])
                 } else {
-                    print("name        \(config.name)\npublic key  \(key)\nrouter      \(config.advertisedEndpoint)\npublish     \(config.publish)")
+                    print("name        \(config.name)\npublic key  \(key)\nsign key    \(signKey)\nrouter      \(config.advertisedEndpoint)\npublish     \(config.publish)")
                 }
             } catch let error as NodeError {
                 fail(error.description)

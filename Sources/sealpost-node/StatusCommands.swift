@@ -147,7 +147,7 @@ func renderStatus(_ s: [String: Any]) -> String {
         }
     }
     let counters = s["counters"] as? [String: Any] ?? [:]
-    let bad = ["malformed", "refused_keys", "rejected_relays", "rejected_announcements", "key_conflicts", "undeliverable", "commit_failures"]
+    let bad = ["malformed", "refused_keys", "rejected_relays", "rejected_announcements", "rejected_snapshots", "key_conflicts", "undeliverable", "commit_failures"]
         .compactMap { k -> String? in
             guard let v = counters[k] as? Int, v > 0 else { return nil }
             return "\(k.replacingOccurrences(of: "_", with: " ")) \(v)"

@@ -192,6 +192,54 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(node.stop(), 0)
     }
 
+    /// `sealpost-node directory list/forget/unpin` on two peered running nodes.
+    func testDirectoryListForgetAndUnpinFromTheCommandLine() throws {
+        var nodes: [(data: String, process: NodeProcess, info: [String: Any])] = []
+        for name in ["hq", "traffic"] {
+            let data = root + "/" + name
+            let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", name,
+                                                            "--listen", "tcp://127.0.0.1:\(Harness.freePort())",
+                                                            "--publish", "tcp://127.0.0.1:\(Harness.freePort())"])
+            XCTAssertEqual(created.status, 0, created.stderr)
+            let process = try NodeProcess(data: data)
+            try process.waitUntilListening()
+            nodes.append((data, process, try json(try Harness.run("sealpost-node", ["info", "--json", "--data", data]).lines[0])))
+        }
+        for (x, y) in [(nodes[0], nodes[1]), (nodes[1], nodes[0])] {
+            let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, y.info["name"] as! String, y.info["router"] as! String,
+                                                      y.info["publish"] as! String, y.info["public_key"] as! String])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        try join(nodes[1].data, ["wu"])
+        let hq = nodes[0].data
+        func listed() throws -> [String: Any]? {
+            let nodes = try json(try Harness.run("sealpost-node", ["directory", "list", "--json", "--data", hq]).lines[0])["nodes"]
+            return (nodes as? [[String: Any]])?.first { $0["node"] as? String == "traffic" && $0["entries"] as? Int == 1 }
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while try listed() == nil, Date() < deadline { usleep(200_000) }
+        let traffic = try XCTUnwrap(try listed(), "traffic's directory reached hq")
+        XCTAssertEqual(traffic["sign_key"] as? String, nodes[1].info["sign_key"] as? String, "the key pinned is the one traffic's info shows")
+        XCTAssertEqual(traffic["peer"] as? Bool, true)
+
+        let text = try Harness.run("sealpost-node", ["directory", "list", "--data", hq])
+        XCTAssertTrue(text.stdout.contains("traffic") && text.stdout.contains("SIGN KEY"), text.stdout)
+        let forgot = try Harness.run("sealpost-node", ["directory", "forget", "traffic", "--json", "--data", hq])
+        XCTAssertEqual(forgot.status, 0, forgot.stderr)
+        XCTAssertEqual(try json(forgot.lines[0])["entries_removed"] as? Int, 1)
+        let again = Date().addingTimeInterval(20)
+        while try listed() == nil, Date() < again { usleep(200_000) }
+        XCTAssertNotNil(try listed(), "taken fresh from the next hop")
+
+        let unpin = try Harness.run("sealpost-node", ["directory", "unpin", "traffic", "--data", hq])
+        XCTAssertNotEqual(unpin.status, 0)
+        XCTAssertTrue(unpin.stderr.hasPrefix("error: 'traffic' is a configured peer"), unpin.stderr)
+        let unknown = try Harness.run("sealpost-node", ["directory", "forget", "mars", "--data", hq])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("holds nothing of 'mars'"), unknown.stderr)
+        for node in nodes { XCTAssertEqual(node.process.stop(), 0) }
+    }
+
     func testGroupsAndRemindersFromTheCommandLine() throws {
         let (data, node) = try startNode()
         try join(data, ["alice", "bob", "carol"])

@@ -21,7 +21,8 @@ final class PeerCommandCodecTests: XCTestCase {
             ]),
             .routes(node: "hq", seq: 0, entries: []),
             .directoryRequest(home: "traffic"),
-            .directorySnapshot(home: "traffic", version: 3, entries: [[1, 2], [], [UInt8](repeating: 7, count: 300)]),
+            .directorySnapshot(home: "traffic", version: 3, entries: [[1, 2], [], [UInt8](repeating: 7, count: 300)],
+                               signature: [UInt8](repeating: 9, count: 64)),
             .summary(node: "hq", seq: 1, json: Array("{\"users\":3}".utf8)),
         ]
     }

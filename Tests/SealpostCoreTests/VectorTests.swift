@@ -62,6 +62,12 @@ final class VectorTests: XCTestCase {
         ]
     }
 
+    /// The home node key of directory.json (seed `seq(21, 32)`), which also signs the DIR-SNAPSHOT vector.
+    static var directoryNode: SignKeyPair {
+        var seed = (0..<32).map { UInt8(0x21 + $0) }
+        return SignKeyPair(seed: &seed)!
+    }
+
     /// Every node-to-node command with fixed field values, in the order of SPEC.md.
     static var peerCommands: [(String, PeerCommand)] {
         [
@@ -75,7 +81,8 @@ final class VectorTests: XCTestCase {
                 RouteEntry(dest: "district", signKey: [UInt8](repeating: 0x02, count: 32), directoryVersion: 2, path: ["district"]),
             ])),
             ("DIR-REQ", .directoryRequest(home: "traffic")),
-            ("DIR-SNAPSHOT", .directorySnapshot(home: "traffic", version: 2, entries: [[1, 2], [3]])),
+            ("DIR-SNAPSHOT", .directorySnapshot(home: "traffic", version: 2, entries: [[1, 2], [3]],
+                                                signature: DirectoryHead(home: "traffic", version: 2, entries: [[1, 2], [3]]).sign(with: directoryNode))),
             ("SUMMARY", .summary(node: "hq", seq: 1, json: Array("{\"users\":2}".utf8))),
         ]
     }
@@ -164,6 +171,9 @@ final class VectorTests: XCTestCase {
         var entry = DirectoryEntry(address: "wu@traffic", display: "Wu Lei", boxKey: seq(0x61, 32), signKey: seq(0xa1, 32),
                                    updatedAt: 1_764_000_000_000)
         entry.sign(with: node)
+        let head = DirectoryHead(home: "traffic", version: 3, entries: [entry.encode()])
+        let headSignature = head.sign(with: node)
+        let snapshot = PeerCommand.directorySnapshot(home: "traffic", version: 3, entries: [entry.encode()], signature: headSignature)
         if Self.writing {
             try save("directory.json", [
                 "description": "Directory entry signed by the home node (SPEC.md 'Directory entry'). Ed25519 is deterministic.",
@@ -174,9 +184,25 @@ final class VectorTests: XCTestCase {
                 "signed_bytes": Hex.encode(entry.signedBytes),
                 "signature": Hex.encode(entry.signature),
                 "encoded": Hex.encode(entry.encode()),
+                "snapshot": [
+                    "description": "traffic's directory at version 3 holding this entry, as DIR-SNAPSHOT carries it (SPEC.md 'Applying a snapshot').",
+                    "home": head.home, "version": Int(head.version), "entries": [Hex.encode(entry.encode())],
+                    "entries_hash": Hex.encode(head.entriesHash), "signed_bytes": Hex.encode(head.signedBytes),
+                    "signature": Hex.encode(headSignature), "frame": Hex.encode(snapshot.encode()),
+                ] as [String: Any],
             ])
         }
         let v = try load("directory.json")
+        let s = try XCTUnwrap(v["snapshot"] as? [String: Any])
+        XCTAssertEqual(Hex.encode(head.entriesHash), s["entries_hash"] as? String)
+        XCTAssertEqual(Hex.encode(head.signedBytes), s["signed_bytes"] as? String)
+        XCTAssertEqual(Hex.encode(headSignature), s["signature"] as? String)
+        XCTAssertEqual(Hex.encode(snapshot.encode()), s["frame"] as? String)
+        XCTAssertTrue(head.verify(signature: headSignature, nodeKey: node.publicKey))
+        XCTAssertFalse(DirectoryHead(home: "traffic", version: 4, entries: [entry.encode()]).verify(signature: headSignature, nodeKey: node.publicKey),
+                       "another version does not verify")
+        XCTAssertFalse(DirectoryHead(home: "traffic", version: 3, entries: []).verify(signature: headSignature, nodeKey: node.publicKey),
+                       "another entry set does not verify")
         XCTAssertEqual(Hex.encode(node.publicKey), v["node_sign_public"] as? String)
         XCTAssertEqual(Hex.encode(entry.signedBytes), v["signed_bytes"] as? String)
         XCTAssertEqual(Hex.encode(entry.signature), v["signature"] as? String)

@@ -204,12 +204,16 @@ final class FederationTests: XCTestCase {
             case .directoryRequest("fake"):
                 if !answeredBad {
                     // First answer: one good entry and one forged: the whole snapshot must be refused.
-                    try router.send([message.frames[0], PeerCommand.directorySnapshot(home: "fake", version: 2,
-                                                                                     entries: [good.encode(), forged.encode()]).encode()])
+                    let entries = [good.encode(), forged.encode()]
+                    try router.send([message.frames[0], PeerCommand.directorySnapshot(
+                        home: "fake", version: 2, entries: entries,
+                        signature: DirectoryHead(home: "fake", version: 2, entries: entries).sign(with: fake.keys.sign)).encode()])
                     answeredBad = true
                 } else {
-                    try router.send([message.frames[0], PeerCommand.directorySnapshot(home: "fake", version: 3,
-                                                                                     entries: [good.encode()]).encode()])
+                    let entries = [good.encode()]
+                    try router.send([message.frames[0], PeerCommand.directorySnapshot(
+                        home: "fake", version: 3, entries: entries,
+                        signature: DirectoryHead(home: "fake", version: 3, entries: entries).sign(with: fake.keys.sign)).encode()])
                     answeredGood = true
                 }
             default:
@@ -218,7 +222,7 @@ final class FederationTests: XCTestCase {
         }
         XCTAssertTrue(answeredBad && answeredGood, "hq asked for the directory twice")
         try hq.waitFor("the good snapshot") { (($0["users"] as? [String: Any])?["federated"] as? Int) == 1 }
-        XCTAssertGreaterThanOrEqual(try hq.counter("rejected_announcements"), 1, "the forged snapshot was counted")
+        XCTAssertGreaterThanOrEqual(try hq.counter("rejected_snapshots"), 1, "the forged snapshot was counted")
         XCTAssertEqual(try bob.directory().map(\.address), ["bob@hq", "eve@fake"], "nothing of the forged snapshot was kept")
         XCTAssertThrowsError(try bob.lookup(Address("boss@fake")!))
     }

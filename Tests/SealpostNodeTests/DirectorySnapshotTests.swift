@@ -1,0 +1,296 @@
+import Foundation
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import Sodium
+import XCTest
+import ZeroMQ
+
+/// A peer must not be able to wipe or freeze another node's part of the directory
+/// (issue 10, item 1b): DIR-SNAPSHOT only when asked, only from the next hop, only
+/// with the home node's signature over version and entry set; and the operator's
+/// `directory forget` and `directory unpin` on a running node.
+final class DirectorySnapshotTests: XCTestCase {
+    /// A fake neighbouring node speaking raw peer commands: a ROUTER that the node's
+    /// DEALER connects to (a CURVE server with the fake's configured key) and a PUB
+    /// for its ROUTES. It answers HELLO and PEER-PING, announces itself and `routes`
+    /// every 200 ms, and hands each DIR-REQ to `answer`.
+    final class FakeNeighbour {
+        let name: String
+        let keys = NodeKeys.generate()
+        let context = Context()
+        let router: Socket
+        let pub: Socket
+        let routerEndpoint: String
+        let publishEndpoint: String
+        /// hq's DEALER, once it said HELLO.
+        var routing: [UInt8]?
+        var routes: [RouteEntry] = []
+        var requests: [String] = []
+        var answer: ((String) -> PeerCommand?)?
+        private var seq: UInt64 = 1
+        private var lastAnnounceNs: UInt64 = 0
+
+        init(name: String = "fake") throws {
+            self.name = name
+            router = try Socket(context, .router)
+            pub = try Socket(context, .pub)
+            var secret = keys.curve.secretKey.copyBytes()
+            // CURVE servers with no ZAP handler: they admit the node's DEALER and SUB.
+            for socket in [router, pub] {
+                try socket.setOption(SocketOption.curveServer, 1)
+                try socket.setOption(SocketOption.curveSecretKey, bytes: secret)
+                try socket.bind("tcp://127.0.0.1:*")
+            }
+            wipe(&secret)
+            routerEndpoint = try router.lastEndpoint()
+            publishEndpoint = try pub.lastEndpoint()
+        }
+
+        var peerConfig: PeerConfig {
+            PeerConfig(name: name, router: routerEndpoint, publish: publishEndpoint, publicKey: Z85.encode(keys.curve.publicKey))
+        }
+
+        /// Plays the neighbour until `done` holds, or fails after `timeout` seconds.
+        func run(_ what: String, timeout: Double = 20, until done: () throws -> Bool) throws {
+            let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+            while Clock.monotonicNs() < deadline {
+                if Clock.monotonicNs() &- lastAnnounceNs > 200_000_000 {
+                    lastAnnounceNs = Clock.monotonicNs()
+                    seq += 1
+                    let own = RouteEntry(dest: name, signKey: keys.sign.publicKey, directoryVersion: 0, path: [])
+                    try pub.send([PeerCommand.routes(node: name, seq: seq, entries: [own] + routes).encode()], dontWait: false)
+                }
+                let events = try poll([(.socket(router), .readable)], timeoutMs: 50)
+                if events[0].contains(.readable), let message = try router.receive(dontWait: true), message.frames.count == 2 {
+                    routing = message.frames[0]
+                    switch try PeerCommand.decode(message.frames[1]) {
+                    case .hello:
+                        try send(.hello(node: name, signKey: keys.sign.publicKey, credit: 10))
+                    case .ping(let t):
+                        try send(.pong(echoNs: t))
+                    case .directoryRequest(let home):
+                        requests.append(home)
+                        if let reply = answer?(home) { try send(reply) }
+                    default:
+                        break
+                    }
+                }
+                if try done() { return }
+            }
+            XCTFail("timed out waiting for \(what)")
+            throw XCTSkip("timed out")
+        }
+
+        func send(_ command: PeerCommand) throws {
+            try router.send([routing!, command.encode()], dontWait: false)
+        }
+    }
+
+    /// A user entry of `address`, signed by its home node's key.
+    func entry(_ address: String, home: SignKeyPair) -> [UInt8] {
+        var e = DirectoryEntry(address: address, display: address, boxKey: BoxKeyPair.generate().publicKey,
+                               signKey: SignKeyPair.generate().publicKey, updatedAt: Clock.nowMs())
+        e.sign(with: home)
+        return e.encode()
+    }
+
+    /// A DIR-SNAPSHOT whose head is signed by `signer`.
+    func snapshot(_ home: String, version: UInt64, _ entries: [[UInt8]], signedBy signer: SignKeyPair) -> PeerCommand {
+        .directorySnapshot(home: home, version: version, entries: entries,
+                           signature: DirectoryHead(home: home, version: version, entries: entries).sign(with: signer))
+    }
+
+    /// Whether the client's node knows `address` now (asked every time: `lookup` keeps what it saw).
+    func listed(_ client: Client, _ address: String) -> Bool {
+        (try? client.lookupItem(Address(address)!)) != nil
+    }
+
+    /// Waits until the client's node knows (or, with `known` false, no longer knows) `address`.
+    func waitUntilListed(_ client: Client, _ address: String, known: Bool = true, timeout: Double = 20) throws {
+        let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        while listed(client, address) != known {
+            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) \(known ? "never reached" : "never left") the directory") }
+            usleep(100_000)
+        }
+    }
+
+    func federated(_ node: TestNode) -> Int {
+        ((try? node.status()["users"] as? [String: Any])?["federated"] as? Int) ?? -1
+    }
+
+    func hasRoute(_ node: TestNode, to dest: String) -> Bool {
+        ((try? node.status()["routes"] as? [[String: Any]]) ?? []).contains { $0["dest"] as? String == dest }
+    }
+
+    /// hq with one user and the fake neighbour as its peer, announcing `ghost` (a node only it reaches).
+    func hqWithFake(ghostVersion: UInt64) throws -> (hq: TestNode, fake: FakeNeighbour, ghost: SignKeyPair, bob: Client) {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let bob = try Client(profile: try hq.join("bob"))
+        let fake = try FakeNeighbour()
+        let ghost = SignKeyPair.generate()
+        fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: ghostVersion, path: ["ghost"])]
+        try Operator.addPeer(dataDir: hq.dir, peer: fake.peerConfig)
+        try fake.run("hq to route to ghost through the fake") { fake.routing != nil && hasRoute(hq, to: "ghost") }
+        return (hq, fake, ghost, bob)
+    }
+
+    // MARK: only when asked, only from the next hop
+
+    /// The attack of issue 10: a peer sends, unasked, a DIR-SNAPSHOT for a node it is
+    /// not the way to, with a made-up higher version and no entries. It used to wipe
+    /// that node's users for good (across restarts and the peer's removal) and make
+    /// every later real update look old.
+    func testUnsolicitedEmptySnapshotForAnotherNodeDoesNotWipeItsUsers() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let fake = try FakeNeighbour()
+        try Operator.addPeer(dataDir: hq.dir, peer: fake.peerConfig)
+        try fake.run("hq to connect to the fake") { fake.routing != nil }
+        XCTAssertEqual(try hq.counter("rejected_snapshots"), 0, "the real directory exchange refused nothing")
+
+        let made = [UInt64.max >> 1, 1_000_000]
+        for version in made {
+            // Unsigned, and signed with the fake's own key (it has no other).
+            try fake.send(.directorySnapshot(home: "traffic", version: version, entries: [], signature: DirectoryHead.noSignature))
+            try fake.send(snapshot("traffic", version: version, [], signedBy: fake.keys.sign))
+        }
+        try fake.run("the snapshots to be refused") { try hq.counter("rejected_snapshots") >= 4 }
+        XCTAssertTrue(listed(alice, "wu@traffic"), "traffic's users are still known")
+
+        // Still there once the fake is gone and hq restarted.
+        try Operator.removePeer(dataDir: hq.dir, name: "fake")
+        try hq.waitFor("the fake to be removed") { ($0["peers"] as? [Any])?.count == 1 }
+        try hq.restart()
+        try hq.waitFor("hq to reconnect to traffic") { s in
+            ((s["peers"] as? [[String: Any]]) ?? []).first?["state"] as? String == "connected"
+        }
+        XCTAssertTrue(listed(alice, "wu@traffic"), "still known after a restart")
+
+        // A real later update of traffic still gets through.
+        let li = try Client(profile: try traffic.join("li"))
+        defer { li.close() }
+        try waitUntilListed(alice, "li@traffic")
+        XCTAssertEqual(try alice.directory(query: "").map(\.address).filter { $0.hasSuffix("@traffic") }, ["li@traffic", "wu@traffic"])
+    }
+
+    /// A correctly signed snapshot that hq never asked for is dropped and counted.
+    func testSnapshotThatWasNotAskedForIsNotApplied() throws {
+        // Version 0 announced: hq has no reason to ask.
+        let (hq, fake, ghost, bob) = try hqWithFake(ghostVersion: 0)
+        defer { bob.close() }
+        try fake.send(snapshot("ghost", version: 5, [entry("casper@ghost", home: ghost)], signedBy: ghost))
+        try fake.run("the snapshot to be refused") { try hq.counter("rejected_snapshots") >= 1 }
+        XCTAssertEqual(fake.requests, [], "hq asked for nothing")
+        XCTAssertEqual(federated(hq), 0)
+        XCTAssertFalse(listed(bob, "casper@ghost"))
+    }
+
+    /// An answer to hq's own DIR-REQ, from the peer it asked, that arrives after that
+    /// peer stopped being the way to the home node.
+    func testSnapshotFromAPeerThatIsNoLongerTheNextHopIsNotApplied() throws {
+        let (hq, fake, ghost, bob) = try hqWithFake(ghostVersion: 2)
+        defer { bob.close() }
+        try fake.run("hq to ask for ghost's directory") { fake.requests.contains("ghost") }
+        fake.routes = []
+        try fake.run("the route to ghost to go") { !hasRoute(hq, to: "ghost") }
+        try fake.send(snapshot("ghost", version: 2, [entry("casper@ghost", home: ghost)], signedBy: ghost))
+        try fake.run("the snapshot to be refused") { try hq.counter("rejected_snapshots") >= 1 }
+        XCTAssertEqual(federated(hq), 0)
+    }
+
+    // MARK: the home node's signature over version and entry set
+
+    /// Every entry is genuine, but the head (version + entry set) is not signed by
+    /// the home node: refused. The home node's own updates, removals included, apply.
+    func testSnapshotWithABadSignatureIsRefusedAndTheHomesOwnUpdatesApply() throws {
+        let (hq, fake, ghost, bob) = try hqWithFake(ghostVersion: 2)
+        defer { bob.close() }
+        let casper = entry("casper@ghost", home: ghost), wendy = entry("wendy@ghost", home: ghost)
+        var answers = 0
+        fake.answer = { home in
+            answers += 1
+            switch answers {
+            case 1: return self.snapshot(home, version: 2, [casper, wendy], signedBy: fake.keys.sign)
+            case 2: return .directorySnapshot(home: home, version: 2, entries: [casper, wendy], signature: DirectoryHead.noSignature)
+            default: return self.snapshot(home, version: 2, [casper, wendy], signedBy: ghost)
+            }
+        }
+        try fake.run("the signed snapshot to be applied") { federated(hq) == 2 }
+        XCTAssertEqual(answers, 3)
+        XCTAssertEqual(try hq.counter("rejected_snapshots"), 2, "both badly signed snapshots were counted")
+        XCTAssertTrue(listed(bob, "wendy@ghost"))
+
+        // A removal, signed by ghost: wendy goes.
+        fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: 3, path: ["ghost"])]
+        fake.answer = { home in self.snapshot(home, version: 3, [casper], signedBy: ghost) }
+        try fake.run("the removal to be applied") { federated(hq) == 1 }
+        XCTAssertFalse(listed(bob, "wendy@ghost"))
+        XCTAssertTrue(listed(bob, "casper@ghost"))
+        // An older version, even well signed, changes nothing.
+        fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: 4, path: ["ghost"])]
+        fake.answer = { home in self.snapshot(home, version: 2, [casper, wendy], signedBy: ghost) }
+        try fake.run("hq to ask again") { fake.requests.count >= 6 }
+        XCTAssertEqual(federated(hq), 1)
+    }
+
+    // MARK: operators
+
+    func testDirectoryForgetOnARunningNodeDropsTheCopyAndTakesItFresh() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        _ = traffic
+        let answer = try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-forget", "node": "traffic"])
+        XCTAssertEqual(answer["node"] as? String, "traffic")
+        XCTAssertEqual(answer["entries_removed"] as? Int, 1)
+        XCTAssertGreaterThanOrEqual(answer["version_forgotten"] as? Int ?? 0, 1)
+        // Taken again from the next hop.
+        try waitUntilListed(alice, "wu@traffic")
+        let list = try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-list"])["nodes"] as? [[String: Any]] ?? []
+        XCTAssertEqual(list.first?["node"] as? String, "traffic")
+        XCTAssertEqual(list.first?["entries"] as? Int, 1)
+        XCTAssertEqual(list.first?["sign_key"] as? String, Hex.encode(try traffic.dir.loadKeys().sign.publicKey))
+
+        XCTAssertThrowsError(try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-forget", "node": "mars"])) { error in
+            XCTAssertTrue("\(error)".contains("holds nothing of 'mars'"), "\(error)")
+        }
+        XCTAssertThrowsError(try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-forget", "node": "hq"]))
+        XCTAssertThrowsError(try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-unpin", "node": "traffic"])) { error in
+            XCTAssertTrue("\(error)".contains("configured peer"), "\(error)")
+        }
+    }
+
+    /// district, two hops from hq, is rebuilt with new keys: hq keeps the old pin and
+    /// ignores the new district (key conflict) until its operator unpins it.
+    func testRebuiltNeighbourWithANewKeyIsAcceptedAfterUnpin() throws {
+        let (nodes, alice, bob, wu, zhao) = try threeUnits()
+        defer { alice.close(); bob.close(); wu.close(); zhao.close() }
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
+        let oldKey = try district.dir.loadKeys().sign.publicKey
+        district.stop()
+        let rebuilt = try TestNode("district")
+        try rebuilt.start()
+        try Operator.removePeer(dataDir: traffic.dir, name: "district")
+        try traffic.peer(with: rebuilt)
+        let qian = try Client(profile: try rebuilt.join("qian"))
+        defer { qian.close() }
+        try waitUntilKnown(wu, "qian@district")
+        try hq.waitFor("the new key to conflict with hq's pin") { s in
+            ((s["counters"] as? [String: Any])?["key_conflicts"] as? Int ?? 0) > 0
+        }
+        XCTAssertFalse(listed(alice, "qian@district"))
+
+        let answer = try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-unpin", "node": "district"])
+        XCTAssertEqual(answer["unpinned_sign_key"] as? String, Hex.encode(oldKey))
+        XCTAssertEqual(answer["entries_removed"] as? Int, 1, "zhao's old entry went with the old key")
+        try waitUntilListed(alice, "qian@district")
+        XCTAssertFalse(listed(alice, "zhao@district"))
+        let list = try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-list"])["nodes"] as? [[String: Any]] ?? []
+        XCTAssertEqual(list.first { $0["node"] as? String == "district" }?["sign_key"] as? String,
+                       Hex.encode(try rebuilt.dir.loadKeys().sign.publicKey), "the new key is pinned")
+        try waitUntilKnown(qian, "alice@hq")
+        let id = try alice.sendText(to: Address("qian@district")!, text: "welcome back")
+        XCTAssertEqual(try qian.receive(1).map(\.id), [id])
+    }
+}
