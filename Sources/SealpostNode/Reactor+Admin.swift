@@ -21,7 +21,8 @@ extension Reactor {
             case "status": answer = status()
             case "pending": answer = pending(peer: request["peer"] as? String ?? "")
             case "federation": answer = federation()
-            default: answer = ["error": "unknown admin command; use status, pending or federation"]
+            case "user": answer = userAdmin(request)
+            default: answer = ["error": "unknown admin command; use status, pending, federation or user"]
             }
             let data = (try? JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])) ?? Data("{}".utf8)
             _ = try? admin.send([message.frames[0], Array(data)], dontWait: true)
@@ -66,6 +67,7 @@ extension Reactor {
             "router": routerEndpoint, "publish": publishEndpoint,
             "peers": peers, "routes": routes,
             "users": ["enrolled": usersByName.count, "online": online.count,
+                      "disabled": usersByName.values.filter { $0.disabledAt != nil }.count,
                       "federated": remoteEntries.count],
             "waiting": ["messages": waitingTotal, "users": waiting.filter { $0.value > 0 }.count,
                         "by_user": waiting.filter { $0.value > 0 }],

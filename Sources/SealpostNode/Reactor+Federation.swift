@@ -548,7 +548,7 @@ extension Reactor {
     func directorySnapshot(of home: String) -> PeerCommand {
         if home == config.name {
             return .directorySnapshot(home: home, version: localDirectoryVersion,
-                                      entries: usersByName.values.sorted { $0.name < $1.name }.map(\.entry))
+                                      entries: directoryUsers.map(\.entry))
         }
         let entries = remoteEntries.filter { $0.value.home == home }.sorted { $0.key < $1.key }.map(\.value.entry)
         return .directorySnapshot(home: home, version: directoryVersions[home, default: 0], entries: entries)

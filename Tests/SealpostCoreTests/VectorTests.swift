@@ -174,9 +174,11 @@ final class VectorTests: XCTestCase {
                 "signed_bytes": Hex.encode(entry.signedBytes),
                 "signature": Hex.encode(entry.signature),
                 "encoded": Hex.encode(entry.encode()),
+                "fingerprint": entry.fingerprint,
             ])
         }
         let v = try load("directory.json")
+        XCTAssertEqual(entry.fingerprint, v["fingerprint"] as? String)
         XCTAssertEqual(Hex.encode(node.publicKey), v["node_sign_public"] as? String)
         XCTAssertEqual(Hex.encode(entry.signedBytes), v["signed_bytes"] as? String)
         XCTAssertEqual(Hex.encode(entry.signature), v["signature"] as? String)
