@@ -155,6 +155,7 @@ public final class Client {
             throw ClientError.protocolError("the node answered for \(fresh.address) when asked for \(address)")
         }
         let (entry, change) = pins.observe(fresh)
+        pins.save()
         if let change { keyChanges.append(change) }
         directory[key] = (entry, now)
         return entry
@@ -231,8 +232,9 @@ public final class Client {
         }
         switch reply {
         case .entries(_, let items):
+            defer { pins.save() }
             return try items.map { item in
-                let (entry, change) = pins.observe(try verified(item))
+                let (entry, change) = pins.observe(try verified(item), pinNew: false)
                 if let change { keyChanges.append(change) }
                 return entry
             }

@@ -34,6 +34,7 @@ public final class KeyPins {
 
     public let path: String?
     private var pins: [String: DirectoryEntry] = [:]
+    private var dirty = false
 
     /// - Parameter profilePath: the profile whose `.keys` file holds the pins; nil keeps them in memory.
     public init(profilePath: String?) {
@@ -53,19 +54,27 @@ public final class KeyPins {
     /// Pins `entry` (already verified) unless the pin is newer (a node still holding an
     /// older copy), and returns the entry to use, with the change when its keys differ
     /// from the pin. A new display name or signing time alone is no change of keys.
-    public func observe(_ entry: DirectoryEntry) -> (entry: DirectoryEntry, change: Change?) {
+    /// - Parameter pinNew: false checks and updates existing pins only (a directory
+    ///   listing: people one has never written to are not pinned).
+    /// Call `save()` after a batch.
+    public func observe(_ entry: DirectoryEntry, pinNew: Bool = true) -> (entry: DirectoryEntry, change: Change?) {
         let old = pins[entry.address]
         if old == entry { return (entry, nil) }
+        if old == nil && !pinNew { return (entry, nil) }
         if let old, old.updatedAt > entry.updatedAt { return (old, nil) }
         pins[entry.address] = entry
-        try? save()
+        dirty = true
         guard let old, old.boxKey != entry.boxKey || old.signKey != entry.signKey else { return (entry, nil) }
         return (entry, Change(address: entry.address, was: old.fingerprint, now: entry.fingerprint))
     }
 
-    private func save() throws {
-        guard let path else { return }
+    /// Writes the pins if `observe` changed them (best effort: a pin not written is made again next time).
+    public func save() {
+        guard dirty, let path else { return }
+        dirty = false
         let object = pins.mapValues { Hex.encode($0.encode()) }
-        try PrivateFile.write(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), to: path)
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+            try? PrivateFile.write(data, to: path)
+        }
     }
 }

@@ -49,6 +49,14 @@ extension NodeStore {
                      map: mapInvite)
     }
 
+    /// An unused, unexpired re-key invite for `user`: the account waits for new keys.
+    public func outstandingRekey(user: String, now: UInt64) throws -> InviteRecord? {
+        try db.first("""
+            SELECT id, user, curve_key, created_at, expires_at, used_at, used_by, rekey FROM invites
+            WHERE user = ? AND rekey = 1 AND used_at IS NULL AND expires_at > ? ORDER BY created_at DESC LIMIT 1
+            """, .text(user), .int(Int64(now)), map: mapInvite)
+    }
+
     /// Deletes an invite; its key is refused from the next handshake on. False when there was none.
     @discardableResult
     public func deleteInvite(id: String) throws -> Bool {

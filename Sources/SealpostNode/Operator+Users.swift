@@ -79,6 +79,9 @@ extension Operator {
                 if changed { try store.setUserDisabled(user, at: now) }
             case .enable:
                 changed = record.disabledAt != nil
+                if changed, let pending = try store.outstandingRekey(user: user, now: now) {
+                    throw NodeError.usage(rekeyPending(address, pending))
+                }
                 if changed { try store.setUserDisabled(user, at: nil) }
             case .remove:
                 state = "removed"
@@ -103,6 +106,11 @@ extension Operator {
         }
         return UserChange(address: address, state: state, changed: changed, sessionsClosed: 0, mailDeleted: mail,
                           invite: invite, throughRunningNode: false)
+    }
+
+    /// Why `enable` refuses while a re-key waits: the old key may be on a lost device.
+    static func rekeyPending(_ address: String, _ invite: InviteRecord) -> String {
+        "\(address) waits for new keys (re-key invite \(invite.id)); enabling would admit the old key, which may be on the lost device. Let the person join with the code, or withdraw it first: sealpost-node invite revoke \(invite.id)"
     }
 
     /// The invites the node holds (outstanding, used, expired less than a day ago), newest first.

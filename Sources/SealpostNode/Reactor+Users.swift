@@ -126,6 +126,9 @@ extension Reactor {
 
     private func enable(_ user: UserRecord) throws -> [String: Any] {
         guard user.disabledAt != nil else { return ["state": "active", "changed": false] }
+        if let invite = try store.outstandingRekey(user: user.name, now: Clock.nowMs() / 1000) {
+            throw NodeError.usage(Operator.rekeyPending(address(user.name), invite))
+        }
         var version: UInt64 = 0
         try write(ref: .zero) {
             try store.setUserDisabled(user.name, at: nil)

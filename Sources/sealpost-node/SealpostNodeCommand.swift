@@ -171,10 +171,17 @@ extension SealpostNodeCommand {
             let users: [(user: UserRecord, waiting: Int)]
             do { users = try Operator.users(dataDir: options.dir) } catch let error as NodeError { fail(error.description) }
             let node = (try? options.dir.loadConfig().name) ?? "?"
+            let now = Clock.nowMs() / 1000
+            // Disabled with a re-key invite outstanding: waiting for the new device.
+            let rekeying = Set(((try? Operator.invites(dataDir: options.dir)) ?? [])
+                .filter { $0.rekey && $0.usedAt == nil && $0.expiresAt > now }.map(\.user))
+            func state(_ u: UserRecord) -> String {
+                u.disabledAt == nil ? "active" : rekeying.contains(u.name) ? "rekeying" : "disabled"
+            }
             if json {
                 for (u, waiting) in users {
                     printJSON(["address": "\(u.name)@\(node)", "name": u.display, "enrolled_at": Clock.rfc3339(ms: u.enrolledAt),
-                               "waiting": waiting, "state": u.disabledAt == nil ? "active" : "disabled",
+                               "waiting": waiting, "state": state(u),
                                "disabled_at": u.disabledAt.map { Clock.rfc3339(ms: $0 * 1000) } ?? NSNull()])
                 }
                 return
@@ -189,7 +196,7 @@ extension SealpostNodeCommand {
                 print("\(u.name)@\(node)".padding(toLength: 28, withPad: " ", startingAt: 0)
                       + u.display.padding(toLength: 20, withPad: " ", startingAt: 0)
                       + Clock.rfc3339(ms: u.enrolledAt).padding(toLength: 26, withPad: " ", startingAt: 0)
-                      + "\(waiting)".padding(toLength: 9, withPad: " ", startingAt: 0) + (u.disabledAt == nil ? "active" : "disabled"))
+                      + "\(waiting)".padding(toLength: 9, withPad: " ", startingAt: 0) + state(u))
             }
         }
     }

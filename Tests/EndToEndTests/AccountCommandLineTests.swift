@@ -103,6 +103,7 @@ final class AccountCommandLineTests: XCTestCase {
         XCTAssertEqual(rekey["state"] as? String, "rekeying")
         let code = try XCTUnwrap(rekey["code"] as? String)
         XCTAssertNotEqual(try person(["inbox", "--profile", li, "--timeout", "2"]).status, 0)
+        XCTAssertEqual(try node(["users", "--data", hq.data, "--json"]).lines.map { try json($0)["state"] as? String }, ["rekeying"])
         let li2 = root + "/li-new"
         try join(code, li2)
         XCTAssertEqual(try json(try person(["whoami", "--profile", li2, "--json"]).stdout)["address"] as? String, "li@hq")

@@ -166,6 +166,11 @@ final class AccountLifecycleTests: XCTestCase {
         // The stolen laptop: its session is closed and its key refused at once.
         XCTAssertNotNil(try waitForError(alice, code: .keyRevoked))
         XCTAssertFalse(admitted(alice.profile))
+        // While the new keys are awaited, enable would let the stolen key back in: refused.
+        XCTAssertThrowsError(try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .enable)) { error in
+            XCTAssertTrue("\(error)".contains("waits for new keys"), "\(error)")
+        }
+        XCTAssertFalse(admitted(alice.profile))
 
         // The new device joins with the same address and new keys.
         let fresh = try Enrollment.join(code: code, display: nil, profilePath: hq.profilePath("alice-new"))
@@ -203,16 +208,30 @@ final class AccountLifecycleTests: XCTestCase {
             return e
         }
         let first = entry(BoxKeyPair.generate(), at: 1000), second = entry(BoxKeyPair.generate(), at: 2000)
-        XCTAssertNil(KeyPins(profilePath: path).observe(first).change)
+        let pins = KeyPins(profilePath: path)
+        XCTAssertNil(pins.observe(first).change)
+        pins.save()
         let again = KeyPins(profilePath: path)
         XCTAssertEqual(again.pinned("li@hq"), first)
         let (used, change) = again.observe(second)
         XCTAssertEqual(used, second)
         XCTAssertEqual(change, KeyPins.Change(address: "li@hq", was: first.fingerprint, now: second.fingerprint))
+        again.save()
+        // A directory listing checks pinned addresses only.
+        XCTAssertNil(again.observe(entry(BoxKeyPair.generate(), at: 3000).with(address: "zhao@hq"), pinNew: false).change)
+        XCTAssertNil(again.pinned("zhao@hq"))
         // An older copy (a node that has not caught up) neither flips the pin back nor is used.
         let (kept, none) = KeyPins(profilePath: path).observe(first)
         XCTAssertEqual(kept, second)
         XCTAssertNil(none)
+    }
+}
+
+private extension DirectoryEntry {
+    func with(address: String) -> DirectoryEntry {
+        var e = self
+        e.address = address
+        return e
     }
 }
 
