@@ -100,7 +100,6 @@ public final class Client {
     /// Entries of verified contact cards: used when the node does not (yet) know the address.
     private var cards: [String: DirectoryEntry] = [:]
     private var sharedKeys: [String: (boxKey: [UInt8], key: BoxSharedKey)] = [:]
-    private var keyChanges: [KeyPins.Change] = []
     private var nextRequestId: UInt32 = 1
     /// Node signing keys our node holds (for burn receipts), fetched once.
     var cachedNodeKeys: [String: [UInt8]]?
@@ -154,9 +153,8 @@ public final class Client {
         guard fresh.address == key else {
             throw ClientError.protocolError("the node answered for \(fresh.address) when asked for \(address)")
         }
-        let (entry, change) = pins.observe(fresh)
+        let entry = pins.observe(fresh).entry
         pins.save()
-        if let change { keyChanges.append(change) }
         directory[key] = (entry, now)
         return entry
     }
@@ -167,10 +165,10 @@ public final class Client {
         cards[entry.address] = entry
     }
 
-    /// The key changes noticed since the last call ("key changed for …"), oldest first.
+    /// The key changes noticed and not shown yet ("key changed for …"), oldest first
+    /// (with a file-backed `pins`, also those a previous run noticed and did not show).
     public func takeKeyChanges() -> [KeyPins.Change] {
-        defer { keyChanges.removeAll() }
-        return keyChanges
+        pins.takeChanges()
     }
 
     /// Forgets the looked-up entry of `address`, so the next use asks the node again.
@@ -234,9 +232,7 @@ public final class Client {
         case .entries(_, let items):
             defer { pins.save() }
             return try items.map { item in
-                let (entry, change) = pins.observe(try verified(item), pinNew: false)
-                if let change { keyChanges.append(change) }
-                return entry
+                pins.observe(try verified(item), pinNew: false).entry
             }
         case .error(let code, _, let reason):
             throw ClientError.refused(code: code, reason: reason)

@@ -34,16 +34,26 @@ public final class KeyPins {
 
     public let path: String?
     private var pins: [String: DirectoryEntry] = [:]
+    /// Changes noticed and not shown yet: kept in the file, so a command that does not
+    /// print them (remind, card, group…) leaves them for the next one that does.
+    private var unshown: [Change] = []
     private var dirty = false
 
     /// - Parameter profilePath: the profile whose `.keys` file holds the pins; nil keeps them in memory.
+    ///
+    /// File: `{"entries": {ADDRESS: hex of the encoded entry}, "unshown": [{"address", "was", "now"}]}`, mode 0600.
     public init(profilePath: String?) {
         path = profilePath.map { $0 + ".keys" }
         guard let path, let data = FileManager.default.contents(atPath: path),
-              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: String] else { return }
-        for (address, hex) in object {
+              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
+        for (address, hex) in object["entries"] as? [String: String] ?? [:] {
             if let bytes = Hex.decode(hex), let entry = try? DirectoryEntry.decode(bytes), entry.address == address {
                 pins[address] = entry
+            }
+        }
+        for c in object["unshown"] as? [[String: String]] ?? [] {
+            if let address = c["address"], let was = c["was"], let now = c["now"] {
+                unshown.append(Change(address: address, was: was, now: now))
             }
         }
     }
@@ -53,10 +63,11 @@ public final class KeyPins {
 
     /// Pins `entry` (already verified) unless the pin is newer (a node still holding an
     /// older copy), and returns the entry to use, with the change when its keys differ
-    /// from the pin. A new display name or signing time alone is no change of keys.
+    /// from the pin (also kept for `takeChanges`). A new display name or signing time
+    /// alone is no change of keys. Call `save()` after a batch.
     /// - Parameter pinNew: false checks and updates existing pins only (a directory
     ///   listing: people one has never written to are not pinned).
-    /// Call `save()` after a batch.
+    @discardableResult
     public func observe(_ entry: DirectoryEntry, pinNew: Bool = true) -> (entry: DirectoryEntry, change: Change?) {
         let old = pins[entry.address]
         if old == entry { return (entry, nil) }
@@ -65,14 +76,30 @@ public final class KeyPins {
         pins[entry.address] = entry
         dirty = true
         guard let old, old.boxKey != entry.boxKey || old.signKey != entry.signKey else { return (entry, nil) }
-        return (entry, Change(address: entry.address, was: old.fingerprint, now: entry.fingerprint))
+        let change = Change(address: entry.address, was: old.fingerprint, now: entry.fingerprint)
+        unshown.append(change)
+        return (entry, change)
     }
 
-    /// Writes the pins if `observe` changed them (best effort: a pin not written is made again next time).
+    /// The changes not shown yet, oldest first; they count as shown from now on.
+    public func takeChanges() -> [Change] {
+        guard !unshown.isEmpty else { return [] }
+        defer {
+            unshown.removeAll()
+            dirty = true
+            save()
+        }
+        return unshown
+    }
+
+    /// Writes the pins if they changed (best effort: a pin not written is made again next time).
     public func save() {
         guard dirty, let path else { return }
         dirty = false
-        let object = pins.mapValues { Hex.encode($0.encode()) }
+        let object: [String: Any] = [
+            "entries": pins.mapValues { Hex.encode($0.encode()) },
+            "unshown": unshown.map { ["address": $0.address, "was": $0.was, "now": $0.now] },
+        ]
         if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
             try? PrivateFile.write(data, to: path)
         }

@@ -217,6 +217,9 @@ final class AccountLifecycleTests: XCTestCase {
         XCTAssertEqual(used, second)
         XCTAssertEqual(change, KeyPins.Change(address: "li@hq", was: first.fingerprint, now: second.fingerprint))
         again.save()
+        // Not shown yet: the next run (say, inbox after a remind that noticed it) still has it.
+        XCTAssertEqual(KeyPins(profilePath: path).takeChanges(), [change!])
+        XCTAssertEqual(KeyPins(profilePath: path).takeChanges(), [], "shown once")
         // A directory listing checks pinned addresses only.
         XCTAssertNil(again.observe(entry(BoxKeyPair.generate(), at: 3000).with(address: "zhao@hq"), pinNew: false).change)
         XCTAssertNil(again.pinned("zhao@hq"))
