@@ -11,7 +11,8 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     11.5), on frames derived from the vectors;
   * the end-to-end body (section 8): X25519 + HSalsa20 shared key (also
     computed here in pure Python), XSalsa20-Poly1305 with the MAC first;
-  * the directory entry and its Ed25519 signature (section 9), and its trip
+  * the directory entry and its Ed25519 signature (section 9), its key
+    fingerprint (section 9.5), and its trip
     through ENTRY, ENTRIES and DIR-SNAPSHOT with the checks of sections 9.3 and
     14.3;
   * the contact card (section 9.4): the member card of card.json built from the
@@ -732,6 +733,8 @@ def check_directory():
     except Exception:  # noqa: BLE001
         verdict = "invalid"
     check("directory: stored signature verifies with the node key", verdict, "valid")
+    digest = hashlib.blake2b(b"sealpost-fp-v1" + box_key + sign_key, digest_size=32).digest()[:10].hex()
+    check("directory: key fingerprint (section 9.5)", " ".join(digest[i:i + 4] for i in range(0, 20, 4)), v["fingerprint"])
 
 
 # ---------------------------------------------------------------------------

@@ -89,9 +89,17 @@ public final class Client {
     /// How often an unanswered SEND is sent again (the node drops duplicates).
     public var retransmitMs = 2_000
 
+    /// The keys last seen per address; set a file-backed one (`KeyPins(profilePath:)`) so
+    /// a change is noticed across runs.
+    public var pins = KeyPins(profilePath: nil)
+    /// How long a looked-up entry is used before the node is asked again (a correspondent may be re-keyed).
+    public var directoryRefreshMs = 60_000
+
     var buffered: [Command] = []
-    private var directory: [String: DirectoryEntry] = [:]
-    private var sharedKeys: [String: BoxSharedKey] = [:]
+    private var directory: [String: (entry: DirectoryEntry, fetchedNs: UInt64)] = [:]
+    /// Entries of verified contact cards: used when the node does not (yet) know the address.
+    private var cards: [String: DirectoryEntry] = [:]
+    private var sharedKeys: [String: (boxKey: [UInt8], key: BoxSharedKey)] = [:]
     private var nextRequestId: UInt32 = 1
     /// Node signing keys our node holds (for burn receipts), fetched once.
     var cachedNodeKeys: [String: [UInt8]]?
@@ -118,23 +126,54 @@ public final class Client {
 
     // MARK: directory
 
-    /// The verified directory entry of `address`.
+    /// The verified directory entry of `address`, from the node (again after
+    /// `directoryRefreshMs`), checked against the key pinned for it (`pins`): a change
+    /// is kept for `takeKeyChanges`. When the node does not know the address (its entry
+    /// has not arrived yet, or the user was disabled), a verified contact card or the
+    /// pinned entry stands in, so messages already received can still be opened.
     /// - Throws: `ClientError.refused` for an unknown address; `.unreachable` on timeout.
     public func lookup(_ address: Address) throws -> DirectoryEntry {
-        if let cached = directory[address.description] { return cached }
-        let item = try lookupItem(address)
-        let entry = try verified(item)
-        guard entry.address == address.description else {
-            throw ClientError.protocolError("the node answered for \(entry.address) when asked for \(address)")
+        let key = address.description
+        let now = Clock.monotonicNs()
+        if let cached = directory[key], now &- cached.fetchedNs < UInt64(max(directoryRefreshMs, 0)) * 1_000_000 {
+            return cached.entry
         }
-        directory[address.description] = entry
+        let fresh: DirectoryEntry
+        do {
+            let item = try lookupItem(address)
+            fresh = try verified(item)
+        } catch ClientError.refused(let code, let reason) where code == ErrorCode.unknownAddress.rawValue {
+            if let known = cards[key] ?? pins.pinned(key) { return known }
+            throw ClientError.refused(code: code, reason: reason)
+        } catch ClientError.unreachable(let reason) {
+            // Due for a refresh, but the node is slow: the entry we have is still signed.
+            if let cached = directory[key] { return cached.entry }
+            throw ClientError.unreachable(reason)
+        }
+        guard fresh.address == key else {
+            throw ClientError.protocolError("the node answered for \(fresh.address) when asked for \(address)")
+        }
+        let entry = pins.observe(fresh).entry
+        pins.save()
+        directory[key] = (entry, now)
         return entry
     }
 
     /// Remembers an entry checked elsewhere (a verified contact card), so that
-    /// sending to it needs no directory lookup.
+    /// sending to it works before the node's directory has it.
     public func remember(_ entry: DirectoryEntry) {
-        directory[entry.address] = entry
+        cards[entry.address] = entry
+    }
+
+    /// The key changes noticed and not shown yet ("key changed for …"), oldest first
+    /// (with a file-backed `pins`, also those a previous run noticed and did not show).
+    public func takeKeyChanges() -> [KeyPins.Change] {
+        pins.takeChanges()
+    }
+
+    /// Forgets the looked-up entry of `address`, so the next use asks the node again.
+    func forgetEntry(_ address: String) {
+        directory[address] = nil
     }
 
     /// The raw directory item (entry and home key) of `address`, as our node has it.
@@ -191,7 +230,10 @@ public final class Client {
         }
         switch reply {
         case .entries(_, let items):
-            return try items.map { try verified($0) }
+            defer { pins.save() }
+            return try items.map { item in
+                pins.observe(try verified(item), pinNew: false).entry
+            }
         case .error(let code, _, let reason):
             throw ClientError.refused(code: code, reason: reason)
         default:
@@ -200,12 +242,12 @@ public final class Client {
     }
 
     func sharedKey(with address: Address) throws -> BoxSharedKey {
-        if let key = sharedKeys[address.description] { return key }
         let entry = try lookup(address)
+        if let cached = sharedKeys[address.description], cached.boxKey == entry.boxKey { return cached.key }
         guard let key = BoxSharedKey(theirPublicKey: entry.boxKey, mySecretKey: profile.box.secretKey) else {
             throw ClientError.protocolError("\(address) has an unusable public key")
         }
-        sharedKeys[address.description] = key
+        sharedKeys[address.description] = (entry.boxKey, key)
         return key
     }
 
@@ -307,8 +349,14 @@ public final class Client {
         switch command {
         case .deliver(let seq, let envelope):
             do {
-                return .message(try open(envelope, seq: seq))
+                return .message(try openWithFreshKey(envelope, seq: seq))
             } catch let error as Sealed.OpenError {
+                if error == .doesNotAuthenticate, mayHaveNewKey(envelope) {
+                    // A sender on another node re-keyed moments ago: our node may not have their new entry yet.
+                    forgetEntry(envelope.from)
+                    return .senderUnknown(seq: seq, id: envelope.id, from: envelope.from,
+                                          reason: "it does not open with the key your node has for \(envelope.from); their new key may not have reached your node yet")
+                }
                 return .undecryptable(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
             } catch let error as ClientError {
                 if case .protocolError = error {
@@ -321,6 +369,27 @@ public final class Client {
         case .error(let code, let ref, let reason): return .refused(code: code, ref: ref, reason: reason)
         case .pong(let attached): return .pong(attached: attached)
         default: return nil
+        }
+    }
+
+    /// How long after it was sent a message that does not open is taken for one from a
+    /// freshly re-keyed sender of another node (and waits), rather than a damaged one.
+    static let newKeyGraceMs: UInt64 = 120_000
+
+    func mayHaveNewKey(_ envelope: Envelope) -> Bool {
+        guard let from = Address(envelope.from), from.node != profile.address.node else { return false }
+        let now = Clock.nowMs()
+        return envelope.sentAt <= now + 60_000 && now &- min(envelope.sentAt, now) < Self.newKeyGraceMs
+    }
+
+    /// Opens `envelope`; when it does not open with the sender's entry looked up earlier
+    /// (they may have been re-keyed since), asks the node for the entry once more.
+    func openWithFreshKey(_ envelope: Envelope, seq: UInt64) throws -> ReceivedMessage {
+        do {
+            return try open(envelope, seq: seq)
+        } catch Sealed.OpenError.doesNotAuthenticate where directory[envelope.from] != nil {
+            forgetEntry(envelope.from)
+            return try open(envelope, seq: seq)
         }
     }
 

@@ -6,6 +6,8 @@ public enum ErrorCode: UInt16, Sendable {
     case unknownAddress = 404
     case inviteUsed = 409
     case inviteExpired = 410
+    /// The connection's key is no longer admitted: its account was disabled, removed or re-keyed.
+    case keyRevoked = 423
     case tooLarge = 413
     /// The node cannot store the file: quota or disk space.
     case insufficientStorage = 507

@@ -48,6 +48,19 @@ public struct DirectoryEntry: Sendable, Equatable {
         SignKeyPair.verify(signature: signature, message: signedBytes, publicKey: nodeKey)
     }
 
+    /// A short form of the user's two public keys for people to compare (protocol/SPEC.md,
+    /// section 9.5): the first 10 bytes of BLAKE2b-256 over `"sealpost-fp-v1" || box_key ||
+    /// sign_key`, as 20 lowercase hex digits in groups of four ("1a2b 3c4d 5e6f 7a8b 9c0d").
+    public var fingerprint: String {
+        Self.fingerprint(boxKey: boxKey, signKey: signKey)
+    }
+
+    public static func fingerprint(boxKey: [UInt8], signKey: [UInt8]) -> String {
+        let hash = Sodium.genericHash(Array("sealpost-fp-v1".utf8) + boxKey + signKey, outputLength: 32)
+        let hex = Array(Hex.encode(Array(hash.prefix(10))))
+        return stride(from: 0, to: hex.count, by: 4).map { String(hex[$0..<min($0 + 4, hex.count)]) }.joined(separator: " ")
+    }
+
     public func encode() -> [UInt8] {
         var w = WireWriter()
         fields(into: &w)

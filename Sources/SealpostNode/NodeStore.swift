@@ -9,8 +9,10 @@ public struct UserRecord: Sendable, Equatable {
     public var boxKey: [UInt8]
     public var signKey: [UInt8]
     public var enrolledAt: UInt64
-    /// The directory entry, signed by this node at enrolment.
+    /// The directory entry, signed by this node at enrolment (again at a re-key).
     public var entry: [UInt8]
+    /// When the operator disabled the account (seconds since the epoch); nil while it is active.
+    public var disabledAt: UInt64? = nil
 }
 
 /// An invite the operator issued.
@@ -22,6 +24,8 @@ public struct InviteRecord: Sendable, Equatable {
     public var expiresAt: UInt64
     public var usedAt: UInt64?
     public var usedBy: [UInt8]?
+    /// A re-key invite: enrolling with it gives the existing user new keys (`users rekey`).
+    public var rekey: Bool = false
 }
 
 /// The node's SQLite database (WAL, `synchronous=FULL`, `secure_delete`).
@@ -30,7 +34,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 9
+    public static let schemaVersion: Int64 = 10
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -74,6 +78,7 @@ public final class NodeStore {
         if version < 7 { try migrateTo7() }
         if version < 8 { try migrateTo8() }
         if version < 9 { try migrateTo9() }
+        if version < 10 { try migrateTo10() }
     }
 
     /// Groups whose home is this node, and their members.
@@ -195,18 +200,20 @@ public final class NodeStore {
 
     // MARK: users
 
+    private func mapUser(_ s: Statement) -> UserRecord {
+        UserRecord(name: s.text(0), display: s.text(1), curveKey: s.blob(2), boxKey: s.blob(3),
+                   signKey: s.blob(4), enrolledAt: UInt64(s.int(5)), entry: s.blob(6),
+                   disabledAt: s.isNull(7) ? nil : UInt64(s.int(7)))
+    }
+
     public func users() throws -> [UserRecord] {
-        try db.query("SELECT name, display, curve_key, box_key, sign_key, enrolled_at, entry FROM users ORDER BY name") { s in
-            UserRecord(name: s.text(0), display: s.text(1), curveKey: s.blob(2), boxKey: s.blob(3),
-                       signKey: s.blob(4), enrolledAt: UInt64(s.int(5)), entry: s.blob(6))
-        }
+        try db.query("SELECT name, display, curve_key, box_key, sign_key, enrolled_at, entry, disabled_at FROM users ORDER BY name",
+                     map: mapUser)
     }
 
     public func user(named name: String) throws -> UserRecord? {
-        try db.first("SELECT name, display, curve_key, box_key, sign_key, enrolled_at, entry FROM users WHERE name = ?", .text(name)) { s in
-            UserRecord(name: s.text(0), display: s.text(1), curveKey: s.blob(2), boxKey: s.blob(3),
-                       signKey: s.blob(4), enrolledAt: UInt64(s.int(5)), entry: s.blob(6))
-        }
+        try db.first("SELECT name, display, curve_key, box_key, sign_key, enrolled_at, entry, disabled_at FROM users WHERE name = ?",
+                     .text(name), map: mapUser)
     }
 
     public func insert(user u: UserRecord) throws {
@@ -223,23 +230,24 @@ public final class NodeStore {
     // MARK: invites
 
     public func insert(invite i: InviteRecord) throws {
-        try db.run("INSERT INTO invites(id, user, curve_key, created_at, expires_at) VALUES(?,?,?,?,?)",
-                   .text(i.id), .text(i.user), .blob(i.curveKey), .int(Int64(i.createdAt)), .int(Int64(i.expiresAt)))
+        try db.run("INSERT INTO invites(id, user, curve_key, created_at, expires_at, rekey) VALUES(?,?,?,?,?,?)",
+                   .text(i.id), .text(i.user), .blob(i.curveKey), .int(Int64(i.createdAt)), .int(Int64(i.expiresAt)),
+                   .int(i.rekey ? 1 : 0))
     }
 
-    private func mapInvite(_ s: Statement) -> InviteRecord {
+    func mapInvite(_ s: Statement) -> InviteRecord {
         InviteRecord(id: s.text(0), user: s.text(1), curveKey: s.blob(2), createdAt: UInt64(s.int(3)),
                      expiresAt: UInt64(s.int(4)), usedAt: s.isNull(5) ? nil : UInt64(s.int(5)),
-                     usedBy: s.isNull(6) ? nil : s.blob(6))
+                     usedBy: s.isNull(6) ? nil : s.blob(6), rekey: s.int(7) != 0)
     }
 
     public func invite(curveKey: [UInt8]) throws -> InviteRecord? {
-        try db.first("SELECT id, user, curve_key, created_at, expires_at, used_at, used_by FROM invites WHERE curve_key = ?",
+        try db.first("SELECT id, user, curve_key, created_at, expires_at, used_at, used_by, rekey FROM invites WHERE curve_key = ?",
                      .blob(curveKey), map: mapInvite)
     }
 
     public func invite(id: String) throws -> InviteRecord? {
-        try db.first("SELECT id, user, curve_key, created_at, expires_at, used_at, used_by FROM invites WHERE id = ?",
+        try db.first("SELECT id, user, curve_key, created_at, expires_at, used_at, used_by, rekey FROM invites WHERE id = ?",
                      .text(id), map: mapInvite)
     }
 

@@ -18,32 +18,42 @@ public enum Operator {
     public static func invite(dataDir: DataDir, user: String, ttlHours: Int? = nil, endpoint: String? = nil) throws -> Invite {
         let config = try dataDir.loadConfig()
         let keys = try dataDir.loadKeys()
+        let (record, invite) = try newInvite(config: config, keys: keys, user: user, ttlHours: ttlHours, endpoint: endpoint, rekey: false,
+                                            configPath: dataDir.configPath)
+        let store = try NodeStore(path: dataDir.databasePath)
+        defer { store.close() }
+        if let existing = try store.user(named: user) {
+            throw NodeError.usage("\(user)@\(config.name) is already enrolled"
+                                  + (existing.disabledAt != nil ? " (disabled: sealpost-node users enable \(user))" : "")
+                                  + "; for a lost device use: sealpost-node users rekey \(user)")
+        }
+        if try store.groups()[user] != nil {
+            throw NodeError.usage("\(user)@\(config.name) is a group; choose another user name")
+        }
+        try store.insert(invite: record)
+        return invite
+    }
+
+    /// Makes an invite (its record for the store, and the code for the person) without storing it.
+    static func newInvite(config: NodeConfig, keys: NodeKeys, user: String, ttlHours: Int?, endpoint: String?,
+                          rekey: Bool, configPath: String) throws -> (record: InviteRecord, invite: Invite) {
         guard Name.isValid(user) else { throw NodeError.usage("'\(user)' is not a valid user name: \(Name.rule)") }
         let hours = ttlHours ?? config.inviteTTLHours
         guard (1...24 * 365).contains(hours) else { throw NodeError.usage("--ttl must be between 1 and 8760 hours") }
         let endpoint = endpoint ?? config.advertisedEndpoint
         guard !endpoint.contains("*") && !endpoint.contains("0.0.0.0") else {
-            throw NodeError.config("the node listens on \(config.listen); set 'advertise: tcp://HOST:PORT' in \(dataDir.configPath) so invites tell clients where to connect")
-        }
-        let store = try NodeStore(path: dataDir.databasePath)
-        defer { store.close() }
-        if try store.user(named: user) != nil {
-            throw NodeError.usage("\(user)@\(config.name) is already enrolled")
-        }
-        if try store.groups()[user] != nil {
-            throw NodeError.usage("\(user)@\(config.name) is a group; choose another user name")
+            throw NodeError.config("the node listens on \(config.listen); set 'advertise: tcp://HOST:PORT' in \(configPath) so invites tell clients where to connect")
         }
         let inviteKeys = BoxKeyPair.generate()
         let now = Clock.nowMs() / 1000
         let expires = now + UInt64(hours) * 3600
         let record = InviteRecord(id: Hex.encode(Sodium.randomBytes(8)), user: user, curveKey: inviteKeys.publicKey,
-                                  createdAt: now, expiresAt: expires, usedAt: nil, usedBy: nil)
-        try store.insert(invite: record)
+                                  createdAt: now, expiresAt: expires, usedAt: nil, usedBy: nil, rekey: rekey)
         var secret = inviteKeys.secretKey.copyBytes()
         defer { wipe(&secret) }
         let code = InviteCode(node: config.name, user: user, endpoint: endpoint, nodeCurveKey: keys.curve.publicKey,
                               nodeSignKey: keys.sign.publicKey, secret: secret, expiresAt: expires)
-        return Invite(address: "\(user)@\(config.name)", code: code.text, expiresAt: expires)
+        return (record, Invite(address: "\(user)@\(config.name)", code: code.text, expiresAt: expires))
     }
 
     /// Enrolled users, with how many messages wait for each.

@@ -25,7 +25,8 @@ extension Reactor {
             case "directory-list": answer = directoryList()
             case "directory-forget": answer = forgetNode(request["node"] as? String ?? "", unpin: false, routing: message.frames[0])
             case "directory-unpin": answer = forgetNode(request["node"] as? String ?? "", unpin: true, routing: message.frames[0])
-            default: answer = ["error": "unknown admin command; use status, pending, federation, directory-list, directory-forget or directory-unpin"]
+            case "user": answer = userAdmin(request)
+            default: answer = ["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget or directory-unpin"]
             }
             // nil: the answer goes out with this cycle's commit.
             if let answer { sendAdmin(message.frames[0], answer) }
@@ -70,6 +71,7 @@ extension Reactor {
             "router": routerEndpoint, "publish": publishEndpoint,
             "peers": peers, "routes": routes,
             "users": ["enrolled": usersByName.count, "online": online.count,
+                      "disabled": usersByName.values.filter { $0.disabledAt != nil }.count,
                       "federated": remoteEntries.count],
             "waiting": ["messages": waitingTotal, "users": waiting.filter { $0.value > 0 }.count,
                         "by_user": waiting.filter { $0.value > 0 }],

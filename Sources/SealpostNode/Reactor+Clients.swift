@@ -43,6 +43,7 @@ extension Reactor {
             return handlePeer(peer, routingId: routingId, frame: message.frames[1])
         }
         guard principal != .admin else { return }
+        if isRevoked(principal) { return refuseRevoked(routingId) }
         let now = Clock.monotonicNs()
         let session: Session
         if let existing = sessions[routingId], existing.principal == principal {
@@ -179,6 +180,8 @@ extension Reactor {
             }
         } else if !isGroup, usersByName[to.local] == nil {
             return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
+        } else if !isGroup, usersByName[to.local]?.disabledAt != nil {
+            return refuse(.unknownAddress, "\(to) is disabled on this node; ask its operator")
         }
 
         var stamped = envelope
@@ -251,6 +254,9 @@ extension Reactor {
         guard let user = usersByName[address.local] else {
             return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero, reason: "no user '\(address.local)' on node '\(address.node)'"))
         }
+        guard user.disabledAt == nil else {
+            return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero, reason: "\(address) is disabled on this node; ask its operator"))
+        }
         reply(session, .entry(requestId: requestId, entry: user.entry, homeSignKey: keys.sign.publicKey))
     }
 
@@ -258,7 +264,7 @@ extension Reactor {
     func listDirectory(_ session: Session, requestId: UInt32, query: String) {
         let q = query.lowercased()
         var items: [DirectoryItem] = []
-        for user in usersByName.values.sorted(by: { $0.name < $1.name }) {
+        for user in directoryUsers {
             let addr = address(user.name)
             if q.isEmpty || addr.contains(q) || user.display.lowercased().contains(q) {
                 items.append(DirectoryItem(entry: user.entry, homeSignKey: keys.sign.publicKey))
@@ -288,6 +294,19 @@ extension Reactor {
             return refuse(.inviteUsed, "this invite code was already used; ask your operator for a new one")
         }
         guard invite.expiresAt > now else { return refuse(.inviteExpired, "this invite code has expired; ask your operator for a new one") }
+        if invite.rekey {
+            guard let existing = usersByName[invite.user] else {
+                return refuse(.inviteUsed, "\(address(invite.user)) was removed; ask your operator for a new invite")
+            }
+            guard usersByCurveKey[curveKey] == nil, (try? store.curveKeyInUse(curveKey)) == false else {
+                return refuse(.badRequest, "this key is already in use")
+            }
+            guard BoxSharedKey(theirPublicKey: boxKey, mySecretKey: keys.curve.secretKey) != nil,
+                  BoxSharedKey(theirPublicKey: curveKey, mySecretKey: keys.curve.secretKey) != nil else {
+                return refuse(.badRequest, "the public keys are not usable (weak X25519 point)")
+            }
+            return try rekeyEnroll(session, invite: invite, user: existing, curveKey: curveKey, boxKey: boxKey, signKey: signKey)
+        }
         guard usersByName[invite.user] == nil else { return refuse(.inviteUsed, "\(address(invite.user)) is already enrolled") }
         guard usersByCurveKey[curveKey] == nil, (try? store.curveKeyInUse(curveKey)) == false else {
             return refuse(.badRequest, "this key is already in use")
@@ -297,10 +316,9 @@ extension Reactor {
             return refuse(.badRequest, "the public keys are not usable (weak X25519 point)")
         }
         let name = display.isEmpty ? invite.user : display
-        var entry = DirectoryEntry(address: address(invite.user), display: name, boxKey: boxKey, signKey: signKey, updatedAt: Clock.nowMs())
-        entry.sign(with: keys.sign)
+        let entry = signedEntry(user: invite.user, display: name, boxKey: boxKey, signKey: signKey)
         let record = UserRecord(name: invite.user, display: name, curveKey: curveKey, boxKey: boxKey, signKey: signKey,
-                                enrolledAt: Clock.nowMs(), entry: entry.encode())
+                                enrolledAt: Clock.nowMs(), entry: entry)
         let version = localDirectoryVersion + 1
         try write(ref: .zero) {
             try store.insert(user: record)

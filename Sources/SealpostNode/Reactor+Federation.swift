@@ -611,7 +611,8 @@ extension Reactor {
     /// changes the local users' entries (enrolment, re-key, removal) only has to raise
     /// `localDirectoryVersion` in the same commit.
     func ownDirectorySnapshot() -> PeerCommand {
-        let entries = usersByName.values.sorted { $0.name < $1.name }.map(\.entry)
+        // Disabled people are not in the directory (their entries are withdrawn, section 14.1).
+        let entries = directoryUsers.map(\.entry)
         let head = DirectoryHead(home: config.name, version: localDirectoryVersion, entries: entries)
         return .directorySnapshot(home: config.name, version: localDirectoryVersion, entries: entries, signature: head.sign(with: keys.sign))
     }

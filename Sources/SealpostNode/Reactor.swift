@@ -57,6 +57,10 @@ final class Reactor {
     var attachedByUser: [String: Session] = [:]
     var usersByCurveKey: [[UInt8]: String] = [:]
     var usersByName: [String: UserRecord] = [:]
+    /// Stamped into every user's User-Id at the handshake (`u:NAME:GEN`); bumped at each revocation.
+    var authGeneration: UInt64 = 1
+    /// Per user: connections of this generation or older are refused (disabled, removed or re-keyed).
+    var revokedThrough: [String: UInt64] = [:]
     /// Mailbox entries waiting per local user (kept in memory for `status`).
     var waiting: [String: Int] = [:]
     var nextSeq: UInt64 = 1
@@ -182,7 +186,8 @@ final class Reactor {
     /// Loads what the reactor keeps in memory from the database.
     private func loadState() throws {
         for user in try store.users() {
-            usersByCurveKey[user.curveKey] = user.name
+            // A disabled user's key is not admitted; their row (and mail) stays.
+            if user.disabledAt == nil { usersByCurveKey[user.curveKey] = user.name }
             usersByName[user.name] = user
         }
         waiting = try store.waitingCounts()
@@ -335,7 +340,7 @@ final class Reactor {
         case Self.zapDomainPublish:
             return peersByKey[curveKey].map { .node($0) }
         case Self.zapDomain:
-            if let name = usersByCurveKey[curveKey] { return .user(name) }
+            if let name = usersByCurveKey[curveKey] { return .user(name, generation: authGeneration) }
             if let peer = peersByKey[curveKey] { return .node(peer) }
             guard let invite = try? store.invite(curveKey: curveKey) else { return nil }
             let now = Clock.nowMs() / 1000

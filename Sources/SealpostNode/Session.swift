@@ -2,7 +2,9 @@ import SealpostCore
 
 /// Who a connection authenticated as, from the `User-Id` the ZAP handler gave it.
 enum Principal: Equatable {
-    case user(String)
+    /// An enrolled user; `generation` is the node's auth generation at the handshake
+    /// (Reactor+Users), not part of the identity.
+    case user(String, generation: UInt64 = 0)
     case invite(String)
     /// A configured peer node.
     case node(String)
@@ -15,7 +17,10 @@ enum Principal: Equatable {
         guard userId.count > 2 else { return nil }
         let value = String(userId.dropFirst(2))
         switch userId.prefix(2) {
-        case "u:": self = .user(value)
+        case "u:":
+            // "u:NAME:GEN"; names never hold ':'.
+            guard let colon = value.firstIndex(of: ":") else { self = .user(value); return }
+            self = .user(String(value[..<colon]), generation: UInt64(value[value.index(after: colon)...]) ?? 0)
         case "i:": self = .invite(value)
         case "n:": self = .node(value)
         default: return nil
@@ -24,7 +29,7 @@ enum Principal: Equatable {
 
     var userId: String {
         switch self {
-        case .user(let name): return "u:" + name
+        case .user(let name, let generation): return "u:" + name + ":" + String(generation)
         case .invite(let id): return "i:" + id
         case .node(let name): return "n:" + name
         case .admin: return "a:admin"
@@ -59,7 +64,7 @@ final class Session {
     }
 
     var user: String? {
-        if case .user(let name) = principal { return name }
+        if case .user(let name, _) = principal { return name }
         return nil
     }
 

@@ -135,6 +135,14 @@ extension SealpostNodeCommand {
 
     struct Invite: ParsableCommand {
         static let configuration = CommandConfiguration(
+            abstract: "Print a one-time invite code for USER@NODE (works while the node runs).",
+            discussion: "`invite USER` is `invite create USER`; `invite list` and `invite revoke` manage outstanding invites.",
+            subcommands: [Create.self, InviteList.self, InviteRevoke.self],
+            defaultSubcommand: Create.self)
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
             abstract: "Print a one-time invite code for USER@NODE (works while the node runs).")
 
         @OptionGroup var options: DataOption
@@ -157,7 +165,15 @@ extension SealpostNodeCommand {
     }
 
     struct Users: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the users enrolled on this node.")
+        static let configuration = CommandConfiguration(
+            abstract: "List, disable, enable, remove or re-key the users of this node.",
+            discussion: "`users` alone lists them. The changes work on a running node (at once) and on a stopped one.",
+            subcommands: [UsersList.self, Disable.self, Enable.self, Remove.self, Rekey.self],
+            defaultSubcommand: UsersList.self)
+    }
+
+    struct UsersList: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the users enrolled on this node.")
 
         @OptionGroup var options: DataOption
         @Flag(help: "One JSON object per line.") var json = false
@@ -166,10 +182,18 @@ extension SealpostNodeCommand {
             let users: [(user: UserRecord, waiting: Int)]
             do { users = try Operator.users(dataDir: options.dir) } catch let error as NodeError { fail(error.description) }
             let node = (try? options.dir.loadConfig().name) ?? "?"
+            let now = Clock.nowMs() / 1000
+            // Disabled with a re-key invite outstanding: waiting for the new device.
+            let rekeying = Set(((try? Operator.invites(dataDir: options.dir)) ?? [])
+                .filter { $0.rekey && $0.usedAt == nil && $0.expiresAt > now }.map(\.user))
+            func state(_ u: UserRecord) -> String {
+                u.disabledAt == nil ? "active" : rekeying.contains(u.name) ? "rekeying" : "disabled"
+            }
             if json {
                 for (u, waiting) in users {
                     printJSON(["address": "\(u.name)@\(node)", "name": u.display, "enrolled_at": Clock.rfc3339(ms: u.enrolledAt),
-                               "waiting": waiting])
+                               "waiting": waiting, "state": state(u),
+                               "disabled_at": u.disabledAt.map { Clock.rfc3339(ms: $0 * 1000) } ?? NSNull()])
                 }
                 return
             }
@@ -178,11 +202,12 @@ extension SealpostNodeCommand {
                 return
             }
             print("ADDRESS".padding(toLength: 28, withPad: " ", startingAt: 0) + "NAME".padding(toLength: 20, withPad: " ", startingAt: 0)
-                  + "ENROLLED".padding(toLength: 26, withPad: " ", startingAt: 0) + "WAITING")
+                  + "ENROLLED".padding(toLength: 26, withPad: " ", startingAt: 0) + "WAITING  STATE")
             for (u, waiting) in users {
                 print("\(u.name)@\(node)".padding(toLength: 28, withPad: " ", startingAt: 0)
                       + u.display.padding(toLength: 20, withPad: " ", startingAt: 0)
-                      + Clock.rfc3339(ms: u.enrolledAt).padding(toLength: 26, withPad: " ", startingAt: 0) + "\(waiting)")
+                      + Clock.rfc3339(ms: u.enrolledAt).padding(toLength: 26, withPad: " ", startingAt: 0)
+                      + "\(waiting)".padding(toLength: 9, withPad: " ", startingAt: 0) + state(u))
             }
         }
     }

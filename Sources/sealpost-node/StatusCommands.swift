@@ -95,7 +95,8 @@ func renderStatus(_ s: [String: Any]) -> String {
     let rates = s["rates"] as? [String: Any] ?? [:]
     out.append("node \(s["name"] ?? "?")  version \(s["version"] ?? "?")  up \(duration(ms: (s["uptime_s"] as? Int ?? 0) * 1000))")
     out.append("  router \(s["router"] ?? "")  publish \(s["publish"] ?? "")")
-    out.append("users     \(users["enrolled"] ?? 0) enrolled, \(users["online"] ?? 0) online, \(users["federated"] ?? 0) on other nodes")
+    out.append("users     \(users["enrolled"] ?? 0) enrolled" + ((users["disabled"] as? Int ?? 0) > 0 ? " (\(users["disabled"] as? Int ?? 0) disabled)" : "")
+               + ", \(users["online"] ?? 0) online, \(users["federated"] ?? 0) on other nodes")
     out.append("waiting   \(waiting["messages"] ?? 0) messages for \(waiting["users"] ?? 0) offline users")
     out.append("relay     \(s["journal"] ?? 0) in the journal (\(s["unrouted"] ?? 0) with no route now), \(s["held"] ?? 0) held for order")
     if let r = s["reminders"] as? [String: Any] {

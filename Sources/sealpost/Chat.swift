@@ -19,6 +19,7 @@ extension SealpostCommand {
             do {
                 client = try profile.client(p)
                 _ = try client.lookup(peer)
+                printKeyChanges(client, json: false)
             } catch { fail("\(error)") }
             defer { client.close(lingerMs: 500) }
             let seen = SeenLog(profilePath: profile.path)
@@ -61,6 +62,7 @@ extension SealpostCommand {
                             break
                         }
                     }
+                    printKeyChanges(client, json: false)
                     if lastSeq > 0 {
                         for m in shown {
                             print(m.from == peer.description ? m.line : "(\(m.from)) " + m.line)
@@ -100,6 +102,7 @@ extension SealpostCommand {
                     } catch {
                         print("! not sent: \(error)")
                     }
+                    printKeyChanges(client, json: false)
                     fflush(nil)
                 }
             } catch { fail("\(error)") }

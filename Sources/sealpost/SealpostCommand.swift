@@ -34,6 +34,7 @@ struct ProfileOption: ParsableArguments {
     func client(_ profile: Profile) throws -> Client {
         let client = try Client(profile: profile)
         client.timeoutMs = timeoutMs
+        client.pins = KeyPins(profilePath: path)
         ContactBook(profilePath: path).load(into: client)
         return client
     }
@@ -51,6 +52,12 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 func jsonLine(_ object: [String: Any]) -> String {
     guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
     return String(decoding: data, as: UTF8.self)
+}
+
+/// Prints the "key changed for …" notices the client noticed since the last call
+/// (one JSON object a line with `json`).
+func printKeyChanges(_ client: Client, json: Bool) {
+    for change in client.takeKeyChanges() { print(json ? jsonLine(change.json) : "! " + change.notice) }
 }
 
 func parseAddress(_ text: String) -> Address {
@@ -221,11 +228,14 @@ extension SealpostCommand {
                     id = try members.map { try client.sendGroupText(group: to, members: $0, text: text ?? "") }
                         ?? client.sendText(to: to, text: text ?? "")
                 }
+                let changes = client.takeKeyChanges()
                 if json {
                     var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored"]
                     if burn { object["burn"] = true; object["images"] = images.count }
+                    if !changes.isEmpty { object["key_changed"] = changes.map(\.json) }
                     print(jsonLine(object))
                 } else {
+                    for change in changes { print("! " + change.notice) }
                     print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)" : "sent \(id.hex) to \(to)")
                 }
             } catch { fail("\(error)") }
@@ -252,9 +262,11 @@ extension SealpostCommand {
                 let seen = SeenLog(profilePath: profile.path)
                 let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
                 let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
+                    printKeyChanges(client, json: json)
                     print(json ? jsonLine(m.json) : m.line)
                     books.note(m)
                 }
+                printKeyChanges(client, json: json)
                 try books.save()
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
@@ -361,6 +373,7 @@ extension SealpostCommand {
                 let client = try profile.client(p)
                 defer { client.close() }
                 let entries = try client.directory(query: query)
+                printKeyChanges(client, json: json)
                 for e in entries {
                     if json {
                         print(jsonLine(["address": e.address, "name": e.display, "box_key": Hex.encode(e.boxKey),
@@ -437,9 +450,11 @@ extension SealpostCommand {
         func run() throws {
             let p = profile.load()
             if json {
-                print(jsonLine(["address": p.address.description, "name": p.display, "endpoint": p.endpoint]))
+                print(jsonLine(["address": p.address.description, "name": p.display, "endpoint": p.endpoint,
+                                "fingerprint": DirectoryEntry.fingerprint(boxKey: p.box.publicKey, signKey: p.sign.publicKey)]))
             } else {
                 print("\(p.address) (\(p.display)) via \(p.endpoint)")
+                print("key fingerprint \(DirectoryEntry.fingerprint(boxKey: p.box.publicKey, signKey: p.sign.publicKey))")
             }
         }
     }

@@ -190,9 +190,11 @@ final class VectorTests: XCTestCase {
                     "entries_hash": Hex.encode(head.entriesHash), "signed_bytes": Hex.encode(head.signedBytes),
                     "signature": Hex.encode(headSignature), "frame": Hex.encode(snapshot.encode()),
                 ] as [String: Any],
+                "fingerprint": entry.fingerprint,
             ])
         }
         let v = try load("directory.json")
+        XCTAssertEqual(entry.fingerprint, v["fingerprint"] as? String)
         let s = try XCTUnwrap(v["snapshot"] as? [String: Any])
         XCTAssertEqual(Hex.encode(head.entriesHash), s["entries_hash"] as? String)
         XCTAssertEqual(Hex.encode(head.signedBytes), s["signed_bytes"] as? String)

@@ -1,0 +1,235 @@
+import Foundation
+import Logging
+import SealpostCore
+import Sodium
+
+/// Account lifecycle on the running node: `users disable|enable|remove|rekey`
+/// through the admin socket (protocol/SPEC.md, section 15.6).
+///
+/// A key stops being admitted at once: the ZAP handler no longer knows it, and
+/// connections it already authenticated are cut off by generation. Every user
+/// User-Id carries the generation of its handshake (`u:NAME:GEN`); revoking a
+/// user records the current generation for them, and whatever arrives on a
+/// connection of that generation or older is answered `ERROR 423` and its
+/// session forgotten. The generation lives in memory only: a restarted node has
+/// no connections from before.
+extension Reactor {
+    static let revokedReason = "this device's key is no longer admitted by this node (account disabled, removed or re-keyed); ask your operator"
+
+    /// Whether a message from `principal` came on a connection authenticated before
+    /// its user's key was revoked.
+    func isRevoked(_ principal: Principal) -> Bool {
+        guard !revokedThrough.isEmpty, case .user(let name, let generation) = principal,
+              let through = revokedThrough[name] else { return false }
+        return generation <= through
+    }
+
+    /// Answers a revoked connection and forgets its session.
+    func refuseRevoked(_ routing: [UInt8]) {
+        drop(routing)
+        send(routing, .error(code: ErrorCode.keyRevoked.rawValue, ref: .zero, reason: Self.revokedReason))
+    }
+
+    /// Cuts off every connection `user` has now: each open session gets `ERROR 423`
+    /// and is forgotten, and later commands on those connections are refused too.
+    /// - Returns: how many sessions were open.
+    @discardableResult
+    func revokeSessions(of user: String) -> Int {
+        revokedThrough[user] = authGeneration
+        authGeneration += 1
+        let routings = sessions.filter { $0.value.user == user }.map(\.key)
+        for routing in routings {
+            refuseRevoked(routing)
+            for i in transfers.sends.indices where transfers.sends[i].routing == routing && !transfers.sends[i].peer {
+                transfers.sends[i].end = transfers.sends[i].next
+            }
+        }
+        return routings.count
+    }
+
+    /// The signed directory entry of a local user: the one place this node signs one
+    /// (at enrolment and at a re-key).
+    func signedEntry(user: String, display: String, boxKey: [UInt8], signKey: [UInt8]) -> [UInt8] {
+        var entry = DirectoryEntry(address: address(user), display: display, boxKey: boxKey, signKey: signKey, updatedAt: Clock.nowMs())
+        entry.sign(with: keys.sign)
+        return entry.encode()
+    }
+
+    /// Local users that are in the directory: every enrolled user not disabled, by name.
+    var directoryUsers: [UserRecord] {
+        usersByName.values.filter { $0.disabledAt == nil }.sorted { $0.name < $1.name }
+    }
+
+    /// After a commit that changed the local directory: peers fetch it again.
+    func directoryChanged(to version: UInt64) {
+        localDirectoryVersion = max(localDirectoryVersion, version)
+        nextAnnounceNs = 0
+    }
+
+    // MARK: admin
+
+    /// `{"cmd": "user", "action": "disable" | "enable" | "remove" | "rekey", "user": NAME}`
+    /// (`rekey` also takes `ttl_hours` and `endpoint`). Commits before it answers.
+    func userAdmin(_ request: [String: Any]) -> [String: Any] {
+        guard let name = request["user"] as? String, Name.isValid(name) else {
+            return ["error": "give a valid user name: \(Name.rule)"]
+        }
+        guard let user = usersByName[name] else {
+            return ["error": "no user '\(name)' on \(config.name); see sealpost-node users"]
+        }
+        let failuresBefore = counters.commitFailures
+        var answer: [String: Any]
+        do {
+            switch request["action"] as? String {
+            case "disable": answer = try disable(user)
+            case "enable": answer = try enable(user)
+            case "remove": answer = try remove(user)
+            case "rekey":
+                answer = try rekey(user, ttlHours: request["ttl_hours"] as? Int, endpoint: request["endpoint"] as? String)
+            default: return ["error": "unknown user action; use disable, enable, remove or rekey"]
+            }
+        } catch let error as NodeError {
+            finishCycle()
+            return ["error": error.description]
+        } catch {
+            finishCycle()
+            return ["error": "storage failure, nothing was changed; try again (\(error))"]
+        }
+        // Each action ended the cycle itself (commit, then the mirrors and the closed sessions).
+        if counters.commitFailures != failuresBefore {
+            return ["error": "storage failure, nothing was changed; try again"]
+        }
+        answer["address"] = address(name)
+        return answer
+    }
+
+    private func disable(_ user: UserRecord) throws -> [String: Any] {
+        guard user.disabledAt == nil else { return ["state": "disabled", "sessions_closed": 0, "changed": false] }
+        let now = Clock.nowMs() / 1000
+        var version: UInt64 = 0
+        try write(ref: .zero) {
+            try store.setUserDisabled(user.name, at: now)
+            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+        }
+        var closed = 0
+        batch.afterCommit { [weak self] in
+            guard let self else { return }
+            self.usersByName[user.name]?.disabledAt = now
+            self.usersByCurveKey[user.curveKey] = nil
+            closed = self.revokeSessions(of: user.name)
+            self.directoryChanged(to: version)
+            self.logger.notice("user disabled", metadata: ["user": "\(self.address(user.name))", "sessions_closed": "\(closed)"])
+        }
+        finishCycle()
+        return ["state": "disabled", "sessions_closed": closed, "changed": true, "directory_version": Int(version)]
+    }
+
+    private func enable(_ user: UserRecord) throws -> [String: Any] {
+        guard user.disabledAt != nil else { return ["state": "active", "changed": false] }
+        if let invite = try store.outstandingRekey(user: user.name, now: Clock.nowMs() / 1000) {
+            throw NodeError.usage(Operator.rekeyPending(address(user.name), invite))
+        }
+        var version: UInt64 = 0
+        try write(ref: .zero) {
+            try store.setUserDisabled(user.name, at: nil)
+            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+        }
+        batch.afterCommit { [weak self] in
+            guard let self else { return }
+            self.usersByName[user.name]?.disabledAt = nil
+            self.usersByCurveKey[user.curveKey] = user.name
+            self.directoryChanged(to: version)
+            self.logger.notice("user enabled", metadata: ["user": "\(self.address(user.name))"])
+        }
+        finishCycle()
+        return ["state": "active", "changed": true, "directory_version": Int(version)]
+    }
+
+    private func remove(_ user: UserRecord) throws -> [String: Any] {
+        var version: UInt64 = 0
+        var reminders: [MessageID] = []
+        var mail = 0
+        try write(ref: .zero) {
+            reminders = try store.scheduledReminders(user: user.name)
+            mail = try store.removeUser(user.name)
+            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+        }
+        var closed = 0
+        batch.afterCommit { [weak self] in
+            guard let self else { return }
+            self.usersByName[user.name] = nil
+            if self.usersByCurveKey[user.curveKey] == user.name { self.usersByCurveKey[user.curveKey] = nil }
+            closed = self.revokeSessions(of: user.name)
+            self.waiting[user.name] = nil
+            for id in reminders { self.schedule.remove(user: user.name, reminder: id) }
+            self.pendingBurns = (try? self.store.burnCount()) ?? self.pendingBurns
+            self.nextBurnExpiryMs = (try? self.store.nextBurnExpiry()) ?? nil
+            self.directoryChanged(to: version)
+            self.logger.notice("user removed", metadata: ["user": "\(self.address(user.name))", "mail_deleted": "\(mail)"])
+        }
+        finishCycle()
+        return ["state": "removed", "sessions_closed": closed, "mail_deleted": mail, "reminders_deleted": reminders.count,
+                "directory_version": Int(version)]
+    }
+
+    /// Refuses the user's current key at once (as `disable`) and issues a re-key invite
+    /// for the same address; enrolling with it installs the new keys (`enroll`).
+    private func rekey(_ user: UserRecord, ttlHours: Int?, endpoint: String?) throws -> [String: Any] {
+        let (record, invite) = try Operator.newInvite(config: config, keys: keys, user: user.name, ttlHours: ttlHours,
+                                                      endpoint: endpoint, rekey: true, configPath: dataDir.configPath)
+        let now = Clock.nowMs() / 1000
+        let wasActive = user.disabledAt == nil
+        var version: UInt64 = 0
+        try write(ref: .zero) {
+            try store.insert(invite: record)
+            if wasActive {
+                try store.setUserDisabled(user.name, at: now)
+                version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+            }
+        }
+        var closed = 0
+        batch.afterCommit { [weak self] in
+            guard let self else { return }
+            if wasActive {
+                self.usersByName[user.name]?.disabledAt = now
+                self.usersByCurveKey[user.curveKey] = nil
+                self.directoryChanged(to: version)
+            }
+            closed = self.revokeSessions(of: user.name)
+            self.logger.notice("user re-key started: the old key is refused", metadata: [
+                "user": "\(self.address(user.name))", "sessions_closed": "\(closed)"])
+        }
+        finishCycle()
+        return ["state": "rekeying", "sessions_closed": closed, "code": invite.code,
+                "expires_at": Clock.rfc3339(ms: invite.expiresAt * 1000)]
+    }
+
+    /// Enrolment with a re-key invite: the existing user gets the new keys and a newly
+    /// signed entry; the old key stays refused and other units fetch the new entry.
+    func rekeyEnroll(_ session: Session, invite: InviteRecord, user: UserRecord, curveKey: [UInt8], boxKey: [UInt8], signKey: [UInt8]) throws {
+        let now = Clock.nowMs() / 1000
+        let entry = signedEntry(user: user.name, display: user.display, boxKey: boxKey, signKey: signKey)
+        var updated = user
+        updated.curveKey = curveKey
+        updated.boxKey = boxKey
+        updated.signKey = signKey
+        updated.entry = entry
+        updated.disabledAt = nil
+        var version: UInt64 = 0
+        try write(ref: .zero) {
+            try store.replaceUserKeys(user.name, curveKey: curveKey, boxKey: boxKey, signKey: signKey, entry: entry)
+            try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
+            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+        }
+        batch.afterCommit { [weak self] in
+            guard let self else { return }
+            if self.usersByCurveKey[user.curveKey] == user.name { self.usersByCurveKey[user.curveKey] = nil }
+            self.revokeSessions(of: user.name)
+            self.usersByName[user.name] = updated
+            self.usersByCurveKey[curveKey] = user.name
+            self.directoryChanged(to: version)
+            self.logger.notice("user re-keyed", metadata: ["user": "\(self.address(user.name))"])
+        }
+        reply(session, .enrolled(address: address(user.name), nodeSignKey: keys.sign.publicKey))
+    }
+}
