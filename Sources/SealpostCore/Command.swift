@@ -7,7 +7,9 @@ public enum ErrorCode: UInt16, Sendable {
     case inviteUsed = 409
     case inviteExpired = 410
     case tooLarge = 413
-    /// The node cannot store the file: quota or disk space.
+    /// The sender sends faster than the node allows: retry after the time the reason names.
+    case rateLimited = 429
+    /// The node cannot store it: a file or mailbox quota, or the node's disk.
     case insufficientStorage = 507
     case internalError = 500
     case unavailable = 503

@@ -78,7 +78,10 @@ extension Reactor {
             "burns": ["pending": pendingBurns, "next_expiry": nextBurnExpiryMs.map { Clock.rfc3339(ms: $0) } ?? NSNull(),
                       "viewed": counters.burnsViewed, "expired": counters.burnsExpired, "receipts": counters.burnReceipts,
                       "refused_quotes": counters.refusedQuotes],
-            "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal")],
+            "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal"),
+                        "state": storageFull ? "disk full" : "ok", "free_bytes": Int(dataDirFreeBytes),
+                        "min_free_mb": config.limits.minFreeMB, "wal_max_mb": config.limits.walMaxMB],
+            "limits": limitsStatus(),
             "files": filesStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60],
@@ -132,6 +135,7 @@ extension Reactor {
             "name": config.name, "version": Self.version, "uptime_s": Int((now - startedNs) / 1_000_000_000),
             "users": usersByName.count, "online": attachedByUser.values.filter(\.attached).count,
             "peers": peers, "journal": journal.count, "waiting": waiting.values.reduce(0, +),
+            "storage": storageFull ? "disk full" : "ok",
             "in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
         ]
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))

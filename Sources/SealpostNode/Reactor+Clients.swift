@@ -74,8 +74,14 @@ extension Reactor {
         do {
             try dispatch(command, from: session)
         } catch let error as StorageFailure {
-            logger.error("storage failure: \(error.underlying)")
-            reply(session, .error(code: ErrorCode.internalError.rawValue, ref: error.ref, reason: "storage failure, retry later"))
+            if noteCommitFailure(error.underlying) || storageFull {
+                // Said once by noteCommitFailure, not once per request.
+                logger.debug("storage failure while the disk is full: \(error.underlying)")
+                reply(session, .error(code: ErrorCode.insufficientStorage.rawValue, ref: error.ref, reason: Self.storageFullReason(config.name)))
+            } else {
+                logger.error("storage failure: \(error.underlying)")
+                reply(session, .error(code: ErrorCode.internalError.rawValue, ref: error.ref, reason: "storage failure, retry later"))
+            }
         } catch {
             logger.error("unexpected error: \(error)")
             reply(session, .error(code: ErrorCode.internalError.rawValue, ref: .zero, reason: "internal error"))
@@ -115,7 +121,12 @@ extension Reactor {
             let through = min(seq, session.lastSent)
             guard through > session.acked else { return }
             var removed = 0
-            try write(ref: .zero) { removed = try store.deleteMailbox(recipient: user, through: through) }
+            var freed = Quotas.Usage()
+            try write(ref: .zero) {
+                freed = try store.mailboxUsage(recipient: user, through: through)
+                removed = try store.deleteMailbox(recipient: user, through: through)
+            }
+            quotas.changeMailbox(user, count: -freed.count, bytes: -freed.bytes)
             onCommit.append { [weak self] in
                 session.acknowledge(through: through)
                 self?.needsPump.insert(session.routingId)
@@ -153,6 +164,7 @@ extension Reactor {
             try body()
         } catch {
             batchFailed = true
+            _ = noteCommitFailure(error)
             throw StorageFailure(ref: ref, underlying: error)
         }
     }
@@ -193,6 +205,15 @@ extension Reactor {
 
         var stamped = envelope
         stamped.from = me
+        if let refusal = admissionRefusal(stamped, from: user, to: to, local: local, isGroup: isGroup) {
+            // A retransmission of what was stored before is answered as before.
+            if (try? store.wasReceived(sender: me, id: envelope.id)) == true {
+                counters.duplicates += 1
+                return reply(session, .stored(id: envelope.id))
+            }
+            quotas.count(refusal.counted)
+            return refuse(refusal.code, refusal.reason)
+        }
         var isNew = false
         let nowMs = Clock.nowMs()
         try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
@@ -207,7 +228,7 @@ extension Reactor {
         } else if isGroup {
             try handleGroupEnvelope(stamped, session: session)
         } else {
-            try deliverLocally(stamped, to: to.local)
+            try deliverLocally(stamped, to: to.local, admitted: true)
         }
         // The sender's own due notice, for a reminder (once, when writing to oneself).
         if !(local && !isGroup && to.local == user) { try applyReminder(stamped, forUser: user) }
@@ -217,10 +238,21 @@ extension Reactor {
     /// Puts an envelope in `user`'s mailbox (and, for a reminder, their schedule),
     /// inside the cycle's transaction; it reaches an online session when the
     /// cycle ends. Unknown users are skipped. `encoded` saves re-encoding.
-    func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil) throws {
+    ///
+    /// A full mailbox (or burn quota) takes nothing more: a SEND was refused before
+    /// (`admitted`); anything else (relayed, a group member's copy, a node's notice) is
+    /// counted as dropped (`relay` tells which counter).
+    func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil, admitted: Bool = false,
+                        relay: Bool = false) throws {
         guard usersByName[user] != nil else { return }
         var envelope = envelope, encoded = encoded
+        let limits = config.limits
         if envelope.kind == EnvelopeKind.burn.rawValue {
+            let size = encoded?.count ?? envelope.encodedSize
+            if !admitted && !(quotas.burnHasRoom(user, bytes: size, limits: limits)
+                              && quotas.mailboxHasRoom(user, bytes: Burn.notice(of: envelope).encodedSize, limits: limits)) {
+                return noteDropped(relay ? .relayDropped : .fanoutDropped, user: user, envelope: envelope)
+            }
             // Kept apart; the mailbox gets only its notice.
             guard let notice = try keepBurn(envelope, for: user) else { return }
             envelope = notice
@@ -231,11 +263,15 @@ extension Reactor {
             envelope.encode(into: &w)
             return w.bytes
         }()
+        if !admitted && !quotas.mailboxHasRoom(user, bytes: bytes.count, limits: limits) {
+            return noteDropped(relay ? .relayDropped : .fanoutDropped, user: user, envelope: envelope)
+        }
         // Seqs never go back, even if this batch's commit fails: a session may
         // already have been sent this one (see finishCycle).
         let seq = nextSeq
         let nowMs = Clock.nowMs()
         try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs) }
+        quotas.changeMailbox(user, count: 1, bytes: bytes.count)
         nextSeq += 1
         fresh[user, default: []].append((seq, envelope))
         waiting[user, default: 0] += 1
@@ -356,18 +392,29 @@ extension Reactor {
                 try store.setMeta("next_seq", Int64(nextSeq))
                 try saveStreams()
                 try store.commit()
+                quotas.commit()
                 for action in onCommit { action() }
             } catch {
                 counters.commitFailures += 1
-                logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
+                let diskFull = noteCommitFailure(error) || storageFull
+                if diskFull {
+                    logger.debug("commit failed while the disk is full: \(error)")
+                } else {
+                    logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
+                }
                 store.rollback()
+                quotas.rollback()
                 relayAcks.removeAll()
                 reloadStreams()
                 // Their rows are back in the database: back in the schedule too.
                 for item in firedThisCycle { schedule.add(item) }
                 // Turn every acknowledgement of the batch into an error: the clients retry.
+                let storageFullReason = Self.storageFullReason(config.name)
                 outbox = outbox.map { routing, command in
                     if case .stored(let id) = command {
+                        if diskFull {
+                            return (routing, .error(code: ErrorCode.insufficientStorage.rawValue, ref: id, reason: storageFullReason))
+                        }
                         return (routing, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "storage failure, retry later"))
                     }
                     if case .viewing(let envelope) = command {
@@ -476,6 +523,8 @@ extension Reactor {
     func housekeeping() {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
+        flushRefusedKeys(now: now)
+        quotas.pruneBuckets(limits: config.limits, now: now)
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
             drop(routing)
             _ = session

@@ -55,6 +55,8 @@ extension Reactor {
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
             }
+            // Quotas, rates and the free-space floor apply at once.
+            config.limits = fresh.limits
         } catch {
             logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
         }
@@ -284,6 +286,12 @@ extension Reactor {
             counters.rejectedRelays += 1
             return
         }
+        refreshStorageState(now: Clock.monotonicNs())
+        guard !storageFull else {
+            // Not acknowledged: it stays in the peer's journal, which sends it again later.
+            quotas.count(.relayDeferred)
+            return
+        }
         if envelope.kind == EnvelopeKind.reminderDue.rawValue {
             // Only a user's own node makes due notices; one arriving from outside is forged.
             counters.rejectedRelays += 1
@@ -368,7 +376,7 @@ extension Reactor {
         }
         counters.envelopesIn += 1
         rates.countIn()
-        try deliverLocally(envelope, to: recipient, encoded: bytes)
+        try deliverLocally(envelope, to: recipient, encoded: bytes, relay: true)
     }
 
     // MARK: from peers, on our DEALERs and SUBs

@@ -1,0 +1,46 @@
+import SQLite
+import SealpostCore
+
+/// What the quotas count, read from the tables (at start, and before a deletion).
+extension NodeStore {
+    /// Entries and bytes waiting per recipient.
+    func mailboxUsage() throws -> [String: Quotas.Usage] {
+        var out: [String: Quotas.Usage] = [:]
+        for (name, count, bytes) in try db.query("SELECT recipient, COUNT(*), COALESCE(SUM(length(envelope)), 0) FROM mailbox GROUP BY recipient",
+                                                 map: { ($0.text(0), Int($0.int(1)), Int($0.int(2))) }) {
+            out[name] = Quotas.Usage(count: count, bytes: bytes)
+        }
+        return out
+    }
+
+    /// Entries and bytes of `recipient`'s mailbox up to and including `seq` (what an ACK through `seq` deletes).
+    func mailboxUsage(recipient: String, through seq: UInt64) throws -> Quotas.Usage {
+        try db.first("SELECT COUNT(*), COALESCE(SUM(length(envelope)), 0) FROM mailbox WHERE recipient = ? AND seq <= ?",
+                     .text(recipient), .int(Int64(seq))) { Quotas.Usage(count: Int($0.int(0)), bytes: Int($0.int(1))) } ?? Quotas.Usage()
+    }
+
+    /// Burn messages and their bytes kept per recipient.
+    func burnUsage() throws -> [String: Quotas.Usage] {
+        var out: [String: Quotas.Usage] = [:]
+        for (name, count, bytes) in try db.query("SELECT recipient, COUNT(*), COALESCE(SUM(length(envelope)), 0) FROM burns GROUP BY recipient",
+                                                 map: { ($0.text(0), Int($0.int(1)), Int($0.int(2))) }) {
+            out[name] = Quotas.Usage(count: count, bytes: bytes)
+        }
+        return out
+    }
+
+    /// Bytes of one kept burn message, 0 when there is none.
+    func burnBytes(recipient: String, id: MessageID) throws -> Int {
+        Int(try db.first("SELECT length(envelope) FROM burns WHERE recipient = ? AND id = ?", .text(recipient), .blob(id.bytes)) { $0.int(0) } ?? 0)
+    }
+
+    /// The WAL file is truncated to at most `bytes` whenever a checkpoint lets it restart.
+    func setJournalSizeLimit(_ bytes: Int) throws {
+        _ = try db.first("PRAGMA journal_size_limit = \(bytes)") { $0.int(0) }
+    }
+
+    /// True when `(sender, id)` was stored before (a retransmission), without recording anything.
+    func wasReceived(sender: String, id: MessageID) throws -> Bool {
+        try db.first("SELECT 1 FROM received WHERE sender = ? AND id = ?", .text(sender), .blob(id.bytes)) { _ in true } ?? false
+    }
+}
