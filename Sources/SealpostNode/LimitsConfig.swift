@@ -60,6 +60,11 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
         walMaxMB = try c.decodeIfPresent(Int.self, forKey: .walMaxMB) ?? d.walMaxMB
     }
 
+    /// No rate limit and the largest quotas: for benchmarks and stress tests that stream
+    /// from one sender as fast as the node takes it (the free-space floor stays).
+    public static let unmetered = LimitsConfig(mailboxMessages: 10_000_000, mailboxMB: 1_048_576, burnMB: 1_048_576, sendPerS: 0,
+                                               sendBurst: 10_000_000, sendMBps: 0, sendBurstMB: 1_048_576)
+
     public func validate() throws {
         guard (1...10_000_000).contains(mailboxMessages) else { throw NodeError.config("limits.mailbox_messages must be 1...10000000") }
         guard (1...1_048_576).contains(mailboxMB) else { throw NodeError.config("limits.mailbox_mb must be 1...1048576") }

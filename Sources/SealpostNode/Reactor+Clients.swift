@@ -324,6 +324,11 @@ extension Reactor {
             reply(session, .error(code: code.rawValue, ref: .zero, reason: reason))
         }
         guard let invite = try? store.invite(id: inviteId) else { return refuse(.inviteUsed, "this invite is no longer valid") }
+        refreshStorageState(now: Clock.monotonicNs())
+        if storageFull {
+            quotas.count(.storageFull)
+            return refuse(.insufficientStorage, Self.storageFullReason(config.name))
+        }
         let now = Clock.nowMs() / 1000
         if let usedBy = invite.usedBy {
             // The same keys asking again (their answer was lost): answer again.

@@ -162,6 +162,8 @@ final class LimitsTests: XCTestCase {
         defer { bob.close(); carol.close(); wu.close() }
         try waitUntilKnown(wu, "bob@hq")
         try waitUntilKnown(wu, "carol@hq")
+        try waitUntilKnown(bob, "wu@traffic")
+        try waitUntilKnown(carol, "wu@traffic")
         for i in 0..<8 { _ = try wu.sendText(to: Address("bob@hq")!, text: "relayed \(i)") }
         _ = try wu.sendText(to: Address("carol@hq")!, text: "after the full mailbox")
         try hq.waitFor("the over-quota relays counted") { self.refusedCount($0, "relay_dropped") == 3 }
