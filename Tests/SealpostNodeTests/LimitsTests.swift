@@ -4,6 +4,7 @@ import SealpostClient
 import SealpostCore
 import SealpostNode
 import Sodium
+import SQLite
 import Synchronization
 import XCTest
 import ZeroMQ
@@ -246,7 +247,10 @@ final class LimitsTests: XCTestCase {
         let dir = DataDir(mount.path + "/node")
         _ = try dir.create(config: NodeConfig(name: "hq", listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*",
                                               limits: LimitsConfig(minFreeMB: 0)))
-        let node = try Node.start(dataDir: dir, logger: TestNode.logger)
+        let lines = LogLines()
+        var logger = Logger(label: "test.limits") { _ in CapturingHandler(lines: lines) }
+        logger.logLevel = .info
+        let node = try Node.start(dataDir: dir, logger: logger)
         defer { node.stop() }
         let profiles = NSTemporaryDirectory() + "sealpost-limits-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: profiles, withIntermediateDirectories: true)
@@ -293,10 +297,39 @@ final class LimitsTests: XCTestCase {
             usleep(100_000)
         }
         XCTAssertEqual(storage(s)["state"] as? String, "ok", "recovered by itself")
+        // Said once each way, not once per failed commit or refused message.
+        XCTAssertEqual(lines.matching("disk full"), 1, lines.all.joined(separator: "\n"))
+        XCTAssertEqual(lines.matching("disk space is back"), 1, lines.all.joined(separator: "\n"))
+        XCTAssertEqual(lines.matching("nothing of this batch is acknowledged") + lines.matching("storage failure:"), 0, lines.all.joined(separator: "\n"))
         XCTAssertNoThrow(try alice.sendText(to: Address("bob@hq")!, text: "after"))
         let texts = try bob.receive(2).map(\.text)
         XCTAssertEqual(texts.first, "before")
         XCTAssertEqual(texts.last, "after")
+    }
+
+    /// A client resent a SEND at once after every 500 (~3,500 failed commits a second against a
+    /// node that could not write): it now backs off exponentially, and says why when it gives up.
+    func testClientBacksOffOnStorageFailuresInsteadOfRetryingAtOnce() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        _ = try hq.join("bob")
+        defer { alice.close() }
+        hq.stop()
+        // Every mailbox write fails (not for lack of space): the node answers 500, "retry".
+        let db = try Database(path: hq.dir.databasePath)
+        try db.execute("CREATE TRIGGER test_mailbox_fails BEFORE INSERT ON mailbox BEGIN SELECT RAISE(ABORT, 'test: mailbox write fails'); END")
+        db.close()
+        try hq.start()
+        alice.timeoutMs = 3000
+        XCTAssertThrowsError(try alice.sendText(to: Address("bob@hq")!, text: "hello")) { error in
+            guard case ClientError.refused(let code, let reason) = error else { return XCTFail("not the node's reason: \(error)") }
+            XCTAssertEqual(code, ErrorCode.internalError.rawValue)
+            XCTAssertTrue(reason.contains("storage failure"), reason)
+        }
+        let failures = try hq.counter("commit_failures")
+        XCTAssertGreaterThanOrEqual(failures, 3, "it did retry")
+        XCTAssertLessThanOrEqual(failures, 12, "50 ms doubling: a handful of attempts in 3 s, not thousands")
     }
 
     /// The WAL stayed at its largest size for good after a burst (PASSIVE checkpoints never
