@@ -3,6 +3,34 @@ import SealpostCore
 
 /// What the quotas count, read from the tables (at start, and before a deletion).
 extension NodeStore {
+    /// Mailbox entries name their sender, so one sender's messages waiting on the node can be bounded.
+    /// Entries stored before have an empty sender and count for nobody.
+    func migrateTo9() throws {
+        try db.transaction {
+            let columns = try db.query("PRAGMA table_info(mailbox)") { $0.text(1) }
+            if !columns.contains("sender") {
+                try db.execute("ALTER TABLE mailbox ADD COLUMN sender TEXT NOT NULL DEFAULT ''")
+            }
+            try db.execute("PRAGMA user_version = 9")
+        }
+    }
+
+    /// Entries and bytes waiting in mailboxes per sender address (entries without one left out).
+    func mailboxUsageBySender() throws -> [String: Quotas.Usage] {
+        var out: [String: Quotas.Usage] = [:]
+        for (name, count, bytes) in try db.query("SELECT sender, COUNT(*), COALESCE(SUM(length(envelope)), 0) FROM mailbox WHERE sender != '' GROUP BY sender",
+                                                 map: { ($0.text(0), Int($0.int(1)), Int($0.int(2))) }) {
+            out[name] = Quotas.Usage(count: count, bytes: bytes)
+        }
+        return out
+    }
+
+    /// Per sender, the entries and bytes of `recipient`'s mailbox up to and including `seq`.
+    func mailboxSenders(recipient: String, through seq: UInt64) throws -> [(sender: String, usage: Quotas.Usage)] {
+        try db.query("SELECT sender, COUNT(*), COALESCE(SUM(length(envelope)), 0) FROM mailbox WHERE recipient = ? AND seq <= ? AND sender != '' GROUP BY sender",
+                     .text(recipient), .int(Int64(seq))) { ($0.text(0), Quotas.Usage(count: Int($0.int(1)), bytes: Int($0.int(2)))) }
+    }
+
     /// Entries and bytes waiting per recipient.
     func mailboxUsage() throws -> [String: Quotas.Usage] {
         var out: [String: Quotas.Usage] = [:]

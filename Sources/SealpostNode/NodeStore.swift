@@ -30,7 +30,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 8
+    public static let schemaVersion: Int64 = 9
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -73,6 +73,7 @@ public final class NodeStore {
         if version < 6 { try migrateTo6() }
         if version < 7 { try migrateTo7() }
         if version < 8 { try migrateTo8() }
+        if version < 9 { try migrateTo9() }
     }
 
     /// Groups whose home is this node, and their members.
@@ -263,9 +264,10 @@ public final class NodeStore {
         try db.run("DELETE FROM received WHERE at < ?", .int(Int64(cutoff)))
     }
 
-    public func appendMailbox(recipient: String, seq: UInt64, envelope: [UInt8], at: UInt64) throws {
-        try db.run("INSERT INTO mailbox(recipient, seq, envelope, stored_at) VALUES(?,?,?,?)",
-                   .text(recipient), .int(Int64(seq)), .blob(envelope), .int(Int64(at)))
+    /// `sender` is the envelope's `from`, for the sender's quota (section 6.5.1 of the spec).
+    public func appendMailbox(recipient: String, seq: UInt64, envelope: [UInt8], at: UInt64, sender: String = "") throws {
+        try db.run("INSERT INTO mailbox(recipient, seq, envelope, stored_at, sender) VALUES(?,?,?,?,?)",
+                   .text(recipient), .int(Int64(seq)), .blob(envelope), .int(Int64(at)), .text(sender))
     }
 
     /// Up to `limit` mailbox entries of `recipient` after `seq`, oldest first.

@@ -17,6 +17,8 @@ struct Quotas {
         case mailboxFull = "mailbox_full"
         /// A burn message to a local user whose burn quota is full (507).
         case burnFull = "burn_full"
+        /// A SEND from a sender with too much waiting on the node already (507).
+        case senderFull = "sender_full"
         /// A SEND or enrolment while free disk is under the floor (507).
         case storageFull = "storage_full"
         /// A relayed envelope for a full mailbox: acknowledged to the peer and dropped.
@@ -29,14 +31,30 @@ struct Quotas {
 
     private(set) var mailbox: [String: Usage] = [:]
     private(set) var burns: [String: Usage] = [:]
+    /// Per sender address: their messages waiting in mailboxes here and in the journal as originated here.
+    private(set) var senders: [String: Usage] = [:]
     private var pendingMailbox: [String: Usage] = [:]
     private var pendingBurns: [String: Usage] = [:]
+    private var pendingSenders: [String: Usage] = [:]
     private var buckets: [String: TokenBucket] = [:]
     private(set) var refused: [Reason: UInt64] = [:]
 
-    init(mailbox: [String: Usage] = [:], burns: [String: Usage] = [:]) {
+    init(mailbox: [String: Usage] = [:], burns: [String: Usage] = [:], senders: [String: Usage] = [:]) {
         self.mailbox = mailbox
         self.burns = burns
+        self.senders = senders
+    }
+
+    func senderUse(_ sender: String) -> Usage { Self.sum(senders[sender], pendingSenders[sender]) }
+
+    func senderHasRoom(_ sender: String, bytes: Int, limits: LimitsConfig) -> Bool {
+        senderUse(sender).bytes + bytes <= limits.senderBytes
+    }
+
+    mutating func changeSender(_ sender: String, count: Int, bytes: Int) {
+        guard !sender.isEmpty else { return }
+        pendingSenders[sender, default: Usage()].count += count
+        pendingSenders[sender, default: Usage()].bytes += bytes
     }
 
     func mailboxUse(_ user: String) -> Usage { Self.sum(mailbox[user], pendingMailbox[user]) }
@@ -66,14 +84,20 @@ struct Quotas {
     mutating func commit() {
         for (user, change) in pendingMailbox { mailbox[user] = Self.clamped(Self.sum(mailbox[user], change)) }
         for (user, change) in pendingBurns { burns[user] = Self.clamped(Self.sum(burns[user], change)) }
+        for (sender, change) in pendingSenders {
+            let total = Self.clamped(Self.sum(senders[sender], change))
+            senders[sender] = total.count == 0 ? nil : total
+        }
         pendingMailbox.removeAll(keepingCapacity: true)
         pendingBurns.removeAll(keepingCapacity: true)
+        pendingSenders.removeAll(keepingCapacity: true)
     }
 
     /// The cycle rolled back: nothing of it happened.
     mutating func rollback() {
         pendingMailbox.removeAll(keepingCapacity: true)
         pendingBurns.removeAll(keepingCapacity: true)
+        pendingSenders.removeAll(keepingCapacity: true)
     }
 
     mutating func count(_ reason: Reason) { refused[reason, default: 0] += 1 }

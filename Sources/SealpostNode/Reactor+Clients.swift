@@ -122,11 +122,14 @@ extension Reactor {
             guard through > session.acked else { return }
             var removed = 0
             var freed = Quotas.Usage()
+            var bySender: [(sender: String, usage: Quotas.Usage)] = []
             try write(ref: .zero) {
                 freed = try store.mailboxUsage(recipient: user, through: through)
+                bySender = try store.mailboxSenders(recipient: user, through: through)
                 removed = try store.deleteMailbox(recipient: user, through: through)
             }
             quotas.changeMailbox(user, count: -freed.count, bytes: -freed.bytes)
+            for s in bySender { quotas.changeSender(s.sender, count: -s.usage.count, bytes: -s.usage.bytes) }
             onCommit.append { [weak self] in
                 session.acknowledge(through: through)
                 self?.needsPump.insert(session.routingId)
@@ -263,15 +266,17 @@ extension Reactor {
             envelope.encode(into: &w)
             return w.bytes
         }()
-        if !admitted && !quotas.mailboxHasRoom(user, bytes: bytes.count, limits: limits) {
+        if !admitted && !(quotas.mailboxHasRoom(user, bytes: bytes.count, limits: limits)
+                          && quotas.senderHasRoom(envelope.from, bytes: bytes.count, limits: limits)) {
             return noteDropped(relay ? .relayDropped : .fanoutDropped, user: user, envelope: envelope)
         }
         // Seqs never go back, even if this batch's commit fails: a session may
         // already have been sent this one (see finishCycle).
         let seq = nextSeq
         let nowMs = Clock.nowMs()
-        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs) }
+        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs, sender: envelope.from) }
         quotas.changeMailbox(user, count: 1, bytes: bytes.count)
+        quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
         nextSeq += 1
         fresh[user, default: []].append((seq, envelope))
         waiting[user, default: 0] += 1

@@ -201,6 +201,7 @@ extension Reactor {
         try write(ref: envelope.id) {
             jid = try store.appendJournal(dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
         }
+        quotas.changeSender(envelope.from, count: 1, bytes: w.bytes.count)
         try noteJournalled(envelope, jid: jid)
         streamOut[dest] = streamSeq + 1
         dirtyStreamsOut.insert(dest)
@@ -416,7 +417,12 @@ extension Reactor {
                     for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
                         try write(ref: .zero) { try store.deleteJournal(jid) }
                         // A burn message's copy here is gone with it: its sender gets a receipt.
-                        if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name) }
+                        if let entry = journal.entries[jid] {
+                            try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name)
+                            if entry.origin == config.name {
+                                quotas.changeSender(entry.envelope.from, count: -1, bytes: -entry.envelope.encodedSize)
+                            }
+                        }
                         // Forgotten only once the delete is durable; a failed commit leaves it in flight.
                         onCommit.append { [weak self] in
                             link.inFlight[jid] = nil

@@ -22,6 +22,11 @@ extension Reactor {
             return (.rateLimited, "rate limit: at most \(limits.sendPerS) messages/s (bursts of \(limits.sendBurst)) and \(limits.sendMBps) MiB/s per sender; retry in \(waitMs) ms",
                     .rateLimited)
         }
+        if !quotas.senderHasRoom(stamped.from, bytes: stamped.encodedSize, limits: limits) {
+            let use = quotas.senderUse(stamped.from)
+            return (.insufficientStorage, "you have \(use.count) messages (\(mib(use.bytes))) waiting on \(config.name) to be read or passed on; the limit is \(limits.senderMB) MiB per sender: try again once some have been delivered",
+                    .senderFull)
+        }
         guard local, !isGroup else { return nil }
         let recipient = to.local
         var mailboxBytes = stamped.encodedSize
@@ -148,7 +153,7 @@ extension Reactor {
         for reason in Quotas.Reason.allCases { refused[reason.rawValue] = quotas.refused[reason] ?? 0 }
         let fullest = quotas.mailbox.max { $0.value.bytes < $1.value.bytes }
         return [
-            "mailbox_messages": l.mailboxMessages, "mailbox_mb": l.mailboxMB, "burn_mb": l.burnMB,
+            "mailbox_messages": l.mailboxMessages, "mailbox_mb": l.mailboxMB, "burn_mb": l.burnMB, "sender_mb": l.senderMB,
             "send_per_s": l.sendPerS, "send_burst": l.sendBurst, "send_mb_s": l.sendMBps, "send_burst_mb": l.sendBurstMB,
             "refused": refused,
             "fullest_mailbox": fullest.map { ["user": address($0.key), "messages": $0.value.count, "bytes": $0.value.bytes] as [String: Any] } ?? NSNull(),

@@ -199,7 +199,7 @@ final class Reactor {
             usersByName[user.name] = user
         }
         waiting = try store.waitingCounts()
-        quotas = Quotas(mailbox: try store.mailboxUsage(), burns: try store.burnUsage())
+        var senders = try store.mailboxUsageBySender()
         // DELIVERs of the last cycle before a crash may have carried seqs that were
         // never committed; skip past every seq such a cycle could have used.
         nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
@@ -223,10 +223,15 @@ final class Reactor {
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
             journal.add(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
                                            hops: row.hops, envelope: envelope, createdMs: row.createdAt))
+            if row.origin == config.name {
+                senders[envelope.from, default: Quotas.Usage()].count += 1
+                senders[envelope.from, default: Quotas.Usage()].bytes += row.envelope.count
+            }
             if let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body), !sealed.isEmpty {
                 journalledBurns[row.jid] = expiresAt
             }
         }
+        quotas = Quotas(mailbox: try store.mailboxUsage(), burns: try store.burnUsage(), senders: senders)
     }
 
     func address(_ user: String) -> String { "\(user)@\(config.name)" }

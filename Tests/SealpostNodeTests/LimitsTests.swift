@@ -80,6 +80,51 @@ final class LimitsTests: XCTestCase {
         XCTAssertNoThrow(try alice.sendText(to: Address("bob@hq")!, text: big))
     }
 
+    /// One sender spreading a flood over many mailboxes (each under its own quota) is bounded by
+    /// what it has waiting on the node in all; the bound survives a restart.
+    func testOneSenderSpreadingAFloodOverManyMailboxesIsBoundedInAll() throws {
+        let hq = try TestNode("hq")
+        try setLimits(hq, LimitsConfig(senderMB: 1))
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        let carol = try Client(profile: try hq.join("carol"))
+        for u in ["bob", "dave", "erin"] { _ = try hq.join(u) }
+        defer { alice.close(); carol.close() }
+        let big = String(repeating: "x", count: 60_000)
+        var stored = 0
+        var refusal: (code: UInt16, reason: String)?
+        outer: for round in 0..<20 {
+            for to in ["bob@hq", "carol@hq", "dave@hq", "erin@hq"] {
+                do {
+                    _ = try alice.sendText(to: Address(to)!, text: "\(round) " + big)
+                    stored += 1
+                } catch ClientError.refused(let code, let reason) {
+                    refusal = (code, reason)
+                    break outer
+                }
+            }
+        }
+        guard let refusal else { return XCTFail("80 × 60 KB from one sender with a quota of 1 MiB") }
+        XCTAssertEqual(refusal.code, ErrorCode.insufficientStorage.rawValue)
+        XCTAssertTrue(refusal.reason.contains("waiting on hq") && refusal.reason.contains("per sender"), refusal.reason)
+        XCTAssertGreaterThan(stored, 10)
+        XCTAssertLessThanOrEqual(stored, 17)
+        // Others send as before.
+        XCTAssertNoThrow(try carol.sendText(to: Address("bob@hq")!, text: big))
+        XCTAssertEqual(refusedCount(try hq.status(), "sender_full"), 1)
+
+        // Still bounded after a restart (counted from the mailbox rows), and freed when read.
+        alice.close(); carol.close()
+        try hq.restart()
+        let alice2 = try Client(profile: try Profile.load(from: hq.profilePath("alice")))
+        let carol2 = try Client(profile: try Profile.load(from: hq.profilePath("carol")))
+        defer { alice2.close(); carol2.close() }
+        XCTAssertThrowsError(try alice2.sendText(to: Address("bob@hq")!, text: big))
+        let carolHas = stored / 4 + (stored % 4 >= 2 ? 1 : 0)
+        XCTAssertEqual(try carol2.receive(carolHas).count, carolHas)
+        XCTAssertNoThrow(try alice2.sendText(to: Address("bob@hq")!, text: big))
+    }
+
     /// Burn content is kept apart from the mailbox: it has its own quota per recipient.
     func testBurnContentOverTheRecipientsBurnQuotaIsRefused() throws {
         let hq = try TestNode("hq")
