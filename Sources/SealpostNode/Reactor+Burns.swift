@@ -90,6 +90,9 @@ extension Reactor {
             stub.encode(into: &w)
             do {
                 try write(ref: burn.id) { try store.replaceJournalEnvelope(jid: jid, envelope: w.bytes) }
+                if entry.origin == config.name {
+                    quotas.changeSender(entry.envelope.from, count: 0, bytes: w.bytes.count - entry.envelope.encodedSize)
+                }
                 try sendReceipt(.expired, burn: burn.id, sender: burn.from, subject: burn.to)
                 let emptied = stub
                 onCommit.append { [weak self] in

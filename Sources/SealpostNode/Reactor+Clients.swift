@@ -266,8 +266,10 @@ extension Reactor {
             envelope.encode(into: &w)
             return w.bytes
         }()
+        // A remote sender is held to the sender quota here; a local one was at its SEND (a group
+        // message it was admitted for reaches every member with room).
         if !admitted && !(quotas.mailboxHasRoom(user, bytes: bytes.count, limits: limits)
-                          && quotas.senderHasRoom(envelope.from, bytes: bytes.count, limits: limits)) {
+                          && (!relay || quotas.senderHasRoom(envelope.from, bytes: bytes.count, limits: limits))) {
             return noteDropped(relay ? .relayDropped : .fanoutDropped, user: user, envelope: envelope)
         }
         // Seqs never go back, even if this batch's commit fails: a session may
