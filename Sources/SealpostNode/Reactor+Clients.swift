@@ -331,11 +331,6 @@ extension Reactor {
             reply(session, .error(code: code.rawValue, ref: .zero, reason: reason))
         }
         guard let invite = try? store.invite(id: inviteId) else { return refuse(.inviteUsed, "this invite is no longer valid") }
-        refreshStorageState(now: Clock.monotonicNs())
-        if storageFull {
-            quotas.count(.storageFull)
-            return refuse(.insufficientStorage, Self.storageFullReason(config.name))
-        }
         let now = Clock.nowMs() / 1000
         if let usedBy = invite.usedBy {
             // The same keys asking again (their answer was lost): answer again.
@@ -345,6 +340,12 @@ extension Reactor {
             return refuse(.inviteUsed, "this invite code was already used; ask your operator for a new one")
         }
         guard invite.expiresAt > now else { return refuse(.inviteExpired, "this invite code has expired; ask your operator for a new one") }
+        // Answering again above writes nothing; a new enrolment does.
+        refreshStorageState(now: Clock.monotonicNs())
+        if storageFull {
+            quotas.count(.storageFull)
+            return refuse(.insufficientStorage, Self.storageFullReason(config.name))
+        }
         guard usersByName[invite.user] == nil else { return refuse(.inviteUsed, "\(address(invite.user)) is already enrolled") }
         guard usersByCurveKey[curveKey] == nil, (try? store.curveKeyInUse(curveKey)) == false else {
             return refuse(.badRequest, "this key is already in use")
