@@ -49,6 +49,10 @@ extension Reactor {
             ]
             peer["last_heard_ms"] = link.everHeard ? Int((now &- link.lastHeardNs) / 1_000_000) : NSNull()
             peer["oldest_unacked_ms"] = oldest.map { Int(nowMs &- $0) } ?? NSNull()
+            // What the peer last said of its own storage: a peer with a full disk is why a link is stuck.
+            peer["storage"] = summaries[link.name].flatMap {
+                ((try? JSONSerialization.jsonObject(with: Data($0.json))) as? [String: Any])?["storage"] as? String
+            } ?? NSNull()
             peers.append(peer)
         }
         let routes: [[String: Any]] = routeTable.routes.values.sorted { $0.dest < $1.dest }.map {

@@ -130,8 +130,9 @@ func renderStatus(_ s: [String: Any]) -> String {
             let heard = (p["last_heard_ms"] as? Int).map { duration(ms: $0) + " ago" } ?? "never"
             let rtt = (p["rtt_us"] as? Int).map { $0 > 0 ? String(format: "%.2fms", Double($0) / 1000) : "-" } ?? "-"
             let oldest = (p["oldest_unacked_ms"] as? Int).map { duration(ms: $0) } ?? "-"
+            let diskFull = (p["storage"] as? String).map { $0 != "ok" } ?? false
             out.append(pad(p["name"] as? String ?? "", 14) + pad(p["state"] as? String ?? "", 14) + pad(heard, 12) + pad(rtt, 10)
-                       + pad("\(p["queue"] ?? 0)", 8) + oldest)
+                       + pad("\(p["queue"] ?? 0)", 8) + oldest + (diskFull ? "  (its disk is full)" : ""))
         }
     }
     let routes = s["routes"] as? [[String: Any]] ?? []

@@ -283,6 +283,42 @@ final class LimitsTests: XCTestCase {
         XCTAssertNoThrow(try alice.sendText(to: Address("bob@hq")!, text: "after"))
     }
 
+    /// A node under its floor tells the federation: its neighbour sees "disk full" in the
+    /// federation view (its RELAYs wait there), not only a peer that looks stuck.
+    func testANodeWithAFullDiskSaysSoToTheFederation() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+        try hq.start()
+        try traffic.start()
+        try hq.peer(with: traffic)
+        _ = try hq.join("bob")
+        let wu = try Client(profile: try traffic.join("wu"))
+        defer { wu.close() }
+        try waitUntilKnown(wu, "bob@hq")
+        try setLimits(hq, LimitsConfig(minFreeMB: 1_048_576))
+        try hq.waitFor("disk full in status") { self.storage($0)["state"] as? String == "disk full" }
+        // wu's own node takes the message; hq leaves the RELAY unacknowledged, so it waits at traffic.
+        XCTAssertNoThrow(try wu.sendText(to: Address("bob@hq")!, text: "waits at traffic"))
+        func hqSummary(_ federation: [String: Any]) -> [String: Any]? {
+            (federation["nodes"] as? [[String: Any]])?.first { $0["node"] as? String == "hq" }
+        }
+        let deadline = Clock.monotonicNs() + 20_000_000_000
+        var seen: [String: Any]?
+        while Clock.monotonicNs() < deadline {
+            seen = hqSummary(try AdminClient.request(dataDir: traffic.dir, ["cmd": "federation"]))
+            if seen?["storage"] as? String == "disk full" { break }
+            usleep(200_000)
+        }
+        XCTAssertEqual(seen?["storage"] as? String, "disk full", "\(seen ?? [:])")
+        let peerRow = (try traffic.status()["peers"] as? [[String: Any]])?.first { $0["name"] as? String == "hq" }
+        XCTAssertEqual(peerRow?["storage"] as? String, "disk full", "traffic's peer row says why hq takes nothing")
+        try hq.waitFor("the deferred relay counted") { self.refusedCount($0, "relay_deferred") >= 1 }
+        XCTAssertEqual((try traffic.status()["journal"] as? Int), 1, "kept by the previous hop, not lost")
+
+        // Space back: the relay goes through.
+        try setLimits(hq, LimitsConfig())
+        try traffic.waitFor("traffic's journal to empty", timeout: 30) { ($0["journal"] as? Int) == 0 }
+    }
+
     /// A real full disk (the data dir on a small tmpfs): the first failed commit answers
     /// 507 and turns on "disk full", so clients stop at once instead of retrying thousands of
     /// times a second; once the filler is deleted the node stores messages again by itself.
