@@ -24,7 +24,7 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     /// The WAL is checkpointed and truncated when it grows past this, in MiB.
     public var walMaxMB: Int
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case mailboxMessages = "mailbox_messages"
         case mailboxMB = "mailbox_mb"
         case burnMB = "burn_mb"
@@ -84,6 +84,8 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
         guard (0...1_048_576).contains(minFreeMB) else { throw NodeError.config("limits.min_free_mb must be 0...1048576") }
         guard (1...1_048_576).contains(walMaxMB) else { throw NodeError.config("limits.wal_max_mb must be 1...1048576") }
     }
+
+    static var knownKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
 
     var mailboxBytes: Int { mailboxMB * 1_048_576 }
     var burnBytes: Int { burnMB * 1_048_576 }

@@ -122,6 +122,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
             if !unknown.isEmpty {
                 throw NodeError.config("cannot read \(file): unknown key '\(unknown[0])' (known: \(knownKeys.sorted().joined(separator: ", ")))")
             }
+            if let limits = top["limits"] as? [String: Any],
+               let key = Set(limits.keys).subtracting(LimitsConfig.knownKeys).sorted().first {
+                throw NodeError.config("cannot read \(file): unknown key 'limits.\(key)' (known: \(LimitsConfig.knownKeys.joined(separator: ", ")))")
+            }
         }
         let config: NodeConfig
         do {

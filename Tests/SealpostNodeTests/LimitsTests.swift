@@ -36,6 +36,19 @@ final class LimitsTests: XCTestCase {
         return nil
     }
 
+    /// A misspelt limit would be ignored without a word, leaving the default in force.
+    func testAMisspeltOrOutOfRangeLimitInNodeYamlIsAClearError() throws {
+        XCTAssertThrowsError(try NodeConfig.parse(yaml: "name: hq\nlimits:\n  mailbox_mbs: 5\n", file: "node.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("unknown key 'limits.mailbox_mbs'"), "\(error)")
+        }
+        XCTAssertThrowsError(try NodeConfig.parse(yaml: "name: hq\nlimits:\n  burn_mb: 1\n", file: "node.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("limits.burn_mb must be 13"), "\(error)")
+        }
+        let config = try NodeConfig.parse(yaml: "name: hq\nlimits:\n  mailbox_mb: 5\n", file: "node.yaml")
+        XCTAssertEqual(config.limits.mailboxMB, 5)
+        XCTAssertEqual(config.limits.mailboxMessages, LimitsConfig().mailboxMessages, "the others keep their defaults")
+    }
+
     // MARK: mailbox and burn quotas
 
     /// 620 MB in 2 s went into one offline user's mailbox: now a full mailbox refuses with 507,
