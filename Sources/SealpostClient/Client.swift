@@ -283,11 +283,21 @@ public final class Client {
     }
 
     /// Sends an envelope, resending until the node answers STORED or refuses it.
+    ///
+    /// A transient failure (500, 503) or a rate limit (429) is retried after an
+    /// exponential back-off with jitter (`Backoff`), never at once: a node whose commits
+    /// fail is not hammered. When the time is up after such answers, the last reason is
+    /// thrown (`ClientError.refused`), not "unreachable".
     public func store(_ envelope: Envelope) throws {
         let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
+        var backoff = Backoff()
+        var lastRefusal: (code: UInt16, reason: String)?
         while true {
             let now = Clock.monotonicNs()
-            if now >= deadline { throw unreachable }
+            if now >= deadline {
+                if let lastRefusal { throw ClientError.refused(code: lastRefusal.code, reason: lastRefusal.reason) }
+                throw unreachable
+            }
             try connection.send(.send(envelope))
             let wait = min(retransmitMs, Int((deadline - now) / 1_000_000))
             let reply = try awaitReply(timeoutMs: wait) { command in
@@ -300,9 +310,16 @@ public final class Client {
             switch reply {
             case .stored: return
             case .error(let code, _, let reason)
-                where code != ErrorCode.internalError.rawValue && code != ErrorCode.unavailable.rawValue:
+                where code == ErrorCode.internalError.rawValue || code == ErrorCode.unavailable.rawValue
+                    || code == ErrorCode.rateLimited.rawValue:
+                lastRefusal = (code, reason)
+                let left = Int((deadline - min(deadline, Clock.monotonicNs())) / 1_000_000)
+                let pause = backoff.next()
+                if pause >= left { throw ClientError.refused(code: code, reason: reason) }
+                usleep(UInt32(pause) * 1000)
+            case .error(let code, _, let reason):
                 throw ClientError.refused(code: code, reason: reason)
-            default: continue // timed out, or a transient failure (500, 503): send again
+            default: continue // timed out: send again
             }
         }
     }

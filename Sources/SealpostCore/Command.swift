@@ -9,7 +9,9 @@ public enum ErrorCode: UInt16, Sendable {
     /// The connection's key is no longer admitted: its account was disabled, removed or re-keyed.
     case keyRevoked = 423
     case tooLarge = 413
-    /// The node cannot store the file: quota or disk space.
+    /// The sender sends faster than the node allows: retry after the time the reason names.
+    case rateLimited = 429
+    /// The node cannot store it: a file or mailbox quota, or the node's disk.
     case insufficientStorage = 507
     case internalError = 500
     case unavailable = 503

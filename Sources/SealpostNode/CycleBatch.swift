@@ -94,8 +94,12 @@ final class CycleBatch {
     /// the after-commit actions; or, if a write or the commit failed, rolls back, runs the
     /// undos in reverse order, drops the acks and turns the acknowledgements into errors.
     /// With nothing written, the batch counts as committed. Leaves the batch empty.
-    /// - Parameter rolledBack: told why, before the undos run.
-    func finish(beforeCommit: () throws -> Void, rolledBack: (Error) -> Void) -> Outcome {
+    /// - Parameters:
+    ///   - rolledBack: told why, before the undos run.
+    ///   - refusal: what the acknowledgements of a rolled-back batch become (by default
+    ///     500, "storage failure, retry later"; 507 while the disk is full).
+    func finish(beforeCommit: () throws -> Void, rolledBack: (Error) -> Void,
+                refusal: () -> (code: ErrorCode, reason: String) = { (.internalError, CycleBatch.retryLater) }) -> Outcome {
         var committed = true
         if open || failed {
             do {
@@ -117,7 +121,8 @@ final class CycleBatch {
         } else {
             for undo in undos.reversed() { undo() }
             acks.removeAll()
-            replies = replies.map { routing, command in (routing, Self.unacknowledged(command)) }
+            let (code, reason) = refusal()
+            replies = replies.map { routing, command in (routing, Self.unacknowledged(command, code: code, reason: reason)) }
         }
         let outcome = Outcome(committed: committed, replies: replies, acks: acks)
         failed = false
@@ -128,18 +133,19 @@ final class CycleBatch {
         return outcome
     }
 
+    static let retryLater = "storage failure, retry later"
+
     /// What a reply becomes when its batch is rolled back: an acknowledgement turns into
-    /// ERROR 500 (the client retries); anything else is sent as it is.
-    static func unacknowledged(_ command: Command) -> Command {
-        let failure = "storage failure, retry later"
+    /// an ERROR (500 by default: the client retries); anything else is sent as it is.
+    static func unacknowledged(_ command: Command, code: ErrorCode = .internalError, reason: String = retryLater) -> Command {
         switch command {
         case .stored(let id):
-            return .error(code: ErrorCode.internalError.rawValue, ref: id, reason: failure)
+            return .error(code: code.rawValue, ref: id, reason: reason)
         case .viewing(let envelope):
             // The burn message is still on the node: nothing was handed over.
-            return .error(code: ErrorCode.internalError.rawValue, ref: envelope.id, reason: failure)
+            return .error(code: code.rawValue, ref: envelope.id, reason: reason)
         case .enrolled:
-            return .error(code: ErrorCode.internalError.rawValue, ref: .zero, reason: failure)
+            return .error(code: code.rawValue, ref: .zero, reason: reason)
         default:
             return command
         }

@@ -27,13 +27,15 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var secureDelete = true
     /// File store policy: quota, retention, free space.
     public var files: FilesConfig
+    /// Per-user quotas and rate limits, the free-space floor and the WAL bound.
+    public var limits: LimitsConfig
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files
+        case peers, files, limits
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -41,9 +43,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     public init(name: String, listen: String = defaultListen, publish: String = defaultPublish,
                 inviteTTLHours: Int = 24, dedupeWindowHours: Int = 168, burnTTLHours: Int = 24, peers: [PeerConfig] = [],
-                files: FilesConfig = FilesConfig()) {
+                files: FilesConfig = FilesConfig(), limits: LimitsConfig = LimitsConfig()) {
         self.name = name
         self.files = files
+        self.limits = limits
         self.peers = peers
         self.listen = listen
         self.publish = publish
@@ -63,6 +66,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         dedupeWindowHours = try c.decodeIfPresent(Int.self, forKey: .dedupeWindowHours) ?? 168
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
+        limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -82,6 +86,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (1...24 * 365).contains(dedupeWindowHours) else { throw NodeError.config("dedupe_window_hours must be 1...8760") }
         guard (1...24 * 7).contains(burnTTLHours) else { throw NodeError.config("burn_ttl_hours must be 1...168 (a week at most)") }
         try files.validate()
+        try limits.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -108,7 +113,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files"]
+                                         "burn_ttl_hours", "files", "limits"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -123,6 +128,12 @@ public struct NodeConfig: Codable, Sendable, Equatable {
             for (key, _) in top {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
+            }
+            if let limits = top.first(where: { $0.key.string == "limits" })?.value.mapping {
+                for (key, _) in limits {
+                    guard let name = key.string, !LimitsConfig.knownKeys.contains(name) else { continue }
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'limits.\(name)' (known: \(LimitsConfig.knownKeys.sorted().joined(separator: ", ")))")
+                }
             }
         }
         let config: NodeConfig

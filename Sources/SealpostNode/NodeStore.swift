@@ -34,7 +34,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 10
+    public static let schemaVersion: Int64 = 11
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -79,6 +79,7 @@ public final class NodeStore {
         if version < 8 { try migrateTo8() }
         if version < 9 { try migrateTo9() }
         if version < 10 { try migrateTo10() }
+        if version < 11 { try migrateTo11() }
     }
 
     /// Groups whose home is this node, and their members.
@@ -272,9 +273,10 @@ public final class NodeStore {
         try db.run("DELETE FROM received WHERE at < ?", .int(Int64(cutoff)))
     }
 
-    public func appendMailbox(recipient: String, seq: UInt64, envelope: [UInt8], at: UInt64) throws {
-        try db.run("INSERT INTO mailbox(recipient, seq, envelope, stored_at) VALUES(?,?,?,?)",
-                   .text(recipient), .int(Int64(seq)), .blob(envelope), .int(Int64(at)))
+    /// `sender` is the envelope's `from`, for the sender's quota (section 6.5.1 of the spec).
+    public func appendMailbox(recipient: String, seq: UInt64, envelope: [UInt8], at: UInt64, sender: String = "") throws {
+        try db.run("INSERT INTO mailbox(recipient, seq, envelope, stored_at, sender) VALUES(?,?,?,?,?)",
+                   .text(recipient), .int(Int64(seq)), .blob(envelope), .int(Int64(at)), .text(sender))
     }
 
     /// Up to `limit` mailbox entries of `recipient` after `seq`, oldest first.

@@ -54,6 +54,10 @@ extension Reactor {
             ]
             peer["last_heard_ms"] = link.everHeard ? Int((now &- link.lastHeardNs) / 1_000_000) : NSNull()
             peer["oldest_unacked_ms"] = oldest.map { Int(nowMs &- $0) } ?? NSNull()
+            // What the peer last said of its own storage: a peer with a full disk is why a link is stuck.
+            peer["storage"] = summaries[link.name].flatMap {
+                ((try? JSONSerialization.jsonObject(with: Data($0.json))) as? [String: Any])?["storage"] as? String
+            } ?? NSNull()
             peers.append(peer)
         }
         let routes: [[String: Any]] = routeTable.routes.values.sorted { $0.dest < $1.dest }.map {
@@ -85,7 +89,10 @@ extension Reactor {
             "burns": ["pending": pendingBurns, "next_expiry": nextBurnExpiryMs.map { Clock.rfc3339(ms: $0) } ?? NSNull(),
                       "viewed": counters.burnsViewed, "expired": counters.burnsExpired, "receipts": counters.burnReceipts,
                       "refused_quotes": counters.refusedQuotes],
-            "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal")],
+            "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal"),
+                        "state": storageFull ? "disk full" : "ok", "free_bytes": Int(dataDirFreeBytes),
+                        "min_free_mb": config.limits.minFreeMB, "wal_max_mb": config.limits.walMaxMB],
+            "limits": limitsStatus(),
             "files": filesStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "relayed_last_minute": rate.relayedCount,
@@ -165,6 +172,7 @@ extension Reactor {
             "name": config.name, "version": Self.version, "uptime_s": Int((now - startedNs) / 1_000_000_000),
             "users": usersByName.count, "online": attachedByUser.values.filter(\.attached).count,
             "peers": peers, "journal": journal.count, "waiting": waiting.values.reduce(0, +),
+            "storage": storageFull ? "disk full" : "ok",
             "in_last_minute": rate.inCount, "out_last_minute": rate.outCount, "relayed_last_minute": rate.relayedCount,
         ]
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))

@@ -90,6 +90,9 @@ extension Reactor {
             stub.encode(into: &w)
             do {
                 try write(ref: burn.id) { try store.replaceJournalEnvelope(jid: jid, envelope: w.bytes) }
+                if entry.origin == config.name {
+                    quotas.changeSender(entry.envelope.from, count: 0, bytes: w.bytes.count - entry.envelope.encodedSize)
+                }
                 try sendReceipt(.expired, burn: burn.id, sender: burn.from, subject: burn.to)
                 let emptied = stub
                 batch.afterCommit { [weak self] in
@@ -123,6 +126,7 @@ extension Reactor {
                                         at: now, envelope: bytes.bytes)
         }
         guard kept else { return nil }
+        quotas.changeBurns(user, count: 1, bytes: bytes.bytes.count)
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.pendingBurns += 1
@@ -157,6 +161,7 @@ extension Reactor {
         guard let envelope = try? Envelope.decode(from: &r) else {
             return reply(session, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "the stored burn message is damaged"))
         }
+        quotas.changeBurns(user, count: -1, bytes: -taken.envelope.count)
         try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
         batch.afterCommit { [weak self] in
             guard let self else { return }
@@ -175,12 +180,14 @@ extension Reactor {
             var expired: [(recipient: String, id: MessageID, sender: String)] = []
             try write(ref: .zero) { expired = try store.expiredBurns(now: now, limit: Self.batchLimit) }
             for item in expired {
-                var deleted = false
+                var deleted = false, size = 0
                 try write(ref: item.id) {
+                    size = try store.burnBytes(recipient: item.recipient, id: item.id)
                     deleted = try store.deleteBurn(recipient: item.recipient, id: item.id)
                     try store.logBurn(id: item.id, recipient: item.recipient, event: .expired, at: now)
                 }
                 guard deleted else { continue }
+                quotas.changeBurns(item.recipient, count: -1, bytes: -size)
                 try sendReceipt(.expired, burn: item.id, sender: item.sender, subject: address(item.recipient))
             }
             let count = expired.count

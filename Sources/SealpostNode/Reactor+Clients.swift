@@ -75,8 +75,14 @@ extension Reactor {
         do {
             try dispatch(command, from: session)
         } catch let error as StorageFailure {
-            logger.error("storage failure: \(error.underlying)")
-            reply(session, .error(code: ErrorCode.internalError.rawValue, ref: error.ref, reason: "storage failure, retry later"))
+            if noteCommitFailure(error.underlying) || storageFull {
+                // Said once by noteCommitFailure, not once per request.
+                logger.debug("storage failure while the disk is full: \(error.underlying)")
+                reply(session, .error(code: ErrorCode.insufficientStorage.rawValue, ref: error.ref, reason: Self.storageFullReason(config.name)))
+            } else {
+                logger.error("storage failure: \(error.underlying)")
+                reply(session, .error(code: ErrorCode.internalError.rawValue, ref: error.ref, reason: "storage failure, retry later"))
+            }
         } catch {
             logger.error("unexpected error: \(error)")
             reply(session, .error(code: ErrorCode.internalError.rawValue, ref: .zero, reason: "internal error"))
@@ -116,7 +122,15 @@ extension Reactor {
             let through = min(seq, session.lastSent)
             guard through > session.acked else { return }
             var removed = 0
-            try write(ref: .zero) { removed = try store.deleteMailbox(recipient: user, through: through) }
+            var freed = Quotas.Usage()
+            var bySender: [(sender: String, usage: Quotas.Usage)] = []
+            try write(ref: .zero) {
+                freed = try store.mailboxUsage(recipient: user, through: through)
+                bySender = try store.mailboxSenders(recipient: user, through: through)
+                removed = try store.deleteMailbox(recipient: user, through: through)
+            }
+            quotas.changeMailbox(user, count: -freed.count, bytes: -freed.bytes)
+            for s in bySender { quotas.changeSender(s.sender, count: -s.usage.count, bytes: -s.usage.bytes) }
             batch.afterCommit { [weak self] in
                 session.acknowledge(through: through)
                 self?.needsPump.insert(session.routingId)
@@ -145,7 +159,12 @@ extension Reactor {
 
     /// Runs a storage write inside the cycle's transaction.
     func write(ref: MessageID, _ body: () throws -> Void) throws {
-        try batch.write(ref: ref, body)
+        do {
+            try batch.write(ref: ref, body)
+        } catch let failure as StorageFailure {
+            _ = noteCommitFailure(failure.underlying)
+            throw failure
+        }
     }
 
     // MARK: commands
@@ -186,6 +205,15 @@ extension Reactor {
 
         var stamped = envelope
         stamped.from = me
+        if let refusal = admissionRefusal(stamped, from: user, to: to, local: local, isGroup: isGroup) {
+            // A retransmission of what was stored before is answered as before.
+            if (try? store.wasReceived(sender: me, id: envelope.id)) == true {
+                counters.duplicates += 1
+                return reply(session, .stored(id: envelope.id))
+            }
+            quotas.count(refusal.counted)
+            return refuse(refusal.code, refusal.reason)
+        }
         var isNew = false
         let nowMs = Clock.nowMs()
         try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
@@ -200,7 +228,7 @@ extension Reactor {
         } else if isGroup {
             try handleGroupEnvelope(stamped, session: session)
         } else {
-            try deliverLocally(stamped, to: to.local)
+            try deliverLocally(stamped, to: to.local, admitted: true)
         }
         // The sender's own due notice, for a reminder (once, when writing to oneself).
         if !(local && !isGroup && to.local == user) { try applyReminder(stamped, forUser: user) }
@@ -210,10 +238,21 @@ extension Reactor {
     /// Puts an envelope in `user`'s mailbox (and, for a reminder, their schedule),
     /// inside the cycle's transaction; it reaches an online session when the
     /// cycle ends. Unknown users are skipped. `encoded` saves re-encoding.
-    func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil) throws {
+    ///
+    /// A full mailbox (or burn quota) takes nothing more: a SEND was refused before
+    /// (`admitted`); anything else (relayed, a group member's copy, a node's notice) is
+    /// counted as dropped (`relay` tells which counter).
+    func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil, admitted: Bool = false,
+                        relay: Bool = false) throws {
         guard usersByName[user] != nil else { return }
         var envelope = envelope, encoded = encoded
+        let limits = config.limits
         if envelope.kind == EnvelopeKind.burn.rawValue {
+            let size = encoded?.count ?? envelope.encodedSize
+            if !admitted && !(quotas.burnHasRoom(user, bytes: size, limits: limits)
+                              && quotas.mailboxHasRoom(user, bytes: Burn.notice(of: envelope).encodedSize, limits: limits)) {
+                return noteDropped(relay ? .relayDropped : .fanoutDropped, user: user, envelope: envelope)
+            }
             // Kept apart; the mailbox gets only its notice.
             guard let notice = try keepBurn(envelope, for: user) else { return }
             envelope = notice
@@ -224,11 +263,19 @@ extension Reactor {
             envelope.encode(into: &w)
             return w.bytes
         }()
+        // A remote sender is held to the sender quota here; a local one was at its SEND (a group
+        // message it was admitted for reaches every member with room).
+        if !admitted && !(quotas.mailboxHasRoom(user, bytes: bytes.count, limits: limits)
+                          && (!relay || quotas.senderHasRoom(envelope.from, bytes: bytes.count, limits: limits))) {
+            return noteDropped(relay ? .relayDropped : .fanoutDropped, user: user, envelope: envelope)
+        }
         // Seqs never go back, even if this batch's commit fails: a session may
         // already have been sent this one (see finishCycle).
         let seq = nextSeq
         let nowMs = Clock.nowMs()
-        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs) }
+        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs, sender: envelope.from) }
+        quotas.changeMailbox(user, count: 1, bytes: bytes.count)
+        quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
         nextSeq += 1
         batch.push(to: user, seq: seq, envelope)
         waiting[user, default: 0] += 1
@@ -294,6 +341,12 @@ extension Reactor {
             return refuse(.inviteUsed, "this invite code was already used; ask your operator for a new one")
         }
         guard invite.expiresAt > now else { return refuse(.inviteExpired, "this invite code has expired; ask your operator for a new one") }
+        // Answering again above writes nothing; a new enrolment does.
+        refreshStorageState(now: Clock.monotonicNs())
+        if storageFull {
+            quotas.count(.storageFull)
+            return refuse(.insufficientStorage, Self.storageFullReason(config.name))
+        }
         if invite.rekey {
             guard let existing = usersByName[invite.user] else {
                 return refuse(.inviteUsed, "\(address(invite.user)) was removed; ask your operator for a new invite")
@@ -357,14 +410,24 @@ extension Reactor {
             push(entries, to: session)
         }
 
+        var diskFull = false
         let outcome = batch.finish(beforeCommit: {
             try store.setMeta("next_seq", Int64(nextSeq))
             try saveStreams()
         }, rolledBack: { error in
             counters.commitFailures += 1
-            logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
+            diskFull = noteCommitFailure(error) || storageFull
+            if diskFull {
+                logger.debug("commit failed while the disk is full: \(error)")
+            } else {
+                logger.error("commit failed, nothing of this batch is acknowledged: \(error)")
+            }
+            quotas.rollback()
             reloadStreams()
+        }, refusal: {
+            diskFull ? (.insufficientStorage, Self.storageFullReason(config.name)) : (.internalError, CycleBatch.retryLater)
         })
+        if outcome.committed { quotas.commit() }
         // Every acknowledgement of a failed batch is an error now: the clients retry.
         for (routing, command) in outcome.replies { send(routing, command) }
 
@@ -457,6 +520,8 @@ extension Reactor {
     func housekeeping() {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
+        flushRefusedKeys(now: now)
+        quotas.pruneBuckets(limits: config.limits, now: now)
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
             drop(routing)
             _ = session

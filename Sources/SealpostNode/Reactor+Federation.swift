@@ -55,6 +55,8 @@ extension Reactor {
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
             }
+            // Quotas, rates and the free-space floor apply at once.
+            config.limits = fresh.limits
         } catch {
             logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
         }
@@ -200,6 +202,7 @@ extension Reactor {
         try write(ref: envelope.id) {
             jid = try store.appendJournal(dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
         }
+        quotas.changeSender(envelope.from, count: 1, bytes: w.bytes.count)
         try noteJournalled(envelope, jid: jid)
         streamOut[dest] = streamSeq + 1
         dirtyStreamsOut.insert(dest)
@@ -300,6 +303,12 @@ extension Reactor {
             counters.rejectedRelays += 1
             return
         }
+        refreshStorageState(now: Clock.monotonicNs())
+        guard !storageFull else {
+            // Not acknowledged: it stays in the peer's journal, which sends it again later.
+            quotas.count(.relayDeferred)
+            return
+        }
         if envelope.kind == EnvelopeKind.reminderDue.rawValue {
             // Only a user's own node makes due notices; one arriving from outside is forged.
             counters.rejectedRelays += 1
@@ -385,7 +394,7 @@ extension Reactor {
         }
         counters.envelopesIn += 1
         rates.countIn()
-        try deliverLocally(envelope, to: recipient, encoded: bytes)
+        try deliverLocally(envelope, to: recipient, encoded: bytes, relay: true)
     }
 
     // MARK: from peers, on our DEALERs and SUBs
@@ -428,7 +437,12 @@ extension Reactor {
                     for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
                         try write(ref: .zero) { try store.deleteJournal(jid) }
                         // A burn message's copy here is gone with it: its sender gets a receipt.
-                        if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name) }
+                        if let entry = journal.entries[jid] {
+                            try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name)
+                            if entry.origin == config.name {
+                                quotas.changeSender(entry.envelope.from, count: -1, bytes: -entry.envelope.encodedSize)
+                            }
+                        }
                         // Forgotten only once the delete is durable; a failed commit leaves it in flight.
                         batch.afterCommit { [weak self] in
                             link.inFlight[jid] = nil

@@ -149,11 +149,18 @@ extension Reactor {
         var version: UInt64 = 0
         var reminders: [MessageID] = []
         var mail = 0
+        var bySender: [(sender: String, usage: Quotas.Usage)] = []
         try write(ref: .zero) {
             reminders = try store.scheduledReminders(user: user.name)
+            bySender = try store.mailboxSenders(recipient: user.name, through: UInt64(Int64.max))
             mail = try store.removeUser(user.name)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
+        // The quotas forget what waited for them (committed with the batch, undone with it).
+        let mailbox = quotas.mailboxUse(user.name), burns = quotas.burnUse(user.name)
+        quotas.changeMailbox(user.name, count: -mailbox.count, bytes: -mailbox.bytes)
+        quotas.changeBurns(user.name, count: -burns.count, bytes: -burns.bytes)
+        for s in bySender { quotas.changeSender(s.sender, count: -s.usage.count, bytes: -s.usage.bytes) }
         var closed = 0
         batch.afterCommit { [weak self] in
             guard let self else { return }

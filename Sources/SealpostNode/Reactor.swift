@@ -66,6 +66,18 @@ final class Reactor {
     var nextSeq: UInt64 = 1
     var counters = NodeCounters()
     var rates = RateMeter()
+    /// What each user holds (mailbox, burn content) and each sender's rate allowance.
+    var quotas = Quotas()
+    /// Free disk is under `limits.min_free_mb` (or a commit failed for lack of space): new messages are refused.
+    var storageFull = false
+    var freeBytes: UInt64 = 0
+    var freeAtCommitFailure: UInt64?
+    var nextStorageCheckNs: UInt64 = 0
+    var nextDropLogNs: UInt64 = 0
+    /// Refused handshakes: the first of each minute is logged, the rest summed up.
+    var refusedKeyWindowEndNs: UInt64 = 0
+    var refusedKeysSuppressed = 0
+    var lastRefusedKey: (key: String, domain: String, from: String)?
 
     // Federation.
     var links: [String: PeerLink] = [:]
@@ -132,6 +144,8 @@ final class Reactor {
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
         batch = CycleBatch(store: store)
+        // After a checkpoint the WAL is cut back to this size, not kept at its largest.
+        try store.setJournalSizeLimit(config.limits.walMaxBytes)
         checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
         transfers = FileTransfers(disk: FileStore(dataDir: dataDir, wakeup: control.wakeup))
         // Two I/O threads: a file's chunks on one connection do not hold up chat frames on another.
@@ -191,6 +205,7 @@ final class Reactor {
             usersByName[user.name] = user
         }
         waiting = try store.waitingCounts()
+        var senders = try store.mailboxUsageBySender()
         // DELIVERs of the last cycle before a crash may have carried seqs that were
         // never committed; skip past every seq such a cycle could have used.
         nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
@@ -215,10 +230,15 @@ final class Reactor {
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
             journal.add(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
                                            hops: row.hops, envelope: envelope, createdMs: row.createdAt))
+            if row.origin == config.name {
+                senders[envelope.from, default: Quotas.Usage()].count += 1
+                senders[envelope.from, default: Quotas.Usage()].bytes += row.envelope.count
+            }
             if let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body), !sealed.isEmpty {
                 journalledBurns[row.jid] = expiresAt
             }
         }
+        quotas = Quotas(mailbox: try store.mailboxUsage(), burns: try store.burnUsage(), senders: senders)
     }
 
     func address(_ user: String) -> String { "\(user)@\(config.name)" }
@@ -262,6 +282,7 @@ final class Reactor {
             }
             collectFileWrites()
             finishCycle()
+            refreshStorageState(now: Clock.monotonicNs())
             pumpFiles()
             if !stalled.isEmpty { retryStalled() }
             let after = Clock.monotonicNs()
@@ -279,6 +300,8 @@ final class Reactor {
         if !links.isEmpty || !journal.isEmpty { deadline = min(deadline, nextFederationTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if !stalled.isEmpty { timeout = min(timeout, 10) }
+        // While the disk is full, look at it often enough to notice space coming back.
+        if storageFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
         if let expiry = nextBurnExpiryMs {
             let nowMs = Clock.nowMs()
@@ -321,10 +344,8 @@ final class Reactor {
             if mechanism == "CURVE", f.count >= 7, f[6].count == 32, let principal = authorize(curveKey: f[6], domain: domain) {
                 status = "200"; text = "OK"; userId = principal.userId
             } else {
-                counters.refusedKeys += 1
-                logger.notice("refused unknown key", metadata: ["key": "\(f.count >= 7 && f[6].count == 32 ? Z85.encode(f[6]) : "-")",
-                                                               "domain": "\(domain)",
-                                                               "from": "\(String(decoding: f[3], as: UTF8.self))"])
+                noteRefusedKey(key: f.count >= 7 && f[6].count == 32 ? Z85.encode(f[6]) : "-", domain: domain,
+                               from: String(decoding: f[3], as: UTF8.self), now: Clock.monotonicNs())
             }
             _ = try? zap.send([Array("1.0".utf8), requestId, Array(status.utf8), Array(text.utf8), Array(userId.utf8), []])
         }

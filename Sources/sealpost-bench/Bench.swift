@@ -83,7 +83,8 @@ final class BenchNode {
         root = NSTemporaryDirectory() + "sealpost-bench-\(getpid())-\(name)"
         try? FileManager.default.removeItem(atPath: root)
         dir = DataDir(root + "/node")
-        _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
+        // One sender streams as fast as it can: no rate limit or mailbox quota in the way.
+        _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*", limits: .unmetered))
         var logger = Logger(label: "bench.node")
         logger.logLevel = .warning
         node = try Node.start(dataDir: dir, logger: logger, configure: configure)

@@ -107,7 +107,16 @@ func renderStatus(_ s: [String: Any]) -> String {
         let next = (b["next_expiry"] as? String).map { ", next expires \($0)" } ?? ""
         out.append("burns     \(b["pending"] ?? 0) unviewed\(next); \(b["viewed"] ?? 0) viewed, \(b["expired"] ?? 0) expired, \(b["receipts"] ?? 0) receipts sent")
     }
-    out.append("storage   database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0))")
+    let storageState = storage["state"] as? String ?? "ok"
+    out.append("storage   \(storageState == "ok" ? "" : storageState.uppercased() + ": new messages refused; ")database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0)), \(bytes(storage["free_bytes"] as? Int ?? 0)) free (floor \(storage["min_free_mb"] ?? 0) MiB)")
+    if let l = s["limits"] as? [String: Any] {
+        let refused = l["refused"] as? [String: Any] ?? [:]
+        let parts = refused.keys.sorted().compactMap { key -> String? in
+            let n = refused[key] as? Int ?? 0
+            return n > 0 ? "\(n) \(key.replacingOccurrences(of: "_", with: " "))" : nil
+        }
+        out.append("limits    per user \(l["mailbox_messages"] ?? 0) messages / \(l["mailbox_mb"] ?? 0) MiB waiting, \(l["burn_mb"] ?? 0) MiB burn; per sender \(l["sender_mb"] ?? 0) MiB waiting, \(l["send_per_s"] ?? 0) msg/s (burst \(l["send_burst"] ?? 0)), \(l["send_mb_s"] ?? 0) MiB/s; refused: \(parts.isEmpty ? "none" : parts.joined(separator: ", "))")
+    }
     if let f = s["files"] as? [String: Any] {
         out.append("files     \(f["files"] ?? 0) (\(bytes(f["bytes"] as? Int ?? 0))): \(f["uploading"] ?? 0) uploading, \(f["pulling"] ?? 0) pulling from other nodes, \(f["sending"] ?? 0) being sent; \(bytes(f["free_bytes"] as? Int ?? 0)) free, quota \(f["quota_mb"] ?? 0) MiB per user")
     }
@@ -122,8 +131,9 @@ func renderStatus(_ s: [String: Any]) -> String {
             let heard = (p["last_heard_ms"] as? Int).map { duration(ms: $0) + " ago" } ?? "never"
             let rtt = (p["rtt_us"] as? Int).map { $0 > 0 ? String(format: "%.2fms", Double($0) / 1000) : "-" } ?? "-"
             let oldest = (p["oldest_unacked_ms"] as? Int).map { duration(ms: $0) } ?? "-"
+            let diskFull = (p["storage"] as? String).map { $0 != "ok" } ?? false
             out.append(pad(p["name"] as? String ?? "", 14) + pad(p["state"] as? String ?? "", 14) + pad(heard, 12) + pad(rtt, 10)
-                       + pad("\(p["queue"] ?? 0)", 8) + oldest)
+                       + pad("\(p["queue"] ?? 0)", 8) + oldest + (diskFull ? "  (its disk is full)" : ""))
         }
     }
     let routes = s["routes"] as? [[String: Any]] ?? []
@@ -167,7 +177,8 @@ func renderFederation(_ s: [String: Any]) -> String {
         let peers = (n["peers"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " ")
         out.append(pad(n["node"] as? String ?? "", 14) + pad(duration(ms: (n["uptime_s"] as? Int ?? 0) * 1000), 10)
                    + pad("\(n["users"] ?? 0)", 8) + pad("\(n["online"] ?? 0)", 8) + pad("\(n["journal"] ?? 0)", 9)
-                   + pad("\(n["in_last_minute"] ?? 0)", 8) + pad(duration(ms: n["heard_ms_ago"] as? Int ?? 0), 10) + peers)
+                   + pad("\(n["in_last_minute"] ?? 0)", 8) + pad(duration(ms: n["heard_ms_ago"] as? Int ?? 0), 10) + peers
+                   + ((n["storage"] as? String).map { $0 == "ok" ? "" : "  STORAGE: \($0.uppercased())" } ?? ""))
     }
     return out.joined(separator: "\n")
 }

@@ -34,6 +34,14 @@ final class FederationChaosTests: XCTestCase {
         let r = try Harness.run("sealpost-node", ["init", "--data", spec.data, "--name", name, "--listen", spec.router,
                                                   "--publish", spec.publish, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        // One sender streams the whole test as fast as the nodes take it: no rate limit, and room
+        // in the receiver's mailbox for all of it (SEALPOST_CHAOS_MESSAGES may be 100 000).
+        let yamlPath = spec.data + "/node.yaml"
+        let yaml = try String(contentsOfFile: yamlPath, encoding: .utf8)
+            .replacingOccurrences(of: "send_per_s: 200\n", with: "send_per_s: 0\n")
+            .replacingOccurrences(of: "mailbox_messages: 10000\n", with: "mailbox_messages: 10000000\n")
+        XCTAssertTrue(yaml.contains("send_per_s: 0\n") && yaml.contains("mailbox_messages: 10000000\n"), yaml)
+        try yaml.write(toFile: yamlPath, atomically: true, encoding: .utf8)
         var out = spec
         let info = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         out.key = try XCTUnwrap(info["public_key"] as? String)

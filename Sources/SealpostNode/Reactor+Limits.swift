@@ -1,0 +1,162 @@
+import Foundation
+import SQLite
+import SealpostCore
+import ZeroMQ
+
+/// One user must not take the node down: quotas, rate limits, the free-space floor,
+/// the WAL bound, and refused handshakes logged in aggregate.
+extension Reactor {
+    static let storageCheckIntervalNs: UInt64 = 250_000_000
+    static let refusedKeyWindowNs: UInt64 = 60_000_000_000
+
+    /// Why a new SEND may not be stored, or nil when it may: the free-space floor first,
+    /// then the sender's rate, then (for a person on this node) their mailbox and burn quota.
+    func admissionRefusal(_ stamped: Envelope, from user: String, to: Address, local: Bool,
+                          isGroup: Bool) -> (code: ErrorCode, reason: String, counted: Quotas.Reason)? {
+        refreshStorageState(now: Clock.monotonicNs())
+        if storageFull {
+            return (.insufficientStorage, Self.storageFullReason(config.name), .storageFull)
+        }
+        let limits = config.limits
+        if let waitMs = quotas.take(sender: user, bytes: stamped.body.count, limits: limits, now: Clock.monotonicNs()) {
+            return (.rateLimited, "rate limit: at most \(limits.sendPerS) messages/s (bursts of \(limits.sendBurst)) and \(limits.sendMBps) MiB/s per sender; retry in \(waitMs) ms",
+                    .rateLimited)
+        }
+        if !quotas.senderHasRoom(stamped.from, bytes: stamped.encodedSize, limits: limits) {
+            let use = quotas.senderUse(stamped.from)
+            return (.insufficientStorage, "you have \(use.count) messages (\(mib(use.bytes))) waiting on \(config.name) to be read or passed on; the limit is \(limits.senderMB) MiB per sender: try again once some have been delivered",
+                    .senderFull)
+        }
+        guard local, !isGroup else { return nil }
+        let recipient = to.local
+        var mailboxBytes = stamped.encodedSize
+        if stamped.kind == EnvelopeKind.burn.rawValue {
+            mailboxBytes = Burn.notice(of: stamped).encodedSize
+            if !quotas.burnHasRoom(recipient, bytes: stamped.encodedSize, limits: limits) {
+                let use = quotas.burnUse(recipient)
+                return (.insufficientStorage, "burn messages for \(to) are full (\(use.count) unviewed, \(mib(use.bytes)) of \(limits.burnMB) MiB); try again once they have viewed some",
+                        .burnFull)
+            }
+        }
+        if !quotas.mailboxHasRoom(recipient, bytes: mailboxBytes, limits: limits) {
+            let use = quotas.mailboxUse(recipient)
+            return (.insufficientStorage, "mailbox of \(to) is full (\(use.count) messages, \(mib(use.bytes)) waiting; the limit is \(limits.mailboxMessages) messages or \(limits.mailboxMB) MiB); try again once they have read their messages",
+                    .mailboxFull)
+        }
+        return nil
+    }
+
+    static func storageFullReason(_ node: String) -> String {
+        "node storage is full: \(node) stores no new messages until its operator frees disk space; try again later"
+    }
+
+    private func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+    /// Counts a delivery into a full mailbox that no sender can be told of now (a relayed
+    /// envelope, a group member's copy, a node's notice); logs once a minute at most.
+    func noteDropped(_ reason: Quotas.Reason, user: String, envelope: Envelope) {
+        quotas.count(reason)
+        let now = Clock.monotonicNs()
+        if now >= nextDropLogNs {
+            nextDropLogNs = now + Self.refusedKeyWindowNs
+            logger.warning("mailbox full: an envelope was not put in it (counted in status limits.refused; further ones this minute are only counted)",
+                           metadata: ["user": "\(address(user))", "from": "\(envelope.from)", "reason": "\(reason.rawValue)"])
+        }
+    }
+
+    // MARK: storage
+
+    /// Free space of the data dir's file system, in bytes (0 when it cannot be read).
+    var dataDirFreeBytes: UInt64 {
+        var s = statvfs()
+        guard statvfs(dataDir.path, &s) == 0 else { return 0 }
+        return UInt64(s.f_bavail) * UInt64(s.f_frsize)
+    }
+
+    /// Looks at the free space (at most every 250 ms unless `force`): under the floor the node
+    /// stores no new messages; the change is logged once each way. Also bounds the WAL.
+    func refreshStorageState(now: UInt64, force: Bool = false) {
+        guard force || now >= nextStorageCheckNs else { return }
+        nextStorageCheckNs = now + Self.storageCheckIntervalNs
+        let free = dataDirFreeBytes
+        freeBytes = free
+        let floor = config.limits.minFreeBytes
+        // Back only with some room above the floor (and above what was free when a commit
+        // failed for lack of space), so the state does not flap at the edge.
+        let recoverAt = max(floor + 1_048_576, (freeAtCommitFailure ?? 0) + 4 * 1_048_576)
+        let full = storageFull ? free < recoverAt : free < floor
+        if full != storageFull {
+            storageFull = full
+            if full {
+                logger.critical("disk full: the data dir's disk has \(free / 1_048_576) MiB free, under the floor of \(config.limits.minFreeMB) MiB (limits.min_free_mb); new messages are refused until space is freed",
+                                metadata: ["path": "\(dataDir.path)"])
+            } else {
+                freeAtCommitFailure = nil
+                logger.notice("disk space is back: new messages are stored again", metadata: ["free_mb": "\(free / 1_048_576)"])
+            }
+        }
+        let wal = walBytes
+        if wal > config.limits.walMaxBytes { checkpointer.requestTruncate() }
+    }
+
+    var walBytes: Int {
+        var s = stat()
+        guard stat(dataDir.databasePath + "-wal", &s) == 0 else { return 0 }
+        return Int(s.st_size)
+    }
+
+    /// A commit failed: when the disk is full, the node says so once (not once per commit)
+    /// and refuses new messages until space returns. True when that was the cause.
+    func noteCommitFailure(_ error: Error) -> Bool {
+        guard let error = error as? SQLiteError, error.isFull else { return false }
+        if !storageFull {
+            freeAtCommitFailure = dataDirFreeBytes
+            storageFull = true
+            nextStorageCheckNs = Clock.monotonicNs() + Self.storageCheckIntervalNs
+            logger.critical("disk full: a commit failed for lack of space; new messages are refused until space is freed",
+                            metadata: ["path": "\(dataDir.path)", "free_mb": "\(dataDirFreeBytes / 1_048_576)"])
+            checkpointer.requestTruncate()
+        }
+        return true
+    }
+
+    // MARK: refused handshakes
+
+    /// Counts a refused CURVE key; logs the first of each minute, and a summary of the
+    /// rest when the minute is over (one client retrying a wrong key cannot flood the log).
+    func noteRefusedKey(key: String, domain: String, from: String, now: UInt64) {
+        counters.refusedKeys += 1
+        if now >= refusedKeyWindowEndNs {
+            flushRefusedKeys(now: now)
+            refusedKeyWindowEndNs = now + Self.refusedKeyWindowNs
+            logger.notice("refused unknown key", metadata: ["key": "\(key)", "domain": "\(domain)", "from": "\(from)"])
+        } else {
+            refusedKeysSuppressed += 1
+            lastRefusedKey = (key, domain, from)
+        }
+    }
+
+    /// Logs how many refused keys went unlogged in the minute that ended (from housekeeping).
+    func flushRefusedKeys(now: UInt64) {
+        guard now >= refusedKeyWindowEndNs, refusedKeysSuppressed > 0, let last = lastRefusedKey else { return }
+        logger.notice("\(refusedKeysSuppressed + 1) refused keys in the last minute, last from \(last.from)",
+                      metadata: ["key": "\(last.key)", "domain": "\(last.domain)", "refused_keys": "\(counters.refusedKeys)"])
+        refusedKeysSuppressed = 0
+        lastRefusedKey = nil
+    }
+
+    // MARK: status
+
+    func limitsStatus() -> [String: Any] {
+        let l = config.limits
+        var refused: [String: Any] = [:]
+        for reason in Quotas.Reason.allCases { refused[reason.rawValue] = quotas.refused[reason] ?? 0 }
+        let fullest = quotas.mailbox.max { $0.value.bytes < $1.value.bytes }
+        return [
+            "mailbox_messages": l.mailboxMessages, "mailbox_mb": l.mailboxMB, "burn_mb": l.burnMB, "sender_mb": l.senderMB,
+            "send_per_s": l.sendPerS, "send_burst": l.sendBurst, "send_mb_s": l.sendMBps, "send_burst_mb": l.sendBurstMB,
+            "refused": refused,
+            "fullest_mailbox": fullest.map { ["user": address($0.key), "messages": $0.value.count, "bytes": $0.value.bytes] as [String: Any] } ?? NSNull(),
+        ]
+    }
+}
