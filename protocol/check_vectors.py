@@ -189,7 +189,10 @@ class Reader:
         return struct.unpack(">I", self.take(4, field))[0]
 
     def u64(self, field="u64"):
-        return struct.unpack(">Q", self.take(8, field))[0]
+        v = struct.unpack(">Q", self.take(8, field))[0]
+        if v >= 1 << 63:
+            raise Malformed(field, f"{v} is 2^63 or more")  # section 3
+        return v
 
     def string(self, field="string"):
         raw = self.take(self.u8(field), field)
@@ -367,11 +370,32 @@ def rule_pong(v):
         raise Malformed("attached", "must be 0 or 1")
 
 
+def relay_clear_header(kind, body):
+    """Section 11.5.2: the clear header nodes read in a reminder, burn or file body decodes."""
+    r = Reader(body)
+    if kind == 3:
+        r.u64("due_at")
+    elif kind == 11:
+        r.u64("expires_at")
+        if r.u8("images") > 6:
+            raise Malformed("images", "at most 6 images")
+    elif kind == 14:
+        if r.u8("version") != 1:
+            raise Malformed("version", "unsupported file body")
+        r.octets(16, "file_id")
+        size, chunks = r.u64("cipher_size"), r.u32("chunks")
+        if not file_consistent(size, chunks):
+            raise Malformed("cipher_size", "not a file of at most 2 GiB in 128 KiB chunks")
+
+
 def rule_relay(v):
     if address_node(v["from"]) != v["origin"]:
         raise Malformed("envelope.from", "must be a user of the origin node")
     if address_node(v["to"]) != v["dest"]:
         raise Malformed("envelope.to", "must be a user of the destination node")
+    if v["origin"] == v["dest"]:
+        raise Malformed("dest", "the same node as origin")
+    relay_clear_header(v["kind"], v["body"])
 
 
 def rule_routes(v):
@@ -617,6 +641,49 @@ def check_decoding_rules():
           refused(PEER_COMMANDS, SIGNATURE + u8(VERSION) + u8(0x28) + big_json), "refused (json)")
     check("11.5.3: RELAYED with fewer jids than its count is malformed",
           refused(PEER_COMMANDS, peer("RELAYED")[:-8]), "refused (jids)")
+
+    # Section 3: every u64 is under 2^63; 2^63 - 1 is the largest accepted.
+    for v in (1 << 63, (1 << 64) - 1):
+        hexv = f"{v:#x}"
+        for field in ("jid", "stream_seq", "sent_at"):
+            frame = encode_command(PEER_COMMANDS, "RELAY", dict(relay, **{field: v}))
+            check(f"3: RELAY {field} = {hexv} is malformed", refused(PEER_COMMANDS, frame),
+                  f"refused ({'envelope.' if field == 'sent_at' else ''}{field})")
+        for name, fields, field in (
+                ("RELAYED", {"jids": [9, v]}, "jids"),
+                ("PEER-PING", {"sent_ns": v}, "sent_ns"),
+                ("PEER-PONG", {"echo_ns": v}, "echo_ns"),
+                ("ROUTES", {"node": "city", "seq": v, "entries": []}, "seq"),
+                ("ROUTES", {"node": "city", "seq": 5, "entries": [
+                    {"dest": "city", "sign_key": b"\x01" * 32, "directory_version": v, "path": []}]}, "entries.directory_version"),
+                ("DIR-SNAPSHOT", {"home": "traffic", "version": v, "entries": [], "signature": bytes(64)}, "version"),
+                ("SUMMARY", {"node": "hq", "seq": v, "json": b"{}"}, "seq")):
+            check(f"3: {name} {field} = {hexv} is malformed",
+                  refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, name, fields)), f"refused ({field})")
+        for name, fields, field in (("ACK", {"seq": v}, "seq"), ("DELIVER", dict(ENVELOPE_VALUES, seq=v), "seq"),
+                                    ("SEND", dict(ENVELOPE_VALUES, **{"from": "", "sent_at": v}), "envelope.sent_at")):
+            check(f"3: {name} {field} = {hexv} is malformed",
+                  refused(COMMANDS, encode_command(COMMANDS, name, fields)), f"refused ({field})")
+        check(f"4.3: ACK seq = {hexv} -> ERROR 400, zero ref",
+              node_error_for(encode_command(COMMANDS, "ACK", {"seq": v})), (400, bytes(16)))
+    check("3: ACK seq = 2^63 - 1 decodes (control)",
+          refused(COMMANDS, encode_command(COMMANDS, "ACK", {"seq": (1 << 63) - 1})), "accepted")
+
+    # Section 11.5.2: origin and dest differ; the clear header of a reminder, burn or file decodes.
+    check("11.5.2: RELAY whose dest is its origin is malformed",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY",
+                                                dict(relay, dest="hq", **{"to": "bob@hq"}))), "refused (dest)")
+    for kind, body, field in ((3, u64(1 << 63) + b"\x01", "due_at"), (3, b"\x00" * 7, "due_at"),
+                              (11, u64((1 << 64) - 1) + u8(0) + b"\x01", "expires_at"),
+                              (11, u64(1) + u8(7) + b"\x01", "images"),
+                              (14, u8(1) + bytes(16) + u64(1 << 63) + u32(1) + b"\x01", "cipher_size"),
+                              (14, u8(2) + bytes(16) + u64(17) + u32(1), "version")):
+        check(f"11.5.2: RELAY of kind {kind} with a bad {field} ({body[:9].hex()}...) is malformed",
+              refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, kind=kind, body=body))),
+              f"refused ({field})")
+    check("11.5.2: RELAY of a reminder due at 2^63 - 1 decodes (control)",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY",
+                                                dict(relay, kind=3, body=u64((1 << 63) - 1) + b"\x01"))), "accepted")
 
 
 # ---------------------------------------------------------------------------

@@ -140,6 +140,20 @@ public struct Envelope: Sendable, Equatable {
         return Envelope(id: id, from: from, to: to, kind: kind, flags: flags, sentAt: sentAt, body: body)
     }
 
+    /// Checks the clear fields that nodes read in the body of a `reminder` (`due_at`),
+    /// `burn` (`expires_at`, `images`) or `file` envelope (file id and sizes): the
+    /// decoding rules of those bodies, so a relay that breaks them is malformed
+    /// (protocol/SPEC.md 11.5.2) and is neither journalled nor passed on.
+    /// - Throws: `WireError` for the first rule broken.
+    public func checkClearHeader() throws {
+        switch EnvelopeKind(rawValue: kind) {
+        case .reminder?: _ = try Reminder.split(body)
+        case .burn?: _ = try Burn.split(body)
+        case .file?: _ = try FileOffer.split(body)
+        default: break
+        }
+    }
+
     /// Encoded size, for storage accounting.
     public var encodedSize: Int { 16 + 1 + from.utf8.count + 1 + to.utf8.count + 1 + 2 + 8 + 4 + body.count }
 }

@@ -97,6 +97,15 @@ public enum PeerCommand: Sendable, Equatable {
     /// Whether a frame holds a node-to-node command (by its command id).
     public static func isPeerFrame(_ frame: [UInt8]) -> Bool { frame.count >= 4 && frame[3] >= 0x20 && frame[3] < 0x40 }
 
+    /// The `jid` of a frame that is a RELAY as far as its `jid` (header, command id, a
+    /// `jid` in range), however malformed the rest: what a node acknowledges to drop it.
+    public static func relayJid(_ frame: [UInt8]) -> UInt64? {
+        var r = WireReader(frame)
+        guard (try? r.octets(2, "signature")) == Command.signature, (try? r.u8("version")) == Command.version,
+              (try? r.u8("command")) == 0x21 else { return nil }
+        return try? r.u64("jid")
+    }
+
     public func encode() -> [UInt8] {
         var w = WireWriter(capacity: 64 + bulkBytes)
         w.octets(Command.signature)
@@ -166,6 +175,8 @@ public enum PeerCommand: Sendable, Equatable {
             guard Address(envelope.to)?.node == dest else {
                 throw WireError.invalid(field: "envelope.to", reason: "must be a user of the destination node")
             }
+            guard origin != dest else { throw WireError.invalid(field: "dest", reason: "the same node as origin") }
+            try envelope.checkClearHeader()
             command = .relay(jid: jid, origin: origin, dest: dest, streamSeq: seq, hops: hops, envelope: envelope)
         case 0x22:
             let n = Int(try r.u16("count"))

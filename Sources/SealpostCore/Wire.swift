@@ -80,8 +80,16 @@ public struct WireReader {
     public mutating func u32(_ field: String) throws -> UInt32 {
         try take(4, field).reduce(0) { $0 << 8 | UInt32($1) }
     }
+    /// Largest value of a `u64` field (2^63 − 1, protocol/SPEC.md "Field types"): every
+    /// u64 of the protocol is a time, a size, a counter or an id that a node stores as
+    /// a signed 64-bit SQLite integer, so a larger one makes the frame malformed.
+    public static let maxU64: UInt64 = UInt64(Int64.max)
+
+    /// A `u64` field; 2^63 or more is refused (`maxU64`).
     public mutating func u64(_ field: String) throws -> UInt64 {
-        try take(8, field).reduce(0) { $0 << 8 | UInt64($1) }
+        let v = try take(8, field).reduce(0) { $0 << 8 | UInt64($1) }
+        guard v <= Self.maxU64 else { throw WireError.invalid(field: field, reason: "\(v) is 2^63 or more") }
+        return v
     }
     public mutating func octets(_ n: Int, _ field: String) throws -> [UInt8] { Array(try take(n, field)) }
 

@@ -221,6 +221,9 @@ extension Reactor {
         } catch {
             counters.malformed += 1
             logger.warning("malformed frame from peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            // A malformed RELAY is never accepted, so it is acknowledged and dropped (SPEC 13.4):
+            // the peer must not resend it for good.
+            if let jid = PeerCommand.relayJid(frame) { batch.ack(routingId, jid: jid) }
             return
         }
         do {
@@ -282,9 +285,17 @@ extension Reactor {
 
     func receiveRelay(from link: PeerLink, routingId: [UInt8], jid: UInt64, origin: String, dest: String,
                       streamSeq: UInt64, hops: UInt8, envelope: Envelope) throws {
-        // Our own envelope coming back (a transient loop) is journalled again like any
-        // other: the first hop's RELAYED already removed it from our journal.
-        guard origin == config.name || relayAllowed(origin: origin, via: link) else {
+        // Refusals that are final are acknowledged (SPEC 13.4), so the peer drops the
+        // envelope instead of resending it for good; only the route check waits.
+        guard origin != config.name else {
+            // Our own envelope back through a loop, or one a peer made up in our name (it could
+            // take a number of our stream): we cannot tell them apart, so it is dropped.
+            counters.rejectedRelays += 1
+            batch.ack(routingId, jid: jid)
+            logger.warning("relay refused: it claims this node as its origin", metadata: ["peer": "\(link.name)", "dest": "\(dest)"])
+            return
+        }
+        guard relayAllowed(origin: origin, via: link) else {
             // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
             if link.routesHeardNs == 0, Clock.monotonicNs() &- link.createdNs < PeerLink.undecidedForNs,
                link.undecidedRefusals[origin] != nil || link.undecidedRefusals.count < PeerLink.maxUndecidedOrigins {
@@ -298,9 +309,11 @@ extension Reactor {
             return
         }
         guard hops < PeerCommand.maxHops else {
-            // A routing loop: not acknowledged, so it is not lost; the sender tries again
-            // after routes have settled.
+            // Caught in a routing loop: dropped and acknowledged, so it does not circle for good.
             counters.rejectedRelays += 1
+            batch.ack(routingId, jid: jid)
+            logger.warning("relay dropped: it passed \(PeerCommand.maxHops) nodes (a routing loop)",
+                           metadata: ["peer": "\(link.name)", "origin": "\(origin)", "dest": "\(dest)"])
             return
         }
         refreshStorageState(now: Clock.monotonicNs())

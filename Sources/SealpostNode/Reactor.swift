@@ -227,7 +227,11 @@ final class Reactor {
         try loadFiles()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
-            guard let envelope = try? Envelope.decode(from: &r) else { continue }
+            guard let envelope = try? Envelope.decode(from: &r) else {
+                // Stored by an older version that took a field now refused (SPEC 3): kept, not sent.
+                logger.warning("journal entry cannot be decoded, not sent", metadata: ["jid": "\(row.jid)", "dest": "\(row.dest)"])
+                continue
+            }
             journal.add(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
                                            hops: row.hops, envelope: envelope, createdMs: row.createdAt))
             if row.origin == config.name {

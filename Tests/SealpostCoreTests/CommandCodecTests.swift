@@ -32,9 +32,9 @@ final class CommandCodecTests: XCTestCase {
             .attach(window: 1000),
             .attach(window: .max),
             .deliver(seq: 42, envelope: envelope),
-            .deliver(seq: .max, envelope: unstamped),
+            .deliver(seq: WireReader.maxU64, envelope: unstamped),
             .ack(seq: 0),
-            .ack(seq: .max),
+            .ack(seq: WireReader.maxU64),
             .synced(pending: 3),
             .ping,
             .pong(attached: true),
@@ -206,6 +206,19 @@ final class CommandCodecTests: XCTestCase {
 
     func testStringLongerThanTheFrame() {
         assertWireError(header(0x03) + [0, 0, 0, 1] + [200] + Array("alice@hq".utf8), .truncated(field: "address"))
+    }
+
+    /// A client's u64s are bounded like a peer's (SPEC 3): ACK, DELIVER, FILE-BEGIN and an envelope's sent_at.
+    func testU64FieldsOf2p63OrMoreAreMalformed() {
+        let file = MessageID(bytes: [UInt8](repeating: 3, count: 16))!
+        for v: UInt64 in [1 << 63, .max] {
+            let late = Envelope(id: file, from: "", to: "bob@hq", kind: 1, sentAt: v, body: [])
+            for (command, field) in [(Command.ack(seq: v), "seq"), (.deliver(seq: v, envelope: late), "seq"), (.send(late), "envelope.sent_at"),
+                                     (.fileBegin(fileId: file, size: v, chunks: 1), "size")] {
+                assertWireError(command.encode(), .invalid(field: field, reason: "\(v) is 2^63 or more"))
+            }
+        }
+        XCTAssertEqual(try Command.decode(Command.ack(seq: WireReader.maxU64).encode()), .ack(seq: WireReader.maxU64))
     }
 
     func testPongFlagMustBeZeroOrOne() {

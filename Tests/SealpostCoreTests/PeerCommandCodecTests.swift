@@ -10,11 +10,11 @@ final class PeerCommandCodecTests: XCTestCase {
     static var commands: [PeerCommand] {
         [
             .hello(node: "hq", signKey: key, credit: 1000),
-            .relay(jid: 7, origin: "hq", dest: "traffic", streamSeq: .max, hops: 3, envelope: envelope),
-            .relayed(jids: [1, 2, .max]),
+            .relay(jid: 7, origin: "hq", dest: "traffic", streamSeq: WireReader.maxU64, hops: 3, envelope: envelope),
+            .relayed(jids: [1, 2, WireReader.maxU64]),
             .relayed(jids: []),
             .ping(sentNs: 123),
-            .pong(echoNs: .max),
+            .pong(echoNs: WireReader.maxU64),
             .routes(node: "hq", seq: 5, entries: [
                 RouteEntry(dest: "hq", signKey: key, directoryVersion: 1, path: []),
                 RouteEntry(dest: "traffic", signKey: key, directoryVersion: 9, path: ["relay1", "traffic"]),
@@ -61,5 +61,60 @@ final class PeerCommandCodecTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(decoded, 50)
+    }
+    /// Every u64 of the protocol is under 2^63 (SPEC 3): a node stores them as signed
+    /// 64-bit integers, and a conversion of a larger one used to trap (the node crashed).
+    func testU64FieldsOf2p63OrMoreAreMalformed() {
+        let file = MessageID(bytes: [UInt8](repeating: 3, count: 16))!
+        for v: UInt64 in [1 << 63, .max] {
+            var late = Self.envelope
+            late.sentAt = v
+            let reminder = Envelope(id: Self.envelope.id, from: "alice@hq", to: "wu@traffic", kind: EnvelopeKind.reminder.rawValue,
+                                    sentAt: 1, body: Reminder.body(dueAt: v, sealed: [1]))
+            let burn = Envelope(id: Self.envelope.id, from: "alice@hq", to: "wu@traffic", kind: EnvelopeKind.burn.rawValue,
+                                sentAt: 1, body: Burn.body(expiresAt: v, images: 0, sealed: [1]))
+            let offer = Envelope(id: Self.envelope.id, from: "alice@hq", to: "wu@traffic", kind: EnvelopeKind.file.rawValue,
+                                 sentAt: 1, body: FileOffer(fileId: file, cipherSize: v, chunks: 1).body(sealed: [1]))
+            let commands: [(PeerCommand, String)] = [
+                (.relay(jid: v, origin: "hq", dest: "traffic", streamSeq: 1, hops: 0, envelope: Self.envelope), "jid"),
+                (.relay(jid: 1, origin: "hq", dest: "traffic", streamSeq: v, hops: 0, envelope: Self.envelope), "stream_seq"),
+                (.relay(jid: 1, origin: "hq", dest: "traffic", streamSeq: 1, hops: 0, envelope: late), "envelope.sent_at"),
+                (.relay(jid: 1, origin: "hq", dest: "traffic", streamSeq: 1, hops: 0, envelope: reminder), "due_at"),
+                (.relay(jid: 1, origin: "hq", dest: "traffic", streamSeq: 1, hops: 0, envelope: burn), "expires_at"),
+                (.relay(jid: 1, origin: "hq", dest: "traffic", streamSeq: 1, hops: 0, envelope: offer), "cipher_size"),
+                (.relayed(jids: [1, v]), "jid"),
+                (.ping(sentNs: v), "sent_ns"),
+                (.pong(echoNs: v), "echo_ns"),
+                (.routes(node: "hq", seq: v, entries: []), "seq"),
+                (.routes(node: "hq", seq: 1, entries: [RouteEntry(dest: "hq", signKey: Self.key, directoryVersion: v, path: [])]),
+                 "directory_version"),
+                (.directorySnapshot(home: "traffic", version: v, entries: [], signature: DirectoryHead.noSignature), "version"),
+                (.summary(node: "hq", seq: v, json: []), "seq"),
+                (.filePull(fileId: file, origin: "hq", size: v, chunks: 1, from: 0, count: 1), "size"),
+            ]
+            for (command, field) in commands {
+                XCTAssertThrowsError(try PeerCommand.decode(command.encode()), "\(command.name) \(field) = \(v)") { error in
+                    guard case .invalid(field, _)? = error as? WireError else { return XCTFail("\(command.name) \(field): \(error)") }
+                }
+            }
+        }
+    }
+
+    func testRelayFromANodeToItselfIsMalformed() {
+        let own = Envelope(id: Self.envelope.id, from: "alice@hq", to: "bob@hq", kind: 1, sentAt: 1, body: [])
+        XCTAssertThrowsError(try PeerCommand.decode(PeerCommand.relay(jid: 1, origin: "hq", dest: "hq", streamSeq: 1, hops: 0,
+                                                                      envelope: own).encode())) { error in
+            XCTAssertEqual(error as? WireError, .invalid(field: "dest", reason: "the same node as origin"))
+        }
+    }
+
+    func testRelayJidIsReadFromAMalformedRelay() {
+        let frame = PeerCommand.relay(jid: 77, origin: "hq", dest: "traffic", streamSeq: 1, hops: 0, envelope: Self.envelope).encode()
+        XCTAssertEqual(PeerCommand.relayJid(Array(frame.prefix(12))), 77)
+        XCTAssertEqual(PeerCommand.relayJid(frame + [0]), 77)
+        XCTAssertNil(PeerCommand.relayJid(Array(frame.prefix(11))), "no whole jid")
+        XCTAssertNil(PeerCommand.relayJid(PeerCommand.ping(sentNs: 77).encode()), "not a RELAY")
+        XCTAssertNil(PeerCommand.relayJid(PeerCommand.relay(jid: 1 << 63, origin: "hq", dest: "traffic", streamSeq: 1, hops: 0,
+                                                            envelope: Self.envelope).encode()), "a jid out of range")
     }
 }
