@@ -49,6 +49,7 @@ public final class Node: Sendable {
         var config = try dataDir.loadConfig()
         configure(&config)
         try config.validate()
+        try dataDir.checkDatabase()
         let keys = try dataDir.loadKeys()
         let control = NodeControl()
         let startup = Mutex<Result<(String, String), Error>?>(nil)

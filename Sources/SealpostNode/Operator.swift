@@ -25,6 +25,7 @@ public enum Operator {
         guard !endpoint.contains("*") && !endpoint.contains("0.0.0.0") else {
             throw NodeError.config("the node listens on \(config.listen); set 'advertise: tcp://HOST:PORT' in \(dataDir.configPath) so invites tell clients where to connect")
         }
+        try dataDir.checkDatabase()
         let store = try NodeStore(path: dataDir.databasePath)
         defer { store.close() }
         if try store.user(named: user) != nil {
@@ -49,6 +50,7 @@ public enum Operator {
     /// Enrolled users, with how many messages wait for each.
     public static func users(dataDir: DataDir) throws -> [(user: UserRecord, waiting: Int)] {
         _ = try dataDir.loadConfig()
+        try dataDir.checkDatabase()
         let store = try NodeStore(path: dataDir.databasePath)
         defer { store.close() }
         let waiting = try store.waitingCounts()

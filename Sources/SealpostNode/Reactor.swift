@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SealpostCore
 import Sodium
+import SQLite
 import ZeroMQ
 
 /// The node's event loop. Made, run and closed on the node's own thread: it owns
@@ -139,7 +140,11 @@ final class Reactor {
         publisher = try Socket(context, .pub)
         admin = try Socket(context, .router)
 
-        try loadState()
+        do {
+            try loadState()
+        } catch let error as SQLiteError {
+            throw NodeStore.startupError(error, path: dataDir.databasePath)
+        }
 
         var secret = keys.curve.secretKey.copyBytes()
         defer { wipe(&secret) }

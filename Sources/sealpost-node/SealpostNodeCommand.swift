@@ -103,6 +103,9 @@ extension SealpostNodeCommand {
                 node = try Node.start(dataDir: dir, logger: logger)
             } catch let error as NodeError {
                 fail(error.description)
+            } catch {
+                // Anything else at start is still one `error:` line with the data dir in it.
+                fail("cannot start the node in \(dir.path): \(error)")
             }
             print("node '\(node.name)' listening on \(node.routerEndpoint), publishing on \(node.publishEndpoint)")
             print("invite a person:  sealpost-node invite --data \(options.data) USER")
