@@ -27,6 +27,9 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var secureDelete = true
     /// File store policy: quota, retention, free space.
     public var files: FilesConfig
+    /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
+    /// peer restored from a backup gets back what crossed the link since (0: not kept).
+    public var relayRetentionHours = 24
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"
@@ -37,6 +40,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
+        case relayRetentionHours = "relay_retention_hours"
     }
 
     public init(name: String, listen: String = defaultListen, publish: String = defaultPublish,
@@ -63,6 +67,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         dedupeWindowHours = try c.decodeIfPresent(Int.self, forKey: .dedupeWindowHours) ?? 168
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
+        relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -81,6 +86,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (1...24 * 365).contains(inviteTTLHours) else { throw NodeError.config("invite_ttl_hours must be 1...8760") }
         guard (1...24 * 365).contains(dedupeWindowHours) else { throw NodeError.config("dedupe_window_hours must be 1...8760") }
         guard (1...24 * 7).contains(burnTTLHours) else { throw NodeError.config("burn_ttl_hours must be 1...168 (a week at most)") }
+        guard (0...24 * 30).contains(relayRetentionHours) else { throw NodeError.config("relay_retention_hours must be 0...720 (30 days at most)") }
         try files.validate()
     }
 
@@ -108,7 +114,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files"]
+                                         "burn_ttl_hours", "files", "relay_retention_hours"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // A misspelt key would otherwise be ignored without a word.

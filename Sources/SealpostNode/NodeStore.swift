@@ -31,7 +31,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 8
+    public static let schemaVersion: Int64 = 9
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -97,6 +97,7 @@ public final class NodeStore {
         if version < 6 { try migrateTo6() }
         if version < 7 { try migrateTo7() }
         if version < 8 { try migrateTo8() }
+        if version < 9 { try migrateTo9() }
     }
 
     /// Groups whose home is this node, and their members.

@@ -70,6 +70,7 @@ extension Reactor {
             "waiting": ["messages": waitingTotal, "users": waiting.filter { $0.value > 0 }.count,
                         "by_user": waiting.filter { $0.value > 0 }],
             "journal": journal.count,
+            "restore": restoreStatus(),
             "unrouted": journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) },
             "held": heldCount.values.reduce(0, +),

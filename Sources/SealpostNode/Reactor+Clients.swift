@@ -476,6 +476,7 @@ extension Reactor {
     func housekeeping() {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
+        restoreHousekeeping()
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
             drop(routing)
             _ = session

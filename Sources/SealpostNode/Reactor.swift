@@ -101,6 +101,8 @@ final class Reactor {
     var nextAnnounceNs: UInt64 = 0
     var nextSummaryNs: UInt64 = 0
     var nextConfigCheckNs: UInt64 = 0
+    /// Stream epochs, retention and announcement counters (Reactor+Restore).
+    var restore = RestoreState()
 
     // Group commit state of the current cycle.
     var inTransaction = false
@@ -208,11 +210,13 @@ final class Reactor {
         nextBurnExpiryMs = try store.nextBurnExpiry()
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
         try loadFiles()
+        try loadRestoreState()
+        let epochs = try store.journalEpochs()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else { continue }
             journal.add(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
-                                           hops: row.hops, envelope: envelope, createdMs: row.createdAt))
+                                           hops: row.hops, envelope: envelope, createdMs: row.createdAt, epoch: epochs[row.jid] ?? 0))
             if let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body), !sealed.isEmpty {
                 journalledBurns[row.jid] = expiresAt
             }

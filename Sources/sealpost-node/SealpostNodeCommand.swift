@@ -10,7 +10,8 @@ struct SealpostNodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-node",
         abstract: "Sealpost relay node: create, run and operate a unit's node.",
-        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Status.self, Pending.self],
+        subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Status.self, Pending.self,
+                      BackupCommand.self, RestoreCommand.self],
         defaultSubcommand: Run.self
     )
 }

@@ -56,6 +56,48 @@ final class DataDirCommandLineTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int, 0, "left as it was")
     }
 
+    /// `backup` while the node runs, `restore` refused while it runs, then put back.
+    func testBackupWhileRunningAndRestoreIntoTheStoppedNode() throws {
+        let data = try stoppedNodeWithUsers()
+        let node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        let backup = root + "/backup"
+        let made = try Harness.run("sealpost-node", ["backup", "--data", data, backup, "--json"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let info = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(made.stdout.utf8)) as? [String: Any], made.stdout)
+        XCTAssertEqual(info["node"] as? String, "hq")
+        XCTAssertGreaterThan(info["db_bytes"] as? Int ?? 0, 0)
+        for name in ["node.db", "node.keys", "node.yaml", "backup.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: backup + "/" + name), name)
+        }
+        let again = try Harness.run("sealpost-node", ["backup", "--data", data, backup])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.hasPrefix("error: \(backup) is not empty"), again.stderr)
+
+        let running = try Harness.run("sealpost-node", ["restore", "--data", data, backup])
+        XCTAssertEqual(running.status, 1)
+        XCTAssertTrue(running.stderr.contains("is running: stop it first"), running.stderr)
+        let notBackup = try Harness.run("sealpost-node", ["restore", "--data", data, root])
+        XCTAssertEqual(notBackup.status, 1)
+        XCTAssertTrue(notBackup.stderr.contains("is not a finished backup"), notBackup.stderr)
+        XCTAssertEqual(node.stop(), 0)
+
+        // The database is lost; the backup comes back.
+        try FileManager.default.removeItem(atPath: data + "/node.db")
+        let restored = try Harness.run("sealpost-node", ["restore", "--data", data, backup, "--json"])
+        XCTAssertEqual(restored.status, 0, restored.stderr)
+        let r = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(restored.stdout.utf8)) as? [String: Any], restored.stdout)
+        XCTAssertGreaterThan(r["epoch"] as? Int ?? 0, 0)
+        let users = try Harness.run("sealpost-node", ["users", "--data", data, "--json"])
+        XCTAssertEqual(users.lines.count, 2, users.stdout + users.stderr)
+        let back = try NodeProcess(data: data)
+        try back.waitUntilListening()
+        let status = try Harness.run("sealpost-node", ["status", "--data", data, "--json"])
+        let s = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], status.stdout)
+        XCTAssertNotNil((s["restore"] as? [String: Any])?["restored_at"] as? String)
+        XCTAssertEqual(back.stop(), 0)
+    }
+
     /// Before: `Error: SQLite error 11: database disk image is malformed`, no file, no advice.
     func testDamagedDatabaseStopsRunWithTheFileAndRestoreAdvice() throws {
         let data = try stoppedNodeWithUsers()
