@@ -156,8 +156,8 @@ extension NodeStore {
 
     /// Makes a database copied back from a backup safe to run: a new stream epoch (peers
     /// reset what they expect from this node and send again what they kept for it), its own
-    /// streams from 1 again, announcement seqs past anything the lost copy could have sent,
-    /// and the time of the restore.
+    /// streams from 1 again, announcement seqs and directory version past anything the lost
+    /// copy could have sent, and the time of the restore.
     public func markRestored(now: UInt64) throws -> UInt64 {
         try db.transaction {
             let old = try streamEpoch()
@@ -167,6 +167,11 @@ extension NodeStore {
             let seq = max(try meta("announce_seq").map { UInt64($0) } ?? 0, now << 20)
             try setMeta("announce_seq", Int64(seq))
             try db.run("DELETE FROM stream_out")
+            // Peers hold this node's directory at the version the lost copy had reached:
+            // a higher one makes them fetch it again (users enrolled after the backup go).
+            let users = try db.first("SELECT COUNT(*) FROM users") { $0.int(0) } ?? 0
+            let version = UInt64(try meta("directory_version") ?? users)
+            try setMeta("directory_version", Int64(max(version + 1, now)))
             return epoch
         }
     }

@@ -67,6 +67,10 @@ final class RestoreTests: XCTestCase {
         _ = try send(wu, to: "alice@hq", ["c1", "c2", "c3", "c4", "c5"])
         XCTAssertEqual(try shown(alice0, 2, seen: &aliceSeen, settle: false), ["c1", "c2"])
         try traffic.waitFor("wu's acknowledgements") { (($0["waiting"] as? [String: Any])?["messages"] as? Int) == 0 }
+        // Someone enrolled after the backup: the restore loses them, and the other unit forgets them too.
+        let late = try Client(profile: try hq.join("late"))
+        late.close()
+        try waitUntilKnown(wu, "late@hq")
         try hq.waitFor("hq's journal to drain") { ($0["journal"] as? Int) == 0 }
         try traffic.waitFor("traffic's journal to drain and keep what it relayed") { s in
             (s["journal"] as? Int) == 0 && ((s["restore"] as? [String: Any])?["retained"] as? Int ?? 0) >= 5
@@ -103,6 +107,12 @@ final class RestoreTests: XCTestCase {
             XCTAssertEqual(try restoreCounter(node, "lost"), 0, node.name)
         }
         XCTAssertNotNil((try hq.status()["restore"] as? [String: Any])?["restored_at"] as? String)
+
+        // The directory: the person lost in the restore goes from traffic's copy, one enrolled now arrives.
+        let carol = try Client(profile: try hq.join("carol"))
+        defer { carol.close() }
+        try waitUntilKnown(wu, "carol@hq")
+        XCTAssertThrowsError(try wu.lookupItem(Address("late@hq")!), "gone from traffic's copy of hq's directory")
     }
 
     /// Before: ROUTES and SUMMARY seqs were `start_ms << 20 + n`, so a node whose clock went
