@@ -30,6 +30,9 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
+    /// Tests only (never read from `node.yaml`): how long a restored node waits for a gap
+    /// in a stream to be filled before it gives the missing envelopes up.
+    public var restoreGapGraceMs: UInt64 = 30_000
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"

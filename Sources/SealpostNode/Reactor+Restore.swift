@@ -30,9 +30,6 @@ struct RestoreState {
 
 extension Reactor {
     static let announceSeqBlock: UInt64 = 1 << 20
-    /// A restored node waits this long for a gap in a stream it had before the restore to
-    /// be filled (by its peers' retained copies) before it gives the missing envelopes up.
-    static let restoreGapGraceMs: UInt64 = 30_000
 
     func loadRestoreState() throws {
         restore.ownEpoch = try store.streamEpoch()
@@ -201,7 +198,8 @@ extension Reactor {
                 restore.progress[origin] = (expectedNow, nowMs)
                 continue
             }
-            guard nowMs &- p.sinceMs >= Self.restoreGapGraceMs else { continue }
+            // A restored node waits this long (30 s) for a gap to be filled by its peers' kept copies.
+            guard nowMs &- p.sinceMs >= config.restoreGapGraceMs else { continue }
             do {
                 guard let lowest = try store.lowestHeld(origin: origin) else { continue }
                 let expected = streamIn[origin, default: 1]

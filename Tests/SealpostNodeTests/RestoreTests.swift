@@ -115,6 +115,90 @@ final class RestoreTests: XCTestCase {
         XCTAssertThrowsError(try wu.lookupItem(Address("late@hq")!), "gone from traffic's copy of hq's directory")
     }
 
+    /// The middle node of a line of three is restored: what its neighbours kept comes back
+    /// (for its own people, and through it for the others, who drop it as repeats).
+    func testRestoredMiddleNodeOfThreeGetsBackItsOwnAndPassesNothingTwice() throws {
+        let (nodes, alice0, bob, wu0, zhao) = try threeUnits()
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
+        defer { bob.close(); zhao.close() }
+        var aliceSeen = Set<MessageID>(), wuSeen = Set<MessageID>(), zhaoSeen = Set<MessageID>()
+        _ = try send(alice0, to: "zhao@district", ["a1", "a2"])
+        XCTAssertEqual(try shown(zhao, 2, seen: &zhaoSeen), ["a1", "a2"])
+        let backup = traffic.root + "/backup"
+        _ = try Backup.backup(dataDir: traffic.dir, to: backup)
+
+        // Through traffic both ways, and to traffic's own wu, who reads one of three.
+        _ = try send(alice0, to: "zhao@district", ["b1", "b2", "b3"])
+        XCTAssertEqual(try shown(zhao, 3, seen: &zhaoSeen), ["b1", "b2", "b3"])
+        _ = try send(zhao, to: "alice@hq", ["y1", "y2", "y3"])
+        XCTAssertEqual(try shown(alice0, 3, seen: &aliceSeen), ["y1", "y2", "y3"])
+        _ = try send(alice0, to: "wu@traffic", ["m1", "m2", "m3"])
+        XCTAssertEqual(try shown(wu0, 1, seen: &wuSeen, settle: false), ["m1"])
+        for n in nodes { try n.waitFor("\(n.name)'s journal to drain") { ($0["journal"] as? Int) == 0 } }
+        wu0.close()
+        alice0.close()
+
+        traffic.stop()
+        _ = try Backup.restore(from: backup, into: traffic.dir)
+        try traffic.start()
+        let alice = try Client(profile: try Profile.load(from: hq.profilePath("alice")))
+        let wu = try Client(profile: try Profile.load(from: traffic.profilePath("wu")))
+        defer { alice.close(); wu.close() }
+        for n in [hq, district] {
+            try n.waitFor("\(n.name) to send again what it kept for traffic") { s in
+                ((s["restore"] as? [String: Any])?["resent"] as? Int ?? 0) >= 3
+            }
+        }
+        _ = try send(alice, to: "wu@traffic", ["m4"])
+        XCTAssertEqual(try shown(wu, 3, seen: &wuSeen), ["m2", "m3", "m4"], "what crossed hq's link to traffic is back, in order")
+        _ = try send(alice, to: "zhao@district", ["c1"])
+        _ = try send(zhao, to: "alice@hq", ["x1"])
+        XCTAssertEqual(try shown(zhao, 1, seen: &zhaoSeen), ["c1"], "the copies traffic passed again are dropped as repeats")
+        XCTAssertEqual(try shown(alice, 1, seen: &aliceSeen), ["x1"])
+        for n in nodes {
+            try n.waitFor("\(n.name): mailboxes empty") { (($0["waiting"] as? [String: Any])?["messages"] as? Int) == 0 }
+            XCTAssertEqual(try status(n, "held") as? Int, 0, "\(n.name): nothing held for good")
+            XCTAssertEqual(try restoreCounter(n, "lost"), 0, n.name)
+        }
+        XCTAssertGreaterThan(try district.counter("duplicates") + hq.counter("duplicates"), 0, "the resent transit copies were repeats")
+    }
+
+    /// Before: held for order for good. Now a gap no peer can fill (here hq keeps nothing,
+    /// relay_retention_hours 0) is given up after the grace time and counted by stream.
+    func testWhatNoPeerKeptIsCountedByStreamNotHeldForGood() throws {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+        try hq.start { $0.relayRetentionHours = 0 }
+        try traffic.start()
+        try hq.peer(with: traffic)
+        let alice = try Client(profile: try hq.join("alice"))
+        let wu0 = try Client(profile: try traffic.join("wu"))
+        defer { alice.close() }
+        try waitUntilKnown(alice, "wu@traffic")
+        var wuSeen = Set<MessageID>()
+        _ = try send(alice, to: "wu@traffic", ["a1"])
+        XCTAssertEqual(try shown(wu0, 1, seen: &wuSeen), ["a1"])
+        let backup = traffic.root + "/backup"
+        _ = try Backup.backup(dataDir: traffic.dir, to: backup)
+        _ = try send(alice, to: "wu@traffic", ["b1", "b2", "b3"])
+        XCTAssertEqual(try shown(wu0, 3, seen: &wuSeen), ["b1", "b2", "b3"])
+        try hq.waitFor("hq's journal to drain") { ($0["journal"] as? Int) == 0 }
+        wu0.close()
+
+        traffic.stop()
+        _ = try Backup.restore(from: backup, into: traffic.dir)
+        try traffic.start { $0.restoreGapGraceMs = 500 }
+        let wu = try Client(profile: try Profile.load(from: traffic.profilePath("wu")))
+        defer { wu.close() }
+        _ = try send(alice, to: "wu@traffic", ["c1", "c2"])
+        XCTAssertEqual(try shown(wu, 2, seen: &wuSeen, timeoutMs: 20_000), ["c1", "c2"], "delivered once the gap is given up")
+        let restore = try XCTUnwrap(traffic.status()["restore"] as? [String: Any])
+        XCTAssertEqual(restore["lost_by_stream"] as? [String: Int], ["hq": 3], "b1–b3 were lost with traffic's disk: counted")
+        XCTAssertEqual(try status(traffic, "held") as? Int, 0)
+        traffic.stop()
+        try traffic.start()
+        XCTAssertEqual((try traffic.status()["restore"] as? [String: Any])?["lost"] as? Int, 3, "kept across restarts")
+    }
+
     /// Before: ROUTES and SUMMARY seqs were `start_ms << 20 + n`, so a node whose clock went
     /// back was ignored by its peers. Now a durable counter: here it is set back by hand (as a
     /// restore or a copied database would), and the restarted node is still heard at once.

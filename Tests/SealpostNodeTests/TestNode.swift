@@ -31,11 +31,12 @@ final class TestNode {
         return logger
     }()
 
-    func start() throws {
+    func start(configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
         let fixed = endpoint, fixedPublish = publishEndpoint
         node = try Node.start(dataDir: dir, logger: Self.logger) { config in
             if !fixed.isEmpty { config.listen = fixed }
             if !fixedPublish.isEmpty { config.publish = fixedPublish }
+            configure(&config)
         }
         endpoint = node!.routerEndpoint
         publishEndpoint = node!.publishEndpoint
