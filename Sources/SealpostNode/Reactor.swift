@@ -162,7 +162,7 @@ final class Reactor {
             try router.bind(config.listen)
             routerEndpoint = try router.lastEndpoint()
         } catch let error as ZMQError {
-            throw NodeError.bind("cannot listen on \(config.listen): \(error.description)")
+            throw NodeError.bind("cannot listen on \(config.listen): \(error.description) (is another program or node using it? change 'listen' in \(dataDir.configPath))")
         }
         do {
             try publisher.setOption(SocketOption.sendHWM, 10_000)
@@ -170,7 +170,7 @@ final class Reactor {
             try publisher.bind(config.publish)
             publishEndpoint = try publisher.lastEndpoint()
         } catch let error as ZMQError {
-            throw NodeError.bind("cannot publish on \(config.publish): \(error.description)")
+            throw NodeError.bind("cannot publish on \(config.publish): \(error.description) (is another program or node using it? change 'publish' in \(dataDir.configPath))")
         }
         do {
             unlink(dataDir.adminSocketPath)
@@ -178,7 +178,7 @@ final class Reactor {
             try admin.bind(dataDir.adminEndpoint)
             adminEndpoint = dataDir.adminEndpoint
         } catch let error as ZMQError {
-            throw NodeError.bind("cannot open the admin socket \(dataDir.adminEndpoint): \(error.description)")
+            throw NodeError.bind("cannot open the admin socket \(dataDir.adminEndpoint): \(error.description) (the data directory must be writable by the node's user)")
         }
         self.logger[metadataKey: "node"] = "\(config.name)"
         configModified = dataDir.configModified

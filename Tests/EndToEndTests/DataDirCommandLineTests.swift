@@ -80,6 +80,12 @@ final class DataDirCommandLineTests: XCTestCase {
         let notBackup = try Harness.run("sealpost-node", ["restore", "--data", data, root])
         XCTAssertEqual(notBackup.status, 1)
         XCTAssertTrue(notBackup.stderr.contains("is not a finished backup"), notBackup.stderr)
+        // A second node on the same data dir: one `error:` line that says what to look at.
+        let twice = try Harness.run("sealpost-node", ["run", "--data", data], timeout: 20)
+        XCTAssertEqual(twice.status, 1, twice.stdout)
+        XCTAssertTrue(twice.stderr.contains("error: cannot listen on tcp://127.0.0.1:"), twice.stderr)
+        XCTAssertTrue(twice.stderr.contains("is another program or node using it? change 'listen' in \(data)/node.yaml"), twice.stderr)
+        XCTAssertNoThrow(try Harness.run("sealpost-node", ["status", "--data", data]), "the first node still answers")
         XCTAssertEqual(node.stop(), 0)
 
         // The database is lost; the backup comes back.
