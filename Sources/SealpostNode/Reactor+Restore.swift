@@ -82,8 +82,11 @@ extension Reactor {
             entries.append(RelayJournal.Entry(jid: r.row.jid, dest: r.row.dest, origin: r.row.origin, streamSeq: r.row.streamSeq,
                                               hops: r.row.hops, envelope: envelope, createdMs: r.row.createdAt, epoch: r.epoch))
         }
+        var byUser: [String: Int] = [:]
+        for e in entries { byUser[e.envelope.to, default: 0] += 1 }
+        let users = byUser.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         logger.notice("peer started a new stream epoch (restored from a backup?): sending again what passed to it",
-                      metadata: ["peer": "\(name)", "envelopes": "\(entries.count)",
+                      metadata: ["peer": "\(name)", "envelopes": "\(entries.count)", "by_user": "\(users)",
                                  "retention_hours": "\(config.relayRetentionHours)"])
         let count = rows.count
         onCommit.append { [weak self] in
@@ -163,12 +166,14 @@ extension Reactor {
         return false
     }
 
-    func noteLost(origin: String, count: Int) throws {
-        let now = Clock.nowMs()
+    func noteLost(origin: String, seqs: ClosedRange<UInt64>) throws {
+        let now = Clock.nowMs(), count = seqs.count
         try write(ref: .zero) { try store.addStreamLoss(origin: origin, count: count, at: now) }
         restore.lost[origin, default: 0] += count
+        // Their recipients are not known here: the envelopes never came back. Their senders'
+        // node (origin) and the numbers are, for the operators of both units.
         logger.error("envelopes lost for good in a restore: no node can send them again",
-                     metadata: ["origin": "\(origin)", "count": "\(count)"])
+                     metadata: ["origin": "\(origin)", "count": "\(count)", "stream_seqs": "\(seqs.lowerBound)...\(seqs.upperBound)"])
     }
 
     /// After a failed commit: the epochs back as the database has them.
@@ -204,7 +209,7 @@ extension Reactor {
                 guard let lowest = try store.lowestHeld(origin: origin) else { continue }
                 let expected = streamIn[origin, default: 1]
                 guard lowest > expected else { continue }
-                try noteLost(origin: origin, count: Int(lowest - expected))
+                try noteLost(origin: origin, seqs: expected...(lowest - 1))
                 var next = lowest
                 while heldCount[origin, default: 0] > 0 {
                     var held: (recipient: String, envelope: [UInt8])?
