@@ -415,7 +415,7 @@ extension Reactor {
                         try finishJournalEntry(jid, ackedBy: link.name)
                         // A burn message's copy here is gone with it: its sender gets a receipt.
                         if let entry = journal.entries[jid] { try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name) }
-                        // Forgotten only once the delete is durable; a failed commit leaves it in flight.
+                        // Forgotten only once the delete (or the retention mark) is durable; a failed commit leaves it in flight.
                         onCommit.append { [weak self] in
                             link.inFlight[jid] = nil
                             self?.journal.remove(jid)

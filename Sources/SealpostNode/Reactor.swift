@@ -66,7 +66,6 @@ final class Reactor {
     var links: [String: PeerLink] = [:]
     var peersByKey: [[UInt8]: String] = [:]
     var routeTable: RouteTable
-    var routesSeq: UInt64 = 0
     var journal = RelayJournal()
     var streamOut: [String: UInt64] = [:]
     var streamIn: [String: UInt64] = [:]
@@ -94,7 +93,6 @@ final class Reactor {
     var remoteEntries: [String: (home: String, entry: [UInt8])] = [:]
     var localDirectoryVersion: UInt64 = 0
     var summaries: [String: (seq: UInt64, json: [UInt8], heardMs: UInt64)] = [:]
-    var summarySeq: UInt64 = 0
     var directoryRequestedNs: [String: UInt64] = [:]
     var configModified: Date?
     var nextFederationTickNs: UInt64 = 0
