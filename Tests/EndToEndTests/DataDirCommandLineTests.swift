@@ -121,6 +121,11 @@ final class DataDirCommandLineTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("restore from a backup: sealpost-node restore --data \(data)"), r.stderr)
         XCTAssertFalse(r.stderr.contains("Error:"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        for args in [["users", "--data", data], ["invite", "--data", data, "carol"]] {
+            let o = try Harness.run("sealpost-node", args)
+            XCTAssertEqual(o.status, 1, args[0])
+            XCTAssertTrue(o.stderr.hasPrefix("error: the node database \(db) is damaged"), "\(args[0]): \(o.stderr)")
+        }
 
         // A damaged first page (not a database at all) reads the same way.
         let h2 = try XCTUnwrap(FileHandle(forUpdatingAtPath: db))
