@@ -14,6 +14,9 @@ struct RestoreState {
     var peerEpochs: [String: UInt64] = [:]
     /// Envelopes of a stream that will never come (a restore lost them), by origin.
     var lost: [String: Int] = [:]
+    /// Peers just restored, and until when (ms) a gap in a stream that comes through them is
+    /// given up as on a restored node: what the peer lost and nobody kept.
+    var restoredPeers: [String: UInt64] = [:]
     /// Each incoming stream's expected seq when housekeeping last saw it, and since when (ms).
     var progress: [String: (next: UInt64, sinceMs: UInt64)] = [:]
     /// The next announcement seq and the end of the block reserved for this run.
@@ -30,6 +33,8 @@ struct RestoreState {
 
 extension Reactor {
     static let announceSeqBlock: UInt64 = 1 << 20
+    /// How long after a peer's new epoch the streams that came through it may give up a gap.
+    static let peerResyncMs: UInt64 = 600_000
 
     func loadRestoreState() throws {
         restore.ownEpoch = try store.streamEpoch()
@@ -72,6 +77,9 @@ extension Reactor {
         guard known != nil else { return }
         link.routesSeq = 0
         summaries[name] = nil
+        // Envelopes it had taken over for us and lost come back from whoever kept them; a gap
+        // nobody can fill is given up (restoreHousekeeping) rather than held for good.
+        restore.restoredPeers[name] = Clock.nowMs() + Self.peerResyncMs
         let since = Clock.nowMs() &- UInt64(config.relayRetentionHours) * 3_600_000
         var rows: [RetainedRow] = []
         try write(ref: .zero) { rows = try store.unretainJournal(ackedBy: name, since: since) }
@@ -184,8 +192,9 @@ extension Reactor {
 
     // MARK: housekeeping
 
-    /// Forgets retained envelopes past the window; on a restored node, gives up a gap in a
-    /// stream that no peer filled within `restoreGapGraceMs` (counted, and the stream goes on).
+    /// Forgets retained envelopes past the window; on a restored node (or for streams that came
+    /// through a peer just restored), gives up a gap in a stream that no peer filled within
+    /// `restoreGapGraceMs` (counted, and the stream goes on).
     func restoreHousekeeping() {
         let nowMs = Clock.nowMs()
         if nowMs >= restore.nextPruneMs {
@@ -196,8 +205,13 @@ extension Reactor {
             }
         }
         let window = max(UInt64(config.relayRetentionHours), 1) * 3_600_000
-        guard restore.restoredAtMs != 0, nowMs < restore.restoredAtMs + window, !inTransaction else { return }
-        for (origin, count) in heldCount where count > 0 {
+        let restoredLately = restore.restoredAtMs != 0 && nowMs < restore.restoredAtMs + window
+        restore.restoredPeers = restore.restoredPeers.filter { $0.value > nowMs }
+        guard restoredLately || !restore.restoredPeers.isEmpty, !inTransaction else { return }
+        func throughRestoredPeer(_ origin: String) -> Bool {
+            restore.restoredPeers[origin] != nil || routeTable.nextHop(to: origin).map { restore.restoredPeers[$0] != nil } == true
+        }
+        for (origin, count) in heldCount where count > 0 && (restoredLately || throughRestoredPeer(origin)) {
             let expectedNow = streamIn[origin, default: 1]
             guard let p = restore.progress[origin], p.next == expectedNow else {
                 restore.progress[origin] = (expectedNow, nowMs)

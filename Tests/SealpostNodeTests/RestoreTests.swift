@@ -199,6 +199,42 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual((try traffic.status()["restore"] as? [String: Any])?["lost"] as? Int, 3, "kept across restarts")
     }
 
+    /// A relay restored from a backup had taken over envelopes it never passed on, and nobody
+    /// kept them (hq's retention is 0): the destination, not restored itself, gives the gap up
+    /// and counts it instead of holding every later envelope of that stream for good.
+    func testGapLeftByARestoredRelayIsGivenUpAtTheDestinationNotHeldForGood() throws {
+        let (nodes, alice, bob, wu, zhao0) = try threeUnits()
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
+        defer { alice.close(); bob.close(); wu.close() }
+        var zhaoSeen = Set<MessageID>()
+        hq.stop()
+        try hq.start { $0.relayRetentionHours = 0 }
+        try hq.waitForRoute(to: "district")
+        _ = try send(alice, to: "zhao@district", ["a1"])
+        XCTAssertEqual(try shown(zhao0, 1, seen: &zhaoSeen), ["a1"])
+        zhao0.close()
+        let backup = traffic.root + "/backup"
+        _ = try Backup.backup(dataDir: traffic.dir, to: backup)
+        // district is down: traffic takes b1–b3 over from hq (RELAYED) and keeps them in its journal.
+        district.stop()
+        _ = try send(alice, to: "zhao@district", ["b1", "b2", "b3"])
+        try traffic.waitFor("traffic to hold b1–b3 for district") { ($0["journal"] as? Int) == 3 }
+        try hq.waitFor("hq's journal to drain") { ($0["journal"] as? Int) == 0 }
+        // traffic loses its disk.
+        traffic.stop()
+        _ = try Backup.restore(from: backup, into: traffic.dir)
+        try traffic.start()
+        try district.start { $0.restoreGapGraceMs = 500 }
+        let zhao = try Client(profile: try Profile.load(from: district.profilePath("zhao")))
+        defer { zhao.close() }
+        try district.waitForRoute(to: "hq")
+        _ = try send(alice, to: "zhao@district", ["c1"])
+        XCTAssertEqual(try shown(zhao, 1, seen: &zhaoSeen, timeoutMs: 20_000), ["c1"], "c1 is not held behind what was lost")
+        let restore = try XCTUnwrap(district.status()["restore"] as? [String: Any])
+        XCTAssertEqual(restore["lost_by_stream"] as? [String: Int], ["hq": 3], "b1–b3: counted by stream")
+        XCTAssertEqual(try status(district, "held") as? Int, 0)
+    }
+
     /// Before: ROUTES and SUMMARY seqs were `start_ms << 20 + n`, so a node whose clock went
     /// back was ignored by its peers. Now a durable counter: here it is set back by hand (as a
     /// restore or a copied database would), and the restarted node is still heard at once.
