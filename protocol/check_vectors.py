@@ -275,9 +275,10 @@ ROUTE_ENTRY = [("dest", "name"), ("sign_key", "octets32"), ("directory_version",
 
 # Node <-> node (section 11.5), in id order.
 PEER_COMMANDS = {
-    "HELLO":        (0x20, [("node", "name"), ("sign_key", "octets32"), ("credit", "u32")]),
+    "HELLO":        (0x20, [("node", "name"), ("sign_key", "octets32"), ("credit", "u32"), ("epoch", ("optional", "u64"))]),
     "RELAY":        (0x21, [("jid", "u64"), ("origin", "name"), ("dest", "name"),
-                            ("stream_seq", "u64"), ("hops", "u8"), ("envelope", "envelope")]),
+                            ("stream_seq", "u64"), ("hops", "u8"), ("envelope", "envelope"),
+                            ("epoch", ("optional", "u64"))]),
     "RELAYED":      (0x22, [("jids", ("list", "u16", "u64", None))]),
     "PEER-PING":    (0x23, [("sent_ns", "u64")]),
     "PEER-PONG":    (0x24, [("echo_ns", "u64")]),
@@ -293,6 +294,8 @@ PEER_COMMANDS = {
 
 def encode_field(kind, value):
     if isinstance(kind, tuple):
+        if kind[0] == "optional":
+            return encode_field(kind[1], value)
         if kind[0] == "longstr":
             if len(value) > kind[1]:
                 raise ValueError(f"longstr over {kind[1]} bytes")
@@ -358,6 +361,9 @@ def decode_layout(r, layout, prefix=""):
     for field, kind in layout:
         if kind == "envelope":
             values.update(decode_envelope(r))
+        elif isinstance(kind, tuple) and kind[0] == "optional":
+            # Section 11.5.1: a field at the end that nodes of earlier releases do not send (0 then).
+            values[field] = 0 if r.pos == len(r.data) else decode_field(r, kind[1], field)
         else:
             values[field] = decode_field(r, kind, f"{prefix}.{field}" if prefix else field)
     return values
@@ -481,8 +487,8 @@ COMMAND_INPUTS = [
 ]
 
 PEER_COMMAND_INPUTS = [
-    ("HELLO", {"node": "hq", "sign_key": b"\x77" * 32, "credit": 1000}),
-    ("RELAY", dict(ENVELOPE_VALUES, jid=9, origin="hq", dest="traffic", stream_seq=3, hops=1)),
+    ("HELLO", {"node": "hq", "sign_key": b"\x77" * 32, "credit": 1000, "epoch": 1_764_000_000_000}),
+    ("RELAY", dict(ENVELOPE_VALUES, jid=9, origin="hq", dest="traffic", stream_seq=3, hops=1, epoch=1_764_000_000_000)),
     ("RELAYED", {"jids": [9, 10]}),
     ("PEER-PING", {"sent_ns": 123_456_789}),
     ("PEER-PONG", {"echo_ns": 123_456_789}),
@@ -594,7 +600,7 @@ def check_decoding_rules():
     check("6.16: ENTRIES count over 100 000 is malformed", refused(COMMANDS, many), "refused (items)")
 
     # Section 11.5: decoding rules of node-to-node commands.
-    relay = dict(ENVELOPE_VALUES, jid=9, origin="hq", dest="traffic", stream_seq=3, hops=1)
+    relay = dict(ENVELOPE_VALUES, jid=9, origin="hq", dest="traffic", stream_seq=3, hops=1, epoch=1)
     check("11.5.2: RELAY whose from is not of the origin is malformed",
           refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, origin="city"))),
           "refused (envelope.from)")
@@ -604,9 +610,15 @@ def check_decoding_rules():
     check("11.5.2: RELAY whose to is not of the destination is malformed",
           refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, dest="city"))),
           "refused (envelope.to)")
+    check("11.5.1: HELLO of an earlier release (ends after credit) decodes with epoch 0",
+          decode_command(PEER_COMMANDS, peer("HELLO")[:-8])[1]["epoch"], 0)
+    check("11.5.2: RELAY of an earlier release (ends after the envelope) decodes with epoch 0",
+          decode_command(PEER_COMMANDS, peer("RELAY")[:-8])[1]["epoch"], 0)
+    check("11.5.1: HELLO with a truncated epoch is malformed",
+          refused(PEER_COMMANDS, peer("HELLO")[:-3]), "refused (epoch)")
     check("11.5.1: HELLO with a node name that is not valid is malformed",
           refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "HELLO",
-                                                {"node": "HQ", "sign_key": b"\x77" * 32, "credit": 1})),
+                                                {"node": "HQ", "sign_key": b"\x77" * 32, "credit": 1, "epoch": 1})),
           "refused (node)")
 
     def routes(*entries, node="city"):

@@ -117,6 +117,32 @@ public final class Database {
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(raw) }
 
+    /// Copies this database, as of one read snapshot, into a new file at `path` with
+    /// SQLite's online backup API. Writers on other connections go on meanwhile (WAL);
+    /// the copy is what a reader saw when the copy started.
+    /// - Parameters:
+    ///   - pagesPerStep: pages copied between two calls of `progress`.
+    ///   - progress: pages copied so far and the total.
+    public func backup(to path: String, pagesPerStep: Int32 = 1024, progress: (Int, Int) -> Void = { _, _ in }) throws {
+        let dest = try Database(path: path, readOnly: false, create: true)
+        defer { dest.close() }
+        // One read transaction across every step: the copy is one snapshot, and the
+        // backup does not start over when another connection commits.
+        try execute("BEGIN")
+        defer { try? execute("COMMIT") }
+        _ = try first("SELECT COUNT(*) FROM sqlite_master") { $0.int(0) }
+        guard let backup = sqlite3_backup_init(dest.raw, "main", raw, "main") else { throw dest.error(sqlite3_errcode(dest.raw)) }
+        var rc: Int32 = SQLITE_OK
+        repeat {
+            rc = sqlite3_backup_step(backup, pagesPerStep)
+            let total = Int(sqlite3_backup_pagecount(backup))
+            progress(total - Int(sqlite3_backup_remaining(backup)), total)
+            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { sqlite3_sleep(10) }
+        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
+        let finish = sqlite3_backup_finish(backup)
+        guard rc == SQLITE_DONE, finish == SQLITE_OK else { throw dest.error(rc == SQLITE_DONE ? finish : rc) }
+    }
+
     /// Runs `body` in one transaction: commits if it returns, rolls back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")

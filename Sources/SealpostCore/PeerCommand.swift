@@ -20,12 +20,14 @@ public struct RouteEntry: Sendable, Equatable {
 /// RELAY, PING and DIR_REQ; the ROUTER answers HELLO, RELAYED, PONG and
 /// DIR_SNAPSHOT on the same connection. ROUTES and SUMMARY go out on PUB.
 public enum PeerCommand: Sendable, Equatable {
-    /// The sending node's name, signing key, and how many RELAYs it accepts unacknowledged (credit).
-    case hello(node: String, signKey: [UInt8], credit: UInt32)
+    /// The sending node's name, signing key, how many RELAYs it accepts unacknowledged (credit),
+    /// and its stream epoch (new after a restore; 0 from nodes that predate epochs).
+    case hello(node: String, signKey: [UInt8], credit: UInt32, epoch: UInt64 = 0)
     /// An envelope on its way from `origin` node to `dest` node. `jid` is the sending
     /// hop's journal id (echoed in RELAYED); `streamSeq` orders the origin→dest stream.
     /// `hops` counts the nodes it passed; a node drops it past `maxHops` (a routing loop).
-    case relay(jid: UInt64, origin: String, dest: String, streamSeq: UInt64, hops: UInt8, envelope: Envelope)
+    /// `epoch` is the origin's stream epoch when it numbered the envelope (0: unknown).
+    case relay(jid: UInt64, origin: String, dest: String, streamSeq: UInt64, hops: UInt8, envelope: Envelope, epoch: UInt64 = 0)
     /// These journal ids are durable on the receiving hop.
     case relayed(jids: [UInt64])
     case ping(sentNs: UInt64)
@@ -112,10 +114,10 @@ public enum PeerCommand: Sendable, Equatable {
         w.u8(Command.version)
         w.u8(id)
         switch self {
-        case let .hello(node, signKey, credit):
-            w.string(node); w.octets(signKey); w.u32(credit)
-        case let .relay(jid, origin, dest, streamSeq, hops, envelope):
-            w.u64(jid); w.string(origin); w.string(dest); w.u64(streamSeq); w.u8(hops); envelope.encode(into: &w)
+        case let .hello(node, signKey, credit, epoch):
+            w.string(node); w.octets(signKey); w.u32(credit); w.u64(epoch)
+        case let .relay(jid, origin, dest, streamSeq, hops, envelope, epoch):
+            w.u64(jid); w.string(origin); w.string(dest); w.u64(streamSeq); w.u8(hops); envelope.encode(into: &w); w.u64(epoch)
         case let .relayed(jids):
             w.u16(UInt16(jids.count)); for j in jids { w.u64(j) }
         case let .ping(sentNs):
@@ -161,7 +163,9 @@ public enum PeerCommand: Sendable, Equatable {
         let command: PeerCommand
         switch try r.u8("command") {
         case 0x20:
-            command = .hello(node: try nodeName("node"), signKey: try r.octets(32, "sign_key"), credit: try r.u32("credit"))
+            let node = try nodeName("node"), signKey = try r.octets(32, "sign_key"), credit = try r.u32("credit")
+            // `epoch` is optional at the end: a node of an earlier release ends after `credit`.
+            command = .hello(node: node, signKey: signKey, credit: credit, epoch: r.remaining == 0 ? 0 : try r.u64("epoch"))
         case 0x21:
             let jid = try r.u64("jid")
             let origin = try nodeName("origin")
@@ -177,7 +181,8 @@ public enum PeerCommand: Sendable, Equatable {
             }
             guard origin != dest else { throw WireError.invalid(field: "dest", reason: "the same node as origin") }
             try envelope.checkClearHeader()
-            command = .relay(jid: jid, origin: origin, dest: dest, streamSeq: seq, hops: hops, envelope: envelope)
+            let epoch = r.remaining == 0 ? 0 : try r.u64("epoch")
+            command = .relay(jid: jid, origin: origin, dest: dest, streamSeq: seq, hops: hops, envelope: envelope, epoch: epoch)
         case 0x22:
             let n = Int(try r.u16("count"))
             var jids: [UInt64] = []

@@ -43,6 +43,10 @@ final class CycleBatch {
     /// Whether a write of this batch has failed (later writes are refused at once).
     var hasFailed: Bool { failed }
 
+    /// Whether this cycle has written anything yet (a transaction is open): work that must
+    /// not share a transaction with the cycle's (reserving counters) waits for the next one.
+    var isOpen: Bool { open }
+
     /// Runs a storage write inside the cycle's transaction, opening it first.
     /// - Throws: `Reactor.StorageFailure` (with `ref`) when this or an earlier write of the batch failed.
     func write(ref: MessageID, _ body: () throws -> Void) throws {

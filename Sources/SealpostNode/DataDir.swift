@@ -108,6 +108,25 @@ public struct DataDir: Sendable {
         return try NodeConfig.parse(yaml: text, file: configPath)
     }
 
+    /// Refuses a data dir whose database is gone or empty while its config and keys are there:
+    /// opening it would make an empty database, and every user, mailbox and stream with it.
+    public func checkDatabase() throws {
+        let fm = FileManager.default
+        guard exists || fm.fileExists(atPath: keysPath) else { return }
+        let size = (try? fm.attributesOfItem(atPath: databasePath))?[.size] as? Int
+        let what: String
+        switch size {
+        case nil: what = "is missing"
+        case 0?: what = "is empty (0 bytes)"
+        default: return
+        }
+        throw NodeError.dataDir("""
+            the node database \(databasePath) \(what), but \(fm.fileExists(atPath: configPath) ? "node.yaml" : "node.keys") is there: \
+            starting would lose every user and mailbox. Restore it from a backup (sealpost-node restore --data \(path) BACKUP_DIR), \
+            or put the file back; to start an empty node instead, create one in a new directory with sealpost-node init
+            """)
+    }
+
     public func loadKeys() throws -> NodeKeys {
         guard let text = try? String(contentsOfFile: keysPath, encoding: .utf8) else {
             throw NodeError.dataDir("cannot read \(keysPath)")

@@ -32,10 +32,13 @@ public final class Node: Sendable {
     public let publishEndpoint: String
     public let publicKey: [UInt8]
     private let control: NodeControl
-    private let finished = DispatchSemaphore(value: 0)
+    /// Signalled by the reactor thread itself when it has ended.
+    private let finished: DispatchSemaphore
     private let stopped = Atomic<Bool>(false)
 
-    private init(name: String, routerEndpoint: String, publishEndpoint: String, publicKey: [UInt8], control: NodeControl) {
+    private init(name: String, routerEndpoint: String, publishEndpoint: String, publicKey: [UInt8], control: NodeControl,
+                 finished: DispatchSemaphore) {
+        self.finished = finished
         self.name = name
         self.routerEndpoint = routerEndpoint
         self.publishEndpoint = publishEndpoint
@@ -49,10 +52,14 @@ public final class Node: Sendable {
         var config = try dataDir.loadConfig()
         configure(&config)
         try config.validate()
+        try dataDir.checkDatabase()
         let keys = try dataDir.loadKeys()
         let control = NodeControl()
         let startup = Mutex<Result<(String, String), Error>?>(nil)
         let ready = DispatchSemaphore(value: 0)
+        // The reactor thread signals it when it ends. (A dispatch worker waiting on it for the
+        // node's whole life took one of libdispatch's few pool threads on a 2-core machine, and
+        // a SIGTERM handler queued behind it could then never run.)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread { [config] in
             let reactor: Reactor
@@ -77,14 +84,8 @@ public final class Node: Sendable {
         case .failure(let error):
             throw error
         case .success(let (router, publish)):
-            let node = Node(name: config.name, routerEndpoint: router, publishEndpoint: publish,
-                            publicKey: keys.curve.publicKey, control: control)
-            // Hand the thread's completion to the node handle.
-            DispatchQueue.global().async {
-                done.wait()
-                node.finished.signal()
-            }
-            return node
+            return Node(name: config.name, routerEndpoint: router, publishEndpoint: publish,
+                        publicKey: keys.curve.publicKey, control: control, finished: done)
         }
     }
 

@@ -29,6 +29,12 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var files: FilesConfig
     /// Per-user quotas and rate limits, the free-space floor and the WAL bound.
     public var limits: LimitsConfig
+    /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
+    /// peer restored from a backup gets back what crossed the link since (0: not kept).
+    public var relayRetentionHours = 24
+    /// Tests only (never read from `node.yaml`): how long a restored node waits for a gap
+    /// in a stream to be filled before it gives the missing envelopes up.
+    public var restoreGapGraceMs: UInt64 = 30_000
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"
@@ -39,6 +45,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
+        case relayRetentionHours = "relay_retention_hours"
     }
 
     public init(name: String, listen: String = defaultListen, publish: String = defaultPublish,
@@ -67,6 +74,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
+        relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -85,6 +93,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (1...24 * 365).contains(inviteTTLHours) else { throw NodeError.config("invite_ttl_hours must be 1...8760") }
         guard (1...24 * 365).contains(dedupeWindowHours) else { throw NodeError.config("dedupe_window_hours must be 1...8760") }
         guard (1...24 * 7).contains(burnTTLHours) else { throw NodeError.config("burn_ttl_hours must be 1...168 (a week at most)") }
+        guard (0...24 * 30).contains(relayRetentionHours) else { throw NodeError.config("relay_retention_hours must be 0...720 (30 days at most)") }
         try files.validate()
         try limits.validate()
     }
@@ -113,7 +122,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).

@@ -16,9 +16,11 @@ extension NodeStore {
     // MARK: journal
 
     /// Appends to the journal; returns the new journal id.
-    func appendJournal(dest: String, origin: String, streamSeq: UInt64, hops: UInt8, envelope: [UInt8], at: UInt64) throws -> UInt64 {
-        try db.run("INSERT INTO journal(dest, origin, stream_seq, hops, envelope, created_at) VALUES(?,?,?,?,?,?)",
-                   .text(dest), .text(origin), .int(Int64(streamSeq)), .int(Int64(hops)), .blob(envelope), .int(Int64(at)))
+    func appendJournal(dest: String, origin: String, streamSeq: UInt64, hops: UInt8, envelope: [UInt8], at: UInt64,
+                       epoch: UInt64 = 0) throws -> UInt64 {
+        try db.run("INSERT INTO journal(dest, origin, stream_seq, hops, envelope, created_at, epoch) VALUES(?,?,?,?,?,?,?)",
+                   .text(dest), .text(origin), .int(Int64(streamSeq)), .int(Int64(hops)), .blob(envelope), .int(Int64(at)),
+                   .int(Int64(epoch)))
         return UInt64(db.lastInsertRowID)
     }
 
@@ -31,8 +33,9 @@ extension NodeStore {
         try db.run("DELETE FROM journal WHERE jid = ?", .int(Int64(jid)))
     }
 
+    /// The entries still waiting for the next hop (not those kept after its RELAYED).
     func journal() throws -> [JournalRow] {
-        try db.query("SELECT jid, dest, origin, stream_seq, hops, envelope, created_at FROM journal ORDER BY jid") { s in
+        try db.query("SELECT jid, dest, origin, stream_seq, hops, envelope, created_at FROM journal WHERE acked_at IS NULL ORDER BY jid") { s in
             JournalRow(jid: UInt64(s.int(0)), dest: s.text(1), origin: s.text(2), streamSeq: UInt64(s.int(3)),
                        hops: UInt8(clamping: s.int(4)), envelope: s.blob(5), createdAt: UInt64(s.int(6)))
         }

@@ -1,3 +1,4 @@
+import Foundation
 import SQLite
 import SealpostCore
 
@@ -34,7 +35,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 11
+    public static let schemaVersion: Int64 = 12
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -52,7 +53,30 @@ public final class NodeStore {
                 """)
             try migrate()
         } catch let error as SQLiteError {
-            throw NodeError.storage("cannot open the node database \(path): \(error.message)")
+            throw Self.startupError(error, path: path)
+        }
+    }
+
+    /// What an operator reads when the database cannot be opened or read at start:
+    /// the file, what is wrong, and what to do about it.
+    public static func startupError(_ error: SQLiteError, path: String) -> NodeError {
+        let dir = (path as NSString).deletingLastPathComponent
+        switch error.code & 0xff {
+        case 11, 26: // SQLITE_CORRUPT, SQLITE_NOTADB
+            return .storage("the node database \(path) is damaged (\(error.description)): stop the node, keep a copy of \(dir), "
+                            + "and restore from a backup: sealpost-node restore --data \(dir) BACKUP_DIR (deploy/OPERATING.md, section 7)")
+        case 13: // SQLITE_FULL
+            return .storage("the disk holding \(path) is full (\(error.description)): free space there, then start the node again")
+        case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+            return .storage("the node database \(path) is locked by another process: is another sealpost-node running on \(dir)?")
+        case 3, 8, 14, 23: // SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH
+            return .storage("cannot open the node database \(path) (\(error.description)): run the node as the user that owns \(dir), "
+                            + "on a disk mounted read-write")
+        case 10: // SQLITE_IOERR
+            return .storage("cannot read the node database \(path) (\(error.description)): check the disk (dmesg); "
+                            + "if the file is damaged, restore from a backup: sealpost-node restore --data \(dir) BACKUP_DIR")
+        default:
+            return .storage("cannot open the node database \(path): \(error.message)")
         }
     }
 
@@ -80,6 +104,7 @@ public final class NodeStore {
         if version < 9 { try migrateTo9() }
         if version < 10 { try migrateTo10() }
         if version < 11 { try migrateTo11() }
+        if version < 12 { try migrateTo12() }
     }
 
     /// Groups whose home is this node, and their members.

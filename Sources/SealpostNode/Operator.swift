@@ -1,6 +1,7 @@
 import Foundation
 import SealpostCore
 import Sodium
+import SQLite
 
 /// Operator actions that work on a node's data dir, running or not (SQLite WAL
 /// lets them write while the node runs; the node reads invites at each handshake).
@@ -16,10 +17,17 @@ public enum Operator {
     /// - Parameter endpoint: the endpoint written into the code; the config's
     ///   `advertise` (else `listen`) when nil.
     public static func invite(dataDir: DataDir, user: String, ttlHours: Int? = nil, endpoint: String? = nil) throws -> Invite {
+        do { return try makeInvite(dataDir: dataDir, user: user, ttlHours: ttlHours, endpoint: endpoint) } catch let error as SQLiteError {
+            throw NodeStore.startupError(error, path: dataDir.databasePath)
+        }
+    }
+
+    private static func makeInvite(dataDir: DataDir, user: String, ttlHours: Int?, endpoint: String?) throws -> Invite {
         let config = try dataDir.loadConfig()
         let keys = try dataDir.loadKeys()
         let (record, invite) = try newInvite(config: config, keys: keys, user: user, ttlHours: ttlHours, endpoint: endpoint, rekey: false,
                                             configPath: dataDir.configPath)
+        try dataDir.checkDatabase()
         let store = try NodeStore(path: dataDir.databasePath)
         defer { store.close() }
         if let existing = try store.user(named: user) {
@@ -59,10 +67,15 @@ public enum Operator {
     /// Enrolled users, with how many messages wait for each.
     public static func users(dataDir: DataDir) throws -> [(user: UserRecord, waiting: Int)] {
         _ = try dataDir.loadConfig()
+        try dataDir.checkDatabase()
         let store = try NodeStore(path: dataDir.databasePath)
         defer { store.close() }
-        let waiting = try store.waitingCounts()
-        return try store.users().map { ($0, waiting[$0.name] ?? 0) }
+        do {
+            let waiting = try store.waitingCounts()
+            return try store.users().map { ($0, waiting[$0.name] ?? 0) }
+        } catch let error as SQLiteError {
+            throw NodeStore.startupError(error, path: dataDir.databasePath)
+        }
     }
 
     /// Adds a peer to node.yaml; a running node connects within about a second.

@@ -81,6 +81,7 @@ extension Reactor {
                         "by_user": waiting.filter { $0.value > 0 }],
             "journal": journal.count,
             "destinations": destinationsWaiting(nowMs: nowMs),
+            "restore": restoreStatus(),
             "unrouted": journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) },
             "held": heldCount.values.reduce(0, +),

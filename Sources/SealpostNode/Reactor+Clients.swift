@@ -522,6 +522,7 @@ extension Reactor {
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         flushRefusedKeys(now: now)
         quotas.pruneBuckets(limits: config.limits, now: now)
+        restoreHousekeeping()
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
             drop(routing)
             _ = session

@@ -89,7 +89,7 @@ extension Reactor {
                 }
                 if now &- link.lastHelloSentNs >= PeerLink.pingIntervalNs {
                     link.lastHelloSentNs = now
-                    sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit))
+                    sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
                 }
             } else if now &- max(link.routesHeardNs, link.subOpenedNs) > PeerLink.reopenAfterNs {
                 do { try link.reopenSubscription(context: context, keys: keys) } catch {
@@ -147,7 +147,7 @@ extension Reactor {
             let batch = journal.take(dest: dest, limit: link.room)
             for (index, entry) in batch.enumerated() {
                 let frame = PeerCommand.relay(jid: entry.jid, origin: entry.origin, dest: entry.dest, streamSeq: entry.streamSeq,
-                                              hops: entry.hops, envelope: entry.envelope).encode()
+                                              hops: entry.hops, envelope: entry.envelope, epoch: entry.epoch).encode()
                 let sent = (try? link.dealer.send([frame], dontWait: true)) ?? false
                 guard sent else {
                     // Pipe full or not connected: everything not sent goes back, in order.
@@ -187,6 +187,7 @@ extension Reactor {
         streamOut = (try? store.streams(outgoing: true)) ?? streamOut
         streamIn = (try? store.streams(outgoing: false)) ?? streamIn
         heldCount = (try? store.heldCounts()) ?? heldCount
+        reloadRestoreState()
     }
 
     // MARK: origin
@@ -200,14 +201,15 @@ extension Reactor {
         envelope.encode(into: &w)
         var jid: UInt64 = 0
         try write(ref: envelope.id) {
-            jid = try store.appendJournal(dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs)
+            jid = try store.appendJournal(dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0, envelope: w.bytes, at: nowMs,
+                                          epoch: restore.ownEpoch)
         }
         quotas.changeSender(envelope.from, count: 1, bytes: w.bytes.count)
         try noteJournalled(envelope, jid: jid)
         streamOut[dest] = streamSeq + 1
         dirtyStreamsOut.insert(dest)
         let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
-                                       envelope: envelope, createdMs: nowMs)
+                                       envelope: envelope, createdMs: nowMs, epoch: restore.ownEpoch)
         batch.afterCommit { [weak self] in self?.journal.add(entry) }
     }
 
@@ -228,7 +230,7 @@ extension Reactor {
         }
         do {
             switch command {
-            case let .hello(node, signKey, _):
+            case let .hello(node, signKey, _, epoch):
                 guard node == peer else {
                     counters.rejectedAnnouncements += 1
                     logger.warning("peer says it is another node", metadata: ["peer": "\(peer)", "claims": "\(node)"])
@@ -236,10 +238,11 @@ extension Reactor {
                 }
                 try pinPeerKey(link, signKey)
                 link.peerHelloNs = Clock.monotonicNs()
-                replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit))
-            case let .relay(jid, origin, dest, streamSeq, hops, envelope):
+                try notePeerHello(link, epoch: epoch, onRouter: true)
+                replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
+            case let .relay(jid, origin, dest, streamSeq, hops, envelope, epoch):
                 try receiveRelay(from: link, routingId: routingId, jid: jid, origin: origin, dest: dest,
-                                 streamSeq: streamSeq, hops: hops, envelope: envelope)
+                                 streamSeq: streamSeq, hops: hops, envelope: envelope, epoch: epoch)
             case .ping(let sentNs):
                 replyPeer(routingId, .pong(echoNs: sentNs))
             case .directoryRequest(let home):
@@ -284,7 +287,7 @@ extension Reactor {
     }
 
     func receiveRelay(from link: PeerLink, routingId: [UInt8], jid: UInt64, origin: String, dest: String,
-                      streamSeq: UInt64, hops: UInt8, envelope: Envelope) throws {
+                      streamSeq: UInt64, hops: UInt8, envelope: Envelope, epoch: UInt64 = 0) throws {
         // Refusals that are final are acknowledged (SPEC 13.4), so the peer drops the
         // envelope instead of resending it for good; only the route check waits.
         guard origin != config.name else {
@@ -329,7 +332,9 @@ extension Reactor {
             return
         }
         if dest == config.name {
-            try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
+            if try acceptEpoch(origin: origin, epoch: epoch, streamSeq: streamSeq, envelope: envelope) {
+                try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
+            }
         } else {
             var w = WireWriter(capacity: envelope.encodedSize)
             envelope.encode(into: &w)
@@ -337,11 +342,11 @@ extension Reactor {
             var newJid: UInt64 = 0
             try write(ref: envelope.id) {
                 newJid = try store.appendJournal(dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
-                                                 envelope: w.bytes, at: nowMs)
+                                                 envelope: w.bytes, at: nowMs, epoch: epoch)
             }
             try noteJournalled(envelope, jid: newJid)
             let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
-                                           envelope: envelope, createdMs: nowMs)
+                                           envelope: envelope, createdMs: nowMs, epoch: epoch)
             batch.afterCommit { [weak self] in self?.journal.add(entry) }
             counters.relayed += 1
             rates.countRelayed()
@@ -384,7 +389,7 @@ extension Reactor {
         dirtyStreamsIn.insert(origin)
     }
 
-    private func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
+    func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
         if envelope.kind == EnvelopeKind.groupFanout.rawValue {
             return try deliverFanout(envelope)
         }
@@ -426,12 +431,13 @@ extension Reactor {
                 // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
                 if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
                 switch command {
-                case let .hello(node, signKey, credit):
+                case let .hello(node, signKey, credit, epoch):
                     guard node == link.name else {
                         counters.rejectedAnnouncements += 1
                         continue
                     }
                     try pinPeerKey(link, signKey)
+                    try notePeerHello(link, epoch: epoch, onRouter: false)
                     link.credit = Int(credit)
                     if !link.helloAnswered {
                         link.helloAnswered = true
@@ -448,7 +454,7 @@ extension Reactor {
                     // Only what was sent to this peer and not yet given to another: a
                     // peer cannot make us forget envelopes it never had.
                     for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
-                        try write(ref: .zero) { try store.deleteJournal(jid) }
+                        try finishJournalEntry(jid, ackedBy: link.name)
                         // A burn message's copy here is gone with it: its sender gets a receipt.
                         if let entry = journal.entries[jid] {
                             try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name)
@@ -456,7 +462,7 @@ extension Reactor {
                                 quotas.changeSender(entry.envelope.from, count: -1, bytes: -entry.envelope.encodedSize)
                             }
                         }
-                        // Forgotten only once the delete is durable; a failed commit leaves it in flight.
+                        // Forgotten only once the delete (or the retention mark) is durable; a failed commit leaves it in flight.
                         batch.afterCommit { [weak self] in
                             link.inFlight[jid] = nil
                             self?.journal.remove(jid)
@@ -592,9 +598,8 @@ extension Reactor {
     }
 
     func announceRoutes() {
-        routesSeq += 1
-        // Seqs grow across restarts too (start time in the high bits), so peers never ignore a restarted node.
-        let seq = (startedMs << 20) &+ routesSeq
+        // A durable counter, not the clock: peers never ignore a node restarted after its clock went back.
+        guard let seq = nextAnnouncementSeq() else { return }
         let entries = routeTable.announcement(signKey: keys.sign.publicKey, directoryVersion: localDirectoryVersion)
         _ = try? publisher.send([PeerCommand.routes(node: config.name, seq: seq, entries: entries).encode()], dontWait: true)
     }
@@ -705,8 +710,7 @@ extension Reactor {
     // MARK: summaries
 
     func publishSummary() {
-        summarySeq += 1
-        let seq = (startedMs << 20) &+ summarySeq
+        guard let seq = nextAnnouncementSeq() else { return }
         let json = summaryJSON()
         summaries[config.name] = (seq, json, Clock.nowMs())
         _ = try? publisher.send([PeerCommand.summary(node: config.name, seq: seq, json: json).encode()], dontWait: true)

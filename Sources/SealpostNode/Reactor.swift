@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SealpostCore
 import Sodium
+import SQLite
 import ZeroMQ
 
 /// The node's event loop. Made, run and closed on the node's own thread: it owns
@@ -83,7 +84,6 @@ final class Reactor {
     var links: [String: PeerLink] = [:]
     var peersByKey: [[UInt8]: String] = [:]
     var routeTable: RouteTable
-    var routesSeq: UInt64 = 0
     var journal = RelayJournal()
     var streamOut: [String: UInt64] = [:]
     var streamIn: [String: UInt64] = [:]
@@ -111,7 +111,6 @@ final class Reactor {
     var remoteEntries: [String: (home: String, entry: [UInt8])] = [:]
     var localDirectoryVersion: UInt64 = 0
     var summaries: [String: (seq: UInt64, json: [UInt8], heardMs: UInt64)] = [:]
-    var summarySeq: UInt64 = 0
     var directoryRequestedNs: [String: UInt64] = [:]
     /// DIR-REQs waiting for their answer, per home: the peer asked and when (only these get applied).
     var directoryRequests: [String: (hop: String, sentNs: UInt64)] = [:]
@@ -123,6 +122,8 @@ final class Reactor {
     var nextAnnounceNs: UInt64 = 0
     var nextSummaryNs: UInt64 = 0
     var nextConfigCheckNs: UInt64 = 0
+    /// Stream epochs, retention and announcement counters (Reactor+Restore).
+    var restore = RestoreState()
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
@@ -158,7 +159,11 @@ final class Reactor {
         publisher = try Socket(context, .pub)
         admin = try Socket(context, .router)
 
-        try loadState()
+        do {
+            try loadState()
+        } catch let error as SQLiteError {
+            throw NodeStore.startupError(error, path: dataDir.databasePath)
+        }
 
         var secret = keys.curve.secretKey.copyBytes()
         defer { wipe(&secret) }
@@ -174,7 +179,7 @@ final class Reactor {
             try router.bind(config.listen)
             routerEndpoint = try router.lastEndpoint()
         } catch let error as ZMQError {
-            throw NodeError.bind("cannot listen on \(config.listen): \(error.description)")
+            throw NodeError.bind("cannot listen on \(config.listen): \(error.description) (is another program or node using it? change 'listen' in \(dataDir.configPath))")
         }
         do {
             try publisher.setOption(SocketOption.sendHWM, 10_000)
@@ -182,7 +187,7 @@ final class Reactor {
             try publisher.bind(config.publish)
             publishEndpoint = try publisher.lastEndpoint()
         } catch let error as ZMQError {
-            throw NodeError.bind("cannot publish on \(config.publish): \(error.description)")
+            throw NodeError.bind("cannot publish on \(config.publish): \(error.description) (is another program or node using it? change 'publish' in \(dataDir.configPath))")
         }
         do {
             unlink(dataDir.adminSocketPath)
@@ -190,7 +195,7 @@ final class Reactor {
             try admin.bind(dataDir.adminEndpoint)
             adminEndpoint = dataDir.adminEndpoint
         } catch let error as ZMQError {
-            throw NodeError.bind("cannot open the admin socket \(dataDir.adminEndpoint): \(error.description)")
+            throw NodeError.bind("cannot open the admin socket \(dataDir.adminEndpoint): \(error.description) (the data directory must be writable by the node's user)")
         }
         self.logger[metadataKey: "node"] = "\(config.name)"
         configModified = dataDir.configModified
@@ -225,6 +230,8 @@ final class Reactor {
         nextBurnExpiryMs = try store.nextBurnExpiry()
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
         try loadFiles()
+        try loadRestoreState()
+        let epochs = try store.journalEpochs()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r) else {
@@ -233,7 +240,7 @@ final class Reactor {
                 continue
             }
             journal.add(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
-                                           hops: row.hops, envelope: envelope, createdMs: row.createdAt))
+                                           hops: row.hops, envelope: envelope, createdMs: row.createdAt, epoch: epochs[row.jid] ?? 0))
             if row.origin == config.name {
                 senders[envelope.from, default: Quotas.Usage()].count += 1
                 senders[envelope.from, default: Quotas.Usage()].bytes += row.envelope.count

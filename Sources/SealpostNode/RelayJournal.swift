@@ -15,6 +15,8 @@ struct RelayJournal {
         var createdMs: UInt64
         var attempts = 0
         var sentTo: String?
+        /// The origin's stream epoch when it numbered the envelope (0: from before epochs).
+        var epoch: UInt64 = 0
     }
 
     /// Journal ids waiting to be sent, ascending, consumed from `head`. A class, so

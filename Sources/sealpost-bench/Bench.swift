@@ -238,10 +238,13 @@ extension Bench {
             discussion: "Also measures how long `status` takes to answer on the sender's node while the load runs.")
 
         @OptionGroup var options: LoadOptions
+        @Option(help: "relay_retention_hours of both nodes (0 keeps nothing after RELAYED), to measure what retention costs.")
+        var relayRetentionHours = 24
 
         func run() throws {
-            let hq = try BenchNode(name: "hq")
-            let traffic = try BenchNode(name: "traffic")
+            let hours = relayRetentionHours
+            let hq = try BenchNode(name: "hq") { $0.relayRetentionHours = hours }
+            let traffic = try BenchNode(name: "traffic") { $0.relayRetentionHours = hours }
             defer { hq.close(); traffic.close() }
             try hq.peer(with: traffic)
             let alice = try hq.join("alice")

@@ -12,7 +12,7 @@ struct SealpostNodeCommand: ParsableCommand {
         abstract: "Sealpost relay node: create, run and operate a unit's node.",
         version: SealpostVersion.string,
         subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Directory.self, Status.self, Pending.self,
-                      Check.self],
+                      Check.self, BackupCommand.self, RestoreCommand.self],
         defaultSubcommand: Run.self
     )
 
@@ -89,6 +89,12 @@ extension SealpostNodeCommand {
         @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
         func run() throws {
+            // SIGINT and SIGTERM are blocked before any thread exists, so every thread (the
+            // reactor's, libzmq's, libdispatch's) inherits the mask and the one thread below
+            // takes them with sigwait. A signal handler of libdispatch is not enough: the kernel
+            // may hand a process signal to any thread that does not block it, and with
+            // SIG_IGN there it was dropped and the node ran on.
+            let stopSignals = Self.blockStopSignals()
             guard let level = Logger.Level(rawValue: logLevel) else { fail("unknown log level '\(logLevel)'") }
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
@@ -112,24 +118,33 @@ extension SealpostNodeCommand {
                 node = try Node.start(dataDir: dir, logger: logger)
             } catch let error as NodeError {
                 fail(error.description)
+            } catch {
+                // Anything else at start is still one `error:` line with the data dir in it.
+                fail("cannot start the node in \(dir.path): \(error)")
             }
-            // Handlers first: a supervisor (or a test) that sends SIGTERM as soon as it reads
-            // "listening on" must find them in place, or the signal is lost to SIG_IGN.
-            signal(SIGINT, SIG_IGN)
-            signal(SIGTERM, SIG_IGN)
-            var sources: [DispatchSourceSignal] = []
-            for sig in [SIGINT, SIGTERM] {
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler { node.stop() }
-                source.resume()
-                sources.append(source)
+            let waiter = Thread {
+                var set = stopSignals
+                var received: Int32 = 0
+                sigwait(&set, &received)
+                node.stop()
             }
+            waiter.name = "sealpost-node-signals"
+            waiter.start()
             print("node '\(node.name)' listening on \(node.routerEndpoint), publishing on \(node.publishEndpoint)")
             print("invite a person:  sealpost-node invite --data \(options.data) USER")
             fflush(nil)
             node.waitUntilStopped()
-            _ = sources
             logger.info("node stopped")
+        }
+
+        /// Blocks SIGINT and SIGTERM in the calling thread (and so in every thread it starts later).
+        static func blockStopSignals() -> sigset_t {
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGTERM)
+            pthread_sigmask(SIG_BLOCK, &set, nil)
+            return set
         }
     }
 

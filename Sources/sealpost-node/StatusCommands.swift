@@ -99,6 +99,12 @@ func renderStatus(_ s: [String: Any]) -> String {
                + ", \(users["online"] ?? 0) online, \(users["federated"] ?? 0) on other nodes")
     out.append("waiting   \(waiting["messages"] ?? 0) messages for \(waiting["users"] ?? 0) offline users")
     out.append("relay     \(s["journal"] ?? 0) in the journal (\(s["unrouted"] ?? 0) with no route now), \(s["held"] ?? 0) held for order")
+    if let r = s["restore"] as? [String: Any] {
+        let restored = (r["restored_at"] as? String).map { "restored \($0); " } ?? ""
+        let lost = (r["lost_by_stream"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) from \($0.key)" }
+        out.append("restore   \(restored)\(r["retained"] ?? 0) relayed kept \(r["retention_hours"] ?? 0) h for restored peers, \(r["resent"] ?? 0) sent again"
+                   + (lost.isEmpty ? "" : "; LOST for good: \(lost.joined(separator: ", "))"))
+    }
     if let r = s["reminders"] as? [String: Any] {
         let next = (r["next_due"] as? String).map { ", next due \($0)" } ?? ""
         out.append("reminders \(r["pending"] ?? 0) pending\(next); \(r["fired"] ?? 0) fired, \(r["late"] ?? 0) late")

@@ -71,8 +71,8 @@ final class VectorTests: XCTestCase {
     /// Every node-to-node command with fixed field values, in the order of SPEC.md.
     static var peerCommands: [(String, PeerCommand)] {
         [
-            ("HELLO", .hello(node: "hq", signKey: [UInt8](repeating: 0x77, count: 32), credit: 1000)),
-            ("RELAY", .relay(jid: 9, origin: "hq", dest: "traffic", streamSeq: 3, hops: 1, envelope: envelope)),
+            ("HELLO", .hello(node: "hq", signKey: [UInt8](repeating: 0x77, count: 32), credit: 1000, epoch: 1_764_000_000_000)),
+            ("RELAY", .relay(jid: 9, origin: "hq", dest: "traffic", streamSeq: 3, hops: 1, envelope: envelope, epoch: 1_764_000_000_000)),
             ("RELAYED", .relayed(jids: [9, 10])),
             ("PEER-PING", .ping(sentNs: 123_456_789)),
             ("PEER-PONG", .pong(echoNs: 123_456_789)),

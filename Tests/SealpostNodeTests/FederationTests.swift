@@ -198,7 +198,7 @@ final class FederationTests: XCTestCase {
             guard events[0].contains(.readable), let message = try router.receive(dontWait: true), message.frames.count == 2 else { continue }
             switch try PeerCommand.decode(message.frames[1]) {
             case .hello:
-                try router.send([message.frames[0], PeerCommand.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10).encode()])
+                try router.send([message.frames[0], PeerCommand.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10, epoch: 0).encode()])
             case .ping(let t):
                 try router.send([message.frames[0], PeerCommand.pong(echoNs: t).encode()])
             case .directoryRequest("fake"):
@@ -237,12 +237,12 @@ final class FederationTests: XCTestCase {
         defer { bob.close() }
         try hq.waitFor("the fake peer to be configured") { ($0["peers"] as? [Any])?.count == 1 }
         try fake.connect(to: hq)
-        try fake.send(.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10))
+        try fake.send(.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10, epoch: 0))
 
         // An envelope claiming to come from a node the fake does not route for.
         let forged = Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: "mallory@elsewhere", to: "bob@hq",
                               kind: 1, sentAt: Clock.nowMs(), body: [1, 2, 3])
-        try fake.send(.relay(jid: 1, origin: "elsewhere", dest: "hq", streamSeq: 1, hops: 0, envelope: forged))
+        try fake.send(.relay(jid: 1, origin: "elsewhere", dest: "hq", streamSeq: 1, hops: 0, envelope: forged, epoch: 0))
         try hq.waitFor("the forged relay to be rejected") { s in
             ((s["counters"] as? [String: Any])?["rejected_relays"] as? Int ?? 0) >= 1
         }

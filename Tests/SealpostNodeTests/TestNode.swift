@@ -36,7 +36,7 @@ final class TestNode {
         return logger
     }()
 
-    func start() throws {
+    func start(configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
         let fixed = endpoint, fixedPublish = publishEndpoint
         // On a restart the old port may be held for a moment: a client reconnecting to it while the
         // node is down can end up connected to itself (TCP simultaneous open) until its handshake fails.
@@ -46,6 +46,7 @@ final class TestNode {
                 node = try Node.start(dataDir: dir, logger: Self.logger) { config in
                     if !fixed.isEmpty { config.listen = fixed }
                     if !fixedPublish.isEmpty { config.publish = fixedPublish }
+                    configure(&config)
                 }
                 break
             } catch where !fixed.isEmpty && "\(error)".contains("Address already in use") && Clock.monotonicNs() < deadline {
