@@ -146,11 +146,11 @@ public final class MailboxReader {
     /// Records, shows and acknowledges what was taken (see the type's summary).
     /// - Parameters:
     ///   - render: the text of the batch, one line per message; called only when the batch holds a message.
-    ///   - output: writes it (default: standard output, in one write, after anything printed before).
+    ///   - output: writes it, called right after the seen log's commit (by default: standard
+    ///     output, in one write, the commit fused in right before the system call).
     /// - Returns: how many messages were shown.
     @discardableResult
-    public func settle(render: ([ReceivedMessage]) -> [String],
-                       output: (String) throws -> Void = MailboxReader.writeStandardOutput) throws -> Int {
+    public func settle(render: ([ReceivedMessage]) -> [String], output: ((String) throws -> Void)? = nil) throws -> Int {
         guard batchSeq > 0 else { return 0 }
         let shown = batch
         if let books, !shown.isEmpty {
@@ -162,8 +162,12 @@ public final class MailboxReader {
         try seen.prepare(shown.map(\.id))
         batch.removeAll()
         batchIds.removeAll()
-        seen.commit()
-        if !text.isEmpty { try output(text) }
+        if let output {
+            seen.commit()
+            if !text.isEmpty { try output(text) }
+        } else {
+            try Self.writeStandardOutput(text, commit: seen.commit)
+        }
         try seen.sync()
         let through = blockedAt.map { min(batchSeq, $0 - 1) } ?? batchSeq
         if through > 0 { try client.ack(through) }
@@ -172,11 +176,13 @@ public final class MailboxReader {
         return shown.count
     }
 
-    /// Writes `text` to standard output in one write (retrying a short one), after
-    /// anything printed before, so that a batch appears whole.
-    public static func writeStandardOutput(_ text: String) throws {
+    /// Writes `text` to standard output in one write (retrying a short one), so that a
+    /// batch appears whole; `commit` runs right before the system call, with nothing
+    /// between them that allocates or waits.
+    static func writeStandardOutput(_ text: String, commit: () -> Void) throws {
         var text = text
         let ok = text.withUTF8 { raw in
+            commit()
             var done = 0
             while done < raw.count {
                 let n = write(1, raw.baseAddress! + done, raw.count - done)

@@ -35,7 +35,10 @@ public final class SeenLog {
     public private(set) var damagedLines = 0
 
     /// Ids the log holds now (at most `capacity`).
-    public var count: Int { order.count }
+    public var count: Int {
+        finishCommit()
+        return order.count
+    }
 
     /// Opens (or creates) the log of the profile at `profilePath`.
     /// - Throws: `ClientError.io` when the file cannot be opened or repaired.
@@ -74,12 +77,14 @@ public final class SeenLog {
     }
 
     deinit {
-        if let (map, length) = munmapLater { munmap(map, length) }
         if let map = pending?.map { munmap(map, pending!.mapLength) }
         if fd >= 0 { close(fd) }
     }
 
-    public func contains(_ id: MessageID) -> Bool { set.contains(id.hex) }
+    public func contains(_ id: MessageID) -> Bool {
+        finishCommit()
+        return set.contains(id.hex)
+    }
 
     /// A batch written but not committed: its line ends in a blank, not a newline.
     private struct Pending {
@@ -99,7 +104,13 @@ public final class SeenLog {
     /// happens here, so that `commit` is one store to memory.
     /// - Throws: `ClientError.io` when the line cannot be written (nothing is recorded).
     public func prepare(_ ids: [MessageID]) throws {
-        precondition(pending == nil, "prepare twice without commit")
+        finishCommit()
+        if let stale = pending {
+            // Prepared and never committed (its output failed): cut it off.
+            if let map = stale.map { munmap(map, stale.mapLength) }
+            pending = nil
+            _ = ftruncate(fd, size)
+        }
         var fresh: [String] = []
         var inBatch = Set<String>()
         for id in ids where !set.contains(id.hex) && inBatch.insert(id.hex).inserted { fresh.append(id.hex) }
@@ -129,32 +140,37 @@ public final class SeenLog {
     /// the mapped page, or a one-byte write), and the ids count as seen, here and for
     /// any later process. Durable on disk after `sync`; if the machine goes down before,
     /// the batch is shown again rather than lost.
+    /// Only the store: the bookkeeping waits until the caller has written its output.
     public func commit() {
         guard let p = pending else { return }
-        pending = nil
         if let map = p.map {
             map.storeBytes(of: 0x0A, toByteOffset: p.byteInMap, as: UInt8.self)
-            munmapLater = (map, p.mapLength)
         } else {
             var newline: UInt8 = 0x0A
             _ = withUnsafeBytes(of: &newline) { PrivateFile.writeAll(fd, $0, at: size + off_t(p.length - 1)) }
         }
+        committed = true
+    }
+
+    private var committed = false
+
+    /// The bookkeeping of a commit (memory, offsets, the mapping), done after the output.
+    private func finishCommit() {
+        guard committed, let p = pending else { return }
+        committed = false
+        pending = nil
+        if let map = p.map { munmap(map, p.mapLength) }
         size += off_t(p.length)
         idsInFile += p.ids.count
         unsynced = true
         take(p.ids)
     }
 
-    private var munmapLater: (UnsafeMutableRawPointer, Int)?
-
     /// Step 3, after the batch is shown and before it is acknowledged: `fdatasync`.
     /// Compacts the file when it has grown past its bound.
     /// - Throws: `ClientError.io` when the disk does not confirm it.
     public func sync() throws {
-        if let (map, length) = munmapLater {
-            munmap(map, length)
-            munmapLater = nil
-        }
+        finishCommit()
         if unsynced {
             guard fdatasync(fd) == 0 else { throw ClientError.io("cannot write the seen log \(path): \(String(cString: strerror(errno)))") }
             unsynced = false
@@ -171,6 +187,12 @@ public final class SeenLog {
 
     /// Rewrites the file with only the ids memory keeps (atomically: temp file, rename, directory sync).
     public func compact() throws {
+        finishCommit()
+        if let stale = pending {
+            // Prepared and not committed: not seen, so not kept.
+            if let map = stale.map { munmap(map, stale.mapLength) }
+            pending = nil
+        }
         var data = Data()
         var start = 0
         while start < order.count {

@@ -85,6 +85,25 @@ final class SeenLogTests: XCTestCase {
         XCTAssertEqual(back.damagedLines, 1)
     }
 
+    /// A process killed between writing a batch's line and committing it (before the batch
+    /// was shown): the next process does not count the batch as seen.
+    func testSeenLogBatchPreparedButNotCommittedIsNotSeen() throws {
+        let profile = root + "/profile"
+        let log = try SeenLog(profilePath: profile)
+        let shown = ids(2), notShown = ids(3)
+        try log.record(shown)
+        try log.prepare(notShown)
+        let other = try SeenLog(profilePath: profile)
+        XCTAssertTrue(shown.allSatisfy(other.contains))
+        XCTAssertFalse(notShown.contains(where: other.contains))
+        XCTAssertEqual(other.damagedLines, 1, "read as a torn last line")
+        // Committed, the same line counts.
+        let again = ids(2)
+        try other.prepare(again)
+        other.commit()
+        XCTAssertTrue(again.allSatisfy(try SeenLog(profilePath: profile).contains), "seen once committed, before any sync")
+    }
+
     func testSeenLogReadsTheEarlierOneIdPerLineFormat() throws {
         let profile = root + "/profile"
         let old = ids(3)
@@ -182,7 +201,7 @@ final class SeenLogTests: XCTestCase {
                 rendered = batch.map(\.id)
                 return batch.map(\.id.hex)
             }, output: { text in
-                let onDisk = try SeenLog(profilePath: root + "/bob")
+                let onDisk = try SeenLog(profilePath: self.root + "/bob")
                 XCTAssertTrue(rendered.allSatisfy(onDisk.contains), "recorded before it is shown")
                 shown = text.split(separator: "\n").compactMap { MessageID(hex: String($0)) }
             })
