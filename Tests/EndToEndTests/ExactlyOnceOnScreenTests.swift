@@ -79,6 +79,40 @@ final class ExactlyOnceOnScreenTests: XCTestCase {
         XCTAssertEqual(node.stop(), 0)
     }
 
+    /// The same for `chat` (the same receive loop): killed right after each batch appears,
+    /// with more arriving between runs.
+    func testChatKilledRightAfterItShowsABatchShowsEveryMessageExactlyOnceAcrossRuns() throws {
+        let (_, node) = try startNode(users: ["alice", "bob"])
+        let bob = root + "/bob"
+        let alice = try Client(profile: try Profile.load(from: root + "/alice"))
+        defer { alice.close() }
+        var sent: [String] = []
+        var shown: [String] = []
+        var kills = 0
+        func texts(_ lines: [String]) -> [String] {
+            lines.compactMap { line in line.range(of: "alice@hq: ").map { String(line[$0.upperBound...]) } }
+        }
+        for run in 0..<12 {
+            for i in 0..<4 {
+                let text = "run \(run) message \(i)"
+                _ = try alice.sendText(to: Address("bob@hq")!, text: text)
+                sent.append(text)
+            }
+            let chat = try BackgroundProcess("sealpost", ["chat", "alice@hq", "--profile", bob])
+            XCTAssertTrue(chat.waitFor { $0.contains("alice@hq: run") }, chat.text + chat.stderr)
+            chat.killHard()
+            kills += 1
+            shown += texts(chat.lines)
+        }
+        let last = try Harness.run("sealpost", ["inbox", "--profile", bob])
+        XCTAssertEqual(last.status, 0, last.stderr)
+        shown += texts(last.lines)
+        let twice = Dictionary(grouping: shown, by: { $0 }).filter { $0.value.count > 1 }.keys
+        XCTAssertEqual(twice.count, 0, "shown twice after \(kills) kills: \(twice.sorted())")
+        XCTAssertEqual(Set(sent).subtracting(shown).sorted(), [], "never shown after \(kills) kills")
+        XCTAssertEqual(node.stop(), 0)
+    }
+
     /// Regression: `chat` printed `! not sent` for a line typed while the node was down,
     /// and the line was delivered once the node came back.
     func testChatLineTypedWhileTheNodeIsDownIsQueuedAndDeliveredOnceWhenItIsBack() throws {
