@@ -122,13 +122,16 @@ enum PrivateFile {
         return true
     }
 
-    /// Removes `PATH.tmp-PID` files left by a process that died mid-write (its pid no longer runs).
-    static func removeStaleTemps(of path: String) {
+    /// Removes `PATH.tmp-PID` files left by a process that died mid-write (its pid no longer
+    /// runs); with `andBooks`, also those of the files next to it (`PATH.groups.tmp-PID`, …).
+    static func removeStaleTemps(of path: String, andBooks: Bool = false) {
         let dir = directory(of: path)
-        let prefix = String(path.dropFirst(dir.isEmpty ? 0 : dir.count + 1)) + ".tmp-"
+        let base = String(path.dropFirst(dir.isEmpty ? 0 : dir.count + 1))
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir) else { return }
-        for name in names where name.hasPrefix(prefix) {
-            guard let pid = Int32(name.dropFirst(prefix.count)) else { continue }
+        for name in names where name.hasPrefix(base + ".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards),
+                  andBooks || name[..<marker.lowerBound] == base,
+                  let pid = Int32(name[marker.upperBound...]), pid > 0 else { continue }
             if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
                 unlink(dir.isEmpty ? name : dir + "/" + name)
             }

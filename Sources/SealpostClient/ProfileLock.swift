@@ -38,6 +38,8 @@ public final class ProfileLock {
         let pid = Data("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pid.withUnsafeBytes { PrivateFile.writeAll(fd, $0, at: 0) }
+        // Temp files of the profile's books left by a process killed mid-write.
+        PrivateFile.removeStaleTemps(of: profilePath, andBooks: true)
     }
 
     deinit {

@@ -154,6 +154,17 @@ final class SeenLogTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: alive), "a running process may still be writing it")
     }
 
+    func testTakingTheProfileRemovesTempFilesOfItsBooksLeftByDeadProcesses() throws {
+        let profile = root + "/profile"
+        let stale = ["profile.tmp-2147483646", "profile.groups.tmp-2147483646", "profile.seen.tmp-2147483646"]
+        let kept = ["profile.reminders.tmp-1", "other.tmp-2147483646", "profile.notes"]
+        for name in stale + kept { FileManager.default.createFile(atPath: root + "/" + name, contents: Data("x".utf8)) }
+        _ = try ProfileLock(profilePath: profile)
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: root))
+        XCTAssertTrue(left.isDisjoint(with: stale), "\(left)")
+        XCTAssertTrue(left.isSuperset(of: kept), "a live pid, another profile, not a temp file: \(left)")
+    }
+
     func testSecondHolderOfAProfileIsRefusedWithThePidOfTheFirst() throws {
         let profile = root + "/profile"
         var first: ProfileLock? = try ProfileLock(profilePath: profile)
