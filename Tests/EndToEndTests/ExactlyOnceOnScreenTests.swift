@@ -116,7 +116,8 @@ final class ExactlyOnceOnScreenTests: XCTestCase {
     /// Regression: `chat` printed `! not sent` for a line typed while the node was down,
     /// and the line was delivered once the node came back.
     func testChatLineTypedWhileTheNodeIsDownIsQueuedAndDeliveredOnceWhenItIsBack() throws {
-        var (data, node) = try startNode(users: ["alice", "bob"])
+        let (data, first) = try startNode(users: ["alice", "bob"])
+        var node = first
         let chat = try BackgroundProcess("sealpost", ["chat", "bob@hq", "--profile", root + "/alice", "--timeout", "3"])
         XCTAssertTrue(chat.waitFor { $0.contains("chatting with bob@hq") }, chat.text)
         XCTAssertEqual(node.stop(), 0)
@@ -139,7 +140,28 @@ final class ExactlyOnceOnScreenTests: XCTestCase {
         let texts = try inbox.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["text"] as? String }
         XCTAssertEqual(texts, [line], "the line arrives exactly once")
         XCTAssertEqual(node.stop(), 0)
-        _ = data
+    }
+
+    /// The other half of "never both": a line still queued when the person leaves is
+    /// reported as not sent, and then it is not sent.
+    func testChatLeftWithALineStillQueuedSaysNotSentAndNeverSendsIt() throws {
+        let (data, first) = try startNode(users: ["alice", "bob"])
+        var node = first
+        let chat = try BackgroundProcess("sealpost", ["chat", "bob@hq", "--profile", root + "/alice", "--timeout", "2"])
+        XCTAssertTrue(chat.waitFor { $0.contains("chatting with bob@hq") }, chat.text)
+        XCTAssertEqual(node.stop(), 0)
+        chat.type("typed while the node is down")
+        XCTAssertTrue(chat.waitFor { $0.contains("* queued, will be sent when the node is back: typed while the node is down") }, chat.text)
+        chat.closeInput()
+        XCTAssertEqual(chat.waitForExit(), 0, chat.text + chat.stderr)
+        XCTAssertTrue(chat.text.contains("! not sent (the node did not store it before you left): typed while the node is down"), chat.text)
+        XCTAssertFalse(chat.text.contains("* sent:"), chat.text)
+
+        node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        let inbox = try Harness.run("sealpost", ["inbox", "--profile", root + "/bob"])
+        XCTAssertEqual(inbox.stdout, "no new messages\n", "reported not sent, so never sent")
+        XCTAssertEqual(node.stop(), 0)
     }
 
     /// Regression: a second `inbox`/`chat` on a profile took the deliveries, and the first
