@@ -16,12 +16,13 @@ import SealpostCore
 /// A process killed before 3 gets the batch again and shows it; killed after 3,
 /// it never shows it again; between the commit and the output there is nothing
 /// that waits. If the machine goes down before 4, the batch comes again (it was
-/// not acknowledged): shown again rather than lost. Nothing is acknowledged before it is on disk, and
-/// nothing at or after a delivery whose sender is not known yet.
+/// not acknowledged): shown again rather than lost. Nothing is acknowledged
+/// before it is on disk, and nothing at or after a delivery whose sender is not
+/// known yet.
 ///
 /// Hold the profile's `ProfileLock` while using one.
 public final class MailboxReader {
-    /// What the reader passes on; messages themselves go to `settle`'s `show`.
+    /// What the reader passes on; the messages themselves go to `settle`.
     public enum Event: Sendable {
         /// A delivery was taken into the batch (a new message, or a repeat that is dropped).
         case delivery
