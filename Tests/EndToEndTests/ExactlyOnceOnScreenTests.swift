@@ -79,6 +79,23 @@ final class ExactlyOnceOnScreenTests: XCTestCase {
         XCTAssertEqual(node.stop(), 0)
     }
 
+    func testInboxLimitShowsAtMostNAndLeavesTheRestWaiting() throws {
+        let (_, node) = try startNode(users: ["alice", "bob"])
+        for i in 0..<5 { XCTAssertEqual(try Harness.run("sealpost", ["send", "bob@hq", "m\(i)", "--profile", root + "/alice"]).status, 0) }
+        var seen: [String] = []
+        for expected in [2, 2, 1, 0] {
+            let r = try Harness.run("sealpost", ["inbox", "--limit", "2", "--json", "--profile", root + "/bob"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.lines.count, expected, r.stdout)
+            seen += try r.lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["text"] as? String ?? "" }
+        }
+        XCTAssertEqual(seen, ["m0", "m1", "m2", "m3", "m4"])
+        let bad = try Harness.run("sealpost", ["inbox", "--limit", "0", "--profile", root + "/bob"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--limit must be between 1 and 1000000"), bad.stderr)
+        XCTAssertEqual(node.stop(), 0)
+    }
+
     /// The same for `chat` (the same receive loop): killed right after each batch appears,
     /// with more arriving between runs.
     func testChatKilledRightAfterItShowsABatchShowsEveryMessageExactlyOnceAcrossRuns() throws {
