@@ -148,7 +148,7 @@ public final class MailboxReader {
     /// - Parameters:
     ///   - render: the text of the batch, one line per message; called only when the batch holds a message.
     ///   - output: writes it, called right after the seen log's commit (by default: standard
-    ///     output, in one write, the commit fused in right before the system call).
+    ///     output, in one write, the commit stored right before the system call).
     /// - Returns: how many messages were shown.
     @discardableResult
     public func settle(render: ([ReceivedMessage]) -> [String], output: ((String) throws -> Void)? = nil) throws -> Int {
@@ -167,7 +167,7 @@ public final class MailboxReader {
             seen.commit()
             if !text.isEmpty { try output(text) }
         } else {
-            try Self.writeStandardOutput(text, commit: seen.commit)
+            try Self.writeStandardOutput(text, seen: seen)
         }
         try seen.sync()
         let through = blockedAt.map { min(batchSeq, $0 - 1) } ?? batchSeq
@@ -178,12 +178,13 @@ public final class MailboxReader {
     }
 
     /// Writes `text` to standard output in one write (retrying a short one), so that a
-    /// batch appears whole; `commit` runs right before the system call, with nothing
-    /// between them that allocates or waits.
-    static func writeStandardOutput(_ text: String, commit: () -> Void) throws {
+    /// batch appears whole, and commits the seen log's prepared line: the store of its
+    /// newline is the last thing before the system call (`SeenLog.commitByte`).
+    static func writeStandardOutput(_ text: String, seen: SeenLog) throws {
         var text = text
+        let byte = seen.commitByte
         let ok = text.withUTF8 { raw in
-            commit()
+            if let byte { byte.pointee = 0x0A } else { seen.commit() }
             var done = 0
             while done < raw.count {
                 let n = write(1, raw.baseAddress! + done, raw.count - done)
@@ -195,6 +196,7 @@ public final class MailboxReader {
             }
             return true
         }
+        seen.commit()
         if !ok { throw ClientError.io("cannot write to standard output: \(String(cString: strerror(errno)))") }
     }
 

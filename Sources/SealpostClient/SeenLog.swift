@@ -154,6 +154,15 @@ public final class SeenLog {
 
     private var committed = false
 
+    /// The mapped byte that commits the prepared batch: a caller that stores its newline
+    /// there itself, as the last thing before its output's system call, leaves nothing
+    /// between the two (then calls `commit`, which stores the same byte again and does
+    /// the bookkeeping). Nil when nothing is prepared or the page could not be mapped.
+    public var commitByte: UnsafeMutablePointer<UInt8>? {
+        guard let p = pending, let map = p.map else { return nil }
+        return (map + p.byteInMap).assumingMemoryBound(to: UInt8.self)
+    }
+
     /// The bookkeeping of a commit (memory, offsets, the mapping), done after the output.
     private func finishCommit() {
         guard committed, let p = pending else { return }
