@@ -77,23 +77,64 @@ public struct Profile: Sendable {
     }
 }
 
-/// Writes files only the owner can read, atomically (temp file + rename).
+/// Writes files only the owner can read, atomically (temp file + rename + directory sync).
 enum PrivateFile {
     static func write(_ data: Data, to path: String) throws {
         // Not NSString.deletingLastPathComponent: Foundation on Linux traps on a
         // one-character relative path such as "a" (regression test: CommandLineTests).
-        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+        let dir = directory(of: path)
         if !dir.isEmpty {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         let temp = path + ".tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ClientError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
-        let ok = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
+        let ok = data.withUnsafeBytes { writeAll(fd, $0, at: 0) } && fsync(fd) == 0
         close(fd)
         guard ok, rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
             unlink(temp)
-            throw ClientError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+            throw ClientError.io("cannot write \(path): \(reason)")
+        }
+        // The rename is durable only once the directory is.
+        let dirFd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirFd >= 0 {
+            _ = fsync(dirFd)
+            close(dirFd)
+        }
+    }
+
+    static func directory(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+    }
+
+    /// Writes all of `bytes` at `offset` (retrying short writes and EINTR); false on an error (errno set).
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: off_t) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, offset + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            done += n
+        }
+        return true
+    }
+
+    /// Removes `PATH.tmp-PID` files left by a process that died mid-write (its pid no longer
+    /// runs); with `andBooks`, also those of the files next to it (`PATH.groups.tmp-PID`, …).
+    static func removeStaleTemps(of path: String, andBooks: Bool = false) {
+        let dir = directory(of: path)
+        let base = String(path.dropFirst(dir.isEmpty ? 0 : dir.count + 1))
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir) else { return }
+        for name in names where name.hasPrefix(base + ".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards),
+                  andBooks || name[..<marker.lowerBound] == base,
+                  let pid = Int32(name[marker.upperBound...]), pid > 0 else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                unlink(dir.isEmpty ? name : dir + "/" + name)
+            }
         }
     }
 }
@@ -120,10 +161,12 @@ public enum ClientError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
     case io(String)
     case protocolError(String)
+    /// Another process holds the profile (see `ProfileLock`).
+    case busy(String)
 
     public var description: String {
         switch self {
-        case .noProfile(let m), .unreachable(let m), .invalid(let m), .io(let m), .protocolError(let m): return m
+        case .noProfile(let m), .unreachable(let m), .invalid(let m), .io(let m), .protocolError(let m), .busy(let m): return m
         case .refused(_, let reason): return reason
         }
     }

@@ -13,6 +13,9 @@ extension SealpostCommand {
         /// Sends a request to the group's home node and waits for its answer.
         static func request(_ op: Group.Op, group: Address, members: [String], profile: ProfileOption, json: Bool) {
             let p = profile.load()
+            // It attaches to wait for the answer: the profile is held like inbox holds it.
+            let lock = profile.lock()
+            defer { withExtendedLifetime(lock) {} }
             do {
                 let client = try profile.client(p)
                 defer { client.close() }

@@ -42,6 +42,12 @@ struct ProfileOption: ParsableArguments {
     func load() -> Profile {
         do { return try Profile.load(from: path) } catch { fail("\(error)") }
     }
+
+    /// Claims the profile for a command that receives (keep it until the command ends);
+    /// exits with a clear error when another process holds it.
+    func lock() -> ProfileLock {
+        do { return try ProfileLock(profilePath: path) } catch { fail("\(error)") }
+    }
 }
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
@@ -56,8 +62,13 @@ func jsonLine(_ object: [String: Any]) -> String {
 
 /// Prints the "key changed for …" notices the client noticed since the last call
 /// (one JSON object a line with `json`).
+/// The "key changed" notices the client has not shown yet, as output lines.
+func keyChangeLines(_ client: Client, json: Bool) -> [String] {
+    client.takeKeyChanges().map { json ? jsonLine($0.json) : "! " + $0.notice }
+}
+
 func printKeyChanges(_ client: Client, json: Bool) {
-    for change in client.takeKeyChanges() { print(json ? jsonLine(change.json) : "! " + change.notice) }
+    for line in keyChangeLines(client, json: json) { print(line) }
 }
 
 func parseAddress(_ text: String) -> Address {
@@ -247,82 +258,66 @@ extension SealpostCommand {
             abstract: "Print what arrived since the last call, oldest first, and acknowledge it.")
 
         @Option(help: "Wait up to SECONDS for at least one message.") var wait: Double = 0
+        @Option(help: "Show at most N messages; the rest wait for the next call.") var limit: Int?
         @OptionGroup var profile: ProfileOption
         @Flag(help: "One JSON object per line.") var json = false
 
         func validate() throws {
             guard wait >= 0, wait <= 86_400 else { throw ValidationError("--wait must be between 0 and 86400 seconds") }
+            if let limit, limit < 1 || limit > 1_000_000 { throw ValidationError("--limit must be between 1 and 1000000") }
         }
 
         func run() throws {
             let p = profile.load()
+            let lock = profile.lock()
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
-                let seen = SeenLog(profilePath: profile.path)
-                let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
-                let count = try Inbox.collect(client: client, seen: seen, waitMs: Int(wait * 1000)) { m in
-                    printKeyChanges(client, json: json)
-                    print(json ? jsonLine(m.json) : m.line)
-                    books.note(m)
+                let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path),
+                                           books: ProfileBooks(profilePath: profile.path, me: p.address.description),
+                                           window: UInt32(min(limit ?? Int(Inbox.window), Int(Inbox.window))))
+                let count = try Inbox.collect(reader: reader, waitMs: Int(wait * 1000), limit: limit) { batch in
+                    keyChangeLines(client, json: json) + batch.map { json ? jsonLine($0.json) : $0.line }
                 }
                 printKeyChanges(client, json: json)
-                try books.save()
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
+            withExtendedLifetime(lock) {}
         }
 
         static let window: UInt32 = 1000
 
         /// Attaches and takes everything waiting (with `waitMs`, waits for at least
-        /// one). Every batch is shown, recorded in the seen log, then acknowledged:
-        /// a message is never lost, and one repeated after a lost acknowledgement is
-        /// not shown twice.
+        /// one; with `limit`, stops after that many). Every batch is recorded in the
+        /// seen log, shown, then acknowledged (`MailboxReader.settle`).
         /// - Returns: how many messages were shown.
-        static func collect(client: Client, seen: SeenLog, waitMs: Int, show: (ReceivedMessage) -> Void) throws -> Int {
-            try client.attach(window: window)
+        static func collect(reader: MailboxReader, waitMs: Int, limit: Int? = nil, render: ([ReceivedMessage]) -> [String]) throws -> Int {
+            let client = reader.client
+            try reader.attach()
             var shown = 0
-            var batch: [ReceivedMessage] = []
-            var batchSeq: UInt64 = 0
-            var unacked = 0
             var lastPingNs = Clock.monotonicNs()
-            /// The first delivery that could not be opened yet: nothing from it on is acknowledged.
-            var blockedAt: UInt64?
             var synced = false
             var heard = false
             let start = Clock.monotonicNs()
 
-            func settle() throws {
-                guard batchSeq > 0 else { return }
-                for m in batch { show(m) }
-                fflush(nil)
-                seen.add(batch.map(\.id))
-                try seen.save()
-                let through = blockedAt.map { min(batchSeq, $0 - 1) } ?? batchSeq
-                if through > 0 { try client.ack(through) }
-                shown += batch.count
-                batch.removeAll()
-                batchSeq = 0
-                unacked = 0
-            }
-
             while true {
+                if let limit, shown + reader.batch.count >= limit { break }
                 let elapsed = Int((Clock.monotonicNs() - start) / 1_000_000)
                 let budget: Int
                 if !synced {
                     budget = client.timeoutMs - elapsed
-                } else if shown + batch.count == 0 && elapsed < waitMs {
+                } else if shown + reader.batch.count == 0 && elapsed < waitMs {
                     // Keep the session alive (the node drops sessions silent for 30 s).
                     if Clock.monotonicNs() - lastPingNs > 10_000_000_000 {
-                        try client.ping()
+                        try reader.ping()
                         lastPingNs = Clock.monotonicNs()
                     }
                     budget = min(waitMs - elapsed, 10_000)
                 } else {
                     budget = 0 // take what is already queued, then stop
                 }
-                guard let event = try client.next(timeoutMs: max(budget, 0)) else {
-                    if synced && shown + batch.count == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
+                guard let event = try reader.next(timeoutMs: max(budget, 0)) else {
+                    if synced && shown + reader.batch.count == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
                     if !synced && !heard {
                         throw ClientError.unreachable("cannot reach node '\(client.profile.address.node)' at \(client.profile.endpoint): no answer within \(client.timeoutMs / 1000) s (is it running, and does it still know this profile's key?)")
                     }
@@ -330,30 +325,26 @@ extension SealpostCommand {
                 }
                 heard = true
                 switch event {
-                case .message(let m):
-                    batchSeq = max(batchSeq, m.seq)
-                    unacked += 1
-                    if !seen.contains(m.id) { batch.append(m) }
-                case .undecryptable(let seq, let id, let from, let reason):
-                    batchSeq = max(batchSeq, seq)
-                    unacked += 1
+                case .delivery:
+                    break
+                case .undecryptable(let id, let from, let reason):
                     FileHandle.standardError.write(Data("warning: message \(id.hex) from \(from) could not be opened: \(reason)\n".utf8))
                 case .synced:
                     synced = true
-                case .senderUnknown(let seq, let id, let from, let reason):
-                    blockedAt = min(blockedAt ?? seq, seq)
-                    batchSeq = max(batchSeq, seq)
-                    FileHandle.standardError.write(Data("note: message \(id.hex) from \(from) waits (\(reason)); it is shown once its sender is in the directory\n".utf8))
+                case .waiting(let id, let from, let reason, let first):
+                    if first {
+                        FileHandle.standardError.write(Data("note: message \(id.hex) from \(from) waits (\(reason)); it is shown once its sender is in the directory\n".utf8))
+                    }
                 case .refused(let code, _, let reason):
                     throw ClientError.refused(code: code, reason: reason)
                 case .stored, .pong:
                     break
                 }
                 // Acknowledge in the middle of a long backlog so the node's window moves on.
-                if unacked >= Int(window / 2) { try settle() }
+                if reader.isFull { shown += try reader.settle(render: render) }
             }
-            try settle()
-            try client.detach()
+            shown += try reader.settle(render: render)
+            try reader.detach()
             try client.flush()
             return shown
         }

@@ -129,3 +129,94 @@ final class NodeProcess {
 
     deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
 }
+
+/// A tool running in the background (`chat`, a long `inbox`), as at a terminal: stdin and
+/// stdout are pipes (stdout read as it comes), stderr goes to a file.
+final class BackgroundProcess {
+    let process = Process()
+    private let errors: String
+    private let input = Pipe(), output = Pipe()
+    private var received = Data()
+
+    init(_ tool: String, _ args: [String]) throws {
+        errors = NSTemporaryDirectory() + "sealpost-bg-\(UUID().uuidString).err"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.executableURL = URL(fileURLWithPath: try Harness.path(tool))
+        process.arguments = args
+        let handle = FileHandle(forWritingAtPath: errors)!
+        process.standardOutput = output
+        process.standardError = handle
+        process.standardInput = input
+        try process.run()
+        try? handle.close()
+        let fd = output.fileHandleForReading.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Reads what is in the pipe now.
+    private func pump() {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = read(output.fileHandleForReading.fileDescriptor, &buffer, buffer.count)
+            if n <= 0 { return }
+            received.append(contentsOf: buffer[..<n])
+        }
+    }
+
+    /// Standard output so far.
+    var text: String {
+        pump()
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    var stderr: String { (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "" }
+
+    /// Complete lines of standard output (a line still being written is left out).
+    var lines: [String] {
+        let t = text
+        guard let end = t.lastIndex(of: "\n") else { return [] }
+        return t[..<end].split(separator: "\n").map(String.init)
+    }
+
+    /// Reads standard output every millisecond until `check` holds or the process ended.
+    @discardableResult
+    func waitFor(timeout: Double = 20, _ check: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if check(text) { return true }
+            if !process.isRunning { return check(text) }
+            usleep(1_000)
+        }
+        return false
+    }
+
+    /// Types a line.
+    func type(_ line: String) { input.fileHandleForWriting.write(Data((line + "\n").utf8)) }
+
+    /// Ctrl-D.
+    func closeInput() { try? input.fileHandleForWriting.close() }
+
+    /// The exit status, or nil if it is still running after `timeout`.
+    func waitForExit(timeout: Double = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { pump(); usleep(10_000) }
+        if process.isRunning { return nil }
+        process.waitUntilExit()
+        pump()
+        return process.terminationStatus
+    }
+
+    /// `kill -9`, and wait for it to be gone (what it wrote before stays readable).
+    func killHard() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        pump()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: errors)
+    }
+}

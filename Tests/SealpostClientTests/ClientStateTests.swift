@@ -48,22 +48,6 @@ final class ClientStateTests: XCTestCase {
         }
     }
 
-    func testSeenLogSurvivesAndStaysBounded() throws {
-        let path = root + "/profile"
-        let ids = (0..<10).map { _ in MessageID(bytes: Sodium.randomBytes(16))! }
-        let log = SeenLog(profilePath: path)
-        log.add(Array(ids.prefix(5)))
-        try log.save()
-        let again = SeenLog(profilePath: path)
-        XCTAssertTrue(ids.prefix(5).allSatisfy(again.contains))
-        XCTAssertFalse(again.contains(ids[7]))
-        // Past its capacity the oldest ids go first.
-        let many = (0..<(SeenLog.capacity + 10)).map { _ in MessageID(bytes: Sodium.randomBytes(16))! }
-        again.add(many)
-        XCTAssertFalse(again.contains(ids[0]))
-        XCTAssertTrue(again.contains(many.last!))
-    }
-
     func testInterruptedJoinKeepsItsKeysAndFinishesWithTheSameCode() throws {
         let dir = DataDir(root + "/node")
         _ = try dir.create(config: NodeConfig(name: "hq", listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))

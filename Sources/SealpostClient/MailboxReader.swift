@@ -1,0 +1,215 @@
+import Foundation
+import SealpostCore
+
+/// Receives the mailbox so that each message is shown exactly once: the one
+/// receive loop of `inbox` and `chat`.
+///
+/// Deliveries are taken into a batch (repeats of ids in the seen log, or in the
+/// batch, are dropped). `settle` then, in this order:
+/// 1. folds the batch into the profile's books and saves them (synced),
+/// 2. renders the batch and writes its line to the seen log, not yet committed
+///    (`SeenLog.prepare`: all that takes time or can block),
+/// 3. commits the line (one store to memory) and at once writes the rendered
+///    batch out in one write,
+/// 4. syncs the seen log,
+/// 5. acknowledges the batch, so that the node deletes it.
+/// A process killed before 3 gets the batch again and shows it; killed after 3,
+/// it never shows it again; between the commit and the output there is nothing
+/// that waits. If the machine goes down before 4, the batch comes again (it was
+/// not acknowledged): shown again rather than lost. Nothing is acknowledged
+/// before it is on disk, and nothing at or after a delivery whose sender is not
+/// known yet.
+///
+/// Hold the profile's `ProfileLock` while using one.
+public final class MailboxReader {
+    /// What the reader passes on; the messages themselves go to `settle`.
+    public enum Event: Sendable {
+        /// A delivery was taken into the batch (a new message, or a repeat that is dropped).
+        case delivery
+        /// A delivery that can never be opened (tampered, wrong key); it is acknowledged with the batch.
+        case undecryptable(id: MessageID, from: String, reason: String)
+        /// A delivery whose sender's key cannot be had yet: neither it nor anything after it is
+        /// acknowledged; the reader asks for it again every `retryMs`. `first`: not reported before.
+        case waiting(id: MessageID, from: String, reason: String, first: Bool)
+        /// Everything waiting at attach time has been delivered.
+        case synced
+        case stored(MessageID)
+        case refused(code: UInt16, ref: MessageID, reason: String)
+        /// The node answered a keep-alive (the reader attaches again by itself when it says `attached = false`).
+        case pong(attached: Bool)
+    }
+
+    public let client: Client
+    public let seen: SeenLog
+    public let books: ProfileBooks?
+    public let window: UInt32
+    /// How often a delivery from a not-yet-known sender is asked for again.
+    public var retryMs = 5_000
+
+    /// Messages taken since the last settle, in delivery order, none shown before.
+    public private(set) var batch: [ReceivedMessage] = []
+    private var batchIds = Set<MessageID>()
+    /// The highest seq taken since the last settle; 0 when nothing was.
+    private var batchSeq: UInt64 = 0
+    /// Deliveries taken since the last settle (new, repeated or unopenable).
+    public private(set) var unacknowledged = 0
+    /// The first delivery that could not be opened yet: nothing from it on is acknowledged.
+    private var blockedAt: UInt64?
+    private var reported = Set<MessageID>()
+    private var blockedSinceNs: UInt64 = 0
+    /// PINGs sent and PONGs received (PONGs answer PINGs in order), so that a PONG is
+    /// known to answer a PING sent after the last ATTACH or DETACH.
+    private var pings = 0, pongs = 0
+    private var pingsAtAttach = 0
+    /// While waiting for the PONG that follows a DETACH before attaching again (see `retryIfDue`): that PING's number.
+    private var fence: Int?
+    public private(set) var attached = false
+
+    public init(client: Client, seen: SeenLog, books: ProfileBooks?, window: UInt32 = 1000) {
+        self.client = client
+        self.seen = seen
+        self.books = books
+        self.window = window
+    }
+
+    /// Asks the node to push the mailbox from its oldest entry. What was taken and
+    /// not settled is dropped: it is delivered again.
+    public func attach() throws {
+        batch.removeAll()
+        batchIds.removeAll()
+        batchSeq = 0
+        unacknowledged = 0
+        blockedAt = nil
+        fence = nil
+        try client.attach(window: window)
+        attached = true
+        pingsAtAttach = pings
+    }
+
+    /// A keep-alive (send one every 5 to 10 s while attached); its PONG comes back from `next`.
+    public func ping() throws {
+        try client.ping()
+        pings += 1
+    }
+
+    /// Stops receiving; what was taken and not settled stays on the node.
+    public func detach() throws {
+        attached = false
+        try client.detach()
+    }
+
+    /// The next event from the node, or nil after `timeoutMs`.
+    public func next(timeoutMs: Int) throws -> Event? {
+        guard let event = try client.next(timeoutMs: timeoutMs) else { return nil }
+        switch event {
+        case .message(let m):
+            take(seq: m.seq)
+            if blockedAt == m.seq { blockedAt = nil }
+            if !seen.contains(m.id) && batchIds.insert(m.id).inserted { batch.append(m) }
+            return .delivery
+        case .undecryptable(let seq, let id, let from, let reason):
+            take(seq: seq)
+            return .undecryptable(id: id, from: from, reason: reason)
+        case .senderUnknown(let seq, let id, let from, let reason):
+            take(seq: seq)
+            if blockedAt == nil { blockedSinceNs = Clock.monotonicNs() }
+            blockedAt = min(blockedAt ?? seq, seq)
+            return .waiting(id: id, from: from, reason: reason, first: reported.insert(id).inserted)
+        case .synced:
+            return .synced
+        case .stored(let id):
+            return .stored(id)
+        case .refused(let code, let ref, let reason):
+            return .refused(code: code, ref: ref, reason: reason)
+        case .pong(let isAttached):
+            pongs += 1
+            if let fence {
+                // Every push sent before the DETACH came before this PONG: start again.
+                if pongs >= fence { try attach() }
+            } else if attached && !isAttached && pongs > pingsAtAttach {
+                // A new session (the node restarted, or the connection or session was lost): nothing of
+                // the old one is pushed any more, and its seqs are not acknowledged on the new one.
+                try attach()
+            }
+            return .pong(attached: isAttached)
+        }
+    }
+
+    private func take(seq: UInt64) {
+        batchSeq = max(batchSeq, seq)
+        unacknowledged += 1
+    }
+
+    /// Whether the batch should be settled before taking more: the node pushes at most
+    /// `window` unacknowledged deliveries, so acknowledge every `window / 2`.
+    public var isFull: Bool { unacknowledged >= Int(max(window / 2, 1)) }
+
+    /// Records, shows and acknowledges what was taken (see the type's summary).
+    /// - Parameters:
+    ///   - render: the text of the batch, one line per message; called only when the batch holds a message.
+    ///   - output: writes it, called right after the seen log's commit (by default: standard
+    ///     output, in one write, the commit stored right before the system call).
+    /// - Returns: how many messages were shown.
+    @discardableResult
+    public func settle(render: ([ReceivedMessage]) -> [String], output: ((String) throws -> Void)? = nil) throws -> Int {
+        guard batchSeq > 0 else { return 0 }
+        let shown = batch
+        if let books, !shown.isEmpty {
+            for m in shown { books.note(m) }
+            try books.save()
+        }
+        let text = shown.isEmpty ? "" : render(shown).map { $0 + "\n" }.joined()
+        fflush(nil)
+        try seen.prepare(shown.map(\.id))
+        batch.removeAll()
+        batchIds.removeAll()
+        if let output {
+            seen.commit()
+            if !text.isEmpty { try output(text) }
+        } else {
+            try Self.writeStandardOutput(text, seen: seen)
+        }
+        try seen.sync()
+        let through = blockedAt.map { min(batchSeq, $0 - 1) } ?? batchSeq
+        if through > 0 { try client.ack(through) }
+        batchSeq = 0
+        unacknowledged = 0
+        return shown.count
+    }
+
+    /// Writes `text` to standard output in one write (retrying a short one), so that a
+    /// batch appears whole, and commits the seen log's prepared line: the store of its
+    /// newline is the last thing before the system call (`SeenLog.commitByte`).
+    static func writeStandardOutput(_ text: String, seen: SeenLog) throws {
+        var text = text
+        let byte = seen.commitByte
+        let ok = text.withUTF8 { raw in
+            if let byte { byte.pointee = 0x0A } else { seen.commit() }
+            var done = 0
+            while done < raw.count {
+                let n = write(1, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                done += n
+            }
+            return true
+        }
+        seen.commit()
+        if !ok { throw ClientError.io("cannot write to standard output: \(String(cString: strerror(errno)))") }
+    }
+
+    /// While a delivery waits for its sender, asks for the mailbox again every `retryMs`.
+    /// It detaches and waits for a PONG first, so that no push of the old delivery
+    /// arrives after the new ATTACH (its seq could otherwise be acknowledged past
+    /// the waiting delivery).
+    public func retryIfDue() throws {
+        guard attached, blockedAt != nil, fence == nil,
+              Clock.monotonicNs() - blockedSinceNs > UInt64(retryMs) * 1_000_000 else { return }
+        blockedSinceNs = Clock.monotonicNs()
+        try client.detach()
+        try ping()
+        fence = pings
+    }
+}
