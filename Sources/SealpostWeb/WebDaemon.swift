@@ -1,0 +1,111 @@
+import FlyingFox
+import FlyingSocks
+import Foundation
+import Logging
+import SealpostClient
+import SealpostCore
+import Synchronization
+
+/// `sealpost web`: the person's client daemon. It holds the profile (the lock says only one
+/// daemon per profile), stays connected to the home node through one client thread, keeps
+/// the history, and serves the UI and a JSON/WebSocket API on 127.0.0.1 only.
+public final class WebDaemon: Sendable {
+    public let port: UInt16
+    public let address: String
+    let guardian: LocalGuard
+    private let server: HTTPServer
+    private let worker: ClientWorker
+    private let hub: EventHub
+    private let lock: WebLock
+    private let serverTask: Task<Void, any Error>
+    private let logger: Logger
+
+    /// The URL to open once: the daemon's address with the one-time login token in the fragment.
+    public var loginURL: String { guardian.loginURL }
+    /// The origin the UI is served from.
+    public var origin: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts the daemon.
+    /// - Parameters:
+    ///   - profilePath: the profile file; the lock, history database and key live beside it.
+    ///   - port: the loopback port, 0 for one the system picks.
+    /// - Throws: `WebError.alreadyRunning` when a daemon holds this profile; `ClientError` for
+    ///   a missing profile; `WebError.io` when the history or the port cannot be had.
+    public static func start(profilePath: String, port: UInt16 = 0, logger: Logger) async throws -> WebDaemon {
+        let lock = try WebLock(profilePath: profilePath)
+        let profile: Profile
+        do { profile = try Profile.load(from: profilePath) } catch { lock.release(); throw error }
+        let hub = EventHub()
+        let worker: ClientWorker
+        do { worker = try ClientWorker(profile: profile, profilePath: profilePath, hub: hub, logger: logger) } catch {
+            lock.release()
+            throw error
+        }
+        let router = Router(worker: worker, hub: hub, lock: lock, logger: logger)
+        let address: sockaddr_in
+        do { address = try .inet(ip4: "127.0.0.1", port: port) } catch {
+            worker.stop(); lock.release()
+            throw WebError.io("cannot use 127.0.0.1:\(port): \(error)")
+        }
+        let server = HTTPServer(address: address, timeout: 30, logger: FlyingFoxLog(logger: logger), handler: router)
+        let task = Task { try await server.run() }
+        do {
+            try await server.waitUntilListening(timeout: 10)
+        } catch {
+            task.cancel()
+            worker.stop(); lock.release()
+            throw WebError.io("cannot listen on 127.0.0.1:\(port): \(error)")
+        }
+        guard case .ip4(_, let bound)? = await server.listeningAddress else {
+            await server.stop()
+            worker.stop(); lock.release()
+            throw WebError.io("the server did not report its port")
+        }
+        let guardian = LocalGuard(port: bound)
+        router.ready(guardian)
+        let daemon = WebDaemon(port: bound, address: profile.address.description, guardian: guardian, server: server,
+                               worker: worker, hub: hub, lock: lock, task: task, logger: logger)
+        lock.publish(pid: getpid(), url: guardian.loginURL)
+        logger.info("web client listening", metadata: ["address": "\(profile.address)", "url": "http://127.0.0.1:\(bound)/"])
+        return daemon
+    }
+
+    private init(port: UInt16, address: String, guardian: LocalGuard, server: HTTPServer, worker: ClientWorker, hub: EventHub,
+                 lock: WebLock, task: Task<Void, any Error>, logger: Logger) {
+        self.port = port
+        self.address = address
+        self.guardian = guardian
+        self.server = server
+        self.worker = worker
+        self.hub = hub
+        self.lock = lock
+        self.serverTask = task
+        self.logger = logger
+    }
+
+    /// Runs until the server stops (SIGINT/SIGTERM handling is the caller's).
+    public func wait() async {
+        _ = try? await serverTask.value
+    }
+
+    /// Stops serving, closes the live connections, detaches from the node, releases the lock.
+    public func stop() async {
+        hub.close()
+        await server.stop(timeout: 1)
+        serverTask.cancel()
+        worker.stop()
+        lock.release()
+        logger.info("web client stopped")
+    }
+}
+
+/// Hands FlyingFox's log lines to swift-log (at debug: a request line per request).
+struct FlyingFoxLog: FlyingSocks.Logging {
+    let logger: Logger
+    func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
+    func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
+    func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
+    func logError(_ error: @autoclosure () -> String) { logger.error("\(error())") }
+    /// FlyingFox reports its own stop as critical: an error at most for us.
+    func logCritical(_ critical: @autoclosure () -> String) { logger.error("\(critical())") }
+}
