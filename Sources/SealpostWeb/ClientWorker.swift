@@ -349,6 +349,7 @@ extension ClientWorker {
 
         func json(_ r: History.Record) -> [String: Any] {
             ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
+             "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
              "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
         }
 
@@ -395,6 +396,12 @@ struct HistoryEntry: Equatable {
         if m.burn != nil || m.kind == "burn" {
             kind = "burn"
             text = ""
+        } else if let event = m.groupEvent {
+            // Structured, so that the UI can say it in the reader's language.
+            let object: [String: Any] = ["op": event.opName, "actor": event.actor, "reason": event.reason,
+                                         "members": event.members.map(\.address)]
+            text = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+                .map { String(decoding: $0, as: UTF8.self) } ?? m.text
         } else {
             text = m.text
         }

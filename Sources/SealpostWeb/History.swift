@@ -164,6 +164,9 @@ final class History {
 
     // MARK: reading
 
+    /// Kinds that are news about a conversation, not messages in it: they do not count as unread.
+    static let quietKinds = "('group_event', 'reminder_cancelled', 'reminder_done', 'burned', 'burn_expired', 'burn_receipt')"
+
     private static let columns = "row, id, conversation, outgoing, kind, sent_at, state, reason, sealed"
 
     private func decode(_ s: Statement) -> Record {
@@ -198,7 +201,9 @@ final class History {
             """) { s in (s.text(0), s.int(1) == 1, s.int(2), s.isNull(3) ? Int64(0) : s.int(3)) }
         var out: [Conversation] = []
         for (address, isGroup, readRow, lastRow) in list {
-            let unread = try db.first("SELECT count(*) FROM messages WHERE conversation = ? AND row > ? AND outgoing = 0",
+            let unread = try db.first("""
+                SELECT count(*) FROM messages WHERE conversation = ? AND row > ? AND outgoing = 0 AND kind NOT IN \(Self.quietKinds)
+                """,
                                       .text(address), .int(readRow)) { Int($0.int(0)) } ?? 0
             let last = lastRow > 0 ? try db.first("SELECT \(Self.columns) FROM messages WHERE row = ?", .int(lastRow)) { decode($0) } : nil
             out.append(Conversation(address: address, isGroup: isGroup, unread: unread, last: last))

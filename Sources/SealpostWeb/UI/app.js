@@ -15,7 +15,7 @@ const I18N = {
     newChat: 'New chat',
     noConversations: 'No conversations yet. Start one with “New chat”.',
     pickConversation: 'Choose a conversation, or start a new one.',
-    e2eNote: 'Messages are end-to-end encrypted and kept only on your unit\u2019s node and this device.',
+    e2eNote: "Messages are end-to-end encrypted and kept only on your unit's node and this device.",
     older: 'Show earlier messages',
     composePlaceholder: 'Write a message (Enter sends, Shift+Enter for a new line)',
     send: 'Send',
@@ -32,12 +32,20 @@ const I18N = {
     storedTitle: 'Stored on your node. Delivery to the recipient and read receipts are not shown yet.',
     failed: 'Not sent',
     burn: 'Burn-after-reading message. View it once with: sealpost view',
-    damaged: 'This record cannot be opened with this device\u2019s history key.',
+    damaged: "This record cannot be opened with this device's history key.",
     sendFailed: 'Not sent: ',
     today: 'Today',
+    groupOp: {
+      create: (a, m) => `${a} created the group · members: ${m}`,
+      add: (a, m) => `${a} added members · members now: ${m}`,
+      remove: (a, m) => `${a} removed members · members now: ${m}`,
+      leave: (a, m) => `${a} left the group · members now: ${m}`,
+      admin: (a, m) => `${a} changed the admins · members: ${m}`,
+      refused: (a, m, r) => `Group request refused: ${r}`,
+    },
   },
   zh: {
-    appName: '密邮',
+    appName: 'Sealpost',
     language: '语言',
     loginNeeded: '请打开终端中 “sealpost web” 打印的链接。',
     loginHint: '每个链接只能登录一次。如果已经用过，请重新运行 sealpost web，它会打印新的链接。',
@@ -68,6 +76,14 @@ const I18N = {
     damaged: '无法用本设备的历史密钥打开此记录。',
     sendFailed: '未发送：',
     today: '今天',
+    groupOp: {
+      create: (a, m) => `${a} 创建了群组 · 成员：${m}`,
+      add: (a, m) => `${a} 添加了成员 · 现有成员：${m}`,
+      remove: (a, m) => `${a} 移除了成员 · 现有成员：${m}`,
+      leave: (a, m) => `${a} 退出了群组 · 现有成员：${m}`,
+      admin: (a, m) => `${a} 更改了管理员 · 成员：${m}`,
+      refused: (a, m, r) => `群组请求被拒绝：${r}`,
+    },
   },
 };
 
@@ -145,6 +161,7 @@ async function boot() {
   });
   applyLanguage();
   const match = /^#token=([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
+  let loginFailed = false;
   if (match) {
     // The token leaves the address bar (and the history) before anything else happens.
     history.replaceState(null, '', location.pathname);
@@ -152,15 +169,15 @@ async function boot() {
       const r = await api('POST', '/api/login', { token: match[1] });
       app.csrf = r.csrf;
     } catch (e) {
-      showLogin(true);
-      return;
+      // A used link: fine if this browser is logged in already.
+      loginFailed = true;
     }
   }
   let state;
   try {
     state = await api('GET', '/api/state');
   } catch (e) {
-    showLogin(false);
+    showLogin(loginFailed);
     return;
   }
   app.csrf = state.csrf;
@@ -230,7 +247,7 @@ function onEvent(event) {
       break;
     case 'state': {
       const el = app.shown.get(event.id);
-      if (el) { el.dataset.state = event.state; el.dataset.reason = event.reason || ''; refreshState(el); }
+      if (el) updateState(el, event.state, event.reason);
       break;
     }
     case 'conversation':
@@ -265,12 +282,22 @@ function formatTime(ms) {
   return `${d.toLocaleDateString(locale, { month: '2-digit', day: '2-digit' })} ${time}`;
 }
 
+/// A group event, recorded as JSON by the daemon, in the reader's language.
+function groupEventText(m) {
+  let e;
+  try { e = JSON.parse(m.text); } catch (err) { return m.text; }
+  const say = (I18N[app.lang].groupOp || I18N.en.groupOp)[e.op];
+  const members = (e.members || []).map(nameOf).join(app.lang === 'zh' ? '、' : ', ');
+  return say ? say(nameOf(e.actor), members, e.reason) : m.text;
+}
+
 function preview(m) {
   if (!m) return '';
+  if (m.kind === 'group_event') return groupEventText(m);
   if (m.kind === 'burn') return '🔥 ' + t('burn');
   if (m.kind === 'damaged') return t('damaged');
   const text = m.text.replace(/\s+/g, ' ');
-  return m.outgoing ? `${t('you')}: ${text}` : text;
+  return m.outgoing ? `${t('you')}${app.lang === 'zh' ? '：' : ': '}${text}` : text;
 }
 
 function renderConversations() {
@@ -328,6 +355,7 @@ function renderHeader() {
 }
 
 function nameOf(address) {
+  if (app.me && address === app.me.address) return t('you');
   const c = app.conversations.get(address);
   return c && !c.is_group ? c.name : address;
 }
@@ -344,13 +372,13 @@ function messageElement(m) {
   if (!m.outgoing && !system && c && c.is_group) {
     const sender = document.createElement('div');
     sender.className = 'sender';
-    sender.textContent = nameOf(m.from);
+    sender.textContent = m.from_name || nameOf(m.from);
     li.append(sender);
   }
   const bubble = document.createElement('div');
   bubble.className = 'bubble';
   bubble.textContent = m.kind === 'burn' ? '🔥 ' + t('burn') + ' ' + m.id
-    : m.kind === 'damaged' ? t('damaged') : m.text;
+    : m.kind === 'damaged' ? t('damaged') : m.kind === 'group_event' ? groupEventText(m) : m.text;
   li.append(bubble);
   const meta = document.createElement('div');
   meta.className = 'meta';
@@ -379,13 +407,22 @@ function refreshState(li) {
   state.title = s === 'stored' ? t('storedTitle') : '';
 }
 
+// An own message's states only move forward, whatever order the answer to the POST
+// and the live events arrive in. (delivered and seen will come with read receipts.)
+const STATE_RANK = { sending: 0, stored: 1, failed: 1, delivered: 2, seen: 3 };
+
+function updateState(el, state, reason) {
+  if ((STATE_RANK[state] ?? 0) < (STATE_RANK[el.dataset.state] ?? 0)) return;
+  el.dataset.state = state;
+  el.dataset.reason = reason || '';
+  refreshState(el);
+}
+
 /// Adds a message in row order; one element per id, whatever repeats.
 function addMessage(m, atTop) {
   const existing = app.shown.get(m.id);
   if (existing) {
-    existing.dataset.state = m.state;
-    existing.dataset.reason = m.reason || '';
-    refreshState(existing);
+    updateState(existing, m.state, m.reason);
     return;
   }
   const el = messageElement(m);
