@@ -312,3 +312,34 @@ final class WebDaemonTests: XCTestCase {
         XCTAssertEqual(entries.first?["unit"] as? String, "traffic")
     }
 }
+
+extension WebDaemonTests {
+    func testLiveEventsOverAWebSocketOnlyForTheSessionsOwnOrigin() throws {
+        let browser = try loggedIn()
+        let port = daemon.port
+        // Cross-site WebSocket hijacking: a foreign page's socket carries its own Origin (and the cookie).
+        let foreign = try WebSocketClient(port: port, headers: [("Host", browser.host), ("Origin", "http://evil.example"), ("Cookie", browser.cookie!)])
+        XCTAssertEqual(foreign.status, 403)
+        let noOrigin = try WebSocketClient(port: port, headers: [("Host", browser.host), ("Cookie", browser.cookie!)])
+        XCTAssertEqual(noOrigin.status, 403)
+        let noCookie = try WebSocketClient(port: port, headers: [("Host", browser.host), ("Origin", browser.origin!)])
+        XCTAssertEqual(noCookie.status, 401)
+        let rebound = try WebSocketClient(port: port, headers: [("Host", "evil.example:\(port)"), ("Origin", "http://evil.example:\(port)"),
+                                                                ("Cookie", browser.cookie!)])
+        XCTAssertEqual(rebound.status, 403)
+
+        let socket = try WebSocketClient(port: port, headers: [("Host", browser.host), ("Origin", browser.origin!), ("Cookie", browser.cookie!)])
+        XCTAssertEqual(socket.status, 101)
+        XCTAssertNotNil(socket.event { $0["type"] as? String == "hello" })
+        _ = try wu.sendText(to: Address("alice@hq")!, text: "live")
+        let event = socket.event { $0["type"] as? String == "message" }
+        let message = event?["message"] as? [String: Any]
+        XCTAssertEqual(message?["text"] as? String, "live")
+        XCTAssertEqual(message?["from"] as? String, "wu@traffic")
+        XCTAssertEqual((event?["conversation"] as? [String: Any])?["unread"] as? Int, 1)
+        // An own message: the message, then its state moving to stored.
+        let sent = try browser.post("/api/send", ["to": "wu@traffic", "text": "back"])
+        let id = (sent.json["message"] as? [String: Any])?["id"] as? String
+        XCTAssertNotNil(socket.event { $0["type"] as? String == "state" && $0["id"] as? String == id && $0["state"] as? String == "stored" })
+    }
+}
