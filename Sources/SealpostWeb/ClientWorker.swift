@@ -48,7 +48,7 @@ final class ClientWorker: Sendable {
     }
 
     /// Starts the thread; returns once the history is open and the client connected (or throws).
-    init(profile: Profile, profilePath: String, hub: EventHub, logger: Logger) throws {
+    init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, logger: Logger) throws {
         self.hub = hub
         let started = DispatchSemaphore(value: 0)
         let startError = StartError()
@@ -56,7 +56,7 @@ final class ClientWorker: Sendable {
         let thread = Thread { [self] in
             let engine: Engine
             do {
-                engine = try Engine(profile: profile, profilePath: profilePath, hub: hub, logger: logger)
+                engine = try Engine(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub, logger: logger)
             } catch {
                 startError.message.withLock { $0 = "\(error)" }
                 started.signal()
@@ -122,15 +122,16 @@ extension ClientWorker {
         static let pingNs: UInt64 = 5_000_000_000
         static let offlineNs: UInt64 = 12_000_000_000
 
-        init(profile: Profile, profilePath: String, hub: EventHub, logger: Logger) throws {
+        init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, logger: Logger) throws {
             self.profile = profile
             me = profile.address.description
             self.hub = hub
             self.logger = logger
-            let key = try HistoryKey.loadOrCreate(path: profilePath + ".history.key")
+            let key = try HistoryKey.loadOrCreate(path: HistoryKey.path(profilePath: profilePath), passphrase: passphrase)
             history = try History(path: profilePath + ".history.db", key: key)
             books = ProfileBooks(profilePath: profilePath, me: me)
             client = try Client(profile: profile)
+            client.timeoutMs = 5_000
             books.contacts.load(into: client)
             for group in books.groups.groups.keys { try history.ensureConversation(group, isGroup: true) }
             for (id, bytes) in try history.outbox() {
@@ -353,9 +354,15 @@ extension ClientWorker {
              "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
         }
 
+        /// Display names already looked up (a look-up waits for the node: never while it is unreachable).
+        var names: [String: String] = [:]
+
         func name(of address: String, isGroup: Bool) -> String {
             if isGroup { return Address(address)?.local ?? address }
-            guard let a = Address(address), let entry = try? client.lookup(a) else { return address }
+            if address == me { return profile.display }
+            if let known = names[address] { return known }
+            guard online, let a = Address(address), let entry = try? client.lookup(a) else { return address }
+            names[address] = entry.display
             return entry.display
         }
 

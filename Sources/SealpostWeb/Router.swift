@@ -7,7 +7,7 @@ import Synchronization
 /// Every request of the daemon goes through here: the `LocalGuard` decides first, then the
 /// route runs. Every response carries the same security headers and never a CORS header.
 final class Router: HTTPHandler, Sendable {
-    private let worker: ClientWorker
+    private let core: DaemonCore
     private let hub: EventHub
     private let lock: WebLock
     private let logger: Logger
@@ -16,8 +16,8 @@ final class Router: HTTPHandler, Sendable {
     /// Largest request body taken (a 64 KiB text, JSON-escaped, fits).
     static let maxBody = 512 * 1024
 
-    init(worker: ClientWorker, hub: EventHub, lock: WebLock, logger: Logger) {
-        self.worker = worker
+    init(core: DaemonCore, hub: EventHub, lock: WebLock, logger: Logger) {
+        self.core = core
         self.hub = hub
         self.lock = lock
         self.logger = logger
@@ -65,12 +65,30 @@ final class Router: HTTPHandler, Sendable {
             return response
         case ("GET", "/api/state"):
             if let r = refuse(g.check(.read, method: method, header: header)) { return r }
+            guard let worker = core.worker else {
+                return json(200, ["locked": true, "me": ["address": core.address, "name": ""], "csrf": g.csrf(cookieHeader: header("Cookie")) ?? ""], g)
+            }
             var reply = await worker.ask(.state)
             if reply.status == 200, var object = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any] {
                 object["csrf"] = g.csrf(cookieHeader: header("Cookie")) ?? ""
+                object["locked"] = false
                 reply = .json(object)
             }
             return respond(reply, g)
+        case ("POST", "/api/unlock"):
+            if let r = refuse(g.check(.write, method: method, header: header)) { return r }
+            guard let body: UnlockBody = try await decode(request, g), (1...1024).contains(body.passphrase.utf8.count) else {
+                return error(400, "the body must be JSON {\"passphrase\": string of 1 to 1024 bytes}", g)
+            }
+            switch core.unlock(passphrase: body.passphrase) {
+            case .unlocked: return json(200, ["locked": false], g)
+            case .wrong:
+                // Slows guessing down; the Argon2id derivation already costs a fraction of a second.
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                return error(401, "wrong passphrase", g)
+            case .busy: return error(409, "another unlock is in progress", g)
+            case .failed(let why): return error(500, why, g)
+            }
         case ("GET", "/api/history"):
             if let r = refuse(g.check(.read, method: method, header: header)) { return r }
             guard let conversation = request.query["conversation"], Address(conversation) != nil else {
@@ -86,12 +104,12 @@ final class Router: HTTPHandler, Sendable {
                 guard let v = Int(l), (1...200).contains(v) else { return error(400, "limit must be 1 to 200", g) }
                 limit = v
             }
-            return respond(await worker.ask(.history(conversation: conversation, before: before, limit: limit)), g)
+            return respond(await ask(.history(conversation: conversation, before: before, limit: limit)), g)
         case ("GET", "/api/directory"):
             if let r = refuse(g.check(.read, method: method, header: header)) { return r }
             let query = request.query["q"] ?? ""
             guard query.count <= 64 else { return error(400, "the search is longer than 64 characters", g) }
-            return respond(await worker.ask(.directory(query: query)), g)
+            return respond(await ask(.directory(query: query)), g)
         case ("POST", "/api/send"):
             if let r = refuse(g.check(.write, method: method, header: header)) { return r }
             guard let body: SendBody = try await decode(request, g) else {
@@ -101,13 +119,13 @@ final class Router: HTTPHandler, Sendable {
             guard body.text.utf8.count <= Sealed.maxTextBytes else {
                 return error(400, "the message is \(body.text.utf8.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)", g)
             }
-            return respond(await worker.ask(.send(to: body.to, text: body.text)), g)
+            return respond(await ask(.send(to: body.to, text: body.text)), g)
         case ("POST", "/api/read"):
             if let r = refuse(g.check(.write, method: method, header: header)) { return r }
             guard let body: ReadBody = try await decode(request, g), Address(body.conversation) != nil, body.through >= 0 else {
                 return error(400, "the body must be JSON {\"conversation\": address, \"through\": row number}", g)
             }
-            return respond(await worker.ask(.markRead(conversation: body.conversation, through: body.through)), g)
+            return respond(await ask(.markRead(conversation: body.conversation, through: body.through)), g)
         case ("GET", "/api/events"):
             if let r = refuse(g.check(.webSocket, method: method, header: header)) { return r }
             var response = try await WebSocketHTTPHandler(handler: MessageFrameWSHandler(handler: EventSocket(hub: hub)))
@@ -120,7 +138,15 @@ final class Router: HTTPHandler, Sendable {
         }
     }
 
+    /// Asks the client thread, or says that the profile is still locked.
+    private func ask(_ request: WorkerRequest) async -> WorkerReply {
+        guard let worker = core.worker else { return .error("locked: give your passphrase first", status: 423) }
+        return await worker.ask(request)
+    }
+
     // MARK: bodies
+
+    struct UnlockBody: Decodable { var passphrase: String }
 
     struct LoginBody: Decodable { var token: String }
     struct SendBody: Decodable { var to: String; var text: String }
@@ -184,6 +210,7 @@ final class Router: HTTPHandler, Sendable {
         case 404: return "Not Found"
         case 409: return "Conflict"
         case 422: return "Unprocessable Content"
+        case 423: return "Locked"
         case 500: return "Internal Server Error"
         case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"

@@ -14,7 +14,7 @@ public final class WebDaemon: Sendable {
     public let address: String
     let guardian: LocalGuard
     private let server: HTTPServer
-    private let worker: ClientWorker
+    private let worker: DaemonCore
     private let hub: EventHub
     private let lock: WebLock
     private let serverTask: Task<Void, any Error>
@@ -22,6 +22,9 @@ public final class WebDaemon: Sendable {
 
     /// The URL to open once: the daemon's address with the one-time login token in the fragment.
     public var loginURL: String { guardian.loginURL }
+    /// Whether the profile waits for its passphrase.
+    public var isLocked: Bool { worker.isLocked }
+
     /// The origin the UI is served from.
     public var origin: String { "http://127.0.0.1:\(port)" }
 
@@ -33,15 +36,22 @@ public final class WebDaemon: Sendable {
     ///   a missing profile; `WebError.io` when the history or the port cannot be had.
     public static func start(profilePath: String, port: UInt16 = 0, logger: Logger) async throws -> WebDaemon {
         let lock = try WebLock(profilePath: profilePath)
-        let profile: Profile
-        do { profile = try Profile.load(from: profilePath) } catch { lock.release(); throw error }
         let hub = EventHub()
-        let worker: ClientWorker
-        do { worker = try ClientWorker(profile: profile, profilePath: profilePath, hub: hub, logger: logger) } catch {
-            lock.release()
-            throw error
+        let core: DaemonCore
+        if Profile.isSealed(at: profilePath), let address = Profile.address(at: profilePath) {
+            // Sealed by a passphrase: serve the UI locked; the person unlocks it in the browser.
+            core = DaemonCore(profilePath: profilePath, address: address, hub: hub, logger: logger)
+        } else {
+            let profile: Profile
+            do { profile = try Profile.load(from: profilePath) } catch { lock.release(); throw error }
+            core = DaemonCore(profilePath: profilePath, address: profile.address.description, hub: hub, logger: logger)
+            do { try core.open(profile, passphrase: nil) } catch {
+                lock.release()
+                throw error
+            }
         }
-        let router = Router(worker: worker, hub: hub, lock: lock, logger: logger)
+        let worker = core
+        let router = Router(core: core, hub: hub, lock: lock, logger: logger)
         let address: sockaddr_in
         do { address = try .inet(ip4: "127.0.0.1", port: port) } catch {
             worker.stop(); lock.release()
@@ -63,14 +73,15 @@ public final class WebDaemon: Sendable {
         }
         let guardian = LocalGuard(port: bound)
         router.ready(guardian)
-        let daemon = WebDaemon(port: bound, address: profile.address.description, guardian: guardian, server: server,
+        let daemon = WebDaemon(port: bound, address: core.address, guardian: guardian, server: server,
                                worker: worker, hub: hub, lock: lock, task: task, logger: logger)
         lock.publish(pid: getpid(), url: guardian.loginURL)
-        logger.info("web client listening", metadata: ["address": "\(profile.address)", "url": "http://127.0.0.1:\(bound)/"])
+        logger.info("web client listening", metadata: ["address": "\(core.address)", "url": "http://127.0.0.1:\(bound)/",
+                                                       "locked": "\(core.isLocked)"])
         return daemon
     }
 
-    private init(port: UInt16, address: String, guardian: LocalGuard, server: HTTPServer, worker: ClientWorker, hub: EventHub,
+    private init(port: UInt16, address: String, guardian: LocalGuard, server: HTTPServer, worker: DaemonCore, hub: EventHub,
                  lock: WebLock, task: Task<Void, any Error>, logger: Logger) {
         self.port = port
         self.address = address
@@ -81,6 +92,19 @@ public final class WebDaemon: Sendable {
         self.lock = lock
         self.serverTask = task
         self.logger = logger
+    }
+
+    /// Whether a daemon runs for the profile, and where (for commands that must not run beside it).
+    public static func running(profilePath: String) -> (pid: Int32, url: String)? {
+        do {
+            let lock = try WebLock(profilePath: profilePath)
+            lock.release()
+            return nil
+        } catch WebError.alreadyRunning(let pid, let url) {
+            return (pid, url)
+        } catch {
+            return nil
+        }
     }
 
     /// Runs until the server stops (SIGINT/SIGTERM handling is the caller's).

@@ -10,7 +10,7 @@ struct SealpostCommand: ParsableCommand {
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
         version: SealpostVersion.string,
         subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
-                      SendFile.self, Fetch.self, View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self]
+                      SendFile.self, Fetch.self, View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self]
     )
 
     /// A closed output pipe (`sealpost inbox | head`) is an error on write, not a silent death by SIGPIPE.
@@ -39,7 +39,7 @@ struct ProfileOption: ParsableArguments {
     }
 
     func load() -> Profile {
-        do { return try Profile.load(from: path) } catch { fail("\(error)") }
+        do { return try Profile.load(from: path) { try askPassphrase("passphrase for \(path): ") } } catch { fail("\(error)") }
     }
 }
 

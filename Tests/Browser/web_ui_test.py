@@ -34,6 +34,7 @@ BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug")
 SHOTS = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "docs/screenshots")
 WAIT = 30          # seconds for any one condition in the browser
 CONVERGE = 90      # seconds for the federation to know everyone
+PASSPHRASE = "Dienst-2026 schichtplan"
 
 ROOT = tempfile.mkdtemp(prefix="sealpost-browser-")
 PROCS = []
@@ -51,8 +52,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(*args, check=True, timeout=60):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+def run(*args, check=True, timeout=60, env=None):
+    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
+                       env=None if env is None else {**os.environ, **env}, stdin=subprocess.DEVNULL)
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:3])}... exited {r.returncode}: {r.stderr.strip()}")
     return r
@@ -211,6 +213,15 @@ def main():
     client_cmd("group", "create", "duty", "--members", "wu@traffic", "--profile", alice)
     log(f"federation ready after {time.time() - start:.1f} s")
 
+    @check("wu seals his keys and history by a passphrase; the CLI then needs it")
+    def _():
+        client_cmd("passphrase", "set", "--profile", wu, env={"SEALPOST_NEW_PASSPHRASE": PASSPHRASE})
+        r = client_cmd("whoami", "--profile", wu, check=False)
+        assert r.returncode != 0 and "SEALPOST_PASSPHRASE" in r.stderr, r.stderr
+        r = client_cmd("whoami", "--profile", wu, env={"SEALPOST_PASSPHRASE": PASSPHRASE})
+        assert "wu@traffic" in r.stdout, r.stdout
+        assert PASSPHRASE not in open(wu).read()
+
     alice_web, alice_url = start_web(alice)
     wu_web, wu_url = start_web(wu)
     alice_origin = alice_url.split("/#")[0]
@@ -233,9 +244,23 @@ def main():
         assert "token" not in a.current_url, a.current_url
         until("connected", lambda: a.find_element(By.ID, "status").get_attribute("data-state") == "online")
 
-    @check("wu logs in; his browser asks for Chinese and gets it")
+    @check("wu logs in, and unlocks his sealed profile with his passphrase (a wrong one is refused)")
     def _():
         w.get(wu_url)
+        box = wait_css(w, "#passphrase", "the unlock screen")[0]
+        until("the address on the unlock screen", lambda: w.find_element(By.ID, "unlock-address").text == "wu@traffic")
+        box.send_keys("not my passphrase")
+        box.send_keys(Keys.ENTER)
+        wait_css(w, "#unlock-error", "the wrong-passphrase message")
+        shot(w, "web-unlock-zh")
+        box = wait_css(w, "#passphrase")[0]
+        box.clear()
+        box.send_keys(PASSPHRASE)
+        box.send_keys(Keys.ENTER)
+        wait_css(w, "#app", "the app after unlocking")
+
+    @check("wu's browser asks for Chinese and gets it")
+    def _():
         wait_css(w, "#app", "the app")
         until("wu's address", lambda: w.find_element(By.ID, "me-address").text == "wu@traffic")
         assert w.execute_script("return document.documentElement.lang") == "zh-CN"
@@ -335,8 +360,8 @@ def main():
     @check("no errors in either browser's console (no CSP violation, no failed load)")
     def _():
         errors = console_errors(a) + console_errors(w)
-        # The used-link check provokes one expected 401 on alice's daemon from wu's browser.
-        errors = [e for e in errors if "/api/login" not in e and "/api/state" not in e]
+        # Expected 401s: the used link (alice's daemon, from wu's browser) and the wrong passphrase.
+        errors = [e for e in errors if not re.search(r"/api/(login|state|unlock) - .* status of 401", e)]
         assert not errors, errors
 
     log(f"browser checks took {time.time() - start:.1f} s in all")

@@ -35,6 +35,10 @@ const I18N = {
     damaged: "This record cannot be opened with this device's history key.",
     sendFailed: 'Not sent: ',
     today: 'Today',
+    unlockNeeded: 'Your keys and history on this device are sealed by your passphrase.',
+    passphrase: 'Passphrase',
+    unlock: 'Unlock',
+    wrongPassphrase: 'Wrong passphrase.',
     groupOp: {
       create: (a, m) => `${a} created the group · members: ${m}`,
       add: (a, m) => `${a} added members · members now: ${m}`,
@@ -76,6 +80,10 @@ const I18N = {
     damaged: '无法用本设备的历史密钥打开此记录。',
     sendFailed: '未发送：',
     today: '今天',
+    unlockNeeded: '本设备上的密钥和聊天记录已用您的口令加密。',
+    passphrase: '口令',
+    unlock: '解锁',
+    wrongPassphrase: '口令错误。',
     groupOp: {
       create: (a, m) => `${a} 创建了群组 · 成员：${m}`,
       add: (a, m) => `${a} 添加了成员 · 现有成员：${m}`,
@@ -181,16 +189,45 @@ async function boot() {
     return;
   }
   app.csrf = state.csrf;
+  if (state.locked) {
+    showUnlock(state.me.address);
+    return;
+  }
   app.me = state.me;
   app.online = state.online;
   for (const c of state.conversations) app.conversations.set(c.address, c);
   $('login').classList.add('hidden');
+  $('unlock').classList.add('hidden');
   $('app').classList.remove('hidden');
   $('me-name').textContent = app.me.name;
   $('me-address').textContent = app.me.address;
   wire();
   applyLanguage();
   connect();
+}
+
+function showUnlock(address) {
+  $('login').classList.add('hidden');
+  $('app').classList.add('hidden');
+  $('unlock').classList.remove('hidden');
+  $('unlock-address').textContent = address;
+  $('passphrase').focus();
+  $('unlock-form').addEventListener('submit', async e => {
+    e.preventDefault();
+    const button = $('unlock-button');
+    button.disabled = true;
+    $('unlock-error').classList.add('hidden');
+    try {
+      await api('POST', '/api/unlock', { passphrase: $('passphrase').value });
+      $('passphrase').value = '';
+      location.reload();
+    } catch (err) {
+      $('unlock-error').textContent = err.status === 401 ? t('wrongPassphrase') : err.message;
+      $('unlock-error').classList.remove('hidden');
+      button.disabled = false;
+      $('passphrase').select();
+    }
+  });
 }
 
 function showLogin(failed) {
