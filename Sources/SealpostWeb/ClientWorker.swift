@@ -79,22 +79,33 @@ final class ClientWorker: Sendable {
 
     /// Asks the client thread and waits for its answer.
     func ask(_ request: WorkerRequest) async -> WorkerReply {
-        if stopping.load(ordering: .acquiring) { return .error("the daemon is stopping", status: 503) }
-        return await withCheckedContinuation { (c: CheckedContinuation<WorkerReply, Never>) in
-            queue.withLock { $0.append(Job(request: request, reply: { c.resume(returning: $0) })) }
-            wakeup.signal()
+        await withCheckedContinuation { (c: CheckedContinuation<WorkerReply, Never>) in
+            // Under the queue's lock: after `stop` set the flag no job is queued (it would never be
+            // answered), and the eventfd is signalled only while it is open.
+            let queued = queue.withLock { q -> Bool in
+                guard !stopping.load(ordering: .acquiring) else { return false }
+                q.append(Job(request: request, reply: { c.resume(returning: $0) }))
+                wakeup.signal()
+                return true
+            }
+            if !queued { c.resume(returning: .error("the daemon is stopping", status: 503)) }
         }
     }
 
     /// Stops the thread (it detaches from the node and closes the history) and waits for it.
     func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        wakeup.signal()
-        finished.wait()
-        for job in queue.withLock({ q -> [Job] in defer { q.removeAll() }; return q }) {
-            job.reply(.error("the daemon is stopping", status: 503))
+        let first = queue.withLock { _ -> Bool in
+            guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+            wakeup.signal()
+            return true
         }
-        wakeup.close()
+        guard first else { return }
+        finished.wait()
+        let left = queue.withLock { q -> [Job] in
+            defer { q.removeAll(); wakeup.close() }
+            return q
+        }
+        for job in left { job.reply(.error("the daemon is stopping", status: 503)) }
     }
 }
 

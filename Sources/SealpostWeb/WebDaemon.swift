@@ -18,6 +18,7 @@ public final class WebDaemon: Sendable {
     private let hub: EventHub
     private let lock: WebLock
     private let serverTask: Task<Void, any Error>
+    private let stopping: StopFlag
     private let logger: Logger
 
     /// The URL to open once: the daemon's address with the one-time login token in the fragment.
@@ -57,7 +58,8 @@ public final class WebDaemon: Sendable {
             worker.stop(); lock.release()
             throw WebError.io("cannot use 127.0.0.1:\(port): \(error)")
         }
-        let server = HTTPServer(address: address, timeout: 30, logger: FlyingFoxLog(logger: logger), handler: router)
+        let stopping = StopFlag()
+        let server = HTTPServer(address: address, timeout: 30, logger: FlyingFoxLog(logger: logger, stopping: stopping), handler: router)
         let task = Task { try await server.run() }
         do {
             try await server.waitUntilListening(timeout: 10)
@@ -74,7 +76,7 @@ public final class WebDaemon: Sendable {
         let guardian = LocalGuard(port: bound)
         router.ready(guardian)
         let daemon = WebDaemon(port: bound, address: core.address, guardian: guardian, server: server,
-                               worker: worker, hub: hub, lock: lock, task: task, logger: logger)
+                               worker: worker, hub: hub, lock: lock, task: task, stopping: stopping, logger: logger)
         lock.publish(pid: getpid(), url: guardian.loginURL)
         logger.info("web client listening", metadata: ["address": "\(core.address)", "url": "http://127.0.0.1:\(bound)/",
                                                        "locked": "\(core.isLocked)"])
@@ -82,7 +84,8 @@ public final class WebDaemon: Sendable {
     }
 
     private init(port: UInt16, address: String, guardian: LocalGuard, server: HTTPServer, worker: DaemonCore, hub: EventHub,
-                 lock: WebLock, task: Task<Void, any Error>, logger: Logger) {
+                 lock: WebLock, task: Task<Void, any Error>, stopping: StopFlag, logger: Logger) {
+        self.stopping = stopping
         self.port = port
         self.address = address
         self.guardian = guardian
@@ -114,6 +117,7 @@ public final class WebDaemon: Sendable {
 
     /// Stops serving, closes the live connections, detaches from the node, releases the lock.
     public func stop() async {
+        stopping.set()
         hub.close()
         await server.stop(timeout: 1)
         serverTask.cancel()
@@ -126,10 +130,21 @@ public final class WebDaemon: Sendable {
 /// Hands FlyingFox's log lines to swift-log (at debug: a request line per request).
 struct FlyingFoxLog: FlyingSocks.Logging {
     let logger: Logger
+    /// Set when the daemon stops: the server's report of its own cancellation is no error then.
+    let stopping: StopFlag
     func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
     func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
     func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
     func logError(_ error: @autoclosure () -> String) { logger.error("\(error())") }
     /// FlyingFox reports its own stop as critical: an error at most for us.
-    func logCritical(_ critical: @autoclosure () -> String) { logger.error("\(critical())") }
+    func logCritical(_ critical: @autoclosure () -> String) {
+        if stopping.isSet { logger.debug("\(critical())") } else { logger.error("\(critical())") }
+    }
+}
+
+/// A flag set once, read from any thread.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

@@ -55,6 +55,7 @@ extension SealpostCommand {
             print("Ctrl-C stops the web client.")
             fflush(nil)
             if !noOpen { openBrowser(daemon.loginURL) }
+            fflush(nil)
 
             signal(SIGINT, SIG_IGN)
             signal(SIGTERM, SIG_IGN)

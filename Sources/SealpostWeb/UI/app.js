@@ -35,6 +35,7 @@ const I18N = {
     damaged: "This record cannot be opened with this device's history key.",
     sendFailed: 'Not sent: ',
     today: 'Today',
+    newMessage: 'New message',
     unlockNeeded: 'Your keys and history on this device are sealed by your passphrase.',
     passphrase: 'Passphrase',
     unlock: 'Unlock',
@@ -80,6 +81,7 @@ const I18N = {
     damaged: '无法用本设备的历史密钥打开此记录。',
     sendFailed: '未发送：',
     today: '今天',
+    newMessage: '新消息',
     unlockNeeded: '本设备上的密钥和聊天记录已用您的口令加密。',
     passphrase: '口令',
     unlock: '解锁',
@@ -274,6 +276,7 @@ function onEvent(event) {
   switch (event.type) {
     case 'message':
       if (event.conversation) app.conversations.set(event.conversation.address, event.conversation);
+      if (!event.message.outgoing && document.visibilityState !== 'visible') notify(event);
       if (event.message.conversation === app.current) {
         const atEnd = nearEnd();
         addMessage(event.message, false);
@@ -297,6 +300,21 @@ function onEvent(event) {
       renderStatus();
       break;
   }
+}
+
+/// A desktop notification while the tab is in the background: who wrote, never what
+/// (the text would show on the screen and in the system's notification history).
+function notify(event) {
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  const c = event.conversation;
+  const title = c ? c.name : event.message.from;
+  const n = new Notification(title, { body: t('newMessage'), tag: event.message.conversation, icon: '/icon.svg' });
+  n.addEventListener('click', () => { window.focus(); openConversation(event.message.conversation); n.close(); });
+}
+
+/// Asked once, on the person's first send (browsers only ask after a gesture).
+function askForNotifications() {
+  if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();
 }
 
 // --- rendering -------------------------------------------------------------------
@@ -548,6 +566,7 @@ function showSendError(message) {
 }
 
 async function send() {
+  askForNotifications();
   const box = $('text');
   const text = box.value;
   if (!text.trim() || !app.current) return;
