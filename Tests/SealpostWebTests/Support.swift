@@ -21,14 +21,31 @@ final class WebTestNode {
         self.name = name
         _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
         node = try Node.start(dataDir: dir, logger: quiet)
+        endpoint = node!.routerEndpoint
+        publishEndpoint = node!.publishEndpoint
     }
 
-    var endpoint: String { node!.routerEndpoint }
+    /// The concrete endpoints of the first start, kept across restarts so profiles and peers stay valid.
+    private(set) var endpoint = ""
+    private(set) var publishEndpoint = ""
+
+    func stop() {
+        node?.stop()
+        node = nil
+    }
+
+    func start() throws {
+        let fixed = endpoint, fixedPublish = publishEndpoint
+        node = try Node.start(dataDir: dir, logger: quiet) { config in
+            config.listen = fixed
+            config.publish = fixedPublish
+        }
+    }
 
     func peer(with other: WebTestNode) throws {
-        try Operator.addPeer(dataDir: dir, peer: PeerConfig(name: other.name, router: other.endpoint, publish: other.node!.publishEndpoint,
+        try Operator.addPeer(dataDir: dir, peer: PeerConfig(name: other.name, router: other.endpoint, publish: other.publishEndpoint,
                                                             publicKey: try other.dir.loadKeys().publicKeyText))
-        try Operator.addPeer(dataDir: other.dir, peer: PeerConfig(name: name, router: endpoint, publish: node!.publishEndpoint,
+        try Operator.addPeer(dataDir: other.dir, peer: PeerConfig(name: name, router: endpoint, publish: publishEndpoint,
                                                                   publicKey: try dir.loadKeys().publicKeyText))
     }
 

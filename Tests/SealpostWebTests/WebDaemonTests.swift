@@ -343,3 +343,42 @@ extension WebDaemonTests {
         XCTAssertNotNil(socket.event { $0["type"] as? String == "state" && $0["id"] as? String == id && $0["state"] as? String == "stored" })
     }
 }
+
+extension WebDaemonTests {
+    func state(of id: String, _ browser: Browser) throws -> String? {
+        let messages = try browser.get("/api/history?conversation=wu@traffic").json["messages"] as? [[String: Any]] ?? []
+        return messages.first { $0["id"] as? String == id }?["state"] as? String
+    }
+
+    /// The outbox is durable: a message written while the home node is down stays `sending`,
+    /// survives a restart of the daemon, and is stored and delivered (once) when the node is back.
+    func testAMessageSentWhileTheNodeIsDownIsKeptAndDeliveredOnceWhenItIsBack() throws {
+        var browser = try loggedIn()
+        // A first message while hq is up (the daemon learns wu's key from the directory then).
+        XCTAssertEqual(try browser.post("/api/send", ["to": "wu@traffic", "text": "before"]).status, 200)
+        var got: [ReceivedMessage] = []
+        try waitUntil("wu receives the first") {
+            got += try wuReceives(ms: 300)
+            return !got.isEmpty
+        }
+        hq.stop()
+        let sent = try browser.post("/api/send", ["to": "wu@traffic", "text": "written while hq was down"])
+        XCTAssertEqual(sent.status, 200, String(decoding: sent.body, as: UTF8.self))
+        let id = try XCTUnwrap((sent.json["message"] as? [String: Any])?["id"] as? String)
+        XCTAssertEqual(try state(of: id, browser), "sending")
+        // The daemon restarts (the laptop was closed) before the node is back.
+        stopDaemon(daemon)
+        daemon = try startDaemon(alicePath)
+        browser = try loggedIn()
+        XCTAssertEqual(try state(of: id, browser), "sending")
+        try hq.start()
+        try waitUntil("stored once hq is back", timeout: 30) { try state(of: id, browser) == "stored" }
+        try waitUntil("wu receives it") {
+            got += try wuReceives(ms: 300)
+            return got.count > 1
+        }
+        got += try wuReceives(ms: 1500)
+        XCTAssertEqual(got.map(\.text), ["before", "written while hq was down"], "delivered exactly once")
+        XCTAssertEqual(got.last?.id.hex, id)
+    }
+}
