@@ -12,6 +12,7 @@ enum WorkerRequest: Sendable {
     case send(to: String, text: String)
     case markRead(conversation: String, through: Int64)
     case directory(query: String)
+    case search(query: String, limit: Int)
 }
 
 /// The client thread's answer: an HTTP status and a JSON body.
@@ -310,6 +311,8 @@ extension ClientWorker {
                         return .json(["conversation": json(c)])
                     }
                     return .error("no conversation \(conversation)", status: 404)
+                case .search(let query, let limit):
+                    return .json(["results": try history.search(query, limit: limit).map(json)])
                 case .directory(let query):
                     let entries = try client.directory(query: query)
                         .filter { $0.address != me }

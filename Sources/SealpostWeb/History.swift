@@ -184,6 +184,22 @@ final class History {
         return rows.reversed()
     }
 
+    /// Full-text search on the device: the newest `limit` messages whose text contains `query`
+    /// (case and width insensitive). The content is sealed, so every record is opened in turn:
+    /// fine for the tens of thousands of messages a person keeps (secretbox opens ~1 GB/s).
+    func search(_ query: String, limit: Int) throws -> [Record] {
+        let needle = query.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !needle.isEmpty else { return [] }
+        var found: [Record] = []
+        let statement = try db.statement("SELECT \(Self.columns) FROM messages WHERE kind = 'text' ORDER BY row DESC")
+        defer { statement.reset() }
+        while found.count < limit, try statement.step() {
+            let r = decode(statement)
+            if r.text.range(of: needle, options: [.caseInsensitive, .widthInsensitive, .diacriticInsensitive]) != nil { found.append(r) }
+        }
+        return found
+    }
+
     func message(id: String) throws -> Record? {
         try db.first("SELECT \(Self.columns) FROM messages WHERE id = ?", .text(id)) { decode($0) }
     }

@@ -110,6 +110,11 @@ final class Router: HTTPHandler, Sendable {
             let query = request.query["q"] ?? ""
             guard query.count <= 64 else { return error(400, "the search is longer than 64 characters", g) }
             return respond(await ask(.directory(query: query)), g)
+        case ("GET", "/api/search"):
+            if let r = refuse(g.check(.read, method: method, header: header)) { return r }
+            let query = request.query["q"] ?? ""
+            guard (1...64).contains(query.count) else { return error(400, "the search must be 1 to 64 characters", g) }
+            return respond(await ask(.search(query: query, limit: 50)), g)
         case ("POST", "/api/send"):
             if let r = refuse(g.check(.write, method: method, header: header)) { return r }
             guard let body: SendBody = try await decode(request, g) else {

@@ -340,6 +340,20 @@ def main():
         assert len(bubbles(w, "in", group_text)) == 1
         shot(w, "web-group-zh")
 
+    @check("alice searches her history on the device and jumps to the message")
+    def _():
+        box = wait_css(a, "#history-search")[0]
+        box.send_keys("toll gate")
+        hit = wait_css(a, ".hit-item", "a search result")[0]
+        assert "toll gate" in hit.text and "吴磊" in hit.text, hit.text
+        shot(a, "web-search-en")
+        hit.click()
+        until("the chat with wu", lambda: a.find_element(By.ID, "chat-title").text == "吴磊")
+        wait_css(a, "li.msg.hit", "the found message marked")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
+        wait_css(a, "#conversations", "the conversation list back")
+
     @check("after a reload the history is still there, each message once (kept on the device)")
     def _():
         a.refresh()

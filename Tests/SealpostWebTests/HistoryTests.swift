@@ -101,3 +101,22 @@ final class HistoryTests: XCTestCase {
         }
     }
 }
+
+extension HistoryTests {
+    func testSearchOpensTheSealedRecordsAndFindsTextInAnyCase() throws {
+        let h = try open()
+        defer { h.close() }
+        let texts = ["The plate was seen at the East Toll Gate", "收到，我马上安排人去核实。", "nothing here", "east toll gate again"]
+        for (i, text) in texts.enumerated() {
+            _ = try h.record(id: "s\(i)", conversation: i == 1 ? "wu@traffic" : "li@criminal", isGroup: false, outgoing: false,
+                             from: "x@y", kind: "text", text: text, sentAt: UInt64(i), state: .received)
+        }
+        _ = try h.record(id: "g", conversation: "duty@hq", isGroup: true, outgoing: false, from: "x@y", kind: "group_event",
+                         text: "{\"op\":\"east toll gate\"}", sentAt: 9, state: .received)
+        XCTAssertEqual(try h.search("east TOLL gate", limit: 10).map(\.id), ["s3", "s0"], "newest first, case-insensitive, text only")
+        XCTAssertEqual(try h.search("核实", limit: 10).map(\.conversation), ["wu@traffic"])
+        XCTAssertEqual(try h.search("toll", limit: 1).map(\.id), ["s3"])
+        XCTAssertEqual(try h.search("   ", limit: 10), [])
+        XCTAssertEqual(try h.search("absent", limit: 10), [])
+    }
+}

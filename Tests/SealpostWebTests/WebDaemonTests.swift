@@ -116,6 +116,12 @@ final class WebDaemonTests: XCTestCase {
         let after = try browser.get("/api/state").json["conversations"] as? [[String: Any]] ?? []
         XCTAssertEqual(after.first?["unread"] as? Int, 0)
 
+        // Search on the device, over the sealed records.
+        let hits = try browser.get("/api/search?q=" + "EAST%20GATE").json["results"] as? [[String: Any]] ?? []
+        XCTAssertEqual(hits.map { $0["id"] as? String }, [id])
+        let hanzi = try browser.get("/api/search?q=" + "%E8%B0%A2%E8%B0%A2").json["results"] as? [[String: Any]] ?? []
+        XCTAssertEqual(hanzi.map { $0["outgoing"] as? Bool }, [false])
+
         // Nothing readable on disk: not the texts, not in the WAL either; the key file is 0600.
         for suffix in [".history.db", ".history.db-wal"] {
             let bytes = FileManager.default.contents(atPath: alicePath + suffix) ?? Data()
@@ -302,6 +308,8 @@ final class WebDaemonTests: XCTestCase {
         XCTAssertEqual(try browser.get("/api/history?conversation=wu@traffic&limit=100000").status, 400)
         XCTAssertEqual(try browser.get("/api/history?conversation=wu@traffic&before=-1").status, 400)
         XCTAssertEqual(try browser.get("/api/directory?q=" + String(repeating: "a", count: 65)).status, 400)
+        XCTAssertEqual(try browser.get("/api/search?q=" + String(repeating: "a", count: 65)).status, 400)
+        XCTAssertEqual(try browser.get("/api/search?q=").status, 400)
         XCTAssertEqual(try historyCount(), 0)
     }
 

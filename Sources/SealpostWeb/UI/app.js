@@ -36,6 +36,8 @@ const I18N = {
     sendFailed: 'Not sent: ',
     today: 'Today',
     newMessage: 'New message',
+    searchHistory: 'Search messages',
+    noHits: 'No message matches.',
     unlockNeeded: 'Your keys and history on this device are sealed by your passphrase.',
     passphrase: 'Passphrase',
     unlock: 'Unlock',
@@ -82,6 +84,8 @@ const I18N = {
     sendFailed: '未发送：',
     today: '今天',
     newMessage: '新消息',
+    searchHistory: '搜索聊天记录',
+    noHits: '没有匹配的消息。',
     unlockNeeded: '本设备上的密钥和聊天记录已用您的口令加密。',
     passphrase: '口令',
     unlock: '解锁',
@@ -585,6 +589,65 @@ async function send() {
   }
 }
 
+// --- search over the history (done by the daemon, on this device) ---------------------
+
+let historyTimer = null;
+
+async function searchHistory() {
+  const q = $('history-search').value.trim();
+  const results = $('search-results');
+  const searching = q.length > 0;
+  results.classList.toggle('hidden', !searching);
+  $('conversations').classList.toggle('hidden', searching);
+  $('no-conversations').classList.toggle('hidden', searching || app.conversations.size > 0);
+  if (!searching) { $('search-empty').classList.add('hidden'); return; }
+  let r;
+  try { r = await api('GET', `/api/search?q=${encodeURIComponent(q)}`); } catch (e) { return; }
+  if ($('history-search').value.trim() !== q) return;
+  results.replaceChildren();
+  for (const m of r.results) {
+    const li = document.createElement('li');
+    li.className = 'hit-item';
+    li.dataset.id = m.id;
+    const top = document.createElement('div');
+    top.className = 'hit-top';
+    const name = document.createElement('span');
+    name.className = 'hit-name';
+    const c = app.conversations.get(m.conversation);
+    name.textContent = c ? c.name : m.conversation;
+    const time = document.createElement('span');
+    time.className = 'conv-time';
+    time.textContent = formatTime(m.sent_at);
+    top.append(name, time);
+    const text = document.createElement('div');
+    text.className = 'hit-text';
+    // The match is marked with elements, never with HTML built from the text.
+    const at = m.text.toLowerCase().indexOf(q.toLowerCase());
+    const start = Math.max(0, at - 20);
+    if (at >= 0) {
+      const mark = document.createElement('mark');
+      mark.textContent = m.text.slice(at, at + q.length);
+      text.append((start > 0 ? '…' : '') + m.text.slice(start, at), mark, m.text.slice(at + q.length));
+    } else {
+      text.textContent = m.text;
+    }
+    li.append(top, text);
+    li.addEventListener('click', () => showHit(m));
+    results.append(li);
+  }
+  $('search-empty').classList.toggle('hidden', r.results.length > 0);
+}
+
+/// Opens the hit's conversation and scrolls to it, loading earlier pages as needed.
+async function showHit(m) {
+  await openConversation(m.conversation);
+  for (let i = 0; i < 40 && !app.shown.has(m.id) && app.more; i++) await loadOlderPage();
+  const el = app.shown.get(m.id);
+  if (!el) return;
+  el.classList.add('hit');
+  el.scrollIntoView({ block: 'center' });
+}
+
 // --- the directory -------------------------------------------------------------------
 
 let searchTimer = null;
@@ -655,6 +718,9 @@ function wire() {
   $('dialog').addEventListener('click', e => { if (e.target === $('dialog')) closeDialog(); });
   document.addEventListener('keydown', e => { if (e.key === 'Escape') closeDialog(); });
   $('search').addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(search, 200); });
+  for (const type of ['input', 'search']) {
+    $('history-search').addEventListener(type, () => { clearTimeout(historyTimer); historyTimer = setTimeout(searchHistory, 200); });
+  }
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') markRead(); });
 }
 
