@@ -146,6 +146,11 @@ extension ClientWorker {
             client.timeoutMs = 5_000
             books.contacts.load(into: client)
             for group in books.groups.groups.keys { try history.ensureConversation(group, isGroup: true) }
+            for (address, bytes) in try history.people() {
+                guard let entry = try? DirectoryEntry.decode(bytes), entry.address == address else { continue }
+                people[address] = entry
+                names[address] = entry.display
+            }
             for (id, bytes) in try history.outbox() {
                 var reader = WireReader(bytes)
                 guard let envelope = try? Envelope.decode(from: &reader), envelope.id.hex == id else {
@@ -343,8 +348,21 @@ extension ClientWorker {
                 envelope = try client.prepareGroupText(group: address, members: group.members, text: text)
                 isGroup = true
             } else {
-                envelope = try client.prepareText(to: address, text: text)
+                // While the node is known to be unreachable, do not wait for a look-up it will not answer.
+                if !online, let known = people[address.description] { client.remember(known) }
+                do {
+                    envelope = try client.prepareText(to: address, text: text)
+                } catch ClientError.unreachable(let why) {
+                    // The node did not answer the look-up: the entry checked the last time will do.
+                    guard let known = people[address.description] else { throw ClientError.unreachable(why) }
+                    client.remember(known)
+                    envelope = try client.prepareText(to: address, text: text)
+                }
                 isGroup = false
+                if let entry = try? client.lookup(address), people[entry.address] != entry {
+                    try history.savePerson(address: entry.address, entry: entry.encode())
+                    people[entry.address] = entry
+                }
             }
             var writer = WireWriter()
             envelope.encode(into: &writer)
@@ -370,6 +388,9 @@ extension ClientWorker {
 
         /// Display names already looked up (a look-up waits for the node: never while it is unreachable).
         var names: [String: String] = [:]
+        /// Directory entries of the people this person wrote to, kept in the history: writing to
+        /// them again works while the node is unreachable (the message waits in the outbox).
+        var people: [String: DirectoryEntry] = [:]
 
         func name(of address: String, isGroup: Bool) -> String {
             if isGroup { return Address(address)?.local ?? address }

@@ -74,6 +74,10 @@ final class History {
                 is_group INTEGER NOT NULL,
                 read_row INTEGER NOT NULL DEFAULT 0
             );
+            CREATE TABLE IF NOT EXISTS people (
+                address TEXT PRIMARY KEY,
+                entry BLOB NOT NULL
+            );
             CREATE TABLE IF NOT EXISTS outbox (
                 id TEXT PRIMARY KEY,
                 envelope BLOB NOT NULL
@@ -160,6 +164,16 @@ final class History {
 
     func outbox() throws -> [(id: String, envelope: [UInt8])] {
         try db.query("SELECT id, envelope FROM outbox ORDER BY rowid") { ($0.text(0), $0.blob(1)) }
+    }
+
+    // MARK: people written to (their directory entries, checked when they were fetched)
+
+    func savePerson(address: String, entry: [UInt8]) throws {
+        try db.run("INSERT OR REPLACE INTO people(address, entry) VALUES (?, ?)", .text(address), .blob(entry))
+    }
+
+    func people() throws -> [(address: String, entry: [UInt8])] {
+        try db.query("SELECT address, entry FROM people") { ($0.text(0), $0.blob(1)) }
     }
 
     // MARK: reading

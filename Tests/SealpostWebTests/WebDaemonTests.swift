@@ -379,14 +379,18 @@ extension WebDaemonTests {
         daemon = try startDaemon(alicePath)
         browser = try loggedIn()
         XCTAssertEqual(try state(of: id, browser), "sending")
+        // The restarted daemon can still write to wu: it kept his directory entry.
+        let again = try browser.post("/api/send", ["to": "wu@traffic", "text": "and after the daemon restarted"])
+        XCTAssertEqual(again.status, 200, String(decoding: again.body, as: UTF8.self))
+        let id2 = try XCTUnwrap((again.json["message"] as? [String: Any])?["id"] as? String)
         try hq.start()
-        try waitUntil("stored once hq is back", timeout: 30) { try state(of: id, browser) == "stored" }
-        try waitUntil("wu receives it") {
+        try waitUntil("stored once hq is back", timeout: 30) { try state(of: id, browser) == "stored" && state(of: id2, browser) == "stored" }
+        try waitUntil("wu receives them") {
             got += try wuReceives(ms: 300)
-            return got.count > 1
+            return got.count > 2
         }
         got += try wuReceives(ms: 1500)
-        XCTAssertEqual(got.map(\.text), ["before", "written while hq was down"], "delivered exactly once")
-        XCTAssertEqual(got.last?.id.hex, id)
+        XCTAssertEqual(got.map(\.text), ["before", "written while hq was down", "and after the daemon restarted"], "each delivered exactly once")
+        XCTAssertEqual(got.map(\.id.hex).suffix(2), [id, id2])
     }
 }
