@@ -162,21 +162,29 @@ extension ClientWorker {
         }
 
         func run(worker: ClientWorker) {
-            do {
-                try attach()
-                while !worker.stopping.load(ordering: .acquiring) {
+            try? attach()
+            var failures = 0
+            while !worker.stopping.load(ordering: .acquiring) {
+                do {
                     if try client.wait(orReadable: worker.wakeup.fd, timeoutMs: 500) { worker.wakeup.drain() }
                     for job in worker.queue.withLock({ q -> [Job] in defer { q.removeAll() }; return q }) {
                         job.reply(handle(job.request))
                     }
                     try receive()
                     try housekeeping()
+                    failures = 0
+                } catch {
+                    // The thread never dies under the HTTP side (its requests would wait forever):
+                    // it logs, pauses a little so a lasting fault does not spin, and goes on.
+                    failures += 1
+                    if failures == 1 || failures % 100 == 0 {
+                        logger.error("client loop failed", metadata: ["error": "\(error)", "times": "\(failures)"])
+                    }
+                    usleep(useconds_t(min(failures, 10)) * 100_000)
                 }
-                try? client.detach()
-                try? client.flush()
-            } catch {
-                logger.error("client thread stopped", metadata: ["error": "\(error)"])
             }
+            try? client.detach()
+            try? client.flush()
             client.close(lingerMs: 500)
             history.close()
         }
