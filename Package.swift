@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // Thin C system libraries (Debian: libzmq3-dev, libsodium-dev, libsqlite3-dev).
@@ -39,14 +40,25 @@ let package = Package(
             "SealpostCore", "ZeroMQ", "Sodium",
         ]),
 
+        // The local client daemon: history, the loopback HTTP/WebSocket server, the embedded UI.
+        .target(name: "SealpostWeb", dependencies: [
+            "SealpostClient", "SealpostCore", "Sodium", "SQLite", "ZeroMQ",
+            .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [
+            // Compiled into the binary as byte arrays: the UI is never read from disk or the network.
+            .embedInCode("UI/index.html"), .embedInCode("UI/app.js"), .embedInCode("UI/app.css"), .embedInCode("UI/icon.svg"),
+        ]),
+
         .executableTarget(name: "sealpost-node", dependencies: [
             "SealpostNode", "SealpostCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sealpost", dependencies: [
-            "SealpostClient", "SealpostCore",
+            "SealpostClient", "SealpostCore", "SealpostWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sealpost-bench", dependencies: [
             "SealpostNode", "SealpostClient", "SealpostCore",
@@ -64,6 +76,10 @@ let package = Package(
         ]),
         .testTarget(name: "SealpostClientTests", dependencies: [
             "SealpostClient", "SealpostCore", "SealpostNode", "Sodium",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "SealpostWebTests", dependencies: [
+            "SealpostWeb", "SealpostClient", "SealpostCore", "SealpostNode", "Sodium", "SQLite",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["SealpostCore", "SealpostClient"]),

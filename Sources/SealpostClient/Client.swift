@@ -146,8 +146,9 @@ public final class Client {
             if let known = cards[key] ?? pins.pinned(key) { return known }
             throw ClientError.refused(code: code, reason: reason)
         } catch ClientError.unreachable(let reason) {
-            // Due for a refresh, but the node is slow: the entry we have is still signed.
-            if let cached = directory[key] { return cached.entry }
+            // Due for a refresh, but the node is slow or down: the entry we have is still signed
+            // (looked up before, remembered from a checked card or history, or pinned).
+            if let known = directory[key]?.entry ?? cards[key] ?? pins.pinned(key) { return known }
             throw ClientError.unreachable(reason)
         }
         guard fresh.address == key else {

@@ -61,8 +61,18 @@ public struct Profile: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ClientError.noProfile("no profile at \(path): join first with 'sealpost join CODE' (or pass --profile FILE)")
         }
-        guard let data = FileManager.default.contents(atPath: path),
-              let file = try? JSONDecoder().decode(File.self, from: data),
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ClientError.noProfile("cannot read the profile at \(path)")
+        }
+        if isSealed(data) {
+            throw ClientError.noProfile("the profile at \(path) is sealed by a passphrase: give it (SEALPOST_PASSPHRASE, or at the prompt)")
+        }
+        return try decode(data, path: path)
+    }
+
+    /// A profile from the clear JSON of its file.
+    static func decode(_ data: Data, path: String) throws -> Profile {
+        guard let file = try? JSONDecoder().decode(File.self, from: data),
               let address = Address(file.address),
               let nodeCurveKey = Sodium.fromBase64(file.node_curve_key), nodeCurveKey.count == 32,
               let nodeSignKey = Sodium.fromBase64(file.node_sign_key), nodeSignKey.count == 32,

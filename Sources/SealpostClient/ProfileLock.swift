@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One receiving process per profile.
 ///
@@ -8,9 +9,10 @@ import Foundation
 /// So a command that receives holds an exclusive `flock` on `PROFILE.lock` for as
 /// long as it runs; a second one is refused with the first one's pid. The kernel
 /// releases the lock when the process ends, however it ends (even `kill -9`).
-public final class ProfileLock {
+public final class ProfileLock: Sendable {
     public let path: String
-    private let fd: Int32
+    /// The locked descriptor; -1 once released.
+    private let descriptor: Mutex<Int32>
 
     /// Takes the lock of the profile at `profilePath`, or refuses at once.
     /// - Throws: `ClientError.busy` when another process holds it (with its pid);
@@ -21,7 +23,7 @@ public final class ProfileLock {
         if !dir.isEmpty {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ClientError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
@@ -34,6 +36,7 @@ public final class ProfileLock {
             let holder = n > 0 ? Int32(String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) : nil
             throw ClientError.busy("this profile is already in use by another sealpost process\(holder.map { " (pid \($0))" } ?? ""); close it first")
         }
+        descriptor = Mutex(fd)
         // Ours now: say who holds it, for the message a second process prints.
         let pid = Data("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
@@ -42,8 +45,15 @@ public final class ProfileLock {
         PrivateFile.removeStaleTemps(of: profilePath, andBooks: true)
     }
 
-    deinit {
-        flock(fd, LOCK_UN)
-        close(fd)
+    /// Gives the profile back before the end of the process (a daemon that stops).
+    public func release() {
+        descriptor.withLock { fd in
+            guard fd >= 0 else { return }
+            flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        }
     }
+
+    deinit { release() }
 }

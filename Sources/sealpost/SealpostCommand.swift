@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SealpostClient
 import SealpostCore
+import SealpostWeb
 
 @main
 struct SealpostCommand: ParsableCommand {
@@ -10,7 +11,7 @@ struct SealpostCommand: ParsableCommand {
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
         version: SealpostVersion.string,
         subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
-                      SendFile.self, Fetch.self, View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self]
+                      SendFile.self, Fetch.self, View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self]
     )
 
     /// A closed output pipe (`sealpost inbox | head`) is an error on write, not a silent death by SIGPIPE.
@@ -40,13 +41,18 @@ struct ProfileOption: ParsableArguments {
     }
 
     func load() -> Profile {
-        do { return try Profile.load(from: path) } catch { fail("\(error)") }
+        do { return try Profile.load(from: path) { try askPassphrase("passphrase for \(path): ") } } catch { fail("\(error)") }
     }
 
     /// Claims the profile for a command that receives (keep it until the command ends);
     /// exits with a clear error when another process holds it.
     func lock() -> ProfileLock {
-        do { return try ProfileLock(profilePath: path) } catch { fail("\(error)") }
+        do { return try ProfileLock(profilePath: path) } catch {
+            if let web = WebDaemon.running(profilePath: path) {
+                fail("the web client runs for this profile (pid \(web.pid)) and receives its messages: read them there (\(web.url)), or stop it first")
+            }
+            fail("\(error)")
+        }
     }
 }
 

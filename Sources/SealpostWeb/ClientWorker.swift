@@ -1,0 +1,460 @@
+import Foundation
+import Logging
+import SealpostClient
+import SealpostCore
+import Synchronization
+import ZeroMQ
+
+/// What the HTTP side asks of the client thread.
+enum WorkerRequest: Sendable {
+    case state
+    case history(conversation: String, before: Int64?, limit: Int)
+    case send(to: String, text: String)
+    case markRead(conversation: String, through: Int64)
+    case directory(query: String)
+    case search(query: String, limit: Int)
+}
+
+/// The client thread's answer: an HTTP status and a JSON body.
+struct WorkerReply: Sendable {
+    var status: Int
+    var body: Data
+
+    static func json(_ object: Any, status: Int = 200) -> WorkerReply {
+        WorkerReply(status: status, body: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+    }
+
+    static func error(_ message: String, status: Int) -> WorkerReply { json(["error": message], status: status) }
+}
+
+/// The one thread that owns the `Client` (its ZeroMQ socket), the history database and the
+/// profile's books. Everything else talks to it by messages: requests go into a
+/// `Mutex`-protected queue and an eventfd wakes the thread's poll; answers come back through
+/// each request's continuation; live events leave through the `EventHub`.
+final class ClientWorker: Sendable {
+    struct Job: Sendable {
+        var request: WorkerRequest
+        var reply: @Sendable (WorkerReply) -> Void
+    }
+
+    fileprivate let queue = Mutex<[Job]>([])
+    fileprivate let wakeup = Wakeup()
+    fileprivate let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    let hub: EventHub
+
+    /// The first error of the thread's start, handed back to `init`.
+    private final class StartError: Sendable {
+        let message = Mutex<String?>(nil)
+    }
+
+    /// Starts the thread; returns once the history is open and the client connected (or throws).
+    init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, logger: Logger) throws {
+        self.hub = hub
+        let started = DispatchSemaphore(value: 0)
+        let startError = StartError()
+        let finished = self.finished
+        let thread = Thread { [self] in
+            let engine: Engine
+            do {
+                engine = try Engine(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub, logger: logger)
+            } catch {
+                startError.message.withLock { $0 = "\(error)" }
+                started.signal()
+                finished.signal()
+                return
+            }
+            started.signal()
+            engine.run(worker: self)
+            finished.signal()
+        }
+        thread.name = "sealpost-web-client"
+        thread.start()
+        started.wait()
+        if let message = startError.message.withLock({ $0 }) {
+            finished.wait()
+            wakeup.close()
+            throw WebError.io(message)
+        }
+    }
+
+    /// Asks the client thread and waits for its answer.
+    func ask(_ request: WorkerRequest) async -> WorkerReply {
+        await withCheckedContinuation { (c: CheckedContinuation<WorkerReply, Never>) in
+            // Under the queue's lock: after `stop` set the flag no job is queued (it would never be
+            // answered), and the eventfd is signalled only while it is open.
+            let queued = queue.withLock { q -> Bool in
+                guard !stopping.load(ordering: .acquiring) else { return false }
+                q.append(Job(request: request, reply: { c.resume(returning: $0) }))
+                wakeup.signal()
+                return true
+            }
+            if !queued { c.resume(returning: .error("the daemon is stopping", status: 503)) }
+        }
+    }
+
+    /// Stops the thread (it detaches from the node and closes the history) and waits for it.
+    func stop() {
+        let first = queue.withLock { _ -> Bool in
+            guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+            wakeup.signal()
+            return true
+        }
+        guard first else { return }
+        finished.wait()
+        let left = queue.withLock { q -> [Job] in
+            defer { q.removeAll(); wakeup.close() }
+            return q
+        }
+        for job in left { job.reply(.error("the daemon is stopping", status: 503)) }
+    }
+}
+
+extension ClientWorker {
+    /// Lives on the client thread only.
+    final class Engine {
+        let profile: Profile
+        let me: String
+        let client: Client
+        let history: History
+        let books: ProfileBooks
+        let hub: EventHub
+        let logger: Logger
+
+        /// Sent envelopes not yet STORED by the home node, with when they last left.
+        var pending: [MessageID: (envelope: Envelope, lastSentNs: UInt64)] = [:]
+        var online = false
+        var lastPingNs: UInt64 = 0
+        var lastPongNs: UInt64 = 0
+        /// The first delivery that could not be opened yet (its sender unknown): nothing from it on is acknowledged.
+        var blockedAt: UInt64?
+        var lastAttachNs: UInt64 = 0
+
+        static let retransmitNs: UInt64 = 2_000_000_000
+        static let pingNs: UInt64 = 5_000_000_000
+        static let offlineNs: UInt64 = 12_000_000_000
+
+        init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, logger: Logger) throws {
+            self.profile = profile
+            me = profile.address.description
+            self.hub = hub
+            self.logger = logger
+            let key = try HistoryKey.loadOrCreate(path: HistoryKey.path(profilePath: profilePath), passphrase: passphrase)
+            history = try History(path: profilePath + ".history.db", key: key)
+            books = ProfileBooks(profilePath: profilePath, me: me)
+            client = try Client(profile: profile)
+            client.timeoutMs = 5_000
+            books.contacts.load(into: client)
+            for group in books.groups.groups.keys { try history.ensureConversation(group, isGroup: true) }
+            for (address, bytes) in try history.people() {
+                guard let entry = try? DirectoryEntry.decode(bytes), entry.address == address else { continue }
+                people[address] = entry
+                names[address] = entry.display
+            }
+            for (id, bytes) in try history.outbox() {
+                var reader = WireReader(bytes)
+                guard let envelope = try? Envelope.decode(from: &reader), envelope.id.hex == id else {
+                    try history.removeOutbox(id: id)
+                    continue
+                }
+                pending[envelope.id] = (envelope, 0)
+            }
+        }
+
+        func run(worker: ClientWorker) {
+            try? attach()
+            var failures = 0
+            while !worker.stopping.load(ordering: .acquiring) {
+                do {
+                    if try client.wait(orReadable: worker.wakeup.fd, timeoutMs: 500) { worker.wakeup.drain() }
+                    for job in worker.queue.withLock({ q -> [Job] in defer { q.removeAll() }; return q }) {
+                        job.reply(handle(job.request))
+                    }
+                    try receive()
+                    try housekeeping()
+                    failures = 0
+                } catch {
+                    // The thread never dies under the HTTP side (its requests would wait forever):
+                    // it logs, pauses a little so a lasting fault does not spin, and goes on.
+                    failures += 1
+                    if failures == 1 || failures % 100 == 0 {
+                        logger.error("client loop failed", metadata: ["error": "\(error)", "times": "\(failures)"])
+                    }
+                    usleep(useconds_t(min(failures, 10)) * 100_000)
+                }
+            }
+            try? client.detach()
+            try? client.flush()
+            client.close(lingerMs: 500)
+            history.close()
+        }
+
+        func attach() throws {
+            try client.attach()
+            lastAttachNs = Clock.monotonicNs()
+            blockedAt = nil
+        }
+
+        // MARK: receiving: record durably, then show, then acknowledge
+
+        func receive() throws {
+            var batch: [ReceivedMessage] = []
+            var through: UInt64 = 0
+            var count = 0
+            while count < 500, let event = try client.next(timeoutMs: 0) {
+                count += 1
+                switch event {
+                case .message(let m):
+                    through = max(through, m.seq)
+                    batch.append(m)
+                case .undecryptable(let seq, let id, let from, let reason):
+                    through = max(through, seq)
+                    logger.warning("a message could not be opened", metadata: ["id": "\(id.hex)", "from": "\(from)", "reason": "\(reason)"])
+                case .senderUnknown(let seq, let id, let from, _):
+                    blockedAt = min(blockedAt ?? seq, seq)
+                    logger.notice("a message waits until its sender is in the directory", metadata: ["id": "\(id.hex)", "from": "\(from)"])
+                case .synced:
+                    setOnline(true)
+                case .stored(let id):
+                    stored(id)
+                case .refused(let code, let ref, let reason):
+                    refused(code: code, ref: ref, reason: reason)
+                case .pong(let attached):
+                    lastPongNs = Clock.monotonicNs()
+                    setOnline(true)
+                    if !attached { try attach() }
+                }
+            }
+            guard through > 0 else { return }
+            var fresh: [History.Record] = []
+            do {
+                try history.transaction {
+                    for m in batch {
+                        guard let entry = HistoryEntry(m, me: me) else { continue }
+                        if let r = try history.record(id: m.id.hex, conversation: entry.conversation, isGroup: entry.isGroup,
+                                                      outgoing: false, from: m.from, kind: entry.kind, text: entry.text,
+                                                      sentAt: m.sentAt, state: .received) {
+                            fresh.append(r)
+                        }
+                    }
+                }
+            } catch {
+                // Not acknowledged: the node delivers it again on the next attach; the ids dedupe.
+                logger.error("cannot write the history; messages stay on the node", metadata: ["error": "\(error)"])
+                return
+            }
+            for m in batch { books.note(m) }
+            do { try books.save() } catch { logger.warning("cannot save the profile's books", metadata: ["error": "\(error)"]) }
+            for m in batch where m.kind == "group_event" { try? groupChanged(m.group) }
+            for r in fresh { publishMessage(r) }
+            let upTo = blockedAt.map { min(through, $0 - 1) } ?? through
+            if upTo > 0 { try client.ack(upTo) }
+        }
+
+        func groupChanged(_ group: String?) throws {
+            guard let group else { return }
+            try history.ensureConversation(group, isGroup: true)
+            if let c = try history.conversation(group) { hub.publish(["type": "conversation", "conversation": json(c)]) }
+        }
+
+        func stored(_ id: MessageID) {
+            guard pending.removeValue(forKey: id) != nil else { return }
+            do {
+                try history.transaction {
+                    try history.removeOutbox(id: id.hex)
+                    try history.setState(id: id.hex, .stored)
+                }
+            } catch { logger.error("cannot record a stored message", metadata: ["error": "\(error)"]) }
+            publishState(id.hex)
+        }
+
+        func refused(code: UInt16, ref: MessageID, reason: String) {
+            guard pending[ref] != nil else {
+                logger.notice("the node refused a request", metadata: ["code": "\(code)", "reason": "\(reason)"])
+                return
+            }
+            // 500 and 503 are transient: the retransmission goes on.
+            if code == ErrorCode.internalError.rawValue || code == ErrorCode.unavailable.rawValue { return }
+            pending[ref] = nil
+            try? history.transaction {
+                try history.removeOutbox(id: ref.hex)
+                try history.setState(id: ref.hex, .failed, reason: reason)
+            }
+            publishState(ref.hex)
+        }
+
+        func housekeeping() throws {
+            let now = Clock.monotonicNs()
+            for (id, p) in pending where now - p.lastSentNs >= Self.retransmitNs {
+                try client.submit(p.envelope)
+                pending[id]?.lastSentNs = now
+            }
+            if now - lastPingNs >= Self.pingNs {
+                try client.ping()
+                lastPingNs = now
+            }
+            if online, now - lastPongNs > Self.offlineNs, now - lastAttachNs > Self.offlineNs { setOnline(false) }
+            if blockedAt != nil, now - lastAttachNs > 5_000_000_000 { try attach() }
+        }
+
+        func setOnline(_ value: Bool) {
+            if value { lastPongNs = Clock.monotonicNs() }
+            guard value != online else { return }
+            online = value
+            hub.publish(["type": "status", "online": value])
+        }
+
+        // MARK: requests
+
+        func handle(_ request: WorkerRequest) -> WorkerReply {
+            do {
+                switch request {
+                case .state:
+                    return .json(["me": ["address": me, "name": profile.display], "online": online,
+                                  "conversations": try history.conversations().map(json)])
+                case .history(let conversation, let before, let limit):
+                    let records = try history.messages(conversation: conversation, before: before, limit: limit)
+                    return .json(["conversation": conversation, "messages": records.map(json), "more": records.count == limit])
+                case .send(let to, let text):
+                    return try send(to: to, text: text)
+                case .markRead(let conversation, let through):
+                    try history.markRead(conversation: conversation, through: through)
+                    if let c = try history.conversation(conversation) {
+                        hub.publish(["type": "conversation", "conversation": json(c)])
+                        return .json(["conversation": json(c)])
+                    }
+                    return .error("no conversation \(conversation)", status: 404)
+                case .search(let query, let limit):
+                    return .json(["results": try history.search(query, limit: limit).map(json)])
+                case .directory(let query):
+                    let entries = try client.directory(query: query)
+                        .filter { $0.address != me }
+                        .map { ["address": $0.address, "name": $0.display, "unit": Address($0.address)?.node ?? ""] }
+                    let groups = books.groups.groups.keys.sorted().filter { query.isEmpty || $0.contains(query) }
+                        .map { ["address": $0, "name": Address($0)?.local ?? $0, "unit": Address($0)?.node ?? "", "group": "1"] }
+                    return .json(["entries": entries + groups])
+                }
+            } catch let error as ClientError {
+                switch error {
+                case .invalid(let m): return .error(m, status: 400)
+                case .refused(_, let m): return .error(m, status: 422)
+                case .unreachable(let m): return .error(m, status: 503)
+                default: return .error(error.description, status: 502)
+                }
+            } catch {
+                logger.error("request failed", metadata: ["error": "\(error)"])
+                return .error("\(error)", status: 500)
+            }
+        }
+
+        /// Seals, records (state `sending`) and queues a text; STORED from the node moves it to `stored`.
+        func send(to: String, text: String) throws -> WorkerReply {
+            guard let address = Address(to) else { return .error("'\(to)' is not an address (user@node)", status: 400) }
+            let envelope: Envelope
+            let isGroup: Bool
+            if let group = books.groups.groups[address.description] {
+                envelope = try client.prepareGroupText(group: address, members: group.members, text: text)
+                isGroup = true
+            } else {
+                // While the node is known to be unreachable, do not wait for a look-up it will not answer.
+                if !online, let known = people[address.description] { client.remember(known) }
+                do {
+                    envelope = try client.prepareText(to: address, text: text)
+                } catch ClientError.unreachable(let why) {
+                    // The node did not answer the look-up: the entry checked the last time will do.
+                    guard let known = people[address.description] else { throw ClientError.unreachable(why) }
+                    client.remember(known)
+                    envelope = try client.prepareText(to: address, text: text)
+                }
+                isGroup = false
+                if let entry = try? client.lookup(address), people[entry.address] != entry {
+                    try history.savePerson(address: entry.address, entry: entry.encode())
+                    people[entry.address] = entry
+                }
+            }
+            var writer = WireWriter()
+            envelope.encode(into: &writer)
+            let record = try history.transaction {
+                try history.addOutbox(id: envelope.id.hex, envelope: writer.bytes)
+                return try history.record(id: envelope.id.hex, conversation: address.description, isGroup: isGroup, outgoing: true,
+                                          from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending)
+            }
+            try client.submit(envelope)
+            pending[envelope.id] = (envelope, Clock.monotonicNs())
+            guard let record else { return .error("a message with this id exists already", status: 409) }
+            publishMessage(record)
+            return .json(["message": json(record)])
+        }
+
+        // MARK: JSON
+
+        func json(_ r: History.Record) -> [String: Any] {
+            ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
+             "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
+             "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
+        }
+
+        /// Display names already looked up (a look-up waits for the node: never while it is unreachable).
+        var names: [String: String] = [:]
+        /// Directory entries of the people this person wrote to, kept in the history: writing to
+        /// them again works while the node is unreachable (the message waits in the outbox).
+        var people: [String: DirectoryEntry] = [:]
+
+        func name(of address: String, isGroup: Bool) -> String {
+            if isGroup { return Address(address)?.local ?? address }
+            if address == me { return profile.display }
+            if let known = names[address] { return known }
+            guard online, let a = Address(address), let entry = try? client.lookup(a) else { return address }
+            names[address] = entry.display
+            return entry.display
+        }
+
+        func json(_ c: History.Conversation) -> [String: Any] {
+            var object: [String: Any] = ["address": c.address, "is_group": c.isGroup, "unread": c.unread,
+                                         "name": name(of: c.address, isGroup: c.isGroup)]
+            object["last"] = c.last.map(json) ?? NSNull()
+            if c.isGroup { object["members"] = books.groups.groups[c.address]?.members ?? [] }
+            return object
+        }
+
+        func publishMessage(_ r: History.Record) {
+            var event: [String: Any] = ["type": "message", "message": json(r)]
+            if let c = try? history.conversation(r.conversation) { event["conversation"] = json(c) }
+            hub.publish(event)
+        }
+
+        func publishState(_ id: String) {
+            guard let r = try? history.message(id: id) else { return }
+            hub.publish(["type": "state", "id": id, "conversation": r.conversation, "state": r.state, "reason": r.reason])
+        }
+    }
+}
+
+/// Where a received message goes in the history, and what of it is kept.
+struct HistoryEntry: Equatable {
+    var conversation: String
+    var isGroup: Bool
+    var kind: String
+    var text: String
+
+    /// nil for what is not shown in a conversation (a reminder's due notice is kept, a group
+    /// request echo too). Burn content is never kept: a burn message is recorded as a notice.
+    init?(_ m: ReceivedMessage, me: String) {
+        isGroup = m.group != nil
+        conversation = m.group ?? m.from
+        kind = m.kind
+        if m.burn != nil || m.kind == "burn" {
+            kind = "burn"
+            text = ""
+        } else if let event = m.groupEvent {
+            // Structured, so that the UI can say it in the reader's language.
+            let object: [String: Any] = ["op": event.opName, "actor": event.actor, "reason": event.reason,
+                                         "members": event.members.map(\.address)]
+            text = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+                .map { String(decoding: $0, as: UTF8.self) } ?? m.text
+        } else {
+            text = m.text
+        }
+        if conversation.isEmpty { return nil }
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import SQLite
+import Sodium
+
+/// The person's message history on this device (`PROFILE.history.db`, SQLite, WAL).
+///
+/// Routing facts (conversation, direction, kind, times, state) are in clear so that the
+/// conversation list can be built without opening every record; what was said and who
+/// said it in a group is sealed per record with libsodium secretbox under the history key
+/// (`HistoryKey`). A sealed record carries its own message id, checked on opening, so a
+/// record moved onto another row does not open. Burn-after-reading content is never
+/// given to this type: the daemon records only that a burn message arrived.
+///
+/// Not Sendable: the daemon's client thread opens it and is its only user.
+final class History {
+    /// One message as the UI shows it.
+    struct Record: Equatable, Sendable {
+        var row: Int64
+        var id: String
+        var conversation: String
+        var outgoing: Bool
+        var from: String
+        var kind: String
+        var text: String
+        var sentAt: UInt64
+        var state: String
+        var reason: String
+    }
+
+    struct Conversation: Equatable, Sendable {
+        var address: String
+        var isGroup: Bool
+        var unread: Int
+        var last: Record?
+    }
+
+    /// Own messages: sending → stored (on my node). `delivered` and `seen` need a protocol
+    /// change (a receipt from the recipient's node and client); the column takes them as is.
+    enum State: String { case sending, stored, failed, received }
+
+    private let db: Database
+    private let key: SecretBytes
+    let path: String
+
+    /// Opens (creating with mode 0600) the history database.
+    /// - Throws: `SQLiteError` when the file cannot be opened or migrated.
+    init(path: String, key: SecretBytes) throws {
+        self.path = path
+        self.key = key
+        if !FileManager.default.fileExists(atPath: path) {
+            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd >= 0 { Glibc.close(fd) }
+        }
+        db = try Database(path: path)
+        try db.execute("""
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=FULL;
+            PRAGMA secure_delete=ON;
+            PRAGMA foreign_keys=ON;
+            CREATE TABLE IF NOT EXISTS messages (
+                row INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                conversation TEXT NOT NULL,
+                outgoing INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                sent_at INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                sealed BLOB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation, row);
+            CREATE TABLE IF NOT EXISTS conversations (
+                address TEXT PRIMARY KEY,
+                is_group INTEGER NOT NULL,
+                read_row INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE IF NOT EXISTS people (
+                address TEXT PRIMARY KEY,
+                entry BLOB NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS outbox (
+                id TEXT PRIMARY KEY,
+                envelope BLOB NOT NULL
+            );
+            """)
+    }
+
+    func close() { db.close() }
+
+    // MARK: sealing
+
+    private func seal(id: String, from: String, text: String) throws -> [UInt8] {
+        let plain = try JSONSerialization.data(withJSONObject: ["id": id, "from": from, "text": text], options: [.sortedKeys])
+        var bytes = [UInt8](plain)
+        defer { wipe(&bytes) }
+        let nonce = Sodium.randomBytes(SecretBox.nonceBytes)
+        var k = key.copyBytes()
+        defer { wipe(&k) }
+        return nonce + SecretBox.seal(bytes, nonce: nonce, key: k)
+    }
+
+    /// The sealed part of a row, or nil when it does not open under this key or belongs to another id.
+    private func open(_ sealed: [UInt8], id: String) -> (from: String, text: String)? {
+        guard sealed.count > SecretBox.nonceBytes + SecretBox.macBytes else { return nil }
+        var k = key.copyBytes()
+        defer { wipe(&k) }
+        guard var plain = SecretBox.open(Array(sealed.dropFirst(SecretBox.nonceBytes)),
+                                         nonce: Array(sealed.prefix(SecretBox.nonceBytes)), key: k) else { return nil }
+        defer { wipe(&plain) }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(plain))) as? [String: String],
+              object["id"] == id, let from = object["from"], let text = object["text"] else { return nil }
+        return (from, text)
+    }
+
+    // MARK: writing
+
+    /// Records a message once; a repeated id changes nothing.
+    /// - Returns: the record when it was new, nil when the id was already there.
+    @discardableResult
+    func record(id: String, conversation: String, isGroup: Bool, outgoing: Bool, from: String, kind: String,
+                text: String, sentAt: UInt64, state: State) throws -> Record? {
+        let sealed = try seal(id: id, from: from, text: text)
+        let changed = try db.run("""
+            INSERT OR IGNORE INTO messages(id, conversation, outgoing, kind, sent_at, state, sealed)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, .text(id), .text(conversation), .int(outgoing ? 1 : 0), .text(kind), .int(Int64(sentAt)),
+            .text(state.rawValue), .blob(sealed))
+        guard changed == 1 else { return nil }
+        let row = db.lastInsertRowID
+        try db.run("INSERT OR IGNORE INTO conversations(address, is_group) VALUES (?, ?)", .text(conversation), .int(isGroup ? 1 : 0))
+        if outgoing {
+            // What I wrote myself is read.
+            try db.run("UPDATE conversations SET read_row = ? WHERE address = ?", .int(row), .text(conversation))
+        }
+        return Record(row: row, id: id, conversation: conversation, outgoing: outgoing, from: from, kind: kind, text: text,
+                      sentAt: sentAt, state: state.rawValue, reason: "")
+    }
+
+    /// Makes a conversation appear in the list before its first message (a group just joined).
+    func ensureConversation(_ address: String, isGroup: Bool) throws {
+        try db.run("INSERT OR IGNORE INTO conversations(address, is_group) VALUES (?, ?)", .text(address), .int(isGroup ? 1 : 0))
+    }
+
+    /// Sets an own message's state; returns the conversation when the row exists.
+    @discardableResult
+    func setState(id: String, _ state: State, reason: String = "") throws -> String? {
+        try db.run("UPDATE messages SET state = ?, reason = ? WHERE id = ? AND outgoing = 1", .text(state.rawValue), .text(reason), .text(id))
+        return try db.first("SELECT conversation FROM messages WHERE id = ?", .text(id)) { $0.text(0) }
+    }
+
+    func markRead(conversation: String, through row: Int64) throws {
+        try db.run("UPDATE conversations SET read_row = max(read_row, ?) WHERE address = ?", .int(row), .text(conversation))
+    }
+
+    func transaction<T>(_ body: () throws -> T) throws -> T { try db.transaction(body) }
+
+    // MARK: outbox (sealed envelopes waiting for STORED; already end-to-end encrypted)
+
+    func addOutbox(id: String, envelope: [UInt8]) throws {
+        try db.run("INSERT OR REPLACE INTO outbox(id, envelope) VALUES (?, ?)", .text(id), .blob(envelope))
+    }
+
+    func removeOutbox(id: String) throws { try db.run("DELETE FROM outbox WHERE id = ?", .text(id)) }
+
+    func outbox() throws -> [(id: String, envelope: [UInt8])] {
+        try db.query("SELECT id, envelope FROM outbox ORDER BY rowid") { ($0.text(0), $0.blob(1)) }
+    }
+
+    // MARK: people written to (their directory entries, checked when they were fetched)
+
+    func savePerson(address: String, entry: [UInt8]) throws {
+        try db.run("INSERT OR REPLACE INTO people(address, entry) VALUES (?, ?)", .text(address), .blob(entry))
+    }
+
+    func people() throws -> [(address: String, entry: [UInt8])] {
+        try db.query("SELECT address, entry FROM people") { ($0.text(0), $0.blob(1)) }
+    }
+
+    // MARK: reading
+
+    /// Kinds that are news about a conversation, not messages in it: they do not count as unread.
+    static let quietKinds = "('group_event', 'reminder_cancelled', 'reminder_done', 'burned', 'burn_expired', 'burn_receipt')"
+
+    private static let columns = "row, id, conversation, outgoing, kind, sent_at, state, reason, sealed"
+
+    private func decode(_ s: Statement) -> Record {
+        let id = s.text(1)
+        let opened = open(s.blob(8), id: id)
+        return Record(row: s.int(0), id: id, conversation: s.text(2), outgoing: s.int(3) == 1,
+                      from: opened?.from ?? "", kind: opened == nil ? "damaged" : s.text(4),
+                      text: opened?.text ?? "", sentAt: UInt64(max(0, s.int(5))), state: s.text(6), reason: s.text(7))
+    }
+
+    /// Up to `limit` records of a conversation before `row` (newest first when read from the end), oldest first.
+    func messages(conversation: String, before row: Int64?, limit: Int) throws -> [Record] {
+        let rows = try db.query("SELECT \(Self.columns) FROM messages WHERE conversation = ? AND row < ? ORDER BY row DESC LIMIT ?",
+                                .text(conversation), .int(row ?? Int64.max), .int(Int64(limit))) { decode($0) }
+        return rows.reversed()
+    }
+
+    /// Full-text search on the device: the newest `limit` messages whose text contains `query`
+    /// (case and width insensitive). The content is sealed, so every record is opened in turn:
+    /// fine for the tens of thousands of messages a person keeps (secretbox opens ~1 GB/s).
+    func search(_ query: String, limit: Int) throws -> [Record] {
+        let needle = query.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !needle.isEmpty else { return [] }
+        var found: [Record] = []
+        let statement = try db.statement("SELECT \(Self.columns) FROM messages WHERE kind = 'text' ORDER BY row DESC")
+        defer { statement.reset() }
+        while found.count < limit, try statement.step() {
+            let r = decode(statement)
+            if r.text.range(of: needle, options: [.caseInsensitive, .widthInsensitive, .diacriticInsensitive]) != nil { found.append(r) }
+        }
+        return found
+    }
+
+    func message(id: String) throws -> Record? {
+        try db.first("SELECT \(Self.columns) FROM messages WHERE id = ?", .text(id)) { decode($0) }
+    }
+
+    func count() throws -> Int {
+        Int(try db.first("SELECT count(*) FROM messages") { $0.int(0) } ?? 0)
+    }
+
+    /// Every conversation, the most recently active first.
+    func conversations() throws -> [Conversation] {
+        let list = try db.query("""
+            SELECT c.address, c.is_group, c.read_row,
+                   (SELECT max(row) FROM messages m WHERE m.conversation = c.address)
+            FROM conversations c
+            """) { s in (s.text(0), s.int(1) == 1, s.int(2), s.isNull(3) ? Int64(0) : s.int(3)) }
+        var out: [Conversation] = []
+        for (address, isGroup, readRow, lastRow) in list {
+            let unread = try db.first("""
+                SELECT count(*) FROM messages WHERE conversation = ? AND row > ? AND outgoing = 0 AND kind NOT IN \(Self.quietKinds)
+                """,
+                                      .text(address), .int(readRow)) { Int($0.int(0)) } ?? 0
+            let last = lastRow > 0 ? try db.first("SELECT \(Self.columns) FROM messages WHERE row = ?", .int(lastRow)) { decode($0) } : nil
+            out.append(Conversation(address: address, isGroup: isGroup, unread: unread, last: last))
+        }
+        return out.sorted { ($0.last?.row ?? 0, $0.address) > ($1.last?.row ?? 0, $1.address) }
+    }
+
+    func conversation(_ address: String) throws -> Conversation? {
+        try conversations().first { $0.address == address }
+    }
+}
