@@ -401,6 +401,8 @@ def rule_relay(v):
         raise Malformed("envelope.to", "must be a user of the destination node")
     if v["origin"] == v["dest"]:
         raise Malformed("dest", "the same node as origin")
+    if v["stream_seq"] >= (1 << 63) - 1:
+        raise Malformed("stream_seq", "2^63 - 1 or more (section 3)")
     relay_clear_header(v["kind"], v["body"])
 
 
@@ -693,6 +695,11 @@ def check_decoding_rules():
         check(f"11.5.2: RELAY of kind {kind} with a bad {field} ({body[:9].hex()}...) is malformed",
               refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, kind=kind, body=body))),
               f"refused ({field})")
+    check("3: RELAY stream_seq = 2^63 - 1 is malformed (the counter past it would be 2^63)",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, stream_seq=(1 << 63) - 1))),
+          "refused (stream_seq)")
+    check("3: RELAY stream_seq = 2^63 - 2 decodes (control)",
+          refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY", dict(relay, stream_seq=(1 << 63) - 2))), "accepted")
     check("11.5.2: RELAY of a reminder due at 2^63 - 1 decodes (control)",
           refused(PEER_COMMANDS, encode_command(PEER_COMMANDS, "RELAY",
                                                 dict(relay, kind=3, body=u64((1 << 63) - 1) + b"\x01"))), "accepted")

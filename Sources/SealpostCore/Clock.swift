@@ -10,6 +10,12 @@ public enum Clock {
     }
 
     /// Monotonic nanoseconds, for timers and latency.
+    /// How long ago `then` (wall-clock ms) was, as a count: 0 for a time "in the future",
+    /// which a wall clock stepped back (an NTP correction) makes of every earlier record.
+    public static func ageMs(since then: UInt64, now: UInt64 = nowMs()) -> Int {
+        Int(clamping: now &- min(then, now))
+    }
+
     public static func monotonicNs() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

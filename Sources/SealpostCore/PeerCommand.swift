@@ -171,6 +171,8 @@ public enum PeerCommand: Sendable, Equatable {
             let origin = try nodeName("origin")
             let dest = try nodeName("dest")
             let seq = try r.u64("stream_seq")
+            // The destination's counter moves one past the seq it delivered: it must stay under 2^63 too.
+            guard seq < WireReader.maxU64 else { throw WireError.invalid(field: "stream_seq", reason: "2^63 - 1 or more") }
             let hops = try r.u8("hops")
             let envelope = try Envelope.decode(from: &r)
             guard let from = Address(envelope.from), from.node == origin else {

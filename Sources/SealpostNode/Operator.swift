@@ -49,6 +49,9 @@ public enum Operator {
         let hours = ttlHours ?? config.inviteTTLHours
         guard (1...24 * 365).contains(hours) else { throw NodeError.usage("--ttl must be between 1 and 8760 hours") }
         let endpoint = endpoint ?? config.advertisedEndpoint
+        // It goes into the invite code as a 1-byte-length string (and comes from the admin socket too).
+        guard endpoint.utf8.count <= 255 else { throw NodeError.usage("the endpoint is over 255 bytes; give tcp://HOST:PORT") }
+        try NodeConfig.validateEndpoint(endpoint, field: "invite")
         guard !endpoint.contains("*") && !endpoint.contains("0.0.0.0") else {
             throw NodeError.config("the node listens on \(config.listen); set 'advertise: tcp://HOST:PORT' in \(configPath) so invites tell clients where to connect")
         }

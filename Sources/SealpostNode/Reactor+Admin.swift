@@ -53,7 +53,7 @@ extension Reactor {
                 "rtt_us": Int(link.rttNs / 1000),
             ]
             peer["last_heard_ms"] = link.everHeard ? Int((now &- link.lastHeardNs) / 1_000_000) : NSNull()
-            peer["oldest_unacked_ms"] = oldest.map { Int(nowMs &- $0) } ?? NSNull()
+            peer["oldest_unacked_ms"] = oldest.map { Clock.ageMs(since: $0, now: nowMs) } ?? NSNull()
             // What the peer last said of its own storage: a peer with a full disk is why a link is stuck.
             peer["storage"] = summaries[link.name].flatMap {
                 ((try? JSONSerialization.jsonObject(with: Data($0.json))) as? [String: Any])?["storage"] as? String
@@ -128,7 +128,7 @@ extension Reactor {
             let flying = inFlight[dest] ?? (0, UInt64.max)
             let oldest = min(journal.oldestQueuedMs(dest: dest) ?? UInt64.max, flying.oldest)
             return ["node": dest, "waiting": queued + flying.count, "in_flight": flying.count,
-                    "oldest_ms": oldest == UInt64.max ? 0 : Int(nowMs &- min(oldest, nowMs)),
+                    "oldest_ms": oldest == UInt64.max ? 0 : Clock.ageMs(since: oldest, now: nowMs),
                     "next_hop": routeTable.nextHop(to: dest) ?? NSNull()]
         }
     }
@@ -144,7 +144,7 @@ extension Reactor {
             let inFlight = link.inFlight[entry.jid] != nil
             guard inFlight || (entry.sentTo == nil && routeTable.nextHop(to: entry.dest) == link.name) else { continue }
             items.append(["id": entry.envelope.id.hex, "dest": entry.dest, "to": entry.envelope.to,
-                          "age_ms": Int(nowMs &- entry.createdMs), "attempts": entry.attempts,
+                          "age_ms": Clock.ageMs(since: entry.createdMs, now: nowMs), "attempts": entry.attempts,
                           "state": inFlight ? "sent" : "queued"])
             if items.count >= 10_000 { break }
         }
@@ -157,7 +157,7 @@ extension Reactor {
         for (name, s) in summaries.sorted(by: { $0.key < $1.key }) {
             var object = (try? JSONSerialization.jsonObject(with: Data(s.json))) as? [String: Any] ?? [:]
             object["node"] = name
-            object["heard_ms_ago"] = Int(Clock.nowMs() &- s.heardMs)
+            object["heard_ms_ago"] = Clock.ageMs(since: s.heardMs)
             nodes.append(object)
         }
         return ["nodes": nodes]

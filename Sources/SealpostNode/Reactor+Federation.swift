@@ -311,8 +311,10 @@ extension Reactor {
                            metadata: ["peer": "\(link.name)", "origin": "\(origin)"])
             return
         }
-        guard hops < PeerCommand.maxHops else {
+        guard hops < PeerCommand.maxHops || dest == config.name else {
             // Caught in a routing loop: dropped and acknowledged, so it does not circle for good.
+            // (One that has arrived is delivered whatever its count: dropping it there would stop
+            // its origin's stream behind it for good.)
             counters.rejectedRelays += 1
             batch.ack(routingId, jid: jid)
             logger.warning("relay dropped: it passed \(PeerCommand.maxHops) nodes (a routing loop)",
@@ -325,12 +327,9 @@ extension Reactor {
             quotas.count(.relayDeferred)
             return
         }
-        if envelope.kind == EnvelopeKind.reminderDue.rawValue {
-            // Only a user's own node makes due notices; one arriving from outside is forged.
-            counters.rejectedRelays += 1
-            batch.ack(routingId, jid: jid)
-            return
-        }
+        // A due notice from outside is forged (only a user's own node makes them), but it is passed
+        // on like any envelope: its destination drops it in `appendRelayed` after it took its place
+        // in the stream, so no gap is left behind it.
         if dest == config.name {
             if try acceptEpoch(origin: origin, epoch: epoch, streamSeq: streamSeq, envelope: envelope) {
                 try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
@@ -390,6 +389,12 @@ extension Reactor {
     }
 
     func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
+        if envelope.kind == EnvelopeKind.reminderDue.rawValue {
+            // Forged (only a user's own node makes due notices): its stream number is used, nothing stored.
+            counters.rejectedRelays += 1
+            logger.warning("relayed due notice dropped: only a user's own node makes them", metadata: ["from": "\(envelope.from)"])
+            return
+        }
         if envelope.kind == EnvelopeKind.groupFanout.rawValue {
             return try deliverFanout(envelope)
         }

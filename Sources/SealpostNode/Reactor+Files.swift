@@ -530,10 +530,10 @@ extension Reactor {
     private func collectFile(_ file: StoredFile, nowMs: UInt64) {
         // A view-once file goes as soon as every reader has it, and after the burn time to live in any case.
         let burn = burnFiles[file.record.id] != nil
-        let lifetimeMs = burn ? UInt64(config.burnTTLHours) * 3_600_000 : UInt64(config.files.expireDays) * 86_400_000
-        let expired = nowMs &- file.record.createdAt > lifetimeMs
+        let lifetimeMs = burn ? config.burnTTLHours * 3_600_000 : config.files.expireDays * 86_400_000
+        let expired = Clock.ageMs(since: file.record.createdAt, now: nowMs) > lifetimeMs
         var done = false
-        if let completed = file.record.completedAt, burn || nowMs &- completed >= UInt64(config.files.retentionHours) * 3_600_000 {
+        if let completed = file.record.completedAt, burn || Clock.ageMs(since: completed, now: nowMs) >= config.files.retentionHours * 3_600_000 {
             let others = file.readers.filter { $0.key != "user:\(file.record.owner)" }
             done = !others.isEmpty && others.values.allSatisfy { $0 }
         }

@@ -10,7 +10,7 @@ final class PeerCommandCodecTests: XCTestCase {
     static var commands: [PeerCommand] {
         [
             .hello(node: "hq", signKey: key, credit: 1000, epoch: 1_764_000_000_000),
-            .relay(jid: 7, origin: "hq", dest: "traffic", streamSeq: WireReader.maxU64, hops: 3, envelope: envelope, epoch: WireReader.maxU64),
+            .relay(jid: 7, origin: "hq", dest: "traffic", streamSeq: WireReader.maxU64 - 1, hops: 3, envelope: envelope, epoch: WireReader.maxU64),
             .relayed(jids: [1, 2, WireReader.maxU64]),
             .relayed(jids: []),
             .ping(sentNs: 123),
@@ -119,6 +119,19 @@ final class PeerCommandCodecTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// A stream counter moves one past the seq it delivered, so `stream_seq` stops one short of
+    /// the other u64s: 2^63 − 1 would make the next expected seq 2^63 (review: it trapped).
+    func testRelayStreamSeqOf2p63Minus1IsMalformed() throws {
+        let frame = PeerCommand.relay(jid: 1, origin: "hq", dest: "traffic", streamSeq: WireReader.maxU64, hops: 0,
+                                      envelope: Self.envelope).encode()
+        XCTAssertThrowsError(try PeerCommand.decode(frame)) { error in
+            guard case .invalid("stream_seq", _)? = error as? WireError else { return XCTFail("\(error)") }
+        }
+        let below = PeerCommand.relay(jid: 1, origin: "hq", dest: "traffic", streamSeq: WireReader.maxU64 - 1, hops: 0,
+                                      envelope: Self.envelope)
+        XCTAssertEqual(try PeerCommand.decode(below.encode()), below)
     }
 
     func testRelayFromANodeToItselfIsMalformed() {

@@ -186,11 +186,15 @@ final class PeerInputTests: XCTestCase {
         let (hq, fake, bob) = try hqWithRawPeer()
         defer { bob.close() }
         try fake.send(fake.relay(jid: 41, to: "x@elsewhere", hops: PeerCommand.maxHops))
-        try fake.send(fake.relay(jid: 42, to: "bob@hq", hops: 255))
-        try fake.waitForAcks([41, 42])
-        XCTAssertEqual(try hq.counter("rejected_relays"), 2)
+        try fake.waitForAcks([41])
+        XCTAssertEqual(try hq.counter("rejected_relays"), 1)
         XCTAssertEqual(try hq.int("journal"), 0)
-        XCTAssertEqual(try hq.waitingMessages(), 0, "nothing in the mailbox")
+        // One that has arrived is delivered whatever its count: dropped, it would stop its
+        // origin's stream for good (ReviewFindingsTests.testRelayAtHopLimitForThisNode…).
+        try fake.send(fake.relay(jid: 42, to: "bob@hq", hops: 255))
+        try fake.waitForAcks([42])
+        XCTAssertEqual(try hq.counter("rejected_relays"), 1)
+        XCTAssertEqual(try hq.waitingMessages(), 1, "delivered at its destination")
         // One hop under the limit is relayed.
         try fake.send(fake.relay(jid: 43, to: "x@elsewhere", hops: PeerCommand.maxHops - 1))
         try fake.waitForAcks([43])
