@@ -62,7 +62,7 @@ extension Reactor {
             // A SEND that does not decode still names its message id: answer with it,
             // so the client stops retrying and shows why.
             var ref = MessageID.zero
-            if frame.count >= 20, frame[3] == 0x05 { ref = MessageID(bytes: Array(frame[4..<20]))! }
+            if frame.count >= 20, frame[3] == CommandID.send.rawValue { ref = MessageID(bytes: Array(frame[4..<20]))! }
             var code = ErrorCode.badRequest
             switch error as? WireError {
             case .invalid(field: "envelope.body", _)?: code = .tooLarge
@@ -105,6 +105,11 @@ extension Reactor {
             return
         }
         guard let user = session.user else { return }
+        guard command.commandID.direction.clientSends else {
+            counters.malformed += 1
+            reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
+            return
+        }
         switch command {
         case .send(let envelope):
             try accept(envelope, from: user, session: session)
@@ -152,8 +157,7 @@ extension Reactor {
         case .fileBegin, .fileChunk, .fileGet, .fileDone:
             try handleFile(command, session: session, user: user)
         case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList, .fileStatus:
-            counters.malformed += 1
-            reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
+            return // node → client: refused above by its direction
         }
     }
 

@@ -228,6 +228,10 @@ extension Reactor {
             if let jid = PeerCommand.relayJid(frame) { batch.ack(routingId, jid: jid) }
             return
         }
+        guard command.commandID.direction.readOnRouter else {
+            counters.malformed += 1
+            return
+        }
         do {
             switch command {
             case let .hello(node, signKey, _, epoch):
@@ -250,7 +254,7 @@ extension Reactor {
             case .filePull, .filePulled:
                 try handlePeerFile(peer, routingId: routingId, command)
             case .relayed, .pong, .routes, .directorySnapshot, .summary, .fileData, .fileHave:
-                counters.malformed += 1
+                return // not sent to a ROUTER: refused above by its direction
             }
         } catch {
             logger.error("peer command failed: \(error)", metadata: ["peer": "\(peer)"])
@@ -430,6 +434,10 @@ extension Reactor {
             do {
                 // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
                 if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
+                guard command.commandID.direction.readOnDealer else {
+                    counters.malformed += 1
+                    continue
+                }
                 switch command {
                 case let .hello(node, signKey, credit, epoch):
                     guard node == link.name else {
@@ -475,7 +483,7 @@ extension Reactor {
                 case .fileData, .fileHave:
                     handleDealerFile(link, command)
                 case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled:
-                    counters.malformed += 1
+                    continue // not sent to a DEALER: refused above by its direction
                 }
             } catch {
                 logger.error("peer answer failed: \(error)", metadata: ["peer": "\(link.name)"])
@@ -499,6 +507,10 @@ extension Reactor {
                 logger.warning("malformed announcement rejected", metadata: ["peer": "\(link.name)", "error": "\(error)"])
                 continue
             }
+            guard command.commandID.direction.readOnSubscription else {
+                counters.rejectedAnnouncements += 1
+                continue
+            }
             switch command {
             case let .routes(node, seq, entries):
                 receiveRoutes(from: link, node: node, seq: seq, entries: entries)
@@ -512,7 +524,7 @@ extension Reactor {
                 // Flood: every node ends up with every summary; the seq stops loops.
                 _ = try? publisher.send([PeerCommand.summary(node: node, seq: seq, json: json).encode()], dontWait: true)
             default:
-                counters.rejectedAnnouncements += 1
+                continue // not published: refused above by its direction
             }
         }
     }
