@@ -182,13 +182,12 @@ extension Reactor {
             logger.warning("refused forged sender", metadata: ["user": "\(me)", "claimed": "\(envelope.from)"])
             return refuse(.forgedSender, "you are \(me); the sender is stamped by the node and cannot be \(envelope.from)")
         }
-        guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
+        guard let kind = envelope.knownKind else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = try burnProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = fileOfferProblem(envelope, from: user) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         // Where it goes: another node, a group here, or a person here.
-        let kind = EnvelopeKind(rawValue: envelope.kind)!
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
         let isGroup = alwaysGroup || (local ? groups[to.local] != nil
@@ -251,7 +250,7 @@ extension Reactor {
         guard usersByName[user] != nil else { return }
         var envelope = envelope, encoded = encoded
         let limits = config.limits
-        if envelope.kind == EnvelopeKind.burn.rawValue {
+        if envelope.knownKind == .burn {
             let size = encoded?.count ?? envelope.encodedSize
             if !admitted && !(quotas.burnHasRoom(user, bytes: size, limits: limits)
                               && quotas.mailboxHasRoom(user, bytes: Burn.notice(of: envelope).encodedSize, limits: limits)) {

@@ -329,7 +329,7 @@ extension Reactor {
             quotas.count(.relayDeferred)
             return
         }
-        if envelope.kind == EnvelopeKind.reminderDue.rawValue {
+        if envelope.knownKind == .reminderDue {
             // Only a user's own node makes due notices; one arriving from outside is forged.
             counters.rejectedRelays += 1
             batch.ack(routingId, jid: jid)
@@ -394,11 +394,11 @@ extension Reactor {
     }
 
     func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
-        if envelope.kind == EnvelopeKind.groupFanout.rawValue {
+        if envelope.knownKind == .groupFanout {
             return try deliverFanout(envelope)
         }
-        if groups[recipient] != nil || envelope.kind == EnvelopeKind.groupOp.rawValue
-            || envelope.kind == EnvelopeKind.groupMessage.rawValue {
+        if groups[recipient] != nil || envelope.knownKind == .groupOp
+            || envelope.knownKind == .groupMessage {
             // A member on another node writing to one of our groups (or to a group
             // that does not exist: the home node answers with a refusal).
             return try handleGroupEnvelope(envelope, session: nil)
