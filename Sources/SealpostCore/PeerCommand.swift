@@ -82,9 +82,10 @@ public enum PeerCommandID: UInt8, Sendable, CaseIterable {
 }
 
 /// Commands between nodes (protocol/SPEC.md, "Node to node"). Same frame header
-/// as `Command`; ids from 0x20. A node's DEALER to a peer's ROUTER carries HELLO,
-/// RELAY, PING and DIR_REQ; the ROUTER answers HELLO, RELAYED, PONG and
-/// DIR_SNAPSHOT on the same connection. ROUTES and SUMMARY go out on PUB.
+/// as `Command`; ids from 0x20 (`PeerCommandID`, with each command's direction). A node's
+/// DEALER to a peer's ROUTER carries HELLO, RELAY, PEER-PING, DIR-REQ, FILE-PULL and
+/// FILE-PULLED; the ROUTER answers HELLO, RELAYED, PEER-PONG, DIR-SNAPSHOT, FILE-DATA and
+/// FILE-HAVE on the same connection. ROUTES and SUMMARY go out on PUB.
 public enum PeerCommand: Sendable, Equatable {
     /// The sending node's name, signing key, how many RELAYs it accepts unacknowledged (credit),
     /// and its stream epoch (new after a restore; 0 from nodes that predate epochs).

@@ -132,6 +132,32 @@ final class ProtocolTableTests: XCTestCase {
         assertSame(rows, Self.clientCode, "SPEC 4.2")
     }
 
+    /// 4.2's prose gives the node-to-node range and the unassigned ids: with the table they
+    /// cover every byte once.
+    func testSection4_2AccountsForEveryIdOnce() throws {
+        let text = try Self.section("### 4.2 Command ids", in: try Self.spec())
+            .filter { !$0.hasPrefix("|") }.joined(separator: " ")
+        guard let peers = text.range(of: #"Ids `[0-9A-F]{2}` to `[0-9A-F]{2}` are node-to-node"#, options: .regularExpression),
+              let unassigned = text.range(of: #"ids [^.]* are unassigned"#, options: .regularExpression) else {
+            return XCTFail("SPEC 4.2 no longer names the node-to-node and unassigned ids")
+        }
+        var count = [Int](repeating: 0, count: 256)
+        for id in CommandID.allCases { count[Int(id.rawValue)] += 1 }
+        for part in [text[peers], text[unassigned]] {
+            let pattern = try NSRegularExpression(pattern: "`([0-9A-F]{2})`(?: to `([0-9A-F]{2})`)?")
+            let ns = String(part) as NSString
+            for m in pattern.matches(in: String(part), range: NSRange(location: 0, length: ns.length)) {
+                let low = Int(ns.substring(with: m.range(at: 1)), radix: 16)!
+                let high = m.range(at: 2).location == NSNotFound ? low : Int(ns.substring(with: m.range(at: 2)), radix: 16)!
+                for id in low...high { count[id] += 1 }
+            }
+        }
+        XCTAssertEqual(count.indices.filter { count[$0] != 1 }.map { Hex.encode([UInt8($0)]) }, [],
+                       "ids in no or several of: the table, the node-to-node range, the unassigned ids")
+        let peerRange = PeerCommandID.allCases.map(\.rawValue)
+        XCTAssertTrue(peerRange.allSatisfy { (0x20...0x3F).contains($0) }, "peer ids within 20 to 3F")
+    }
+
     func testSection6HeadingsAreCommandIDAndThe4_2Table() throws {
         let text = try Self.spec()
         let headings = Self.headingRows(text, prefix: "6\\.", senders: Self.clientSenders)
@@ -227,6 +253,22 @@ final class ProtocolTableTests: XCTestCase {
     }
 
     // MARK: the code's own tables
+
+    /// Decoding dispatches on the enums: every id of `CommandID` (`PeerCommandID`) is decoded
+    /// as that command, and every other byte is `WireError.unknownCommand`.
+    func testDecodeKnowsExactlyTheEnumsIds() {
+        for byte in UInt8.min...UInt8.max {
+            let header: [UInt8] = [0xAA, 0x5C, 0x01, byte]
+            let client = Result { try Command.decode(header) }, peer = Result { try PeerCommand.decode(header) }
+            XCTAssertEqual(Self.isUnknown(client), CommandID(rawValue: byte) == nil, "client id \(byte)")
+            XCTAssertEqual(Self.isUnknown(peer), PeerCommandID(rawValue: byte) == nil, "peer id \(byte)")
+        }
+    }
+
+    static func isUnknown<T>(_ result: Result<T, Error>) -> Bool {
+        if case .failure(let error) = result, case .unknownCommand? = error as? WireError { return true }
+        return false
+    }
 
     /// The two protocols' ids do not overlap, and every id decodes to its own enum only
     /// (a node decodes a client's frame against the client table only, SPEC 4.2).
