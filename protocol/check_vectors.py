@@ -3,6 +3,8 @@
 
 Re-implements, from protocol/SPEC.md alone and without the Swift code:
 
+  * the command tables of sections 4.2 and 11.4, read from SPEC.md itself:
+    every command in them has a vector with its id, and every vector is in them;
   * the codec of every client <-> node command (sections 4-7) and of every
     node <-> node command (section 11), with their decoding rules, encoding the
     field values listed in SPEC.md section 18 and decoding the stored bytes back;
@@ -1781,9 +1783,48 @@ def check_file():
           file_outcome(lambda: decode_file_command(head(0x29) + string("hq") + u64(file_cipher_size(MAX_FILE + 1)) + u32(16385) + u32(0) + u32(1))), "error")
 
 
+# The command tables of SPEC.md (sections 4.2 and 11.4) against the vectors: every
+# command of a table has a vector whose command byte is its id, and every vector's
+# command is in its table (the Swift enums are compared with the same tables by
+# ProtocolTableTests.swift).
+
+SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "SPEC.md")
+
+
+def spec_table(heading):
+    """{name: id} of the command table under `heading` in SPEC.md."""
+    with open(SPEC, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    start = lines.index(heading)
+    rows = {}
+    for line in lines[start + 1:]:
+        if line.startswith("#"):
+            break
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) == 6 and cells[1].startswith("`") and cells[1].endswith("`"):
+            rows[cells[2]] = int(cells[1].strip("`"), 16)
+    return rows
+
+
+def check_spec_tables():
+    files = load("file.json")
+    for heading, file, table, file_key in (("### 4.2 Command ids", "commands.json", COMMANDS, "commands"),
+                                           ("### 11.4 Command ids", "peer-commands.json", PEER_COMMANDS, "peer_commands")):
+        spec = spec_table(heading)
+        vectors = [(x["command"], x["hex"]) for x in load(file)["vectors"]]
+        vectors += [(x["name"], x["hex"]) for x in files[file_key]]
+        got = {name: bytes.fromhex(frame)[3] for name, frame in vectors}
+        check(f"{heading[4:]}: every command of SPEC.md has a vector, and every vector a row",
+              sorted(got), sorted(spec))
+        check(f"{heading[4:]}: each vector's command byte is its id in SPEC.md",
+              {n: got[n] for n in sorted(got) if n in spec}, {n: spec[n] for n in sorted(spec) if n in got})
+        check(f"{heading[4:]}: the codec here uses the ids of SPEC.md",
+              {n: table[n][0] for n in sorted(table)}, {n: spec.get(n) for n in sorted(table)})
+
+
 def main():
     global failed
-    for part in (check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
+    for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
                  check_file):
         try:

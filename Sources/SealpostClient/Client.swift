@@ -414,7 +414,7 @@ public final class Client {
     /// Decrypts and checks a delivered envelope.
     public func open(_ envelope: Envelope, seq: UInt64) throws -> ReceivedMessage {
         guard let from = Address(envelope.from) else { throw ClientError.protocolError("delivery without a sender") }
-        let kind = EnvelopeKind(rawValue: envelope.kind)
+        let kind = envelope.knownKind
         var message = ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: kind?.name ?? "unknown",
                                       text: "", sentAt: envelope.sentAt)
         // Metadata-only kinds: nothing to decrypt.

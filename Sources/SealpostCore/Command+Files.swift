@@ -6,19 +6,19 @@ extension Command {
         return 0
     }
 
-    static func decodeFile(_ id: UInt8, _ r: inout WireReader) throws -> Command {
+    static func decodeFile(_ id: CommandID, _ r: inout WireReader) throws -> Command {
         let fileId = FileID(bytes: try r.octets(16, "file_id"))!
         switch id {
-        case 0x18:
+        case .fileBegin:
             let size = try r.u64("size")
             return .fileBegin(fileId: fileId, size: size, chunks: try r.u32("chunks"))
-        case 0x19:
+        case .fileStatus:
             let have = try r.u32("have")
             return .fileStatus(fileId: fileId, have: have, chunks: try r.u32("chunks"))
-        case 0x1A:
+        case .fileChunk:
             let index = try r.u32("index")
             return .fileChunk(fileId: fileId, index: index, data: try r.longstr("data", max: FileChunks.cipherChunkBytes))
-        case 0x1B:
+        case .fileGet:
             let from = try r.u32("from")
             return .fileGet(fileId: fileId, from: from, count: try r.u32("count"))
         default:
@@ -33,10 +33,10 @@ extension PeerCommand {
         return 0
     }
 
-    static func decodeFile(_ id: UInt8, _ r: inout WireReader) throws -> PeerCommand {
+    static func decodeFile(_ id: PeerCommandID, _ r: inout WireReader) throws -> PeerCommand {
         let fileId = FileID(bytes: try r.octets(16, "file_id"))!
         switch id {
-        case 0x29:
+        case .filePull:
             let origin = try r.string("origin")
             guard Name.isValid(origin) else { throw WireError.invalid(field: "origin", reason: "not a node name") }
             let size = try r.u64("size")
@@ -46,11 +46,11 @@ extension PeerCommand {
             }
             let from = try r.u32("from")
             return .filePull(fileId: fileId, origin: origin, size: size, chunks: chunks, from: from, count: try r.u32("count"))
-        case 0x2A:
+        case .fileData:
             let index = try r.u32("index")
             let hash = try r.octets(32, "hash")
             return .fileData(fileId: fileId, index: index, hash: hash, data: try r.longstr("data", max: FileChunks.cipherChunkBytes))
-        case 0x2B:
+        case .fileHave:
             let have = try r.u32("have")
             let known = try r.u8("known")
             guard known <= 1 else { throw WireError.invalid(field: "known", reason: "must be 0 or 1") }

@@ -100,65 +100,39 @@ public enum Command: Sendable, Equatable {
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
 
-    public var id: UInt8 {
+    /// The command's id: its entry in the table of protocol/SPEC.md 4.2.
+    public var commandID: CommandID {
         switch self {
-        case .enroll: return 0x01
-        case .enrolled: return 0x02
-        case .lookup: return 0x03
-        case .entry: return 0x04
-        case .send: return 0x05
-        case .stored: return 0x06
-        case .attach: return 0x07
-        case .deliver: return 0x08
-        case .ack: return 0x09
-        case .synced: return 0x0A
-        case .ping: return 0x0B
-        case .pong: return 0x0C
-        case .error: return 0x0D
-        case .detach: return 0x0E
-        case .directory: return 0x0F
-        case .entries: return 0x10
-        case .view: return 0x11
-        case .viewing: return 0x12
-        case .nodeKeys: return 0x13
-        case .nodeList: return 0x14
-        case .fileBegin: return 0x18
-        case .fileStatus: return 0x19
-        case .fileChunk: return 0x1A
-        case .fileGet: return 0x1B
-        case .fileDone: return 0x1C
+        case .enroll: return .enroll
+        case .enrolled: return .enrolled
+        case .lookup: return .lookup
+        case .entry: return .entry
+        case .send: return .send
+        case .stored: return .stored
+        case .attach: return .attach
+        case .deliver: return .deliver
+        case .ack: return .ack
+        case .synced: return .synced
+        case .ping: return .ping
+        case .pong: return .pong
+        case .error: return .error
+        case .detach: return .detach
+        case .directory: return .directory
+        case .entries: return .entries
+        case .view: return .view
+        case .viewing: return .viewing
+        case .nodeKeys: return .nodeKeys
+        case .nodeList: return .nodeList
+        case .fileBegin: return .fileBegin
+        case .fileStatus: return .fileStatus
+        case .fileChunk: return .fileChunk
+        case .fileGet: return .fileGet
+        case .fileDone: return .fileDone
         }
     }
 
-    public var name: String {
-        switch self {
-        case .enroll: return "ENROLL"
-        case .enrolled: return "ENROLLED"
-        case .lookup: return "LOOKUP"
-        case .entry: return "ENTRY"
-        case .send: return "SEND"
-        case .stored: return "STORED"
-        case .attach: return "ATTACH"
-        case .deliver: return "DELIVER"
-        case .ack: return "ACK"
-        case .synced: return "SYNCED"
-        case .ping: return "PING"
-        case .pong: return "PONG"
-        case .error: return "ERROR"
-        case .detach: return "DETACH"
-        case .directory: return "DIRECTORY"
-        case .entries: return "ENTRIES"
-        case .view: return "VIEW"
-        case .viewing: return "VIEWING"
-        case .nodeKeys: return "NODE-KEYS"
-        case .nodeList: return "NODE-LIST"
-        case .fileBegin: return "FILE-BEGIN"
-        case .fileStatus: return "FILE-STATUS"
-        case .fileChunk: return "FILE-CHUNK"
-        case .fileGet: return "FILE-GET"
-        case .fileDone: return "FILE-DONE"
-        }
-    }
+    public var id: UInt8 { commandID.rawValue }
+    public var name: String { commandID.name }
 
     /// Largest frame a client sends, but for a SEND of a burn message (`maxLargeFrameBytes`).
     public static let maxFrameBytes: Int64 = 256 * 1024
@@ -232,46 +206,48 @@ public enum Command: Sendable, Equatable {
         let version = try r.u8("version")
         guard version == Self.version else { throw WireError.unsupportedVersion(version) }
         let command: Command
-        switch try r.u8("command") {
-        case 0x01:
+        let byte = try r.u8("command")
+        guard let id = CommandID(rawValue: byte) else { throw WireError.unknownCommand(byte) }
+        switch id {
+        case .enroll:
             let display = try r.string("display")
             command = .enroll(display: display, curveKey: try r.octets(32, "curve_key"),
                               boxKey: try r.octets(32, "box_key"), signKey: try r.octets(32, "sign_key"))
-        case 0x02:
+        case .enrolled:
             command = .enrolled(address: try r.string("address"), nodeSignKey: try r.octets(32, "node_sign_key"))
-        case 0x03:
+        case .lookup:
             command = .lookup(requestId: try r.u32("request_id"), address: try r.string("address"))
-        case 0x04:
+        case .entry:
             command = .entry(requestId: try r.u32("request_id"), entry: try r.longstr("entry", max: 4096),
                              homeSignKey: try r.octets(32, "home_sign_key"))
-        case 0x05:
+        case .send:
             command = .send(try Envelope.decode(from: &r))
-        case 0x06:
+        case .stored:
             command = .stored(id: MessageID(bytes: try r.octets(16, "id"))!)
-        case 0x07:
+        case .attach:
             command = .attach(window: try r.u32("window"))
-        case 0x08:
+        case .deliver:
             let seq = try r.u64("seq")
             command = .deliver(seq: seq, envelope: try Envelope.decode(from: &r))
-        case 0x09:
+        case .ack:
             command = .ack(seq: try r.u64("seq"))
-        case 0x0A:
+        case .synced:
             command = .synced(pending: try r.u32("pending"))
-        case 0x0B:
+        case .ping:
             command = .ping
-        case 0x0C:
+        case .pong:
             let flag = try r.u8("attached")
             guard flag <= 1 else { throw WireError.invalid(field: "attached", reason: "must be 0 or 1") }
             command = .pong(attached: flag == 1)
-        case 0x0D:
+        case .error:
             let code = try r.u16("code")
             let ref = MessageID(bytes: try r.octets(16, "ref"))!
             command = .error(code: code, ref: ref, reason: try r.string("reason"))
-        case 0x0E:
+        case .detach:
             command = .detach
-        case 0x0F:
+        case .directory:
             command = .directory(requestId: try r.u32("request_id"), query: try r.string("query"))
-        case 0x10:
+        case .entries:
             let requestId = try r.u32("request_id")
             let n = Int(try r.u32("count"))
             guard n <= 100_000 else { throw WireError.invalid(field: "count", reason: "too many entries") }
@@ -280,13 +256,13 @@ public enum Command: Sendable, Equatable {
                 items.append(DirectoryItem(entry: try r.longstr("entry", max: 4096), homeSignKey: try r.octets(32, "home_sign_key")))
             }
             command = .entries(requestId: requestId, items: items)
-        case 0x11:
+        case .view:
             command = .view(id: MessageID(bytes: try r.octets(16, "id"))!)
-        case 0x12:
+        case .viewing:
             command = .viewing(try Envelope.decode(from: &r))
-        case 0x13:
+        case .nodeKeys:
             command = .nodeKeys(requestId: try r.u32("request_id"))
-        case 0x14:
+        case .nodeList:
             let requestId = try r.u32("request_id")
             let n = Int(try r.u16("count"))
             var nodes: [NodeKey] = []
@@ -296,13 +272,98 @@ public enum Command: Sendable, Equatable {
                 nodes.append(NodeKey(name: name, signKey: try r.octets(32, "sign_key")))
             }
             command = .nodeList(requestId: requestId, nodes: nodes)
-        case 0x18...0x1C:
-            command = try decodeFile(frame[3], &r)
-        case let other:
-            throw WireError.unknownCommand(other)
+        case .fileBegin, .fileStatus, .fileChunk, .fileGet, .fileDone:
+            command = try decodeFile(id, &r)
         }
         try r.expectEnd()
         return command
+    }
+}
+
+/// Who sends a command of the client protocol (the "direction" column of protocol/SPEC.md 4.2).
+public enum CommandDirection: Sendable, CaseIterable {
+    case clientToNode
+    case nodeToClient
+    /// FILE-CHUNK: client → node (upload), node → client (download).
+    case both
+
+    /// Whether a client may send it (a node answers the others from a client with ERROR 400, SPEC 5).
+    public var clientSends: Bool { self != .nodeToClient }
+    /// Whether a node may send it (a client ignores the others from its node, SPEC 5).
+    public var nodeSends: Bool { self != .clientToNode }
+}
+
+/// The commands of the client ↔ node protocol: id, name and direction, as in the table of
+/// protocol/SPEC.md 4.2 (`ProtocolTableTests` compares the two). Encoding writes these ids,
+/// decoding dispatches on them, and the node refuses by `direction` what clients may not send.
+public enum CommandID: UInt8, Sendable, CaseIterable {
+    case enroll = 0x01
+    case enrolled = 0x02
+    case lookup = 0x03
+    case entry = 0x04
+    case send = 0x05
+    case stored = 0x06
+    case attach = 0x07
+    case deliver = 0x08
+    case ack = 0x09
+    case synced = 0x0A
+    case ping = 0x0B
+    case pong = 0x0C
+    case error = 0x0D
+    case detach = 0x0E
+    case directory = 0x0F
+    case entries = 0x10
+    case view = 0x11
+    case viewing = 0x12
+    case nodeKeys = 0x13
+    case nodeList = 0x14
+    case fileBegin = 0x18
+    case fileStatus = 0x19
+    case fileChunk = 0x1A
+    case fileGet = 0x1B
+    case fileDone = 0x1C
+
+    /// The command's name in protocol/SPEC.md.
+    public var name: String {
+        switch self {
+        case .enroll: return "ENROLL"
+        case .enrolled: return "ENROLLED"
+        case .lookup: return "LOOKUP"
+        case .entry: return "ENTRY"
+        case .send: return "SEND"
+        case .stored: return "STORED"
+        case .attach: return "ATTACH"
+        case .deliver: return "DELIVER"
+        case .ack: return "ACK"
+        case .synced: return "SYNCED"
+        case .ping: return "PING"
+        case .pong: return "PONG"
+        case .error: return "ERROR"
+        case .detach: return "DETACH"
+        case .directory: return "DIRECTORY"
+        case .entries: return "ENTRIES"
+        case .view: return "VIEW"
+        case .viewing: return "VIEWING"
+        case .nodeKeys: return "NODE-KEYS"
+        case .nodeList: return "NODE-LIST"
+        case .fileBegin: return "FILE-BEGIN"
+        case .fileStatus: return "FILE-STATUS"
+        case .fileChunk: return "FILE-CHUNK"
+        case .fileGet: return "FILE-GET"
+        case .fileDone: return "FILE-DONE"
+        }
+    }
+
+    public var direction: CommandDirection {
+        switch self {
+        case .enroll, .lookup, .send, .attach, .ack, .ping, .detach, .directory, .view, .nodeKeys,
+             .fileBegin, .fileGet, .fileDone:
+            return .clientToNode
+        case .enrolled, .entry, .stored, .deliver, .synced, .pong, .error, .entries, .viewing, .nodeList, .fileStatus:
+            return .nodeToClient
+        case .fileChunk:
+            return .both
+        }
     }
 }
 

@@ -89,6 +89,7 @@ public struct Envelope: Sendable, Equatable {
     /// Stamped by the sender's home node from the authenticated key; empty when a client sends.
     public var from: String
     public var to: String
+    /// The kind as on the wire; `knownKind` is what code compares.
     public var kind: UInt8
     public var flags: UInt16
     /// Milliseconds since the Unix epoch, as the sending client's clock said.
@@ -104,8 +105,15 @@ public struct Envelope: Sendable, Equatable {
 
     /// The body limit for envelopes of `kind`.
     public static func maxBodyBytes(kind: UInt8) -> Int {
-        kind == EnvelopeKind.burn.rawValue || kind == EnvelopeKind.groupFanout.rawValue ? maxLargeBodyBytes : maxBodyBytes
+        switch EnvelopeKind(rawValue: kind) {
+        case .burn?, .groupFanout?: return maxLargeBodyBytes
+        default: return maxBodyBytes
+        }
     }
+
+    /// The kind, or nil for a kind this version does not know (the wire carries any `u8`:
+    /// a node refuses an unknown kind from its own users, and passes one on between nodes).
+    public var knownKind: EnvelopeKind? { EnvelopeKind(rawValue: kind) }
 
     public init(id: MessageID, from: String, to: String, kind: UInt8, flags: UInt16 = 0, sentAt: UInt64, body: [UInt8]) {
         self.id = id
@@ -115,6 +123,10 @@ public struct Envelope: Sendable, Equatable {
         self.flags = flags
         self.sentAt = sentAt
         self.body = body
+    }
+
+    public init(id: MessageID, from: String, to: String, kind: EnvelopeKind, flags: UInt16 = 0, sentAt: UInt64, body: [UInt8]) {
+        self.init(id: id, from: from, to: to, kind: kind.rawValue, flags: flags, sentAt: sentAt, body: body)
     }
 
     public func encode(into w: inout WireWriter) {
@@ -146,7 +158,7 @@ public struct Envelope: Sendable, Equatable {
     /// (protocol/SPEC.md 11.5.2) and is neither journalled nor passed on.
     /// - Throws: `WireError` for the first rule broken.
     public func checkClearHeader() throws {
-        switch EnvelopeKind(rawValue: kind) {
+        switch knownKind {
         case .reminder?: _ = try Reminder.split(body)
         case .burn?: _ = try Burn.split(body)
         case .file?: _ = try FileOffer.split(body)

@@ -15,10 +15,77 @@ public struct RouteEntry: Sendable, Equatable {
     }
 }
 
+/// Who sends a node-to-node command, and on which socket (the "sent" column of protocol/SPEC.md 11.4).
+public enum PeerCommandDirection: Sendable, CaseIterable {
+    /// `N:`, N → S: the connecting node on its DEALER, read by the peer's ROUTER.
+    case nodeToServer
+    /// `S:`, S → N: the ROUTER's answer on that connection, read on the DEALER.
+    case serverToNode
+    /// HELLO: N → S, and S → N as the answer.
+    case both
+    /// `P:`: published on PUB, read on SUB.
+    case published
+
+    /// Whether a node's ROUTER takes it from a peer.
+    public var readOnRouter: Bool { self == .nodeToServer || self == .both }
+    /// Whether a node's DEALER takes it from the peer it connected to.
+    public var readOnDealer: Bool { self == .serverToNode || self == .both }
+    /// Whether a node's SUB takes it from a peer's PUB.
+    public var readOnSubscription: Bool { self == .published }
+}
+
+/// The node-to-node commands: id, name and direction, as in the table of protocol/SPEC.md 11.4
+/// (`ProtocolTableTests` compares the two). Encoding writes these ids, decoding dispatches on
+/// them, and a node refuses by `direction` a command on a socket it is not sent on.
+public enum PeerCommandID: UInt8, Sendable, CaseIterable {
+    case hello = 0x20
+    case relay = 0x21
+    case relayed = 0x22
+    case ping = 0x23
+    case pong = 0x24
+    case routes = 0x25
+    case directoryRequest = 0x26
+    case directorySnapshot = 0x27
+    case summary = 0x28
+    case filePull = 0x29
+    case fileData = 0x2A
+    case fileHave = 0x2B
+    case filePulled = 0x2C
+
+    /// The command's name in protocol/SPEC.md.
+    public var name: String {
+        switch self {
+        case .hello: return "HELLO"
+        case .relay: return "RELAY"
+        case .relayed: return "RELAYED"
+        case .ping: return "PEER-PING"
+        case .pong: return "PEER-PONG"
+        case .routes: return "ROUTES"
+        case .directoryRequest: return "DIR-REQ"
+        case .directorySnapshot: return "DIR-SNAPSHOT"
+        case .summary: return "SUMMARY"
+        case .filePull: return "FILE-PULL"
+        case .fileData: return "FILE-DATA"
+        case .fileHave: return "FILE-HAVE"
+        case .filePulled: return "FILE-PULLED"
+        }
+    }
+
+    public var direction: PeerCommandDirection {
+        switch self {
+        case .hello: return .both
+        case .relay, .ping, .directoryRequest, .filePull, .filePulled: return .nodeToServer
+        case .relayed, .pong, .directorySnapshot, .fileData, .fileHave: return .serverToNode
+        case .routes, .summary: return .published
+        }
+    }
+}
+
 /// Commands between nodes (protocol/SPEC.md, "Node to node"). Same frame header
-/// as `Command`; ids from 0x20. A node's DEALER to a peer's ROUTER carries HELLO,
-/// RELAY, PING and DIR_REQ; the ROUTER answers HELLO, RELAYED, PONG and
-/// DIR_SNAPSHOT on the same connection. ROUTES and SUMMARY go out on PUB.
+/// as `Command`; ids from 0x20 (`PeerCommandID`, with each command's direction). A node's
+/// DEALER to a peer's ROUTER carries HELLO, RELAY, PEER-PING, DIR-REQ, FILE-PULL and
+/// FILE-PULLED; the ROUTER answers HELLO, RELAYED, PEER-PONG, DIR-SNAPSHOT, FILE-DATA and
+/// FILE-HAVE on the same connection. ROUTES and SUMMARY go out on PUB.
 public enum PeerCommand: Sendable, Equatable {
     /// The sending node's name, signing key, how many RELAYs it accepts unacknowledged (credit),
     /// and its stream epoch (new after a restore; 0 from nodes that predate epochs).
@@ -53,41 +120,27 @@ public enum PeerCommand: Sendable, Equatable {
     /// The pulling node holds the whole file now (the origin may collect it).
     case filePulled(fileId: FileID)
 
-    public var id: UInt8 {
+    /// The command's id: its entry in the table of protocol/SPEC.md 11.4.
+    public var commandID: PeerCommandID {
         switch self {
-        case .hello: return 0x20
-        case .relay: return 0x21
-        case .relayed: return 0x22
-        case .ping: return 0x23
-        case .pong: return 0x24
-        case .routes: return 0x25
-        case .directoryRequest: return 0x26
-        case .directorySnapshot: return 0x27
-        case .summary: return 0x28
-        case .filePull: return 0x29
-        case .fileData: return 0x2A
-        case .fileHave: return 0x2B
-        case .filePulled: return 0x2C
+        case .hello: return .hello
+        case .relay: return .relay
+        case .relayed: return .relayed
+        case .ping: return .ping
+        case .pong: return .pong
+        case .routes: return .routes
+        case .directoryRequest: return .directoryRequest
+        case .directorySnapshot: return .directorySnapshot
+        case .summary: return .summary
+        case .filePull: return .filePull
+        case .fileData: return .fileData
+        case .fileHave: return .fileHave
+        case .filePulled: return .filePulled
         }
     }
 
-    public var name: String {
-        switch self {
-        case .hello: return "HELLO"
-        case .relay: return "RELAY"
-        case .relayed: return "RELAYED"
-        case .ping: return "PEER-PING"
-        case .pong: return "PEER-PONG"
-        case .routes: return "ROUTES"
-        case .directoryRequest: return "DIR-REQ"
-        case .directorySnapshot: return "DIR-SNAPSHOT"
-        case .summary: return "SUMMARY"
-        case .filePull: return "FILE-PULL"
-        case .fileData: return "FILE-DATA"
-        case .fileHave: return "FILE-HAVE"
-        case .filePulled: return "FILE-PULLED"
-        }
-    }
+    public var id: UInt8 { commandID.rawValue }
+    public var name: String { commandID.name }
 
     /// Frames between nodes may be larger than a client's (directory snapshots).
     public static let maxFrameBytes: Int64 = 16 * 1024 * 1024
@@ -104,7 +157,7 @@ public enum PeerCommand: Sendable, Equatable {
     public static func relayJid(_ frame: [UInt8]) -> UInt64? {
         var r = WireReader(frame)
         guard (try? r.octets(2, "signature")) == Command.signature, (try? r.u8("version")) == Command.version,
-              (try? r.u8("command")) == 0x21 else { return nil }
+              (try? r.u8("command")) == PeerCommandID.relay.rawValue else { return nil }
         return try? r.u64("jid")
     }
 
@@ -161,12 +214,14 @@ public enum PeerCommand: Sendable, Equatable {
             return s
         }
         let command: PeerCommand
-        switch try r.u8("command") {
-        case 0x20:
+        let byte = try r.u8("command")
+        guard let id = PeerCommandID(rawValue: byte) else { throw WireError.unknownCommand(byte) }
+        switch id {
+        case .hello:
             let node = try nodeName("node"), signKey = try r.octets(32, "sign_key"), credit = try r.u32("credit")
             // `epoch` is optional at the end: a node of an earlier release ends after `credit`.
             command = .hello(node: node, signKey: signKey, credit: credit, epoch: r.remaining == 0 ? 0 : try r.u64("epoch"))
-        case 0x21:
+        case .relay:
             let jid = try r.u64("jid")
             let origin = try nodeName("origin")
             let dest = try nodeName("dest")
@@ -185,17 +240,17 @@ public enum PeerCommand: Sendable, Equatable {
             try envelope.checkClearHeader()
             let epoch = r.remaining == 0 ? 0 : try r.u64("epoch")
             command = .relay(jid: jid, origin: origin, dest: dest, streamSeq: seq, hops: hops, envelope: envelope, epoch: epoch)
-        case 0x22:
+        case .relayed:
             let n = Int(try r.u16("count"))
             var jids: [UInt64] = []
             jids.reserveCapacity(n)
             for _ in 0..<n { jids.append(try r.u64("jid")) }
             command = .relayed(jids: jids)
-        case 0x23:
+        case .ping:
             command = .ping(sentNs: try r.u64("sent_ns"))
-        case 0x24:
+        case .pong:
             command = .pong(echoNs: try r.u64("echo_ns"))
-        case 0x25:
+        case .routes:
             let node = try nodeName("node")
             let seq = try r.u64("seq")
             let n = Int(try r.u16("count"))
@@ -219,9 +274,9 @@ public enum PeerCommand: Sendable, Equatable {
                 entries.append(RouteEntry(dest: dest, signKey: key, directoryVersion: dirVersion, path: path))
             }
             command = .routes(node: node, seq: seq, entries: entries)
-        case 0x26:
+        case .directoryRequest:
             command = .directoryRequest(home: try nodeName("home"))
-        case 0x27:
+        case .directorySnapshot:
             let home = try nodeName("home")
             let version = try r.u64("version")
             let n = Int(try r.u32("count"))
@@ -230,12 +285,10 @@ public enum PeerCommand: Sendable, Equatable {
             for _ in 0..<n { entries.append(try r.longstr("entry", max: 4096)) }
             let signature = try r.octets(64, "signature")
             command = .directorySnapshot(home: home, version: version, entries: entries, signature: signature)
-        case 0x28:
+        case .summary:
             command = .summary(node: try nodeName("node"), seq: try r.u64("seq"), json: try r.longstr("json", max: 64 * 1024))
-        case 0x29...0x2C:
-            command = try decodeFile(frame[3], &r)
-        case let other:
-            throw WireError.unknownCommand(other)
+        case .filePull, .fileData, .fileHave, .filePulled:
+            command = try decodeFile(id, &r)
         }
         try r.expectEnd()
         return command

@@ -15,7 +15,7 @@ extension Reactor {
     /// Checks a burn-related envelope from a local user before it is stored.
     /// - Returns: an error text when it must be refused.
     func burnProblem(_ envelope: Envelope) throws -> String? {
-        switch EnvelopeKind(rawValue: envelope.kind) {
+        switch envelope.knownKind {
         case .burn?:
             guard let (expiresAt, images, sealed) = try? Burn.split(envelope.body), !sealed.isEmpty else {
                 return "a burn message must start with its expiry and image count, then its sealed content"
@@ -47,8 +47,9 @@ extension Reactor {
     /// The envelope of `kind` an envelope is or carries (a group's fan-out), if any. A fan-out
     /// is decoded only when the kind it carries is `kind`: most carry plain group messages.
     func carried(_ kind: EnvelopeKind, in envelope: Envelope) -> Envelope? {
-        if envelope.kind == kind.rawValue { return envelope }
-        guard envelope.kind == EnvelopeKind.groupFanout.rawValue, Group.fanoutInnerKind(envelope.body) == kind.rawValue else { return nil }
+        if envelope.knownKind == kind { return envelope }
+        guard envelope.knownKind == .groupFanout,
+              Group.fanoutInnerKind(envelope.body).flatMap(EnvelopeKind.init(rawValue:)) == kind else { return nil }
         return try? Group.parseFanout(envelope.body).envelope
     }
 
@@ -80,7 +81,7 @@ extension Reactor {
                 continue
             }
             var stub = Burn.notice(of: burn)
-            if entry.envelope.kind == EnvelopeKind.groupFanout.rawValue {
+            if entry.envelope.knownKind == .groupFanout {
                 guard let recipients = try? Group.parseFanout(entry.envelope.body).recipients else { continue }
                 var wrapper = entry.envelope
                 wrapper.body = Group.fanoutBody(recipients: recipients, envelope: stub)
@@ -223,7 +224,7 @@ extension Reactor {
         receipt.sign(with: keys.sign)
         // A node speaks from the person's address when the subject is one of its people, else for itself.
         let speaker = Address(subject)?.node == config.name ? subject : address(Self.nodeSender)
-        let envelope = Envelope(id: receipt.messageID, from: speaker, to: sender.description, kind: EnvelopeKind.burnReceipt.rawValue,
+        let envelope = Envelope(id: receipt.messageID, from: speaker, to: sender.description, kind: .burnReceipt,
                                 sentAt: receipt.deletedAt, body: receipt.encode())
         if sender.node == config.name {
             try deliverLocally(envelope, to: sender.local)

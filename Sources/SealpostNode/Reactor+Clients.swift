@@ -62,7 +62,7 @@ extension Reactor {
             // A SEND that does not decode still names its message id: answer with it,
             // so the client stops retrying and shows why.
             var ref = MessageID.zero
-            if frame.count >= 20, frame[3] == 0x05 { ref = MessageID(bytes: Array(frame[4..<20]))! }
+            if frame.count >= 20, frame[3] == CommandID.send.rawValue { ref = MessageID(bytes: Array(frame[4..<20]))! }
             var code = ErrorCode.badRequest
             switch error as? WireError {
             case .invalid(field: "envelope.body", _)?: code = .tooLarge
@@ -105,6 +105,11 @@ extension Reactor {
             return
         }
         guard let user = session.user else { return }
+        guard command.commandID.direction.clientSends else {
+            counters.malformed += 1
+            reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
+            return
+        }
         switch command {
         case .send(let envelope):
             try accept(envelope, from: user, session: session)
@@ -152,8 +157,7 @@ extension Reactor {
         case .fileBegin, .fileChunk, .fileGet, .fileDone:
             try handleFile(command, session: session, user: user)
         case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList, .fileStatus:
-            counters.malformed += 1
-            reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "\(command.name) is sent by nodes, not clients"))
+            return // node → client: refused above by its direction
         }
     }
 
@@ -178,13 +182,12 @@ extension Reactor {
             logger.warning("refused forged sender", metadata: ["user": "\(me)", "claimed": "\(envelope.from)"])
             return refuse(.forgedSender, "you are \(me); the sender is stamped by the node and cannot be \(envelope.from)")
         }
-        guard EnvelopeKind(rawValue: envelope.kind) != nil else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
+        guard let kind = envelope.knownKind else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = try burnProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = fileOfferProblem(envelope, from: user) { return refuse(.badRequest, problem) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         // Where it goes: another node, a group here, or a person here.
-        let kind = EnvelopeKind(rawValue: envelope.kind)!
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
         let isGroup = alwaysGroup || (local ? groups[to.local] != nil
@@ -247,7 +250,7 @@ extension Reactor {
         guard usersByName[user] != nil else { return }
         var envelope = envelope, encoded = encoded
         let limits = config.limits
-        if envelope.kind == EnvelopeKind.burn.rawValue {
+        if envelope.knownKind == .burn {
             let size = encoded?.count ?? envelope.encodedSize
             if !admitted && !(quotas.burnHasRoom(user, bytes: size, limits: limits)
                               && quotas.mailboxHasRoom(user, bytes: Burn.notice(of: envelope).encodedSize, limits: limits)) {

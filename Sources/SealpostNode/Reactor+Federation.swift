@@ -228,6 +228,10 @@ extension Reactor {
             if let jid = PeerCommand.relayJid(frame) { batch.ack(routingId, jid: jid) }
             return
         }
+        guard command.commandID.direction.readOnRouter else {
+            counters.malformed += 1
+            return
+        }
         do {
             switch command {
             case let .hello(node, signKey, _, epoch):
@@ -250,7 +254,7 @@ extension Reactor {
             case .filePull, .filePulled:
                 try handlePeerFile(peer, routingId: routingId, command)
             case .relayed, .pong, .routes, .directorySnapshot, .summary, .fileData, .fileHave:
-                counters.malformed += 1
+                return // not sent to a ROUTER: refused above by its direction
             }
         } catch {
             logger.error("peer command failed: \(error)", metadata: ["peer": "\(peer)"])
@@ -389,17 +393,17 @@ extension Reactor {
     }
 
     func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
-        if envelope.kind == EnvelopeKind.reminderDue.rawValue {
+        if envelope.knownKind == .reminderDue {
             // Forged (only a user's own node makes due notices): its stream number is used, nothing stored.
             counters.rejectedRelays += 1
             logger.warning("relayed due notice dropped: only a user's own node makes them", metadata: ["from": "\(envelope.from)"])
             return
         }
-        if envelope.kind == EnvelopeKind.groupFanout.rawValue {
+        if envelope.knownKind == .groupFanout {
             return try deliverFanout(envelope)
         }
-        if groups[recipient] != nil || envelope.kind == EnvelopeKind.groupOp.rawValue
-            || envelope.kind == EnvelopeKind.groupMessage.rawValue {
+        if groups[recipient] != nil || envelope.knownKind == .groupOp
+            || envelope.knownKind == .groupMessage {
             // A member on another node writing to one of our groups (or to a group
             // that does not exist: the home node answers with a refusal).
             return try handleGroupEnvelope(envelope, session: nil)
@@ -435,6 +439,10 @@ extension Reactor {
             do {
                 // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
                 if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
+                guard command.commandID.direction.readOnDealer else {
+                    counters.malformed += 1
+                    continue
+                }
                 switch command {
                 case let .hello(node, signKey, credit, epoch):
                     guard node == link.name else {
@@ -480,7 +488,7 @@ extension Reactor {
                 case .fileData, .fileHave:
                     handleDealerFile(link, command)
                 case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled:
-                    counters.malformed += 1
+                    continue // not sent to a DEALER: refused above by its direction
                 }
             } catch {
                 logger.error("peer answer failed: \(error)", metadata: ["peer": "\(link.name)"])
@@ -504,6 +512,10 @@ extension Reactor {
                 logger.warning("malformed announcement rejected", metadata: ["peer": "\(link.name)", "error": "\(error)"])
                 continue
             }
+            guard command.commandID.direction.readOnSubscription else {
+                counters.rejectedAnnouncements += 1
+                continue
+            }
             switch command {
             case let .routes(node, seq, entries):
                 receiveRoutes(from: link, node: node, seq: seq, entries: entries)
@@ -517,7 +529,7 @@ extension Reactor {
                 // Flood: every node ends up with every summary; the seq stops loops.
                 _ = try? publisher.send([PeerCommand.summary(node: node, seq: seq, json: json).encode()], dontWait: true)
             default:
-                counters.rejectedAnnouncements += 1
+                continue // not published: refused above by its direction
             }
         }
     }

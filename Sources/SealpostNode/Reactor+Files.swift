@@ -162,7 +162,7 @@ extension Reactor {
 
     /// Why a `file` envelope from a local user cannot be accepted, or nil.
     func fileOfferProblem(_ envelope: Envelope, from user: String) -> String? {
-        guard envelope.kind == EnvelopeKind.file.rawValue else { return nil }
+        guard envelope.knownKind == .file else { return nil }
         guard let (offer, _) = try? FileOffer.split(envelope.body) else { return "malformed file offer" }
         guard let file = transfers.files[offer.fileId], file.record.owner == user else {
             return "file \(offer.fileId.hex) is not on \(config.name): upload it before sending it"
@@ -177,7 +177,7 @@ extension Reactor {
     /// A `file` envelope reached the mailbox of local `user`: they may fetch it from
     /// this node, which pulls it from the origin first when it does not have it.
     func noteFileOffer(_ envelope: Envelope, to user: String) throws {
-        guard envelope.kind == EnvelopeKind.file.rawValue, let (offer, _) = try? FileOffer.split(envelope.body),
+        guard envelope.knownKind == .file, let (offer, _) = try? FileOffer.split(envelope.body),
               let origin = Address(envelope.from)?.node else { return }
         let file: StoredFile
         if let existing = transfers.files[offer.fileId] {

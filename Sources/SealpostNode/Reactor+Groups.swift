@@ -11,7 +11,7 @@ extension Reactor {
     func handleGroupEnvelope(_ envelope: Envelope, session: Session?) throws {
         guard let to = Address(envelope.to) else { return }
         let groupAddress = to.description
-        switch EnvelopeKind(rawValue: envelope.kind) {
+        switch envelope.knownKind {
         case .groupOp?:
             guard let (op, targets) = try? Group.parseOp(envelope.body) else {
                 return try refuseGroup(envelope, "malformed group operation")
@@ -20,7 +20,7 @@ extension Reactor {
         case let kind? where kind.fansOut:
             guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
             // The fan-out wraps the envelope: it must still fit a body once wrapped.
-            let limit = envelope.kind == EnvelopeKind.burn.rawValue ? Envelope.maxLargeBodyBytes : Envelope.maxBodyBytes
+            let limit = envelope.knownKind == .burn ? Envelope.maxLargeBodyBytes : Envelope.maxBodyBytes
             guard envelope.encodedSize + 4096 + group.members.count * 66 <= limit else {
                 return try refuseGroup(envelope, "the message is too large for a group (limit about \(limit / 1024 - 4) KiB with its key wraps)")
             }
@@ -124,7 +124,7 @@ extension Reactor {
 
     private func sendEvent(_ event: Group.Event, group: String, about envelope: Envelope, to recipients: Set<String>) throws {
         let id = MessageID(bytes: Sodium.genericHash(Array("event".utf8) + envelope.id.bytes + Array(envelope.from.utf8), outputLength: 16))!
-        let notice = Envelope(id: id, from: group, to: group, kind: EnvelopeKind.groupEvent.rawValue, sentAt: Clock.nowMs(),
+        let notice = Envelope(id: id, from: group, to: group, kind: .groupEvent, sentAt: Clock.nowMs(),
                               body: event.encode())
         try fanOut(notice, to: recipients.sorted())
     }
@@ -143,7 +143,7 @@ extension Reactor {
         }
         for (node, list) in byNode.sorted(by: { $0.key < $1.key }) {
             let id = MessageID(bytes: Sodium.genericHash(Array("fanout".utf8) + envelope.id.bytes + Array(node.utf8), outputLength: 16))!
-            let wrapper = Envelope(id: id, from: envelope.to, to: list[0], kind: EnvelopeKind.groupFanout.rawValue,
+            let wrapper = Envelope(id: id, from: envelope.to, to: list[0], kind: .groupFanout,
                                    sentAt: envelope.sentAt, body: Group.fanoutBody(recipients: list, envelope: envelope))
             try journalOut(wrapper, dest: node)
         }

@@ -30,7 +30,7 @@ extension Reactor {
         guard local, !isGroup else { return nil }
         let recipient = to.local
         var mailboxBytes = stamped.encodedSize
-        if stamped.kind == EnvelopeKind.burn.rawValue {
+        if stamped.knownKind == .burn {
             mailboxBytes = Burn.notice(of: stamped).encodedSize
             if !quotas.burnHasRoom(recipient, bytes: stamped.encodedSize, limits: limits) {
                 let use = quotas.burnUse(recipient)

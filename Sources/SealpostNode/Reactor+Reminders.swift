@@ -10,7 +10,7 @@ extension Reactor {
     /// Checks a reminder-related envelope from a local user before it is stored.
     /// - Returns: an error text when it must be refused.
     func reminderProblem(_ envelope: Envelope) -> String? {
-        switch EnvelopeKind(rawValue: envelope.kind) {
+        switch envelope.knownKind {
         case .reminder?:
             guard let (due, sealed) = try? Reminder.split(envelope.body), !sealed.isEmpty else {
                 return "a reminder must start with its due time"
@@ -21,8 +21,8 @@ extension Reactor {
             return envelope.body.count == MessageID.size ? nil : "must name the reminder (16 bytes)"
         case .reminderDue?:
             return "reminder_due notices are made by nodes, not sent by people"
-        case .groupEvent?, .groupFanout?:
-            return "\(EnvelopeKind(rawValue: envelope.kind)!.name) envelopes are made by a group's home node, not sent by people"
+        case let kind? where kind == .groupEvent || kind == .groupFanout:
+            return "\(kind.name) envelopes are made by a group's home node, not sent by people"
         default:
             return nil
         }
@@ -31,7 +31,7 @@ extension Reactor {
     /// Schedule bookkeeping for an envelope this node just stored for `user`
     /// (a local recipient, or the local sender of `envelope`), inside the cycle's transaction.
     func applyReminder(_ envelope: Envelope, forUser user: String) throws {
-        switch EnvelopeKind(rawValue: envelope.kind) {
+        switch envelope.knownKind {
         case .reminder?:
             guard let due = try? Reminder.split(envelope.body).dueAt else { return }
             let item = ScheduledReminder(user: user, reminder: envelope.id, dueAt: due, sender: envelope.from)
@@ -56,7 +56,7 @@ extension Reactor {
             let late = nowMs > item.dueAt + Reminder.lateAfterMs
             let due = Reminder.Due(reminder: item.reminder, dueAt: item.dueAt, firedAt: nowMs, late: late)
             let id = MessageID(bytes: Sodium.genericHash(Array("due".utf8) + item.reminder.bytes + Array(item.user.utf8), outputLength: 16))!
-            let notice = Envelope(id: id, from: item.sender, to: address(item.user), kind: EnvelopeKind.reminderDue.rawValue,
+            let notice = Envelope(id: id, from: item.sender, to: address(item.user), kind: .reminderDue,
                                   sentAt: nowMs, body: due.encode())
             do {
                 var stillDue = false
