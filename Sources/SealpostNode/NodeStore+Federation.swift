@@ -73,6 +73,17 @@ extension NodeStore {
         return row
     }
 
+    /// Envelopes and bytes held for order for `recipient` (the place-keepers of dropped ones excluded).
+    func heldUsage(recipient: String) throws -> Quotas.Usage {
+        try db.first("SELECT COUNT(*), COALESCE(SUM(length(envelope)), 0) FROM held WHERE recipient = ? AND length(envelope) > 0",
+                     .text(recipient)) { Quotas.Usage(count: Int($0.int(0)), bytes: Int($0.int(1))) } ?? Quotas.Usage()
+    }
+
+    /// Envelopes held for order, place-keepers of dropped ones excluded.
+    func heldEnvelopeCount() throws -> Int {
+        Int(try db.first("SELECT COUNT(*) FROM held WHERE length(envelope) > 0") { $0.int(0) } ?? 0)
+    }
+
     func heldCounts() throws -> [String: Int] {
         var out: [String: Int] = [:]
         for (k, v) in try db.query("SELECT origin, COUNT(*) FROM held GROUP BY origin", map: { ($0.text(0), Int($0.int(1))) }) { out[k] = v }

@@ -365,9 +365,29 @@ extension Reactor {
         var w = WireWriter(capacity: envelope.encodedSize)
         envelope.encode(into: &w)
         if streamSeq > expected {
+            let limits = config.limits
+            guard heldCount[origin, default: 0] < limits.heldPerOrigin else {
+                // An origin numbering past a gap it does not fill: not acknowledged, so nothing is
+                // lost (the peer sends it again once the gap is filled), and the disk is not filled.
+                quotas.count(.heldRefused)
+                batch.withholdNextAck()
+                return
+            }
+            // Held envelopes count against their recipient's mailbox quota. One that does not fit
+            // is dropped as a full mailbox drops a relayed envelope (acknowledged, counted), and an
+            // empty place-keeper takes its number so the stream is not stopped at it.
+            var bytes = w.bytes
+            let inMailbox = quotas.mailboxUse(to.local)
+            let heldUse = try store.heldUsage(recipient: to.local)
+            if usersByName[to.local] != nil,
+               inMailbox.count + heldUse.count >= limits.mailboxMessages || inMailbox.bytes + heldUse.bytes + bytes.count > limits.mailboxBytes {
+                noteDropped(.relayDropped, user: to.local, envelope: envelope)
+                bytes = []
+            }
             var added = false
+            let held = bytes
             try write(ref: envelope.id) {
-                added = try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: w.bytes)
+                added = try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: held)
             }
             if added { heldCount[origin, default: 0] += 1 }
             return
