@@ -59,8 +59,23 @@ public enum Backup {
             throw NodeError.storage("cannot copy \(dataDir.databasePath) (\(error.description)); nothing of \(target) is a backup yet")
         }
         chmod(target + "/node.db", 0o600)
+        // Burn-after-reading content never goes into a backup: a restore would bring back
+        // what was viewed (and reported viewed to its sender) after the backup was taken.
+        let burnFiles: Set<String>
+        do {
+            let copy = try Database(path: target + "/node.db", create: false)
+            defer { copy.close() }
+            let dropped = try NodeStore.dropBurnContent(copy, at: now)
+            burnFiles = Set(dropped.files.map { $0.hex + ".chunks" })
+            try copy.execute("VACUUM")
+            try copy.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        } catch let error as SQLiteError {
+            throw NodeError.storage("cannot take burn content out of \(target)/node.db (\(error.description)); do not keep this directory as a backup")
+        }
+        try? FileManager.default.removeItem(atPath: target + "/node.db-wal")
+        try? FileManager.default.removeItem(atPath: target + "/node.db-shm")
         let dbBytes = size(target + "/node.db")
-        let (count, bytes) = try copyFiles(from: dataDir.path + "/files", to: target + "/files", progress: progress)
+        let (count, bytes) = try copyFiles(from: dataDir.path + "/files", to: target + "/files", skipping: burnFiles, progress: progress)
         for name in ["node.yaml", "node.keys", "admin.keys"] where fm.fileExists(atPath: dataDir.path + "/" + name) {
             try copyFile(dataDir.path + "/" + name, target + "/" + name)
         }
@@ -118,7 +133,7 @@ public enum Backup {
         progress("database", 0, dbBytes)
         try copyFile(source + "/node.db", dataDir.databasePath)
         progress("database", dbBytes, dbBytes)
-        let (count, bytes) = try copyFiles(from: source + "/files", to: dataDir.path + "/files", progress: progress)
+        let (count, bytes) = try copyFiles(from: source + "/files", to: dataDir.path + "/files", skipping: [], progress: progress)
         for name in ["node.keys", "admin.keys", "node.yaml"]
             where !fm.fileExists(atPath: dataDir.path + "/" + name) && fm.fileExists(atPath: source + "/" + name) {
             try copyFile(source + "/" + name, dataDir.path + "/" + name)
@@ -128,6 +143,9 @@ public enum Backup {
             let store = try NodeStore(path: dataDir.databasePath)
             defer { store.close() }
             epoch = try store.markRestored(now: Clock.nowMs())
+            // A backup taken before burn content was left out of backups may still hold some.
+            let dropped = try NodeStore.dropBurnContent(store.db, at: Clock.nowMs())
+            for id in dropped.files { FileStore.overwrite(dataDir.path + "/files/" + id.hex + ".chunks"); try? fm.removeItem(atPath: dataDir.path + "/files/" + id.hex + ".chunks") }
             try store.checkpoint()
         } catch let error as SQLiteError {
             throw NodeStore.startupError(error, path: dataDir.databasePath)
@@ -160,11 +178,11 @@ public enum Backup {
     }
 
     /// Copies the chunk files of a file store; a file removed meanwhile (collected) is left out.
-    static func copyFiles(from: String, to: String, progress: Progress) throws -> (Int, Int) {
+    static func copyFiles(from: String, to: String, skipping: Set<String>, progress: Progress) throws -> (Int, Int) {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: from) else { return (0, 0) }
         try? fm.createDirectory(atPath: to, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let chunkFiles = names.filter { $0.hasSuffix(".chunks") }.sorted()
+        let chunkFiles = names.filter { $0.hasSuffix(".chunks") && !skipping.contains($0) }.sorted()
         let total = chunkFiles.reduce(0) { $0 + size(from + "/" + $1) }
         var count = 0, bytes = 0
         for name in chunkFiles {

@@ -23,6 +23,9 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
     public var minFreeMB: Int
     /// The WAL is checkpointed and truncated when it grows past this, in MiB.
     public var walMaxMB: Int
+    /// Envelopes one origin node may have held here for order (ahead of a gap in its stream);
+    /// past it, its RELAYs are not acknowledged until the gap is filled (the peer sends them again).
+    public var heldPerOrigin: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mailboxMessages = "mailbox_messages"
@@ -35,10 +38,11 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
         case sendBurstMB = "send_burst_mb"
         case minFreeMB = "min_free_mb"
         case walMaxMB = "wal_max_mb"
+        case heldPerOrigin = "held_per_origin"
     }
 
     public init(mailboxMessages: Int = 10_000, mailboxMB: Int = 256, burnMB: Int = 128, senderMB: Int = 1024, sendPerS: Int = 200, sendBurst: Int = 2000,
-                sendMBps: Int = 16, sendBurstMB: Int = 64, minFreeMB: Int = 256, walMaxMB: Int = 64) {
+                sendMBps: Int = 16, sendBurstMB: Int = 64, minFreeMB: Int = 256, walMaxMB: Int = 64, heldPerOrigin: Int = 10_000) {
         self.mailboxMessages = mailboxMessages
         self.mailboxMB = mailboxMB
         self.burnMB = burnMB
@@ -49,6 +53,7 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
         self.sendBurstMB = sendBurstMB
         self.minFreeMB = minFreeMB
         self.walMaxMB = walMaxMB
+        self.heldPerOrigin = heldPerOrigin
     }
 
     public init(from decoder: Decoder) throws {
@@ -64,6 +69,7 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
         sendBurstMB = try c.decodeIfPresent(Int.self, forKey: .sendBurstMB) ?? d.sendBurstMB
         minFreeMB = try c.decodeIfPresent(Int.self, forKey: .minFreeMB) ?? d.minFreeMB
         walMaxMB = try c.decodeIfPresent(Int.self, forKey: .walMaxMB) ?? d.walMaxMB
+        heldPerOrigin = try c.decodeIfPresent(Int.self, forKey: .heldPerOrigin) ?? d.heldPerOrigin
     }
 
     /// No rate limit and the largest quotas: for benchmarks and stress tests that stream
@@ -83,6 +89,7 @@ public struct LimitsConfig: Codable, Sendable, Equatable {
         guard (13...1_048_576).contains(sendBurstMB) else { throw NodeError.config("limits.send_burst_mb must be 13...1048576 (the largest message is 12.5 MiB)") }
         guard (0...1_048_576).contains(minFreeMB) else { throw NodeError.config("limits.min_free_mb must be 0...1048576") }
         guard (1...1_048_576).contains(walMaxMB) else { throw NodeError.config("limits.wal_max_mb must be 1...1048576") }
+        guard (1...10_000_000).contains(heldPerOrigin) else { throw NodeError.config("limits.held_per_origin must be 1...10000000") }
     }
 
     static var knownKeys: [String] { CodingKeys.allCases.map(\.rawValue) }

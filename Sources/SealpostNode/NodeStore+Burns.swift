@@ -118,3 +118,41 @@ extension NodeStore {
         try db.run("DELETE FROM burn_files WHERE file_id = ?", .blob(id.bytes))
     }
 }
+
+extension NodeStore {
+    /// Takes every piece of burn-after-reading content out of a database copy (a backup
+    /// being taken, or one being restored): burn messages kept for viewing and the view-once
+    /// files' records. Each recipient's copy is logged as expired at `now`, so its notice
+    /// shows "burned: it expired" rather than coming back viewable after a restore. Returns
+    /// how many burn messages went and the ids of the view-once files (whose chunk files the
+    /// caller leaves out or deletes). Runs in one transaction, with secure_delete on.
+    static func dropBurnContent(_ db: Database, at now: UInt64) throws -> (messages: Int, files: [FileID]) {
+        try db.execute("PRAGMA secure_delete=ON")
+        var count = 0
+        var files: [FileID] = []
+        try db.transaction {
+            let kept = try db.query("SELECT recipient, id FROM burns") { s in (s.text(0), s.blob(1)) }
+            for (recipient, id) in kept {
+                _ = try db.run("INSERT OR REPLACE INTO burn_log(id, recipient, event, at) VALUES(?,?,?,?)",
+                           .blob(id), .text(recipient), .int(Int64(Burn.Receipt.Event.expired.rawValue)), .int(Int64(now)))
+            }
+            count = kept.count
+            _ = try db.run("DELETE FROM burns")
+            let ids = try db.query("SELECT file_id FROM burn_files") { $0.blob(0) }
+            for id in ids {
+                let readers = try db.query("SELECT reader FROM file_readers WHERE id = ? AND reader LIKE 'user:%'", .blob(id)) { $0.text(0) }
+                for reader in readers {
+                    _ = try db.run("INSERT OR REPLACE INTO burn_log(id, recipient, event, at) VALUES(?,?,?,?)",
+                               .blob(id), .text(String(reader.dropFirst("user:".count))),
+                               .int(Int64(Burn.Receipt.Event.expired.rawValue)), .int(Int64(now)))
+                }
+                _ = try db.run("DELETE FROM file_readers WHERE id = ?", .blob(id))
+                _ = try db.run("DELETE FROM file_chunks WHERE id = ?", .blob(id))
+                _ = try db.run("DELETE FROM files WHERE id = ?", .blob(id))
+                if let fid = FileID(bytes: id) { files.append(fid) }
+            }
+            _ = try db.run("DELETE FROM burn_files")
+        }
+        return (count, files)
+    }
+}

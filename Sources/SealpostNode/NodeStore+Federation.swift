@@ -73,6 +73,17 @@ extension NodeStore {
         return row
     }
 
+    /// Envelopes and bytes held for order for `recipient` (the place-keepers of dropped ones excluded).
+    func heldUsage(recipient: String) throws -> Quotas.Usage {
+        try db.first("SELECT COUNT(*), COALESCE(SUM(length(envelope)), 0) FROM held WHERE recipient = ? AND length(envelope) > 0",
+                     .text(recipient)) { Quotas.Usage(count: Int($0.int(0)), bytes: Int($0.int(1))) } ?? Quotas.Usage()
+    }
+
+    /// Envelopes held for order, place-keepers of dropped ones excluded.
+    func heldEnvelopeCount() throws -> Int {
+        Int(try db.first("SELECT COUNT(*) FROM held WHERE length(envelope) > 0") { $0.int(0) } ?? 0)
+    }
+
     func heldCounts() throws -> [String: Int] {
         var out: [String: Int] = [:]
         for (k, v) in try db.query("SELECT origin, COUNT(*) FROM held GROUP BY origin", map: { ($0.text(0), Int($0.int(1))) }) { out[k] = v }
@@ -119,16 +130,36 @@ extension NodeStore {
     }
 
     /// Drops every entry of `home` and the version held (the pin stays); returns how many entries went.
-    func forgetDirectory(home: String) throws -> Int {
+    /// Drops `home`'s entries and held version; the version held becomes its floor (`floor`,
+    /// the higher of it and any earlier floor): snapshots older than it are refused (SPEC 14.3).
+    func forgetDirectory(home: String, floor: UInt64) throws -> Int {
         let removed = try db.run("DELETE FROM remote_entries WHERE home = ?", .text(home))
         try db.run("UPDATE remote_nodes SET directory_version = 0, directory_signature = NULL WHERE name = ?", .text(home))
+        if floor > 0 { try setMeta(Self.directoryFloorKey + home, Int64(clamping: floor)) }
         return removed
+    }
+
+    static let directoryFloorKey = "directory_floor:"
+
+    /// The floors left by `directory forget`, per home node.
+    func directoryFloors() throws -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for (key, value) in try db.query("SELECT key, value FROM meta WHERE key LIKE 'directory_floor:%'", map: { ($0.text(0), $0.int(1)) }) {
+            out[String(key.dropFirst(Self.directoryFloorKey.count))] = UInt64(max(0, value))
+        }
+        return out
+    }
+
+    /// A new signing key for `name` (unpinned, or a configured peer's key changed): its versions start fresh.
+    func dropDirectoryFloor(name: String) throws {
+        _ = try db.run("DELETE FROM meta WHERE key = ?", .text(Self.directoryFloorKey + name))
     }
 
     /// Drops the pinned key of `name` together with its directory; returns how many entries went.
     func unpinNode(name: String) throws -> Int {
         let removed = try db.run("DELETE FROM remote_entries WHERE home = ?", .text(name))
         try db.run("DELETE FROM remote_nodes WHERE name = ?", .text(name))
+        try dropDirectoryFloor(name: name)
         return removed
     }
 

@@ -40,6 +40,7 @@ extension NodeStore {
         try db.run("DELETE FROM reminders WHERE user = ?", .text(name))
         try db.run("DELETE FROM burns WHERE recipient = ?", .text(name))
         try db.run("DELETE FROM invites WHERE user = ?", .text(name))
+        try setRekeyPending(user: name, since: nil)
         return mail
     }
 
@@ -55,6 +56,32 @@ extension NodeStore {
             SELECT id, user, curve_key, created_at, expires_at, used_at, used_by, rekey FROM invites
             WHERE user = ? AND rekey = 1 AND used_at IS NULL AND expires_at > ? ORDER BY created_at DESC LIMIT 1
             """, .text(user), .int(Int64(now)), map: mapInvite)
+    }
+
+    static let rekeyPendingKey = "rekey_pending:"
+
+    /// Since when (seconds) `user` waits for new keys after a re-key: set by `rekey`, cleared
+    /// only when new keys arrive (or the user is removed), whatever becomes of the invite.
+    public func rekeyPending(user: String) throws -> UInt64? {
+        try meta(Self.rekeyPendingKey + user).map { UInt64(max(0, $0)) }
+    }
+
+    /// Every user waiting for new keys after a re-key.
+    public func rekeyPendingUsers() throws -> Set<String> {
+        Set(try db.query("SELECT key FROM meta WHERE key LIKE 'rekey_pending:%'") { String($0.text(0).dropFirst(Self.rekeyPendingKey.count)) })
+    }
+
+    func setRekeyPending(user: String, since: UInt64?) throws {
+        if let since {
+            try setMeta(Self.rekeyPendingKey + user, Int64(clamping: since))
+        } else {
+            _ = try db.run("DELETE FROM meta WHERE key = ?", .text(Self.rekeyPendingKey + user))
+        }
+    }
+
+    /// Withdraws `user`'s unused re-key invites (a `disable` after a `rekey`); returns how many.
+    func withdrawRekeyInvites(user: String) throws -> Int {
+        try db.run("DELETE FROM invites WHERE user = ? AND rekey = 1 AND used_at IS NULL", .text(user))
     }
 
     /// Deletes an invite; its key is refused from the next handshake on. False when there was none.

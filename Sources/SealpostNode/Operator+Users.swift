@@ -75,12 +75,14 @@ extension Operator {
             switch action {
             case .disable:
                 state = "disabled"
-                changed = record.disabledAt == nil
-                if changed { try store.setUserDisabled(user, at: now) }
+                // An open re-key invite would enable the account again: withdrawn.
+                let withdrawn = try store.withdrawRekeyInvites(user: user)
+                if record.disabledAt == nil { try store.setUserDisabled(user, at: now) }
+                changed = record.disabledAt == nil || withdrawn > 0
             case .enable:
                 changed = record.disabledAt != nil
-                if changed, let pending = try store.outstandingRekey(user: user, now: now) {
-                    throw NodeError.usage(rekeyPending(address, pending))
+                if changed, let since = try store.rekeyPending(user: user) {
+                    throw NodeError.usage(rekeyPending(address, since: since, try store.outstandingRekey(user: user, now: now)))
                 }
                 if changed { try store.setUserDisabled(user, at: nil) }
             case .remove:
@@ -92,6 +94,7 @@ extension Operator {
                 let made = try newInvite(config: config, keys: keys, user: user, ttlHours: ttlHours, endpoint: endpoint,
                                          rekey: true, configPath: dataDir.configPath)
                 try store.insert(invite: made.record)
+                try store.setRekeyPending(user: user, since: try store.rekeyPending(user: user) ?? now)
                 invite = made.invite
                 if record.disabledAt == nil { try store.setUserDisabled(user, at: now) }
             }
@@ -109,8 +112,10 @@ extension Operator {
     }
 
     /// Why `enable` refuses while a re-key waits: the old key may be on a lost device.
-    static func rekeyPending(_ address: String, _ invite: InviteRecord) -> String {
-        "\(address) waits for new keys (re-key invite \(invite.id)); enabling would admit the old key, which may be on the lost device. Let the person join with the code, or withdraw it first: sealpost-node invite revoke \(invite.id)"
+    static func rekeyPending(_ address: String, since: UInt64, _ invite: InviteRecord?) -> String {
+        let user = address.split(separator: "@").first.map(String.init) ?? address
+        let open = invite.map { "; invite \($0.id) is open until \(Clock.rfc3339(ms: $0.expiresAt * 1000))" } ?? "; no invite is open"
+        return "\(address) waits for new keys since a re-key at \(Clock.rfc3339(ms: since * 1000))\(open). Enabling would admit the old key, which may be on the lost device. Let the person join with a re-key code (a new one: sealpost-node users rekey \(user)), or remove the user: sealpost-node users remove \(user)"
     }
 
     /// The invites the node holds (outstanding, used, expired less than a day ago), newest first.

@@ -67,6 +67,13 @@ public enum Operator {
         return (record, Invite(address: "\(user)@\(config.name)", code: code.text, expiresAt: expires))
     }
 
+    /// The users waiting for new keys after a re-key (whatever became of its invite).
+    public static func rekeyPendingUsers(dataDir: DataDir) throws -> Set<String> {
+        let store = try NodeStore(path: dataDir.databasePath)
+        defer { store.close() }
+        return try store.rekeyPendingUsers()
+    }
+
     /// Enrolled users, with how many messages wait for each.
     public static func users(dataDir: DataDir) throws -> [(user: UserRecord, waiting: Int)] {
         _ = try dataDir.loadConfig()

@@ -27,6 +27,8 @@ struct Quotas {
         case fanoutDropped = "fanout_dropped"
         /// A RELAY not acknowledged while free disk is under the floor (the peer sends it again).
         case relayDeferred = "relay_deferred"
+        /// A RELAY held for order past `held_per_origin` for its origin: not acknowledged (the peer sends it again).
+        case heldRefused = "held_refused"
     }
 
     private(set) var mailbox: [String: Usage] = [:]

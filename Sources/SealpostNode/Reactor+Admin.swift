@@ -84,7 +84,7 @@ extension Reactor {
             "restore": restoreStatus(),
             "unrouted": journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) },
-            "held": heldCount.values.reduce(0, +),
+            "held": (try? store.heldEnvelopeCount()) ?? heldCount.values.reduce(0, +),
             "reminders": ["pending": schedule.count, "next_due": schedule.nextDue().map { Clock.rfc3339(ms: $0) } ?? NSNull(),
                           "fired": counters.remindersFired, "late": counters.remindersLate],
             "burns": ["pending": pendingBurns, "next_expiry": nextBurnExpiryMs.map { Clock.rfc3339(ms: $0) } ?? NSNull(),

@@ -34,13 +34,16 @@ extension Reactor {
         }
         let entries = remoteEntries.filter { $0.value.home == name }.count
         let version = directoryVersions[name, default: 0]
+        // Forgotten, the version held stays a floor: the next snapshot is taken fresh, but an
+        // older one (a replay that could bring back a disabled or re-keyed user) is refused.
+        let floor = max(version, directoryFloors[name, default: 0])
         let key = nodeKeys[name]
         guard key != nil || entries > 0 else {
             return ["error": "this node holds nothing of '\(name)' (no pinned key, no entries); see sealpost-node directory list"]
         }
         do {
             try write(ref: .zero) {
-                _ = try unpin ? store.unpinNode(name: name) : store.forgetDirectory(home: name)
+                _ = try unpin ? store.unpinNode(name: name) : store.forgetDirectory(home: name, floor: floor)
             }
         } catch {
             return ["error": "cannot change the database, nothing was changed: \(error)"]
@@ -56,7 +59,13 @@ extension Reactor {
             self.directorySignatures[name] = nil
             self.directoryRequests[name] = nil
             self.directoryRequestedNs[name] = nil
-            if unpin { self.nodeKeys[name] = nil }
+            if unpin {
+                // A new key starts fresh: its node's versions may start low again (a rebuilt node).
+                self.nodeKeys[name] = nil
+                self.directoryFloors[name] = nil
+            } else if floor > 0 {
+                self.directoryFloors[name] = floor
+            }
             self.logger.notice(unpin ? "node key unpinned by the operator" : "directory forgotten by the operator",
                                metadata: ["home": "\(name)", "entries": "\(entries)", "version": "\(version)"])
             self.sendAdmin(routing, answer)

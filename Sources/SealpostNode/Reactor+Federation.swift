@@ -267,11 +267,16 @@ extension Reactor {
         if nodeKeys[link.name] != signKey {
             let now = Clock.nowMs()
             try write(ref: .zero) { try store.pinNode(name: link.name, signKey: signKey, at: now) }
-            let previous = (key: nodeKeys[link.name], version: directoryVersions[link.name], signature: directorySignatures[link.name])
+            let previous = (key: nodeKeys[link.name], version: directoryVersions[link.name], signature: directorySignatures[link.name],
+                            floor: directoryFloors[link.name])
             if let old = nodeKeys[link.name], old != signKey {
+                // A new key starts fresh (a rebuilt node numbers from low again); snapshots signed
+                // with the old key no longer verify, so none of its older ones can be replayed.
                 logger.warning("peer signing key changed", metadata: ["peer": "\(link.name)"])
+                try write(ref: .zero) { try store.dropDirectoryFloor(name: link.name) }
                 directoryVersions[link.name] = 0
                 directorySignatures[link.name] = nil
+                directoryFloors[link.name] = nil
             }
             nodeKeys[link.name] = signKey
             // Not pinned after all: pinned again on the peer's next answer (readDealer).
@@ -279,6 +284,7 @@ extension Reactor {
                 self?.nodeKeys[link.name] = previous.key
                 self?.directoryVersions[link.name] = previous.version
                 self?.directorySignatures[link.name] = previous.signature
+                self?.directoryFloors[link.name] = previous.floor
             }
         }
     }
@@ -368,9 +374,29 @@ extension Reactor {
         var w = WireWriter(capacity: envelope.encodedSize)
         envelope.encode(into: &w)
         if streamSeq > expected {
+            let limits = config.limits
+            guard heldCount[origin, default: 0] < limits.heldPerOrigin else {
+                // An origin numbering past a gap it does not fill: not acknowledged, so nothing is
+                // lost (the peer sends it again once the gap is filled), and the disk is not filled.
+                quotas.count(.heldRefused)
+                batch.withholdNextAck()
+                return
+            }
+            // Held envelopes count against their recipient's mailbox quota. One that does not fit
+            // is dropped as a full mailbox drops a relayed envelope (acknowledged, counted), and an
+            // empty place-keeper takes its number so the stream is not stopped at it.
+            var bytes = w.bytes
+            let inMailbox = quotas.mailboxUse(to.local)
+            let heldUse = try store.heldUsage(recipient: to.local)
+            if usersByName[to.local] != nil,
+               inMailbox.count + heldUse.count >= limits.mailboxMessages || inMailbox.bytes + heldUse.bytes + bytes.count > limits.mailboxBytes {
+                noteDropped(.relayDropped, user: to.local, envelope: envelope)
+                bytes = []
+            }
             var added = false
+            let held = bytes
             try write(ref: envelope.id) {
-                added = try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: w.bytes)
+                added = try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: held)
             }
             if added { heldCount[origin, default: 0] += 1 }
             return
@@ -683,6 +709,10 @@ extension Reactor {
         }
         // Not newer than ours (or nothing at all): the next hop is still fetching it itself; asked again later.
         guard home != config.name, version > directoryVersions[home, default: 0] else { return }
+        if let floor = directoryFloors[home], version < floor {
+            // Older than what this node held before its operator forgot it: a replay.
+            return refuseSnapshot(from: link, home: home, "its version is older than the one held before the directory was forgotten")
+        }
         guard let key = nodeKeys[home] else { return }
         guard DirectoryHead(home: home, version: version, entries: entries).verify(signature: signature, nodeKey: key) else {
             return refuseSnapshot(from: link, home: home, "its signature does not verify with the pinned key of the node")

@@ -155,6 +155,7 @@ extension Reactor {
         return [
             "mailbox_messages": l.mailboxMessages, "mailbox_mb": l.mailboxMB, "burn_mb": l.burnMB, "sender_mb": l.senderMB,
             "send_per_s": l.sendPerS, "send_burst": l.sendBurst, "send_mb_s": l.sendMBps, "send_burst_mb": l.sendBurstMB,
+            "held_per_origin": l.heldPerOrigin,
             "refused": refused,
             "fullest_mailbox": fullest.map { ["user": address($0.key), "messages": $0.value.count, "bytes": $0.value.bytes] as [String: Any] } ?? NSNull(),
         ]

@@ -104,11 +104,24 @@ extension Reactor {
     }
 
     private func disable(_ user: UserRecord) throws -> [String: Any] {
-        guard user.disabledAt == nil else { return ["state": "disabled", "sessions_closed": 0, "changed": false] }
+        guard user.disabledAt == nil else {
+            // Disabled already (a re-key disables too): an open re-key invite would enable it again.
+            var withdrawn = 0
+            try write(ref: .zero) { withdrawn = try store.withdrawRekeyInvites(user: user.name) }
+            batch.afterCommit { [weak self] in
+                guard let self, withdrawn > 0 else { return }
+                self.logger.notice("user disabled: open re-key invites withdrawn",
+                                   metadata: ["user": "\(self.address(user.name))", "invites": "\(withdrawn)"])
+            }
+            finishCycle()
+            return ["state": "disabled", "sessions_closed": 0, "changed": withdrawn > 0, "invites_withdrawn": withdrawn]
+        }
         let now = Clock.nowMs() / 1000
         var version: UInt64 = 0
+        var withdrawn = 0
         try write(ref: .zero) {
             try store.setUserDisabled(user.name, at: now)
+            withdrawn = try store.withdrawRekeyInvites(user: user.name)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
         var closed = 0
@@ -121,13 +134,16 @@ extension Reactor {
             self.logger.notice("user disabled", metadata: ["user": "\(self.address(user.name))", "sessions_closed": "\(closed)"])
         }
         finishCycle()
-        return ["state": "disabled", "sessions_closed": closed, "changed": true, "directory_version": Int(version)]
+        return ["state": "disabled", "sessions_closed": closed, "changed": true, "directory_version": Int(version), "invites_withdrawn": withdrawn]
     }
 
     private func enable(_ user: UserRecord) throws -> [String: Any] {
         guard user.disabledAt != nil else { return ["state": "active", "changed": false] }
-        if let invite = try store.outstandingRekey(user: user.name, now: Clock.nowMs() / 1000) {
-            throw NodeError.usage(Operator.rekeyPending(address(user.name), invite))
+        // Until new keys arrive, the key on record may be on the lost device: whatever became
+        // of the re-key invite (expired, revoked, withdrawn), enabling is refused.
+        if let since = try store.rekeyPending(user: user.name) {
+            throw NodeError.usage(Operator.rekeyPending(address(user.name), since: since,
+                                                        try store.outstandingRekey(user: user.name, now: Clock.nowMs() / 1000)))
         }
         var version: UInt64 = 0
         try write(ref: .zero) {
@@ -189,6 +205,7 @@ extension Reactor {
         var version: UInt64 = 0
         try write(ref: .zero) {
             try store.insert(invite: record)
+            try store.setRekeyPending(user: user.name, since: try store.rekeyPending(user: user.name) ?? now)
             if wasActive {
                 try store.setUserDisabled(user.name, at: now)
                 version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
@@ -226,6 +243,7 @@ extension Reactor {
         try write(ref: .zero) {
             try store.replaceUserKeys(user.name, curveKey: curveKey, boxKey: boxKey, signKey: signKey, entry: entry)
             try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
+            try store.setRekeyPending(user: user.name, since: nil)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
         batch.afterCommit { [weak self] in

@@ -106,6 +106,9 @@ final class Reactor {
     /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
     var nodeKeys: [String: [UInt8]] = [:]
     var directoryVersions: [String: UInt64] = [:]
+    /// Per home node whose directory the operator forgot: the version held then. A snapshot
+    /// older than it is a replay of what was already superseded (SPEC 14.3); gone on unpin.
+    var directoryFloors: [String: UInt64] = [:]
     /// Each home's own signature over the version and entries held for it (passed on in DIR-SNAPSHOT).
     var directorySignatures: [String: [UInt8]] = [:]
     var remoteEntries: [String: (home: String, entry: [UInt8])] = [:]
@@ -224,6 +227,7 @@ final class Reactor {
             if !node.signature.isEmpty { directorySignatures[node.name] = node.signature }
         }
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
+        directoryFloors = try store.directoryFloors()
         schedule = try ReminderSchedule(store: store)
         groups = try store.groups()
         pendingBurns = try store.burnCount()

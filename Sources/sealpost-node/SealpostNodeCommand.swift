@@ -197,10 +197,8 @@ extension SealpostNodeCommand {
             let users: [(user: UserRecord, waiting: Int)]
             do { users = try Operator.users(dataDir: options.dir) } catch let error as NodeError { fail(error.description) }
             let node = (try? options.dir.loadConfig().name) ?? "?"
-            let now = Clock.nowMs() / 1000
-            // Disabled with a re-key invite outstanding: waiting for the new device.
-            let rekeying = Set(((try? Operator.invites(dataDir: options.dir)) ?? [])
-                .filter { $0.rekey && $0.usedAt == nil && $0.expiresAt > now }.map(\.user))
+            // Disabled after a re-key, until new keys arrive (its invite may have expired): `enable` is refused.
+            let rekeying = (try? Operator.rekeyPendingUsers(dataDir: options.dir)) ?? []
             func state(_ u: UserRecord) -> String {
                 u.disabledAt == nil ? "active" : rekeying.contains(u.name) ? "rekeying" : "disabled"
             }

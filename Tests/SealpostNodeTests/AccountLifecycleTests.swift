@@ -3,6 +3,7 @@ import SealpostClient
 import SealpostCore
 @testable import SealpostNode
 import Sodium
+import SQLite
 import XCTest
 
 /// Issue 10, item 6: a stolen laptop must not keep access. Disable, enable, remove,
@@ -119,6 +120,67 @@ final class AccountLifecycleTests: XCTestCase {
         XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "two"))
         // The name can be used again, by a new person.
         XCTAssertNoThrow(try Operator.invite(dataDir: hq.dir, user: "alice", endpoint: hq.endpoint))
+    }
+
+    /// A re-key whose invite expired (or was withdrawn) leaves the account waiting for new
+    /// keys: `enable` would re-admit the old key, which may be on the lost device, so it is
+    /// refused until new keys arrive (a new re-key code used) or the user is removed.
+    func testEnableAfterAnExpiredRekeyInviteDoesNotReadmitTheOldKey() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        alice.close()
+        _ = try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .rekey, endpoint: hq.endpoint)
+        // The invite runs out (its expiry moved into the past, as time would).
+        do {
+            let db = try Database(path: hq.dir.databasePath, create: false)
+            defer { db.close() }
+            try db.execute("PRAGMA busy_timeout=5000")
+            _ = try db.run("UPDATE invites SET expires_at = 1 WHERE user = 'alice' AND rekey = 1")
+        }
+        XCTAssertThrowsError(try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .enable)) { error in
+            XCTAssertTrue("\(error)".contains("waits for new keys"), "\(error)")
+            XCTAssertTrue("\(error)".contains("users rekey alice"), "\(error)")
+        }
+        XCTAssertFalse(admitted(alice.profile), "the old key stays refused")
+        // Withdrawn rather than expired: the same.
+        let second = try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .rekey, endpoint: hq.endpoint)
+        let open = try XCTUnwrap(try Operator.invites(dataDir: hq.dir).first { $0.user == "alice" && $0.usedAt == nil && $0.expiresAt > 1 })
+        _ = try Operator.revokeInvite(dataDir: hq.dir, id: open.id)
+        XCTAssertThrowsError(try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .enable))
+        XCTAssertThrowsError(try Enrollment.join(code: try XCTUnwrap(second.invite?.code), display: nil,
+                                                 profilePath: hq.profilePath("alice-x"), timeoutMs: 2000))
+        // A new re-key code, used: new keys, and the account is no longer waiting.
+        let third = try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .rekey, endpoint: hq.endpoint)
+        let fresh = try Enrollment.join(code: try XCTUnwrap(third.invite?.code), display: nil, profilePath: hq.profilePath("alice-new"))
+        XCTAssertTrue(admitted(fresh))
+        XCTAssertFalse(admitted(alice.profile))
+        _ = try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .disable)
+        XCTAssertEqual(try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .enable).state, "active", "enable works again once re-keyed")
+        XCTAssertTrue(admitted(fresh))
+        XCTAssertFalse(admitted(alice.profile))
+    }
+
+    /// The operator disables a user after starting a re-key: the open re-key invite is
+    /// withdrawn, so it cannot enable the account again, and `enable` stays refused.
+    func testDisableAfterARekeyWithdrawsTheOpenInvite() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        alice.close()
+        let rekey = try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .rekey, endpoint: hq.endpoint)
+        let code = try XCTUnwrap(rekey.invite?.code)
+        let disabled = try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .disable)
+        XCTAssertEqual(disabled.state, "disabled")
+        XCTAssertFalse(try Operator.invites(dataDir: hq.dir).contains { $0.user == "alice" && $0.rekey && $0.usedAt == nil },
+                       "the open re-key invite is withdrawn")
+        XCTAssertThrowsError(try Enrollment.join(code: code, display: nil, profilePath: hq.profilePath("alice-new"), timeoutMs: 2000))
+        let users = try AdminClient.request(dataDir: hq.dir, ["cmd": "status"])["users"] as? [String: Any]
+        XCTAssertNotNil(users)
+        XCTAssertThrowsError(try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .enable))
+        XCTAssertFalse(admitted(alice.profile))
+        // Removing the user is the other way out.
+        XCTAssertEqual(try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .remove).state, "removed")
     }
 
     func testRevokedInviteIsRefusedAtTheHandshake() throws {

@@ -168,6 +168,53 @@ final class BurnTests: XCTestCase {
         assertGone(sample(envelope), from: [hq, traffic], "expired in the relay's journal")
     }
 
+    /// A backup never carries burn content: neither a burn message waiting to be viewed nor
+    /// a view-once file's chunks are in it, and after a restore both are gone (the notice
+    /// says expired), so nothing burned can be viewed again.
+    func testBackupCarriesNoBurnContentAndARestoreBringsNoneBack() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close() }
+        let burn = try alice.prepareBurn(to: Address("bob@hq")!, text: "for your eyes", images: [])
+        try alice.store(burn)
+        let source = hq.root + "/plan.pdf"
+        FileManager.default.createFile(atPath: source, contents: Data(Sodium.randomBytes(2 * FileChunks.plainChunkBytes + 5)))
+        let sent = try alice.sendFile(to: Address("bob@hq")!, path: source, burn: true,
+                                      uploads: UploadBook(profilePath: hq.profilePath("alice")))
+        let chunkFile = hq.dir.path + "/files/" + sent.fileId.hex + ".chunks"
+        let stored = try XCTUnwrap(FileManager.default.contents(atPath: chunkFile))
+        let needle = Array(stored[stored.index(stored.startIndex, offsetBy: 70_000)..<stored.index(stored.startIndex, offsetBy: 70_032)])
+        let offer = try XCTUnwrap(try collect(bob, ms: 8000) { $0.contains { $0.file != nil } }.first { $0.file != nil })
+        let manifest = try XCTUnwrap(offer.file)
+
+        let backup = hq.root + "/backup"
+        _ = try Backup.backup(dataDir: hq.dir, to: backup)
+        var inBackup: [String] = []
+        for case let name as String in FileManager.default.enumerator(atPath: backup) ?? FileManager.DirectoryEnumerator() {
+            guard let data = FileManager.default.contents(atPath: backup + "/" + name) else { continue }
+            for (what, bytes) in [("burn message", sample(burn)), ("view-once file", needle)] where data.range(of: Data(bytes)) != nil {
+                inBackup.append("\(what) in \(name)")
+            }
+        }
+        XCTAssertEqual(inBackup, [], "a backup holds no burn content")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: backup + "/files/" + sent.fileId.hex + ".chunks"))
+
+        bob.close()
+        hq.stop()
+        _ = try Backup.restore(from: backup, into: hq.dir)
+        try hq.start()
+        let again = try Client(profile: try Profile.load(from: hq.profilePath("bob")))
+        defer { again.close() }
+        XCTAssertThrowsError(try again.view(burn.id)) { error in
+            guard case ClientError.refused(let code, let reason) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, 410)
+            XCTAssertTrue(reason.contains("expired"), reason)
+        }
+        XCTAssertThrowsError(try again.fetchFile(manifest, to: hq.root + "/again.pdf"))
+    }
+
     func testViewOnceFileIsFetchedOnceThenGoneFromBothNodesWithReceipts() throws {
         let (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close() }

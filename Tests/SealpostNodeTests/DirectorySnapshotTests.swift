@@ -237,6 +237,34 @@ final class DirectorySnapshotTests: XCTestCase {
 
     // MARK: operators
 
+    /// After `directory forget`, the version held stays a floor (kept across a restart): the
+    /// next hop cannot bring back an older, validly signed snapshot (here one that still lists
+    /// wendy, whom ghost withdrew); the current one is taken fresh.
+    func testAfterDirectoryForgetAnOlderSnapshotIsNotAcceptedAgain() throws {
+        let (hq, fake, ghost, bob) = try hqWithFake(ghostVersion: 3)
+        defer { bob.close() }
+        let casper = entry("casper@ghost", home: ghost), wendy = entry("wendy@ghost", home: ghost)
+        fake.answer = { home in self.snapshot(home, version: 3, [casper, wendy], signedBy: ghost) }
+        try fake.run("version 3 to be applied") { federated(hq) == 2 }
+        fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: 4, path: ["ghost"])]
+        fake.answer = { home in self.snapshot(home, version: 4, [casper], signedBy: ghost) }
+        try fake.run("version 4 (wendy withdrawn) to be applied") { federated(hq) == 1 }
+
+        let answer = try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-forget", "node": "ghost"])
+        XCTAssertEqual(answer["version_forgotten"] as? Int, 4)
+        hq.stop()
+        try hq.start()
+        let rejected = try hq.counter("rejected_snapshots")
+        fake.answer = { home in self.snapshot(home, version: 3, [casper, wendy], signedBy: ghost) }
+        try fake.run("the replayed version 3 to be refused") { try hq.counter("rejected_snapshots") > rejected }
+        XCTAssertEqual(federated(hq), 0)
+        XCTAssertFalse(listed(bob, "wendy@ghost"), "a withdrawn entry does not come back")
+        fake.answer = { home in self.snapshot(home, version: 4, [casper], signedBy: ghost) }
+        try fake.run("the current version 4 to be taken fresh") { federated(hq) == 1 }
+        XCTAssertTrue(listed(bob, "casper@ghost"))
+        XCTAssertFalse(listed(bob, "wendy@ghost"))
+    }
+
     func testDirectoryForgetOnARunningNodeDropsTheCopyAndTakesItFresh() throws {
         let (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close() }

@@ -28,6 +28,13 @@ final class ReviewFindingsTests: XCTestCase {
         .relay(jid: jid, origin: fake.name, dest: "hq", streamSeq: seq, hops: hops, envelope: e, epoch: epoch)
     }
 
+    /// Sets limits in node.yaml (what the node reloads when its config file changes).
+    func setLimits(_ node: TestNode, _ change: (inout LimitsConfig) -> Void) throws {
+        var config = try node.dir.loadConfig()
+        change(&config.limits)
+        try node.dir.saveConfig(config)
+    }
+
     func held(_ s: [String: Any]) -> Int { s["held"] as? Int ?? -1 }
     func waiting(_ s: [String: Any]) -> Int { (s["waiting"] as? [String: Any])?["messages"] as? Int ?? -1 }
 
@@ -119,7 +126,9 @@ final class ReviewFindingsTests: XCTestCase {
     /// Here bob's mailbox quota is 5 messages; 30 held envelopes for him are all stored.
     func testHeldEnvelopesCountAgainstTheRecipientsQuota() throws {
         let hq = try TestNode("hq")
-        try hq.start { $0.limits.mailboxMessages = 5 }
+        try hq.start()
+        // In node.yaml: the node reloads its limits from it when the peer is added below.
+        try setLimits(hq) { $0.mailboxMessages = 5 }
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
         let fake = try RawPeer()
@@ -128,6 +137,34 @@ final class ReviewFindingsTests: XCTestCase {
         for seq in jids { try fake.send(relay(fake, jid: seq, seq: seq, epoch: 0, envelope(from: fake))) }   // seq 1 never comes
         try fake.waitForAcks(jids)
         XCTAssertLessThanOrEqual(held(try hq.status()), 5, "no more held for bob than his quota lets him have")
+    }
+
+    /// Past `limits.held_per_origin` envelopes held for one origin, its RELAYs are not
+    /// acknowledged (counted `held_refused`): the peer keeps them and sends them again, and
+    /// once the gap is filled every one is delivered, in order, none lost.
+    func testHeldEnvelopesPastThePerOriginCapAreNotAcknowledgedAndComeLater() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        try setLimits(hq) { $0.heldPerOrigin = 3 }
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { bob.close() }
+        let fake = try RawPeer()
+        try fake.configure(on: hq)
+        var envelopes: [UInt64: Envelope] = [:]
+        for seq in UInt64(1)...6 { envelopes[seq] = envelope(from: fake) }
+        for seq in UInt64(2)...6 { try fake.send(relay(fake, jid: seq, seq: seq, epoch: 0, envelopes[seq]!)) }
+        try fake.waitForAcks([2, 3, 4])
+        XCTAssertTrue(try fake.pingAnswered(1))
+        XCTAssertFalse(fake.acknowledged.contains(5) || fake.acknowledged.contains(6), "past the cap: not acknowledged")
+        let status = try hq.status()
+        XCTAssertEqual(held(status), 3)
+        let refused = ((status["limits"] as? [String: Any])?["refused"] as? [String: Any])?["held_refused"] as? Int ?? 0
+        XCTAssertGreaterThanOrEqual(refused, 2)
+        try fake.send(relay(fake, jid: 1, seq: 1, epoch: 0, envelopes[1]!))
+        try fake.waitForAcks([1])
+        for seq in UInt64(5)...6 { try fake.send(relay(fake, jid: seq, seq: seq, epoch: 0, envelopes[seq]!)) }   // sent again
+        try fake.waitForAcks([5, 6])
+        try hq.waitFor("all six delivered, none held", timeout: 5) { self.waiting($0) == 6 && self.held($0) == 0 }
     }
 
     /// `backup` copies burn-after-reading content into the backup directory, and `restore`
