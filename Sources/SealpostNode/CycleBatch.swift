@@ -24,7 +24,6 @@ final class CycleBatch {
     private var failed = false
     private var replies: [([UInt8], Command)] = []
     private var acks: [[UInt8]: [UInt64]] = [:]
-    private var withholdNext = false
     private var pushes: [String: [(UInt64, Envelope)]] = [:]
     private var commitActions: [() -> Void] = []
     private var undos: [() -> Void] = []
@@ -71,16 +70,8 @@ final class CycleBatch {
 
     /// A RELAY to acknowledge (RELAYED) to the peer at `routing`, only once committed.
     func ack(_ routing: [UInt8], jid: UInt64) {
-        if withholdNext {
-            withholdNext = false
-            return
-        }
         acks[routing, default: []].append(jid)
     }
-
-    /// The RELAY being handled must not be acknowledged (it is to be sent again later): its
-    /// handler's next `ack` is skipped. Set by `deliverRelayed`, consumed by `receiveRelay`'s ack.
-    func withholdNextAck() { withholdNext = true }
 
     /// A new mailbox entry for an online recipient, pushed before the commit.
     func push(to user: String, seq: UInt64, _ envelope: Envelope) {
@@ -143,7 +134,6 @@ final class CycleBatch {
         undos.removeAll(keepingCapacity: true)
         replies.removeAll(keepingCapacity: true)
         acks.removeAll(keepingCapacity: true)
-        withholdNext = false
         return outcome
     }
 

@@ -340,9 +340,10 @@ extension Reactor {
         // A due notice from outside is forged (only a user's own node makes them), but it is passed
         // on like any envelope: its destination drops it in `appendRelayed` after it took its place
         // in the stream, so no gap is left behind it.
+        var acknowledge = true
         if dest == config.name {
             if try acceptEpoch(origin: origin, epoch: epoch, streamSeq: streamSeq, envelope: envelope) {
-                try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
+                acknowledge = try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
             }
         } else {
             var w = WireWriter(capacity: envelope.encodedSize)
@@ -360,16 +361,19 @@ extension Reactor {
             counters.relayed += 1
             rates.countRelayed()
         }
-        batch.ack(routingId, jid: jid)
+        if acknowledge { batch.ack(routingId, jid: jid) }
     }
 
     /// At the destination: into mailboxes in stream order, holding early arrivals.
-    func deliverRelayed(origin: String, streamSeq: UInt64, envelope: Envelope) throws {
+    /// - Returns: whether to acknowledge the RELAY (false: past the per-origin cap on held
+    ///   envelopes, it is to be sent again later).
+    @discardableResult
+    func deliverRelayed(origin: String, streamSeq: UInt64, envelope: Envelope) throws -> Bool {
         let expected = streamIn[origin, default: 1]
-        guard let to = Address(envelope.to) else { return }
+        guard let to = Address(envelope.to) else { return true }
         if streamSeq < expected {
             counters.duplicates += 1
-            return
+            return true
         }
         var w = WireWriter(capacity: envelope.encodedSize)
         envelope.encode(into: &w)
@@ -379,8 +383,7 @@ extension Reactor {
                 // An origin numbering past a gap it does not fill: not acknowledged, so nothing is
                 // lost (the peer sends it again once the gap is filled), and the disk is not filled.
                 quotas.count(.heldRefused)
-                batch.withholdNextAck()
-                return
+                return false
             }
             // Held envelopes count against their recipient's mailbox quota. One that does not fit
             // is dropped as a full mailbox drops a relayed envelope (acknowledged, counted), and an
@@ -399,7 +402,7 @@ extension Reactor {
                 added = try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: held)
             }
             if added { heldCount[origin, default: 0] += 1 }
-            return
+            return true
         }
         var next = expected
         try appendRelayed(recipient: to.local, envelope: envelope, bytes: w.bytes)
@@ -416,6 +419,7 @@ extension Reactor {
         }
         streamIn[origin] = next
         dirtyStreamsIn.insert(origin)
+        return true
     }
 
     func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
