@@ -88,6 +88,9 @@ extension Reactor {
         let name = link.name
         try write(ref: .zero) { try store.setPeerEpoch(name: name, epoch: epoch) }
         batch.afterCommit { [weak self] in self?.restore.peerEpochs[name] = epoch }
+        // Rolled back: the link asks again (a HELLO), so the new epoch is heard again and what
+        // was kept for the peer is sent again then, not lost with this batch.
+        batch.onRollback { link.helloAnswered = false }
         guard known != nil else { return }
         link.routesSeq = 0
         summaries[name] = nil
@@ -115,7 +118,11 @@ extension Reactor {
         let count = rows.count
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            for e in entries { self.journal.add(e) }
+            for e in entries {
+                self.journal.add(e)
+                // Waiting in the journal again: its sender's quota counts it again (its RELAYED takes it off once more).
+                if e.origin == self.config.name { self.quotas.changeSender(e.envelope.from, count: 1, bytes: e.envelope.encodedSize) }
+            }
             self.restore.retained = max(0, self.restore.retained - count)
             self.restore.resent += UInt64(entries.count)
         }
