@@ -91,7 +91,7 @@ extension Reactor {
         // Rolled back: the link asks again (a HELLO), so the new epoch is heard again and what
         // was kept for the peer is sent again then, not lost with this batch.
         batch.onRollback { link.helloAnswered = false }
-        guard known != nil else { return }
+        guard let known else { return }
         link.routesSeq = 0
         summaries[name] = nil
         // Envelopes it had taken over for us and lost come back from whoever kept them; a gap
@@ -99,6 +99,12 @@ extension Reactor {
         // Only the gap each stream has now, where it stands, not one that opens later (whether the
         // stream comes through this peer is seen then: its routes may not be known yet).
         restore.restoredPeers[name] = RestoredPeer(untilMs: Clock.nowMs() + Self.peerResyncMs, gaps: streamIn)
+        if epoch > known, restore.streamEpochs[name, default: StreamEpoch()].epoch == 0,
+           streamIn[name, default: 1] > 1 || heldCount[name, default: 0] > 0 {
+            // Its stream to us was followed without an epoch (its RELAYs came before it had one):
+            // rule 3 cannot see that it starts again, its HELLO shows it. Its new epoch numbers from 1.
+            try startNewEpoch(origin: name, epoch: epoch, ref: .zero)
+        }
         let since = Clock.nowMs() &- UInt64(config.relayRetentionHours) * 3_600_000
         var rows: [RetainedRow] = []
         try write(ref: .zero) { rows = try store.unretainJournal(ackedBy: name, since: since) }
@@ -159,35 +165,7 @@ extension Reactor {
         }
         guard let to = Address(envelope.to) else { return false }
         if epoch > st.epoch {
-            // The origin was restored: it numbers from 1 again. What is held of its old epoch
-            // will never be completed in order: it goes to its recipients now, never held for good.
-            var held: [(seq: UInt64, recipient: String, envelope: [UInt8])] = []
-            try write(ref: envelope.id) { held = try store.takeAllHeld(origin: origin) }
-            for h in held {
-                var r = WireReader(h.envelope)
-                if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: h.recipient, envelope: e, bytes: h.envelope) }
-            }
-            // Gaps below what was held may still come, late, as envelopes of the old epoch.
-            let expectedOld = streamIn[origin, default: 1]
-            let missing = held.last.map { $0.seq >= expectedOld ? ($0.seq - expectedOld + 1) &- UInt64(held.count) : 0 } ?? 0
-            // The old epoch before it is forgotten; the released seqs (all above where the old one
-            // stood) are remembered, so a copy of one sent again is a repeat (rule 4).
-            try write(ref: envelope.id) {
-                try store.clearOldEpochSeqs(origin: origin)
-                for h in held {
-                    guard try store.addOldEpochSeq(origin: origin, seq: h.seq, limit: Self.oldEpochSeqLimit) else { break }
-                }
-                try store.setRestoreGap(origin: origin, at: 0)
-            }
-            restore.gapAt[origin] = 0
-            logger.notice("origin started a new stream epoch (restored from a backup?): its stream starts again",
-                          metadata: ["origin": "\(origin)", "released_held": "\(held.count)", "gaps": "\(missing)"])
-            restore.released += UInt64(held.count)
-            heldCount[origin] = 0
-            st = StreamEpoch(epoch: epoch, previousEpoch: st.epoch, previousNext: streamIn[origin, default: 1])
-            streamIn[origin] = 1
-            try write(ref: envelope.id) { try store.setStreamEpoch(origin: origin, next: 1, st) }
-            restore.streamEpochs[origin] = st
+            try startNewEpoch(origin: origin, epoch: epoch, ref: envelope.id)
             return true
         }
         // An envelope of an earlier epoch, still on its way (a journal that was restored, a slow path).
@@ -223,6 +201,45 @@ extension Reactor {
         envelope.encode(into: &w)
         try appendRelayed(recipient: to.local, envelope: envelope, bytes: w.bytes)
         return false
+    }
+
+    /// The origin started epoch `epoch` (13.8 rule 3): what is held of its stream goes to its
+    /// recipients now, the old epoch is remembered, and the stream starts again at 1.
+    func startNewEpoch(origin: String, epoch: UInt64, ref: MessageID) throws {
+        var st = restore.streamEpochs[origin] ?? StreamEpoch()
+        // The origin was restored: it numbers from 1 again. What is held of its old epoch
+        // will never be completed in order: it goes to its recipients now, never held for good.
+        var held: [(seq: UInt64, recipient: String, envelope: [UInt8])] = []
+        try write(ref: ref) { held = try store.takeAllHeld(origin: origin) }
+        for h in held {
+            var r = WireReader(h.envelope)
+            if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: h.recipient, envelope: e, bytes: h.envelope) }
+        }
+        // Gaps below what was held may still come, late, as envelopes of the old epoch.
+        let expectedOld = streamIn[origin, default: 1]
+        let missing = held.last.map { $0.seq >= expectedOld ? ($0.seq - expectedOld + 1) &- UInt64(held.count) : 0 } ?? 0
+        // The old epoch before it is forgotten; the released seqs (all above where the old one
+        // stood) are remembered, so a copy of one sent again is a repeat (rule 4).
+        try write(ref: ref) {
+            try store.clearOldEpochSeqs(origin: origin)
+            for h in held {
+                guard try store.addOldEpochSeq(origin: origin, seq: h.seq, limit: Self.oldEpochSeqLimit) else { break }
+            }
+        }
+        restore.gapAt[origin] = 0
+        // A stream that starts again has no gap left by a restore.
+        for peer in restore.restoredPeers.keys { restore.restoredPeers[peer]?.gaps[origin] = 0 }
+        logger.notice("origin started a new stream epoch (restored from a backup?): its stream starts again",
+                      metadata: ["origin": "\(origin)", "released_held": "\(held.count)", "gaps": "\(missing)"])
+        restore.released += UInt64(held.count)
+        heldCount[origin] = 0
+        st = StreamEpoch(epoch: epoch, previousEpoch: st.epoch, previousNext: streamIn[origin, default: 1])
+        streamIn[origin] = 1
+        try write(ref: ref) {
+            try store.setStreamEpoch(origin: origin, next: 1, st)
+            try store.setRestoreGap(origin: origin, at: 0)
+        }
+        restore.streamEpochs[origin] = st
     }
 
     func noteLost(origin: String, seqs: ClosedRange<UInt64>) throws {
