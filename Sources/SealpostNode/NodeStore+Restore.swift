@@ -41,6 +41,21 @@ extension NodeStore {
         }
     }
 
+    /// Where each incoming stream stood at the last restore (the one gap a restore may give up),
+    /// and the seqs of an origin's previous epoch delivered above `prev_next`.
+    func migrateTo13() throws {
+        try db.transaction {
+            try db.execute("""
+                -- The expected seq of the stream when this node was last restored (the gap the restore
+                -- left starts there); 1 for a stream first heard after it; 0: none any more (a new epoch).
+                ALTER TABLE stream_in ADD COLUMN gap_at INTEGER NOT NULL DEFAULT 1;
+                -- Seqs of the origin's previous epoch delivered out of order above prev_next: repeats of them are dropped.
+                CREATE TABLE IF NOT EXISTS old_epoch_seqs(origin TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;
+                PRAGMA user_version = 13;
+                """)
+        }
+    }
+
     // MARK: epochs
 
     /// This node's stream epoch (made by `init` or the migration, new after each restore).
@@ -60,6 +75,41 @@ extension NodeStore {
             ON CONFLICT(origin) DO UPDATE SET next_seq = excluded.next_seq, epoch = excluded.epoch,
               prev_epoch = excluded.prev_epoch, prev_next = excluded.prev_next
             """, .text(origin), .int(Int64(next)), .int(Int64(e.epoch)), .int(Int64(e.previousEpoch)), .int(Int64(e.previousNext)))
+    }
+
+    /// Per origin, the seq the gap a restore left starts at (section 13.8); 0 when there is none.
+    func restoreGaps() throws -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for (origin, at) in try db.query("SELECT origin, gap_at FROM stream_in", map: { ($0.text(0), UInt64(clamping: $0.int(1))) }) {
+            out[origin] = at
+        }
+        return out
+    }
+
+    func setRestoreGap(origin: String, at: UInt64) throws {
+        try db.run("UPDATE stream_in SET gap_at = ? WHERE origin = ?", .int(Int64(clamping: at)), .text(origin))
+    }
+
+    /// True when `seq` of the origin's previous epoch was delivered above `prev_next`.
+    func isOldEpochSeq(origin: String, seq: UInt64) throws -> Bool {
+        try db.first("SELECT 1 FROM old_epoch_seqs WHERE origin = ? AND seq = ?", .text(origin), .int(Int64(clamping: seq))) { _ in true } ?? false
+    }
+
+    /// Records `seq` of the origin's previous epoch as delivered; false when `limit` seqs are recorded already.
+    func addOldEpochSeq(origin: String, seq: UInt64, limit: Int) throws -> Bool {
+        let count = try db.first("SELECT COUNT(*) FROM old_epoch_seqs WHERE origin = ?", .text(origin)) { $0.int(0) } ?? 0
+        guard count < limit else { return false }
+        try db.run("INSERT OR IGNORE INTO old_epoch_seqs(origin, seq) VALUES(?,?)", .text(origin), .int(Int64(clamping: seq)))
+        return true
+    }
+
+    func removeOldEpochSeq(origin: String, seq: UInt64) throws -> Bool {
+        try db.run("DELETE FROM old_epoch_seqs WHERE origin = ? AND seq = ?", .text(origin), .int(Int64(clamping: seq))) == 1
+    }
+
+    /// Forgets the previous epoch's seqs of `origin` (it starts another epoch).
+    func clearOldEpochSeqs(origin: String) throws {
+        try db.run("DELETE FROM old_epoch_seqs WHERE origin = ?", .text(origin))
     }
 
     func peerEpochs() throws -> [String: UInt64] {
@@ -82,8 +132,10 @@ extension NodeStore {
     func addStreamLoss(origin: String, count: Int, at: UInt64) throws {
         try db.run("""
             INSERT INTO stream_losses(origin, lost, at) VALUES(?,?,?)
-            ON CONFLICT(origin) DO UPDATE SET lost = lost + excluded.lost, at = excluded.at
-            """, .text(origin), .int(Int64(count)), .int(Int64(at)))
+            ON CONFLICT(origin) DO UPDATE SET
+              lost = CASE WHEN lost > 9223372036854775807 - excluded.lost THEN 9223372036854775807 ELSE lost + excluded.lost END,
+              at = excluded.at
+            """, .text(origin), .int(Int64(clamping: count)), .int(Int64(clamping: at)))
     }
 
     /// Held envelopes of `origin`, in stream order (they are let go when the origin starts a new epoch).
@@ -167,6 +219,8 @@ extension NodeStore {
             let seq = max(try meta("announce_seq").map { UInt64($0) } ?? 0, now << 20)
             try setMeta("announce_seq", Int64(seq))
             try db.run("DELETE FROM stream_out")
+            // The gap this restore leaves in each incoming stream starts where the backup stood.
+            try db.run("UPDATE stream_in SET gap_at = next_seq")
             // Peers hold this node's directory at the version the lost copy had reached:
             // a higher one makes them fetch it again (users enrolled after the backup go).
             let users = try db.first("SELECT COUNT(*) FROM users") { $0.int(0) } ?? 0

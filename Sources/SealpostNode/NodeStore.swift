@@ -35,7 +35,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 12
+    public static let schemaVersion: Int64 = 13
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -105,6 +105,7 @@ public final class NodeStore {
         if version < 10 { try migrateTo10() }
         if version < 11 { try migrateTo11() }
         if version < 12 { try migrateTo12() }
+        if version < 13 { try migrateTo13() }
     }
 
     /// Groups whose home is this node, and their members.

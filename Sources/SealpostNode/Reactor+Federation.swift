@@ -342,6 +342,13 @@ extension Reactor {
         // in the stream, so no gap is left behind it.
         var acknowledge = true
         if dest == config.name {
+            guard streamSeq < Self.maxStreamCounter else {
+                // The stream counter past it could not be stored (SPEC 13.5): refused for good.
+                counters.rejectedRelays += 1
+                batch.ack(routingId, jid: jid)
+                logger.warning("relay refused: stream_seq at the end of the stream", metadata: ["peer": "\(link.name)", "origin": "\(origin)"])
+                return
+            }
             if try acceptEpoch(origin: origin, epoch: epoch, streamSeq: streamSeq, envelope: envelope) {
                 acknowledge = try deliverRelayed(origin: origin, streamSeq: streamSeq, envelope: envelope)
             }

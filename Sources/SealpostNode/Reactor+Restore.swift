@@ -5,6 +5,12 @@ import SealpostCore
 /// What the reactor keeps for restores (protocol/SPEC.md 13.8): its own stream
 /// epoch, the epoch each incoming stream follows, its peers' last epochs, what it
 /// could not recover, and its announcement counter.
+struct RestoredPeer {
+    var untilMs: UInt64
+    /// Expected seq of each incoming stream at the peer's new epoch (1 for one not heard from then).
+    var gaps: [String: UInt64]
+}
+
 struct RestoreState {
     /// This node's stream epoch: in every HELLO and in the RELAYs it originates.
     var ownEpoch: UInt64 = 0
@@ -14,9 +20,12 @@ struct RestoreState {
     var peerEpochs: [String: UInt64] = [:]
     /// Envelopes of a stream that will never come (a restore lost them), by origin.
     var lost: [String: Int] = [:]
-    /// Peers just restored, and until when (ms) a gap in a stream that comes through them is
-    /// given up as on a restored node: what the peer lost and nobody kept.
-    var restoredPeers: [String: UInt64] = [:]
+    /// Per origin, the seq the gap left by this node's last restore starts at (where the backup
+    /// stood; 1 for an origin not in it; 0: none, a new epoch). Only that gap is given up.
+    var gapAt: [String: UInt64] = [:]
+    /// Peers just restored: until when (ms) the gap that a stream through them had when their new
+    /// epoch came may be given up (what the peer lost and nobody kept), and where those streams stood.
+    var restoredPeers: [String: RestoredPeer] = [:]
     /// Each incoming stream's expected seq when housekeeping last saw it, and since when (ms).
     var progress: [String: (next: UInt64, sinceMs: UInt64)] = [:]
     /// The next announcement seq and the end of the block reserved for this run.
@@ -35,6 +44,10 @@ extension Reactor {
     static let announceSeqBlock: UInt64 = 1 << 20
     /// How long after a peer's new epoch the streams that came through it may give up a gap.
     static let peerResyncMs: UInt64 = 600_000
+    /// Old-epoch seqs remembered per origin above `prev_next` (13.8 rule 4), at most.
+    static let oldEpochSeqLimit = 1 << 16
+    /// The largest stream counter the database stores: no stream moves past it.
+    static let maxStreamCounter = UInt64(Int64.max)
 
     func loadRestoreState() throws {
         restore.ownEpoch = try store.streamEpoch()
@@ -42,6 +55,7 @@ extension Reactor {
         restore.streamEpochs = try store.streamEpochs()
         restore.peerEpochs = try store.peerEpochs()
         restore.lost = try store.streamLosses()
+        restore.gapAt = try store.restoreGaps()
         restore.retained = try store.retainedCount()
         restore.nextSeq = try store.reserveAnnouncementSeqs(Self.announceSeqBlock, now: startedMs)
         restore.seqLimit = restore.nextSeq + Self.announceSeqBlock
@@ -74,12 +88,23 @@ extension Reactor {
         let name = link.name
         try write(ref: .zero) { try store.setPeerEpoch(name: name, epoch: epoch) }
         batch.afterCommit { [weak self] in self?.restore.peerEpochs[name] = epoch }
-        guard known != nil else { return }
+        // Rolled back: the link asks again (a HELLO), so the new epoch is heard again and what
+        // was kept for the peer is sent again then, not lost with this batch.
+        batch.onRollback { link.helloAnswered = false }
+        guard let known else { return }
         link.routesSeq = 0
         summaries[name] = nil
         // Envelopes it had taken over for us and lost come back from whoever kept them; a gap
         // nobody can fill is given up (restoreHousekeeping) rather than held for good.
-        restore.restoredPeers[name] = Clock.nowMs() + Self.peerResyncMs
+        // Only the gap each stream has now, where it stands, not one that opens later (whether the
+        // stream comes through this peer is seen then: its routes may not be known yet).
+        restore.restoredPeers[name] = RestoredPeer(untilMs: Clock.nowMs() + Self.peerResyncMs, gaps: streamIn)
+        if epoch > known, restore.streamEpochs[name, default: StreamEpoch()].epoch == 0,
+           streamIn[name, default: 1] > 1 || heldCount[name, default: 0] > 0 {
+            // Its stream to us was followed without an epoch (its RELAYs came before it had one):
+            // rule 3 cannot see that it starts again, its HELLO shows it. Its new epoch numbers from 1.
+            try startNewEpoch(origin: name, epoch: epoch, ref: .zero)
+        }
         let since = Clock.nowMs() &- UInt64(config.relayRetentionHours) * 3_600_000
         var rows: [RetainedRow] = []
         try write(ref: .zero) { rows = try store.unretainJournal(ackedBy: name, since: since) }
@@ -99,7 +124,11 @@ extension Reactor {
         let count = rows.count
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            for e in entries { self.journal.add(e) }
+            for e in entries {
+                self.journal.add(e)
+                // Waiting in the journal again: its sender's quota counts it again (its RELAYED takes it off once more).
+                if e.origin == self.config.name { self.quotas.changeSender(e.envelope.from, count: 1, bytes: e.envelope.encodedSize) }
+            }
             self.restore.retained = max(0, self.restore.retained - count)
             self.restore.resent += UInt64(entries.count)
         }
@@ -136,36 +165,36 @@ extension Reactor {
         }
         guard let to = Address(envelope.to) else { return false }
         if epoch > st.epoch {
-            // The origin was restored: it numbers from 1 again. What is held of its old epoch
-            // will never be completed in order: it goes to its recipients now, never held for good.
-            var held: [(seq: UInt64, recipient: String, envelope: [UInt8])] = []
-            try write(ref: envelope.id) { held = try store.takeAllHeld(origin: origin) }
-            for h in held {
-                var r = WireReader(h.envelope)
-                if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: h.recipient, envelope: e, bytes: h.envelope) }
-            }
-            // Gaps below what was held may still come, late, as envelopes of the old epoch.
-            let missing = held.last.map { Int($0.seq - streamIn[origin, default: 1] + 1) - held.count } ?? 0
-            logger.notice("origin started a new stream epoch (restored from a backup?): its stream starts again",
-                          metadata: ["origin": "\(origin)", "released_held": "\(held.count)", "gaps": "\(missing)"])
-            restore.released += UInt64(held.count)
-            heldCount[origin] = 0
-            st = StreamEpoch(epoch: epoch, previousEpoch: st.epoch, previousNext: streamIn[origin, default: 1])
-            streamIn[origin] = 1
-            try write(ref: envelope.id) { try store.setStreamEpoch(origin: origin, next: 1, st) }
-            restore.streamEpochs[origin] = st
+            try startNewEpoch(origin: origin, epoch: epoch, ref: envelope.id)
             return true
         }
         // An envelope of an earlier epoch, still on its way (a journal that was restored, a slow path).
-        if epoch == st.previousEpoch && streamSeq < st.previousNext {
-            counters.duplicates += 1
-            return false
-        }
-        if epoch == st.previousEpoch && streamSeq == st.previousNext {
-            st.previousNext += 1
-            let next = streamIn[origin, default: 1]
-            try write(ref: envelope.id) { try store.setStreamEpoch(origin: origin, next: next, st) }
-            restore.streamEpochs[origin] = st
+        if epoch == st.previousEpoch {
+            let repeated = try streamSeq < st.previousNext || store.isOldEpochSeq(origin: origin, seq: streamSeq)
+            if repeated {
+                counters.duplicates += 1
+                return false
+            }
+            if streamSeq == st.previousNext {
+                // Where the old epoch stood moves past it and past the seqs above it already delivered.
+                var prev = st.previousNext
+                try write(ref: envelope.id) {
+                    prev = min(prev + 1, Self.maxStreamCounter)
+                    while prev < Self.maxStreamCounter, try store.removeOldEpochSeq(origin: origin, seq: prev) { prev += 1 }
+                }
+                st.previousNext = prev
+                let next = streamIn[origin, default: 1]
+                try write(ref: envelope.id) { try store.setStreamEpoch(origin: origin, next: next, st) }
+                restore.streamEpochs[origin] = st
+            } else {
+                let seq = streamSeq
+                var remembered = true
+                try write(ref: envelope.id) { remembered = try store.addOldEpochSeq(origin: origin, seq: seq, limit: Self.oldEpochSeqLimit) }
+                if !remembered {
+                    logger.warning("too many out-of-order envelopes of an origin's previous epoch: a copy sent again may be stored twice",
+                                   metadata: ["origin": "\(origin)", "stream_seq": "\(seq)"])
+                }
+            }
         }
         restore.lateOldEpoch += 1
         var w = WireWriter(capacity: envelope.encodedSize)
@@ -174,10 +203,51 @@ extension Reactor {
         return false
     }
 
+    /// The origin started epoch `epoch` (13.8 rule 3): what is held of its stream goes to its
+    /// recipients now, the old epoch is remembered, and the stream starts again at 1.
+    func startNewEpoch(origin: String, epoch: UInt64, ref: MessageID) throws {
+        var st = restore.streamEpochs[origin] ?? StreamEpoch()
+        // The origin was restored: it numbers from 1 again. What is held of its old epoch
+        // will never be completed in order: it goes to its recipients now, never held for good.
+        var held: [(seq: UInt64, recipient: String, envelope: [UInt8])] = []
+        try write(ref: ref) { held = try store.takeAllHeld(origin: origin) }
+        for h in held {
+            var r = WireReader(h.envelope)
+            if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: h.recipient, envelope: e, bytes: h.envelope) }
+        }
+        // Gaps below what was held may still come, late, as envelopes of the old epoch.
+        let expectedOld = streamIn[origin, default: 1]
+        let missing = held.last.map { $0.seq >= expectedOld ? ($0.seq - expectedOld + 1) &- UInt64(held.count) : 0 } ?? 0
+        // The old epoch before it is forgotten; the released seqs (all above where the old one
+        // stood) are remembered, so a copy of one sent again is a repeat (rule 4).
+        try write(ref: ref) {
+            try store.clearOldEpochSeqs(origin: origin)
+            for h in held {
+                guard try store.addOldEpochSeq(origin: origin, seq: h.seq, limit: Self.oldEpochSeqLimit) else { break }
+            }
+        }
+        restore.gapAt[origin] = 0
+        // A stream that starts again has no gap left by a restore.
+        for peer in restore.restoredPeers.keys { restore.restoredPeers[peer]?.gaps[origin] = 0 }
+        logger.notice("origin started a new stream epoch (restored from a backup?): its stream starts again",
+                      metadata: ["origin": "\(origin)", "released_held": "\(held.count)", "gaps": "\(missing)"])
+        restore.released += UInt64(held.count)
+        heldCount[origin] = 0
+        st = StreamEpoch(epoch: epoch, previousEpoch: st.epoch, previousNext: streamIn[origin, default: 1])
+        streamIn[origin] = 1
+        try write(ref: ref) {
+            try store.setStreamEpoch(origin: origin, next: 1, st)
+            try store.setRestoreGap(origin: origin, at: 0)
+        }
+        restore.streamEpochs[origin] = st
+    }
+
     func noteLost(origin: String, seqs: ClosedRange<UInt64>) throws {
-        let now = Clock.nowMs(), count = seqs.count
+        let now = Clock.nowMs()
+        let span = seqs.upperBound - seqs.lowerBound
+        let count = span >= UInt64(Int.max) ? Int.max : Int(span) + 1
         try write(ref: .zero) { try store.addStreamLoss(origin: origin, count: count, at: now) }
-        restore.lost[origin, default: 0] += count
+        restore.lost[origin] = Self.saturatingAdd(restore.lost[origin, default: 0], count)
         // Their recipients are not known here: the envelopes never came back. Their senders'
         // node (origin) and the numbers are, for the operators of both units.
         logger.error("envelopes lost for good in a restore: no node can send them again",
@@ -188,6 +258,23 @@ extension Reactor {
     func reloadRestoreState() {
         restore.streamEpochs = (try? store.streamEpochs()) ?? restore.streamEpochs
         restore.lost = (try? store.streamLosses()) ?? restore.lost
+        restore.gapAt = (try? store.restoreGaps()) ?? restore.gapAt
+    }
+
+    static func saturatingAdd(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? Int.min : Int.max) : sum
+    }
+
+    /// True when the gap at `origin`'s expected seq is one a restore left: this node's own (the
+    /// stream is still where the backup stood) or a restored peer's (still where it stood at the
+    /// peer's new epoch). A gap that opens later is a late envelope, never given up.
+    func isRestoreGap(origin: String, expected: UInt64, restoredLately: Bool) -> Bool {
+        if restoredLately && restore.gapAt[origin, default: 1] == expected { return true }
+        for (peer, p) in restore.restoredPeers where p.gaps[origin, default: 1] == expected {
+            if origin == peer || routeTable.nextHop(to: origin) == peer { return true }
+        }
+        return false
     }
 
     // MARK: housekeeping
@@ -206,13 +293,14 @@ extension Reactor {
         }
         let window = max(UInt64(config.relayRetentionHours), 1) * 3_600_000
         let restoredLately = restore.restoredAtMs != 0 && nowMs < restore.restoredAtMs + window
-        restore.restoredPeers = restore.restoredPeers.filter { $0.value > nowMs }
+        restore.restoredPeers = restore.restoredPeers.filter { $0.value.untilMs > nowMs }
         guard restoredLately || !restore.restoredPeers.isEmpty, !batch.isOpen else { return }
-        func throughRestoredPeer(_ origin: String) -> Bool {
-            restore.restoredPeers[origin] != nil || routeTable.nextHop(to: origin).map { restore.restoredPeers[$0] != nil } == true
-        }
-        for (origin, count) in heldCount where count > 0 && (restoredLately || throughRestoredPeer(origin)) {
+        for (origin, count) in heldCount where count > 0 {
             let expectedNow = streamIn[origin, default: 1]
+            guard isRestoreGap(origin: origin, expected: expectedNow, restoredLately: restoredLately) else {
+                restore.progress[origin] = nil
+                continue
+            }
             guard let p = restore.progress[origin], p.next == expectedNow else {
                 restore.progress[origin] = (expectedNow, nowMs)
                 continue
@@ -231,6 +319,12 @@ extension Reactor {
                     try write(ref: .zero) { held = try store.takeHeld(origin: origin, streamSeq: seq) }
                     guard let held else { break }
                     heldCount[origin, default: 1] -= 1
+                    guard seq < Self.maxStreamCounter else {
+                        // The counter past it could not be stored: refused, and the stream stays at its end.
+                        counters.rejectedRelays += 1
+                        logger.warning("held envelope at the last stream_seq dropped", metadata: ["origin": "\(origin)"])
+                        break
+                    }
                     var r = WireReader(held.envelope)
                     if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: held.recipient, envelope: e, bytes: held.envelope) }
                     next += 1
@@ -251,7 +345,7 @@ extension Reactor {
             "restored_at": restore.restoredAtMs == 0 ? NSNull() : Clock.rfc3339(ms: restore.restoredAtMs) as Any,
             "retained": restore.retained, "retention_hours": config.relayRetentionHours,
             "resent": restore.resent, "released": restore.released, "late_old_epoch": restore.lateOldEpoch,
-            "lost": restore.lost.values.reduce(0, +), "lost_by_stream": restore.lost,
+            "lost": restore.lost.values.reduce(0, Self.saturatingAdd), "lost_by_stream": restore.lost,
         ]
     }
 }
