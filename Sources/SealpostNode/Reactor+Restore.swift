@@ -86,6 +86,23 @@ extension Reactor {
         guard epoch != 0, restore.peerEpochs[link.name] != epoch else { return }
         let known = restore.peerEpochs[link.name]
         let name = link.name
+        // A restored node's epoch is above its last one (SPEC 13.8): a smaller one is a peer playing
+        // games (each change would replay the whole retention window to it). Ignored and counted.
+        if let known, epoch < known {
+            counters.rejectedAnnouncements += 1
+            logger.warning("peer's HELLO went back to an earlier stream epoch: ignored",
+                           metadata: ["peer": "\(name)", "epoch": "\(epoch)", "known": "\(known)"])
+            return
+        }
+        // A second new epoch while the last one is being resynchronised (10 min) is recorded but
+        // replays nothing again: a peer cannot make this node resend 24 h of traffic in a loop.
+        if known != nil, let active = restore.restoredPeers[name], active.untilMs > Clock.nowMs() {
+            try write(ref: .zero) { try store.setPeerEpoch(name: name, epoch: epoch) }
+            batch.afterCommit { [weak self] in self?.restore.peerEpochs[name] = epoch }
+            logger.warning("peer started another stream epoch within \(Self.peerResyncMs / 60_000) minutes: not sending again",
+                           metadata: ["peer": "\(name)", "epoch": "\(epoch)"])
+            return
+        }
         try write(ref: .zero) { try store.setPeerEpoch(name: name, epoch: epoch) }
         batch.afterCommit { [weak self] in self?.restore.peerEpochs[name] = epoch }
         // Rolled back: the link asks again (a HELLO), so the new epoch is heard again and what
