@@ -1,6 +1,7 @@
 import Foundation
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 import ZeroMQ
@@ -143,10 +144,4 @@ final class RawPeer {
                                 sentAt: Clock.nowMs(), body: body)
         return .relay(jid: jid, origin: origin ?? name, dest: Address(to)!.node, streamSeq: streamSeq, hops: hops, envelope: envelope)
     }
-}
-
-extension TestNode {
-    func int(_ key: String) throws -> Int { (try status()[key] as? Int) ?? -1 }
-    /// Envelopes waiting in this node's mailboxes.
-    func waitingMessages() throws -> Int { ((try status()["waiting"] as? [String: Any])?["messages"] as? Int) ?? -1 }
 }
