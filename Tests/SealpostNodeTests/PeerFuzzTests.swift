@@ -81,7 +81,7 @@ final class PeerFuzzTests: XCTestCase {
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         try fake.waitForNodeHello()
         let seeds = try seeds()
