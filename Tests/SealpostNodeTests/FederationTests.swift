@@ -30,15 +30,8 @@ final class FederationTests: XCTestCase {
     }
 
     func testTwoUnitsChatEndToEndExactlyOnceInOrder() throws {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        let wu = try Client(profile: try traffic.join("wu"))
+        let (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close() }
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(wu, "alice@hq")
 
         // The directory entry alice got for wu is signed by traffic's key, not hq's.
         let entry = try alice.lookup(Address("wu@traffic")!)
