@@ -5,7 +5,6 @@ import SealpostNode
 import SealpostTestSupport
 import Sodium
 import XCTest
-import ZeroMQ
 
 /// A peer must not be able to wipe or freeze another node's part of the directory
 /// (issue 10, item 1b): DIR-SNAPSHOT only when asked, only from the next hop, only
