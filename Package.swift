@@ -49,6 +49,12 @@ let package = Package(
             // Compiled into the binary as byte arrays: the UI is never read from disk or the network.
             .embedInCode("UI/index.html"), .embedInCode("UI/app.js"), .embedInCode("UI/app.css"), .embedInCode("UI/icon.svg"),
         ]),
+        // What the tests and the benchmark share: real nodes in temp directories, a fake peer
+        // node, waits on conditions, percentiles, a seeded generator. No XCTest: it throws.
+        .target(name: "SealpostTestSupport", dependencies: [
+            "SealpostNode", "SealpostClient", "SealpostCore", "ZeroMQ", "Sodium",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         .executableTarget(name: "sealpost-node", dependencies: [
             "SealpostNode", "SealpostCore",
@@ -61,7 +67,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sealpost-bench", dependencies: [
-            "SealpostNode", "SealpostClient", "SealpostCore",
+            "SealpostNode", "SealpostClient", "SealpostCore", "SealpostTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -69,13 +75,13 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        .testTarget(name: "SealpostCoreTests", dependencies: ["SealpostCore", "Sodium"]),
+        .testTarget(name: "SealpostCoreTests", dependencies: ["SealpostCore", "Sodium", "SealpostTestSupport"]),
         .testTarget(name: "SealpostNodeTests", dependencies: [
-            "SealpostNode", "SealpostClient", "SealpostCore", "ZeroMQ", "Sodium", "SQLite",
+            "SealpostNode", "SealpostClient", "SealpostCore", "ZeroMQ", "Sodium", "SQLite", "SealpostTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SealpostClientTests", dependencies: [
-            "SealpostClient", "SealpostCore", "SealpostNode", "Sodium",
+            "SealpostClient", "SealpostCore", "SealpostNode", "Sodium", "SealpostTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SealpostWebTests", dependencies: [

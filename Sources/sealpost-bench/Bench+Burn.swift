@@ -3,6 +3,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 
 extension Bench {
     struct Burns: ParsableCommand {
@@ -39,7 +40,7 @@ extension Bench {
         }
 
         func measure(secureDelete: Bool) throws -> Run {
-            let hq = try BenchNode(name: "bench", configure: { $0.secureDelete = secureDelete })
+            let hq = try benchNode("bench", configure: { $0.secureDelete = secureDelete })
             defer { hq.close() }
             let sender = try Client(profile: try hq.join("alice"))
             let viewer = try Client(profile: try hq.join("bob"))
@@ -112,10 +113,7 @@ extension Bench {
                 _ = try viewer.view(id)
                 latencies.append(Clock.monotonicNs() - start)
             }
-            latencies.sort()
-            func pct(_ p: Double) -> Double {
-                latencies.isEmpty ? 0 : Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1000
-            }
+            func pct(_ p: Double) -> Double { Double(percentile(latencies, p)) / 1000 }
             let db = ((try? FileManager.default.attributesOfItem(atPath: hq.dir.databasePath))?[.size] as? NSNumber)?.intValue ?? 0
             return Run(viewsPerS: viewsPerS, sendPerS: sendPerS, p50Us: pct(0.5), p99Us: pct(0.99), dbBytes: db)
         }

@@ -5,6 +5,7 @@ import Logging
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Synchronization
 
 @main
@@ -39,12 +40,8 @@ struct BenchResult {
     var seconds: Double
     var latenciesNs: [UInt64]
 
-    func percentile(_ p: Double) -> Double {
-        guard !latenciesNs.isEmpty else { return 0 }
-        let sorted = latenciesNs.sorted()
-        let index = min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)
-        return Double(sorted[max(index, 0)]) / 1000
-    }
+    /// The one-way latency at `p`, µs.
+    func percentile(_ p: Double) -> Double { Double(SealpostTestSupport.percentile(latenciesNs, p)) / 1000 }
 
     func report(mode: String, size: Int, rate: Double?, json: Bool, extra: [String: Any] = [:]) {
         let msgsPerS = Double(received) / seconds
@@ -73,56 +70,14 @@ struct BenchResult {
     }
 }
 
-/// A temporary node with two enrolled users.
-final class BenchNode {
-    let root: String
-    let dir: DataDir
-    var node: Node
-
-    init(name: String, configure: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
-        root = NSTemporaryDirectory() + "sealpost-bench-\(getpid())-\(name)"
-        try? FileManager.default.removeItem(atPath: root)
-        dir = DataDir(root + "/node")
-        // One sender streams as fast as it can: no rate limit or mailbox quota in the way.
-        _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*", limits: .unmetered))
-        var logger = Logger(label: "bench.node")
-        logger.logLevel = .warning
-        node = try Node.start(dataDir: dir, logger: logger, configure: configure)
-    }
-
-    func join(_ user: String) throws -> Profile {
-        let invite = try Operator.invite(dataDir: dir, user: user, endpoint: node.routerEndpoint)
-        return try Enrollment.join(code: invite.code, display: nil, profilePath: root + "/\(user).profile")
-    }
-
-    func peer(with other: BenchNode) throws {
-        try Operator.addPeer(dataDir: dir, peer: PeerConfig(name: other.node.name, router: other.node.routerEndpoint,
-                                                            publish: other.node.publishEndpoint, publicKey: try other.dir.loadKeys().publicKeyText))
-        try Operator.addPeer(dataDir: other.dir, peer: PeerConfig(name: node.name, router: node.routerEndpoint,
-                                                                  publish: node.publishEndpoint, publicKey: try dir.loadKeys().publicKeyText))
-    }
-
-    /// Stops and starts the node on the same endpoints.
-    /// - Returns: milliseconds spent stopping and starting.
-    @discardableResult
-    func restart() throws -> (stopMs: Double, startMs: Double) {
-        let router = node.routerEndpoint, publish = node.publishEndpoint
-        let t0 = Clock.monotonicNs()
-        node.stop()
-        let t1 = Clock.monotonicNs()
-        var logger = Logger(label: "bench.node")
-        logger.logLevel = .warning
-        node = try Node.start(dataDir: dir, logger: logger) { config in
-            config.listen = router
-            config.publish = publish
-        }
-        return (Double(t1 - t0) / 1e6, Double(Clock.monotonicNs() - t1) / 1e6)
-    }
-
-    func close() {
-        node.stop()
-        try? FileManager.default.removeItem(atPath: root)
-    }
+/// A started node in a temp directory for a benchmark: warnings logged, and no rate
+/// limit or mailbox quota in the way (one sender streams as fast as it can).
+func benchNode(_ name: String, configure: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws -> TestNode {
+    var logger = Logger(label: "bench.node")
+    logger.logLevel = .warning
+    let node = try TestNode(name: name, prefix: "sealpost-bench", logger: logger) { $0.limits = .unmetered }
+    try node.start(configure: configure)
+    return node
 }
 
 /// Resident memory of this process, MB (from /proc/self/status).
@@ -243,25 +198,18 @@ extension Bench {
 
         func run() throws {
             let hours = relayRetentionHours
-            let hq = try BenchNode(name: "hq") { $0.relayRetentionHours = hours }
-            let traffic = try BenchNode(name: "traffic") { $0.relayRetentionHours = hours }
+            let hq = try benchNode("hq") { $0.relayRetentionHours = hours }
+            let traffic = try benchNode("traffic") { $0.relayRetentionHours = hours }
             defer { hq.close(); traffic.close() }
             try hq.peer(with: traffic)
             let alice = try hq.join("alice")
             let wu = try traffic.join("wu")
             // Wait until the directory crossed over.
             let probe = try Client(profile: alice)
-            let deadline = Clock.monotonicNs() + 30_000_000_000
-            while (try? probe.lookup(Address("wu@traffic")!)) == nil {
-                guard Clock.monotonicNs() < deadline else { throw ClientError.unreachable("the two nodes never federated") }
-                usleep(100_000)
-            }
+            try waitUntilKnown(probe, "wu@traffic", timeout: 30)
             probe.close()
             let probeW = try Client(profile: wu)
-            while (try? probeW.lookup(Address("alice@hq")!)) == nil {
-                guard Clock.monotonicNs() < deadline else { throw ClientError.unreachable("the two nodes never federated") }
-                usleep(100_000)
-            }
+            try waitUntilKnown(probeW, "alice@hq", timeout: 30)
             probeW.close()
 
             // Operator's status calls during the run, from another thread.
@@ -286,7 +234,7 @@ extension Bench {
             result.report(mode: "federation", size: options.size, rate: options.rate, json: options.json,
                           extra: times.isEmpty ? [:] : [
                             "status_calls": times.count,
-                            "status_p50_ms": Double(times[times.count / 2]) / 1e6,
+                            "status_p50_ms": Double(percentile(times, 0.5)) / 1e6,
                             "status_max_ms": Double(times.last!) / 1e6,
                           ])
         }
@@ -306,7 +254,7 @@ extension Bench {
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() throws {
-            let hq = try BenchNode(name: "bench")
+            let hq = try benchNode("bench")
             defer { hq.close() }
             let alice = try hq.join("alice")
             let bob = try hq.join("bob")
@@ -366,7 +314,7 @@ extension Bench {
                 }
             }
             lateness.sort()
-            func pct(_ p: Double) -> UInt64 { lateness.isEmpty ? 0 : lateness[min(lateness.count - 1, Int(Double(lateness.count) * p))] }
+            func pct(_ p: Double) -> UInt64 { percentile(lateness, p) }
             let result: [String: Any] = [
                 "pending": count, "set_per_s": Int(Double(count) / setSeconds), "rss_mb_after_set": rssAfterSet,
                 "restart_ms": Int(restartMs), "stop_ms": Int(stopMs), "start_ms": Int(startMs), "rss_mb_after_restart": rssAfterRestart,
@@ -395,7 +343,7 @@ extension Bench {
         @OptionGroup var options: LoadOptions
 
         func run() throws {
-            let hq = try BenchNode(name: "bench")
+            let hq = try benchNode("bench")
             defer { hq.close() }
             let alice = try hq.join("alice")
             let bob = try hq.join("bob")

@@ -4,6 +4,7 @@ import Logging
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Synchronization
 
 extension Bench {
@@ -28,7 +29,7 @@ extension Bench {
         func run() throws {
             if let dir { setenv("TMPDIR", dir, 1) }
             let size = UInt64(sizeMb) * 1_048_576
-            let hq = try BenchNode(name: "hq"), traffic = try BenchNode(name: "traffic")
+            let hq = try benchNode("hq"), traffic = try benchNode("traffic")
             defer { hq.close(); traffic.close() }
             if let sendMbS {
                 for n in [hq, traffic] {
@@ -45,10 +46,10 @@ extension Bench {
             defer { sender.close(); receiver.close() }
             sender.timeoutMs = 60_000
             receiver.timeoutMs = 60_000
-            try waitKnown(sender, "wu@traffic")
-            try waitKnown(receiver, "alice@hq")
+            try waitUntilKnown(sender, "wu@traffic", timeout: 30)
+            try waitUntilKnown(receiver, "alice@hq", timeout: 30)
             let chatProbe = try Client(profile: carol)
-            try waitKnown(chatProbe, "dave@traffic")
+            try waitUntilKnown(chatProbe, "dave@traffic", timeout: 30)
             chatProbe.close()
 
             let source = hq.root + "/payload.bin"
@@ -65,10 +66,8 @@ extension Bench {
             let peakUpload = peakMB()
             let uploadLatencies = chat.take()
             // The pull started when traffic delivered the offer; it is done when traffic holds the whole file.
-            while true {
-                let status = try AdminClient.request(dataDir: traffic.dir, ["cmd": "status"])
-                if ((status["files"] as? [String: Any])?["complete"] as? Int ?? 0) >= 1 { break }
-                usleep(20_000)
+            try traffic.waitFor("traffic to hold the whole file", timeout: 3600, every: 0.02) {
+                (($0["files"] as? [String: Any])?["complete"] as? Int ?? 0) >= 1
             }
             let t2 = Clock.monotonicNs()
             let peakPull = peakMB()
@@ -96,9 +95,9 @@ extension Bench {
                 "peak_rss_mb": peakDownload, "rss_before_transfer_mb": baseline,
                 "peak_rss_mb_after_upload": peakUpload, "peak_rss_mb_after_node_to_node": peakPull,
                 "chat_messages": all.count, "chat_rate": chatRate,
-                "chat_p50_ms": percentile(all, 0.5), "chat_p99_ms": percentile(all, 0.99), "chat_max_ms": percentile(all, 1),
-                "chat_p99_ms_upload": percentile(uploadLatencies, 0.99), "chat_p99_ms_node_to_node": percentile(pullLatencies, 0.99),
-                "chat_p99_ms_download": percentile(downloadLatencies, 0.99), "chat_lost": chat.sent - chat.received,
+                "chat_p50_ms": percentileMs(all, 0.5), "chat_p99_ms": percentileMs(all, 0.99), "chat_max_ms": percentileMs(all, 1),
+                "chat_p99_ms_upload": percentileMs(uploadLatencies, 0.99), "chat_p99_ms_node_to_node": percentileMs(pullLatencies, 0.99),
+                "chat_p99_ms_download": percentileMs(downloadLatencies, 0.99), "chat_lost": chat.sent - chat.received,
                 "transfer_nice": transferNice, "send_mb_s": sendMbS ?? FilesConfig().sendMBps,
             ]
             if json {
@@ -114,14 +113,6 @@ extension Bench {
                       chat          \(all.count) texts at \(Int(chatRate))/s: p50 \(result["chat_p50_ms"]!) ms  p99 \(result["chat_p99_ms"]!) ms  max \(result["chat_max_ms"]!) ms; lost \(chat.sent - chat.received)
                                     p99 during upload \(result["chat_p99_ms_upload"]!) ms, node to node \(result["chat_p99_ms_node_to_node"]!) ms, download \(result["chat_p99_ms_download"]!) ms
                     """)
-            }
-        }
-
-        func waitKnown(_ client: Client, _ address: String) throws {
-            let deadline = Clock.monotonicNs() + 30_000_000_000
-            while (try? client.lookup(Address(address)!)) == nil {
-                guard Clock.monotonicNs() < deadline else { throw ClientError.unreachable("\(address) never reached the directory") }
-                usleep(100_000)
             }
         }
 
@@ -172,11 +163,9 @@ extension Bench {
             }
         }
 
-        func percentile(_ values: [UInt64], _ p: Double) -> Double {
-            guard !values.isEmpty else { return 0 }
-            let sorted = values.sorted()
-            let index = min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))
-            return (Double(sorted[index]) / 1e4).rounded() / 100
+        /// The latency at `p` of `values` (ns), ms with two decimals.
+        func percentileMs(_ values: [UInt64], _ p: Double) -> Double {
+            (Double(percentile(values, p)) / 1e4).rounded() / 100
         }
     }
 }

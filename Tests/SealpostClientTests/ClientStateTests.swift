@@ -1,8 +1,8 @@
 import Foundation
-import Logging
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 
@@ -49,21 +49,18 @@ final class ClientStateTests: XCTestCase {
     }
 
     func testInterruptedJoinKeepsItsKeysAndFinishesWithTheSameCode() throws {
-        let dir = DataDir(root + "/node")
-        _ = try dir.create(config: NodeConfig(name: "hq", listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let node = try Node.start(dataDir: dir, logger: logger)
-        let invite = try Operator.invite(dataDir: dir, user: "li", endpoint: node.routerEndpoint)
-        node.stop()
+        let hq = try TestNode("hq")
+        try hq.start()
+        let invite = try Operator.invite(dataDir: hq.dir, user: "li", endpoint: hq.endpoint)
+        hq.stop()
         // The node is down: the join times out, keeps the keys it made, writes no profile.
         let path = root + "/li"
         XCTAssertThrowsError(try Enrollment.join(code: invite.code, display: nil, profilePath: path, timeoutMs: 800))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
         let pending = try Profile.load(from: path + ".pending")
         // Back up on the same port: the same code finishes with the same keys.
-        let again = try Node.start(dataDir: dir, logger: logger) { $0.listen = node.routerEndpoint }
-        defer { again.stop() }
+        try hq.start()
+        defer { hq.stop() }
         let profile = try Enrollment.join(code: invite.code, display: nil, profilePath: path)
         XCTAssertEqual(profile.curve.publicKey, pending.curve.publicKey)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".pending"))

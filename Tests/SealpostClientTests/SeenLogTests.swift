@@ -1,8 +1,8 @@
 import Foundation
-import Logging
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 
@@ -179,17 +179,10 @@ final class SeenLogTests: XCTestCase {
     /// The receive loop's order: the batch is durable in the seen log when it is shown,
     /// and acknowledged only after; a batch taken but not settled comes again.
     func testReaderRecordsTheBatchBeforeShowingItAndAcknowledgesAfter() throws {
-        let dir = DataDir(root + "/node")
-        _ = try dir.create(config: NodeConfig(name: "hq", listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let node = try Node.start(dataDir: dir, logger: logger)
-        defer { node.stop() }
-        func join(_ user: String) throws -> Profile {
-            let invite = try Operator.invite(dataDir: dir, user: user, endpoint: node.routerEndpoint)
-            return try Enrollment.join(code: invite.code, display: nil, profilePath: root + "/" + user)
-        }
-        let alice = try Client(profile: try join("alice")), bobProfile = try join("bob")
+        let hq = try TestNode("hq")
+        try hq.start()
+        defer { hq.stop() }
+        let alice = try Client(profile: try hq.join("alice")), bobProfile = try hq.join("bob")
         defer { alice.close() }
         var sent: [MessageID] = []
         for i in 0..<3 { sent.append(try alice.sendText(to: Address("bob@hq")!, text: "m\(i)")) }
@@ -197,7 +190,7 @@ final class SeenLogTests: XCTestCase {
         func read(settle: Bool) throws -> [MessageID] {
             let bob = try Client(profile: bobProfile)
             defer { bob.close(lingerMs: 500) }
-            let reader = MailboxReader(client: bob, seen: try SeenLog(profilePath: root + "/bob"), books: nil)
+            let reader = MailboxReader(client: bob, seen: try SeenLog(profilePath: hq.profilePath("bob")), books: nil)
             try reader.attach()
             let deadline = Clock.monotonicNs() + 10_000_000_000
             var synced = false
@@ -212,7 +205,7 @@ final class SeenLogTests: XCTestCase {
                 rendered = batch.map(\.id)
                 return batch.map(\.id.hex)
             }, output: { text in
-                let onDisk = try SeenLog(profilePath: self.root + "/bob")
+                let onDisk = try SeenLog(profilePath: hq.profilePath("bob"))
                 XCTAssertTrue(rendered.allSatisfy(onDisk.contains), "recorded before it is shown")
                 shown = text.split(separator: "\n").compactMap { MessageID(hex: String($0)) }
             })

@@ -1,5 +1,6 @@
 import SealpostClient
 import SealpostCore
+import SealpostTestSupport
 import XCTest
 
 /// Reading picture sizes from their headers, and the watermarked SVG of a burn image.
@@ -19,18 +20,6 @@ final class WatermarkTests: XCTestCase {
         XCTAssertNil(ImageInfo(Array("hello, not a picture".utf8)))
         XCTAssertNil(ImageInfo([0xFF, 0xD8, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]), "a JPEG whose segments do not parse")
         XCTAssertNil(ImageInfo([]))
-    }
-
-    /// A fixed-seed generator, so a crash reproduces.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     func testDamagedHeadersNeverCrash() {

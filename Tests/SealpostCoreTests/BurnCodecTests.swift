@@ -1,4 +1,5 @@
 import SealpostCore
+import SealpostTestSupport
 import Sodium
 import XCTest
 
@@ -107,7 +108,7 @@ final class BurnCodecTests: XCTestCase {
             XCTAssertNil(Group.fanoutInnerKind(Array(body.prefix(30))), "truncated before the kind")
         }
         // Whenever a damaged fan-out still decodes, the kind read ahead is the kind decoded.
-        var rng = CommandCodecTests.SplitMix64(state: 0xFA17)
+        var rng = SplitMix64(state: 0xFA17)
         let body = Group.fanoutBody(recipients: ["wu@traffic"], envelope: Envelope(id: id, from: "alice@hq", to: "ops@hq",
                                                                                  kind: 11, sentAt: 1, body: [9]))
         var decoded = 0
@@ -122,7 +123,7 @@ final class BurnCodecTests: XCTestCase {
     }
 
     func testDamagedInputOnlyThrows() {
-        var rng = CommandCodecTests.SplitMix64(state: 0xB0B)
+        var rng = SplitMix64(state: 0xB0B)
         var seed = [UInt8](repeating: 5, count: 32)
         let node = SignKeyPair(seed: &seed)!
         var receipt = Burn.Receipt(burn: id, sender: "alice@hq", node: "traffic", event: .forwarded, subject: "x via y", deletedAt: 7)

@@ -1,4 +1,5 @@
 import SealpostCore
+import SealpostTestSupport
 import XCTest
 
 /// `Command.decode` is the first thing a node runs on a peer's bytes: it must
@@ -247,18 +248,6 @@ final class CommandCodecTests: XCTestCase {
     }
 
     // MARK: fuzz
-
-    /// SplitMix64: a tiny deterministic generator, so a failure reproduces.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static func mutate(_ frame: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var f = frame

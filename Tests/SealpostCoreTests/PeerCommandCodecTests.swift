@@ -1,4 +1,5 @@
 import SealpostCore
+import SealpostTestSupport
 import XCTest
 
 /// Node-to-node frames get the same robustness checks as client frames.
@@ -66,7 +67,7 @@ final class PeerCommandCodecTests: XCTestCase {
     }
 
     func testFuzzedFramesDecodeOrThrowWireError() {
-        var rng = CommandCodecTests.SplitMix64(state: 0xF00D)
+        var rng = SplitMix64(state: 0xF00D)
         let frames = Self.commands.map { $0.encode() }
         var decoded = 0
         for round in 0..<10_000 {

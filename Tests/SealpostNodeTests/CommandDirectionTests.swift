@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 import ZeroMQ
@@ -45,7 +46,7 @@ final class CommandDirectionTests: XCTestCase {
         }
     }
 
-    static func sample(_ id: PeerCommandID, from peer: RawPeer) -> PeerCommand {
+    static func sample(_ id: PeerCommandID, from peer: FakePeerNode) -> PeerCommand {
         let me = peer.name, key = peer.keys.sign.publicKey
         switch id {
         case .hello: return .hello(node: me, signKey: key, credit: 8)
@@ -101,7 +102,7 @@ final class CommandDirectionTests: XCTestCase {
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         try fake.waitForNodeHello()
         try hq.waitForRoute(to: fake.name)

@@ -2,91 +2,15 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
-import ZeroMQ
 
 /// A peer must not be able to wipe or freeze another node's part of the directory
 /// (issue 10, item 1b): DIR-SNAPSHOT only when asked, only from the next hop, only
 /// with the home node's signature over version and entry set; and the operator's
 /// `directory forget` and `directory unpin` on a running node.
 final class DirectorySnapshotTests: XCTestCase {
-    /// A fake neighbouring node speaking raw peer commands: a ROUTER that the node's
-    /// DEALER connects to (a CURVE server with the fake's configured key) and a PUB
-    /// for its ROUTES. It answers HELLO and PEER-PING, announces itself and `routes`
-    /// every 200 ms, and hands each DIR-REQ to `answer`.
-    final class FakeNeighbour {
-        let name: String
-        let keys = NodeKeys.generate()
-        let context = Context()
-        let router: Socket
-        let pub: Socket
-        let routerEndpoint: String
-        let publishEndpoint: String
-        /// hq's DEALER, once it said HELLO.
-        var routing: [UInt8]?
-        var routes: [RouteEntry] = []
-        var requests: [String] = []
-        var answer: ((String) -> PeerCommand?)?
-        private var seq: UInt64 = 1
-        private var lastAnnounceNs: UInt64 = 0
-
-        init(name: String = "fake") throws {
-            self.name = name
-            router = try Socket(context, .router)
-            pub = try Socket(context, .pub)
-            var secret = keys.curve.secretKey.copyBytes()
-            // CURVE servers with no ZAP handler: they admit the node's DEALER and SUB.
-            for socket in [router, pub] {
-                try socket.setOption(SocketOption.curveServer, 1)
-                try socket.setOption(SocketOption.curveSecretKey, bytes: secret)
-                try socket.bind("tcp://127.0.0.1:*")
-            }
-            wipe(&secret)
-            routerEndpoint = try router.lastEndpoint()
-            publishEndpoint = try pub.lastEndpoint()
-        }
-
-        var peerConfig: PeerConfig {
-            PeerConfig(name: name, router: routerEndpoint, publish: publishEndpoint, publicKey: Z85.encode(keys.curve.publicKey))
-        }
-
-        /// Plays the neighbour until `done` holds, or fails after `timeout` seconds.
-        func run(_ what: String, timeout: Double = 20, until done: () throws -> Bool) throws {
-            let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
-            while Clock.monotonicNs() < deadline {
-                if Clock.monotonicNs() &- lastAnnounceNs > 200_000_000 {
-                    lastAnnounceNs = Clock.monotonicNs()
-                    seq += 1
-                    let own = RouteEntry(dest: name, signKey: keys.sign.publicKey, directoryVersion: 0, path: [])
-                    try pub.send([PeerCommand.routes(node: name, seq: seq, entries: [own] + routes).encode()], dontWait: false)
-                }
-                let events = try poll([(.socket(router), .readable)], timeoutMs: 50)
-                if events[0].contains(.readable), let message = try router.receive(dontWait: true), message.frames.count == 2 {
-                    routing = message.frames[0]
-                    switch try PeerCommand.decode(message.frames[1]) {
-                    case .hello:
-                        try send(.hello(node: name, signKey: keys.sign.publicKey, credit: 10))
-                    case .ping(let t):
-                        try send(.pong(echoNs: t))
-                    case .directoryRequest(let home):
-                        requests.append(home)
-                        if let reply = answer?(home) { try send(reply) }
-                    default:
-                        break
-                    }
-                }
-                if try done() { return }
-            }
-            XCTFail("timed out waiting for \(what)")
-            throw XCTSkip("timed out")
-        }
-
-        func send(_ command: PeerCommand) throws {
-            try router.send([routing!, command.encode()], dontWait: false)
-        }
-    }
-
     /// A user entry of `address`, signed by its home node's key.
     func entry(_ address: String, home: SignKeyPair) -> [UInt8] {
         var e = DirectoryEntry(address: address, display: address, boxKey: BoxKeyPair.generate().publicKey,
@@ -124,15 +48,15 @@ final class DirectorySnapshotTests: XCTestCase {
     }
 
     /// hq with one user and the fake neighbour as its peer, announcing `ghost` (a node only it reaches).
-    func hqWithFake(ghostVersion: UInt64) throws -> (hq: TestNode, fake: FakeNeighbour, ghost: SignKeyPair, bob: Client) {
+    func hqWithFake(ghostVersion: UInt64) throws -> (hq: TestNode, fake: FakePeerNode, ghost: SignKeyPair, bob: Client) {
         let hq = try TestNode("hq")
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
-        let fake = try FakeNeighbour()
+        let fake = try FakePeerNode(credit: 10)
         let ghost = SignKeyPair.generate()
         fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: ghostVersion, path: ["ghost"])]
         try Operator.addPeer(dataDir: hq.dir, peer: fake.peerConfig)
-        try fake.run("hq to route to ghost through the fake") { fake.routing != nil && hasRoute(hq, to: "ghost") }
+        try fake.run("hq to route to ghost through the fake") { fake.nodeRouting != nil && hasRoute(hq, to: "ghost") }
         return (hq, fake, ghost, bob)
     }
 
@@ -145,16 +69,16 @@ final class DirectorySnapshotTests: XCTestCase {
     func testUnsolicitedEmptySnapshotForAnotherNodeDoesNotWipeItsUsers() throws {
         let (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close() }
-        let fake = try FakeNeighbour()
+        let fake = try FakePeerNode(credit: 10)
         try Operator.addPeer(dataDir: hq.dir, peer: fake.peerConfig)
-        try fake.run("hq to connect to the fake") { fake.routing != nil }
+        try fake.run("hq to connect to the fake") { fake.nodeRouting != nil }
         XCTAssertEqual(try hq.counter("rejected_snapshots"), 0, "the real directory exchange refused nothing")
 
         let made = [UInt64.max >> 1, 1_000_000]
         for version in made {
             // Unsigned, and signed with the fake's own key (it has no other).
-            try fake.send(.directorySnapshot(home: "traffic", version: version, entries: [], signature: DirectoryHead.noSignature))
-            try fake.send(snapshot("traffic", version: version, [], signedBy: fake.keys.sign))
+            try fake.answer(.directorySnapshot(home: "traffic", version: version, entries: [], signature: DirectoryHead.noSignature))
+            try fake.answer(snapshot("traffic", version: version, [], signedBy: fake.keys.sign))
         }
         try fake.run("the snapshots to be refused") { try hq.counter("rejected_snapshots") >= 4 }
         XCTAssertTrue(listed(alice, "wu@traffic"), "traffic's users are still known")
@@ -180,7 +104,7 @@ final class DirectorySnapshotTests: XCTestCase {
         // Version 0 announced: hq has no reason to ask.
         let (hq, fake, ghost, bob) = try hqWithFake(ghostVersion: 0)
         defer { bob.close() }
-        try fake.send(snapshot("ghost", version: 5, [entry("casper@ghost", home: ghost)], signedBy: ghost))
+        try fake.answer(snapshot("ghost", version: 5, [entry("casper@ghost", home: ghost)], signedBy: ghost))
         try fake.run("the snapshot to be refused") { try hq.counter("rejected_snapshots") >= 1 }
         XCTAssertEqual(fake.requests, [], "hq asked for nothing")
         XCTAssertEqual(federated(hq), 0)
@@ -195,7 +119,7 @@ final class DirectorySnapshotTests: XCTestCase {
         try fake.run("hq to ask for ghost's directory") { fake.requests.contains("ghost") }
         fake.routes = []
         try fake.run("the route to ghost to go") { !hasRoute(hq, to: "ghost") }
-        try fake.send(snapshot("ghost", version: 2, [entry("casper@ghost", home: ghost)], signedBy: ghost))
+        try fake.answer(snapshot("ghost", version: 2, [entry("casper@ghost", home: ghost)], signedBy: ghost))
         try fake.run("the snapshot to be refused") { try hq.counter("rejected_snapshots") >= 1 }
         XCTAssertEqual(federated(hq), 0)
     }
@@ -209,7 +133,7 @@ final class DirectorySnapshotTests: XCTestCase {
         defer { bob.close() }
         let casper = entry("casper@ghost", home: ghost), wendy = entry("wendy@ghost", home: ghost)
         var answers = 0
-        fake.answer = { home in
+        fake.onDirectoryRequest = { home in
             answers += 1
             switch answers {
             case 1: return self.snapshot(home, version: 2, [casper, wendy], signedBy: fake.keys.sign)
@@ -224,13 +148,13 @@ final class DirectorySnapshotTests: XCTestCase {
 
         // A removal, signed by ghost: wendy goes.
         fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: 3, path: ["ghost"])]
-        fake.answer = { home in self.snapshot(home, version: 3, [casper], signedBy: ghost) }
+        fake.onDirectoryRequest = { home in self.snapshot(home, version: 3, [casper], signedBy: ghost) }
         try fake.run("the removal to be applied") { federated(hq) == 1 }
         XCTAssertFalse(listed(bob, "wendy@ghost"))
         XCTAssertTrue(listed(bob, "casper@ghost"))
         // An older version, even well signed, changes nothing.
         fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: 4, path: ["ghost"])]
-        fake.answer = { home in self.snapshot(home, version: 2, [casper, wendy], signedBy: ghost) }
+        fake.onDirectoryRequest = { home in self.snapshot(home, version: 2, [casper, wendy], signedBy: ghost) }
         try fake.run("hq to ask again") { fake.requests.count >= 6 }
         XCTAssertEqual(federated(hq), 1)
     }
@@ -244,10 +168,10 @@ final class DirectorySnapshotTests: XCTestCase {
         let (hq, fake, ghost, bob) = try hqWithFake(ghostVersion: 3)
         defer { bob.close() }
         let casper = entry("casper@ghost", home: ghost), wendy = entry("wendy@ghost", home: ghost)
-        fake.answer = { home in self.snapshot(home, version: 3, [casper, wendy], signedBy: ghost) }
+        fake.onDirectoryRequest = { home in self.snapshot(home, version: 3, [casper, wendy], signedBy: ghost) }
         try fake.run("version 3 to be applied") { federated(hq) == 2 }
         fake.routes = [RouteEntry(dest: "ghost", signKey: ghost.publicKey, directoryVersion: 4, path: ["ghost"])]
-        fake.answer = { home in self.snapshot(home, version: 4, [casper], signedBy: ghost) }
+        fake.onDirectoryRequest = { home in self.snapshot(home, version: 4, [casper], signedBy: ghost) }
         try fake.run("version 4 (wendy withdrawn) to be applied") { federated(hq) == 1 }
 
         let answer = try AdminClient.request(dataDir: hq.dir, ["cmd": "directory-forget", "node": "ghost"])
@@ -255,11 +179,11 @@ final class DirectorySnapshotTests: XCTestCase {
         hq.stop()
         try hq.start()
         let rejected = try hq.counter("rejected_snapshots")
-        fake.answer = { home in self.snapshot(home, version: 3, [casper, wendy], signedBy: ghost) }
+        fake.onDirectoryRequest = { home in self.snapshot(home, version: 3, [casper, wendy], signedBy: ghost) }
         try fake.run("the replayed version 3 to be refused") { try hq.counter("rejected_snapshots") > rejected }
         XCTAssertEqual(federated(hq), 0)
         XCTAssertFalse(listed(bob, "wendy@ghost"), "a withdrawn entry does not come back")
-        fake.answer = { home in self.snapshot(home, version: 4, [casper], signedBy: ghost) }
+        fake.onDirectoryRequest = { home in self.snapshot(home, version: 4, [casper], signedBy: ghost) }
         try fake.run("the current version 4 to be taken fresh") { federated(hq) == 1 }
         XCTAssertTrue(listed(bob, "casper@ghost"))
         XCTAssertFalse(listed(bob, "wendy@ghost"))

@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 @testable import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 import ZeroMQ
@@ -10,12 +11,12 @@ import ZeroMQ
 /// then shows a new epoch (it was restored), numbers from 1 again in it: its new RELAYs are
 /// delivered, not dropped as repeats of the old numbers.
 final class EpochResetTests: XCTestCase {
-    func envelope(from fake: RawPeer) -> Envelope {
+    func envelope(from fake: FakePeerNode) -> Envelope {
         Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: "mallory@\(fake.name)", to: "bob@hq",
                  kind: EnvelopeKind.text.rawValue, sentAt: Clock.nowMs(), body: [1, 2, 3])
     }
 
-    func relay(_ fake: RawPeer, jid: UInt64, seq: UInt64, epoch: UInt64) -> PeerCommand {
+    func relay(_ fake: FakePeerNode, jid: UInt64, seq: UInt64, epoch: UInt64) -> PeerCommand {
         .relay(jid: jid, origin: fake.name, dest: "hq", streamSeq: seq, hops: 0, envelope: envelope(from: fake), epoch: epoch)
     }
 
@@ -26,7 +27,7 @@ final class EpochResetTests: XCTestCase {
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 5))
         // Its RELAYs came without an epoch (an earlier release, or a transit hop of one).

@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 import ZeroMQ
@@ -29,15 +30,8 @@ final class FederationTests: XCTestCase {
     }
 
     func testTwoUnitsChatEndToEndExactlyOnceInOrder() throws {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        let wu = try Client(profile: try traffic.join("wu"))
+        let (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close() }
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(wu, "alice@hq")
 
         // The directory entry alice got for wu is signed by traffic's key, not hq's.
         let entry = try alice.lookup(Address("wu@traffic")!)
@@ -131,51 +125,11 @@ final class FederationTests: XCTestCase {
         XCTAssertEqual((try hq.status()["routes"] as? [Any])?.count, 0)
     }
 
-    /// A fake neighbour speaking raw frames with a configured key.
-    final class FakePeer {
-        let keys = NodeKeys.generate()
-        let context = Context()
-        let pub: Socket
-        let publishEndpoint: String
-        var dealer: Socket?
-
-        init() throws {
-            pub = try Socket(context, .pub)
-            var secret = keys.curve.secretKey.copyBytes()
-            // A CURVE server with no ZAP handler and no enforced domain: admits the node's SUB.
-            try pub.setOption(SocketOption.curveServer, 1)
-            try pub.setOption(SocketOption.curveSecretKey, bytes: secret)
-            wipe(&secret)
-            try pub.bind("tcp://127.0.0.1:*")
-            publishEndpoint = try pub.lastEndpoint()
-        }
-
-        func connect(to node: TestNode) throws {
-            let dealer = try Socket(context, .dealer)
-            var secret = keys.curve.secretKey.copyBytes()
-            try dealer.makeCurveClient(serverKey: node.node!.publicKey, publicKey: keys.curve.publicKey, secretKey: secret)
-            wipe(&secret)
-            try dealer.connect(node.endpoint)
-            self.dealer = dealer
-        }
-
-        func send(_ command: PeerCommand) throws { try dealer!.send([command.encode()], dontWait: false) }
-        func publish(_ frame: [UInt8]) throws { try pub.send([frame], dontWait: false) }
-    }
-
     func testForgedDirectorySnapshotIsRejectedAndChangesNothing() throws {
         let hq = try TestNode("hq")
         try hq.start()
-        let fake = try FakePeer()
-        // The fake's own ROUTER, which hq's DEALER connects to (CURVE server, no ZAP: admits hq).
-        let router = try Socket(fake.context, .router)
-        var secret = fake.keys.curve.secretKey.copyBytes()
-        try router.setOption(SocketOption.curveServer, 1)
-        try router.setOption(SocketOption.curveSecretKey, bytes: secret)
-        wipe(&secret)
-        try router.bind("tcp://127.0.0.1:*")
-        try Operator.addPeer(dataDir: hq.dir, peer: PeerConfig(name: "fake", router: try router.lastEndpoint(), publish: fake.publishEndpoint,
-                                                               publicKey: Z85.encode(fake.keys.curve.publicKey)))
+        let fake = try FakePeerNode(credit: 10)
+        try Operator.addPeer(dataDir: hq.dir, peer: fake.peerConfig)
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
 
@@ -187,39 +141,23 @@ final class FederationTests: XCTestCase {
                                     signKey: SignKeyPair.generate().publicKey, updatedAt: 1)
         forged.sign(with: SignKeyPair.generate())
         var answeredBad = false, answeredGood = false
-        let deadline = Clock.monotonicNs() + 20_000_000_000
-        var announceSeq: UInt64 = 1
-        while !answeredGood, Clock.monotonicNs() < deadline {
-            announceSeq += 1
-            try fake.publish(PeerCommand.routes(node: "fake", seq: announceSeq, entries: [
-                RouteEntry(dest: "fake", signKey: fake.keys.sign.publicKey, directoryVersion: answeredBad ? 3 : 2, path: []),
-            ]).encode())
-            let events = try poll([(.socket(router), .readable)], timeoutMs: 200)
-            guard events[0].contains(.readable), let message = try router.receive(dontWait: true), message.frames.count == 2 else { continue }
-            switch try PeerCommand.decode(message.frames[1]) {
-            case .hello:
-                try router.send([message.frames[0], PeerCommand.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10, epoch: 0).encode()])
-            case .ping(let t):
-                try router.send([message.frames[0], PeerCommand.pong(echoNs: t).encode()])
-            case .directoryRequest("fake"):
-                if !answeredBad {
-                    // First answer: one good entry and one forged: the whole snapshot must be refused.
-                    let entries = [good.encode(), forged.encode()]
-                    try router.send([message.frames[0], PeerCommand.directorySnapshot(
-                        home: "fake", version: 2, entries: entries,
-                        signature: DirectoryHead(home: "fake", version: 2, entries: entries).sign(with: fake.keys.sign)).encode()])
-                    answeredBad = true
-                } else {
-                    let entries = [good.encode()]
-                    try router.send([message.frames[0], PeerCommand.directorySnapshot(
-                        home: "fake", version: 3, entries: entries,
-                        signature: DirectoryHead(home: "fake", version: 3, entries: entries).sign(with: fake.keys.sign)).encode()])
-                    answeredGood = true
-                }
-            default:
-                break
+        fake.directoryVersion = 2
+        fake.onDirectoryRequest = { [unowned fake] home in
+            guard home == "fake", !answeredGood else { return nil }
+            if !answeredBad {
+                // First answer: one good entry and one forged: the whole snapshot must be refused.
+                let entries = [good.encode(), forged.encode()]
+                answeredBad = true
+                fake.directoryVersion = 3
+                return .directorySnapshot(home: "fake", version: 2, entries: entries,
+                                          signature: DirectoryHead(home: "fake", version: 2, entries: entries).sign(with: fake.keys.sign))
             }
+            let entries = [good.encode()]
+            answeredGood = true
+            return .directorySnapshot(home: "fake", version: 3, entries: entries,
+                                      signature: DirectoryHead(home: "fake", version: 3, entries: entries).sign(with: fake.keys.sign))
         }
+        _ = try fake.serve(until: { answeredGood }, timeoutMs: 20_000)
         XCTAssertTrue(answeredBad && answeredGood, "hq asked for the directory twice")
         try hq.waitFor("the good snapshot") { (($0["users"] as? [String: Any])?["federated"] as? Int) == 1 }
         XCTAssertGreaterThanOrEqual(try hq.counter("rejected_snapshots"), 1, "the forged snapshot was counted")
@@ -230,7 +168,8 @@ final class FederationTests: XCTestCase {
     func testPeerCannotInjectForOtherNodesNorCorruptRoutes() throws {
         let hq = try TestNode("hq")
         try hq.start()
-        let fake = try FakePeer()
+        let fake = try FakePeerNode()
+        // hq's DEALER is sent nowhere: the fake speaks on its own DEALER and its PUB only.
         try Operator.addPeer(dataDir: hq.dir, peer: PeerConfig(name: "fake", router: "tcp://127.0.0.1:1", publish: fake.publishEndpoint,
                                                                publicKey: Z85.encode(fake.keys.curve.publicKey)))
         let bob = try Client(profile: try hq.join("bob"))

@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import XCTest
 
 /// A group spanning three nodes, one of them reached only through another.

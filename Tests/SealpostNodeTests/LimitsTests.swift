@@ -3,6 +3,7 @@ import Logging
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import SQLite
 import Synchronization

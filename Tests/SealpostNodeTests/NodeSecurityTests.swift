@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import SQLite
 import XCTest

@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import XCTest
 
 /// What an operator sees under faults (hardening item 7): status per destination during a

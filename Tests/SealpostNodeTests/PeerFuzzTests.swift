@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 
@@ -12,19 +13,6 @@ import XCTest
 /// Short in the suite (`SEALPOST_FUZZ_SECONDS`, default 3); `deploy/fuzz-peer.sh` runs it
 /// for minutes with fresh seeds (`SEALPOST_FUZZ_SEED`).
 final class PeerFuzzTests: XCTestCase {
-    /// SplitMix64: small, fast, and the same sequence for the same seed everywhere.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
-
     static let extremes: [UInt64] = [1 << 63, .max, (1 << 63) - 1, 0, 1 << 32, UInt64(UInt32.max)]
 
     /// The frames of protocol/vectors/peer-commands.json, and every node-to-node command
@@ -61,7 +49,7 @@ final class PeerFuzzTests: XCTestCase {
 
     /// One mutation of `frame`: bit flips, a truncation, bytes added, a 2-, 4- or 8-byte
     /// field overwritten with an extreme value (lengths, counts, u64s), or a slice repeated.
-    static func mutate(_ frame: [UInt8], _ rng: inout Rng) -> [UInt8] {
+    static func mutate(_ frame: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var f = frame
         switch rng.below(6) {
         case 0:
@@ -93,11 +81,11 @@ final class PeerFuzzTests: XCTestCase {
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         try fake.waitForNodeHello()
         let seeds = try seeds()
-        var rng = Rng(state: seed)
+        var rng = SplitMix64(state: seed)
         var sent = 0, batch: UInt64 = 0
         let end = Clock.monotonicNs() + UInt64(seconds * 1e9)
         while Clock.monotonicNs() < end {

@@ -2,23 +2,24 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 import ZeroMQ
 
 /// What a configured peer (or a client) sends that the node must survive: integers
 /// out of range, relays it will never accept (acknowledged, so no link resends them
-/// for good). Every test runs a real node and a `RawPeer` with a configured key.
+/// for good). Every test runs a real node and a `FakePeerNode` with a configured key.
 final class PeerInputTests: XCTestCase {
     static let over: UInt64 = 1 << 63
     static let top: UInt64 = .max
 
     /// A node `hq` with user bob and a configured raw peer.
-    func hqWithRawPeer() throws -> (TestNode, RawPeer, Client) {
+    func hqWithFakePeer() throws -> (TestNode, FakePeerNode, Client) {
         let hq = try TestNode("hq")
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         return (hq, fake, bob)
     }
@@ -26,7 +27,7 @@ final class PeerInputTests: XCTestCase {
     // MARK: integers of 2^63 or more (item 1a)
 
     func testRelayWithStreamSeqOver2p63IsRefusedNotCrashing() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         // Held for order (dest = hq, not the next number), journalled on the way (dest elsewhere), and 2^64 − 1.
         try fake.send(fake.relay(jid: 1, to: "bob@hq", streamSeq: Self.over))
@@ -42,7 +43,7 @@ final class PeerInputTests: XCTestCase {
     }
 
     func testRelayedReminderWithDueAtOver2p63IsRefusedNotCrashing() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         let sealed: [UInt8] = [9, 9, 9]
         try fake.send(fake.relay(jid: 1, to: "bob@hq", kind: .reminder, body: Reminder.body(dueAt: Self.over, sealed: sealed)))
@@ -64,7 +65,7 @@ final class PeerInputTests: XCTestCase {
     }
 
     func testPeerU64FieldsOver2p63AreMalformedNotCrashing() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         // On our DEALER: PEER-PING, and a FILE-PULL whose size is out of range.
         try fake.send(.ping(sentNs: Self.over))
@@ -92,7 +93,7 @@ final class PeerInputTests: XCTestCase {
     }
 
     func testDirectorySnapshotWithVersionOver2p63IsRefusedNotCrashing() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         var entry = DirectoryEntry(address: "eve@fake", display: "Eve", boxKey: BoxKeyPair.generate().publicKey,
                                    signKey: SignKeyPair.generate().publicKey, updatedAt: 1)
@@ -127,7 +128,7 @@ final class PeerInputTests: XCTestCase {
         let zhao = try Client(profile: try district.join("zhao"))
         defer { zhao.close() }
         try traffic.waitForRoute(to: "district")
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: traffic)
         try fake.waitForNodeHello()
         try fake.send(fake.relay(jid: 1, to: "zhao@district", streamSeq: Self.over))
@@ -183,7 +184,7 @@ final class PeerInputTests: XCTestCase {
     // MARK: final refusals are acknowledged (item 1c)
 
     func testRelayAtHopLimitIsAcknowledgedAndDropped() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         try fake.send(fake.relay(jid: 41, to: "x@elsewhere", hops: PeerCommand.maxHops))
         try fake.waitForAcks([41])
@@ -202,7 +203,7 @@ final class PeerInputTests: XCTestCase {
     }
 
     func testRelayClaimingThisNodeAsOriginIsAcknowledgedAndDropped() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         // "From" bob, with a number of hq's own stream to elsewhere: it must not take that number.
         try fake.send(fake.relay(jid: 51, origin: "hq", to: "x@elsewhere", streamSeq: 1))
@@ -212,7 +213,7 @@ final class PeerInputTests: XCTestCase {
     }
 
     func testMalformedRelayIsAcknowledgedAndDropped() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         let good = fake.relay(jid: 61, to: "bob@hq").encode()
         try fake.send(Array(good.dropLast(2)))                                   // truncated
@@ -224,7 +225,7 @@ final class PeerInputTests: XCTestCase {
     }
 
     func testForgedDueNoticeRelayIsAcknowledgedAndDropped() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         let due = Reminder.Due(reminder: MessageID(bytes: Sodium.randomBytes(16))!, dueAt: 1, firedAt: 2, late: false)
         try fake.send(fake.relay(jid: 71, to: "bob@hq", kind: .reminderDue, body: due.encode()))
@@ -236,7 +237,7 @@ final class PeerInputTests: XCTestCase {
     /// The one refusal that is not final: a route not learned yet. Not acknowledged, so a
     /// later copy is accepted once the route is there.
     func testRelayForAnOriginNotRoutedIsNotAcknowledged() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         try fake.send(fake.relay(jid: 81, origin: "elsewhere", to: "bob@hq"))
         XCTAssertTrue(try fake.pingAnswered(12))

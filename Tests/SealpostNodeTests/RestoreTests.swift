@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 @testable import SealpostNode
+import SealpostTestSupport
 import XCTest
 
 /// Backup and restore across a federation: a restored node starts a new stream

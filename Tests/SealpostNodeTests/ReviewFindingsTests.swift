@@ -2,29 +2,30 @@ import Foundation
 import SealpostClient
 import SealpostCore
 @testable import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 import ZeroMQ
 
 /// Regression tests for defects found in the review of issue 10 (each fails on the
-/// merged main it was written against). A real node `hq` with user bob and a `RawPeer`
+/// merged main it was written against). A real node `hq` with user bob and a `FakePeerNode`
 /// that plays the origin of a stream to hq.
 final class ReviewFindingsTests: XCTestCase {
-    func hqWithRawPeer() throws -> (TestNode, RawPeer, Client) {
+    func hqWithRawPeer() throws -> (TestNode, FakePeerNode, Client) {
         let hq = try TestNode("hq")
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         return (hq, fake, bob)
     }
 
-    func envelope(to: String = "bob@hq", from fake: RawPeer) -> Envelope {
+    func envelope(to: String = "bob@hq", from fake: FakePeerNode) -> Envelope {
         Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: "mallory@\(fake.name)", to: to,
                  kind: EnvelopeKind.text.rawValue, sentAt: Clock.nowMs(), body: [1, 2, 3])
     }
 
-    func relay(_ fake: RawPeer, jid: UInt64, seq: UInt64, epoch: UInt64, hops: UInt8 = 0, _ e: Envelope) -> PeerCommand {
+    func relay(_ fake: FakePeerNode, jid: UInt64, seq: UInt64, epoch: UInt64, hops: UInt8 = 0, _ e: Envelope) -> PeerCommand {
         .relay(jid: jid, origin: fake.name, dest: "hq", streamSeq: seq, hops: hops, envelope: e, epoch: epoch)
     }
 
@@ -138,7 +139,7 @@ final class ReviewFindingsTests: XCTestCase {
         try setLimits(hq) { $0.mailboxMessages = 5 }
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         let jids = Set(UInt64(2)...31)
         for seq in jids { try fake.send(relay(fake, jid: seq, seq: seq, epoch: 0, envelope(from: fake))) }   // seq 1 never comes
@@ -155,7 +156,7 @@ final class ReviewFindingsTests: XCTestCase {
         try setLimits(hq) { $0.heldPerOrigin = 3 }
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         var envelopes: [UInt64: Envelope] = [:]
         for seq in UInt64(1)...6 { envelopes[seq] = envelope(from: fake) }
@@ -207,7 +208,7 @@ final class ReviewFindingsTests: XCTestCase {
     func testStatusAfterTheClockSteppedBackDoesNotCrashTheNode() throws {
         let hq = try TestNode("hq")
         try hq.start()
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         hq.stop()
         do {
@@ -252,7 +253,7 @@ final class ReviewFindingsTests: XCTestCase {
         try hq.start { $0.restoreGapGraceMs = 500 }
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 5))
         XCTAssertTrue(try fake.pingAnswered(1))

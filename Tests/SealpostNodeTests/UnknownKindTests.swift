@@ -2,6 +2,7 @@ import Foundation
 import SealpostClient
 import SealpostCore
 import SealpostNode
+import SealpostTestSupport
 import Sodium
 import XCTest
 import ZeroMQ
@@ -31,7 +32,7 @@ final class UnknownKindTests: XCTestCase {
         try hq.start()
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        let fake = try RawPeer()
+        let fake = try FakePeerNode()
         try fake.configure(on: hq)
         guard case .relay(let jid, let origin, let dest, let seq, let hops, var envelope, let epoch) = fake.relay(jid: 81, to: "bob@hq") else {
             return XCTFail("not a relay")

@@ -3,47 +3,48 @@ import Logging
 import SealpostClient
 import SealpostCore
 import SealpostNode
-import XCTest
 
-/// A wait that did not see its condition in time; uncaught, XCTest fails the test with its text.
-struct TimedOut: Error, CustomStringConvertible {
-    let description: String
-}
-
-/// A real node in a temp directory, on a free loopback port.
-final class TestNode {
-    let dir: DataDir
-    let root: String
-    let name: String
-    private(set) var node: Node?
+/// A real node in a temp directory, on a free loopback port: what the tests and
+/// `sealpost-bench` run their clients and fake peers against.
+public final class TestNode {
+    public let dir: DataDir
+    public let root: String
+    public let name: String
+    public private(set) var node: Node?
     /// The concrete endpoint of the first start, reused on restart so profiles stay valid.
-    private(set) var endpoint: String = ""
-    private(set) var publishEndpoint: String = ""
+    public private(set) var endpoint: String = ""
+    public private(set) var publishEndpoint: String = ""
+    private let logger: Logger
 
-    convenience init(_ name: String) throws { try self.init(name: name) }
+    public convenience init(_ name: String) throws { try self.init(name: name) }
 
-    init(name: String = "hq") throws {
-        root = NSTemporaryDirectory() + "sealpost-test-\(UUID().uuidString)"
+    /// Creates the node's data directory (not started yet); `create` adjusts the configuration written there.
+    public init(name: String = "hq", prefix: String = "sealpost-test", logger: Logger = TestNode.logger,
+                create: (inout NodeConfig) -> Void = { _ in }) throws {
+        root = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         dir = DataDir(root + "/node")
         self.name = name
-        _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
+        self.logger = logger
+        var config = NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*")
+        create(&config)
+        _ = try dir.create(config: config)
     }
 
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "test.node")
         logger.logLevel = ProcessInfo.processInfo.environment["SEALPOST_TEST_LOG"] == "1" ? .debug : .critical
         return logger
     }()
 
-    func start(configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
+    public func start(configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
         let fixed = endpoint, fixedPublish = publishEndpoint
         // On a restart the old port may be held for a moment: a client reconnecting to it while the
         // node is down can end up connected to itself (TCP simultaneous open) until its handshake fails.
         let deadline = Clock.monotonicNs() + 5_000_000_000
         while true {
             do {
-                node = try Node.start(dataDir: dir, logger: Self.logger) { config in
+                node = try Node.start(dataDir: dir, logger: logger) { config in
                     if !fixed.isEmpty { config.listen = fixed }
                     if !fixedPublish.isEmpty { config.publish = fixedPublish }
                     configure(&config)
@@ -58,7 +59,7 @@ final class TestNode {
     }
 
     /// Makes `self` and `other` peers of each other (both must have been started once).
-    func peer(with other: TestNode) throws {
+    public func peer(with other: TestNode) throws {
         try Operator.addPeer(dataDir: dir, peer: PeerConfig(name: other.name, router: other.endpoint, publish: other.publishEndpoint,
                                                             publicKey: try other.dir.loadKeys().publicKeyText))
         try Operator.addPeer(dataDir: other.dir, peer: PeerConfig(name: name, router: endpoint, publish: publishEndpoint,
@@ -66,26 +67,26 @@ final class TestNode {
     }
 
     /// The node's status over its admin socket.
-    func status() throws -> [String: Any] {
+    public func status() throws -> [String: Any] {
         try AdminClient.request(dataDir: dir, ["cmd": "status"])
     }
 
-    /// Waits until `check` holds on the status, or fails after `timeout` seconds.
-    func waitFor(_ what: String, timeout: Double = 15, _ check: ([String: Any]) -> Bool) throws {
-        let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+    /// Waits until `check` holds on the status (asked every `every` seconds), or throws `TimedOut` after `timeout` seconds.
+    public func waitFor(_ what: String, timeout: Double = 15, every: Double = 0.05, _ check: ([String: Any]) -> Bool) throws {
         var last: [String: Any] = [:]
-        while Clock.monotonicNs() < deadline {
-            if let s = try? status() {
+        do {
+            try waitUntil(what, timeout: timeout, every: every) {
+                guard let s = try? status() else { return false }
                 last = s
-                if check(s) { return }
+                return check(s)
             }
-            usleep(50_000)
+        } catch is TimedOut {
+            throw TimedOut(description: "\(name): timed out waiting for \(what); last status: \(last)")
         }
-        throw TimedOut(description: "\(name): timed out waiting for \(what); last status: \(last)")
     }
 
     /// Waits until this node has a route to `dest` and knows `user` there.
-    func waitForRoute(to dest: String, user: String? = nil) throws {
+    public func waitForRoute(to dest: String, user: String? = nil) throws {
         try waitFor("a route to \(dest)") { s in
             let routes = s["routes"] as? [[String: Any]] ?? []
             guard routes.contains(where: { $0["dest"] as? String == dest }) else { return false }
@@ -94,27 +95,43 @@ final class TestNode {
         }
     }
 
-    func counter(_ name: String) throws -> Int {
+    public func counter(_ name: String) throws -> Int {
         ((try status()["counters"] as? [String: Any])?[name] as? Int) ?? -1
     }
 
-    func stop() {
+    public func int(_ key: String) throws -> Int { (try status()[key] as? Int) ?? -1 }
+    /// Envelopes waiting in this node's mailboxes.
+    public func waitingMessages() throws -> Int { ((try status()["waiting"] as? [String: Any])?["messages"] as? Int) ?? -1 }
+
+    public func stop() {
         node?.stop()
         node = nil
     }
 
-    func restart() throws {
+    /// Stops and starts the node on the same endpoints.
+    /// - Returns: milliseconds spent stopping and starting.
+    @discardableResult
+    public func restart() throws -> (stopMs: Double, startMs: Double) {
+        let t0 = Clock.monotonicNs()
         stop()
+        let t1 = Clock.monotonicNs()
         try start()
+        return (Double(t1 - t0) / 1e6, Double(Clock.monotonicNs() - t1) / 1e6)
+    }
+
+    /// Stops the node and removes its directory now (otherwise done when it is released).
+    public func close() {
+        stop()
+        try? FileManager.default.removeItem(atPath: root)
     }
 
     /// Invites and joins `user` through the real enrolment protocol.
-    func join(_ user: String) throws -> Profile {
+    public func join(_ user: String) throws -> Profile {
         let invite = try Operator.invite(dataDir: dir, user: user, endpoint: endpoint)
         return try Enrollment.join(code: invite.code, display: nil, profilePath: root + "/\(user).profile")
     }
 
-    func profilePath(_ user: String) -> String { root + "/\(user).profile" }
+    public func profilePath(_ user: String) -> String { root + "/\(user).profile" }
 
     deinit {
         node?.stop()
@@ -124,7 +141,7 @@ final class TestNode {
 
 extension Client {
     /// Attaches and collects `count` messages (acknowledging them), or fails after `timeoutMs`.
-    func receive(_ count: Int, timeoutMs: Int = 10_000, window: UInt32 = 1000) throws -> [ReceivedMessage] {
+    public func receive(_ count: Int, timeoutMs: Int = 10_000, window: UInt32 = 1000) throws -> [ReceivedMessage] {
         try attach(window: window)
         let ackEvery = max(1, min(100, Int(window) / 2))
         var out: [ReceivedMessage] = []
@@ -142,7 +159,7 @@ extension Client {
     }
 
     /// Collects whatever arrives within `ms` after attaching.
-    func drain(ms: Int) throws -> [ReceivedMessage] {
+    public func drain(ms: Int) throws -> [ReceivedMessage] {
         try attach()
         var out: [ReceivedMessage] = []
         let deadline = Clock.monotonicNs() + UInt64(ms) * 1_000_000
@@ -152,49 +169,5 @@ extension Client {
         }
         if let last = out.last { try ack(last.seq); try flush() }
         return out
-    }
-}
-
-extension XCTestCase {
-    /// Waits until `client` can look up `address` (its directory entry reached the client's node), or fails.
-    func waitUntilKnown(_ client: Client, _ address: String, timeout: Double = 20) throws {
-        let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
-        while (try? client.lookup(Address(address)!)) == nil {
-            guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) never reached the directory") }
-            usleep(100_000)
-        }
-    }
-
-    /// Two peered units: `alice@hq` and `wu@traffic`, each already in the other's directory.
-    func twoUnits() throws -> (hq: TestNode, traffic: TestNode, alice: Client, wu: Client) {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        let wu = try Client(profile: try traffic.join("wu"))
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(wu, "alice@hq")
-        return (hq, traffic, alice, wu)
-    }
-
-    /// Three units in a line, hq — traffic — district (district reached only through traffic),
-    /// with `alice@hq`, `bob@hq`, `wu@traffic` and `zhao@district`, everyone in everyone's directory.
-    func threeUnits() throws -> (nodes: [TestNode], alice: Client, bob: Client, wu: Client, zhao: Client) {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
-        for n in [hq, traffic, district] { try n.start() }
-        try hq.peer(with: traffic)
-        try traffic.peer(with: district)
-        let alice = try Client(profile: try hq.join("alice"))
-        let bob = try Client(profile: try hq.join("bob"))
-        let wu = try Client(profile: try traffic.join("wu"))
-        let zhao = try Client(profile: try district.join("zhao"))
-        try waitUntilKnown(alice, "zhao@district")
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(zhao, "wu@traffic")
-        try waitUntilKnown(zhao, "alice@hq")
-        try waitUntilKnown(wu, "zhao@district")
-        try waitUntilKnown(wu, "alice@hq")
-        return ([hq, traffic, district], alice, bob, wu, zhao)
     }
 }

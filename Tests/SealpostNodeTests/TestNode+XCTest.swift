@@ -1,0 +1,47 @@
+import SealpostClient
+import SealpostTestSupport
+import XCTest
+
+extension XCTestCase {
+    /// Waits until `client` can look up `address` (its directory entry reached the client's node), or fails.
+    func waitUntilKnown(_ client: Client, _ address: String, timeout: Double = 20) throws {
+        do {
+            try SealpostTestSupport.waitUntilKnown(client, address, timeout: timeout)
+        } catch let error as TimedOut {
+            XCTFail(error.description)
+        }
+    }
+
+    /// Two peered units: `alice@hq` and `wu@traffic`, each already in the other's directory.
+    func twoUnits() throws -> (hq: TestNode, traffic: TestNode, alice: Client, wu: Client) {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+        try hq.start()
+        try traffic.start()
+        try hq.peer(with: traffic)
+        let alice = try Client(profile: try hq.join("alice"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        try waitUntilKnown(alice, "wu@traffic")
+        try waitUntilKnown(wu, "alice@hq")
+        return (hq, traffic, alice, wu)
+    }
+
+    /// Three units in a line, hq — traffic — district (district reached only through traffic),
+    /// with `alice@hq`, `bob@hq`, `wu@traffic` and `zhao@district`, everyone in everyone's directory.
+    func threeUnits() throws -> (nodes: [TestNode], alice: Client, bob: Client, wu: Client, zhao: Client) {
+        let hq = try TestNode("hq"), traffic = try TestNode("traffic"), district = try TestNode("district")
+        for n in [hq, traffic, district] { try n.start() }
+        try hq.peer(with: traffic)
+        try traffic.peer(with: district)
+        let alice = try Client(profile: try hq.join("alice"))
+        let bob = try Client(profile: try hq.join("bob"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        let zhao = try Client(profile: try district.join("zhao"))
+        try waitUntilKnown(alice, "zhao@district")
+        try waitUntilKnown(alice, "wu@traffic")
+        try waitUntilKnown(zhao, "wu@traffic")
+        try waitUntilKnown(zhao, "alice@hq")
+        try waitUntilKnown(wu, "zhao@district")
+        try waitUntilKnown(wu, "alice@hq")
+        return ([hq, traffic, district], alice, bob, wu, zhao)
+    }
+}
