@@ -46,4 +46,25 @@ final class EpochResetTests: XCTestCase {
         XCTAssertTrue(try fake.pingAnswered(1))
         XCTAssertEqual(waiting(try hq.status()), 5)
     }
+
+    /// Review finding: alternating HELLO epochs made the node replay its whole retention window
+    /// each time. An epoch lower than the last is ignored and counted; a second new epoch within
+    /// the resync window replays nothing again.
+    func testAPeerGoingBackToAnEarlierEpochIsIgnoredAndCounted() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { bob.close() }
+        let fake = try FakePeerNode()
+        try fake.configure(on: hq)
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 50))
+        XCTAssertTrue(try fake.pingAnswered(1))
+        let before = try hq.counter("rejected_announcements")
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 40))
+        try hq.waitFor("the earlier epoch refused") { ($0["counters"] as? [String: Any])?["rejected_announcements"] as? Int == before + 1 }
+        // Its stream under the remembered epoch goes on as before.
+        try fake.send(relay(fake, jid: 1, seq: 1, epoch: 50))
+        try fake.waitForAcks([1])
+        try hq.waitFor("delivered") { self.waiting($0) == 1 }
+    }
 }
