@@ -1,10 +1,14 @@
-# Shared by quickstart.sh and test.sh: installs the C libraries Sealpost links
-# against (Debian 12 packages), if any is missing.
+# Shared by quickstart.sh and test.sh: installs the Debian 12 packages Sealpost needs,
+# each only if it is missing.
 set -euo pipefail
 
-sealpost_install_deps() {
+# Installs those of the given Debian packages that are not installed yet (apt-get update first).
+# The first argument says what they are for, in the progress line.
+sealpost_install_packages() {
+    local purpose=$1
+    shift
     local need=()
-    for pkg in libzmq3-dev libsodium-dev libsqlite3-dev; do
+    for pkg in "$@"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -eq 0 ]; then
@@ -12,9 +16,14 @@ sealpost_install_deps() {
     fi
     local sudo=""
     if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    echo "==> installing ${need[*]}"
+    echo "==> installing ${need[*]} ($purpose)"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
+}
+
+# The C libraries Sealpost links against.
+sealpost_install_deps() {
+    sealpost_install_packages "the C libraries" libzmq3-dev libsodium-dev libsqlite3-dev
 }
 
 sealpost_require_swift() {
