@@ -3,17 +3,8 @@ import XCTest
 
 /// Issue 10, item 6, as an operator and people meet it: two node processes, the
 /// `sealpost-node users` and `invite` commands, and "key changed" in `sealpost inbox`.
-final class AccountCommandLineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-accounts-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
+final class AccountCommandLineTests: TempRootTestCase {
+    override class var rootPrefix: String { "sealpost-accounts" }
 
     struct Unit {
         let name: String

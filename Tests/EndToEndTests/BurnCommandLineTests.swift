@@ -2,17 +2,8 @@ import Foundation
 import XCTest
 
 /// Burn after reading as people use it: `send --burn`, `inbox`, `view`, `receipts`, `capture`.
-final class BurnCommandLineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-e2e-burn-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
+final class BurnCommandLineTests: TempRootTestCase {
+    override class var rootPrefix: String { "sealpost-e2e-burn" }
 
     func json(_ line: String) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)

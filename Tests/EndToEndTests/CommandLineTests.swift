@@ -2,17 +2,7 @@ import Foundation
 import XCTest
 
 /// The product as people use it: real processes, real files, real sockets.
-final class CommandLineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-e2e-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
+final class CommandLineTests: TempRootTestCase {
 
     /// A fresh node `hq` on free loopback ports, running.
     func startNode() throws -> (String, NodeProcess) {

@@ -3,17 +3,7 @@ import XCTest
 
 /// A node's data directory is never silently lost: a missing, empty or damaged
 /// database stops `run` with one `error:` line that names the file and says what to do.
-final class DataDirCommandLineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-e2e-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
+final class DataDirCommandLineTests: TempRootTestCase {
 
     /// A node `hq` with two enrolled users, stopped (its WAL checkpointed into node.db).
     func stoppedNodeWithUsers() throws -> String {

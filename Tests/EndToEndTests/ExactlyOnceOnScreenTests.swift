@@ -5,15 +5,8 @@ import XCTest
 
 /// Exactly once on the screen, not only on the node: clients killed mid-display,
 /// lines typed while the node is down, the same profile open twice.
-final class ExactlyOnceOnScreenTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-once-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
+final class ExactlyOnceOnScreenTests: TempRootTestCase {
+    override class var rootPrefix: String { "sealpost-once" }
 
     /// A fresh node `hq` on free loopback ports, running, with `users` joined (profiles at ROOT/USER).
     func startNode(users: [String]) throws -> (String, NodeProcess) {

@@ -2,17 +2,8 @@ import Foundation
 import XCTest
 
 /// `sealpost send-file` and `sealpost fetch` as people use them.
-final class FileCommandLineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-e2e-files-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
+final class FileCommandLineTests: TempRootTestCase {
+    override class var rootPrefix: String { "sealpost-e2e-files" }
 
     func json(_ line: String) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)

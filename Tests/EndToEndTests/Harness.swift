@@ -88,6 +88,23 @@ enum Harness {
     }
 }
 
+/// A test case with a fresh temporary folder `root` for its nodes and profiles, removed
+/// after each test.
+class TempRootTestCase: XCTestCase {
+    /// The folder's name before its UUID, so a left-over folder says which tests made it.
+    class var rootPrefix: String { "sealpost-e2e" }
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "\(Self.rootPrefix)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
 /// A `sealpost-node run` process in the background.
 final class NodeProcess {
     let process = Process()

@@ -3,17 +3,7 @@ import XCTest
 
 /// Limits as people meet them: `sealpost send` says why a message was not stored, and
 /// `sealpost-node status` counts it.
-final class LimitsCommandLineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-e2e-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
+final class LimitsCommandLineTests: TempRootTestCase {
 
     func testSendToAFullMailboxSaysSoInOneLineAndStatusCountsIt() throws {
         let data = root + "/hq"

@@ -4,17 +4,8 @@ import XCTest
 
 /// The operator's tools as an operator runs them (hardening item 7): versions, `check`,
 /// and a node that survives the death of its log reader.
-final class OperatorCommandLineTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-ops-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
+final class OperatorCommandLineTests: TempRootTestCase {
+    override class var rootPrefix: String { "sealpost-ops" }
 
     func testBothBinariesPrintOneVersion() throws {
         let node = try Harness.run("sealpost-node", ["--version"])
