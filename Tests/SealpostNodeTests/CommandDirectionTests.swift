@@ -98,12 +98,8 @@ final class CommandDirectionTests: XCTestCase {
     }
 
     func testPeerCommandsOnTheWrongSocketAreCountedNotObeyed() throws {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        let fake = try FakePeerNode()
-        try fake.configure(on: hq)
         try fake.waitForNodeHello()
         try hq.waitForRoute(to: fake.name)
 

@@ -23,12 +23,8 @@ final class EpochResetTests: XCTestCase {
     func waiting(_ s: [String: Any]) -> Int { (s["waiting"] as? [String: Any])?["messages"] as? Int ?? -1 }
 
     func testOriginFollowedWithoutAnEpochWhoseHelloShowsARestoreStartsAgainAt1() throws {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        let fake = try FakePeerNode()
-        try fake.configure(on: hq)
         try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 5))
         // Its RELAYs came without an epoch (an earlier release, or a transit hop of one).
         for seq in UInt64(1)...3 { try fake.send(relay(fake, jid: seq, seq: seq, epoch: 0)) }
@@ -51,12 +47,8 @@ final class EpochResetTests: XCTestCase {
     /// each time. An epoch lower than the last is ignored and counted; a second new epoch within
     /// the resync window replays nothing again.
     func testAPeerGoingBackToAnEarlierEpochIsIgnoredAndCounted() throws {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        let fake = try FakePeerNode()
-        try fake.configure(on: hq)
         try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 50))
         XCTAssertTrue(try fake.pingAnswered(1))
         let before = try hq.counter("rejected_announcements")

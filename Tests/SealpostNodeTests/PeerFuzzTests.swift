@@ -77,12 +77,8 @@ final class PeerFuzzTests: XCTestCase {
 
     /// Runs the fuzz against one node for `seconds`. Returns the frames sent.
     static func run(seed: UInt64, seconds: Double) throws -> Int {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        let fake = try FakePeerNode()
-        try fake.configure(on: hq)
         try fake.waitForNodeHello()
         let seeds = try seeds()
         var rng = SplitMix64(state: seed)

@@ -14,15 +14,6 @@ final class PeerInputTests: XCTestCase {
     static let over: UInt64 = 1 << 63
     static let top: UInt64 = .max
 
-    /// A node `hq` with user bob and a configured raw peer.
-    func hqWithFakePeer() throws -> (TestNode, FakePeerNode, Client) {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let bob = try Client(profile: try hq.join("bob"))
-        let fake = try FakePeerNode()
-        try fake.configure(on: hq)
-        return (hq, fake, bob)
-    }
 
     // MARK: integers of 2^63 or more (item 1a)
 

@@ -11,14 +11,6 @@ import ZeroMQ
 /// merged main it was written against). A real node `hq` with user bob and a `FakePeerNode`
 /// that plays the origin of a stream to hq.
 final class ReviewFindingsTests: XCTestCase {
-    func hqWithRawPeer() throws -> (TestNode, FakePeerNode, Client) {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let bob = try Client(profile: try hq.join("bob"))
-        let fake = try FakePeerNode()
-        try fake.configure(on: hq)
-        return (hq, fake, bob)
-    }
 
     func envelope(to: String = "bob@hq", from fake: FakePeerNode) -> Envelope {
         Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: "mallory@\(fake.name)", to: to,
@@ -44,7 +36,7 @@ final class ReviewFindingsTests: XCTestCase {
     /// every later envelope of that origin is held for good. At the destination the loop is
     /// over: it should be delivered (or at least its number consumed, as for `undeliverable`).
     func testRelayAtHopLimitForThisNodeDoesNotStopItsOriginsStreamForGood() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         try fake.send(relay(fake, jid: 1, seq: 1, epoch: 0, hops: PeerCommand.maxHops, envelope(from: fake)))
         try fake.send(relay(fake, jid: 2, seq: 2, epoch: 0, envelope(from: fake)))
@@ -65,7 +57,7 @@ final class ReviewFindingsTests: XCTestCase {
     /// whoever closes it has the reproduction.
     func testRestoredOriginFirstHeardWithAnEpochIsNotDroppedAsRepeats() throws {
         throw XCTSkip("known limit, SPEC 13.8 rule 1: a restored origin first heard with an epoch after pre-epoch traffic")
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         for seq in UInt64(1)...3 { try fake.send(relay(fake, jid: seq, seq: seq, epoch: 0, envelope(from: fake))) }
         try fake.waitForAcks([1, 2, 3])
@@ -82,7 +74,7 @@ final class ReviewFindingsTests: XCTestCase {
     /// then sent again (its RELAYED was lost) is put in the mailbox a second time: rule 4 of
     /// 13.8 only drops old-epoch seqs below `prev_next`, and the released ones are above it.
     func testHeldEnvelopeReleasedAtANewEpochIsNotStoredTwiceWhenSentAgain() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         let e1 = envelope(from: fake), e3 = envelope(from: fake), f1 = envelope(from: fake)
         try fake.send(relay(fake, jid: 1, seq: 1, epoch: 1000, e1))
@@ -104,7 +96,7 @@ final class ReviewFindingsTests: XCTestCase {
     /// an envelope still in the journal of a relay that is down for a minute, SPEC 13.7 — is
     /// counted lost and the envelope, when it comes, is dropped as a repeat: acknowledged and lost.
     func testRestoredNodeDoesNotGiveUpAGapThatOpensAfterItsStreamMovedOn() throws {
-        let (hq, fake, bob) = try hqWithRawPeer()
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         try fake.waitForNodeHello()
         try fake.send(relay(fake, jid: 1, seq: 1, epoch: 0, envelope(from: fake)))

@@ -45,3 +45,13 @@ extension XCTestCase {
         return ([hq, traffic, district], alice, bob, wu, zhao)
     }
 }
+
+/// A node `hq` with user `bob` and a configured `FakePeerNode` connected to it.
+func hqWithFakePeer() throws -> (TestNode, FakePeerNode, Client) {
+    let hq = try TestNode("hq")
+    try hq.start()
+    let bob = try Client(profile: try hq.join("bob"))
+    let fake = try FakePeerNode()
+    try fake.configure(on: hq)
+    return (hq, fake, bob)
+}

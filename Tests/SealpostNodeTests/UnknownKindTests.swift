@@ -28,12 +28,8 @@ final class UnknownKindTests: XCTestCase {
     }
 
     func testARelayOfAnUnknownKindIsStoredForItsRecipient() throws {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        let fake = try FakePeerNode()
-        try fake.configure(on: hq)
         guard case .relay(let jid, let origin, let dest, let seq, let hops, var envelope, let epoch) = fake.relay(jid: 81, to: "bob@hq") else {
             return XCTFail("not a relay")
         }
