@@ -3,7 +3,7 @@
 # mutated node-to-node frames (bit flips, truncations, inserted bytes, lengths,
 # counts and u64 fields set to 2^63, 2^64-1, ...) on the peer's DEALER, its
 # ROUTER and its PUB, with a PEER-PING and an admin status after each batch of
-# 200 (Tests/SealpostNodeTests/PeerFuzzTests.swift). Runs of 60 s with fresh
+# 200 (Tests/SealpostNodeTests/Federation/PeerFuzzTests.swift). Runs of 60 s with fresh
 # seeds; a crashed or stuck run is counted and its seed printed, and the next
 # run goes on.
 #
