@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-bench",
         abstract: "Benchmarks with real nodes and clients on loopback (CURVE, end-to-end crypto, durable SQLite).",
-        subcommands: [Local.self, Federation.self, Reminders.self, Burns.self, Files.self]
+        subcommands: [Local.self, Federation.self, RawChain.self, Reminders.self, Burns.self, Files.self]
     )
 }
 
@@ -65,6 +65,9 @@ struct BenchResult {
                 """)
             if let calls = extra["status_calls"] as? Int, let p50 = extra["status_p50_ms"] as? Double, let max = extra["status_max_ms"] as? Double {
                 print("  status      \(calls) calls during the run: p50 \(String(format: "%.1f", p50)) ms, max \(String(format: "%.1f", max)) ms")
+            }
+            if let raw = extra["raw_chain_msgs_per_s"] as? Double, let ratio = extra["ratio_to_raw_chain"] as? Double {
+                print("  raw chain   \(Int(raw)) msgs/s in the same run (c1 → A → B → c2, CURVE): ratio \(ratio)")
             }
         }
     }
@@ -195,15 +198,36 @@ extension Bench {
         @OptionGroup var options: LoadOptions
         @Option(help: "relay_retention_hours of both nodes (0 keeps nothing after RELAYED), to measure what retention costs.")
         var relayRetentionHours = 24
+        @Flag(help: "Then run raw-chain with the same messages and size, and print the ratio (Sealpost / transport).")
+        var withRawChain = false
+
+        @Flag(help: "Run each node as its own sealpost-node process, as deployed (the binary beside this one), instead of in this process.")
+        var processes = false
 
         func run() throws {
             let hours = relayRetentionHours
-            let hq = try benchNode("hq") { $0.relayRetentionHours = hours }
-            let traffic = try benchNode("traffic") { $0.relayRetentionHours = hours }
-            defer { hq.close(); traffic.close() }
-            try hq.peer(with: traffic)
-            let alice = try hq.join("alice")
-            let wu = try traffic.join("wu")
+            let dir: DataDir
+            let alice: Profile, wu: Profile
+            var close: () -> Void
+            if processes {
+                let hq = try ProcessNode(name: "hq") { $0.relayRetentionHours = hours }
+                let traffic = try ProcessNode(name: "traffic") { $0.relayRetentionHours = hours }
+                try hq.peer(with: traffic)
+                try hq.start(); try traffic.start()
+                alice = try hq.join("alice")
+                wu = try traffic.join("wu")
+                dir = hq.dir
+                close = { hq.close(); traffic.close() }
+            } else {
+                let hq = try benchNode("hq") { $0.relayRetentionHours = hours }
+                let traffic = try benchNode("traffic") { $0.relayRetentionHours = hours }
+                try hq.peer(with: traffic)
+                alice = try hq.join("alice")
+                wu = try traffic.join("wu")
+                dir = hq.dir
+                close = { hq.close(); traffic.close() }
+            }
+            defer { close() }
             // Wait until the directory crossed over.
             let probe = try Client(profile: alice)
             try waitUntilKnown(probe, "wu@traffic", timeout: 30)
@@ -215,7 +239,6 @@ extension Bench {
             // Operator's status calls during the run, from another thread.
             let statusTimes = Mutex<[UInt64]>([])
             let stop = Atomic<Bool>(false)
-            let dir = hq.dir
             let poller = Thread {
                 while !stop.load(ordering: .acquiring) {
                     let t0 = Clock.monotonicNs()
@@ -231,12 +254,20 @@ extension Bench {
             stop.store(true, ordering: .releasing)
             usleep(200_000)
             let times = statusTimes.withLock { $0 }.sorted()
-            result.report(mode: "federation", size: options.size, rate: options.rate, json: options.json,
-                          extra: times.isEmpty ? [:] : [
-                            "status_calls": times.count,
-                            "status_p50_ms": Double(percentile(times, 0.5)) / 1e6,
-                            "status_max_ms": Double(times.last!) / 1e6,
-                          ])
+            var extra: [String: Any] = times.isEmpty ? [:] : [
+                "status_calls": times.count,
+                "status_p50_ms": Double(percentile(times, 0.5)) / 1e6,
+                "status_p99_ms": Double(percentile(times, 0.99)) / 1e6,
+                "status_max_ms": Double(times.last!) / 1e6,
+            ]
+            if withRawChain {
+                close()
+                close = {}
+                let raw = try runRawChain(messages: options.messages, size: options.size)
+                extra["raw_chain_msgs_per_s"] = raw.msgsPerS.rounded()
+                extra["ratio_to_raw_chain"] = ((Double(result.received) / result.seconds) / raw.msgsPerS * 1000).rounded() / 1000
+            }
+            result.report(mode: processes ? "federation-processes" : "federation", size: options.size, rate: options.rate, json: options.json, extra: extra)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SealpostTestSupport
 import XCTest
 
 /// Runs the built executables (`sealpost-node`, `sealpost`) as a person would.
@@ -74,18 +75,7 @@ enum Harness {
     }
 
     /// A free loopback TCP port (bound to 0 and read back, then released).
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
+    static func freePort() -> Int { SealpostTestSupport.freePort() }
 }
 
 /// A test case with a fresh temporary folder `root` for its nodes and profiles, removed
