@@ -84,11 +84,18 @@ func benchNode(_ name: String, configure: @escaping @Sendable (inout NodeConfig)
 }
 
 /// Resident memory of this process, MB (from /proc/self/status).
-func residentMB() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
-    let kb = Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-    return kb / 1024
+func residentMB() -> Int { memoryMB(pid: nil).total }
+
+/// Resident memory of a process (this one when `pid` is nil), MB: in all, its anonymous
+/// part (heap: what the program holds) and its file-backed part (pages of mapped files,
+/// e.g. SQLite's mmap of the database, which the kernel may drop at any time).
+func memoryMB(pid: Int32?) -> (total: Int, anon: Int, file: Int) {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid.map(String.init) ?? "self")/status", encoding: .utf8) else { return (0, 0, 0) }
+    func field(_ name: String) -> Int {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+    return (field("VmRSS"), field("RssAnon"), field("RssFile") + field("RssShmem"))
 }
 
 /// Runs sender → node(s) → receiver and measures it.
@@ -310,11 +317,13 @@ extension Bench {
             try setMany(count) { hour + UInt64($0 % 600_000) }
             let setSeconds = Double(Clock.monotonicNs() - t0) / 1e9
             sender.close()
-            let rssAfterSet = residentMB()
+            let memoryAfterSet = memoryMB(pid: nil)
+            let rssAfterSet = memoryAfterSet.total
 
             let (stopMs, startMs) = try hq.restart()
             let restartMs = stopMs + startMs
-            let rssAfterRestart = residentMB()
+            let memoryAfterRestart = memoryMB(pid: nil)
+            let rssAfterRestart = memoryAfterRestart.total
 
             // Probe: reminders due over the next few seconds while `count` wait.
             let probeClient = try Client(profile: alice)
@@ -349,6 +358,8 @@ extension Bench {
             let result: [String: Any] = [
                 "pending": count, "set_per_s": Int(Double(count) / setSeconds), "rss_mb_after_set": rssAfterSet,
                 "restart_ms": Int(restartMs), "stop_ms": Int(stopMs), "start_ms": Int(startMs), "rss_mb_after_restart": rssAfterRestart,
+                "anon_mb_after_set": memoryAfterSet.anon, "anon_mb_after_restart": memoryAfterRestart.anon,
+                "file_mb_after_set": memoryAfterSet.file, "file_mb_after_restart": memoryAfterRestart.file,
                 "probe": probe, "fired": lateness.count,
                 "lateness_p50_ms": pct(0.5), "lateness_p99_ms": pct(0.99), "lateness_max_ms": lateness.last ?? 0,
             ]
@@ -360,6 +371,7 @@ extension Bench {
                     reminders: \(count) pending
                       set         \(Int(Double(count) / setSeconds)) reminders/s (sealed, stored, scheduled)
                       memory      \(rssAfterSet) MB resident after setting, \(rssAfterRestart) MB after the restart (whole bench process)
+                      of which    heap \(memoryAfterSet.anon) → \(memoryAfterRestart.anon) MB, mapped files \(memoryAfterSet.file) → \(memoryAfterRestart.file) MB
                       restart     \(Int(restartMs)) ms with all of them pending (stop \(Int(stopMs)) ms, start \(Int(startMs)) ms)
                       firing      \(lateness.count)/\(probe) due notices; lateness p50 \(pct(0.5)) ms, p99 \(pct(0.99)) ms, max \(lateness.last ?? 0) ms
                     """)

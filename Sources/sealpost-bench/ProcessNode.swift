@@ -70,14 +70,6 @@ final class ProcessNode {
         return try Enrollment.join(code: invite.code, display: nil, profilePath: root + "/\(user).profile")
     }
 
-    /// Resident memory of the node process, MB.
-    var residentMB: Int {
-        guard let pid = process?.processIdentifier,
-              let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
-        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
-    }
-
     func close() {
         if let process, process.isRunning {
             process.terminate()
