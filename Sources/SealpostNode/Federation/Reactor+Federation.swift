@@ -16,7 +16,6 @@ import ZeroMQ
 /// early ones and dropping repeats, whatever path each copy took.
 extension Reactor {
     static let credit: UInt32 = 1000
-    static let routeStaleNs: UInt64 = 5_000_000_000
 
     // MARK: configuration
 
@@ -31,7 +30,7 @@ extension Reactor {
         }
         for peer in peers where links[peer.name] == nil {
             do {
-                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys)
+                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys, now: Clock.monotonicNs())
                 logger.info("peer added", metadata: ["peer": "\(peer.name)", "router": "\(peer.router)"])
             } catch {
                 logger.error("cannot open link to peer \(peer.name): \(error)")
@@ -72,33 +71,29 @@ extension Reactor {
         }
         var linkChanged = false
         for link in links.values {
-            let wasUp = link.helloAnswered
-            if link.helloAnswered && now &- link.lastHeardNs > PeerLink.reconnectingAfterNs {
-                // Silent: the peer may have restarted. Ask again, resend the window when it answers.
-                link.helloAnswered = false
-                for jid in link.inFlight.keys { journal.requeue(jid) }
-                link.inFlight.removeAll()
-                logger.warning("peer silent", metadata: ["peer": "\(link.name)"])
-            }
-            if wasUp != link.helloAnswered { linkChanged = true }
-            if !link.helloAnswered {
-                if now &- link.openedNs > PeerLink.reopenAfterNs && now &- link.lastHeardNs > PeerLink.reopenAfterNs {
-                    do { try link.reopen(context: context, keys: keys) } catch {
+            for action in link.machine.tick(now: now) {
+                switch action {
+                case .linkSilent:
+                    // Silent: the peer may have restarted. Ask again, resend the window when it answers.
+                    for jid in link.inFlight.keys { journal.requeue(jid) }
+                    link.inFlight.removeAll()
+                    logger.warning("peer silent", metadata: ["peer": "\(link.name)"])
+                    linkChanged = true
+                case .reopenSockets:
+                    do { try link.reopen(context: context, keys: keys, now: now) } catch {
                         logger.error("cannot reopen link to \(link.name): \(error)")
                     }
-                }
-                if now &- link.lastHelloSentNs >= PeerLink.pingIntervalNs {
-                    link.lastHelloSentNs = now
+                case .sendHello:
                     sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
+                case .reopenSubscription:
+                    do { try link.reopenSubscription(context: context, keys: keys, now: now) } catch {
+                        logger.error("cannot reopen subscription to \(link.name): \(error)")
+                    }
+                case .sendPing:
+                    sendPeer(link, .ping(sentNs: now))
+                case .linkUp:
+                    preconditionFailure("Invalid action: a link comes up on a HELLO answer, not on a tick")
                 }
-            } else if now &- max(link.routesHeardNs, link.subOpenedNs) > PeerLink.reopenAfterNs {
-                do { try link.reopenSubscription(context: context, keys: keys) } catch {
-                    logger.error("cannot reopen subscription to \(link.name): \(error)")
-                }
-            }
-            if link.helloAnswered && now &- link.lastPingSentNs >= PeerLink.pingIntervalNs {
-                link.lastPingSentNs = now
-                sendPeer(link, .ping(sentNs: now))
             }
             // Resend what the peer has not acknowledged in time (backoff per attempt).
             for (jid, sentNs) in link.inFlight {
@@ -109,8 +104,8 @@ extension Reactor {
                     journal.requeue(jid)
                 }
             }
-            if !link.undecidedRefusals.isEmpty, now &- link.createdNs >= PeerLink.undecidedForNs { settleRefusals(link) }
-            if link.routesHeardNs != 0 && now &- link.routesHeardNs > Self.routeStaleNs && !link.routes.isEmpty {
+            if !link.undecidedRefusals.isEmpty, link.machine.refusalsDue(now: now) { settleRefusals(link) }
+            if link.machine.routesStale(now: now) && !link.routes.isEmpty {
                 link.routes = []
                 linkChanged = true
             }
@@ -241,7 +236,7 @@ extension Reactor {
                     return
                 }
                 try pinPeerKey(link, signKey)
-                link.peerHelloNs = Clock.monotonicNs()
+                link.machine.peerSaidHello(now: Clock.monotonicNs())
                 try notePeerHello(link, epoch: epoch, onRouter: true)
                 replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
             case let .relay(jid, origin, dest, streamSeq, hops, envelope, epoch):
@@ -310,7 +305,7 @@ extension Reactor {
         }
         guard relayAllowed(origin: origin, via: link) else {
             // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
-            if link.routesHeardNs == 0, Clock.monotonicNs() &- link.createdNs < PeerLink.undecidedForNs,
+            if link.machine.holdsRefusals(now: Clock.monotonicNs()),
                link.undecidedRefusals[origin] != nil || link.undecidedRefusals.count < PeerLink.maxUndecidedOrigins {
                 // Its routes are not known yet (this node just started): decided once they are.
                 link.undecidedRefusals[origin, default: 0] += 1
@@ -472,7 +467,7 @@ extension Reactor {
                 continue
             }
             let now = Clock.monotonicNs()
-            link.heard(now: now)
+            link.machine.heard(now: now)
             do {
                 // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
                 if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
@@ -489,9 +484,7 @@ extension Reactor {
                     try pinPeerKey(link, signKey)
                     try notePeerHello(link, epoch: epoch, onRouter: false)
                     link.credit = Int(credit)
-                    if !link.helloAnswered {
-                        link.helloAnswered = true
-                        link.upSinceNs = now
+                    for case .linkUp in link.machine.helloAnswered(now: now) {
                         // Resend the whole window: what was in flight may have died with the connection.
                         for jid in link.inFlight.keys { journal.requeue(jid) }
                         link.inFlight.removeAll()
@@ -612,8 +605,7 @@ extension Reactor {
             }
         }
         link.routesSeq = seq
-        link.routesHeardNs = Clock.monotonicNs()
-        if entries.contains(where: { $0.dest == config.name }) { link.knowsUsSinceNs = link.routesHeardNs }
+        link.machine.routesHeard(now: Clock.monotonicNs(), listsUs: entries.contains(where: { $0.dest == config.name }))
         if accepted != link.routes {
             link.routes = accepted
             recomputeRoutes()
