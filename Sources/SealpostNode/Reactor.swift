@@ -54,16 +54,14 @@ final class Reactor {
     var adminEndpoint = ""
 
     // Clients.
-    var sessions: [[UInt8]: Session] = [:]
-    var attachedByUser: [String: Session] = [:]
+    /// Sessions, who is attached, pushes due or stalled, entries waiting per user.
+    var delivery = DeliveryState()
     var usersByCurveKey: [[UInt8]: String] = [:]
     var usersByName: [String: UserRecord] = [:]
     /// Stamped into every user's User-Id at the handshake (`u:NAME:GEN`); bumped at each revocation.
     var authGeneration: UInt64 = 1
     /// Per user: connections of this generation or older are refused (disabled, removed or re-keyed).
     var revokedThrough: [String: UInt64] = [:]
-    /// Mailbox entries waiting per local user (kept in memory for `status`).
-    var waiting: [String: Int] = [:]
     var nextSeq: UInt64 = 1
     var counters = NodeCounters()
     var rates = RateMeter()
@@ -131,9 +129,6 @@ final class Reactor {
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
     let batch: CycleBatch
-    /// Sessions whose push hit a full pipe: retried on the next short timeout.
-    var stalled: Set<[UInt8]> = []
-    var needsPump: Set<[UInt8]> = []
     var nextHousekeepingNs: UInt64 = 0
     var lastPruneNs: UInt64 = 0
 
@@ -212,7 +207,7 @@ final class Reactor {
             if user.disabledAt == nil { usersByCurveKey[user.curveKey] = user.name }
             usersByName[user.name] = user
         }
-        waiting = try store.waitingCounts()
+        delivery = DeliveryState(waiting: try store.waitingCounts())
         var senders = try store.mailboxUsageBySender()
         // DELIVERs of the last cycle before a crash may have carried seqs that were
         // never committed; skip past every seq such a cycle could have used.
@@ -299,7 +294,7 @@ final class Reactor {
             finishCycle()
             refreshStorageState(now: Clock.monotonicNs())
             pumpFiles()
-            if !stalled.isEmpty { retryStalled() }
+            if delivery.hasStalled { retryStalled() }
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
             if after >= nextHousekeepingNs { housekeeping() }
@@ -314,7 +309,7 @@ final class Reactor {
         var deadline = nextHousekeepingNs
         if !links.isEmpty || !journal.isEmpty { deadline = min(deadline, nextFederationTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
-        if !stalled.isEmpty { timeout = min(timeout, 10) }
+        if delivery.hasStalled { timeout = min(timeout, 10) }
         // While the disk is full, look at it often enough to notice space coming back.
         if storageFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
