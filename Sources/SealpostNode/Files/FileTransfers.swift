@@ -5,8 +5,8 @@ final class StoredFile {
     var record: FileRecord
     /// Chunks handed to the writer (durable or not): the next chunk expected is this one.
     var written: UInt32
-    /// Readers ('user:NAME', 'node:NAME') and whether they have the whole file.
-    var readers: [String: Bool] = [:]
+    /// Readers and whether they have the whole file.
+    var readers: [Reader: Bool] = [:]
     /// The session uploading it now (its routing id).
     var uploader: [UInt8]?
     /// Chunks received this cycle, for the writer.

@@ -17,7 +17,11 @@ extension Reactor {
 
     func loadFiles() throws {
         for record in try store.files() { transfers.files[record.id] = StoredFile(record: record) }
-        for r in try store.fileReaders() { transfers.files[r.id]?.readers[r.reader] = r.fetched }
+        for r in try store.fileReaders() {
+            // Any other text was never written by this node: the row is left alone, not a reader.
+            guard let reader = StoredFile.Reader(stored: r.reader) else { continue }
+            transfers.files[r.id]?.readers[reader] = r.fetched
+        }
         for file in transfers.files.values where file.isPulled && !file.isComplete { file.pullVia = nil }
     }
 
@@ -34,8 +38,8 @@ extension Reactor {
         case let .fileGet(id, from, count):
             requestDownload(session, user: user, id: id, from: from, count: count)
         case .fileDone(let id):
-            guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else { return }
-            try setReader(file, "user:\(user)", fetched: true)
+            guard let file = transfers.files[id], file.readers[.user(user)] != nil else { return }
+            try setReader(file, .user(user), fetched: true)
         default:
             break
         }
@@ -77,10 +81,10 @@ extension Reactor {
                                 createdAt: Clock.nowMs(), completedAt: nil)
         try write(ref: id) {
             try store.insert(file: record)
-            try store.setReader(file: id, reader: "user:\(user)", fetched: true)
+            try store.setReader(file: id, reader: .user(user), fetched: true)
         }
         let file = StoredFile(record: record)
-        file.readers["user:\(user)"] = true
+        file.readers[.user(user)] = true
         file.uploader = session.routingId
         transfers.files[id] = file
         batch.onRollback { [weak self] in self?.transfers.files[id] = nil }
@@ -124,11 +128,11 @@ extension Reactor {
     }
 
     private func requestDownload(_ session: Session, user: String, id: FileID, from: UInt32, count: UInt32) {
-        guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else {
+        guard let file = transfers.files[id], file.readers[.user(user)] != nil else {
             if let gone = burnFileRecord(id, user: user) { return refuseFile(session, id, .gone, gone) }
             return refuseFile(session, id, .unknownAddress, "no file \(id.hex) for you on \(config.name) (expired, or never sent to you)")
         }
-        if burnFileTaken(file, by: "user:\(user)") {
+        if burnFileTaken(file, by: .user(user)) {
             return refuseFile(session, id, .gone, "burned: this view-once file was fetched once already; it no longer exists here")
         }
         if let failure = file.failure { return refuseFile(session, id, failure.code, failure.reason) }
@@ -149,7 +153,7 @@ extension Reactor {
         }
     }
 
-    func setReader(_ file: StoredFile, _ reader: String, fetched: Bool) throws {
+    func setReader(_ file: StoredFile, _ reader: StoredFile.Reader, fetched: Bool) throws {
         guard file.readers[reader] != fetched else { return }
         try write(ref: file.record.id) { try store.setReader(file: file.record.id, reader: reader, fetched: fetched) }
         let previous = file.readers[reader]
@@ -186,7 +190,7 @@ extension Reactor {
             guard origin != config.name else { return } // offered from here but not here: refused at accept
             file = try startPull(id: offer.fileId, origin: origin, size: offer.cipherSize, chunks: offer.chunks)
         }
-        try setReader(file, "user:\(user)", fetched: false)
+        try setReader(file, .user(user), fetched: false)
     }
 
     /// Starts holding a file of another node (for a local recipient, or for a node behind this one).
@@ -222,12 +226,12 @@ extension Reactor {
             guard let file, file.failure == nil, file.record.size == size, file.record.chunks == chunks else {
                 return replyPeer(routingId, .fileHave(fileId: id, have: 0, known: false))
             }
-            try setReader(file, "node:\(peer)", fetched: false)
+            try setReader(file, .node(peer), fetched: false)
             let end = min(chunks, from &+ min(count, FileTransfers.maxRequest))
             if from < end { queueSend(FileSend(routing: routingId, peer: true, id: id, next: from, end: end)) }
         case .filePulled(let id):
-            guard let file = transfers.files[id], file.readers["node:\(peer)"] != nil else { return }
-            try setReader(file, "node:\(peer)", fetched: true)
+            guard let file = transfers.files[id], file.readers[.node(peer)] != nil else { return }
+            try setReader(file, .node(peer), fetched: true)
         default:
             break
         }
@@ -534,7 +538,7 @@ extension Reactor {
         let expired = Clock.ageMs(since: file.record.createdAt, now: nowMs) > lifetimeMs
         var done = false
         if let completed = file.record.completedAt, burn || Clock.ageMs(since: completed, now: nowMs) >= config.files.retentionHours * 3_600_000 {
-            let others = file.readers.filter { $0.key != "user:\(file.record.owner)" }
+            let others = file.readers.filter { $0.key != .user(file.record.owner) }
             done = !others.isEmpty && others.values.allSatisfy { $0 }
         }
         guard expired || done else { return }
