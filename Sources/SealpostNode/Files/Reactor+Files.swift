@@ -22,7 +22,6 @@ extension Reactor {
             guard let reader = StoredFile.Reader(stored: r.reader) else { continue }
             transfers.files[r.id]?.readers[reader] = r.fetched
         }
-        for file in transfers.files.values where file.isPulled && !file.isComplete { file.pullVia = nil }
     }
 
     // MARK: client commands
@@ -61,7 +60,7 @@ extension Reactor {
                 return refuseFile(session, id, .badRequest, "this file id is already in use")
             }
             // Continuing: chunks not yet durable are expected again from `have`.
-            file.uploader = session.routingId
+            file.uploadHeard(from: session.routingId)
             file.written = file.record.have
             file.batch.removeAll()
             return reply(session, .fileStatus(fileId: id, have: file.record.have, chunks: chunks))
@@ -85,7 +84,7 @@ extension Reactor {
         }
         let file = StoredFile(record: record)
         file.readers[.user(user)] = true
-        file.uploader = session.routingId
+        file.uploadHeard(from: session.routingId)
         transfers.files[id] = file
         batch.onRollback { [weak self] in self?.transfers.files[id] = nil }
         batch.afterCommit { [weak self] in
@@ -111,7 +110,7 @@ extension Reactor {
         guard index < file.record.have + FileTransfers.uploadWindow + FileTransfers.uploadWindow else {
             return refuseFile(session, id, .badRequest, "chunk \(index) is beyond the credit (\(FileTransfers.uploadWindow) unacknowledged chunks)")
         }
-        file.uploader = session.routingId
+        file.uploadHeard(from: session.routingId)
         accept(chunk: data, index: index, into: file)
     }
 
@@ -204,7 +203,7 @@ extension Reactor {
         try expectPullers(file)
         let free = transfers.disk.freeBytes
         if free < size + config.files.minFreeBytes {
-            file.failure = (.insufficientStorage, "\(config.name)'s disk is full: the file cannot be fetched from \(origin) (ask your operator)")
+            file.fail(.insufficientStorage, "\(config.name)'s disk is full: the file cannot be fetched from \(origin) (ask your operator)")
             logger.error("no disk space to pull a file", metadata: ["file": "\(id.hex)", "origin": "\(origin)", "free_mb": "\(free / 1_048_576)"])
         } else {
             logger.info("pulling file", metadata: ["file": "\(id.hex)", "origin": "\(origin)", "bytes": "\(size)"])
@@ -243,23 +242,23 @@ extension Reactor {
         defer { transfers.cycleNs += Clock.monotonicNs() - start }
         switch command {
         case let .fileData(id, index, hash, data):
-            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, index < file.record.chunks else { return }
-            file.lastDataNs = start
+            guard let file = transfers.files[id], file.pullVia == link.name, index < file.record.chunks else { return }
+            file.dataArrived(now: start)
             guard index == file.written else {
                 // A gap (a reconnect lost some): ask again from where we are.
-                if index > file.written { file.requested = file.written }
+                if index > file.written { file.askAgain() }
                 return
             }
             guard data.count == file.length(of: index) else {
                 transfers.damaged += 1
-                file.requested = file.written
+                file.askAgain()
                 return
             }
             accept(chunk: data, index: index, into: file)
             file.batchHashes.append(hash)
         case let .fileHave(id, _, known):
-            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, !known else { return }
-            file.failure = (.unknownAddress, "the file is no longer on \(file.record.origin) (expired or removed there)")
+            guard let file = transfers.files[id], file.pullVia == link.name, !known else { return }
+            file.fail(.unknownAddress, "the file is no longer on \(file.record.origin) (expired or removed there)")
             logger.warning("file gone from its origin", metadata: ["file": "\(id.hex)", "origin": "\(file.record.origin)"])
             transfers.sends.removeAll { $0.id == id && !$0.peer }
         default:
@@ -286,7 +285,7 @@ extension Reactor {
                 transfers.damaged += 1
                 logger.warning("damaged chunk from peer, asking again", metadata: ["file": "\(done.id.hex)", "after": "\(done.first)"])
                 file.written = file.record.have
-                file.requested = file.record.have
+                file.askAgain()
                 continue
             }
             if let error = done.error {
@@ -308,24 +307,19 @@ extension Reactor {
                 continue
             }
             let completedBefore = file.record.completedAt
-            file.record.have = newHave
-            if complete { file.record.completedAt = nowMs }
-            batch.onRollback {
-                // The chunks past `have` are on disk but not recorded: expected (and asked for) again.
-                file.record.have = have
-                file.record.completedAt = completedBefore
-                file.written = min(file.written, have)
-                file.requested = min(file.requested, have)
-            }
+            let uploader = file.uploader, via = file.pullVia
+            let before = file.durable(through: newHave, nowMs: nowMs)
+            // The chunks past `have` are on disk but not recorded: expected (and asked for) again.
+            batch.onRollback { file.rolledBack(to: before, have: have, completedAt: completedBefore) }
             let id = done.id
             batch.afterCommit { [weak self] in
                 guard let self else { return }
-                if let routing = file.uploader, self.sessions[routing] != nil {
+                if let routing = uploader, self.sessions[routing] != nil {
                     self.batch.reply(routing, .fileStatus(fileId: id, have: newHave, chunks: file.record.chunks))
                 }
                 if complete {
                     self.logger.info(file.isPulled ? "file pulled" : "upload complete", metadata: ["file": "\(id.hex)", "bytes": "\(file.record.size)"])
-                    if file.isPulled, let via = file.pullVia, let link = self.links[via] {
+                    if file.isPulled, let via, let link = self.links[via] {
                         self.sendPeer(link, .filePulled(fileId: id))
                     }
                 }
@@ -343,9 +337,8 @@ extension Reactor {
             send(routing, .error(code: (full ? ErrorCode.insufficientStorage : .internalError).rawValue, ref: id, reason: message))
         }
         if file.isPulled {
-            file.failure = (full ? .insufficientStorage : .internalError, message)
             file.written = file.record.have
-            file.requested = file.record.have
+            file.fail(full ? .insufficientStorage : .internalError, message)
             return
         }
         remove(file)
@@ -478,37 +471,16 @@ extension Reactor {
             logger.error("cannot forget the damaged chunk: \(error)")
             return
         }
-        file.record.have = index
-        file.record.completedAt = nil
-        file.written = index
-        file.requested = index
-        file.pullVia = nil
+        file.damaged(at: index)
     }
 
     /// Asks the next hop towards each file's origin for more chunks, within the pull window.
     private func requestPulls(now: UInt64) {
-        for file in transfers.files.values where file.isPulled && !file.isComplete && file.failure == nil {
-            guard let hop = routeTable.nextHop(to: file.record.origin), let link = links[hop], link.isUp(now: now) else {
-                file.requested = file.written
-                continue
-            }
-            if file.pullVia != hop {
-                file.pullVia = hop
-                file.requested = file.written
-            }
-            if file.requested > file.written && now &- file.lastDataNs > FileTransfers.pullTimeoutNs {
-                file.requested = file.written // nothing came: ask again
-            }
-            // Asked for and not yet durable (on the way, or with the writer): bounded, so a disk slower
-            // than the link holds back the pull instead of filling memory.
-            let outstanding = file.requested - file.record.have
-            guard outstanding <= 3 * FileTransfers.pullWindow, file.requested < file.record.chunks,
-                  file.requested - file.written <= FileTransfers.pullWindow / 2 else { continue }
-            let count = min(4 * FileTransfers.pullWindow - outstanding, FileTransfers.pullWindow, file.record.chunks - file.requested)
+        for file in transfers.files.values where file.isPulling {
+            let link = routeTable.nextHop(to: file.record.origin).flatMap { links[$0] }.flatMap { $0.isUp(now: now) ? $0 : nil }
+            guard let ask = file.pull(via: link?.name, now: now), let link else { continue }
             sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
-                                     chunks: file.record.chunks, from: file.requested, count: count))
-            if file.requested == file.written { file.lastDataNs = now }
-            file.requested += count
+                                     chunks: file.record.chunks, from: ask.from, count: ask.count))
         }
     }
 
@@ -519,7 +491,7 @@ extension Reactor {
             guard rate > 0, transfers.tokens <= 0 else { return 0 }
             return Int((-transfers.tokens + Double(FileChunks.cipherChunkBytes)) / rate / 1e6) + 1
         }
-        if transfers.files.values.contains(where: { $0.isPulled && !$0.isComplete && $0.failure == nil }) { return 100 }
+        if transfers.files.values.contains(where: \.isPulling) { return 100 }
         return nil
     }
 
@@ -558,8 +530,8 @@ extension Reactor {
         return [
             "files": all.count, "bytes": Int(all.reduce(UInt64(0)) { $0 + bytes($1) }),
             "complete": all.filter(\.isComplete).count,
-            "uploading": all.filter { !$0.isPulled && !$0.isComplete }.count,
-            "pulling": all.filter { $0.isPulled && !$0.isComplete && $0.failure == nil }.count,
+            "uploading": all.filter { if case .uploading = $0.state { return true }; return false }.count,
+            "pulling": all.filter(\.isPulling).count,
             "failed": all.filter { $0.failure != nil }.count,
             "sending": transfers.sends.count,
             "free_bytes": Int(transfers.disk.freeBytes),
