@@ -259,9 +259,9 @@ final class Reactor {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
-        let now = Clock.monotonicNs()
-        nextHousekeepingNs = now + Self.housekeepingIntervalNs
-        lastPruneNs = now
+        let start = Clock.monotonicNs()
+        nextHousekeepingNs = start + Self.housekeepingIntervalNs
+        lastPruneNs = start
         while !control.stopRequested {
             let linkList = Array(links.values)
             var items: [(PollTarget, PollEvents)] = [(.socket(zap), .readable), (.socket(router), .readable),
@@ -277,6 +277,8 @@ final class Reactor {
                 logger.critical("poll failed: \(error)")
                 break
             }
+            // The cycle's time for what it reads; timers after the cycle's work read the clock again.
+            let now = Clock.monotonicNs()
             if events[2].contains(.readable) { control.wakeup.drain() }
             if events[3].contains(.readable) { serveAdmin() }
             if events[0].contains(.readable) { serveZap() }
@@ -285,10 +287,10 @@ final class Reactor {
             fireDueReminders()
             expireBurns()
             expireJournalledBurns()
-            if events[1].contains(.readable) { readRouter() }
+            if events[1].contains(.readable) { readRouter(now: now) }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
-                if events[4 + 2 * index].contains(.readable) { readDealer(link) }
-                if events[5 + 2 * index].contains(.readable) { readSubscription(link) }
+                if events[4 + 2 * index].contains(.readable) { readDealer(link, now: now) }
+                if events[5 + 2 * index].contains(.readable) { readSubscription(link, now: now) }
             }
             collectFileWrites()
             finishCycle()

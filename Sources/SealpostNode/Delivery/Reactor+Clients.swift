@@ -10,9 +10,8 @@ extension Reactor {
 
     /// Reads one batch: up to `batchLimit` messages or `batchBudgetNs` of work, so
     /// a cycle (and an operator's `status`) never waits long behind a flood.
-    func readRouter() {
+    func readRouter(now start: UInt64) {
         var count = 0
-        let start = Clock.monotonicNs()
         while count < Self.batchLimit && !transfers.budgetSpent {
             if count & 63 == 63 && Clock.monotonicNs() - start > Self.batchBudgetNs { break }
             let message: Message?
@@ -24,11 +23,11 @@ extension Reactor {
             }
             guard let message else { break }
             count += 1
-            handle(message)
+            handle(message, now: start)
         }
     }
 
-    func handle(_ message: Message) {
+    func handle(_ message: Message, now: UInt64) {
         guard message.frames.count == 2 else {
             counters.malformed += 1
             return
@@ -44,7 +43,6 @@ extension Reactor {
         }
         guard principal != .admin else { return }
         if isRevoked(principal) { return refuseRevoked(routingId) }
-        let now = Clock.monotonicNs()
         let session = delivery.heard(routingId: routingId, principal: principal, now: now)
         let command: Command
         do {

@@ -110,7 +110,7 @@ extension Reactor {
                 linkChanged = true
             }
         }
-        if linkChanged { recomputeRoutes() }
+        if linkChanged { recomputeRoutes(now: now) }
         if now >= nextAnnounceNs {
             nextAnnounceNs = now + 1_000_000_000
             announceRoutes()
@@ -458,7 +458,7 @@ extension Reactor {
 
     // MARK: from peers, on our DEALERs and SUBs
 
-    func readDealer(_ link: PeerLink) {
+    func readDealer(_ link: PeerLink, now: UInt64) {
         var count = 0
         while count < Self.batchLimit, !transfers.budgetSpent, let message = try? link.dealer.receive(dontWait: true) {
             count += 1
@@ -466,7 +466,6 @@ extension Reactor {
                 counters.malformed += 1
                 continue
             }
-            let now = Clock.monotonicNs()
             link.machine.heard(now: now)
             do {
                 // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
@@ -489,7 +488,7 @@ extension Reactor {
                         for jid in link.inFlight.keys { journal.requeue(jid) }
                         link.inFlight.removeAll()
                         logger.info("peer connected", metadata: ["peer": "\(link.name)"])
-                        recomputeRoutes()
+                        recomputeRoutes(now: now)
                         nextAnnounceNs = 0
                     }
                 case .relayed(let jids):
@@ -526,7 +525,7 @@ extension Reactor {
         }
     }
 
-    func readSubscription(_ link: PeerLink) {
+    func readSubscription(_ link: PeerLink, now: UInt64) {
         var count = 0
         while count < 256, let message = try? link.sub.receive(dontWait: true) {
             count += 1
@@ -548,7 +547,7 @@ extension Reactor {
             }
             switch command {
             case let .routes(node, seq, entries):
-                receiveRoutes(from: link, node: node, seq: seq, entries: entries)
+                receiveRoutes(from: link, node: node, seq: seq, entries: entries, now: now)
             case let .summary(node, seq, json):
                 guard node != config.name, seq > (summaries[node]?.seq ?? 0) else { continue }
                 guard (try? JSONSerialization.jsonObject(with: Data(json))) is [String: Any] else {
@@ -566,7 +565,7 @@ extension Reactor {
 
     // MARK: routing
 
-    func receiveRoutes(from link: PeerLink, node: String, seq: UInt64, entries: [RouteEntry]) {
+    func receiveRoutes(from link: PeerLink, node: String, seq: UInt64, entries: [RouteEntry], now: UInt64) {
         guard node == link.name else {
             counters.rejectedAnnouncements += 1
             logger.warning("announcement rejected: sent by \(link.name) in the name of \(node)")
@@ -605,10 +604,10 @@ extension Reactor {
             }
         }
         link.routesSeq = seq
-        link.machine.routesHeard(now: Clock.monotonicNs(), listsUs: entries.contains(where: { $0.dest == config.name }))
+        link.machine.routesHeard(now: now, listsUs: entries.contains(where: { $0.dest == config.name }))
         if accepted != link.routes {
             link.routes = accepted
-            recomputeRoutes()
+            recomputeRoutes(now: now)
         }
         // Decided only now that its routes (and our route table) are known.
         if !link.undecidedRefusals.isEmpty { settleRefusals(link) }
@@ -626,8 +625,7 @@ extension Reactor {
                        metadata: ["peer": "\(link.name)", "origins": "\(still.keys.sorted().joined(separator: ","))", "count": "\(n)"])
     }
 
-    func recomputeRoutes() {
-        let now = Clock.monotonicNs()
+    func recomputeRoutes(now: UInt64 = Clock.monotonicNs()) {
         var announcements: [String: [RouteEntry]] = [:]
         for link in links.values where link.isUp(now: now) {
             var entries = link.routes
