@@ -54,16 +54,14 @@ final class Reactor {
     var adminEndpoint = ""
 
     // Clients.
-    var sessions: [[UInt8]: Session] = [:]
-    var attachedByUser: [String: Session] = [:]
+    /// Sessions, who is attached, pushes due or stalled, entries waiting per user.
+    var delivery = DeliveryState()
     var usersByCurveKey: [[UInt8]: String] = [:]
     var usersByName: [String: UserRecord] = [:]
     /// Stamped into every user's User-Id at the handshake (`u:NAME:GEN`); bumped at each revocation.
     var authGeneration: UInt64 = 1
     /// Per user: connections of this generation or older are refused (disabled, removed or re-keyed).
     var revokedThrough: [String: UInt64] = [:]
-    /// Mailbox entries waiting per local user (kept in memory for `status`).
-    var waiting: [String: Int] = [:]
     var nextSeq: UInt64 = 1
     var counters = NodeCounters()
     var rates = RateMeter()
@@ -131,9 +129,6 @@ final class Reactor {
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
     let batch: CycleBatch
-    /// Sessions whose push hit a full pipe: retried on the next short timeout.
-    var stalled: Set<[UInt8]> = []
-    var needsPump: Set<[UInt8]> = []
     var nextHousekeepingNs: UInt64 = 0
     var lastPruneNs: UInt64 = 0
 
@@ -212,7 +207,7 @@ final class Reactor {
             if user.disabledAt == nil { usersByCurveKey[user.curveKey] = user.name }
             usersByName[user.name] = user
         }
-        waiting = try store.waitingCounts()
+        delivery = DeliveryState(waiting: try store.waitingCounts())
         var senders = try store.mailboxUsageBySender()
         // DELIVERs of the last cycle before a crash may have carried seqs that were
         // never committed; skip past every seq such a cycle could have used.
@@ -264,9 +259,9 @@ final class Reactor {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
-        let now = Clock.monotonicNs()
-        nextHousekeepingNs = now + Self.housekeepingIntervalNs
-        lastPruneNs = now
+        let start = Clock.monotonicNs()
+        nextHousekeepingNs = start + Self.housekeepingIntervalNs
+        lastPruneNs = start
         while !control.stopRequested {
             let linkList = Array(links.values)
             var items: [(PollTarget, PollEvents)] = [(.socket(zap), .readable), (.socket(router), .readable),
@@ -282,6 +277,8 @@ final class Reactor {
                 logger.critical("poll failed: \(error)")
                 break
             }
+            // The cycle's time for what it reads; timers after the cycle's work read the clock again.
+            let now = Clock.monotonicNs()
             if events[2].contains(.readable) { control.wakeup.drain() }
             if events[3].contains(.readable) { serveAdmin() }
             if events[0].contains(.readable) { serveZap() }
@@ -290,16 +287,16 @@ final class Reactor {
             fireDueReminders()
             expireBurns()
             expireJournalledBurns()
-            if events[1].contains(.readable) { readRouter() }
+            if events[1].contains(.readable) { readRouter(now: now) }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
-                if events[4 + 2 * index].contains(.readable) { readDealer(link) }
-                if events[5 + 2 * index].contains(.readable) { readSubscription(link) }
+                if events[4 + 2 * index].contains(.readable) { readDealer(link, now: now) }
+                if events[5 + 2 * index].contains(.readable) { readSubscription(link, now: now) }
             }
             collectFileWrites()
             finishCycle()
             refreshStorageState(now: Clock.monotonicNs())
             pumpFiles()
-            if !stalled.isEmpty { retryStalled() }
+            if delivery.hasStalled { retryStalled() }
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
             if after >= nextHousekeepingNs { housekeeping() }
@@ -314,7 +311,7 @@ final class Reactor {
         var deadline = nextHousekeepingNs
         if !links.isEmpty || !journal.isEmpty { deadline = min(deadline, nextFederationTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
-        if !stalled.isEmpty { timeout = min(timeout, 10) }
+        if delivery.hasStalled { timeout = min(timeout, 10) }
         // While the disk is full, look at it often enough to notice space coming back.
         if storageFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }

@@ -52,7 +52,7 @@ extension Reactor {
                 "queue": link.inFlight.count + queued, "in_flight": link.inFlight.count,
                 "rtt_us": Int(link.rttNs / 1000),
             ]
-            peer["last_heard_ms"] = link.everHeard ? Int((now &- link.lastHeardNs) / 1_000_000) : NSNull()
+            peer["last_heard_ms"] = link.machine.lastHeard.map { Int((now &- $0) / 1_000_000) } ?? NSNull()
             peer["oldest_unacked_ms"] = oldest.map { Clock.ageMs(since: $0, now: nowMs) } ?? NSNull()
             // What the peer last said of its own storage: a peer with a full disk is why a link is stuck.
             peer["storage"] = summaries[link.name].flatMap {

@@ -140,10 +140,10 @@ extension NodeStore {
             _ = try db.run("DELETE FROM burns")
             let ids = try db.query("SELECT file_id FROM burn_files") { $0.blob(0) }
             for id in ids {
-                let readers = try db.query("SELECT reader FROM file_readers WHERE id = ? AND reader LIKE 'user:%'", .blob(id)) { $0.text(0) }
-                for reader in readers {
+                let readers = try db.query("SELECT reader FROM file_readers WHERE id = ?", .blob(id)) { StoredFile.Reader(stored: $0.text(0)) }
+                for case .user(let name)? in readers {
                     _ = try db.run("INSERT OR REPLACE INTO burn_log(id, recipient, event, at) VALUES(?,?,?,?)",
-                               .blob(id), .text(String(reader.dropFirst("user:".count))),
+                               .blob(id), .text(name),
                                .int(Int64(Burn.Receipt.Event.expired.rawValue)), .int(Int64(now)))
                 }
                 _ = try db.run("DELETE FROM file_readers WHERE id = ?", .blob(id))

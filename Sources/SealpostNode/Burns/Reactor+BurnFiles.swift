@@ -45,7 +45,7 @@ extension Reactor {
     /// Registers the nodes expected to pull a view-once file as its readers.
     func expectPullers(_ file: StoredFile) throws {
         guard let known = burnFiles[file.record.id] else { return }
-        for hop in known.pullers where file.readers["node:\(hop)"] == nil { try setReader(file, "node:\(hop)", fetched: false) }
+        for hop in known.pullers where file.readers[.node(hop)] == nil { try setReader(file, .node(hop), fetched: false) }
     }
 
     /// Why `user` can no longer fetch file `id` (a view-once file fetched or expired here), or nil.
@@ -56,8 +56,8 @@ extension Reactor {
     }
 
     /// Whether `reader` already has this view-once file (so it may not have it again).
-    func burnFileTaken(_ file: StoredFile, by reader: String) -> Bool {
-        burnFiles[file.record.id] != nil && file.readers[reader] == true && reader != "user:\(file.record.owner)"
+    func burnFileTaken(_ file: StoredFile, by reader: StoredFile.Reader) -> Bool {
+        burnFiles[file.record.id] != nil && file.readers[reader] == true && reader != .user(file.record.owner)
     }
 
     /// A view-once file is gone from this node: one signed receipt per reader — `viewed` for a
@@ -65,13 +65,13 @@ extension Reactor {
     /// who did not. The sender's own upload is not a reader.
     func burnFileGone(_ file: StoredFile) throws {
         guard let known = burnFiles[file.record.id] else { return }
-        for (reader, fetched) in file.readers.sorted(by: { $0.key < $1.key }) where reader != "user:\(file.record.owner)" {
-            let name = String(reader.dropFirst(5))
-            if reader.hasPrefix("user:") {
+        for (reader, fetched) in file.readers.sorted(by: { $0.key < $1.key }) where reader != .user(file.record.owner) {
+            switch reader {
+            case .user(let name):
                 let now = Clock.nowMs(), id = file.record.id
                 try write(ref: id) { try store.logBurn(id: id, recipient: name, event: fetched ? .viewed : .expired, at: now) }
                 try sendReceipt(fetched ? .viewed : .expired, burn: known.message, sender: known.sender, subject: address(name))
-            } else {
+            case .node(let name):
                 try sendReceipt(fetched ? .forwarded : .expired, burn: known.message, sender: known.sender, subject: name)
             }
         }

@@ -10,9 +10,8 @@ extension Reactor {
 
     /// Reads one batch: up to `batchLimit` messages or `batchBudgetNs` of work, so
     /// a cycle (and an operator's `status`) never waits long behind a flood.
-    func readRouter() {
+    func readRouter(now start: UInt64) {
         var count = 0
-        let start = Clock.monotonicNs()
         while count < Self.batchLimit && !transfers.budgetSpent {
             if count & 63 == 63 && Clock.monotonicNs() - start > Self.batchBudgetNs { break }
             let message: Message?
@@ -24,11 +23,11 @@ extension Reactor {
             }
             guard let message else { break }
             count += 1
-            handle(message)
+            handle(message, now: start)
         }
     }
 
-    func handle(_ message: Message) {
+    func handle(_ message: Message, now: UInt64) {
         guard message.frames.count == 2 else {
             counters.malformed += 1
             return
@@ -44,15 +43,7 @@ extension Reactor {
         }
         guard principal != .admin else { return }
         if isRevoked(principal) { return refuseRevoked(routingId) }
-        let now = Clock.monotonicNs()
-        let session: Session
-        if let existing = sessions[routingId], existing.principal == principal {
-            session = existing
-            session.lastHeardNs = now
-        } else {
-            session = Session(routingId: routingId, principal: principal, now: now)
-            sessions[routingId] = session
-        }
+        let session = delivery.heard(routingId: routingId, principal: principal, now: now)
         let command: Command
         do {
             command = try Command.decode(message.frames[1])
@@ -119,10 +110,7 @@ extension Reactor {
             listDirectory(session, requestId: requestId, query: query)
         case .attach(let window):
             let w = Int(min(max(window, 1), UInt32(Self.maxWindow)))
-            if let previous = attachedByUser[user], previous !== session { previous.attached = false }
-            session.attach(window: w)
-            attachedByUser[user] = session
-            needsPump.insert(session.routingId)
+            delivery.attach(session, user: user, window: w)
         case .ack(let seq):
             let through = min(seq, session.lastSent)
             guard through > session.acked else { return }
@@ -137,15 +125,12 @@ extension Reactor {
             quotas.changeMailbox(user, count: -freed.count, bytes: -freed.bytes)
             for s in bySender { quotas.changeSender(s.sender, count: -s.usage.count, bytes: -s.usage.bytes) }
             batch.afterCommit { [weak self] in
-                session.acknowledge(through: through)
-                self?.needsPump.insert(session.routingId)
-                self?.waiting[user, default: 0] -= removed
+                self?.delivery.acknowledged(session, user: user, through: through, removed: removed)
             }
         case .ping:
-            reply(session, .pong(attached: session.attached && attachedByUser[user] === session))
+            reply(session, .pong(attached: delivery.isAttached(session, user: user)))
         case .detach:
-            session.attached = false
-            if attachedByUser[user] === session { attachedByUser[user] = nil }
+            delivery.detach(session, user: user)
         case .enroll:
             reply(session, .error(code: ErrorCode.notAllowed.rawValue, ref: .zero, reason: "already enrolled"))
         case .view(let id):
@@ -281,8 +266,8 @@ extension Reactor {
         quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
         nextSeq += 1
         batch.push(to: user, seq: seq, envelope)
-        waiting[user, default: 0] += 1
-        batch.onRollback { [weak self] in self?.waiting[user, default: 1] -= 1 }
+        delivery.stored(for: user)
+        batch.onRollback { [weak self] in self?.delivery.storeRolledBack(for: user) }
         try applyReminder(envelope, forUser: user)
         try noteBurnFile(envelope, dest: nil)
         try noteFileOffer(envelope, to: user)
@@ -409,7 +394,7 @@ extension Reactor {
     /// 4. Push stored backlogs to sessions that have room.
     func finishCycle() {
         for (user, entries) in batch.takePushes() {
-            guard let session = attachedByUser[user], session.attached, session.caughtUp else { continue }
+            guard let session = delivery.caughtUpSession(of: user) else { continue }
             push(entries, to: session)
         }
 
@@ -436,18 +421,15 @@ extension Reactor {
 
         sendRelayAcks(outcome.acks)
 
-        for routing in needsPump {
+        for routing in delivery.takePumps() {
             if let session = sessions[routing] { pump(session) }
         }
-        needsPump.removeAll(keepingCapacity: true)
         dispatchJournal(now: Clock.monotonicNs())
     }
 
     /// Sessions whose pipe was full get their backlog pushed again.
     func retryStalled() {
-        let retry = stalled
-        stalled.removeAll()
-        for routing in retry {
+        for routing in delivery.takeStalled() {
             if let session = sessions[routing] { pump(session) }
         }
     }
@@ -462,7 +444,7 @@ extension Reactor {
             let before = session.lastSent
             guard send(session.routingId, .deliver(seq: seq, envelope: envelope)) else {
                 session.pushFailed(lastGood: before)
-                if sessions[session.routingId] === session { stalled.insert(session.routingId) }
+                delivery.stall(session)
                 return
             }
             session.pushed(seq)
@@ -513,9 +495,13 @@ extension Reactor {
         }
     }
 
+    /// Client state read by the other concerns (files, users, status); `delivery` changes it.
+    var sessions: [[UInt8]: Session] { delivery.sessions }
+    var attachedByUser: [String: Session] { delivery.attachedByUser }
+    var waiting: [String: Int] { delivery.waiting }
+
     func drop(_ routing: [UInt8]) {
-        guard let session = sessions.removeValue(forKey: routing) else { return }
-        if let user = session.user, attachedByUser[user] === session { attachedByUser[user] = nil }
+        delivery.drop(routing)
     }
 
     // MARK: housekeeping
@@ -526,10 +512,7 @@ extension Reactor {
         flushRefusedKeys(now: now)
         quotas.pruneBuckets(limits: config.limits, now: now)
         restoreHousekeeping()
-        for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
-            drop(routing)
-            _ = session
-        }
+        for routing in delivery.idle(now: now, timeout: Self.sessionTimeoutNs) { drop(routing) }
         if now - lastPruneNs > 3_600_000_000_000 {
             lastPruneNs = now
             let cutoff = Clock.nowMs() - UInt64(config.dedupeWindowHours) * 3_600_000

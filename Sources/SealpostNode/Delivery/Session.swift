@@ -47,7 +47,8 @@ final class Session {
     let routingId: [UInt8]
     let principal: Principal
     var lastHeardNs: UInt64
-    var attached = false
+    /// Set by ATTACH, cleared by DETACH or another ATTACH of the user (`DeliveryState`).
+    private(set) var attached = false
     var window = 0
     var lastSent: UInt64 = 0
     var acked: UInt64 = 0
@@ -80,6 +81,10 @@ final class Session {
         inFlightHead = 0
         caughtUp = false
         syncedSent = false
+    }
+
+    func detach() {
+        attached = false
     }
 
     func pushed(_ seq: UInt64) {

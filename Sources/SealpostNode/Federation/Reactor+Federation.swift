@@ -16,7 +16,6 @@ import ZeroMQ
 /// early ones and dropping repeats, whatever path each copy took.
 extension Reactor {
     static let credit: UInt32 = 1000
-    static let routeStaleNs: UInt64 = 5_000_000_000
 
     // MARK: configuration
 
@@ -31,7 +30,7 @@ extension Reactor {
         }
         for peer in peers where links[peer.name] == nil {
             do {
-                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys)
+                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys, now: Clock.monotonicNs())
                 logger.info("peer added", metadata: ["peer": "\(peer.name)", "router": "\(peer.router)"])
             } catch {
                 logger.error("cannot open link to peer \(peer.name): \(error)")
@@ -72,33 +71,29 @@ extension Reactor {
         }
         var linkChanged = false
         for link in links.values {
-            let wasUp = link.helloAnswered
-            if link.helloAnswered && now &- link.lastHeardNs > PeerLink.reconnectingAfterNs {
-                // Silent: the peer may have restarted. Ask again, resend the window when it answers.
-                link.helloAnswered = false
-                for jid in link.inFlight.keys { journal.requeue(jid) }
-                link.inFlight.removeAll()
-                logger.warning("peer silent", metadata: ["peer": "\(link.name)"])
-            }
-            if wasUp != link.helloAnswered { linkChanged = true }
-            if !link.helloAnswered {
-                if now &- link.openedNs > PeerLink.reopenAfterNs && now &- link.lastHeardNs > PeerLink.reopenAfterNs {
-                    do { try link.reopen(context: context, keys: keys) } catch {
+            for action in link.machine.tick(now: now) {
+                switch action {
+                case .linkSilent:
+                    // Silent: the peer may have restarted. Ask again, resend the window when it answers.
+                    for jid in link.inFlight.keys { journal.requeue(jid) }
+                    link.inFlight.removeAll()
+                    logger.warning("peer silent", metadata: ["peer": "\(link.name)"])
+                    linkChanged = true
+                case .reopenSockets:
+                    do { try link.reopen(context: context, keys: keys, now: now) } catch {
                         logger.error("cannot reopen link to \(link.name): \(error)")
                     }
-                }
-                if now &- link.lastHelloSentNs >= PeerLink.pingIntervalNs {
-                    link.lastHelloSentNs = now
+                case .sendHello:
                     sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
+                case .reopenSubscription:
+                    do { try link.reopenSubscription(context: context, keys: keys, now: now) } catch {
+                        logger.error("cannot reopen subscription to \(link.name): \(error)")
+                    }
+                case .sendPing:
+                    sendPeer(link, .ping(sentNs: now))
+                case .linkUp:
+                    preconditionFailure("Invalid action: a link comes up on a HELLO answer, not on a tick")
                 }
-            } else if now &- max(link.routesHeardNs, link.subOpenedNs) > PeerLink.reopenAfterNs {
-                do { try link.reopenSubscription(context: context, keys: keys) } catch {
-                    logger.error("cannot reopen subscription to \(link.name): \(error)")
-                }
-            }
-            if link.helloAnswered && now &- link.lastPingSentNs >= PeerLink.pingIntervalNs {
-                link.lastPingSentNs = now
-                sendPeer(link, .ping(sentNs: now))
             }
             // Resend what the peer has not acknowledged in time (backoff per attempt).
             for (jid, sentNs) in link.inFlight {
@@ -109,13 +104,13 @@ extension Reactor {
                     journal.requeue(jid)
                 }
             }
-            if !link.undecidedRefusals.isEmpty, now &- link.createdNs >= PeerLink.undecidedForNs { settleRefusals(link) }
-            if link.routesHeardNs != 0 && now &- link.routesHeardNs > Self.routeStaleNs && !link.routes.isEmpty {
+            if !link.undecidedRefusals.isEmpty, link.machine.refusalsDue(now: now) { settleRefusals(link) }
+            if link.machine.routesStale(now: now) && !link.routes.isEmpty {
                 link.routes = []
                 linkChanged = true
             }
         }
-        if linkChanged { recomputeRoutes() }
+        if linkChanged { recomputeRoutes(now: now) }
         if now >= nextAnnounceNs {
             nextAnnounceNs = now + 1_000_000_000
             announceRoutes()
@@ -241,7 +236,7 @@ extension Reactor {
                     return
                 }
                 try pinPeerKey(link, signKey)
-                link.peerHelloNs = Clock.monotonicNs()
+                link.machine.peerSaidHello(now: Clock.monotonicNs())
                 try notePeerHello(link, epoch: epoch, onRouter: true)
                 replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
             case let .relay(jid, origin, dest, streamSeq, hops, envelope, epoch):
@@ -310,7 +305,7 @@ extension Reactor {
         }
         guard relayAllowed(origin: origin, via: link) else {
             // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
-            if link.routesHeardNs == 0, Clock.monotonicNs() &- link.createdNs < PeerLink.undecidedForNs,
+            if link.machine.holdsRefusals(now: Clock.monotonicNs()),
                link.undecidedRefusals[origin] != nil || link.undecidedRefusals.count < PeerLink.maxUndecidedOrigins {
                 // Its routes are not known yet (this node just started): decided once they are.
                 link.undecidedRefusals[origin, default: 0] += 1
@@ -463,7 +458,7 @@ extension Reactor {
 
     // MARK: from peers, on our DEALERs and SUBs
 
-    func readDealer(_ link: PeerLink) {
+    func readDealer(_ link: PeerLink, now: UInt64) {
         var count = 0
         while count < Self.batchLimit, !transfers.budgetSpent, let message = try? link.dealer.receive(dontWait: true) {
             count += 1
@@ -471,8 +466,7 @@ extension Reactor {
                 counters.malformed += 1
                 continue
             }
-            let now = Clock.monotonicNs()
-            link.heard(now: now)
+            link.machine.heard(now: now)
             do {
                 // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
                 if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
@@ -489,14 +483,12 @@ extension Reactor {
                     try pinPeerKey(link, signKey)
                     try notePeerHello(link, epoch: epoch, onRouter: false)
                     link.credit = Int(credit)
-                    if !link.helloAnswered {
-                        link.helloAnswered = true
-                        link.upSinceNs = now
+                    for case .linkUp in link.machine.helloAnswered(now: now) {
                         // Resend the whole window: what was in flight may have died with the connection.
                         for jid in link.inFlight.keys { journal.requeue(jid) }
                         link.inFlight.removeAll()
                         logger.info("peer connected", metadata: ["peer": "\(link.name)"])
-                        recomputeRoutes()
+                        recomputeRoutes(now: now)
                         nextAnnounceNs = 0
                     }
                 case .relayed(let jids):
@@ -533,7 +525,7 @@ extension Reactor {
         }
     }
 
-    func readSubscription(_ link: PeerLink) {
+    func readSubscription(_ link: PeerLink, now: UInt64) {
         var count = 0
         while count < 256, let message = try? link.sub.receive(dontWait: true) {
             count += 1
@@ -555,7 +547,7 @@ extension Reactor {
             }
             switch command {
             case let .routes(node, seq, entries):
-                receiveRoutes(from: link, node: node, seq: seq, entries: entries)
+                receiveRoutes(from: link, node: node, seq: seq, entries: entries, now: now)
             case let .summary(node, seq, json):
                 guard node != config.name, seq > (summaries[node]?.seq ?? 0) else { continue }
                 guard (try? JSONSerialization.jsonObject(with: Data(json))) is [String: Any] else {
@@ -573,7 +565,7 @@ extension Reactor {
 
     // MARK: routing
 
-    func receiveRoutes(from link: PeerLink, node: String, seq: UInt64, entries: [RouteEntry]) {
+    func receiveRoutes(from link: PeerLink, node: String, seq: UInt64, entries: [RouteEntry], now: UInt64) {
         guard node == link.name else {
             counters.rejectedAnnouncements += 1
             logger.warning("announcement rejected: sent by \(link.name) in the name of \(node)")
@@ -612,11 +604,10 @@ extension Reactor {
             }
         }
         link.routesSeq = seq
-        link.routesHeardNs = Clock.monotonicNs()
-        if entries.contains(where: { $0.dest == config.name }) { link.knowsUsSinceNs = link.routesHeardNs }
+        link.machine.routesHeard(now: now, listsUs: entries.contains(where: { $0.dest == config.name }))
         if accepted != link.routes {
             link.routes = accepted
-            recomputeRoutes()
+            recomputeRoutes(now: now)
         }
         // Decided only now that its routes (and our route table) are known.
         if !link.undecidedRefusals.isEmpty { settleRefusals(link) }
@@ -634,8 +625,7 @@ extension Reactor {
                        metadata: ["peer": "\(link.name)", "origins": "\(still.keys.sorted().joined(separator: ","))", "count": "\(n)"])
     }
 
-    func recomputeRoutes() {
-        let now = Clock.monotonicNs()
+    func recomputeRoutes(now: UInt64 = Clock.monotonicNs()) {
         var announcements: [String: [RouteEntry]] = [:]
         for link in links.values where link.isUp(now: now) {
             var entries = link.routes

@@ -107,7 +107,7 @@ extension Reactor {
         batch.afterCommit { [weak self] in self?.restore.peerEpochs[name] = epoch }
         // Rolled back: the link asks again (a HELLO), so the new epoch is heard again and what
         // was kept for the peer is sent again then, not lost with this batch.
-        batch.onRollback { link.helloAnswered = false }
+        batch.onRollback { link.machine.helloRolledBack() }
         guard let known else { return }
         link.routesSeq = 0
         summaries[name] = nil

@@ -1,40 +1,5 @@
 import SealpostCore
 
-/// One file this node holds, whole or in part, and where its chunks are coming from.
-final class StoredFile {
-    var record: FileRecord
-    /// Chunks handed to the writer (durable or not): the next chunk expected is this one.
-    var written: UInt32
-    /// Readers ('user:NAME', 'node:NAME') and whether they have the whole file.
-    var readers: [String: Bool] = [:]
-    /// The session uploading it now (its routing id).
-    var uploader: [UInt8]?
-    /// Chunks received this cycle, for the writer.
-    var batch: [[UInt8]] = []
-    /// For a pull: the hashes the peer sent with the batch's chunks (checked by the writer).
-    var batchHashes: [[UInt8]] = []
-    var batchFirst: UInt32 = 0
-    /// Pulling from a peer: chunks asked for up to here (exclusive), and when data last came.
-    var requested: UInt32 = 0
-    var lastDataNs: UInt64 = 0
-    var pullVia: String?
-    /// Why it cannot be had (the origin no longer has it, the disk is full): downloads are refused with this.
-    var failure: (code: ErrorCode, reason: String)?
-
-    init(record: FileRecord) {
-        self.record = record
-        written = record.have
-        requested = record.have
-    }
-
-    var isComplete: Bool { record.have == record.chunks }
-    var isPulled: Bool { record.owner.isEmpty }
-
-    func length(of index: UInt32) -> Int {
-        FileChunks.cipherLength(index: index, chunks: record.chunks, cipherSize: record.size)
-    }
-}
-
 /// Chunks owed to a client (a download) or a peer (a pull it asked for), sent a
 /// few per cycle so that chat never waits behind a file.
 struct FileSend {

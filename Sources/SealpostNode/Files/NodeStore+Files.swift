@@ -75,9 +75,9 @@ extension NodeStore {
         try db.run("UPDATE files SET have = ?, completed_at = NULL WHERE id = ?", .int(Int64(index)), .blob(id.bytes))
     }
 
-    func setReader(file id: FileID, reader: String, fetched: Bool) throws {
+    func setReader(file id: FileID, reader: StoredFile.Reader, fetched: Bool) throws {
         try db.run("INSERT INTO file_readers(id, reader, fetched) VALUES(?,?,?) ON CONFLICT(id, reader) DO UPDATE SET fetched = excluded.fetched",
-                   .blob(id.bytes), .text(reader), .int(fetched ? 1 : 0))
+                   .blob(id.bytes), .text(reader.stored), .int(fetched ? 1 : 0))
     }
 
     func deleteFile(_ id: FileID) throws {

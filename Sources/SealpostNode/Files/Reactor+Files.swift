@@ -17,8 +17,11 @@ extension Reactor {
 
     func loadFiles() throws {
         for record in try store.files() { transfers.files[record.id] = StoredFile(record: record) }
-        for r in try store.fileReaders() { transfers.files[r.id]?.readers[r.reader] = r.fetched }
-        for file in transfers.files.values where file.isPulled && !file.isComplete { file.pullVia = nil }
+        for r in try store.fileReaders() {
+            // Any other text was never written by this node: the row is left alone, not a reader.
+            guard let reader = StoredFile.Reader(stored: r.reader) else { continue }
+            transfers.files[r.id]?.readers[reader] = r.fetched
+        }
     }
 
     // MARK: client commands
@@ -34,8 +37,8 @@ extension Reactor {
         case let .fileGet(id, from, count):
             requestDownload(session, user: user, id: id, from: from, count: count)
         case .fileDone(let id):
-            guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else { return }
-            try setReader(file, "user:\(user)", fetched: true)
+            guard let file = transfers.files[id], file.readers[.user(user)] != nil else { return }
+            try setReader(file, .user(user), fetched: true)
         default:
             break
         }
@@ -57,7 +60,7 @@ extension Reactor {
                 return refuseFile(session, id, .badRequest, "this file id is already in use")
             }
             // Continuing: chunks not yet durable are expected again from `have`.
-            file.uploader = session.routingId
+            file.uploadHeard(from: session.routingId)
             file.written = file.record.have
             file.batch.removeAll()
             return reply(session, .fileStatus(fileId: id, have: file.record.have, chunks: chunks))
@@ -77,11 +80,11 @@ extension Reactor {
                                 createdAt: Clock.nowMs(), completedAt: nil)
         try write(ref: id) {
             try store.insert(file: record)
-            try store.setReader(file: id, reader: "user:\(user)", fetched: true)
+            try store.setReader(file: id, reader: .user(user), fetched: true)
         }
         let file = StoredFile(record: record)
-        file.readers["user:\(user)"] = true
-        file.uploader = session.routingId
+        file.readers[.user(user)] = true
+        file.uploadHeard(from: session.routingId)
         transfers.files[id] = file
         batch.onRollback { [weak self] in self?.transfers.files[id] = nil }
         batch.afterCommit { [weak self] in
@@ -107,7 +110,7 @@ extension Reactor {
         guard index < file.record.have + FileTransfers.uploadWindow + FileTransfers.uploadWindow else {
             return refuseFile(session, id, .badRequest, "chunk \(index) is beyond the credit (\(FileTransfers.uploadWindow) unacknowledged chunks)")
         }
-        file.uploader = session.routingId
+        file.uploadHeard(from: session.routingId)
         accept(chunk: data, index: index, into: file)
     }
 
@@ -124,11 +127,11 @@ extension Reactor {
     }
 
     private func requestDownload(_ session: Session, user: String, id: FileID, from: UInt32, count: UInt32) {
-        guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else {
+        guard let file = transfers.files[id], file.readers[.user(user)] != nil else {
             if let gone = burnFileRecord(id, user: user) { return refuseFile(session, id, .gone, gone) }
             return refuseFile(session, id, .unknownAddress, "no file \(id.hex) for you on \(config.name) (expired, or never sent to you)")
         }
-        if burnFileTaken(file, by: "user:\(user)") {
+        if burnFileTaken(file, by: .user(user)) {
             return refuseFile(session, id, .gone, "burned: this view-once file was fetched once already; it no longer exists here")
         }
         if let failure = file.failure { return refuseFile(session, id, failure.code, failure.reason) }
@@ -149,7 +152,7 @@ extension Reactor {
         }
     }
 
-    func setReader(_ file: StoredFile, _ reader: String, fetched: Bool) throws {
+    func setReader(_ file: StoredFile, _ reader: StoredFile.Reader, fetched: Bool) throws {
         guard file.readers[reader] != fetched else { return }
         try write(ref: file.record.id) { try store.setReader(file: file.record.id, reader: reader, fetched: fetched) }
         let previous = file.readers[reader]
@@ -186,7 +189,7 @@ extension Reactor {
             guard origin != config.name else { return } // offered from here but not here: refused at accept
             file = try startPull(id: offer.fileId, origin: origin, size: offer.cipherSize, chunks: offer.chunks)
         }
-        try setReader(file, "user:\(user)", fetched: false)
+        try setReader(file, .user(user), fetched: false)
     }
 
     /// Starts holding a file of another node (for a local recipient, or for a node behind this one).
@@ -200,7 +203,7 @@ extension Reactor {
         try expectPullers(file)
         let free = transfers.disk.freeBytes
         if free < size + config.files.minFreeBytes {
-            file.failure = (.insufficientStorage, "\(config.name)'s disk is full: the file cannot be fetched from \(origin) (ask your operator)")
+            file.fail(.insufficientStorage, "\(config.name)'s disk is full: the file cannot be fetched from \(origin) (ask your operator)")
             logger.error("no disk space to pull a file", metadata: ["file": "\(id.hex)", "origin": "\(origin)", "free_mb": "\(free / 1_048_576)"])
         } else {
             logger.info("pulling file", metadata: ["file": "\(id.hex)", "origin": "\(origin)", "bytes": "\(size)"])
@@ -222,12 +225,12 @@ extension Reactor {
             guard let file, file.failure == nil, file.record.size == size, file.record.chunks == chunks else {
                 return replyPeer(routingId, .fileHave(fileId: id, have: 0, known: false))
             }
-            try setReader(file, "node:\(peer)", fetched: false)
+            try setReader(file, .node(peer), fetched: false)
             let end = min(chunks, from &+ min(count, FileTransfers.maxRequest))
             if from < end { queueSend(FileSend(routing: routingId, peer: true, id: id, next: from, end: end)) }
         case .filePulled(let id):
-            guard let file = transfers.files[id], file.readers["node:\(peer)"] != nil else { return }
-            try setReader(file, "node:\(peer)", fetched: true)
+            guard let file = transfers.files[id], file.readers[.node(peer)] != nil else { return }
+            try setReader(file, .node(peer), fetched: true)
         default:
             break
         }
@@ -239,23 +242,23 @@ extension Reactor {
         defer { transfers.cycleNs += Clock.monotonicNs() - start }
         switch command {
         case let .fileData(id, index, hash, data):
-            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, index < file.record.chunks else { return }
-            file.lastDataNs = start
+            guard let file = transfers.files[id], file.pullVia == link.name, index < file.record.chunks else { return }
+            file.dataArrived(now: start)
             guard index == file.written else {
                 // A gap (a reconnect lost some): ask again from where we are.
-                if index > file.written { file.requested = file.written }
+                if index > file.written { file.askAgain() }
                 return
             }
             guard data.count == file.length(of: index) else {
                 transfers.damaged += 1
-                file.requested = file.written
+                file.askAgain()
                 return
             }
             accept(chunk: data, index: index, into: file)
             file.batchHashes.append(hash)
         case let .fileHave(id, _, known):
-            guard let file = transfers.files[id], file.isPulled, file.pullVia == link.name, !known else { return }
-            file.failure = (.unknownAddress, "the file is no longer on \(file.record.origin) (expired or removed there)")
+            guard let file = transfers.files[id], file.pullVia == link.name, !known else { return }
+            file.fail(.unknownAddress, "the file is no longer on \(file.record.origin) (expired or removed there)")
             logger.warning("file gone from its origin", metadata: ["file": "\(id.hex)", "origin": "\(file.record.origin)"])
             transfers.sends.removeAll { $0.id == id && !$0.peer }
         default:
@@ -282,7 +285,7 @@ extension Reactor {
                 transfers.damaged += 1
                 logger.warning("damaged chunk from peer, asking again", metadata: ["file": "\(done.id.hex)", "after": "\(done.first)"])
                 file.written = file.record.have
-                file.requested = file.record.have
+                file.askAgain()
                 continue
             }
             if let error = done.error {
@@ -304,24 +307,19 @@ extension Reactor {
                 continue
             }
             let completedBefore = file.record.completedAt
-            file.record.have = newHave
-            if complete { file.record.completedAt = nowMs }
-            batch.onRollback {
-                // The chunks past `have` are on disk but not recorded: expected (and asked for) again.
-                file.record.have = have
-                file.record.completedAt = completedBefore
-                file.written = min(file.written, have)
-                file.requested = min(file.requested, have)
-            }
+            let uploader = file.uploader, via = file.pullVia
+            let before = file.durable(through: newHave, nowMs: nowMs)
+            // The chunks past `have` are on disk but not recorded: expected (and asked for) again.
+            batch.onRollback { file.rolledBack(to: before, have: have, completedAt: completedBefore) }
             let id = done.id
             batch.afterCommit { [weak self] in
                 guard let self else { return }
-                if let routing = file.uploader, self.sessions[routing] != nil {
+                if let routing = uploader, self.sessions[routing] != nil {
                     self.batch.reply(routing, .fileStatus(fileId: id, have: newHave, chunks: file.record.chunks))
                 }
                 if complete {
                     self.logger.info(file.isPulled ? "file pulled" : "upload complete", metadata: ["file": "\(id.hex)", "bytes": "\(file.record.size)"])
-                    if file.isPulled, let via = file.pullVia, let link = self.links[via] {
+                    if file.isPulled, let via, let link = self.links[via] {
                         self.sendPeer(link, .filePulled(fileId: id))
                     }
                 }
@@ -339,9 +337,8 @@ extension Reactor {
             send(routing, .error(code: (full ? ErrorCode.insufficientStorage : .internalError).rawValue, ref: id, reason: message))
         }
         if file.isPulled {
-            file.failure = (full ? .insufficientStorage : .internalError, message)
             file.written = file.record.have
-            file.requested = file.record.have
+            file.fail(full ? .insufficientStorage : .internalError, message)
             return
         }
         remove(file)
@@ -474,37 +471,16 @@ extension Reactor {
             logger.error("cannot forget the damaged chunk: \(error)")
             return
         }
-        file.record.have = index
-        file.record.completedAt = nil
-        file.written = index
-        file.requested = index
-        file.pullVia = nil
+        file.damaged(at: index)
     }
 
     /// Asks the next hop towards each file's origin for more chunks, within the pull window.
     private func requestPulls(now: UInt64) {
-        for file in transfers.files.values where file.isPulled && !file.isComplete && file.failure == nil {
-            guard let hop = routeTable.nextHop(to: file.record.origin), let link = links[hop], link.isUp(now: now) else {
-                file.requested = file.written
-                continue
-            }
-            if file.pullVia != hop {
-                file.pullVia = hop
-                file.requested = file.written
-            }
-            if file.requested > file.written && now &- file.lastDataNs > FileTransfers.pullTimeoutNs {
-                file.requested = file.written // nothing came: ask again
-            }
-            // Asked for and not yet durable (on the way, or with the writer): bounded, so a disk slower
-            // than the link holds back the pull instead of filling memory.
-            let outstanding = file.requested - file.record.have
-            guard outstanding <= 3 * FileTransfers.pullWindow, file.requested < file.record.chunks,
-                  file.requested - file.written <= FileTransfers.pullWindow / 2 else { continue }
-            let count = min(4 * FileTransfers.pullWindow - outstanding, FileTransfers.pullWindow, file.record.chunks - file.requested)
+        for file in transfers.files.values where file.isPulling {
+            let link = routeTable.nextHop(to: file.record.origin).flatMap { links[$0] }.flatMap { $0.isUp(now: now) ? $0 : nil }
+            guard let ask = file.pull(via: link?.name, now: now), let link else { continue }
             sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
-                                     chunks: file.record.chunks, from: file.requested, count: count))
-            if file.requested == file.written { file.lastDataNs = now }
-            file.requested += count
+                                     chunks: file.record.chunks, from: ask.from, count: ask.count))
         }
     }
 
@@ -515,7 +491,7 @@ extension Reactor {
             guard rate > 0, transfers.tokens <= 0 else { return 0 }
             return Int((-transfers.tokens + Double(FileChunks.cipherChunkBytes)) / rate / 1e6) + 1
         }
-        if transfers.files.values.contains(where: { $0.isPulled && !$0.isComplete && $0.failure == nil }) { return 100 }
+        if transfers.files.values.contains(where: \.isPulling) { return 100 }
         return nil
     }
 
@@ -534,7 +510,7 @@ extension Reactor {
         let expired = Clock.ageMs(since: file.record.createdAt, now: nowMs) > lifetimeMs
         var done = false
         if let completed = file.record.completedAt, burn || Clock.ageMs(since: completed, now: nowMs) >= config.files.retentionHours * 3_600_000 {
-            let others = file.readers.filter { $0.key != "user:\(file.record.owner)" }
+            let others = file.readers.filter { $0.key != .user(file.record.owner) }
             done = !others.isEmpty && others.values.allSatisfy { $0 }
         }
         guard expired || done else { return }
@@ -554,8 +530,8 @@ extension Reactor {
         return [
             "files": all.count, "bytes": Int(all.reduce(UInt64(0)) { $0 + bytes($1) }),
             "complete": all.filter(\.isComplete).count,
-            "uploading": all.filter { !$0.isPulled && !$0.isComplete }.count,
-            "pulling": all.filter { $0.isPulled && !$0.isComplete && $0.failure == nil }.count,
+            "uploading": all.filter { if case .uploading = $0.state { return true }; return false }.count,
+            "pulling": all.filter(\.isPulling).count,
             "failed": all.filter { $0.failure != nil }.count,
             "sending": transfers.sends.count,
             "free_bytes": Int(transfers.disk.freeBytes),

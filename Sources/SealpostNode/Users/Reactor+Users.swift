@@ -183,7 +183,7 @@ extension Reactor {
             self.usersByName[user.name] = nil
             if self.usersByCurveKey[user.curveKey] == user.name { self.usersByCurveKey[user.curveKey] = nil }
             closed = self.revokeSessions(of: user.name)
-            self.waiting[user.name] = nil
+            self.delivery.forgetWaiting(of: user.name)
             for id in reminders { self.schedule.remove(user: user.name, reminder: id) }
             self.pendingBurns = (try? self.store.burnCount()) ?? self.pendingBurns
             self.nextBurnExpiryMs = (try? self.store.nextBurnExpiry()) ?? nil
