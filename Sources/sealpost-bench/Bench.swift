@@ -219,7 +219,7 @@ extension Bench {
             let poller = Thread {
                 while !stop.load(ordering: .acquiring) {
                     let t0 = Clock.monotonicNs()
-                    if (try? AdminClient.request(dataDir: dir, ["cmd": "status"])) != nil {
+                    if (try? AdminClient.status(dataDir: dir)) != nil {
                         let dt = Clock.monotonicNs() - t0
                         statusTimes.withLock { $0.append(dt) }
                     }

@@ -102,9 +102,9 @@ final class BurnTests: XCTestCase {
         XCTAssertFalse(alice.check(receipt: forged).verified)
 
         assertGone(sample(envelope), from: [hq, traffic], "after viewing")
-        let status = try traffic.status()["burns"] as? [String: Any]
-        XCTAssertEqual(status?["pending"] as? Int, 0)
-        XCTAssertEqual(status?["viewed"] as? Int, 1)
+        let status = try traffic.status().burns
+        XCTAssertEqual(status.pending, 0)
+        XCTAssertEqual(status.viewed, 1)
     }
 
     func testUnviewedBurnExpiresEverywhereWithReceipts() throws {
@@ -247,7 +247,7 @@ final class BurnTests: XCTestCase {
         XCTAssertTrue(receipts.allSatisfy { $0.verified && $0.receipt.burn == sent.id }, "\(receipts)")
         assertGone(needle, from: [hq, traffic], "after the view-once file was fetched")
         for node in [hq, traffic] {
-            XCTAssertEqual((try node.status()["files"] as? [String: Any])?["files"] as? Int, 0, node.name)
+            XCTAssertEqual(try node.status().files.files, 0, node.name)
         }
         // Nothing may quote it.
         XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "fwd", quoting: sent.id))
@@ -270,7 +270,7 @@ final class BurnTests: XCTestCase {
                        ["district:viewed:zhao@district", "hq:forwarded:traffic", "traffic:forwarded:district"])
         XCTAssertTrue(receipts.allSatisfy { $0.verified && $0.receipt.burn == sent.id }, "\(receipts)")
         for node in [hq, traffic, district] {
-            XCTAssertEqual((try node.status()["files"] as? [String: Any])?["files"] as? Int, 0, node.name)
+            XCTAssertEqual(try node.status().files.files, 0, node.name)
             let left = (try? FileManager.default.contentsOfDirectory(atPath: node.dir.path + "/files")) ?? []
             XCTAssertFalse(left.contains { $0.hasPrefix(sent.fileId.hex) }, "\(node.name): \(left)")
         }
@@ -287,14 +287,14 @@ final class BurnTests: XCTestCase {
             Burn.Image(name: "photo\(n).png", data: png + (0..<(bytes - png.count)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) })
         }
         let bobAddress = Address("bob@hq")!
-        let before = try hq.counter("envelopes_in")
+        let before = try hq.counter(\.envelopesIn)
         XCTAssertThrowsError(try alice.sendBurn(to: bobAddress, text: "", images: (1...7).map { image($0, bytes: 100) })) { error in
             XCTAssertTrue("\(error)".contains("at most 6 images"), "\(error)")
         }
         XCTAssertThrowsError(try alice.sendBurn(to: bobAddress, text: "", images: [image(1, bytes: Burn.maxImageBytes + 1)])) { error in
             XCTAssertTrue("\(error)".contains("MiB per image"), "\(error)")
         }
-        XCTAssertEqual(try hq.counter("envelopes_in"), before, "nothing was sent")
+        XCTAssertEqual(try hq.counter(\.envelopesIn), before, "nothing was sent")
 
         // Six images of 2 MiB (the largest burn message) with a text.
         let images = (1...6).map { image($0, bytes: Burn.maxImageBytes) }
@@ -363,7 +363,7 @@ final class BurnTests: XCTestCase {
             XCTAssertTrue(reason.contains("cannot be forwarded or quoted"), reason)
         }
         XCTAssertThrowsError(try wu.markReminderDone(burn, sender: Address("alice@hq")!))
-        XCTAssertEqual(try traffic.counter("undeliverable"), 0)
+        XCTAssertEqual(try traffic.counter(\.undeliverable), 0)
 
         // An ordinary quote goes through and names what it quotes.
         let plain = try alice.sendText(to: Address("wu@traffic")!, text: "original")
@@ -407,7 +407,7 @@ final class BurnTests: XCTestCase {
                 XCTAssertEqual(code, 400, what)
             }
         }
-        XCTAssertEqual((try hq.status()["burns"] as? [String: Any])?["pending"] as? Int, 0)
+        XCTAssertEqual(try hq.status().burns.pending, 0)
         // A VIEW of something that is not there.
         XCTAssertThrowsError(try alice.view(MessageID(bytes: Array(repeating: 1, count: 16))!)) { error in
             guard case ClientError.refused(let code, _) = error else { return XCTFail("\(error)") }

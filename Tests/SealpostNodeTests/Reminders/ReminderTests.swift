@@ -83,8 +83,8 @@ final class ReminderTests: XCTestCase {
         try alice.cancelReminder(id, recipients: [Address("wu@traffic")!])
         let cancelled = try collect(wu, until: "reminder_cancelled", timeoutMs: 5000)
         XCTAssertEqual(cancelled.last?.kind, "reminder_cancelled")
-        try traffic.waitFor("wu's due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
-        try hq.waitFor("alice's own due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
+        try traffic.waitFor("wu's due notice withdrawn") { ($0.reminders.pending) == 0 }
+        try hq.waitFor("alice's own due notice withdrawn") { ($0.reminders.pending) == 0 }
         while Clock.nowMs() <= due + 300 { usleep(20_000) }
         let after = try collect(wu, until: "reminder_due", timeoutMs: 300)
         XCTAssertFalse(after.contains { $0.kind == "reminder_due" }, "nothing fires after a cancel")
@@ -94,7 +94,7 @@ final class ReminderTests: XCTestCase {
         // A text sent after the cancel travels the same stream: once it is in, so is the cancel.
         let marker = try wu.sendText(to: Address("alice@hq")!, text: "marker")
         XCTAssertTrue(try collect(alice, until: "text").contains { $0.id == marker })
-        XCTAssertEqual(((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int), 1)
+        XCTAssertEqual((try hq.status().reminders.pending), 1)
     }
 
     func testBadRemindersAreRefused() throws {

@@ -47,7 +47,7 @@ final class AccountLifecycleTests: XCTestCase {
         let (hq, traffic, alice, wu) = try twoUnits()
         let bob = try Client(profile: try hq.join("bob"))
         _ = try wu.sendText(to: Address("alice@hq")!, text: "waiting for you")
-        try hq.waitFor("the message to wait for alice") { (($0["waiting"] as? [String: Any])?["by_user"] as? [String: Int])?["alice"] == 1 }
+        try hq.waitFor("the message to wait for alice") { $0.waiting.byUser["alice"] == 1 }
         try alice.attach()
         try alice.flush()
 
@@ -61,15 +61,15 @@ final class AccountLifecycleTests: XCTestCase {
         XCTAssertNotNil(try waitForError(alice, code: .keyRevoked), "a command on the old connection must be refused too")
         // The next handshake with the key fails.
         XCTAssertFalse(admitted(alice.profile))
-        XCTAssertGreaterThan(try hq.counter("refused_keys"), 0)
-        XCTAssertEqual((try hq.status()["users"] as? [String: Any])?["disabled"] as? Int, 1)
+        XCTAssertGreaterThan(try hq.counter(\.refusedKeys), 0)
+        XCTAssertEqual(try hq.status().users.disabled, 1)
         // Left out of the directory, here and on the other unit; new mail refused, waiting mail kept.
         XCTAssertTrue(refusedLookup(bob, "alice@hq"))
         XCTAssertThrowsError(try bob.sendText(to: Address("alice@hq")!, text: "hi")) { error in
             XCTAssertTrue("\(error)".contains("disabled"), "\(error)")
         }
         waitUntil("traffic to drop alice from its directory") { refusedLookup(wu, "alice@hq") }
-        XCTAssertEqual((try hq.status()["waiting"] as? [String: Any])?["messages"] as? Int, 1)
+        XCTAssertEqual(try hq.status().waiting.messages, 1)
 
         let enabled = try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .enable)
         XCTAssertEqual(enabled.state, "active")
@@ -101,7 +101,7 @@ final class AccountLifecycleTests: XCTestCase {
     func testRemovedUserIsWithdrawnFromTheOtherUnitsDirectory() throws {
         let (hq, traffic, alice, wu) = try twoUnits()
         _ = try wu.sendText(to: Address("alice@hq")!, text: "one")
-        try hq.waitFor("the message to wait for alice") { (($0["waiting"] as? [String: Any])?["messages"] as? Int) == 1 }
+        try hq.waitFor("the message to wait for alice") { ($0.waiting.messages) == 1 }
         try alice.attach()
         try alice.flush()
 
@@ -112,12 +112,12 @@ final class AccountLifecycleTests: XCTestCase {
         XCTAssertNotNil(try waitForError(alice, code: .keyRevoked))
         XCTAssertFalse(admitted(alice.profile))
         let status = try hq.status()
-        XCTAssertEqual((status["users"] as? [String: Any])?["enrolled"] as? Int, 0)
-        XCTAssertEqual((status["waiting"] as? [String: Any])?["messages"] as? Int, 0)
+        XCTAssertEqual(status.users.enrolled, 0)
+        XCTAssertEqual(status.waiting.messages, 0)
         XCTAssertTrue(try Operator.users(dataDir: hq.dir).isEmpty)
         // The other unit fetches hq's directory again (version bumped) and drops alice.
         waitUntil("traffic to withdraw alice@hq") { refusedLookup(wu, "alice@hq") }
-        try traffic.waitFor("no federated entries") { (($0["users"] as? [String: Any])?["federated"] as? Int) == 0 }
+        try traffic.waitFor("no federated entries") { ($0.users.federated) == 0 }
         XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "two"))
         // The name can be used again, by a new person.
         XCTAssertNoThrow(try Operator.invite(dataDir: hq.dir, user: "alice", endpoint: hq.endpoint))
@@ -176,7 +176,7 @@ final class AccountLifecycleTests: XCTestCase {
         XCTAssertFalse(try Operator.invites(dataDir: hq.dir).contains { $0.user == "alice" && $0.rekey && $0.usedAt == nil },
                        "the open re-key invite is withdrawn")
         XCTAssertThrowsError(try Enrollment.join(code: code, display: nil, profilePath: hq.profilePath("alice-new"), timeoutMs: 2000))
-        let users = try AdminClient.request(dataDir: hq.dir, ["cmd": "status"])["users"] as? [String: Any]
+        let users = try AdminClient.status(dataDir: hq.dir).users
         XCTAssertNotNil(users)
         XCTAssertThrowsError(try Operator.changeUser(dataDir: hq.dir, user: "alice", action: .enable))
         XCTAssertFalse(admitted(alice.profile))
@@ -191,7 +191,7 @@ final class AccountLifecycleTests: XCTestCase {
         let listed = try Operator.invites(dataDir: hq.dir)
         XCTAssertEqual(listed.map(\.user), ["carol"])
         XCTAssertNil(listed.first?.usedAt)
-        let refusedBefore = try hq.counter("refused_keys")
+        let refusedBefore = try hq.counter(\.refusedKeys)
 
         let revoked = try Operator.revokeInvite(dataDir: hq.dir, id: "carol")
         XCTAssertEqual(revoked.id, listed.first?.id)
@@ -199,8 +199,8 @@ final class AccountLifecycleTests: XCTestCase {
         XCTAssertThrowsError(try Enrollment.join(code: invite.code, display: nil, profilePath: hq.profilePath("carol"), timeoutMs: 2000)) { error in
             guard case ClientError.unreachable = error else { return XCTFail("expected a refused handshake, got \(error)") }
         }
-        XCTAssertGreaterThan(try hq.counter("refused_keys"), refusedBefore)
-        XCTAssertEqual((try hq.status()["users"] as? [String: Any])?["enrolled"] as? Int, 0)
+        XCTAssertGreaterThan(try hq.counter(\.refusedKeys), refusedBefore)
+        XCTAssertEqual(try hq.status().users.enrolled, 0)
         XCTAssertThrowsError(try Operator.revokeInvite(dataDir: hq.dir, id: revoked.id))
 
         // A used invite cannot be revoked (the user is disabled instead).
