@@ -284,6 +284,7 @@ final class Reactor {
             }
             if events[2].contains(.readable) { control.wakeup.drain() }
             if events[3].contains(.readable) { serveAdmin() }
+            if control.metrics.isWanted { control.metrics.publish(status()) }
             if events[0].contains(.readable) { serveZap() }
             // Due notices first: a cancel read in this same cycle then finds the notice
             // already fired (its row gone) and changes nothing, never the reverse.
