@@ -27,7 +27,6 @@ final class Reactor {
     static let batchBudgetNs: UInt64 = 5_000_000
     static let maxWindow = 4096
     static let sessionTimeoutNs: UInt64 = 30_000_000_000
-    static let housekeepingIntervalNs: UInt64 = 5_000_000_000
     static let federationTickNs: UInt64 = 100_000_000
 
     var config: NodeConfig
@@ -265,7 +264,7 @@ final class Reactor {
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
         let now = Clock.monotonicNs()
-        nextHousekeepingNs = now + Self.housekeepingIntervalNs
+        nextHousekeepingNs = now + config.timers.housekeepingNs
         lastPruneNs = now
         while !control.stopRequested {
             let linkList = Array(links.values)

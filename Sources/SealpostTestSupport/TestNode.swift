@@ -15,6 +15,9 @@ public final class TestNode {
     public private(set) var endpoint: String = ""
     public private(set) var publishEndpoint: String = ""
     private let logger: Logger
+    /// The protocol timers the node runs with: `.fast` for tests (a link seen down in about a
+    /// second), `.standard` for the bench, which measures a node as deployed.
+    public var timers: NodeTimers = .fast
 
     public convenience init(_ name: String) throws { try self.init(name: name) }
 
@@ -38,7 +41,7 @@ public final class TestNode {
     }()
 
     public func start(configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
-        let fixed = endpoint, fixedPublish = publishEndpoint
+        let fixed = endpoint, fixedPublish = publishEndpoint, timers = timers
         // On a restart the old port may be held for a moment: a client reconnecting to it while the
         // node is down can end up connected to itself (TCP simultaneous open) until its handshake fails.
         let deadline = Clock.monotonicNs() + 5_000_000_000
@@ -47,6 +50,7 @@ public final class TestNode {
                 node = try Node.start(dataDir: dir, logger: logger) { config in
                     if !fixed.isEmpty { config.listen = fixed }
                     if !fixedPublish.isEmpty { config.publish = fixedPublish }
+                    config.timers = timers
                     configure(&config)
                 }
                 break

@@ -76,6 +76,7 @@ func benchNode(_ name: String, configure: @escaping @Sendable (inout NodeConfig)
     var logger = Logger(label: "bench.node")
     logger.logLevel = .warning
     let node = try TestNode(name: name, prefix: "sealpost-bench", logger: logger) { $0.limits = .unmetered }
+    node.timers = .standard // measured as deployed
     try node.start(configure: configure)
     return node
 }

@@ -37,6 +37,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// Tests only (never read from `node.yaml`): how long a restored node waits for a gap
     /// in a stream to be filled before it gives the missing envelopes up.
     public var restoreGapGraceMs: UInt64 = 30_000
+    /// Tests only (never read from `node.yaml`): the protocol timers; deployed nodes use `.standard`.
+    public var timers = NodeTimers.standard
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"

@@ -16,7 +16,6 @@ import ZeroMQ
 /// early ones and dropping repeats, whatever path each copy took.
 extension Reactor {
     static let credit: UInt32 = 1000
-    static let routeStaleNs: UInt64 = 5_000_000_000
 
     // MARK: configuration
 
@@ -67,13 +66,13 @@ extension Reactor {
     func federationTick(now: UInt64) {
         nextFederationTickNs = now + Self.federationTickNs
         if now >= nextConfigCheckNs {
-            nextConfigCheckNs = now + 1_000_000_000
+            nextConfigCheckNs = now + config.timers.configCheckNs
             reloadConfigIfChanged()
         }
         var linkChanged = false
         for link in links.values {
             let wasUp = link.helloAnswered
-            if link.helloAnswered && now &- link.lastHeardNs > PeerLink.reconnectingAfterNs {
+            if link.helloAnswered && now &- link.lastHeardNs > config.timers.reconnectingAfterNs {
                 // Silent: the peer may have restarted. Ask again, resend the window when it answers.
                 link.helloAnswered = false
                 for jid in link.inFlight.keys { journal.requeue(jid) }
@@ -82,47 +81,47 @@ extension Reactor {
             }
             if wasUp != link.helloAnswered { linkChanged = true }
             if !link.helloAnswered {
-                if now &- link.openedNs > PeerLink.reopenAfterNs && now &- link.lastHeardNs > PeerLink.reopenAfterNs {
+                if now &- link.openedNs > config.timers.reopenAfterNs && now &- link.lastHeardNs > config.timers.reopenAfterNs {
                     do { try link.reopen(context: context, keys: keys) } catch {
                         logger.error("cannot reopen link to \(link.name): \(error)")
                     }
                 }
-                if now &- link.lastHelloSentNs >= PeerLink.pingIntervalNs {
+                if now &- link.lastHelloSentNs >= config.timers.pingNs {
                     link.lastHelloSentNs = now
                     sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
                 }
-            } else if now &- max(link.routesHeardNs, link.subOpenedNs) > PeerLink.reopenAfterNs {
+            } else if now &- max(link.routesHeardNs, link.subOpenedNs) > config.timers.reopenAfterNs {
                 do { try link.reopenSubscription(context: context, keys: keys) } catch {
                     logger.error("cannot reopen subscription to \(link.name): \(error)")
                 }
             }
-            if link.helloAnswered && now &- link.lastPingSentNs >= PeerLink.pingIntervalNs {
+            if link.helloAnswered && now &- link.lastPingSentNs >= config.timers.pingNs {
                 link.lastPingSentNs = now
                 sendPeer(link, .ping(sentNs: now))
             }
             // Resend what the peer has not acknowledged in time (backoff per attempt).
             for (jid, sentNs) in link.inFlight {
                 let attempts = journal.entries[jid]?.attempts ?? 1
-                let rto = min(UInt64(1) << UInt64(min(attempts - 1, 5)), 30) * 1_000_000_000
+                let rto = min(UInt64(1) << UInt64(min(attempts - 1, 5)), 30) * config.timers.retransmitNs
                 if now &- sentNs > rto {
                     link.inFlight[jid] = nil
                     journal.requeue(jid)
                 }
             }
-            if !link.undecidedRefusals.isEmpty, now &- link.createdNs >= PeerLink.undecidedForNs { settleRefusals(link) }
-            if link.routesHeardNs != 0 && now &- link.routesHeardNs > Self.routeStaleNs && !link.routes.isEmpty {
+            if !link.undecidedRefusals.isEmpty, now &- link.createdNs >= config.timers.undecidedForNs { settleRefusals(link) }
+            if link.routesHeardNs != 0 && now &- link.routesHeardNs > config.timers.routeStaleNs && !link.routes.isEmpty {
                 link.routes = []
                 linkChanged = true
             }
         }
         if linkChanged { recomputeRoutes() }
         if now >= nextAnnounceNs {
-            nextAnnounceNs = now + 1_000_000_000
+            nextAnnounceNs = now + config.timers.announceNs
             announceRoutes()
             requestDirectories(now: now)
         }
         if now >= nextSummaryNs {
-            nextSummaryNs = now + 5_000_000_000
+            nextSummaryNs = now + config.timers.summaryNs
             publishSummary()
         }
         dispatchJournal(now: now)
@@ -310,7 +309,7 @@ extension Reactor {
         }
         guard relayAllowed(origin: origin, via: link) else {
             // Not acknowledged: if this is only a route not yet learned, the peer sends it again later.
-            if link.routesHeardNs == 0, Clock.monotonicNs() &- link.createdNs < PeerLink.undecidedForNs,
+            if link.routesHeardNs == 0, Clock.monotonicNs() &- link.createdNs < config.timers.undecidedForNs,
                link.undecidedRefusals[origin] != nil || link.undecidedRefusals.count < PeerLink.maxUndecidedOrigins {
                 // Its routes are not known yet (this node just started): decided once they are.
                 link.undecidedRefusals[origin, default: 0] += 1
@@ -660,22 +659,20 @@ extension Reactor {
 
     // MARK: directory
 
-    /// A DIR-REQ not answered within this is given up (a later answer is unsolicited).
-    static let directoryRequestTimeoutNs: UInt64 = 10_000_000_000
-    /// At most one DIR-REQ per home in this interval.
-    static let directoryRequestIntervalNs: UInt64 = 3_000_000_000
+    // A DIR-REQ not answered within `timers.directoryRequestTimeoutNs` is given up (a later
+    // answer is unsolicited); at most one DIR-REQ per home per `directoryRequestIntervalNs`.
     /// Refused snapshots are logged as a warning at most this often (the rest at debug level).
     static let snapshotWarnIntervalNs: UInt64 = 10_000_000_000
 
     func requestDirectories(now: UInt64) {
-        for (home, request) in directoryRequests where now &- request.sentNs > Self.directoryRequestTimeoutNs {
+        for (home, request) in directoryRequests where now &- request.sentNs > config.timers.directoryRequestTimeoutNs {
             directoryRequests[home] = nil
         }
         for route in routeTable.routes.values where route.directoryVersion > directoryVersions[route.dest, default: 0] {
             guard let link = links[route.nextHop], link.isUp(now: now), nodeKeys[route.dest] != nil else { continue }
             // One question at a time per home, unless the way to it changed.
             if let open = directoryRequests[route.dest], open.hop == route.nextHop { continue }
-            if let last = directoryRequestedNs[route.dest], now &- last < Self.directoryRequestIntervalNs { continue }
+            if let last = directoryRequestedNs[route.dest], now &- last < config.timers.directoryRequestIntervalNs { continue }
             directoryRequestedNs[route.dest] = now
             directoryRequests[route.dest] = (route.nextHop, now)
             sendPeer(link, .directoryRequest(home: route.dest))
@@ -711,7 +708,7 @@ extension Reactor {
     func receiveDirectorySnapshot(from link: PeerLink, home: String, version: UInt64, entries: [[UInt8]], signature: [UInt8]) throws {
         let now = Clock.monotonicNs()
         guard let request = directoryRequests[home], request.hop == link.name,
-              now &- request.sentNs <= Self.directoryRequestTimeoutNs else {
+              now &- request.sentNs <= config.timers.directoryRequestTimeoutNs else {
             return refuseSnapshot(from: link, home: home, "not asked for")
         }
         directoryRequests[home] = nil

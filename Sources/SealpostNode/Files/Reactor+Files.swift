@@ -492,7 +492,7 @@ extension Reactor {
                 file.pullVia = hop
                 file.requested = file.written
             }
-            if file.requested > file.written && now &- file.lastDataNs > FileTransfers.pullTimeoutNs {
+            if file.requested > file.written && now &- file.lastDataNs > config.timers.pullTimeoutNs {
                 file.requested = file.written // nothing came: ask again
             }
             // Asked for and not yet durable (on the way, or with the writer): bounded, so a disk slower

@@ -19,7 +19,7 @@ final class PeerFuzzTests: XCTestCase {
     /// with each of its u64 fields set to the extremes (2^63, 2^64 − 1, …).
     static func seeds() throws -> [[UInt8]] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../protocol/vectors/peer-commands.json").standardized
+            .appendingPathComponent("../../../protocol/vectors/peer-commands.json").standardized
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
         var out = (json?["vectors"] as? [[String: Any]] ?? []).compactMap { ($0["hex"] as? String).flatMap(Hex.decode) }
         let key = [UInt8](repeating: 7, count: 32), file = MessageID(bytes: [UInt8](repeating: 3, count: 16))!
