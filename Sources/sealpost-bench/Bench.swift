@@ -309,7 +309,7 @@ extension Bench {
             while lateness.count < probe, Clock.monotonicNs() < deadline {
                 guard let event = try receiver.next(timeoutMs: 1000) else { continue }
                 if case .message(let m) = event {
-                    if m.kind == "reminder_due", let r = m.reminder, let fired = r.firedAt { lateness.append(fired - r.dueAt) }
+                    if m.kind == .reminderDue, let r = m.reminder, let fired = r.firedAt { lateness.append(fired - r.dueAt) }
                     sinceAck += 1
                     if sinceAck >= 1000 { try receiver.ack(m.seq); sinceAck = 0 }
                 }

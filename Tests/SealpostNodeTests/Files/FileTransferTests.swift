@@ -77,7 +77,7 @@ final class FileTransferTests: XCTestCase {
         let sentEmpty = try alice.sendFile(to: Address("bob@hq")!, path: empty, uploads: uploads)
 
         let got = try offers(bob, count: 2)
-        XCTAssertEqual(got.map(\.kind), ["file", "file"])
+        XCTAssertEqual(got.map(\.kind), [.file, .file])
         XCTAssertEqual(got.compactMap(\.file).map(\.name), ["report.pdf", "empty.txt"])
         XCTAssertEqual(got.first?.file?.fileId, sent.fileId)
 

@@ -241,7 +241,7 @@ final class CommitFailureTests: XCTestCase {
         // Each failed cycle may already have pushed its DELIVER (no promise of durability, SPEC "DELIVER"):
         // the client drops those repeats by id. What counts: one notice, stored once, and nothing left due.
         let due = try alice.receive(1, timeoutMs: 10_000) + alice.drain(ms: 1000)
-        XCTAssertEqual(Set(due.map(\.kind)), ["reminder_due"])
+        XCTAssertEqual(Set(due.map(\.kind)), [.reminderDue])
         XCTAssertEqual(Set(due.map(\.id)).count, 1, "one notice")
         XCTAssertEqual(due.first?.reminder?.id, reminder)
         XCTAssertEqual(try hq.status().reminders.pending, 0)
