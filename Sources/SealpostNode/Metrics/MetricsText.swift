@@ -5,6 +5,12 @@ import SealpostCore
 /// counters end in `_total`, gauges do not; peers, destinations and routes are labels.
 /// Per-user figures (`waiting.by_user`, `files.by_user`) are left out on purpose: one series
 /// per user is a cardinality an operator did not ask for (they stay in `status --json`).
+///
+/// Written here rather than with swift-prometheus: that package (2.4.1, with swift-metrics and
+/// swift-atomics) built cold in 20 s debug on the CI kind of machine, which is cheap, but its
+/// counters only increment, while every figure here is a snapshot the reactor already keeps;
+/// using it would mean a second copy of each counter to feed it deltas. The format is small and
+/// `MetricsTests` parses what this writes.
 public enum MetricsText {
     /// The exposition's `Content-Type`.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
