@@ -119,7 +119,9 @@ final class MetricsServer: Sendable {
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            let response = Self.respond(to: Self.readRequest(client)) {
+            let head = readRequest(client)
+            if stopped.load(ordering: .acquiring) { Glibc.close(client); return }
+            let response = Self.respond(to: head) {
                 exchange.snapshot(wakeup: reactorWakeup, timeoutMs: 5000).map(MetricsText.render)
             }
             if response.status == 503 { logger.warning("metrics: the node did not answer a scrape within 5 s") }
@@ -128,12 +130,18 @@ final class MetricsServer: Sendable {
         }
     }
 
-    /// The request head (up to 8 KiB), or nil when the client sent none in time.
-    static func readRequest(_ fd: Int32) -> String? {
+    /// The request head (up to 8 KiB), or nil when the client sent none within 5 s (or the server stops).
+    private func readRequest(_ fd: Int32) -> String? {
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 2048)
+        let deadline = Clock.monotonicNs() + 5_000_000_000
         while data.count < 8192 {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let now = Clock.monotonicNs()
+            guard now < deadline,
+                  let events = try? poll([(.fd(fd), .readable), (.fd(stopWakeup.fd), .readable)], timeoutMs: Int((deadline - now) / 1_000_000) + 1),
+                  !events[1].contains(.readable) else { break }
+            guard !events[0].isEmpty else { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             guard n > 0 else { break }
             data += buffer[0..<n]
             if String(decoding: data, as: UTF8.self).contains("\r\n\r\n") { break }

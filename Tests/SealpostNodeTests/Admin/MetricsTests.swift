@@ -62,6 +62,33 @@ final class MetricsTests: XCTestCase {
         XCTAssertThrowsError(try httpGet(endpoint, "/metrics"))
     }
 
+    /// A scraper that connects and never sends its request holds the metrics thread (up to its
+    /// 5 s read timeout), never the reactor: status and deliveries go on meanwhile.
+    func testAStuckScraperDoesNotHoldTheNode() throws {
+        let hq = try TestNode(name: "hq") { $0.metrics = MetricsConfig(listen: "127.0.0.1:0") }
+        try hq.start()
+        let endpoint = try XCTUnwrap(hq.node?.metricsEndpoint)
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        let colon = try XCTUnwrap(endpoint.lastIndex(of: ":"))
+        let stuck = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(stuck) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = try XCTUnwrap(UInt16(endpoint[endpoint.index(after: colon)...])).bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(stuck, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(rc, 0)
+        let start = Clock.monotonicNs()
+        _ = try alice.sendText(to: Address("bob@hq")!, text: "while a scrape hangs")
+        XCTAssertEqual(try bob.receive(1).map(\.text), ["while a scrape hangs"])
+        XCTAssertEqual(try hq.status().counters.delivered, 1)
+        XCTAssertLessThan(Clock.monotonicNs() - start, 4_000_000_000, "not held for the scraper's 5 s")
+        let stopping = Clock.monotonicNs()
+        hq.stop()
+        XCTAssertLessThan(Clock.monotonicNs() - stopping, 1_000_000_000, "stopping does not wait for the stuck scraper")
+    }
+
     func testABadOrTakenMetricsAddressStopsTheStartWithAClearError() throws {
         XCTAssertThrowsError(try MetricsConfig(listen: "9464").validate()) { error in
             XCTAssertTrue("\(error)".contains("HOST:PORT"), "\(error)")
