@@ -49,9 +49,9 @@ public struct NodeTimers: Sendable, Equatable {
         t.announceNs = 250_000_000
         t.summaryNs = 500_000_000
         t.retransmitNs = 250_000_000
-        t.directoryRequestIntervalNs = 500_000_000
+        t.directoryRequestIntervalNs = 250_000_000
         t.directoryRequestTimeoutNs = 3_000_000_000
-        t.housekeepingNs = 1_000_000_000
+        t.housekeepingNs = 500_000_000
         t.pullTimeoutNs = 1_000_000_000
         t.configCheckNs = 200_000_000
         return t
