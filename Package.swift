@@ -88,7 +88,7 @@ let package = Package(
             "SealpostWeb", "SealpostClient", "SealpostCore", "SealpostNode", "Sodium", "SQLite",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["SealpostCore", "SealpostClient", "SealpostTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["SealpostCore", "SealpostClient", "SealpostNode", "SealpostTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -313,13 +313,14 @@ convergence_gaps() {
             printf '%s does not answer its admin socket\n' "$n"
             continue
         fi
-        for other in "${NODES[@]}"; do
-            [ "$other" = "$n" ] && continue
-            case "$status" in
-                *"\"dest\":\"$other\""*) ;;
-                *) printf '%s has no route to %s\n' "$n" "$other" ;;
-            esac
-        done
+        # The status is NodeStatus (SPEC 15.3): read its routes as JSON, not by matching text.
+        python3 -c '
+import json, sys
+routes = {r["dest"] for r in json.loads(sys.stdin.read())["routes"]}
+for other in sys.argv[2:]:
+    if other != sys.argv[1] and other not in routes:
+        print("%s has no route to %s" % (sys.argv[1], other))
+' "$n" "${NODES[@]}" <<<"$status"
     done
     for entry in "${USERS[@]}"; do
         read -r user node _ <<<"$entry"
@@ -418,6 +419,7 @@ HOWTO
 
 cmd_start() {
     local running=() stopped=() n
+    command -v python3 >/dev/null 2>&1 || die "the demo reads 'sealpost-node status --json' with python3; install it (apt-get install python3)"
     if [ -e "$DEMO" ]; then
         [ -d "$DEMO" ] || die "$DEMO exists and is not a directory; move it away first"
         mapfile -t running < <(running_nodes)

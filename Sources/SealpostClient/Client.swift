@@ -9,10 +9,10 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var id: MessageID
     public var from: String
     public var to: String
-    public var kind: String
+    public var kind: Kind
     public var text: String
     public var sentAt: UInt64
-    /// For `kind == "card"`: the contact, checked.
+    /// For `kind == .card`: the contact, checked.
     public var card: ReceivedCard?
     /// For the reminder kinds: which reminder, and when it is (was) due.
     public var reminder: ReminderInfo?
@@ -28,8 +28,48 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var capture: Burn.Capture?
     /// The message this one quotes, if any.
     public var quote: MessageID?
-    /// For `kind == "file"`: what to fetch and how to open it (checked against the clear offer).
+    /// For `kind == .file`: what to fetch and how to open it (checked against the clear offer).
     public var file: FileManifest?
+
+    /// What a message is, as the person sees it; `rawValue` is the name `--json` and the
+    /// web history use (`reminder_due`, `burn_expired`, …).
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        case text, card, reminder, file, capture, burn
+        case reminderDue = "reminder_due"
+        case reminderCancelled = "reminder_cancelled"
+        case reminderDone = "reminder_done"
+        case groupOp = "group_op"
+        case groupEvent = "group_event"
+        case groupFanout = "group_fanout"
+        /// A node's signed receipt that it passed a burn message on and deleted its copy.
+        case burnReceipt = "burn_receipt"
+        /// A node's signed receipt that the recipient viewed a burn message and it was deleted.
+        case burned
+        /// A node's signed receipt that a burn message expired unviewed.
+        case burnExpired = "burn_expired"
+        /// An envelope kind this version does not know.
+        case unknown
+
+        /// The kind an envelope of `kind` is shown as (a burn receipt's event refines `burnReceipt`).
+        public init(_ kind: EnvelopeKind?) {
+            switch kind {
+            case .text?, .groupMessage?: self = .text
+            case .card?: self = .card
+            case .reminder?: self = .reminder
+            case .reminderDue?: self = .reminderDue
+            case .reminderCancel?: self = .reminderCancelled
+            case .reminderDone?: self = .reminderDone
+            case .groupOp?: self = .groupOp
+            case .groupEvent?: self = .groupEvent
+            case .groupFanout?: self = .groupFanout
+            case .burn?: self = .burn
+            case .burnReceipt?: self = .burnReceipt
+            case .capture?: self = .capture
+            case .file?: self = .file
+            case nil: self = .unknown
+            }
+        }
+    }
 }
 
 /// The reminder a message is about.
@@ -415,7 +455,7 @@ public final class Client {
     public func open(_ envelope: Envelope, seq: UInt64) throws -> ReceivedMessage {
         guard let from = Address(envelope.from) else { throw ClientError.protocolError("delivery without a sender") }
         let kind = envelope.knownKind
-        var message = ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: kind?.name ?? "unknown",
+        var message = ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: ReceivedMessage.Kind(kind),
                                       text: "", sentAt: envelope.sentAt)
         // Metadata-only kinds: nothing to decrypt.
         switch kind {
@@ -436,13 +476,13 @@ public final class Client {
             let signed = checked.verified ? "signed by \(receipt.node)" : "NOT VERIFIED: \(checked.reason ?? "")"
             switch receipt.event {
             case .viewed:
-                message.kind = "burned"
+                message.kind = .burned
                 message.text = "\(receipt.subject) viewed burn message \(receipt.burn.hex); \(receipt.node) deleted it (\(signed))"
             case .expired:
-                message.kind = "burn_expired"
+                message.kind = .burnExpired
                 message.text = "burn message \(receipt.burn.hex) expired unviewed for \(receipt.subject); \(receipt.node) deleted it (\(signed))"
             case .forwarded:
-                message.kind = "burn_receipt"
+                message.kind = .burnReceipt
                 message.text = "\(receipt.node) passed burn message \(receipt.burn.hex) on to \(receipt.subject) and deleted its copy (\(signed))"
             }
             return message
@@ -683,7 +723,7 @@ public final class Client {
         let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
         while Clock.monotonicNs() < deadline {
             guard let event = try next(timeoutMs: 200) else { continue }
-            if case .message(let m) = event, m.kind == "group_event", m.group == group.description,
+            if case .message(let m) = event, m.kind == .groupEvent, m.group == group.description,
                m.groupEvent?.actor == profile.address.description {
                 try detach()
                 return m

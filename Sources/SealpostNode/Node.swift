@@ -9,6 +9,8 @@ import ZeroMQ
 /// the eventfd that wakes the reactor's poll. Both are safe from any thread.
 final class NodeControl: Sendable {
     let wakeup = Wakeup()
+    /// Where a scrape of `/metrics` gets the reactor's status (Metrics/).
+    let metrics = MetricsExchange()
     private let stop = Atomic<Bool>(false)
 
     var stopRequested: Bool { stop.load(ordering: .acquiring) }
@@ -31,14 +33,18 @@ public final class Node: Sendable {
     public let routerEndpoint: String
     public let publishEndpoint: String
     public let publicKey: [UInt8]
+    /// `HOST:PORT` of the `/metrics` listener (with the real port), nil when `metrics` is not configured.
+    public var metricsEndpoint: String? { metricsServer?.endpoint }
+    private let metricsServer: MetricsServer?
     private let control: NodeControl
     /// Signalled by the reactor thread itself when it has ended.
     private let finished: DispatchSemaphore
     private let stopped = Atomic<Bool>(false)
 
     private init(name: String, routerEndpoint: String, publishEndpoint: String, publicKey: [UInt8], control: NodeControl,
-                 finished: DispatchSemaphore) {
+                 metricsServer: MetricsServer?, finished: DispatchSemaphore) {
         self.finished = finished
+        self.metricsServer = metricsServer
         self.name = name
         self.routerEndpoint = routerEndpoint
         self.publishEndpoint = publishEndpoint
@@ -55,6 +61,8 @@ public final class Node: Sendable {
         try dataDir.checkDatabase()
         let keys = try dataDir.loadKeys()
         let control = NodeControl()
+        // Bound before the reactor starts, so a taken port fails the start with a clear error.
+        let metricsServer = try config.metrics.map { try MetricsServer(listen: $0.listen) }
         let startup = Mutex<Result<(String, String), Error>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         // The reactor thread signals it when it ends. (A dispatch worker waiting on it for the
@@ -82,15 +90,19 @@ public final class Node: Sendable {
         ready.wait()
         switch startup.withLock({ $0 })! {
         case .failure(let error):
+            metricsServer?.stop()
             throw error
         case .success(let (router, publish)):
+            metricsServer?.start(exchange: control.metrics, reactorWakeup: control.wakeup, logger: logger)
+            if let metricsServer { logger.info("metrics listening", metadata: ["endpoint": "http://\(metricsServer.endpoint)/metrics"]) }
             return Node(name: config.name, routerEndpoint: router, publishEndpoint: publish,
-                        publicKey: keys.curve.publicKey, control: control, finished: done)
+                        publicKey: keys.curve.publicKey, control: control, metricsServer: metricsServer, finished: done)
         }
     }
 
     /// Asks the node to stop and waits until its thread closed every socket.
     public func stop() {
+        metricsServer?.stop()
         control.requestStop()
         waitUntilStopped()
     }

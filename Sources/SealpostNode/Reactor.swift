@@ -27,7 +27,6 @@ final class Reactor {
     static let batchBudgetNs: UInt64 = 5_000_000
     static let maxWindow = 4096
     static let sessionTimeoutNs: UInt64 = 30_000_000_000
-    static let housekeepingIntervalNs: UInt64 = 5_000_000_000
     static let federationTickNs: UInt64 = 100_000_000
 
     var config: NodeConfig
@@ -260,7 +259,7 @@ final class Reactor {
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
         let start = Clock.monotonicNs()
-        nextHousekeepingNs = start + Self.housekeepingIntervalNs
+        nextHousekeepingNs = start + config.timers.housekeepingNs
         lastPruneNs = start
         while !control.stopRequested {
             let linkList = Array(links.values)
@@ -281,6 +280,7 @@ final class Reactor {
             let now = Clock.monotonicNs()
             if events[2].contains(.readable) { control.wakeup.drain() }
             if events[3].contains(.readable) { serveAdmin() }
+            if control.metrics.isWanted { control.metrics.publish(status()) }
             if events[0].contains(.readable) { serveZap() }
             // Due notices first: a cancel read in this same cycle then finds the notice
             // already fired (its row gone) and changes nothing, never the reverse.

@@ -64,7 +64,7 @@ public final class FakePeerNode {
     public func configure(on node: TestNode) throws {
         try Operator.addPeer(dataDir: node.dir, peer: peerConfig)
         try node.waitFor("\(name) to be configured") { s in
-            (s["peers"] as? [[String: Any]] ?? []).contains { $0["name"] as? String == self.name }
+            s.peers.contains { $0.name == self.name }
         }
         try connect(to: node)
     }

@@ -15,6 +15,9 @@ public final class TestNode {
     public private(set) var endpoint: String = ""
     public private(set) var publishEndpoint: String = ""
     private let logger: Logger
+    /// The protocol timers the node runs with: `.fast` for tests (a link seen down in about a
+    /// second), `.standard` for the bench, which measures a node as deployed.
+    public var timers: NodeTimers = .fast
 
     public convenience init(_ name: String) throws { try self.init(name: name) }
 
@@ -38,7 +41,7 @@ public final class TestNode {
     }()
 
     public func start(configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
-        let fixed = endpoint, fixedPublish = publishEndpoint
+        let fixed = endpoint, fixedPublish = publishEndpoint, timers = timers
         // On a restart the old port may be held for a moment: a client reconnecting to it while the
         // node is down can end up connected to itself (TCP simultaneous open) until its handshake fails.
         let deadline = Clock.monotonicNs() + 5_000_000_000
@@ -47,6 +50,7 @@ public final class TestNode {
                 node = try Node.start(dataDir: dir, logger: logger) { config in
                     if !fixed.isEmpty { config.listen = fixed }
                     if !fixedPublish.isEmpty { config.publish = fixedPublish }
+                    config.timers = timers
                     configure(&config)
                 }
                 break
@@ -67,13 +71,13 @@ public final class TestNode {
     }
 
     /// The node's status over its admin socket.
-    public func status() throws -> [String: Any] {
-        try AdminClient.request(dataDir: dir, ["cmd": "status"])
+    public func status() throws -> NodeStatus {
+        try AdminClient.status(dataDir: dir)
     }
 
     /// Waits until `check` holds on the status (asked every `every` seconds), or throws `TimedOut` after `timeout` seconds.
-    public func waitFor(_ what: String, timeout: Double = 15, every: Double = 0.05, _ check: ([String: Any]) -> Bool) throws {
-        var last: [String: Any] = [:]
+    public func waitFor(_ what: String, timeout: Double = 15, every: Double = 0.05, _ check: (NodeStatus) -> Bool) throws {
+        var last: NodeStatus?
         do {
             try waitUntil(what, timeout: timeout, every: every) {
                 guard let s = try? status() else { return false }
@@ -81,27 +85,24 @@ public final class TestNode {
                 return check(s)
             }
         } catch is TimedOut {
-            throw TimedOut(description: "\(name): timed out waiting for \(what); last status: \(last)")
+            let shown = last.flatMap { try? JSONEncoder.admin.encode($0) }.map { String(decoding: $0, as: UTF8.self) } ?? "none"
+            throw TimedOut(description: "\(name): timed out waiting for \(what); last status: \(shown)")
         }
     }
 
     /// Waits until this node has a route to `dest` and knows `user` there.
     public func waitForRoute(to dest: String, user: String? = nil) throws {
         try waitFor("a route to \(dest)") { s in
-            let routes = s["routes"] as? [[String: Any]] ?? []
-            guard routes.contains(where: { $0["dest"] as? String == dest }) else { return false }
-            guard user != nil else { return true }
-            return ((s["users"] as? [String: Any])?["federated"] as? Int ?? 0) > 0
+            guard s.routes.contains(where: { $0.dest == dest }) else { return false }
+            return user == nil || s.users.federated > 0
         }
     }
 
-    public func counter(_ name: String) throws -> Int {
-        ((try status()["counters"] as? [String: Any])?[name] as? Int) ?? -1
-    }
+    /// One of the node's `counters`.
+    public func counter(_ key: KeyPath<NodeStatus.Counters, Int>) throws -> Int { try status().counters[keyPath: key] }
 
-    public func int(_ key: String) throws -> Int { (try status()[key] as? Int) ?? -1 }
     /// Envelopes waiting in this node's mailboxes.
-    public func waitingMessages() throws -> Int { ((try status()["waiting"] as? [String: Any])?["messages"] as? Int) ?? -1 }
+    public func waitingMessages() throws -> Int { try status().waiting.messages }
 
     public func stop() {
         node?.stop()

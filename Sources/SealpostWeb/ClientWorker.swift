@@ -245,7 +245,7 @@ extension ClientWorker {
             }
             for m in batch { books.note(m) }
             do { try books.save() } catch { logger.warning("cannot save the profile's books", metadata: ["error": "\(error)"]) }
-            for m in batch where m.kind == "group_event" { try? groupChanged(m.group) }
+            for m in batch where m.kind == .groupEvent { try? groupChanged(m.group) }
             for r in fresh { publishMessage(r) }
             let upTo = blockedAt.map { min(through, $0 - 1) } ?? through
             if upTo > 0 { try client.ack(upTo) }
@@ -442,8 +442,8 @@ struct HistoryEntry: Equatable {
     init?(_ m: ReceivedMessage, me: String) {
         isGroup = m.group != nil
         conversation = m.group ?? m.from
-        kind = m.kind
-        if m.burn != nil || m.kind == "burn" {
+        kind = m.kind.rawValue
+        if m.burn != nil || m.kind == .burn {
             kind = "burn"
             text = ""
         } else if let event = m.groupEvent {

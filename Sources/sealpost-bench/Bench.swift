@@ -79,6 +79,7 @@ func benchNode(_ name: String, configure: @escaping @Sendable (inout NodeConfig)
     var logger = Logger(label: "bench.node")
     logger.logLevel = .warning
     let node = try TestNode(name: name, prefix: "sealpost-bench", logger: logger) { $0.limits = .unmetered }
+    node.timers = .standard // measured as deployed
     try node.start(configure: configure)
     return node
 }
@@ -249,7 +250,7 @@ extension Bench {
             let poller = Thread {
                 while !stop.load(ordering: .acquiring) {
                     let t0 = Clock.monotonicNs()
-                    if (try? AdminClient.request(dataDir: dir, ["cmd": "status"])) != nil {
+                    if (try? AdminClient.status(dataDir: dir)) != nil {
                         let dt = Clock.monotonicNs() - t0
                         statusTimes.withLock { $0.append(dt) }
                     }
@@ -348,7 +349,7 @@ extension Bench {
             while lateness.count < probe, Clock.monotonicNs() < deadline {
                 guard let event = try receiver.next(timeoutMs: 1000) else { continue }
                 if case .message(let m) = event {
-                    if m.kind == "reminder_due", let r = m.reminder, let fired = r.firedAt { lateness.append(fired - r.dueAt) }
+                    if m.kind == .reminderDue, let r = m.reminder, let fired = r.firedAt { lateness.append(fired - r.dueAt) }
                     sinceAck += 1
                     if sinceAck >= 1000 { try receiver.ack(m.seq); sinceAck = 0 }
                 }

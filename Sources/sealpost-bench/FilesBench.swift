@@ -67,7 +67,7 @@ extension Bench {
             let uploadLatencies = chat.take()
             // The pull started when traffic delivered the offer; it is done when traffic holds the whole file.
             try traffic.waitFor("traffic to hold the whole file", timeout: 3600, every: 0.02) {
-                (($0["files"] as? [String: Any])?["complete"] as? Int ?? 0) >= 1
+                ($0.files.complete) >= 1
             }
             let t2 = Clock.monotonicNs()
             let peakPull = peakMB()

@@ -84,7 +84,7 @@ func parseAddress(_ text: String) -> Address {
 
 extension ReceivedMessage {
     var json: [String: Any] {
-        var object: [String: Any] = ["id": id.hex, "from": from, "to": to, "kind": kind, "text": text,
+        var object: [String: Any] = ["id": id.hex, "from": from, "to": to, "kind": kind.rawValue, "text": text,
                                      "sent_at": Clock.rfc3339(ms: sentAt)]
         if let card {
             var c: [String: Any] = ["name": card.name, "unit": card.unit, "verified": card.verified, "external": card.external]
@@ -135,8 +135,8 @@ extension ReceivedMessage {
         let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8)) + " UTC"
         if let r = reminder {
             switch kind {
-            case "reminder": return "[\(stamp)] \(from): reminder for \(Clock.rfc3339(ms: r.dueAt)): \(text)  (id \(r.id.hex))"
-            case "reminder_due": return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: fired more than a second after its time)" : "")"
+            case .reminder: return "[\(stamp)] \(from): reminder for \(Clock.rfc3339(ms: r.dueAt)): \(text)  (id \(r.id.hex))"
+            case .reminderDue: return "[\(stamp)] REMINDER DUE \(r.id.hex) set by \(from)\(r.late ? " (late: fired more than a second after its time)" : "")"
             default: return "[\(stamp)] \(from) \(text) \(r.id.hex)"
             }
         }
@@ -146,7 +146,7 @@ extension ReceivedMessage {
                 + (once ? "view it once with" : "fetch it with") + ": sealpost fetch \(file.fileId.hex)"
         }
         if let group {
-            if kind == "group_event" { return "[\(stamp)] \(group): \(text)" }
+            if kind == .groupEvent { return "[\(stamp)] \(group): \(text)" }
             if reminder == nil { return "[\(stamp)] \(group) \(from): \(text)" }
         }
         guard let card else { return "[\(stamp)] \(from): \(text)" }

@@ -1,4 +1,5 @@
 import Foundation
+import SealpostNode
 import XCTest
 
 /// A node's data directory is never silently lost: a missing, empty or damaged
@@ -89,8 +90,8 @@ final class DataDirCommandLineTests: TempRootTestCase {
         let back = try NodeProcess(data: data)
         try back.waitUntilListening()
         let status = try Harness.run("sealpost-node", ["status", "--data", data, "--json"])
-        let s = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], status.stdout)
-        XCTAssertNotNil((s["restore"] as? [String: Any])?["restored_at"] as? String)
+        let s = try JSONDecoder().decode(NodeStatus.self, from: Data(status.stdout.utf8))
+        XCTAssertNotNil(s.restore.restoredAt, status.stdout)
         XCTAssertEqual(back.stop(), 0)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SealpostNode
 import XCTest
 
 /// `sealpost send-file` and `sealpost fetch` as people use them.
@@ -60,8 +61,8 @@ final class FileCommandLineTests: TempRootTestCase {
         XCTAssertEqual(refused.stderr, "error: the file is 2147483649 bytes; the limit is 2147483648 bytes (2 GiB)\n")
 
         let status = try Harness.run("sealpost-node", ["status", "--data", data, "--json"])
-        let files = try XCTUnwrap(try json(status.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["files"] as? [String: Any])
-        XCTAssertEqual(files["files"] as? Int, 1)
+        let files = try JSONDecoder().decode(NodeStatus.self, from: Data(status.stdout.utf8)).files
+        XCTAssertEqual(files.files, 1)
         XCTAssertTrue(try Harness.run("sealpost-node", ["status", "--data", data]).stdout.contains("files     1"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SealpostNode
 import XCTest
 
 /// Limits as people meet them: `sealpost send` says why a message was not stored, and
@@ -37,10 +38,9 @@ final class LimitsCommandLineTests: TempRootTestCase {
         XCTAssertEqual(status.status, 0, status.stderr)
         XCTAssertTrue(status.stdout.contains("refused: 1 mailbox full"), status.stdout)
         let json = try Harness.run("sealpost-node", ["status", "--data", data, "--json"])
-        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
-        let refusedCounts = (object["limits"] as? [String: Any])?["refused"] as? [String: Any]
-        XCTAssertEqual(refusedCounts?["mailbox_full"] as? Int, 1)
-        XCTAssertEqual((object["storage"] as? [String: Any])?["state"] as? String, "ok")
+        let object = try JSONDecoder().decode(NodeStatus.self, from: Data(json.stdout.utf8))
+        XCTAssertEqual(object.limits.refused["mailbox_full"], 1)
+        XCTAssertEqual(object.storage.state, "ok")
 
         // Bob reads his messages: room again.
         let inbox = try Harness.run("sealpost", ["inbox", "--profile", root + "/bob"])

@@ -79,13 +79,13 @@ final class HistoryTests: XCTestCase {
     }
 
     func testBurnContentIsNeverKept() throws {
-        let m = ReceivedMessage(seq: 1, id: MessageID(bytes: Sodium.randomBytes(16))!, from: "wu@traffic", to: "alice@hq", kind: "burn",
+        let m = ReceivedMessage(seq: 1, id: MessageID(bytes: Sodium.randomBytes(16))!, from: "wu@traffic", to: "alice@hq", kind: .burn,
                                 text: "burn after reading: sealpost view …", sentAt: 1)
         let entry = HistoryEntry(m, me: "alice@hq")
         XCTAssertEqual(entry?.kind, "burn")
         XCTAssertEqual(entry?.text, "")
         var text = m
-        text.kind = "text"
+        text.kind = .text
         text.burn = nil
         text.text = "plain"
         let plain = HistoryEntry(text, me: "alice@hq")

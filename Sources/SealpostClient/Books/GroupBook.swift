@@ -10,13 +10,12 @@ public final class GroupBook {
         public var admins: [String]
     }
 
-    public let path: String
-    public private(set) var groups: [String: Entry] = [:]
-    private var changed = false
+    private let book: Book<[String: Entry]>
+    public var path: String { book.path ?? "" }
+    public var groups: [String: Entry] { book.value }
 
     public init(profilePath: String) {
-        path = profilePath + ".groups"
-        if let loaded = PrivateFile.readJSON([String: Entry].self, from: path) { groups = loaded }
+        book = Book(path: profilePath + ".groups", empty: [:])
     }
 
     /// Folds a `group_event` in: the member list it carries replaces ours; a group we
@@ -26,18 +25,13 @@ public final class GroupBook {
         let members = event.members.map(\.address)
         if members.contains(me) {
             let entry = Entry(members: members, admins: event.members.filter(\.admin).map(\.address))
-            if groups[group] != entry { groups[group] = entry; changed = true }
+            if groups[group] != entry { book.update { $0[group] = entry } }
         } else if groups[group] != nil {
-            groups[group] = nil
-            changed = true
+            book.update { $0[group] = nil }
         }
     }
 
-    public func save() throws {
-        guard changed else { return }
-        changed = false
-        try PrivateFile.writeJSON(groups, to: path)
-    }
+    public func save() throws { try book.save() }
 }
 
 /// The person's local books (contacts, reminders, groups), updated together from

@@ -10,7 +10,7 @@ import SealpostCore
 /// the pin and is reported once as a `Change`. Without a path the pins live in memory.
 public final class KeyPins {
     /// A correspondent's keys changed since this profile last saw them.
-    public struct Change: Sendable, Equatable {
+    public struct Change: Sendable, Equatable, Codable {
         public let address: String
         /// Fingerprints (`DirectoryEntry.fingerprint`) of the old and the new keys.
         public let was: String
@@ -32,28 +32,24 @@ public final class KeyPins {
         }
     }
 
-    public let path: String?
+    /// File: `{"entries": {ADDRESS: hex of the encoded entry}, "unshown": [{"address", "was", "now"}]}`, mode 0600.
+    struct File: Codable, Equatable {
+        var entries: [String: String] = [:]
+        /// Changes noticed and not shown yet: kept in the file, so a command that does not
+        /// print them (remind, card, group…) leaves them for the next one that does.
+        var unshown: [Change] = []
+    }
+    private let book: Book<File>
+    public var path: String? { book.path }
+    /// The entries of `book`, decoded.
     private var pins: [String: DirectoryEntry] = [:]
-    /// Changes noticed and not shown yet: kept in the file, so a command that does not
-    /// print them (remind, card, group…) leaves them for the next one that does.
-    private var unshown: [Change] = []
-    private var dirty = false
 
     /// - Parameter profilePath: the profile whose `.keys` file holds the pins; nil keeps them in memory.
-    ///
-    /// File: `{"entries": {ADDRESS: hex of the encoded entry}, "unshown": [{"address", "was", "now"}]}`, mode 0600.
     public init(profilePath: String?) {
-        path = profilePath.map { $0 + ".keys" }
-        guard let path, let data = FileManager.default.contents(atPath: path),
-              let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
-        for (address, hex) in object["entries"] as? [String: String] ?? [:] {
+        book = Book(path: profilePath.map { $0 + ".keys" }, empty: File())
+        for (address, hex) in book.value.entries {
             if let bytes = Hex.decode(hex), let entry = try? DirectoryEntry.decode(bytes), entry.address == address {
                 pins[address] = entry
-            }
-        }
-        for c in object["unshown"] as? [[String: String]] ?? [] {
-            if let address = c["address"], let was = c["was"], let now = c["now"] {
-                unshown.append(Change(address: address, was: was, now: now))
             }
         }
     }
@@ -74,34 +70,22 @@ public final class KeyPins {
         if old == nil && !pinNew { return (entry, nil) }
         if let old, old.updatedAt > entry.updatedAt { return (old, nil) }
         pins[entry.address] = entry
-        dirty = true
+        book.update { $0.entries[entry.address] = Hex.encode(entry.encode()) }
         guard let old, old.boxKey != entry.boxKey || old.signKey != entry.signKey else { return (entry, nil) }
         let change = Change(address: entry.address, was: old.fingerprint, now: entry.fingerprint)
-        unshown.append(change)
+        book.update { $0.unshown.append(change) }
         return (entry, change)
     }
 
     /// The changes not shown yet, oldest first; they count as shown from now on.
     public func takeChanges() -> [Change] {
+        let unshown = book.value.unshown
         guard !unshown.isEmpty else { return [] }
-        defer {
-            unshown.removeAll()
-            dirty = true
-            save()
-        }
+        book.update { $0.unshown.removeAll() }
+        save()
         return unshown
     }
 
     /// Writes the pins if they changed (best effort: a pin not written is made again next time).
-    public func save() {
-        guard dirty, let path else { return }
-        dirty = false
-        let object: [String: Any] = [
-            "entries": pins.mapValues { Hex.encode($0.encode()) },
-            "unshown": unshown.map { ["address": $0.address, "was": $0.was, "now": $0.now] },
-        ]
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-            try? PrivateFile.write(data, to: path)
-        }
-    }
+    public func save() { try? book.save() }
 }

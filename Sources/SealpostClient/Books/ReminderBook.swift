@@ -23,68 +23,57 @@ public final class ReminderBook {
         public var cancelled: Bool
     }
 
-    struct File: Codable {
+    struct File: Codable, Equatable {
         var sent: [String: Sent] = [:]
         var received: [String: Received] = [:]
     }
 
-    public let path: String
-    private var file = File()
-    private var changed = false
+    private let book: Book<File>
+    private var file: File { book.value }
+    public var path: String { book.path ?? "" }
 
     public init(profilePath: String) {
-        path = profilePath + ".reminders"
-        if let loaded = PrivateFile.readJSON(File.self, from: path) { file = loaded }
+        book = Book(path: profilePath + ".reminders", empty: File())
     }
 
     public func sent(_ id: String) -> Sent? { file.sent[id] }
     public func received(_ id: String) -> Received? { file.received[id] }
 
     public func recordSent(_ id: MessageID, to: [String], dueAt: UInt64, text: String, group: String? = nil) {
-        file.sent[id.hex] = Sent(to: to, due_at: dueAt, text: text, done: [], cancelled: false, group: group)
-        changed = true
+        book.update { $0.sent[id.hex] = Sent(to: to, due_at: dueAt, text: text, done: [], cancelled: false, group: group) }
     }
 
     public func markCancelled(_ id: String) {
-        file.sent[id]?.cancelled = true
-        changed = true
+        book.update { $0.sent[id]?.cancelled = true }
     }
 
     public func markDoneLocally(_ id: String) {
-        file.received[id]?.done = true
-        changed = true
+        book.update { $0.received[id]?.done = true }
     }
 
     /// Folds a received message into the book (reminders, done receipts, cancellations).
     public func note(_ m: ReceivedMessage) {
         guard let r = m.reminder else { return }
         switch m.kind {
-        case "reminder":
+        case .reminder:
             if file.received[r.id.hex] == nil {
-                file.received[r.id.hex] = Received(from: m.from, due_at: r.dueAt, text: m.text, done: false, cancelled: false)
-                changed = true
+                book.update { $0.received[r.id.hex] = Received(from: m.from, due_at: r.dueAt, text: m.text, done: false, cancelled: false) }
             }
-        case "reminder_done":
+        case .reminderDone:
             if var s = file.sent[r.id.hex], s.to.contains(m.from), !s.done.contains(m.from) {
                 s.done.append(m.from)
-                file.sent[r.id.hex] = s
-                changed = true
+                book.update { $0.sent[r.id.hex] = s }
             }
-        case "reminder_cancelled":
+        case .reminderCancelled:
             if file.received[r.id.hex]?.from == m.from {
-                file.received[r.id.hex]?.cancelled = true
-                changed = true
+                book.update { $0.received[r.id.hex]?.cancelled = true }
             }
         default:
             break
         }
     }
 
-    public func save() throws {
-        guard changed else { return }
-        changed = false
-        try PrivateFile.writeJSON(file, to: path)
-    }
+    public func save() throws { try book.save() }
 }
 
 /// Reads the times people type for reminders.

@@ -33,18 +33,17 @@ public final class BurnBook {
         public var state: String
     }
 
-    struct File: Codable {
+    struct File: Codable, Equatable {
         var sent: [String: Sent] = [:]
         var received: [String: Received] = [:]
     }
 
-    public let path: String
-    private var file = File()
-    private var changed = false
+    private let book: Book<File>
+    private var file: File { book.value }
+    public var path: String { book.path ?? "" }
 
     public init(profilePath: String) {
-        path = profilePath + ".burns"
-        if let loaded = PrivateFile.readJSON(File.self, from: path) { file = loaded }
+        book = Book(path: profilePath + ".burns", empty: File())
     }
 
     public func sent(_ id: String) -> Sent? { file.sent[id] }
@@ -55,44 +54,38 @@ public final class BurnBook {
 
     /// A view-once file this person sent (`id` is its offer's message id).
     public func recordSentFile(_ id: MessageID, to: String, sentAt: UInt64) {
-        file.sent[id.hex] = Sent(to: to, sent_at: sentAt, expires_at: 0, images: 0, receipts: [], captures: [])
-        changed = true
+        book.update { $0.sent[id.hex] = Sent(to: to, sent_at: sentAt, expires_at: 0, images: 0, receipts: [], captures: []) }
     }
 
     public func recordSent(_ envelope: Envelope) {
         guard let (expiresAt, images, _) = try? Burn.split(envelope.body) else { return }
-        file.sent[envelope.id.hex] = Sent(to: envelope.to, sent_at: envelope.sentAt, expires_at: expiresAt, images: images,
-                                          receipts: [], captures: [])
-        changed = true
+        book.update { $0.sent[envelope.id.hex] = Sent(to: envelope.to, sent_at: envelope.sentAt, expires_at: expiresAt, images: images,
+                                          receipts: [], captures: []) }
     }
 
     public func mark(_ id: MessageID, state: String) {
         guard file.received[id.hex] != nil else { return }
-        file.received[id.hex]?.state = state
-        changed = true
+        book.update { $0.received[id.hex]?.state = state }
     }
 
     /// Folds a received message into the book (burn notices, receipts, capture reports).
     public func note(_ m: ReceivedMessage) {
         if let burn = m.burn, file.received[m.id.hex] == nil {
-            file.received[m.id.hex] = Received(from: m.from, group: m.group, sent_at: m.sentAt, expires_at: burn.expiresAt ?? 0,
-                                               images: burn.images, state: "waiting")
-            changed = true
+            book.update { $0.received[m.id.hex] = Received(from: m.from, group: m.group, sent_at: m.sentAt, expires_at: burn.expiresAt ?? 0,
+                                               images: burn.images, state: "waiting") }
         }
         if let r = m.receipt?.receipt, var s = file.sent[r.burn.hex] {
             let hex = Hex.encode(r.encode())
             if !s.receipts.contains(hex) {
                 s.receipts.append(hex)
-                file.sent[r.burn.hex] = s
-                changed = true
+                book.update { $0.sent[r.burn.hex] = s }
             }
         }
         if let c = m.capture, var s = file.sent[c.burn.hex] {
             let capture = Capture(by: m.from, at: c.at, how: c.how)
             if !s.captures.contains(capture) {
                 s.captures.append(capture)
-                file.sent[c.burn.hex] = s
-                changed = true
+                book.update { $0.sent[c.burn.hex] = s }
             }
         }
     }
@@ -102,9 +95,5 @@ public final class BurnBook {
         (file.sent[id]?.receipts ?? []).compactMap { Hex.decode($0).flatMap { try? Burn.Receipt.decode($0) } }
     }
 
-    public func save() throws {
-        guard changed else { return }
-        changed = false
-        try PrivateFile.writeJSON(file, to: path)
-    }
+    public func save() throws { try book.save() }
 }

@@ -29,6 +29,8 @@ extension Client {
     public static let fileWindow: UInt32 = 16
     /// A download writes its resume point every this many chunks (32 MiB).
     static let checkpointChunks: UInt32 = 256
+    /// A download silent this long (and not asked in as long) asks again from its next chunk.
+    static let reaskNs: UInt64 = 3_000_000_000
 
     // MARK: sending
 
@@ -62,8 +64,6 @@ extension Client {
         let chunks = FileChunks.chunkCount(plainSize: size)
         let cipherSize = FileChunks.cipherSize(plainSize: size)
 
-        var have = try beginUpload(fileId, size: cipherSize, chunks: chunks)
-        let resumed = have
         var buffer = [UInt8](repeating: 0, count: FileChunks.plainChunkBytes)
         func readChunk(_ index: UInt32) throws -> ArraySlice<UInt8> {
             let offset = FileChunks.plainOffset(index: index)
@@ -77,66 +77,81 @@ extension Client {
             }
             return buffer[0..<length]
         }
-        var digest: [UInt8] = []
-        // The node may lose chunks that were not durable yet (it restarted, the connection broke):
-        // it then refuses what follows as out of order, or stops answering. The upload asks again
-        // where to continue (FILE-BEGIN) a few times before it gives up.
-        var attempts = 0
-        upload: while true {
-            guard let stream = SecretStream(key: upload.key, header: upload.header) else { throw ClientError.protocolError("damaged upload state") }
-            let hash = GenericHashStream()
-            // The chunks the node already has: through the stream again (output dropped) for its state and the hash.
-            for index in 0..<have {
-                let plain = try readChunk(index)
-                hash.update(plain)
-                _ = stream.push(plain, final: index + 1 == chunks, additional: fileId.bytes)
+        // UploadMachine decides; this loop reads, encrypts, sends and feeds back what arrives.
+        var machine = UploadMachine(chunks: chunks, window: Self.fileWindow, timeoutNs: UInt64(timeoutMs) * 1_000_000,
+                                    retransmitNs: UInt64(retransmitMs) * 1_000_000, now: Clock.monotonicNs())
+        var stream: SecretStream?
+        var hash = GenericHashStream()
+        var resumed: UInt32?
+        /// A chunk encrypted but not taken by a full outgoing queue: sent as is when there is room.
+        var unsent: (index: UInt32, cipher: [UInt8])?
+        func perform(_ actions: [UploadMachine.Action]) throws {
+            for action in actions {
+                switch action {
+                case .sendBegin:
+                    try connection.send(.fileBegin(fileId: fileId, size: cipherSize, chunks: chunks))
+                case .rewind(let have):
+                    // The chunks the node already has: through the stream again (output dropped) for its state and the hash.
+                    guard let fresh = SecretStream(key: upload.key, header: upload.header) else { throw ClientError.protocolError("damaged upload state") }
+                    stream = fresh
+                    hash = GenericHashStream()
+                    unsent = nil
+                    for index in 0..<have {
+                        let plain = try readChunk(index)
+                        hash.update(plain)
+                        _ = fresh.push(plain, final: index + 1 == chunks, additional: fileId.bytes)
+                    }
+                    if resumed == nil { resumed = have }
+                case .progress(let have):
+                    try progress(min(size, UInt64(have) * UInt64(FileChunks.plainChunkBytes)), size)
+                case .forgetResumePoint:
+                    uploads.remove(resumeKey)
+                }
             }
-            try progress(min(size, UInt64(have) * UInt64(FileChunks.plainChunkBytes)), size)
-            var next = have
-            var lastHeard = Clock.monotonicNs()
-            while have < chunks {
-                while next < chunks && next < have + Self.fileWindow {
-                    let plain = try readChunk(next)
-                    hash.update(plain)
-                    let cipher = stream.push(plain, final: next + 1 == chunks, additional: fileId.bytes)
-                    while try !connection.send(.fileChunk(fileId: fileId, index: next, data: cipher)) {
-                        usleep(1_000) // the outgoing queue is full: let it drain
+        }
+        try perform(machine.start())
+        while true {
+            switch machine.state {
+            case .complete: break
+            case .failed(.refused(let code, let reason)): throw ClientError.refused(code: code, reason: reason)
+            case .failed(.stalled):
+                throw ClientError.unreachable("the upload stalled: node '\(profile.address.node)' has not acknowledged a chunk for \(Self.seconds(timeoutMs)); run the same command again to continue")
+            case .failed(.unreachable): throw unreachable
+            case .beginning, .sending:
+                var blocked = false
+                while let index = machine.nextToSend, let stream {
+                    let cipher: [UInt8]
+                    if let pending = unsent, pending.index == index {
+                        cipher = pending.cipher
+                    } else {
+                        let plain = try readChunk(index)
+                        hash.update(plain)
+                        cipher = stream.push(plain, final: index + 1 == chunks, additional: fileId.bytes)
                     }
-                    next += 1
+                    guard try connection.send(.fileChunk(fileId: fileId, index: index, data: cipher)) else {
+                        unsent = (index, cipher) // the outgoing queue is full: wait for room, not a fixed sleep
+                        blocked = true
+                        break
+                    }
+                    unsent = nil
+                    machine.sent(index)
                 }
-                guard let command = try connection.receive(timeoutMs: 200) else {
-                    if Clock.monotonicNs() - lastHeard > UInt64(timeoutMs) * 1_000_000 {
-                        guard attempts < 3, let again = try? beginUpload(fileId, size: cipherSize, chunks: chunks, again: true) else {
-                            throw ClientError.unreachable("the upload stalled: node '\(profile.address.node)' has not acknowledged a chunk for \(Self.seconds(timeoutMs)); run the same command again to continue")
-                        }
-                        attempts += 1
-                        have = again
-                        continue upload
-                    }
-                    continue
-                }
-                switch command {
-                case let .fileStatus(id, durable, _) where id == fileId:
-                    lastHeard = Clock.monotonicNs()
-                    if durable > have {
-                        have = durable
-                        try progress(min(size, UInt64(have) * UInt64(FileChunks.plainChunkBytes)), size)
-                    }
-                case let .error(code, ref, reason) where ref == fileId:
-                    if code == ErrorCode.insufficientStorage.rawValue || code == ErrorCode.tooLarge.rawValue { uploads.remove(resumeKey) }
-                    if (code == ErrorCode.badRequest.rawValue || code == ErrorCode.unknownAddress.rawValue) && attempts < 3 {
-                        attempts += 1
-                        have = try beginUpload(fileId, size: cipherSize, chunks: chunks, again: true)
-                        continue upload
-                    }
-                    throw ClientError.refused(code: code, reason: reason)
-                default:
+                let now = Clock.monotonicNs()
+                switch try connection.receive(timeoutMs: 200, orWritable: blocked) {
+                case let .fileStatus(id, durable, _)? where id == fileId:
+                    try perform(machine.fileStatus(durable: durable, now: now))
+                case let .error(code, ref, reason)? where ref == fileId:
+                    try perform(machine.error(code: code, reason: reason, now: now))
+                case let command?:
                     buffered.append(command)
+                case nil:
+                    try perform(machine.tick(now: now))
                 }
+                continue
             }
-            digest = hash.finish()
             break
         }
+        let digest = hash.finish()
         let manifest = FileManifest(flags: burn ? Burn.manifestFlag : 0, fileId: fileId, name: name, size: size, key: upload.key,
                                     header: upload.header, hash: digest)
         let offer = FileOffer(fileId: fileId, cipherSize: cipherSize, chunks: chunks)
@@ -149,29 +164,7 @@ extension Client {
         try store(Envelope(id: id, from: "", to: to.description, kind: kind, flags: burn ? Burn.fileFlag : 0, sentAt: sentAt,
                            body: offer.body(sealed: sealed)))
         uploads.remove(resumeKey)
-        return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed)
-    }
-
-    /// FILE-BEGIN until the node answers how much it already holds. `again`: the refusals of
-    /// chunks sent before (400, 404) may still come first, and are passed over.
-    private func beginUpload(_ fileId: FileID, size: UInt64, chunks: UInt32, again: Bool = false) throws -> UInt32 {
-        let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
-        while Clock.monotonicNs() < deadline {
-            try connection.send(.fileBegin(fileId: fileId, size: size, chunks: chunks))
-            let until = min(deadline, Clock.monotonicNs() + UInt64(retransmitMs) * 1_000_000)
-            while Clock.monotonicNs() < until {
-                guard let command = try connection.receive(timeoutMs: Int((until - Clock.monotonicNs()) / 1_000_000) + 1) else { break }
-                switch command {
-                case let .fileStatus(id, have, _) where id == fileId: return have
-                case let .error(code, ref, _) where ref == fileId && again
-                    && (code == ErrorCode.badRequest.rawValue || code == ErrorCode.unknownAddress.rawValue):
-                    continue
-                case let .error(code, ref, reason) where ref == fileId: throw ClientError.refused(code: code, reason: reason)
-                default: buffered.append(command)
-                }
-            }
-        }
-        throw unreachable
+        return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed ?? 0)
     }
 
     // MARK: fetching
@@ -211,60 +204,59 @@ extension Client {
         let resumed = next
         try progress(min(manifest.size, FileChunks.plainOffset(index: next)), manifest.size)
 
-        var requested = next
-        var lastHeard = Clock.monotonicNs()
-        var lastAsked = lastHeard
-        var nodeHas: UInt32?
-        func ask() throws {
-            let count = min(Self.fileWindow, chunks - requested)
-            guard count > 0 else { return }
-            try connection.send(.fileGet(fileId: fileId, from: requested, count: count))
-            requested += count
-            lastAsked = Clock.monotonicNs()
-        }
-        try ask()
-        while next < chunks {
-            if requested - next <= Self.fileWindow / 2 { try ask() }
-            guard let command = try connection.receive(timeoutMs: 200) else {
-                let idle = Clock.monotonicNs() - lastHeard
-                if idle > UInt64(timeoutMs) * 1_000_000 {
-                    try checkpoint(fd, stream, next, fileId, resumePath, partPath)
-                    if let nodeHas {
-                        throw ClientError.unreachable("node '\(profile.address.node)' is still fetching the file from its origin (\(nodeHas) of \(chunks) chunks there); run the same command again later to continue")
+        // DownloadMachine decides; this loop asks, decrypts, writes and syncs.
+        var machine = DownloadMachine(chunks: chunks, next: next, window: Self.fileWindow, checkpointEvery: Self.checkpointChunks,
+                                      timeoutNs: UInt64(timeoutMs) * 1_000_000, reaskNs: Self.reaskNs, now: Clock.monotonicNs())
+        /// The chunk that arrived, decrypted and written by `.accept`.
+        var arrived: [UInt8] = []
+        func perform(_ actions: [DownloadMachine.Action]) throws {
+            for action in actions {
+                switch action {
+                case let .ask(from, count):
+                    try connection.send(.fileGet(fileId: fileId, from: from, count: count))
+                case .accept(let index):
+                    guard let (plain, tag) = stream.pull(arrived[...], additional: fileId.bytes) else {
+                        throw ClientError.protocolError("chunk \(index) of the file does not decrypt: it was damaged or altered; nothing was written under \(output)")
                     }
-                    throw ClientError.unreachable("the download stalled: no data from node '\(profile.address.node)' for \(Self.seconds(timeoutMs)); run the same command again to continue")
+                    let last = index + 1 == chunks
+                    if tag == SecretStream.tagFinal && !last { throw ClientError.protocolError("the file ends early (final tag on chunk \(index) of \(chunks))") }
+                    if last && tag != SecretStream.tagFinal { throw ClientError.protocolError("the file is truncated: its last chunk has no final tag") }
+                    try Self.writeAll(fd, plain, at: FileChunks.plainOffset(index: index), path: partPath)
+                    // Start writing it out now (on Linux, POSIX_FADV_DONTNEED starts the range's writeback without
+                    // waiting): the checkpoints' syncs stay short, and so do other programs' on this disk.
+                    _ = posix_fadvise(fd, off_t(FileChunks.plainOffset(index: index)), off_t(plain.count), POSIX_FADV_DONTNEED)
+                    hash.update(plain[...])
+                    next = index + 1
+                    try progress(min(manifest.size, FileChunks.plainOffset(index: next)), manifest.size)
+                case .checkpoint(let done):
+                    try checkpoint(fd, stream, done, fileId, resumePath, partPath)
                 }
-                if idle > 3_000_000_000 && Clock.monotonicNs() - lastAsked > 3_000_000_000 {
-                    requested = next // the node may have restarted: ask again
-                    try ask()
-                }
-                continue
             }
-            switch command {
-            case let .fileChunk(id, index, data) where id == fileId:
-                lastHeard = Clock.monotonicNs()
-                guard index == next else { continue } // a repeat after asking again
-                guard let (plain, tag) = stream.pull(data[...], additional: fileId.bytes) else {
-                    throw ClientError.protocolError("chunk \(index) of the file does not decrypt: it was damaged or altered; nothing was written under \(output)")
+        }
+        try perform(machine.start(now: Clock.monotonicNs()))
+        loop: while true {
+            switch machine.state {
+            case .complete: break loop
+            case .failed(.refused(let code, let reason)): throw ClientError.refused(code: code, reason: reason)
+            case .failed(.stalled(let nodeHas?)):
+                throw ClientError.unreachable("node '\(profile.address.node)' is still fetching the file from its origin (\(nodeHas) of \(chunks) chunks there); run the same command again later to continue")
+            case .failed(.stalled(nil)):
+                throw ClientError.unreachable("the download stalled: no data from node '\(profile.address.node)' for \(Self.seconds(timeoutMs)); run the same command again to continue")
+            case .fetching:
+                let now = Clock.monotonicNs()
+                switch try connection.receive(timeoutMs: 200) {
+                case let .fileChunk(id, index, data)? where id == fileId:
+                    arrived = data
+                    try perform(machine.chunk(index: index, now: now))
+                case let .fileStatus(id, have, _)? where id == fileId:
+                    machine.fileStatus(have: have, now: now)
+                case let .error(code, ref, reason)? where ref == fileId:
+                    machine.error(code: code, reason: reason)
+                case let command?:
+                    buffered.append(command)
+                case nil:
+                    try perform(machine.tick(now: now))
                 }
-                let last = index + 1 == chunks
-                if tag == SecretStream.tagFinal && !last { throw ClientError.protocolError("the file ends early (final tag on chunk \(index) of \(chunks))") }
-                if last && tag != SecretStream.tagFinal { throw ClientError.protocolError("the file is truncated: its last chunk has no final tag") }
-                try Self.writeAll(fd, plain, at: FileChunks.plainOffset(index: index), path: partPath)
-                // Start writing it out now (on Linux, POSIX_FADV_DONTNEED starts the range's writeback without
-                // waiting): the checkpoints' syncs stay short, and so do other programs' on this disk.
-                _ = posix_fadvise(fd, off_t(FileChunks.plainOffset(index: index)), off_t(plain.count), POSIX_FADV_DONTNEED)
-                hash.update(plain[...])
-                next += 1
-                try progress(min(manifest.size, FileChunks.plainOffset(index: next)), manifest.size)
-                if next % Self.checkpointChunks == 0 && next < chunks { try checkpoint(fd, stream, next, fileId, resumePath, partPath) }
-            case let .fileStatus(id, have, _) where id == fileId:
-                lastHeard = Clock.monotonicNs()
-                nodeHas = have
-            case let .error(code, ref, reason) where ref == fileId:
-                throw ClientError.refused(code: code, reason: reason)
-            default:
-                buffered.append(command)
             }
         }
         guard Sodium.constantTimeEqual(hash.finish(), manifest.hash) else {

@@ -16,22 +16,19 @@ public final class FileBook {
         public var receivedAt: UInt64
     }
 
-    public let path: String
-    public private(set) var files: [String: Entry] = [:]
-    private var changed = false
+    private let book: Book<[String: Entry]>
+    public var path: String { book.path ?? "" }
+    public var files: [String: Entry] { book.value }
 
     public init(profilePath: String) {
-        path = profilePath + ".files"
-        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode([String: Entry].self, from: data) {
-            files = loaded
-        }
+        book = Book(path: profilePath + ".files", empty: [:])
     }
 
     public func note(_ m: ReceivedMessage) {
         guard let f = m.file, files[f.fileId.hex] == nil else { return }
-        files[f.fileId.hex] = Entry(from: m.from, name: f.name, size: f.size, key: Sodium.base64(f.key), header: Sodium.base64(f.header),
-                                    hash: Hex.encode(f.hash), flags: f.flags, receivedAt: m.sentAt)
-        changed = true
+        let entry = Entry(from: m.from, name: f.name, size: f.size, key: Sodium.base64(f.key), header: Sodium.base64(f.header),
+                          hash: Hex.encode(f.hash), flags: f.flags, receivedAt: m.sentAt)
+        book.update { $0[f.fileId.hex] = entry }
     }
 
     /// The manifest of a received file, by its id (or a unique prefix of it).
@@ -42,9 +39,5 @@ public final class FileBook {
         return (FileManifest(flags: e.flags, fileId: fileId, name: e.name, size: e.size, key: key, header: header, hash: hash), e.from)
     }
 
-    public func save() throws {
-        guard changed else { return }
-        changed = false
-        try PrivateFile.write(try JSONEncoder().encode(files), to: path)
-    }
+    public func save() throws { try book.save() }
 }

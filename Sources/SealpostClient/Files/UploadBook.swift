@@ -11,14 +11,11 @@ public final class UploadBook {
         public var header: [UInt8]
     }
 
-    public let path: String
-    private var entries: [String: Entry] = [:]
+    private let book: Book<[String: Entry]>
+    public var path: String { book.path ?? "" }
 
     public init(profilePath: String) {
-        path = profilePath + ".uploads"
-        if let data = FileManager.default.contents(atPath: path), let loaded = try? JSONDecoder().decode([String: Entry].self, from: data) {
-            entries = loaded
-        }
+        book = Book(path: profilePath + ".uploads", empty: [:])
     }
 
     /// Identifies "the same file to the same recipient": address, absolute path, size and modification time.
@@ -27,20 +24,18 @@ public final class UploadBook {
         return "\(to)|\(absolute)|\(size)|\(modified)"
     }
 
-    func entry(_ key: String) -> Entry? { entries[key] }
+    func entry(_ key: String) -> Entry? { book.value[key] }
 
+    /// Written at once: the key must be on disk before the first chunk leaves.
     func set(_ key: String, _ entry: Entry) throws {
-        guard entries[key] != entry else { return }
-        entries[key] = entry
-        try save()
+        guard book.value[key] != entry else { return }
+        book.update { $0[key] = entry }
+        try book.save()
     }
 
     func remove(_ key: String) {
-        guard entries.removeValue(forKey: key) != nil else { return }
-        try? save()
-    }
-
-    private func save() throws {
-        try PrivateFile.write(try JSONEncoder().encode(entries), to: path)
+        guard book.value[key] != nil else { return }
+        book.update { $0[key] = nil }
+        try? book.save()
     }
 }

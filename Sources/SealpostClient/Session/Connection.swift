@@ -33,9 +33,11 @@ public final class Connection {
         try socket.send([command.encode()], dontWait: true)
     }
 
-    /// The next command from the node, or nil after `timeoutMs` (0: do not wait).
+    /// The next command from the node, or nil after `timeoutMs` (0: do not wait) — or, with
+    /// `orWritable`, as soon as the outgoing queue has room again (a sender whose `send` returned
+    /// false waits for that instead of sleeping).
     /// Frames that do not decode are skipped: a node never sends them.
-    public func receive(timeoutMs: Int) throws -> Command? {
+    public func receive(timeoutMs: Int, orWritable: Bool = false) throws -> Command? {
         let deadline = Clock.monotonicNs() + UInt64(max(timeoutMs, 0)) * 1_000_000
         while true {
             if let message = try socket.receive(dontWait: true) {
@@ -45,7 +47,8 @@ public final class Connection {
             let now = Clock.monotonicNs()
             if now >= deadline { return nil }
             let wait = Int((deadline - now) / 1_000_000) + 1
-            _ = try poll([(.socket(socket), .readable)], timeoutMs: wait)
+            let events = try poll([(.socket(socket), orWritable ? [.readable, .writable] : .readable)], timeoutMs: wait)
+            if orWritable, events[0].contains(.writable), !events[0].contains(.readable) { return nil }
         }
     }
 

@@ -32,16 +32,20 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
+    /// The Prometheus listener (`metrics: { listen: "127.0.0.1:9464" }`); nil: no listener.
+    public var metrics: MetricsConfig?
     /// Tests only (never read from `node.yaml`): how long a restored node waits for a gap
     /// in a stream to be filled before it gives the missing envelopes up.
     public var restoreGapGraceMs: UInt64 = 30_000
+    /// Tests only (never read from `node.yaml`): the protocol timers; deployed nodes use `.standard`.
+    public var timers = NodeTimers.standard
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits
+        case peers, files, limits, metrics
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -75,6 +79,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
+        metrics = try c.decodeIfPresent(MetricsConfig.self, forKey: .metrics)
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -96,6 +101,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (0...24 * 30).contains(relayRetentionHours) else { throw NodeError.config("relay_retention_hours must be 0...720 (30 days at most)") }
         try files.validate()
         try limits.validate()
+        try metrics?.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -118,11 +124,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var advertisedEndpoint: String { advertise ?? listen }
 
     public func yaml() throws -> String {
-        "# Sealpost node configuration. A running node applies peer changes within a second;\n# name, listen, publish and advertise take effect after a restart.\n" + (try YAMLEncoder().encode(self))
+        "# Sealpost node configuration. A running node applies peer changes within a second;\n# name, listen, publish, advertise and metrics take effect after a restart.\n" + (try YAMLEncoder().encode(self))
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -142,6 +148,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 for (key, _) in limits {
                     guard let name = key.string, !LimitsConfig.knownKeys.contains(name) else { continue }
                     throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'limits.\(name)' (known: \(LimitsConfig.knownKeys.sorted().joined(separator: ", ")))")
+                }
+            }
+            if let metrics = top.first(where: { $0.key.string == "metrics" })?.value.mapping {
+                for (key, _) in metrics where key.string != "listen" {
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'metrics.\(key.string ?? "")' (known: listen)")
                 }
             }
         }

@@ -147,17 +147,15 @@ extension Reactor {
 
     // MARK: status
 
-    func limitsStatus() -> [String: Any] {
+    func limitsStatus() -> NodeStatus.Limits {
         let l = config.limits
-        var refused: [String: Any] = [:]
-        for reason in Quotas.Reason.allCases { refused[reason.rawValue] = quotas.refused[reason] ?? 0 }
+        var refused: [String: Int] = [:]
+        for reason in Quotas.Reason.allCases { refused[reason.rawValue] = Int(clamping: quotas.refused[reason] ?? 0) }
         let fullest = quotas.mailbox.max { $0.value.bytes < $1.value.bytes }
-        return [
-            "mailbox_messages": l.mailboxMessages, "mailbox_mb": l.mailboxMB, "burn_mb": l.burnMB, "sender_mb": l.senderMB,
-            "send_per_s": l.sendPerS, "send_burst": l.sendBurst, "send_mb_s": l.sendMBps, "send_burst_mb": l.sendBurstMB,
-            "held_per_origin": l.heldPerOrigin,
-            "refused": refused,
-            "fullest_mailbox": fullest.map { ["user": address($0.key), "messages": $0.value.count, "bytes": $0.value.bytes] as [String: Any] } ?? NSNull(),
-        ]
+        return NodeStatus.Limits(
+            mailboxMessages: l.mailboxMessages, mailboxMb: l.mailboxMB, burnMb: l.burnMB, senderMb: l.senderMB,
+            sendPerS: l.sendPerS, sendBurst: l.sendBurst, sendMbS: l.sendMBps, sendBurstMb: l.sendBurstMB,
+            heldPerOrigin: l.heldPerOrigin, refused: refused,
+            fullestMailbox: fullest.map { .init(user: address($0.key), messages: $0.value.count, bytes: Int(clamping: $0.value.bytes)) })
     }
 }

@@ -508,7 +508,7 @@ extension Reactor {
 
     func housekeeping() {
         let now = Clock.monotonicNs()
-        nextHousekeepingNs = now + Self.housekeepingIntervalNs
+        nextHousekeepingNs = now + config.timers.housekeepingNs
         flushRefusedKeys(now: now)
         quotas.pruneBuckets(limits: config.limits, now: now)
         restoreHousekeeping()

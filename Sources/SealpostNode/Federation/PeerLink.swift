@@ -38,10 +38,10 @@ final class PeerLink {
     var routesSeq: UInt64 = 0
     var routes: [RouteEntry] = []
 
-    init(context: Context, config: PeerConfig, keys: NodeKeys, now: UInt64) throws {
+    init(context: Context, config: PeerConfig, keys: NodeKeys, timers: NodeTimers = .standard, now: UInt64) throws {
         self.config = config
         (dealer, sub) = try Self.open(context: context, config: config, keys: keys)
-        machine = PeerLinkMachine(now: now)
+        machine = PeerLinkMachine(now: now, timers: timers)
     }
 
     /// Opens the SUB again when the peer answers but its announcements never

@@ -65,8 +65,13 @@ struct PeerLinkMachine {
     /// When an announcement of the peer last listed a route to this node (it has heard ours).
     private var knowsUsSince: UInt64 = 0
 
+    /// Its ping, reconnecting, reopen, route-staleness and undecided-refusal times (`standard`
+    /// is the constants above; tests run nodes with `NodeTimers.fast`).
+    private let timers: NodeTimers
+
     /// A link whose sockets were just opened.
-    init(now: UInt64) {
+    init(now: UInt64, timers: NodeTimers = .standard) {
+        self.timers = timers
         createdAt = now
         openedAt = now
         subscriptionOpenedAt = now
@@ -135,7 +140,7 @@ struct PeerLinkMachine {
     /// The federation timer (every 100 ms): silence, HELLOs, reopens, pings.
     mutating func tick(now: UInt64) -> [Action] {
         var actions: [Action] = []
-        if case .up(_, let lastHeard) = state, now &- lastHeard > Self.reconnectingAfterNs {
+        if case .up(_, let lastHeard) = state, now &- lastHeard > timers.reconnectingAfterNs {
             // Silent: the peer may have restarted. Asked again; the window is resent when it answers.
             state = .awaitingHello(lastHeard: lastHeard)
             actions.append(.linkSilent)
@@ -143,18 +148,18 @@ struct PeerLinkMachine {
         switch state {
         case .connecting, .awaitingHello:
             let silentSince = lastHeard ?? 0
-            if now &- openedAt > Self.reopenAfterNs && now &- silentSince > Self.reopenAfterNs {
+            if now &- openedAt > timers.reopenAfterNs && now &- silentSince > timers.reopenAfterNs {
                 actions.append(.reopenSockets)
             }
-            if now &- helloSentAt >= Self.pingIntervalNs {
+            if now &- helloSentAt >= timers.pingNs {
                 helloSentAt = now
                 actions.append(.sendHello)
             }
         case .up:
-            if now &- max(routesHeardAt, subscriptionOpenedAt) > Self.reopenAfterNs {
+            if now &- max(routesHeardAt, subscriptionOpenedAt) > timers.reopenAfterNs {
                 actions.append(.reopenSubscription)
             }
-            if now &- pingSentAt >= Self.pingIntervalNs {
+            if now &- pingSentAt >= timers.pingNs {
                 pingSentAt = now
                 actions.append(.sendPing)
             }
@@ -175,7 +180,7 @@ struct PeerLinkMachine {
     /// Usable for relays: the peer answered HELLO and was heard recently.
     func isUp(now: UInt64) -> Bool {
         guard case .up(_, let lastHeard) = state else { return false }
-        return now &- lastHeard <= Self.reconnectingAfterNs
+        return now &- lastHeard <= timers.reconnectingAfterNs
     }
 
     /// Whether to hand the peer relays now (the link is up). A peer that just restarted does
@@ -194,14 +199,14 @@ struct PeerLinkMachine {
         guard let lastHeard else { return .unreachable }
         let silent = now &- lastHeard
         if silent > Self.unreachableAfterNs { return .unreachable }
-        guard case .up = state, silent <= Self.reconnectingAfterNs else { return .reconnecting }
+        guard case .up = state, silent <= timers.reconnectingAfterNs else { return .reconnecting }
         if let waitingSince, now &- waitingSince > Self.stuckAfterNs { return .stuck }
         return .connected
     }
 
     /// The peer's announcement is older than `routesStaleNs`: its routes are dropped.
     func routesStale(now: UInt64) -> Bool {
-        routesHeardAt != 0 && now &- routesHeardAt > Self.routesStaleNs
+        routesHeardAt != 0 && now &- routesHeardAt > timers.routeStaleNs
     }
 
     /// Whether a refusal under SPEC 13.4 rule 2 is held, undecided: the peer's routes are not
@@ -212,6 +217,6 @@ struct PeerLinkMachine {
 
     /// Held refusals are decided now even without an announcement.
     func refusalsDue(now: UInt64) -> Bool {
-        now &- createdAt >= Self.undecidedForNs
+        now &- createdAt >= timers.undecidedForNs
     }
 }

@@ -30,7 +30,7 @@ extension Reactor {
         }
         for peer in peers where links[peer.name] == nil {
             do {
-                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys, now: Clock.monotonicNs())
+                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys, timers: config.timers, now: Clock.monotonicNs())
                 logger.info("peer added", metadata: ["peer": "\(peer.name)", "router": "\(peer.router)"])
             } catch {
                 logger.error("cannot open link to peer \(peer.name): \(error)")
@@ -66,7 +66,7 @@ extension Reactor {
     func federationTick(now: UInt64) {
         nextFederationTickNs = now + Self.federationTickNs
         if now >= nextConfigCheckNs {
-            nextConfigCheckNs = now + 1_000_000_000
+            nextConfigCheckNs = now + config.timers.configCheckNs
             reloadConfigIfChanged()
         }
         var linkChanged = false
@@ -98,7 +98,7 @@ extension Reactor {
             // Resend what the peer has not acknowledged in time (backoff per attempt).
             for (jid, sentNs) in link.inFlight {
                 let attempts = journal.entries[jid]?.attempts ?? 1
-                let rto = min(UInt64(1) << UInt64(min(attempts - 1, 5)), 30) * 1_000_000_000
+                let rto = min(UInt64(1) << UInt64(min(attempts - 1, 5)), 30) * config.timers.retransmitNs
                 if now &- sentNs > rto {
                     link.inFlight[jid] = nil
                     journal.requeue(jid)
@@ -112,12 +112,12 @@ extension Reactor {
         }
         if linkChanged { recomputeRoutes(now: now) }
         if now >= nextAnnounceNs {
-            nextAnnounceNs = now + 1_000_000_000
+            nextAnnounceNs = now + config.timers.announceNs
             announceRoutes()
             requestDirectories(now: now)
         }
         if now >= nextSummaryNs {
-            nextSummaryNs = now + 5_000_000_000
+            nextSummaryNs = now + config.timers.summaryNs
             publishSummary()
         }
         dispatchJournal(now: now)
@@ -650,22 +650,20 @@ extension Reactor {
 
     // MARK: directory
 
-    /// A DIR-REQ not answered within this is given up (a later answer is unsolicited).
-    static let directoryRequestTimeoutNs: UInt64 = 10_000_000_000
-    /// At most one DIR-REQ per home in this interval.
-    static let directoryRequestIntervalNs: UInt64 = 3_000_000_000
+    // A DIR-REQ not answered within `timers.directoryRequestTimeoutNs` is given up (a later
+    // answer is unsolicited); at most one DIR-REQ per home per `directoryRequestIntervalNs`.
     /// Refused snapshots are logged as a warning at most this often (the rest at debug level).
     static let snapshotWarnIntervalNs: UInt64 = 10_000_000_000
 
     func requestDirectories(now: UInt64) {
-        for (home, request) in directoryRequests where now &- request.sentNs > Self.directoryRequestTimeoutNs {
+        for (home, request) in directoryRequests where now &- request.sentNs > config.timers.directoryRequestTimeoutNs {
             directoryRequests[home] = nil
         }
         for route in routeTable.routes.values where route.directoryVersion > directoryVersions[route.dest, default: 0] {
             guard let link = links[route.nextHop], link.isUp(now: now), nodeKeys[route.dest] != nil else { continue }
             // One question at a time per home, unless the way to it changed.
             if let open = directoryRequests[route.dest], open.hop == route.nextHop { continue }
-            if let last = directoryRequestedNs[route.dest], now &- last < Self.directoryRequestIntervalNs { continue }
+            if let last = directoryRequestedNs[route.dest], now &- last < config.timers.directoryRequestIntervalNs { continue }
             directoryRequestedNs[route.dest] = now
             directoryRequests[route.dest] = (route.nextHop, now)
             sendPeer(link, .directoryRequest(home: route.dest))
@@ -701,7 +699,7 @@ extension Reactor {
     func receiveDirectorySnapshot(from link: PeerLink, home: String, version: UInt64, entries: [[UInt8]], signature: [UInt8]) throws {
         let now = Clock.monotonicNs()
         guard let request = directoryRequests[home], request.hop == link.name,
-              now &- request.sentNs <= Self.directoryRequestTimeoutNs else {
+              now &- request.sentNs <= config.timers.directoryRequestTimeoutNs else {
             return refuseSnapshot(from: link, home: home, "not asked for")
         }
         directoryRequests[home] = nil

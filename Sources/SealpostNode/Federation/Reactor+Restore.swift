@@ -356,13 +356,13 @@ extension Reactor {
         if batch.isOpen { finishCycle() }
     }
 
-    func restoreStatus() -> [String: Any] {
-        [
-            "epoch": restore.ownEpoch,
-            "restored_at": restore.restoredAtMs == 0 ? NSNull() : Clock.rfc3339(ms: restore.restoredAtMs) as Any,
-            "retained": restore.retained, "retention_hours": config.relayRetentionHours,
-            "resent": restore.resent, "released": restore.released, "late_old_epoch": restore.lateOldEpoch,
-            "lost": restore.lost.values.reduce(0, Self.saturatingAdd), "lost_by_stream": restore.lost,
-        ]
+    func restoreStatus() -> NodeStatus.Restore {
+        NodeStatus.Restore(
+            epoch: restore.ownEpoch,
+            restoredAt: restore.restoredAtMs == 0 ? nil : Clock.rfc3339(ms: restore.restoredAtMs),
+            retained: restore.retained, retentionHours: config.relayRetentionHours,
+            resent: Int(clamping: restore.resent), released: Int(clamping: restore.released),
+            lateOldEpoch: Int(clamping: restore.lateOldEpoch),
+            lost: restore.lost.values.reduce(0, Self.saturatingAdd), lostByStream: restore.lost)
     }
 }

@@ -478,7 +478,7 @@ extension Reactor {
     private func requestPulls(now: UInt64) {
         for file in transfers.files.values where file.isPulling {
             let link = routeTable.nextHop(to: file.record.origin).flatMap { links[$0] }.flatMap { $0.isUp(now: now) ? $0 : nil }
-            guard let ask = file.pull(via: link?.name, now: now), let link else { continue }
+            guard let ask = file.pull(via: link?.name, now: now, timeoutNs: config.timers.pullTimeoutNs), let link else { continue }
             sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
                                      chunks: file.record.chunks, from: ask.from, count: ask.count))
         }
@@ -522,24 +522,24 @@ extension Reactor {
 
     // MARK: status
 
-    func filesStatus() -> [String: Any] {
+    func filesStatus() -> NodeStatus.Files {
         let all = transfers.files.values
         func bytes(_ f: StoredFile) -> UInt64 { f.isComplete ? f.record.size : UInt64(f.record.have) * UInt64(FileChunks.cipherChunkBytes) }
         var byUser: [String: Int] = [:]
         for f in all where !f.isPulled { byUser[f.record.owner, default: 0] += Int(f.record.size) }
-        return [
-            "files": all.count, "bytes": Int(all.reduce(UInt64(0)) { $0 + bytes($1) }),
-            "complete": all.filter(\.isComplete).count,
-            "uploading": all.filter { if case .uploading = $0.state { return true }; return false }.count,
-            "pulling": all.filter(\.isPulling).count,
-            "failed": all.filter { $0.failure != nil }.count,
-            "sending": transfers.sends.count,
-            "free_bytes": Int(transfers.disk.freeBytes),
-            "quota_mb": config.files.quotaMB, "retention_hours": config.files.retentionHours,
-            "expire_days": config.files.expireDays,
-            "by_user": byUser,
-            "chunks_in": transfers.chunksIn, "chunks_out": transfers.chunksOut,
-            "damaged_chunks": transfers.damaged, "refused": transfers.refused, "collected": transfers.collected,
-        ]
+        return NodeStatus.Files(
+            files: all.count, bytes: Int(all.reduce(UInt64(0)) { $0 + bytes($1) }),
+            complete: all.filter(\.isComplete).count,
+            uploading: all.filter { if case .uploading = $0.state { return true }; return false }.count,
+            pulling: all.filter(\.isPulling).count,
+            failed: all.filter { $0.failure != nil }.count,
+            sending: transfers.sends.count,
+            freeBytes: Int(clamping: transfers.disk.freeBytes),
+            quotaMb: config.files.quotaMB, retentionHours: config.files.retentionHours,
+            expireDays: config.files.expireDays,
+            byUser: byUser,
+            chunksIn: Int(clamping: transfers.chunksIn), chunksOut: Int(clamping: transfers.chunksOut),
+            damagedChunks: Int(clamping: transfers.damaged), refused: Int(clamping: transfers.refused),
+            collected: Int(clamping: transfers.collected))
     }
 }

@@ -94,8 +94,9 @@ final class StoredFile {
     }
 
     /// The pull's next step, with the next hop's link up (`via`), or nil when there is no way.
+    /// What was asked for and has not come for `timeoutNs` is asked for again.
     /// - Returns: the chunks to ask `via` for now, if any.
-    func pull(via hop: String?, now: UInt64) -> (from: UInt32, count: UInt32)? {
+    func pull(via hop: String?, now: UInt64, timeoutNs: UInt64 = FileTransfers.pullTimeoutNs) -> (from: UInt32, count: UInt32)? {
         guard case .pulling(let current, var requested, var lastData) = state else {
             preconditionFailure("Invalid state: a pull of a file not pulled (\(state))")
         }
@@ -105,7 +106,7 @@ final class StoredFile {
             return nil
         }
         if current != hop { requested = written }
-        if requested > written && now &- lastData > FileTransfers.pullTimeoutNs {
+        if requested > written && now &- lastData > timeoutNs {
             requested = written // nothing came: ask again
         }
         // Asked for and not yet durable (on the way, or with the writer): bounded, so a disk slower

@@ -68,8 +68,8 @@ final class BurnTests: XCTestCase {
         try alice.store(envelope)
 
         // The inbox shows that it waits, never what it says.
-        let notices = try collect(wu, ms: 5000) { $0.contains { $0.kind == "burn" } }
-        let notice = try XCTUnwrap(notices.first { $0.kind == "burn" })
+        let notices = try collect(wu, ms: 5000) { $0.contains { $0.kind == .burn } }
+        let notice = try XCTUnwrap(notices.first { $0.kind == .burn })
         XCTAssertEqual(notice.id, envelope.id)
         XCTAssertEqual(notice.burn?.images, 0)
         XCTAssertFalse(notice.text.contains(secret))
@@ -102,9 +102,9 @@ final class BurnTests: XCTestCase {
         XCTAssertFalse(alice.check(receipt: forged).verified)
 
         assertGone(sample(envelope), from: [hq, traffic], "after viewing")
-        let status = try traffic.status()["burns"] as? [String: Any]
-        XCTAssertEqual(status?["pending"] as? Int, 0)
-        XCTAssertEqual(status?["viewed"] as? Int, 1)
+        let status = try traffic.status().burns
+        XCTAssertEqual(status.pending, 0)
+        XCTAssertEqual(status.viewed, 1)
     }
 
     func testUnviewedBurnExpiresEverywhereWithReceipts() throws {
@@ -112,8 +112,8 @@ final class BurnTests: XCTestCase {
         defer { alice.close(); wu.close() }
         let envelope = try alice.prepareBurn(to: Address("wu@traffic")!, text: "expires unread", images: [], ttlMs: 1500)
         try alice.store(envelope)
-        let receipts = try collect(alice, ms: 10_000) { got in got.contains { $0.kind == "burn_expired" } }
-        let expired = try XCTUnwrap(receipts.first { $0.kind == "burn_expired" }?.receipt)
+        let receipts = try collect(alice, ms: 10_000) { got in got.contains { $0.kind == .burnExpired } }
+        let expired = try XCTUnwrap(receipts.first { $0.kind == .burnExpired }?.receipt)
         XCTAssertEqual(expired.receipt.node, "traffic")
         XCTAssertEqual(expired.receipt.subject, "wu@traffic")
         XCTAssertTrue(expired.verified)
@@ -133,8 +133,8 @@ final class BurnTests: XCTestCase {
         try alice.store(envelope)
         XCTAssertFalse(filesHolding(sample(envelope), in: hq).isEmpty, "waiting in hq's journal")
         // hq's copy expires where it waits: its content goes, its place in the stream stays.
-        let got = try collect(alice, ms: 15_000) { $0.contains { $0.kind == "burn_expired" } }
-        let expired = try XCTUnwrap(got.first { $0.kind == "burn_expired" }?.receipt)
+        let got = try collect(alice, ms: 15_000) { $0.contains { $0.kind == .burnExpired } }
+        let expired = try XCTUnwrap(got.first { $0.kind == .burnExpired }?.receipt)
         XCTAssertEqual(expired.receipt.node, "hq")
         XCTAssertTrue(expired.verified)
         assertGone(sample(envelope), from: [hq], "expired in the journal")
@@ -143,7 +143,7 @@ final class BurnTests: XCTestCase {
         try traffic.start()
         let later = try alice.sendText(to: Address("wu@traffic")!, text: "after the burn")
         let wuGot = try collect(wu, ms: 15_000) { $0.contains { $0.id == later } }
-        XCTAssertTrue(wuGot.contains { $0.id == envelope.id && $0.kind == "burn" })
+        XCTAssertTrue(wuGot.contains { $0.id == envelope.id && $0.kind == .burn })
         XCTAssertThrowsError(try wu.view(envelope.id)) { error in
             guard case ClientError.refused(let code, _) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(code, 410)
@@ -159,7 +159,7 @@ final class BurnTests: XCTestCase {
         let envelope = try alice.prepareBurn(to: Address("zhao@district")!, text: "via traffic", images: [], ttlMs: 1500)
         try alice.store(envelope)
         // hq hands it to traffic; traffic holds it for district, which is down, until it expires there.
-        let got = try collect(alice, ms: 15_000) { $0.contains { $0.kind == "burn_expired" } }
+        let got = try collect(alice, ms: 15_000) { $0.contains { $0.kind == .burnExpired } }
         let receipts = got.compactMap(\.receipt)
         XCTAssertTrue(receipts.contains { $0.receipt.node == "hq" && $0.receipt.event == .forwarded && $0.verified }, "\(receipts)")
         let expired = try XCTUnwrap(receipts.first { $0.receipt.event == .expired })
@@ -247,7 +247,7 @@ final class BurnTests: XCTestCase {
         XCTAssertTrue(receipts.allSatisfy { $0.verified && $0.receipt.burn == sent.id }, "\(receipts)")
         assertGone(needle, from: [hq, traffic], "after the view-once file was fetched")
         for node in [hq, traffic] {
-            XCTAssertEqual((try node.status()["files"] as? [String: Any])?["files"] as? Int, 0, node.name)
+            XCTAssertEqual(try node.status().files.files, 0, node.name)
         }
         // Nothing may quote it.
         XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "fwd", quoting: sent.id))
@@ -270,7 +270,7 @@ final class BurnTests: XCTestCase {
                        ["district:viewed:zhao@district", "hq:forwarded:traffic", "traffic:forwarded:district"])
         XCTAssertTrue(receipts.allSatisfy { $0.verified && $0.receipt.burn == sent.id }, "\(receipts)")
         for node in [hq, traffic, district] {
-            XCTAssertEqual((try node.status()["files"] as? [String: Any])?["files"] as? Int, 0, node.name)
+            XCTAssertEqual(try node.status().files.files, 0, node.name)
             let left = (try? FileManager.default.contentsOfDirectory(atPath: node.dir.path + "/files")) ?? []
             XCTAssertFalse(left.contains { $0.hasPrefix(sent.fileId.hex) }, "\(node.name): \(left)")
         }
@@ -287,20 +287,20 @@ final class BurnTests: XCTestCase {
             Burn.Image(name: "photo\(n).png", data: png + (0..<(bytes - png.count)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) })
         }
         let bobAddress = Address("bob@hq")!
-        let before = try hq.counter("envelopes_in")
+        let before = try hq.counter(\.envelopesIn)
         XCTAssertThrowsError(try alice.sendBurn(to: bobAddress, text: "", images: (1...7).map { image($0, bytes: 100) })) { error in
             XCTAssertTrue("\(error)".contains("at most 6 images"), "\(error)")
         }
         XCTAssertThrowsError(try alice.sendBurn(to: bobAddress, text: "", images: [image(1, bytes: Burn.maxImageBytes + 1)])) { error in
             XCTAssertTrue("\(error)".contains("MiB per image"), "\(error)")
         }
-        XCTAssertEqual(try hq.counter("envelopes_in"), before, "nothing was sent")
+        XCTAssertEqual(try hq.counter(\.envelopesIn), before, "nothing was sent")
 
         // Six images of 2 MiB (the largest burn message) with a text.
         let images = (1...6).map { image($0, bytes: Burn.maxImageBytes) }
         let envelope = try alice.prepareBurn(to: bobAddress, text: "six photos", images: images)
         try alice.store(envelope)
-        XCTAssertEqual(try collect(bob, ms: 5000) { $0.contains { $0.kind == "burn" } }.first { $0.kind == "burn" }?.burn?.images, 6)
+        XCTAssertEqual(try collect(bob, ms: 5000) { $0.contains { $0.kind == .burn } }.first { $0.kind == .burn }?.burn?.images, 6)
 
         // Kept durably: the node restarts, the burn message still waits.
         try hq.restart()
@@ -327,8 +327,8 @@ final class BurnTests: XCTestCase {
         let envelope = try alice.prepareBurn(to: ops, text: "group secret", images: [], members: members)
         try alice.store(envelope)
         for (name, member) in [("bob", bob), ("wu", wu), ("zhao", zhao)] {
-            let got = try collect(member, ms: 8000) { $0.contains { $0.kind == "burn" } }
-            let notice = try XCTUnwrap(got.first { $0.kind == "burn" }, name)
+            let got = try collect(member, ms: 8000) { $0.contains { $0.kind == .burn } }
+            let notice = try XCTUnwrap(got.first { $0.kind == .burn }, name)
             XCTAssertEqual(notice.group, "ops@hq", name)
             XCTAssertEqual(try member.view(envelope.id).text, "group secret", name)
             XCTAssertThrowsError(try member.view(envelope.id), name)
@@ -354,7 +354,7 @@ final class BurnTests: XCTestCase {
         let (hq, traffic, alice, wu) = try twoUnits()
         defer { alice.close(); wu.close(); hq.stop() }
         let burn = try alice.sendBurn(to: Address("wu@traffic")!, text: "do not forward")
-        _ = try collect(wu, ms: 5000) { $0.contains { $0.kind == "burn" } }
+        _ = try collect(wu, ms: 5000) { $0.contains { $0.kind == .burn } }
 
         // traffic handled the burn message: quoting it is refused, as is naming it in a reminder receipt.
         XCTAssertThrowsError(try wu.sendText(to: Address("alice@hq")!, text: "fwd", quoting: burn)) { error in
@@ -363,7 +363,7 @@ final class BurnTests: XCTestCase {
             XCTAssertTrue(reason.contains("cannot be forwarded or quoted"), reason)
         }
         XCTAssertThrowsError(try wu.markReminderDone(burn, sender: Address("alice@hq")!))
-        XCTAssertEqual(try traffic.counter("undeliverable"), 0)
+        XCTAssertEqual(try traffic.counter(\.undeliverable), 0)
 
         // An ordinary quote goes through and names what it quotes.
         let plain = try alice.sendText(to: Address("wu@traffic")!, text: "original")
@@ -377,8 +377,8 @@ final class BurnTests: XCTestCase {
 
         // The recipient's device saw a screenshot: the sender is told.
         _ = try wu.reportCapture(burn: burn, sender: Address("alice@hq")!, how: "screenshot")
-        let got = try collect(alice, ms: 8000) { got in got.contains { $0.kind == "capture" } && got.contains { $0.id == reply } }
-        let capture = try XCTUnwrap(got.first { $0.kind == "capture" }?.capture)
+        let got = try collect(alice, ms: 8000) { got in got.contains { $0.kind == .capture } && got.contains { $0.id == reply } }
+        let capture = try XCTUnwrap(got.first { $0.kind == .capture }?.capture)
         XCTAssertEqual(capture.burn, burn)
         XCTAssertEqual(capture.how, "screenshot")
         XCTAssertEqual(got.first { $0.id == reply }?.quote, plain)
@@ -407,7 +407,7 @@ final class BurnTests: XCTestCase {
                 XCTAssertEqual(code, 400, what)
             }
         }
-        XCTAssertEqual((try hq.status()["burns"] as? [String: Any])?["pending"] as? Int, 0)
+        XCTAssertEqual(try hq.status().burns.pending, 0)
         // A VIEW of something that is not there.
         XCTAssertThrowsError(try alice.view(MessageID(bytes: Array(repeating: 1, count: 16))!)) { error in
             guard case ClientError.refused(let code, _) = error else { return XCTFail("\(error)") }

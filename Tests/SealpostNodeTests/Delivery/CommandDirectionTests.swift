@@ -85,7 +85,7 @@ final class CommandDirectionTests: XCTestCase {
             }
         }
         XCTAssertEqual(reasons, refused.map { "\($0.name) is sent by nodes, not clients" }, "in order, one each")
-        XCTAssertEqual(try hq.counter("malformed"), refused.count)
+        XCTAssertEqual(try hq.counter(\.malformed), refused.count)
         XCTAssertEqual(try hq.waitingMessages(), 0, "the DELIVER and VIEWING were not taken as SENDs")
         // FILE-CHUNK goes both ways: a client's is an upload chunk (here of no upload: not "sent by nodes").
         try raw.send([Self.sample(.fileChunk).encode()], dontWait: false)
@@ -108,25 +108,25 @@ final class CommandDirectionTests: XCTestCase {
         XCTAssertEqual(notToRouter.map(\.name), ["RELAYED", "PEER-PONG", "ROUTES", "DIR-SNAPSHOT", "SUMMARY", "FILE-DATA", "FILE-HAVE"])
         for id in notToRouter { try fake.send(Self.sample(id, from: fake)) }
         XCTAssertTrue(try fake.pingAnswered(77), "the node read past them")
-        XCTAssertEqual(try hq.counter("malformed"), notToRouter.count)
+        XCTAssertEqual(try hq.counter(\.malformed), notToRouter.count)
 
         // On hq's DEALER (our ROUTER's answers): only S → N commands and HELLO.
         let notToDealer = PeerCommandID.allCases.filter { !$0.direction.readOnDealer }
         XCTAssertEqual(notToDealer.map(\.name), ["RELAY", "PEER-PING", "ROUTES", "DIR-REQ", "SUMMARY", "FILE-PULL", "FILE-PULLED"])
         for id in notToDealer { XCTAssertTrue(try fake.answer(Self.sample(id, from: fake).encode())) }
         let total = notToRouter.count + notToDealer.count
-        try hq.waitFor("\(total) malformed") { (($0["counters"] as? [String: Any])?["malformed"] as? Int) == total }
+        try hq.waitFor("\(total) malformed") { ($0.counters.malformed) == total }
 
         // On hq's SUB (our PUB): only published commands.
-        let before = try hq.counter("rejected_announcements")
+        let before = try hq.counter(\.rejectedAnnouncements)
         let notPublished = PeerCommandID.allCases.filter { !$0.direction.readOnSubscription }
         XCTAssertEqual(notPublished.count, PeerCommandID.allCases.count - 2)
         for id in notPublished { try fake.publish(Self.sample(id, from: fake).encode()) }
         try hq.waitFor("\(notPublished.count) rejected announcements") {
-            (($0["counters"] as? [String: Any])?["rejected_announcements"] as? Int) == before + notPublished.count
+            ($0.counters.rejectedAnnouncements) == before + notPublished.count
         }
-        XCTAssertEqual(try hq.counter("malformed"), total, "announcements are counted apart")
+        XCTAssertEqual(try hq.counter(\.malformed), total, "announcements are counted apart")
         XCTAssertEqual(try hq.waitingMessages(), 0, "no RELAY was taken from the DEALER or the SUB")
-        XCTAssertEqual(try hq.int("journal"), 0)
+        XCTAssertEqual(try hq.status().journal, 0)
     }
 }

@@ -23,7 +23,7 @@ final class NodeDeliveryTests: XCTestCase {
         XCTAssertEqual(got.first?.from, "alice@hq")
         XCTAssertEqual(got.first?.to, "bob@hq")
         XCTAssertEqual(got.first?.text, "hello bob")
-        XCTAssertEqual(got.first?.kind, "text")
+        XCTAssertEqual(got.first?.kind, .text)
     }
 
     func testOfflineMessagesSurviveRestartAndArriveExactlyOnceInOrder() throws {

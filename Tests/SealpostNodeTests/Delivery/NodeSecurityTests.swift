@@ -25,7 +25,7 @@ final class NodeSecurityTests: XCTestCase {
         try stranger.send(.ping)
         // CURVE refusal is silent: nothing ever comes back, and the node counted it.
         XCTAssertNil(try stranger.receive(timeoutMs: 1500))
-        XCTAssertGreaterThanOrEqual(try hq.counter("refused_keys"), 1)
+        XCTAssertGreaterThanOrEqual(try hq.counter(\.refusedKeys), 1)
     }
 
     func testSenderIsStampedAndCannotBeForged() throws {

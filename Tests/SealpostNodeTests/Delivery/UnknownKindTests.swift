@@ -37,6 +37,6 @@ final class UnknownKindTests: XCTestCase {
         try fake.send(.relay(jid: jid, origin: origin, dest: dest, streamSeq: seq, hops: hops, envelope: envelope, epoch: epoch))
         try fake.waitForAcks([81])
         XCTAssertEqual(try hq.waitingMessages(), 1)
-        XCTAssertEqual(try hq.counter("malformed"), 0)
+        XCTAssertEqual(try hq.counter(\.malformed), 0)
     }
 }

@@ -40,11 +40,11 @@ final class DirectorySnapshotTests: XCTestCase {
     }
 
     func federated(_ node: TestNode) -> Int {
-        ((try? node.status()["users"] as? [String: Any])?["federated"] as? Int) ?? -1
+        (try? node.status().users.federated) ?? -1
     }
 
     func hasRoute(_ node: TestNode, to dest: String) -> Bool {
-        ((try? node.status()["routes"] as? [[String: Any]]) ?? []).contains { $0["dest"] as? String == dest }
+        ((try? node.status().routes) ?? []).contains { $0.dest == dest }
     }
 
     /// hq with one user and the fake neighbour as its peer, announcing `ghost` (a node only it reaches).
@@ -72,7 +72,7 @@ final class DirectorySnapshotTests: XCTestCase {
         let fake = try FakePeerNode(credit: 10)
         try Operator.addPeer(dataDir: hq.dir, peer: fake.peerConfig)
         try fake.run("hq to connect to the fake") { fake.nodeRouting != nil }
-        XCTAssertEqual(try hq.counter("rejected_snapshots"), 0, "the real directory exchange refused nothing")
+        XCTAssertEqual(try hq.counter(\.rejectedSnapshots), 0, "the real directory exchange refused nothing")
 
         let made = [UInt64.max >> 1, 1_000_000]
         for version in made {
@@ -80,15 +80,15 @@ final class DirectorySnapshotTests: XCTestCase {
             try fake.answer(.directorySnapshot(home: "traffic", version: version, entries: [], signature: DirectoryHead.noSignature))
             try fake.answer(snapshot("traffic", version: version, [], signedBy: fake.keys.sign))
         }
-        try fake.run("the snapshots to be refused") { try hq.counter("rejected_snapshots") >= 4 }
+        try fake.run("the snapshots to be refused") { try hq.counter(\.rejectedSnapshots) >= 4 }
         XCTAssertTrue(listed(alice, "wu@traffic"), "traffic's users are still known")
 
         // Still there once the fake is gone and hq restarted.
         try Operator.removePeer(dataDir: hq.dir, name: "fake")
-        try hq.waitFor("the fake to be removed") { ($0["peers"] as? [Any])?.count == 1 }
+        try hq.waitFor("the fake to be removed") { $0.peers.count == 1 }
         try hq.restart()
         try hq.waitFor("hq to reconnect to traffic") { s in
-            ((s["peers"] as? [[String: Any]]) ?? []).first?["state"] as? String == "connected"
+            s.peers.first?.state == "connected"
         }
         XCTAssertTrue(listed(alice, "wu@traffic"), "still known after a restart")
 
@@ -105,7 +105,7 @@ final class DirectorySnapshotTests: XCTestCase {
         let (hq, fake, ghost, bob) = try hqWithFake(ghostVersion: 0)
         defer { bob.close() }
         try fake.answer(snapshot("ghost", version: 5, [entry("casper@ghost", home: ghost)], signedBy: ghost))
-        try fake.run("the snapshot to be refused") { try hq.counter("rejected_snapshots") >= 1 }
+        try fake.run("the snapshot to be refused") { try hq.counter(\.rejectedSnapshots) >= 1 }
         XCTAssertEqual(fake.requests, [], "hq asked for nothing")
         XCTAssertEqual(federated(hq), 0)
         XCTAssertFalse(listed(bob, "casper@ghost"))
@@ -120,7 +120,7 @@ final class DirectorySnapshotTests: XCTestCase {
         fake.routes = []
         try fake.run("the route to ghost to go") { !hasRoute(hq, to: "ghost") }
         try fake.answer(snapshot("ghost", version: 2, [entry("casper@ghost", home: ghost)], signedBy: ghost))
-        try fake.run("the snapshot to be refused") { try hq.counter("rejected_snapshots") >= 1 }
+        try fake.run("the snapshot to be refused") { try hq.counter(\.rejectedSnapshots) >= 1 }
         XCTAssertEqual(federated(hq), 0)
     }
 
@@ -143,7 +143,7 @@ final class DirectorySnapshotTests: XCTestCase {
         }
         try fake.run("the signed snapshot to be applied") { federated(hq) == 2 }
         XCTAssertEqual(answers, 3)
-        XCTAssertEqual(try hq.counter("rejected_snapshots"), 2, "both badly signed snapshots were counted")
+        XCTAssertEqual(try hq.counter(\.rejectedSnapshots), 2, "both badly signed snapshots were counted")
         XCTAssertTrue(listed(bob, "wendy@ghost"))
 
         // A removal, signed by ghost: wendy goes.
@@ -178,9 +178,9 @@ final class DirectorySnapshotTests: XCTestCase {
         XCTAssertEqual(answer["version_forgotten"] as? Int, 4)
         hq.stop()
         try hq.start()
-        let rejected = try hq.counter("rejected_snapshots")
+        let rejected = try hq.counter(\.rejectedSnapshots)
         fake.onDirectoryRequest = { home in self.snapshot(home, version: 3, [casper, wendy], signedBy: ghost) }
-        try fake.run("the replayed version 3 to be refused") { try hq.counter("rejected_snapshots") > rejected }
+        try fake.run("the replayed version 3 to be refused") { try hq.counter(\.rejectedSnapshots) > rejected }
         XCTAssertEqual(federated(hq), 0)
         XCTAssertFalse(listed(bob, "wendy@ghost"), "a withdrawn entry does not come back")
         fake.onDirectoryRequest = { home in self.snapshot(home, version: 4, [casper], signedBy: ghost) }
@@ -229,7 +229,7 @@ final class DirectorySnapshotTests: XCTestCase {
         defer { qian.close() }
         try waitUntilKnown(wu, "qian@district")
         try hq.waitFor("the new key to conflict with hq's pin") { s in
-            ((s["counters"] as? [String: Any])?["key_conflicts"] as? Int ?? 0) > 0
+            (s.counters.keyConflicts) > 0
         }
         XCTAssertFalse(listed(alice, "qian@district"))
 

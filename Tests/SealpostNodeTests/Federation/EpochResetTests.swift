@@ -20,7 +20,7 @@ final class EpochResetTests: XCTestCase {
         .relay(jid: jid, origin: fake.name, dest: "hq", streamSeq: seq, hops: 0, envelope: envelope(from: fake), epoch: epoch)
     }
 
-    func waiting(_ s: [String: Any]) -> Int { (s["waiting"] as? [String: Any])?["messages"] as? Int ?? -1 }
+    func waiting(_ s: NodeStatus) -> Int { s.waiting.messages }
 
     func testOriginFollowedWithoutAnEpochWhoseHelloShowsARestoreStartsAgainAt1() throws {
         let (hq, fake, bob) = try hqWithFakePeer()
@@ -51,9 +51,9 @@ final class EpochResetTests: XCTestCase {
         defer { bob.close() }
         try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 50))
         XCTAssertTrue(try fake.pingAnswered(1))
-        let before = try hq.counter("rejected_announcements")
+        let before = try hq.counter(\.rejectedAnnouncements)
         try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 40))
-        try hq.waitFor("the earlier epoch refused") { ($0["counters"] as? [String: Any])?["rejected_announcements"] as? Int == before + 1 }
+        try hq.waitFor("the earlier epoch refused") { ($0.counters.rejectedAnnouncements) == before + 1 }
         // Its stream under the remembered epoch goes on as before.
         try fake.send(relay(fake, jid: 1, seq: 1, epoch: 50))
         try fake.waitForAcks([1])

@@ -67,22 +67,22 @@ final class FederationTests: XCTestCase {
         try district.waitForRoute(to: "province")
         try waitUntilKnown(li, "zhao@province")
         let status = try district.status()
-        let route = (status["routes"] as? [[String: Any]] ?? []).first { $0["dest"] as? String == "province" }
-        XCTAssertEqual(route?["next_hop"] as? String, "city")
-        XCTAssertEqual(route?["path"] as? [String], ["city", "province"])
+        let route = status.routes.first { $0.dest == "province" }
+        XCTAssertEqual(route?.nextHop, "city")
+        XCTAssertEqual(route?.path, ["city", "province"])
 
         var ids = try sendMany(li, to: "zhao@province", count: 200, prefix: "before")
         // The middle node goes down: envelopes wait in district's journal.
         city.stop()
         ids += try sendMany(li, to: "zhao@province", count: 300, prefix: "during")
-        try district.waitFor("the journal to hold what cannot move") { ($0["journal"] as? Int ?? 0) > 0 }
+        try district.waitFor("the journal to hold what cannot move") { $0.journal > 0 }
         try city.start()
         ids += try sendMany(li, to: "zhao@province", count: 200, prefix: "after")
         let got = try zhao.receive(700, timeoutMs: 30_000)
         XCTAssertEqual(got.count, 700)
         XCTAssertTrue(got.map(\.id) == ids, "in order, exactly once, across the outage")
-        try district.waitFor("the journal to drain") { ($0["journal"] as? Int) == 0 }
-        try city.waitFor("the journal to drain") { ($0["journal"] as? Int) == 0 }
+        try district.waitFor("the journal to drain") { $0.journal == 0 }
+        try city.waitFor("the journal to drain") { $0.journal == 0 }
     }
 
     func testRerouteWhenALinkGoesDownKeepsOrder() throws {
@@ -94,13 +94,13 @@ final class FederationTests: XCTestCase {
         let receiver = try Client(profile: try d.join("r"))
         defer { sender.close(); receiver.close() }
         try a.waitFor("a route to d via b") { s in
-            (s["routes"] as? [[String: Any]] ?? []).contains { $0["dest"] as? String == "d" && $0["next_hop"] as? String == "b" }
+            s.routes.contains { $0.dest == "d" && $0.nextHop == "b" }
         }
         try waitUntilKnown(sender, "r@d")
         var ids = try sendMany(sender, to: "r@d", count: 300, prefix: "one")
         b.stop()
         try a.waitFor("a route to d via c") { s in
-            (s["routes"] as? [[String: Any]] ?? []).contains { $0["dest"] as? String == "d" && $0["next_hop"] as? String == "c" }
+            s.routes.contains { $0.dest == "d" && $0.nextHop == "c" }
         }
         ids += try sendMany(sender, to: "r@d", count: 300, prefix: "two")
         try b.start() // whatever b still held arrives late; d keeps the order
@@ -117,12 +117,12 @@ final class FederationTests: XCTestCase {
         try Operator.addPeer(dataDir: stranger.dir, peer: PeerConfig(name: "hq", router: hq.endpoint, publish: hq.publishEndpoint,
                                                                      publicKey: try hq.dir.loadKeys().publicKeyText))
         try hq.waitFor("the stranger's key to be refused") { s in
-            ((s["counters"] as? [String: Any])?["refused_keys"] as? Int ?? 0) >= 2
+            (s.counters.refusedKeys) >= 2
         }
         let seen = try stranger.status()
-        let peer = (seen["peers"] as? [[String: Any]])?.first
-        XCTAssertEqual(peer?["state"] as? String, "unreachable")
-        XCTAssertEqual((try hq.status()["routes"] as? [Any])?.count, 0)
+        let peer = seen.peers.first
+        XCTAssertEqual(peer?.state, "unreachable")
+        XCTAssertEqual(try hq.status().routes.count, 0)
     }
 
     func testForgedDirectorySnapshotIsRejectedAndChangesNothing() throws {
@@ -159,8 +159,8 @@ final class FederationTests: XCTestCase {
         }
         _ = try fake.serve(until: { answeredGood }, timeoutMs: 20_000)
         XCTAssertTrue(answeredBad && answeredGood, "hq asked for the directory twice")
-        try hq.waitFor("the good snapshot") { (($0["users"] as? [String: Any])?["federated"] as? Int) == 1 }
-        XCTAssertGreaterThanOrEqual(try hq.counter("rejected_snapshots"), 1, "the forged snapshot was counted")
+        try hq.waitFor("the good snapshot") { ($0.users.federated) == 1 }
+        XCTAssertGreaterThanOrEqual(try hq.counter(\.rejectedSnapshots), 1, "the forged snapshot was counted")
         XCTAssertEqual(try bob.directory().map(\.address), ["bob@hq", "eve@fake"], "nothing of the forged snapshot was kept")
         XCTAssertThrowsError(try bob.lookup(Address("boss@fake")!))
     }
@@ -174,7 +174,7 @@ final class FederationTests: XCTestCase {
                                                                publicKey: Z85.encode(fake.keys.curve.publicKey)))
         let bob = try Client(profile: try hq.join("bob"))
         defer { bob.close() }
-        try hq.waitFor("the fake peer to be configured") { ($0["peers"] as? [Any])?.count == 1 }
+        try hq.waitFor("the fake peer to be configured") { $0.peers.count == 1 }
         try fake.connect(to: hq)
         try fake.send(.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10, epoch: 0))
 
@@ -183,11 +183,11 @@ final class FederationTests: XCTestCase {
                               kind: 1, sentAt: Clock.nowMs(), body: [1, 2, 3])
         try fake.send(.relay(jid: 1, origin: "elsewhere", dest: "hq", streamSeq: 1, hops: 0, envelope: forged, epoch: 0))
         try hq.waitFor("the forged relay to be rejected") { s in
-            ((s["counters"] as? [String: Any])?["rejected_relays"] as? Int ?? 0) >= 1
+            (s.counters.rejectedRelays) >= 1
         }
 
         // Announcements: garbage, one sent in another node's name, one with a looping path.
-        let before = try hq.counter("rejected_announcements")
+        let before = try hq.counter(\.rejectedAnnouncements)
         let deadline = Clock.monotonicNs() + 10_000_000_000
         var after = before
         while after < before + 3, Clock.monotonicNs() < deadline {
@@ -199,11 +199,11 @@ final class FederationTests: XCTestCase {
             looping[looping.count - 1] = 0x7F // corrupt the hops count of the last entry
             try fake.publish(looping)
             usleep(200_000)
-            after = try hq.counter("rejected_announcements")
+            after = try hq.counter(\.rejectedAnnouncements)
         }
         XCTAssertGreaterThanOrEqual(after, before + 3, "malformed announcements are counted")
-        let routes = try hq.status()["routes"] as? [[String: Any]] ?? []
-        XCTAssertFalse(routes.contains { $0["dest"] as? String == "elsewhere" })
+        let routes = try hq.status().routes
+        XCTAssertFalse(routes.contains { $0.dest == "elsewhere" })
         XCTAssertEqual(try bob.drain(ms: 300).count, 0, "nothing forged was delivered")
     }
 }

@@ -108,7 +108,7 @@ final class PeerFuzzTests: XCTestCase {
                 return sent
             }
         }
-        XCTAssertEqual(try hq.counter("commit_failures"), 0, "seed \(seed)")
+        XCTAssertEqual(try hq.counter(\.commitFailures), 0, "seed \(seed)")
         return sent
     }
 

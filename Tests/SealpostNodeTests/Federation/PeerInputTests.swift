@@ -26,10 +26,10 @@ final class PeerInputTests: XCTestCase {
         try fake.send(fake.relay(jid: 3, to: "bob@hq", streamSeq: Self.top))
         try fake.waitForAcks([1, 2, 3])
         XCTAssertTrue(try fake.pingAnswered(7), "the node still answers")
-        XCTAssertGreaterThanOrEqual(try hq.counter("malformed"), 3, "counted malformed")
-        XCTAssertEqual(try hq.int("journal"), 0, "nothing journalled")
-        XCTAssertEqual(try hq.int("held"), 0, "nothing held")
-        XCTAssertEqual(try hq.counter("relayed"), 0)
+        XCTAssertGreaterThanOrEqual(try hq.counter(\.malformed), 3, "counted malformed")
+        XCTAssertEqual(try hq.status().journal, 0, "nothing journalled")
+        XCTAssertEqual(try hq.status().held, 0, "nothing held")
+        XCTAssertEqual(try hq.counter(\.relayed), 0)
         XCTAssertEqual(try hq.waitingMessages(), 0, "nothing in the mailbox")
     }
 
@@ -45,9 +45,9 @@ final class PeerInputTests: XCTestCase {
                                  body: FileOffer(fileId: MessageID(bytes: Sodium.randomBytes(16))!, cipherSize: Self.over, chunks: 1).body(sealed: sealed)))
         try fake.waitForAcks([1, 2, 3, 4])
         XCTAssertTrue(try fake.pingAnswered(8))
-        XCTAssertGreaterThanOrEqual(try hq.counter("malformed"), 4)
-        XCTAssertEqual(try hq.int("journal"), 0, "nothing journalled")
-        XCTAssertEqual((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int, 0, "nothing scheduled")
+        XCTAssertGreaterThanOrEqual(try hq.counter(\.malformed), 4)
+        XCTAssertEqual(try hq.status().journal, 0, "nothing journalled")
+        XCTAssertEqual(try hq.status().reminders.pending, 0, "nothing scheduled")
         XCTAssertEqual(try hq.waitingMessages(), 0, "nothing in the mailbox")
         // The stream from fake still starts at 1: a good envelope gets through.
         try fake.send(fake.relay(jid: 5, to: "bob@hq", streamSeq: 1))
@@ -65,7 +65,7 @@ final class PeerInputTests: XCTestCase {
         try fake.waitForNodeHello()
         try fake.answer(PeerCommand.pong(echoNs: Self.over).encode())
         try fake.answer(PeerCommand.relayed(jids: [Self.top]).encode())
-        let before = try hq.counter("rejected_announcements")
+        let before = try hq.counter(\.rejectedAnnouncements)
         for _ in 0..<20 {
             try fake.publish(PeerCommand.routes(node: "fake", seq: Self.over, entries: [
                 RouteEntry(dest: "fake", signKey: fake.keys.sign.publicKey, directoryVersion: 1, path: []),
@@ -77,10 +77,10 @@ final class PeerInputTests: XCTestCase {
             try fake.serve(ms: 50)
         }
         XCTAssertTrue(try fake.pingAnswered(9))
-        XCTAssertGreaterThanOrEqual(try hq.counter("malformed"), 4)
-        XCTAssertGreaterThan(try hq.counter("rejected_announcements"), before)
-        let nodes = try AdminClient.request(dataDir: hq.dir, ["cmd": "federation"])["nodes"] as? [[String: Any]] ?? []
-        XCTAssertFalse(nodes.contains { $0["node"] as? String == "fake" }, "no summary kept")
+        XCTAssertGreaterThanOrEqual(try hq.counter(\.malformed), 4)
+        XCTAssertGreaterThan(try hq.counter(\.rejectedAnnouncements), before)
+        let nodes = try AdminClient.federation(dataDir: hq.dir).nodes
+        XCTAssertFalse(nodes.contains { $0.node == "fake" }, "no summary kept")
     }
 
     func testDirectorySnapshotWithVersionOver2p63IsRefusedNotCrashing() throws {
@@ -105,8 +105,8 @@ final class PeerInputTests: XCTestCase {
         }
         XCTAssertEqual(answered, 2, "hq asked for the directory again: the snapshots were not applied")
         XCTAssertTrue(try fake.pingAnswered(10))
-        XCTAssertGreaterThanOrEqual(try hq.counter("malformed"), 2)
-        XCTAssertEqual((try hq.status()["users"] as? [String: Any])?["federated"] as? Int, 0)
+        XCTAssertGreaterThanOrEqual(try hq.counter(\.malformed), 2)
+        XCTAssertEqual(try hq.status().users.federated, 0)
     }
 
     /// fake → traffic (honest) → district: the poison never enters traffic's journal, so it
@@ -127,13 +127,13 @@ final class PeerInputTests: XCTestCase {
                                  body: Reminder.body(dueAt: Self.over, sealed: [1, 2, 3])))
         try fake.waitForAcks([1, 2])
         XCTAssertTrue(try fake.pingAnswered(11))
-        XCTAssertEqual(try traffic.int("journal"), 0, "the honest relay journalled nothing")
-        XCTAssertEqual(try traffic.counter("relayed"), 0, "and relayed nothing")
-        XCTAssertGreaterThanOrEqual(try traffic.counter("malformed"), 2)
+        XCTAssertEqual(try traffic.status().journal, 0, "the honest relay journalled nothing")
+        XCTAssertEqual(try traffic.counter(\.relayed), 0, "and relayed nothing")
+        XCTAssertGreaterThanOrEqual(try traffic.counter(\.malformed), 2)
         try traffic.restart()
         try district.restart()
         try district.waitForRoute(to: "traffic")
-        XCTAssertEqual(try district.counter("malformed"), 0)
+        XCTAssertEqual(try district.counter(\.malformed), 0)
         XCTAssertEqual(try district.waitingMessages(), 0)
     }
 
@@ -169,7 +169,7 @@ final class PeerInputTests: XCTestCase {
         XCTAssertThrowsError(try alice.store(reminder))
         let id = try alice.sendText(to: Address("bob@hq")!, text: "still here")
         XCTAssertEqual(try bob.receive(1).map(\.id), [id])
-        XCTAssertEqual((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int, 0)
+        XCTAssertEqual(try hq.status().reminders.pending, 0)
     }
 
     // MARK: final refusals are acknowledged (item 1c)
@@ -179,18 +179,18 @@ final class PeerInputTests: XCTestCase {
         defer { bob.close() }
         try fake.send(fake.relay(jid: 41, to: "x@elsewhere", hops: PeerCommand.maxHops))
         try fake.waitForAcks([41])
-        XCTAssertEqual(try hq.counter("rejected_relays"), 1)
-        XCTAssertEqual(try hq.int("journal"), 0)
+        XCTAssertEqual(try hq.counter(\.rejectedRelays), 1)
+        XCTAssertEqual(try hq.status().journal, 0)
         // One that has arrived is delivered whatever its count: dropped, it would stop its
         // origin's stream for good (ReviewFindingsTests.testRelayAtHopLimitForThisNode…).
         try fake.send(fake.relay(jid: 42, to: "bob@hq", hops: 255))
         try fake.waitForAcks([42])
-        XCTAssertEqual(try hq.counter("rejected_relays"), 1)
+        XCTAssertEqual(try hq.counter(\.rejectedRelays), 1)
         XCTAssertEqual(try hq.waitingMessages(), 1, "delivered at its destination")
         // One hop under the limit is relayed.
         try fake.send(fake.relay(jid: 43, to: "x@elsewhere", hops: PeerCommand.maxHops - 1))
         try fake.waitForAcks([43])
-        XCTAssertEqual(try hq.int("journal"), 1)
+        XCTAssertEqual(try hq.status().journal, 1)
     }
 
     func testRelayClaimingThisNodeAsOriginIsAcknowledgedAndDropped() throws {
@@ -199,8 +199,8 @@ final class PeerInputTests: XCTestCase {
         // "From" bob, with a number of hq's own stream to elsewhere: it must not take that number.
         try fake.send(fake.relay(jid: 51, origin: "hq", to: "x@elsewhere", streamSeq: 1))
         try fake.waitForAcks([51])
-        XCTAssertEqual(try hq.counter("rejected_relays"), 1)
-        XCTAssertEqual(try hq.int("journal"), 0, "not journalled again")
+        XCTAssertEqual(try hq.counter(\.rejectedRelays), 1)
+        XCTAssertEqual(try hq.status().journal, 0, "not journalled again")
     }
 
     func testMalformedRelayIsAcknowledgedAndDropped() throws {
@@ -211,7 +211,7 @@ final class PeerInputTests: XCTestCase {
         try fake.send(fake.relay(jid: 62, to: "bob@hq").encode() + [0])          // trailing byte
         try fake.send(fake.relay(jid: 63, origin: "hq", to: "bob@hq").encode())  // origin = dest
         try fake.waitForAcks([61, 62, 63])
-        XCTAssertEqual(try hq.counter("malformed"), 3)
+        XCTAssertEqual(try hq.counter(\.malformed), 3)
         XCTAssertEqual(try hq.waitingMessages(), 0, "nothing in the mailbox")
     }
 
@@ -221,7 +221,7 @@ final class PeerInputTests: XCTestCase {
         let due = Reminder.Due(reminder: MessageID(bytes: Sodium.randomBytes(16))!, dueAt: 1, firedAt: 2, late: false)
         try fake.send(fake.relay(jid: 71, to: "bob@hq", kind: .reminderDue, body: due.encode()))
         try fake.waitForAcks([71])
-        XCTAssertEqual(try hq.counter("rejected_relays"), 1)
+        XCTAssertEqual(try hq.counter(\.rejectedRelays), 1)
         XCTAssertEqual(try hq.waitingMessages(), 0, "nothing in the mailbox")
     }
 
@@ -235,7 +235,7 @@ final class PeerInputTests: XCTestCase {
         try fake.serve(ms: 300)
         XCTAssertFalse(fake.acknowledged.contains(81))
         // Counted once the peer's routes are known or, as here where it announces none, within 5 s.
-        try hq.waitFor("the refusal counted") { ($0["counters"] as? [String: Any])?["rejected_relays"] as? Int == 1 }
+        try hq.waitFor("the refusal counted") { ($0.counters.rejectedRelays) == 1 }
         XCTAssertFalse(fake.acknowledged.contains(81))
     }
 }

@@ -37,10 +37,8 @@ final class RestoreTests: XCTestCase {
         return out
     }
 
-    func status(_ node: TestNode, _ key: String) throws -> Any? { try node.status()[key] }
-
-    func restoreCounter(_ node: TestNode, _ key: String) throws -> Int {
-        ((try node.status()["restore"] as? [String: Any])?[key] as? Int) ?? -1
+    func restoreCounter(_ node: TestNode, _ key: KeyPath<NodeStatus.Restore, Int>) throws -> Int {
+        try node.status().restore[keyPath: key]
     }
 
     /// Before: after the restore, hq's new envelopes were dropped by traffic as repeats (its
@@ -67,14 +65,14 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(try shown(wu, 5, seen: &wuSeen), ["b1", "b2", "b3", "b4", "b5"])
         _ = try send(wu, to: "alice@hq", ["c1", "c2", "c3", "c4", "c5"])
         XCTAssertEqual(try shown(alice0, 2, seen: &aliceSeen, settle: false), ["c1", "c2"])
-        try traffic.waitFor("wu's acknowledgements") { (($0["waiting"] as? [String: Any])?["messages"] as? Int) == 0 }
+        try traffic.waitFor("wu's acknowledgements") { ($0.waiting.messages) == 0 }
         // Someone enrolled after the backup: the restore loses them, and the other unit forgets them too.
         let late = try Client(profile: try hq.join("late"))
         late.close()
         try waitUntilKnown(wu, "late@hq")
-        try hq.waitFor("hq's journal to drain") { ($0["journal"] as? Int) == 0 }
+        try hq.waitFor("hq's journal to drain") { $0.journal == 0 }
         try traffic.waitFor("traffic's journal to drain and keep what it relayed") { s in
-            (s["journal"] as? Int) == 0 && ((s["restore"] as? [String: Any])?["retained"] as? Int ?? 0) >= 5
+            s.journal == 0 && (s.restore.retained) >= 5
         }
         alice0.close()
 
@@ -88,7 +86,7 @@ final class RestoreTests: XCTestCase {
         let alice = try Client(profile: try Profile.load(from: hq.profilePath("alice")))
         defer { alice.close() }
         try traffic.waitFor("traffic to send again what it kept for hq") { s in
-            ((s["restore"] as? [String: Any])?["resent"] as? Int ?? 0) >= 5
+            (s.restore.resent) >= 5
         }
 
         // Traffic after the restore, both ways.
@@ -99,15 +97,15 @@ final class RestoreTests: XCTestCase {
         // c1 and c2 come again (the device already showed them), c3–c5 are back, then e1–e3.
         XCTAssertEqual(try shown(alice, 6, seen: &aliceSeen), ["c3", "c4", "c5", "e1", "e2", "e3"],
                        "what crossed the link since the backup is back, in order, nothing shown twice")
-        try hq.waitFor("alice's mailbox to be empty") { (($0["waiting"] as? [String: Any])?["messages"] as? Int) == 0 }
-        try traffic.waitFor("wu's mailbox to be empty") { (($0["waiting"] as? [String: Any])?["messages"] as? Int) == 0 }
+        try hq.waitFor("alice's mailbox to be empty") { ($0.waiting.messages) == 0 }
+        try traffic.waitFor("wu's mailbox to be empty") { ($0.waiting.messages) == 0 }
         XCTAssertEqual(try shown(wu, 0, seen: &wuSeen), [], "nothing more for wu")
         XCTAssertEqual(try shown(alice, 0, seen: &aliceSeen), [], "nothing more for alice")
         for node in [hq, traffic] {
-            XCTAssertEqual(try status(node, "held") as? Int, 0, "\(node.name): nothing held for good")
-            XCTAssertEqual(try restoreCounter(node, "lost"), 0, node.name)
+            XCTAssertEqual(try node.status().held, 0, "\(node.name): nothing held for good")
+            XCTAssertEqual(try restoreCounter(node, \.lost), 0, node.name)
         }
-        XCTAssertNotNil((try hq.status()["restore"] as? [String: Any])?["restored_at"] as? String)
+        XCTAssertNotNil(try hq.status().restore.restoredAt)
 
         // The directory: the person lost in the restore goes from traffic's copy, one enrolled now arrives.
         let carol = try Client(profile: try hq.join("carol"))
@@ -135,7 +133,7 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(try shown(alice0, 3, seen: &aliceSeen), ["y1", "y2", "y3"])
         _ = try send(alice0, to: "wu@traffic", ["m1", "m2", "m3"])
         XCTAssertEqual(try shown(wu0, 1, seen: &wuSeen, settle: false), ["m1"])
-        for n in nodes { try n.waitFor("\(n.name)'s journal to drain") { ($0["journal"] as? Int) == 0 } }
+        for n in nodes { try n.waitFor("\(n.name)'s journal to drain") { $0.journal == 0 } }
         wu0.close()
         alice0.close()
 
@@ -147,7 +145,7 @@ final class RestoreTests: XCTestCase {
         defer { alice.close(); wu.close() }
         for n in [hq, district] {
             try n.waitFor("\(n.name) to send again what it kept for traffic") { s in
-                ((s["restore"] as? [String: Any])?["resent"] as? Int ?? 0) >= 3
+                (s.restore.resent) >= 3
             }
         }
         _ = try send(alice, to: "wu@traffic", ["m4"])
@@ -157,11 +155,11 @@ final class RestoreTests: XCTestCase {
         XCTAssertEqual(try shown(zhao, 1, seen: &zhaoSeen), ["c1"], "the copies traffic passed again are dropped as repeats")
         XCTAssertEqual(try shown(alice, 1, seen: &aliceSeen), ["x1"])
         for n in nodes {
-            try n.waitFor("\(n.name): mailboxes empty") { (($0["waiting"] as? [String: Any])?["messages"] as? Int) == 0 }
-            XCTAssertEqual(try status(n, "held") as? Int, 0, "\(n.name): nothing held for good")
-            XCTAssertEqual(try restoreCounter(n, "lost"), 0, n.name)
+            try n.waitFor("\(n.name): mailboxes empty") { ($0.waiting.messages) == 0 }
+            XCTAssertEqual(try n.status().held, 0, "\(n.name): nothing held for good")
+            XCTAssertEqual(try restoreCounter(n, \.lost), 0, n.name)
         }
-        XCTAssertGreaterThan(try district.counter("duplicates") + hq.counter("duplicates"), 0, "the resent transit copies were repeats")
+        XCTAssertGreaterThan(try district.counter(\.duplicates) + hq.counter(\.duplicates), 0, "the resent transit copies were repeats")
     }
 
     /// Before: held for order for good. Now a gap no peer can fill (here hq keeps nothing,
@@ -182,7 +180,7 @@ final class RestoreTests: XCTestCase {
         _ = try Backup.backup(dataDir: traffic.dir, to: backup)
         _ = try send(alice, to: "wu@traffic", ["b1", "b2", "b3"])
         XCTAssertEqual(try shown(wu0, 3, seen: &wuSeen), ["b1", "b2", "b3"])
-        try hq.waitFor("hq's journal to drain") { ($0["journal"] as? Int) == 0 }
+        try hq.waitFor("hq's journal to drain") { $0.journal == 0 }
         wu0.close()
 
         traffic.stop()
@@ -192,12 +190,12 @@ final class RestoreTests: XCTestCase {
         defer { wu.close() }
         _ = try send(alice, to: "wu@traffic", ["c1", "c2"])
         XCTAssertEqual(try shown(wu, 2, seen: &wuSeen, timeoutMs: 20_000), ["c1", "c2"], "delivered once the gap is given up")
-        let restore = try XCTUnwrap(traffic.status()["restore"] as? [String: Any])
-        XCTAssertEqual(restore["lost_by_stream"] as? [String: Int], ["hq": 3], "b1–b3 were lost with traffic's disk: counted")
-        XCTAssertEqual(try status(traffic, "held") as? Int, 0)
+        let restore = try traffic.status().restore
+        XCTAssertEqual(restore.lostByStream, ["hq": 3], "b1–b3 were lost with traffic's disk: counted")
+        XCTAssertEqual(try traffic.status().held, 0)
         traffic.stop()
         try traffic.start()
-        XCTAssertEqual((try traffic.status()["restore"] as? [String: Any])?["lost"] as? Int, 3, "kept across restarts")
+        XCTAssertEqual(try traffic.status().restore.lost, 3, "kept across restarts")
     }
 
     /// A relay restored from a backup had taken over envelopes it never passed on, and nobody
@@ -219,8 +217,8 @@ final class RestoreTests: XCTestCase {
         // district is down: traffic takes b1–b3 over from hq (RELAYED) and keeps them in its journal.
         district.stop()
         _ = try send(alice, to: "zhao@district", ["b1", "b2", "b3"])
-        try traffic.waitFor("traffic to hold b1–b3 for district") { ($0["journal"] as? Int) == 3 }
-        try hq.waitFor("hq's journal to drain") { ($0["journal"] as? Int) == 0 }
+        try traffic.waitFor("traffic to hold b1–b3 for district") { $0.journal == 3 }
+        try hq.waitFor("hq's journal to drain") { $0.journal == 0 }
         // traffic loses its disk.
         traffic.stop()
         _ = try Backup.restore(from: backup, into: traffic.dir)
@@ -231,9 +229,9 @@ final class RestoreTests: XCTestCase {
         try district.waitForRoute(to: "hq")
         _ = try send(alice, to: "zhao@district", ["c1"])
         XCTAssertEqual(try shown(zhao, 1, seen: &zhaoSeen, timeoutMs: 20_000), ["c1"], "c1 is not held behind what was lost")
-        let restore = try XCTUnwrap(district.status()["restore"] as? [String: Any])
-        XCTAssertEqual(restore["lost_by_stream"] as? [String: Int], ["hq": 3], "b1–b3: counted by stream")
-        XCTAssertEqual(try status(district, "held") as? Int, 0)
+        let restore = try district.status().restore
+        XCTAssertEqual(restore.lostByStream, ["hq": 3], "b1–b3: counted by stream")
+        XCTAssertEqual(try district.status().held, 0)
     }
 
     /// Before: ROUTES and SUMMARY seqs were `start_ms << 20 + n`, so a node whose clock went

@@ -54,8 +54,8 @@ final class FileTransferTests: XCTestCase {
         return out
     }
 
-    func files(_ node: TestNode) throws -> [String: Any] {
-        try XCTUnwrap(try node.status()["files"] as? [String: Any])
+    func files(_ node: TestNode) throws -> NodeStatus.Files {
+        try node.status().files
     }
 
     func testOneNodeUploadFetchAndEmptyFile() throws {
@@ -77,7 +77,7 @@ final class FileTransferTests: XCTestCase {
         let sentEmpty = try alice.sendFile(to: Address("bob@hq")!, path: empty, uploads: uploads)
 
         let got = try offers(bob, count: 2)
-        XCTAssertEqual(got.map(\.kind), ["file", "file"])
+        XCTAssertEqual(got.map(\.kind), [.file, .file])
         XCTAssertEqual(got.compactMap(\.file).map(\.name), ["report.pdf", "empty.txt"])
         XCTAssertEqual(got.first?.file?.fileId, sent.fileId)
 
@@ -99,7 +99,7 @@ final class FileTransferTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("no file"), "\(error)")
         }
         let status = try files(hq)
-        XCTAssertEqual(status["complete"] as? Int, 2)
+        XCTAssertEqual(status.complete, 2)
     }
 
     func testTwoGiBBoundary() throws {
@@ -122,7 +122,7 @@ final class FileTransferTests: XCTestCase {
         XCTAssertThrowsError(try alice.sendFile(to: Address("bob@hq")!, path: big, uploads: UploadBook(profilePath: hq.profilePath("alice")))) { error in
             XCTAssertEqual("\(error)", "the file is 2147483649 bytes; the limit is 2147483648 bytes (2 GiB)")
         }
-        XCTAssertEqual(try files(hq)["files"] as? Int, 0, "nothing reached the node")
+        XCTAssertEqual(try files(hq).files, 0, "nothing reached the node")
 
         // The node checks too: it takes the exact 2 GiB and refuses one byte more.
         let c = alice.connection
@@ -167,7 +167,7 @@ final class FileTransferTests: XCTestCase {
         // An offer for a file not (completely) uploaded is refused.
         try c.send(.fileChunk(fileId: id, index: 0, data: full))
         XCTAssertEqual(try c.receive(timeoutMs: 5000), .fileStatus(fileId: id, have: 1, chunks: 2))
-        XCTAssertEqual(try files(hq)["uploading"] as? Int, 1)
+        XCTAssertEqual(try files(hq).uploading, 1)
     }
 
     func testAcrossNodesInAGroupWithResumeAndDamagedChunk() throws {
@@ -200,7 +200,7 @@ final class FileTransferTests: XCTestCase {
         let offer = try XCTUnwrap(try offers(wu).first)
         XCTAssertEqual(offer.group, "ops@hq")
         XCTAssertEqual(offer.file?.name, "video.mp4")
-        try traffic.waitFor("the pulled copy") { s in ((s["files"] as? [String: Any])?["complete"] as? Int) == 1 }
+        try traffic.waitFor("the pulled copy") { s in (s.files.complete) == 1 }
 
         // Damage a chunk of traffic's copy: detected on read, fetched again from hq, never delivered.
         let chunkFile = traffic.dir.path + "/files/" + sent.fileId.hex + ".chunks"
@@ -216,7 +216,7 @@ final class FileTransferTests: XCTestCase {
         _ = try wu.fetchFile(try XCTUnwrap(offer.file), to: out)
         XCTAssertEqual(try digest(out), try digest(source))
         let status = try files(traffic)
-        XCTAssertGreaterThanOrEqual(status["damaged_chunks"] as? Int ?? 0, 1)
+        XCTAssertGreaterThanOrEqual(status.damagedChunks, 1)
 
         // bob, on the origin node, fetches from it directly.
         let bobOffer = try XCTUnwrap(try offers(bob).first)
@@ -266,7 +266,7 @@ final class FileTransferTests: XCTestCase {
         _ = try chen.fetchFile(offer, to: out)
         XCTAssertEqual(try digest(out), try digest(source))
         // province pulled from city (its next hop), which pulled from district.
-        try city.waitFor("the copy on the way") { s in ((s["files"] as? [String: Any])?["complete"] as? Int) == 1 }
+        try city.waitFor("the copy on the way") { s in (s.files.complete) == 1 }
     }
 
     func testInterruptedDownloadResumesAndNodeRestartMidPull() throws {
@@ -280,9 +280,9 @@ final class FileTransferTests: XCTestCase {
         XCTAssertEqual(sent.resumedChunks, 0)
 
         // traffic restarts while it pulls; it continues from what it had.
-        try traffic.waitFor("the pull to start") { s in ((s["files"] as? [String: Any])?["chunks_in"] as? Int ?? 0) > 0 }
+        try traffic.waitFor("the pull to start") { s in (s.files.chunksIn) > 0 }
         try traffic.restart()
-        try traffic.waitFor("the pulled copy") { s in ((s["files"] as? [String: Any])?["complete"] as? Int) == 1 }
+        try traffic.waitFor("the pulled copy") { s in (s.files.complete) == 1 }
 
         wu.close()
         wu = try Client(profile: try Profile.load(from: traffic.profilePath("wu")))
@@ -332,7 +332,7 @@ final class FileTransferTests: XCTestCase {
         }) { error in
             XCTAssertTrue("\(error)".contains("disk is full") && "\(error)".contains("nothing of it is kept"), "\(error)")
         }
-        try hq.waitFor("the upload to be removed", timeout: 5) { s in ((s["files"] as? [String: Any])?["files"] as? Int) == 0 }
+        try hq.waitFor("the upload to be removed", timeout: 5) { s in (s.files.files) == 0 }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: filesDir), ["other"], "nothing half-stored")
     }
 
@@ -351,14 +351,14 @@ final class FileTransferTests: XCTestCase {
         XCTAssertThrowsError(try alice.sendFile(to: Address("bob@hq")!, path: tooBig, uploads: uploads)) { error in
             XCTAssertTrue("\(error)".contains("quota"), "\(error)")
         }
-        XCTAssertEqual(try files(hq)["files"] as? Int, 0)
+        XCTAssertEqual(try files(hq).files, 0)
 
         // A small one goes through; once bob has it (and retention 0 h passed), it is collected.
         let small = try makeFile(hq.root, "note.txt", size: 5000)
         _ = try alice.sendFile(to: Address("bob@hq")!, path: small, uploads: uploads)
         let offer = try XCTUnwrap(try offers(bob).first?.file)
         _ = try bob.fetchFile(offer, to: hq.root + "/note-copy.txt")
-        try hq.waitFor("the fetched file to be collected", timeout: 5) { s in ((s["files"] as? [String: Any])?["files"] as? Int) == 0 }
+        try hq.waitFor("the fetched file to be collected", timeout: 5) { s in (s.files.files) == 0 }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: hq.dir.path + "/files"), [])
 
         // Disk full (simulated: the node must keep more free space than the disk has): a clear refusal, nothing stored.
@@ -371,7 +371,7 @@ final class FileTransferTests: XCTestCase {
         XCTAssertThrowsError(try alice2.sendFile(to: Address("bob@hq")!, path: small, uploads: uploads)) { error in
             XCTAssertTrue("\(error)".contains("disk is full"), "\(error)")
         }
-        XCTAssertEqual(try files(hq)["files"] as? Int, 0)
+        XCTAssertEqual(try files(hq).files, 0)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: hq.dir.path + "/files"), [])
     }
 }

@@ -10,7 +10,7 @@ import XCTest
 final class ContactCardTests: XCTestCase {
     func card(_ messages: [ReceivedMessage]) throws -> ReceivedCard {
         let m = try XCTUnwrap(messages.first)
-        XCTAssertEqual(m.kind, "card")
+        XCTAssertEqual(m.kind, .card)
         return try XCTUnwrap(m.card)
     }
 

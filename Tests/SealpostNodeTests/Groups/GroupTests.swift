@@ -47,19 +47,19 @@ final class GroupTests: XCTestCase {
 
         // Every member hears of the group, on every node.
         for (who, client) in [("wu", wu), ("zhao", zhao)] {
-            let got = try collect(client) { $0.contains { $0.kind == "group_event" && $0.group == "ops@hq" } }
-            XCTAssertTrue(got.contains { $0.kind == "group_event" && $0.group == "ops@hq" }, who)
+            let got = try collect(client) { $0.contains { $0.kind == .groupEvent && $0.group == "ops@hq" } }
+            XCTAssertTrue(got.contains { $0.kind == .groupEvent && $0.group == "ops@hq" }, who)
         }
 
         // Posts from the home node and from a node two hops away reach everyone else once.
         let first = try alice.sendGroupText(group: ops, members: members, text: "briefing at 9")
         let second = try zhao.sendGroupText(group: ops, members: members, text: "on my way")
         let atWu = try collect(wu) { got in [first, second].allSatisfy { id in got.contains { $0.id == id } } }
-            .filter { $0.group == "ops@hq" && $0.kind == "text" }
+            .filter { $0.group == "ops@hq" && $0.kind == .text }
         XCTAssertEqual(Set(atWu.map(\.id)), [first, second])
         XCTAssertEqual(Set(atWu.map(\.text)), ["briefing at 9", "on my way"])
         // alice's own post, had it come back, would be in her mailbox before zhao's.
-        let atAlice = try collect(alice) { $0.contains { $0.id == second } }.filter { $0.kind == "text" }
+        let atAlice = try collect(alice) { $0.contains { $0.id == second } }.filter { $0.kind == .text }
         XCTAssertEqual(atAlice.map(\.id), [second], "the sender does not get its own post back")
         XCTAssertEqual(atAlice.first?.from, "zhao@district")
         XCTAssertEqual(atWu.count, 2, "once each")
@@ -70,18 +70,18 @@ final class GroupTests: XCTestCase {
         try alice.groupOp(.remove, group: ops, members: ["zhao@district"])
         let removed = try XCTUnwrap(try alice.awaitGroupEvent(group: ops, timeoutMs: 5000)?.groupEvent)
         XCTAssertEqual(removed.members.map(\.address), ["alice@hq", "wu@traffic"])
-        let zhaoEvents = try collect(zhao) { $0.contains { $0.groupEvent?.opName == "remove" } }.filter { $0.kind == "group_event" }
+        let zhaoEvents = try collect(zhao) { $0.contains { $0.groupEvent?.opName == "remove" } }.filter { $0.kind == .groupEvent }
         XCTAssertEqual(zhaoEvents.last?.groupEvent?.opName, "remove", "the removed member is told")
         let after = try alice.sendGroupText(group: ops, members: removed.members.map(\.address), text: "after the change")
-        XCTAssertEqual(try collect(wu) { $0.contains { $0.id == after } }.filter { $0.kind == "text" }.map(\.id), [after])
-        XCTAssertTrue(try collectUntilMarker(zhao, from: alice, to: "zhao@district").filter { $0.kind == "text" }.isEmpty,
+        XCTAssertEqual(try collect(wu) { $0.contains { $0.id == after } }.filter { $0.kind == .text }.map(\.id), [after])
+        XCTAssertTrue(try collectUntilMarker(zhao, from: alice, to: "zhao@district").filter { $0.kind == .text }.isEmpty,
                       "nothing after removal")
 
         // A non-member cannot post.
         _ = try bob.sendGroupText(group: ops, members: removed.members.map(\.address), text: "let me in")
-        let refused = try collect(bob) { $0.contains { $0.groupEvent?.opName == "refused" } }.filter { $0.kind == "group_event" }
+        let refused = try collect(bob) { $0.contains { $0.groupEvent?.opName == "refused" } }.filter { $0.kind == .groupEvent }
         XCTAssertEqual(refused.last?.groupEvent?.opName, "refused")
-        XCTAssertTrue(try collectUntilMarker(wu, from: bob, to: "wu@traffic").filter { $0.kind == "text" }.isEmpty)
+        XCTAssertTrue(try collectUntilMarker(wu, from: bob, to: "wu@traffic").filter { $0.kind == .text }.isEmpty)
     }
 
     func testGroupReminderRemindsEveryMemberOnEveryNodeAndTheSender() throws {
@@ -102,13 +102,13 @@ final class GroupTests: XCTestCase {
         let due = Clock.nowMs() + 2000
         let id = try alice.remindGroup(group: ops, members: members, at: due, text: "shift change")
         for (who, client) in [("wu", wu), ("zhao", zhao), ("alice", alice)] {
-            let got = try collect(client) { $0.contains { $0.kind == "reminder_due" } }
+            let got = try collect(client) { $0.contains { $0.kind == .reminderDue } }
             if who != "alice" {
-                let reminder = got.first { $0.kind == "reminder" }
+                let reminder = got.first { $0.kind == .reminder }
                 XCTAssertEqual(reminder?.text, "shift change", who)
                 XCTAssertEqual(reminder?.group, "ops@hq", who)
             }
-            let notice = got.first { $0.kind == "reminder_due" }
+            let notice = got.first { $0.kind == .reminderDue }
             XCTAssertEqual(notice?.reminder?.id, id, "\(who) is reminded")
             if let fired = notice?.reminder?.firedAt { XCTAssertLessThan(fired - due, 1000, who) }
         }

@@ -19,11 +19,11 @@ final class LimitsTests: XCTestCase {
         try node.dir.saveConfig(config)
     }
 
-    func refusedCount(_ s: [String: Any], _ reason: String) -> Int {
-        (((s["limits"] as? [String: Any])?["refused"] as? [String: Any])?[reason] as? Int) ?? -1
+    func refusedCount(_ s: NodeStatus, _ reason: String) -> Int {
+        s.limits.refused[reason] ?? -1
     }
 
-    func storage(_ s: [String: Any]) -> [String: Any] { s["storage"] as? [String: Any] ?? [:] }
+    
 
     /// Sends until the node refuses; returns how many were stored and the refusal.
     func sendUntilRefused(_ client: Client, to: String, text: String, max: Int) throws -> (stored: Int, code: UInt16, reason: String)? {
@@ -227,7 +227,7 @@ final class LimitsTests: XCTestCase {
         for i in 0..<8 { _ = try wu.sendText(to: Address("bob@hq")!, text: "relayed \(i)") }
         _ = try wu.sendText(to: Address("carol@hq")!, text: "after the full mailbox")
         try hq.waitFor("the over-quota relays counted") { self.refusedCount($0, "relay_dropped") == 3 }
-        try traffic.waitFor("traffic's journal to empty (every relay acknowledged)") { ($0["journal"] as? Int) == 0 }
+        try traffic.waitFor("traffic's journal to empty (every relay acknowledged)") { $0.journal == 0 }
         XCTAssertEqual(try carol.receive(1).map(\.text), ["after the full mailbox"], "the stream goes on past them")
         XCTAssertEqual(try bob.receive(5).map(\.text), (0..<5).map { "relayed \($0)" })
     }
@@ -260,8 +260,8 @@ final class LimitsTests: XCTestCase {
         let deadline = Clock.monotonicNs() + 15_000_000_000
         var refused = 0
         while refused < 20, Clock.monotonicNs() < deadline {
-            let s = try AdminClient.request(dataDir: hq.dir, ["cmd": "status"])
-            refused = ((s["counters"] as? [String: Any])?["refused_keys"] as? Int) ?? 0
+            let s = try hq.status()
+            refused = s.counters.refusedKeys
             usleep(100_000)
         }
         XCTAssertGreaterThanOrEqual(refused, 20, "the strangers' handshakes were refused and counted")
@@ -280,10 +280,10 @@ final class LimitsTests: XCTestCase {
         let bob = try Client(profile: try hq.join("bob"))
         defer { alice.close(); bob.close() }
         _ = try alice.sendText(to: Address("bob@hq")!, text: "before")
-        let free = (storage(try hq.status())["free_bytes"] as? Int) ?? 0
+        let free = try hq.status().storage.freeBytes
         XCTAssertGreaterThan(free, 0)
         try setLimits(hq, LimitsConfig(minFreeMB: min(free / 1_048_576 + 10_000, 1_048_576)))
-        try hq.waitFor("disk full in status") { self.storage($0)["state"] as? String == "disk full" }
+        try hq.waitFor("disk full in status") { $0.storage.state == "disk full" }
         XCTAssertThrowsError(try alice.sendText(to: Address("bob@hq")!, text: "while full")) { error in
             guard case ClientError.refused(let code, let reason) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(code, ErrorCode.insufficientStorage.rawValue)
@@ -293,7 +293,7 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(try bob.receive(1).map(\.text), ["before"])
         XCTAssertEqual(refusedCount(try hq.status(), "storage_full"), 1)
         try setLimits(hq, LimitsConfig())
-        try hq.waitFor("storage ok again", timeout: 20) { self.storage($0)["state"] as? String == "ok" }
+        try hq.waitFor("storage ok again", timeout: 20) { $0.storage.state == "ok" }
         XCTAssertNoThrow(try alice.sendText(to: Address("bob@hq")!, text: "after"))
     }
 
@@ -309,28 +309,23 @@ final class LimitsTests: XCTestCase {
         defer { wu.close() }
         try waitUntilKnown(wu, "bob@hq")
         try setLimits(hq, LimitsConfig(minFreeMB: 1_048_576))
-        try hq.waitFor("disk full in status") { self.storage($0)["state"] as? String == "disk full" }
+        try hq.waitFor("disk full in status") { $0.storage.state == "disk full" }
         // wu's own node takes the message; hq leaves the RELAY unacknowledged, so it waits at traffic.
         XCTAssertNoThrow(try wu.sendText(to: Address("bob@hq")!, text: "waits at traffic"))
-        func hqSummary(_ federation: [String: Any]) -> [String: Any]? {
-            (federation["nodes"] as? [[String: Any]])?.first { $0["node"] as? String == "hq" }
+        var seen: NodeSummary?
+        try? waitUntil("hq's summary to say its disk is full", timeout: 20, every: 0.2) {
+            seen = try AdminClient.federation(dataDir: traffic.dir).nodes.first { $0.node == "hq" }?.summary
+            return seen?.storage == "disk full"
         }
-        let deadline = Clock.monotonicNs() + 20_000_000_000
-        var seen: [String: Any]?
-        while Clock.monotonicNs() < deadline {
-            seen = hqSummary(try AdminClient.request(dataDir: traffic.dir, ["cmd": "federation"]))
-            if seen?["storage"] as? String == "disk full" { break }
-            usleep(200_000)
-        }
-        XCTAssertEqual(seen?["storage"] as? String, "disk full", "\(seen ?? [:])")
-        let peerRow = (try traffic.status()["peers"] as? [[String: Any]])?.first { $0["name"] as? String == "hq" }
-        XCTAssertEqual(peerRow?["storage"] as? String, "disk full", "traffic's peer row says why hq takes nothing")
+        XCTAssertEqual(seen?.storage, "disk full", "\(String(describing: seen))")
+        let peerRow = try traffic.status().peers.first { $0.name == "hq" }
+        XCTAssertEqual(peerRow?.storage, "disk full", "traffic's peer row says why hq takes nothing")
         try hq.waitFor("the deferred relay counted") { self.refusedCount($0, "relay_deferred") >= 1 }
-        XCTAssertEqual((try traffic.status()["journal"] as? Int), 1, "kept by the previous hop, not lost")
+        XCTAssertEqual(try traffic.status().journal, 1, "kept by the previous hop, not lost")
 
         // Space back: the relay goes through.
         try setLimits(hq, LimitsConfig())
-        try traffic.waitFor("traffic's journal to empty", timeout: 30) { ($0["journal"] as? Int) == 0 }
+        try traffic.waitFor("traffic's journal to empty", timeout: 30) { $0.journal == 0 }
     }
 
     /// A real full disk (the data dir on a small tmpfs): the first failed commit answers
@@ -375,23 +370,23 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(refusal.code, ErrorCode.insufficientStorage.rawValue)
         XCTAssertTrue(refusal.reason.hasPrefix("node storage is full"), refusal.reason)
         XCTAssertLessThan(Clock.monotonicNs() - start, 5_000_000_000, "refused at once, not after the client's timeout")
-        var s = try AdminClient.request(dataDir: dir, ["cmd": "status"])
-        XCTAssertEqual(storage(s)["state"] as? String, "disk full")
-        let failures = ((s["counters"] as? [String: Any])?["commit_failures"] as? Int) ?? -1
+        var s = try AdminClient.status(dataDir: dir)
+        XCTAssertEqual(s.storage.state, "disk full")
+        let failures = s.counters.commitFailures
         XCTAssertLessThanOrEqual(failures, 3, "no retry storm against failing commits")
         // A second sender is refused early, without another failing commit.
         XCTAssertThrowsError(try bob.sendText(to: Address("alice@hq")!, text: "hi"))
-        s = try AdminClient.request(dataDir: dir, ["cmd": "status"])
-        XCTAssertEqual(((s["counters"] as? [String: Any])?["commit_failures"] as? Int) ?? -1, failures)
+        s = try AdminClient.status(dataDir: dir)
+        XCTAssertEqual(s.counters.commitFailures, failures)
 
         try FileManager.default.removeItem(atPath: filler)
         let deadline = Clock.monotonicNs() + 15_000_000_000
         while Clock.monotonicNs() < deadline {
-            s = try AdminClient.request(dataDir: dir, ["cmd": "status"])
-            if storage(s)["state"] as? String == "ok" { break }
+            s = try AdminClient.status(dataDir: dir)
+            if s.storage.state == "ok" { break }
             usleep(100_000)
         }
-        XCTAssertEqual(storage(s)["state"] as? String, "ok", "recovered by itself")
+        XCTAssertEqual(s.storage.state, "ok", "recovered by itself")
         // Said once each way, not once per failed commit or refused message.
         XCTAssertEqual(lines.matching("disk full"), 1, lines.all.joined(separator: "\n"))
         XCTAssertEqual(lines.matching("disk space is back"), 1, lines.all.joined(separator: "\n"))
@@ -422,7 +417,7 @@ final class LimitsTests: XCTestCase {
             XCTAssertEqual(code, ErrorCode.internalError.rawValue)
             XCTAssertTrue(reason.contains("storage failure"), reason)
         }
-        let failures = try hq.counter("commit_failures")
+        let failures = try hq.counter(\.commitFailures)
         XCTAssertGreaterThanOrEqual(failures, 3, "it did retry")
         XCTAssertLessThanOrEqual(failures, 12, "50 ms doubling: a handful of attempts in 3 s, not thousands")
     }
@@ -447,7 +442,7 @@ final class LimitsTests: XCTestCase {
             if case .stored(let id) = event { ids.remove(id) }
         }
         XCTAssertTrue(ids.isEmpty, "every send stored")
-        try hq.waitFor("the WAL back under 1 MiB", timeout: 10) { (self.storage($0)["wal_bytes"] as? Int ?? .max) <= 1_048_576 }
+        try hq.waitFor("the WAL back under 1 MiB", timeout: 10) { $0.storage.walBytes <= 1_048_576 }
     }
 }
 

@@ -17,20 +17,20 @@ final class OperatorVisibilityTests: XCTestCase {
         defer { alice.close(); wu.close() }
         traffic.stop()
         try hq.waitFor("the route to traffic withdrawn") { s in
-            !((s["routes"] as? [[String: Any]]) ?? []).contains { $0["dest"] as? String == "traffic" }
+            !s.routes.contains { $0.dest == "traffic" }
         }
         for i in 0..<20 { _ = try alice.sendText(to: Address("wu@traffic")!, text: "while cut off \(i)") }
         usleep(20_000) // let the oldest age be measurable (> 0 ms), not a wait for a condition
         let status = try hq.status()
-        let dests = status["destinations"] as? [[String: Any]] ?? []
-        let toTraffic = try XCTUnwrap(dests.first { $0["node"] as? String == "traffic" }, "traffic listed: \(dests)")
-        XCTAssertEqual(toTraffic["waiting"] as? Int, 20)
-        XCTAssertTrue(toTraffic["next_hop"] is NSNull, "no route now")
-        XCTAssertGreaterThan(toTraffic["oldest_ms"] as? Int ?? 0, 0)
+        let dests = status.destinations
+        let toTraffic = try XCTUnwrap(dests.first { $0.node == "traffic" }, "traffic listed: \(dests)")
+        XCTAssertEqual(toTraffic.waiting, 20)
+        XCTAssertNil(toTraffic.nextHop, "no route now")
+        XCTAssertGreaterThan(toTraffic.oldestMs, 0)
 
         try traffic.start()
         XCTAssertEqual(try wu.receive(20, timeoutMs: 20_000).count, 20, "nothing lost while cut off")
-        try hq.waitFor("the journal emptied") { ($0["destinations"] as? [Any])?.isEmpty == true }
+        try hq.waitFor("the journal emptied") { $0.destinations.isEmpty }
     }
 
     /// Regression: a node that only relays showed 0 in its rates while it passed thousands of
@@ -40,8 +40,8 @@ final class OperatorVisibilityTests: XCTestCase {
         defer { for c in [alice, bob, wu, zhao] { c.close() } }
         for i in 0..<10 { _ = try alice.sendText(to: Address("zhao@district")!, text: "through traffic \(i)") }
         XCTAssertEqual(try zhao.receive(10).count, 10)
-        let rates = try nodes[1].status()["rates"] as? [String: Any] ?? [:]
-        XCTAssertGreaterThanOrEqual(rates["relayed_last_minute"] as? Int ?? 0, 10, "\(rates)")
+        let rates = try nodes[1].status().rates
+        XCTAssertGreaterThanOrEqual(rates.relayedLastMinute, 10, "\(rates)")
     }
 
     /// Regression: after each restart of a node its neighbour resent its window before the
@@ -55,12 +55,12 @@ final class OperatorVisibilityTests: XCTestCase {
         // Sent at once, while traffic still has its route to district: they wait in traffic's
         // journal, with hq as their origin, for district to come back.
         for i in 0..<50 { _ = try alice.sendText(to: Address("zhao@district")!, text: "during the restart \(i)") }
-        try nodes[0].waitFor("hq's journal handed on") { $0["journal"] as? Int == 0 }
+        try nodes[0].waitFor("hq's journal handed on") { $0.journal == 0 }
         try district.start()
         let got = try zhao.receive(50, timeoutMs: 30_000)
         XCTAssertEqual(got.count, 50, "every message arrives")
         XCTAssertEqual(Set(got.map(\.id)).count, 50, "exactly once")
-        XCTAssertEqual(try district.counter("rejected_relays"), 0, "a restart is not a misbehaving peer")
+        XCTAssertEqual(try district.counter(\.rejectedRelays), 0, "a restart is not a misbehaving peer")
     }
 
     /// Regression: YAML errors gave no line or column, so an operator had to guess where.

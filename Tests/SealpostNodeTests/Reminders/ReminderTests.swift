@@ -8,7 +8,7 @@ import XCTest
 /// Reminders between two real nodes: both sides reminded, durable, cancellable.
 final class ReminderTests: XCTestCase {
     /// Collects messages until one of `kind` arrives (or the timeout); returns all.
-    func collect(_ client: Client, until kind: String, timeoutMs: Int = 8000) throws -> [ReceivedMessage] {
+    func collect(_ client: Client, until kind: ReceivedMessage.Kind, timeoutMs: Int = 8000) throws -> [ReceivedMessage] {
         try client.attach()
         var out: [ReceivedMessage] = []
         let deadline = Clock.monotonicNs() + UInt64(timeoutMs) * 1_000_000
@@ -30,18 +30,18 @@ final class ReminderTests: XCTestCase {
         let due = Clock.nowMs() + 2500
         let id = try alice.remind(to: Address("wu@traffic")!, at: due, text: "file the incident report")
         // The recipient gets the reminder at once.
-        let first = try collect(wu, until: "reminder", timeoutMs: 5000)
-        XCTAssertEqual(first.last?.kind, "reminder")
+        let first = try collect(wu, until: .reminder, timeoutMs: 5000)
+        XCTAssertEqual(first.last?.kind, .reminder)
         XCTAssertEqual(first.last?.text, "file the incident report")
         XCTAssertEqual(first.last?.reminder?.dueAt, due)
         // traffic restarts before the due time: the schedule is durable.
         traffic.stop()
         try traffic.start()
-        let wuDue = try collect(wu, until: "reminder_due")
-        let aliceDue = try collect(alice, until: "reminder_due")
+        let wuDue = try collect(wu, until: .reminderDue)
+        let aliceDue = try collect(alice, until: .reminderDue)
         for (who, got) in [("wu", wuDue), ("alice", aliceDue)] {
             let notice = try XCTUnwrap(got.last, who)
-            XCTAssertEqual(notice.kind, "reminder_due", who)
+            XCTAssertEqual(notice.kind, .reminderDue, who)
             XCTAssertEqual(notice.reminder?.id, id, who)
             XCTAssertEqual(notice.from, "alice@hq", who)
             let fired = try XCTUnwrap(notice.reminder?.firedAt)
@@ -51,8 +51,8 @@ final class ReminderTests: XCTestCase {
         }
         // The recipient marks it done; the sender hears of it.
         try wu.markReminderDone(id, sender: Address("alice@hq")!)
-        let done = try collect(alice, until: "reminder_done")
-        XCTAssertEqual(done.last?.kind, "reminder_done")
+        let done = try collect(alice, until: .reminderDone)
+        XCTAssertEqual(done.last?.kind, .reminderDone)
         XCTAssertEqual(done.last?.from, "wu@traffic")
         XCTAssertEqual(done.last?.reminder?.id, id)
         _ = hq
@@ -63,13 +63,13 @@ final class ReminderTests: XCTestCase {
         defer { alice.close(); wu.close() }
         let due = Clock.nowMs() + 1500
         _ = try alice.remind(to: Address("wu@traffic")!, at: due, text: "check the gate")
-        _ = try collect(wu, until: "reminder", timeoutMs: 5000)
+        _ = try collect(wu, until: .reminder, timeoutMs: 5000)
         traffic.stop()
         // The due time passes while the node is down (a wait for the clock, not for a condition).
         while Clock.nowMs() <= due + Reminder.lateAfterMs + 200 { usleep(20_000) }
         try traffic.start()
-        let got = try collect(wu, until: "reminder_due")
-        XCTAssertEqual(got.last?.kind, "reminder_due")
+        let got = try collect(wu, until: .reminderDue)
+        XCTAssertEqual(got.last?.kind, .reminderDue)
         XCTAssertEqual(got.last?.reminder?.late, true, "fired after the node came back, marked late")
         _ = hq
     }
@@ -79,22 +79,22 @@ final class ReminderTests: XCTestCase {
         defer { alice.close(); wu.close() }
         let due = Clock.nowMs() + 2000
         let id = try alice.remind(to: Address("wu@traffic")!, at: due, text: "meeting")
-        _ = try collect(wu, until: "reminder", timeoutMs: 5000)
+        _ = try collect(wu, until: .reminder, timeoutMs: 5000)
         try alice.cancelReminder(id, recipients: [Address("wu@traffic")!])
-        let cancelled = try collect(wu, until: "reminder_cancelled", timeoutMs: 5000)
-        XCTAssertEqual(cancelled.last?.kind, "reminder_cancelled")
-        try traffic.waitFor("wu's due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
-        try hq.waitFor("alice's own due notice withdrawn") { (($0["reminders"] as? [String: Any])?["pending"] as? Int) == 0 }
+        let cancelled = try collect(wu, until: .reminderCancelled, timeoutMs: 5000)
+        XCTAssertEqual(cancelled.last?.kind, .reminderCancelled)
+        try traffic.waitFor("wu's due notice withdrawn") { ($0.reminders.pending) == 0 }
+        try hq.waitFor("alice's own due notice withdrawn") { ($0.reminders.pending) == 0 }
         while Clock.nowMs() <= due + 300 { usleep(20_000) }
-        let after = try collect(wu, until: "reminder_due", timeoutMs: 300)
-        XCTAssertFalse(after.contains { $0.kind == "reminder_due" }, "nothing fires after a cancel")
+        let after = try collect(wu, until: .reminderDue, timeoutMs: 300)
+        XCTAssertFalse(after.contains { $0.kind == .reminderDue }, "nothing fires after a cancel")
         // Only the sender can cancel: a cancel from wu for alice's reminder changes nothing.
         let again = try alice.remind(to: Address("wu@traffic")!, at: Clock.nowMs() + 60_000, text: "later")
         try wu.cancelReminder(again, recipients: [Address("alice@hq")!])
         // A text sent after the cancel travels the same stream: once it is in, so is the cancel.
         let marker = try wu.sendText(to: Address("alice@hq")!, text: "marker")
-        XCTAssertTrue(try collect(alice, until: "text").contains { $0.id == marker })
-        XCTAssertEqual(((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int), 1)
+        XCTAssertTrue(try collect(alice, until: .text).contains { $0.id == marker })
+        XCTAssertEqual((try hq.status().reminders.pending), 1)
     }
 
     func testBadRemindersAreRefused() throws {

@@ -13,12 +13,12 @@ import XCTest
 final class CommitFailureTests: XCTestCase {
     func randomID() -> MessageID { MessageID(bytes: Sodium.randomBytes(16))! }
 
-    func failures(_ node: TestNode) throws -> Int { try node.counter("commit_failures") }
+    func failures(_ node: TestNode) throws -> Int { try node.counter(\.commitFailures) }
 
     /// Waits until `node` has rolled back `count` batches in all.
     func waitForFailedCommit(_ node: TestNode, count: Int = 1) throws {
         try node.waitFor("\(count) failed commit(s)") { s in
-            ((s["counters"] as? [String: Any])?["commit_failures"] as? Int ?? 0) >= count
+            (s.counters.commitFailures) >= count
         }
     }
 
@@ -93,7 +93,7 @@ final class CommitFailureTests: XCTestCase {
         try alice.store(text)
         XCTAssertEqual(try failures(hq), 1)
         func waitingForBob() throws -> Int {
-            ((try hq.status()["waiting"] as? [String: Any])?["by_user"] as? [String: Any])?["bob"] as? Int ?? 0
+            try hq.status().waiting.byUser["bob"] ?? 0
         }
         XCTAssertEqual(try count(fault, "SELECT count(*) FROM mailbox WHERE recipient = 'bob'"), 1)
         XCTAssertEqual(try waitingForBob(), 1, "the rolled-back entry is not counted")
@@ -241,10 +241,10 @@ final class CommitFailureTests: XCTestCase {
         // Each failed cycle may already have pushed its DELIVER (no promise of durability, SPEC "DELIVER"):
         // the client drops those repeats by id. What counts: one notice, stored once, and nothing left due.
         let due = try alice.receive(1, timeoutMs: 10_000) + alice.drain(ms: 1000)
-        XCTAssertEqual(Set(due.map(\.kind)), ["reminder_due"])
+        XCTAssertEqual(Set(due.map(\.kind)), [.reminderDue])
         XCTAssertEqual(Set(due.map(\.id)).count, 1, "one notice")
         XCTAssertEqual(due.first?.reminder?.id, reminder)
-        XCTAssertEqual((try hq.status()["reminders"] as? [String: Any])?["pending"] as? Int, 0)
+        XCTAssertEqual(try hq.status().reminders.pending, 0)
     }
 
     // MARK: view-once files
