@@ -95,7 +95,8 @@ public enum AuditEvent: Sendable, Equatable {
     case inviteCreated(invite: String, user: String, rekey: Bool, by: String)
     case inviteUsed(invite: String, user: String)
     case inviteRevoked(invite: String, user: String, by: String)
-    case peerAdded(peer: String, by: String)
+    /// A peer link configured (again, when its key changed), with the peer's CURVE public key (32 bytes).
+    case peerAdded(peer: String, key: [UInt8], by: String)
     case peerRemoved(peer: String, by: String)
     /// The operator dropped what this node held of `address` (a user or a node).
     case directoryForget(address: String, by: String)
@@ -164,7 +165,8 @@ public enum AuditEvent: Sendable, Equatable {
         case .inviteCreated(let invite, let user, let rekey, let by): return f(by, user, nil, [rekey ? 1 : 0] + Array(invite.utf8))
         case .inviteUsed(let invite, let user): return f(user, user, nil, Array(invite.utf8))
         case .inviteRevoked(let invite, let user, let by): return f(by, user, nil, Array(invite.utf8))
-        case .peerAdded(let peer, let by), .peerRemoved(let peer, let by): return f(by, peer)
+        case .peerAdded(let peer, let key, let by): return f(by, peer, nil, key)
+        case .peerRemoved(let peer, let by): return f(by, peer)
         case .directoryForget(let address, let by): return f(by, address)
         case .directoryUnpin(let node, let by): return f(by, node)
         case .backup(let destination, let by): return f(by, "", nil, Array(destination.utf8))
@@ -226,7 +228,9 @@ public enum AuditEvent: Sendable, Equatable {
             self = .inviteCreated(invite: try text(d.dropFirst()), user: r.subject, rekey: flag == 1, by: r.actor)
         case .inviteUsed: self = .inviteUsed(invite: try text(d), user: r.subject)
         case .inviteRevoked: self = .inviteRevoked(invite: try text(d), user: r.subject, by: r.actor)
-        case .peerAdded: self = .peerAdded(peer: r.subject, by: r.actor)
+        case .peerAdded:
+            guard d.count == 32 else { throw WireError.invalid(field: "detail", reason: "peer_added: \(d.count) bytes, not a 32-byte key") }
+            self = .peerAdded(peer: r.subject, key: r.detail, by: r.actor)
         case .peerRemoved: self = .peerRemoved(peer: r.subject, by: r.actor)
         case .directoryForget: self = .directoryForget(address: r.subject, by: r.actor)
         case .directoryUnpin: self = .directoryUnpin(node: r.subject, by: r.actor)
@@ -559,6 +563,13 @@ public struct AuditVerification: Sendable, Equatable, Codable {
     public var problem: String?
 
     public var ok: Bool { firstBad == nil }
+
+    public init(records: UInt64, headsChecked: Int, firstBad: UInt64?, problem: String?) {
+        self.records = records
+        self.headsChecked = headsChecked
+        self.firstBad = firstBad
+        self.problem = problem
+    }
 
     /// Verifies a run of records and the signed heads over them (all in memory; a store
     /// streams its rows through `AuditVerifier` instead).

@@ -44,7 +44,7 @@ final class AuditChainTests: XCTestCase {
             .userRemoved(user: "a", by: "operator"), .userRekeyed(user: "a", by: "operator"),
             .inviteCreated(invite: "ab12", user: "a", rekey: true, by: "operator"),
             .inviteUsed(invite: "ab12", user: "a"), .inviteRevoked(invite: "ab12", user: "a", by: "operator"),
-            .peerAdded(peer: "traffic", by: "operator"), .peerRemoved(peer: "traffic", by: "operator"),
+            .peerAdded(peer: "traffic", key: [UInt8](repeating: 3, count: 32), by: "operator"), .peerRemoved(peer: "traffic", by: "operator"),
             .directoryForget(address: "old@traffic", by: "operator"), .directoryUnpin(node: "traffic", by: "operator"),
             .backup(destination: "/var/backups/hq-1", by: "operator"), .restore(source: "/var/backups/hq-1", epoch: 42, by: "operator"),
             .officerGranted(user: "sun", by: "operator"), .officerRevoked(user: "sun", by: "operator"),
@@ -208,8 +208,8 @@ final class AuditChainTests: XCTestCase {
         XCTAssertTrue(v.problem!.contains("cut"), v.problem!)
         // Cut, then new records appended in their place: the head's root no longer matches.
         var rewritten = Array(records.prefix(9))
-        rewritten.append(AuditRecord(position: 10, time: 1, event: .peerAdded(peer: "x", by: "operator"), prev: records[8].hash))
-        rewritten.append(AuditRecord(position: 11, time: 1, event: .peerAdded(peer: "y", by: "operator"), prev: rewritten[9].hash))
+        rewritten.append(AuditRecord(position: 10, time: 1, event: .peerRemoved(peer: "x", by: "operator"), prev: records[8].hash))
+        rewritten.append(AuditRecord(position: 11, time: 1, event: .peerRemoved(peer: "y", by: "operator"), prev: rewritten[9].hash))
         XCTAssertEqual(verify(rewritten, heads: [head(records, at: 11)]).firstBad, 11)
     }
 

@@ -1,4 +1,5 @@
 import SQLite
+import Sodium
 import SealpostCore
 
 /// Which audit records to read (`sealpost-node audit`, the trace answer).
@@ -94,6 +95,17 @@ extension NodeStore {
         }
     }
 
+    /// The peers as the log recorded them: replays `peer_added` and `peer_removed`.
+    func auditPeers() throws -> [String: [UInt8]] {
+        var peers: [String: [UInt8]] = [:]
+        let rows = try db.query("SELECT kind, subject, detail FROM audit WHERE kind IN (?, ?) ORDER BY position",
+                                .int(Int64(AuditKind.peerAdded.rawValue)), .int(Int64(AuditKind.peerRemoved.rawValue))) {
+            ($0.int(0), $0.text(1), $0.blob(2))
+        }
+        for (kind, name, key) in rows { peers[name] = kind == Int64(AuditKind.peerAdded.rawValue) ? key : nil }
+        return peers
+    }
+
     /// Records matching `filter`, in position order, at most `limit`.
     public func auditRecords(_ filter: AuditFilter = AuditFilter(), limit: Int = Int.max) throws -> [StoredAuditRecord] {
         var sql = "SELECT \(Self.auditColumns) FROM audit WHERE position > ?"
@@ -181,5 +193,35 @@ extension NodeStore {
             result.problem = "record \(bad) has an unknown kind (altered)"
         }
         return result
+    }
+}
+
+extension NodeStore {
+    /// Signs the log's head with `key` if events were appended since the last signed head, in
+    /// one transaction with its checkpoint record (a stopped node's `audit head`; the running
+    /// node signs from its in-memory head instead). Returns the latest signed head.
+    func signAuditHead(node: String, key: SignKeyPair, time: UInt64) throws -> AuditHead? {
+        try begin()
+        do {
+            var frontier = AuditFrontier()
+            var lastEvent: UInt64 = 0
+            for row in try auditRows(after: 0) {
+                frontier.append(recordHash: row.hash)
+                if row.kind != .auditHeadSigned { lastEvent = row.position }
+            }
+            let latest = try latestAuditHead(node: node)
+            guard lastEvent > (latest?.position ?? 0) else {
+                rollback()
+                return latest
+            }
+            let head = AuditHead(node: node, position: frontier.size, root: frontier.root, time: time).signed(with: key)
+            try insertAuditHead(head)
+            try appendAudit(.auditHeadSigned(position: head.position, root: head.root), time: time)
+            try commit()
+            return head
+        } catch {
+            rollback()
+            throw error
+        }
     }
 }

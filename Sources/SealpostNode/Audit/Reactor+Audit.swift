@@ -37,7 +37,25 @@ extension Reactor {
 
     /// Loads the audit head at start.
     func loadAudit() throws {
-        auditLog = AuditLog(committed: try store.auditHead(), lastSigned: try store.latestAuditHead(node: config.name))
+        auditLog = AuditLog(committed: try store.auditHead(), lastSigned: try store.latestAuditHead(node: config.name),
+                            firstSignMs: Clock.nowMs() + UInt64(config.audit.signEveryS) * 1000)
+        auditLog.peers = try store.auditPeers()
+    }
+
+    /// Records the peers added, removed or re-keyed in node.yaml since the log last said
+    /// (a `peer add` on a running or a stopped node, or a hand edit), and commits.
+    /// From housekeeping and after a config reload; a failed commit is retried there.
+    func auditPeerChanges() {
+        let wanted = Dictionary(config.peers.map { ($0.name, $0.keyBytes) }, uniquingKeysWith: { a, _ in a })
+        let changes = AuditLog.peerChanges(from: auditLog.peers, to: wanted)
+        guard !changes.isEmpty, !batch.isOpen else { return }
+        do {
+            for event in changes { try audit(event) }
+            batch.afterCommit { [weak self] in self?.auditLog.peers = wanted }
+        } catch {
+            logger.warning("peer changes not recorded in the audit log: \(error)")
+        }
+        finishCycle()
     }
 
     /// From the loop: signs the head every `audit.sign_every_s` when the log changed.
