@@ -454,6 +454,37 @@ public enum AuditTree {
         return path(index - k, leaves.dropFirst(k)) + [root(leaves.prefix(k))]
     }
 
+    /// Every level of the tree of `leaves`, bottom up: level 0 the leaves, each next level the
+    /// pairs of the one below, a last node without a partner carried up as it is (which gives
+    /// RFC 6962's tree). 2n hashes in memory; then each `path(_:levels:)` costs O(log n).
+    public static func levels(_ leaves: [[UInt8]]) -> [[[UInt8]]] {
+        var out = [leaves]
+        while let last = out.last, last.count > 1 {
+            var next: [[UInt8]] = []
+            next.reserveCapacity((last.count + 1) / 2)
+            var i = 0
+            while i + 1 < last.count {
+                next.append(node(last[i], last[i + 1]))
+                i += 2
+            }
+            if i < last.count { next.append(last[i]) }
+            out.append(next)
+        }
+        return out
+    }
+
+    /// The audit path of leaf `index` from precomputed `levels` (the same as `path(_:_:)`).
+    public static func path(_ index: Int, levels: [[[UInt8]]]) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var i = index
+        for level in levels.dropLast() {
+            let sibling = i ^ 1
+            if sibling < level.count { out.append(level[sibling]) }
+            i >>= 1
+        }
+        return out
+    }
+
     /// Verifies an inclusion proof (RFC 9162 §2.1.3.2): leaf `index` of a tree of `size` leaves.
     public static func verify(leaf: [UInt8], index: UInt64, size: UInt64, path: [[UInt8]], root: [UInt8]) -> Bool {
         guard index < size, path.count <= 64 else { return false }
@@ -548,8 +579,13 @@ public struct AuditProof: Sendable, Equatable {
 
     /// The proof of record `position` (1-based) among `recordHashes` (hashes of records 1…n), against `head` (of size n).
     public static func make(record: AuditRecord, recordHashes: [[UInt8]], head: AuditHead) -> AuditProof {
-        let leaves = recordHashes.prefix(Int(head.position)).map(AuditTree.leaf)
-        return AuditProof(record: record, path: AuditTree.path(Int(record.position) - 1, leaves[...]), head: head)
+        make(records: [record], recordHashes: recordHashes, head: head)[0]
+    }
+
+    /// The proofs of several records against one head: the tree is built once (O(n)), each path is O(log n).
+    public static func make(records: [AuditRecord], recordHashes: [[UInt8]], head: AuditHead) -> [AuditProof] {
+        let levels = AuditTree.levels(recordHashes.prefix(Int(head.position)).map(AuditTree.leaf))
+        return records.map { AuditProof(record: $0, path: AuditTree.path(Int($0.position) - 1, levels: levels), head: head) }
     }
 }
 

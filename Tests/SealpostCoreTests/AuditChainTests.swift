@@ -107,6 +107,7 @@ final class AuditChainTests: XCTestCase {
             let h = head(records, at: n)
             for p in 1...n {
                 let proof = AuditProof.make(record: records[p - 1], recordHashes: hashes, head: h)
+                XCTAssertEqual(proof.path, AuditTree.path(p - 1, hashes.prefix(n).map(AuditTree.leaf)[...]), "bottom-up = RFC 6962's recursion")
                 XCTAssertLessThanOrEqual(proof.path.count, 5)
                 XCTAssertNoThrow(try proof.verify(nodeKey: key.publicKey), "record \(p) of \(n)")
             }

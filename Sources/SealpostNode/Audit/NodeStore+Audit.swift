@@ -174,7 +174,14 @@ extension NodeStore {
     public func auditProof(position: UInt64, node: String) throws -> AuditProof? {
         guard let head = try latestAuditHead(node: node), position >= 1, position <= head.position,
               let stored = try auditRecord(at: position) else { return nil }
-        return AuditProof.make(record: stored.record, recordHashes: try auditHashes(through: head.position), head: head)
+        return try auditProofs(of: [stored.record], head: head).first
+    }
+
+    /// The proofs of `records` (all at or below `head.position`) against `head`, the tree built once.
+    public func auditProofs(of records: [AuditRecord], head: AuditHead) throws -> [AuditProof] {
+        let inside = records.filter { $0.position >= 1 && $0.position <= head.position }
+        guard !inside.isEmpty else { return [] }
+        return AuditProof.make(records: inside, recordHashes: try auditHashes(through: head.position), head: head)
     }
 
     /// Verifies the whole stored log against its signed heads (`audit verify`), one row at a time.
@@ -200,7 +207,7 @@ extension NodeStore {
     /// Signs the log's head with `key` if events were appended since the last signed head, in
     /// one transaction with its checkpoint record (a stopped node's `audit head`; the running
     /// node signs from its in-memory head instead). Returns the latest signed head.
-    func signAuditHead(node: String, key: SignKeyPair, time: UInt64) throws -> AuditHead? {
+    public func signAuditHead(node: String, key: SignKeyPair, time: UInt64 = Clock.nowMs()) throws -> AuditHead? {
         try begin()
         do {
             var frontier = AuditFrontier()

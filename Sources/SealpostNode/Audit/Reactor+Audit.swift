@@ -27,14 +27,6 @@ extension Reactor {
         }
     }
 
-    /// Appends `event`, logging (not throwing) a failure: for events recorded beside work that
-    /// has its own error handling. The cycle is rolled back all the same.
-    func auditOrLog(_ event: AuditEvent, ref: MessageID = .zero) {
-        do { try audit(event, ref: ref) } catch {
-            logger.error("audit record not written; the cycle is rolled back", metadata: ["kind": "\(event.kind.name)", "error": "\(error)"])
-        }
-    }
-
     /// Loads the audit head at start.
     func loadAudit() throws {
         auditLog = AuditLog(committed: try store.auditHead(), lastSigned: try store.latestAuditHead(node: config.name),
@@ -95,7 +87,25 @@ extension Reactor {
         return auditLog.lastSigned
     }
 
+    /// What this node can prove about `filter` (a trace answer, protocol/SPEC.md §15.7.4): the
+    /// matching records, each with its proof against a head signed now if the log changed since
+    /// the last one. Nil when the log holds no such record or the head cannot be signed.
+    /// Commits the head (if one is signed), so call it outside a cycle's writes or at its end.
+    func auditEvidence(_ filter: AuditFilter, limit: Int = 1000) throws -> (head: AuditHead, proofs: [AuditProof])? {
+        let matching = try store.auditRecords(filter, limit: limit).map(\.record)
+        guard !matching.isEmpty else { return nil }
+        guard let head = signAuditHead(), head.position >= matching.last!.position else { return nil }
+        return (head, try store.auditProofs(of: matching, head: head))
+    }
+
     // MARK: admin
+
+    /// The `audit` member of `status` (protocol/SPEC.md 15.3).
+    func auditStatus() -> [String: Any] {
+        ["records": Int(auditLog.committed.position), "signed_through": Int(auditLog.signedThrough),
+         "last_signed": auditLog.lastSigned.map { Clock.rfc3339(ms: $0.time) } ?? NSNull(),
+         "sign_every_s": config.audit.signEveryS]
+    }
 
     /// `{"cmd": "audit-head"}`: signs the head if the log changed since the last one, and answers it.
     func auditHeadAdmin() -> [String: Any] {
