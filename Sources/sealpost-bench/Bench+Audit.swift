@@ -21,6 +21,7 @@ extension Bench {
         @Option(help: "Records to append.") var count = 100_000
         @Option(help: "Records per transaction.") var batch = 100
         @Option(help: "Inclusion proofs to build.") var proofs = 100
+        @Option(help: "Keep the database in this new directory (for sqlite3's dbstat); a temporary one otherwise.") var dir: String?
         @Flag(help: "Print one JSON object.") var json = false
 
         func validate() throws {
@@ -28,9 +29,9 @@ extension Bench {
         }
 
         func run() throws {
-            let root = NSTemporaryDirectory() + "sealpost-bench-audit-\(UUID().uuidString)"
+            let root = dir ?? NSTemporaryDirectory() + "sealpost-bench-audit-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: root) }
+            defer { if dir == nil { try? FileManager.default.removeItem(atPath: root) } }
             let path = root + "/node.db"
             let store = try NodeStore(path: path)
             defer { store.close() }
