@@ -234,6 +234,26 @@ final class AuditNodeTests: XCTestCase {
         XCTAssertEqual(try records(hq).last?.fields.kind, .auditHeadSigned)
     }
 
+    func testARestoredLogIsTheBackupsWithARestoreRecordAndVerifies() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        _ = try hq.join("zhao")
+        let backup = hq.root + "/backup"
+        _ = try Backup.backup(dataDir: hq.dir, to: backup)
+        _ = try Operator.changeUser(dataDir: hq.dir, user: "zhao", action: .disable)
+        XCTAssertEqual(try records(hq).map(\.fields.kind), [.inviteCreated, .inviteUsed, .backup, .userDisabled])
+        hq.stop()
+        let restored = try Backup.restore(from: backup, into: hq.dir)
+        let log = try events(hq)
+        XCTAssertEqual(log.map(\.kind), [.inviteCreated, .inviteUsed, .restore], "the backup's log, then the restore")
+        XCTAssertEqual(log.last, .restore(source: backup, epoch: try XCTUnwrap(restored.epoch), by: AuditActor.operator))
+        XCTAssertTrue(try Operator.auditVerify(dataDir: hq.dir).ok)
+        try hq.start()
+        _ = try Operator.changeUser(dataDir: hq.dir, user: "zhao", action: .disable)
+        XCTAssertEqual(try records(hq).last?.position, 4, "the restarted node appends after the restore record")
+        XCTAssertTrue(try Operator.auditVerify(dataDir: hq.dir).ok)
+    }
+
     // MARK: commit failure
 
     func testAFailedCommitLeavesTheHeadAsItWasAndTheNextRecordChainsFromIt() throws {
