@@ -19,8 +19,19 @@ extension Operator {
         public var throughRunningNode: Bool
     }
 
-    static func isRunning(_ dataDir: DataDir) -> Bool {
-        FileManager.default.fileExists(atPath: dataDir.adminSocketPath)
+    /// The running node's answer to `cmd`; nil when no node runs there, or one left its admin
+    /// socket behind and does not answer (then the database is used, as for a stopped node).
+    /// - Throws: `NodeError` with the node's error.
+    static func runningAnswer(_ dataDir: DataDir, _ request: [String: Any], timeoutMs: Int = 5000) throws -> [String: Any]? {
+        guard FileManager.default.fileExists(atPath: dataDir.adminSocketPath) else { return nil }
+        let answer: [String: Any]
+        do {
+            answer = try AdminClient.request(dataDir: dataDir, request, timeoutMs: timeoutMs)
+        } catch let error as NodeError where error.description.contains("is not running") {
+            return nil
+        }
+        if let error = answer["error"] as? String { throw NodeError.storage(error) }
+        return answer
     }
 
     static func openStore(_ dataDir: DataDir) throws -> NodeStore {
@@ -43,9 +54,7 @@ extension Operator {
     public static func auditHead(dataDir: DataDir) throws -> AuditHeadReport {
         let config = try dataDir.loadConfig()
         let keys = try dataDir.loadKeys()
-        if isRunning(dataDir) {
-            let answer = try AdminClient.request(dataDir: dataDir, ["cmd": "audit-head"], timeoutMs: 5000)
-            if let error = answer["error"] as? String { throw NodeError.storage(error) }
+        if let answer = try runningAnswer(dataDir, ["cmd": "audit-head"]) {
             var head: AuditHead?
             if let h = answer["head"] as? [String: Any] { head = auditHead(json: h, node: config.name) }
             return AuditHeadReport(position: UInt64((answer["position"] as? Int) ?? 0), head: head, signKey: keys.sign.publicKey,
@@ -63,19 +72,26 @@ extension Operator {
         return AuditHead(node: node, position: UInt64(max(0, position)), root: root, time: UInt64(max(0, time)), signature: signature)
     }
 
-    /// Verifies the log against the node's signed heads (`audit verify`).
+    /// Verifies the log against the node's signed heads (`audit verify`), here, not on the node's
+    /// thread. A running node also says how far it has written and the hash there: a log that
+    /// ends below it, or differs there, had its tail cut or altered after the last signed head.
     public static func auditVerify(dataDir: DataDir) throws -> AuditVerification {
         let config = try dataDir.loadConfig()
         let keys = try dataDir.loadKeys()
-        if isRunning(dataDir) {
-            let answer = try AdminClient.request(dataDir: dataDir, ["cmd": "audit-verify"], timeoutMs: 60_000)
-            if let error = answer["error"] as? String { throw NodeError.storage(error) }
-            return AuditVerification(records: UInt64((answer["records"] as? Int) ?? 0), headsChecked: (answer["heads_checked"] as? Int) ?? 0,
-                                     firstBad: (answer["first_bad"] as? Int).map { UInt64($0) }, problem: answer["problem"] as? String)
-        }
+        let running = try runningAnswer(dataDir, ["cmd": "audit-head", "sign": false])
         let store = try openStore(dataDir)
         defer { store.close() }
-        return try store.verifyAudit(node: config.name, nodeKey: keys.sign.publicKey)
+        var result = try store.verifyAudit(node: config.name, nodeKey: keys.sign.publicKey)
+        guard result.ok, let running, let written = running["position"] as? Int, written > 0 else { return result }
+        let position = UInt64(written)
+        if result.records < position {
+            result.firstBad = result.records + 1
+            result.problem = "the log ends at \(result.records) but the running node has written \(position) records: records \(result.records + 1)…\(position) were cut"
+        } else if let hash = running["hash"] as? String, let stored = try store.auditRecord(at: position), Hex.encode(stored.hash) != hash {
+            result.firstBad = position
+            result.problem = "record \(position) is not the one the running node wrote (the log was rewritten from there or before)"
+        }
+        return result
     }
 
     /// What `audit export` wrote.

@@ -2,7 +2,7 @@ import Foundation
 import SealpostCore
 
 /// The audit log on the running node (protocol/SPEC.md §15.7): appends in the cycle's
-/// transaction, the periodic signed head, and the admin commands `audit-head` and `audit-verify`.
+/// transaction, the periodic signed head, and the admin command `audit-head`.
 ///
 /// Any concern appends with `try audit(.burnViewed(...))` where the thing happens, inside
 /// the same cycle as the change it records: both commit together or neither does. The
@@ -107,28 +107,14 @@ extension Reactor {
          "sign_every_s": config.audit.signEveryS]
     }
 
-    /// `{"cmd": "audit-head"}`: signs the head if the log changed since the last one, and answers it.
-    func auditHeadAdmin() -> [String: Any] {
-        let head = signAuditHead()
+    /// `{"cmd": "audit-head"}`: signs the head if the log changed since the last one (not with
+    /// `"sign": false`), and answers it with the committed position and hash this node holds.
+    func auditHeadAdmin(sign: Bool) -> [String: Any] {
+        let head = sign ? signAuditHead() : auditLog.lastSigned
         var answer: [String: Any] = ["node": config.name, "position": Int(auditLog.committed.position),
                                      "hash": Hex.encode(auditLog.committed.hash), "sign_key": Hex.encode(keys.sign.publicKey)]
         if let head { answer["head"] = Self.json(head) }
         return answer
-    }
-
-    /// `{"cmd": "audit-verify"}`: verifies the stored log against the signed heads, and that it
-    /// ends where this node's head is (a tail cut above the last signed head shows here).
-    func auditVerifyAdmin() -> [String: Any] {
-        do {
-            var result = try store.verifyAudit(node: config.name, nodeKey: keys.sign.publicKey)
-            if result.ok, result.records < auditLog.committed.position {
-                result.firstBad = result.records + 1
-                result.problem = "the log ends at \(result.records) but this node has written \(auditLog.committed.position) records: records \(result.records + 1)…\(auditLog.committed.position) were cut"
-            }
-            return Self.json(result)
-        } catch {
-            return ["error": "cannot read the audit log: \(error)"]
-        }
     }
 
     static func json(_ head: AuditHead) -> [String: Any] {
@@ -136,8 +122,4 @@ extension Reactor {
          "time": Clock.rfc3339(ms: head.time), "time_ms": Int(head.time), "signature": Hex.encode(head.signature)]
     }
 
-    static func json(_ v: AuditVerification) -> [String: Any] {
-        ["ok": v.ok, "records": Int(v.records), "heads_checked": v.headsChecked,
-         "first_bad": v.firstBad.map { Int($0) } ?? NSNull(), "problem": v.problem ?? NSNull()]
-    }
 }
