@@ -516,6 +516,19 @@ public struct AuditFrontier: Sendable, Equatable {
 
     public init() {}
 
+    /// The frontier of a tree of `size` leaves from its subtree roots, largest first (what
+    /// `bytes` holds: one 32-byte root per set bit of `size`, from the highest); nil when
+    /// the count does not fit the size.
+    public init?(size: UInt64, bytes: [UInt8]) {
+        let heights = (0..<64).reversed().filter { size >> UInt64($0) & 1 == 1 }
+        guard bytes.count == heights.count * 32 else { return nil }
+        subtrees = heights.enumerated().map { i, h in (h, Array(bytes[(i * 32)..<(i * 32 + 32)])) }
+        self.size = size
+    }
+
+    /// The subtree roots, largest first, concatenated (for `init(size:bytes:)`).
+    public var bytes: [UInt8] { subtrees.flatMap(\.hash) }
+
     public static func == (a: AuditFrontier, b: AuditFrontier) -> Bool {
         a.size == b.size && a.subtrees.map(\.hash) == b.subtrees.map(\.hash)
     }

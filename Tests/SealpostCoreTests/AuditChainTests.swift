@@ -94,7 +94,9 @@ final class AuditChainTests: XCTestCase {
         for n in 1...33 {
             f.append(recordHash: records[n - 1].hash)
             XCTAssertEqual(f.root, AuditTree.root(records.prefix(n).map { AuditTree.leaf($0.hash) }[...]), "size \(n)")
+            XCTAssertEqual(AuditFrontier(size: f.size, bytes: f.bytes), f, "kept and read back at size \(n)")
         }
+        XCTAssertNil(AuditFrontier(size: 5, bytes: [UInt8](repeating: 0, count: 32)), "5 leaves are two subtrees")
         // RFC 6962's shape: three leaves hash as node(node(l0, l1), l2).
         let l = records.prefix(3).map { AuditTree.leaf($0.hash) }
         XCTAssertEqual(AuditTree.root(l[...]), AuditTree.node(AuditTree.node(l[0], l[1]), l[2]))

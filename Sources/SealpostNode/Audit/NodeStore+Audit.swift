@@ -44,9 +44,11 @@ extension NodeStore {
                 CREATE INDEX IF NOT EXISTS audit_actor ON audit(actor);
                 CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject) WHERE subject <> '';
                 CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
-                -- The node's signatures over the log at a size (the Merkle root of records 1...position).
+                -- The node's signatures over the log at a size (the Merkle root of records 1...position), with
+                -- the tree's right edge there (frontier), so a start reads only the records after the last head.
                 CREATE TABLE IF NOT EXISTS audit_heads(
-                    position INTEGER PRIMARY KEY, time INTEGER NOT NULL, root BLOB NOT NULL, signature BLOB NOT NULL);
+                    position INTEGER PRIMARY KEY, time INTEGER NOT NULL, root BLOB NOT NULL, signature BLOB NOT NULL,
+                    frontier BLOB);
                 PRAGMA user_version = 14;
                 """)
         }
@@ -82,9 +84,21 @@ extension NodeStore {
     }
 
     /// The committed head the reactor starts from: position, hash, Merkle frontier, last event.
+    /// From the latest signed head's frontier when it is kept and fits, then the records after it;
+    /// else from every record.
     func auditHead() throws -> AuditLog.Head {
         var head = AuditLog.Head()
-        for row in try auditRows(after: 0) { head.add(position: row.position, hash: row.hash, kind: row.kind) }
+        if let (position, bytes, root) = try db.first(
+               "SELECT position, frontier, root FROM audit_heads WHERE frontier IS NOT NULL ORDER BY position DESC LIMIT 1",
+               map: { (UInt64(max(0, $0.int(0))), $0.blob(1), $0.blob(2)) }),
+           let frontier = AuditFrontier(size: position, bytes: bytes), frontier.root == root, let last = try auditRecord(at: position) {
+            head.position = position
+            head.hash = last.hash
+            head.frontier = frontier
+            head.lastEvent = UInt64(try db.first("SELECT COALESCE(MAX(position), 0) FROM audit WHERE position <= ? AND kind <> ?",
+                                                 .int(Int64(position)), .int(Int64(AuditKind.auditHeadSigned.rawValue))) { $0.int(0) } ?? 0)
+        }
+        for row in try auditRows(after: head.position) { head.add(position: row.position, hash: row.hash, kind: row.kind) }
         return head
     }
 
@@ -151,9 +165,11 @@ extension NodeStore {
 
     // MARK: signed heads
 
-    func insertAuditHead(_ h: AuditHead) throws {
-        try db.run("INSERT OR REPLACE INTO audit_heads(position, time, root, signature) VALUES(?,?,?,?)",
-                   .int(Int64(h.position)), .int(Int64(h.time)), .blob(h.root), .blob(h.signature))
+    /// Stores a signed head, with the tree's frontier at its position when known.
+    func insertAuditHead(_ h: AuditHead, frontier: AuditFrontier? = nil) throws {
+        try db.run("INSERT OR REPLACE INTO audit_heads(position, time, root, signature, frontier) VALUES(?,?,?,?,?)",
+                   .int(Int64(h.position)), .int(Int64(h.time)), .blob(h.root), .blob(h.signature),
+                   frontier.map { $0.size == h.position ? .blob($0.bytes) : .null } ?? .null)
     }
 
     /// Every signed head, oldest first (`node` is this node's name: heads are stored without it).
@@ -222,7 +238,7 @@ extension NodeStore {
                 return latest
             }
             let head = AuditHead(node: node, position: frontier.size, root: frontier.root, time: time).signed(with: key)
-            try insertAuditHead(head)
+            try insertAuditHead(head, frontier: frontier)
             try appendAudit(.auditHeadSigned(position: head.position, root: head.root), time: time)
             try commit()
             return head

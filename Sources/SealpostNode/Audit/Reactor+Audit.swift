@@ -69,7 +69,7 @@ extension Reactor {
                 }
                 guard auditLog.needsSigning else { return }
                 let signed = auditLog.headToSign(node: config.name, time: Clock.nowMs()).signed(with: keys.sign)
-                try store.insertAuditHead(signed)
+                try store.insertAuditHead(signed, frontier: auditLog.committed.frontier)
                 head = signed
             }
             if let head {

@@ -222,6 +222,15 @@ final class AuditNodeTests: XCTestCase {
         try hq.waitFor("two more signing intervals") { s in (s["uptime_s"] as? Int ?? 0) >= 3 }
         XCTAssertEqual(try heads().count, 1)
         XCTAssertEqual(try records(hq).last?.fields.kind, .auditHeadSigned)
+
+        // A restart starts from the head's kept frontier: the next head is over the same tree.
+        try hq.restart()
+        _ = try hq.join("qian")
+        let next = try XCTUnwrap(try Operator.auditHead(dataDir: hq.dir).head)
+        XCTAssertEqual(next.position, 5)
+        let v = try Operator.auditVerify(dataDir: hq.dir)
+        XCTAssertTrue(v.ok, v.problem ?? "")
+        XCTAssertEqual(v.headsChecked, 2)
     }
 
     func testARestoredLogIsTheBackupsWithARestoreRecordAndVerifies() throws {
