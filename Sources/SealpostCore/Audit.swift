@@ -579,6 +579,28 @@ public struct AuditProof: Sendable, Equatable {
         }
     }
 
+    /// The wire form (protocol/SPEC.md §15.7.4): `record:longstr (canonical bytes) || prev:octets[32]
+    /// || path_count:u8 || path_count × octets[32] || head (AuditHead's wire form)`.
+    public func encode(into w: inout WireWriter) {
+        w.longstr(record.canonicalBytes)
+        w.octets(record.prev)
+        w.u8(UInt8(path.count))
+        for p in path { w.octets(p) }
+        head.encode(into: &w)
+    }
+
+    /// Decodes a proof, checking every length (a record over the limits, more than 64 hashes).
+    public static func decode(from r: inout WireReader) throws -> AuditProof {
+        let canonical = try r.longstr("record", max: 4 * AuditFields.maxDetail)
+        let prev = try r.octets(32, "prev")
+        let record = try AuditRecord.decode(canonical, prev: prev)
+        let count = Int(try r.u8("path_count"))
+        guard count <= 64 else { throw WireError.invalid(field: "path_count", reason: "\(count) hashes, limit 64") }
+        var path: [[UInt8]] = []
+        for _ in 0..<count { path.append(try r.octets(32, "path")) }
+        return AuditProof(record: record, path: path, head: try AuditHead.decode(from: &r))
+    }
+
     /// Checks the head's signature with `nodeKey`, then that the record hashes into its root.
     /// - Throws: `Failure` naming what does not hold.
     public func verify(nodeKey: [UInt8]) throws {
