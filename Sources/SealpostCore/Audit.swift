@@ -429,7 +429,7 @@ public enum AuditTree {
     public static let empty: [UInt8] = Sodium.genericHash([], outputLength: 32)
 
     /// The largest power of two smaller than `n` (n ≥ 2).
-    static func split(_ n: Int) -> Int {
+    public static func split(_ n: Int) -> Int {
         var k = 1
         while k << 1 < n { k <<= 1 }
         return k
