@@ -164,15 +164,16 @@ extension NodeStore {
         return peers
     }
 
-    /// Records matching `filter`, in position order, at most `limit`.
-    public func auditRecords(_ filter: AuditFilter = AuditFilter(), limit: Int = Int.max) throws -> [StoredAuditRecord] {
+    /// Records matching `filter`, in position order, at most `limit` (the first ones, or the last
+    /// ones with `last`).
+    public func auditRecords(_ filter: AuditFilter = AuditFilter(), limit: Int = Int.max, last: Bool = false) throws -> [StoredAuditRecord] {
         var sql = "SELECT \(Self.auditColumns) FROM audit WHERE position > ?"
         var values: [SQLValue] = [.int(Int64(filter.after))]
         if let since = filter.since { sql += " AND time >= ?"; values.append(.int(Int64(min(since, UInt64(Int64.max))))) }
         if let user = filter.user { sql += " AND (actor = ? OR subject = ?)"; values += [.text(user), .text(user)] }
         if let kind = filter.kind { sql += " AND kind = ?"; values.append(.int(Int64(kind.rawValue))) }
         if let ref = filter.ref { sql += " AND ref = ?"; values.append(.blob(ref.bytes)) }
-        sql += " ORDER BY position LIMIT ?"
+        sql += last ? " ORDER BY position DESC LIMIT ?" : " ORDER BY position LIMIT ?"
         values.append(.int(Int64(min(limit, Int(Int64.max)))))
         let statement = try db.statement(sql)
         defer { statement.reset() }
@@ -181,7 +182,7 @@ extension NodeStore {
         while try statement.step() {
             if let r = mapAudit(statement) { out.append(r) }
         }
-        return out
+        return last ? out.reversed() : out
     }
 
     /// Calls `body` with every row in position order (what `audit verify` reads); a row whose

@@ -74,6 +74,8 @@ final class AuditNodeTests: XCTestCase {
 
         let trafficKey = try traffic.dir.loadKeys().curve.publicKey
         try waitForRecord(hq, "directory_forget") { $0 == .directoryForget(address: "traffic", by: AuditActor.operator) }
+        try Operator.removePeer(dataDir: traffic.dir, name: "hq")
+        try waitForRecord(traffic, "peer_removed") { $0 == .peerRemoved(peer: "hq", by: AuditActor.operator) }
         let hqEvents = try events(hq)
         for expected: AuditEvent in [
             .inviteUsed(invite: try XCTUnwrap(try Operator.invites(dataDir: hq.dir).first { $0.user == "alice" }).id, user: "alice@hq"),
