@@ -61,6 +61,16 @@ final class AuditLogTests: XCTestCase {
         XCTAssertNil(log.msUntilSigning(nowMs: 200_000))
     }
 
+    func testTheSigningIntervalIsReadCheckedAndMisspellingsRefused() throws {
+        XCTAssertEqual(try NodeConfig.parse(yaml: "name: hq\n", file: "node.yaml").audit.signEveryS, 60)
+        XCTAssertEqual(try NodeConfig.parse(yaml: "name: hq\naudit:\n  sign_every_s: 5\n", file: "node.yaml").audit.signEveryS, 5)
+        for bad in ["sign_every_s: 0", "sign_every_s: 86401", "sign_every: 5"] {
+            XCTAssertThrowsError(try NodeConfig.parse(yaml: "name: hq\naudit:\n  \(bad)\n", file: "node.yaml"), bad) { error in
+                XCTAssertTrue("\(error)".contains("audit.sign_every"), "\(error)")
+            }
+        }
+    }
+
     func testForeignRecordsAreAdopted() {
         var log = AuditLog()
         let r = AuditRecord(position: 1, time: 5, event: event, prev: AuditRecord.genesis)
