@@ -310,7 +310,8 @@ public struct AuditRecord: Sendable, Equatable {
     /// The typed event (throws when the fields do not fit the kind).
     public func event() throws -> AuditEvent { try AuditEvent(fields) }
 
-    /// The canonical bytes (without `prev`).
+    /// The canonical bytes (without `prev`). Only for a record that `isEncodable` (every one
+    /// decoded, and every one a node appends): a longer string stops the program.
     public var canonicalBytes: [UInt8] {
         var w = WireWriter(capacity: 48 + fields.actor.utf8.count + fields.subject.utf8.count + fields.ref.count + fields.detail.count)
         w.u64(position)
@@ -348,7 +349,7 @@ public struct AuditRecord: Sendable, Equatable {
             && (fields.ref.isEmpty || fields.ref.count == MessageID.size) && fields.detail.count <= AuditFields.maxDetail
     }
 
-    /// This record's chained hash.
+    /// This record's chained hash (for a record that `isEncodable`).
     public var hash: [UInt8] { Self.chain(prev: prev, canonical: canonicalBytes) }
 
     public static func chain(prev: [UInt8], canonical: [UInt8]) -> [UInt8] {

@@ -123,6 +123,7 @@ extension NodeStore {
     public func appendAudit(_ event: AuditEvent, time: UInt64) throws -> AuditRecord {
         let last = try db.first("SELECT position, hash FROM audit ORDER BY position DESC LIMIT 1") { (UInt64($0.int(0)), $0.blob(1)) }
         let record = AuditRecord(position: (last?.0 ?? 0) + 1, time: time, event: event, prev: last?.1 ?? AuditRecord.genesis)
+        guard record.isEncodable else { throw NodeError.storage("audit record \(event.kind.name) over the limits of protocol/SPEC.md 15.7.1") }
         try insertAudit(record, hash: record.hash)
         return record
     }
@@ -241,7 +242,8 @@ extension NodeStore {
     /// The proofs of `records` (those at or below `head.position`) against `head`, each from
     /// O(log² n) kept subtree roots and record hashes.
     public func auditProofs(of records: [AuditRecord], head: AuditHead) throws -> [AuditProof] {
-        try records.filter { $0.position >= 1 && $0.position <= head.position }.map {
+        // A stored record over the limits was altered: it has no proof (a trace shows it as a gap).
+        try records.filter { $0.position >= 1 && $0.position <= head.position && $0.isEncodable }.map {
             AuditProof(record: $0, path: try auditPath($0.position - 1, 0, head.position), head: head)
         }
     }
