@@ -124,6 +124,8 @@ final class Reactor {
     var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
     var restore = RestoreState()
+    /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
+    var auditLog = AuditLog()
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
@@ -229,6 +231,7 @@ final class Reactor {
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
         try loadFiles()
         try loadRestoreState()
+        try loadAudit()
         let epochs = try store.journalEpochs()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
@@ -258,6 +261,7 @@ final class Reactor {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
+        auditPeerChanges()
         let start = Clock.monotonicNs()
         nextHousekeepingNs = start + config.timers.housekeepingNs
         lastPruneNs = start
@@ -300,6 +304,7 @@ final class Reactor {
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
             if after >= nextHousekeepingNs { housekeeping() }
+            auditTick(nowMs: Clock.nowMs())
         }
         logger.info("node stopping")
         shutdown()
@@ -320,6 +325,7 @@ final class Reactor {
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }
         if let files = msUntilFileWork() { timeout = min(timeout, files) }
+        if let audit = auditLog.msUntilSigning(nowMs: Clock.nowMs()) { timeout = min(timeout, audit) }
         return timeout
     }
 

@@ -118,6 +118,9 @@ func renderStatus(_ s: NodeStatus) -> String {
     out.append("limits    per user \(l.mailboxMessages) messages / \(l.mailboxMb) MiB waiting, \(l.burnMb) MiB burn; per sender \(l.senderMb) MiB waiting, \(l.sendPerS) msg/s (burst \(l.sendBurst)), \(l.sendMbS) MiB/s; refused: \(refused.isEmpty ? "none" : refused.joined(separator: ", "))")
     let f = s.files
     out.append("files     \(f.files) (\(bytes(f.bytes))): \(f.uploading) uploading, \(f.pulling) pulling from other nodes, \(f.sending) being sent; \(bytes(f.freeBytes)) free, quota \(f.quotaMb) MiB per user")
+    let a = s.audit
+    let signed = a.lastSigned.map { "signed through \(a.signedThrough) at \($0)" } ?? "never signed"
+    out.append("audit     \(a.records) records, \(signed) (every \(a.signEveryS) s when changed)")
     out.append("rates     last minute: \(rates.inLastMinute) in, \(rates.outLastMinute) out, \(rates.relayedLastMinute) relayed")
     out.append("")
     if s.peers.isEmpty {

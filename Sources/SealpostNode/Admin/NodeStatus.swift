@@ -32,12 +32,23 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var storage: Storage
     public var limits: Limits
     public var files: Files
+    public var audit: Audit
     public var rates: Rates
     public var counters: Counters
 
     enum CodingKeys: String, CodingKey {
         case name, version, uptimeS = "uptime_s", router, publish, peers, routes, users, waiting, journal, destinations,
-             restore, unrouted, held, reminders, burns, storage, limits, files, rates, counters
+             restore, unrouted, held, reminders, burns, storage, limits, files, audit, rates, counters
+    }
+
+    /// The node's audit log (SPEC 15.7): records committed, the last signed head.
+    public struct Audit: Codable, Sendable, Equatable {
+        public var records: Int
+        public var signedThrough: Int
+        @Nullable public var lastSigned: String?
+        public var signEveryS: Int
+
+        enum CodingKeys: String, CodingKey { case records, signedThrough = "signed_through", lastSigned = "last_signed", signEveryS = "sign_every_s" }
     }
 
     /// This node's link to one configured peer, as seen from here.

@@ -29,7 +29,8 @@ extension Reactor {
             case "directory-forget": answer = forgetNode(request["node"] as? String ?? "", unpin: false, routing: message.frames[0]).map(Self.adminJSON)
             case "directory-unpin": answer = forgetNode(request["node"] as? String ?? "", unpin: true, routing: message.frames[0]).map(Self.adminJSON)
             case "user": answer = Self.adminJSON(userAdmin(request))
-            default: answer = Self.adminJSON(["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget or directory-unpin"])
+            case "audit-head": answer = Self.adminJSON(auditHeadAdmin(sign: request["sign"] as? Bool ?? true))
+            default: answer = Self.adminJSON(["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget, directory-unpin or audit-head"])
             }
             if let answer { _ = try? admin.send([message.frames[0], answer], dontWait: true) }
         }
@@ -102,6 +103,7 @@ extension Reactor {
                                         minFreeMb: config.limits.minFreeMB, walMaxMb: config.limits.walMaxMB),
             limits: limitsStatus(),
             files: filesStatus(),
+            audit: auditStatus(),
             rates: NodeStatus.Rates(inLastMinute: rate.inCount, outLastMinute: rate.outCount,
                                     relayedLastMinute: rate.relayedCount,
                                     inPerS: Double(rate.inCount) / 60, outPerS: Double(rate.outCount) / 60,

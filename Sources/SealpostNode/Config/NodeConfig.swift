@@ -29,6 +29,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var files: FilesConfig
     /// Per-user quotas and rate limits, the free-space floor and the WAL bound.
     public var limits: LimitsConfig
+    /// The audit log: how often its head is signed.
+    public var audit = AuditConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
@@ -45,7 +47,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, metrics
+        case peers, files, limits, metrics, audit
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -78,6 +80,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
+        audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
         metrics = try c.decodeIfPresent(MetricsConfig.self, forKey: .metrics)
     }
@@ -102,6 +105,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try files.validate()
         try limits.validate()
         try metrics?.validate()
+        try audit.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -128,7 +132,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics", "audit"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -144,10 +148,11 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
             }
-            if let limits = top.first(where: { $0.key.string == "limits" })?.value.mapping {
-                for (key, _) in limits {
-                    guard let name = key.string, !LimitsConfig.knownKeys.contains(name) else { continue }
-                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'limits.\(name)' (known: \(LimitsConfig.knownKeys.sorted().joined(separator: ", ")))")
+            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys)] {
+                guard let mapping = top.first(where: { $0.key.string == section })?.value.mapping else { continue }
+                for (key, _) in mapping {
+                    guard let name = key.string, !known.contains(name) else { continue }
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(section).\(name)' (known: \(known.sorted().joined(separator: ", ")))")
                 }
             }
             if let metrics = top.first(where: { $0.key.string == "metrics" })?.value.mapping {

@@ -366,6 +366,7 @@ extension Reactor {
             try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
             try store.setMeta("directory_version", Int64(version))
         }
+        try audit(.inviteUsed(invite: invite.id, user: address(invite.user)))
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.localDirectoryVersion = max(self.localDirectoryVersion, version)
@@ -510,6 +511,7 @@ extension Reactor {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + config.timers.housekeepingNs
         flushRefusedKeys(now: now)
+        auditPeerChanges()
         quotas.pruneBuckets(limits: config.limits, now: now)
         restoreHousekeeping()
         for routing in delivery.idle(now: now, timeout: Self.sessionTimeoutNs) { drop(routing) }
