@@ -127,6 +127,8 @@ final class Reactor {
     var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
     var restore = RestoreState()
+    /// Forwards accepted, refused and countersigned (Forwarding/).
+    var forwarding = ForwardingCounters()
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
