@@ -127,6 +127,8 @@ final class Reactor {
     var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
     var restore = RestoreState()
+    /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
+    var auditLog = AuditLog()
     /// Forwards accepted, refused and countersigned (Forwarding/).
     var forwarding = ForwardingCounters()
 
@@ -237,6 +239,7 @@ final class Reactor {
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
         try loadFiles()
         try loadRestoreState()
+        try loadAudit()
         let epochs = try store.journalEpochs()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
@@ -266,6 +269,7 @@ final class Reactor {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
+        auditPeerChanges()
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         lastPruneNs = now
@@ -305,6 +309,7 @@ final class Reactor {
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
             if after >= nextHousekeepingNs { housekeeping() }
+            auditTick(nowMs: Clock.nowMs())
         }
         logger.info("node stopping")
         shutdown()
@@ -325,6 +330,7 @@ final class Reactor {
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }
         if let files = msUntilFileWork() { timeout = min(timeout, files) }
+        if let audit = auditLog.msUntilSigning(nowMs: Clock.nowMs()) { timeout = min(timeout, audit) }
         return timeout
     }
 

@@ -26,7 +26,9 @@ extension Reactor {
             case "directory-forget": answer = forgetNode(request["node"] as? String ?? "", unpin: false, routing: message.frames[0])
             case "directory-unpin": answer = forgetNode(request["node"] as? String ?? "", unpin: true, routing: message.frames[0])
             case "user": answer = userAdmin(request)
-            default: answer = ["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget or directory-unpin"]
+            case "audit-head": answer = auditHeadAdmin()
+            case "audit-verify": answer = auditVerifyAdmin()
+            default: answer = ["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget, directory-unpin, audit-head or audit-verify"]
             }
             // nil: the answer goes out with this cycle's commit.
             if let answer { sendAdmin(message.frames[0], answer) }

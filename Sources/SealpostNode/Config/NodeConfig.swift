@@ -29,6 +29,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var files: FilesConfig
     /// Per-user quotas and rate limits, the free-space floor and the WAL bound.
     public var limits: LimitsConfig
+    /// The audit log: how often its head is signed.
+    public var audit = AuditConfig()
     /// Forward policy: default scope, most recipients and hops per forward.
     public var forwarding = ForwardingConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
@@ -43,7 +45,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, forwarding
+        case peers, files, limits, audit, forwarding
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -76,6 +78,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
+        audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
         forwarding = try c.decodeIfPresent(ForwardingConfig.self, forKey: .forwarding) ?? ForwardingConfig()
     }
@@ -99,6 +102,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (0...24 * 30).contains(relayRetentionHours) else { throw NodeError.config("relay_retention_hours must be 0...720 (30 days at most)") }
         try files.validate()
         try limits.validate()
+        try audit.validate()
         try forwarding.validate()
     }
 
@@ -126,7 +130,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "forwarding"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "audit", "forwarding"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).

@@ -54,9 +54,11 @@ extension Reactor {
             }
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
+                auditPeerChanges()
             }
-            // Quotas, rates and the free-space floor apply at once.
+            // Quotas, rates, the free-space floor and the audit signing interval apply at once.
             config.limits = fresh.limits
+            config.audit = fresh.audit
         } catch {
             logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
         }

@@ -4,12 +4,12 @@ import SQLite
 /// The recipients each forward (by its last hop) was accepted for at this node, so that one
 /// signed hop cannot go to more recipients than it names (protocol/SPEC.md 7.9.5).
 extension NodeStore {
-    func migrateTo14() throws {
+    func migrateTo15() throws {
         try db.transaction {
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS forward_fanout(hop BLOB NOT NULL, recipient TEXT NOT NULL, at INTEGER NOT NULL,
                                                           PRIMARY KEY(hop, recipient)) WITHOUT ROWID;
-                PRAGMA user_version = 14;
+                PRAGMA user_version = 15;
                 """)
         }
     }
