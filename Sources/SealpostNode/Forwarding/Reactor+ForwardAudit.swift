@@ -14,8 +14,10 @@ extension Reactor {
     }
 
     /// Records what this node did with a forward in its audit log (in the cycle's transaction).
-    /// - Parameter envelope: the forward, `from` stamped.
-    func auditForward(_ event: ForwardEvent, envelope: Envelope, header: ForwardHeader) throws {
+    /// - Parameters:
+    ///   - envelope: the forward, `from` stamped.
+    ///   - verified: the chain was checked already (the judge accepted it); nil: it is checked here.
+    func auditForward(_ event: ForwardEvent, envelope: Envelope, header: ForwardHeader, verified: Bool = false) throws {
         guard let last = header.last else { return }
         let origin = header.origin
         switch event {
@@ -30,15 +32,22 @@ extension Reactor {
         }
         let role: ForwardCountersign.Role
         if case .hop(let r) = event { role = r } else { role = .forwarder }
-        let check = header.check(envelopeFrom: envelope.from, envelopeTo: envelope.to, content: nil) { [unowned self] in self.userSignKey($0) }
-        let chain: UInt8 = check.status == .verified ? 1 : check.status == .forged ? 0 : 2
+        // A chain this node checked moments ago (the judge, another recipient of the same hop) is not checked again.
+        let link = last.link
+        let known = verified ? ForwardCheck.Status.verified : forwarding.checked[link]
+        let check = known != nil ? nil : header.check(envelopeFrom: envelope.from, envelopeTo: envelope.to, content: nil) { [unowned self] in
+            self.userSignKey($0)
+        }
+        let status = known ?? check?.status ?? .forged
+        forwarding.remember(link, status)
+        let chain: UInt8 = status == .verified ? 1 : status == .forged ? 0 : 2
         let statement = ForwardCountersign(originID: origin.id, originator: origin.sender, to: envelope.to,
                                            hopIndex: UInt8(header.hops.count), role: role, chain: chain, hop: last)
         try audit(.forwardHop(id: envelope.id, forwarder: last.forwarder, hop: statement.encode(),
                               countersignature: statement.sign(node: config.name, with: keys.sign)), ref: envelope.id)
         if chain != 1 {
             logger.warning("forward whose chain does not verify here", metadata: [
-                "origin": "\(origin.id.hex)", "forwarder": "\(last.forwarder)", "role": "\(role.name)", "problem": "\(check.problems.first ?? "")"])
+                "origin": "\(origin.id.hex)", "forwarder": "\(last.forwarder)", "role": "\(role.name)", "problem": "\(check?.problems.first ?? "")"])
         }
     }
 }

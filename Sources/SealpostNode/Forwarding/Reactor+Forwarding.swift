@@ -74,7 +74,7 @@ extension Reactor {
             try setReader(file, "node:\(next)", fetched: false)
         }
         forwarding.accepted += 1
-        try auditForward(.forwarded, envelope: envelope, header: header)
+        try auditForward(.forwarded, envelope: envelope, header: header, verified: true)
     }
 
     /// The file a forward offers, for the pull at a recipient's node (nil for other kinds).
@@ -102,11 +102,22 @@ extension Reactor {
     }
 }
 
-/// The node's forwarding counters (status `forwards`).
-struct ForwardingCounters {
+/// The node's forwarding counters (status `forwards`) and the chains it checked lately.
+struct ForwardingState {
     /// Forwards of local users accepted and refused (ERROR 422).
     var accepted: UInt64 = 0
     var refused: UInt64 = 0
     /// Hops countersigned as a relay, group home or destination.
     var hops: UInt64 = 0
+    /// Chains checked lately, by their last hop's link (cleared at housekeeping, and when full):
+    /// a hop handled in several roles or for several local recipients is verified once.
+    private(set) var checked: [[UInt8]: ForwardCheck.Status] = [:]
+
+    mutating func remember(_ link: [UInt8], _ status: ForwardCheck.Status) {
+        if checked.count >= 4096 { checked.removeAll(keepingCapacity: true) }
+        checked[link] = status
+    }
+
+    /// Directory keys may have changed (a re-key): what was checked is checked again.
+    mutating func forgetChecks() { checked.removeAll(keepingCapacity: true) }
 }
