@@ -42,9 +42,12 @@ public final class ProfileBooks {
     public let groups: GroupBook
     public let burns: BurnBook
     public let files: FileBook
+    /// Forwardable messages, when the books were opened with the profile (its key seals them).
+    public let forwards: ForwardBook?
     private let me: String
 
-    public init(profilePath: String, me: String) {
+    public init(profilePath: String, me: String, profile: Profile? = nil) {
+        forwards = profile.map { ForwardBook(profilePath: profilePath, profile: $0) }
         contacts = ContactBook(profilePath: profilePath)
         reminders = ReminderBook(profilePath: profilePath)
         groups = GroupBook(profilePath: profilePath)
@@ -60,6 +63,7 @@ public final class ProfileBooks {
         groups.note(m, me: me)
         burns.note(m)
         files.note(m)
+        forwards?.note(m)
     }
 
     public func save() throws {
@@ -68,5 +72,6 @@ public final class ProfileBooks {
         try groups.save()
         try burns.save()
         try files.save()
+        try forwards?.save()
     }
 }

@@ -29,6 +29,7 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var held: Int
     public var reminders: Reminders
     public var burns: Burns
+    public var forwards: Forwards
     public var storage: Storage
     public var limits: Limits
     public var files: Files
@@ -38,7 +39,21 @@ public struct NodeStatus: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, version, uptimeS = "uptime_s", router, publish, peers, routes, users, waiting, journal, destinations,
-             restore, unrouted, held, reminders, burns, storage, limits, files, audit, rates, counters
+             restore, unrouted, held, reminders, burns, forwards, storage, limits, files, audit, rates, counters
+    }
+
+    /// Forwards this node judged as the forwarder's node, and its settings (SPEC 7.9).
+    public struct Forwards: Codable, Sendable, Equatable {
+        public var accepted: Int
+        public var refused: Int
+        public var hops: Int
+        public var defaultScope: String
+        public var maxRecipients: Int
+        public var maxHops: Int
+
+        enum CodingKeys: String, CodingKey {
+            case accepted, refused, hops, defaultScope = "default_scope", maxRecipients = "max_recipients", maxHops = "max_hops"
+        }
     }
 
     /// The node's audit log (SPEC 15.7): records committed, the last signed head.

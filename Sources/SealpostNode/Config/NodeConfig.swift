@@ -31,6 +31,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var limits: LimitsConfig
     /// The audit log: how often its head is signed.
     public var audit = AuditConfig()
+    /// Forward policy: default scope, most recipients and hops per forward.
+    public var forwarding = ForwardingConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
@@ -47,7 +49,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, metrics, audit
+        case peers, files, limits, metrics, audit, forwarding
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -83,6 +85,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
         metrics = try c.decodeIfPresent(MetricsConfig.self, forKey: .metrics)
+        forwarding = try c.decodeIfPresent(ForwardingConfig.self, forKey: .forwarding) ?? ForwardingConfig()
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -106,6 +109,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try limits.validate()
         try metrics?.validate()
         try audit.validate()
+        try forwarding.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -132,7 +136,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics", "audit"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics", "audit", "forwarding"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -148,7 +152,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
             }
-            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys)] {
+            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys), ("forwarding", ForwardingConfig.knownKeys)] {
                 guard let mapping = top.first(where: { $0.key.string == section })?.value.mapping else { continue }
                 for (key, _) in mapping {
                     guard let name = key.string, !known.contains(name) else { continue }

@@ -55,9 +55,10 @@ extension Reactor {
                 applyPeers(fresh.peers)
                 auditPeerChanges()
             }
-            // Quotas, rates, the free-space floor and the audit signing interval apply at once.
+            // Quotas, rates, the free-space floor, the audit signing interval and the forwarding policy apply at once.
             config.limits = fresh.limits
             config.audit = fresh.audit
+            config.forwarding = fresh.forwarding
         } catch {
             logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
         }
