@@ -36,7 +36,8 @@ final class History {
 
     /// Own messages: sending → stored (on my node). `delivered` and `seen` need a protocol
     /// change (a receipt from the recipient's node and client); the column takes them as is.
-    enum State: String { case sending, stored, failed, received }
+    /// A received burn notice becomes `viewed` (here) or `burned` (the node said it is gone).
+    enum State: String { case sending, stored, failed, received, viewed, burned }
 
     private let db: Database
     private let key: SecretBytes
@@ -146,6 +147,11 @@ final class History {
     func setState(id: String, _ state: State, reason: String = "") throws -> String? {
         try db.run("UPDATE messages SET state = ?, reason = ? WHERE id = ? AND outgoing = 1", .text(state.rawValue), .text(reason), .text(id))
         return try db.first("SELECT conversation FROM messages WHERE id = ?", .text(id)) { $0.text(0) }
+    }
+
+    /// Sets a received message's state (a burn notice viewed or gone).
+    func setIncomingState(id: String, _ state: State) throws {
+        try db.run("UPDATE messages SET state = ? WHERE id = ? AND outgoing = 0", .text(state.rawValue), .text(id))
     }
 
     func markRead(conversation: String, through row: Int64) throws {
