@@ -417,8 +417,8 @@ extension ClientWorker {
             } catch let error as ClientError {
                 switch error {
                 case .invalid(let m): return .error(m, status: 400)
-                // Gone (a burn message viewed or expired) and not found keep their codes; other refusals are 422.
-                case .refused(let code, let m): return .error(m, status: code == 410 || code == 404 ? Int(code) : 422)
+                // Gone (a burn message viewed or expired) keeps its code; other refusals are 422.
+                case .refused(let code, let m): return .error(m, status: code == 410 ? 410 : 422)
                 case .unreachable(let m): return .error(m, status: 503)
                 default: return .error(error.description, status: 502)
                 }
