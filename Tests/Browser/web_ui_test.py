@@ -213,6 +213,19 @@ def send(driver, text):
     box.send_keys(Keys.ENTER)
 
 
+def click_until(driver, selector, done, what):
+    """Clicks the first match until `done()` holds: result lists are drawn again as searches
+    answer, so an element found may be replaced before the click lands."""
+    def attempt():
+        if done():
+            return True
+        found = [e for e in css(driver, selector) if e.is_displayed()]
+        if found:
+            found[0].click()
+        return done()
+    until(what, attempt)
+
+
 def open_conversation(driver, address):
     def opened():
         # The list is drawn again on every event: a row found may be replaced before the click.
@@ -311,8 +324,7 @@ def main():
         box.send_keys("wu")
         wait_css(a, '.result[data-address="wu@traffic"]', "wu in the directory")
         shot(a, "web-new-chat")
-        css(a, '.result[data-address="wu@traffic"]')[0].click()
-        until("the chat with wu", lambda: a.find_element(By.ID, "chat-title").text == "吴磊")
+        click_until(a, '.result[data-address="wu@traffic"]', lambda: a.find_element(By.ID, "chat-title").text == "吴磊", "the chat with wu")
 
     @check("alice sends; her message goes from sending to stored on her node")
     def _():
@@ -354,8 +366,8 @@ def main():
         wait_css(a, "#group-name")[0].send_keys("duty")
         search = wait_css(a, "#group-search")[0]
         search.send_keys("wu")
-        wait_css(a, '#group-results .result[data-address="wu@traffic"]', "wu in the member search")[0].click()
-        wait_css(a, '#group-chosen .chip[data-address="wu@traffic"]', "wu chosen")
+        click_until(a, '#group-results .result[data-address="wu@traffic"]',
+                    lambda: css(a, '#group-chosen .chip[data-address="wu@traffic"]'), "wu chosen")
         shot(a, "web-group-create-en")
         a.find_element(By.ID, "group-create").click()
         until("the new group opens at alice", lambda: a.find_element(By.ID, "chat-sub").text.startswith("duty@hq"))
@@ -370,7 +382,8 @@ def main():
     def _():
         box = wait_css(a, "#member-search")[0]
         box.send_keys("li")
-        wait_css(a, '#member-results .result[data-address="li@hq"]', "li in the member search")[0].click()
+        wait_css(a, '#member-results .result[data-address="li@hq"]', "li in the member search")
+        click_until(a, '#member-results .result[data-address="li@hq"]', lambda: not css(a, '#member-results .result'), "li chosen")
         until("li added", lambda: "li@hq" in members_shown(a))
         until("li added at wu too", lambda: "li@hq" in (w.execute_script(
             "return (app.conversations.get('duty@hq') || {}).members || []")))
@@ -454,6 +467,12 @@ def main():
 
     @check("alice sends a picture and a 3 MB file; wu sees the picture inline with his watermark and downloads the file intact")
     def _():
+        # Every transfer event each page handles, to check what the progress line said.
+        for d in (a, w):
+            d.execute_script("""
+                window.__transfers = [];
+                const handle = window.onTransfer;
+                window.onTransfer = e => { handle(e); window.__transfers.push(e); };""")
         picker = a.find_element(By.ID, "file-input")
         picker.send_keys(photo)
         until("the picture stored at alice", lambda: any("checkpoint-east.png" in e.text for e in css(a, "li.msg.out.kind-file")))
@@ -471,8 +490,25 @@ def main():
         until("the download on wu's disk", lambda: os.path.exists(target) and os.path.getsize(target) == os.path.getsize(report), timeout=60)
         assert hashlib.sha256(open(target, "rb").read()).digest() == hashlib.sha256(open(report, "rb").read()).digest()
         text = item.find_element(By.CSS_SELECTOR, ".progress-text").text
-        assert "MB" in text, text
+        assert "MB" in text and "/s" in text, text
+        for d, direction in ((a, "up"), (w, "down")):
+            events = d.execute_script("return window.__transfers")
+            running = [e for e in events if e["direction"] == direction and e["state"] == "running"]
+            assert any(e["rate"] > 0 and e["eta"] is not None for e in running), running
+            assert any(e["state"] == "done" for e in events if e["direction"] == direction), events
         shot(w, "web-files-zh")
+
+    @check("a file dropped on the conversation is sent")
+    def _():
+        a.execute_script("""
+            const dt = new DataTransfer();
+            dt.items.add(new File(['shift handover notes\\n'], 'handover.txt', {type: 'text/plain'}));
+            const target = document.getElementById('messages');
+            for (const type of ['dragenter', 'dragover', 'drop']) {
+              target.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+            }""")
+        until("the dropped file stored at alice", lambda: any("handover.txt" in e.text for e in css(a, "li.msg.out.kind-file")))
+        until("the dropped file at wu", lambda: any("handover.txt" in e.text for e in css(w, "li.msg.in.kind-file")))
 
     burn_text = "Informant's number: 138 0000 0000. Do not write it down."
 
@@ -535,8 +571,7 @@ def main():
     def _():
         a.find_element(By.ID, "send-card").click()
         wait_css(a, "#search")[0].send_keys("li")
-        wait_css(a, '.result[data-address="li@hq"]', "li in the directory")[0].click()
-        wait_css(a, "li.msg.out.kind-card", "the card at alice")
+        click_until(a, '.result[data-address="li@hq"]', lambda: css(a, "li.msg.out.kind-card"), "the card at alice")
         card = until("the card at wu", lambda: [e for e in css(w, "li.msg.in.kind-card") if "li@hq" in e.text])[0]
         assert "已核验" in card.find_element(By.CSS_SELECTOR, ".card-check").text, card.text
         shot(w, "web-card-zh")

@@ -1456,13 +1456,19 @@ function onTransfer(e) {
   }
   for (const li of document.querySelectorAll(`li.msg[data-file-id="${e.file_id}"]`)) {
     const bubble = li.querySelector('.bubble');
-    if (e.state === 'running') setProgress(li, e.done, e.total, t('progress', e.done, e.total, e.rate, e.eta));
-    else if (e.state === 'failed') setProgress(li, 0, 1, t('transferFailed', e.reason));
+    if (e.state === 'running') {
+      setProgress(li, e.done, e.total, t('progress', e.done, e.total, e.rate, e.eta));
+      if (e.rate) li.dataset.rate = e.rate;
+    } else if (e.state === 'failed') setProgress(li, 0, 1, t('transferFailed', e.reason));
     else if (e.state === 'done') {
-      setProgress(li, e.total, e.total, formatBytes(e.total));
+      const rate = Number(li.dataset.rate || 0);
+      setProgress(li, e.total, e.total, formatBytes(e.total) + (rate ? ` · ${formatBytes(rate)}/s` : ''));
       li.classList.add('downloaded');
       const o = parseJSON(li._m ? li._m.text : '{}');
-      if (isImageName(o.name)) showInline(e.file_id, bubble, true);
+      if (isImageName(o.name)) {
+        li.querySelector('.progress').classList.add('hidden');
+        showInline(e.file_id, bubble, true);
+      }
     }
   }
   const waiting = app.downloads.get(e.file_id);
