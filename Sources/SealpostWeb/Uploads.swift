@@ -20,7 +20,12 @@ final class Uploads: Sendable {
     let root: String
     private let staged = Mutex<[String: Staged]>([:])
 
-    init(profilePath: String) { root = profilePath + ".web-uploads" }
+    /// Starts empty: what a previous run was handed and did not send is removed (the browser
+    /// that handed it over is gone with that run; the person sends the file again).
+    init(profilePath: String) {
+        root = profilePath + ".web-uploads"
+        try? FileManager.default.removeItem(atPath: root)
+    }
 
     /// A name a file may be stored under: no folders, no dot files, at most 255 bytes.
     static func isValidName(_ name: String) -> Bool {

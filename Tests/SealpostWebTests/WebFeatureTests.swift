@@ -28,6 +28,7 @@ extension WebDaemonTests {
 
     func testAGroupAcrossUnitsIsCreatedChangedAndLeftFromTheBrowser() throws {
         let browser = try loggedIn()
+        XCTAssertEqual(try browser.post("/api/groups", ["name": "duty", "members": []], csrf: false).status, 403)
         XCTAssertEqual(try browser.post("/api/groups", ["name": "Duty!", "members": []]).status, 400)
         XCTAssertEqual(try browser.post("/api/groups/change", ["group": "duty@hq", "op": "promote", "members": ["wu@traffic"]]).status, 400)
         XCTAssertEqual(try browser.post("/api/groups/change", ["group": "duty@hq", "op": "add", "members": ["wu@traffic"]]).status, 404,
@@ -125,6 +126,10 @@ extension WebDaemonTests {
             try browser.http.request("PUT", "/api/uploads/\(id)?offset=\(offset)",
                                      headers: browser.headers(extra: [("Content-Type", "application/octet-stream")]), body: Data(bytes))
         }
+        let forged = try browser.http.request("PUT", "/api/uploads/\(id)?offset=0",
+                                              headers: browser.headers(csrf: false, extra: [("Content-Type", "application/octet-stream")]),
+                                              body: Data(content[0..<10]))
+        XCTAssertEqual(forged.status, 403, "a piece without the CSRF header is refused")
         XCTAssertEqual(try put(0, content[0..<100_000]).status, 200)
         let wrong = try put(5, content[100_000..<200_000])
         XCTAssertEqual(wrong.status, 409, "a piece must continue where the upload ends")
@@ -198,6 +203,7 @@ extension WebDaemonTests {
         XCTAssertTrue(image.hasPrefix("data:image/svg+xml;base64,"))
         let svg = String(decoding: Data(base64Encoded: String(image.dropFirst("data:image/svg+xml;base64,".count))) ?? Data(), as: UTF8.self)
         XCTAssertTrue(svg.contains("VIEWED BY alice@hq"), "the watermark is written into the picture")
+        XCTAssertEqual(try browser.post("/api/burn/view", ["id": burn.hex], extra: [("Sec-Fetch-Site", "cross-site")]).status, 403)
         let again = try browser.post("/api/burn/view", ["id": burn.hex])
         XCTAssertEqual(again.status, 410, "the node handed it over once")
         XCTAssertEqual(try messages(browser, "wu@traffic").first { $0["id"] as? String == burn.hex }?["state"] as? String, "burned")
