@@ -47,6 +47,17 @@ extension WebDaemonTests {
         }
         XCTAssertEqual(events.first?.groupEvent?.members.map(\.address), ["alice@hq", "wu@traffic"])
 
+        // A reminder to the group goes to every other member; the sender's panel lists them one by one.
+        let remind = try browser.post("/api/remind", ["to": "duty@hq", "due_at": Clock.nowMs() + 60_000, "text": "roll call"])
+        XCTAssertEqual(remind.status, 200, String(decoding: remind.body, as: UTF8.self))
+        try waitUntil("wu gets the group's reminder") {
+            events += try wuReceives(ms: 200)
+            return events.contains { $0.kind == "reminder" && $0.group == "duty@hq" && $0.text == "roll call" }
+        }
+        let sent = (try browser.get("/api/reminders").json["sent"] as? [[String: Any]])?.first
+        XCTAssertEqual(sent?["group"] as? String, "duty@hq")
+        XCTAssertEqual((sent?["recipients"] as? [[String: Any]])?.map { $0["address"] as? String }, ["wu@traffic"])
+
         XCTAssertEqual(try browser.post("/api/groups/change", ["group": "duty@hq", "op": "admin", "members": ["wu@traffic"]]).status, 202)
         try waitUntil("wu an admin") { try conversation(browser, "duty@hq")?["admins"] as? [String] == ["alice@hq", "wu@traffic"] }
         XCTAssertEqual(try browser.post("/api/groups/change", ["group": "duty@hq", "op": "remove", "members": ["wu@traffic"]]).status, 202)

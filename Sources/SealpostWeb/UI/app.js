@@ -1681,6 +1681,9 @@ function wireFeatures() {
     groupTimer = setTimeout(() => directoryInto($('group-search').value.trim(), $('group-results'), e => {
       app.groupChosen.set(e.address, e);
       renderChosen();
+      $('group-search').value = '';
+      $('group-results').replaceChildren();
+      $('group-search').focus();
     }, e => app.groupChosen.has(e.address)).catch(() => {}), 200);
   });
   $('show-members').addEventListener('click', () => openPanel('group'));
