@@ -152,13 +152,12 @@ extension Router {
         }
         if path.hasPrefix("/api/uploads/") {
             let id = String(path.dropFirst("/api/uploads/".count))
+            if let r = method == "GET" ? read() : write() { return r }
             guard isID(id), core.uploads.get(id) != nil else { return error(404, "no such upload", g) }
             switch method {
             case "GET":
-                if let r = read() { return r }
                 return json(200, ["id": id, "received": core.uploads.received(id) ?? 0, "size": core.uploads.get(id)?.size ?? 0], g)
             case "PUT":
-                if let r = write() { return r }
                 guard let offset = request.query["offset"].flatMap(UInt64.init) else { return error(400, "offset must be a byte count", g) }
                 if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxUploadPiece {
                     return error(413, "a piece is at most \(Self.maxUploadPiece) bytes", g)

@@ -735,6 +735,8 @@ async function openConversation(address) {
     const h = await api('GET', `/api/history?conversation=${encodeURIComponent(address)}&limit=50`);
     if (app.current !== address) return;
     for (const m of h.messages) addMessage(m, false);
+    // Files still on their way to this conversation keep their progress line at the end.
+    for (const u of app.uploads.values()) if (u.to === address) $('message-list').append(u.element);
     app.more = h.more;
     $('older').classList.toggle('hidden', !h.more);
     scrollToEnd();
