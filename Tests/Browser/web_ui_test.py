@@ -596,6 +596,17 @@ def main():
         assert notes[0][0] == "Alice Chen" and secret not in json.dumps(notes), notes
         w.execute_script("delete document.visibilityState")
 
+    @check("each message has an actions menu (room for Forward) and a label slot; watermarks have a viewer-code slot")
+    def _():
+        own = [e for e in css(a, "li.msg.out.kind-text") if e.is_displayed()][-1]
+        own.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+        items = own.find_elements(By.CSS_SELECTOR, ".action-menu .action-item")
+        assert [i.get_attribute("data-action") for i in items] == ["copy"], [i.text for i in items]
+        own.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+        assert own.find_elements(By.CSS_SELECTOR, '.label-slot[data-slot="label"]')
+        assert css(a, '#burn-viewer .wm-code[data-slot="viewer-code"]')
+        assert css(w, "li.msg.in.kind-file .inline-image .wm-code")
+
     @check("alice searches her history on the device and jumps to the message")
     def _():
         box = wait_css(a, "#history-search")[0]

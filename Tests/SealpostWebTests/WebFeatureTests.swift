@@ -273,8 +273,11 @@ extension WebDaemonTests {
         }
         XCTAssertEqual(got.first { $0.card != nil }?.card?.verified, true)
         _ = try wu.sendCard(to: Address("alice@hq")!, contact: Address("wu@traffic")!)
-        _ = try wu.send(ContactCard.member(entry: try wu.lookupItem(Address("wu@traffic")!).entry, homeSignKey: Sodium.randomBytes(32)),
-                        to: Address("alice@hq")!)
+        // A card whose entry was altered on the way (its signature's last byte): shown, not verified, with the reason.
+        let item = try wu.lookupItem(Address("wu@traffic")!)
+        var altered = item.entry
+        altered[altered.count - 1] ^= 0x01
+        _ = try wu.send(ContactCard.member(entry: altered, homeSignKey: item.homeSignKey), to: Address("alice@hq")!)
         var cards: [[String: Any]] = []
         try waitUntil("both cards in alice's history") {
             cards = try messages(browser, "wu@traffic").filter { $0["kind"] as? String == "card" && $0["outgoing"] as? Bool == false }
@@ -283,9 +286,8 @@ extension WebDaemonTests {
         }
         XCTAssertEqual(cards.map { $0["address"] as? String }, ["wu@traffic", "wu@traffic"])
         XCTAssertEqual(cards.map { $0["unit"] as? String }, ["traffic", "traffic"])
-        XCTAssertEqual(cards[0]["verified"] as? Bool, true)
-        // Signed by traffic's real key, the card's own key being a stranger's: still verified, since the key
-        // alice's node holds is what counts; the reason field stays empty for verified cards.
+        XCTAssertEqual(cards.map { $0["verified"] as? Bool }, [true, false])
         XCTAssertEqual(cards[0]["reason"] as? String, "")
+        XCTAssertTrue((cards[1]["reason"] as? String ?? "").contains("altered"), "\(cards[1])")
     }
 }
