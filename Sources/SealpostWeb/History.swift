@@ -211,13 +211,26 @@ final class History {
         let needle = query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !needle.isEmpty else { return [] }
         var found: [Record] = []
-        let statement = try db.statement("SELECT \(Self.columns) FROM messages WHERE kind = 'text' ORDER BY row DESC")
+        let statement = try db.statement("SELECT \(Self.columns) FROM messages WHERE kind IN \(Self.searchedKinds) ORDER BY row DESC")
         defer { statement.reset() }
         while found.count < limit, try statement.step() {
             let r = decode(statement)
-            if r.text.range(of: needle, options: [.caseInsensitive, .widthInsensitive, .diacriticInsensitive]) != nil { found.append(r) }
+            if Self.searchable(r).range(of: needle, options: [.caseInsensitive, .widthInsensitive, .diacriticInsensitive]) != nil {
+                found.append(r)
+            }
         }
         return found
+    }
+
+    /// Kinds whose words are searched: texts, and the reminders, files and cards people sent.
+    static let searchedKinds = "('text', 'reminder', 'file', 'card')"
+
+    /// The words a record is found by: a text as it is; of the structured kinds (JSON), the
+    /// reminder's text, the file's name, the card's name and address — never the field names.
+    static func searchable(_ r: Record) -> String {
+        guard r.kind != "text" else { return r.text }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(r.text.utf8))) as? [String: Any] else { return "" }
+        return ["text", "name", "address"].compactMap { object[$0] as? String }.joined(separator: "\n")
     }
 
     func message(id: String) throws -> Record? {

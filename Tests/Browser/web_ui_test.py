@@ -619,6 +619,10 @@ def main():
         wait_css(a, "li.msg.hit", "the found message marked")
         box.send_keys(Keys.CONTROL, "a")
         box.send_keys(Keys.BACKSPACE)
+        box.send_keys("incident")
+        until("a file found by its name", lambda: any("incident-report.bin" in e.text for e in css(a, ".hit-item")))
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
         wait_css(a, "#conversations", "the conversation list back")
 
     @check("after a reload the history is still there, each message once (kept on the device)")

@@ -119,6 +119,24 @@ extension HistoryTests {
         XCTAssertEqual(try h.search("   ", limit: 10), [])
         XCTAssertEqual(try h.search("absent", limit: 10), [])
     }
+
+    func testSearchFindsRemindersFilesAndCardsByTheirWordsNotTheirFieldNames() throws {
+        let h = try open()
+        defer { h.close() }
+        let records: [(String, String)] = [("reminder", #"{"due_at":1,"reminder":"r","text":"Roll call at eight"}"#),
+                                           ("file", #"{"file_id":"f","name":"Roster-December.xlsx","size":10}"#),
+                                           ("card", #"{"address":"li@hq","name":"Li Na","unit":"hq","verified":true}"#),
+                                           ("reminder_due", #"{"reminder":"r","text":"Roll call at eight"}"#)]
+        for (i, (kind, text)) in records.enumerated() {
+            _ = try h.record(id: "k\(i)", conversation: "wu@traffic", isGroup: false, outgoing: false, from: "wu@traffic", kind: kind,
+                             text: text, sentAt: UInt64(i), state: .received)
+        }
+        XCTAssertEqual(try h.search("roll call", limit: 10).map(\.id), ["k0"], "the reminder, not its due notice")
+        XCTAssertEqual(try h.search("roster", limit: 10).map(\.id), ["k1"])
+        XCTAssertEqual(try h.search("li na", limit: 10).map(\.id), ["k2"])
+        XCTAssertEqual(try h.search("name", limit: 10), [], "field names are not words of the message")
+        XCTAssertEqual(try h.search("due_at", limit: 10), [])
+    }
 }
 
 /// What the history keeps of each kind, with plain values: structured notices, and where they go.

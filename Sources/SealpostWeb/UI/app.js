@@ -840,14 +840,15 @@ async function searchHistory() {
     const text = document.createElement('div');
     text.className = 'hit-text';
     // The match is marked with elements, never with HTML built from the text.
-    const at = m.text.toLowerCase().indexOf(q.toLowerCase());
+    const shown = m.kind === 'text' ? m.text : noticeText(m);
+    const at = shown.toLowerCase().indexOf(q.toLowerCase());
     const start = Math.max(0, at - 20);
     if (at >= 0) {
       const mark = document.createElement('mark');
-      mark.textContent = m.text.slice(at, at + q.length);
-      text.append((start > 0 ? '…' : '') + m.text.slice(start, at), mark, m.text.slice(at + q.length));
+      mark.textContent = shown.slice(at, at + q.length);
+      text.append((start > 0 ? '…' : '') + shown.slice(start, at), mark, shown.slice(at + q.length));
     } else {
-      text.textContent = m.text;
+      text.textContent = shown;
     }
     li.append(top, text);
     li.addEventListener('click', () => showHit(m));
