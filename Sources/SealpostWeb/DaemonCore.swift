@@ -33,7 +33,7 @@ final class DaemonCore: Sendable {
     /// - Throws: `ClientError.invalid` for a wrong passphrase; whatever the start meets.
     func open(_ profile: Profile, passphrase: String?) throws {
         let worker = try ClientWorker(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub, logger: logger)
-        transferState.withLock { $0 = TransferWorker(profile: profile, profilePath: profilePath, worker: worker, hub: hub, logger: logger) }
+        transferState.withLock { $0 = TransferWorker(profile: profile, profilePath: profilePath, worker: worker, uploads: uploads, hub: hub, logger: logger) }
         state.withLock { $0 = worker }
     }
 

@@ -20,16 +20,18 @@ final class TransferWorker: Sendable {
     let profile: Profile
     let profilePath: String
     let worker: ClientWorker
+    let uploads: Uploads
     let hub: EventHub
     let logger: Logger
     private let active = Mutex<Set<String>>([])
     private let stopping = Atomic<Bool>(false)
     private let running = DispatchGroup()
 
-    init(profile: Profile, profilePath: String, worker: ClientWorker, hub: EventHub, logger: Logger) {
+    init(profile: Profile, profilePath: String, worker: ClientWorker, uploads: Uploads, hub: EventHub, logger: Logger) {
         self.profile = profile
         self.profilePath = profilePath
         self.worker = worker
+        self.uploads = uploads
         self.hub = hub
         self.logger = logger
     }
@@ -68,12 +70,12 @@ final class TransferWorker: Sendable {
         return true
     }
 
-    func isActive(upload id: String) -> Bool { active.withLock { $0.contains("up:" + id) } }
-
-    /// Stops the transfers (each leaves its resume point) and waits for their threads.
+    /// Stops the transfers (each leaves its resume point at its next progress report) and
+    /// waits a little for their threads: one waiting on an unreachable node is not waited for
+    /// (its own connection goes with the process; nothing it would write is lost).
     func stop() {
         stopping.store(true, ordering: .releasing)
-        running.wait()
+        _ = running.wait(timeout: .now() + 2)
     }
 
     struct Stopped: Error {}
@@ -116,7 +118,7 @@ final class TransferWorker: Sendable {
                 let dir = filesRoot + "/" + sent.fileId.hex
                 try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 try? FileManager.default.moveItem(atPath: path, toPath: dir + "/" + sent.name)
-                try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+                uploads.remove(id)
                 let reply = worker.askWaiting(.recordSentFile(to: address.description, sent: sent))
                 var e = event
                 e["state"] = "done"
