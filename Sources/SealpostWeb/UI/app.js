@@ -467,7 +467,7 @@ function onEvent(event) {
   switch (event.type) {
     case 'message':
       if (event.conversation) app.conversations.set(event.conversation.address, event.conversation);
-      if (!event.message.outgoing && document.visibilityState !== 'visible') notify(event);
+      if (!event.message.outgoing && document.visibilityState !== 'visible' && NOTIFIED_KINDS.has(event.message.kind)) notify(event);
       if (event.message.conversation === app.current) {
         const atEnd = nearEnd();
         addMessage(event.message, false);
@@ -951,6 +951,10 @@ function wire() {
 
 // --- kinds of messages -------------------------------------------------------------------
 
+/// What a notification is shown for while the tab is in the background (a due reminder has
+/// its own; group changes and receipts do not call for one).
+const NOTIFIED_KINDS = new Set(['text', 'file', 'card', 'burn', 'reminder', 'capture']);
+
 /// Notices about a conversation, shown centred, not as someone's bubble.
 const SYSTEM_KINDS = new Set(['group_event', 'reminder_due', 'reminder_done', 'reminder_cancelled', 'burned', 'burn_expired',
   'burn_receipt', 'capture']);
@@ -1198,12 +1202,16 @@ async function createGroup() {
   const name = $('group-name').value.trim();
   const err = $('group-form-error');
   err.classList.add('hidden');
+  const address = `${name}@${app.me.address.split('@')[1]}`;
+  // The node's answer may come over the socket before the POST's own answer.
+  app.pendingOpen = address;
   try {
     await api('POST', '/api/groups', { name, members: [...app.groupChosen.keys()] });
-    app.pendingOpen = `${name}@${app.me.address.split('@')[1]}`;
     closeAllDialogs();
-    toast(t('groupCreated'));
+    if (app.conversations.has(address) && app.pendingOpen === address) { app.pendingOpen = null; openConversation(address); }
+    else toast(t('groupCreated'));
   } catch (e) {
+    app.pendingOpen = null;
     err.textContent = e.message;
     err.classList.remove('hidden');
   }
