@@ -431,8 +431,8 @@ def main():
         open_conversation(w, "alice@hq")
         a.find_element(By.ID, "remind").click()
         wait_css(a, "#remind-at", "the reminder dialog")
-        # The picker's value, as the person would set it, 4 seconds ahead (local time, seconds shown).
-        a.execute_script("document.getElementById('remind-at').value = localInput(Date.now() + 4000)")
+        # The picker's value, as the person would set it, 6 seconds ahead (local time, seconds shown).
+        a.execute_script("document.getElementById('remind-at').value = localInput(Date.now() + 6000)")
         a.find_element(By.ID, "remind-text").send_keys(reminder_text)
         shot(a, "web-reminder-set-en")
         a.find_element(By.ID, "remind-send").click()
