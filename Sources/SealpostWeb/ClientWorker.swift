@@ -15,6 +15,21 @@ enum WorkerRequest: Sendable {
     case search(query: String, limit: Int)
     /// Forwards received message `id` (protocol/SPEC.md 7.9) to people and groups.
     case forward(id: String, to: [String], note: String)
+    case group(op: Group.Op, group: String, members: [String])
+    case createGroup(name: String, members: [String])
+    case remind(to: String, dueAt: UInt64, text: String)
+    case reminders
+    case reminderDone(id: String)
+    case sendCard(to: String, contact: String)
+    case sendBurn(to: String, text: String, images: [Burn.Image])
+    case viewBurn(id: String)
+    case reportCapture(id: String, how: String)
+    /// Who a file goes to: the group's members, or nil for a person (checked to be known).
+    case fileTarget(to: String)
+    /// A received file's manifest, for a download.
+    case fileManifest(fileId: String)
+    /// A file the transfer thread sent: recorded in the history and shown.
+    case recordSentFile(to: String, sent: SentFile)
 }
 
 /// The client thread's answer: an HTTP status and a JSON body.
@@ -83,16 +98,32 @@ final class ClientWorker: Sendable {
     /// Asks the client thread and waits for its answer.
     func ask(_ request: WorkerRequest) async -> WorkerReply {
         await withCheckedContinuation { (c: CheckedContinuation<WorkerReply, Never>) in
-            // Under the queue's lock: after `stop` set the flag no job is queued (it would never be
-            // answered), and the eventfd is signalled only while it is open.
-            let queued = queue.withLock { q -> Bool in
-                guard !stopping.load(ordering: .acquiring) else { return false }
-                q.append(Job(request: request, reply: { c.resume(returning: $0) }))
-                wakeup.signal()
-                return true
-            }
-            if !queued { c.resume(returning: .error("the daemon is stopping", status: 503)) }
+            enqueue(request) { c.resume(returning: $0) }
         }
+    }
+
+    /// Asks the client thread from another thread (a transfer's), blocking it until the answer.
+    func askWaiting(_ request: WorkerRequest) -> WorkerReply {
+        let answer = Mutex<WorkerReply?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        enqueue(request) { r in
+            answer.withLock { $0 = r }
+            done.signal()
+        }
+        done.wait()
+        return answer.withLock { $0 } ?? .error("no answer", status: 500)
+    }
+
+    private func enqueue(_ request: WorkerRequest, reply: @escaping @Sendable (WorkerReply) -> Void) {
+        // Under the queue's lock: after `stop` set the flag no job is queued (it would never be
+        // answered), and the eventfd is signalled only while it is open.
+        let queued = queue.withLock { q -> Bool in
+            guard !stopping.load(ordering: .acquiring) else { return false }
+            q.append(Job(request: request, reply: reply))
+            wakeup.signal()
+            return true
+        }
+        if !queued { reply(.error("the daemon is stopping", status: 503)) }
     }
 
     /// Stops the thread (it detaches from the node and closes the history) and waits for it.
@@ -232,7 +263,8 @@ extension ClientWorker {
             do {
                 try history.transaction {
                     for m in batch {
-                        guard let entry = HistoryEntry(m, me: me) else { continue }
+                        guard var entry = HistoryEntry(m, me: me) else { continue }
+                        try relate(&entry)
                         if let r = try history.record(id: m.id.hex, conversation: entry.conversation, isGroup: entry.isGroup,
                                                       outgoing: false, from: m.from, kind: entry.kind, text: entry.text,
                                                       sentAt: m.sentAt, state: .received) {
@@ -248,9 +280,33 @@ extension ClientWorker {
             for m in batch { books.note(m) }
             do { try books.save() } catch { logger.warning("cannot save the profile's books", metadata: ["error": "\(error)"]) }
             for m in batch where m.kind == .groupEvent { try? groupChanged(m.group) }
-            for r in fresh { publishMessage(r) }
+            if batch.contains(where: { $0.reminder != nil }) { hub.publish(["type": "reminders"]) }
+            for r in fresh {
+                publishMessage(r)
+                if r.kind == "reminder_due" { hub.publish(["type": "reminder_due", "message": json(r)]) }
+                // A receipt or a capture report changes how the burn message it is about is shown.
+                if let about = HistoryEntry.about(kind: r.kind, text: r.text), let original = try? history.message(id: about),
+                   original.kind == "burn" {
+                    hub.publish(["type": "update", "message": json(original)])
+                }
+            }
             let upTo = blockedAt.map { min(through, $0 - 1) } ?? through
             if upTo > 0 { try client.ack(upTo) }
+        }
+
+        /// A notice about an earlier message (a reminder due or done, a burn receipt, a capture
+        /// report) goes into that message's conversation, whoever sent the notice; a due notice
+        /// carries the reminder's text, which only the reminder itself had.
+        func relate(_ entry: inout HistoryEntry) throws {
+            guard let about = entry.about, let original = try history.message(id: about) else { return }
+            entry.conversation = original.conversation
+            entry.isGroup = books.groups.groups[original.conversation] != nil
+            guard entry.kind == "reminder_due",
+                  var object = (try? JSONSerialization.jsonObject(with: Data(entry.text.utf8))) as? [String: Any],
+                  let reminder = (try? JSONSerialization.jsonObject(with: Data(original.text.utf8))) as? [String: Any] else { return }
+            object["text"] = reminder["text"]
+            object["from"] = original.from
+            entry.text = HistoryEntry.json(object) ?? entry.text
         }
 
         func groupChanged(_ group: String?) throws {
@@ -345,11 +401,36 @@ extension ClientWorker {
                     let groups = books.groups.groups.keys.sorted().filter { query.isEmpty || $0.contains(query) }
                         .map { ["address": $0, "name": Address($0)?.local ?? $0, "unit": Address($0)?.node ?? "", "group": "1"] }
                     return .json(["entries": entries + groups])
+                case .group(let op, let group, let members):
+                    return try groupRequest(op, group: group, members: members)
+                case .createGroup(let name, let members):
+                    return try groupRequest(.create, group: "\(name)@\(profile.address.node)", members: members)
+                case .remind(let to, let dueAt, let text):
+                    return try remind(to: to, dueAt: dueAt, text: text)
+                case .reminders:
+                    return try reminderList()
+                case .reminderDone(let id):
+                    return try reminderDone(id)
+                case .sendCard(let to, let contact):
+                    return try sendCard(to: to, contact: contact)
+                case .sendBurn(let to, let text, let images):
+                    return try sendBurn(to: to, text: text, images: images)
+                case .viewBurn(let id):
+                    return try viewBurn(id)
+                case .reportCapture(let id, let how):
+                    return try reportCapture(id, how: how)
+                case .fileTarget(let to):
+                    return try fileTarget(to)
+                case .fileManifest(let fileId):
+                    return fileManifest(fileId)
+                case .recordSentFile(let to, let sent):
+                    return try recordSentFile(to: to, sent: sent)
                 }
             } catch let error as ClientError {
                 switch error {
                 case .invalid(let m): return .error(m, status: 400)
-                case .refused(_, let m): return .error(m, status: 422)
+                // Gone (a burn message viewed or expired) keeps its code; other refusals are 422.
+                case .refused(let code, let m): return .error(m, status: code == 410 ? 410 : 422)
                 case .unreachable(let m): return .error(m, status: 503)
                 default: return .error(error.description, status: 502)
                 }
@@ -401,9 +482,11 @@ extension ClientWorker {
         // MARK: JSON
 
         func json(_ r: History.Record) -> [String: Any] {
-            ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
-             "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
-             "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
+            var object: [String: Any] = ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
+                                         "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
+                                         "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
+            if r.kind == "burn" { object["burn"] = burnJSON(r) }
+            return object
         }
 
         /// Display names already looked up (a look-up waits for the node: never while it is unreachable).
@@ -425,7 +508,13 @@ extension ClientWorker {
             var object: [String: Any] = ["address": c.address, "is_group": c.isGroup, "unread": c.unread,
                                          "name": name(of: c.address, isGroup: c.isGroup)]
             object["last"] = c.last.map(json) ?? NSNull()
-            if c.isGroup { object["members"] = books.groups.groups[c.address]?.members ?? [] }
+            if c.isGroup {
+                let entry = books.groups.groups[c.address]
+                let members = entry?.members ?? []
+                object["members"] = members
+                object["admins"] = entry?.admins ?? []
+                object["member_names"] = Dictionary(uniqueKeysWithValues: members.map { ($0, name(of: $0, isGroup: false)) })
+            }
             return object
         }
 
@@ -460,10 +549,22 @@ struct HistoryEntry: Equatable {
             text = ""
         } else if let event = m.groupEvent {
             // Structured, so that the UI can say it in the reader's language.
-            let object: [String: Any] = ["op": event.opName, "actor": event.actor, "reason": event.reason,
-                                         "members": event.members.map(\.address)]
-            text = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
-                .map { String(decoding: $0, as: UTF8.self) } ?? m.text
+            text = Self.json(["op": event.opName, "actor": event.actor, "reason": event.reason,
+                              "members": event.members.map(\.address),
+                              "admins": event.members.filter(\.admin).map(\.address)]) ?? m.text
+        } else if let f = m.file {
+            text = Self.json(["file_id": f.fileId.hex, "name": f.name, "size": f.size, "burn": f.flags & Burn.manifestFlag != 0]) ?? m.text
+        } else if let c = m.card {
+            text = Self.json(Self.card(c)) ?? m.text
+        } else if let r = m.reminder {
+            var object: [String: Any] = ["reminder": r.id.hex, "due_at": r.dueAt, "late": r.late]
+            if m.kind == .reminder { object["text"] = m.text }
+            if let fired = r.firedAt { object["fired_at"] = fired }
+            text = Self.json(object) ?? m.text
+        } else if let c = m.capture {
+            text = Self.json(["burn": c.burn.hex, "by": m.from, "how": c.how, "at": c.at]) ?? m.text
+        } else if let r = m.receipt {
+            text = Self.json(Self.receipt(r)) ?? m.text
         } else if let forward = m.forward {
             // A forward keeps its line (and a broken chain says so) with its content.
             text = "[\(forward.summary)] " + (forward.note.isEmpty ? "" : "(\(forward.note)) ") + m.text
@@ -471,5 +572,31 @@ struct HistoryEntry: Equatable {
             text = m.text
         }
         if conversation.isEmpty { return nil }
+    }
+
+    /// The message this notice is about (a reminder's, a burn message's), whose conversation it belongs in.
+    var about: String? { Self.about(kind: kind, text: text) }
+
+    static let noticeKinds: Set<String> = ["reminder_due", "reminder_done", "reminder_cancelled", "burned", "burn_expired",
+                                           "burn_receipt", "capture"]
+
+    static func about(kind: String, text: String) -> String? {
+        guard noticeKinds.contains(kind),
+              let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else { return nil }
+        return (object["reminder"] ?? object["burn"]) as? String
+    }
+
+    static func json(_ object: [String: Any]) -> String? {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static func card(_ c: ReceivedCard) -> [String: Any] {
+        ["address": c.address ?? "", "name": c.name, "unit": c.unit, "verified": c.verified, "reason": c.reason ?? "",
+         "external": c.external, "phone": c.phone, "email": c.email]
+    }
+
+    static func receipt(_ r: ReceivedReceipt) -> [String: Any] {
+        ["burn": r.receipt.burn.hex, "node": r.receipt.node, "event": r.receipt.event.name, "subject": r.receipt.subject,
+         "at": r.receipt.deletedAt, "verified": r.verified, "reason": r.reason ?? ""]
     }
 }

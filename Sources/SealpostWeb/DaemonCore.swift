@@ -11,6 +11,9 @@ final class DaemonCore: Sendable {
     private let hub: EventHub
     private let logger: Logger
     private let state = Mutex<ClientWorker?>(nil)
+    private let transferState = Mutex<TransferWorker?>(nil)
+    /// Files being handed over by the browser, before they are sent.
+    let uploads: Uploads
     /// One unlock at a time (each costs an Argon2id derivation).
     private let unlocking = Mutex<Bool>(false)
 
@@ -19,15 +22,18 @@ final class DaemonCore: Sendable {
         self.address = address
         self.hub = hub
         self.logger = logger
+        uploads = Uploads(profilePath: profilePath)
     }
 
     var worker: ClientWorker? { state.withLock { $0 } }
+    var transfers: TransferWorker? { transferState.withLock { $0 } }
     var isLocked: Bool { worker == nil }
 
     /// Opens the profile (with `passphrase` when it is sealed) and starts the client thread.
     /// - Throws: `ClientError.invalid` for a wrong passphrase; whatever the start meets.
     func open(_ profile: Profile, passphrase: String?) throws {
         let worker = try ClientWorker(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub, logger: logger)
+        transferState.withLock { $0 = TransferWorker(profile: profile, profilePath: profilePath, worker: worker, uploads: uploads, hub: hub, logger: logger) }
         state.withLock { $0 = worker }
     }
 
@@ -50,6 +56,7 @@ final class DaemonCore: Sendable {
     }
 
     func stop() {
+        transferState.withLock { t -> TransferWorker? in defer { t = nil }; return t }?.stop()
         state.withLock { w -> ClientWorker? in defer { w = nil }; return w }?.stop()
     }
 }

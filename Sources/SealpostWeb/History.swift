@@ -36,7 +36,8 @@ final class History {
 
     /// Own messages: sending → stored (on my node). `delivered` and `seen` need a protocol
     /// change (a receipt from the recipient's node and client); the column takes them as is.
-    enum State: String { case sending, stored, failed, received }
+    /// A received burn notice becomes `viewed` (here) or `burned` (the node said it is gone).
+    enum State: String { case sending, stored, failed, received, viewed, burned }
 
     private let db: Database
     private let key: SecretBytes
@@ -148,6 +149,11 @@ final class History {
         return try db.first("SELECT conversation FROM messages WHERE id = ?", .text(id)) { $0.text(0) }
     }
 
+    /// Sets a received message's state (a burn notice viewed or gone).
+    func setIncomingState(id: String, _ state: State) throws {
+        try db.run("UPDATE messages SET state = ? WHERE id = ? AND outgoing = 0", .text(state.rawValue), .text(id))
+    }
+
     func markRead(conversation: String, through row: Int64) throws {
         try db.run("UPDATE conversations SET read_row = max(read_row, ?) WHERE address = ?", .int(row), .text(conversation))
     }
@@ -205,13 +211,26 @@ final class History {
         let needle = query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !needle.isEmpty else { return [] }
         var found: [Record] = []
-        let statement = try db.statement("SELECT \(Self.columns) FROM messages WHERE kind = 'text' ORDER BY row DESC")
+        let statement = try db.statement("SELECT \(Self.columns) FROM messages WHERE kind IN \(Self.searchedKinds) ORDER BY row DESC")
         defer { statement.reset() }
         while found.count < limit, try statement.step() {
             let r = decode(statement)
-            if r.text.range(of: needle, options: [.caseInsensitive, .widthInsensitive, .diacriticInsensitive]) != nil { found.append(r) }
+            if Self.searchable(r).range(of: needle, options: [.caseInsensitive, .widthInsensitive, .diacriticInsensitive]) != nil {
+                found.append(r)
+            }
         }
         return found
+    }
+
+    /// Kinds whose words are searched: texts, and the reminders, files and cards people sent.
+    static let searchedKinds = "('text', 'reminder', 'file', 'card')"
+
+    /// The words a record is found by: a text as it is; of the structured kinds (JSON), the
+    /// reminder's text, the file's name, the card's name and address — never the field names.
+    static func searchable(_ r: Record) -> String {
+        guard r.kind != "text" else { return r.text }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(r.text.utf8))) as? [String: Any] else { return "" }
+        return ["text", "name", "address"].compactMap { object[$0] as? String }.joined(separator: "\n")
     }
 
     func message(id: String) throws -> Record? {

@@ -7,10 +7,10 @@ import Synchronization
 /// Every request of the daemon goes through here: the `LocalGuard` decides first, then the
 /// route runs. Every response carries the same security headers and never a CORS header.
 final class Router: HTTPHandler, Sendable {
-    private let core: DaemonCore
-    private let hub: EventHub
+    let core: DaemonCore
+    let hub: EventHub
     private let lock: WebLock
-    private let logger: Logger
+    let logger: Logger
     private let guardian = Mutex<LocalGuard?>(nil)
 
     /// Largest request body taken (a 64 KiB text, JSON-escaped, fits).
@@ -145,13 +145,14 @@ final class Router: HTTPHandler, Sendable {
             response.headers[HTTPHeader("Cache-Control")] = "no-store"
             return response
         default:
+            if let r = try await featureRoute(method: method, path: path, request: request, g, header: header, refuse: refuse) { return r }
             if let r = refuse(g.check(.asset, method: "GET", header: header)) { return r }
             return error(404, "no such page", g)
         }
     }
 
     /// Asks the client thread, or says that the profile is still locked.
-    private func ask(_ request: WorkerRequest) async -> WorkerReply {
+    func ask(_ request: WorkerRequest) async -> WorkerReply {
         guard let worker = core.worker else { return .error("locked: give your passphrase first", status: 423) }
         return await worker.ask(request)
     }
@@ -166,17 +167,17 @@ final class Router: HTTPHandler, Sendable {
     struct ReadBody: Decodable { var conversation: String; var through: Int64 }
 
     /// The body as `T`, or nil when it is not JSON of that shape, too long, or not sent as JSON.
-    private func decode<T: Decodable>(_ request: HTTPRequest, _ g: LocalGuard) async throws -> T? {
+    func decode<T: Decodable>(_ request: HTTPRequest, _ g: LocalGuard, limit: Int = Router.maxBody) async throws -> T? {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else { return nil }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBody { return nil }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { return nil }
         let data = try await request.bodyData
-        guard data.count <= Self.maxBody else { return nil }
+        guard data.count <= limit else { return nil }
         return try? JSONDecoder().decode(T.self, from: data)
     }
 
     // MARK: responses
 
-    private func secured(_ response: inout HTTPResponse, _ g: LocalGuard?) {
+    func secured(_ response: inout HTTPResponse, _ g: LocalGuard?) {
         if let g { response.headers[HTTPHeader("Content-Security-Policy")] = g.contentSecurityPolicy }
         response.headers[HTTPHeader("X-Content-Type-Options")] = "nosniff"
         response.headers[HTTPHeader("X-Frame-Options")] = "DENY"
@@ -199,15 +200,15 @@ final class Router: HTTPHandler, Sendable {
         return r
     }
 
-    private func json(_ status: Int, _ object: Any, _ g: LocalGuard) -> HTTPResponse {
+    func json(_ status: Int, _ object: Any, _ g: LocalGuard) -> HTTPResponse {
         respond(.json(object, status: status), g)
     }
 
-    private func error(_ status: Int, _ message: String, _ g: LocalGuard) -> HTTPResponse {
+    func error(_ status: Int, _ message: String, _ g: LocalGuard) -> HTTPResponse {
         respond(.error(message, status: status), g)
     }
 
-    private func respond(_ reply: WorkerReply, _ g: LocalGuard) -> HTTPResponse {
+    func respond(_ reply: WorkerReply, _ g: LocalGuard) -> HTTPResponse {
         var r = HTTPResponse(statusCode: HTTPStatusCode(reply.status, phrase: Self.phrase(reply.status)),
                              headers: [.contentType: "application/json"], body: reply.body)
         secured(&r, g)
@@ -221,7 +222,11 @@ final class Router: HTTPHandler, Sendable {
         case 401: return "Unauthorized"
         case 403: return "Forbidden"
         case 404: return "Not Found"
+        case 202: return "Accepted"
         case 409: return "Conflict"
+        case 410: return "Gone"
+        case 413: return "Content Too Large"
+        case 415: return "Unsupported Media Type"
         case 422: return "Unprocessable Content"
         case 423: return "Locked"
         case 500: return "Internal Server Error"

@@ -11,6 +11,7 @@ and exits 1 when anything failed.
 
 Needs Debian's chromium and chromium-driver and Selenium (deploy/test.sh installs them).
 """
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import time
 import traceback
+import struct
+import zlib
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -151,15 +154,33 @@ def start_web(profile):
 
 # --- browsers -------------------------------------------------------------------------
 
-def browser(lang):
+def make_png(path, w, h, rgb):
+    """A small real PNG (a colour gradient), without any image library."""
+    rows = b"".join(b"\x00" + bytes(
+        v for x in range(w) for v in (rgb[0], (rgb[1] + x * 2) % 256, (rgb[2] + y * 2) % 256)) for y in range(h))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+def browser(lang, downloads=None):
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1280,760", f"--lang={lang}", f"--user-data-dir={tempfile.mkdtemp(dir=ROOT, prefix='chrome-')}"):
         options.add_argument(arg)
-    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
+    prefs = {"intl.accept_languages": lang}
+    if downloads:
+        os.makedirs(downloads, exist_ok=True)
+        prefs.update({"download.default_directory": downloads, "download.prompt_for_download": False})
+    options.add_experimental_option("prefs", prefs)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     DRIVERS.append(driver)
+    if downloads:
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
     return driver
 
 
@@ -192,9 +213,25 @@ def send(driver, text):
     box.send_keys(Keys.ENTER)
 
 
+def click_until(driver, selector, done, what):
+    """Clicks the first match until `done()` holds: result lists are drawn again as searches
+    answer, so an element found may be replaced before the click lands."""
+    def attempt():
+        if done():
+            return True
+        found = [e for e in css(driver, selector) if e.is_displayed()]
+        if found:
+            found[0].click()
+        return done()
+    until(what, attempt)
+
+
 def open_conversation(driver, address):
-    wait_css(driver, f'li.conv[data-address="{address}"]', f"{address} in the conversation list")[0].click()
-    until(f"{address} open", lambda: driver.find_element(By.ID, "chat-sub").text.startswith(address))
+    def opened():
+        # The list is drawn again on every event: a row found may be replaced before the click.
+        wait_css(driver, f'li.conv[data-address="{address}"]', f"{address} in the conversation list")[0].click()
+        return driver.find_element(By.ID, "chat-sub").text.startswith(address)
+    until(f"{address} open", opened)
 
 
 def main():
@@ -209,8 +246,9 @@ def main():
     alice = join(hq, "alice", "Alice Chen")
     wu = join(traffic, "wu", "吴磊")
     until("both people in both directories", lambda: knows(alice, "wu@traffic") and knows(wu, "alice@hq"), CONVERGE, 1)
-    # A group across the two units, made with the CLI before the daemons start.
-    client_cmd("group", "create", "duty", "--members", "wu@traffic", "--profile", alice)
+    # A third person (no daemon) for adding to and removing from the group, and for a contact card.
+    li = join(hq, "li", "Li Na")
+    until("li in traffic's directory", lambda: knows(wu, "li@hq"), CONVERGE, 1)
     log(f"federation ready after {time.time() - start:.1f} s")
 
     @check("wu seals his keys and history by a passphrase; the CLI then needs it")
@@ -234,7 +272,7 @@ def main():
         assert f"pid {alice_web.pid}" in r.stderr and alice_origin in r.stderr, r.stderr
 
     a = browser("en-US")
-    w = browser("zh-CN")
+    w = browser("zh-CN", downloads=f"{ROOT}/downloads-wu")
 
     @check("alice logs in with the printed link; the token leaves the address bar")
     def _():
@@ -286,8 +324,7 @@ def main():
         box.send_keys("wu")
         wait_css(a, '.result[data-address="wu@traffic"]', "wu in the directory")
         shot(a, "web-new-chat")
-        css(a, '.result[data-address="wu@traffic"]')[0].click()
-        until("the chat with wu", lambda: a.find_element(By.ID, "chat-title").text == "吴磊")
+        click_until(a, '.result[data-address="wu@traffic"]', lambda: a.find_element(By.ID, "chat-title").text == "吴磊", "the chat with wu")
 
     @check("alice sends; her message goes from sending to stored on her node")
     def _():
@@ -317,6 +354,52 @@ def main():
         shot(a, "web-chat-en")
         shot(w, "web-chat-zh")
 
+    def members_shown(driver):
+        return {e.get_attribute("data-address"): e.text for e in css(driver, "#member-list li.member")}
+
+    def admins_shown(driver):
+        return {e.get_attribute("data-address") for e in css(driver, "#member-list li.member") if e.find_elements(By.CSS_SELECTOR, ".badge.admin")}
+
+    @check("alice creates a group across the two units in the browser; both see it, with its members and their units")
+    def _():
+        wait_css(a, "#new-group")[0].click()
+        wait_css(a, "#group-name")[0].send_keys("duty")
+        search = wait_css(a, "#group-search")[0]
+        search.send_keys("wu")
+        click_until(a, '#group-results .result[data-address="wu@traffic"]',
+                    lambda: css(a, '#group-chosen .chip[data-address="wu@traffic"]'), "wu chosen")
+        shot(a, "web-group-create-en")
+        a.find_element(By.ID, "group-create").click()
+        until("the new group opens at alice", lambda: a.find_element(By.ID, "chat-sub").text.startswith("duty@hq"))
+        wait_css(w, 'li.conv[data-address="duty@hq"]', "the group at wu")
+        a.find_element(By.ID, "show-members").click()
+        until("both members listed", lambda: set(members_shown(a)) == {"alice@hq", "wu@traffic"})
+        shown = members_shown(a)
+        assert "Unit: traffic" in shown["wu@traffic"] and "Unit: hq" in shown["alice@hq"], shown
+        assert admins_shown(a) == {"alice@hq"}, admins_shown(a)
+
+    @check("the admin adds and removes a member; makes wu an admin; wu sees the list change")
+    def _():
+        box = wait_css(a, "#member-search")[0]
+        box.send_keys("li")
+        wait_css(a, '#member-results .result[data-address="li@hq"]', "li in the member search")
+        click_until(a, '#member-results .result[data-address="li@hq"]', lambda: not css(a, '#member-results .result'), "li chosen")
+        until("li added", lambda: "li@hq" in members_shown(a))
+        until("li added at wu too", lambda: "li@hq" in (w.execute_script(
+            "return (app.conversations.get('duty@hq') || {}).members || []")))
+        css(a, '#member-list li.member[data-address="li@hq"] .remove-member')[0].click()
+        until("li removed", lambda: "li@hq" not in members_shown(a))
+        css(a, '#member-list li.member[data-address="wu@traffic"] .make-admin')[0].click()
+        until("wu an admin", lambda: admins_shown(a) == {"alice@hq", "wu@traffic"})
+        shot(a, "web-group-members-en")
+        open_conversation(w, "duty@hq")
+        w.find_element(By.ID, "show-members").click()
+        until("wu sees himself as admin", lambda: "wu@traffic" in admins_shown(w))
+        assert "单位：hq" in members_shown(w)["alice@hq"], members_shown(w)
+        w.find_element(By.ID, "close-panel").click()
+        a.find_element(By.ID, "close-panel").click()
+        open_conversation(w, "alice@hq")
+
     group_text = "Duty roster for tomorrow is in the shared folder; please confirm."
     group_reply = "已确认，明早八点到岗。"
 
@@ -340,6 +423,190 @@ def main():
         assert len(bubbles(w, "in", group_text)) == 1
         shot(w, "web-group-zh")
 
+    reminder_text = "Call the east toll gate about the plate"
+
+    @check("alice sets a reminder for wu a few seconds ahead with the date-and-time picker; it fires on both sides with its text")
+    def _():
+        open_conversation(a, "wu@traffic")
+        open_conversation(w, "alice@hq")
+        a.find_element(By.ID, "remind").click()
+        wait_css(a, "#remind-at", "the reminder dialog")
+        # The picker's value, as the person would set it, 6 seconds ahead (local time, seconds shown).
+        a.execute_script("document.getElementById('remind-at').value = localInput(Date.now() + 6000)")
+        a.find_element(By.ID, "remind-text").send_keys(reminder_text)
+        shot(a, "web-reminder-set-en")
+        a.find_element(By.ID, "remind-send").click()
+        wait_css(a, "li.msg.out.kind-reminder", "the reminder in alice's chat")
+        until("the reminder reaches wu", lambda: any(reminder_text in e.text for e in css(w, "li.msg.in.kind-reminder")))
+        a.find_element(By.ID, "open-reminders").click()
+        until("upcoming in alice's panel", lambda: reminder_text in a.find_element(By.ID, "rem-upcoming").text)
+        until("due toast at alice", lambda: any(reminder_text in e.text for e in css(a, ".toast.due")), timeout=20)
+        until("due toast at wu", lambda: any(reminder_text in e.text for e in css(w, ".toast.due")), timeout=20)
+        until("the due notice in wu's chat", lambda: any(reminder_text in e.text for e in css(w, "li.msg.kind-reminder_due")))
+        until("due in alice's panel, wu not done yet",
+              lambda: reminder_text in a.find_element(By.ID, "rem-due").text and "not yet" in a.find_element(By.ID, "rem-due").text)
+        shot(w, "web-reminder-due-zh")
+
+    @check("wu marks the reminder done; alice's panel shows it done for wu")
+    def _():
+        w.find_element(By.ID, "open-reminders").click()
+        wait_css(w, "#rem-due .mark-done", "wu's mark-done button")[0].click()
+        until("done at wu", lambda: reminder_text in w.find_element(By.ID, "rem-done").text)
+        until("done for wu at alice", lambda: "✓ Done" in a.find_element(By.ID, "rem-done").text)
+        shot(a, "web-reminders-en")
+        a.find_element(By.ID, "close-panel").click()
+        w.find_element(By.ID, "close-panel").click()
+        for d in (a, w):
+            for x in css(d, ".toast .toast-close"):
+                x.click()
+
+    photo = make_png(f"{ROOT}/checkpoint-east.png", 320, 200, (40, 90, 160))
+    report = f"{ROOT}/incident-report.bin"
+    with open(report, "wb") as f:
+        f.write(os.urandom(3 * 1024 * 1024 + 12345))
+
+    @check("alice sends a picture and a 3 MB file; wu sees the picture inline with his watermark and downloads the file intact")
+    def _():
+        # Every transfer event each page handles, to check what the progress line said.
+        for d in (a, w):
+            d.execute_script("""
+                window.__transfers = [];
+                const handle = window.onTransfer;
+                window.onTransfer = e => { handle(e); window.__transfers.push(e); };""")
+        picker = a.find_element(By.ID, "file-input")
+        picker.send_keys(photo)
+        until("the picture stored at alice", lambda: any("checkpoint-east.png" in e.text for e in css(a, "li.msg.out.kind-file")))
+        picker = a.find_element(By.ID, "file-input")
+        picker.send_keys(report)
+        until("the file stored at alice", lambda: any("incident-report.bin" in e.text for e in css(a, "li.msg.out.kind-file")), timeout=60)
+        until("no upload pending", lambda: not css(a, "li.msg.pending"))
+        until("the picture inline at wu", lambda: [e for e in css(w, "li.msg.in.kind-file .inline-image img")
+                                                   if w.execute_script("return arguments[0].naturalWidth", e) == 320])
+        marks = css(w, "li.msg.in.kind-file .inline-image .watermark .wm-line")
+        assert marks and "wu@traffic" in marks[0].get_attribute("textContent"), [m.get_attribute("textContent") for m in marks[:1]]
+        item = [e for e in css(w, "li.msg.in.kind-file") if "incident-report.bin" in e.text][0]
+        item.find_element(By.CSS_SELECTOR, ".download").click()
+        target = f"{ROOT}/downloads-wu/incident-report.bin"
+        until("the download on wu's disk", lambda: os.path.exists(target) and os.path.getsize(target) == os.path.getsize(report), timeout=60)
+        assert hashlib.sha256(open(target, "rb").read()).digest() == hashlib.sha256(open(report, "rb").read()).digest()
+        text = item.find_element(By.CSS_SELECTOR, ".progress-text").text
+        assert "MB" in text and "/s" in text, text
+        for d, direction in ((a, "up"), (w, "down")):
+            events = d.execute_script("return window.__transfers")
+            running = [e for e in events if e["direction"] == direction and e["state"] == "running"]
+            assert any(e["rate"] > 0 and e["eta"] is not None for e in running), running
+            assert any(e["state"] == "done" for e in events if e["direction"] == direction), events
+        shot(w, "web-files-zh")
+
+    @check("a file dropped on the conversation is sent")
+    def _():
+        a.execute_script("""
+            const dt = new DataTransfer();
+            dt.items.add(new File(['shift handover notes\\n'], 'handover.txt', {type: 'text/plain'}));
+            const target = document.getElementById('messages');
+            for (const type of ['dragenter', 'dragover', 'drop']) {
+              target.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+            }""")
+        until("the dropped file stored at alice", lambda: any("handover.txt" in e.text for e in css(a, "li.msg.out.kind-file")))
+        until("the dropped file at wu", lambda: any("handover.txt" in e.text for e in css(w, "li.msg.in.kind-file")))
+
+    burn_text = "Informant's number: 138 0000 0000. Do not write it down."
+
+    @check("alice sends a burn-after-reading text with a picture; wu views it once in the viewer, watermarked with his address")
+    def _():
+        a.find_element(By.ID, "burn").click()
+        wait_css(a, "#burn-text")[0].send_keys(burn_text)
+        a.find_element(By.ID, "burn-images").send_keys(photo)
+        wait_css(a, "#burn-previews .preview img", "the picture's preview")
+        shot(a, "web-burn-compose-en")
+        a.find_element(By.ID, "burn-send").click()
+        wait_css(a, "li.msg.out.kind-burn", "the burn message at alice")
+        button = wait_css(w, "li.msg.in.kind-burn .view-burn", "the view-once button at wu")[0]
+        assert burn_text not in w.page_source, "burn content in the page before viewing"
+        button.click()
+        wait_css(w, "#burn-viewer", "the viewer")
+        until("the text in the viewer", lambda: w.find_element(By.ID, "viewer-content").text == burn_text)
+        marks = css(w, "#viewer-watermark .wm-line")
+        assert len(marks) > 10 and "wu@traffic" in marks[0].get_attribute("textContent"), len(marks)
+        assert "wu@traffic" in w.find_element(By.ID, "viewer-line").text
+        imgs = css(w, "#viewer-content img.viewer-image")
+        assert len(imgs) == 1 and imgs[0].get_attribute("src").startswith("data:image/svg+xml;base64,")
+        shot(w, "web-burn-viewer-zh")
+
+    @check("the viewer hides the content when the window loses focus or is hidden, and shows it again on return")
+    def _():
+        w.execute_script("window.dispatchEvent(new Event('blur'))")
+        until("veiled on blur", lambda: w.find_element(By.ID, "viewer-veil").is_displayed()
+              and not w.find_element(By.ID, "viewer-content").is_displayed())
+        shot(w, "web-burn-veiled-zh")
+        w.execute_script("window.dispatchEvent(new Event('focus'))")
+        until("shown again on focus", lambda: w.find_element(By.ID, "viewer-content").is_displayed())
+        w.execute_script("Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});"
+                         "document.dispatchEvent(new Event('visibilitychange'))")
+        until("veiled when hidden", lambda: w.find_element(By.ID, "viewer-veil").is_displayed())
+        w.execute_script("delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'))")
+        until("shown when visible", lambda: w.find_element(By.ID, "viewer-content").is_displayed())
+
+    @check("a PrintScreen in the viewer is reported to the sender, who sees it with the node's signed deletion receipt")
+    def _():
+        w.execute_script("document.dispatchEvent(new KeyboardEvent('keyup', {key: 'PrintScreen', code: 'PrintScreen', bubbles: true}))")
+        wait_css(w, "#viewer-captured", "the capture notice at wu")
+        until("the capture at alice", lambda: any("captured" in e.text and "PrintScreen" in e.text for e in css(a, "li.msg.kind-capture")))
+        until("the receipt at alice", lambda: any("traffic: deleted after" in e.text and "signed" in e.text
+                                                  for e in css(a, "li.msg.out.kind-burn .receipt")))
+        w.find_element(By.ID, "viewer-close").click()
+        assert burn_text not in w.page_source, "burn content left in the page after closing"
+        shot(a, "web-burn-receipts-en")
+
+    @check("a second view is refused: the node has deleted it")
+    def _():
+        until("viewed state", lambda: "已在本设备查看" in css(w, "li.msg.in.kind-burn .burn-state")[0].text)
+        css(w, "li.msg.in.kind-burn .view-burn")[0].click()
+        # The node refuses (410); the message then says it no longer exists.
+        until("refused", lambda: "不存在" in css(w, "li.msg.in.kind-burn .burn-state")[0].text)
+        shot(w, "web-burn-refused-zh")
+        assert w.find_element(By.ID, "burn-viewer").get_attribute("class").find("hidden") >= 0
+
+    @check("alice sends wu li's contact card; wu sees it verified and opens a chat with li from it")
+    def _():
+        a.find_element(By.ID, "send-card").click()
+        wait_css(a, "#search")[0].send_keys("li")
+        click_until(a, '.result[data-address="li@hq"]', lambda: css(a, "li.msg.out.kind-card"), "the card at alice")
+        card = until("the card at wu", lambda: [e for e in css(w, "li.msg.in.kind-card") if "li@hq" in e.text])[0]
+        assert "已核验" in card.find_element(By.CSS_SELECTOR, ".card-check").text, card.text
+        shot(w, "web-card-zh")
+        card.find_element(By.CSS_SELECTOR, ".card-chat").click()
+        until("the chat with li at wu", lambda: w.find_element(By.ID, "chat-sub").text.startswith("li@hq"))
+        open_conversation(w, "alice@hq")
+
+    @check("a message arriving while the tab is in the background shows a notification (who, never what)")
+    def _():
+        w.execute_cdp_cmd("Browser.grantPermissions", {"origin": wu_origin, "permissions": ["notifications"]})
+        w.execute_script("""
+            window.__notes = [];
+            const Real = window.Notification;
+            window.Notification = function (title, options) { window.__notes.push([title, options && options.body]); return new Real(title, options); };
+            window.Notification.permission = 'granted';
+            Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});""")
+        secret = "the second informant is at the north gate"
+        open_conversation(a, "wu@traffic")
+        send(a, secret)
+        until("a notification at wu", lambda: w.execute_script("return window.__notes.length") >= 1)
+        notes = w.execute_script("return window.__notes")
+        assert notes[0][0] == "Alice Chen" and secret not in json.dumps(notes), notes
+        w.execute_script("delete document.visibilityState")
+
+    @check("each message has an actions menu (room for Forward) and a label slot; watermarks have a viewer-code slot")
+    def _():
+        own = [e for e in css(a, "li.msg.out.kind-text") if e.is_displayed()][-1]
+        own.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+        items = own.find_elements(By.CSS_SELECTOR, ".action-menu .action-item")
+        assert [i.get_attribute("data-action") for i in items] == ["copy"], [i.text for i in items]
+        own.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+        assert own.find_elements(By.CSS_SELECTOR, '.label-slot[data-slot="label"]')
+        assert css(a, '#burn-viewer .wm-code[data-slot="viewer-code"]')
+        assert css(w, "li.msg.in.kind-file .inline-image .wm-code")
+
     @check("alice searches her history on the device and jumps to the message")
     def _():
         box = wait_css(a, "#history-search")[0]
@@ -352,6 +619,10 @@ def main():
         wait_css(a, "li.msg.hit", "the found message marked")
         box.send_keys(Keys.CONTROL, "a")
         box.send_keys(Keys.BACKSPACE)
+        box.send_keys("incident")
+        until("a file found by its name", lambda: any("incident-report.bin" in e.text for e in css(a, ".hit-item")))
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
         wait_css(a, "#conversations", "the conversation list back")
 
     @check("after a reload the history is still there, each message once (kept on the device)")
@@ -360,7 +631,7 @@ def main():
         wait_css(a, "#app", "the app after reload")
         open_conversation(a, "wu@traffic")
         until("history loaded", lambda: len(bubbles(a, "out", msg1)) == 1 and len(bubbles(a, "in", reply1)) == 1)
-        assert len(css(a, "li.msg")) == 2, [e.text for e in css(a, "li.msg")]
+        assert len(bubbles(a, "out", msg1)) == 1, [e.text for e in css(a, "li.msg")]
         shot(a, "web-conversations-en")
 
     @check("the switch changes the language")
@@ -376,7 +647,19 @@ def main():
         errors = console_errors(a) + console_errors(w)
         # Expected 401s: the used link (alice's daemon, from wu's browser) and the wrong passphrase.
         errors = [e for e in errors if not re.search(r"/api/(login|state|unlock) - .* status of 401", e)]
+        # Expected 410: the second view of the burn message.
+        errors = [e for e in errors if not re.search(r"/api/burn/view - .* status of 410", e)]
         assert not errors, errors
+
+    @check("wu leaves the group; alice's member list no longer has him")
+    def _():
+        open_conversation(w, "duty@hq")
+        w.find_element(By.ID, "show-members").click()
+        wait_css(w, "#leave-group")[0]
+        w.execute_script("window.confirm = () => true")
+        w.find_element(By.ID, "leave-group").click()
+        open_conversation(a, "duty@hq")
+        until("wu gone from duty", lambda: "wu@traffic" not in a.execute_script("return app.conversations.get('duty@hq').members"))
 
     log(f"browser checks took {time.time() - start:.1f} s in all")
 

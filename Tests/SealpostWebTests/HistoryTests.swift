@@ -119,4 +119,67 @@ extension HistoryTests {
         XCTAssertEqual(try h.search("   ", limit: 10), [])
         XCTAssertEqual(try h.search("absent", limit: 10), [])
     }
+
+    func testSearchFindsRemindersFilesAndCardsByTheirWordsNotTheirFieldNames() throws {
+        let h = try open()
+        defer { h.close() }
+        let records: [(String, String)] = [("reminder", #"{"due_at":1,"reminder":"r","text":"Roll call at eight"}"#),
+                                           ("file", #"{"file_id":"f","name":"Roster-December.xlsx","size":10}"#),
+                                           ("card", #"{"address":"li@hq","name":"Li Na","unit":"hq","verified":true}"#),
+                                           ("reminder_due", #"{"reminder":"r","text":"Roll call at eight"}"#)]
+        for (i, (kind, text)) in records.enumerated() {
+            _ = try h.record(id: "k\(i)", conversation: "wu@traffic", isGroup: false, outgoing: false, from: "wu@traffic", kind: kind,
+                             text: text, sentAt: UInt64(i), state: .received)
+        }
+        XCTAssertEqual(try h.search("roll call", limit: 10).map(\.id), ["k0"], "the reminder, not its due notice")
+        XCTAssertEqual(try h.search("roster", limit: 10).map(\.id), ["k1"])
+        XCTAssertEqual(try h.search("li na", limit: 10).map(\.id), ["k2"])
+        XCTAssertEqual(try h.search("name", limit: 10), [], "field names are not words of the message")
+        XCTAssertEqual(try h.search("due_at", limit: 10), [])
+    }
+}
+
+/// What the history keeps of each kind, with plain values: structured notices, and where they go.
+final class HistoryEntryTests: XCTestCase {
+    let id = MessageID(bytes: Array(repeating: 0xAB, count: 16))!
+
+    func message(_ kind: ReceivedMessage.Kind, from: String = "wu@traffic") -> ReceivedMessage {
+        ReceivedMessage(seq: 1, id: MessageID(bytes: Sodium.randomBytes(16))!, from: from, to: "alice@hq", kind: kind, text: "x", sentAt: 5)
+    }
+
+    func object(_ e: HistoryEntry?) -> [String: Any] {
+        (e.flatMap { try? JSONSerialization.jsonObject(with: Data($0.text.utf8)) } as? [String: Any]) ?? [:]
+    }
+
+    func testAReminderAndItsDueNoticeAreStructuredAndNamed() {
+        var r = message(.reminder)
+        r.text = "call the gate"
+        r.reminder = ReminderInfo(id: id, dueAt: 1000, firedAt: nil, late: false)
+        let entry = HistoryEntry(r, me: "alice@hq")
+        XCTAssertEqual(object(entry)["text"] as? String, "call the gate")
+        XCTAssertEqual(object(entry)["due_at"] as? Int, 1000)
+        XCTAssertNil(entry?.about, "a reminder is a message, not a notice about one")
+        var due = message(.reminderDue, from: "alice@hq")
+        due.reminder = ReminderInfo(id: id, dueAt: 1000, firedAt: 1001, late: true)
+        let notice = HistoryEntry(due, me: "alice@hq")
+        XCTAssertEqual(notice?.about, id.hex, "goes where its reminder is")
+        XCTAssertEqual(object(notice)["late"] as? Bool, true)
+        XCTAssertNil(object(notice)["text"], "the text comes from the reminder itself")
+    }
+
+    func testAFileACardAndACaptureAreStructured() {
+        var f = message(.file)
+        f.file = FileManifest(flags: 0, fileId: FileID(bytes: Array(repeating: 1, count: 16))!, name: "a.png", size: 42,
+                              key: Array(repeating: 0, count: 32), header: Array(repeating: 0, count: 24), hash: Array(repeating: 0, count: 32))
+        XCTAssertEqual(object(HistoryEntry(f, me: "alice@hq"))["name"] as? String, "a.png")
+        XCTAssertNil(object(HistoryEntry(f, me: "alice@hq"))["key"], "the file's key is not in the history")
+        var c = message(.card)
+        c.card = ReceivedCard(address: "li@hq", name: "Li", unit: "hq", verified: false, reason: "altered", external: false)
+        XCTAssertEqual(object(HistoryEntry(c, me: "alice@hq"))["reason"] as? String, "altered")
+        var cap = message(.capture)
+        cap.capture = Burn.Capture(burn: id, at: 7, how: "PrintScreen")
+        let entry = HistoryEntry(cap, me: "alice@hq")
+        XCTAssertEqual(entry?.about, id.hex)
+        XCTAssertEqual(object(entry)["how"] as? String, "PrintScreen")
+    }
 }
