@@ -26,7 +26,9 @@ extension Reactor {
             case "directory-forget": answer = forgetNode(request["node"] as? String ?? "", unpin: false, routing: message.frames[0])
             case "directory-unpin": answer = forgetNode(request["node"] as? String ?? "", unpin: true, routing: message.frames[0])
             case "user": answer = userAdmin(request)
-            default: answer = ["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget or directory-unpin"]
+            case "officer": answer = officerAdmin(request)
+            case "trace": answer = adminTrace(request, routing: message.frames[0])
+            default: answer = ["error": "unknown admin command; use status, pending, federation, user, officer, trace, directory-list, directory-forget or directory-unpin"]
             }
             // nil: the answer goes out with this cycle's commit.
             if let answer { sendAdmin(message.frames[0], answer) }

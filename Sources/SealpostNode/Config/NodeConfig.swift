@@ -29,6 +29,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var files: FilesConfig
     /// Per-user quotas and rate limits, the free-space floor and the WAL bound.
     public var limits: LimitsConfig
+    /// Whom this node answers trace queries, and how its own traces run.
+    public var trace = TraceConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
@@ -41,7 +43,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits
+        case peers, files, limits, trace
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -74,6 +76,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
+        trace = try c.decodeIfPresent(TraceConfig.self, forKey: .trace) ?? TraceConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
     }
 
@@ -96,6 +99,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (0...24 * 30).contains(relayRetentionHours) else { throw NodeError.config("relay_retention_hours must be 0...720 (30 days at most)") }
         try files.validate()
         try limits.validate()
+        try trace.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -122,7 +126,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "trace"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -137,6 +141,12 @@ public struct NodeConfig: Codable, Sendable, Equatable {
             for (key, _) in top {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
+            }
+            if let trace = top.first(where: { $0.key.string == "trace" })?.value.mapping {
+                for (key, _) in trace {
+                    guard let name = key.string, !TraceConfig.knownKeys.contains(name) else { continue }
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'trace.\(name)' (known: \(TraceConfig.knownKeys.sorted().joined(separator: ", ")))")
+                }
             }
             if let limits = top.first(where: { $0.key.string == "limits" })?.value.mapping {
                 for (key, _) in limits {

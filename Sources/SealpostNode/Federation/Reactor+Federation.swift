@@ -55,8 +55,10 @@ extension Reactor {
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
             }
-            // Quotas, rates and the free-space floor apply at once.
+            // Quotas, rates and the free-space floor apply at once; so does the trace policy.
             config.limits = fresh.limits
+            config.trace = fresh.trace
+            tracing.apply(fresh.trace)
         } catch {
             logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
         }
@@ -126,6 +128,7 @@ extension Reactor {
             publishSummary()
         }
         dispatchJournal(now: now)
+        traceTick(now: now)
     }
 
     // MARK: sending
@@ -253,6 +256,10 @@ extension Reactor {
                 replyPeer(routingId, directorySnapshot(of: home))
             case .filePull, .filePulled:
                 try handlePeerFile(peer, routingId: routingId, command)
+            case let .traceQuery(query, hops):
+                receiveTraceQuery(from: link, query: query, hops: hops)
+            case let .traceAnswer(queryId, origin, dest, hops, answer):
+                receiveTraceAnswer(from: link, queryId: queryId, origin: origin, dest: dest, hops: hops, answer: answer)
             case .relayed, .pong, .routes, .directorySnapshot, .summary, .fileData, .fileHave:
                 return // not sent to a ROUTER: refused above by its direction
             }
@@ -524,7 +531,7 @@ extension Reactor {
                     try receiveDirectorySnapshot(from: link, home: home, version: version, entries: entries, signature: signature)
                 case .fileData, .fileHave:
                     handleDealerFile(link, command)
-                case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled:
+                case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled, .traceQuery, .traceAnswer:
                     continue // not sent to a DEALER: refused above by its direction
                 }
             } catch {
