@@ -129,6 +129,8 @@ final class Reactor {
     var restore = RestoreState()
     /// Officers, traces in progress, viewer codes (Reactor+Trace).
     var tracing: TraceState
+    /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
+    var auditLog = AuditLog()
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
@@ -239,6 +241,7 @@ final class Reactor {
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
         try loadFiles()
         try loadRestoreState()
+        try loadAudit()
         let epochs = try store.journalEpochs()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
@@ -307,6 +310,7 @@ final class Reactor {
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
             if after >= nextHousekeepingNs { housekeeping() }
+            auditTick(nowMs: Clock.nowMs())
         }
         logger.info("node stopping")
         shutdown()
@@ -327,6 +331,7 @@ final class Reactor {
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }
         if let files = msUntilFileWork() { timeout = min(timeout, files) }
+        if let audit = auditLog.msUntilSigning(nowMs: Clock.nowMs()) { timeout = min(timeout, audit) }
         return timeout
     }
 

@@ -28,7 +28,9 @@ extension Reactor {
             case "user": answer = userAdmin(request)
             case "officer": answer = officerAdmin(request)
             case "trace": answer = adminTrace(request, routing: message.frames[0])
-            default: answer = ["error": "unknown admin command; use status, pending, federation, user, officer, trace, directory-list, directory-forget or directory-unpin"]
+            case "audit-head": answer = auditHeadAdmin()
+            case "audit-verify": answer = auditVerifyAdmin()
+            default: answer = ["error": "unknown admin command; use status, pending, federation, user, officer, trace, directory-list, directory-forget, directory-unpin, audit-head or audit-verify"]
             }
             // nil: the answer goes out with this cycle's commit.
             if let answer { sendAdmin(message.frames[0], answer) }

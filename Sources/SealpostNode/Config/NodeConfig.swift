@@ -31,6 +31,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var limits: LimitsConfig
     /// Whom this node answers trace queries, and how its own traces run.
     public var trace = TraceConfig()
+    /// The audit log: how often its head is signed.
+    public var audit = AuditConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
@@ -43,7 +45,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, trace
+        case peers, files, limits, trace, audit
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -77,6 +79,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
         trace = try c.decodeIfPresent(TraceConfig.self, forKey: .trace) ?? TraceConfig()
+        audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
     }
 
@@ -100,6 +103,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try files.validate()
         try limits.validate()
         try trace.validate()
+        try audit.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -126,7 +130,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "trace"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "trace", "audit"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).

@@ -1,18 +1,66 @@
 import SealpostCore
 
-/// What this node's audit log holds about a trace's subject (protocol/SPEC.md 11.7.2).
+/// What this node's audit log holds about a trace's subject (protocol/SPEC.md 11.7.2), and
+/// the audit records trace itself writes (viewer codes, officer changes).
 extension Reactor {
-    /// The records about `subject`, each with its proof, the signed head they lead to, and the
-    /// units the traced message originated in (for the `origin` policy).
+    /// The records about `subject`, each with its proof under a head signed now, that head, and
+    /// the units the traced content originated in (for the `origin` policy).
     func traceRecords(for subject: Trace.Subject) -> (records: [Trace.Record], head: [UInt8], origins: Set<String>) {
-        ([], [], [])
+        // Every record given must be under the head given: sign the committed log now.
+        guard let head = signAuditHead(), head.position > 0 else { return ([], [], []) }
+        var found: [StoredAuditRecord] = []
+        var origins = Set<String>()
+        do {
+            switch subject {
+            case .message(let id):
+                for kind in [AuditKind.forward, .forwardRefused, .forwardHop] {
+                    for r in try store.auditRecords(AuditFilter(kind: kind)) where r.record.position <= head.position {
+                        guard let view = TraceHopView(r.record), view.origin == id else { continue }
+                        found.append(r)
+                        if let unit = view.originUnit { origins.insert(unit) }
+                    }
+                }
+                // Views of it (viewer codes this node issued for it).
+                for r in try store.auditRecords(AuditFilter(kind: .viewerCode, ref: id)) where r.record.position <= head.position {
+                    found.append(r)
+                }
+            case .code(let code):
+                for r in try store.auditRecords(AuditFilter(user: code, kind: .viewerCode)) where r.record.position <= head.position {
+                    found.append(r)
+                    if case .viewerCode(_, _, _, let sender)? = try? r.record.event(), let unit = Address(sender)?.node { origins.insert(unit) }
+                }
+            }
+            found.sort { $0.record.position < $1.record.position }
+            let leaves = try store.auditHashes(through: head.position).map(AuditTree.leaf)
+            let records = found.prefix(Trace.maxRecords).map { r -> Trace.Record in
+                let path = AuditTree.path(Int(r.record.position) - 1, leaves[...])
+                return Trace.Record(position: r.record.position, record: r.record.prev + r.record.canonicalBytes, proof: TraceProof.encode(path))
+            }
+            var w = WireWriter()
+            head.encode(into: &w)
+            return (Array(records), w.bytes, origins)
+        } catch {
+            logger.error("cannot read the audit log for a trace: \(error)")
+            return ([], [], [])
+        }
     }
 
-    /// Logs an issued viewer code in the audit log (in the cycle's transaction).
-    func noteViewerCode(_ record: ViewerCodeRecord) throws {}
-}
+    /// Logs an issued viewer code in the audit log (in the cycle's transaction), with the sender
+    /// of the content when this node knows it (a file it holds).
+    func noteViewerCode(_ record: ViewerCodeRecord) throws {
+        var sender = ""
+        if let file = transfers.files[record.message], !file.record.owner.isEmpty {
+            sender = "\(file.record.owner)@\(file.record.origin)"
+        } else if let viewed = try? store.auditRecords(AuditFilter(kind: .burnViewed, ref: record.message)).last,
+                  viewed.record.fields.actor == record.viewer {
+            sender = viewed.record.fields.subject
+        }
+        try audit(.viewerCode(code: record.code, viewer: record.viewer, message: record.message, sender: sender))
+    }
 
-extension Reactor {
     /// Logs an officer grant or revocation by the operator in the audit log.
-    func noteOfficerChange(user: String, granted: Bool) throws {}
+    func noteOfficerChange(user: String, granted: Bool) throws {
+        let who = address(user)
+        try audit(granted ? .officerGranted(user: who, by: AuditActor.operator) : .officerRevoked(user: who, by: AuditActor.operator))
+    }
 }
