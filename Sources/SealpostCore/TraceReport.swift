@@ -153,6 +153,20 @@ public struct TraceReport: Sendable {
         return TraceReport(tree: TraceTree.build(origin: origin, reports: reports, observations: observations), viewers: viewers)
     }
 
+    /// The forwarders of the hops in `results`' answers (whose directory keys check the hop signatures).
+    public static func forwarders(in results: [Trace.NodeResult]) -> Set<String> {
+        var out = Set<String>()
+        for r in results where r.state == .answered {
+            guard let answer = try? Trace.Answer.decode(r.answer) else { continue }
+            for record in answer.records where record.record.count > 32 {
+                guard let decoded = try? AuditRecord.decode(Array(record.record.dropFirst(32)), prev: Array(record.record.prefix(32))),
+                      let hop = TraceHopView(decoded)?.hop else { continue }
+                out.insert(hop.forwarder)
+            }
+        }
+        return out
+    }
+
     /// A record checked against the head: the record when it decodes, and what is wrong (nil: proven).
     static func check(_ r: Trace.Record, head: AuditHead, nodeKey: [UInt8]) -> (record: AuditRecord?, problem: String?) {
         guard r.record.count > 32, let record = try? AuditRecord.decode(Array(r.record.dropFirst(32)), prev: Array(r.record.prefix(32))) else {

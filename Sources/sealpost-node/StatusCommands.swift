@@ -123,6 +123,11 @@ func renderStatus(_ s: [String: Any]) -> String {
         }
         out.append("limits    per user \(l["mailbox_messages"] ?? 0) messages / \(l["mailbox_mb"] ?? 0) MiB waiting, \(l["burn_mb"] ?? 0) MiB burn; per sender \(l["sender_mb"] ?? 0) MiB waiting, \(l["send_per_s"] ?? 0) msg/s (burst \(l["send_burst"] ?? 0)), \(l["send_mb_s"] ?? 0) MiB/s; refused: \(parts.isEmpty ? "none" : parts.joined(separator: ", "))")
     }
+    if let t = s["trace"] as? [String: Any] {
+        let supervisors = (t["supervisors"] as? [String] ?? []).joined(separator: ", ")
+        out.append("trace     answers \(t["answer"] ?? "?")" + (supervisors.isEmpty ? "" : " (and supervisors \(supervisors))")
+                   + ", \(t["officers"] ?? 0) officer(s), \(t["in_progress"] ?? 0) in progress; \(t["answered"] ?? 0) answered, \(t["refused"] ?? 0) refused, \(t["dropped"] ?? 0) dropped; \(t["codes_issued"] ?? 0) viewer codes issued")
+    }
     if let f = s["files"] as? [String: Any] {
         out.append("files     \(f["files"] ?? 0) (\(bytes(f["bytes"] as? Int ?? 0))): \(f["uploading"] ?? 0) uploading, \(f["pulling"] ?? 0) pulling from other nodes, \(f["sending"] ?? 0) being sent; \(bytes(f["free_bytes"] as? Int ?? 0)) free, quota \(f["quota_mb"] ?? 0) MiB per user")
     }

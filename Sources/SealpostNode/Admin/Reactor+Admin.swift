@@ -99,6 +99,7 @@ extension Reactor {
                         "min_free_mb": config.limits.minFreeMB, "wal_max_mb": config.limits.walMaxMB],
             "limits": limitsStatus(),
             "files": filesStatus(),
+            "trace": traceStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "relayed_last_minute": rate.relayedCount,
                       "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60,

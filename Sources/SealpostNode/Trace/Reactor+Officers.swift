@@ -3,6 +3,14 @@ import SealpostCore
 /// `{"cmd": "officer", "action": "grant" | "revoke", "user": NAME}` on the admin socket: the
 /// running node changes its officers in its own commit (protocol/SPEC.md 15.8).
 extension Reactor {
+    /// The `trace` member of `status`.
+    func traceStatus() -> [String: Any] {
+        ["answer": config.trace.answer.rawValue, "supervisors": config.trace.supervisors, "timeout_s": config.trace.timeoutSeconds,
+         "officers": tracing.officers.count, "in_progress": tracing.tracer.pending.count,
+         "answered": tracing.queriesAnswered, "refused": tracing.queriesRefused, "dropped": tracing.dropped,
+         "codes_issued": tracing.codesIssued]
+    }
+
     func officerAdmin(_ request: [String: Any]) -> [String: Any] {
         guard let name = request["user"] as? String, Name.isValid(name) else {
             return ["error": "give a valid user name: \(Name.rule)"]

@@ -226,7 +226,16 @@ extension Reactor {
         case let .client(routing, requestId, op, _):
             batch.reply(routing, .traceResult(requestId: requestId, op: op, code: "", nodes: results))
         case .admin(let routing):
-            sendAdmin(routing, Self.adminTraceResult(results, elapsedMs: elapsedMs))
+            var answer = Self.adminTraceResult(results, elapsedMs: elapsedMs)
+            // The keys the operator's tool checks the answers with: this node's ring, and the
+            // directory keys of the forwarders named.
+            var ring = nodeKeys.mapValues { Hex.encode($0) }
+            ring[config.name] = Hex.encode(keys.sign.publicKey)
+            answer["node_keys"] = ring
+            var signKeys: [String: String] = [:]
+            for f in TraceReport.forwarders(in: results) { if let k = traceSignKey(f) { signKeys[f] = Hex.encode(k) } }
+            answer["sign_keys"] = signKeys
+            sendAdmin(routing, answer)
         }
     }
 
@@ -235,6 +244,13 @@ extension Reactor {
     static func adminTraceResult(_ results: [Trace.NodeResult], elapsedMs: Double) -> [String: Any] {
         ["elapsed_ms": elapsedMs,
          "nodes": results.map { ["node": $0.node, "state": Int($0.state.rawValue), "answer": Data($0.answer).base64EncodedString()] }]
+    }
+
+    /// The `sign_key` of a person's directory entry as this node holds it.
+    func traceSignKey(_ address: String) -> [UInt8]? {
+        guard let a = Address(address) else { return nil }
+        if a.node == config.name { return usersByName[a.local]?.signKey }
+        return remoteEntries[address].flatMap { try? DirectoryEntry.decode($0.entry) }?.signKey
     }
 
     func traceTick(now: UInt64) {
