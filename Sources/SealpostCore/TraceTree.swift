@@ -166,11 +166,18 @@ public struct TraceTree: Sendable, Equatable {
                 order.append(o.link)
             }
         }
-        // Who should have countersigned each hop: the forwarder's node and the nodes of whom it went to.
+        // Who should have countersigned each hop: the forwarder's node, the nodes of whom it went to,
+        // and the nodes of those who forwarded it on (they had it, so their node was its destination).
+        var nextBy: [[UInt8]: [Hop]] = [:]
+        for link in order { let h = byLink[link]!; nextBy[h.parent, default: []].append(h) }
         for link in order {
             var h = byLink[link]!
             var expected = Set([h.unit])
             for t in h.to { if let n = Address(t)?.node { expected.insert(n) } }
+            for next in nextBy[link] ?? [] {
+                if let n = Address(next.via)?.node { expected.insert(n) }
+                expected.insert(next.unit)
+            }
             h.missingFrom = expected.filter { answered.contains($0) && h.countersigned[$0] == nil }.sorted()
             for n in h.missingFrom {
                 gaps.append(Gap(node: n, reason: "\(n) did not report the hop by \(h.forwarder) at \(Clock.rfc3339(ms: h.at)) that other nodes countersigned (a record missing from its log)"))

@@ -206,6 +206,13 @@ extension Reactor {
         logger.notice("trace query answered", metadata: ["asker": "\(query.origin)", "officer": "\(query.officer)",
                                                         "subject": "\(query.subject.description)", "records": "\(found.records.count)"])
         let kept = Array(found.records.prefix(Trace.maxRecords))
+        if query.origin != config.name {
+            // Who asked this node what, in its own log (after the head it gives, so not in this answer).
+            var about = MessageID.zero
+            if case .message(let id) = query.subject { about = id }
+            auditOrLog(.traceQueryAnswered(query: MessageID(bytes: query.queryId) ?? .zero, asker: query.origin, about: about,
+                                           records: UInt32(kept.count)))
+        }
         return Trace.Answer(queryId: query.queryId, node: config.name, asker: query.origin, subject: query.subject, status: .answered,
                             answeredAt: nowMs, records: kept, head: found.head,
                             truncated: UInt32(clamping: found.records.count - kept.count))
