@@ -110,41 +110,11 @@ extension SealpostNodeCommand {
             let config: NodeConfig
             do { config = try options.dir.loadConfig() } catch let error as NodeError { fail(error.description) }
             let timeoutMs = (config.trace.timeoutSeconds + 10) * 1000
-            let started = Clock.monotonicNs()
             do {
-                var object: [String: Any] = [:]
-                var lines: [String] = []
-                var messageID = id.flatMap(MessageID.init(hex:))
-                var viewer: TraceReport.Viewer?
-                if let code, let parsed = ViewerCode(code) {
-                    let report = try ask(.code(parsed.description), timeoutMs: timeoutMs)
-                    guard let found = report.viewers.first(where: { $0.code == parsed.description }) else {
-                        let why = report.tree.gaps.map { "\($0.node): \($0.reason)" }.joined(separator: "; ")
-                        fail("code \(parsed) was not resolved: " + (why.isEmpty ? "\(parsed.node) has no record of it" : why))
-                    }
-                    viewer = found
-                    messageID = found.message
-                    object["viewer"] = TraceOutput.json(found)
-                    lines += TraceOutput.viewerLines(found)
-                }
-                let report = try ask(.message(messageID!), timeoutMs: timeoutMs)
-                let elapsed = Double(Clock.monotonicNs() - started) / 1e9
-                object.merge(report.tree.jsonObject()) { a, _ in a }
-                object["elapsed_s"] = elapsed
-                if let viewer, let path = TraceOutput.path(to: viewer.viewer, in: report.tree) {
-                    object["path"] = path.map { ["forwarder": $0.forwarder, "to": $0.to, "at": Clock.rfc3339(ms: $0.at)] }
-                    lines.append("  forward path: " + ([report.tree.origin?.sender ?? "?"] + path.map(\.forwarder) + [viewer.viewer])
-                        .joined(separator: " → "))
-                }
-                let pictures = try TraceOutput.writePictures(report.tree, dotPath: dot, svgPath: svg)
-                if json {
-                    printJSON(object)
-                } else {
-                    for l in lines { print(l) }
-                    print(report.tree.text())
-                    print(String(format: "traced in %.2f s", elapsed))
-                }
-                for l in pictures { FileHandle.standardError.write(Data((l + "\n").utf8)) }
+                let result = try TraceOutput.run(id: id.flatMap(MessageID.init(hex:)), code: code.flatMap(ViewerCode.init),
+                                                 dotPath: dot, svgPath: svg) { try ask($0, timeoutMs: timeoutMs) }
+                if json { printJSON(result.object) } else { for l in result.lines { print(l) } }
+                for l in result.pictures { FileHandle.standardError.write(Data((l + "\n").utf8)) }
             } catch let error as NodeError { fail(error.description) } catch { fail("\(error)") }
         }
     }

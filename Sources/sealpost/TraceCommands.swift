@@ -34,55 +34,22 @@ extension SealpostCommand {
 
         func run() throws {
             let p = profile.load()
-            let started = Clock.monotonicNs()
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
                 let nodeKeys = try client.nodeKeys()
                 var signKeys: [String: [UInt8]?] = [:]
-                let signKey: (String) -> [UInt8]? = { address in
-                    if let known = signKeys[address] { return known }
-                    let key = Address(address).flatMap { try? client.lookup($0).signKey }
-                    signKeys[address] = key
-                    return key
-                }
-                var object: [String: Any] = [:]
-                var lines: [String] = []
-                var messageID = id.flatMap(MessageID.init(hex:))
-                var viewer: TraceReport.Viewer?
-                if let code, let parsed = ViewerCode(code) {
-                    let subject = Trace.Subject.code(parsed.description)
-                    let report = TraceReport.build(subject: subject, results: try client.trace(subject, waitMs: wait * 1000),
-                                                   nodeKeys: nodeKeys, userSignKey: signKey)
-                    guard let found = report.viewers.first(where: { $0.code == parsed.description }) else {
-                        let why = report.tree.gaps.map { "\($0.node): \($0.reason)" }.joined(separator: "; ")
-                        fail("code \(parsed) was not resolved: " + (why.isEmpty ? "\(parsed.node) has no record of it" : why))
+                let result = try TraceOutput.run(id: id.flatMap(MessageID.init(hex:)), code: code.flatMap(ViewerCode.init),
+                                                 dotPath: dot, svgPath: svg) { subject in
+                    TraceReport.build(subject: subject, results: try client.trace(subject, waitMs: wait * 1000), nodeKeys: nodeKeys) { address in
+                        if let known = signKeys[address] { return known }
+                        let key = Address(address).flatMap { try? client.lookup($0).signKey }
+                        signKeys[address] = key
+                        return key
                     }
-                    viewer = found
-                    messageID = found.message
-                    object["viewer"] = TraceOutput.json(found)
-                    lines += TraceOutput.viewerLines(found)
                 }
-                let subject = Trace.Subject.message(messageID!)
-                let report = TraceReport.build(subject: subject, results: try client.trace(subject, waitMs: wait * 1000),
-                                               nodeKeys: nodeKeys, userSignKey: signKey)
-                let elapsed = Double(Clock.monotonicNs() - started) / 1e9
-                object.merge(report.tree.jsonObject()) { a, _ in a }
-                object["elapsed_s"] = elapsed
-                if let viewer, let path = TraceOutput.path(to: viewer.viewer, in: report.tree) {
-                    object["path"] = path.map { ["forwarder": $0.forwarder, "to": $0.to, "at": Clock.rfc3339(ms: $0.at)] }
-                    lines.append("  forward path: " + ([report.tree.origin?.sender ?? "?"] + path.map { "\($0.forwarder)" } + [viewer.viewer])
-                        .joined(separator: " → "))
-                }
-                let pictures = try TraceOutput.writePictures(report.tree, dotPath: dot, svgPath: svg)
-                if json {
-                    print(jsonLine(object))
-                } else {
-                    for l in lines { print(l) }
-                    print(report.tree.text())
-                    print(String(format: "traced in %.2f s", elapsed))
-                }
-                for l in pictures { FileHandle.standardError.write(Data((l + "\n").utf8)) }
+                if json { print(jsonLine(result.object)) } else { for l in result.lines { print(l) } }
+                for l in result.pictures { FileHandle.standardError.write(Data((l + "\n").utf8)) }
             } catch ClientError.refused(let code, let reason) {
                 fail(code == ErrorCode.notAllowed.rawValue ? "\(reason)" : "the node refused the trace: \(reason)")
             } catch { fail("\(error)") }

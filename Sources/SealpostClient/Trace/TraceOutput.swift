@@ -81,7 +81,53 @@ public enum TraceOutput {
     }
 }
 
-struct TraceOutputError: Error, CustomStringConvertible {
-    let description: String
+/// What a trace tool could not do, said for the person running it.
+public struct TraceOutputError: Error, CustomStringConvertible {
+    public let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension TraceOutput {
+    /// What a trace tool prints: the JSON object or the text lines, and what it wrote.
+    public struct Run {
+        public var object: [String: Any]
+        public var lines: [String]
+        public var pictures: [String]
+    }
+
+    /// One run of `trace ID` or `trace --code CODE`, as both tools do it: a code is resolved first
+    /// (at the node it names), then the message is traced; `ask` makes and checks one trace.
+    /// - Throws: `TraceOutputError` when the code resolves to nobody; what `ask` or the pictures throw.
+    public static func run(id: MessageID?, code: ViewerCode?, dotPath: String?, svgPath: String?,
+                           ask: (Trace.Subject) throws -> TraceReport) throws -> Run {
+        let started = Clock.monotonicNs()
+        var object: [String: Any] = [:]
+        var lines: [String] = []
+        var messageID = id
+        var viewer: TraceReport.Viewer?
+        if let code {
+            let report = try ask(.code(code.description))
+            guard let found = report.viewers.first(where: { $0.code == code.description }) else {
+                let why = report.tree.gaps.map { "\($0.node): \($0.reason)" }.joined(separator: "; ")
+                throw TraceOutputError("code \(code) was not resolved: " + (why.isEmpty ? "\(code.node) has no record of it" : why))
+            }
+            viewer = found
+            messageID = found.message
+            object["viewer"] = json(found)
+            lines += viewerLines(found)
+        }
+        guard let messageID else { throw TraceOutputError("give a message id, or --code CODE") }
+        let report = try ask(.message(messageID))
+        let elapsed = Double(Clock.monotonicNs() - started) / 1e9
+        object.merge(report.tree.jsonObject()) { a, _ in a }
+        object["elapsed_s"] = elapsed
+        if let viewer, let path = path(to: viewer.viewer, in: report.tree) {
+            object["path"] = path.map { ["forwarder": $0.forwarder, "to": $0.to, "at": Clock.rfc3339(ms: $0.at)] }
+            lines.append("  forward path: " + ([report.tree.origin?.sender ?? "?"] + path.map(\.forwarder) + [viewer.viewer])
+                .joined(separator: " → "))
+        }
+        lines.append(report.tree.text())
+        lines.append(String(format: "traced in %.2f s", elapsed))
+        return Run(object: object, lines: lines, pictures: try writePictures(report.tree, dotPath: dotPath, svgPath: svgPath))
+    }
 }
