@@ -19,7 +19,8 @@ extension Client {
         }
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.groupMessage.rawValue
-        let body = try seal(kind: kind, id: id, to: group, sentAt: sentAt, content: bytes, members: members)
-        return Envelope(id: id, from: "", to: group.description, kind: kind, sentAt: sentAt, body: body)
+        let (content, flags) = withOrigin(kind: .groupMessage, id: id, to: group, sentAt: sentAt, content: bytes)
+        let body = try seal(kind: kind, id: id, to: group, sentAt: sentAt, content: content, members: members)
+        return Envelope(id: id, from: "", to: group.description, kind: kind, flags: flags, sentAt: sentAt, body: body)
     }
 }

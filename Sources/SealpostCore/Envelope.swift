@@ -48,11 +48,13 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case capture = 13
     /// A file offer: clear file id and sizes, then the sealed `FileManifest` (`FileOffer`).
     case file = 14
+    /// A forward: the clear origin and hop records, a file offer for a file, then the sealed content (`ForwardHeader`).
+    case forward = 15
 
     /// Kinds a member sends to a group's address for its home node to fan out to every member
     /// (a group is not in the directory, so nodes on the way do not look the address up).
     public var fansOut: Bool {
-        self == .groupMessage || self == .reminder || self == .reminderCancel || self == .burn || self == .file
+        self == .groupMessage || self == .reminder || self == .reminderCancel || self == .burn || self == .file || self == .forward
     }
 
     public var name: String {
@@ -71,12 +73,14 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .burnReceipt: return "burn_receipt"
         case .capture: return "capture"
         case .file: return "file"
+        case .forward: return "forward"
         }
     }
 
     /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
     public var isSealed: Bool {
         self == .text || self == .card || self == .reminder || self == .groupMessage || self == .burn || self == .capture || self == .file
+            || self == .forward
     }
 }
 
@@ -162,6 +166,7 @@ public struct Envelope: Sendable, Equatable {
         case .reminder?: _ = try Reminder.split(body)
         case .burn?: _ = try Burn.split(body)
         case .file?: _ = try FileOffer.split(body)
+        case .forward?: _ = try ForwardHeader.split(body)
         default: break
         }
     }

@@ -26,6 +26,8 @@ public struct TraceHopView: Sendable, Equatable {
     public var originUnit: String?
     /// For a `forward_hop` record: the hop as the tree shows it (without node and position).
     public var hop: TraceTree.Observation?
+    /// For a `forward_hop` record: the record as the node wrote it.
+    public var record: ForwardHopRecord?
 
     public init?(_ record: AuditRecord) {
         guard let event = try? record.event() else { return nil }
@@ -34,23 +36,29 @@ public struct TraceHopView: Sendable, Equatable {
             self.origin = origin
             originUnit = nil
             hop = nil
-        case .forwardHop(let id, let forwarder, let hopBytes, _):
-            guard let parsed = Self.parseHop(id: id, forwarder: forwarder, bytes: hopBytes, at: record.time) else { return nil }
-            self = parsed
+            self.record = nil
+        case .forwardHop(let id, let forwarder, let bytes, _):
+            guard let r = try? ForwardHopRecord.decode(bytes), r.hop.forwarder == forwarder else { return nil }
+            origin = r.origin.id
+            originUnit = r.origin.unit
+            self.record = r
+            hop = TraceTree.Observation(node: "", position: record.position, link: r.hop.link, parent: r.hop.parent, forward: id,
+                                        forwarder: r.hop.forwarder, via: r.hop.via, to: [r.to], recipients: Int(r.hop.recipients),
+                                        at: r.hop.at, signature: .unchecked("the key of \(r.hop.forwarder) could not be had"))
         default:
             return nil
         }
     }
 
-    init(origin: MessageID, originUnit: String?, hop: TraceTree.Observation?) {
-        self.origin = origin
-        self.originUnit = originUnit
-        self.hop = hop
+    /// Checks the forwarder's signature on the hop, given the forwarder's key (nil when this view has no hop).
+    var verifyHop: (([UInt8]) -> Bool)? {
+        guard let hop = record?.hop else { return nil }
+        return { hop.verify(signKey: $0) }
     }
 
-    /// Reads a `forward_hop` record's hop bytes (the forward section's countersigned record).
-    static func parseHop(id: MessageID, forwarder: String, bytes: [UInt8], at: UInt64) -> TraceHopView? {
-        nil
+    /// The origin as the record states it (for the tree's root).
+    var originRecord: TraceTree.Origin? {
+        record.map { TraceTree.Origin(id: $0.origin.id, link: $0.origin.link, sender: $0.origin.sender, to: $0.origin.to, at: $0.origin.sentAt) }
     }
 }
 
@@ -181,11 +189,4 @@ public struct TraceReport: Sendable {
             return (record, "\(error)")
         }
     }
-}
-
-extension TraceHopView {
-    /// Checks the forwarder's signature on the hop, given the forwarder's key (nil when this view has no hop).
-    var verifyHop: (([UInt8]) -> Bool)? { nil }
-    /// The origin as the record states it (for the tree's root).
-    var originRecord: TraceTree.Origin? { nil }
 }

@@ -131,6 +131,8 @@ final class Reactor {
     var tracing: TraceState
     /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
     var auditLog = AuditLog()
+    /// Forwards accepted, refused and countersigned (Forwarding/).
+    var forwarding = ForwardingCounters()
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).

@@ -33,6 +33,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var trace = TraceConfig()
     /// The audit log: how often its head is signed.
     public var audit = AuditConfig()
+    /// Forward policy: default scope, most recipients and hops per forward.
+    public var forwarding = ForwardingConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
@@ -45,7 +47,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, trace, audit
+        case peers, files, limits, trace, audit, forwarding
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -81,6 +83,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         trace = try c.decodeIfPresent(TraceConfig.self, forKey: .trace) ?? TraceConfig()
         audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
+        forwarding = try c.decodeIfPresent(ForwardingConfig.self, forKey: .forwarding) ?? ForwardingConfig()
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -104,6 +107,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try limits.validate()
         try trace.validate()
         try audit.validate()
+        try forwarding.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -130,7 +134,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "trace", "audit"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "trace", "audit", "forwarding"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -150,6 +154,12 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 for (key, _) in trace {
                     guard let name = key.string, !TraceConfig.knownKeys.contains(name) else { continue }
                     throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'trace.\(name)' (known: \(TraceConfig.knownKeys.sorted().joined(separator: ", ")))")
+                }
+            }
+            if let forwarding = top.first(where: { $0.key.string == "forwarding" })?.value.mapping {
+                for (key, _) in forwarding {
+                    guard let name = key.string, !ForwardingConfig.knownKeys.contains(name) else { continue }
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'forwarding.\(name)' (known: \(ForwardingConfig.knownKeys.sorted().joined(separator: ", ")))")
                 }
             }
             if let limits = top.first(where: { $0.key.string == "limits" })?.value.mapping {

@@ -188,6 +188,7 @@ extension Reactor {
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = try burnProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = fileOfferProblem(envelope, from: user) { return refuse(.badRequest, problem) }
+        if let problem = try forwardProblem(envelope, from: user) { return refuse(problem.code, problem.reason) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         // Where it goes: another node, a group here, or a person here.
         let local = to.node == config.name
@@ -228,6 +229,7 @@ extension Reactor {
         }
         counters.envelopesIn += 1
         rates.countIn()
+        try noteForwardAccepted(stamped)
         if !local {
             try journalOut(stamped, dest: to.node)
         } else if isGroup {
@@ -288,6 +290,7 @@ extension Reactor {
         try applyReminder(envelope, forUser: user)
         try noteBurnFile(envelope, dest: nil)
         try noteFileOffer(envelope, to: user)
+        try noteForwardHop(envelope, role: .destination)
     }
 
     func lookup(_ session: Session, requestId: UInt32, address text: String) {
@@ -537,6 +540,7 @@ extension Reactor {
             let cutoff = Clock.nowMs() - UInt64(config.dedupeWindowHours) * 3_600_000
             do {
                 let pruned = try store.pruneReceived(olderThan: cutoff)
+                try store.pruneForwards(olderThan: cutoff)
                 try store.pruneInvites(now: Clock.nowMs() / 1000)
                 try store.pruneBurnRecords(olderThan: cutoff)
                 if pruned > 0 { logger.debug("pruned dedupe ids", metadata: ["count": "\(pruned)"]) }

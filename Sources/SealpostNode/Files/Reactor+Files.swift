@@ -177,7 +177,7 @@ extension Reactor {
     /// A `file` envelope reached the mailbox of local `user`: they may fetch it from
     /// this node, which pulls it from the origin first when it does not have it.
     func noteFileOffer(_ envelope: Envelope, to user: String) throws {
-        guard envelope.knownKind == .file, let (offer, _) = try? FileOffer.split(envelope.body),
+        guard let offer = envelope.knownKind == .file ? (try? FileOffer.split(envelope.body))?.offer : forwardedOffer(envelope),
               let origin = Address(envelope.from)?.node else { return }
         let file: StoredFile
         if let existing = transfers.files[offer.fileId] {

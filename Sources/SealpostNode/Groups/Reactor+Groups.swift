@@ -27,6 +27,10 @@ extension Reactor {
             guard group.isMember(envelope.from) else {
                 return try refuseGroup(envelope, "only members may post to \(groupAddress)")
             }
+            if let problem = forwardGroupProblem(envelope, members: group.members.map(\.address)) {
+                return try refuseGroup(envelope, problem)
+            }
+            try noteForwardHop(envelope, role: .groupHome)
             try fanOut(envelope, to: group.members.map(\.address).filter { $0 != envelope.from })
         default:
             try refuseGroup(envelope, "\(groupAddress) is a group: send it group messages")

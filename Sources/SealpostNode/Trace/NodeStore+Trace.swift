@@ -22,7 +22,7 @@ public struct ViewerCodeRecord: Sendable, Equatable {
 
 /// Security officers and viewer codes.
 extension NodeStore {
-    func migrateTo15() throws {
+    func migrateTo16() throws {
         try db.transaction {
             try db.execute("""
                 -- Users who may trace (sealpost-node users officer grant).
@@ -31,7 +31,7 @@ extension NodeStore {
                 -- The viewer codes this node issued, to resolve a code read off a leaked picture.
                 CREATE TABLE IF NOT EXISTS viewer_codes(
                     code TEXT PRIMARY KEY, viewer TEXT NOT NULL, message BLOB NOT NULL, issued_at INTEGER NOT NULL) WITHOUT ROWID;
-                PRAGMA user_version = 15;
+                PRAGMA user_version = 16;
                 """)
         }
     }
