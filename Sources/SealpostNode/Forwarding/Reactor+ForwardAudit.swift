@@ -33,7 +33,8 @@ extension Reactor {
         let role: ForwardHopRecord.Role
         switch event {
         case .refused(let reason):
-            return try audit(.forwardRefused(id: envelope.id, origin: header.origin.id, by: last.forwarder, reason: reason), ref: envelope.id)
+            try audit(.forwardRefused(id: envelope.id, origin: header.origin.id, by: last.forwarder, reason: reason), ref: envelope.id)
+            return try indexForTrace(header.origin.id)
         case .forwarded: role = .forwarder
         case .hop(.relay): role = .relay
         case .hop(.groupHome): role = .groupHome
@@ -44,5 +45,6 @@ extension Reactor {
                                       origin: header.origin, hop: last).encode()
         try audit(.forwardHop(id: envelope.id, forwarder: last.forwarder, hop: record,
                               countersignature: ForwardHopRecord.countersign(record, with: keys.sign)), ref: envelope.id)
+        try indexForTrace(header.origin.id)
     }
 }

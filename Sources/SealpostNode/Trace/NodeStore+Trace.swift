@@ -29,6 +29,10 @@ extension NodeStore {
                 CREATE TABLE IF NOT EXISTS officers(
                     user TEXT PRIMARY KEY, granted_at INTEGER NOT NULL, granted_by TEXT NOT NULL) WITHOUT ROWID;
                 -- The viewer codes this node issued, to resolve a code read off a leaked picture.
+                -- Which audit records belong to the forward tree of which origin message (an index for
+                -- trace answers; the records themselves are in the hash chain, this is not).
+                CREATE TABLE IF NOT EXISTS trace_index(
+                    origin BLOB NOT NULL, position INTEGER NOT NULL, PRIMARY KEY(origin, position)) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS viewer_codes(
                     code TEXT PRIMARY KEY, viewer TEXT NOT NULL, message BLOB NOT NULL, issued_at INTEGER NOT NULL) WITHOUT ROWID;
                 PRAGMA user_version = 16;
@@ -53,6 +57,16 @@ extension NodeStore {
     @discardableResult
     public func revokeOfficer(_ user: String) throws -> Bool {
         try db.run("DELETE FROM officers WHERE user = ?", .text(user)) == 1
+    }
+
+    /// Notes that audit record `position` belongs to the forward tree of `origin`.
+    func indexTrace(origin: MessageID, position: UInt64) throws {
+        try db.run("INSERT OR IGNORE INTO trace_index(origin, position) VALUES(?,?)", .blob(origin.bytes), .int(Int64(position)))
+    }
+
+    /// The positions of the audit records of `origin`'s forward tree, in order.
+    func traceIndex(origin: MessageID) throws -> [UInt64] {
+        try db.query("SELECT position FROM trace_index WHERE origin = ? ORDER BY position", .blob(origin.bytes)) { UInt64(max(0, $0.int(0))) }
     }
 
     /// Stores a code; false when this node issued the same code before (draw another).

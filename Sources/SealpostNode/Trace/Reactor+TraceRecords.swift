@@ -13,12 +13,12 @@ extension Reactor {
         do {
             switch subject {
             case .message(let id):
-                for kind in [AuditKind.forward, .forwardRefused, .forwardHop] {
-                    for r in try store.auditRecords(AuditFilter(kind: kind)) where r.record.position <= head.position {
-                        guard let view = TraceHopView(r.record), view.origin == id else { continue }
-                        found.append(r)
-                        if let unit = view.originUnit { origins.insert(unit) }
-                    }
+                for position in try store.traceIndex(origin: id) where position <= head.position {
+                    // A record the index names that is gone or is not of this tree is left out: the
+                    // tree shows what it lacks as a gap.
+                    guard let r = try store.auditRecord(at: position), let view = TraceHopView(r.record), view.origin == id else { continue }
+                    found.append(r)
+                    if let unit = view.originUnit { origins.insert(unit) }
                 }
                 // Views of it (viewer codes this node issued for it).
                 for r in try store.auditRecords(AuditFilter(kind: .viewerCode, ref: id)) where r.record.position <= head.position {
@@ -43,6 +43,13 @@ extension Reactor {
             logger.error("cannot read the audit log for a trace: \(error)")
             return ([], [], [])
         }
+    }
+
+    /// Notes the record just appended (the tip of this cycle's audit log) as one of `origin`'s
+    /// forward tree, in the same transaction.
+    func indexForTrace(_ origin: MessageID) throws {
+        let position = auditLog.tip.position
+        try write(ref: .zero) { try store.indexTrace(origin: origin, position: position) }
     }
 
     /// Logs an issued viewer code in the audit log (in the cycle's transaction), with the sender

@@ -63,8 +63,10 @@ final class TraceChainTests: XCTestCase {
         let hqKeys = try f.nodes["hq"]!.dir.loadKeys()
         let hqStore = try NodeStore(path: f.nodes["hq"]!.dir.databasePath)
         try hqStore.begin()
-        try hqStore.appendAudit(.forwardHop(id: MessageID(bytes: Sodium.randomBytes(16))!, forwarder: "gao@hq", hop: record,
-                                            countersignature: ForwardHopRecord.countersign(record, with: hqKeys.sign)), time: Clock.nowMs())
+        let appended = try hqStore.appendAudit(.forwardHop(id: MessageID(bytes: Sodium.randomBytes(16))!, forwarder: "gao@hq", hop: record,
+                                                           countersignature: ForwardHopRecord.countersign(record, with: hqKeys.sign)),
+                                               time: Clock.nowMs())
+        try hqStore.indexTrace(origin: chain.origin, position: appended.position)
         try hqStore.commit()
         hqStore.close()
         var after = try trace().report.tree
