@@ -43,7 +43,14 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     the notice, the deletion receipts re-signed with the node's seed and
     verified (and refused once moved to another sender), their envelope ids,
     the capture report, the quote body, and the size of the largest group
-    burn message and its fan-out against the 12.5 MiB limit.
+    burn message and its fan-out against the 12.5 MiB limit;
+  * the audit log (section 15.7) against audit.json: every record's canonical
+    bytes from its fields and decoded back, the BLAKE2b chain, the RFC 6962
+    leaves and roots, the signed head re-signed and verified, the inclusion
+    proof (and its failure for an altered record), and the verification of
+    15.7.4 finding an edited, removed, swapped or cut record at its position.
+
+With `--audit-export FILE` it verifies an archived `sealpost-node audit export`.
 
 Each check compares against the stored vector. Prints `N passed, M failed`
 and exits 1 when anything fails.
@@ -1788,6 +1795,225 @@ def check_file():
 # command is in its table (the Swift enums are compared with the same tables by
 # ProtocolTableTests.swift).
 
+
+# ---- audit log (section 15.7) ----
+
+AUDIT_RECORD_CONTEXT = b"sealpost audit record v1"
+AUDIT_HEAD_CONTEXT = b"sealpost audit head v1"
+AUDIT_KINDS = {1: "forward", 2: "forward_refused", 3: "forward_hop", 4: "burn_viewed", 5: "file_fetched",
+               6: "user_enabled", 7: "user_disabled", 8: "user_removed", 9: "user_rekeyed", 10: "invite_created",
+               11: "invite_used", 12: "invite_revoked", 13: "peer_added", 14: "peer_removed", 15: "directory_forget",
+               16: "directory_unpin", 17: "backup", 18: "restore", 19: "officer_granted", 20: "officer_revoked",
+               21: "trace_query_answered", 22: "audit_head_signed"}
+
+
+def blake2b_256(data):
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def audit_canonical(r):
+    """Section 15.7.1: the canonical bytes of a record, from its fields."""
+    ref = bytes.fromhex(r["ref"]) if r["ref"] else b""
+    if len(ref) not in (0, 16):
+        raise Malformed("ref", "not 0 or 16 bytes")
+    return (u64(r["position"]) + u64(r["time"]) + u8(r["kind"]) + string(r["actor"]) + string(r["subject"])
+            + u8(len(ref)) + ref + longstr(bytes.fromhex(r["detail"])))
+
+
+def audit_decode(data):
+    """Section 15.7.1 decoding rules: a known kind, ref 0 or 16, detail at most 4096, nothing after."""
+    rd = Reader(data)
+    out = {"position": rd.u64("position"), "time": rd.u64("time"), "kind": rd.u8("kind")}
+    if out["kind"] not in AUDIT_KINDS:
+        raise Malformed("kind", "unknown audit kind")
+    out["actor"] = rd.string("actor")
+    out["subject"] = rd.string("subject")
+    n = rd.u8("ref")
+    if n not in (0, 16):
+        raise Malformed("ref", "not 0 or 16 bytes")
+    out["ref"] = rd.octets(n, "ref").hex()
+    out["detail"] = rd.longstr("detail", 4096).hex()
+    rd.end()
+    return out
+
+
+def audit_hash(prev, canonical):
+    return blake2b_256(AUDIT_RECORD_CONTEXT + prev + canonical)
+
+
+def tree_leaf(record_hash):
+    return blake2b_256(b"\x00" + record_hash)
+
+
+def tree_node(left, right):
+    return blake2b_256(b"\x01" + left + right)
+
+
+def tree_root(leaves):
+    """RFC 6962 section 2.1, written from the RFC: split at the largest power of two below n."""
+    if not leaves:
+        return blake2b_256(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k << 1 < len(leaves):
+        k <<= 1
+    return tree_node(tree_root(leaves[:k]), tree_root(leaves[k:]))
+
+
+def tree_verify(leaf, index, size, path, root):
+    """RFC 9162 section 2.1.3.2, the inclusion check."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = tree_node(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = tree_node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def audit_head_bytes(node, position, root, time):
+    return AUDIT_HEAD_CONTEXT + string(node) + u64(position) + root + u64(time)
+
+
+def ed25519_verifies(key, message, signature):
+    try:
+        nacl.signing.VerifyKey(key).verify(message, signature)
+        return True
+    except nacl.exceptions.BadSignatureError:
+        return False
+
+
+def audit_first_bad(records, heads, key, node):
+    """Section 15.7.4, from the spec: the first bad position of a log and its heads, or None.
+
+    `records` are dicts with the fields and the stored `prev` and `hash`; `heads` dicts with
+    position, root, time, signature (bytes).
+    """
+    prev = bytes(32)
+    leaves = []
+    by_position = {}
+    for h in heads:
+        if h["position"] > 0:
+            by_position.setdefault(h["position"], []).append(h)
+    for expected, r in enumerate(records, start=1):
+        if r["position"] != expected:
+            return expected
+        if bytes.fromhex(r["prev"]) != prev:
+            return expected
+        h = audit_hash(prev, audit_canonical(r))
+        if "hash" in r and bytes.fromhex(r["hash"]) != h:
+            return expected
+        leaves.append(tree_leaf(h))
+        prev = h
+        for head in by_position.get(expected, []):
+            if not ed25519_verifies(key, audit_head_bytes(node, head["position"], head["root"], head["time"]), head["signature"]):
+                return expected
+            if tree_root(leaves) != head["root"]:
+                return expected
+    if any(p > len(records) for p in by_position):
+        return len(records) + 1
+    return None
+
+
+def check_audit():
+    v = load("audit.json")
+    seed = bytes.fromhex(v["node_sign_seed"])
+    signing = nacl.signing.SigningKey(seed)
+    key = bytes(signing.verify_key)
+    check("audit: the node key derived from the seed", key.hex(), v["node_sign_public"])
+    check("audit: the empty tree is H('')", blake2b_256(b"").hex(), v["empty_root"])
+    prev = bytes(32)
+    leaves = []
+    for r in v["records"]:
+        label = f"audit record {r['position']} ({r['kind_name']})"
+        check(f"{label}: kind name", AUDIT_KINDS.get(r["kind"]), r["kind_name"])
+        canonical = audit_canonical(r)
+        check(f"{label}: canonical bytes from its fields", canonical.hex(), r["canonical"])
+        check(f"{label}: decoded back", audit_decode(canonical),
+              {k: r[k] for k in ("position", "time", "kind", "actor", "subject", "ref", "detail")})
+        check(f"{label}: prev is the hash of the record before", r["prev"], prev.hex())
+        h = audit_hash(prev, canonical)
+        check(f"{label}: hash", h.hex(), r["hash"])
+        check(f"{label}: leaf", tree_leaf(h).hex(), r["leaf"])
+        leaves.append(tree_leaf(h))
+        check(f"{label}: tree root at size {len(leaves)}", tree_root(leaves).hex(), v["roots"][len(leaves) - 1])
+        prev = h
+    head = v["head"]
+    root = tree_root(leaves)
+    check("audit head: root", root.hex(), head["root"])
+    signed = audit_head_bytes(v["node"], head["position"], root, head["time"])
+    check("audit head: signed bytes", signed.hex(), head["signed_bytes"])
+    check("audit head: signature (Ed25519 is deterministic)", signing.sign(signed).signature.hex(), head["signature"])
+    check("audit head: verifies with the node key", ed25519_verifies(key, signed, bytes.fromhex(head["signature"])), True)
+    check("audit head: wire form", (string(v["node"]) + u64(head["position"]) + root + u64(head["time"])
+                                    + bytes.fromhex(head["signature"])).hex(), head["wire"])
+    proof = v["proof"]
+    path = [bytes.fromhex(p) for p in proof["path"]]
+    rec = v["records"][proof["position"] - 1]
+    leaf = bytes.fromhex(rec["leaf"])
+    check("audit proof: record 3 is in the tree of 5", tree_verify(leaf, proof["position"] - 1, proof["tree_size"], path, root), True)
+    altered = dict(rec, subject="someone@else")
+    altered_leaf = tree_leaf(audit_hash(bytes.fromhex(rec["prev"]), audit_canonical(altered)))
+    check("audit proof: an altered record is not", tree_verify(altered_leaf, 2, 5, path, root), False)
+    check("audit proof: nor the record at another position", tree_verify(leaf, 3, 5, path, root), False)
+    # Verification (15.7.4) on the vector log and on damaged copies of it.
+    heads = [{"position": 5, "root": root, "time": head["time"], "signature": bytes.fromhex(head["signature"])}]
+    recs = v["records"]
+    check("audit verify: the vector log is good", audit_first_bad(recs, heads, key, v["node"]), None)
+    edited = [dict(r) for r in recs]
+    edited[1]["subject"] = "x@hq"
+    check("audit verify: an edited record is found at its position", audit_first_bad(edited, heads, key, v["node"]), 2)
+    check("audit verify: a removed record", audit_first_bad(recs[:2] + recs[3:], heads, key, v["node"]), 3)
+    swapped = [dict(r) for r in recs]
+    swapped[2], swapped[3] = dict(recs[3], position=3), dict(recs[2], position=4)
+    check("audit verify: two swapped records", audit_first_bad(swapped, heads, key, v["node"]), 3)
+    check("audit verify: a tail cut below the signed head", audit_first_bad(recs[:3], heads, key, v["node"]), 4)
+    forged = [dict(heads[0], signature=bytes(64))]
+    check("audit verify: a forged head", audit_first_bad(recs, forged, key, v["node"]), 5)
+    for bad, why in ((canonical_with(recs[0], kind=99), "unknown kind"), (bytes.fromhex(recs[0]["canonical"]) + b"\x00", "trailing byte")):
+        try:
+            audit_decode(bad)
+            check(f"audit decode refuses a record with an {why}", "accepted", "refused")
+        except Malformed:
+            check(f"audit decode refuses a record with an {why}", "refused", "refused")
+
+
+def canonical_with(r, **fields):
+    return audit_canonical(dict(r, **fields))
+
+
+def check_audit_export(path):
+    """`check_vectors.py --audit-export FILE`: verifies an archived `sealpost-node audit export`."""
+    with open(path, encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    meta = lines[0]
+    check("export: its first line describes it", meta.get("format"), "sealpost-audit-export")
+    key = bytes.fromhex(meta["sign_key"])
+    records = [x for x in lines[1:] if "head" not in x]
+    heads = [{"position": x["head"]["position"], "root": bytes.fromhex(x["head"]["root"]), "time": x["head"]["time_ms"],
+              "signature": bytes.fromhex(x["head"]["signature"])} for x in lines[1:] if "head" in x]
+    for r in records:
+        r["kind"] = {n: k for k, n in AUDIT_KINDS.items()}.get(r["kind"], -1)
+        r["time"] = r["time_ms"]
+        r["ref"] = r["ref"] or ""
+    bad = audit_first_bad(records, heads, key, meta["node"])
+    print(f"{meta['node']}: {len(records)} records, {len(heads)} signed heads: "
+          + ("verified" if bad is None else f"BROKEN at position {bad}"))
+    check("export: the log verifies against its signed heads", bad, None)
+    check("export: the last head covers every record", bool(heads) and max(h["position"] for h in heads) >= len(records) - 1, True)
+
+
 SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "SPEC.md")
 
 
@@ -1958,9 +2184,17 @@ def check_spec_tables():
 
 def main():
     global failed
+    if len(sys.argv) == 3 and sys.argv[1] == "--audit-export":
+        try:
+            check_audit_export(sys.argv[2])
+        except Exception as error:  # noqa: BLE001
+            failed += 1
+            print(f"FAIL  {sys.argv[2]}: {type(error).__name__}: {error}")
+        print(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_trace):
+                 check_file, check_audit, check_trace):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -97,7 +97,8 @@ public enum AuditEvent: Sendable, Equatable {
     case inviteCreated(invite: String, user: String, rekey: Bool, by: String)
     case inviteUsed(invite: String, user: String)
     case inviteRevoked(invite: String, user: String, by: String)
-    case peerAdded(peer: String, by: String)
+    /// A peer link configured (again, when its key changed), with the peer's CURVE public key (32 bytes).
+    case peerAdded(peer: String, key: [UInt8], by: String)
     case peerRemoved(peer: String, by: String)
     /// The operator dropped what this node held of `address` (a user or a node).
     case directoryForget(address: String, by: String)
@@ -170,7 +171,8 @@ public enum AuditEvent: Sendable, Equatable {
         case .inviteCreated(let invite, let user, let rekey, let by): return f(by, user, nil, [rekey ? 1 : 0] + Array(invite.utf8))
         case .inviteUsed(let invite, let user): return f(user, user, nil, Array(invite.utf8))
         case .inviteRevoked(let invite, let user, let by): return f(by, user, nil, Array(invite.utf8))
-        case .peerAdded(let peer, let by), .peerRemoved(let peer, let by): return f(by, peer)
+        case .peerAdded(let peer, let key, let by): return f(by, peer, nil, key)
+        case .peerRemoved(let peer, let by): return f(by, peer)
         case .directoryForget(let address, let by): return f(by, address)
         case .directoryUnpin(let node, let by): return f(by, node)
         case .backup(let destination, let by): return f(by, "", nil, Array(destination.utf8))
@@ -234,7 +236,9 @@ public enum AuditEvent: Sendable, Equatable {
             self = .inviteCreated(invite: try text(d.dropFirst()), user: r.subject, rekey: flag == 1, by: r.actor)
         case .inviteUsed: self = .inviteUsed(invite: try text(d), user: r.subject)
         case .inviteRevoked: self = .inviteRevoked(invite: try text(d), user: r.subject, by: r.actor)
-        case .peerAdded: self = .peerAdded(peer: r.subject, by: r.actor)
+        case .peerAdded:
+            guard d.count == 32 else { throw WireError.invalid(field: "detail", reason: "peer_added: \(d.count) bytes, not a 32-byte key") }
+            self = .peerAdded(peer: r.subject, key: r.detail, by: r.actor)
         case .peerRemoved: self = .peerRemoved(peer: r.subject, by: r.actor)
         case .directoryForget: self = .directoryForget(address: r.subject, by: r.actor)
         case .directoryUnpin: self = .directoryUnpin(node: r.subject, by: r.actor)
@@ -461,6 +465,37 @@ public enum AuditTree {
         return path(index - k, leaves.dropFirst(k)) + [root(leaves.prefix(k))]
     }
 
+    /// Every level of the tree of `leaves`, bottom up: level 0 the leaves, each next level the
+    /// pairs of the one below, a last node without a partner carried up as it is (which gives
+    /// RFC 6962's tree). 2n hashes in memory; then each `path(_:levels:)` costs O(log n).
+    public static func levels(_ leaves: [[UInt8]]) -> [[[UInt8]]] {
+        var out = [leaves]
+        while let last = out.last, last.count > 1 {
+            var next: [[UInt8]] = []
+            next.reserveCapacity((last.count + 1) / 2)
+            var i = 0
+            while i + 1 < last.count {
+                next.append(node(last[i], last[i + 1]))
+                i += 2
+            }
+            if i < last.count { next.append(last[i]) }
+            out.append(next)
+        }
+        return out
+    }
+
+    /// The audit path of leaf `index` from precomputed `levels` (the same as `path(_:_:)`).
+    public static func path(_ index: Int, levels: [[[UInt8]]]) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var i = index
+        for level in levels.dropLast() {
+            let sibling = i ^ 1
+            if sibling < level.count { out.append(level[sibling]) }
+            i >>= 1
+        }
+        return out
+    }
+
     /// Verifies an inclusion proof (RFC 9162 §2.1.3.2): leaf `index` of a tree of `size` leaves.
     public static func verify(leaf: [UInt8], index: UInt64, size: UInt64, path: [[UInt8]], root: [UInt8]) -> Bool {
         guard index < size, path.count <= 64 else { return false }
@@ -491,6 +526,19 @@ public struct AuditFrontier: Sendable, Equatable {
     public private(set) var size: UInt64 = 0
 
     public init() {}
+
+    /// The frontier of a tree of `size` leaves from its subtree roots, largest first (what
+    /// `bytes` holds: one 32-byte root per set bit of `size`, from the highest); nil when
+    /// the count does not fit the size.
+    public init?(size: UInt64, bytes: [UInt8]) {
+        let heights = (0..<64).reversed().filter { size >> UInt64($0) & 1 == 1 }
+        guard bytes.count == heights.count * 32 else { return nil }
+        subtrees = heights.enumerated().map { i, h in (h, Array(bytes[(i * 32)..<(i * 32 + 32)])) }
+        self.size = size
+    }
+
+    /// The subtree roots, largest first, concatenated (for `init(size:bytes:)`).
+    public var bytes: [UInt8] { subtrees.flatMap(\.hash) }
 
     public static func == (a: AuditFrontier, b: AuditFrontier) -> Bool {
         a.size == b.size && a.subtrees.map(\.hash) == b.subtrees.map(\.hash)
@@ -555,8 +603,13 @@ public struct AuditProof: Sendable, Equatable {
 
     /// The proof of record `position` (1-based) among `recordHashes` (hashes of records 1…n), against `head` (of size n).
     public static func make(record: AuditRecord, recordHashes: [[UInt8]], head: AuditHead) -> AuditProof {
-        let leaves = recordHashes.prefix(Int(head.position)).map(AuditTree.leaf)
-        return AuditProof(record: record, path: AuditTree.path(Int(record.position) - 1, leaves[...]), head: head)
+        make(records: [record], recordHashes: recordHashes, head: head)[0]
+    }
+
+    /// The proofs of several records against one head: the tree is built once (O(n)), each path is O(log n).
+    public static func make(records: [AuditRecord], recordHashes: [[UInt8]], head: AuditHead) -> [AuditProof] {
+        let levels = AuditTree.levels(recordHashes.prefix(Int(head.position)).map(AuditTree.leaf))
+        return records.map { AuditProof(record: $0, path: AuditTree.path(Int($0.position) - 1, levels: levels), head: head) }
     }
 }
 
@@ -570,6 +623,13 @@ public struct AuditVerification: Sendable, Equatable, Codable {
     public var problem: String?
 
     public var ok: Bool { firstBad == nil }
+
+    public init(records: UInt64, headsChecked: Int, firstBad: UInt64?, problem: String?) {
+        self.records = records
+        self.headsChecked = headsChecked
+        self.firstBad = firstBad
+        self.problem = problem
+    }
 
     /// Verifies a run of records and the signed heads over them (all in memory; a store
     /// streams its rows through `AuditVerifier` instead).

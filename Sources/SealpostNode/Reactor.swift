@@ -273,6 +273,7 @@ final class Reactor {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
+        auditPeerChanges()
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         lastPruneNs = now

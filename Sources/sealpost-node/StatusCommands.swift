@@ -134,6 +134,10 @@ func renderStatus(_ s: [String: Any]) -> String {
     if let f = s["files"] as? [String: Any] {
         out.append("files     \(f["files"] ?? 0) (\(bytes(f["bytes"] as? Int ?? 0))): \(f["uploading"] ?? 0) uploading, \(f["pulling"] ?? 0) pulling from other nodes, \(f["sending"] ?? 0) being sent; \(bytes(f["free_bytes"] as? Int ?? 0)) free, quota \(f["quota_mb"] ?? 0) MiB per user")
     }
+    if let a = s["audit"] as? [String: Any] {
+        let signed = (a["last_signed"] as? String).map { "signed through \(a["signed_through"] ?? 0) at \($0)" } ?? "never signed"
+        out.append("audit     \(a["records"] ?? 0) records, \(signed) (every \(a["sign_every_s"] ?? 0) s when changed)")
+    }
     out.append("rates     last minute: \(rates["in_last_minute"] ?? 0) in, \(rates["out_last_minute"] ?? 0) out, \(rates["relayed_last_minute"] ?? 0) relayed")
     let peers = s["peers"] as? [[String: Any]] ?? []
     out.append("")

@@ -44,7 +44,7 @@ final class AuditChainTests: XCTestCase {
             .userRemoved(user: "a", by: "operator"), .userRekeyed(user: "a", by: "operator"),
             .inviteCreated(invite: "ab12", user: "a", rekey: true, by: "operator"),
             .inviteUsed(invite: "ab12", user: "a"), .inviteRevoked(invite: "ab12", user: "a", by: "operator"),
-            .peerAdded(peer: "traffic", by: "operator"), .peerRemoved(peer: "traffic", by: "operator"),
+            .peerAdded(peer: "traffic", key: [UInt8](repeating: 3, count: 32), by: "operator"), .peerRemoved(peer: "traffic", by: "operator"),
             .directoryForget(address: "old@traffic", by: "operator"), .directoryUnpin(node: "traffic", by: "operator"),
             .backup(destination: "/var/backups/hq-1", by: "operator"), .restore(source: "/var/backups/hq-1", epoch: 42, by: "operator"),
             .officerGranted(user: "sun", by: "operator"), .officerRevoked(user: "sun", by: "operator"),
@@ -95,7 +95,9 @@ final class AuditChainTests: XCTestCase {
         for n in 1...33 {
             f.append(recordHash: records[n - 1].hash)
             XCTAssertEqual(f.root, AuditTree.root(records.prefix(n).map { AuditTree.leaf($0.hash) }[...]), "size \(n)")
+            XCTAssertEqual(AuditFrontier(size: f.size, bytes: f.bytes), f, "kept and read back at size \(n)")
         }
+        XCTAssertNil(AuditFrontier(size: 5, bytes: [UInt8](repeating: 0, count: 32)), "5 leaves are two subtrees")
         // RFC 6962's shape: three leaves hash as node(node(l0, l1), l2).
         let l = records.prefix(3).map { AuditTree.leaf($0.hash) }
         XCTAssertEqual(AuditTree.root(l[...]), AuditTree.node(AuditTree.node(l[0], l[1]), l[2]))
@@ -108,6 +110,7 @@ final class AuditChainTests: XCTestCase {
             let h = head(records, at: n)
             for p in 1...n {
                 let proof = AuditProof.make(record: records[p - 1], recordHashes: hashes, head: h)
+                XCTAssertEqual(proof.path, AuditTree.path(p - 1, hashes.prefix(n).map(AuditTree.leaf)[...]), "bottom-up = RFC 6962's recursion")
                 XCTAssertLessThanOrEqual(proof.path.count, 5)
                 XCTAssertNoThrow(try proof.verify(nodeKey: key.publicKey), "record \(p) of \(n)")
             }
@@ -209,8 +212,8 @@ final class AuditChainTests: XCTestCase {
         XCTAssertTrue(v.problem!.contains("cut"), v.problem!)
         // Cut, then new records appended in their place: the head's root no longer matches.
         var rewritten = Array(records.prefix(9))
-        rewritten.append(AuditRecord(position: 10, time: 1, event: .peerAdded(peer: "x", by: "operator"), prev: records[8].hash))
-        rewritten.append(AuditRecord(position: 11, time: 1, event: .peerAdded(peer: "y", by: "operator"), prev: rewritten[9].hash))
+        rewritten.append(AuditRecord(position: 10, time: 1, event: .peerRemoved(peer: "x", by: "operator"), prev: records[8].hash))
+        rewritten.append(AuditRecord(position: 11, time: 1, event: .peerRemoved(peer: "y", by: "operator"), prev: rewritten[9].hash))
         XCTAssertEqual(verify(rewritten, heads: [head(records, at: 11)]).firstBad, 11)
     }
 

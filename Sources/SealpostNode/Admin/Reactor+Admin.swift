@@ -28,9 +28,8 @@ extension Reactor {
             case "user": answer = userAdmin(request)
             case "officer": answer = officerAdmin(request)
             case "trace": answer = adminTrace(request, routing: message.frames[0])
-            case "audit-head": answer = auditHeadAdmin()
-            case "audit-verify": answer = auditVerifyAdmin()
-            default: answer = ["error": "unknown admin command; use status, pending, federation, user, officer, trace, directory-list, directory-forget, directory-unpin, audit-head or audit-verify"]
+            case "audit-head": answer = auditHeadAdmin(sign: request["sign"] as? Bool ?? true)
+            default: answer = ["error": "unknown admin command; use status, pending, federation, user, officer, trace, directory-list, directory-forget, directory-unpin or audit-head"]
             }
             // nil: the answer goes out with this cycle's commit.
             if let answer { sendAdmin(message.frames[0], answer) }
@@ -103,6 +102,7 @@ extension Reactor {
             "limits": limitsStatus(),
             "files": filesStatus(),
             "trace": traceStatus(),
+            "audit": auditStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "relayed_last_minute": rate.relayedCount,
                       "in_per_s": Double(rate.inCount) / 60, "out_per_s": Double(rate.outCount) / 60,

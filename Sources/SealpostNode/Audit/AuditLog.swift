@@ -36,11 +36,15 @@ struct AuditLog {
     var signedThrough: UInt64 { lastSigned?.position ?? 0 }
     /// When the head is next signed if the log changed (ms since the epoch).
     private(set) var nextSignMs: UInt64 = 0
+    /// The peers (name → CURVE key) as the log last recorded them (`peer_added`, `peer_removed`).
+    var peers: [String: [UInt8]] = [:]
 
-    init(committed: Head = Head(), lastSigned: AuditHead? = nil) {
+    /// - Parameter firstSignMs: when the first periodic signature is due (one interval after the start).
+    init(committed: Head = Head(), lastSigned: AuditHead? = nil, firstSignMs: UInt64 = 0) {
         self.committed = committed
         self.tip = committed
         self.lastSigned = lastSigned
+        self.nextSignMs = firstSignMs
     }
 
     /// Whether this cycle has appended records that wait on the commit.
@@ -80,6 +84,20 @@ struct AuditLog {
     /// A head was signed and stored (after its commit).
     mutating func signed(_ head: AuditHead) {
         if head.position >= signedThrough { lastSigned = head }
+    }
+
+    /// The records that bring the log's peers to `wanted` (the configured ones): a removed peer,
+    /// an added one, and a re-added one for a peer whose key changed. In name order.
+    static func peerChanges(from recorded: [String: [UInt8]], to wanted: [String: [UInt8]]) -> [AuditEvent] {
+        var out: [AuditEvent] = []
+        for name in Set(recorded.keys).union(wanted.keys).sorted() {
+            switch (recorded[name], wanted[name]) {
+            case (.some, nil): out.append(.peerRemoved(peer: name, by: AuditActor.operator))
+            case (let old, .some(let key)) where old != key: out.append(.peerAdded(peer: name, key: key, by: AuditActor.operator))
+            default: break
+            }
+        }
+        return out
     }
 
     /// How long the loop may sleep before the periodic signature is due (nil: nothing to sign).

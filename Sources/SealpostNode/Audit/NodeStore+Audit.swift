@@ -1,4 +1,5 @@
 import SQLite
+import Sodium
 import SealpostCore
 
 /// Which audit records to read (`sealpost-node audit`, the trace answer).
@@ -43,9 +44,11 @@ extension NodeStore {
                 CREATE INDEX IF NOT EXISTS audit_actor ON audit(actor);
                 CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject) WHERE subject <> '';
                 CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
-                -- The node's signatures over the log at a size (the Merkle root of records 1...position).
+                -- The node's signatures over the log at a size (the Merkle root of records 1...position), with
+                -- the tree's right edge there (frontier), so a start reads only the records after the last head.
                 CREATE TABLE IF NOT EXISTS audit_heads(
-                    position INTEGER PRIMARY KEY, time INTEGER NOT NULL, root BLOB NOT NULL, signature BLOB NOT NULL);
+                    position INTEGER PRIMARY KEY, time INTEGER NOT NULL, root BLOB NOT NULL, signature BLOB NOT NULL,
+                    frontier BLOB);
                 PRAGMA user_version = 14;
                 """)
         }
@@ -81,9 +84,21 @@ extension NodeStore {
     }
 
     /// The committed head the reactor starts from: position, hash, Merkle frontier, last event.
+    /// From the latest signed head's frontier when it is kept and fits, then the records after it;
+    /// else from every record.
     func auditHead() throws -> AuditLog.Head {
         var head = AuditLog.Head()
-        for row in try auditRows(after: 0) { head.add(position: row.position, hash: row.hash, kind: row.kind) }
+        if let (position, bytes, root) = try db.first(
+               "SELECT position, frontier, root FROM audit_heads WHERE frontier IS NOT NULL ORDER BY position DESC LIMIT 1",
+               map: { (UInt64(max(0, $0.int(0))), $0.blob(1), $0.blob(2)) }),
+           let frontier = AuditFrontier(size: position, bytes: bytes), frontier.root == root, let last = try auditRecord(at: position) {
+            head.position = position
+            head.hash = last.hash
+            head.frontier = frontier
+            head.lastEvent = UInt64(try db.first("SELECT COALESCE(MAX(position), 0) FROM audit WHERE position <= ? AND kind <> ?",
+                                                 .int(Int64(position)), .int(Int64(AuditKind.auditHeadSigned.rawValue))) { $0.int(0) } ?? 0)
+        }
+        for row in try auditRows(after: head.position) { head.add(position: row.position, hash: row.hash, kind: row.kind) }
         return head
     }
 
@@ -92,6 +107,17 @@ extension NodeStore {
         try db.query("SELECT position, hash, kind FROM audit WHERE position > ? ORDER BY position", .int(Int64(min(position, UInt64(Int64.max))))) {
             (UInt64(max(0, $0.int(0))), $0.blob(1), UInt8(exactly: $0.int(2)).flatMap(AuditKind.init(rawValue:)))
         }
+    }
+
+    /// The peers as the log recorded them: replays `peer_added` and `peer_removed`.
+    func auditPeers() throws -> [String: [UInt8]] {
+        var peers: [String: [UInt8]] = [:]
+        let rows = try db.query("SELECT kind, subject, detail FROM audit WHERE kind IN (?, ?) ORDER BY position",
+                                .int(Int64(AuditKind.peerAdded.rawValue)), .int(Int64(AuditKind.peerRemoved.rawValue))) {
+            ($0.int(0), $0.text(1), $0.blob(2))
+        }
+        for (kind, name, key) in rows { peers[name] = kind == Int64(AuditKind.peerAdded.rawValue) ? key : nil }
+        return peers
     }
 
     /// Records matching `filter`, in position order, at most `limit`.
@@ -139,9 +165,11 @@ extension NodeStore {
 
     // MARK: signed heads
 
-    func insertAuditHead(_ h: AuditHead) throws {
-        try db.run("INSERT OR REPLACE INTO audit_heads(position, time, root, signature) VALUES(?,?,?,?)",
-                   .int(Int64(h.position)), .int(Int64(h.time)), .blob(h.root), .blob(h.signature))
+    /// Stores a signed head, with the tree's frontier at its position when known.
+    func insertAuditHead(_ h: AuditHead, frontier: AuditFrontier? = nil) throws {
+        try db.run("INSERT OR REPLACE INTO audit_heads(position, time, root, signature, frontier) VALUES(?,?,?,?,?)",
+                   .int(Int64(h.position)), .int(Int64(h.time)), .blob(h.root), .blob(h.signature),
+                   frontier.map { $0.size == h.position ? .blob($0.bytes) : .null } ?? .null)
     }
 
     /// Every signed head, oldest first (`node` is this node's name: heads are stored without it).
@@ -162,7 +190,14 @@ extension NodeStore {
     public func auditProof(position: UInt64, node: String) throws -> AuditProof? {
         guard let head = try latestAuditHead(node: node), position >= 1, position <= head.position,
               let stored = try auditRecord(at: position) else { return nil }
-        return AuditProof.make(record: stored.record, recordHashes: try auditHashes(through: head.position), head: head)
+        return try auditProofs(of: [stored.record], head: head).first
+    }
+
+    /// The proofs of `records` (all at or below `head.position`) against `head`, the tree built once.
+    public func auditProofs(of records: [AuditRecord], head: AuditHead) throws -> [AuditProof] {
+        let inside = records.filter { $0.position >= 1 && $0.position <= head.position }
+        guard !inside.isEmpty else { return [] }
+        return AuditProof.make(records: inside, recordHashes: try auditHashes(through: head.position), head: head)
     }
 
     /// Verifies the whole stored log against its signed heads (`audit verify`), one row at a time.
@@ -181,5 +216,35 @@ extension NodeStore {
             result.problem = "record \(bad) has an unknown kind (altered)"
         }
         return result
+    }
+}
+
+extension NodeStore {
+    /// Signs the log's head with `key` if events were appended since the last signed head, in
+    /// one transaction with its checkpoint record (a stopped node's `audit head`; the running
+    /// node signs from its in-memory head instead). Returns the latest signed head.
+    public func signAuditHead(node: String, key: SignKeyPair, time: UInt64 = Clock.nowMs()) throws -> AuditHead? {
+        try begin()
+        do {
+            var frontier = AuditFrontier()
+            var lastEvent: UInt64 = 0
+            for row in try auditRows(after: 0) {
+                frontier.append(recordHash: row.hash)
+                if row.kind != .auditHeadSigned { lastEvent = row.position }
+            }
+            let latest = try latestAuditHead(node: node)
+            guard lastEvent > (latest?.position ?? 0) else {
+                rollback()
+                return latest
+            }
+            let head = AuditHead(node: node, position: frontier.size, root: frontier.root, time: time).signed(with: key)
+            try insertAuditHead(head, frontier: frontier)
+            try appendAudit(.auditHeadSigned(position: head.position, root: head.root), time: time)
+            try commit()
+            return head
+        } catch {
+            rollback()
+            throw error
+        }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import SealpostCore
 
 /// The audit log on the running node (protocol/SPEC.md §15.7): appends in the cycle's
-/// transaction, the periodic signed head, and the admin commands `audit-head` and `audit-verify`.
+/// transaction, the periodic signed head, and the admin command `audit-head`.
 ///
 /// Any concern appends with `try audit(.burnViewed(...))` where the thing happens, inside
 /// the same cycle as the change it records: both commit together or neither does. The
@@ -27,17 +27,27 @@ extension Reactor {
         }
     }
 
-    /// Appends `event`, logging (not throwing) a failure: for events recorded beside work that
-    /// has its own error handling. The cycle is rolled back all the same.
-    func auditOrLog(_ event: AuditEvent, ref: MessageID = .zero) {
-        do { try audit(event, ref: ref) } catch {
-            logger.error("audit record not written; the cycle is rolled back", metadata: ["kind": "\(event.kind.name)", "error": "\(error)"])
-        }
-    }
-
     /// Loads the audit head at start.
     func loadAudit() throws {
-        auditLog = AuditLog(committed: try store.auditHead(), lastSigned: try store.latestAuditHead(node: config.name))
+        auditLog = AuditLog(committed: try store.auditHead(), lastSigned: try store.latestAuditHead(node: config.name),
+                            firstSignMs: Clock.nowMs() + UInt64(config.audit.signEveryS) * 1000)
+        auditLog.peers = try store.auditPeers()
+    }
+
+    /// Records the peers added, removed or re-keyed in node.yaml since the log last said
+    /// (a `peer add` on a running or a stopped node, or a hand edit), and commits.
+    /// From housekeeping and after a config reload; a failed commit is retried there.
+    func auditPeerChanges() {
+        let wanted = Dictionary(config.peers.map { ($0.name, $0.keyBytes) }, uniquingKeysWith: { a, _ in a })
+        let changes = AuditLog.peerChanges(from: auditLog.peers, to: wanted)
+        guard !changes.isEmpty, !batch.isOpen else { return }
+        do {
+            for event in changes { try audit(event) }
+            batch.afterCommit { [weak self] in self?.auditLog.peers = wanted }
+        } catch {
+            logger.warning("peer changes not recorded in the audit log: \(error)")
+        }
+        finishCycle()
     }
 
     /// From the loop: signs the head every `audit.sign_every_s` when the log changed.
@@ -59,7 +69,7 @@ extension Reactor {
                 }
                 guard auditLog.needsSigning else { return }
                 let signed = auditLog.headToSign(node: config.name, time: Clock.nowMs()).signed(with: keys.sign)
-                try store.insertAuditHead(signed)
+                try store.insertAuditHead(signed, frontier: auditLog.committed.frontier)
                 head = signed
             }
             if let head {
@@ -77,30 +87,34 @@ extension Reactor {
         return auditLog.lastSigned
     }
 
+    /// What this node can prove about `filter` (a trace answer, protocol/SPEC.md §15.7.4): the
+    /// matching records, each with its proof against a head signed now if the log changed since
+    /// the last one. Nil when the log holds no such record or the head cannot be signed.
+    /// Commits the head (if one is signed), so call it outside a cycle's writes or at its end.
+    func auditEvidence(_ filter: AuditFilter, limit: Int = 1000) throws -> (head: AuditHead, proofs: [AuditProof])? {
+        let matching = try store.auditRecords(filter, limit: limit).map(\.record)
+        guard !matching.isEmpty else { return nil }
+        guard let head = signAuditHead(), head.position >= matching.last!.position else { return nil }
+        return (head, try store.auditProofs(of: matching, head: head))
+    }
+
     // MARK: admin
 
-    /// `{"cmd": "audit-head"}`: signs the head if the log changed since the last one, and answers it.
-    func auditHeadAdmin() -> [String: Any] {
-        let head = signAuditHead()
+    /// The `audit` member of `status` (protocol/SPEC.md 15.3).
+    func auditStatus() -> [String: Any] {
+        ["records": Int(auditLog.committed.position), "signed_through": Int(auditLog.signedThrough),
+         "last_signed": auditLog.lastSigned.map { Clock.rfc3339(ms: $0.time) } ?? NSNull(),
+         "sign_every_s": config.audit.signEveryS]
+    }
+
+    /// `{"cmd": "audit-head"}`: signs the head if the log changed since the last one (not with
+    /// `"sign": false`), and answers it with the committed position and hash this node holds.
+    func auditHeadAdmin(sign: Bool) -> [String: Any] {
+        let head = sign ? signAuditHead() : auditLog.lastSigned
         var answer: [String: Any] = ["node": config.name, "position": Int(auditLog.committed.position),
                                      "hash": Hex.encode(auditLog.committed.hash), "sign_key": Hex.encode(keys.sign.publicKey)]
         if let head { answer["head"] = Self.json(head) }
         return answer
-    }
-
-    /// `{"cmd": "audit-verify"}`: verifies the stored log against the signed heads, and that it
-    /// ends where this node's head is (a tail cut above the last signed head shows here).
-    func auditVerifyAdmin() -> [String: Any] {
-        do {
-            var result = try store.verifyAudit(node: config.name, nodeKey: keys.sign.publicKey)
-            if result.ok, result.records < auditLog.committed.position {
-                result.firstBad = result.records + 1
-                result.problem = "the log ends at \(result.records) but this node has written \(auditLog.committed.position) records: records \(result.records + 1)…\(auditLog.committed.position) were cut"
-            }
-            return Self.json(result)
-        } catch {
-            return ["error": "cannot read the audit log: \(error)"]
-        }
     }
 
     static func json(_ head: AuditHead) -> [String: Any] {
@@ -108,8 +122,4 @@ extension Reactor {
          "time": Clock.rfc3339(ms: head.time), "time_ms": Int(head.time), "signature": Hex.encode(head.signature)]
     }
 
-    static func json(_ v: AuditVerification) -> [String: Any] {
-        ["ok": v.ok, "records": Int(v.records), "heads_checked": v.headsChecked,
-         "first_bad": v.firstBad.map { Int($0) } ?? NSNull(), "problem": v.problem ?? NSNull()]
-    }
 }

@@ -166,6 +166,7 @@ extension Reactor {
         }
         quotas.changeBurns(user, count: -1, bytes: -taken.envelope.count)
         try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
+        try audit(.burnViewed(id: envelope.id, viewer: address(user), sender: envelope.from), ref: id)
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.pendingBurns -= 1

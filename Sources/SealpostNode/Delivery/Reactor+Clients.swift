@@ -386,6 +386,7 @@ extension Reactor {
             try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
             try store.setMeta("directory_version", Int64(version))
         }
+        try audit(.inviteUsed(invite: invite.id, user: address(invite.user)))
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.localDirectoryVersion = max(self.localDirectoryVersion, version)
@@ -529,6 +530,7 @@ extension Reactor {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         flushRefusedKeys(now: now)
+        auditPeerChanges()
         quotas.pruneBuckets(limits: config.limits, now: now)
         restoreHousekeeping()
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {

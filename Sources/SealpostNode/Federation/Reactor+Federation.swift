@@ -54,9 +54,11 @@ extension Reactor {
             }
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
+                auditPeerChanges()
             }
-            // Quotas, rates and the free-space floor apply at once; so does the trace policy.
+            // Quotas, rates, the free-space floor, the audit signing interval and the trace policy apply at once.
             config.limits = fresh.limits
+            config.audit = fresh.audit
             config.trace = fresh.trace
             tracing.apply(fresh.trace)
         } catch {

@@ -210,8 +210,12 @@ extension Reactor {
             // Who asked this node what, in its own log (after the head it gives, so not in this answer).
             var about = MessageID.zero
             if case .message(let id) = query.subject { about = id }
-            auditOrLog(.traceQueryAnswered(query: MessageID(bytes: query.queryId) ?? .zero, asker: query.origin, about: about,
-                                           records: UInt32(kept.count)))
+            do {
+                try audit(.traceQueryAnswered(query: MessageID(bytes: query.queryId) ?? .zero, asker: query.origin, about: about,
+                                              records: UInt32(kept.count)))
+            } catch {
+                logger.warning("trace answer not recorded in the audit log: \(error)")
+            }
         }
         return Trace.Answer(queryId: query.queryId, node: config.name, asker: query.origin, subject: query.subject, status: .answered,
                             answeredAt: nowMs, records: kept, head: found.head,

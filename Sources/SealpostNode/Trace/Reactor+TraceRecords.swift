@@ -31,10 +31,9 @@ extension Reactor {
                 }
             }
             found.sort { $0.record.position < $1.record.position }
-            let leaves = try store.auditHashes(through: head.position).map(AuditTree.leaf)
-            let records = found.prefix(Trace.maxRecords).map { r -> Trace.Record in
-                let path = AuditTree.path(Int(r.record.position) - 1, leaves[...])
-                return Trace.Record(position: r.record.position, record: r.record.prev + r.record.canonicalBytes, proof: TraceProof.encode(path))
+            let proofs = try store.auditProofs(of: found.prefix(Trace.maxRecords).map(\.record), head: head)
+            let records = proofs.map {
+                Trace.Record(position: $0.record.position, record: $0.record.prev + $0.record.canonicalBytes, proof: TraceProof.encode($0.path))
             }
             var w = WireWriter()
             head.encode(into: &w)
