@@ -48,7 +48,13 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     bytes from its fields and decoded back, the BLAKE2b chain, the RFC 6962
     leaves and roots, the signed head re-signed and verified, the inclusion
     proof (and its failure for an altered record), and the verification of
-    15.7.4 finding an edited, removed, swapped or cut record at its position.
+    15.7.4 finding an edited, removed, swapped or cut record at its position;
+  * forwarding (section 7.9) against forward.json: the origin and hop records
+    re-signed with the users' seeds, the keyed content and recipient-set
+    hashes, the links, the clear header, the sealed content and the
+    provenance block re-encoded, the chain verified, and a forged hop
+    signature, altered content and a removed hop found; the node's
+    countersigned hop statement re-signed.
 
 With `--audit-export FILE` it verifies an archived `sealpost-node audit export`.
 
@@ -2182,6 +2188,124 @@ def check_spec_tables():
               {n: table[n][0] for n in sorted(table)}, {n: spec.get(n) for n in sorted(table)})
 
 
+
+# ---------------------------------------------------------------------------
+# Forwarding (section 7.9) against forward.json.
+
+FWD_CONTEXTS = {"origin": b"sealpost-fwd-origin-v1", "hop": b"sealpost-fwd-hop-v1", "link": b"sealpost-fwd-link-v1",
+                "content": b"sealpost-fwd-content-v1", "rcpt": b"sealpost-fwd-rcpt-v1",
+                "countersign": b"sealpost-fwd-countersign-v1"}
+
+
+def fwd_keyed(key, data):
+    return hashlib.blake2b(data, digest_size=32, key=key).digest()
+
+
+def fwd_origin_fields(o):
+    return (u8(1) + bytes.fromhex(o["id"]) + string(o["sender"]) + string(o["to"]) + u64(o["sent_at"]) + u8(o["content_kind"])
+            + u8(o["scope"]) + u8(o["max_hops"]) + u16(o["max_recipients"]) + bytes.fromhex(o["content_hash"]))
+
+
+def fwd_hop_fields(h, parent):
+    return (string(h["forwarder"]) + string(h["via"]) + u16(h["recipient_count"]) + bytes.fromhex(h["recipient_set"]) + u64(h["at"])
+            + parent)
+
+
+def fwd_recipient_set(key, recipients):
+    unique = sorted(set(recipients), key=lambda a: a.encode())
+    return fwd_keyed(key, FWD_CONTEXTS["rcpt"] + u16(len(unique)) + b"".join(string(r) for r in unique))
+
+
+def fwd_verify_chain(v, origin_encoded, hops_encoded, content, keys, hash_key, envelope_from):
+    """The recipient's check of 7.9.6 on raw records: a list of problems (empty: verified)."""
+    problems = []
+    fields = origin_encoded[:-64]
+    if not ed25519_verifies(keys[v["origin"]["sender"]], FWD_CONTEXTS["origin"] + fields, origin_encoded[-64:]):
+        problems.append("origin signature")
+    content_hash = fields[-32:]
+    if fwd_keyed(hash_key, FWD_CONTEXTS["content"] + u8(v["origin"]["content_kind"]) + content) != content_hash:
+        problems.append("content hash")
+    parent = blake2b_256(FWD_CONTEXTS["link"] + origin_encoded)
+    for i, (h, raw) in enumerate(zip(v["hops"], hops_encoded)):
+        if raw[-64 - 32:-64] != parent:
+            problems.append(f"hop {i + 1} link")
+        if not ed25519_verifies(keys[h["forwarder"]], FWD_CONTEXTS["hop"] + raw[:-64], raw[-64:]):
+            problems.append(f"hop {i + 1} signature")
+        parent = blake2b_256(FWD_CONTEXTS["link"] + raw)
+    if v["hops"][-1]["forwarder"] != envelope_from:
+        problems.append("last forwarder")
+    return problems
+
+
+def check_forward():
+    v = load("forward.json")
+    keys = {}
+    for who, seed in v["seeds"].items():
+        signing = nacl.signing.SigningKey(bytes.fromhex(seed))
+        keys[who] = bytes(signing.verify_key)
+        check(f"forward: the sign key of {who} from its seed", keys[who].hex(), v["public_keys"][who])
+    hash_key = bytes.fromhex(v["hash_key"])
+    content = v["content_utf8"].encode()
+    o = v["origin"]
+    check("forward origin: keyed content hash", fwd_keyed(hash_key, FWD_CONTEXTS["content"] + u8(o["content_kind"]) + content).hex(),
+          o["content_hash"])
+    signed = FWD_CONTEXTS["origin"] + fwd_origin_fields(o)
+    check("forward origin: signed bytes", signed.hex(), o["signed_bytes"])
+    li = nacl.signing.SigningKey(bytes.fromhex(v["seeds"][o["sender"]]))
+    check("forward origin: signature (Ed25519 is deterministic)", li.sign(signed).signature.hex(), o["signature"])
+    origin_encoded = fwd_origin_fields(o) + bytes.fromhex(o["signature"])
+    check("forward origin: encoded", origin_encoded.hex(), o["encoded"])
+    check("forward origin: link", blake2b_256(FWD_CONTEXTS["link"] + origin_encoded).hex(), o["link"])
+    check("forward origin: a guess of the content without the key does not give the hash",
+          blake2b_256(FWD_CONTEXTS["content"] + u8(o["content_kind"]) + content).hex() != o["content_hash"], True)
+    parent = bytes.fromhex(o["link"])
+    hops_encoded = []
+    for i, h in enumerate(v["hops"]):
+        label = f"forward hop {i + 1}"
+        check(f"{label}: recipient set", fwd_recipient_set(hash_key, h["recipients"]).hex(), h["recipient_set"])
+        check(f"{label}: parent is the link of the record before", h["parent"], parent.hex())
+        signed = FWD_CONTEXTS["hop"] + fwd_hop_fields(h, parent)
+        check(f"{label}: signed bytes", signed.hex(), h["signed_bytes"])
+        signer = nacl.signing.SigningKey(bytes.fromhex(v["seeds"][h["forwarder"]]))
+        check(f"{label}: signature", signer.sign(signed).signature.hex(), h["signature"])
+        raw = fwd_hop_fields(h, parent) + bytes.fromhex(h["signature"])
+        check(f"{label}: encoded", raw.hex(), h["encoded"])
+        parent = blake2b_256(FWD_CONTEXTS["link"] + raw)
+        check(f"{label}: link", parent.hex(), h["link"])
+        hops_encoded.append(raw)
+    check("forward: the first hop's via is the origin's to", v["hops"][0]["via"] == o["to"] or v["hops"][0]["via"] == v["hops"][0]["forwarder"], True)
+    header = u8(1) + origin_encoded + u8(len(hops_encoded)) + b"".join(hops_encoded)
+    check("forward: clear header (no offer: content_kind 1)", header.hex(), v["forward_header"])
+    fc = v["forward_content"]
+    sealed = (u8(1) + hash_key + longstr(content) + longstr(fc["note"].encode()) + u16(len(fc["recipients"]))
+              + b"".join(string(r) for r in fc["recipients"]))
+    check("forward: sealed content", sealed.hex(), fc["encoded"])
+    check("forward: the last hop's recipient set matches the sealed list",
+          fwd_recipient_set(hash_key, fc["recipients"]).hex(), v["hops"][-1]["recipient_set"])
+    check("forward: provenance block", (u8(1) + hash_key + origin_encoded + content).hex(), v["provenance_block"])
+    check("forward: flag bit 2, kind 15", (v["origin_flag"], v["forward_kind"]), (4, 15))
+    last = v["hops"][-1]["forwarder"]
+    check("forward: the chain verifies", fwd_verify_chain(v, origin_encoded, hops_encoded, content, keys, hash_key, last), [])
+    bad = bytearray(hops_encoded[1])
+    bad[-1] ^= 1
+    check("forward: a forged hop signature is found",
+          fwd_verify_chain(v, origin_encoded, [hops_encoded[0], bytes(bad)], content, keys, hash_key, last), ["hop 2 signature"])
+    check("forward: altered content is found",
+          fwd_verify_chain(v, origin_encoded, hops_encoded, content.replace(b"Friday", b"Monday"), keys, hash_key, last), ["content hash"])
+    check("forward: a removed hop is found",
+          fwd_verify_chain({**v, "hops": v["hops"][1:]}, origin_encoded, hops_encoded[1:], content, keys, hash_key, last), ["hop 1 link"])
+    c = v["countersign"]
+    statement = (bytes.fromhex(o["id"]) + string(o["sender"]) + string(c["to"]) + u8(c["hop_index"]) + u8(c["role"]) + u8(c["chain"])
+                 + hops_encoded[c["hop_index"] - 1])
+    check("forward countersign: statement", statement.hex(), c["statement"])
+    signed = FWD_CONTEXTS["countersign"] + string(c["node"]) + statement
+    check("forward countersign: signed bytes", signed.hex(), c["signed_bytes"])
+    node = nacl.signing.SigningKey(bytes.fromhex(v["seeds"][c["node"]]))
+    check("forward countersign: signature", node.sign(signed).signature.hex(), c["signature"])
+    check("forward countersign: another node's name does not verify",
+          ed25519_verifies(keys[c["node"]], FWD_CONTEXTS["countersign"] + string("hq") + statement, bytes.fromhex(c["signature"])), False)
+
+
 def main():
     global failed
     if len(sys.argv) == 3 and sys.argv[1] == "--audit-export":
@@ -2194,7 +2318,7 @@ def main():
         return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_audit, check_trace):
+                 check_file, check_audit, check_forward, check_trace):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -548,36 +548,125 @@ extension ForwardHeader {
     ///   - groupMembers: the members of `to` when it is a group whose members the caller knows.
     ///   - knowsUnit: whether a unit is in the caller's federation.
     public func policyRefusal(to: String, limits: ForwardLimits, groupMembers: [String]?, knowsUnit: (String) -> Bool,
-                              explicitOnly: Bool = false) -> String? {
-        guard let last else { return "a forward needs at least one hop record" }
+                              explicitOnly: Bool = false) -> ForwardRefusal? {
+        guard let last else { return ForwardRefusal("chain", "a forward needs at least one hop record") }
         let rule = limits.effective(origin.policy)
         let message = "\(origin.sender)'s message \(origin.id.hex)"
         let scope = explicitOnly ? origin.policy.scope : rule.scope
-        if scope == .none { return "\(message) may not be forwarded (its sender chose --no-forward)" }
+        if scope == .none { return ForwardRefusal("no_forward", "\(message) may not be forwarded (its sender chose --no-forward)") }
         let maxHops = explicitOnly ? (origin.policy.maxHops == 0 ? Int.max : Int(origin.policy.maxHops)) : rule.maxHops
         if hops.count > maxHops {
-            return "\(message) may be forwarded at most \(maxHops) time\(maxHops == 1 ? "" : "s") in a chain; this would be forward \(hops.count)"
+            return ForwardRefusal("hops", "\(message) may be forwarded at most \(maxHops) time\(maxHops == 1 ? "" : "s") in a chain; this would be forward \(hops.count)")
         }
         let maxRecipients = explicitOnly ? (origin.policy.maxRecipients == 0 ? Int.max : Int(origin.policy.maxRecipients)) : rule.maxRecipients
         if Int(last.recipients) > maxRecipients {
-            return "a forward of \(message) may go to at most \(maxRecipients) recipient\(maxRecipients == 1 ? "" : "s") at once (a group counts as one); this one names \(last.recipients)"
+            return ForwardRefusal("fanout", "a forward of \(message) may go to at most \(maxRecipients) recipient\(maxRecipients == 1 ? "" : "s") at once (a group counts as one); this one names \(last.recipients)")
         }
-        guard let dest = Address(to) else { return "'\(to)' is not an address" }
+        guard let dest = Address(to) else { return ForwardRefusal("unit", "'\(to)' is not an address") }
         switch scope {
         case .unit:
-            guard dest.node == origin.unit else { return "\(message) may be forwarded only within unit \(origin.unit); \(to) is at \(dest.node)" }
+            guard dest.node == origin.unit else { return ForwardRefusal("unit", "\(message) may be forwarded only within unit \(origin.unit); \(to) is at \(dest.node)") }
             let outside = (groupMembers ?? []).filter { Address($0)?.node != origin.unit }
             if !outside.isEmpty {
-                return "\(message) may be forwarded only within unit \(origin.unit); group \(to) has members elsewhere: \(outside.prefix(5).joined(separator: ", "))"
+                return ForwardRefusal("unit", "\(message) may be forwarded only within unit \(origin.unit); group \(to) has members elsewhere: \(outside.prefix(5).joined(separator: ", "))")
             }
         case .federation:
-            guard knowsUnit(dest.node) else { return "\(message) may be forwarded only within the federation; \(dest.node) is not in it" }
+            guard knowsUnit(dest.node) else { return ForwardRefusal("federation", "\(message) may be forwarded only within the federation; \(dest.node) is not in it") }
             if let outside = (groupMembers ?? []).first(where: { !knowsUnit(Address($0)?.node ?? "") }) {
-                return "\(message) may be forwarded only within the federation; group \(to) has a member outside it: \(outside)"
+                return ForwardRefusal("federation", "\(message) may be forwarded only within the federation; group \(to) has a member outside it: \(outside)")
             }
         case .anywhere, .unset, .none:
             break
         }
         return nil
     }
+}
+
+/// What a node countersigns in its audit log for each forward it handles (section 7.9.7):
+/// `origin_id:octets[16] originator:string to:string hop_index:u8 role:u8 chain:u8 hop`,
+/// signed by the node's key over `"sealpost-fwd-countersign-v1" || node:string || statement`.
+/// `hop_index` counts from 1 (the hop this envelope is), `role` is 1 forwarder's node,
+/// 2 relay, 3 group home, 4 recipient's node; `chain` is 1 when the chain verified at the
+/// node, 0 when it did not, 2 when a signer's key was unknown there.
+public struct ForwardCountersign: Sendable, Equatable {
+    public enum Role: UInt8, Sendable, CaseIterable {
+        case forwarder = 1, relay = 2, groupHome = 3, destination = 4
+
+        public var name: String {
+            switch self {
+            case .forwarder: return "forwarder"
+            case .relay: return "relay"
+            case .groupHome: return "group_home"
+            case .destination: return "destination"
+            }
+        }
+    }
+
+    public var originID: MessageID
+    public var originator: String
+    /// The forward envelope's recipient (a person or a group).
+    public var to: String
+    public var hopIndex: UInt8
+    public var role: Role
+    /// 1 verified, 0 did not verify, 2 a key was unknown.
+    public var chain: UInt8
+    public var hop: ForwardHop
+
+    static let context = Array("sealpost-fwd-countersign-v1".utf8)
+
+    public init(originID: MessageID, originator: String, to: String, hopIndex: UInt8, role: Role, chain: UInt8, hop: ForwardHop) {
+        self.originID = originID
+        self.originator = originator
+        self.to = to
+        self.hopIndex = hopIndex
+        self.role = role
+        self.chain = chain
+        self.hop = hop
+    }
+
+    public func encode() -> [UInt8] {
+        var w = WireWriter(capacity: 400)
+        w.octets(originID.bytes); w.string(originator); w.string(to); w.u8(hopIndex); w.u8(role.rawValue); w.u8(chain)
+        hop.encode(into: &w)
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> ForwardCountersign {
+        var r = WireReader(bytes)
+        let id = MessageID(bytes: try r.octets(16, "origin_id"))!
+        let originator = try r.string("originator"), to = try r.string("to")
+        let index = try r.u8("hop_index")
+        guard let role = Role(rawValue: try r.u8("role")) else { throw WireError.invalid(field: "role", reason: "unknown role") }
+        let chain = try r.u8("chain")
+        let hop = try ForwardHop.decode(from: &r)
+        try r.expectEnd()
+        return ForwardCountersign(originID: id, originator: originator, to: to, hopIndex: index, role: role, chain: chain, hop: hop)
+    }
+
+    /// The bytes a node named `node` signs.
+    public func signedBytes(node: String) -> [UInt8] {
+        var w = WireWriter(capacity: 450)
+        w.octets(Self.context); w.string(node); w.octets(encode())
+        return w.bytes
+    }
+
+    public func sign(node: String, with key: SignKeyPair) -> [UInt8] { key.sign(signedBytes(node: node)) }
+
+    public func verify(node: String, signature: [UInt8], nodeKey: [UInt8]) -> Bool {
+        SignKeyPair.verify(signature: signature, message: signedBytes(node: node), publicKey: nodeKey)
+    }
+}
+
+/// Why a forward is refused: a short name for audit records and a sentence for the person.
+public struct ForwardRefusal: Sendable, Equatable, Error, CustomStringConvertible {
+    /// `chain`, `no_forward`, `hops`, `fanout`, `unit`, `federation`, `burn`, `view_once`, `file`, `flags`.
+    public var code: String
+    public var reason: String
+
+    public init(_ code: String, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { reason }
 }

@@ -26,8 +26,8 @@ public struct TraceHopView: Sendable, Equatable {
     public var originUnit: String?
     /// For a `forward_hop` record: the hop as the tree shows it (without node and position).
     public var hop: TraceTree.Observation?
-    /// For a `forward_hop` record: the record as the node wrote it.
-    public var record: ForwardHopRecord?
+    /// For a `forward_hop` record: the hop statement as the node wrote it.
+    public var record: ForwardCountersign?
 
     public init?(_ record: AuditRecord) {
         guard let event = try? record.event() else { return nil }
@@ -38,9 +38,9 @@ public struct TraceHopView: Sendable, Equatable {
             hop = nil
             self.record = nil
         case .forwardHop(let id, let forwarder, let bytes, _):
-            guard let r = try? ForwardHopRecord.decode(bytes), r.hop.forwarder == forwarder else { return nil }
-            origin = r.origin.id
-            originUnit = r.origin.unit
+            guard let r = try? ForwardCountersign.decode(bytes), r.hop.forwarder == forwarder else { return nil }
+            origin = r.originID
+            originUnit = Address(r.originator)?.node
             self.record = r
             hop = TraceTree.Observation(node: "", position: record.position, link: r.hop.link, parent: r.hop.parent, forward: id,
                                         forwarder: r.hop.forwarder, via: r.hop.via, to: [r.to], recipients: Int(r.hop.recipients),
@@ -56,9 +56,11 @@ public struct TraceHopView: Sendable, Equatable {
         return { hop.verify(signKey: $0) }
     }
 
-    /// The origin as the record states it (for the tree's root).
+    /// The origin as a first hop's statement states it (for the tree's root): its id, sender and
+    /// link (the first hop's parent); its recipient and time are not in the statement.
     var originRecord: TraceTree.Origin? {
-        record.map { TraceTree.Origin(id: $0.origin.id, link: $0.origin.link, sender: $0.origin.sender, to: $0.origin.to, at: $0.origin.sentAt) }
+        guard let r = record, r.hopIndex == 1 else { return nil }
+        return TraceTree.Origin(id: r.originID, link: r.hop.parent, sender: r.originator, to: "", at: 0)
     }
 }
 

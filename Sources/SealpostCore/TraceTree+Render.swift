@@ -22,7 +22,8 @@ extension TraceTree {
         var lines: [String] = []
         if let o = origin {
             lines.append("message \(o.id.hex)")
-            lines.append("origin: \(o.sender) → \(o.to)  \(Clock.rfc3339(ms: o.at))  unit \(o.unit)")
+            lines.append("origin: \(o.sender)" + (o.to.isEmpty ? "" : " → \(o.to)") + (o.at == 0 ? "" : "  \(Clock.rfc3339(ms: o.at))")
+                         + "  unit \(o.unit)")
         } else {
             lines.append("origin: not reported by any node")
         }
@@ -73,7 +74,10 @@ extension TraceTree {
             "hop_count": allHops.count, "forged": allHops.filter { $0.signature == .forged }.count,
         ]
         if let o = origin {
-            object["origin"] = ["id": o.id.hex, "sender": o.sender, "to": o.to, "unit": o.unit, "at": Clock.rfc3339(ms: o.at)]
+            var root: [String: Any] = ["id": o.id.hex, "sender": o.sender, "unit": o.unit]
+            if !o.to.isEmpty { root["to"] = o.to }
+            if o.at != 0 { root["at"] = Clock.rfc3339(ms: o.at) }
+            object["origin"] = root
         }
         return object
     }
@@ -91,7 +95,7 @@ extension TraceTree {
         }
         var people = Set<String>()
         var edges: [String] = []
-        if let o = origin { people.insert(o.sender); people.insert(o.to) }
+        if let o = origin { people.insert(o.sender); if !o.to.isEmpty { people.insert(o.to) } }
         func walk(_ h: Hop) {
             people.insert(h.forwarder)
             let targets = h.to.isEmpty ? ["\(h.recipients) recipient(s) of \(h.forwarder)"] : h.to
@@ -119,7 +123,9 @@ extension TraceTree {
         if let o = origin {
             lines.append("  \(q("origin")) [shape=ellipse, label=\(q("origin " + String(o.id.hex.prefix(8))))];")
             lines.append("  \(q("origin")) -> \(q(o.sender)) [style=dotted];")
-            lines.append("  \(q(o.sender)) -> \(q(o.to)) [label=\(q("sent " + String(Clock.rfc3339(ms: o.at).dropFirst(11).prefix(8)))), style=bold];")
+            if !o.to.isEmpty {
+                lines.append("  \(q(o.sender)) -> \(q(o.to)) [label=\(q("sent " + String(Clock.rfc3339(ms: o.at).dropFirst(11).prefix(8)))), style=bold];")
+            }
         }
         lines += edges
         for (i, g) in gaps.enumerated() {

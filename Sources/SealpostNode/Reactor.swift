@@ -132,7 +132,7 @@ final class Reactor {
     /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
     var auditLog = AuditLog()
     /// Forwards accepted, refused and countersigned (Forwarding/).
-    var forwarding = ForwardingCounters()
+    var forwarding = ForwardingState()
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SealpostClient
 import SealpostCore
 import SealpostNode
@@ -19,10 +20,10 @@ public final class ForwardFederation {
 
     /// Starts the four nodes (`configure` adjusts each one's settings), enrols everyone, makes
     /// the group and waits until every person is in every node's directory.
-    public init(configure: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
+    public init(logger: Logger = TestNode.logger, configure: @escaping @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
         var made: [String: TestNode] = [:]
         for name in ["hq", "traffic", "district", "school"] {
-            let node = try TestNode(name)
+            let node = try TestNode(name: name, logger: logger)
             try node.start(configure: configure)
             made[name] = node
         }

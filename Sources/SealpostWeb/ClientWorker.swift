@@ -13,6 +13,8 @@ enum WorkerRequest: Sendable {
     case markRead(conversation: String, through: Int64)
     case directory(query: String)
     case search(query: String, limit: Int)
+    /// Forwards received message `id` (protocol/SPEC.md 7.9) to people and groups.
+    case forward(id: String, to: [String], note: String)
 }
 
 /// The client thread's answer: an HTTP status and a JSON body.
@@ -141,7 +143,7 @@ extension ClientWorker {
             self.logger = logger
             let key = try HistoryKey.loadOrCreate(path: HistoryKey.path(profilePath: profilePath), passphrase: passphrase)
             history = try History(path: profilePath + ".history.db", key: key)
-            books = ProfileBooks(profilePath: profilePath, me: me)
+            books = ProfileBooks(profilePath: profilePath, me: me, profile: profile)
             client = try Client(profile: profile)
             client.timeoutMs = 5_000
             books.contacts.load(into: client)
@@ -317,6 +319,16 @@ extension ClientWorker {
                     return .json(["conversation": conversation, "messages": records.map(json), "more": records.count == limit])
                 case .send(let to, let text):
                     return try send(to: to, text: text)
+                case .forward(let id, let to, let note):
+                    // The client checks the origin's policy, the node again (422); it returns once the node stored each.
+                    guard let source = try books.forwards?.source(id) else { return .error("no forwardable message \(id)", status: 404) }
+                    if books.burns.isBurn(source.id) { return .error("burn messages cannot be forwarded", status: 400) }
+                    let targets = to.compactMap(Address.init)
+                    guard targets.count == to.count else { return .error("every recipient must be an address (user@node)", status: 400) }
+                    var groups: [String: [String]] = [:]
+                    for t in targets { if let g = books.groups.groups[t.description] { groups[t.description] = g.members } }
+                    let sent = try client.forward(source, to: targets, groups: groups, note: note)
+                    return .json(["forwarded": source.id.hex, "hop": source.hops.count + 1, "sent": sent.map { ["id": $0.id.hex, "to": $0.to] }])
                 case .markRead(let conversation, let through):
                     try history.markRead(conversation: conversation, through: through)
                     if let c = try history.conversation(conversation) {
@@ -452,6 +464,9 @@ struct HistoryEntry: Equatable {
                                          "members": event.members.map(\.address)]
             text = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
                 .map { String(decoding: $0, as: UTF8.self) } ?? m.text
+        } else if let forward = m.forward {
+            // A forward keeps its line (and a broken chain says so) with its content.
+            text = "[\(forward.summary)] " + (forward.note.isEmpty ? "" : "(\(forward.note)) ") + m.text
         } else {
             text = m.text
         }

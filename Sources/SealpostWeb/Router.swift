@@ -125,6 +125,13 @@ final class Router: HTTPHandler, Sendable {
                 return error(400, "the message is \(body.text.utf8.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)", g)
             }
             return respond(await ask(.send(to: body.to, text: body.text)), g)
+        case ("POST", "/api/forward"):
+            if let r = refuse(g.check(.write, method: method, header: header)) { return r }
+            guard let body: ForwardBody = try await decode(request, g), !body.to.isEmpty, body.to.count <= Forward.maxWireRecipients,
+                  (body.note ?? "").utf8.count <= Forward.maxNoteBytes else {
+                return error(400, "the body must be JSON {\"id\": string, \"to\": [string], \"note\": string (optional, at most 4096 bytes)}", g)
+            }
+            return respond(await ask(.forward(id: body.id, to: body.to, note: body.note ?? "")), g)
         case ("POST", "/api/read"):
             if let r = refuse(g.check(.write, method: method, header: header)) { return r }
             guard let body: ReadBody = try await decode(request, g), Address(body.conversation) != nil, body.through >= 0 else {
@@ -155,6 +162,7 @@ final class Router: HTTPHandler, Sendable {
 
     struct LoginBody: Decodable { var token: String }
     struct SendBody: Decodable { var to: String; var text: String }
+    struct ForwardBody: Decodable { var id: String; var to: [String]; var note: String? }
     struct ReadBody: Decodable { var conversation: String; var through: Int64 }
 
     /// The body as `T`, or nil when it is not JSON of that shape, too long, or not sent as JSON.

@@ -173,7 +173,7 @@ extension SealpostCommand {
                     } else {
                         let hop = source.hops[i - 1]
                         let via = hop.via == hop.forwarder ? "" : " (received through \(hop.via))"
-                        print("  hop \(i)".padding(toLength: 9, withPad: " ", startingAt: 0) + "\(record.signer)\(via) at \(Clock.rfc3339(ms: record.at)) to \(hop.recipients) recipient\(hop.recipients == 1 ? "" : "s"); \(sig)")
+                        print("  hop \(i)".padding(toLength: 10, withPad: " ", startingAt: 0) + "\(record.signer)\(via) at \(Clock.rfc3339(ms: record.at)) to \(hop.recipients) recipient\(hop.recipients == 1 ? "" : "s"); \(sig)")
                     }
                 }
                 switch check.status {

@@ -141,7 +141,7 @@ extension Client {
         var check = header.check(envelopeFrom: envelope.from, envelopeTo: envelope.to, content: content) { [unowned self] in self.signKey(of: $0) }
         // What the origin itself set can be checked here (the forwarder's node applied its own settings too).
         if let broken = header.policyRefusal(to: envelope.to, limits: .standard, groupMembers: nil, knowsUnit: { _ in true }, explicitOnly: true) {
-            check.problems.insert("policy: \(broken)", at: 0)
+            check.problems.insert("policy: \(broken.reason)", at: 0)
             check.status = .forged
         }
         return ReceivedForward(header: header, check: check, note: content.note, recipients: content.recipients)
@@ -164,7 +164,7 @@ extension Client {
         let header = source.header(adding: hop)
         for to in unique.sorted() {
             if let refusal = header.policyRefusal(to: to, limits: limits, groupMembers: groups[to], knowsUnit: { _ in true }) {
-                return refusal
+                return refusal.reason
             }
         }
         return nil

@@ -530,6 +530,7 @@ extension Reactor {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         flushRefusedKeys(now: now)
+        forwarding.forgetChecks()
         auditPeerChanges()
         quotas.pruneBuckets(limits: config.limits, now: now)
         restoreHousekeeping()

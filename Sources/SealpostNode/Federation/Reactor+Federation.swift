@@ -56,9 +56,10 @@ extension Reactor {
                 applyPeers(fresh.peers)
                 auditPeerChanges()
             }
-            // Quotas, rates, the free-space floor, the audit signing interval and the trace policy apply at once.
+            // Quotas, rates, the free-space floor, the audit signing interval, the forwarding and trace policies apply at once.
             config.limits = fresh.limits
             config.audit = fresh.audit
+            config.forwarding = fresh.forwarding
             config.trace = fresh.trace
             tracing.apply(fresh.trace)
         } catch {

@@ -16,7 +16,7 @@ struct ForwardJudge {
 
     enum Verdict: Equatable {
         case accept
-        case refuse(String)
+        case refuse(ForwardRefusal)
     }
 
     var limits: ForwardLimits
@@ -24,21 +24,21 @@ struct ForwardJudge {
     /// Judges the forward `header` sent by `from` to `to`, where `accepted` are the recipients
     /// this node already took the same last hop for.
     func judge(_ header: ForwardHeader, from: String, to: String, accepted: Set<String>, facts: Facts) -> Verdict {
-        guard let last = header.last else { return .refuse("a forward needs at least one hop record") }
+        guard let last = header.last else { return .refuse(ForwardRefusal("chain", "a forward needs at least one hop record")) }
         guard last.forwarder == from else {
-            return .refuse("the last hop of this forward is by \(last.forwarder), but you are \(from)")
+            return .refuse(ForwardRefusal("chain", "the last hop of this forward is by \(last.forwarder), but you are \(from)"))
         }
         let check = header.check(envelopeFrom: from, envelopeTo: to, content: nil, signKey: facts.signKey)
         switch check.status {
         case .verified: break
-        case .forged: return .refuse("the forward's chain does not verify: \(check.problems.joined(separator: "; "))")
-        case .unverifiable: return .refuse("the forward's chain cannot be checked here: \(check.problems.joined(separator: "; "))")
-        }
-        if !accepted.contains(to) && accepted.count >= Int(last.recipients) {
-            return .refuse("this forward names \(last.recipients) recipient\(last.recipients == 1 ? "" : "s") and was already sent to \(accepted.count): \(to) would be one more")
+        case .forged: return .refuse(ForwardRefusal("chain", "the forward's chain does not verify: \(check.problems.joined(separator: "; "))"))
+        case .unverifiable: return .refuse(ForwardRefusal("chain", "the forward's chain cannot be checked here: \(check.problems.joined(separator: "; "))"))
         }
         if let refusal = header.policyRefusal(to: to, limits: limits, groupMembers: facts.groupMembers(to), knowsUnit: facts.knowsUnit) {
             return .refuse(refusal)
+        }
+        if !accepted.contains(to) && accepted.count >= Int(last.recipients) {
+            return .refuse(ForwardRefusal("fanout", "this forward names \(last.recipients) recipient\(last.recipients == 1 ? "" : "s") and was already sent to \(accepted.count): \(to) would be one more"))
         }
         return .accept
     }

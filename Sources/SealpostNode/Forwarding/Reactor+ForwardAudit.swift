@@ -5,46 +5,51 @@ import SealpostCore
 /// hashes, never content.
 extension Reactor {
     enum ForwardEvent {
-        /// A local user's forward was accepted (the forwarder's node).
+        /// A local user's forward was accepted (the forwarder's node): `forward`, then its `forward_hop`.
         case forwarded
-        /// A local user's forward was refused, and why.
-        case refused(reason: String)
-        /// This node handled the forward's hop as a relay, a group's home or a recipient's node.
-        case hop(ForwardRole)
+        /// A local user's forward was refused: `forward_refused`.
+        case refused(ForwardRefusal)
+        /// This node handled the forward's hop as a relay, a group's home or a recipient's node: `forward_hop`.
+        case hop(ForwardCountersign.Role)
     }
 
-    /// Records what this node did with a forward in its audit log.
-    func auditForward(_ event: ForwardEvent, envelope: Envelope, header: ForwardHeader) throws {
+    /// Records what this node did with a forward in its audit log (in the cycle's transaction).
+    /// - Parameters:
+    ///   - envelope: the forward, `from` stamped.
+    ///   - verified: the chain was checked already (the judge accepted it); nil: it is checked here.
+    func auditForward(_ event: ForwardEvent, envelope: Envelope, header: ForwardHeader, verified: Bool = false) throws {
         guard let last = header.last else { return }
-        let check = header.check(envelopeFrom: envelope.from.isEmpty ? last.forwarder : envelope.from, envelopeTo: envelope.to,
-                                 content: nil, signKey: { [unowned self] in self.userSignKey($0) })
-        var metadata: Logger.Metadata = [
-            "origin": "\(header.origin.id.hex)", "originator": "\(header.origin.sender)", "forwarder": "\(last.forwarder)",
-            "to": "\(envelope.to)", "hop": "\(header.hops.count)", "hop_link": "\(Hex.encode(last.link))",
-            "chain": "\(check.status.rawValue)",
-        ]
+        let origin = header.origin
         switch event {
-        case .forwarded: metadata["event"] = "forward"
-        case .refused(let reason): metadata["event"] = "forward_refused"; metadata["reason"] = "\(reason)"
-        case .hop(let role): metadata["event"] = "forward_hop"; metadata["role"] = "\(role.rawValue)"
+        case .refused(let refusal):
+            try audit(.forwardRefused(id: envelope.id, origin: origin.id, by: envelope.from, reason: refusal.code), ref: envelope.id)
+            return try indexForTrace(origin.id)
+        case .forwarded:
+            try audit(.forward(id: envelope.id, origin: origin.id, by: envelope.from, recipientsHash: last.recipientSet,
+                               hops: UInt8(header.hops.count)), ref: envelope.id)
+            try indexForTrace(origin.id)
+        case .hop:
+            break
         }
-        logger.debug("forward audit", metadata: metadata)
-        // The countersigned record a trace reads (protocol/SPEC.md 11.7.2): ids, addresses, times, hashes.
-        let role: ForwardHopRecord.Role
-        switch event {
-        case .refused(let reason):
-            try audit(.forwardRefused(id: envelope.id, origin: header.origin.id, by: last.forwarder, reason: reason), ref: envelope.id)
-            return try indexForTrace(header.origin.id)
-        case .forwarded: role = .forwarder
-        case .hop(.relay): role = .relay
-        case .hop(.groupHome): role = .groupHome
-        case .hop(.destination): role = .destination
+        let role: ForwardCountersign.Role
+        if case .hop(let r) = event { role = r } else { role = .forwarder }
+        // A chain this node checked moments ago (the judge, another recipient of the same hop) is not checked again.
+        let link = last.link
+        let known = verified ? ForwardCheck.Status.verified : forwarding.checked[link]
+        let check = known != nil ? nil : header.check(envelopeFrom: envelope.from, envelopeTo: envelope.to, content: nil) { [unowned self] in
+            self.userSignKey($0)
         }
-        let chain: UInt8 = check.status == .verified ? 0 : check.status == .forged ? 1 : 2
-        let record = ForwardHopRecord(role: role, chain: chain, to: envelope.to, hops: UInt8(clamping: header.hops.count),
-                                      origin: header.origin, hop: last).encode()
-        try audit(.forwardHop(id: envelope.id, forwarder: last.forwarder, hop: record,
-                              countersignature: ForwardHopRecord.countersign(record, with: keys.sign)), ref: envelope.id)
-        try indexForTrace(header.origin.id)
+        let status = known ?? check?.status ?? .forged
+        forwarding.remember(link, status)
+        let chain: UInt8 = status == .verified ? 1 : status == .forged ? 0 : 2
+        let statement = ForwardCountersign(originID: origin.id, originator: origin.sender, to: envelope.to,
+                                           hopIndex: UInt8(header.hops.count), role: role, chain: chain, hop: last)
+        try audit(.forwardHop(id: envelope.id, forwarder: last.forwarder, hop: statement.encode(),
+                              countersignature: statement.sign(node: config.name, with: keys.sign)), ref: envelope.id)
+        try indexForTrace(origin.id)
+        if chain != 1 {
+            logger.warning("forward whose chain does not verify here", metadata: [
+                "origin": "\(origin.id.hex)", "forwarder": "\(last.forwarder)", "role": "\(role.name)", "problem": "\(check?.problems.first ?? "")"])
+        }
     }
 }

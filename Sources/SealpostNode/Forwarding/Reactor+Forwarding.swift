@@ -33,31 +33,33 @@ extension Reactor {
             return (.badRequest, "malformed forward: it must start with its origin and hop records, then its sealed content")
         }
         let me = address(user)
-        let refused: String? = try {
-            if envelope.flags & Burn.fileFlag != 0 { return "view-once files cannot be forwarded" }
-            if envelope.flags & Quote.flag != 0 { return "a forward does not quote: send the note inside it" }
-            if try store.isBurnID(header.origin.id) { return "burn messages cannot be forwarded or quoted" }
+        let refused: ForwardRefusal? = try {
+            if envelope.flags & Burn.fileFlag != 0 { return ForwardRefusal("view_once", "view-once files cannot be forwarded") }
+            if envelope.flags & Quote.flag != 0 { return ForwardRefusal("flags", "a forward does not quote: send the note inside it") }
+            if try store.isBurnID(header.origin.id) { return ForwardRefusal("burn", "burn messages cannot be forwarded or quoted") }
             if let offer = header.offer {
-                if burnFiles[offer.fileId] != nil { return "view-once files cannot be forwarded" }
+                if burnFiles[offer.fileId] != nil { return ForwardRefusal("view_once", "view-once files cannot be forwarded") }
                 guard let file = transfers.files[offer.fileId], file.record.size == offer.cipherSize, file.record.chunks == offer.chunks else {
-                    return "file \(offer.fileId.hex) is no longer on \(config.name) (collected after its retention): it cannot be forwarded; ask its sender to send it again"
+                    return ForwardRefusal("file", "file \(offer.fileId.hex) is no longer on \(config.name) (collected after its retention): it cannot be forwarded; ask its sender to send it again")
                 }
                 guard file.record.owner == user || file.readers["user:\(user)"] != nil else {
-                    return "file \(offer.fileId.hex) was not sent to you: only its recipients may forward it"
+                    return ForwardRefusal("file", "file \(offer.fileId.hex) was not sent to you: only its recipients may forward it")
                 }
             }
             let judge = ForwardJudge(limits: config.forwarding.limits)
             let accepted = try store.forwardRecipients(hop: header.last?.link ?? [])
-            if case .refuse(let reason) = judge.judge(header, from: me, to: envelope.to, accepted: accepted, facts: forwardFacts) {
-                return reason
+            if case .refuse(let refusal) = judge.judge(header, from: me, to: envelope.to, accepted: accepted, facts: forwardFacts) {
+                return refusal
             }
             return nil
         }()
         guard let refused else { return nil }
         forwarding.refused += 1
-        logger.info("forward refused", metadata: ["user": "\(me)", "origin": "\(header.origin.id.hex)", "reason": "\(refused)"])
-        try auditForward(.refused(reason: refused), envelope: envelope, header: header)
-        return (.forwardRefused, refused)
+        logger.info("forward refused", metadata: ["user": "\(me)", "origin": "\(header.origin.id.hex)", "reason": "\(refused.code)"])
+        var stamped = envelope
+        stamped.from = me
+        try auditForward(.refused(refused), envelope: stamped, header: header)
+        return (.forwardRefused, refused.reason)
     }
 
     /// A forward from a local user was accepted (and is new): the recipient counts against its
@@ -72,7 +74,7 @@ extension Reactor {
             try setReader(file, "node:\(next)", fetched: false)
         }
         forwarding.accepted += 1
-        try auditForward(.forwarded, envelope: envelope, header: header)
+        try auditForward(.forwarded, envelope: envelope, header: header, verified: true)
     }
 
     /// The file a forward offers, for the pull at a recipient's node (nil for other kinds).
@@ -93,23 +95,29 @@ extension Reactor {
 
     /// Countersigns the hop of a forward this node handles as `role` (a relay, a group's home,
     /// a recipient's node); the forwarder's node does in `noteForwardAccepted`.
-    func noteForwardHop(_ envelope: Envelope, role: ForwardRole) throws {
+    func noteForwardHop(_ envelope: Envelope, role: ForwardCountersign.Role) throws {
         guard let forward = carried(.forward, in: envelope), let (header, _) = try? ForwardHeader.split(forward.body) else { return }
         forwarding.hops += 1
         try auditForward(.hop(role), envelope: forward, header: header)
     }
 }
 
-/// What a node did with a forward, as its audit record says.
-enum ForwardRole: String {
-    case relay, groupHome = "group_home", destination
-}
-
-/// The node's forwarding counters (status `forwards`).
-struct ForwardingCounters {
+/// The node's forwarding counters (status `forwards`) and the chains it checked lately.
+struct ForwardingState {
     /// Forwards of local users accepted and refused (ERROR 422).
     var accepted: UInt64 = 0
     var refused: UInt64 = 0
     /// Hops countersigned as a relay, group home or destination.
     var hops: UInt64 = 0
+    /// Chains checked lately, by their last hop's link (cleared at housekeeping, and when full):
+    /// a hop handled in several roles or for several local recipients is verified once.
+    private(set) var checked: [[UInt8]: ForwardCheck.Status] = [:]
+
+    mutating func remember(_ link: [UInt8], _ status: ForwardCheck.Status) {
+        if checked.count >= 4096 { checked.removeAll(keepingCapacity: true) }
+        checked[link] = status
+    }
+
+    /// Directory keys may have changed (a re-key): what was checked is checked again.
+    mutating func forgetChecks() { checked.removeAll(keepingCapacity: true) }
 }

@@ -29,12 +29,35 @@ final class ForwardChainTests: XCTestCase {
         XCTAssertTrue(forward.check.records.allSatisfy { $0.signatureValid == true })
         XCTAssertTrue(forward.summary.hasPrefix("forwarded from li@hq — originally by li@hq at "), forward.summary)
         XCTAssertTrue(forward.summary.hasSuffix(", 10 hops"), forward.summary)
-        // Every node countersigned the hops it handled.
+        // Every node countersigned the hops it handled, each statement signed by the node and verified there.
+        var countersigned: [MessageID: Set<ForwardCountersign.Role>] = [:]
         for name in ["hq", "traffic", "district", "school"] {
-            let status = try f.nodes[name]!.status()
-            let forwards = status["forwards"] as? [String: Any] ?? [:]
-            XCTAssertGreaterThan(forwards["hops"] as? Int ?? 0, 0, name)
+            let node = f.nodes[name]!
+            let key = try node.dir.loadKeys().sign.publicKey
+            let records = try Operator.auditRecords(dataDir: node.dir, filter: AuditFilter(kind: .forwardHop))
+            XCTAssertFalse(records.isEmpty, name)
+            for stored in records {
+                guard case let .forwardHop(id, forwarder, hop, signature) = try stored.record.event() else { return XCTFail("not a hop") }
+                let statement = try ForwardCountersign.decode(hop)
+                XCTAssertTrue(statement.verify(node: name, signature: signature, nodeKey: key), "\(name) countersigned")
+                XCTAssertEqual(statement.hop.forwarder, forwarder)
+                XCTAssertEqual(statement.originID, chain.origin)
+                XCTAssertEqual(statement.chain, 1, "the chain verified at \(name)")
+                countersigned[id, default: []].insert(statement.role)
+            }
+            let forwards = try Operator.auditRecords(dataDir: node.dir, filter: AuditFilter(kind: .forward))
+            let local = ForwardFederation.steps.filter { Address($0.forwarder)?.node == name }.count
+            XCTAssertEqual(forwards.count, local, "\(name) recorded each forward of its own people")
         }
+        for (i, ids) in chain.forwards.enumerated() {
+            for id in ids {
+                let roles = countersigned[id] ?? []
+                XCTAssertTrue(roles.contains(.forwarder) && roles.contains(.destination), "hop \(i + 1): \(roles)")
+            }
+        }
+        // The hop through district to school went by traffic and hq (district is reached only through traffic).
+        XCTAssertTrue(countersigned[chain.forwards[1][0]]?.contains(.relay) == true)
+        XCTAssertTrue(countersigned[chain.forwards[3][0]]?.contains(.groupHome) == true, "the group's home countersigned its hop")
         print("forward chain: 10 hops across 4 units in \(String(format: "%.0f", chainMs)) ms (setup \(String(format: "%.0f", setupMs)) ms)")
     }
 }

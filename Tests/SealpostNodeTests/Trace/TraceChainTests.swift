@@ -58,13 +58,13 @@ final class TraceChainTests: XCTestCase {
         var forged = ForwardHop(forwarder: "gao@hq", via: "gao@hq", recipients: 1, recipientSet: [UInt8](repeating: 3, count: 32),
                                 at: Clock.nowMs(), parent: last.link)
         forged.sign(with: faker)
-        let record = ForwardHopRecord(role: .forwarder, chain: 0, to: "leak@school", hops: 11, origin: chain.last.forwardable!.origin,
-                                      hop: forged).encode()
+        let statement = ForwardCountersign(originID: chain.origin, originator: "li@hq", to: "leak@school", hopIndex: 11, role: .forwarder,
+                                           chain: 1, hop: forged)
         let hqKeys = try f.nodes["hq"]!.dir.loadKeys()
         let hqStore = try NodeStore(path: f.nodes["hq"]!.dir.databasePath)
         try hqStore.begin()
-        let appended = try hqStore.appendAudit(.forwardHop(id: MessageID(bytes: Sodium.randomBytes(16))!, forwarder: "gao@hq", hop: record,
-                                                           countersignature: ForwardHopRecord.countersign(record, with: hqKeys.sign)),
+        let appended = try hqStore.appendAudit(.forwardHop(id: MessageID(bytes: Sodium.randomBytes(16))!, forwarder: "gao@hq",
+                                                           hop: statement.encode(), countersignature: statement.sign(node: "hq", with: hqKeys.sign)),
                                                time: Clock.nowMs())
         try hqStore.indexTrace(origin: chain.origin, position: appended.position)
         try hqStore.commit()
