@@ -57,10 +57,11 @@ public struct TraceHopView: Sendable, Equatable {
     }
 
     /// The origin as a first hop's statement states it (for the tree's root): its id, sender and
-    /// link (the first hop's parent); its recipient and time are not in the statement.
+    /// link (the first hop's parent) and recipient (the first hop's `via`); its time is not in the statement.
     var originRecord: TraceTree.Origin? {
         guard let r = record, r.hopIndex == 1 else { return nil }
-        return TraceTree.Origin(id: r.originID, link: r.hop.parent, sender: r.originator, to: "", at: 0)
+        // The first forwarder had it where the origin was sent (a chain that verifies says so, 7.9.6).
+        return TraceTree.Origin(id: r.originID, link: r.hop.parent, sender: r.originator, to: r.hop.via, at: 0)
     }
 }
 
