@@ -57,6 +57,7 @@ struct Tracer {
     private(set) var pending: [[UInt8]: Pending] = [:]
     /// Queries and answers seen (query id, dest, kind), with when they are forgotten.
     private var seen: [SeenKey: UInt64] = [:]
+    private var nextSweepNs: UInt64 = 0
     /// Per asking node: when each answered query of the last minute came.
     private var answered: [String: [UInt64]] = [:]
     /// Per officer: when each trace of the last minute started.
@@ -71,8 +72,8 @@ struct Tracer {
     static let minuteNs: UInt64 = 60_000_000_000
     /// At most this many traces wait at once (each holds one entry per node).
     static let maxPending = 64
-    /// At most this many seen ids are kept (the oldest go first).
-    static let maxSeen = 100_000
+    /// At most this many seen ids are kept; past it, new queries and answers are dropped until old ones expire.
+    var maxSeen = 100_000
 
     init(me: String, timeoutNs: UInt64 = 10_000_000_000, answersPerMinute: Int = 60, tracesPerMinute: Int = 20) {
         self.me = me
@@ -108,7 +109,7 @@ struct Tracer {
             if node == me {
                 actions.append(.answer(query))
             } else {
-                remember(SeenKey(queryId: queryId, dest: node, answer: false), now: now)
+                _ = remember(SeenKey(queryId: queryId, dest: node, answer: false), now: now)
                 actions.append(.sendQuery(query, hops: 0))
             }
         }
@@ -126,14 +127,14 @@ struct Tracer {
         guard query.origin != me, seen[key] == nil else { return .failure(.repeated) }
         if query.dest != me {
             guard hops + 1 < Trace.maxHops else { return .failure(.tooManyHops) }
-            remember(key, now: now)
+            guard remember(key, now: now) else { return .failure(.rateLimited) }
             return .success(.sendQuery(query, hops: hops + 1))
         }
         var times = Self.recent(answered[query.origin] ?? [], now: now)
         guard times.count < answersPerMinute else { return .failure(.rateLimited) }
+        guard remember(key, now: now) else { return .failure(.rateLimited) }
         times.append(now)
         answered[query.origin] = times
-        remember(key, now: now)
         return .success(.answer(query))
     }
 
@@ -146,13 +147,13 @@ struct Tracer {
         guard seen[key] == nil else { return .failure(.repeated) }
         if dest != me {
             guard hops + 1 < Trace.maxHops else { return .failure(.tooManyHops) }
-            remember(key, now: now)
+            guard remember(key, now: now) else { return .failure(.rateLimited) }
             return .success([.sendAnswer(queryId: queryId, origin: origin, dest: dest, hops: hops + 1, answer: answer)])
         }
         guard var p = pending[queryId], let slot = p.results[origin], slot == nil, let result else {
             return .failure(.unknownTrace)
         }
-        remember(key, now: now)
+        _ = remember(key, now: now)
         p.results[origin] = .some(result)
         if p.done {
             pending[queryId] = nil
@@ -179,9 +180,17 @@ struct Tracer {
     /// The earliest deadline of a trace in progress.
     var nextDeadlineNs: UInt64? { pending.values.map(\.deadlineNs).min() }
 
-    private mutating func remember(_ key: SeenKey, now: UInt64) {
-        if seen.count >= Self.maxSeen, let oldest = seen.min(by: { $0.value < $1.value })?.key { seen[oldest] = nil }
+    /// Remembers a query or answer handled; false when the memory is full of live ids (a flood):
+    /// then it is dropped rather than passed on unremembered.
+    private mutating func remember(_ key: SeenKey, now: UInt64) -> Bool {
+        if seen.count >= maxSeen, now >= nextSweepNs {
+            // At most once a second: a flood does not make every query scan the memory.
+            nextSweepNs = now + 1_000_000_000
+            seen = seen.filter { $0.value > now }
+        }
+        guard seen.count < maxSeen else { return false }
         // Long enough for any copy still on its way (a trace lives at most its timeout).
         seen[key] = now + 2 * max(timeoutNs, Self.minuteNs)
+        return true
     }
 }

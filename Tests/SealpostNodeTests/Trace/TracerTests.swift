@@ -101,3 +101,19 @@ final class TracerTests: XCTestCase {
         XCTAssertThrowsError(try TraceConfig(timeoutSeconds: 0).validate())
     }
 }
+
+extension TracerTests {
+    func testAFloodOfQueriesFillsNoMoreThanTheMemoryAndIsDropped() {
+        var t = Tracer(me: "city")
+        t.maxSeen = 3
+        for i in 0..<3 {
+            var q = query(dest: "far")
+            q.queryId = [UInt8](repeating: UInt8(i), count: 16)
+            XCTAssertEqual(t.queryArrived(q, hops: 0, now: 0), .success(.sendQuery(q, hops: 1)))
+        }
+        var fourth = query(dest: "far")
+        fourth.queryId = [UInt8](repeating: 9, count: 16)
+        XCTAssertEqual(t.queryArrived(fourth, hops: 0, now: 1), .failure(.rateLimited), "not passed on unremembered")
+        XCTAssertEqual(t.queryArrived(fourth, hops: 0, now: 10 * 60 * s), .success(.sendQuery(fourth, hops: 1)), "once the old ones expired")
+    }
+}
