@@ -43,13 +43,21 @@ extension Operator {
         guard try store.user(named: user) != nil else {
             throw NodeError.usage("no user '\(user)' on \(config.name); see sealpost-node users")
         }
-        let changed: Bool
+        var changed = false
         do {
+            try store.begin()
             switch action {
-            case .grant: changed = try store.grantOfficer(user, at: Clock.nowMs() / 1000, by: AuditActorName.operator)
+            case .grant: changed = try store.grantOfficer(user, at: Clock.nowMs() / 1000, by: AuditActor.operator)
             case .revoke: changed = try store.revokeOfficer(user)
             }
+            if changed {
+                // In the same transaction: the role and its record are written together or not at all.
+                try store.appendAudit(action == .grant ? .officerGranted(user: address, by: AuditActor.operator)
+                                                       : .officerRevoked(user: address, by: AuditActor.operator), time: Clock.nowMs())
+            }
+            try store.commit()
         } catch {
+            store.rollback()
             throw NodeError.storage("cannot change the officers in \(dataDir.databasePath): \(error); nothing was changed")
         }
         return OfficerChange(address: address, officer: action == .grant, changed: changed, throughRunningNode: false)
@@ -63,9 +71,4 @@ extension Operator {
         defer { store.close() }
         return try store.officers()
     }
-}
-
-/// Who granted a role, as stored (the operator, until audit names more actors).
-enum AuditActorName {
-    static let `operator` = "operator"
 }

@@ -28,7 +28,7 @@ extension Reactor {
         var changed = false
         do {
             try write(ref: .zero) {
-                changed = grant ? try store.grantOfficer(name, at: Clock.nowMs() / 1000, by: AuditActorName.operator)
+                changed = grant ? try store.grantOfficer(name, at: Clock.nowMs() / 1000, by: AuditActor.operator)
                                 : try store.revokeOfficer(name)
             }
             if changed { try noteOfficerChange(user: name, granted: grant) }

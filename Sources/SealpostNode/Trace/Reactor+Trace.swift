@@ -78,7 +78,7 @@ extension Reactor {
             return ["error": "give a message id (32 hex digits) or a viewer code (NODE-XXXX-XXXX)"]
         }
         let now = Clock.monotonicNs()
-        guard tracing.tracer.mayStart(AuditActorName.operator, now: now) else {
+        guard tracing.tracer.mayStart(AuditActor.operator, now: now) else {
             return ["error": "too many traces at once or in the last minute (trace.traces_per_minute); retry in a minute"]
         }
         startTrace(asker: .admin(routing: routing), officer: "", subject: subject, now: now)

@@ -48,6 +48,15 @@ final class TraceNodeTests: XCTestCase {
         XCTAssertThrowsError(try li2.trace(.message(id)))
         XCTAssertEqual(try Operator.officers(dataDir: hq.dir).map(\.user), [])
         XCTAssertThrowsError(try Operator.changeOfficer(dataDir: hq.dir, user: "nobody", action: .grant))
+        // On a stopped node the database is changed directly, with its audit record.
+        hq.stop()
+        let offline = try Operator.changeOfficer(dataDir: hq.dir, user: "li", action: .grant)
+        XCTAssertTrue(offline.changed && !offline.throughRunningNode)
+        let store = try NodeStore(path: hq.dir.databasePath)
+        defer { store.close() }
+        XCTAssertEqual(try store.auditRecords(AuditFilter(kind: .officerGranted)).map(\.record.fields.subject), ["li@hq", "li@hq"])
+        XCTAssertEqual(try store.auditRecords(AuditFilter(kind: .officerRevoked)).count, 1)
+        XCTAssertTrue(try store.verifyAudit(node: "hq", nodeKey: try hq.dir.loadKeys().sign.publicKey).ok)
     }
 
     func testGapsForARefusalAndForANodeThatIsDown() throws {
