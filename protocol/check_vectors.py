@@ -1973,6 +1973,8 @@ def check_audit():
     altered_leaf = tree_leaf(audit_hash(bytes.fromhex(rec["prev"]), audit_canonical(altered)))
     check("audit proof: an altered record is not", tree_verify(altered_leaf, 2, 5, path, root), False)
     check("audit proof: nor the record at another position", tree_verify(leaf, 3, 5, path, root), False)
+    check("audit proof: wire form", (longstr(bytes.fromhex(rec["canonical"])) + bytes.fromhex(rec["prev"]) + u8(len(path))
+                                     + b"".join(path) + bytes.fromhex(head["wire"])).hex(), proof["wire"])
     # Verification (15.7.4) on the vector log and on damaged copies of it.
     heads = [{"position": 5, "root": root, "time": head["time"], "signature": bytes.fromhex(head["signature"])}]
     recs = v["records"]

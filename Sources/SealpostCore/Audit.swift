@@ -321,7 +321,8 @@ public struct AuditRecord: Sendable, Equatable {
     /// The typed event (throws when the fields do not fit the kind).
     public func event() throws -> AuditEvent { try AuditEvent(fields) }
 
-    /// The canonical bytes (without `prev`).
+    /// The canonical bytes (without `prev`). Only for a record that `isEncodable` (every one
+    /// decoded, and every one a node appends): a longer string stops the program.
     public var canonicalBytes: [UInt8] {
         var w = WireWriter(capacity: 48 + fields.actor.utf8.count + fields.subject.utf8.count + fields.ref.count + fields.detail.count)
         w.u64(position)
@@ -359,7 +360,7 @@ public struct AuditRecord: Sendable, Equatable {
             && (fields.ref.isEmpty || fields.ref.count == MessageID.size) && fields.detail.count <= AuditFields.maxDetail
     }
 
-    /// This record's chained hash.
+    /// This record's chained hash (for a record that `isEncodable`).
     public var hash: [UInt8] { Self.chain(prev: prev, canonical: canonicalBytes) }
 
     public static func chain(prev: [UInt8], canonical: [UInt8]) -> [UInt8] {
@@ -440,7 +441,7 @@ public enum AuditTree {
     public static let empty: [UInt8] = Sodium.genericHash([], outputLength: 32)
 
     /// The largest power of two smaller than `n` (n ≥ 2).
-    static func split(_ n: Int) -> Int {
+    public static func split(_ n: Int) -> Int {
         var k = 1
         while k << 1 < n { k <<= 1 }
         return k
@@ -588,6 +589,28 @@ public struct AuditProof: Sendable, Equatable {
             case .notInTree(let p): return "record \(p) does not hash into the signed head's root (altered, or not in that log)"
             }
         }
+    }
+
+    /// The wire form (protocol/SPEC.md §15.7.4): `record:longstr (canonical bytes) || prev:octets[32]
+    /// || path_count:u8 || path_count × octets[32] || head (AuditHead's wire form)`.
+    public func encode(into w: inout WireWriter) {
+        w.longstr(record.canonicalBytes)
+        w.octets(record.prev)
+        w.u8(UInt8(path.count))
+        for p in path { w.octets(p) }
+        head.encode(into: &w)
+    }
+
+    /// Decodes a proof, checking every length (a record over the limits, more than 64 hashes).
+    public static func decode(from r: inout WireReader) throws -> AuditProof {
+        let canonical = try r.longstr("record", max: 4 * AuditFields.maxDetail)
+        let prev = try r.octets(32, "prev")
+        let record = try AuditRecord.decode(canonical, prev: prev)
+        let count = Int(try r.u8("path_count"))
+        guard count <= 64 else { throw WireError.invalid(field: "path_count", reason: "\(count) hashes, limit 64") }
+        var path: [[UInt8]] = []
+        for _ in 0..<count { path.append(try r.octets(32, "path")) }
+        return AuditProof(record: record, path: path, head: try AuditHead.decode(from: &r))
     }
 
     /// Checks the head's signature with `nodeKey`, then that the record hashes into its root.

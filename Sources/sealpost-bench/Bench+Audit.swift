@@ -97,11 +97,11 @@ extension Bench {
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print("audit log: \(count) records in transactions of \(batch)")
-                print(String(format: "  on disk      %.0f bytes per record (table and its 4 indexes, after a checkpoint)", perRecord))
+                print(String(format: "  on disk      %.0f bytes per record (table, its 4 indexes and the kept subtrees, after a checkpoint)", perRecord))
                 print(String(format: "  append       p50 %.1f µs, p99 %.1f µs inside a transaction; commit of %d p50 %.0f µs; %.0f records/s overall",
                              p50, p99, batch, c50, Double(count) / seconds))
                 print(String(format: "  verify       %.2f s for the whole log and its head (%@)", verifyS, verified.ok ? "verified" : "FAILED"))
-                print(String(format: "  proofs       %d against the head in %.3f s (one tree build; %d hashes each)", built.count, proofS,
+                print(String(format: "  proofs       %d against the head in %.3f s (from the kept subtrees; %d hashes each)", built.count, proofS,
                              built.first?.path.count ?? 0))
             }
         }

@@ -48,8 +48,7 @@ extension SealpostNodeCommand {
                     var filter = AuditFilter(since: since.flatMap { AuditTime.parse($0) }, kind: kind.flatMap(AuditKind.init(name:)),
                                              ref: ref.flatMap(MessageID.init(hex:)))
                     if let user { filter.user = user.contains("@") || user == AuditActor.operator ? user : Self.name(user, config: config) }
-                    var records = try Operator.auditRecords(dataDir: options.dir, filter: filter)
-                    if let limit, records.count > limit { records = Array(records.suffix(limit)) }
+                    let records = try Operator.auditRecords(dataDir: options.dir, filter: filter, last: limit)
                     if json { printJSON(["node": config.name, "records": records.map(Operator.auditJSON)]); return }
                     if records.isEmpty { print([since, user, kind, ref].contains { $0 != nil } ? "no audit records match" : "no audit records yet"); return }
                     print(pad("POS", 7) + pad("TIME", 25) + pad("KIND", 21) + "WHAT")

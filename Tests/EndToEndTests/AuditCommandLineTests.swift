@@ -36,6 +36,8 @@ final class AuditCommandLineTests: TempRootTestCase {
         let byUser = try Harness.run(node, ["audit", "--data", data, "--user", "qian", "--kind", "invite_revoked"])
         XCTAssertEqual(byUser.lines.count, 2, byUser.stdout) // the heading and one record
         XCTAssertTrue(byUser.stdout.contains("revoked invite"), byUser.stdout)
+        let lastOne = try Harness.run(node, ["audit", "--data", data, "--limit", "1", "--json"])
+        XCTAssertTrue(lastOne.stdout.contains("\"position\":3") && !lastOne.stdout.contains("\"position\":2"), lastOne.stdout)
         let badKind = try Harness.run(node, ["audit", "--data", data, "--kind", "nonsense"])
         XCTAssertNotEqual(badKind.status, 0)
         XCTAssertTrue(badKind.stderr.contains("burn_viewed"), badKind.stderr)

@@ -117,6 +117,22 @@ final class AuditChainTests: XCTestCase {
         }
     }
 
+    func testProofWireFormRoundTripsAndRefusesBadLengths() throws {
+        let records = log(9)
+        let proof = AuditProof.make(record: records[3], recordHashes: records.map(\.hash), head: head(records, at: 9))
+        var w = WireWriter()
+        proof.encode(into: &w)
+        var r = WireReader(w.bytes)
+        let decoded = try AuditProof.decode(from: &r)
+        try r.expectEnd()
+        XCTAssertEqual(decoded, proof)
+        XCTAssertNoThrow(try decoded.verify(nodeKey: key.publicKey))
+        for cut in [1, 40, w.bytes.count - 1] {
+            var short = WireReader(Array(w.bytes.prefix(cut)))
+            XCTAssertThrowsError(try AuditProof.decode(from: &short), "cut at \(cut)")
+        }
+    }
+
     func testProofFailsForAnAlteredRecordAForgedHeadAndARecordAboveTheHead() throws {
         let records = log(10)
         let h = head(records, at: 8)

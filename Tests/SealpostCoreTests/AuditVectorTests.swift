@@ -39,6 +39,8 @@ final class AuditVectorTests: XCTestCase {
         head.encode(into: &wire)
         let proof = AuditProof.make(record: records[2], recordHashes: records.map(\.hash), head: head)
         XCTAssertNoThrow(try proof.verify(nodeKey: key.publicKey))
+        var proofWire = WireWriter()
+        proof.encode(into: &proofWire)
         let recordObjects: [[String: Any]] = records.map { r in
             ["position": Int(r.position), "time": Int(r.time), "kind": Int(r.fields.kind.rawValue), "kind_name": r.fields.kind.name,
              "actor": r.fields.actor, "subject": r.fields.subject, "ref": Hex.encode(r.fields.ref), "detail": Hex.encode(r.fields.detail),
@@ -46,12 +48,12 @@ final class AuditVectorTests: XCTestCase {
              "leaf": Hex.encode(AuditTree.leaf(r.hash))]
         }
         let object: [String: Any] = [
-            "description": "The audit log (SPEC.md 15.7): five records chained from the genesis, their canonical bytes, hashes and RFC 6962 leaves, the tree root at each size, the head at 5 signed with node sign seed 0x91..0xb0, and the inclusion proof of record 3.",
+            "description": "The audit log (SPEC.md 15.7): five records chained from the genesis, their canonical bytes, hashes and RFC 6962 leaves, the tree root at each size, the head at 5 signed with node sign seed 0x91..0xb0, and the inclusion proof of record 3 (its path and its wire form).",
             "node": "hq", "node_sign_seed": Hex.encode(seq(0x91, 32)), "node_sign_public": Hex.encode(key.publicKey),
             "records": recordObjects, "roots": roots, "empty_root": Hex.encode(AuditTree.empty),
             "head": ["position": 5, "time": Int(head.time), "root": Hex.encode(head.root), "signed_bytes": Hex.encode(head.signedBytes),
                      "signature": Hex.encode(head.signature), "wire": Hex.encode(wire.bytes)],
-            "proof": ["position": 3, "tree_size": 5, "path": proof.path.map { Hex.encode($0) }],
+            "proof": ["position": 3, "tree_size": 5, "path": proof.path.map { Hex.encode($0) }, "wire": Hex.encode(proofWire.bytes)],
         ]
         if VectorTests.writing {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -51,8 +51,10 @@ struct AuditLog {
     var hasPending: Bool { tip.position != committed.position }
 
     /// The record for `event` at `time` (ms), chained to the tip, and its hash; the tip moves on.
-    mutating func append(_ event: AuditEvent, time: UInt64) -> (record: AuditRecord, hash: [UInt8]) {
+    /// - Throws: `NodeError.storage` for an event over the record's limits (nothing changes).
+    mutating func append(_ event: AuditEvent, time: UInt64) throws -> (record: AuditRecord, hash: [UInt8]) {
         let record = AuditRecord(position: tip.position + 1, time: time, event: event, prev: tip.hash)
+        guard record.isEncodable else { throw NodeError.storage("audit record \(event.kind.name) over the limits of protocol/SPEC.md 15.7.1") }
         let hash = record.hash
         tip.add(position: record.position, hash: hash, kind: event.kind)
         return (record, hash)

@@ -44,6 +44,10 @@ extension NodeStore {
                 CREATE INDEX IF NOT EXISTS audit_actor ON audit(actor);
                 CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject) WHERE subject <> '';
                 CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
+                -- The roots of the tree's perfect subtrees of 16 leaves and more (level 4 up, idx from 0), written as
+                -- they complete: an inclusion proof reads O(log² n) of them, never the whole log.
+                CREATE TABLE IF NOT EXISTS audit_subtrees(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+                    PRIMARY KEY(level, idx)) WITHOUT ROWID;
                 -- The node's signatures over the log at a size (the Merkle root of records 1...position), with
                 -- the tree's right edge there (frontier), so a start reads only the records after the last head.
                 CREATE TABLE IF NOT EXISTS audit_heads(
@@ -64,12 +68,52 @@ extension NodeStore {
         return StoredAuditRecord(record: record, hash: s.blob(8))
     }
 
-    /// Writes one record (inside the caller's transaction).
+    /// Writes one record (inside the caller's transaction), and the roots of the perfect subtrees
+    /// of 16 leaves or more that it completes.
     func insertAudit(_ r: AuditRecord, hash: [UInt8]) throws {
         try db.run("INSERT INTO audit(\(Self.auditColumns)) VALUES(?,?,?,?,?,?,?,?,?)",
                    .int(Int64(r.position)), .int(Int64(r.time)), .int(Int64(r.fields.kind.rawValue)),
                    .text(r.fields.actor), .text(r.fields.subject), r.fields.ref.isEmpty ? .null : .blob(r.fields.ref),
                    .blob(r.fields.detail), .blob(r.prev), .blob(hash))
+        var level = Self.storedLevel
+        while level < 63, r.position % (UInt64(1) << UInt64(level)) == 0 {
+            let idx = r.position / (UInt64(1) << UInt64(level)) - 1
+            let root = AuditTree.node(try subtree(level: level - 1, idx: 2 * idx), try subtree(level: level - 1, idx: 2 * idx + 1))
+            try db.run("INSERT OR REPLACE INTO audit_subtrees(level, idx, hash) VALUES(?,?,?)", .int(Int64(level)), .int(Int64(idx)), .blob(root))
+            level += 1
+        }
+    }
+
+    /// Subtrees below this level are computed from the record hashes (at most 8 of them).
+    static let storedLevel = 4
+
+    /// The root of the perfect subtree of `2^level` leaves starting at leaf `idx × 2^level`:
+    /// kept from level 4 up (computed from its leaves if the row is missing), computed below.
+    func subtree(level: Int, idx: UInt64) throws -> [UInt8] {
+        if level >= Self.storedLevel,
+           let hash = try db.first("SELECT hash FROM audit_subtrees WHERE level = ? AND idx = ?", .int(Int64(level)), .int(Int64(idx)), map: { $0.blob(0) }) {
+            return hash
+        }
+        let width = UInt64(1) << UInt64(level)
+        let hashes = try db.query("SELECT hash FROM audit WHERE position > ? AND position <= ? ORDER BY position",
+                                  .int(Int64(idx * width)), .int(Int64((idx + 1) * width))) { $0.blob(0) }
+        return AuditTree.root(hashes.map(AuditTree.leaf)[...])
+    }
+
+    /// The tree hash of leaves `a..<b` (RFC 6962's MTH of that range), from the kept subtrees.
+    func rangeRoot(_ a: UInt64, _ b: UInt64) throws -> [UInt8] {
+        let n = b - a
+        if n & (n - 1) == 0, a % n == 0 { return try subtree(level: n.trailingZeroBitCount, idx: a / n) }
+        let k = UInt64(AuditTree.split(Int(n)))
+        return AuditTree.node(try rangeRoot(a, a + k), try rangeRoot(a + k, b))
+    }
+
+    /// The audit path of leaf `m` in the tree of leaves `a..<b` (RFC 6962 PATH), O(log² n) reads.
+    func auditPath(_ m: UInt64, _ a: UInt64, _ b: UInt64) throws -> [[UInt8]] {
+        guard b - a > 1 else { return [] }
+        let k = UInt64(AuditTree.split(Int(b - a)))
+        if m < a + k { return try auditPath(m, a, a + k) + [try rangeRoot(a + k, b)] }
+        return try auditPath(m, a + k, b) + [try rangeRoot(a, a + k)]
     }
 
     /// Appends `event` after the last stored record, for an operator command on a stopped
@@ -79,6 +123,7 @@ extension NodeStore {
     public func appendAudit(_ event: AuditEvent, time: UInt64) throws -> AuditRecord {
         let last = try db.first("SELECT position, hash FROM audit ORDER BY position DESC LIMIT 1") { (UInt64($0.int(0)), $0.blob(1)) }
         let record = AuditRecord(position: (last?.0 ?? 0) + 1, time: time, event: event, prev: last?.1 ?? AuditRecord.genesis)
+        guard record.isEncodable else { throw NodeError.storage("audit record \(event.kind.name) over the limits of protocol/SPEC.md 15.7.1") }
         try insertAudit(record, hash: record.hash)
         return record
     }
@@ -120,15 +165,16 @@ extension NodeStore {
         return peers
     }
 
-    /// Records matching `filter`, in position order, at most `limit`.
-    public func auditRecords(_ filter: AuditFilter = AuditFilter(), limit: Int = Int.max) throws -> [StoredAuditRecord] {
+    /// Records matching `filter`, in position order, at most `limit` (the first ones, or the last
+    /// ones with `last`).
+    public func auditRecords(_ filter: AuditFilter = AuditFilter(), limit: Int = Int.max, last: Bool = false) throws -> [StoredAuditRecord] {
         var sql = "SELECT \(Self.auditColumns) FROM audit WHERE position > ?"
         var values: [SQLValue] = [.int(Int64(filter.after))]
         if let since = filter.since { sql += " AND time >= ?"; values.append(.int(Int64(min(since, UInt64(Int64.max))))) }
         if let user = filter.user { sql += " AND (actor = ? OR subject = ?)"; values += [.text(user), .text(user)] }
         if let kind = filter.kind { sql += " AND kind = ?"; values.append(.int(Int64(kind.rawValue))) }
         if let ref = filter.ref { sql += " AND ref = ?"; values.append(.blob(ref.bytes)) }
-        sql += " ORDER BY position LIMIT ?"
+        sql += last ? " ORDER BY position DESC LIMIT ?" : " ORDER BY position LIMIT ?"
         values.append(.int(Int64(min(limit, Int(Int64.max)))))
         let statement = try db.statement(sql)
         defer { statement.reset() }
@@ -137,7 +183,7 @@ extension NodeStore {
         while try statement.step() {
             if let r = mapAudit(statement) { out.append(r) }
         }
-        return out
+        return last ? out.reversed() : out
     }
 
     /// Calls `body` with every row in position order (what `audit verify` reads); a row whose
@@ -193,11 +239,13 @@ extension NodeStore {
         return try auditProofs(of: [stored.record], head: head).first
     }
 
-    /// The proofs of `records` (all at or below `head.position`) against `head`, the tree built once.
+    /// The proofs of `records` (those at or below `head.position`) against `head`, each from
+    /// O(log² n) kept subtree roots and record hashes.
     public func auditProofs(of records: [AuditRecord], head: AuditHead) throws -> [AuditProof] {
-        let inside = records.filter { $0.position >= 1 && $0.position <= head.position }
-        guard !inside.isEmpty else { return [] }
-        return AuditProof.make(records: inside, recordHashes: try auditHashes(through: head.position), head: head)
+        // A stored record over the limits was altered: it has no proof (a trace shows it as a gap).
+        try records.filter { $0.position >= 1 && $0.position <= head.position && $0.isEncodable }.map {
+            AuditProof(record: $0, path: try auditPath($0.position - 1, 0, head.position), head: head)
+        }
     }
 
     /// Verifies the whole stored log against its signed heads (`audit verify`), one row at a time.

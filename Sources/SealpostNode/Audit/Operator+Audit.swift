@@ -41,12 +41,12 @@ extension Operator {
         }
     }
 
-    /// The records matching `filter`, oldest first, at most `limit` (the last `limit` when `tail`).
-    public static func auditRecords(dataDir: DataDir, filter: AuditFilter, limit: Int = Int.max) throws -> [StoredAuditRecord] {
+    /// The records matching `filter`, oldest first; with `last`, only the last `last` of them.
+    public static func auditRecords(dataDir: DataDir, filter: AuditFilter, last: Int? = nil) throws -> [StoredAuditRecord] {
         _ = try dataDir.loadConfig()
         let store = try openStore(dataDir)
         defer { store.close() }
-        return try store.auditRecords(filter, limit: limit)
+        return try store.auditRecords(filter, limit: last ?? Int.max, last: last != nil)
     }
 
     /// Signs the head if events were committed since the last one (the running node does it

@@ -22,7 +22,7 @@ extension Reactor {
                 batch.afterCommit { [weak self] in self?.auditLog.committedCycle() }
                 batch.onRollback { [weak self] in self?.auditLog.rolledBack() }
             }
-            let (record, hash) = auditLog.append(event, time: Clock.nowMs())
+            let (record, hash) = try auditLog.append(event, time: Clock.nowMs())
             try store.insertAudit(record, hash: hash)
         }
     }

@@ -150,22 +150,12 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
             }
-            if let trace = top.first(where: { $0.key.string == "trace" })?.value.mapping {
-                for (key, _) in trace {
-                    guard let name = key.string, !TraceConfig.knownKeys.contains(name) else { continue }
-                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'trace.\(name)' (known: \(TraceConfig.knownKeys.sorted().joined(separator: ", ")))")
-                }
-            }
-            if let forwarding = top.first(where: { $0.key.string == "forwarding" })?.value.mapping {
-                for (key, _) in forwarding {
-                    guard let name = key.string, !ForwardingConfig.knownKeys.contains(name) else { continue }
-                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'forwarding.\(name)' (known: \(ForwardingConfig.knownKeys.sorted().joined(separator: ", ")))")
-                }
-            }
-            if let limits = top.first(where: { $0.key.string == "limits" })?.value.mapping {
-                for (key, _) in limits {
-                    guard let name = key.string, !LimitsConfig.knownKeys.contains(name) else { continue }
-                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'limits.\(name)' (known: \(LimitsConfig.knownKeys.sorted().joined(separator: ", ")))")
+            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys), ("trace", TraceConfig.knownKeys),
+                                     ("forwarding", ForwardingConfig.knownKeys)] {
+                guard let mapping = top.first(where: { $0.key.string == section })?.value.mapping else { continue }
+                for (key, _) in mapping {
+                    guard let name = key.string, !known.contains(name) else { continue }
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(section).\(name)' (known: \(known.sorted().joined(separator: ", ")))")
                 }
             }
         }

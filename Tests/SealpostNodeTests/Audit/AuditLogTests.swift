@@ -9,13 +9,13 @@ import XCTest
 final class AuditLogTests: XCTestCase {
     let event = AuditEvent.userDisabled(user: "zhao", by: AuditActor.operator)
 
-    func testCommittedHeadMovesOnlyOnCommit() {
+    func testCommittedHeadMovesOnlyOnCommit() throws {
         var log = AuditLog()
-        let (first, hash1) = log.append(event, time: 10)
+        let (first, hash1) = try log.append(event, time: 10)
         XCTAssertEqual(first.position, 1)
         XCTAssertEqual(first.prev, AuditRecord.genesis)
         XCTAssertEqual(hash1, first.hash)
-        let (second, _) = log.append(event, time: 11)
+        let (second, _) = try log.append(event, time: 11)
         XCTAssertEqual(second.prev, hash1)
         XCTAssertTrue(log.hasPending)
         XCTAssertEqual(log.committed.position, 0)
@@ -25,26 +25,26 @@ final class AuditLogTests: XCTestCase {
         XCTAssertFalse(log.hasPending)
     }
 
-    func testRollbackLeavesTheHeadAndTheNextRecordChainsFromIt() {
+    func testRollbackLeavesTheHeadAndTheNextRecordChainsFromIt() throws {
         var log = AuditLog()
-        let (first, _) = log.append(event, time: 10)
+        let (first, _) = try log.append(event, time: 10)
         log.committedCycle()
         let before = log.committed
-        _ = log.append(event, time: 11)
-        _ = log.append(event, time: 12)
+        _ = try log.append(event, time: 11)
+        _ = try log.append(event, time: 12)
         log.rolledBack()
         XCTAssertEqual(log.committed, before)
         XCTAssertEqual(log.tip, before)
-        let (again, _) = log.append(event, time: 13)
+        let (again, _) = try log.append(event, time: 13)
         XCTAssertEqual(again.position, 2)
         XCTAssertEqual(again.prev, first.hash)
     }
 
-    func testSigningIsDueOnlyAfterCommittedEventsAndNotForItsOwnCheckpoint() {
+    func testSigningIsDueOnlyAfterCommittedEventsAndNotForItsOwnCheckpoint() throws {
         let key = SignKeyPair.generate()
         var log = AuditLog()
         XCTAssertFalse(log.signingDue(nowMs: 1_000, everyMs: 60_000), "an empty log is not signed")
-        _ = log.append(event, time: 10)
+        _ = try log.append(event, time: 10)
         XCTAssertFalse(log.needsSigning, "not committed yet")
         log.committedCycle()
         XCTAssertTrue(log.needsSigning)
@@ -54,19 +54,37 @@ final class AuditLogTests: XCTestCase {
         let head = log.headToSign(node: "hq", time: 61_000).signed(with: key)
         XCTAssertEqual(head.position, 1)
         XCTAssertEqual(head.root, AuditTree.leaf(log.committed.hash))
-        _ = log.append(.auditHeadSigned(position: 1, root: head.root), time: 61_000)
+        _ = try log.append(.auditHeadSigned(position: 1, root: head.root), time: 61_000)
         log.committedCycle()
         log.signed(head)
         XCTAssertFalse(log.needsSigning, "the checkpoint record alone does not call for another head")
         XCTAssertNil(log.msUntilSigning(nowMs: 200_000))
     }
 
-    func testForeignRecordsAreAdopted() {
+    func testAnEventOverTheLimitsIsRefusedAndChangesNothing() throws {
+        var log = AuditLog()
+        XCTAssertThrowsError(try log.append(.userDisabled(user: String(repeating: "x", count: 256), by: AuditActor.operator), time: 1))
+        XCTAssertThrowsError(try log.append(.backup(destination: String(repeating: "/d", count: 2049), by: AuditActor.operator), time: 1))
+        XCTAssertFalse(log.hasPending)
+        XCTAssertEqual(try log.append(event, time: 2).record.position, 1)
+    }
+
+    func testTheSigningIntervalIsReadCheckedAndMisspellingsRefused() throws {
+        XCTAssertEqual(try NodeConfig.parse(yaml: "name: hq\n", file: "node.yaml").audit.signEveryS, 60)
+        XCTAssertEqual(try NodeConfig.parse(yaml: "name: hq\naudit:\n  sign_every_s: 5\n", file: "node.yaml").audit.signEveryS, 5)
+        for bad in ["sign_every_s: 0", "sign_every_s: 86401", "sign_every: 5"] {
+            XCTAssertThrowsError(try NodeConfig.parse(yaml: "name: hq\naudit:\n  \(bad)\n", file: "node.yaml"), bad) { error in
+                XCTAssertTrue("\(error)".contains("audit.sign_every"), "\(error)")
+            }
+        }
+    }
+
+    func testForeignRecordsAreAdopted() throws {
         var log = AuditLog()
         let r = AuditRecord(position: 1, time: 5, event: event, prev: AuditRecord.genesis)
         log.adopt([(1, r.hash, .userDisabled)])
         XCTAssertEqual(log.committed.position, 1)
-        let (next, _) = log.append(event, time: 6)
+        let (next, _) = try log.append(event, time: 6)
         XCTAssertEqual(next.prev, r.hash)
     }
 }

@@ -74,6 +74,8 @@ final class AuditNodeTests: XCTestCase {
 
         let trafficKey = try traffic.dir.loadKeys().curve.publicKey
         try waitForRecord(hq, "directory_forget") { $0 == .directoryForget(address: "traffic", by: AuditActor.operator) }
+        try Operator.removePeer(dataDir: traffic.dir, name: "hq")
+        try waitForRecord(traffic, "peer_removed") { $0 == .peerRemoved(peer: "hq", by: AuditActor.operator) }
         let hqEvents = try events(hq)
         for expected: AuditEvent in [
             .inviteUsed(invite: try XCTUnwrap(try Operator.invites(dataDir: hq.dir).first { $0.user == "alice" }).id, user: "alice@hq"),
@@ -222,6 +224,11 @@ final class AuditNodeTests: XCTestCase {
         try hq.waitFor("two more signing intervals") { s in (s["uptime_s"] as? Int ?? 0) >= 3 }
         XCTAssertEqual(try heads().count, 1)
         XCTAssertEqual(try records(hq).last?.fields.kind, .auditHeadSigned)
+        let status = try XCTUnwrap(try hq.status()["audit"] as? [String: Any])
+        XCTAssertEqual(status["records"] as? Int, 3)
+        XCTAssertEqual(status["signed_through"] as? Int, 2)
+        XCTAssertEqual(status["sign_every_s"] as? Int, 1)
+        XCTAssertNotNil(status["last_signed"] as? String)
 
         // A restart starts from the head's kept frontier: the next head is over the same tree.
         try hq.restart()
