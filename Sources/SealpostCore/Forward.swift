@@ -130,11 +130,51 @@ public struct ForwardLimits: Sendable, Equatable {
     }
 }
 
+/// An origin or hop record: its fields, then the signature of its signer over a context string and them.
+public protocol SignedForwardRecord: Sendable, Equatable {
+    /// The context string the signature covers first.
+    static var context: [UInt8] { get }
+    var signature: [UInt8] { get set }
+    /// The fields before the signature.
+    func fields(into w: inout WireWriter)
+}
+
+extension SignedForwardRecord {
+    /// `context || fields`: what the signer signs.
+    public var signedBytes: [UInt8] {
+        var w = WireWriter(capacity: 200)
+        w.octets(Self.context)
+        fields(into: &w)
+        return w.bytes
+    }
+
+    public mutating func sign(with key: SignKeyPair) { signature = key.sign(signedBytes) }
+
+    public func verify(signKey: [UInt8]) -> Bool {
+        SignKeyPair.verify(signature: signature, message: signedBytes, publicKey: signKey)
+    }
+
+    /// The record as encoded: its fields, then the signature.
+    public func encode(into w: inout WireWriter) {
+        fields(into: &w)
+        w.octets(signature)
+    }
+
+    public func encode() -> [UInt8] {
+        var w = WireWriter(capacity: 200)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    /// What the next record links to (`Forward.link`).
+    public var link: [UInt8] { Forward.link(encode()) }
+}
+
 /// The originator's signed statement of a message (section 7.9.1):
 /// `version:u8=1 id:octets[16] sender:string to:string sent_at:u64 content_kind:u8 scope:u8
 ///  max_hops:u8 max_recipients:u16 content_hash:octets[32] signature:octets[64]`,
 /// signed (Ed25519, the sender's `sign_key`) over `"sealpost-fwd-origin-v1" || the fields before the signature`.
-public struct ForwardOrigin: Sendable, Equatable {
+public struct ForwardOrigin: SignedForwardRecord {
     public var id: MessageID
     public var sender: String
     /// The original recipient: a person or a group.
@@ -160,7 +200,9 @@ public struct ForwardOrigin: Sendable, Equatable {
     /// The origin's unit: the node of its sender.
     public var unit: String { Address(sender)?.node ?? "" }
 
-    private func fields(into w: inout WireWriter) {
+    public static let context = Forward.originContext
+
+    public func fields(into w: inout WireWriter) {
         w.u8(Forward.version)
         w.octets(id.bytes)
         w.string(sender)
@@ -171,30 +213,6 @@ public struct ForwardOrigin: Sendable, Equatable {
         w.u8(policy.maxHops)
         w.u16(policy.maxRecipients)
         w.octets(contentHash)
-    }
-
-    public var signedBytes: [UInt8] {
-        var w = WireWriter(capacity: 200)
-        w.octets(Forward.originContext)
-        fields(into: &w)
-        return w.bytes
-    }
-
-    public mutating func sign(with key: SignKeyPair) { signature = key.sign(signedBytes) }
-
-    public func verify(signKey: [UInt8]) -> Bool {
-        SignKeyPair.verify(signature: signature, message: signedBytes, publicKey: signKey)
-    }
-
-    public func encode(into w: inout WireWriter) {
-        fields(into: &w)
-        w.octets(signature)
-    }
-
-    public func encode() -> [UInt8] {
-        var w = WireWriter(capacity: 200)
-        encode(into: &w)
-        return w.bytes
     }
 
     public static func decode(from r: inout WireReader) throws -> ForwardOrigin {
@@ -223,14 +241,12 @@ public struct ForwardOrigin: Sendable, Equatable {
                              contentHash: hash, signature: signature)
     }
 
-    /// What the first hop links to.
-    public var link: [UInt8] { Forward.link(encode()) }
 }
 
 /// One forward (section 7.9.1):
 /// `forwarder:string via:string recipients:u16 recipient_set:octets[32] at:u64 parent:octets[32] signature:octets[64]`,
 /// signed by the forwarder's `sign_key` over `"sealpost-fwd-hop-v1" || the fields before the signature`.
-public struct ForwardHop: Sendable, Equatable {
+public struct ForwardHop: SignedForwardRecord {
     public var forwarder: String
     /// Where the forwarder received what it forwards: its own address, or the group it came through.
     public var via: String
@@ -255,37 +271,15 @@ public struct ForwardHop: Sendable, Equatable {
         self.signature = signature
     }
 
-    private func fields(into w: inout WireWriter) {
+    public static let context = Forward.hopContext
+
+    public func fields(into w: inout WireWriter) {
         w.string(forwarder)
         w.string(via)
         w.u16(recipients)
         w.octets(recipientSet)
         w.u64(at)
         w.octets(parent)
-    }
-
-    public var signedBytes: [UInt8] {
-        var w = WireWriter(capacity: 200)
-        w.octets(Forward.hopContext)
-        fields(into: &w)
-        return w.bytes
-    }
-
-    public mutating func sign(with key: SignKeyPair) { signature = key.sign(signedBytes) }
-
-    public func verify(signKey: [UInt8]) -> Bool {
-        SignKeyPair.verify(signature: signature, message: signedBytes, publicKey: signKey)
-    }
-
-    public func encode(into w: inout WireWriter) {
-        fields(into: &w)
-        w.octets(signature)
-    }
-
-    public func encode() -> [UInt8] {
-        var w = WireWriter(capacity: 200)
-        encode(into: &w)
-        return w.bytes
     }
 
     public static func decode(from r: inout WireReader) throws -> ForwardHop {
@@ -305,8 +299,6 @@ public struct ForwardHop: Sendable, Equatable {
                           signature: signature)
     }
 
-    /// What the next hop links to.
-    public var link: [UInt8] { Forward.link(encode()) }
 }
 
 /// The clear part of a `forward` envelope (section 7.9.3):

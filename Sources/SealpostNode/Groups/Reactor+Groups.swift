@@ -27,7 +27,7 @@ extension Reactor {
             guard group.isMember(envelope.from) else {
                 return try refuseGroup(envelope, "only members may post to \(groupAddress)")
             }
-            if let problem = forwardGroupProblem(envelope, members: group.members.map(\.address)) {
+            if let problem = try forwardGroupProblem(envelope, members: group.members.map(\.address)) {
                 return try refuseGroup(envelope, problem)
             }
             try noteForwardHop(envelope, role: .groupHome)

@@ -77,8 +77,8 @@ final class ForwardForgeryTests: XCTestCase {
     }
 
     func testContentNeverReachesANodesFilesOrLog() throws {
-        let lines = CollectedLines()
-        var logger = Logger(label: "test.forward") { _ in CollectingHandler(lines: lines) }
+        let lines = LogLines()
+        var logger = Logger(label: "test.forward") { _ in CapturingHandler(lines: lines, logLevel: .trace, withMetadata: true) }
         logger.logLevel = .debug
         let f = try ForwardFederation(logger: logger)
         defer { f.close() }
@@ -109,27 +109,5 @@ final class ForwardForgeryTests: XCTestCase {
         let logged = lines.all
         XCTAssertTrue(logged.contains { $0.contains("forward") || $0.contains("user enrolled") }, "the log was captured")
         XCTAssertFalse(logged.contains { $0.contains(marker) || $0.contains(note) })
-    }
-}
-
-final class CollectedLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
-    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
-}
-
-/// Keeps every line and its metadata, at every level.
-struct CollectingHandler: LogHandler {
-    let lines: CollectedLines
-    var logLevel: Logger.Level = .trace
-    var metadata: Logger.Metadata = [:]
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-             function: String, line: UInt) {
-        lines.append("\(level) \(message) \(self.metadata.merging(metadata ?? [:]) { $1 })")
     }
 }

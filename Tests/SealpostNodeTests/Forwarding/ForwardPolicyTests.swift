@@ -58,6 +58,17 @@ final class ForwardPolicyTests: XCTestCase {
         let team = [ForwardFederation.team: f.teamMembers]
         assertClientRefuses(f, "chen@hq", unit, to: [ForwardFederation.team], groups: team, expect: "only within unit hq")
         assertNodeRefuses(f, "chen@hq", try unchecked(f, "chen@hq", unit, to: [ForwardFederation.team], groups: team), expect: "only within unit hq")
+        // A group homed in the origin's unit with members elsewhere: the client knows its members and refuses; without
+        // that check, chen's node cannot see them and passes it on, and the group's home refuses to fan it out.
+        let traffics = try send(f, from: "bob@traffic", to: "chen@hq", policy: ForwardPolicy(scope: .unit))
+        assertClientRefuses(f, "chen@hq", traffics, to: [ForwardFederation.team], groups: team, expect: "group team@traffic has members elsewhere")
+        let toTeam = try unchecked(f, "chen@hq", traffics, to: [ForwardFederation.team], groups: team)
+        try f.client("chen@hq").store(toTeam[0])
+        let refusal = try f.next("chen@hq") { $0.kind == "group_event" && $0.groupEvent?.op == Group.Event.refused }
+        XCTAssertTrue(refusal.text.contains("may not reach every member of team@traffic under its forward policy; outside it: chen@hq, sun@district"),
+                      refusal.text)
+        let homeRefused = try Operator.auditRecords(dataDir: f.nodes["traffic"]!.dir, filter: AuditFilter(kind: .forwardRefused, ref: toTeam[0].id))
+        XCTAssertEqual(homeRefused.count, 1, "the group's home recorded its refusal")
         let inside = try f.client("chen@hq").forward(unit, to: [Address("gao@hq")!], groups: [:])
         XCTAssertEqual(try f.next("gao@hq") { $0.id == inside[0].id }.forward?.check.status, .verified)
 
@@ -103,10 +114,10 @@ final class ForwardPolicyTests: XCTestCase {
 
         // Every refusal was recorded at the forwarder's node, none elsewhere.
         let refusedAfter = try f.nodes.mapValues { try Operator.auditRecords(dataDir: $0.dir, filter: AuditFilter(kind: .forwardRefused)).count }
-        XCTAssertEqual(refusedAfter["traffic"]! - refusedBefore["traffic"]!, 4, "no-forward, two fan-outs, the reused hop")
+        XCTAssertEqual(refusedAfter["traffic"]! - refusedBefore["traffic"]!, 5, "no-forward, two fan-outs, the reused hop; the group's home")
         XCTAssertEqual(refusedAfter["hq"]! - refusedBefore["hq"]!, 3, "unit (person, group), burn")
         XCTAssertEqual(refusedAfter["school"]! - refusedBefore["school"]!, 1, "hops")
         XCTAssertEqual(refusedAfter["district"]! - refusedBefore["district"]!, 0)
-        XCTAssertEqual((try f.nodes["traffic"]!.status()["forwards"] as? [String: Any])?["refused"] as? Int, 4)
+        XCTAssertEqual((try f.nodes["traffic"]!.status()["forwards"] as? [String: Any])?["refused"] as? Int, 5)
     }
 }

@@ -462,6 +462,8 @@ final class LogLines: Sendable {
 struct CapturingHandler: LogHandler {
     let lines: LogLines
     var logLevel: Logger.Level = .info
+    /// Also keep each line's metadata (for tests that look for what must never be logged).
+    var withMetadata = false
     var metadata: Logger.Metadata = [:]
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -469,7 +471,7 @@ struct CapturingHandler: LogHandler {
     }
     func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
              function: String, line: UInt) {
-        lines.append("\(level) \(message)")
+        lines.append(withMetadata ? "\(level) \(message) \(self.metadata.merging(metadata ?? [:]) { $1 })" : "\(level) \(message)")
     }
 }
 
