@@ -78,6 +78,8 @@ public struct TraceReport: Sendable {
         public var issuedAt: UInt64
         public var node: String
         public var position: UInt64
+        /// When the content viewed was a forward: the message it forwards (what to trace).
+        public var origin: MessageID?
     }
 
     public var tree: TraceTree
@@ -96,6 +98,8 @@ public struct TraceReport: Sendable {
         var observations: [TraceTree.Observation] = []
         var viewers: [Viewer] = []
         var origin = origin
+        /// Hop link → the origin its statement names (for viewed forwards).
+        var origins: [[UInt8]: MessageID] = [:]
         for result in results {
             guard result.state == .answered else {
                 reports.append(.init(node: result.node, state: .gap(result.state.name)))
@@ -156,10 +160,16 @@ public struct TraceReport: Sendable {
                 if case .unchecked = hop.signature, let key = userSignKey(hop.forwarder), let verify = view.verifyHop {
                     hop.signature = verify(key) ? .valid : .forged
                 }
+                origins[hop.link] = view.origin
                 observations.append(hop)
                 if origin == nil, let o = view.originRecord { origin = o }
             }
             reports.append(.init(node: result.node, state: .answered(records: proven)))
+        }
+        // A viewed forward's origin, from the hop its viewer's node countersigned for it.
+        for i in viewers.indices {
+            viewers[i].origin = observations.first { $0.proven && $0.forward == viewers[i].message && $0.node == viewers[i].node }
+                .flatMap { o in origins[o.link] }
         }
         return TraceReport(tree: TraceTree.build(origin: origin, reports: reports, observations: observations), viewers: viewers)
     }

@@ -71,12 +71,13 @@ public enum TraceOutput {
     /// What `--code` prints about a resolved viewer.
     public static func viewerLines(_ v: TraceReport.Viewer) -> [String] {
         ["code \(v.code): viewed by \(v.viewer) at \(Clock.rfc3339(ms: v.issuedAt))",
-         "  message \(v.message.hex)" + (v.sender.isEmpty ? "" : " from \(v.sender)"),
+         "  message \(v.message.hex)" + (v.sender.isEmpty ? "" : " from \(v.sender)")
+            + (v.origin.map { ", a forward of \($0.hex)" } ?? ""),
          "  issued and logged by \(v.node) (audit record \(v.position), proven against its signed head)"]
     }
 
     public static func json(_ v: TraceReport.Viewer) -> [String: Any] {
-        ["code": v.code, "viewer": v.viewer, "message": v.message.hex, "sender": v.sender,
+        ["code": v.code, "viewer": v.viewer, "message": v.message.hex, "sender": v.sender, "origin": v.origin?.hex ?? "",
          "viewed_at": Clock.rfc3339(ms: v.issuedAt), "node": v.node, "position": Int(v.position)]
     }
 }
@@ -112,7 +113,7 @@ extension TraceOutput {
                 throw TraceOutputError("code \(code) was not resolved: " + (why.isEmpty ? "\(code.node) has no record of it" : why))
             }
             viewer = found
-            messageID = found.message
+            messageID = found.origin ?? found.message
             object["viewer"] = json(found)
             lines += viewerLines(found)
         }

@@ -27,7 +27,13 @@ extension Reactor {
             case .code(let code):
                 for r in try store.auditRecords(AuditFilter(user: code, kind: .viewerCode)) where r.record.position <= head.position {
                     found.append(r)
-                    if case .viewerCode(_, _, _, let sender)? = try? r.record.event(), let unit = Address(sender)?.node { origins.insert(unit) }
+                    guard case .viewerCode(_, _, let message, let sender)? = try? r.record.event() else { continue }
+                    if let unit = Address(sender)?.node { origins.insert(unit) }
+                    // A forward viewed: the hop this node countersigned for it names the origin to trace.
+                    for hop in try store.auditRecords(AuditFilter(kind: .forwardHop, ref: message), limit: 4) where hop.record.position <= head.position {
+                        found.append(hop)
+                        if let unit = TraceHopView(hop.record)?.originUnit { origins.insert(unit) }
+                    }
                 }
             }
             found.sort { $0.record.position < $1.record.position }

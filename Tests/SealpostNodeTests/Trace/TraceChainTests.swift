@@ -52,6 +52,21 @@ final class TraceChainTests: XCTestCase {
         XCTAssertEqual(Set(path[1].countersigned.keys), ["district", "traffic", "hq", "school"])
         print(tree.text())
 
+        // 1b. The last recipient's view of the last forward: its watermark code resolves to the viewer,
+        // the forward viewed, and the origin's whole path to them.
+        let mark = try f.client("bob@traffic").viewerMark(for: chain.last.id, burn: false)
+        let run = try TraceOutput.run(id: nil, code: ViewerCode(mark.code), dotPath: nil, svgPath: nil) { subject in
+            TraceReport.build(subject: subject, results: try officer.trace(subject, waitMs: 30_000), nodeKeys: try officer.nodeKeys(),
+                              userSignKey: { Address($0).flatMap { try? officer.lookup($0).signKey } })
+        }
+        let viewer = try XCTUnwrap(run.object["viewer"] as? [String: Any])
+        XCTAssertEqual(viewer["viewer"] as? String, "bob@traffic")
+        XCTAssertEqual(viewer["message"] as? String, chain.last.id.hex)
+        XCTAssertEqual(viewer["origin"] as? String, chain.origin.hex, "the forward's origin is what is traced")
+        XCTAssertEqual((run.object["path"] as? [[String: Any]])?.count, 10, "\(run.lines)")
+        XCTAssertTrue(run.lines.contains { $0.hasSuffix("li@hq → bob@traffic") && $0.contains("forward path: li@hq → bob@traffic → zhao@district") },
+                      run.lines.joined(separator: "\n"))
+
         // 2. A hop record forged into hq's log (a node cannot sign for a person): shown FORGED.
         let last = chain.last.forwardable!.hops.last!
         let faker = SignKeyPair.generate()
