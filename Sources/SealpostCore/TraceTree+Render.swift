@@ -25,7 +25,7 @@ extension TraceTree {
             lines.append("origin: \(o.sender)" + (o.to.isEmpty ? "" : " → \(o.to)") + (o.at == 0 ? "" : "  \(Clock.rfc3339(ms: o.at))")
                          + "  unit \(o.unit)")
         } else {
-            lines.append("origin: not reported by any node")
+            lines.append("origin: not reported by any node (none that answered holds a record of this message)")
         }
         func line(_ h: Hop, _ depth: Int) {
             let indent = String(repeating: "   ", count: depth)
