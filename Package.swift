@@ -57,7 +57,8 @@ let package = Package(
         ]),
 
         .executableTarget(name: "sealpost-node", dependencies: [
-            "SealpostNode", "SealpostCore",
+            // SealpostClient for the trace tool's output (the same tree, DOT and SVG as `sealpost trace`).
+            "SealpostNode", "SealpostCore", "SealpostClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

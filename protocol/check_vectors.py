@@ -2025,6 +2025,139 @@ def check_audit_export(path):
 SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "SPEC.md")
 
 
+# ---------------------------------------------------------------------------
+# Federated trace (SPEC.md 6.28, 6.29, 11.5.14, 11.5.15, 11.7)
+# ---------------------------------------------------------------------------
+
+TRACE_SEED = bytes(range(0x61, 0x61 + 32))  # seq(61, 32): the asking node's signing key
+TRACE_ANSWER_SEED = bytes(range(0x81, 0x81 + 32))  # seq(81, 32): the answering node's
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def trace_subject(kind, subject):
+    return u8(kind) + (octets(subject, 16) if kind == 1 else string(subject))
+
+
+def trace_query_signed(f):
+    return (b"sealpost trace query v1" + octets(f["query_id"], 16) + string(f["origin"]) + string(f["dest"])
+            + u64(f["asked_at"]) + string(f["officer"]) + trace_subject(f["subject_kind"], f["subject"]))
+
+
+def trace_query(f, signature):
+    return (b"\xaa\x5c\x01\x2d" + octets(f["query_id"], 16) + string(f["origin"]) + string(f["dest"]) + u8(f["hops"])
+            + u64(f["asked_at"]) + string(f["officer"]) + trace_subject(f["subject_kind"], f["subject"]) + signature)
+
+
+def trace_answer_unsigned(f):
+    out = (octets(f["query_id"], 16) + string(f["node"]) + string(f["asker"]) + trace_subject(f["subject_kind"], f["subject"])
+           + u8(f["status"]) + string(f["reason"]) + u64(f["answered_at"]) + u16(len(f["records"])))
+    for r in f["records"]:
+        out += u64(r["position"]) + longstr(bytes.fromhex(r["record"])) + longstr(bytes.fromhex(r["proof"]))
+    return out + longstr(bytes.fromhex(f["head"])) + u32(f["truncated"])
+
+
+def trace_answer_body(f, seed):
+    unsigned = trace_answer_unsigned(f)
+    return unsigned + nacl.signing.SigningKey(seed).sign(b"sealpost trace answer v1" + unsigned).signature
+
+
+def viewer_code(text):
+    """Section 11.7.4: (node, token) or None."""
+    parts = text.strip(" \t\r\n").split("-")
+    if len(parts) < 3:
+        return None
+    token = ""
+    for group in parts[-2:]:
+        group = group.upper()
+        if len(group) != 4:
+            return None
+        for c in group:
+            c = "0" if c == "O" else "1" if c in "IL" else c
+            if c not in CROCKFORD:
+                return None
+            token += c
+    node = "-".join(parts[:-2]).lower()
+    return (node, token) if is_name(node) else None
+
+
+def decode_trace_answer(data):
+    r = Reader(data)
+    qid = r.octets(16, "query_id")
+    node, asker = r.string("node"), r.string("asker")
+    if not is_name(node) or not is_name(asker):
+        raise Malformed("node", "not a node name")
+    kind = r.u8("subject_kind")
+    if kind == 1:
+        subject = r.octets(16, "subject")
+    elif kind == 2:
+        subject = r.string("subject")
+        if viewer_code(subject) is None:
+            raise Malformed("subject", "not a viewer code")
+    else:
+        raise Malformed("subject_kind", "not 1 or 2")
+    status = r.u8("status")
+    if status > 1:
+        raise Malformed("status", "not 0 or 1")
+    reason, at, n = r.string("reason"), r.u64("answered_at"), r.u16("count")
+    if n > 4096:
+        raise Malformed("count", "over 4096")
+    records = [(r.u64("position"), r.longstr("record", 65536), r.longstr("proof", 65536)) for _ in range(n)]
+    head, truncated, signature = r.longstr("head", 65536), r.u32("truncated"), r.octets(64, "signature")
+    r.end()
+    if status == 1 and records:
+        raise Malformed("count", "a refusal carries no records")
+    return qid, node, asker, kind, subject, status, reason, at, records, head, truncated, signature
+
+
+def check_trace():
+    v = load("trace.json")
+    q = v["query"]
+    qf = dict(q["fields"], query_id=bytes.fromhex(q["fields"]["query_id"]), subject=bytes.fromhex(q["fields"]["subject"]))
+    key = nacl.signing.SigningKey(TRACE_SEED)
+    check("18.11 asking node key", key.verify_key.encode().hex(), v["asking_node_sign_key"])
+    signature = key.sign(trace_query_signed(qf)).signature
+    check("11.5.14: TRACE-QUERY signed bytes", trace_query_signed(qf).hex(), q["signed"])
+    check("11.5.14: TRACE-QUERY encoding", trace_query(qf, signature).hex(), q["hex"])
+    # hops is not signed: a relay raises it and the signature still holds.
+    relayed = dict(qf, hops=3)
+    check("11.7: a relay's hops do not change the signed bytes", trace_query_signed(relayed), trace_query_signed(qf))
+    for a in v["answers"]:
+        f = dict(a["fields"], query_id=bytes.fromhex(a["fields"]["query_id"]))
+        if f["subject_kind"] == 1:
+            f["subject"] = bytes.fromhex(f["subject"])
+        body = trace_answer_body(f, TRACE_ANSWER_SEED)
+        check(f"11.5.15: answer body ({a['name']})", body.hex(), a["body"])
+        decoded = decode_trace_answer(body)
+        check(f"11.5.15: answer body decodes ({a['name']})", (decoded[1], decoded[5], len(decoded[8])),
+              (f["node"], f["status"], len(f["records"])))
+        frame = (b"\xaa\x5c\x01\x2e" + f["query_id"] + string(f["node"]) + string(f["asker"]) + u8(0) + longstr(body))
+        check(f"11.5.15: TRACE-ANSWER encoding ({a['name']})", frame.hex(), a["hex"])
+    answer_key = nacl.signing.SigningKey(TRACE_ANSWER_SEED).verify_key
+    check("18.11 answering node key", answer_key.encode().hex(), v["answering_node_sign_key"])
+    body = bytes.fromhex(v["answers"][1]["body"])
+    tampered = bytearray(body)
+    tampered[40] ^= 1
+    for name, data, want in (("as signed", body, True), ("one byte changed", bytes(tampered), False)):
+        try:
+            answer_key.verify(b"sealpost trace answer v1" + data[:-64], data[-64:])
+            ok = True
+        except nacl.exceptions.BadSignatureError:
+            ok = False
+        check(f"11.7.2: answer signature {name}", ok, want)
+    for c in v["commands"]:
+        check(f"6.28/6.29: {c['name']} bytes", c["hex"][:8], "aa5c01" + {"TRACE": "1d", "TRACE-RESULT": "1e"}[c["name"]])
+    for case in v["codes"]:
+        got = viewer_code(case["text"])
+        check(f"11.7.4: viewer code '{case['text']}'", list(got) if got else None, case["parsed"])
+    for bad in v["malformed_answers"]:
+        try:
+            decode_trace_answer(bytes.fromhex(bad["hex"]))
+            outcome = "accepted"
+        except Malformed as error:
+            outcome = error.field
+        check(f"11.5.15: malformed answer ({bad['why']})", outcome, bad["field"])
+
+
 def spec_table(heading):
     """{name: id} of the command table under `heading` in SPEC.md."""
     with open(SPEC, encoding="utf-8") as f:
@@ -2047,6 +2180,7 @@ def check_spec_tables():
         spec = spec_table(heading)
         vectors = [(x["command"], x["hex"]) for x in load(file)["vectors"]]
         vectors += [(x["name"], x["hex"]) for x in files[file_key]]
+        vectors += [(x["name"], x["hex"]) for x in load("trace.json")[file_key]]
         got = {name: bytes.fromhex(frame)[3] for name, frame in vectors}
         check(f"{heading[4:]}: every command of SPEC.md has a vector, and every vector a row",
               sorted(got), sorted(spec))
@@ -2186,7 +2320,7 @@ def main():
         return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_audit, check_forward):
+                 check_file, check_audit, check_forward, check_trace):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

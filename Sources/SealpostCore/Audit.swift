@@ -25,6 +25,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
     case officerRevoked = 20
     case traceQueryAnswered = 21
     case auditHeadSigned = 22
+    case viewerCode = 23
 
     public var name: String {
         switch self {
@@ -50,6 +51,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
         case .officerRevoked: return "officer_revoked"
         case .traceQueryAnswered: return "trace_query_answered"
         case .auditHeadSigned: return "audit_head_signed"
+        case .viewerCode: return "viewer_code"
         }
     }
 
@@ -113,6 +115,9 @@ public enum AuditEvent: Sendable, Equatable {
     case traceQueryAnswered(query: MessageID, asker: String, about: MessageID, records: UInt32)
     /// The node signed its head at `position` (tree root `root`): a checkpoint in the chain.
     case auditHeadSigned(position: UInt64, root: [UInt8])
+    /// This node issued viewer code `code` to local user `viewer` for a view of `message`
+    /// (sent by `sender`, "" when this node does not know; protocol/SPEC.md 11.7.4).
+    case viewerCode(code: String, viewer: String, message: MessageID, sender: String)
 
     public var kind: AuditKind {
         switch self {
@@ -138,6 +143,7 @@ public enum AuditEvent: Sendable, Equatable {
         case .officerRevoked: return .officerRevoked
         case .traceQueryAnswered: return .traceQueryAnswered
         case .auditHeadSigned: return .auditHeadSigned
+        case .viewerCode: return .viewerCode
         }
     }
 
@@ -185,6 +191,8 @@ public enum AuditEvent: Sendable, Equatable {
             w.u64(position)
             w.octets(root)
             return f(AuditActor.node, "", nil, w.bytes)
+        case .viewerCode(let code, let viewer, let message, let sender):
+            return f(viewer, code, message, Array(sender.utf8))
         }
     }
 
@@ -251,6 +259,9 @@ public enum AuditEvent: Sendable, Equatable {
             let root = try reader.octets(32, "root")
             try reader.expectEnd()
             self = .auditHeadSigned(position: position, root: root)
+        case .viewerCode:
+            guard ViewerCode(r.subject) != nil else { throw WireError.invalid(field: "subject", reason: "viewer_code: not a viewer code") }
+            self = .viewerCode(code: r.subject, viewer: r.actor, message: try id(r.ref[...], "ref"), sender: try text(d))
         }
     }
 }

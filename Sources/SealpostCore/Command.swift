@@ -98,6 +98,10 @@ public enum Command: Sendable, Equatable {
     case fileGet(fileId: FileID, from: UInt32, count: UInt32)
     /// C→N: this recipient has the whole file (the node may collect it).
     case fileDone(fileId: FileID)
+    /// C→N: a trace (officers: `message`, `code`) or a viewer code for a view (`mark`, anyone).
+    case trace(requestId: UInt32, op: Trace.Operation, subject: Trace.Subject)
+    /// N→C: the answer to TRACE: for `mark` the code issued, else every node's state and signed answer.
+    case traceResult(requestId: UInt32, op: Trace.Operation, code: String, nodes: [Trace.NodeResult])
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -130,6 +134,8 @@ public enum Command: Sendable, Equatable {
         case .fileChunk: return .fileChunk
         case .fileGet: return .fileGet
         case .fileDone: return .fileDone
+        case .trace: return .trace
+        case .traceResult: return .traceResult
         }
     }
 
@@ -198,6 +204,11 @@ public enum Command: Sendable, Equatable {
             w.octets(fileId.bytes); w.u32(from); w.u32(count)
         case let .fileDone(fileId):
             w.octets(fileId.bytes)
+        case let .trace(requestId, op, subject):
+            w.u32(requestId); w.u8(op.rawValue); subject.encode(into: &w)
+        case let .traceResult(requestId, op, code, nodes):
+            w.u32(requestId); w.u8(op.rawValue); w.string(code); w.u16(UInt16(nodes.count))
+            for n in nodes { w.string(n.node); w.u8(n.state.rawValue); w.longstr(n.answer) }
         }
         return w.bytes
     }
@@ -276,6 +287,8 @@ public enum Command: Sendable, Equatable {
             command = .nodeList(requestId: requestId, nodes: nodes)
         case .fileBegin, .fileStatus, .fileChunk, .fileGet, .fileDone:
             command = try decodeFile(id, &r)
+        case .trace, .traceResult:
+            command = try decodeTrace(id, &r)
         }
         try r.expectEnd()
         return command
@@ -324,6 +337,8 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
     case fileChunk = 0x1A
     case fileGet = 0x1B
     case fileDone = 0x1C
+    case trace = 0x1D
+    case traceResult = 0x1E
 
     /// The command's name in protocol/SPEC.md.
     public var name: String {
@@ -353,15 +368,17 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
         case .fileChunk: return "FILE-CHUNK"
         case .fileGet: return "FILE-GET"
         case .fileDone: return "FILE-DONE"
+        case .trace: return "TRACE"
+        case .traceResult: return "TRACE-RESULT"
         }
     }
 
     public var direction: CommandDirection {
         switch self {
         case .enroll, .lookup, .send, .attach, .ack, .ping, .detach, .directory, .view, .nodeKeys,
-             .fileBegin, .fileGet, .fileDone:
+             .fileBegin, .fileGet, .fileDone, .trace:
             return .clientToNode
-        case .enrolled, .entry, .stored, .deliver, .synced, .pong, .error, .entries, .viewing, .nodeList, .fileStatus:
+        case .enrolled, .entry, .stored, .deliver, .synced, .pong, .error, .entries, .viewing, .nodeList, .fileStatus, .traceResult:
             return .nodeToClient
         case .fileChunk:
             return .both

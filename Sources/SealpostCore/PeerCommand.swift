@@ -51,6 +51,8 @@ public enum PeerCommandID: UInt8, Sendable, CaseIterable {
     case fileData = 0x2A
     case fileHave = 0x2B
     case filePulled = 0x2C
+    case traceQuery = 0x2D
+    case traceAnswer = 0x2E
 
     /// The command's name in protocol/SPEC.md.
     public var name: String {
@@ -68,13 +70,15 @@ public enum PeerCommandID: UInt8, Sendable, CaseIterable {
         case .fileData: return "FILE-DATA"
         case .fileHave: return "FILE-HAVE"
         case .filePulled: return "FILE-PULLED"
+        case .traceQuery: return "TRACE-QUERY"
+        case .traceAnswer: return "TRACE-ANSWER"
         }
     }
 
     public var direction: PeerCommandDirection {
         switch self {
         case .hello: return .both
-        case .relay, .ping, .directoryRequest, .filePull, .filePulled: return .nodeToServer
+        case .relay, .ping, .directoryRequest, .filePull, .filePulled, .traceQuery, .traceAnswer: return .nodeToServer
         case .relayed, .pong, .directorySnapshot, .fileData, .fileHave: return .serverToNode
         case .routes, .summary: return .published
         }
@@ -119,6 +123,11 @@ public enum PeerCommand: Sendable, Equatable {
     case fileHave(fileId: FileID, have: UInt32, known: Bool)
     /// The pulling node holds the whole file now (the origin may collect it).
     case filePulled(fileId: FileID)
+    /// A trace query on its way from `query.origin` to `query.dest`, hop by hop (SPEC 11.7);
+    /// `hops` counts the nodes it passed.
+    case traceQuery(query: Trace.Query, hops: UInt8)
+    /// A node's signed answer (`Trace.Answer`) on its way back from `origin` to the asker `dest`.
+    case traceAnswer(queryId: [UInt8], origin: String, dest: String, hops: UInt8, answer: [UInt8])
 
     /// The command's id: its entry in the table of protocol/SPEC.md 11.4.
     public var commandID: PeerCommandID {
@@ -136,6 +145,8 @@ public enum PeerCommand: Sendable, Equatable {
         case .fileData: return .fileData
         case .fileHave: return .fileHave
         case .filePulled: return .filePulled
+        case .traceQuery: return .traceQuery
+        case .traceAnswer: return .traceAnswer
         }
     }
 
@@ -199,6 +210,10 @@ public enum PeerCommand: Sendable, Equatable {
             w.octets(fileId.bytes); w.u32(have); w.u8(known ? 1 : 0)
         case let .filePulled(fileId):
             w.octets(fileId.bytes)
+        case let .traceQuery(query, hops):
+            query.encode(into: &w, hops: hops)
+        case let .traceAnswer(queryId, origin, dest, hops, answer):
+            w.octets(queryId); w.string(origin); w.string(dest); w.u8(hops); w.longstr(answer)
         }
         return w.bytes
     }
@@ -289,6 +304,15 @@ public enum PeerCommand: Sendable, Equatable {
             command = .summary(node: try nodeName("node"), seq: try r.u64("seq"), json: try r.longstr("json", max: 64 * 1024))
         case .filePull, .fileData, .fileHave, .filePulled:
             command = try decodeFile(id, &r)
+        case .traceQuery:
+            let (query, hops) = try Trace.Query.decode(from: &r)
+            command = .traceQuery(query: query, hops: hops)
+        case .traceAnswer:
+            let queryId = try r.octets(16, "query_id")
+            let origin = try nodeName("origin"), dest = try nodeName("dest")
+            guard origin != dest else { throw WireError.invalid(field: "dest", reason: "the same node as origin") }
+            command = .traceAnswer(queryId: queryId, origin: origin, dest: dest, hops: try r.u8("hops"),
+                                   answer: try r.longstr("answer", max: Trace.maxAnswerBytes))
         }
         try r.expectEnd()
         return command

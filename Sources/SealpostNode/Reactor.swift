@@ -124,6 +124,8 @@ final class Reactor {
     var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
     var restore = RestoreState()
+    /// Officers, traces in progress, viewer codes (Reactor+Trace).
+    var tracing: TraceState
     /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
     var auditLog = AuditLog()
     /// Forwards accepted, refused and countersigned (Forwarding/).
@@ -143,6 +145,7 @@ final class Reactor {
         self.control = control
         self.logger = logger
         self.routeTable = RouteTable(me: config.name)
+        self.tracing = TraceState(me: config.name, config: config.trace)
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
         batch = CycleBatch(store: store)
@@ -226,6 +229,7 @@ final class Reactor {
         }
         for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
         directoryFloors = try store.directoryFloors()
+        tracing.officers = Set(try store.officers().map(\.user))
         schedule = try ReminderSchedule(store: store)
         groups = try store.groups()
         pendingBurns = try store.burnCount()
@@ -316,7 +320,7 @@ final class Reactor {
     private func nextTimeoutMs() -> Int {
         let now = Clock.monotonicNs()
         var deadline = nextHousekeepingNs
-        if !links.isEmpty || !journal.isEmpty { deadline = min(deadline, nextFederationTickNs) }
+        if !links.isEmpty || !journal.isEmpty || tracing.tracer.nextDeadlineNs != nil { deadline = min(deadline, nextFederationTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if delivery.hasStalled { timeout = min(timeout, 10) }
         // While the disk is full, look at it often enough to notice space coming back.

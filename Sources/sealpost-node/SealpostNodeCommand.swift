@@ -12,7 +12,7 @@ struct SealpostNodeCommand: ParsableCommand {
         abstract: "Sealpost relay node: create, run and operate a unit's node.",
         version: SealpostVersion.string,
         subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Directory.self, Status.self, Pending.self,
-                      Check.self, BackupCommand.self, RestoreCommand.self, Audit.self],
+                      Check.self, BackupCommand.self, RestoreCommand.self, Audit.self, TraceCommand.self],
         defaultSubcommand: Run.self
     )
 
@@ -183,7 +183,7 @@ extension SealpostNodeCommand {
         static let configuration = CommandConfiguration(
             abstract: "List, disable, enable, remove or re-key the users of this node.",
             discussion: "`users` alone lists them. The changes work on a running node (at once) and on a stopped one.",
-            subcommands: [UsersList.self, Disable.self, Enable.self, Remove.self, Rekey.self],
+            subcommands: [UsersList.self, Disable.self, Enable.self, Remove.self, Rekey.self, Officer.self],
             defaultSubcommand: UsersList.self)
     }
 

@@ -123,6 +123,10 @@ func renderStatus(_ s: NodeStatus) -> String {
     let a = s.audit
     let signed = a.lastSigned.map { "signed through \(a.signedThrough) at \($0)" } ?? "never signed"
     out.append("audit     \(a.records) records, \(signed) (every \(a.signEveryS) s when changed)")
+    let t = s.trace
+    let supervisors = t.supervisors.joined(separator: ", ")
+    out.append("trace     answers \(t.answer)" + (supervisors.isEmpty ? "" : " (and supervisors \(supervisors))")
+               + ", \(t.officers) officer(s), \(t.inProgress) in progress; \(t.answered) answered, \(t.refused) refused, \(t.dropped) dropped; \(t.codesIssued) viewer codes issued")
     out.append("rates     last minute: \(rates.inLastMinute) in, \(rates.outLastMinute) out, \(rates.relayedLastMinute) relayed")
     out.append("")
     if s.peers.isEmpty {

@@ -4,6 +4,16 @@ import Foundation
 import SealpostClient
 import SealpostCore
 
+/// Asks the node for this view's viewer code (it logs it; `sealpost trace --code` resolves it).
+/// Without one (a node of an earlier version, or none in time), the watermark names the viewer
+/// and the time only, and a warning says so.
+func markView(_ client: Client, _ id: MessageID, burn: Bool) -> ViewerMark? {
+    do { return try client.viewerMark(for: id, burn: burn) } catch {
+        FileHandle.standardError.write(Data("warning: the node gave no viewer code for this view (\(error)); the watermark names you and the time only\n".utf8))
+        return nil
+    }
+}
+
 /// Reads the images of a burn message, checking every limit before anything is sent.
 func readBurnImages(_ paths: [String]) -> [Burn.Image] {
     if paths.count > Burn.maxImages {
@@ -48,10 +58,12 @@ extension SealpostCommand {
             ViewFolder.sweep()
             let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
             let burn: ViewedBurn
+            var viewerMark: ViewerMark?
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
                 burn = try client.view(messageID)
+                viewerMark = markView(client, messageID, burn: true)
             } catch ClientError.refused(let code, let reason) {
                 if code == ErrorCode.gone.rawValue { books.burns.mark(messageID, state: "burned"); try? books.save() }
                 fail(code == ErrorCode.gone.rawValue ? "this message has been burned: \(reason)" : reason)
@@ -60,7 +72,7 @@ extension SealpostCommand {
             try? books.save()
 
             let now = Clock.nowMs()
-            let mark = Watermark.line(viewer: p.address.description, at: now)
+            let mark = viewerMark?.line ?? Watermark.line(viewer: p.address.description, at: now)
             var written: [(name: String, path: String)] = []
             var folder: ViewFolder?
             if !burn.images.isEmpty {
@@ -79,6 +91,7 @@ extension SealpostCommand {
             }
             if json {
                 var object: [String: Any] = ["id": burn.id.hex, "from": burn.from, "text": burn.text, "watermark": mark,
+                                             "viewer_code": viewerMark?.code ?? NSNull(),
                                              "sent_at": Clock.rfc3339(ms: burn.sentAt),
                                              "images": written.map { ["name": $0.name, "path": $0.path] }]
                 if let group = burn.group { object["group"] = group }

@@ -88,10 +88,14 @@ extension SealpostCommand {
                 let meter = ProgressMeter(label: "fetch")
                 let fetched = try client.fetchFile(manifest, to: target) { done, total in meter.update(done, total) }
                 meter.finish()
+                let viewerMark = markView(client, manifest.fileId, burn: false)
+                let mark = viewerMark?.line ?? Watermark.line(viewer: p.address.description, at: Clock.nowMs())
                 if json {
                     print(jsonLine(["id": manifest.fileId.hex, "from": from, "name": manifest.name, "path": fetched.path,
-                                    "size": fetched.size, "status": "fetched", "resumed_chunks": fetched.resumedChunks]))
+                                    "size": fetched.size, "status": "fetched", "resumed_chunks": fetched.resumedChunks,
+                                    "watermark": mark, "viewer_code": viewerMark?.code ?? NSNull()]))
                 } else {
+                    print("--- \(mark) ---")
                     print("fetched \(manifest.name) (\(fetched.size) bytes) from \(from) into \(fetched.path); hash verified")
                 }
             } catch { fail("\(error)") }
@@ -117,10 +121,12 @@ extension SealpostCommand.Fetch {
             let meter = ProgressMeter(label: "fetch")
             let fetched = try client.fetchFile(manifest, to: target) { done, total in meter.update(done, total) }
             meter.finish()
-            let mark = Watermark.line(viewer: p.address.description, at: now)
+            let viewerMark = markView(client, manifest.fileId, burn: true)
+            let mark = viewerMark?.line ?? Watermark.line(viewer: p.address.description, at: now)
             if json {
                 print(jsonLine(["id": manifest.fileId.hex, "from": from, "name": manifest.name, "path": fetched.path, "size": fetched.size,
-                                "status": "fetched", "burn": true, "watermark": mark, "folder": folder.path,
+                                "status": "fetched", "burn": true, "watermark": mark, "viewer_code": viewerMark?.code ?? NSNull(),
+                                "folder": folder.path,
                                 "wipe_at": Clock.rfc3339(ms: folder.wipeAtMs)]))
             } else {
                 print("--- \(mark) ---")

@@ -11,7 +11,7 @@ struct SealpostCommand: ParsableCommand {
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
         version: SealpostVersion.string,
         subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
-                      SendFile.self, Fetch.self, View.self, ForwardMessage.self, Show.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self]
+                      SendFile.self, Fetch.self, View.self, ForwardMessage.self, Show.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self, TraceCommand.self]
     )
 
     /// A closed output pipe (`sealpost inbox | head`) is an error on write, not a silent death by SIGPIPE.

@@ -50,6 +50,7 @@ final class AuditChainTests: XCTestCase {
             .officerGranted(user: "sun", by: "operator"), .officerRevoked(user: "sun", by: "operator"),
             .traceQueryAnswered(query: id(5), asker: "city", about: id(6), records: 12),
             .auditHeadSigned(position: 9, root: [UInt8](repeating: 4, count: 32)),
+            .viewerCode(code: "traffic-7KQ2-M9XD", viewer: "wu@traffic", message: id(7), sender: "li@hq"),
         ]
         XCTAssertEqual(Set(events.map(\.kind)), Set(AuditKind.allCases), "one example per kind")
         for (i, event) in events.enumerated() {

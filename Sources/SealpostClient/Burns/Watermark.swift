@@ -9,6 +9,13 @@ public enum Watermark {
         "VIEWED BY \(viewer) AT \(Clock.rfc3339(ms: ms)) — BURN AFTER READING, DO NOT COPY"
     }
 
+    /// The line shown with every view of an image or file: the viewer, the time and the viewer
+    /// code their node issued for this view (`Client.viewerMark`), which an officer resolves with
+    /// `sealpost trace --code` from a photo of the screen.
+    public static func line(viewer: String, at ms: UInt64, code: String, burn: Bool) -> String {
+        "VIEWED BY \(viewer) AT \(Clock.rfc3339(ms: ms)) · CODE \(code) — " + (burn ? "BURN AFTER READING, DO NOT COPY" : "DO NOT COPY")
+    }
+
     /// An SVG that shows `image` with `text` written across it, repeated and
     /// rotated, over the whole picture. Any browser or image viewer renders it;
     /// no image library is needed. The original bytes are inside (base64), so this

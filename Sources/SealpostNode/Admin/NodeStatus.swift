@@ -34,12 +34,13 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var limits: Limits
     public var files: Files
     public var audit: Audit
+    public var trace: Trace
     public var rates: Rates
     public var counters: Counters
 
     enum CodingKeys: String, CodingKey {
         case name, version, uptimeS = "uptime_s", router, publish, peers, routes, users, waiting, journal, destinations,
-             restore, unrouted, held, reminders, burns, forwards, storage, limits, files, audit, rates, counters
+             restore, unrouted, held, reminders, burns, forwards, storage, limits, files, audit, trace, rates, counters
     }
 
     /// Forwards this node judged as the forwarder's node, and its settings (SPEC 7.9).
@@ -53,6 +54,25 @@ public struct NodeStatus: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case accepted, refused, hops, defaultScope = "default_scope", maxRecipients = "max_recipients", maxHops = "max_hops"
+        }
+    }
+
+    /// Federated traces (SPEC 11.7, 15.8): this node's answer policy, its officers, and since the start
+    /// the queries it answered, refused and dropped and the viewer codes it issued.
+    public struct Trace: Codable, Sendable, Equatable {
+        public var answer: String
+        public var supervisors: [String]
+        public var timeoutS: Int
+        public var officers: Int
+        public var inProgress: Int
+        public var answered: Int
+        public var refused: Int
+        public var dropped: Int
+        public var codesIssued: Int
+
+        enum CodingKeys: String, CodingKey {
+            case answer, supervisors, timeoutS = "timeout_s", officers, inProgress = "in_progress", answered, refused, dropped,
+                 codesIssued = "codes_issued"
         }
     }
 

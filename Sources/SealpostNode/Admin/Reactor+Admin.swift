@@ -29,8 +29,10 @@ extension Reactor {
             case "directory-forget": answer = forgetNode(request["node"] as? String ?? "", unpin: false, routing: message.frames[0]).map(Self.adminJSON)
             case "directory-unpin": answer = forgetNode(request["node"] as? String ?? "", unpin: true, routing: message.frames[0]).map(Self.adminJSON)
             case "user": answer = Self.adminJSON(userAdmin(request))
+            case "officer": answer = Self.adminJSON(officerAdmin(request))
+            case "trace": answer = adminTrace(request, routing: message.frames[0]).map(Self.adminJSON)
             case "audit-head": answer = Self.adminJSON(auditHeadAdmin(sign: request["sign"] as? Bool ?? true))
-            default: answer = Self.adminJSON(["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget, directory-unpin or audit-head"])
+            default: answer = Self.adminJSON(["error": "unknown admin command; use status, pending, federation, user, officer, trace, directory-list, directory-forget, directory-unpin or audit-head"])
             }
             if let answer { _ = try? admin.send([message.frames[0], answer], dontWait: true) }
         }
@@ -107,6 +109,7 @@ extension Reactor {
             limits: limitsStatus(),
             files: filesStatus(),
             audit: auditStatus(),
+            trace: traceStatus(),
             rates: NodeStatus.Rates(inLastMinute: rate.inCount, outLastMinute: rate.outCount,
                                     relayedLastMinute: rate.relayedCount,
                                     inPerS: Double(rate.inCount) / 60, outPerS: Double(rate.outCount) / 60,

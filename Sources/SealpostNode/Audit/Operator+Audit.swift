@@ -182,6 +182,8 @@ extension Operator {
         case let .officerRevoked(user, by): return "\(by) revoked \(user)'s security officer role"
         case let .traceQueryAnswered(query, asker, about, records): return "answered \(asker)'s trace \(query.hex) about \(about.hex) with \(records) records"
         case let .auditHeadSigned(position, _): return "signed the audit head at \(position)"
+        case let .viewerCode(code, viewer, message, sender):
+            return "issued viewer code \(code) to \(viewer) for \(message.hex)" + (sender.isEmpty ? "" : " from \(sender)")
         }
     }
 }

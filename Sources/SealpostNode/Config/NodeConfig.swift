@@ -29,6 +29,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var files: FilesConfig
     /// Per-user quotas and rate limits, the free-space floor and the WAL bound.
     public var limits: LimitsConfig
+    /// Whom this node answers trace queries, and how its own traces run.
+    public var trace = TraceConfig()
     /// The audit log: how often its head is signed.
     public var audit = AuditConfig()
     /// Forward policy: default scope, most recipients and hops per forward.
@@ -49,7 +51,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, metrics, audit, forwarding
+        case peers, files, limits, metrics, trace, audit, forwarding
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -82,6 +84,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
+        trace = try c.decodeIfPresent(TraceConfig.self, forKey: .trace) ?? TraceConfig()
         audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
         metrics = try c.decodeIfPresent(MetricsConfig.self, forKey: .metrics)
@@ -108,6 +111,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try files.validate()
         try limits.validate()
         try metrics?.validate()
+        try trace.validate()
         try audit.validate()
         try forwarding.validate()
     }
@@ -136,7 +140,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics", "audit", "forwarding"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics", "trace", "audit", "forwarding"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -152,7 +156,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
             }
-            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys), ("forwarding", ForwardingConfig.knownKeys)] {
+            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys), ("trace", TraceConfig.knownKeys),
+                                     ("forwarding", ForwardingConfig.knownKeys)] {
                 guard let mapping = top.first(where: { $0.key.string == section })?.value.mapping else { continue }
                 for (key, _) in mapping {
                     guard let name = key.string, !known.contains(name) else { continue }

@@ -141,7 +141,9 @@ extension Reactor {
                                                                   + others.map { NodeKey(name: $0.key, signKey: $0.value) }))
         case .fileBegin, .fileChunk, .fileGet, .fileDone:
             try handleFile(command, session: session, user: user)
-        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList, .fileStatus:
+        case let .trace(requestId, op, subject):
+            try handleTrace(session, user: user, requestId: requestId, op: op, subject: subject)
+        case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList, .fileStatus, .traceResult:
             return // node → client: refused above by its direction
         }
     }

@@ -55,10 +55,12 @@ extension Reactor {
                 applyPeers(fresh.peers)
                 auditPeerChanges()
             }
-            // Quotas, rates, the free-space floor, the audit signing interval and the forwarding policy apply at once.
+            // Quotas, rates, the free-space floor, the audit signing interval, the forwarding and trace policies apply at once.
             config.limits = fresh.limits
             config.audit = fresh.audit
             config.forwarding = fresh.forwarding
+            config.trace = fresh.trace
+            tracing.apply(fresh.trace)
         } catch {
             logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
         }
@@ -124,6 +126,7 @@ extension Reactor {
             publishSummary()
         }
         dispatchJournal(now: now)
+        traceTick(now: now)
     }
 
     // MARK: sending
@@ -251,6 +254,10 @@ extension Reactor {
                 replyPeer(routingId, directorySnapshot(of: home))
             case .filePull, .filePulled:
                 try handlePeerFile(peer, routingId: routingId, command)
+            case let .traceQuery(query, hops):
+                receiveTraceQuery(from: link, query: query, hops: hops)
+            case let .traceAnswer(queryId, origin, dest, hops, answer):
+                receiveTraceAnswer(from: link, queryId: queryId, origin: origin, dest: dest, hops: hops, answer: answer)
             case .relayed, .pong, .routes, .directorySnapshot, .summary, .fileData, .fileHave:
                 return // not sent to a ROUTER: refused above by its direction
             }
@@ -519,7 +526,7 @@ extension Reactor {
                     try receiveDirectorySnapshot(from: link, home: home, version: version, entries: entries, signature: signature)
                 case .fileData, .fileHave:
                     handleDealerFile(link, command)
-                case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled:
+                case .relay, .ping, .directoryRequest, .routes, .summary, .filePull, .filePulled, .traceQuery, .traceAnswer:
                     continue // not sent to a DEALER: refused above by its direction
                 }
             } catch {

@@ -23,10 +23,11 @@ extension Reactor {
         switch event {
         case .refused(let refusal):
             try audit(.forwardRefused(id: envelope.id, origin: origin.id, by: envelope.from, reason: refusal.code), ref: envelope.id)
-            return
+            return try indexForTrace(origin.id)
         case .forwarded:
             try audit(.forward(id: envelope.id, origin: origin.id, by: envelope.from, recipientsHash: last.recipientSet,
                                hops: UInt8(header.hops.count)), ref: envelope.id)
+            try indexForTrace(origin.id)
         case .hop:
             break
         }
@@ -45,6 +46,7 @@ extension Reactor {
                                            hopIndex: UInt8(header.hops.count), role: role, chain: chain, hop: last)
         try audit(.forwardHop(id: envelope.id, forwarder: last.forwarder, hop: statement.encode(),
                               countersignature: statement.sign(node: config.name, with: keys.sign)), ref: envelope.id)
+        try indexForTrace(origin.id)
         if chain != 1 {
             logger.warning("forward whose chain does not verify here", metadata: [
                 "origin": "\(origin.id.hex)", "forwarder": "\(last.forwarder)", "role": "\(role.name)", "problem": "\(check?.problems.first ?? "")"])

@@ -40,6 +40,7 @@ extension NodeStore {
         try db.run("DELETE FROM reminders WHERE user = ?", .text(name))
         try db.run("DELETE FROM burns WHERE recipient = ?", .text(name))
         try db.run("DELETE FROM invites WHERE user = ?", .text(name))
+        try db.run("DELETE FROM officers WHERE user = ?", .text(name))
         try setRekeyPending(user: name, since: nil)
         return mail
     }

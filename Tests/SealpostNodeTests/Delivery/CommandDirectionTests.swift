@@ -43,6 +43,8 @@ final class CommandDirectionTests: XCTestCase {
         case .fileChunk: return .fileChunk(fileId: fileId, index: 0, data: [1])
         case .fileGet: return .fileGet(fileId: fileId, from: 0, count: 1)
         case .fileDone: return .fileDone(fileId: fileId)
+        case .trace: return .trace(requestId: 1, op: .mark, subject: .message(.zero))
+        case .traceResult: return .traceResult(requestId: 1, op: .mark, code: "hq-0000-0000", nodes: [])
         }
     }
 
@@ -63,6 +65,10 @@ final class CommandDirectionTests: XCTestCase {
         case .fileData: return .fileData(fileId: fileId, index: 0, hash: [UInt8](repeating: 0, count: 32), data: [1])
         case .fileHave: return .fileHave(fileId: fileId, have: 0, known: false)
         case .filePulled: return .filePulled(fileId: fileId)
+        case .traceQuery:
+            return .traceQuery(query: Trace.Query(queryId: [UInt8](repeating: 1, count: 16), origin: me, dest: "hq", askedAt: 0, officer: "",
+                                                  subject: .message(.zero)), hops: 0)
+        case .traceAnswer: return .traceAnswer(queryId: [UInt8](repeating: 1, count: 16), origin: me, dest: "hq", hops: 0, answer: [1])
         }
     }
 
@@ -74,7 +80,7 @@ final class CommandDirectionTests: XCTestCase {
         defer { bob.close() }
         let raw = Socket.testDealer(endpoint: hq.endpoint, serverKey: hq.node!.publicKey, keys: aliceProfile.curve)
         let refused = CommandID.allCases.filter { !$0.direction.clientSends }
-        XCTAssertEqual(refused.count, 11)
+        XCTAssertEqual(refused.count, 12)
         for id in refused { try raw.send([Self.sample(id).encode()], dontWait: false) }
         var reasons: [String] = []
         while reasons.count < refused.count, let message = try raw.receiveWithin(ms: 2000) {
@@ -112,7 +118,8 @@ final class CommandDirectionTests: XCTestCase {
 
         // On hq's DEALER (our ROUTER's answers): only S → N commands and HELLO.
         let notToDealer = PeerCommandID.allCases.filter { !$0.direction.readOnDealer }
-        XCTAssertEqual(notToDealer.map(\.name), ["RELAY", "PEER-PING", "ROUTES", "DIR-REQ", "SUMMARY", "FILE-PULL", "FILE-PULLED"])
+        XCTAssertEqual(notToDealer.map(\.name), ["RELAY", "PEER-PING", "ROUTES", "DIR-REQ", "SUMMARY", "FILE-PULL", "FILE-PULLED",
+                                                 "TRACE-QUERY", "TRACE-ANSWER"])
         for id in notToDealer { XCTAssertTrue(try fake.answer(Self.sample(id, from: fake).encode())) }
         let total = notToRouter.count + notToDealer.count
         try hq.waitFor("\(total) malformed") { ($0.counters.malformed) == total }
