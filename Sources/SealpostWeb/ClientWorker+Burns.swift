@@ -41,8 +41,12 @@ extension ClientWorker.Engine {
         try books.save()
         try history.setIncomingState(id: id, .viewed)
         publishUpdate(id)
-        let at = Clock.nowMs()
-        let line = Watermark.line(viewer: me, at: at)
+        // The viewer's node issues a viewer code for this view and logs it (SPEC 11.7.6), so a
+        // photo of the screen leads back here with `sealpost trace --code`. Without one (an older
+        // node) the watermark still names the viewer and the time.
+        let mark = try? client.viewerMark(for: burn, burn: true)
+        let at = mark?.at ?? Clock.nowMs()
+        let line = mark?.line ?? Watermark.line(viewer: me, at: at)
         let images: [[String: Any]] = viewed.images.map { image in
             if let svg = Watermark.svg(image: image.data, text: line) {
                 return ["name": image.name, "src": "data:image/svg+xml;base64," + Data(svg).base64EncodedString()]
@@ -50,7 +54,8 @@ extension ClientWorker.Engine {
             return ["name": image.name, "src": NSNull(), "size": image.data.count]
         }
         return .json(["id": id, "from": viewed.from, "from_name": name(of: viewed.from, isGroup: false), "sent_at": viewed.sentAt,
-                      "text": viewed.text, "images": images, "viewer": me, "viewed_at": at, "watermark": line])
+                      "text": viewed.text, "images": images, "viewer": me, "viewed_at": at, "watermark": line,
+                      "viewer_code": mark?.code ?? NSNull()])
     }
 
     /// Tells a burn message's sender that its content was captured on this device.

@@ -529,6 +529,8 @@ def main():
         marks = css(w, "#viewer-watermark .wm-line")
         assert len(marks) > 10 and "wu@traffic" in marks[0].get_attribute("textContent"), len(marks)
         assert "wu@traffic" in w.find_element(By.ID, "viewer-line").text
+        # The viewer code wu's node issued for this view (sealpost trace --code resolves it).
+        assert re.search(r"traffic-[0-9A-Z]{4}-[0-9A-Z]{4}", marks[0].get_attribute("textContent")), marks[0].get_attribute("textContent")
         imgs = css(w, "#viewer-content img.viewer-image")
         assert len(imgs) == 1 and imgs[0].get_attribute("src").startswith("data:image/svg+xml;base64,")
         shot(w, "web-burn-viewer-zh")

@@ -210,10 +210,16 @@ extension WebDaemonTests {
         XCTAssertEqual(view.status, 200, String(decoding: view.body, as: UTF8.self))
         XCTAssertEqual(view.json["text"] as? String, secret)
         XCTAssertTrue((view.json["watermark"] as? String ?? "").contains("alice@hq"))
+        // The viewer code alice's node issued for this view is in the watermark (and in its picture).
+        let code = try XCTUnwrap(view.json["viewer_code"] as? String, "no viewer code from alice's node")
+        XCTAssertNotNil(ViewerCode(code), code)
+        XCTAssertTrue(code.hasPrefix("hq-"), code)
+        XCTAssertTrue((view.json["watermark"] as? String ?? "").contains(code))
         let image = (view.json["images"] as? [[String: Any]])?.first?["src"] as? String ?? ""
         XCTAssertTrue(image.hasPrefix("data:image/svg+xml;base64,"))
         let svg = String(decoding: Data(base64Encoded: String(image.dropFirst("data:image/svg+xml;base64,".count))) ?? Data(), as: UTF8.self)
         XCTAssertTrue(svg.contains("VIEWED BY alice@hq"), "the watermark is written into the picture")
+        XCTAssertTrue(svg.contains(code), "the viewer code is written into the picture")
         XCTAssertEqual(try browser.post("/api/burn/view", ["id": burn.hex], extra: [("Sec-Fetch-Site", "cross-site")]).status, 403)
         let again = try browser.post("/api/burn/view", ["id": burn.hex])
         XCTAssertEqual(again.status, 410, "the node handed it over once")

@@ -1629,7 +1629,7 @@ function openViewer(m, v) {
   wm.replaceChildren();
   for (let i = 0; i < 40; i++) {
     const span = el('span', 'wm-line', line);
-    span.append(el('span', 'wm-code', ''));
+    span.append(el('span', 'wm-code', v.viewer_code ? ` · ${v.viewer_code}` : ''));
     wm.append(span);
   }
   $('viewer-line').textContent = v.watermark;
