@@ -118,6 +118,7 @@ extension ClientWorker {
         let client: Client
         let history: History
         let books: ProfileBooks
+        let profilePath: String
         let hub: EventHub
         let logger: Logger
 
@@ -141,6 +142,8 @@ extension ClientWorker {
             self.logger = logger
             let key = try HistoryKey.loadOrCreate(path: HistoryKey.path(profilePath: profilePath), passphrase: passphrase)
             history = try History(path: profilePath + ".history.db", key: key)
+            try history.prepareReceipts()
+            self.profilePath = profilePath
             books = ProfileBooks(profilePath: profilePath, me: me)
             client = try Client(profile: profile)
             client.timeoutMs = 5_000
@@ -199,6 +202,7 @@ extension ClientWorker {
 
         func receive() throws {
             var batch: [ReceivedMessage] = []
+            var receipts: [ReceivedMessage] = []
             var through: UInt64 = 0
             var count = 0
             while count < 500, let event = try client.next(timeoutMs: 0) {
@@ -207,6 +211,9 @@ extension ClientWorker {
                 case .message(let m):
                     through = max(through, m.seq)
                     batch.append(m)
+                case .receipt(let m):
+                    through = max(through, m.seq)
+                    receipts.append(m)
                 case .undecryptable(let seq, let id, let from, let reason):
                     through = max(through, seq)
                     logger.warning("a message could not be opened", metadata: ["id": "\(id.hex)", "from": "\(from)", "reason": "\(reason)"])
@@ -227,6 +234,7 @@ extension ClientWorker {
             }
             guard through > 0 else { return }
             var fresh: [History.Record] = []
+            var changedStates: [String] = []
             do {
                 try history.transaction {
                     for m in batch {
@@ -237,6 +245,7 @@ extension ClientWorker {
                             fresh.append(r)
                         }
                     }
+                    changedStates = try receipts.flatMap(noteReceipt)
                 }
             } catch {
                 // Not acknowledged: the node delivers it again on the next attach; the ids dedupe.
@@ -247,6 +256,7 @@ extension ClientWorker {
             do { try books.save() } catch { logger.warning("cannot save the profile's books", metadata: ["error": "\(error)"]) }
             for m in batch where m.kind == "group_event" { try? groupChanged(m.group) }
             for r in fresh { publishMessage(r) }
+            for id in Set(changedStates) { publishState(id) }
             let upTo = blockedAt.map { min(through, $0 - 1) } ?? through
             if upTo > 0 { try client.ack(upTo) }
         }
@@ -318,7 +328,9 @@ extension ClientWorker {
                 case .send(let to, let text):
                     return try send(to: to, text: text)
                 case .markRead(let conversation, let through):
+                    let before = try history.readRow(conversation: conversation)
                     try history.markRead(conversation: conversation, through: through)
+                    try sendReadReceipts(conversation: conversation, after: before, through: through)
                     if let c = try history.conversation(conversation) {
                         hub.publish(["type": "conversation", "conversation": json(c)])
                         return .json(["conversation": json(c)])
@@ -374,8 +386,10 @@ extension ClientWorker {
             }
             var writer = WireWriter()
             envelope.encode(into: &writer)
+            let recipients = isGroup ? (books.groups.groups[address.description]?.members.filter { $0 != me }.count ?? 1) : 1
             let record = try history.transaction {
                 try history.addOutbox(id: envelope.id.hex, envelope: writer.bytes)
+                try history.recordRecipients(id: envelope.id.hex, count: recipients)
                 return try history.record(id: envelope.id.hex, conversation: address.description, isGroup: isGroup, outgoing: true,
                                           from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending)
             }
@@ -391,7 +405,8 @@ extension ClientWorker {
         func json(_ r: History.Record) -> [String: Any] {
             ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
              "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
-             "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
+             "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason,
+             "receipts": receiptsJSON(r)]
         }
 
         /// Display names already looked up (a look-up waits for the node: never while it is unreachable).
@@ -425,7 +440,8 @@ extension ClientWorker {
 
         func publishState(_ id: String) {
             guard let r = try? history.message(id: id) else { return }
-            hub.publish(["type": "state", "id": id, "conversation": r.conversation, "state": r.state, "reason": r.reason])
+            hub.publish(["type": "state", "id": id, "conversation": r.conversation, "state": r.state, "reason": r.reason,
+                         "receipts": receiptsJSON(r)])
         }
     }
 }

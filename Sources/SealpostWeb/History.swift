@@ -34,11 +34,11 @@ final class History {
         var last: Record?
     }
 
-    /// Own messages: sending → stored (on my node). `delivered` and `seen` need a protocol
-    /// change (a receipt from the recipient's node and client); the column takes them as is.
-    enum State: String { case sending, stored, failed, received }
+    /// Own messages: sending → stored (on my node) → delivered (to the recipient's node) →
+    /// seen (by the recipient's client), from receipts (protocol/SPEC.md 7.10; `History+Receipts`).
+    enum State: String { case sending, stored, failed, received, delivered, seen }
 
-    private let db: Database
+    let db: Database
     private let key: SecretBytes
     let path: String
 

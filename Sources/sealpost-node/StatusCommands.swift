@@ -113,6 +113,9 @@ func renderStatus(_ s: [String: Any]) -> String {
         let next = (b["next_expiry"] as? String).map { ", next expires \($0)" } ?? ""
         out.append("burns     \(b["pending"] ?? 0) unviewed\(next); \(b["viewed"] ?? 0) viewed, \(b["expired"] ?? 0) expired, \(b["receipts"] ?? 0) receipts sent")
     }
+    if let r = s["receipts"] as? [String: Any] {
+        out.append("receipts  \(r["delivered_made"] ?? 0) delivered receipts made, \(r["forged_dropped"] ?? 0) forged ids dropped")
+    }
     let storageState = storage["state"] as? String ?? "ok"
     out.append("storage   \(storageState == "ok" ? "" : storageState.uppercased() + ": new messages refused; ")database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0)), \(bytes(storage["free_bytes"] as? Int ?? 0)) free (floor \(storage["min_free_mb"] ?? 0) MiB)")
     if let l = s["limits"] as? [String: Any] {

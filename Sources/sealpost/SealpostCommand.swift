@@ -245,15 +245,22 @@ extension SealpostCommand {
                     id = try members.map { try client.sendGroupText(group: to, members: $0, text: text ?? "") }
                         ?? client.sendText(to: to, text: text ?? "")
                 }
+                if !burn {
+                    books.receipts.recordSent(id, to: to.description, members: members, me: p.address.description,
+                                              sentAt: Clock.nowMs(), text: text ?? "")
+                    try? books.receipts.save()
+                }
                 let changes = client.takeKeyChanges()
                 if json {
-                    var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored"]
+                    var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored", "state": "stored"]
                     if burn { object["burn"] = true; object["images"] = images.count }
                     if !changes.isEmpty { object["key_changed"] = changes.map(\.json) }
                     print(jsonLine(object))
                 } else {
                     for change in changes { print("! " + change.notice) }
-                    print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)" : "sent \(id.hex) to \(to)")
+                    print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)"
+                               : "sent \(id.hex) to \(to): stored on your node '\(p.address.node)'; delivered and seen come back "
+                                 + "as receipts (sealpost inbox; sealpost receipts \(id.hex))")
                 }
             } catch { fail("\(error)") }
         }
@@ -279,13 +286,18 @@ extension SealpostCommand {
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
-                let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path),
-                                           books: ProfileBooks(profilePath: profile.path, me: p.address.description),
+                let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
+                let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path), books: books,
                                            window: UInt32(min(limit ?? Int(Inbox.window), Int(Inbox.window))))
+                reader.readReceipts = ProfileSettings.load(profilePath: profile.path).read_receipts
                 let count = try Inbox.collect(reader: reader, waitMs: Int(wait * 1000), limit: limit) { batch in
-                    keyChangeLines(client, json: json) + batch.map { json ? jsonLine($0.json) : $0.line }
+                    keyChangeLines(client, json: json) + batch.flatMap { m -> [String] in
+                        if m.receiptIds != nil { return receiptLines(m, book: books.receipts, json: json) }
+                        return [json ? jsonLine(m.json(books: books)) : m.line(books: books)]
+                    }
                 }
                 printKeyChanges(client, json: json)
+                for notice in reader.takeReceiptFailures() { FileHandle.standardError.write(Data("note: \(notice)\n".utf8)) }
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
             withExtendedLifetime(lock) {}
@@ -307,12 +319,12 @@ extension SealpostCommand {
             let start = Clock.monotonicNs()
 
             while true {
-                if let limit, shown + reader.batch.count >= limit { break }
+                if let limit, shown + reader.batchMessageCount >= limit { break }
                 let elapsed = Int((Clock.monotonicNs() - start) / 1_000_000)
                 let budget: Int
                 if !synced {
                     budget = client.timeoutMs - elapsed
-                } else if shown + reader.batch.count == 0 && elapsed < waitMs {
+                } else if shown + reader.batchMessageCount == 0 && elapsed < waitMs {
                     // Keep the session alive (the node drops sessions silent for 30 s).
                     if Clock.monotonicNs() - lastPingNs > 10_000_000_000 {
                         try reader.ping()
@@ -323,7 +335,7 @@ extension SealpostCommand {
                     budget = 0 // take what is already queued, then stop
                 }
                 guard let event = try reader.next(timeoutMs: max(budget, 0)) else {
-                    if synced && shown + reader.batch.count == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
+                    if synced && shown + reader.batchMessageCount == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
                     if !synced && !heard {
                         throw ClientError.unreachable("cannot reach node '\(client.profile.address.node)' at \(client.profile.endpoint): no answer within \(client.timeoutMs / 1000) s (is it running, and does it still know this profile's key?)")
                     }

@@ -48,6 +48,7 @@ public final class ProfileBooks {
     public let groups: GroupBook
     public let burns: BurnBook
     public let files: FileBook
+    public let receipts: ReceiptBook
     private let me: String
 
     public init(profilePath: String, me: String) {
@@ -56,6 +57,7 @@ public final class ProfileBooks {
         groups = GroupBook(profilePath: profilePath)
         burns = BurnBook(profilePath: profilePath)
         files = FileBook(profilePath: profilePath)
+        receipts = ReceiptBook(profilePath: profilePath)
         self.me = me
     }
 
@@ -66,6 +68,7 @@ public final class ProfileBooks {
         groups.note(m, me: me)
         burns.note(m)
         files.note(m)
+        receipts.note(m)
     }
 
     public func save() throws {
@@ -74,5 +77,6 @@ public final class ProfileBooks {
         try groups.save()
         try burns.save()
         try files.save()
+        try receipts.save()
     }
 }

@@ -90,6 +90,7 @@ extension Reactor {
             "burns": ["pending": pendingBurns, "next_expiry": nextBurnExpiryMs.map { Clock.rfc3339(ms: $0) } ?? NSNull(),
                       "viewed": counters.burnsViewed, "expired": counters.burnsExpired, "receipts": counters.burnReceipts,
                       "refused_quotes": counters.refusedQuotes],
+            "receipts": ["delivered_made": deliveryReceipts.made, "forged_dropped": deliveryReceipts.forgedDropped],
             "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal"),
                         "state": storageFull ? "disk full" : "ok", "free_bytes": Int(dataDirFreeBytes),
                         "min_free_mb": config.limits.minFreeMB, "wal_max_mb": config.limits.walMaxMB],
