@@ -53,6 +53,8 @@ extension SealpostCommand {
             say(["chatting with \(who) as \(me) — type a message and press Enter; /help for commands; Ctrl-D to leave"])
             var outbox = Outbox(retransmitMs: client.retransmitMs)
             var leaving = false
+            /// Bytes read from a pipe, not yet a whole line.
+            var typed: [UInt8] = []
             do {
                 let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path), books: books)
                 reader.readReceipts = ProfileSettings.load(profilePath: profile.path).read_receipts
@@ -78,10 +80,7 @@ extension SealpostCommand {
                             awaitingPong = false
                             if warnedOffline { say(["* connected again"]); warnedOffline = false }
                         case .stored(let id):
-                            if case .stored(let text, _)? = outbox.stored(id) {
-                                books.receipts.recordSent(id, to: target.description, members: members, me: me,
-                                                          sentAt: Clock.nowMs(), text: text)
-                                try? books.receipts.save()
+                            if case .stored = outbox.stored(id) {
                                 out(screen.update(id, state: books.receipts.state(id)?.text ?? "stored on your node"))
                             }
                         case .refused(let code, let ref, let reason):
@@ -147,6 +146,10 @@ extension SealpostCommand {
                         // Sealed once: every resend carries the same id, and the node stores it once.
                         let envelope = try members.map { try client.prepareGroupText(group: target, members: $0, text: message) }
                             ?? client.prepareText(to: target, text: message)
+                        // In the book before it leaves: its delivered receipt may arrive before STORED.
+                        books.receipts.recordSent(envelope.id, to: target.description, members: members, me: me,
+                                                  sentAt: envelope.sentAt, text: message)
+                        try? books.receipts.save()
                         try client.submit(envelope)
                         outbox.add(envelope, text: message, now: Clock.monotonicNs())
                         out(screen.sent(envelope.id, text: message, at: envelope.sentAt))
@@ -181,8 +184,22 @@ extension SealpostCommand {
                             if leaving { break }
                         }
                     } else {
-                        guard let line = readLine() else { break }
-                        entered(line)
+                        // Read from the descriptor, not through stdio: lines stdio had buffered would
+                        // wait unseen by the poll until more input came.
+                        var buffer = [UInt8](repeating: 0, count: 4096)
+                        let n = read(0, &buffer, buffer.count)
+                        if n < 0 && errno == EINTR { continue }
+                        if n > 0 { typed += buffer[..<n] }
+                        while let newline = typed.firstIndex(of: 0x0A) {
+                            let line = String(decoding: typed[..<newline], as: UTF8.self)
+                            typed.removeSubrange(...newline)
+                            entered(line.hasSuffix("\r") ? String(line.dropLast()) : line)
+                            if leaving { break }
+                        }
+                        if n <= 0 {
+                            if !typed.isEmpty && !leaving { entered(String(decoding: typed, as: UTF8.self)) }
+                            break
+                        }
                     }
                 }
 

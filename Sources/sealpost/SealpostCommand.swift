@@ -56,6 +56,17 @@ struct ProfileOption: ParsableArguments {
     }
 }
 
+/// `path` from the root (relative to the working directory when it is not).
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}
+
+/// `text` as one shell word: unchanged when it is only safe characters, else in single quotes.
+func shellQuoted(_ text: String) -> String {
+    let safe = text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "/._-+=:@,".unicodeScalars.contains($0) }
+    return safe && !text.isEmpty ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
 func fail(_ message: String, code: Int32 = 1) -> Never {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     exit(code)
@@ -177,8 +188,13 @@ extension SealpostCommand {
                 if json {
                     print(jsonLine(["address": p.address.description, "profile": profile.path]))
                 } else {
-                    print("joined as \(p.address); profile written to \(profile.path)")
-                    print("send a message:  sealpost send USER@NODE \"hello\"")
+                    // Hints to paste as they are: with this profile when it is not the default one.
+                    let flag = profile.profile == nil ? "" : " --profile " + shellQuoted(absolutePath(profile.path))
+                    print("joined as \(p.address); profile written to \(absolutePath(profile.path))")
+                    print("send a message:  sealpost send USER@NODE \"hello\"\(flag)")
+                    print("read messages:   sealpost inbox\(flag)")
+                    print("chat:            sealpost chat USER@NODE\(flag)")
+                    print("web client:      sealpost web\(flag)")
                 }
             } catch { fail("\(error)") }
         }
@@ -242,13 +258,14 @@ extension SealpostCommand {
                     guard members == nil else { fail("quoting in a group is not supported yet; send the text without --quote") }
                     id = try client.sendText(to: to, text: text ?? "", quoting: quoted)
                 } else {
-                    id = try members.map { try client.sendGroupText(group: to, members: $0, text: text ?? "") }
-                        ?? client.sendText(to: to, text: text ?? "")
-                }
-                if !burn {
-                    books.receipts.recordSent(id, to: to.description, members: members, me: p.address.description,
-                                              sentAt: Clock.nowMs(), text: text ?? "")
+                    let envelope = try members.map { try client.prepareGroupText(group: to, members: $0, text: text ?? "") }
+                        ?? client.prepareText(to: to, text: text ?? "")
+                    // In the book before it leaves: its delivered receipt may be taken in before STORED comes back.
+                    books.receipts.recordSent(envelope.id, to: to.description, members: members, me: p.address.description,
+                                              sentAt: envelope.sentAt, text: text ?? "")
                     try? books.receipts.save()
+                    try client.store(envelope)
+                    id = envelope.id
                 }
                 let changes = client.takeKeyChanges()
                 if json {

@@ -34,7 +34,7 @@ public final class ReceiptBook {
         public var seen: Int
         public var recipients: Int
 
-        /// `stored`, `delivered`, `seen`; for a group `delivered 3/5, seen 2/5`.
+        /// `stored on your node`, `delivered`, `seen`; for a group, once one member's node has it, `delivered 3/5, seen 2/5`.
         public var text: String {
             if recipients <= 1 {
                 switch stage {
@@ -45,6 +45,7 @@ public final class ReceiptBook {
                 }
             }
             if stage == .sending { return "sending" }
+            if delivered == 0 { return "stored on your node" }
             return "delivered \(delivered)/\(recipients), seen \(seen)/\(recipients)"
         }
 

@@ -39,6 +39,10 @@ public final class ReminderBook {
 
     public func sent(_ id: String) -> Sent? { file.sent[id] }
     public func received(_ id: String) -> Received? { file.received[id] }
+    /// Every reminder set from this profile, by id.
+    public var allSent: [String: Sent] { file.sent }
+    /// Every reminder received on this profile, by id.
+    public var allReceived: [String: Received] { file.received }
 
     public func recordSent(_ id: MessageID, to: [String], dueAt: UInt64, text: String, group: String? = nil) {
         file.sent[id.hex] = Sent(to: to, due_at: dueAt, text: text, done: [], cancelled: false, group: group)
