@@ -49,4 +49,15 @@ extension ClientWorker.Engine {
             pending[envelope.id] = (envelope, Clock.monotonicNs())
         }
     }
+
+    /// Turns read receipts on or off (the profile's setting, shared with `sealpost receipts on|off`).
+    func setReadReceipts(_ on: Bool?) throws -> WorkerReply {
+        var settings = ProfileSettings.load(profilePath: profilePath)
+        if let on, on != settings.read_receipts {
+            settings.read_receipts = on
+            try settings.save(profilePath: profilePath)
+            hub.publish(["type": "settings", "read_receipts": on])
+        }
+        return .json(["read_receipts": settings.read_receipts])
+    }
 }

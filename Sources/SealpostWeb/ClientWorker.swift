@@ -13,6 +13,8 @@ enum WorkerRequest: Sendable {
     case markRead(conversation: String, through: Int64)
     case directory(query: String)
     case search(query: String, limit: Int)
+    /// Read receipts on or off (nil: only read the setting).
+    case readReceipts(Bool?)
 }
 
 /// The client thread's answer: an HTTP status and a JSON body.
@@ -320,7 +322,7 @@ extension ClientWorker {
             do {
                 switch request {
                 case .state:
-                    return .json(["me": ["address": me, "name": profile.display], "online": online,
+                    return .json(["me": ["address": me, "name": profile.display], "online": online, "read_receipts": readReceipts,
                                   "conversations": try history.conversations().map(json)])
                 case .history(let conversation, let before, let limit):
                     let records = try history.messages(conversation: conversation, before: before, limit: limit)
@@ -336,6 +338,8 @@ extension ClientWorker {
                         return .json(["conversation": json(c)])
                     }
                     return .error("no conversation \(conversation)", status: 404)
+                case .readReceipts(let on):
+                    return try setReadReceipts(on)
                 case .search(let query, let limit):
                     return .json(["results": try history.search(query, limit: limit).map(json)])
                 case .directory(let query):
