@@ -84,4 +84,64 @@ final class ChatCommandLineTests: TempRootTestCase {
         XCTAssertEqual(rows.first?["not_done"] as? [String], ["bob@hq"])
         XCTAssertEqual(node.stop(), 0)
     }
+
+    /// Regression: at a terminal, an incoming line was written where the cursor was, glued onto
+    /// the line being typed. `chat` runs on a real pseudo-terminal here.
+    func testAtATerminalIncomingLinesGoAboveTheLineBeingTyped() throws {
+        let (node, _) = try startNode(users: ["alice", "bob"])
+        // posix_openpt and friends do not import: /dev/ptmx, unlocked and numbered by ioctl
+        // (TIOCSPTLCK, TIOCGPTN; Linux's values, which are function-like macros in C).
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        guard master >= 0 else { throw XCTSkip("no /dev/ptmx here") }
+        var unlock: Int32 = 0, number: UInt32 = 0
+        XCTAssertEqual(ioctl(master, UInt(0x4004_5431), &unlock), 0)
+        XCTAssertEqual(ioctl(master, UInt(0x8004_5430), &number), 0)
+        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        XCTAssertGreaterThanOrEqual(slave, 0)
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        let chat = Process()
+        chat.executableURL = URL(fileURLWithPath: try Harness.path("sealpost"))
+        chat.arguments = ["chat", "bob@hq", "--profile", root + "/alice"]
+        let tty = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
+        chat.standardInput = tty
+        chat.standardOutput = tty
+        chat.standardError = tty
+        try chat.run()
+        close(slave)
+        defer { if chat.isRunning { chat.terminate(); chat.waitUntilExit() }; close(master) }
+        var screen = Data()
+        func read(until check: (String) -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while Date() < deadline {
+                let n = Glibc.read(master, &buffer, buffer.count)
+                if n > 0 { screen.append(contentsOf: buffer[..<n]) }
+                if check(String(decoding: screen, as: UTF8.self)) { return true }
+                usleep(5_000)
+            }
+            return false
+        }
+        func type(_ text: String) { _ = text.utf8CString.withUnsafeBufferPointer { Glibc.write(master, $0.baseAddress, $0.count - 1) } }
+        XCTAssertTrue(read { $0.contains("chatting with bob@hq") && $0.hasSuffix("> ") }, String(decoding: screen, as: UTF8.self))
+        type("hel")
+        XCTAssertTrue(read { $0.hasSuffix("> hel") }, String(decoding: screen, as: UTF8.self))
+        _ = try sealpost(["send", "alice@hq", "from the other side"], as: "bob")
+        // Cleared line, the message, then the prompt and what was typed, whole again (the terminal writes \\n as \\r\\n).
+        XCTAssertTrue(read { $0.range(of: #"\r\x{1B}\[K\[[^\n]*\] bob@hq: from the other side\r\n> hel$"#, options: .regularExpression) != nil },
+                      String(decoding: screen, as: UTF8.self).debugDescription)
+        type("lo\r")
+        XCTAssertTrue(read { $0.range(of: #"\] you: hello  · sending\r\n> $"#, options: .regularExpression) != nil },
+                      String(decoding: screen, as: UTF8.self).debugDescription)
+        // Its state is rewritten in place: up to the line, and back (ESC 7 … ESC 8).
+        XCTAssertTrue(read { $0.contains("\u{1B}7\u{1B}[1A\r\u{1B}[K[") && $0.contains("you: hello  · delivered\u{1B}8") },
+                      String(decoding: screen, as: UTF8.self).debugDescription)
+        type("\u{04}")
+        let deadline = Date().addingTimeInterval(20)
+        while chat.isRunning && Date() < deadline { _ = read { _ in true }; usleep(20_000) }
+        XCTAssertFalse(chat.isRunning, "Ctrl-D left")
+        XCTAssertEqual(chat.terminationStatus, 0)
+        let bob = try sealpost(["inbox"], as: "bob")
+        XCTAssertTrue(bob.stdout.contains("alice@hq: hello\n"), "the line as typed, not glued: \(bob.stdout)")
+        XCTAssertEqual(node.stop(), 0)
+    }
 }
