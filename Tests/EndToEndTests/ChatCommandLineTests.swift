@@ -130,7 +130,7 @@ final class ChatCommandLineTests: TempRootTestCase {
         XCTAssertTrue(read { $0.range(of: #"\r\x{1B}\[K\[[^\n]*\] bob@hq: from the other side\r\n> hel$"#, options: .regularExpression) != nil },
                       String(decoding: screen, as: UTF8.self).debugDescription)
         type("lo\r")
-        XCTAssertTrue(read { $0.range(of: #"\] you: hello  · sending\r\n> $"#, options: .regularExpression) != nil },
+        XCTAssertTrue(read { $0.range(of: #"\] you: hello  · sending\r\n> "#, options: .regularExpression) != nil },
                       String(decoding: screen, as: UTF8.self).debugDescription)
         // Its state is rewritten in place: up to the line, and back (ESC 7 … ESC 8).
         XCTAssertTrue(read { $0.contains("\u{1B}7\u{1B}[1A\r\u{1B}[K[") && $0.contains("you: hello  · delivered\u{1B}8") },

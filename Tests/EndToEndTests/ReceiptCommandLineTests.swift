@@ -7,36 +7,13 @@ import XCTest
 final class ReceiptCommandLineTests: TempRootTestCase {
     override class var rootPrefix: String { "sealpost-receipts" }
 
-    struct Unit {
-        var data: String
-        var process: NodeProcess
-        var info: [String: Any]
-    }
-
     func json(_ line: String) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
     }
 
-    /// Nodes `names`, running and peered with each other, with `users` joined (profiles at ROOT/USER).
-    func federation(_ names: [String], users: [String: [String]]) throws -> [Unit] {
-        var units: [Unit] = []
-        for name in names {
-            let data = root + "/" + name
-            let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", name,
-                                                            "--listen", "tcp://127.0.0.1:\(Harness.freePort())",
-                                                            "--publish", "tcp://127.0.0.1:\(Harness.freePort())"])
-            XCTAssertEqual(created.status, 0, created.stderr)
-            let process = try NodeProcess(data: data)
-            try process.waitUntilListening()
-            units.append(Unit(data: data, process: process, info: try json(try Harness.run("sealpost-node", ["info", "--json", "--data", data]).lines[0])))
-        }
-        for x in units {
-            for y in units where y.data != x.data {
-                let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, y.info["name"] as! String, y.info["router"] as! String,
-                                                          y.info["publish"] as! String, y.info["public_key"] as! String])
-                XCTAssertEqual(r.status, 0, r.stderr)
-            }
-        }
+    /// Nodes `names` peered with each other, with `users` joined (profiles at ROOT/USER).
+    func federation(_ names: [String], users: [String: [String]]) throws -> [FederatedNode] {
+        let units = try startFederation(names)
         for (i, name) in names.enumerated() {
             for user in users[name] ?? [] {
                 let code = try Harness.run("sealpost-node", ["invite", "--data", units[i].data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
