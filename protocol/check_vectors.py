@@ -55,6 +55,9 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     provenance block re-encoded, the chain verified, and a forged hop
     signature, altered content and a removed hop found; the node's
     countersigned hop statement re-signed.
+  * receipts (section 7.10) against receipts.json: the delivered body and its
+    envelope id rebuilt, the seen body sealed again and opened by the sender,
+    and every malformed id list refused (by the decoder and by the RELAY rule).
 
 With `--audit-export FILE` it verifies an archived `sealpost-node audit export`.
 
@@ -392,7 +395,7 @@ def rule_pong(v):
 
 
 def relay_clear_header(kind, body):
-    """Section 11.5.2: the clear header nodes read in a reminder, burn or file body decodes."""
+    """Section 11.5.2: the clear header nodes read in a reminder, burn, file or delivered body decodes."""
     r = Reader(body)
     if kind == 3:
         r.u64("due_at")
@@ -400,6 +403,8 @@ def relay_clear_header(kind, body):
         r.u64("expires_at")
         if r.u8("images") > 6:
             raise Malformed("images", "at most 6 images")
+    elif kind == 16:
+        receipt_ids(body)
     elif kind == 14:
         if r.u8("version") != 1:
             raise Malformed("version", "unsupported file body")
@@ -1796,6 +1801,61 @@ def check_file():
           file_outcome(lambda: decode_file_command(head(0x29) + string("hq") + u64(file_cipher_size(MAX_FILE + 1)) + u32(16385) + u32(0) + u32(1))), "error")
 
 
+def receipt_ids(body):
+    """Section 7.10.1: count:u16 (1..256) ids, none twice, nothing after."""
+    r = Reader(body)
+    count = r.u16("count")
+    if not 1 <= count <= 256:
+        raise Malformed("count", "1 to 256 ids")
+    ids = [r.octets(16, "id") for _ in range(count)]
+    if len(set(ids)) != len(ids):
+        raise Malformed("id", "repeated")
+    r.end()
+    return ids
+
+
+def check_receipts():
+    v = load("receipts.json")
+    hx = lambda name: bytes.fromhex(v[name])  # noqa: E731
+    id1, id2, id3 = seq(0x00, 16), seq(0x10, 16), seq(0x20, 16)
+    wu_sk, alice_sk, nonce = seq(0x41, 32), seq(0x01, 32), seq(0x81, 24)
+    check("receipts.json: ids, secrets, nonce", ([bytes.fromhex(x) for x in v["ids"]], hx("seen_id"), hx("sender_box_secret"),
+          hx("recipient_box_secret"), hx("nonce")), ([id1, id2], id3, wu_sk, alice_sk, nonce))
+    body = u16(2) + id1 + id2
+    check("7.10.1: delivered body = count:u16 ids", body, hx("delivered_body"))
+    check("7.10.1: the list decodes back", receipt_ids(hx("delivered_body")), [id1, id2])
+    mid = hashlib.blake2b(b"delivered" + b"wu@traffic" + b"\x00" + b"alice@hq" + b"\x00" + id1 + id2, digest_size=16).digest()
+    check("7.10.2: delivered id = BLAKE2b-128('delivered' || from || 00 || to || 00 || ids)", mid, hx("delivered_id"))
+    k = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(alice_sk), wu_sk)
+    inner = inner_plaintext(17, id3, "wu@traffic", "alice@hq", v["seen_sent_at"], body)
+    sealed = b"\x01" + nonce + sodium.crypto_box_easy_afternm(inner, nonce, k)
+    check("7.10.1: seen body = 1:1 body of section 8, inner kind 17, content = ids", sealed, hx("seen_body"))
+    back = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(wu_sk), alice_sk)
+    stored = hx("seen_body")
+    plain = sodium.crypto_box_open_easy_afternm(stored[25:], stored[1:25], back)
+    r = Reader(plain)
+    head = (r.u8(), r.octets(16), r.string(), r.string(), r.u64())
+    content = r.longstr("content", MAX_BODY)
+    r.end()
+    check("7.10.3: the sender opens it: its header and ids", (head, receipt_ids(content)),
+          ((17, id3, "wu@traffic", "alice@hq", v["seen_sent_at"]), [id1, id2]))
+    for name, text in sorted(v["malformed"].items()):
+        bad = bytes.fromhex(text)
+        try:
+            receipt_ids(bad)
+            got = "accepted"
+        except (Malformed, ValueError):
+            got = "refused"
+        check(f"7.10.1: an id list that is {name.replace('_', ' ')} is refused", got, "refused")
+        try:
+            relay_clear_header(16, bad)
+            got = "accepted"
+        except (Malformed, ValueError):
+            got = "refused"
+        check(f"11.5.2: a relayed delivered receipt that is {name.replace('_', ' ')} is malformed", got, "refused")
+    check("7.10.1: the malformed cases", sorted(v["malformed"]), ["count_over_256", "count_zero", "repeated_id", "short", "trailing_byte"])
+
+
 # The command tables of SPEC.md (sections 4.2 and 11.4) against the vectors: every
 # command of a table has a vector whose command byte is its id, and every vector's
 # command is in its table (the Swift enums are compared with the same tables by
@@ -2320,7 +2380,7 @@ def main():
         return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_audit, check_forward, check_trace):
+                 check_file, check_audit, check_forward, check_trace, check_receipts):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -30,6 +30,8 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var quote: MessageID?
     /// For `kind == .file`: what to fetch and how to open it (checked against the clear offer).
     public var file: FileManifest?
+    /// For `delivered` and `seen` receipts: the ids of this person's messages they are about.
+    public var receiptIds: [MessageID]?
     /// For a forwarded message: its chain, as checked, and the forwarder's note.
     public var forward: ReceivedForward?
     /// What `Client.forward` needs to forward this message on (nil: it has no signed origin).
@@ -51,6 +53,8 @@ public struct ReceivedMessage: Sendable, Equatable {
         case burned
         /// A node's signed receipt that a burn message expired unviewed.
         case burnExpired = "burn_expired"
+        /// Receipts (protocol/SPEC.md 7.10): delivered to the recipient's node, seen by the recipient.
+        case delivered, seen
         /// An envelope kind this version does not know.
         case unknown
 
@@ -72,6 +76,9 @@ public struct ReceivedMessage: Sendable, Equatable {
             case .file?: self = .file
             // Shown as what it carries: the opened forward's content kind replaces this.
             case .forward?: self = .unknown
+            // Receipts: folded into the sender's receipt book, never shown as messages (`ClientEvent.receipt`).
+            case .delivered?: self = .delivered
+            case .seen?: self = .seen
             case nil: self = .unknown
             }
         }
@@ -109,6 +116,9 @@ public struct ReceivedCard: Sendable, Equatable {
 public enum ClientEvent: Sendable {
     /// A delivered envelope, decrypted. `seq` must be acknowledged.
     case message(ReceivedMessage)
+    /// A `delivered` or `seen` receipt about this person's own messages (kind `delivered` or
+    /// `seen`, ids in `receiptIds`), checked. Never a message to show; `seq` must be acknowledged.
+    case receipt(ReceivedMessage)
     /// A delivered envelope that can never be opened (tampered, wrong key): acknowledge it.
     case undecryptable(seq: UInt64, id: MessageID, from: String, reason: String)
     /// A delivered envelope whose sender's key cannot be had yet (the directory has not
@@ -418,7 +428,8 @@ public final class Client {
         switch command {
         case .deliver(let seq, let envelope):
             do {
-                return .message(try openWithFreshKey(envelope, seq: seq))
+                let m = try openWithFreshKey(envelope, seq: seq)
+                return m.receiptIds == nil ? .message(m) : .receipt(m)
             } catch let error as Sealed.OpenError {
                 if error == .doesNotAuthenticate, mayHaveNewKey(envelope) {
                     // A sender on another node re-keyed moments ago: our node may not have their new entry yet.
@@ -477,6 +488,13 @@ public final class Client {
             if envelope.to != profile.address.description { message.group = envelope.to }
             message.text = "burn after reading" + (images > 0 ? ", \(images) image\(images == 1 ? "" : "s")" : "")
                 + ": sealpost view \(envelope.id.hex)"
+            return message
+        case .delivered?:
+            guard envelope.to == profile.address.description, let ids = try? Receipt.decode(envelope.body) else {
+                throw Sealed.OpenError.malformed("delivered")
+            }
+            message.receiptIds = ids
+            message.text = "delivered to \(envelope.from)'s node: " + ids.map(\.hex).joined(separator: " ")
             return message
         case .burnReceipt?:
             guard let receipt = try? Burn.Receipt.decode(envelope.body), receipt.sender == profile.address.description else {
@@ -586,6 +604,10 @@ public final class Client {
             guard due == clearDue else { throw Sealed.OpenError.headerMismatch("due_at") }
             message.reminder = ReminderInfo(id: envelope.id, dueAt: due, firedAt: nil, late: false)
             message.text = String(decoding: text, as: UTF8.self)
+        case .seen?:
+            guard !toGroup, let ids = try? Receipt.decode(content) else { throw Sealed.OpenError.malformed("seen") }
+            message.receiptIds = ids
+            message.text = "seen by \(envelope.from): " + ids.map(\.hex).joined(separator: " ")
         case .capture?:
             guard let capture = try? Burn.Capture.decode(content) else { throw Sealed.OpenError.malformed("capture") }
             message.capture = capture

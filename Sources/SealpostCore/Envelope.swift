@@ -50,6 +50,10 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case file = 14
     /// A forward: the clear origin and hop records, a file offer for a file, then the sealed content (`ForwardHeader`).
     case forward = 15
+    /// The recipient's node stored messages for its user; clear id list (`Receipt`); made by nodes only.
+    case delivered = 16
+    /// The recipient's client showed messages; sealed id list (`Receipt`).
+    case seen = 17
 
     /// Kinds a member sends to a group's address for its home node to fan out to every member
     /// (a group is not in the directory, so nodes on the way do not look the address up).
@@ -74,13 +78,15 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .capture: return "capture"
         case .file: return "file"
         case .forward: return "forward"
+        case .delivered: return "delivered"
+        case .seen: return "seen"
         }
     }
 
     /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
     public var isSealed: Bool {
         self == .text || self == .card || self == .reminder || self == .groupMessage || self == .burn || self == .capture || self == .file
-            || self == .forward
+            || self == .forward || self == .seen
     }
 }
 
@@ -157,7 +163,7 @@ public struct Envelope: Sendable, Equatable {
     }
 
     /// Checks the clear fields that nodes read in the body of a `reminder` (`due_at`),
-    /// `burn` (`expires_at`, `images`) or `file` envelope (file id and sizes): the
+    /// `burn` (`expires_at`, `images`), `file` (file id and sizes) or `delivered` envelope (its ids): the
     /// decoding rules of those bodies, so a relay that breaks them is malformed
     /// (protocol/SPEC.md 11.5.2) and is neither journalled nor passed on.
     /// - Throws: `WireError` for the first rule broken.
@@ -167,6 +173,7 @@ public struct Envelope: Sendable, Equatable {
         case .burn?: _ = try Burn.split(body)
         case .file?: _ = try FileOffer.split(body)
         case .forward?: _ = try ForwardHeader.split(body)
+        case .delivered?: _ = try Receipt.decode(body)
         default: break
         }
     }

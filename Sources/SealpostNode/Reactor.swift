@@ -89,6 +89,8 @@ final class Reactor {
     var heldCount: [String: Int] = [:]
     /// Groups whose home is this node.
     var groups: [String: GroupState] = [:]
+    /// `delivered` receipts owed this cycle, and the check of relayed ones.
+    var deliveryReceipts = DeliveryReceipts()
     /// Due notices owed to local users.
     var schedule = ReminderSchedule()
     /// Burn messages kept for local users, and when the next one expires.

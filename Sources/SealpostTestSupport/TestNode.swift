@@ -40,6 +40,10 @@ public final class TestNode {
         return logger
     }()
 
+    /// Whether the node makes `delivered` receipts (protocol/SPEC.md 7.10.2). Off unless a test
+    /// turns it on: tests of other concerns count mailboxes and journals without them.
+    public var deliveredReceipts = false
+
     public func start(configure: @Sendable (inout NodeConfig) -> Void = { _ in }) throws {
         let fixed = endpoint, fixedPublish = publishEndpoint, timers = timers
         // On a restart the old port may be held for a moment: a client reconnecting to it while the
@@ -47,7 +51,9 @@ public final class TestNode {
         let deadline = Clock.monotonicNs() + 5_000_000_000
         while true {
             do {
+                let receipts = deliveredReceipts
                 node = try Node.start(dataDir: dir, logger: logger) { config in
+                    config.deliveredReceipts = receipts
                     if !fixed.isEmpty { config.listen = fixed }
                     if !fixedPublish.isEmpty { config.publish = fixedPublish }
                     config.timers = timers

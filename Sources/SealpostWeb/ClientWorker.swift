@@ -30,6 +30,8 @@ enum WorkerRequest: Sendable {
     case fileManifest(fileId: String)
     /// A file the transfer thread sent: recorded in the history and shown.
     case recordSentFile(to: String, sent: SentFile)
+    /// Read receipts on or off (nil: only read the setting).
+    case readReceipts(Bool?)
 }
 
 /// The client thread's answer: an HTTP status and a JSON body.
@@ -151,6 +153,7 @@ extension ClientWorker {
         let client: Client
         let history: History
         let books: ProfileBooks
+        let profilePath: String
         let hub: EventHub
         let logger: Logger
 
@@ -174,6 +177,8 @@ extension ClientWorker {
             self.logger = logger
             let key = try HistoryKey.loadOrCreate(path: HistoryKey.path(profilePath: profilePath), passphrase: passphrase)
             history = try History(path: profilePath + ".history.db", key: key)
+            try history.prepareReceipts()
+            self.profilePath = profilePath
             books = ProfileBooks(profilePath: profilePath, me: me, profile: profile)
             client = try Client(profile: profile)
             client.timeoutMs = 5_000
@@ -232,6 +237,7 @@ extension ClientWorker {
 
         func receive() throws {
             var batch: [ReceivedMessage] = []
+            var receipts: [ReceivedMessage] = []
             var through: UInt64 = 0
             var count = 0
             while count < 500, let event = try client.next(timeoutMs: 0) {
@@ -240,6 +246,9 @@ extension ClientWorker {
                 case .message(let m):
                     through = max(through, m.seq)
                     batch.append(m)
+                case .receipt(let m):
+                    through = max(through, m.seq)
+                    receipts.append(m)
                 case .undecryptable(let seq, let id, let from, let reason):
                     through = max(through, seq)
                     logger.warning("a message could not be opened", metadata: ["id": "\(id.hex)", "from": "\(from)", "reason": "\(reason)"])
@@ -260,6 +269,7 @@ extension ClientWorker {
             }
             guard through > 0 else { return }
             var fresh: [History.Record] = []
+            var changedStates: [String] = []
             do {
                 try history.transaction {
                     for m in batch {
@@ -271,6 +281,7 @@ extension ClientWorker {
                             fresh.append(r)
                         }
                     }
+                    changedStates = try receipts.flatMap(noteReceipt)
                 }
             } catch {
                 // Not acknowledged: the node delivers it again on the next attach; the ids dedupe.
@@ -290,6 +301,7 @@ extension ClientWorker {
                     hub.publish(["type": "update", "message": json(original)])
                 }
             }
+            for id in Set(changedStates) { publishState(id) }
             let upTo = blockedAt.map { min(through, $0 - 1) } ?? through
             if upTo > 0 { try client.ack(upTo) }
         }
@@ -368,7 +380,7 @@ extension ClientWorker {
             do {
                 switch request {
                 case .state:
-                    return .json(["me": ["address": me, "name": profile.display], "online": online,
+                    return .json(["me": ["address": me, "name": profile.display], "online": online, "read_receipts": readReceipts,
                                   "conversations": try history.conversations().map(json)])
                 case .history(let conversation, let before, let limit):
                     let records = try history.messages(conversation: conversation, before: before, limit: limit)
@@ -386,12 +398,16 @@ extension ClientWorker {
                     let sent = try client.forward(source, to: targets, groups: groups, note: note)
                     return .json(["forwarded": source.id.hex, "hop": source.hops.count + 1, "sent": sent.map { ["id": $0.id.hex, "to": $0.to] }])
                 case .markRead(let conversation, let through):
+                    let before = try history.readRow(conversation: conversation)
                     try history.markRead(conversation: conversation, through: through)
+                    try sendReadReceipts(conversation: conversation, after: before, through: through)
                     if let c = try history.conversation(conversation) {
                         hub.publish(["type": "conversation", "conversation": json(c)])
                         return .json(["conversation": json(c)])
                     }
                     return .error("no conversation \(conversation)", status: 404)
+                case .readReceipts(let on):
+                    return try setReadReceipts(on)
                 case .search(let query, let limit):
                     return .json(["results": try history.search(query, limit: limit).map(json)])
                 case .directory(let query):
@@ -467,8 +483,10 @@ extension ClientWorker {
             }
             var writer = WireWriter()
             envelope.encode(into: &writer)
+            let recipients = isGroup ? (books.groups.groups[address.description]?.members.filter { $0 != me }.count ?? 1) : 1
             let record = try history.transaction {
                 try history.addOutbox(id: envelope.id.hex, envelope: writer.bytes)
+                try history.recordRecipients(id: envelope.id.hex, count: recipients)
                 return try history.record(id: envelope.id.hex, conversation: address.description, isGroup: isGroup, outgoing: true,
                                           from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending)
             }
@@ -484,7 +502,8 @@ extension ClientWorker {
         func json(_ r: History.Record) -> [String: Any] {
             var object: [String: Any] = ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
                                          "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
-                                         "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
+                                         "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason,
+                                         "receipts": receiptsJSON(r)]
             if r.kind == "burn" { object["burn"] = burnJSON(r) }
             return object
         }
@@ -526,7 +545,8 @@ extension ClientWorker {
 
         func publishState(_ id: String) {
             guard let r = try? history.message(id: id) else { return }
-            hub.publish(["type": "state", "id": id, "conversation": r.conversation, "state": r.state, "reason": r.reason])
+            hub.publish(["type": "state", "id": id, "conversation": r.conversation, "state": r.state, "reason": r.reason,
+                         "receipts": receiptsJSON(r)])
         }
     }
 }

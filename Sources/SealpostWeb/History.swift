@@ -34,12 +34,12 @@ final class History {
         var last: Record?
     }
 
-    /// Own messages: sending → stored (on my node). `delivered` and `seen` need a protocol
-    /// change (a receipt from the recipient's node and client); the column takes them as is.
+    /// Own messages: sending → stored (on my node) → delivered (to the recipient's node) →
+    /// seen (by the recipient's client), from receipts (protocol/SPEC.md 7.10; `History+Receipts`).
     /// A received burn notice becomes `viewed` (here) or `burned` (the node said it is gone).
-    enum State: String { case sending, stored, failed, received, viewed, burned }
+    enum State: String { case sending, stored, failed, received, delivered, seen, viewed, burned }
 
-    private let db: Database
+    let db: Database
     private let key: SecretBytes
     let path: String
 

@@ -138,6 +138,12 @@ final class Router: HTTPHandler, Sendable {
                 return error(400, "the body must be JSON {\"conversation\": address, \"through\": row number}", g)
             }
             return respond(await ask(.markRead(conversation: body.conversation, through: body.through)), g)
+        case ("POST", "/api/settings"):
+            if let r = refuse(g.check(.write, method: method, header: header)) { return r }
+            guard let body: SettingsBody = try await decode(request, g) else {
+                return error(400, "the body must be JSON {\"read_receipts\": true or false}", g)
+            }
+            return respond(await ask(.readReceipts(body.read_receipts)), g)
         case ("GET", "/api/events"):
             if let r = refuse(g.check(.webSocket, method: method, header: header)) { return r }
             var response = try await WebSocketHTTPHandler(handler: MessageFrameWSHandler(handler: EventSocket(hub: hub)))
@@ -165,6 +171,7 @@ final class Router: HTTPHandler, Sendable {
     struct SendBody: Decodable { var to: String; var text: String }
     struct ForwardBody: Decodable { var id: String; var to: [String]; var note: String? }
     struct ReadBody: Decodable { var conversation: String; var through: Int64 }
+    struct SettingsBody: Decodable { var read_receipts: Bool }
 
     /// The body as `T`, or nil when it is not JSON of that shape, too long, or not sent as JSON.
     func decode<T: Decodable>(_ request: HTTPRequest, _ g: LocalGuard, limit: Int = Router.maxBody) async throws -> T? {

@@ -172,6 +172,10 @@ extension SealpostNodeCommand {
                     printJSON(["address": invite.address, "code": invite.code, "expires_at": Clock.rfc3339(ms: invite.expiresAt * 1000)])
                 } else {
                     print(invite.code)
+                    // The code alone on standard output (scripts read it); at a terminal, the command to pass on.
+                    if isatty(1) == 1 {
+                        FileHandle.standardError.write(Data("give it to \(invite.address); they run: sealpost join \(invite.code)\n".utf8))
+                    }
                 }
             } catch let error as NodeError {
                 fail(error.description)

@@ -118,6 +118,7 @@ func renderStatus(_ s: NodeStatus) -> String {
     out.append("limits    per user \(l.mailboxMessages) messages / \(l.mailboxMb) MiB waiting, \(l.burnMb) MiB burn; per sender \(l.senderMb) MiB waiting, \(l.sendPerS) msg/s (burst \(l.sendBurst)), \(l.sendMbS) MiB/s; refused: \(refused.isEmpty ? "none" : refused.joined(separator: ", "))")
     let f = s.files
     out.append("files     \(f.files) (\(bytes(f.bytes))): \(f.uploading) uploading, \(f.pulling) pulling from other nodes, \(f.sending) being sent; \(bytes(f.freeBytes)) free, quota \(f.quotaMb) MiB per user")
+    out.append("receipts  \(s.receipts.deliveredMade) delivered receipts made, \(s.receipts.forgedDropped) forged ids dropped")
     let fw = s.forwards
     out.append("forwards  \(fw.accepted) accepted, \(fw.refused) refused, \(fw.hops) hops countersigned (default scope \(fw.defaultScope), at most \(fw.maxRecipients) recipients and \(fw.maxHops) hops)")
     let a = s.audit

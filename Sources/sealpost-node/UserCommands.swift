@@ -36,7 +36,8 @@ extension SealpostNodeCommand {
             print("removed \(change.address): \(change.mailDeleted) waiting message\(change.mailDeleted == 1 ? "" : "s") deleted, directory entry withdrawn\(closed)")
         case .rekey:
             print("re-keying \(change.address): the old key is refused\(closed)")
-            print("give this one-time code to the person; on the new device: sealpost join CODE")
+            print("give this one-time code to the person; on the new device they run:")
+            print("  sealpost join \(change.invite?.code ?? "")")
             print(change.invite?.code ?? "")
         }
     }

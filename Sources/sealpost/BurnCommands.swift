@@ -127,21 +127,30 @@ extension SealpostCommand {
 
     struct Receipts: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List the deletion receipts of a burn message you sent, each checked against its node's key.")
+            abstract: "Where a message you sent stands (delivered, seen), or a burn message's deletion receipts; on/off: your read receipts.",
+            discussion: """
+                sealpost receipts ID: for a message, its state (stored on your node, delivered to the \
+                recipient's node, seen; for a group, counts per member); for a burn message, the nodes' \
+                signed deletion receipts. sealpost receipts off: others no longer learn that you have \
+                seen their messages (delivered receipts come from your node and stay); on: again.
+                """)
 
-        @Argument(help: "The burn message's id, as send printed it.") var id: String
+        @Argument(help: "A message id, as send printed it; or on / off / status for your read receipts.") var id: String
         @OptionGroup var profile: ProfileOption
-        @Flag(help: "Print a JSON list of objects with node, deleted_at, verified.") var json = false
+        @Flag(help: "Print JSON (for a burn message: a list of objects with node, deleted_at, verified).") var json = false
 
         func validate() throws {
-            guard MessageID(hex: id) != nil else { throw ValidationError("'\(id)' is not a message id (32 hex digits)") }
+            guard ["on", "off", "status"].contains(id) || MessageID(hex: id) != nil else {
+                throw ValidationError("'\(id)' is not a message id (32 hex digits), nor on, off or status")
+            }
         }
 
         func run() throws {
+            if ["on", "off", "status"].contains(id) { return setting() }
             let p = profile.load()
             let key = MessageID(hex: id)!.hex
             let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
-            guard let sent = books.burns.sent(key) else { fail("you sent no burn message \(key) from this profile") }
+            guard let sent = books.burns.sent(key) else { return state(MessageID(hex: id)!, books.receipts) }
             let receipts = books.burns.receipts(key)
             var checked: [ReceivedReceipt] = []
             if !receipts.isEmpty {

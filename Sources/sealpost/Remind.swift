@@ -8,7 +8,7 @@ extension SealpostCommand {
         static let configuration = CommandConfiguration(
             abstract: "Reminders that fire for the sender and the recipient at a set time.",
             discussion: "sealpost remind ADDRESS --at TIME TEXT  (or --in 30s / 15m / 2h / 1d)",
-            subcommands: [Set.self, Cancel.self, Done.self, Status.self],
+            subcommands: [Set.self, List.self, Cancel.self, Done.self, Status.self],
             defaultSubcommand: Set.self)
 
         struct Set: ParsableCommand {
@@ -99,6 +99,47 @@ extension SealpostCommand {
                     try book.save()
                     print("told \(sender) that reminder \(id) is done")
                 } catch { fail("\(error)") }
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "List your reminders, soonest first: the ones you set (who has done them) and the ones you received.",
+                discussion: "Reminders received show once sealpost inbox (or chat, or the web client) has taken them in.")
+            @Flag(help: "Also those cancelled or due more than a day ago.") var all = false
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "One JSON object per line.") var json = false
+
+            func run() throws {
+                let book = ReminderBook(profilePath: profile.path)
+                let now = Clock.nowMs()
+                let dayAgo = now &- 86_400_000
+                struct Row { var id: String; var due: UInt64; var object: [String: Any]; var line: String; var old: Bool }
+                var rows: [Row] = []
+                for (id, s) in book.allSent {
+                    let notDone = s.to.filter { !s.done.contains($0) }
+                    let when = s.cancelled ? "cancelled" : s.due_at <= now ? "due" : "upcoming"
+                    rows.append(Row(id: id, due: s.due_at,
+                                    object: ["id": id, "set_by": "you", "to": s.group ?? s.to.joined(separator: ","), "remind_at": Clock.rfc3339(ms: s.due_at),
+                                             "text": s.text, "state": when, "done": s.done, "not_done": notDone],
+                                    line: "\(Clock.rfc3339(ms: s.due_at))  \(when.padding(toLength: 9, withPad: " ", startingAt: 0)) to \(s.group ?? s.to.joined(separator: ", ")): \(s.text)"
+                                        + "  (done \(s.done.count)/\(s.to.count); id \(id))",
+                                    old: s.cancelled || s.due_at < dayAgo))
+                }
+                for (id, r) in book.allReceived where book.allSent[id] == nil {
+                    let when = r.cancelled ? "cancelled" : r.due_at <= now ? "due" : "upcoming"
+                    rows.append(Row(id: id, due: r.due_at,
+                                    object: ["id": id, "set_by": r.from, "remind_at": Clock.rfc3339(ms: r.due_at), "text": r.text,
+                                             "state": when, "done_by_you": r.done],
+                                    line: "\(Clock.rfc3339(ms: r.due_at))  \(when.padding(toLength: 9, withPad: " ", startingAt: 0)) from \(r.from): \(r.text)"
+                                        + "  (\(r.done ? "you marked it done" : "not done: sealpost remind done \(id)"))",
+                                    old: r.cancelled || r.due_at < dayAgo))
+                }
+                let shown = rows.filter { all || !$0.old }.sorted { ($0.due, $0.id) < ($1.due, $1.id) }
+                for row in shown { print(json ? jsonLine(row.object) : row.line) }
+                if shown.isEmpty && !json {
+                    print(rows.isEmpty ? "no reminders (set one with: sealpost remind ADDRESS --in 1h TEXT)" : "no current reminders (--all shows \(rows.count) older or cancelled)")
+                }
             }
         }
 

@@ -56,6 +56,17 @@ struct ProfileOption: ParsableArguments {
     }
 }
 
+/// `path` from the root (relative to the working directory when it is not).
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}
+
+/// `text` as one shell word: unchanged when it is only safe characters, else in single quotes.
+func shellQuoted(_ text: String) -> String {
+    let safe = text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "/._-+=:@,".unicodeScalars.contains($0) }
+    return safe && !text.isEmpty ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
 func fail(_ message: String, code: Int32 = 1) -> Never {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     exit(code)
@@ -188,8 +199,13 @@ extension SealpostCommand {
                 if json {
                     print(jsonLine(["address": p.address.description, "profile": profile.path]))
                 } else {
-                    print("joined as \(p.address); profile written to \(profile.path)")
-                    print("send a message:  sealpost send USER@NODE \"hello\"")
+                    // Hints to paste as they are: with this profile when it is not the default one.
+                    let flag = profile.profile == nil ? "" : " --profile " + shellQuoted(absolutePath(profile.path))
+                    print("joined as \(p.address); profile written to \(absolutePath(profile.path))")
+                    print("send a message:  sealpost send USER@NODE \"hello\"\(flag)")
+                    print("read messages:   sealpost inbox\(flag)")
+                    print("chat:            sealpost chat USER@NODE\(flag)")
+                    print("web client:      sealpost web\(flag)")
                 }
             } catch { fail("\(error)") }
         }
@@ -256,18 +272,26 @@ extension SealpostCommand {
                     guard members == nil else { fail("quoting in a group is not supported yet; send the text without --quote") }
                     id = try client.sendText(to: to, text: text ?? "", quoting: quoted)
                 } else {
-                    id = try members.map { try client.sendGroupText(group: to, members: $0, text: text ?? "") }
-                        ?? client.sendText(to: to, text: text ?? "")
+                    let envelope = try members.map { try client.prepareGroupText(group: to, members: $0, text: text ?? "") }
+                        ?? client.prepareText(to: to, text: text ?? "")
+                    // In the book before it leaves: its delivered receipt may be taken in before STORED comes back.
+                    books.receipts.recordSent(envelope.id, to: to.description, members: members, me: p.address.description,
+                                              sentAt: envelope.sentAt, text: text ?? "")
+                    try? books.receipts.save()
+                    try client.store(envelope)
+                    id = envelope.id
                 }
                 let changes = client.takeKeyChanges()
                 if json {
-                    var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored"]
+                    var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored", "state": "stored"]
                     if burn { object["burn"] = true; object["images"] = images.count }
                     if !changes.isEmpty { object["key_changed"] = changes.map(\.json) }
                     print(jsonLine(object))
                 } else {
                     for change in changes { print("! " + change.notice) }
-                    print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)" : "sent \(id.hex) to \(to)")
+                    print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)"
+                               : "sent \(id.hex) to \(to): stored on your node '\(p.address.node)'; delivered and seen come back "
+                                 + "as receipts (sealpost inbox; sealpost receipts \(id.hex))")
                 }
             } catch { fail("\(error)") }
         }
@@ -293,13 +317,18 @@ extension SealpostCommand {
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
-                let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path),
-                                           books: ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p),
+                let books = ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p)
+                let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path), books: books,
                                            window: UInt32(min(limit ?? Int(Inbox.window), Int(Inbox.window))))
+                reader.readReceipts = ProfileSettings.load(profilePath: profile.path).read_receipts
                 let count = try Inbox.collect(reader: reader, waitMs: Int(wait * 1000), limit: limit) { batch in
-                    keyChangeLines(client, json: json) + batch.map { json ? jsonLine($0.json) : $0.line }
+                    keyChangeLines(client, json: json) + batch.flatMap { m -> [String] in
+                        if m.receiptIds != nil { return receiptLines(m, book: books.receipts, json: json) }
+                        return [json ? jsonLine(m.json(books: books)) : m.line(books: books)]
+                    }
                 }
                 printKeyChanges(client, json: json)
+                for notice in reader.takeReceiptFailures() { FileHandle.standardError.write(Data("note: \(notice)\n".utf8)) }
                 if count == 0 && !json { print("no new messages") }
             } catch { fail("\(error)") }
             withExtendedLifetime(lock) {}
@@ -321,12 +350,12 @@ extension SealpostCommand {
             let start = Clock.monotonicNs()
 
             while true {
-                if let limit, shown + reader.batch.count >= limit { break }
+                if let limit, shown + reader.batchMessageCount >= limit { break }
                 let elapsed = Int((Clock.monotonicNs() - start) / 1_000_000)
                 let budget: Int
                 if !synced {
                     budget = client.timeoutMs - elapsed
-                } else if shown + reader.batch.count == 0 && elapsed < waitMs {
+                } else if shown + reader.batchMessageCount == 0 && elapsed < waitMs {
                     // Keep the session alive (the node drops sessions silent for 30 s).
                     if Clock.monotonicNs() - lastPingNs > 10_000_000_000 {
                         try reader.ping()
@@ -337,7 +366,7 @@ extension SealpostCommand {
                     budget = 0 // take what is already queued, then stop
                 }
                 guard let event = try reader.next(timeoutMs: max(budget, 0)) else {
-                    if synced && shown + reader.batch.count == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
+                    if synced && shown + reader.batchMessageCount == 0 && Int((Clock.monotonicNs() - start) / 1_000_000) < waitMs { continue }
                     if !synced && !heard {
                         throw ClientError.unreachable("cannot reach node '\(client.profile.address.node)' at \(client.profile.endpoint): no answer within \(client.timeoutMs / 1000) s (is it running, and does it still know this profile's key?)")
                     }

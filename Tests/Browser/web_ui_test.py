@@ -226,6 +226,20 @@ def click_until(driver, selector, done, what):
     until(what, attempt)
 
 
+# An own message's mark once its node stored it (receipts move it on to delivered and seen).
+STORED_OR_LATER = "li.msg.out .state:is([data-state=stored],[data-state=delivered],[data-state=seen])"
+OWN_MARK = ("const li = [...document.querySelectorAll('li.msg.out')]"
+            ".find(li => li.querySelector('.bubble').textContent === arguments[0]);"
+            "return li ? li.querySelector('.state').textContent : null;")
+
+
+def own_state(driver, text):
+    """The state (sending, stored, delivered, seen) of the own message with `text`."""
+    return driver.execute_script("const li = [...document.querySelectorAll('li.msg.out')]"
+                                 ".find(li => li.querySelector('.bubble').textContent === arguments[0]);"
+                                 "return li ? li.dataset.state : null;", text)
+
+
 def open_conversation(driver, address):
     def opened():
         # The list is drawn again on every event: a row found may be replaced before the click.
@@ -326,11 +340,12 @@ def main():
         shot(a, "web-new-chat")
         click_until(a, '.result[data-address="wu@traffic"]', lambda: a.find_element(By.ID, "chat-title").text == "吴磊", "the chat with wu")
 
-    @check("alice sends; her message goes from sending to stored on her node")
+    @check("alice sends; her message goes from sending to stored on her node, then delivered to wu's")
     def _():
         send(a, msg1)
         until("alice's bubble", lambda: len(bubbles(a, "out", msg1)) == 1)
-        wait_css(a, "li.msg.out .state[data-state=stored]", "the stored mark")
+        wait_css(a, STORED_OR_LATER, "the stored mark")
+        until("delivered to wu's node", lambda: own_state(a, msg1) in ("delivered", "seen"))
 
     @check("wu sees alice's message once, with an unread count, live")
     def _():
@@ -343,10 +358,17 @@ def main():
         assert len(bubbles(w, "in", msg1)) == 1
         assert not css(w, 'li.conv[data-address="alice@hq"] .unread'), "still unread after opening"
 
+    @check("wu opened it: alice's message shows seen (her mark says so in English, wu's reply in Chinese)")
+    def _():
+        until("seen at alice", lambda: own_state(a, msg1) == "seen")
+        mark = a.execute_script(OWN_MARK, msg1)
+        assert mark.startswith("✓✓") and "Seen" in mark, mark
+        shot(a, "web-receipt-seen-en")
+
     @check("wu replies in Chinese; alice sees it once, live, in the open chat")
     def _():
         send(w, reply1)
-        until("wu's reply stored", lambda: css(w, "li.msg.out .state[data-state=stored]"))
+        until("wu's reply stored", lambda: css(w, STORED_OR_LATER))
         until("the reply at alice", lambda: len(bubbles(a, "in", reply1)) >= 1)
         assert len(bubbles(a, "in", reply1)) == 1
         assert len(bubbles(w, "in", msg1)) == 1, "alice's message shown twice at wu"
@@ -407,7 +429,7 @@ def main():
     def _():
         open_conversation(a, "duty@hq")
         send(a, group_text)
-        wait_css(a, "li.msg.out .state[data-state=stored]")
+        wait_css(a, STORED_OR_LATER)
         badge = wait_css(w, 'li.conv[data-address="duty@hq"] .unread', "the group's unread badge")[0]
         assert badge.text == "1", badge.text
         open_conversation(w, "duty@hq")

@@ -184,22 +184,7 @@ final class CommandLineTests: TempRootTestCase {
 
     /// `sealpost-node directory list/forget/unpin` on two peered running nodes.
     func testDirectoryListForgetAndUnpinFromTheCommandLine() throws {
-        var nodes: [(data: String, process: NodeProcess, info: [String: Any])] = []
-        for name in ["hq", "traffic"] {
-            let data = root + "/" + name
-            let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", name,
-                                                            "--listen", "tcp://127.0.0.1:\(Harness.freePort())",
-                                                            "--publish", "tcp://127.0.0.1:\(Harness.freePort())"])
-            XCTAssertEqual(created.status, 0, created.stderr)
-            let process = try NodeProcess(data: data)
-            try process.waitUntilListening()
-            nodes.append((data, process, try json(try Harness.run("sealpost-node", ["info", "--json", "--data", data]).lines[0])))
-        }
-        for (x, y) in [(nodes[0], nodes[1]), (nodes[1], nodes[0])] {
-            let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, y.info["name"] as! String, y.info["router"] as! String,
-                                                      y.info["publish"] as! String, y.info["public_key"] as! String])
-            XCTAssertEqual(r.status, 0, r.stderr)
-        }
+        let nodes = try startFederation(["hq", "traffic"])
         try join(nodes[1].data, ["wu"])
         let hq = nodes[0].data
         func listed() throws -> [String: Any]? {

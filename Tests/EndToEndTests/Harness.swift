@@ -95,6 +95,41 @@ class TempRootTestCase: XCTestCase {
     }
 }
 
+/// A running node of a federation made by `startFederation`.
+struct FederatedNode {
+    var data: String
+    var process: NodeProcess
+    /// `sealpost-node info --json`: name, router, publish, public_key, sign_key.
+    var info: [String: Any]
+}
+
+extension TempRootTestCase {
+    /// Nodes `names` (data at ROOT/NAME) on free loopback ports, running, each a configured peer of every other.
+    func startFederation(_ names: [String]) throws -> [FederatedNode] {
+        var nodes: [FederatedNode] = []
+        for name in names {
+            let data = root + "/" + name
+            let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", name,
+                                                            "--listen", "tcp://127.0.0.1:\(Harness.freePort())",
+                                                            "--publish", "tcp://127.0.0.1:\(Harness.freePort())"])
+            XCTAssertEqual(created.status, 0, created.stderr)
+            let process = try NodeProcess(data: data)
+            try process.waitUntilListening()
+            let info = try Harness.run("sealpost-node", ["info", "--json", "--data", data]).lines[0]
+            nodes.append(FederatedNode(data: data, process: process,
+                                       info: try XCTUnwrap(JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any], info)))
+        }
+        for x in nodes {
+            for y in nodes where y.data != x.data {
+                let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, y.info["name"] as! String, y.info["router"] as! String,
+                                                          y.info["publish"] as! String, y.info["public_key"] as! String])
+                XCTAssertEqual(r.status, 0, r.stderr)
+            }
+        }
+        return nodes
+    }
+}
+
 /// A `sealpost-node run` process in the background.
 final class NodeProcess {
     let process = Process()

@@ -44,6 +44,7 @@ public final class ProfileBooks {
     public let files: FileBook
     /// Forwardable messages, when the books were opened with the profile (its key seals them).
     public let forwards: ForwardBook?
+    public let receipts: ReceiptBook
     private let me: String
 
     public init(profilePath: String, me: String, profile: Profile? = nil) {
@@ -53,6 +54,7 @@ public final class ProfileBooks {
         groups = GroupBook(profilePath: profilePath)
         burns = BurnBook(profilePath: profilePath)
         files = FileBook(profilePath: profilePath)
+        receipts = ReceiptBook(profilePath: profilePath)
         self.me = me
     }
 
@@ -64,6 +66,7 @@ public final class ProfileBooks {
         burns.note(m)
         files.note(m)
         forwards?.note(m)
+        receipts.note(m)
     }
 
     public func save() throws {
@@ -73,5 +76,6 @@ public final class ProfileBooks {
         try burns.save()
         try files.save()
         try forwards?.save()
+        try receipts.save()
     }
 }

@@ -45,6 +45,12 @@ public final class MailboxReader {
     public let window: UInt32
     /// How often a delivery from a not-yet-known sender is asked for again.
     public var retryMs = 5_000
+    /// Send read receipts for what `settle` showed (the person's setting, `ProfileSettings`).
+    public var readReceipts = false
+    /// Read receipts that could not be sent (the reason), for the caller to say; taken by `takeReceiptFailures`.
+    private var receiptFailures: [String] = []
+    /// Own messages whose state changed with the receipts of the last `settle`.
+    public private(set) var changedStates: [(id: MessageID, state: ReceiptBook.State)] = []
 
     /// Messages taken since the last settle, in delivery order, none shown before.
     public private(set) var batch: [ReceivedMessage] = []
@@ -102,7 +108,7 @@ public final class MailboxReader {
     public func next(timeoutMs: Int) throws -> Event? {
         guard let event = try client.next(timeoutMs: timeoutMs) else { return nil }
         switch event {
-        case .message(let m):
+        case .message(let m), .receipt(let m):
             take(seq: m.seq)
             if blockedAt == m.seq { blockedAt = nil }
             if !seen.contains(m.id) && batchIds.insert(m.id).inserted { batch.append(m) }
@@ -140,6 +146,9 @@ public final class MailboxReader {
         unacknowledged += 1
     }
 
+    /// Messages in the batch, not counting receipts (which are folded into the books, never shown as messages).
+    public var batchMessageCount: Int { batch.reduce(0) { $0 + ($1.receiptIds == nil ? 1 : 0) } }
+
     /// Whether the batch should be settled before taking more: the node pushes at most
     /// `window` unacknowledged deliveries, so acknowledge every `window / 2`.
     public var isFull: Bool { unacknowledged >= Int(max(window / 2, 1)) }
@@ -149,13 +158,16 @@ public final class MailboxReader {
     ///   - render: the text of the batch, one line per message; called only when the batch holds a message.
     ///   - output: writes it, called right after the seen log's commit (by default: standard
     ///     output, in one write, the commit stored right before the system call).
-    /// - Returns: how many messages were shown.
+    /// - Returns: how many messages were shown (receipts not counted).
     @discardableResult
     public func settle(render: ([ReceivedMessage]) -> [String], output: ((String) throws -> Void)? = nil) throws -> Int {
         guard batchSeq > 0 else { return 0 }
         let shown = batch
+        changedStates = []
         if let books, !shown.isEmpty {
-            for m in shown { books.note(m) }
+            for m in shown {
+                if m.receiptIds != nil { changedStates += books.receipts.note(m) } else { books.note(m) }
+            }
             try books.save()
         }
         let text = shown.isEmpty ? "" : render(shown).map { $0 + "\n" }.joined()
@@ -174,7 +186,27 @@ public final class MailboxReader {
         if through > 0 { try client.ack(through) }
         batchSeq = 0
         unacknowledged = 0
-        return shown.count
+        if readReceipts { sendReadReceipts(for: shown) }
+        return shown.filter { $0.receiptIds == nil }.count
+    }
+
+    /// Sends the read receipts for what was shown, each stored by the node before the next.
+    /// A receipt that cannot be sent is not retried (the messages were shown and acknowledged);
+    /// its reason is kept for `takeReceiptFailures`.
+    func sendReadReceipts(for shown: [ReceivedMessage]) {
+        do {
+            for envelope in try client.readReceipts(for: shown) {
+                do { try client.store(envelope) } catch { receiptFailures.append("read receipt to \(envelope.to) not sent: \(error)") }
+            }
+        } catch {
+            receiptFailures.append("read receipts not sent: \(error)")
+        }
+    }
+
+    /// The read receipts that could not be sent since the last call, as notices.
+    public func takeReceiptFailures() -> [String] {
+        defer { receiptFailures.removeAll() }
+        return receiptFailures
     }
 
     /// Writes `text` to standard output in one write (retrying a short one), so that a

@@ -30,6 +30,7 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var reminders: Reminders
     public var burns: Burns
     public var forwards: Forwards
+    public var receipts: Receipts
     public var storage: Storage
     public var limits: Limits
     public var files: Files
@@ -40,7 +41,16 @@ public struct NodeStatus: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, version, uptimeS = "uptime_s", router, publish, peers, routes, users, waiting, journal, destinations,
-             restore, unrouted, held, reminders, burns, forwards, storage, limits, files, audit, trace, rates, counters
+             restore, unrouted, held, reminders, burns, receipts, forwards, storage, limits, files, audit, trace, rates, counters
+    }
+
+    /// Delivered receipts (SPEC 7.10) since the start: made for this node's users' senders, and ids
+    /// dropped from relayed receipts that named messages their addressee never sent here.
+    public struct Receipts: Codable, Sendable, Equatable {
+        public var deliveredMade: Int
+        public var forgedDropped: Int
+
+        enum CodingKeys: String, CodingKey { case deliveredMade = "delivered_made", forgedDropped = "forged_dropped" }
     }
 
     /// Forwards this node judged as the forwarder's node, and its settings (SPEC 7.9).

@@ -103,6 +103,7 @@ extension Reactor {
             forwards: NodeStatus.Forwards(accepted: int(forwarding.accepted), refused: int(forwarding.refused), hops: int(forwarding.hops),
                                           defaultScope: config.forwarding.defaultScope, maxRecipients: config.forwarding.maxRecipients,
                                           maxHops: config.forwarding.maxHops),
+            receipts: NodeStatus.Receipts(deliveredMade: int(deliveryReceipts.made), forgedDropped: int(deliveryReceipts.forgedDropped)),
             storage: NodeStatus.Storage(dbBytes: size(dataDir.databasePath), walBytes: size(dataDir.databasePath + "-wal"),
                                         state: storageFull ? "disk full" : "ok", freeBytes: Int(clamping: dataDirFreeBytes),
                                         minFreeMb: config.limits.minFreeMB, walMaxMb: config.limits.walMaxMB),

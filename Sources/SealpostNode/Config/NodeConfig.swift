@@ -45,6 +45,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var restoreGapGraceMs: UInt64 = 30_000
     /// Tests only (never read from `node.yaml`): the protocol timers; deployed nodes use `.standard`.
     public var timers = NodeTimers.standard
+    /// Tests only (never read from `node.yaml`: delivery receipts are a fact of every node,
+    /// protocol/SPEC.md 7.10.2): off in tests of other concerns, so that receipts do not
+    /// change the mailboxes and journals they count (`TestNode.deliveredReceipts`).
+    public var deliveredReceipts = true
 
     public static let defaultListen = "tcp://127.0.0.1:7400"
     public static let defaultPublish = "tcp://127.0.0.1:7401"

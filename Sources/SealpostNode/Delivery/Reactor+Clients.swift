@@ -170,6 +170,7 @@ extension Reactor {
             return refuse(.forgedSender, "you are \(me); the sender is stamped by the node and cannot be \(envelope.from)")
         }
         guard let kind = envelope.knownKind else { return refuse(.badRequest, "unknown kind \(envelope.kind)") }
+        if kind == .delivered { return refuse(.badRequest, "delivered receipts are made by nodes, not sent by people") }
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = try burnProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = fileOfferProblem(envelope, from: user) { return refuse(.badRequest, problem) }
@@ -207,7 +208,8 @@ extension Reactor {
         }
         var isNew = false
         let nowMs = Clock.nowMs()
-        try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs) }
+        let dest = isGroup ? "*" : to.node
+        try write(ref: envelope.id) { isNew = try store.markReceived(sender: me, id: envelope.id, at: nowMs, dest: dest) }
         guard isNew else {
             counters.duplicates += 1
             return reply(session, .stored(id: envelope.id))
@@ -270,6 +272,7 @@ extension Reactor {
         quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
         nextSeq += 1
         batch.push(to: user, seq: seq, envelope)
+        if config.deliveredReceipts { deliveryReceipts.stored(envelope, recipient: address(user)) }
         delivery.stored(for: user)
         batch.onRollback { [weak self] in self?.delivery.storeRolledBack(for: user) }
         try applyReminder(envelope, forUser: user)
@@ -399,6 +402,7 @@ extension Reactor {
     /// 3. Only then send the acknowledgements (STORED, ENROLLED) of the batch.
     /// 4. Push stored backlogs to sessions that have room.
     func finishCycle() {
+        sendDeliveryReceipts()
         for (user, entries) in batch.takePushes() {
             guard let session = delivery.caughtUpSession(of: user) else { continue }
             push(entries, to: session)

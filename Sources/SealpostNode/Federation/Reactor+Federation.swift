@@ -444,6 +444,9 @@ extension Reactor {
         if envelope.knownKind == .groupFanout {
             return try deliverFanout(envelope)
         }
+        if envelope.knownKind == .delivered {
+            return try deliverRelayedReceipt(envelope, to: recipient)
+        }
         if groups[recipient] != nil || envelope.knownKind == .groupOp
             || envelope.knownKind == .groupMessage {
             // A member on another node writing to one of our groups (or to a group

@@ -35,7 +35,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 16
+    public static let schemaVersion: Int64 = 17
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -109,6 +109,7 @@ public final class NodeStore {
         if version < 14 { try migrateTo14() }
         if version < 15 { try migrateTo15() }
         if version < 16 { try migrateTo16() }
+        if version < 17 { try migrateTo17() }
     }
 
     /// Groups whose home is this node, and their members.
@@ -292,10 +293,11 @@ public final class NodeStore {
 
     // MARK: mailbox
 
-    /// Records `(sender, id)`; false when it was seen before (a retransmission).
-    public func markReceived(sender: String, id: MessageID, at: UInt64) throws -> Bool {
-        try db.run("INSERT OR IGNORE INTO received(sender, id, at) VALUES(?,?,?)",
-                   .text(sender), .blob(id.bytes), .int(Int64(at))) == 1
+    /// Records `(sender, id)`; false when it was seen before (a retransmission). `dest`: the node
+    /// it goes to (`*` for a group), which a delivered receipt for it must come from (`sentDest`).
+    public func markReceived(sender: String, id: MessageID, at: UInt64, dest: String = "") throws -> Bool {
+        try db.run("INSERT OR IGNORE INTO received(sender, id, at, dest) VALUES(?,?,?,?)",
+                   .text(sender), .blob(id.bytes), .int(Int64(at)), .text(dest)) == 1
     }
 
     public func pruneReceived(olderThan cutoff: UInt64) throws -> Int {

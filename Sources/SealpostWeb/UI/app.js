@@ -29,7 +29,13 @@ const I18N = {
     unitOf: u => `Unit: ${u}`,
     sending: 'Sending…',
     stored: 'On my node',
-    storedTitle: 'Stored on your node. Delivery to the recipient and read receipts are not shown yet.',
+    storedTitle: "Stored on your node; not yet on the recipient's node.",
+    delivered: 'Delivered',
+    deliveredTitle: "Stored on the recipient's node.",
+    seen: 'Seen',
+    seenTitle: 'The recipient has seen it.',
+    groupReceipts: (d, s, n) => `Delivered ${d}/${n} · Seen ${s}/${n}`,
+    readReceipts: 'Send read receipts',
     failed: 'Not sent',
     burn: 'Burn-after-reading message. View it once with: sealpost view',
     damaged: "This record cannot be opened with this device's history key.",
@@ -167,7 +173,13 @@ const I18N = {
     unitOf: u => `单位：${u}`,
     sending: '发送中…',
     stored: '已存至本单位节点',
-    storedTitle: '已保存在您的节点上。送达和已读回执暂未显示。',
+    storedTitle: '已保存在您的节点上，尚未到达对方节点。',
+    delivered: '已送达',
+    deliveredTitle: '已保存在对方的节点上。',
+    seen: '已读',
+    seenTitle: '对方已看到这条消息。',
+    groupReceipts: (d, s, n) => `已送达 ${d}/${n} · 已读 ${s}/${n}`,
+    readReceipts: '发送已读回执',
     failed: '未发送',
     burn: '阅后即焚消息。请用 sealpost view 查看（仅一次）',
     damaged: '无法用本设备的历史密钥打开此记录。',
@@ -355,6 +367,14 @@ async function api(method, path, body) {
 }
 
 async function boot() {
+  $('read-receipts').addEventListener('change', async e => {
+    try {
+      const r = await api('POST', '/api/settings', { read_receipts: e.target.checked });
+      e.target.checked = r.read_receipts;
+    } catch (err) {
+      e.target.checked = !e.target.checked;
+    }
+  });
   $('lang').addEventListener('change', e => {
     app.lang = e.target.value;
     localStorage.setItem('sealpost.lang', app.lang);
@@ -388,6 +408,7 @@ async function boot() {
   }
   app.me = state.me;
   app.online = state.online;
+  $('read-receipts').checked = state.read_receipts !== false;
   for (const c of state.conversations) app.conversations.set(c.address, c);
   $('login').classList.add('hidden');
   $('unlock').classList.add('hidden');
@@ -478,9 +499,12 @@ function onEvent(event) {
       break;
     case 'state': {
       const el = app.shown.get(event.id);
-      if (el) updateState(el, event.state, event.reason);
+      if (el) updateState(el, event.state, event.reason, event.receipts);
       break;
     }
+    case 'settings':
+      $('read-receipts').checked = event.read_receipts;
+      break;
     case 'conversation':
       app.conversations.set(event.conversation.address, event.conversation);
       renderConversations();
@@ -633,6 +657,7 @@ function messageElement(m) {
   li.dataset.row = m.row;
   li.dataset.state = m.state;
   li.dataset.reason = m.reason || '';
+  if (m.receipts) li.dataset.receipts = JSON.stringify(m.receipts);
   const system = SYSTEM_KINDS.has(m.kind);
   li.className = 'msg ' + (system ? 'system' : m.outgoing ? 'out' : 'in') + ' kind-' + m.kind;
   li._m = m;
@@ -662,7 +687,6 @@ function messageElement(m) {
   meta.append(label);
   if (!system) meta.append(actionMenu(m));
   if (m.outgoing) {
-    // Later states (delivered to the recipient's node, seen) need receipts in the protocol; they go here.
     const state = document.createElement('span');
     state.className = 'state';
     meta.append(state);
@@ -677,17 +701,26 @@ function refreshState(li) {
   if (!state) return;
   state.dataset.state = li.dataset.state;
   const s = li.dataset.state;
+  // A group's message: counts of its members' receipts once one member's node has it.
+  const r = li.dataset.receipts ? JSON.parse(li.dataset.receipts) : null;
+  if (r && r.recipients > 1 && r.delivered > 0 && s !== 'failed') {
+    state.textContent = (r.seen === r.recipients ? '✓✓ ' : '✓ ') + t('groupReceipts', r.delivered, r.seen, r.recipients);
+    state.title = '';
+    return;
+  }
   state.textContent = s === 'sending' ? '⏳ ' + t('sending') : s === 'stored' ? '✓ ' + t('stored')
+    : s === 'delivered' ? '✓✓ ' + t('delivered') : s === 'seen' ? '✓✓ ' + t('seen')
     : s === 'failed' ? '! ' + t('failed') + (li.dataset.reason ? ': ' + li.dataset.reason : '') : s;
-  state.title = s === 'stored' ? t('storedTitle') : '';
+  state.title = s === 'stored' ? t('storedTitle') : s === 'delivered' ? t('deliveredTitle') : s === 'seen' ? t('seenTitle') : '';
 }
 
 // An own message's states only move forward, whatever order the answer to the POST
-// and the live events arrive in. (delivered and seen will come with read receipts.)
+// and the live events arrive in (delivered and seen come from receipts).
 const STATE_RANK = { sending: 0, stored: 1, failed: 1, delivered: 2, seen: 3 };
 
-function updateState(el, state, reason) {
+function updateState(el, state, reason, receipts) {
   if ((STATE_RANK[state] ?? 0) < (STATE_RANK[el.dataset.state] ?? 0)) return;
+  if (receipts) el.dataset.receipts = JSON.stringify(receipts);
   el.dataset.state = state;
   el.dataset.reason = reason || '';
   refreshState(el);

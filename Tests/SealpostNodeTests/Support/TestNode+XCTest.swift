@@ -47,8 +47,9 @@ extension XCTestCase {
 }
 
 /// A node `hq` with user `bob` and a configured `FakePeerNode` connected to it.
-func hqWithFakePeer() throws -> (TestNode, FakePeerNode, Client) {
+func hqWithFakePeer(deliveredReceipts: Bool = false) throws -> (TestNode, FakePeerNode, Client) {
     let hq = try TestNode("hq")
+    hq.deliveredReceipts = deliveredReceipts
     try hq.start()
     let bob = try Client(profile: try hq.join("bob"))
     let fake = try FakePeerNode()
