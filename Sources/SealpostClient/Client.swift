@@ -30,6 +30,13 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var quote: MessageID?
     /// For `kind == "file"`: what to fetch and how to open it (checked against the clear offer).
     public var file: FileManifest?
+    /// The classification label (`敏感 sensitive`), checked against the sealed one (SPEC 7.11.3).
+    public var label: String?
+    public var labelRank: UInt8?
+    /// When the content is deleted (ms since the epoch), if the sender set a time.
+    public var readableUntil: UInt64?
+    /// For `refusal`: a node's signed notice that it refused something this person sent.
+    public var refusal: ReceivedRefusal?
 }
 
 /// The reminder a message is about.
@@ -103,6 +110,14 @@ public final class Client {
     private var nextRequestId: UInt32 = 1
     /// Node signing keys our node holds (for burn receipts), fetched once.
     var cachedNodeKeys: [String: [UInt8]]?
+    /// The node's label rules (LABELS), fetched once.
+    var cachedLabelInfo: LabelInfo?
+    /// The label of what is sent next (a name or English name); nil: the node's default.
+    public var sendLabel: String?
+    /// The readable-until time of what is sent next (ms since the epoch), 0 for none.
+    public var readableUntil: UInt64 = 0
+    /// Tests of the nodes' checks only: a client that skips its own label checks (a modified client).
+    public var checksLabels = true
 
     func nextRequest() -> UInt32 {
         defer { nextRequestId &+= 1 }
@@ -261,13 +276,14 @@ public final class Client {
         guard bytes.count <= Sealed.maxTextBytes else {
             throw ClientError.invalid("the message is \(bytes.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)")
         }
+        let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.text.rawValue
         let body = Sealed.seal(kind: kind, id: id, from: profile.address.description, to: to.description,
-                               sentAt: sentAt, content: bytes, key: key)
+                               sentAt: sentAt, label: label, content: bytes, key: key)
         // `from` stays empty on the wire: the node stamps it from our authenticated key.
-        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, body: body)
+        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, label: label, body: body)
     }
 
     /// Queues an envelope without waiting (for pipelined senders); false when the queue is full.
@@ -417,6 +433,8 @@ public final class Client {
         let kind = envelope.knownKind
         var message = ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: kind?.name ?? "unknown",
                                       text: "", sentAt: envelope.sentAt)
+        // The label: shown, checked against this person's clearance; past its time, nothing to open.
+        guard try checkReceivedLabel(envelope, into: &message) else { return message }
         // Metadata-only kinds: nothing to decrypt.
         switch kind {
         case .burn?:
@@ -426,6 +444,17 @@ public final class Client {
             if envelope.to != profile.address.description { message.group = envelope.to }
             message.text = "burn after reading" + (images > 0 ? ", \(images) image\(images == 1 ? "" : "s")" : "")
                 + ": sealpost view \(envelope.id.hex)"
+            return message
+        case .refusal?:
+            guard let notice = try? LabelNotice.decode(envelope.body), notice.sender == profile.address.description else {
+                throw Sealed.OpenError.malformed("refusal")
+            }
+            let checked = check(refusal: notice)
+            message.refusal = checked
+            message.label = labelDisplay(notice.label)
+            message.labelRank = notice.label
+            let signed = checked.verified ? "signed by \(notice.node)" : "NOT VERIFIED: \(checked.reason ?? "")"
+            message.text = "\(notice.node) refused your message \(notice.ref.hex) to \(notice.recipient): \(notice.text) (\(signed))"
             return message
         case .burnReceipt?:
             guard let receipt = try? Burn.Receipt.decode(envelope.body), receipt.sender == profile.address.description else {
@@ -609,12 +638,13 @@ public final class Client {
 
     func sendContent(to: Address, kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         var body = Sealed.seal(kind: kind.rawValue, id: id, from: profile.address.description, to: to.description,
-                               sentAt: sentAt, content: content, key: key)
+                               sentAt: sentAt, label: label, content: content, key: key)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
-        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: sentAt, body: body))
+        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: sentAt, label: label, body: body))
         return id
     }
 
@@ -638,26 +668,28 @@ public final class Client {
 
     /// Seals `content` for `to`: the 1:1 body of section 8, or, with the group's `members`,
     /// once for the group with its key wrapped for every other member (section 7.6.3).
-    func seal(kind: UInt8, id: MessageID, to: Address, sentAt: UInt64, content: [UInt8], members: [String]?) throws -> [UInt8] {
+    func seal(kind: UInt8, id: MessageID, to: Address, sentAt: UInt64, label: EnvelopeLabel, content: [UInt8], members: [String]?) throws -> [UInt8] {
         let me = profile.address.description
         guard let members else {
-            return Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, content: content, key: try sharedKey(with: to))
+            return Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, label: label, content: content,
+                               key: try sharedKey(with: to))
         }
         var wraps: [(member: String, key: BoxSharedKey)] = []
         for m in members where m != me {
             guard let a = Address(m) else { continue }
             wraps.append((m, try sharedKey(with: a)))
         }
-        return GroupSealed.seal(kind: kind, id: id, from: me, group: to.description, sentAt: sentAt, content: content, wraps: wraps)
+        return GroupSealed.seal(kind: kind, id: id, from: me, group: to.description, sentAt: sentAt, label: label, content: content, wraps: wraps)
     }
 
     /// Seals `content` once for the group, wraps its key for every other member, and stores it.
     func sendToGroup(_ group: Address, members: [String], kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: group, members: members)
         let sentAt = Clock.nowMs()
-        var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, content: content, members: members)
+        var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, label: label, content: content, members: members)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
-        try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, sentAt: sentAt, body: body))
+        try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, sentAt: sentAt, label: label, body: body))
         return id
     }
 
@@ -707,11 +739,12 @@ public final class Client {
     public func prepareReminder(to: Address, at dueAt: UInt64, text: String) throws -> Envelope {
         _ = try prepareReminderChecks(at: dueAt, text: text)
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         let sealed = Sealed.seal(kind: EnvelopeKind.reminder.rawValue, id: id, from: profile.address.description, to: to.description,
-                                 sentAt: sentAt, content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), key: key)
-        return Envelope(id: id, from: "", to: to.description, kind: EnvelopeKind.reminder.rawValue, sentAt: sentAt,
+                                 sentAt: sentAt, label: label, content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), key: key)
+        return Envelope(id: id, from: "", to: to.description, kind: EnvelopeKind.reminder.rawValue, sentAt: sentAt, label: label,
                         body: Reminder.body(dueAt: dueAt, sealed: sealed))
     }
 

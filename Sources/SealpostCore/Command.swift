@@ -15,6 +15,11 @@ public enum ErrorCode: UInt16, Sendable {
     case insufficientStorage = 507
     case internalError = 500
     case unavailable = 503
+    /// Labels (section 7.11): a recipient or group member is not cleared for the label, or it is
+    /// above a node's or a link's ceiling; the reason names who or which.
+    case notCleared = 451
+    /// Labels: a state-secret class, and the node is not accredited for it.
+    case notAccredited = 452
 
     /// 410 also answers a VIEW of a burn message that was viewed or expired.
     public static var gone: ErrorCode { .inviteExpired }
@@ -96,6 +101,9 @@ public enum Command: Sendable, Equatable {
     case fileGet(fileId: FileID, from: UInt32, count: UInt32)
     /// C→N: this recipient has the whole file (the node may collect it).
     case fileDone(fileId: FileID)
+    /// C→N with nil: asks for the node's label rules; N→C: the federation's label set, the
+    /// node's default label and ceiling, and the person's clearance (section 7.11.4).
+    case labels(LabelInfo?)
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -128,6 +136,7 @@ public enum Command: Sendable, Equatable {
         case .fileChunk: return .fileChunk
         case .fileGet: return .fileGet
         case .fileDone: return .fileDone
+        case .labels: return .labels
         }
     }
 
@@ -196,6 +205,8 @@ public enum Command: Sendable, Equatable {
             w.octets(fileId.bytes); w.u32(from); w.u32(count)
         case let .fileDone(fileId):
             w.octets(fileId.bytes)
+        case let .labels(info):
+            info?.encode(into: &w)
         }
         return w.bytes
     }
@@ -274,6 +285,8 @@ public enum Command: Sendable, Equatable {
             command = .nodeList(requestId: requestId, nodes: nodes)
         case .fileBegin, .fileStatus, .fileChunk, .fileGet, .fileDone:
             command = try decodeFile(id, &r)
+        case .labels:
+            command = .labels(r.remaining == 0 ? nil : try LabelInfo.decode(from: &r))
         }
         try r.expectEnd()
         return command
@@ -322,6 +335,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
     case fileChunk = 0x1A
     case fileGet = 0x1B
     case fileDone = 0x1C
+    case labels = 0x1F
 
     /// The command's name in protocol/SPEC.md.
     public var name: String {
@@ -351,6 +365,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
         case .fileChunk: return "FILE-CHUNK"
         case .fileGet: return "FILE-GET"
         case .fileDone: return "FILE-DONE"
+        case .labels: return "LABELS"
         }
     }
 
@@ -361,7 +376,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
             return .clientToNode
         case .enrolled, .entry, .stored, .deliver, .synced, .pong, .error, .entries, .viewing, .nodeList, .fileStatus:
             return .nodeToClient
-        case .fileChunk:
+        case .fileChunk, .labels:
             return .both
         }
     }

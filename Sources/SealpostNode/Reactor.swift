@@ -127,6 +127,8 @@ final class Reactor {
     var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
     var restore = RestoreState()
+    /// Label rules, link ceilings and refusal counts (Labels/).
+    var labels: LabelGuard
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
@@ -145,6 +147,7 @@ final class Reactor {
         self.control = control
         self.logger = logger
         self.routeTable = RouteTable(me: config.name)
+        self.labels = try LabelGuard(config: config)
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
         batch = CycleBatch(store: store)

@@ -123,6 +123,20 @@ func renderStatus(_ s: [String: Any]) -> String {
         }
         out.append("limits    per user \(l["mailbox_messages"] ?? 0) messages / \(l["mailbox_mb"] ?? 0) MiB waiting, \(l["burn_mb"] ?? 0) MiB burn; per sender \(l["sender_mb"] ?? 0) MiB waiting, \(l["send_per_s"] ?? 0) msg/s (burst \(l["send_burst"] ?? 0)), \(l["send_mb_s"] ?? 0) MiB/s; refused: \(parts.isEmpty ? "none" : parts.joined(separator: ", "))")
     }
+    if let l = s["labels"] as? [String: Any] {
+        let refused = l["refused"] as? [String: Any] ?? [:]
+        let parts = refused.keys.sorted().compactMap { key -> String? in
+            let n = refused[key] as? Int ?? 0
+            return n > 0 ? "\(n) \(key.replacingOccurrences(of: "_", with: " "))" : nil
+        }
+        let accredited = (l["accredited"] as? [String] ?? []).joined(separator: ", ")
+        let links = (l["links"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        let mismatched = l["mismatched_peers"] as? [String] ?? []
+        out.append("labels    default \(l["default"] ?? "?"), ceiling \(l["ceiling"] ?? "?"), accredited: \(accredited.isEmpty ? "none" : accredited)"
+                   + (links.isEmpty ? "" : "; links: " + links.joined(separator: ", "))
+                   + (mismatched.isEmpty ? "" : "; ANOTHER LABEL SET at: " + mismatched.joined(separator: ", "))
+                   + "; refused: \(parts.isEmpty ? "none" : parts.joined(separator: ", "))")
+    }
     if let f = s["files"] as? [String: Any] {
         out.append("files     \(f["files"] ?? 0) (\(bytes(f["bytes"] as? Int ?? 0))): \(f["uploading"] ?? 0) uploading, \(f["pulling"] ?? 0) pulling from other nodes, \(f["sending"] ?? 0) being sent; \(bytes(f["free_bytes"] as? Int ?? 0)) free, quota \(f["quota_mb"] ?? 0) MiB per user")
     }

@@ -56,13 +56,14 @@ extension Client {
             throw ClientError.invalid("a burn message lives from 1 second to \(Burn.maxTTLMs / 3_600_000) hours")
         }
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: to, members: members)
         let sentAt = Clock.nowMs()
         let expiresAt = sentAt + ttlMs
         var content = Burn.Content(expiresAt: expiresAt, text: bytes, images: images).encode()
         defer { wipe(&content) }
         let kind = EnvelopeKind.burn.rawValue
-        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, content: content, members: members)
-        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt,
+        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content, members: members)
+        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, label: label,
                         body: Burn.body(expiresAt: expiresAt, images: images.count, sealed: sealed))
     }
 

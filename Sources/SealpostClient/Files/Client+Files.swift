@@ -49,6 +49,7 @@ extension Client {
         guard fd >= 0 else { throw ClientError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }
         if groupMembers == nil { _ = try sharedKey(with: to) } // an unknown recipient fails before the upload
+        _ = try outgoingLabel(to: to, members: groupMembers) // so does a recipient not cleared for the label
 
         let resumeKey = UploadBook.key(to: to.description, path: path, size: size, modified: Int64(info.st_mtim.tv_sec))
         let upload = uploads.entry(resumeKey) ?? {
@@ -145,9 +146,10 @@ extension Client {
         let kind = EnvelopeKind.file.rawValue
         var content = manifest.encode()
         defer { wipe(&content) }
-        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, content: content, members: groupMembers)
+        let label = try outgoingLabel(to: to, members: groupMembers)
+        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content, members: groupMembers)
         try store(Envelope(id: id, from: "", to: to.description, kind: kind, flags: burn ? Burn.fileFlag : 0, sentAt: sentAt,
-                           body: offer.body(sealed: sealed)))
+                           label: label, body: offer.body(sealed: sealed)))
         uploads.remove(resumeKey)
         return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed)
     }

@@ -94,6 +94,7 @@ extension Reactor {
                         "state": storageFull ? "disk full" : "ok", "free_bytes": Int(dataDirFreeBytes),
                         "min_free_mb": config.limits.minFreeMB, "wal_max_mb": config.limits.walMaxMB],
             "limits": limitsStatus(),
+            "labels": labelsStatus(),
             "files": filesStatus(),
             "rates": ["in_last_minute": rate.inCount, "out_last_minute": rate.outCount,
                       "relayed_last_minute": rate.relayedCount,

@@ -29,6 +29,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var files: FilesConfig
     /// Per-user quotas and rate limits, the free-space floor and the WAL bound.
     public var limits: LimitsConfig
+    /// Classification labels: the set, default, ceiling and accreditations (protocol/SPEC.md 7.11).
+    public var labels = LabelsConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
@@ -41,7 +43,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits
+        case peers, files, limits, labels
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -75,6 +77,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
+        labels = try c.decodeIfPresent(LabelsConfig.self, forKey: .labels) ?? LabelsConfig()
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -96,6 +99,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         guard (0...24 * 30).contains(relayRetentionHours) else { throw NodeError.config("relay_retention_hours must be 0...720 (30 days at most)") }
         try files.validate()
         try limits.validate()
+        let policy = try labels.policy(node: name)
+        for peer in peers {
+            if let c = peer.ceiling { _ = try LabelsConfig.rank(c, in: policy.set, field: "peer \(peer.name) ceiling") }
+        }
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -122,7 +129,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "labels"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -137,6 +144,12 @@ public struct NodeConfig: Codable, Sendable, Equatable {
             for (key, _) in top {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
+            }
+            if let labels = top.first(where: { $0.key.string == "labels" })?.value.mapping {
+                for (key, _) in labels {
+                    guard let name = key.string, !LabelsConfig.knownKeys.contains(name) else { continue }
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'labels.\(name)' (known: \(LabelsConfig.knownKeys.sorted().joined(separator: ", ")))")
+                }
             }
             if let limits = top.first(where: { $0.key.string == "limits" })?.value.mapping {
                 for (key, _) in limits {
@@ -213,17 +226,20 @@ public struct PeerConfig: Codable, Sendable, Equatable {
     public var publish: String
     /// Its CurveZMQ public key, Z85 (40 characters), as `sealpost-node info` prints it.
     public var publicKey: String
+    /// The highest label this unit lets leave to this neighbour (absent: the node's ceiling).
+    public var ceiling: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, router, publish
+        case name, router, publish, ceiling
         case publicKey = "public_key"
     }
 
-    public init(name: String, router: String, publish: String, publicKey: String) {
+    public init(name: String, router: String, publish: String, publicKey: String, ceiling: String? = nil) {
         self.name = name
         self.router = router
         self.publish = publish
         self.publicKey = publicKey
+        self.ceiling = ceiling
     }
 
     /// The 32-byte key, once `validate()` passed.

@@ -43,6 +43,7 @@ final class CommandDirectionTests: XCTestCase {
         case .fileChunk: return .fileChunk(fileId: fileId, index: 0, data: [1])
         case .fileGet: return .fileGet(fileId: fileId, from: 0, count: 1)
         case .fileDone: return .fileDone(fileId: fileId)
+        case .labels: return .labels(nil)
         }
     }
 

@@ -1,0 +1,115 @@
+import SealpostCore
+
+/// A refusal notice as the sender sees it, after checking its node signature.
+public struct ReceivedRefusal: Sendable, Equatable {
+    public var notice: LabelNotice
+    /// Signed by `notice.node` with the key our own node holds for it.
+    public var verified: Bool
+    public var reason: String?
+}
+
+/// Labels on the client (protocol/SPEC.md 7.11): the node's rules (LABELS), the label of what
+/// this person sends, the check of every recipient's clearance before sealing, and the checks
+/// of what arrives (the binding is checked by `Sealed`/`GroupSealed`; here the person's own
+/// clearance and the readable-until time).
+extension Client {
+    /// The node's label rules and this person's clearance, asked once per connection.
+    public func labelInfo() throws -> LabelInfo {
+        if let cachedLabelInfo { return cachedLabelInfo }
+        try connection.send(.labels(nil))
+        let reply = try awaitReply(timeoutMs: timeoutMs) { command in
+            if case .labels(let info) = command { return info != nil }
+            return false
+        }
+        guard case .labels(let info?)? = reply else { throw unreachable }
+        cachedLabelInfo = info
+        return info
+    }
+
+    /// The rank of a label named by its name or English name (`敏感`, `sensitive`).
+    /// - Throws: `ClientError.invalid` naming the labels there are.
+    public func labelRank(_ name: String) throws -> UInt8 {
+        let set = try labelInfo().set
+        guard let rank = set.rank(of: name) else {
+            throw ClientError.invalid("'\(name)' is not a label; the labels are: \(set.labels.map(\.display).joined(separator: ", "))")
+        }
+        return rank
+    }
+
+    /// `敏感 sensitive` for a rank.
+    public func labelDisplay(_ rank: UInt8) -> String {
+        (cachedLabelInfo?.set ?? .standard).display(rank)
+    }
+
+    /// The label what is sealed next carries (`sendLabel` or the node's default, with
+    /// `readableUntil`), after the sender's check (SPEC 7.11.5, step 1): the node carries it and
+    /// every recipient — `to`, or each of a group's other `members` — is cleared for it.
+    /// - Throws: `ClientError.refused` with code 451 (452 for a state secret the node is not
+    ///   accredited for) naming who is not cleared; nothing has been sent.
+    public func outgoingLabel(to: Address, members: [String]?) throws -> EnvelopeLabel {
+        let info = try labelInfo()
+        let rank = try sendLabel.map { try labelRank($0) } ?? info.defaultRank
+        if readableUntil != 0 && readableUntil <= Clock.nowMs() {
+            throw ClientError.invalid("the readable-until time \(Clock.rfc3339(ms: readableUntil)) is in the past")
+        }
+        let label = EnvelopeLabel(rank: rank, readableUntil: readableUntil)
+        guard checksLabels else { return label }
+        var policy = info.policy
+        policy.node = profile.address.node
+        if let refusal = policy.carry(rank) {
+            throw ClientError.refused(code: refusal.reason.errorCode, reason: refusal.text)
+        }
+        let me = profile.address.description
+        let recipients = members.map { $0.filter { $0 != me } } ?? [to.description]
+        var cleared: [(address: String, clearance: UInt8)] = []
+        for r in recipients {
+            guard let a = Address(r) else { continue }
+            cleared.append((r, try lookup(a).clearance ?? info.defaultRank))
+        }
+        if let refusal = policy.deliver(rank, to: cleared) {
+            throw ClientError.refused(code: refusal.reason.errorCode, reason: refusal.text)
+        }
+        return label
+    }
+
+    /// What a received envelope's label means for this person: its display, and whether the
+    /// content is past its readable-until time or above this person's clearance (then it is not shown).
+    func checkReceivedLabel(_ envelope: Envelope, into message: inout ReceivedMessage) throws -> Bool {
+        guard let label = envelope.label else {
+            if envelope.knownKind?.isSealed ?? false, let info = cachedLabelInfo { message.label = info.set.display(info.defaultRank) }
+            return true
+        }
+        message.label = labelDisplay(label.rank)
+        message.labelRank = label.rank
+        if label.readableUntil != 0 {
+            message.readableUntil = label.readableUntil
+            if label.readableUntil <= Clock.nowMs() {
+                message.kind = "expired"
+                message.text = "\(message.label ?? "") message, readable until \(Clock.rfc3339(ms: label.readableUntil)): its content was deleted"
+                return false
+            }
+        }
+        if checksLabels, let info = try? labelInfo(), label.rank > info.clearance {
+            throw ClientError.protocolError("a \(labelDisplay(label.rank)) message arrived, above your clearance (\(labelDisplay(info.clearance))): not shown")
+        }
+        return true
+    }
+
+    /// A refusal notice for something this person sent, checked with the refusing node's key.
+    func check(refusal notice: LabelNotice) -> ReceivedRefusal {
+        guard let keys = try? nodeKeys() else {
+            return ReceivedRefusal(notice: notice, verified: false, reason: "cannot reach our node to get '\(notice.node)''s key")
+        }
+        guard let key = keys[notice.node] else {
+            return ReceivedRefusal(notice: notice, verified: false, reason: "our node holds no key for node '\(notice.node)'")
+        }
+        let ok = notice.verify(nodeKey: key)
+        return ReceivedRefusal(notice: notice, verified: ok, reason: ok ? nil : "the signature does not verify with '\(notice.node)''s key")
+    }
+
+    /// Asks the group's home node to set the group's label (admins only; raising it is refused
+    /// while a member is not cleared for the new label).
+    public func setGroupLabel(group: Address, label: String) throws {
+        try sendMeta(to: group, kind: .groupOp, body: Group.opBody(.label, members: [], label: try labelRank(label)))
+    }
+}

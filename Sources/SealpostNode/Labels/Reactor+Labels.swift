@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+import SealpostCore
+import Sodium
+
+/// Labels on the node (protocol/SPEC.md 7.11): the checks of the sender's node at SEND, of every
+/// relay before it passes an envelope on, and of the recipient's node before a mailbox; the
+/// signed refusal notices that travel back to the sender; clearances from the signed directory.
+extension Reactor {
+    /// The clearance of a person of the federation, from their signed directory entry (a local
+    /// user's own, or the one the home node published); the default label when none is set or
+    /// the person is unknown.
+    func clearance(of address: String) -> UInt8 {
+        guard let a = Address(address) else { return labels.policy.defaultRank }
+        let bytes: [UInt8]?
+        if a.node == config.name { bytes = usersByName[a.local]?.entry } else { bytes = remoteEntries[address]?.entry }
+        guard let bytes, let entry = try? DirectoryEntry.decode(bytes) else { return labels.policy.defaultRank }
+        return entry.clearance ?? labels.policy.defaultRank
+    }
+
+    /// The sender's node at SEND: the label must be one this node carries, may leave over the
+    /// link toward a remote destination, and every recipient it can see must be cleared for it
+    /// (a person; a group here: every member, and the group's own label).
+    func sendRefusal(_ envelope: Envelope, to: Address, local: Bool, isGroup: Bool) -> LabelRefusal? {
+        guard let rank = labels.rank(of: envelope) else { return nil }
+        if let refusal = labels.policy.carry(rank) { return refusal }
+        if !local {
+            if let hop = routeTable.nextHop(to: to.node),
+               let refusal = labels.policy.relay(rank, to: hop, linkCeiling: labels.linkCeilings[hop]) {
+                return refusal
+            }
+            // A group elsewhere is checked by its home node, which knows its members.
+            if isGroup { return nil }
+            return labels.policy.deliver(rank, to: [(to.description, clearance(of: to.description))])
+        }
+        if isGroup {
+            guard let group = groups[to.local] else { return nil }
+            return groupPostRefusal(envelope, rank: rank, group: group)
+        }
+        return labels.policy.deliver(rank, to: [(to.description, clearance(of: to.description))])
+    }
+
+    /// A post to a group whose home is here: at most the group's label, and every other member cleared.
+    func groupPostRefusal(_ envelope: Envelope, rank: UInt8, group: GroupState) -> LabelRefusal? {
+        if let refusal = labels.policy.post(rank, group: address(group.name), groupRank: group.label ?? labels.policy.defaultRank) {
+            return refusal
+        }
+        let members = group.members.map(\.address).filter { $0 != envelope.from }
+        return labels.policy.deliver(rank, to: members.map { ($0, clearance(of: $0)) })
+    }
+
+    /// Answers a SEND refused for its label: `ERROR 451` or `452` naming who or what, and counted.
+    func refuseSendForLabel(_ refusal: LabelRefusal) -> (code: ErrorCode, reason: String) {
+        labels.count(refusal.reason)
+        logger.notice("send refused for its label", metadata: ["reason": "\(refusal.reason.name)", "detail": "\(refusal.text)"])
+        return (ErrorCode(rawValue: refusal.reason.errorCode) ?? .notCleared, refusal.text)
+    }
+
+    /// Refuses an envelope on its way (a relay, a group's home node, the recipient's node): it
+    /// goes no further, and its sender gets a signed `refusal` notice with the reason.
+    /// - Returns: the place-keeper a relay passes on instead (same id, sender, recipient and
+    ///   time; kind `refusal`, no label, the notice as its body); nil when there is none to make.
+    @discardableResult
+    func refuseForLabel(_ envelope: Envelope, recipient: String, _ refusal: LabelRefusal) throws -> Envelope? {
+        labels.count(refusal.reason)
+        logger.notice("envelope refused for its label", metadata: [
+            "from": "\(envelope.from)", "to": "\(recipient)", "reason": "\(refusal.reason.name)", "detail": "\(refusal.text)",
+        ])
+        // Never a notice about a notice, and none to an address that is no person.
+        guard envelope.knownKind != .refusal, let sender = Address(envelope.from) else { return nil }
+        var notice = LabelNotice(ref: envelope.id, sender: envelope.from, recipient: recipient, node: config.name,
+                                 reason: refusal.reason, label: labels.rank(of: envelope) ?? labels.policy.defaultRank,
+                                 text: refusal.text, refusedAt: Clock.nowMs())
+        notice.sign(with: keys.sign)
+        let out = Envelope(id: notice.messageID, from: address(Self.nodeSender), to: sender.description, kind: .refusal,
+                           sentAt: notice.refusedAt, body: notice.encode())
+        if sender.node == config.name {
+            try deliverLocally(out, to: sender.local)
+        } else if nodeKeys[sender.node] != nil || routeTable.routes[sender.node] != nil {
+            try journalOut(out, dest: sender.node)
+        }
+        return Envelope(id: envelope.id, from: envelope.from, to: envelope.to, kind: .refusal, sentAt: envelope.sentAt,
+                        body: out.body)
+    }
+
+    /// Whether a `refusal` envelope is a notice for the person it is addressed to (from a node,
+    /// about their own message), rather than a place-keeper, which only takes its stream place.
+    func isRefusalNotice(_ envelope: Envelope) -> Bool {
+        guard let from = Address(envelope.from), from.local == Self.nodeSender,
+              let notice = try? LabelNotice.decode(envelope.body) else { return false }
+        return notice.sender == envelope.to && notice.node == from.node
+    }
+
+    /// The recipient's node, before a mailbox: the person must be cleared for the label (whatever
+    /// the sender's client and node said), and the label one this node carries.
+    func deliveryRefusal(_ envelope: Envelope, to user: String) -> LabelRefusal? {
+        guard let rank = labels.rank(of: envelope) else { return nil }
+        if let refusal = labels.policy.carry(rank) { return refusal }
+        let to = address(user)
+        return labels.policy.deliver(rank, to: [(to, clearance(of: to))])
+    }
+
+    /// LABELS: the federation's set, this node's default and ceiling, and the person's clearance.
+    func labelInfo(for user: String) -> LabelInfo {
+        let p = labels.policy
+        return LabelInfo(set: p.set, defaultRank: p.defaultRank, ceiling: p.ceiling, accredited: p.accredited,
+                         clearance: clearance(of: address(user)))
+    }
+
+    /// A peer's HELLO: its label set must be ours. One that differs gets nothing from us and
+    /// nothing it sends is taken, until its operator fixes the set (logged, in `status`).
+    func helloLabelsAgree(_ link: PeerLink, digest: [UInt8]) -> Bool {
+        let wasMismatched = labels.mismatchedPeers.contains(link.name)
+        let agrees = labels.helloAgrees(peer: link.name, digest: digest)
+        if !agrees && !wasMismatched {
+            logger.error("peer has another label set: no envelopes to or from it until both node.yaml files list the same labels",
+                         metadata: ["peer": "\(link.name)"])
+        }
+        return agrees
+    }
+
+    // MARK: admin
+
+    /// `status.labels`: the rules in force and the refusals since start, by reason.
+    func labelsStatus() -> [String: Any] {
+        let p = labels.policy
+        var links: [String: Any] = [:]
+        for peer in config.peers { links[peer.name] = p.set.display(labels.linkCeilings[peer.name] ?? p.ceiling) }
+        return [
+            "default": p.set.display(p.defaultRank), "ceiling": p.set.display(p.ceiling),
+            "accredited": p.set.labels.indices.filter { p.isAccredited(UInt8($0)) && p.set.labels[$0].stateSecret }.map { p.set.labels[$0].display },
+            "set": p.set.labels.map(\.display), "digest": Hex.encode(labels.digest), "links": links,
+            "mismatched_peers": labels.mismatchedPeers.sorted(), "refused": labels.refusalsByName,
+        ]
+    }
+
+    /// `{"cmd": "user", "action": "clear", "user": NAME, "label": LABEL}`: re-signs the user's
+    /// directory entry with the clearance (no re-enrolment) and publishes it.
+    func clearUser(_ user: UserRecord, label text: String) throws -> [String: Any] {
+        guard let rank = labels.policy.set.rank(of: text) else {
+            throw NodeError.usage("'\(text)' is not a label (known: \(labels.policy.set.labels.map(\.display).joined(separator: ", ")))")
+        }
+        guard let old = try? DirectoryEntry.decode(user.entry) else { throw NodeError.storage("the stored entry of \(user.name) is damaged") }
+        let entry = signedEntry(user: user.name, display: old.display, boxKey: old.boxKey, signKey: old.signKey, clearance: rank)
+        var version: UInt64 = 0
+        try write(ref: .zero) {
+            _ = try store.replaceUserEntry(user.name, entry: entry)
+            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+        }
+        var updated = user
+        updated.entry = entry
+        batch.afterCommit { [weak self] in
+            self?.usersByName[user.name] = updated
+            self?.directoryChanged(to: version)
+            self?.logger.notice("clearance set", metadata: ["user": "\(user.name)", "label": "\(self?.labels.policy.set.display(rank) ?? "")"])
+        }
+        finishCycle()
+        return ["state": "cleared", "label": labels.policy.set.display(rank), "changed": old.clearance != rank]
+    }
+}
