@@ -651,9 +651,10 @@ public final class Client {
     // MARK: groups
 
     /// Asks the group's home node to change it; the answer comes back as a `group_event`.
-    public func groupOp(_ op: Group.Op, group: Address, members: [String] = []) throws {
+    /// `label`: the group's label, for `create` and `label` (SPEC 7.11.8).
+    public func groupOp(_ op: Group.Op, group: Address, members: [String] = [], label: UInt8? = nil) throws {
         for m in members where Address(m) == nil { throw ClientError.invalid("'\(m)' is not an address (user@node)") }
-        try sendMeta(to: group, kind: .groupOp, body: Group.opBody(op, members: members))
+        try sendMeta(to: group, kind: .groupOp, body: Group.opBody(op, members: members, label: label))
     }
 
     /// Posts a text to a group: sealed once, the key wrapped for each other member.

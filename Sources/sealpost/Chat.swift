@@ -10,6 +10,7 @@ extension SealpostCommand {
             discussion: "Type a line and press Enter to send it. Ctrl-D (or /quit) leaves.")
 
         @Argument(help: "Who to chat with, user@node.") var address: String
+        @OptionGroup var labels: LabelOption
         @OptionGroup var profile: ProfileOption
 
         func run() throws {
@@ -19,10 +20,12 @@ extension SealpostCommand {
             let client: Client
             do {
                 client = try profile.client(p)
+                labels.apply(to: client)
                 _ = try client.lookup(peer)
+                _ = try client.labelInfo()
                 printKeyChanges(client, json: false)
             } catch { fail("\(error)") }
-            print("chatting with \(peer) as \(p.address) — type a message and press Enter; Ctrl-D to leave")
+            print("chatting with \(peer) as \(p.address)\(client.sendLabelDisplay.map { ", labelled \($0)" } ?? "") — type a message and press Enter; Ctrl-D to leave")
             fflush(nil)
             var outbox = Outbox(retransmitMs: client.retransmitMs)
             do {

@@ -98,6 +98,16 @@ extension ReceivedMessage {
             object["card"] = c
         }
         if let group { object["group"] = group }
+        if let label { object["label"] = label }
+        if let labelRank { object["label_rank"] = Int(labelRank) }
+        if let readableUntil { object["readable_until"] = Clock.rfc3339(ms: readableUntil) }
+        if let r = refusal {
+            var o: [String: Any] = ["ref": r.notice.ref.hex, "node": r.notice.node, "recipient": r.notice.recipient,
+                                    "reason": r.notice.reason.name, "text": r.notice.text,
+                                    "refused_at": Clock.rfc3339(ms: r.notice.refusedAt), "verified": r.verified]
+            if let why = r.reason { o["why_unverified"] = why }
+            object["refusal"] = o
+        }
         if let file {
             object["file"] = ["id": file.fileId.hex, "name": file.name, "size": file.size, "burn": file.flags & Burn.manifestFlag != 0]
         }
@@ -132,7 +142,9 @@ extension ReceivedMessage {
 
     var line: String {
         let time = Clock.rfc3339(ms: sentAt)
+        // The label, in brackets after the time: [2026-12-02 09:00:00 UTC] [敏感 sensitive] wu@traffic: …
         let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8)) + " UTC"
+            + (label.map { "] [\($0)" } ?? "")
         if let r = reminder {
             switch kind {
             case "reminder": return "[\(stamp)] \(from): reminder for \(Clock.rfc3339(ms: r.dueAt)): \(text)  (id \(r.id.hex))"
@@ -201,6 +213,7 @@ extension SealpostCommand {
         @Option(help: "With --burn: delete it unviewed after this long (30s, 15m, 2h, 1d; default 24h; the nodes may keep it less).")
         var ttl: String?
         @Option(help: "The id of a message this one quotes or forwards from (never a burn message).") var quote: String?
+        @OptionGroup var labels: LabelOption
         @OptionGroup var profile: ProfileOption
         @Flag(help: "Print the result as JSON.") var json = false
 
@@ -229,6 +242,7 @@ extension SealpostCommand {
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
+                labels.apply(to: client)
                 let members = books.groups.groups[to.description]?.members
                 let id: MessageID
                 if burn {
@@ -248,12 +262,14 @@ extension SealpostCommand {
                 let changes = client.takeKeyChanges()
                 if json {
                     var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored"]
+                    if let label = client.sendLabelDisplay { object["label"] = label }
                     if burn { object["burn"] = true; object["images"] = images.count }
                     if !changes.isEmpty { object["key_changed"] = changes.map(\.json) }
                     print(jsonLine(object))
                 } else {
                     for change in changes { print("! " + change.notice) }
-                    print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)" : "sent \(id.hex) to \(to)")
+                    print((burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)" : "sent \(id.hex) to \(to)")
+                          + (client.sendLabelDisplay.map { " [\($0)]" } ?? ""))
                 }
             } catch { fail("\(error)") }
         }
@@ -402,6 +418,7 @@ extension SealpostCommand {
             @Option(help: "External contact: phone.") var phone: String = ""
             @Option(help: "External contact: organisation.") var org: String = ""
             @Option(help: "External contact: email.") var email: String = ""
+            @OptionGroup var labels: LabelOption
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print the result as JSON.") var json = false
 
@@ -423,6 +440,7 @@ extension SealpostCommand {
                 do {
                     let client = try profile.client(p)
                     defer { client.close() }
+                    labels.apply(to: client)
                     let id: MessageID
                     if external {
                         id = try client.sendExternalCard(to: recipient, name: name ?? "", phone: phone, org: org, email: email)

@@ -36,6 +36,12 @@ extension Client {
         return rank
     }
 
+    /// The label what is sent next carries, as people read it (after a send: what it carried).
+    public var sendLabelDisplay: String? {
+        guard let info = cachedLabelInfo else { return nil }
+        return info.set.display(sendLabel.flatMap { info.set.rank(of: $0) } ?? info.defaultRank)
+    }
+
     /// `敏感 sensitive` for a rank.
     public func labelDisplay(_ rank: UInt8) -> String {
         (cachedLabelInfo?.set ?? .standard).display(rank)

@@ -52,11 +52,12 @@ extension Reactor {
             if fresh.name != config.name || fresh.listen != config.listen || fresh.publish != config.publish {
                 logger.notice("name, listen and publish changes take effect after a restart")
             }
+            let labelsChanged = fresh.labels != config.labels || fresh.peers.map(\.ceiling) != config.peers.map(\.ceiling)
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
             }
             // Ceilings, accreditations and the default apply at once (the set must agree with the peers').
-            if fresh.labels != config.labels || fresh.peers.map(\.ceiling) != config.peers.map(\.ceiling) {
+            if labelsChanged {
                 var fresher = try LabelGuard(config: fresh)
                 fresher.refusals = labels.refusals
                 if fresher.digest != labels.digest { logger.notice("the label set changed: peers are asked to agree again at their next HELLO") }
