@@ -95,6 +95,7 @@ public struct LabelPolicy: Sendable, Equatable {
 
     /// Who among `recipients` (address, clearance) may not receive `rank`; nil when all may.
     public func deliver(_ rank: UInt8, to recipients: [(address: String, clearance: UInt8)]) -> LabelRefusal? {
+        guard recipients.contains(where: { $0.clearance < rank }) else { return nil }
         let uncleared = recipients.filter { $0.clearance < rank }
         guard !uncleared.isEmpty else { return nil }
         let names = uncleared.prefix(10).map { "\($0.address) (cleared to \(set.display($0.clearance)))" }

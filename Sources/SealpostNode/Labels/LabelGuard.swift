@@ -3,8 +3,8 @@ import SealpostCore
 /// The node's label rules (protocol/SPEC.md 7.11) and what they refused: the policy from
 /// `labels:` in node.yaml, each peer link's ceiling, and counts by reason for `status`.
 /// Plain values: the reactor asks it and performs the refusals it names.
-struct LabelGuard {
-    var policy: LabelPolicy
+public struct LabelGuard: Sendable {
+    public internal(set) var policy: LabelPolicy
     /// What this unit lets leave to each neighbour (a peer without `ceiling`: the node's).
     var linkCeilings: [String: UInt8]
     /// The set's digest, sent in HELLO and compared with each peer's.
@@ -14,7 +14,7 @@ struct LabelGuard {
     /// Peers whose HELLO named another label set: no envelopes to or from them until they agree.
     var mismatchedPeers: Set<String> = []
 
-    init(config: NodeConfig) throws {
+    public init(config: NodeConfig) throws {
         policy = try config.labels.policy(node: config.name)
         digest = policy.set.digest
         linkCeilings = [:]
@@ -26,7 +26,7 @@ struct LabelGuard {
     /// The label an envelope is checked under; nil for kinds with no content to protect
     /// (node notices, group requests): those are not labelled and pass.
     @inline(__always)
-    func rank(of envelope: Envelope) -> UInt8? {
+    public func rank(of envelope: Envelope) -> UInt8? {
         if let label = envelope.label { return label.rank }
         guard let kind = envelope.knownKind else { return policy.defaultRank } // unknown: handled as content
         return kind.isSealed ? policy.defaultRank : nil
@@ -34,7 +34,7 @@ struct LabelGuard {
 
     /// The check of a node that holds `envelope` and passes it to `peer`.
     @inline(__always)
-    func relay(_ envelope: Envelope, to peer: String?) -> LabelRefusal? {
+    public func relay(_ envelope: Envelope, to peer: String?) -> LabelRefusal? {
         guard let rank = rank(of: envelope) else { return nil }
         guard let peer else { return policy.carry(rank) }
         return policy.relay(rank, to: peer, linkCeiling: linkCeilings[peer])
