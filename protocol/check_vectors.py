@@ -51,7 +51,20 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     the notice, the deletion receipts re-signed with the node's seed and
     verified (and refused once moved to another sender), their envelope ids,
     the capture report, the quote body, and the size of the largest group
-    burn message and its fan-out against the 12.5 MiB limit.
+    burn message and its fan-out against the 12.5 MiB limit;
+  * the audit log (section 15.7) against audit.json: every record's canonical
+    bytes from its fields and decoded back, the BLAKE2b chain, the RFC 6962
+    leaves and roots, the signed head re-signed and verified, the inclusion
+    proof (and its failure for an altered record), and the verification of
+    15.7.4 finding an edited, removed, swapped or cut record at its position;
+  * forwarding (section 7.9) against forward.json: the origin and hop records
+    re-signed with the users' seeds, the keyed content and recipient-set
+    hashes, the links, the clear header, the sealed content and the
+    provenance block re-encoded, the chain verified, and a forged hop
+    signature, altered content and a removed hop found; the node's
+    countersigned hop statement re-signed.
+
+With `--audit-export FILE` it verifies an archived `sealpost-node audit export`.
 
 Each check compares against the stored vector. Prints `N passed, M failed`
 and exits 1 when anything fails.
@@ -1796,6 +1809,225 @@ def check_file():
 # command is in its table (the Swift enums are compared with the same tables by
 # ProtocolTableTests.swift).
 
+
+# ---- audit log (section 15.7) ----
+
+AUDIT_RECORD_CONTEXT = b"sealpost audit record v1"
+AUDIT_HEAD_CONTEXT = b"sealpost audit head v1"
+AUDIT_KINDS = {1: "forward", 2: "forward_refused", 3: "forward_hop", 4: "burn_viewed", 5: "file_fetched",
+               6: "user_enabled", 7: "user_disabled", 8: "user_removed", 9: "user_rekeyed", 10: "invite_created",
+               11: "invite_used", 12: "invite_revoked", 13: "peer_added", 14: "peer_removed", 15: "directory_forget",
+               16: "directory_unpin", 17: "backup", 18: "restore", 19: "officer_granted", 20: "officer_revoked",
+               21: "trace_query_answered", 22: "audit_head_signed"}
+
+
+def blake2b_256(data):
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def audit_canonical(r):
+    """Section 15.7.1: the canonical bytes of a record, from its fields."""
+    ref = bytes.fromhex(r["ref"]) if r["ref"] else b""
+    if len(ref) not in (0, 16):
+        raise Malformed("ref", "not 0 or 16 bytes")
+    return (u64(r["position"]) + u64(r["time"]) + u8(r["kind"]) + string(r["actor"]) + string(r["subject"])
+            + u8(len(ref)) + ref + longstr(bytes.fromhex(r["detail"])))
+
+
+def audit_decode(data):
+    """Section 15.7.1 decoding rules: a known kind, ref 0 or 16, detail at most 4096, nothing after."""
+    rd = Reader(data)
+    out = {"position": rd.u64("position"), "time": rd.u64("time"), "kind": rd.u8("kind")}
+    if out["kind"] not in AUDIT_KINDS:
+        raise Malformed("kind", "unknown audit kind")
+    out["actor"] = rd.string("actor")
+    out["subject"] = rd.string("subject")
+    n = rd.u8("ref")
+    if n not in (0, 16):
+        raise Malformed("ref", "not 0 or 16 bytes")
+    out["ref"] = rd.octets(n, "ref").hex()
+    out["detail"] = rd.longstr("detail", 4096).hex()
+    rd.end()
+    return out
+
+
+def audit_hash(prev, canonical):
+    return blake2b_256(AUDIT_RECORD_CONTEXT + prev + canonical)
+
+
+def tree_leaf(record_hash):
+    return blake2b_256(b"\x00" + record_hash)
+
+
+def tree_node(left, right):
+    return blake2b_256(b"\x01" + left + right)
+
+
+def tree_root(leaves):
+    """RFC 6962 section 2.1, written from the RFC: split at the largest power of two below n."""
+    if not leaves:
+        return blake2b_256(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k << 1 < len(leaves):
+        k <<= 1
+    return tree_node(tree_root(leaves[:k]), tree_root(leaves[k:]))
+
+
+def tree_verify(leaf, index, size, path, root):
+    """RFC 9162 section 2.1.3.2, the inclusion check."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = tree_node(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = tree_node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def audit_head_bytes(node, position, root, time):
+    return AUDIT_HEAD_CONTEXT + string(node) + u64(position) + root + u64(time)
+
+
+def ed25519_verifies(key, message, signature):
+    try:
+        nacl.signing.VerifyKey(key).verify(message, signature)
+        return True
+    except nacl.exceptions.BadSignatureError:
+        return False
+
+
+def audit_first_bad(records, heads, key, node):
+    """Section 15.7.4, from the spec: the first bad position of a log and its heads, or None.
+
+    `records` are dicts with the fields and the stored `prev` and `hash`; `heads` dicts with
+    position, root, time, signature (bytes).
+    """
+    prev = bytes(32)
+    leaves = []
+    by_position = {}
+    for h in heads:
+        if h["position"] > 0:
+            by_position.setdefault(h["position"], []).append(h)
+    for expected, r in enumerate(records, start=1):
+        if r["position"] != expected:
+            return expected
+        if bytes.fromhex(r["prev"]) != prev:
+            return expected
+        h = audit_hash(prev, audit_canonical(r))
+        if "hash" in r and bytes.fromhex(r["hash"]) != h:
+            return expected
+        leaves.append(tree_leaf(h))
+        prev = h
+        for head in by_position.get(expected, []):
+            if not ed25519_verifies(key, audit_head_bytes(node, head["position"], head["root"], head["time"]), head["signature"]):
+                return expected
+            if tree_root(leaves) != head["root"]:
+                return expected
+    if any(p > len(records) for p in by_position):
+        return len(records) + 1
+    return None
+
+
+def check_audit():
+    v = load("audit.json")
+    seed = bytes.fromhex(v["node_sign_seed"])
+    signing = nacl.signing.SigningKey(seed)
+    key = bytes(signing.verify_key)
+    check("audit: the node key derived from the seed", key.hex(), v["node_sign_public"])
+    check("audit: the empty tree is H('')", blake2b_256(b"").hex(), v["empty_root"])
+    prev = bytes(32)
+    leaves = []
+    for r in v["records"]:
+        label = f"audit record {r['position']} ({r['kind_name']})"
+        check(f"{label}: kind name", AUDIT_KINDS.get(r["kind"]), r["kind_name"])
+        canonical = audit_canonical(r)
+        check(f"{label}: canonical bytes from its fields", canonical.hex(), r["canonical"])
+        check(f"{label}: decoded back", audit_decode(canonical),
+              {k: r[k] for k in ("position", "time", "kind", "actor", "subject", "ref", "detail")})
+        check(f"{label}: prev is the hash of the record before", r["prev"], prev.hex())
+        h = audit_hash(prev, canonical)
+        check(f"{label}: hash", h.hex(), r["hash"])
+        check(f"{label}: leaf", tree_leaf(h).hex(), r["leaf"])
+        leaves.append(tree_leaf(h))
+        check(f"{label}: tree root at size {len(leaves)}", tree_root(leaves).hex(), v["roots"][len(leaves) - 1])
+        prev = h
+    head = v["head"]
+    root = tree_root(leaves)
+    check("audit head: root", root.hex(), head["root"])
+    signed = audit_head_bytes(v["node"], head["position"], root, head["time"])
+    check("audit head: signed bytes", signed.hex(), head["signed_bytes"])
+    check("audit head: signature (Ed25519 is deterministic)", signing.sign(signed).signature.hex(), head["signature"])
+    check("audit head: verifies with the node key", ed25519_verifies(key, signed, bytes.fromhex(head["signature"])), True)
+    check("audit head: wire form", (string(v["node"]) + u64(head["position"]) + root + u64(head["time"])
+                                    + bytes.fromhex(head["signature"])).hex(), head["wire"])
+    proof = v["proof"]
+    path = [bytes.fromhex(p) for p in proof["path"]]
+    rec = v["records"][proof["position"] - 1]
+    leaf = bytes.fromhex(rec["leaf"])
+    check("audit proof: record 3 is in the tree of 5", tree_verify(leaf, proof["position"] - 1, proof["tree_size"], path, root), True)
+    altered = dict(rec, subject="someone@else")
+    altered_leaf = tree_leaf(audit_hash(bytes.fromhex(rec["prev"]), audit_canonical(altered)))
+    check("audit proof: an altered record is not", tree_verify(altered_leaf, 2, 5, path, root), False)
+    check("audit proof: nor the record at another position", tree_verify(leaf, 3, 5, path, root), False)
+    # Verification (15.7.4) on the vector log and on damaged copies of it.
+    heads = [{"position": 5, "root": root, "time": head["time"], "signature": bytes.fromhex(head["signature"])}]
+    recs = v["records"]
+    check("audit verify: the vector log is good", audit_first_bad(recs, heads, key, v["node"]), None)
+    edited = [dict(r) for r in recs]
+    edited[1]["subject"] = "x@hq"
+    check("audit verify: an edited record is found at its position", audit_first_bad(edited, heads, key, v["node"]), 2)
+    check("audit verify: a removed record", audit_first_bad(recs[:2] + recs[3:], heads, key, v["node"]), 3)
+    swapped = [dict(r) for r in recs]
+    swapped[2], swapped[3] = dict(recs[3], position=3), dict(recs[2], position=4)
+    check("audit verify: two swapped records", audit_first_bad(swapped, heads, key, v["node"]), 3)
+    check("audit verify: a tail cut below the signed head", audit_first_bad(recs[:3], heads, key, v["node"]), 4)
+    forged = [dict(heads[0], signature=bytes(64))]
+    check("audit verify: a forged head", audit_first_bad(recs, forged, key, v["node"]), 5)
+    for bad, why in ((canonical_with(recs[0], kind=99), "unknown kind"), (bytes.fromhex(recs[0]["canonical"]) + b"\x00", "trailing byte")):
+        try:
+            audit_decode(bad)
+            check(f"audit decode refuses a record with an {why}", "accepted", "refused")
+        except Malformed:
+            check(f"audit decode refuses a record with an {why}", "refused", "refused")
+
+
+def canonical_with(r, **fields):
+    return audit_canonical(dict(r, **fields))
+
+
+def check_audit_export(path):
+    """`check_vectors.py --audit-export FILE`: verifies an archived `sealpost-node audit export`."""
+    with open(path, encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    meta = lines[0]
+    check("export: its first line describes it", meta.get("format"), "sealpost-audit-export")
+    key = bytes.fromhex(meta["sign_key"])
+    records = [x for x in lines[1:] if "head" not in x]
+    heads = [{"position": x["head"]["position"], "root": bytes.fromhex(x["head"]["root"]), "time": x["head"]["time_ms"],
+              "signature": bytes.fromhex(x["head"]["signature"])} for x in lines[1:] if "head" in x]
+    for r in records:
+        r["kind"] = {n: k for k, n in AUDIT_KINDS.items()}.get(r["kind"], -1)
+        r["time"] = r["time_ms"]
+        r["ref"] = r["ref"] or ""
+    bad = audit_first_bad(records, heads, key, meta["node"])
+    print(f"{meta['node']}: {len(records)} records, {len(heads)} signed heads: "
+          + ("verified" if bad is None else f"BROKEN at position {bad}"))
+    check("export: the log verifies against its signed heads", bad, None)
+    check("export: the last head covers every record", bool(heads) and max(h["position"] for h in heads) >= len(records) - 1, True)
+
+
 SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "SPEC.md")
 
 
@@ -1832,11 +2064,127 @@ def check_spec_tables():
               {n: table[n][0] for n in sorted(table)}, {n: spec.get(n) for n in sorted(table)})
 
 
+
+# ---------------------------------------------------------------------------
+# Forwarding (section 7.9) against forward.json.
+
+FWD_CONTEXTS = {"origin": b"sealpost-fwd-origin-v1", "hop": b"sealpost-fwd-hop-v1", "link": b"sealpost-fwd-link-v1",
+                "content": b"sealpost-fwd-content-v1", "rcpt": b"sealpost-fwd-rcpt-v1",
+                "countersign": b"sealpost-fwd-countersign-v1"}
+
+
+def fwd_keyed(key, data):
+    return hashlib.blake2b(data, digest_size=32, key=key).digest()
+
+
+def fwd_origin_fields(o):
+    return (u8(1) + bytes.fromhex(o["id"]) + string(o["sender"]) + string(o["to"]) + u64(o["sent_at"]) + u8(o["content_kind"])
+            + u8(o["scope"]) + u8(o["max_hops"]) + u16(o["max_recipients"]) + bytes.fromhex(o["content_hash"]))
+
+
+def fwd_hop_fields(h, parent):
+    return (string(h["forwarder"]) + string(h["via"]) + u16(h["recipient_count"]) + bytes.fromhex(h["recipient_set"]) + u64(h["at"])
+            + parent)
+
+
+def fwd_recipient_set(key, recipients):
+    unique = sorted(set(recipients), key=lambda a: a.encode())
+    return fwd_keyed(key, FWD_CONTEXTS["rcpt"] + u16(len(unique)) + b"".join(string(r) for r in unique))
+
+
+def fwd_verify_chain(v, origin_encoded, hops_encoded, content, keys, hash_key, envelope_from):
+    """The recipient's check of 7.9.6 on raw records: a list of problems (empty: verified)."""
+    problems = []
+    fields = origin_encoded[:-64]
+    if not ed25519_verifies(keys[v["origin"]["sender"]], FWD_CONTEXTS["origin"] + fields, origin_encoded[-64:]):
+        problems.append("origin signature")
+    content_hash = fields[-32:]
+    if fwd_keyed(hash_key, FWD_CONTEXTS["content"] + u8(v["origin"]["content_kind"]) + content) != content_hash:
+        problems.append("content hash")
+    parent = blake2b_256(FWD_CONTEXTS["link"] + origin_encoded)
+    for i, (h, raw) in enumerate(zip(v["hops"], hops_encoded)):
+        if raw[-64 - 32:-64] != parent:
+            problems.append(f"hop {i + 1} link")
+        if not ed25519_verifies(keys[h["forwarder"]], FWD_CONTEXTS["hop"] + raw[:-64], raw[-64:]):
+            problems.append(f"hop {i + 1} signature")
+        parent = blake2b_256(FWD_CONTEXTS["link"] + raw)
+    if v["hops"][-1]["forwarder"] != envelope_from:
+        problems.append("last forwarder")
+    return problems
+
+
+def check_forward():
+    v = load("forward.json")
+    keys = {}
+    for who, seed in v["seeds"].items():
+        signing = nacl.signing.SigningKey(bytes.fromhex(seed))
+        keys[who] = bytes(signing.verify_key)
+        check(f"forward: the sign key of {who} from its seed", keys[who].hex(), v["public_keys"][who])
+    hash_key = bytes.fromhex(v["hash_key"])
+    content = v["content_utf8"].encode()
+    o = v["origin"]
+    check("forward origin: keyed content hash", fwd_keyed(hash_key, FWD_CONTEXTS["content"] + u8(o["content_kind"]) + content).hex(),
+          o["content_hash"])
+    signed = FWD_CONTEXTS["origin"] + fwd_origin_fields(o)
+    check("forward origin: signed bytes", signed.hex(), o["signed_bytes"])
+    li = nacl.signing.SigningKey(bytes.fromhex(v["seeds"][o["sender"]]))
+    check("forward origin: signature (Ed25519 is deterministic)", li.sign(signed).signature.hex(), o["signature"])
+    origin_encoded = fwd_origin_fields(o) + bytes.fromhex(o["signature"])
+    check("forward origin: encoded", origin_encoded.hex(), o["encoded"])
+    check("forward origin: link", blake2b_256(FWD_CONTEXTS["link"] + origin_encoded).hex(), o["link"])
+    check("forward origin: a guess of the content without the key does not give the hash",
+          blake2b_256(FWD_CONTEXTS["content"] + u8(o["content_kind"]) + content).hex() != o["content_hash"], True)
+    parent = bytes.fromhex(o["link"])
+    hops_encoded = []
+    for i, h in enumerate(v["hops"]):
+        label = f"forward hop {i + 1}"
+        check(f"{label}: recipient set", fwd_recipient_set(hash_key, h["recipients"]).hex(), h["recipient_set"])
+        check(f"{label}: parent is the link of the record before", h["parent"], parent.hex())
+        signed = FWD_CONTEXTS["hop"] + fwd_hop_fields(h, parent)
+        check(f"{label}: signed bytes", signed.hex(), h["signed_bytes"])
+        signer = nacl.signing.SigningKey(bytes.fromhex(v["seeds"][h["forwarder"]]))
+        check(f"{label}: signature", signer.sign(signed).signature.hex(), h["signature"])
+        raw = fwd_hop_fields(h, parent) + bytes.fromhex(h["signature"])
+        check(f"{label}: encoded", raw.hex(), h["encoded"])
+        parent = blake2b_256(FWD_CONTEXTS["link"] + raw)
+        check(f"{label}: link", parent.hex(), h["link"])
+        hops_encoded.append(raw)
+    check("forward: the first hop's via is the origin's to", v["hops"][0]["via"] == o["to"] or v["hops"][0]["via"] == v["hops"][0]["forwarder"], True)
+    header = u8(1) + origin_encoded + u8(len(hops_encoded)) + b"".join(hops_encoded)
+    check("forward: clear header (no offer: content_kind 1)", header.hex(), v["forward_header"])
+    fc = v["forward_content"]
+    sealed = (u8(1) + hash_key + longstr(content) + longstr(fc["note"].encode()) + u16(len(fc["recipients"]))
+              + b"".join(string(r) for r in fc["recipients"]))
+    check("forward: sealed content", sealed.hex(), fc["encoded"])
+    check("forward: the last hop's recipient set matches the sealed list",
+          fwd_recipient_set(hash_key, fc["recipients"]).hex(), v["hops"][-1]["recipient_set"])
+    check("forward: provenance block", (u8(1) + hash_key + origin_encoded + content).hex(), v["provenance_block"])
+    check("forward: flag bit 2, kind 15", (v["origin_flag"], v["forward_kind"]), (4, 15))
+    last = v["hops"][-1]["forwarder"]
+    check("forward: the chain verifies", fwd_verify_chain(v, origin_encoded, hops_encoded, content, keys, hash_key, last), [])
+    bad = bytearray(hops_encoded[1])
+    bad[-1] ^= 1
+    check("forward: a forged hop signature is found",
+          fwd_verify_chain(v, origin_encoded, [hops_encoded[0], bytes(bad)], content, keys, hash_key, last), ["hop 2 signature"])
+    check("forward: altered content is found",
+          fwd_verify_chain(v, origin_encoded, hops_encoded, content.replace(b"Friday", b"Monday"), keys, hash_key, last), ["content hash"])
+    check("forward: a removed hop is found",
+          fwd_verify_chain({**v, "hops": v["hops"][1:]}, origin_encoded, hops_encoded[1:], content, keys, hash_key, last), ["hop 1 link"])
+    c = v["countersign"]
+    statement = (bytes.fromhex(o["id"]) + string(o["sender"]) + string(c["to"]) + u8(c["hop_index"]) + u8(c["role"]) + u8(c["chain"])
+                 + hops_encoded[c["hop_index"] - 1])
+    check("forward countersign: statement", statement.hex(), c["statement"])
+    signed = FWD_CONTEXTS["countersign"] + string(c["node"]) + statement
+    check("forward countersign: signed bytes", signed.hex(), c["signed_bytes"])
+    node = nacl.signing.SigningKey(bytes.fromhex(v["seeds"][c["node"]]))
+    check("forward countersign: signature", node.sign(signed).signature.hex(), c["signature"])
+    check("forward countersign: another node's name does not verify",
+          ed25519_verifies(keys[c["node"]], FWD_CONTEXTS["countersign"] + string("hq") + statement, bytes.fromhex(c["signature"])), False)
 # ---------------------------------------------------------------------------
 # Labels (SPEC.md section 7.11, 9.6)
 # ---------------------------------------------------------------------------
 
-LABELLED_FLAG = 0x0004
+LABELLED_FLAG = 0x0008
 
 
 def label_set_bytes(labels):
@@ -1955,9 +2303,17 @@ def check_labels():
 
 def main():
     global failed
+    if len(sys.argv) == 3 and sys.argv[1] == "--audit-export":
+        try:
+            check_audit_export(sys.argv[2])
+        except Exception as error:  # noqa: BLE001
+            failed += 1
+            print(f"FAIL  {sys.argv[2]}: {type(error).__name__}: {error}")
+        print(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_labels):
+                 check_file, check_audit, check_forward, check_labels):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -37,6 +37,10 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var readableUntil: UInt64?
     /// For `refusal`: a node's signed notice that it refused something this person sent.
     public var refusal: ReceivedRefusal?
+    /// For a forwarded message: its chain, as checked, and the forwarder's note.
+    public var forward: ReceivedForward?
+    /// What `Client.forward` needs to forward this message on (nil: it has no signed origin).
+    public var forwardable: ForwardSource?
 }
 
 /// The reminder a message is about.
@@ -95,6 +99,10 @@ public final class Client {
     public var timeoutMs = 10_000
     /// How often an unanswered SEND is sent again (the node drops duplicates).
     public var retransmitMs = 2_000
+    /// The forward policy signed into the origin of each text, card and file this client sends (protocol/SPEC.md 7.9).
+    public var forwardPolicy = ForwardPolicy()
+    /// Whether originals carry a signed origin record (flag bit 2); off only to measure its cost.
+    public var signsOrigins = true
 
     /// The keys last seen per address; set a file-backed one (`KeyPins(profilePath:)`) so
     /// a change is noticed across runs.
@@ -280,10 +288,11 @@ public final class Client {
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.text.rawValue
+        let (content, flags) = withOrigin(kind: .text, id: id, to: to, sentAt: sentAt, content: bytes)
         let body = Sealed.seal(kind: kind, id: id, from: profile.address.description, to: to.description,
-                               sentAt: sentAt, label: label, content: bytes, key: key)
+                               sentAt: sentAt, label: label, content: content, key: key)
         // `from` stays empty on the wire: the node stamps it from our authenticated key.
-        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, label: label, body: body)
+        return Envelope(id: id, from: "", to: to.description, kind: kind, flags: flags, sentAt: sentAt, label: label, body: body)
     }
 
     /// Queues an envelope without waiting (for pipelined senders); false when the queue is full.
@@ -492,7 +501,12 @@ public final class Client {
                 : "\(event.actor) \(event.opName); members: \(event.members.map(\.address).joined(separator: ", "))"
             return message
         case .groupMessage?:
-            let content = try GroupSealed.open(envelope, me: profile.address.description, key: try sharedKey(with: from))
+            var content = try GroupSealed.open(envelope, me: profile.address.description, key: try sharedKey(with: from))
+            if envelope.flags & Forward.originFlag != 0 {
+                guard let (provenance, rest) = try? Provenance.split(content) else { throw Sealed.OpenError.malformed("provenance block") }
+                content = rest
+                message.forwardable = checkedOrigin(provenance, content: rest, envelope: envelope, kind: .groupMessage)
+            }
             message.group = envelope.to
             message.text = String(decoding: content, as: UTF8.self)
             return message
@@ -523,13 +537,38 @@ public final class Client {
             clearDue = due
             sealedEnvelope.body = sealed
         }
+        var forwardHeader: ForwardHeader?
+        if kind == .forward {
+            guard let (header, sealed) = try? ForwardHeader.split(envelope.body) else { throw Sealed.OpenError.malformed("forward") }
+            forwardHeader = header
+            offer = header.offer
+            sealedEnvelope.body = sealed
+        }
         // Addressed to someone else than me: a group's envelope, sealed for its members.
         let toGroup = envelope.to != profile.address.description
         if toGroup { message.group = envelope.to }
         var content = toGroup ? try GroupSealed.open(sealedEnvelope, me: profile.address.description, key: key)
                               : try Sealed.open(sealedEnvelope, key: key)
         defer { wipe(&content) }
-        switch kind {
+        var contentKind = kind
+        if let forwardHeader {
+            // A forward: its content is the origin's, of the origin's kind; the chain is checked.
+            guard let inner = try? ForwardContent.decode(content) else { throw Sealed.OpenError.malformed("forward content") }
+            let received = receivedForward(forwardHeader, content: inner, envelope: envelope)
+            message.forward = received
+            message.forwardable = ForwardSource(id: envelope.id, from: envelope.from, via: envelope.to, header: forwardHeader,
+                                                content: inner.content, hashKey: inner.hashKey,
+                                                problem: received.check.isVerified ? nil : received.check.problems.first)
+            message.forwardable?.label = envelope.label
+            contentKind = EnvelopeKind(rawValue: forwardHeader.origin.contentKind)
+            message.kind = contentKind?.name ?? "unknown"
+            content = inner.content
+        } else if envelope.flags & Forward.originFlag != 0, let k = kind, Forward.contentKind(of: k) != nil {
+            guard let (provenance, rest) = try? Provenance.split(content) else { throw Sealed.OpenError.malformed("provenance block") }
+            content = rest
+            message.forwardable = checkedOrigin(provenance, content: rest, envelope: envelope, kind: k)
+        }
+        switch contentKind {
         case .reminder?:
             guard let (due, text) = try? Reminder.parseContent(content) else { throw Sealed.OpenError.malformed("reminder content") }
             guard due == clearDue else { throw Sealed.OpenError.headerMismatch("due_at") }
@@ -641,10 +680,11 @@ public final class Client {
         let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
+        let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: to, sentAt: sentAt, content: content)
         var body = Sealed.seal(kind: kind.rawValue, id: id, from: profile.address.description, to: to.description,
-                               sentAt: sentAt, label: label, content: content, key: key)
+                               sentAt: sentAt, label: label, content: sealedContent, key: key)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
-        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: sentAt, label: label, body: body))
+        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, flags: flags, sentAt: sentAt, label: label, body: body))
         return id
     }
 
@@ -688,9 +728,10 @@ public final class Client {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let label = try outgoingLabel(to: group, members: members)
         let sentAt = Clock.nowMs()
-        var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, label: label, content: content, members: members)
+        let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: group, sentAt: sentAt, content: content)
+        var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, label: label, content: sealedContent, members: members)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
-        try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, sentAt: sentAt, label: label, body: body))
+        try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, flags: flags, sentAt: sentAt, label: label, body: body))
         return id
     }
 

@@ -9,6 +9,8 @@ public enum ErrorCode: UInt16, Sendable {
     /// The connection's key is no longer admitted: its account was disabled, removed or re-keyed.
     case keyRevoked = 423
     case tooLarge = 413
+    /// A forward its origin's policy or the node's forwarding settings do not allow (protocol/SPEC.md 7.9.5).
+    case forwardRefused = 422
     /// The sender sends faster than the node allows: retry after the time the reason names.
     case rateLimited = 429
     /// The node cannot store it: a file or mailbox quota, or the node's disk.

@@ -48,13 +48,15 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case capture = 13
     /// A file offer: clear file id and sizes, then the sealed `FileManifest` (`FileOffer`).
     case file = 14
+    /// A forward: the clear origin and hop records, a file offer for a file, then the sealed content (`ForwardHeader`).
+    case forward = 15
     /// A node's signed notice that it refused an envelope for its label (`LabelNotice`); made by nodes only.
     case refusal = 18
 
     /// Kinds a member sends to a group's address for its home node to fan out to every member
     /// (a group is not in the directory, so nodes on the way do not look the address up).
     public var fansOut: Bool {
-        self == .groupMessage || self == .reminder || self == .reminderCancel || self == .burn || self == .file
+        self == .groupMessage || self == .reminder || self == .reminderCancel || self == .burn || self == .file || self == .forward
     }
 
     public var name: String {
@@ -73,6 +75,7 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .burnReceipt: return "burn_receipt"
         case .capture: return "capture"
         case .file: return "file"
+        case .forward: return "forward"
         case .refusal: return "refusal"
         }
     }
@@ -80,6 +83,7 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     /// Kinds whose body is end-to-end encrypted (the others carry metadata only).
     public var isSealed: Bool {
         self == .text || self == .card || self == .reminder || self == .groupMessage || self == .burn || self == .capture || self == .file
+            || self == .forward
     }
 }
 
@@ -87,7 +91,7 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
 ///
 /// Wire form (protocol/SPEC.md, "Envelope"):
 /// `id:octets[16] from:string to:string kind:u8 flags:u16 sent_at:u64 [label:u8 readable_until:u64] body:longstr`,
-/// the label fields present when flag bit 2 (`labelledFlag`) is set (section 7.11).
+/// the label fields present when flag bit 3 (`labelledFlag`) is set (section 7.11).
 public struct Envelope: Sendable, Equatable {
     public var id: MessageID
     /// Stamped by the sender's home node from the authenticated key; empty when a client sends.
@@ -99,12 +103,12 @@ public struct Envelope: Sendable, Equatable {
     /// Milliseconds since the Unix epoch, as the sending client's clock said.
     public var sentAt: UInt64
     /// The classification label in the clear header (nil: unlabelled, handled as the default
-    /// label). On the wire, flag bit 2 says it is there; `flags` never holds that bit.
+    /// label). On the wire, flag bit 3 says it is there; `flags` never holds that bit.
     public var label: EnvelopeLabel?
     public var body: [UInt8]
 
-    /// Flag bit 2: the header carries `label:u8 readable_until:u64` after `sent_at`.
-    public static let labelledFlag: UInt16 = 0x0004
+    /// Flag bit 3: the header carries `label:u8 readable_until:u64` after `sent_at`.
+    public static let labelledFlag: UInt16 = 0x0008
 
     /// Largest body a node accepts: 64 KiB of text plus the crypto overhead, inner
     /// header and a group message's per-member key wraps (500 × ~100 B), with room to spare.
@@ -189,6 +193,7 @@ public struct Envelope: Sendable, Equatable {
         case .reminder?: _ = try Reminder.split(body)
         case .burn?: _ = try Burn.split(body)
         case .file?: _ = try FileOffer.split(body)
+        case .forward?: _ = try ForwardHeader.split(body)
         default: break
         }
     }

@@ -129,6 +129,10 @@ final class Reactor {
     var restore = RestoreState()
     /// Label rules, link ceilings and refusal counts (Labels/).
     var labels: LabelGuard
+    /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
+    var auditLog = AuditLog()
+    /// Forwards accepted, refused and countersigned (Forwarding/).
+    var forwarding = ForwardingCounters()
 
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
@@ -238,6 +242,7 @@ final class Reactor {
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
         try loadFiles()
         try loadRestoreState()
+        try loadAudit()
         let epochs = try store.journalEpochs()
         for row in try store.journal() {
             var r = WireReader(row.envelope)
@@ -267,6 +272,7 @@ final class Reactor {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(usersByName.count)", "peers": "\(links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
+        auditPeerChanges()
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         lastPruneNs = now
@@ -306,6 +312,7 @@ final class Reactor {
             let after = Clock.monotonicNs()
             if after >= nextFederationTickNs { federationTick(now: after) }
             if after >= nextHousekeepingNs { housekeeping() }
+            auditTick(nowMs: Clock.nowMs())
         }
         logger.info("node stopping")
         shutdown()
@@ -326,6 +333,7 @@ final class Reactor {
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }
         if let files = msUntilFileWork() { timeout = min(timeout, files) }
+        if let audit = auditLog.msUntilSigning(nowMs: Clock.nowMs()) { timeout = min(timeout, audit) }
         return timeout
     }
 

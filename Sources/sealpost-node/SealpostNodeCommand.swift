@@ -12,7 +12,7 @@ struct SealpostNodeCommand: ParsableCommand {
         abstract: "Sealpost relay node: create, run and operate a unit's node.",
         version: SealpostVersion.string,
         subcommands: [Init.self, Run.self, Invite.self, Users.self, Info.self, Peer.self, Directory.self, Status.self, Pending.self,
-                      Check.self, BackupCommand.self, RestoreCommand.self],
+                      Check.self, BackupCommand.self, RestoreCommand.self, Audit.self],
         defaultSubcommand: Run.self
     )
 

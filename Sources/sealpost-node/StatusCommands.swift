@@ -113,6 +113,9 @@ func renderStatus(_ s: [String: Any]) -> String {
         let next = (b["next_expiry"] as? String).map { ", next expires \($0)" } ?? ""
         out.append("burns     \(b["pending"] ?? 0) unviewed\(next); \(b["viewed"] ?? 0) viewed, \(b["expired"] ?? 0) expired, \(b["receipts"] ?? 0) receipts sent")
     }
+    if let f = s["forwards"] as? [String: Any] {
+        out.append("forwards  \(f["accepted"] ?? 0) accepted, \(f["refused"] ?? 0) refused, \(f["hops"] ?? 0) hops countersigned (default scope \(f["default_scope"] ?? "federation"), at most \(f["max_recipients"] ?? 0) recipients and \(f["max_hops"] ?? 0) hops)")
+    }
     let storageState = storage["state"] as? String ?? "ok"
     out.append("storage   \(storageState == "ok" ? "" : storageState.uppercased() + ": new messages refused; ")database \(bytes(storage["db_bytes"] as? Int ?? 0)), WAL \(bytes(storage["wal_bytes"] as? Int ?? 0)), \(bytes(storage["free_bytes"] as? Int ?? 0)) free (floor \(storage["min_free_mb"] ?? 0) MiB)")
     if let l = s["limits"] as? [String: Any] {

@@ -30,7 +30,7 @@ extension SealpostCommand {
             var outbox = Outbox(retransmitMs: client.retransmitMs)
             do {
                 let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path),
-                                           books: ProfileBooks(profilePath: profile.path, me: p.address.description))
+                                           books: ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p))
                 try reader.attach()
                 var lastPingNs = Clock.monotonicNs()
                 var awaitingPong = false

@@ -16,6 +16,7 @@ extension SealpostCommand {
         @Flag(help: "Burn after reading: each recipient can fetch it once; then every node deletes it and sends you a signed receipt.")
         var burn = false
         @OptionGroup var labels: LabelOption
+        @OptionGroup var policy: ForwardPolicyOptions
         @OptionGroup var profile: ProfileOption
         @Flag(help: "Print the result as JSON.") var json = false
 
@@ -29,6 +30,7 @@ extension SealpostCommand {
                 let client = try profile.client(p)
                 defer { client.close() }
                 labels.apply(to: client)
+                client.forwardPolicy = policy.policy
                 let members = GroupBook(profilePath: profile.path).groups[to.description]?.members
                 let meter = ProgressMeter(label: "upload")
                 let sent = try client.sendFile(to: to, path: path, groupMembers: members, burn: burn,

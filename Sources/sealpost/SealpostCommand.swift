@@ -11,7 +11,7 @@ struct SealpostCommand: ParsableCommand {
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
         version: SealpostVersion.string,
         subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
-                      SendFile.self, Fetch.self, View.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self]
+                      SendFile.self, Fetch.self, View.self, ForwardMessage.self, Show.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self]
     )
 
     /// A closed output pipe (`sealpost inbox | head`) is an error on write, not a silent death by SIGPIPE.
@@ -129,6 +129,8 @@ extension ReceivedMessage {
         }
         if let c = capture { object["capture"] = ["burn": c.burn.hex, "by": from, "at": Clock.rfc3339(ms: c.at), "how": c.how] }
         if let q = quote { object["quote"] = q.hex }
+        if let f = forward { object["forward"] = f.json }
+        object["forwardable"] = forwardable.map { $0.problem == nil && forward?.check.isVerified != false } ?? false
         if let r = reminder {
             object["reminder"] = r.id.hex
             if r.dueAt > 0 { object["remind_at"] = Clock.rfc3339(ms: r.dueAt) }
@@ -140,7 +142,16 @@ extension ReceivedMessage {
         return object
     }
 
+    /// One line: a forward shows its chain's summary (and a broken chain as such) before its content.
     var line: String {
+        guard let f = forward else { return plainLine }
+        let head = "\(group.map { "\($0) " } ?? "")\(from): "
+        let tag = "[\(f.summary)] " + (f.note.isEmpty ? "" : "(note: \(f.note)) ")
+        guard let range = plainLine.range(of: head) else { return plainLine + " " + tag }
+        return plainLine.replacingCharacters(in: range, with: head + tag)
+    }
+
+    var plainLine: String {
         let time = Clock.rfc3339(ms: sentAt)
         // The label, in brackets after the time: [2026-12-02 09:00:00 UTC] [敏感 sensitive] wu@traffic: …
         let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8)) + " UTC"
@@ -214,6 +225,7 @@ extension SealpostCommand {
         var ttl: String?
         @Option(help: "The id of a message this one quotes or forwards from (never a burn message).") var quote: String?
         @OptionGroup var labels: LabelOption
+        @OptionGroup var policy: ForwardPolicyOptions
         @OptionGroup var profile: ProfileOption
         @Flag(help: "Print the result as JSON.") var json = false
 
@@ -224,6 +236,7 @@ extension SealpostCommand {
             }
             if text == nil && images.isEmpty { throw ValidationError("give the text to send\(burn ? " (or --image)" : "")") }
             if let ttl, ReminderTime.duration(ttl) == nil { throw ValidationError("--ttl '\(ttl)' is not a duration like 30s, 15m, 2h or 1d") }
+            if burn && policy.policy != ForwardPolicy() { throw ValidationError("a burn message is never forwarded: --no-forward, --forward and the limits do not go with --burn") }
             if let quote {
                 if burn { throw ValidationError("a burn message cannot quote another message") }
                 guard MessageID(hex: quote) != nil else { throw ValidationError("--quote '\(quote)' is not a message id (32 hex digits)") }
@@ -243,6 +256,7 @@ extension SealpostCommand {
                 let client = try profile.client(p)
                 defer { client.close() }
                 labels.apply(to: client)
+                client.forwardPolicy = policy.policy
                 let members = books.groups.groups[to.description]?.members
                 let id: MessageID
                 if burn {
@@ -296,7 +310,7 @@ extension SealpostCommand {
                 let client = try profile.client(p)
                 defer { client.close() }
                 let reader = MailboxReader(client: client, seen: try SeenLog(profilePath: profile.path),
-                                           books: ProfileBooks(profilePath: profile.path, me: p.address.description),
+                                           books: ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p),
                                            window: UInt32(min(limit ?? Int(Inbox.window), Int(Inbox.window))))
                 let count = try Inbox.collect(reader: reader, waitMs: Int(wait * 1000), limit: limit) { batch in
                     keyChangeLines(client, json: json) + batch.map { json ? jsonLine($0.json) : $0.line }
@@ -419,6 +433,7 @@ extension SealpostCommand {
             @Option(help: "External contact: organisation.") var org: String = ""
             @Option(help: "External contact: email.") var email: String = ""
             @OptionGroup var labels: LabelOption
+            @OptionGroup var policy: ForwardPolicyOptions
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print the result as JSON.") var json = false
 
@@ -441,6 +456,7 @@ extension SealpostCommand {
                     let client = try profile.client(p)
                     defer { client.close() }
                     labels.apply(to: client)
+                    client.forwardPolicy = policy.policy
                     let id: MessageID
                     if external {
                         id = try client.sendExternalCard(to: recipient, name: name ?? "", phone: phone, org: org, email: email)

@@ -72,9 +72,9 @@ final class LabelPolicyTests: XCTestCase {
         XCTAssertEqual(p.rank(of: labelled), 3)
     }
 
-    /// The label fields are on the wire only with flag bit 2, which `flags` itself never keeps.
+    /// The label fields are on the wire only with flag bit 3, which `flags` itself never keeps.
     func testEnvelopeLabelRoundTripsAndIsRangeChecked() throws {
-        var e = Envelope(id: .zero, from: "a@hq", to: "b@hq", kind: .text, flags: 0x0005, sentAt: 1,
+        var e = Envelope(id: .zero, from: "a@hq", to: "b@hq", kind: .text, flags: 0x0009, sentAt: 1,
                          label: EnvelopeLabel(rank: 2, readableUntil: 99), body: [7])
         XCTAssertEqual(e.flags, 0x0001, "the labelled bit lives in `label`")
         var w = WireWriter()

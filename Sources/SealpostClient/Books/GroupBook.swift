@@ -48,9 +48,12 @@ public final class ProfileBooks {
     public let groups: GroupBook
     public let burns: BurnBook
     public let files: FileBook
+    /// Forwardable messages, when the books were opened with the profile (its key seals them).
+    public let forwards: ForwardBook?
     private let me: String
 
-    public init(profilePath: String, me: String) {
+    public init(profilePath: String, me: String, profile: Profile? = nil) {
+        forwards = profile.map { ForwardBook(profilePath: profilePath, profile: $0) }
         contacts = ContactBook(profilePath: profilePath)
         reminders = ReminderBook(profilePath: profilePath)
         groups = GroupBook(profilePath: profilePath)
@@ -66,6 +69,7 @@ public final class ProfileBooks {
         groups.note(m, me: me)
         burns.note(m)
         files.note(m)
+        forwards?.note(m)
     }
 
     public func save() throws {
@@ -74,5 +78,6 @@ public final class ProfileBooks {
         try groups.save()
         try burns.save()
         try files.save()
+        try forwards?.save()
     }
 }

@@ -52,13 +52,21 @@ extension Client {
     /// every recipient — `to`, or each of a group's other `members` — is cleared for it.
     /// - Throws: `ClientError.refused` with code 451 (452 for a state secret the node is not
     ///   accredited for) naming who is not cleared; nothing has been sent.
-    public func outgoingLabel(to: Address, members: [String]?) throws -> EnvelopeLabel {
+    /// - Parameter carrying: a forward's: the label of the message forwarded, which it keeps
+    ///   (an unlabelled one: the default), whatever `sendLabel` says.
+    public func outgoingLabel(to: Address, members: [String]?, carrying: EnvelopeLabel? = nil) throws -> EnvelopeLabel {
         let info = try labelInfo()
-        let rank = try sendLabel.map { try labelRank($0) } ?? info.defaultRank
-        if readableUntil != 0 && readableUntil <= Clock.nowMs() {
-            throw ClientError.invalid("the readable-until time \(Clock.rfc3339(ms: readableUntil)) is in the past")
+        let label: EnvelopeLabel
+        if let carrying {
+            label = carrying
+        } else {
+            let rank = try sendLabel.map { try labelRank($0) } ?? info.defaultRank
+            if readableUntil != 0 && readableUntil <= Clock.nowMs() {
+                throw ClientError.invalid("the readable-until time \(Clock.rfc3339(ms: readableUntil)) is in the past")
+            }
+            label = EnvelopeLabel(rank: rank, readableUntil: readableUntil)
         }
-        let label = EnvelopeLabel(rank: rank, readableUntil: readableUntil)
+        let rank = label.rank
         guard checksLabels else { return label }
         var policy = info.policy
         policy.node = profile.address.node

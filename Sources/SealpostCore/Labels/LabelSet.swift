@@ -106,7 +106,7 @@ public enum LabelError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The label an envelope carries in its clear header (protocol/SPEC.md 7.1, 7.11): present when
-/// flag bit 2 (`Envelope.labelledFlag`) is set, and repeated inside the end-to-end body.
+/// flag bit 3 (`Envelope.labelledFlag`) is set, and repeated inside the end-to-end body.
 public struct EnvelopeLabel: Sendable, Equatable, Hashable {
     /// Rank in the federation's label set.
     public var rank: UInt8

@@ -38,8 +38,36 @@ public enum Operator {
         if try store.groups()[user] != nil {
             throw NodeError.usage("\(user)@\(config.name) is a group; choose another user name")
         }
-        try store.insert(invite: record)
+        try store.begin()
+        do {
+            try store.insert(invite: record)
+            try store.appendAudit(.inviteCreated(invite: record.id, user: invite.address, rekey: false, by: AuditActor.operator), time: Clock.nowMs())
+            try store.commit()
+        } catch {
+            store.rollback()
+            throw error
+        }
         return invite
+    }
+
+    /// Appends `event` to the node's audit log from an operator command, running node or not:
+    /// the append takes the database's write lock, and a running node takes in what another
+    /// process appended before its own next append (protocol/SPEC.md §15.7).
+    static func audit(dataDir: DataDir, _ event: AuditEvent) throws {
+        do {
+            let store = try NodeStore(path: dataDir.databasePath)
+            defer { store.close() }
+            try store.begin()
+            do {
+                try store.appendAudit(event, time: Clock.nowMs())
+                try store.commit()
+            } catch {
+                store.rollback()
+                throw error
+            }
+        } catch let error as SQLiteError {
+            throw NodeError.storage("cannot write the audit record (\(event.kind.name)) into \(dataDir.databasePath): \(error.description)")
+        }
     }
 
     /// Makes an invite (its record for the store, and the code for the person) without storing it.

@@ -26,7 +26,9 @@ extension Reactor {
             case "directory-forget": answer = forgetNode(request["node"] as? String ?? "", unpin: false, routing: message.frames[0])
             case "directory-unpin": answer = forgetNode(request["node"] as? String ?? "", unpin: true, routing: message.frames[0])
             case "user": answer = userAdmin(request)
-            default: answer = ["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget or directory-unpin"]
+            case "audit-head": answer = auditHeadAdmin()
+            case "audit-verify": answer = auditVerifyAdmin()
+            default: answer = ["error": "unknown admin command; use status, pending, federation, user, directory-list, directory-forget, directory-unpin, audit-head or audit-verify"]
             }
             // nil: the answer goes out with this cycle's commit.
             if let answer { sendAdmin(message.frames[0], answer) }
@@ -90,6 +92,9 @@ extension Reactor {
             "burns": ["pending": pendingBurns, "next_expiry": nextBurnExpiryMs.map { Clock.rfc3339(ms: $0) } ?? NSNull(),
                       "viewed": counters.burnsViewed, "expired": counters.burnsExpired, "receipts": counters.burnReceipts,
                       "refused_quotes": counters.refusedQuotes],
+            "forwards": ["accepted": forwarding.accepted, "refused": forwarding.refused, "hops": forwarding.hops,
+                         "default_scope": config.forwarding.defaultScope, "max_recipients": config.forwarding.maxRecipients,
+                         "max_hops": config.forwarding.maxHops],
             "storage": ["db_bytes": size(dataDir.databasePath), "wal_bytes": size(dataDir.databasePath + "-wal"),
                         "state": storageFull ? "disk full" : "ok", "free_bytes": Int(dataDirFreeBytes),
                         "min_free_mb": config.limits.minFreeMB, "wal_max_mb": config.limits.walMaxMB],

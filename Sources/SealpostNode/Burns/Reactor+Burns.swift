@@ -60,6 +60,8 @@ extension Reactor {
     /// may quote it, and when its journal copy must lose its content if it is still here.
     func noteJournalled(_ envelope: Envelope, jid: UInt64) throws {
         try noteBurnFile(envelope, dest: Address(envelope.to)?.node)
+        // A forward from here was countersigned when it was accepted, a group's fan-out at the home.
+        if Address(envelope.from)?.node != config.name { try noteForwardHop(envelope, role: .relay) }
         guard let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body) else { return }
         let now = Clock.nowMs()
         try write(ref: envelope.id) { try store.noteBurnID(burn.id, sender: burn.from, at: now) }
@@ -164,6 +166,7 @@ extension Reactor {
         }
         quotas.changeBurns(user, count: -1, bytes: -taken.envelope.count)
         try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
+        try audit(.burnViewed(id: envelope.id, viewer: address(user), sender: envelope.from), ref: id)
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.pendingBurns -= 1

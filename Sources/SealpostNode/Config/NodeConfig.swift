@@ -31,6 +31,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var limits: LimitsConfig
     /// Classification labels: the set, default, ceiling and accreditations (protocol/SPEC.md 7.11).
     public var labels = LabelsConfig()
+    /// The audit log: how often its head is signed.
+    public var audit = AuditConfig()
+    /// Forward policy: default scope, most recipients and hops per forward.
+    public var forwarding = ForwardingConfig()
     /// How long envelopes passed to a peer are kept after its RELAYED, in hours, so that a
     /// peer restored from a backup gets back what crossed the link since (0: not kept).
     public var relayRetentionHours = 24
@@ -43,7 +47,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, labels
+        case peers, files, limits, labels, audit, forwarding
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -76,8 +80,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         burnTTLHours = try c.decodeIfPresent(Int.self, forKey: .burnTTLHours) ?? 24
         files = try c.decodeIfPresent(FilesConfig.self, forKey: .files) ?? FilesConfig()
         limits = try c.decodeIfPresent(LimitsConfig.self, forKey: .limits) ?? LimitsConfig()
+        audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
         labels = try c.decodeIfPresent(LabelsConfig.self, forKey: .labels) ?? LabelsConfig()
+        forwarding = try c.decodeIfPresent(ForwardingConfig.self, forKey: .forwarding) ?? ForwardingConfig()
     }
 
     /// Checks every field; the error says which one is wrong and why.
@@ -103,6 +109,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         for peer in peers {
             if let c = peer.ceiling { _ = try LabelsConfig.rank(c, in: policy.set, field: "peer \(peer.name) ceiling") }
         }
+        try audit.validate()
+        try forwarding.validate()
     }
 
     /// Accepts `tcp://HOST:PORT` (PORT 1–65535, or `*` for any free port) and `ipc://PATH`.
@@ -129,7 +137,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "labels"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "labels", "audit", "forwarding"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -149,6 +157,12 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 for (key, _) in labels {
                     guard let name = key.string, !LabelsConfig.knownKeys.contains(name) else { continue }
                     throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'labels.\(name)' (known: \(LabelsConfig.knownKeys.sorted().joined(separator: ", ")))")
+                }
+            }
+            if let forwarding = top.first(where: { $0.key.string == "forwarding" })?.value.mapping {
+                for (key, _) in forwarding {
+                    guard let name = key.string, !ForwardingConfig.knownKeys.contains(name) else { continue }
+                    throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key 'forwarding.\(name)' (known: \(ForwardingConfig.knownKeys.sorted().joined(separator: ", ")))")
                 }
             }
             if let limits = top.first(where: { $0.key.string == "limits" })?.value.mapping {

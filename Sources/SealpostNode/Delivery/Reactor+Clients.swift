@@ -188,6 +188,7 @@ extension Reactor {
         if let problem = reminderProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = try burnProblem(envelope) { return refuse(.badRequest, problem) }
         if let problem = fileOfferProblem(envelope, from: user) { return refuse(.badRequest, problem) }
+        if let problem = try forwardProblem(envelope, from: user) { return refuse(problem.code, problem.reason) }
         guard let to = Address(envelope.to) else { return refuse(.unknownAddress, "'\(envelope.to)' is not an address") }
         // Where it goes: another node, a group here, or a person here.
         let local = to.node == config.name
@@ -213,7 +214,7 @@ extension Reactor {
         // Labels (SPEC 7.11.5): what this node carries, the link toward the destination, and every
         // recipient it can see. Before admission: a refused label takes nothing of the quota.
         if let refusal = sendRefusal(stamped, to: to, local: local, isGroup: isGroup) {
-            let (code, reason) = refuseSendForLabel(refusal)
+            let (code, reason) = try refuseSendForLabel(refusal, envelope: stamped)
             return refuse(code, reason)
         }
         if let refusal = admissionRefusal(stamped, from: user, to: to, local: local, isGroup: isGroup) {
@@ -234,6 +235,7 @@ extension Reactor {
         }
         counters.envelopesIn += 1
         rates.countIn()
+        try noteForwardAccepted(stamped)
         if !local {
             try journalOut(stamped, dest: to.node)
         } else if isGroup {
@@ -305,6 +307,7 @@ extension Reactor {
         try applyReminder(envelope, forUser: user)
         try noteBurnFile(envelope, dest: nil)
         try noteFileOffer(envelope, to: user)
+        try noteForwardHop(envelope, role: .destination)
     }
 
     func lookup(_ session: Session, requestId: UInt32, address text: String) {
@@ -400,6 +403,7 @@ extension Reactor {
             try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
             try store.setMeta("directory_version", Int64(version))
         }
+        try audit(.inviteUsed(invite: invite.id, user: address(invite.user)))
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.localDirectoryVersion = max(self.localDirectoryVersion, version)
@@ -543,6 +547,7 @@ extension Reactor {
         let now = Clock.monotonicNs()
         nextHousekeepingNs = now + Self.housekeepingIntervalNs
         flushRefusedKeys(now: now)
+        auditPeerChanges()
         quotas.pruneBuckets(limits: config.limits, now: now)
         restoreHousekeeping()
         for (routing, session) in sessions where now - session.lastHeardNs > Self.sessionTimeoutNs {
@@ -554,6 +559,7 @@ extension Reactor {
             let cutoff = Clock.nowMs() - UInt64(config.dedupeWindowHours) * 3_600_000
             do {
                 let pruned = try store.pruneReceived(olderThan: cutoff)
+                try store.pruneForwards(olderThan: cutoff)
                 try store.pruneInvites(now: Clock.nowMs() / 1000)
                 try store.pruneBurnRecords(olderThan: cutoff)
                 if pruned > 0 { logger.debug("pruned dedupe ids", metadata: ["count": "\(pruned)"]) }

@@ -45,6 +45,7 @@ extension Reactor {
             try write(ref: .zero) {
                 _ = try unpin ? store.unpinNode(name: name) : store.forgetDirectory(home: name, floor: floor)
             }
+            try audit(unpin ? .directoryUnpin(node: name, by: AuditActor.operator) : .directoryForget(address: name, by: AuditActor.operator))
         } catch {
             return ["error": "cannot change the database, nothing was changed: \(error)"]
         }

@@ -55,6 +55,7 @@ extension Reactor {
             let labelsChanged = fresh.labels != config.labels || fresh.peers.map(\.ceiling) != config.peers.map(\.ceiling)
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
+                auditPeerChanges()
             }
             // Ceilings, accreditations and the default apply at once (the set must agree with the peers').
             if labelsChanged {
@@ -64,8 +65,9 @@ extension Reactor {
                 labels = fresher
                 config.labels = fresh.labels
             }
-            // Quotas, rates and the free-space floor apply at once.
+            // Quotas, rates, the free-space floor and the audit signing interval apply at once.
             config.limits = fresh.limits
+            config.audit = fresh.audit
         } catch {
             logger.error("node.yaml changed but cannot be used, keeping the running config: \(error)")
         }

@@ -32,7 +32,7 @@ extension Reactor {
         case let .fileChunk(id, index, data):
             try receiveChunk(session, user: user, id: id, index: index, data: data)
         case let .fileGet(id, from, count):
-            requestDownload(session, user: user, id: id, from: from, count: count)
+            try requestDownload(session, user: user, id: id, from: from, count: count)
         case .fileDone(let id):
             guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else { return }
             try setReader(file, "user:\(user)", fetched: true)
@@ -123,7 +123,7 @@ extension Reactor {
         transfers.chunksIn += 1
     }
 
-    private func requestDownload(_ session: Session, user: String, id: FileID, from: UInt32, count: UInt32) {
+    private func requestDownload(_ session: Session, user: String, id: FileID, from: UInt32, count: UInt32) throws {
         guard let file = transfers.files[id], file.readers["user:\(user)"] != nil else {
             if let gone = burnFileRecord(id, user: user) { return refuseFile(session, id, .gone, gone) }
             return refuseFile(session, id, .unknownAddress, "no file \(id.hex) for you on \(config.name) (expired, or never sent to you)")
@@ -134,11 +134,18 @@ extension Reactor {
         if let failure = file.failure { return refuseFile(session, id, failure.code, failure.reason) }
         let end = min(file.record.chunks, from &+ min(count, FileTransfers.maxRequest))
         guard from < end else { return }
+        // A fetch from the first chunk is a download (a resumed one, from further on, is not recorded again).
+        if from == 0 { try audit(.fileFetched(file: id, by: address(user), owner: fileOwnerAddress(file)), ref: id) }
         queueSend(FileSend(routing: session.routingId, peer: false, id: id, next: from, end: end))
         if file.record.have < end {
             // Tell the client how far it is: the rest follows as it arrives.
             reply(session, .fileStatus(fileId: id, have: file.record.have, chunks: file.record.chunks))
         }
+    }
+
+    /// The uploader's address, for the audit log ("" for a copy pulled from another node).
+    private func fileOwnerAddress(_ file: StoredFile) -> String {
+        file.record.owner.isEmpty ? "" : address(file.record.owner)
     }
 
     private func queueSend(_ send: FileSend) {
@@ -177,7 +184,7 @@ extension Reactor {
     /// A `file` envelope reached the mailbox of local `user`: they may fetch it from
     /// this node, which pulls it from the origin first when it does not have it.
     func noteFileOffer(_ envelope: Envelope, to user: String) throws {
-        guard envelope.knownKind == .file, let (offer, _) = try? FileOffer.split(envelope.body),
+        guard let offer = envelope.knownKind == .file ? (try? FileOffer.split(envelope.body))?.offer : forwardedOffer(envelope),
               let origin = Address(envelope.from)?.node else { return }
         let file: StoredFile
         if let existing = transfers.files[offer.fileId] {
@@ -224,6 +231,7 @@ extension Reactor {
             }
             try setReader(file, "node:\(peer)", fetched: false)
             let end = min(chunks, from &+ min(count, FileTransfers.maxRequest))
+            if from == 0, from < end { try audit(.fileFetched(file: id, by: peer, owner: fileOwnerAddress(file)), ref: id) }
             if from < end { queueSend(FileSend(routing: routingId, peer: true, id: id, next: from, end: end)) }
         case .filePulled(let id):
             guard let file = transfers.files[id], file.readers["node:\(peer)"] != nil else { return }

@@ -33,6 +33,10 @@ extension Reactor {
                 try refuseForLabel(envelope, recipient: groupAddress, refusal)
                 return
             }
+            if let problem = forwardGroupProblem(envelope, members: group.members.map(\.address)) {
+                return try refuseGroup(envelope, problem)
+            }
+            try noteForwardHop(envelope, role: .groupHome)
             try fanOut(envelope, to: group.members.map(\.address).filter { $0 != envelope.from })
         default:
             try refuseGroup(envelope, "\(groupAddress) is a group: send it group messages")

@@ -5,7 +5,7 @@ import SealpostCore
 extension NodeStore {
     /// Groups have a label (NULL: the node's default); envelopes with a readable-until time in a
     /// mailbox are listed so the node deletes them then, as it does unviewed burn content.
-    func migrateTo14() throws {
+    func migrateTo16() throws {
         try db.transaction {
             try db.execute("""
                 ALTER TABLE groups ADD COLUMN label INTEGER;
@@ -13,7 +13,7 @@ extension NodeStore {
                     recipient TEXT NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL, sender TEXT NOT NULL,
                     until INTEGER NOT NULL, PRIMARY KEY(recipient, seq)) WITHOUT ROWID;
                 CREATE INDEX IF NOT EXISTS label_expiry_until ON label_expiry(until);
-                PRAGMA user_version = 14;
+                PRAGMA user_version = 16;
                 """)
         }
     }

@@ -41,17 +41,25 @@ extension Reactor {
     }
 
     /// A post to a group whose home is here: at most the group's label, and every other member cleared.
+    /// A refusal for the group's label also names the members who are not cleared.
     func groupPostRefusal(_ envelope: Envelope, rank: UInt8, group: GroupState) -> LabelRefusal? {
-        if let refusal = labels.policy.post(rank, group: address(group.name), groupRank: group.label ?? labels.policy.defaultRank) {
-            return refusal
-        }
         let members = group.members.map(\.address).filter { $0 != envelope.from }
-        return labels.policy.deliver(rank, to: members.map { ($0, clearance(of: $0)) })
+        let uncleared = labels.policy.deliver(rank, to: members.map { ($0, clearance(of: $0)) })
+        guard var refusal = labels.policy.post(rank, group: address(group.name), groupRank: group.label ?? labels.policy.defaultRank) else {
+            return uncleared
+        }
+        if let uncleared { refusal.text += "; " + uncleared.text }
+        return refusal
     }
 
     /// Answers a SEND refused for its label: `ERROR 451` or `452` naming who or what, and counted.
-    func refuseSendForLabel(_ refusal: LabelRefusal) -> (code: ErrorCode, reason: String) {
+    /// A refused forward is written in the audit log (`forward_refused`, reason `label_` + the reason).
+    func refuseSendForLabel(_ refusal: LabelRefusal, envelope: Envelope) throws -> (code: ErrorCode, reason: String) {
         labels.count(refusal.reason)
+        if envelope.knownKind == .forward, let (header, _) = try? ForwardHeader.split(envelope.body) {
+            forwarding.refused += 1
+            try auditForward(.refused(ForwardRefusal("label_" + refusal.reason.name, refusal.text)), envelope: envelope, header: header)
+        }
         logger.notice("send refused for its label", metadata: ["reason": "\(refusal.reason.name)", "detail": "\(refusal.text)"])
         return (ErrorCode(rawValue: refusal.reason.errorCode) ?? .notCleared, refusal.text)
     }

@@ -83,6 +83,8 @@ public enum Backup {
                                        "epoch": epoch, "db_bytes": dbBytes, "files": count, "file_bytes": bytes]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
         try dataDir.writePrivate(String(decoding: data, as: UTF8.self) + "\n", to: target + "/" + manifestName)
+        // Recorded in the node's own log once the backup is finished (so not in the backup itself).
+        try Operator.audit(dataDir: dataDir, .backup(destination: target, by: AuditActor.operator))
         return Summary(node: config.name, createdAt: now, databaseBytes: dbBytes, files: count, fileBytes: bytes)
     }
 
@@ -143,6 +145,10 @@ public enum Backup {
             let store = try NodeStore(path: dataDir.databasePath)
             defer { store.close() }
             epoch = try store.markRestored(now: Clock.nowMs())
+            // The log is the backup's (a prefix of the one before): the restore says so in it.
+            try store.begin()
+            try store.appendAudit(.restore(source: source, epoch: epoch, by: AuditActor.operator), time: Clock.nowMs())
+            try store.commit()
             // A backup taken before burn content was left out of backups may still hold some.
             let dropped = try NodeStore.dropBurnContent(store.db, at: Clock.nowMs())
             for id in dropped.files { FileStore.overwrite(dataDir.path + "/files/" + id.hex + ".chunks"); try? fm.removeItem(atPath: dataDir.path + "/files/" + id.hex + ".chunks") }

@@ -35,7 +35,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 14
+    public static let schemaVersion: Int64 = 16
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -107,6 +107,8 @@ public final class NodeStore {
         if version < 12 { try migrateTo12() }
         if version < 13 { try migrateTo13() }
         if version < 14 { try migrateTo14() }
+        if version < 15 { try migrateTo15() }
+        if version < 16 { try migrateTo16() }
     }
 
     /// Groups whose home is this node, and their members.

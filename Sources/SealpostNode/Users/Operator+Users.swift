@@ -70,6 +70,7 @@ extension Operator {
         let now = Clock.nowMs() / 1000
         var state = "active", changed = true, mail = 0
         var invite: Invite?
+        var rekeyInvite: String?
         do {
             try store.begin()
             switch action {
@@ -96,9 +97,24 @@ extension Operator {
                 try store.insert(invite: made.record)
                 try store.setRekeyPending(user: user, since: try store.rekeyPending(user: user) ?? now)
                 invite = made.invite
+                rekeyInvite = made.record.id
                 if record.disabledAt == nil { try store.setUserDisabled(user, at: now) }
             }
             if changed { _ = try store.bumpDirectoryVersion() }
+            let nowMs = Clock.nowMs()
+            switch action {
+            case .disable where record.disabledAt == nil:
+                try store.appendAudit(.userDisabled(user: address, by: AuditActor.operator), time: nowMs)
+            case .enable where changed:
+                try store.appendAudit(.userEnabled(user: address, by: AuditActor.operator), time: nowMs)
+            case .remove:
+                try store.appendAudit(.userRemoved(user: address, by: AuditActor.operator), time: nowMs)
+            case .rekey:
+                try store.appendAudit(.userRekeyed(user: address, by: AuditActor.operator), time: nowMs)
+                if let rekeyInvite { try store.appendAudit(.inviteCreated(invite: rekeyInvite, user: address, rekey: true, by: AuditActor.operator), time: nowMs) }
+            default:
+                break
+            }
             try store.commit()
         } catch let error as NodeError {
             store.rollback()
@@ -149,7 +165,16 @@ extension Operator {
             throw NodeError.usage("invite \(invite.id) was already used by \(invite.user)@\(config.name); to cut off that user: sealpost-node users disable \(invite.user)")
         }
         do {
-            try store.deleteInvite(id: invite.id)
+            try store.begin()
+            do {
+                try store.deleteInvite(id: invite.id)
+                try store.appendAudit(.inviteRevoked(invite: invite.id, user: "\(invite.user)@\(config.name)", by: AuditActor.operator),
+                                      time: Clock.nowMs())
+                try store.commit()
+            } catch {
+                store.rollback()
+                throw error
+            }
         } catch {
             throw NodeError.storage("cannot revoke invite \(invite.id) in \(dataDir.databasePath): \(error)")
         }

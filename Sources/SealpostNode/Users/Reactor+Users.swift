@@ -128,6 +128,7 @@ extension Reactor {
             withdrawn = try store.withdrawRekeyInvites(user: user.name)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
+        try audit(.userDisabled(user: address(user.name), by: AuditActor.operator))
         var closed = 0
         batch.afterCommit { [weak self] in
             guard let self else { return }
@@ -154,6 +155,7 @@ extension Reactor {
             try store.setUserDisabled(user.name, at: nil)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
+        try audit(.userEnabled(user: address(user.name), by: AuditActor.operator))
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.usersByName[user.name]?.disabledAt = nil
@@ -176,6 +178,7 @@ extension Reactor {
             mail = try store.removeUser(user.name)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
+        try audit(.userRemoved(user: address(user.name), by: AuditActor.operator))
         // The quotas forget what waited for them (committed with the batch, undone with it).
         let mailbox = quotas.mailboxUse(user.name), burns = quotas.burnUse(user.name)
         quotas.changeMailbox(user.name, count: -mailbox.count, bytes: -mailbox.bytes)
@@ -215,6 +218,8 @@ extension Reactor {
                 version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
             }
         }
+        try audit(.userRekeyed(user: address(user.name), by: AuditActor.operator))
+        try audit(.inviteCreated(invite: record.id, user: address(user.name), rekey: true, by: AuditActor.operator))
         var closed = 0
         batch.afterCommit { [weak self] in
             guard let self else { return }
@@ -252,6 +257,7 @@ extension Reactor {
             try store.setRekeyPending(user: user.name, since: nil)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
+        try audit(.inviteUsed(invite: invite.id, user: address(user.name)))
         batch.afterCommit { [weak self] in
             guard let self else { return }
             if self.usersByCurveKey[user.curveKey] == user.name { self.usersByCurveKey[user.curveKey] = nil }

@@ -1,0 +1,112 @@
+import Foundation
+import SealpostClient
+import SealpostCore
+import SealpostNode
+import SealpostTestSupport
+import XCTest
+
+/// Forward policies (protocol/SPEC.md 7.9.5) refused by the forwarder's client and, when a
+/// modified client skips its checks (`prepareForward` + `store`), by the forwarder's node.
+final class ForwardPolicyTests: XCTestCase {
+    /// The client refuses with a reason naming `expect`, before sending anything.
+    func assertClientRefuses(_ f: ForwardFederation, _ forwarder: String, _ source: ForwardSource, to: [String],
+                             groups: [String: [String]] = [:], expect: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try f.client(forwarder).forward(source, to: to.map { Address($0)! }, groups: groups), file: file, line: line) { error in
+            guard case ClientError.invalid(let reason) = error else { return XCTFail("not the client's refusal: \(error)", file: file, line: line) }
+            XCTAssertTrue(reason.contains(expect), reason, file: file, line: line)
+        }
+    }
+
+    /// The node refuses the same with ERROR 422 (the client skipped its checks).
+    func assertNodeRefuses(_ f: ForwardFederation, _ forwarder: String, _ envelopes: [Envelope], expect: String,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        guard let e = envelopes.last else { return XCTFail("nothing to send", file: file, line: line) }
+        XCTAssertThrowsError(try f.client(forwarder).store(e), file: file, line: line) { error in
+            guard case ClientError.refused(let code, let reason) = error else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertEqual(code, ErrorCode.forwardRefused.rawValue, reason, file: file, line: line)
+            XCTAssertTrue(reason.contains(expect), reason, file: file, line: line)
+        }
+    }
+
+    func unchecked(_ f: ForwardFederation, _ forwarder: String, _ source: ForwardSource, to: [String],
+                   groups: [String: [String]] = [:]) throws -> [Envelope] {
+        try f.client(forwarder).prepareForward(source, to: to.map { Address($0)! }, groups: groups, note: "")
+    }
+
+    func send(_ f: ForwardFederation, from: String, to: String, policy: ForwardPolicy) throws -> ForwardSource {
+        let c = f.client(from)
+        c.forwardPolicy = policy
+        defer { c.forwardPolicy = ForwardPolicy() }
+        let id = try c.sendText(to: Address(to)!, text: "policy test \(policy)")
+        return try XCTUnwrap(try f.next(to) { $0.id == id }.forwardable)
+    }
+
+    func testPoliciesAreRefusedByTheClientAndByTheNodeWithAClientThatSkipsThem() throws {
+        let f = try ForwardFederation()
+        defer { f.close() }
+        let refusedBefore = try f.nodes.mapValues { try Operator.auditRecords(dataDir: $0.dir, filter: AuditFilter(kind: .forwardRefused)).count }
+
+        // No forwarding at all.
+        let closed = try send(f, from: "li@hq", to: "bob@traffic", policy: ForwardPolicy(scope: .none))
+        assertClientRefuses(f, "bob@traffic", closed, to: ["ma@traffic"], expect: "may not be forwarded")
+        assertNodeRefuses(f, "bob@traffic", try unchecked(f, "bob@traffic", closed, to: ["ma@traffic"]), expect: "may not be forwarded")
+
+        // Unit only, across a unit boundary (a person, and a group whose home is elsewhere); within the unit it goes.
+        let unit = try send(f, from: "li@hq", to: "chen@hq", policy: ForwardPolicy(scope: .unit))
+        assertClientRefuses(f, "chen@hq", unit, to: ["bob@traffic"], expect: "only within unit hq")
+        assertNodeRefuses(f, "chen@hq", try unchecked(f, "chen@hq", unit, to: ["bob@traffic"]), expect: "only within unit hq; bob@traffic is at traffic")
+        let team = [ForwardFederation.team: f.teamMembers]
+        assertClientRefuses(f, "chen@hq", unit, to: [ForwardFederation.team], groups: team, expect: "only within unit hq")
+        assertNodeRefuses(f, "chen@hq", try unchecked(f, "chen@hq", unit, to: [ForwardFederation.team], groups: team), expect: "only within unit hq")
+        let inside = try f.client("chen@hq").forward(unit, to: [Address("gao@hq")!], groups: [:])
+        XCTAssertEqual(try f.next("gao@hq") { $0.id == inside[0].id }.forward?.check.status, .verified)
+
+        // At most two hops.
+        let short = try send(f, from: "li@hq", to: "bob@traffic", policy: ForwardPolicy(maxHops: 2))
+        let h1 = try f.client("bob@traffic").forward(short, to: [Address("zhao@district")!], groups: [:])
+        let s1 = try XCTUnwrap(try f.next("zhao@district") { $0.id == h1[0].id }.forwardable)
+        let h2 = try f.client("zhao@district").forward(s1, to: [Address("wu@school")!], groups: [:])
+        let s2 = try XCTUnwrap(try f.next("wu@school") { $0.id == h2[0].id }.forwardable)
+        assertClientRefuses(f, "wu@school", s2, to: ["chen@hq"], expect: "at most 2 times")
+        assertNodeRefuses(f, "wu@school", try unchecked(f, "wu@school", s2, to: ["chen@hq"]), expect: "at most 2 times in a chain; this would be forward 3")
+
+        // Fan-out: 5 recipients at once by default (the group counts as one), fewer when the origin says so.
+        let wide = try send(f, from: "li@hq", to: "bob@traffic", policy: ForwardPolicy())
+        let six = ["ma@traffic", "zhao@district", "sun@district", "wu@school", "he@school", "gao@hq"]
+        assertClientRefuses(f, "bob@traffic", wide, to: six, expect: "at most 5 recipients")
+        assertNodeRefuses(f, "bob@traffic", try unchecked(f, "bob@traffic", wide, to: six), expect: "at most 5 recipients at once (a group counts as one); this one names 6")
+        let five = try f.client("bob@traffic").forward(wide, to: ["ma@traffic", "zhao@district", "wu@school", "he@school", "gao@hq"].map { Address($0)! }, groups: [:])
+        XCTAssertEqual(five.count, 5)
+        let narrow = try send(f, from: "li@hq", to: "bob@traffic", policy: ForwardPolicy(maxRecipients: 1))
+        assertClientRefuses(f, "bob@traffic", narrow, to: ["ma@traffic", "gao@hq"], expect: "at most 1 recipient")
+        assertNodeRefuses(f, "bob@traffic", try unchecked(f, "bob@traffic", narrow, to: ["ma@traffic", "gao@hq"]), expect: "at most 1 recipient")
+        // A hop signed for one recipient, sent to a second one as well: the node counts it.
+        let one = try unchecked(f, "bob@traffic", narrow, to: ["ma@traffic"])
+        try f.client("bob@traffic").store(one[0])
+        var again = one[0]
+        again.id = MessageID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255) })!
+        again.to = "gao@hq"
+        assertNodeRefuses(f, "bob@traffic", [again], expect: "was already sent to 1: gao@hq would be one more")
+
+        // A burn message never: its sender's own forged origin naming it is refused by the node that handled it.
+        let li = f.client("li@hq")
+        let burn = try li.sendBurn(to: Address("chen@hq")!, text: "burn me")
+        var origin = closed.origin
+        origin.id = burn
+        origin.sender = "li@hq"
+        origin.to = "chen@hq"
+        origin.policy = ForwardPolicy(scope: .anywhere)
+        origin.sign(with: li.profile.sign)
+        let fake = ForwardSource(id: burn, from: "li@hq", via: "chen@hq", origin: origin, hops: [], offer: nil, content: closed.content,
+                                 hashKey: closed.hashKey, problem: nil)
+        assertNodeRefuses(f, "li@hq", try unchecked(f, "li@hq", fake, to: ["gao@hq"]), expect: "burn messages cannot be forwarded")
+
+        // Every refusal was recorded at the forwarder's node, none elsewhere.
+        let refusedAfter = try f.nodes.mapValues { try Operator.auditRecords(dataDir: $0.dir, filter: AuditFilter(kind: .forwardRefused)).count }
+        XCTAssertEqual(refusedAfter["traffic"]! - refusedBefore["traffic"]!, 4, "no-forward, two fan-outs, the reused hop")
+        XCTAssertEqual(refusedAfter["hq"]! - refusedBefore["hq"]!, 3, "unit (person, group), burn")
+        XCTAssertEqual(refusedAfter["school"]! - refusedBefore["school"]!, 1, "hops")
+        XCTAssertEqual(refusedAfter["district"]! - refusedBefore["district"]!, 0)
+        XCTAssertEqual((try f.nodes["traffic"]!.status()["forwards"] as? [String: Any])?["refused"] as? Int, 4)
+    }
+}
