@@ -299,6 +299,7 @@ final class Reactor {
             fireDueReminders()
             expireBurns()
             expireJournalledBurns()
+            expireReadableUntil()
             if events[1].contains(.readable) { readRouter() }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link) }
@@ -329,6 +330,10 @@ final class Reactor {
         if storageFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
         if let expiry = nextBurnExpiryMs {
+            let nowMs = Clock.nowMs()
+            timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
+        }
+        if let expiry = labels.nextExpiryMs {
             let nowMs = Clock.nowMs()
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }

@@ -298,6 +298,7 @@ extension Reactor {
                 try store.noteLabelExpiry(recipient: user, seq: seq, id: envelope.id, sender: envelope.from, until: until)
             }
         }
+        if let until = envelope.label?.readableUntil, until > 0 { noteReadableUntil(until) }
         quotas.changeMailbox(user, count: 1, bytes: bytes.count)
         quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
         nextSeq += 1

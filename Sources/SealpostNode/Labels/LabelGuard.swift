@@ -13,6 +13,11 @@ public struct LabelGuard: Sendable {
     var refusals: [LabelReason: Int] = [:]
     /// Peers whose HELLO named another label set: no envelopes to or from them until they agree.
     var mismatchedPeers: Set<String> = []
+    /// When the next mailbox entry's readable-until time comes (nil: none, or not read yet).
+    var nextExpiryMs: UInt64?
+    var expiryLoaded = false
+    /// Contents deleted at their readable-until time, since start.
+    var expired = 0
 
     public init(config: NodeConfig) throws {
         policy = try config.labels.policy(node: config.name)

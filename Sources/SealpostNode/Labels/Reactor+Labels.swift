@@ -127,6 +127,61 @@ extension Reactor {
         return agrees
     }
 
+    // MARK: readable until
+
+    /// A mailbox entry with a readable-until time was stored: the timer is brought forward after the commit.
+    func noteReadableUntil(_ until: UInt64) {
+        batch.afterCommit { [weak self] in
+            guard let self else { return }
+            self.labels.nextExpiryMs = min(self.labels.nextExpiryMs ?? until, until)
+        }
+    }
+
+    /// At their readable-until time (SPEC 7.11.9), mailbox entries still waiting lose their content
+    /// (header kept, body empty) and their senders get a signed `expired` receipt, as unviewed burn
+    /// content does; entries already acknowledged are only forgotten.
+    func expireReadableUntil() {
+        let now = Clock.nowMs()
+        if !labels.expiryLoaded {
+            labels.expiryLoaded = true
+            labels.nextExpiryMs = try? store.nextLabelExpiry()
+        }
+        guard let next = labels.nextExpiryMs, next <= now else { return }
+        do {
+            var due: [(recipient: String, seq: UInt64, id: MessageID, sender: String)] = []
+            try write(ref: .zero) { due = try store.dueLabelExpiries(now: now, limit: Self.batchLimit) }
+            var deleted = 0
+            for item in due {
+                var old: [UInt8]?
+                try write(ref: item.id) {
+                    old = try store.mailboxEntry(recipient: item.recipient, seq: item.seq)
+                    try store.forgetLabelExpiry(recipient: item.recipient, seq: item.seq)
+                }
+                guard let old else { continue }
+                var r = WireReader(old)
+                guard var envelope = try? Envelope.decode(from: &r) else { continue }
+                envelope.body = []
+                var w = WireWriter(capacity: envelope.encodedSize)
+                envelope.encode(into: &w)
+                let stub = w.bytes
+                try write(ref: item.id) { try store.replaceMailboxEntry(recipient: item.recipient, seq: item.seq, envelope: stub) }
+                quotas.changeMailbox(item.recipient, count: 0, bytes: stub.count - old.count)
+                quotas.changeSender(item.sender, count: 0, bytes: stub.count - old.count)
+                try sendReceipt(.expired, burn: item.id, sender: item.sender, subject: address(item.recipient))
+                deleted += 1
+            }
+            var following: UInt64?
+            try write(ref: .zero) { following = try store.nextLabelExpiry() }
+            batch.afterCommit { [weak self] in
+                guard let self else { return }
+                self.labels.expired += deleted
+                self.labels.nextExpiryMs = following
+            }
+        } catch {
+            logger.error("cannot delete content at its readable-until time: \(error)")
+        }
+    }
+
     // MARK: admin
 
     /// `status.labels`: the rules in force and the refusals since start, by reason.
@@ -139,6 +194,7 @@ extension Reactor {
             "accredited": p.set.labels.indices.filter { p.isAccredited(UInt8($0)) && p.set.labels[$0].stateSecret }.map { p.set.labels[$0].display },
             "set": p.set.labels.map(\.display), "digest": Hex.encode(labels.digest), "links": links,
             "mismatched_peers": labels.mismatchedPeers.sorted(), "refused": labels.refusalsByName,
+            "expired": labels.expired, "next_expiry": labels.nextExpiryMs.map { Clock.rfc3339(ms: $0) } ?? NSNull(),
         ]
     }
 

@@ -256,4 +256,29 @@ final class LabelTests: XCTestCase {
         XCTAssertEqual(event.label, 3)
         XCTAssertEqual(try refusals(hq)["group_label"], 1)
     }
+
+    /// 保密期限: at its readable-until time the recipient's node deletes the content still waiting
+    /// (the header stays) and sends the sender a signed `expired` receipt; the client shows it as
+    /// expired. A message without a time is untouched.
+    func testReadableUntilDeletesWaitingContentWithASignedReceipt() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        let to = Address("bob@hq")!
+        alice.readableUntil = Clock.nowMs() + 1_500
+        let short = try alice.sendText(to: to, text: "readable briefly")
+        alice.readableUntil = 0
+        _ = try alice.sendText(to: to, text: "kept")
+        try hq.waitFor("the content to expire", timeout: 10) { (($0["labels"] as? [String: Any])?["expired"] as? Int) == 1 }
+        let got = try bob.receive(2)
+        XCTAssertEqual(got.map(\.kind), ["expired", "text"])
+        XCTAssertEqual(got.first?.id, short)
+        XCTAssertFalse(got.first?.text.contains("readable briefly") ?? true, "the content is gone")
+        XCTAssertEqual(got.last?.text, "kept")
+        let receipts = try alice.receive(1)
+        XCTAssertEqual(receipts.first?.receipt?.receipt.event, .expired)
+        XCTAssertEqual(receipts.first?.receipt?.receipt.burn, short)
+        XCTAssertEqual(receipts.first?.receipt?.verified, true)
+    }
 }
