@@ -126,6 +126,9 @@ public final class Client {
     public var readableUntil: UInt64 = 0
     /// Tests of the nodes' checks only: a client that skips its own label checks (a modified client).
     public var checksLabels = true
+    /// Where the node's last LABELS answer is kept (`PROFILE.labels`), for sending while it cannot
+    /// be reached; nil: in memory only.
+    public var labelCachePath: String?
 
     func nextRequest() -> UInt32 {
         defer { nextRequestId &+= 1 }
@@ -171,7 +174,12 @@ public final class Client {
         } catch ClientError.unreachable(let reason) {
             // Due for a refresh, but the node is slow or down: the entry we have is still signed
             // (looked up before, remembered from a checked card or history, or pinned).
-            if let known = directory[key]?.entry ?? cards[key] ?? pins.pinned(key) { return known }
+            if let known = directory[key]?.entry ?? cards[key] ?? pins.pinned(key) {
+                // Used until the next refresh is due: the sender's label check and the sealing that
+                // follows it do not each wait for a node that is not answering.
+                directory[key] = (known, now)
+                return known
+            }
             throw ClientError.unreachable(reason)
         }
         guard fresh.address == key else {
@@ -355,6 +363,8 @@ public final class Client {
     /// Asks the node to push the mailbox, at most `window` unacknowledged at once.
     public func attach(window: UInt32 = 1000) throws {
         try connection.send(.attach(window: window))
+        // The label rules, kept for what is sent while the node cannot be reached (web outbox).
+        try requestLabelInfo()
     }
 
     /// Acknowledges every delivery up to `seq`: the node deletes them.
@@ -407,6 +417,10 @@ public final class Client {
                 }
                 return .senderUnknown(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
             }
+        case .labels(let info?):
+            // Asked for at attach (or by a LABELS whose answer came late): kept for sending offline.
+            keep(info)
+            return nil
         case .synced: return .synced
         case .stored(let id): return .stored(id)
         case .error(let code, let ref, let reason): return .refused(code: code, ref: ref, reason: reason)

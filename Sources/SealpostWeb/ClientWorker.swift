@@ -144,6 +144,7 @@ extension ClientWorker {
             books = ProfileBooks(profilePath: profilePath, me: me)
             client = try Client(profile: profile)
             client.timeoutMs = 5_000
+            client.labelCachePath = profilePath + ".labels"
             books.contacts.load(into: client)
             for group in books.groups.groups.keys { try history.ensureConversation(group, isGroup: true) }
             for (address, bytes) in try history.people() {
@@ -233,7 +234,7 @@ extension ClientWorker {
                         guard let entry = HistoryEntry(m, me: me) else { continue }
                         if let r = try history.record(id: m.id.hex, conversation: entry.conversation, isGroup: entry.isGroup,
                                                       outgoing: false, from: m.from, kind: entry.kind, text: entry.text,
-                                                      sentAt: m.sentAt, state: .received) {
+                                                      sentAt: m.sentAt, state: .received, label: m.label ?? "") {
                             fresh.append(r)
                         }
                     }
@@ -377,7 +378,8 @@ extension ClientWorker {
             let record = try history.transaction {
                 try history.addOutbox(id: envelope.id.hex, envelope: writer.bytes)
                 return try history.record(id: envelope.id.hex, conversation: address.description, isGroup: isGroup, outgoing: true,
-                                          from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending)
+                                          from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending,
+                                          label: envelope.label.map { client.labelDisplay($0.rank) } ?? "")
             }
             try client.submit(envelope)
             pending[envelope.id] = (envelope, Clock.monotonicNs())
@@ -391,7 +393,7 @@ extension ClientWorker {
         func json(_ r: History.Record) -> [String: Any] {
             ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
              "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
-             "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason]
+             "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason, "label": r.label]
         }
 
         /// Display names already looked up (a look-up waits for the node: never while it is unreachable).

@@ -138,7 +138,8 @@ func renderStatus(_ s: [String: Any]) -> String {
         out.append("labels    default \(l["default"] ?? "?"), ceiling \(l["ceiling"] ?? "?"), accredited: \(accredited.isEmpty ? "none" : accredited)"
                    + (links.isEmpty ? "" : "; links: " + links.joined(separator: ", "))
                    + (mismatched.isEmpty ? "" : "; ANOTHER LABEL SET at: " + mismatched.joined(separator: ", "))
-                   + "; refused: \(parts.isEmpty ? "none" : parts.joined(separator: ", "))")
+                   + "; refused: \(parts.isEmpty ? "none" : parts.joined(separator: ", "))"
+                   + ((l["expired"] as? Int ?? 0) > 0 ? "; \(l["expired"] ?? 0) deleted at their readable-until time" : ""))
     }
     if let f = s["files"] as? [String: Any] {
         out.append("files     \(f["files"] ?? 0) (\(bytes(f["bytes"] as? Int ?? 0))): \(f["uploading"] ?? 0) uploading, \(f["pulling"] ?? 0) pulling from other nodes, \(f["sending"] ?? 0) being sent; \(bytes(f["free_bytes"] as? Int ?? 0)) free, quota \(f["quota_mb"] ?? 0) MiB per user")

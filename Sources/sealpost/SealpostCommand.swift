@@ -36,6 +36,7 @@ struct ProfileOption: ParsableArguments {
         let client = try Client(profile: profile)
         client.timeoutMs = timeoutMs
         client.pins = KeyPins(profilePath: path)
+        client.labelCachePath = path + ".labels"
         ContactBook(profilePath: path).load(into: client)
         return client
     }

@@ -8,17 +8,11 @@ import XCTest
 /// label refused), a directory entry with a clearance, a signed refusal notice, the group label
 /// operation, and policy cases with plain values. `SEALPOST_WRITE_VECTORS=1` rewrites it.
 final class LabelVectorTests: XCTestCase {
-    /// The load/save/bytes helpers of VectorTests, on the same directory.
+    /// The vector files, through VectorTests' helpers.
     struct Files {
         func bytes(_ hex: String) -> [UInt8] { Hex.decode(hex)! }
-        func load(_ name: String) throws -> [String: Any] {
-            let data = try Data(contentsOf: VectorTests.vectorsDir.appendingPathComponent(name))
-            return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-        }
-        func save(_ name: String, _ object: [String: Any]) throws {
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            try (data + Data("\n".utf8)).write(to: VectorTests.vectorsDir.appendingPathComponent(name))
-        }
+        func load(_ name: String) throws -> [String: Any] { try VectorTests.load(name) }
+        func save(_ name: String, _ object: [String: Any]) throws { try VectorTests.save(name, object) }
     }
     let v = Files()
 

@@ -166,13 +166,15 @@ extension Client {
 
     /// Checks a receipt's signature with the key our node holds for the node that made it.
     public func check(receipt: Burn.Receipt) -> ReceivedReceipt {
-        guard let keys = try? nodeKeys() else {
-            return ReceivedReceipt(receipt: receipt, verified: false, reason: "cannot reach our node to get '\(receipt.node)''s key")
-        }
-        guard let key = keys[receipt.node] else {
-            return ReceivedReceipt(receipt: receipt, verified: false, reason: "our node holds no key for node '\(receipt.node)'")
-        }
-        let ok = receipt.verify(nodeKey: key)
-        return ReceivedReceipt(receipt: receipt, verified: ok, reason: ok ? nil : "the signature does not verify with '\(receipt.node)''s key")
+        let (ok, reason) = checkSigned(by: receipt.node) { receipt.verify(nodeKey: $0) }
+        return ReceivedReceipt(receipt: receipt, verified: ok, reason: reason)
+    }
+
+    /// Whether something `node` signed verifies with the key our node holds for it, and why not.
+    func checkSigned(by node: String, _ verify: ([UInt8]) -> Bool) -> (verified: Bool, reason: String?) {
+        guard let keys = try? nodeKeys() else { return (false, "cannot reach our node to get '\(node)''s key") }
+        guard let key = keys[node] else { return (false, "our node holds no key for node '\(node)'") }
+        let ok = verify(key)
+        return (ok, ok ? nil : "the signature does not verify with '\(node)''s key")
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import SealpostCore
 
 /// A refusal notice as the sender sees it, after checking its node signature.
@@ -13,17 +14,41 @@ public struct ReceivedRefusal: Sendable, Equatable {
 /// of what arrives (the binding is checked by `Sealed`/`GroupSealed`; here the person's own
 /// clearance and the readable-until time).
 extension Client {
-    /// The node's label rules and this person's clearance, asked once per connection.
+    /// The node's label rules and this person's clearance, asked once per connection (and at
+    /// `attach`). While the node cannot be reached and has not answered yet, the standard rules
+    /// (default 内部, this person cleared to it) stand in, so a message can wait in an outbox; the
+    /// node checks it again when it is sent.
     public func labelInfo() throws -> LabelInfo {
         if let cachedLabelInfo { return cachedLabelInfo }
+        // What the node said last time (kept with the profile): asked again, but not waited for long.
+        let kept: LabelInfo? = labelCachePath.flatMap { FileManager.default.contents(atPath: $0) }.flatMap {
+            var r = WireReader([UInt8]($0))
+            return try? LabelInfo.decode(from: &r)
+        }
         try connection.send(.labels(nil))
-        let reply = try awaitReply(timeoutMs: timeoutMs) { command in
+        let reply = try awaitReply(timeoutMs: kept == nil ? timeoutMs : min(timeoutMs, 1_500)) { command in
             if case .labels(let info) = command { return info != nil }
             return false
         }
-        guard case .labels(let info?)? = reply else { throw unreachable }
-        cachedLabelInfo = info
+        guard case .labels(let info?)? = reply else { return kept ?? Self.provisionalLabels }
+        keep(info)
         return info
+    }
+
+    /// Takes the node's answer, and keeps it with the profile.
+    func keep(_ info: LabelInfo) {
+        cachedLabelInfo = info
+        guard let labelCachePath else { return }
+        var w = WireWriter()
+        info.encode(into: &w)
+        FileManager.default.createFile(atPath: labelCachePath, contents: Data(w.bytes), attributes: [.posixPermissions: 0o600])
+    }
+
+    static let provisionalLabels = LabelInfo(set: .standard, defaultRank: 1, ceiling: 3, accredited: 0, clearance: 1)
+
+    /// Asks for the rules without waiting (the answer is kept when it comes).
+    func requestLabelInfo() throws {
+        if cachedLabelInfo == nil { try connection.send(.labels(nil)) }
     }
 
     /// The rank of a label named by its name or English name (`敏感`, `sensitive`).
@@ -111,14 +136,8 @@ extension Client {
 
     /// A refusal notice for something this person sent, checked with the refusing node's key.
     func check(refusal notice: LabelNotice) -> ReceivedRefusal {
-        guard let keys = try? nodeKeys() else {
-            return ReceivedRefusal(notice: notice, verified: false, reason: "cannot reach our node to get '\(notice.node)''s key")
-        }
-        guard let key = keys[notice.node] else {
-            return ReceivedRefusal(notice: notice, verified: false, reason: "our node holds no key for node '\(notice.node)'")
-        }
-        let ok = notice.verify(nodeKey: key)
-        return ReceivedRefusal(notice: notice, verified: ok, reason: ok ? nil : "the signature does not verify with '\(notice.node)''s key")
+        let (ok, reason) = checkSigned(by: notice.node) { notice.verify(nodeKey: $0) }
+        return ReceivedRefusal(notice: notice, verified: ok, reason: reason)
     }
 
     /// Asks the group's home node to set the group's label (admins only; raising it is refused

@@ -445,6 +445,13 @@ function messageElement(m) {
   time.className = 'time';
   time.textContent = formatTime(m.sent_at);
   meta.append(time);
+  if (m.label) {
+    // The classification label (密级), as the sender sealed it: 敏感 sensitive.
+    const badge = document.createElement('span');
+    badge.className = 'label';
+    badge.textContent = m.label;
+    meta.append(badge);
+  }
   if (m.outgoing) {
     // Later states (delivered to the recipient's node, seen) need receipts in the protocol; they go here.
     const state = document.createElement('span');
