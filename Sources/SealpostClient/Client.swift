@@ -387,15 +387,21 @@ public final class Client {
 
     /// The next event, or nil after `timeoutMs`.
     public func next(timeoutMs: Int) throws -> ClientEvent? {
-        let command: Command
-        if !buffered.isEmpty {
-            command = buffered.removeFirst()
-        } else if let received = try connection.receive(timeoutMs: timeoutMs) {
-            command = received
-        } else {
-            return nil
+        // Commands that are no event (a late answer, the LABELS asked for at attach) are taken
+        // and the wait goes on, so nil still means "nothing within timeoutMs".
+        let deadline = Clock.monotonicNs() + UInt64(max(timeoutMs, 0)) * 1_000_000
+        while true {
+            let command: Command
+            if !buffered.isEmpty {
+                command = buffered.removeFirst()
+            } else {
+                let now = Clock.monotonicNs()
+                let left = now >= deadline ? 0 : Int((deadline - now) / 1_000_000)
+                guard let received = try connection.receive(timeoutMs: left) else { return nil }
+                command = received
+            }
+            if let event = try event(for: command) { return event }
         }
-        return try event(for: command)
     }
 
     private func event(for command: Command) throws -> ClientEvent? {
