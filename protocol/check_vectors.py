@@ -1818,7 +1818,8 @@ AUDIT_KINDS = {1: "forward", 2: "forward_refused", 3: "forward_hop", 4: "burn_vi
                6: "user_enabled", 7: "user_disabled", 8: "user_removed", 9: "user_rekeyed", 10: "invite_created",
                11: "invite_used", 12: "invite_revoked", 13: "peer_added", 14: "peer_removed", 15: "directory_forget",
                16: "directory_unpin", 17: "backup", 18: "restore", 19: "officer_granted", 20: "officer_revoked",
-               21: "trace_query_answered", 22: "audit_head_signed"}
+               21: "trace_query_answered", 22: "audit_head_signed", 23: "label_refused", 24: "clearance_set",
+               25: "group_label_changed"}
 
 
 def blake2b_256(data):

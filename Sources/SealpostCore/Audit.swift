@@ -25,6 +25,9 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
     case officerRevoked = 20
     case traceQueryAnswered = 21
     case auditHeadSigned = 22
+    case labelRefused = 23
+    case clearanceSet = 24
+    case groupLabelChanged = 25
 
     public var name: String {
         switch self {
@@ -50,6 +53,9 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
         case .officerRevoked: return "officer_revoked"
         case .traceQueryAnswered: return "trace_query_answered"
         case .auditHeadSigned: return "audit_head_signed"
+        case .labelRefused: return "label_refused"
+        case .clearanceSet: return "clearance_set"
+        case .groupLabelChanged: return "group_label_changed"
         }
     }
 
@@ -113,6 +119,13 @@ public enum AuditEvent: Sendable, Equatable {
     case traceQueryAnswered(query: MessageID, asker: String, about: MessageID, records: UInt32)
     /// The node signed its head at `position` (tree root `root`): a checkpoint in the chain.
     case auditHeadSigned(position: UInt64, root: [UInt8])
+    /// This node refused message `id` from `from` to `to` for its label (SPEC 7.11.5): `reason`
+    /// is a `LabelReason` raw value, `label` the message's rank.
+    case labelRefused(id: MessageID, from: String, to: String, reason: UInt8, label: UInt8)
+    /// The operator set `user`'s clearance to rank `label`.
+    case clearanceSet(user: String, label: UInt8, by: String)
+    /// An admin changed group `group`'s label from rank `from` to `to` (a lowering is a downgrade).
+    case groupLabelChanged(group: String, from: UInt8, to: UInt8, by: String)
 
     public var kind: AuditKind {
         switch self {
@@ -138,6 +151,9 @@ public enum AuditEvent: Sendable, Equatable {
         case .officerRevoked: return .officerRevoked
         case .traceQueryAnswered: return .traceQueryAnswered
         case .auditHeadSigned: return .auditHeadSigned
+        case .labelRefused: return .labelRefused
+        case .clearanceSet: return .clearanceSet
+        case .groupLabelChanged: return .groupLabelChanged
         }
     }
 
@@ -185,6 +201,9 @@ public enum AuditEvent: Sendable, Equatable {
             w.u64(position)
             w.octets(root)
             return f(AuditActor.node, "", nil, w.bytes)
+        case .labelRefused(let id, let from, let to, let reason, let label): return f(from, to, id, [reason, label])
+        case .clearanceSet(let user, let label, let by): return f(by, user, nil, [label])
+        case .groupLabelChanged(let group, let from, let to, let by): return f(by, group, nil, [from, to])
         }
     }
 
@@ -251,6 +270,15 @@ public enum AuditEvent: Sendable, Equatable {
             let root = try reader.octets(32, "root")
             try reader.expectEnd()
             self = .auditHeadSigned(position: position, root: root)
+        case .labelRefused:
+            guard d.count == 2 else { throw WireError.invalid(field: "detail", reason: "label_refused: \(d.count) bytes, not 2") }
+            self = .labelRefused(id: try id(r.ref[...], "ref"), from: r.actor, to: r.subject, reason: d.first!, label: d.last!)
+        case .clearanceSet:
+            guard d.count == 1 else { throw WireError.invalid(field: "detail", reason: "clearance_set: \(d.count) bytes, not 1") }
+            self = .clearanceSet(user: r.subject, label: d.first!, by: r.actor)
+        case .groupLabelChanged:
+            guard d.count == 2 else { throw WireError.invalid(field: "detail", reason: "group_label_changed: \(d.count) bytes, not 2") }
+            self = .groupLabelChanged(group: r.subject, from: d.first!, to: d.last!, by: r.actor)
         }
     }
 }

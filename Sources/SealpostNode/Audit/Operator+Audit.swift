@@ -166,6 +166,11 @@ extension Operator {
         case let .officerRevoked(user, by): return "\(by) revoked \(user)'s security officer role"
         case let .traceQueryAnswered(query, asker, about, records): return "answered \(asker)'s trace \(query.hex) about \(about.hex) with \(records) records"
         case let .auditHeadSigned(position, _): return "signed the audit head at \(position)"
+        case let .labelRefused(id, from, to, reason, label):
+            return "refused \(from)'s message \(id.hex) to \(to) (label \(LabelSet.standard.display(label))): \(LabelReason(rawValue: reason)?.name ?? "reason \(reason)")"
+        case let .clearanceSet(user, label, by): return "\(by) cleared \(user) to \(LabelSet.standard.display(label))"
+        case let .groupLabelChanged(group, from, to, by):
+            return "\(by) \(to < from ? "lowered" : "raised") the label of \(group) from \(LabelSet.standard.display(from)) to \(LabelSet.standard.display(to))"
         }
     }
 }

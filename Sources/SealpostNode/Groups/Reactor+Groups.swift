@@ -128,6 +128,7 @@ extension Reactor {
             }
             s.label = rank
             try write(ref: envelope.id) { try store.setGroupLabel(name, label: rank) }
+            if rank != current { try audit(.groupLabelChanged(group: groupAddress, from: current, to: rank, by: actor), ref: envelope.id) }
             state = s
         case .leave:
             guard var s = state, s.isMember(actor) else { return try refuseGroup(envelope, "you are not a member of \(groupAddress)") }

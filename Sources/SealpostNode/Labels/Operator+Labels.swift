@@ -44,6 +44,7 @@ extension Operator {
             store.rollback()
             throw NodeError.storage("cannot change \(address) in \(dataDir.databasePath): \(error); nothing was changed")
         }
+        try audit(dataDir: dataDir, .clearanceSet(user: address, label: rank, by: AuditActor.operator))
         return Clearance(address: address, label: policy.set.display(rank), changed: changed, throughRunningNode: false)
     }
 

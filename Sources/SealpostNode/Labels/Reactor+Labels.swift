@@ -59,6 +59,8 @@ extension Reactor {
         if envelope.knownKind == .forward, let (header, _) = try? ForwardHeader.split(envelope.body) {
             forwarding.refused += 1
             try auditForward(.refused(ForwardRefusal("label_" + refusal.reason.name, refusal.text)), envelope: envelope, header: header)
+        } else {
+            try auditLabelRefusal(envelope, to: envelope.to, refusal)
         }
         logger.notice("send refused for its label", metadata: ["reason": "\(refusal.reason.name)", "detail": "\(refusal.text)"])
         return (ErrorCode(rawValue: refusal.reason.errorCode) ?? .notCleared, refusal.text)
@@ -71,6 +73,7 @@ extension Reactor {
     @discardableResult
     func refuseForLabel(_ envelope: Envelope, recipient: String, _ refusal: LabelRefusal) throws -> Envelope? {
         labels.count(refusal.reason)
+        try auditLabelRefusal(envelope, to: recipient, refusal)
         logger.notice("envelope refused for its label", metadata: [
             "from": "\(envelope.from)", "to": "\(recipient)", "reason": "\(refusal.reason.name)", "detail": "\(refusal.text)",
         ])
@@ -89,6 +92,12 @@ extension Reactor {
         }
         return Envelope(id: envelope.id, from: envelope.from, to: envelope.to, kind: .refusal, sentAt: envelope.sentAt,
                         body: out.body)
+    }
+
+    /// A `label_refused` record (ids and addresses only).
+    func auditLabelRefusal(_ envelope: Envelope, to recipient: String, _ refusal: LabelRefusal) throws {
+        try audit(.labelRefused(id: envelope.id, from: envelope.from, to: recipient, reason: refusal.reason.rawValue,
+                                label: labels.rank(of: envelope) ?? labels.policy.defaultRank), ref: envelope.id)
     }
 
     /// Whether a `refusal` envelope is a notice for the person it is addressed to (from a node,
@@ -211,6 +220,7 @@ extension Reactor {
             _ = try store.replaceUserEntry(user.name, entry: entry)
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
+        try audit(.clearanceSet(user: address(user.name), label: rank, by: AuditActor.operator))
         var updated = user
         updated.entry = entry
         batch.afterCommit { [weak self] in

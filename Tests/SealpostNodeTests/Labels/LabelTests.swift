@@ -92,6 +92,13 @@ final class LabelTests: XCTestCase {
         XCTAssertEqual(try refusals(traffic)["link_ceiling"], 1)
         XCTAssertEqual(try refusals(hq)["not_cleared"], 1)
         XCTAssertEqual(try refusals(hq)["not_accredited"], 1)
+        // Each refusal is in the refusing node's audit log; so is the clearance the operator set.
+        let atTraffic = try Operator.auditRecords(dataDir: traffic.dir, filter: AuditFilter(kind: .labelRefused)).map { try AuditEvent($0.record.fields) }
+        XCTAssertEqual(atTraffic, [.labelRefused(id: refused, from: "alice@hq", to: "zhao@district",
+                                                 reason: LabelReason.linkCeiling.rawValue, label: 3)])
+        XCTAssertEqual(try Operator.auditRecords(dataDir: hq.dir, filter: AuditFilter(kind: .labelRefused)).count, 2)
+        XCTAssertEqual(try Operator.auditRecords(dataDir: traffic.dir, filter: AuditFilter(kind: .clearanceSet)).map { try AuditEvent($0.record.fields) },
+                       [.clearanceSet(user: "wu@traffic", label: 2, by: "operator")])
         XCTAssertEqual(try zhao.drain(ms: 500).count, 0, "nothing above the link's ceiling reached district")
         XCTAssertEqual(try district.counter("undeliverable"), 1, "district used the place-keeper's stream number and stored nothing")
 
@@ -256,6 +263,11 @@ final class LabelTests: XCTestCase {
         event = try request(.label, label: 3)
         XCTAssertEqual(event.opName, "label")
         XCTAssertEqual(event.label, 3)
+        event = try request(.label, label: 1)
+        XCTAssertEqual(event.label, 1, "an admin may lower it: recorded as a downgrade")
+        XCTAssertEqual(try Operator.auditRecords(dataDir: hq.dir, filter: AuditFilter(kind: .groupLabelChanged)).map { try AuditEvent($0.record.fields) },
+                       [.groupLabelChanged(group: "board@hq", from: 2, to: 3, by: "alice@hq"),
+                        .groupLabelChanged(group: "board@hq", from: 3, to: 1, by: "alice@hq")])
         XCTAssertEqual(try refusals(hq)["group_label"], 1)
     }
 
