@@ -8,18 +8,8 @@ final class LabelCommandLineTests: TempRootTestCase {
     override class var rootPrefix: String { "sealpost-e2e-labels" }
 
     func testClearSendWithLabelInboxAndStatus() throws {
-        let data = root + "/hq"
-        let port = Harness.freePort(), pub = Harness.freePort()
-        let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", "hq",
-                                                        "--listen", "tcp://127.0.0.1:\(port)", "--publish", "tcp://127.0.0.1:\(pub)"])
-        XCTAssertEqual(created.status, 0, created.stderr)
-        let node = try NodeProcess(data: data)
+        let (node, data) = try runningNode("hq", users: ["alice", "bob"])
         defer { _ = node.stop() }
-        try node.waitUntilListening()
-        for user in ["alice", "bob"] {
-            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", root + "/" + user]).status, 0)
-        }
         let alice = ["--profile", root + "/alice"], bob = ["--profile", root + "/bob"]
 
         let refused = try Harness.run("sealpost", ["send", "bob@hq", "for principals", "--label", "敏感"] + alice)
