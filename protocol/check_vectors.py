@@ -38,6 +38,14 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     keys from the secrets given), a member opening its own wrap and the inner
     header check, and the group_op, group_event, group_fanout, reminder content
     and reminder_due bodies re-encoded from their fields and decoded back;
+  * labels (section 7.11) against labels.json: the label set and its digest,
+    LABELS both ways, HELLO with the digest, a labelled SEND, the version 2 body
+    with the label in its inner header (rebuilt with the keys of e2e.json, and
+    refused once its clear label is rewritten, stripped or added to a version 1
+    body), the directory entry with a clearance signed over "sealpost-dir-v2"
+    (refused once the clearance is changed or stripped), the signed refusal
+    notice and its id, the group label operation, and the policy cases decided
+    from the rules of section 7.11.5;
   * burn after reading (section 7.7) against burn.json: the burn body rebuilt
     and opened (its sealed expiry and image count equal to the clear ones),
     the notice, the deletion receipts re-signed with the node's seed and
@@ -1870,7 +1878,8 @@ AUDIT_KINDS = {1: "forward", 2: "forward_refused", 3: "forward_hop", 4: "burn_vi
                6: "user_enabled", 7: "user_disabled", 8: "user_removed", 9: "user_rekeyed", 10: "invite_created",
                11: "invite_used", 12: "invite_revoked", 13: "peer_added", 14: "peer_removed", 15: "directory_forget",
                16: "directory_unpin", 17: "backup", 18: "restore", 19: "officer_granted", 20: "officer_revoked",
-               21: "trace_query_answered", 22: "audit_head_signed"}
+               21: "trace_query_answered", 22: "audit_head_signed", 23: "viewer_code", 24: "label_refused",
+               25: "clearance_set", 26: "group_label_changed"}
 
 
 def blake2b_256(data):
@@ -2241,6 +2250,8 @@ def check_spec_tables():
         vectors = [(x["command"], x["hex"]) for x in load(file)["vectors"]]
         vectors += [(x["name"], x["hex"]) for x in files[file_key]]
         vectors += [(x["name"], x["hex"]) for x in load("trace.json")[file_key]]
+        if file_key == "commands":
+            vectors += [(x["name"], x["hex"]) for x in load("labels.json")["commands"]]
         got = {name: bytes.fromhex(frame)[3] for name, frame in vectors}
         check(f"{heading[4:]}: every command of SPEC.md has a vector, and every vector a row",
               sorted(got), sorted(spec))
@@ -2366,6 +2377,125 @@ def check_forward():
     check("forward countersign: signature", node.sign(signed).signature.hex(), c["signature"])
     check("forward countersign: another node's name does not verify",
           ed25519_verifies(keys[c["node"]], FWD_CONTEXTS["countersign"] + string("hq") + statement, bytes.fromhex(c["signature"])), False)
+# ---------------------------------------------------------------------------
+# Labels (SPEC.md section 7.11, 9.6)
+# ---------------------------------------------------------------------------
+
+LABELLED_FLAG = 0x0008
+
+
+def label_set_bytes(labels):
+    return u8(len(labels)) + b"".join(string(x["name"]) + string(x["english"]) + u8(1 if x["state_secret"] else 0) for x in labels)
+
+
+def label_verdict(c, labels):
+    """Section 7.11.5 for one relay (ceiling, link) and one recipient (clearance)."""
+    rank = c["label"]
+    if rank >= len(labels):
+        return "unknown_label"
+    if labels[rank]["state_secret"] and rank not in c["accredited"]:
+        return "not_accredited"
+    if rank > c["ceiling"]:
+        return "node_ceiling"
+    if c["link"] is not None and rank > c["link"]:
+        return "link_ceiling"
+    if rank > c["clearance"]:
+        return "not_cleared"
+    return "allowed"
+
+
+def open_labelled(body, k, header):
+    """Section 7.11.3 as a recipient applies it: the content, or why it is refused.
+    `header` is (kind, id, from, to, sent_at, label or None, readable_until)."""
+    try:
+        plain = sodium.crypto_box_open_easy_afternm(body[25:], body[1:25], k)
+    except Exception:  # noqa: BLE001
+        return "does not authenticate"
+    r = Reader(plain)
+    got = (r.u8(), r.octets(16), r.string(), r.string(), r.u64())
+    inner_label = (r.u8(), r.u64()) if body[0] == 2 else None
+    content = r.longstr()
+    r.end()
+    if got != header[:5]:
+        return "header mismatch"
+    clear = None if header[5] is None else (header[5], header[6])
+    if inner_label != clear:
+        return "label rewritten"
+    return content
+
+
+def check_labels():
+    v = load("labels.json")
+    labels = v["set"]
+    check("7.11.1: the standard set, in order", [(x["name"], x["english"], x["state_secret"]) for x in labels],
+          [("公开", "public", False), ("内部", "internal", False), ("敏感", "sensitive", False), ("工作秘密", "work-secret", False),
+           ("秘密", "secret", True), ("机密", "confidential", True), ("绝密", "top-secret", True)])
+    enc = label_set_bytes(labels)
+    check("7.11.1: label_set encoding", enc.hex(), v["set_encoded"])
+    digest = hashlib.blake2b(b"sealpost-labels-v1" + enc, digest_size=16).digest()
+    check("7.11.1: digest = BLAKE2b-128(\"sealpost-labels-v1\" || label_set)", digest.hex(), v["set_digest"])
+
+    head = SIGNATURE + u8(VERSION) + u8(0x1F)
+    request, answer = v["commands"]
+    check("7.11.4: LABELS request (no fields)", request["hex"], head.hex())
+    want = head + enc + u8(answer["default"]) + u8(answer["ceiling"]) + u16(answer["accredited"]) + u8(answer["clearance"])
+    check("7.11.4: LABELS answer", answer["hex"], want.hex())
+
+    hello = SIGNATURE + u8(VERSION) + u8(0x20) + string("hq") + b"\x77" * 32 + u32(1000) + u64(1_764_000_000_000) + digest
+    check("11.5.1: HELLO with the label set's digest after epoch", v["hello"], hello.hex())
+
+    e = v["envelope"]
+    label, until = e["label"], e["readable_until"]
+    send = (SIGNATURE + u8(VERSION) + u8(0x05) + ID1 + string("") + string("wu@traffic") + u8(1) + u16(LABELLED_FLAG)
+            + u64(1_764_000_000_000) + u8(label) + u64(until) + longstr(bytes.fromhex("deadbeef")))
+    check("7.1/7.11.3: labelled SEND (flag bit 2, label and readable_until after sent_at)", e["send"], send.hex())
+    r = Reader(send[4:])
+    r.octets(16); r.string(); r.string(); r.u8()
+    flags = r.u16(); r.u64()
+    check("7.11.3: the flag says the label fields follow", (flags & LABELLED_FLAG != 0, r.u8(), r.u64()), (True, label, until))
+
+    e2e = load("e2e.json")
+    sender_sk, recipient_sk, nonce = seq(0x01, 32), seq(0x41, 32), seq(0x81, 24)
+    k = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(recipient_sk), sender_sk)
+    check("7.11.3: keys of e2e.json", k.hex(), e2e["shared_key"])
+    content = v["e2e"]["content_utf8"].encode("utf-8")
+    header = (1, ID1, "alice@hq", "wu@traffic", 1_764_000_000_000)
+    inner = u8(1) + ID1 + string("alice@hq") + string("wu@traffic") + u64(1_764_000_000_000) + u8(label) + u64(until) + longstr(content)
+    body = b"\x02" + nonce + sodium.crypto_box_easy_afternm(inner, nonce, k)
+    check("7.11.3: body = 02 || nonce || box(inner with label and readable_until)", body.hex(), v["e2e"]["body"])
+    back = sodium.crypto_box_beforenm(sodium.crypto_scalarmult_base(sender_sk), recipient_sk)
+    check("7.11.3: the recipient opens it under its clear label", open_labelled(body, back, header + (label, until)), content)
+    check("7.11.3: a rewritten label is refused", open_labelled(body, back, header + (label - 1, until)), "label rewritten")
+    check("7.11.3: a changed readable_until is refused", open_labelled(body, back, header + (label, 0)), "label rewritten")
+    check("7.11.3: a stripped label is refused", open_labelled(body, back, header + (None, 0)), "label rewritten")
+    v1 = b"\x01" + nonce + sodium.crypto_box_easy_afternm(inner_plaintext(*header, content), nonce, k)
+    check("7.11.3: a label added to a version 1 body is refused", open_labelled(v1, back, header + (label, until)), "label rewritten")
+
+    node = nacl.signing.SigningKey(DIRECTORY_SEED)
+    entry = v["entry"]
+    fields = string("wu@traffic") + string("Wu Lei") + seq(0x61, 32) + seq(0xA1, 32) + u64(1_764_000_000_000)
+    signed = b"sealpost-dir-v2" + fields + u8(entry["clearance"])
+    check("9.6: signed_bytes = \"sealpost-dir-v2\" || fields || clearance", signed.hex(), entry["signed_bytes"])
+    signature = node.sign(signed).signature
+    check("9.6: encoded = fields || signature || clearance", (fields + signature + u8(entry["clearance"])).hex(), entry["encoded"])
+    key = bytes(node.verify_key)
+    check("9.6: verifies with the clearance", ed25519_ok(key, signed, signature), True)
+    check("9.6: a changed clearance does not verify", ed25519_ok(key, b"sealpost-dir-v2" + fields + u8(3), signature), False)
+    check("9.6: a stripped clearance does not verify", ed25519_ok(key, b"sealpost-dir-v1" + fields, signature), False)
+
+    n = v["refusal"]
+    unsigned = (ID1 + string("alice@hq") + string("wu@traffic") + string("city") + u8(n["reason"]) + u8(n["label"])
+                + string(n["text"]) + u64(n["refused_at"]))
+    sig = node.sign(b"sealpost refusal v1" + unsigned).signature
+    check("7.11.7: refusal notice = fields || Ed25519(\"sealpost refusal v1\" || fields)", (unsigned + sig).hex(), n["body"])
+    rid = hashlib.blake2b(b"refusal" + ID1 + b"city" + b"\x00" + b"wu@traffic", digest_size=16).hexdigest()
+    check("7.11.7: its envelope id", rid, n["id"])
+    check("7.11.7: moved to another sender, it does not verify",
+          ed25519_ok(key, b"sealpost refusal v1" + unsigned.replace(string("alice@hq"), string("bob@hq")), sig), False)
+    check("7.11.8: group label operation = 07 0000 label", v["group_label_op"], (u8(7) + u16(0) + u8(3)).hex())
+    for c in v["policy"]:
+        check(f"7.11.5: label {c['label']} clearance {c['clearance']} ceiling {c['ceiling']} link {c['link']} accredited {c['accredited']}",
+              label_verdict(c, labels), c["verdict"])
 
 
 def main():
@@ -2380,7 +2510,7 @@ def main():
         return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_audit, check_forward, check_trace, check_receipts):
+                 check_file, check_audit, check_forward, check_trace, check_receipts, check_labels):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -17,10 +17,11 @@ extension Client {
         guard bytes.count <= Sealed.maxTextBytes else {
             throw ClientError.invalid("the message is \(bytes.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)")
         }
+        let label = try outgoingLabel(to: group, members: members)
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.groupMessage.rawValue
         let (content, flags) = withOrigin(kind: .groupMessage, id: id, to: group, sentAt: sentAt, content: bytes)
-        let body = try seal(kind: kind, id: id, to: group, sentAt: sentAt, content: content, members: members)
-        return Envelope(id: id, from: "", to: group.description, kind: kind, flags: flags, sentAt: sentAt, body: body)
+        let body = try seal(kind: kind, id: id, to: group, sentAt: sentAt, label: label, content: content, members: members)
+        return Envelope(id: id, from: "", to: group.description, kind: kind, flags: flags, sentAt: sentAt, label: label, body: body)
     }
 }

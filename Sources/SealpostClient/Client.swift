@@ -32,6 +32,13 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var file: FileManifest?
     /// For `delivered` and `seen` receipts: the ids of this person's messages they are about.
     public var receiptIds: [MessageID]?
+    /// The classification label (`敏感 sensitive`), checked against the sealed one (SPEC 7.11.3).
+    public var label: String?
+    public var labelRank: UInt8?
+    /// When the content is deleted (ms since the epoch), if the sender set a time.
+    public var readableUntil: UInt64?
+    /// For `refusal`: a node's signed notice that it refused something this person sent.
+    public var refusal: ReceivedRefusal?
     /// For a forwarded message: its chain, as checked, and the forwarder's note.
     public var forward: ReceivedForward?
     /// What `Client.forward` needs to forward this message on (nil: it has no signed origin).
@@ -55,6 +62,10 @@ public struct ReceivedMessage: Sendable, Equatable {
         case burnExpired = "burn_expired"
         /// Receipts (protocol/SPEC.md 7.10): delivered to the recipient's node, seen by the recipient.
         case delivered, seen
+        /// A node's signed notice that it refused one of this person's messages for its label (SPEC 7.11).
+        case refusal
+        /// A labelled message opened after its readable-until time: its content is gone (SPEC 7.11.9).
+        case expired
         /// An envelope kind this version does not know.
         case unknown
 
@@ -79,6 +90,7 @@ public struct ReceivedMessage: Sendable, Equatable {
             // Receipts: folded into the sender's receipt book, never shown as messages (`ClientEvent.receipt`).
             case .delivered?: self = .delivered
             case .seen?: self = .seen
+            case .refusal?: self = .refusal
             case nil: self = .unknown
             }
         }
@@ -163,6 +175,17 @@ public final class Client {
     private var nextRequestId: UInt32 = 1
     /// Node signing keys our node holds (for burn receipts), fetched once.
     var cachedNodeKeys: [String: [UInt8]]?
+    /// The node's label rules (LABELS), fetched once.
+    var cachedLabelInfo: LabelInfo?
+    /// The label of what is sent next (a name or English name); nil: the node's default.
+    public var sendLabel: String?
+    /// The readable-until time of what is sent next (ms since the epoch), 0 for none.
+    public var readableUntil: UInt64 = 0
+    /// Tests of the nodes' checks only: a client that skips its own label checks (a modified client).
+    public var checksLabels = true
+    /// Where the node's last LABELS answer is kept (`PROFILE.labels`), for sending while it cannot
+    /// be reached; nil: in memory only.
+    public var labelCachePath: String?
 
     func nextRequest() -> UInt32 {
         defer { nextRequestId &+= 1 }
@@ -208,7 +231,12 @@ public final class Client {
         } catch ClientError.unreachable(let reason) {
             // Due for a refresh, but the node is slow or down: the entry we have is still signed
             // (looked up before, remembered from a checked card or history, or pinned).
-            if let known = directory[key]?.entry ?? cards[key] ?? pins.pinned(key) { return known }
+            if let known = directory[key]?.entry ?? cards[key] ?? pins.pinned(key) {
+                // Used until the next refresh is due: the sender's label check and the sealing that
+                // follows it do not each wait for a node that is not answering.
+                directory[key] = (known, now)
+                return known
+            }
             throw ClientError.unreachable(reason)
         }
         guard fresh.address == key else {
@@ -321,14 +349,15 @@ public final class Client {
         guard bytes.count <= Sealed.maxTextBytes else {
             throw ClientError.invalid("the message is \(bytes.count) bytes; the limit is \(Sealed.maxTextBytes) bytes (64 KiB)")
         }
+        let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.text.rawValue
         let (content, flags) = withOrigin(kind: .text, id: id, to: to, sentAt: sentAt, content: bytes)
         let body = Sealed.seal(kind: kind, id: id, from: profile.address.description, to: to.description,
-                               sentAt: sentAt, content: content, key: key)
+                               sentAt: sentAt, label: label, content: content, key: key)
         // `from` stays empty on the wire: the node stamps it from our authenticated key.
-        return Envelope(id: id, from: "", to: to.description, kind: kind, flags: flags, sentAt: sentAt, body: body)
+        return Envelope(id: id, from: "", to: to.description, kind: kind, flags: flags, sentAt: sentAt, label: label, body: body)
     }
 
     /// Queues an envelope without waiting (for pipelined senders); false when the queue is full.
@@ -391,6 +420,8 @@ public final class Client {
     /// Asks the node to push the mailbox, at most `window` unacknowledged at once.
     public func attach(window: UInt32 = 1000) throws {
         try connection.send(.attach(window: window))
+        // The label rules, kept for what is sent while the node cannot be reached (web outbox).
+        try requestLabelInfo()
     }
 
     /// Acknowledges every delivery up to `seq`: the node deletes them.
@@ -413,15 +444,21 @@ public final class Client {
 
     /// The next event, or nil after `timeoutMs`.
     public func next(timeoutMs: Int) throws -> ClientEvent? {
-        let command: Command
-        if !buffered.isEmpty {
-            command = buffered.removeFirst()
-        } else if let received = try connection.receive(timeoutMs: timeoutMs) {
-            command = received
-        } else {
-            return nil
+        // Commands that are no event (a late answer, the LABELS asked for at attach) are taken
+        // and the wait goes on, so nil still means "nothing within timeoutMs".
+        let deadline = Clock.monotonicNs() + UInt64(max(timeoutMs, 0)) * 1_000_000
+        while true {
+            let command: Command
+            if !buffered.isEmpty {
+                command = buffered.removeFirst()
+            } else {
+                let now = Clock.monotonicNs()
+                let left = now >= deadline ? 0 : Int((deadline - now) / 1_000_000)
+                guard let received = try connection.receive(timeoutMs: left) else { return nil }
+                command = received
+            }
+            if let event = try event(for: command) { return event }
         }
-        return try event(for: command)
     }
 
     private func event(for command: Command) throws -> ClientEvent? {
@@ -444,6 +481,10 @@ public final class Client {
                 }
                 return .senderUnknown(seq: seq, id: envelope.id, from: envelope.from, reason: error.description)
             }
+        case .labels(let info?):
+            // Asked for at attach (or by a LABELS whose answer came late): kept for sending offline.
+            keep(info)
+            return nil
         case .synced: return .synced
         case .stored(let id): return .stored(id)
         case .error(let code, let ref, let reason): return .refused(code: code, ref: ref, reason: reason)
@@ -479,6 +520,8 @@ public final class Client {
         let kind = envelope.knownKind
         var message = ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to, kind: ReceivedMessage.Kind(kind),
                                       text: "", sentAt: envelope.sentAt)
+        // The label: shown, checked against this person's clearance; past its time, nothing to open.
+        guard try checkReceivedLabel(envelope, into: &message) else { return message }
         // Metadata-only kinds: nothing to decrypt.
         switch kind {
         case .burn?:
@@ -495,6 +538,16 @@ public final class Client {
             }
             message.receiptIds = ids
             message.text = "delivered to \(envelope.from)'s node: " + ids.map(\.hex).joined(separator: " ")
+        case .refusal?:
+            guard let notice = try? LabelNotice.decode(envelope.body), notice.sender == profile.address.description else {
+                throw Sealed.OpenError.malformed("refusal")
+            }
+            let checked = check(refusal: notice)
+            message.refusal = checked
+            message.label = labelDisplay(notice.label)
+            message.labelRank = notice.label
+            let signed = checked.verified ? "signed by \(notice.node)" : "NOT VERIFIED: \(checked.reason ?? "")"
+            message.text = "\(notice.node) refused your message \(notice.ref.hex) to \(notice.recipient): \(notice.text) (\(signed))"
             return message
         case .burnReceipt?:
             guard let receipt = try? Burn.Receipt.decode(envelope.body), receipt.sender == profile.address.description else {
@@ -590,6 +643,7 @@ public final class Client {
             message.forwardable = ForwardSource(id: envelope.id, from: envelope.from, via: envelope.to, header: forwardHeader,
                                                 content: inner.content, hashKey: inner.hashKey,
                                                 problem: received.check.isVerified ? nil : received.check.problems.first)
+            message.forwardable?.label = envelope.label
             contentKind = EnvelopeKind(rawValue: forwardHeader.origin.contentKind)
             message.kind = ReceivedMessage.Kind(contentKind)
             content = inner.content
@@ -711,22 +765,24 @@ public final class Client {
 
     func sendContent(to: Address, kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: to, sentAt: sentAt, content: content)
         var body = Sealed.seal(kind: kind.rawValue, id: id, from: profile.address.description, to: to.description,
-                               sentAt: sentAt, content: sealedContent, key: key)
+                               sentAt: sentAt, label: label, content: sealedContent, key: key)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
-        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, flags: flags, sentAt: sentAt, body: body))
+        try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, flags: flags, sentAt: sentAt, label: label, body: body))
         return id
     }
 
     // MARK: groups
 
     /// Asks the group's home node to change it; the answer comes back as a `group_event`.
-    public func groupOp(_ op: Group.Op, group: Address, members: [String] = []) throws {
+    /// `label`: the group's label, for `create` and `label` (SPEC 7.11.8).
+    public func groupOp(_ op: Group.Op, group: Address, members: [String] = [], label: UInt8? = nil) throws {
         for m in members where Address(m) == nil { throw ClientError.invalid("'\(m)' is not an address (user@node)") }
-        try sendMeta(to: group, kind: .groupOp, body: Group.opBody(op, members: members))
+        try sendMeta(to: group, kind: .groupOp, body: Group.opBody(op, members: members, label: label))
     }
 
     /// Posts a text to a group: sealed once, the key wrapped for each other member.
@@ -741,27 +797,29 @@ public final class Client {
 
     /// Seals `content` for `to`: the 1:1 body of section 8, or, with the group's `members`,
     /// once for the group with its key wrapped for every other member (section 7.6.3).
-    func seal(kind: UInt8, id: MessageID, to: Address, sentAt: UInt64, content: [UInt8], members: [String]?) throws -> [UInt8] {
+    func seal(kind: UInt8, id: MessageID, to: Address, sentAt: UInt64, label: EnvelopeLabel, content: [UInt8], members: [String]?) throws -> [UInt8] {
         let me = profile.address.description
         guard let members else {
-            return Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, content: content, key: try sharedKey(with: to))
+            return Sealed.seal(kind: kind, id: id, from: me, to: to.description, sentAt: sentAt, label: label, content: content,
+                               key: try sharedKey(with: to))
         }
         var wraps: [(member: String, key: BoxSharedKey)] = []
         for m in members where m != me {
             guard let a = Address(m) else { continue }
             wraps.append((m, try sharedKey(with: a)))
         }
-        return GroupSealed.seal(kind: kind, id: id, from: me, group: to.description, sentAt: sentAt, content: content, wraps: wraps)
+        return GroupSealed.seal(kind: kind, id: id, from: me, group: to.description, sentAt: sentAt, label: label, content: content, wraps: wraps)
     }
 
     /// Seals `content` once for the group, wraps its key for every other member, and stores it.
     func sendToGroup(_ group: Address, members: [String], kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: group, members: members)
         let sentAt = Clock.nowMs()
         let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: group, sentAt: sentAt, content: content)
-        var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, content: sealedContent, members: members)
+        var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, label: label, content: sealedContent, members: members)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
-        try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, flags: flags, sentAt: sentAt, body: body))
+        try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, flags: flags, sentAt: sentAt, label: label, body: body))
         return id
     }
 
@@ -811,11 +869,12 @@ public final class Client {
     public func prepareReminder(to: Address, at dueAt: UInt64, text: String) throws -> Envelope {
         _ = try prepareReminderChecks(at: dueAt, text: text)
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         let sealed = Sealed.seal(kind: EnvelopeKind.reminder.rawValue, id: id, from: profile.address.description, to: to.description,
-                                 sentAt: sentAt, content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), key: key)
-        return Envelope(id: id, from: "", to: to.description, kind: EnvelopeKind.reminder.rawValue, sentAt: sentAt,
+                                 sentAt: sentAt, label: label, content: Reminder.content(dueAt: dueAt, text: Array(text.utf8)), key: key)
+        return Envelope(id: id, from: "", to: to.description, kind: EnvelopeKind.reminder.rawValue, sentAt: sentAt, label: label,
                         body: Reminder.body(dueAt: dueAt, sealed: sealed))
     }
 

@@ -26,6 +26,9 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
     case traceQueryAnswered = 21
     case auditHeadSigned = 22
     case viewerCode = 23
+    case labelRefused = 24
+    case clearanceSet = 25
+    case groupLabelChanged = 26
 
     public var name: String {
         switch self {
@@ -52,6 +55,9 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
         case .traceQueryAnswered: return "trace_query_answered"
         case .auditHeadSigned: return "audit_head_signed"
         case .viewerCode: return "viewer_code"
+        case .labelRefused: return "label_refused"
+        case .clearanceSet: return "clearance_set"
+        case .groupLabelChanged: return "group_label_changed"
         }
     }
 
@@ -118,6 +124,13 @@ public enum AuditEvent: Sendable, Equatable {
     /// This node issued viewer code `code` to local user `viewer` for a view of `message`
     /// (sent by `sender`, "" when this node does not know; protocol/SPEC.md 11.7.4).
     case viewerCode(code: String, viewer: String, message: MessageID, sender: String)
+    /// This node refused message `id` from `from` to `to` for its label (SPEC 7.11.5): `reason`
+    /// is a `LabelReason` raw value, `label` the message's rank.
+    case labelRefused(id: MessageID, from: String, to: String, reason: UInt8, label: UInt8)
+    /// The operator set `user`'s clearance to rank `label`.
+    case clearanceSet(user: String, label: UInt8, by: String)
+    /// An admin changed group `group`'s label from rank `from` to `to` (a lowering is a downgrade).
+    case groupLabelChanged(group: String, from: UInt8, to: UInt8, by: String)
 
     public var kind: AuditKind {
         switch self {
@@ -144,6 +157,9 @@ public enum AuditEvent: Sendable, Equatable {
         case .traceQueryAnswered: return .traceQueryAnswered
         case .auditHeadSigned: return .auditHeadSigned
         case .viewerCode: return .viewerCode
+        case .labelRefused: return .labelRefused
+        case .clearanceSet: return .clearanceSet
+        case .groupLabelChanged: return .groupLabelChanged
         }
     }
 
@@ -193,6 +209,9 @@ public enum AuditEvent: Sendable, Equatable {
             return f(AuditActor.node, "", nil, w.bytes)
         case .viewerCode(let code, let viewer, let message, let sender):
             return f(viewer, code, message, Array(sender.utf8))
+        case .labelRefused(let id, let from, let to, let reason, let label): return f(from, to, id, [reason, label])
+        case .clearanceSet(let user, let label, let by): return f(by, user, nil, [label])
+        case .groupLabelChanged(let group, let from, let to, let by): return f(by, group, nil, [from, to])
         }
     }
 
@@ -262,6 +281,15 @@ public enum AuditEvent: Sendable, Equatable {
         case .viewerCode:
             guard ViewerCode(r.subject) != nil else { throw WireError.invalid(field: "subject", reason: "viewer_code: not a viewer code") }
             self = .viewerCode(code: r.subject, viewer: r.actor, message: try id(r.ref[...], "ref"), sender: try text(d))
+        case .labelRefused:
+            guard d.count == 2 else { throw WireError.invalid(field: "detail", reason: "label_refused: \(d.count) bytes, not 2") }
+            self = .labelRefused(id: try id(r.ref[...], "ref"), from: r.actor, to: r.subject, reason: d.first!, label: d.last!)
+        case .clearanceSet:
+            guard d.count == 1 else { throw WireError.invalid(field: "detail", reason: "clearance_set: \(d.count) bytes, not 1") }
+            self = .clearanceSet(user: r.subject, label: d.first!, by: r.actor)
+        case .groupLabelChanged:
+            guard d.count == 2 else { throw WireError.invalid(field: "detail", reason: "group_label_changed: \(d.count) bytes, not 2") }
+            self = .groupLabelChanged(group: r.subject, from: d.first!, to: d.last!, by: r.actor)
         }
     }
 }

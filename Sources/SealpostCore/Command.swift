@@ -17,6 +17,11 @@ public enum ErrorCode: UInt16, Sendable {
     case insufficientStorage = 507
     case internalError = 500
     case unavailable = 503
+    /// Labels (section 7.11): a recipient or group member is not cleared for the label, or it is
+    /// above a node's or a link's ceiling; the reason names who or which.
+    case notCleared = 451
+    /// Labels: a state-secret class, and the node is not accredited for it.
+    case notAccredited = 452
 
     /// 410 also answers a VIEW of a burn message that was viewed or expired.
     public static var gone: ErrorCode { .inviteExpired }
@@ -102,6 +107,9 @@ public enum Command: Sendable, Equatable {
     case trace(requestId: UInt32, op: Trace.Operation, subject: Trace.Subject)
     /// N→C: the answer to TRACE: for `mark` the code issued, else every node's state and signed answer.
     case traceResult(requestId: UInt32, op: Trace.Operation, code: String, nodes: [Trace.NodeResult])
+    /// C→N with nil: asks for the node's label rules; N→C: the federation's label set, the
+    /// node's default label and ceiling, and the person's clearance (section 7.11.4).
+    case labels(LabelInfo?)
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -136,6 +144,7 @@ public enum Command: Sendable, Equatable {
         case .fileDone: return .fileDone
         case .trace: return .trace
         case .traceResult: return .traceResult
+        case .labels: return .labels
         }
     }
 
@@ -209,6 +218,8 @@ public enum Command: Sendable, Equatable {
         case let .traceResult(requestId, op, code, nodes):
             w.u32(requestId); w.u8(op.rawValue); w.string(code); w.u16(UInt16(nodes.count))
             for n in nodes { w.string(n.node); w.u8(n.state.rawValue); w.longstr(n.answer) }
+        case let .labels(info):
+            info?.encode(into: &w)
         }
         return w.bytes
     }
@@ -289,6 +300,8 @@ public enum Command: Sendable, Equatable {
             command = try decodeFile(id, &r)
         case .trace, .traceResult:
             command = try decodeTrace(id, &r)
+        case .labels:
+            command = .labels(r.remaining == 0 ? nil : try LabelInfo.decode(from: &r))
         }
         try r.expectEnd()
         return command
@@ -339,6 +352,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
     case fileDone = 0x1C
     case trace = 0x1D
     case traceResult = 0x1E
+    case labels = 0x1F
 
     /// The command's name in protocol/SPEC.md.
     public var name: String {
@@ -370,6 +384,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
         case .fileDone: return "FILE-DONE"
         case .trace: return "TRACE"
         case .traceResult: return "TRACE-RESULT"
+        case .labels: return "LABELS"
         }
     }
 
@@ -380,7 +395,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
             return .clientToNode
         case .enrolled, .entry, .stored, .deliver, .synced, .pong, .error, .entries, .viewing, .nodeList, .fileStatus, .traceResult:
             return .nodeToClient
-        case .fileChunk:
+        case .fileChunk, .labels:
             return .both
         }
     }

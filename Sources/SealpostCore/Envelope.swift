@@ -54,6 +54,8 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case delivered = 16
     /// The recipient's client showed messages; sealed id list (`Receipt`).
     case seen = 17
+    /// A node's signed notice that it refused an envelope for its label (`LabelNotice`); made by nodes only.
+    case refusal = 18
 
     /// Kinds a member sends to a group's address for its home node to fan out to every member
     /// (a group is not in the directory, so nodes on the way do not look the address up).
@@ -80,6 +82,7 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .forward: return "forward"
         case .delivered: return "delivered"
         case .seen: return "seen"
+        case .refusal: return "refusal"
         }
     }
 
@@ -93,7 +96,8 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
 /// The unit nodes store and route: a clear header and an end-to-end encrypted body.
 ///
 /// Wire form (protocol/SPEC.md, "Envelope"):
-/// `id:octets[16] from:string to:string kind:u8 flags:u16 sent_at:u64 body:longstr`
+/// `id:octets[16] from:string to:string kind:u8 flags:u16 sent_at:u64 [label:u8 readable_until:u64] body:longstr`,
+/// the label fields present when flag bit 3 (`labelledFlag`) is set (section 7.11).
 public struct Envelope: Sendable, Equatable {
     public var id: MessageID
     /// Stamped by the sender's home node from the authenticated key; empty when a client sends.
@@ -104,7 +108,13 @@ public struct Envelope: Sendable, Equatable {
     public var flags: UInt16
     /// Milliseconds since the Unix epoch, as the sending client's clock said.
     public var sentAt: UInt64
+    /// The classification label in the clear header (nil: unlabelled, handled as the default
+    /// label). On the wire, flag bit 3 says it is there; `flags` never holds that bit.
+    public var label: EnvelopeLabel?
     public var body: [UInt8]
+
+    /// Flag bit 3: the header carries `label:u8 readable_until:u64` after `sent_at`.
+    public static let labelledFlag: UInt16 = 0x0008
 
     /// Largest body a node accepts: 64 KiB of text plus the crypto overhead, inner
     /// header and a group message's per-member key wraps (500 × ~100 B), with room to spare.
@@ -125,18 +135,21 @@ public struct Envelope: Sendable, Equatable {
     /// a node refuses an unknown kind from its own users, and passes one on between nodes).
     public var knownKind: EnvelopeKind? { EnvelopeKind(rawValue: kind) }
 
-    public init(id: MessageID, from: String, to: String, kind: UInt8, flags: UInt16 = 0, sentAt: UInt64, body: [UInt8]) {
+    public init(id: MessageID, from: String, to: String, kind: UInt8, flags: UInt16 = 0, sentAt: UInt64,
+                label: EnvelopeLabel? = nil, body: [UInt8]) {
         self.id = id
         self.from = from
         self.to = to
         self.kind = kind
-        self.flags = flags
+        self.flags = flags & ~Self.labelledFlag
         self.sentAt = sentAt
+        self.label = label
         self.body = body
     }
 
-    public init(id: MessageID, from: String, to: String, kind: EnvelopeKind, flags: UInt16 = 0, sentAt: UInt64, body: [UInt8]) {
-        self.init(id: id, from: from, to: to, kind: kind.rawValue, flags: flags, sentAt: sentAt, body: body)
+    public init(id: MessageID, from: String, to: String, kind: EnvelopeKind, flags: UInt16 = 0, sentAt: UInt64,
+                label: EnvelopeLabel? = nil, body: [UInt8]) {
+        self.init(id: id, from: from, to: to, kind: kind.rawValue, flags: flags, sentAt: sentAt, label: label, body: body)
     }
 
     public func encode(into w: inout WireWriter) {
@@ -144,8 +157,15 @@ public struct Envelope: Sendable, Equatable {
         w.string(from)
         w.string(to)
         w.u8(kind)
-        w.u16(flags)
-        w.u64(sentAt)
+        if let label {
+            w.u16(flags | Self.labelledFlag)
+            w.u64(sentAt)
+            w.u8(label.rank)
+            w.u64(label.readableUntil)
+        } else {
+            w.u16(flags & ~Self.labelledFlag)
+            w.u64(sentAt)
+        }
         w.longstr(body)
     }
 
@@ -156,10 +176,17 @@ public struct Envelope: Sendable, Equatable {
         let kind = try r.u8("envelope.kind")
         let flags = try r.u16("envelope.flags")
         let sentAt = try r.u64("envelope.sent_at")
+        var label: EnvelopeLabel?
+        if flags & labelledFlag != 0 {
+            let rank = try r.u8("envelope.label")
+            guard Int(rank) < LabelSet.maxLabels else { throw WireError.invalid(field: "envelope.label", reason: "rank \(rank) is 16 or more") }
+            let until = try r.u64("envelope.readable_until")
+            label = EnvelopeLabel(rank: rank, readableUntil: until)
+        }
         let body = try r.longstr("envelope.body", max: maxBodyBytes(kind: kind))
         if !from.isEmpty, !Address.isValid(from) { throw WireError.invalid(field: "envelope.from", reason: "not an address") }
         guard Address.isValid(to) else { throw WireError.invalid(field: "envelope.to", reason: "not an address") }
-        return Envelope(id: id, from: from, to: to, kind: kind, flags: flags, sentAt: sentAt, body: body)
+        return Envelope(id: id, from: from, to: to, kind: kind, flags: flags, sentAt: sentAt, label: label, body: body)
     }
 
     /// Checks the clear fields that nodes read in the body of a `reminder` (`due_at`),
@@ -179,7 +206,9 @@ public struct Envelope: Sendable, Equatable {
     }
 
     /// Encoded size, for storage accounting.
-    public var encodedSize: Int { 16 + 1 + from.utf8.count + 1 + to.utf8.count + 1 + 2 + 8 + 4 + body.count }
+    public var encodedSize: Int {
+        16 + 1 + from.utf8.count + 1 + to.utf8.count + 1 + 2 + 8 + (label == nil ? 0 : EnvelopeLabel.encodedBytes) + 4 + body.count
+    }
 }
 
 /// Lowercase hex without separators.

@@ -6,9 +6,12 @@ public enum Group {
     public static let maxMembers = 500
 
     /// What a member asks the home node (`group_op`, clear body):
-    /// `op:u8 count:u16 *member:string`.
+    /// `op:u8 count:u16 *member:string [label:u8]` — `label` on `create` (the group's label) and
+    /// `label` (change it; no members), section 7.11.8.
     public enum Op: UInt8, Sendable {
         case create = 1, add = 2, remove = 3, leave = 4, admin = 5
+        /// Set the group's label (op 6 is "refused" in events, so 7).
+        case label = 7
 
         public var name: String {
             switch self {
@@ -17,19 +20,27 @@ public enum Group {
             case .remove: return "remove"
             case .leave: return "leave"
             case .admin: return "admin"
+            case .label: return "label"
             }
         }
     }
 
-    public static func opBody(_ op: Op, members: [String]) -> [UInt8] {
+    public static func opBody(_ op: Op, members: [String], label: UInt8? = nil) -> [UInt8] {
         var w = WireWriter()
         w.u8(op.rawValue)
         w.u16(UInt16(members.count))
         for m in members { w.string(m) }
+        if let label { w.u8(label) }
         return w.bytes
     }
 
     public static func parseOp(_ body: [UInt8]) throws -> (Op, [String]) {
+        let (op, members, _) = try parseOp(labelled: body)
+        return (op, members)
+    }
+
+    /// The operation, its members, and the label it names (create, label), if any.
+    public static func parseOp(labelled body: [UInt8]) throws -> (Op, [String], UInt8?) {
         var r = WireReader(body)
         guard let op = Op(rawValue: try r.u8("op")) else { throw WireError.invalid(field: "op", reason: "unknown group operation") }
         let n = Int(try r.u16("count"))
@@ -40,30 +51,37 @@ public enum Group {
             guard Address.isValid(m) else { throw WireError.invalid(field: "member", reason: "'\(m)' is not an address") }
             members.append(m)
         }
+        let label: UInt8? = r.remaining > 0 ? try r.u8("label") : nil
         try r.expectEnd()
-        return (op, members)
+        if let label, Int(label) >= LabelSet.maxLabels { throw WireError.invalid(field: "label", reason: "rank 16 or more") }
+        if op == .label && label == nil { throw WireError.invalid(field: "label", reason: "the label operation names a label") }
+        return (op, members, label)
     }
 
     /// What the home node tells members (`group_event`, clear body):
-    /// `op:u8 actor:string reason:string count:u16 *(member:string admin:u8)`.
+    /// `op:u8 actor:string reason:string count:u16 *(member:string admin:u8) [label:u8]`, the
+    /// group's label at the end (section 7.11.8; absent from nodes that predate labels).
     /// `op` is an `Op`, or 6 for "refused" (then `reason` says why and the list is empty).
     public struct Event: Sendable, Equatable {
         public var op: UInt8
         public var actor: String
         public var reason: String
         public var members: [(address: String, admin: Bool)]
+        /// The group's label now (rank).
+        public var label: UInt8?
 
         public static let refused: UInt8 = 6
 
-        public init(op: UInt8, actor: String, reason: String = "", members: [(address: String, admin: Bool)]) {
+        public init(op: UInt8, actor: String, reason: String = "", members: [(address: String, admin: Bool)], label: UInt8? = nil) {
             self.op = op
             self.actor = actor
             self.reason = reason
             self.members = members
+            self.label = label
         }
 
         public static func == (a: Event, b: Event) -> Bool {
-            a.op == b.op && a.actor == b.actor && a.reason == b.reason
+            a.op == b.op && a.actor == b.actor && a.reason == b.reason && a.label == b.label
                 && a.members.map(\.address) == b.members.map(\.address) && a.members.map(\.admin) == b.members.map(\.admin)
         }
 
@@ -74,6 +92,7 @@ public enum Group {
             w.u8(op); w.string(actor); w.string(reason.truncatedUTF8(255))
             w.u16(UInt16(members.count))
             for m in members { w.string(m.address); w.u8(m.admin ? 1 : 0) }
+            if let label { w.u8(label) }
             return w.bytes
         }
 
@@ -85,8 +104,9 @@ public enum Group {
             let n = Int(try r.u16("count"))
             var members: [(String, Bool)] = []
             for _ in 0..<n { members.append((try r.string("member"), try r.u8("admin") != 0)) }
+            let label: UInt8? = r.remaining > 0 ? try r.u8("label") : nil
             try r.expectEnd()
-            return Event(op: op, actor: actor, reason: reason, members: members)
+            return Event(op: op, actor: actor, reason: reason, members: members, label: label)
         }
     }
 
@@ -143,25 +163,27 @@ public enum GroupSealed {
     /// A wrap: MAC (16) + content key (32) + BLAKE2b-256 of the ciphertext (32).
     public static let wrapBytes = 16 + 32 + 32
 
-    public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, content: [UInt8],
-                            wraps: [(member: String, key: BoxSharedKey)]) -> [UInt8] {
-        seal(kind: kind, id: id, from: from, group: group, sentAt: sentAt, content: content, wraps: wraps,
+    public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, label: EnvelopeLabel? = nil,
+                            content: [UInt8], wraps: [(member: String, key: BoxSharedKey)]) -> [UInt8] {
+        seal(kind: kind, id: id, from: from, group: group, sentAt: sentAt, label: label, content: content, wraps: wraps,
              contentKey: Sodium.randomBytes(SecretBox.keyBytes), nonce: Sodium.randomBytes(SecretBox.nonceBytes),
              wrapNonces: wraps.map { _ in Sodium.randomBytes(BoxSharedKey.nonceBytes) })
     }
 
     /// The same with every random input given (test vectors only).
-    public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, content: [UInt8],
-                            wraps: [(member: String, key: BoxSharedKey)], contentKey fixedKey: [UInt8], nonce: [UInt8],
+    /// A labelled envelope's body is version 2, with the label in the inner header (section 7.11.3).
+    public static func seal(kind: UInt8, id: MessageID, from: String, group: String, sentAt: UInt64, label: EnvelopeLabel? = nil,
+                            content: [UInt8], wraps: [(member: String, key: BoxSharedKey)], contentKey fixedKey: [UInt8], nonce: [UInt8],
                             wrapNonces: [[UInt8]]) -> [UInt8] {
         var contentKey = fixedKey
         defer { wipe(&contentKey) }
         var inner = WireWriter(capacity: content.count + 64)
-        inner.u8(kind); inner.octets(id.bytes); inner.string(from); inner.string(group); inner.u64(sentAt); inner.longstr(content)
+        Sealed.innerHeader(kind: kind, id: id, from: from, to: group, sentAt: sentAt, label: label, into: &inner)
+        inner.longstr(content)
         var plain = inner.bytes
         defer { wipe(&plain) }
         var w = WireWriter(capacity: content.count + 64 + wraps.count * 140)
-        w.u8(1)
+        w.u8(label == nil ? Sealed.version : Sealed.labelledVersion)
         w.octets(nonce)
         let ciphertext = SecretBox.seal(plain, nonce: nonce, key: contentKey)
         w.longstr(ciphertext)
@@ -179,7 +201,8 @@ public enum GroupSealed {
     public static func open(_ envelope: Envelope, me: String, key: BoxSharedKey) throws -> [UInt8] {
         var r = WireReader(envelope.body)
         do {
-            guard try r.u8("version") == 1 else { throw Sealed.OpenError.unsupportedVersion }
+            let version = try r.u8("version")
+            guard version == Sealed.version || version == Sealed.labelledVersion else { throw Sealed.OpenError.unsupportedVersion }
             let nonce = try r.octets(SecretBox.nonceBytes, "nonce")
             let ciphertext = try r.longstr("ciphertext", max: Envelope.maxBodyBytes(kind: envelope.kind))
             let n = Int(try r.u16("count"))
@@ -201,15 +224,7 @@ public enum GroupSealed {
             let contentKey = Array(payload[..<32])
             guard let plain = SecretBox.open(ciphertext, nonce: nonce, key: contentKey) else { throw Sealed.OpenError.doesNotAuthenticate }
             var inner = WireReader(plain)
-            let kind = try inner.u8("kind"), id = try inner.octets(16, "id"), from = try inner.string("from")
-            let to = try inner.string("to"), sentAt = try inner.u64("sent_at"), content = try inner.longstr("content", max: Envelope.maxBodyBytes(kind: envelope.kind))
-            try inner.expectEnd()
-            if kind != envelope.kind { throw Sealed.OpenError.headerMismatch("kind") }
-            if id != envelope.id.bytes { throw Sealed.OpenError.headerMismatch("id") }
-            if from != envelope.from { throw Sealed.OpenError.headerMismatch("from") }
-            if to != envelope.to { throw Sealed.OpenError.headerMismatch("to") }
-            if sentAt != envelope.sentAt { throw Sealed.OpenError.headerMismatch("sent_at") }
-            return content
+            return try Sealed.checkInner(&inner, labelled: version == Sealed.labelledVersion, against: envelope)
         } catch let error as WireError {
             throw Sealed.OpenError.malformed(error.description)
         }

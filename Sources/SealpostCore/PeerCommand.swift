@@ -92,8 +92,9 @@ public enum PeerCommandID: UInt8, Sendable, CaseIterable {
 /// FILE-HAVE on the same connection. ROUTES and SUMMARY go out on PUB.
 public enum PeerCommand: Sendable, Equatable {
     /// The sending node's name, signing key, how many RELAYs it accepts unacknowledged (credit),
-    /// and its stream epoch (new after a restore; 0 from nodes that predate epochs).
-    case hello(node: String, signKey: [UInt8], credit: UInt32, epoch: UInt64 = 0)
+    /// and its stream epoch (new after a restore; 0 from nodes that predate epochs), and the digest
+    /// of its label set (section 7.11.2; empty from nodes that predate labels).
+    case hello(node: String, signKey: [UInt8], credit: UInt32, epoch: UInt64 = 0, labels: [UInt8] = [])
     /// An envelope on its way from `origin` node to `dest` node. `jid` is the sending
     /// hop's journal id (echoed in RELAYED); `streamSeq` orders the origin→dest stream.
     /// `hops` counts the nodes it passed; a node drops it past `maxHops` (a routing loop).
@@ -178,8 +179,9 @@ public enum PeerCommand: Sendable, Equatable {
         w.u8(Command.version)
         w.u8(id)
         switch self {
-        case let .hello(node, signKey, credit, epoch):
+        case let .hello(node, signKey, credit, epoch, labels):
             w.string(node); w.octets(signKey); w.u32(credit); w.u64(epoch)
+            if !labels.isEmpty { w.octets(labels) }
         case let .relay(jid, origin, dest, streamSeq, hops, envelope, epoch):
             w.u64(jid); w.string(origin); w.string(dest); w.u64(streamSeq); w.u8(hops); envelope.encode(into: &w); w.u64(epoch)
         case let .relayed(jids):
@@ -235,7 +237,10 @@ public enum PeerCommand: Sendable, Equatable {
         case .hello:
             let node = try nodeName("node"), signKey = try r.octets(32, "sign_key"), credit = try r.u32("credit")
             // `epoch` is optional at the end: a node of an earlier release ends after `credit`.
-            command = .hello(node: node, signKey: signKey, credit: credit, epoch: r.remaining == 0 ? 0 : try r.u64("epoch"))
+            let epoch = r.remaining == 0 ? 0 : try r.u64("epoch")
+            // `labels` (16 bytes) is optional after `epoch`: nodes that predate labels end there.
+            let labels = r.remaining == 0 ? [] : try r.octets(16, "labels")
+            command = .hello(node: node, signKey: signKey, credit: credit, epoch: epoch, labels: labels)
         case .relay:
             let jid = try r.u64("jid")
             let origin = try nodeName("origin")

@@ -128,6 +128,8 @@ final class Reactor {
     var restore = RestoreState()
     /// Officers, traces in progress, viewer codes (Reactor+Trace).
     var tracing: TraceState
+    /// Label rules, link ceilings and refusal counts (Labels/).
+    var labels: LabelGuard
     /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
     var auditLog = AuditLog()
     /// Forwards accepted, refused and countersigned (Forwarding/).
@@ -148,6 +150,7 @@ final class Reactor {
         self.logger = logger
         self.routeTable = RouteTable(me: config.name)
         self.tracing = TraceState(me: config.name, config: config.trace)
+        self.labels = try LabelGuard(config: config)
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
         batch = CycleBatch(store: store)
@@ -299,6 +302,7 @@ final class Reactor {
             fireDueReminders()
             expireBurns()
             expireJournalledBurns()
+            expireReadableUntil()
             if events[1].contains(.readable) { readRouter(now: now) }
             for (index, link) in linkList.enumerated() where links[link.name] === link {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link, now: now) }
@@ -329,6 +333,10 @@ final class Reactor {
         if storageFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
         if let expiry = nextBurnExpiryMs {
+            let nowMs = Clock.nowMs()
+            timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
+        }
+        if let expiry = labels.nextExpiryMs {
             let nowMs = Clock.nowMs()
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }

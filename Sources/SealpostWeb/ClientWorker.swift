@@ -182,6 +182,7 @@ extension ClientWorker {
             books = ProfileBooks(profilePath: profilePath, me: me, profile: profile)
             client = try Client(profile: profile)
             client.timeoutMs = 5_000
+            client.labelCachePath = profilePath + ".labels"
             books.contacts.load(into: client)
             for group in books.groups.groups.keys { try history.ensureConversation(group, isGroup: true) }
             for (address, bytes) in try history.people() {
@@ -277,7 +278,7 @@ extension ClientWorker {
                         try relate(&entry)
                         if let r = try history.record(id: m.id.hex, conversation: entry.conversation, isGroup: entry.isGroup,
                                                       outgoing: false, from: m.from, kind: entry.kind, text: entry.text,
-                                                      sentAt: m.sentAt, state: .received) {
+                                                      sentAt: m.sentAt, state: .received, label: m.label ?? "") {
                             fresh.append(r)
                         }
                     }
@@ -488,7 +489,8 @@ extension ClientWorker {
                 try history.addOutbox(id: envelope.id.hex, envelope: writer.bytes)
                 try history.recordRecipients(id: envelope.id.hex, count: recipients)
                 return try history.record(id: envelope.id.hex, conversation: address.description, isGroup: isGroup, outgoing: true,
-                                          from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending)
+                                          from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending,
+                                          label: envelope.label.map { client.labelDisplay($0.rank) } ?? "")
             }
             try client.submit(envelope)
             pending[envelope.id] = (envelope, Clock.monotonicNs())
@@ -503,7 +505,7 @@ extension ClientWorker {
             var object: [String: Any] = ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
                                          "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
                                          "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason,
-                                         "receipts": receiptsJSON(r)]
+                                         "receipts": receiptsJSON(r), "label": r.label]
             if r.kind == "burn" { object["burn"] = burnJSON(r) }
             return object
         }

@@ -25,6 +25,8 @@ final class History {
         var sentAt: UInt64
         var state: String
         var reason: String
+        /// The message's classification label (`敏感 sensitive`), "" when it has none (SPEC 7.11).
+        var label: String = ""
     }
 
     struct Conversation: Equatable, Sendable {
@@ -90,8 +92,10 @@ final class History {
 
     // MARK: sealing
 
-    private func seal(id: String, from: String, text: String) throws -> [UInt8] {
-        let plain = try JSONSerialization.data(withJSONObject: ["id": id, "from": from, "text": text], options: [.sortedKeys])
+    private func seal(id: String, from: String, text: String, label: String = "") throws -> [UInt8] {
+        var object = ["id": id, "from": from, "text": text]
+        if !label.isEmpty { object["label"] = label }
+        let plain = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         var bytes = [UInt8](plain)
         defer { wipe(&bytes) }
         let nonce = Sodium.randomBytes(SecretBox.nonceBytes)
@@ -101,7 +105,7 @@ final class History {
     }
 
     /// The sealed part of a row, or nil when it does not open under this key or belongs to another id.
-    private func open(_ sealed: [UInt8], id: String) -> (from: String, text: String)? {
+    private func open(_ sealed: [UInt8], id: String) -> (from: String, text: String, label: String)? {
         guard sealed.count > SecretBox.nonceBytes + SecretBox.macBytes else { return nil }
         var k = key.copyBytes()
         defer { wipe(&k) }
@@ -110,7 +114,7 @@ final class History {
         defer { wipe(&plain) }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(plain))) as? [String: String],
               object["id"] == id, let from = object["from"], let text = object["text"] else { return nil }
-        return (from, text)
+        return (from, text, object["label"] ?? "")
     }
 
     // MARK: writing
@@ -119,8 +123,8 @@ final class History {
     /// - Returns: the record when it was new, nil when the id was already there.
     @discardableResult
     func record(id: String, conversation: String, isGroup: Bool, outgoing: Bool, from: String, kind: String,
-                text: String, sentAt: UInt64, state: State) throws -> Record? {
-        let sealed = try seal(id: id, from: from, text: text)
+                text: String, sentAt: UInt64, state: State, label: String = "") throws -> Record? {
+        let sealed = try seal(id: id, from: from, text: text, label: label)
         let changed = try db.run("""
             INSERT OR IGNORE INTO messages(id, conversation, outgoing, kind, sent_at, state, sealed)
             VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -134,7 +138,7 @@ final class History {
             try db.run("UPDATE conversations SET read_row = ? WHERE address = ?", .int(row), .text(conversation))
         }
         return Record(row: row, id: id, conversation: conversation, outgoing: outgoing, from: from, kind: kind, text: text,
-                      sentAt: sentAt, state: state.rawValue, reason: "")
+                      sentAt: sentAt, state: state.rawValue, reason: "", label: label)
     }
 
     /// Makes a conversation appear in the list before its first message (a group just joined).
@@ -194,7 +198,8 @@ final class History {
         let opened = open(s.blob(8), id: id)
         return Record(row: s.int(0), id: id, conversation: s.text(2), outgoing: s.int(3) == 1,
                       from: opened?.from ?? "", kind: opened == nil ? "damaged" : s.text(4),
-                      text: opened?.text ?? "", sentAt: UInt64(max(0, s.int(5))), state: s.text(6), reason: s.text(7))
+                      text: opened?.text ?? "", sentAt: UInt64(max(0, s.int(5))), state: s.text(6), reason: s.text(7),
+                      label: opened?.label ?? "")
     }
 
     /// Up to `limit` records of a conversation before `row` (newest first when read from the end), oldest first.

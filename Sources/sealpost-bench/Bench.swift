@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealpost-bench",
         abstract: "Benchmarks with real nodes and clients on loopback (CURVE, end-to-end crypto, durable SQLite).",
-        subcommands: [Local.self, Federation.self, RawChain.self, Reminders.self, Burns.self, Files.self, Audit.self, Forwards.self]
+        subcommands: [Local.self, Federation.self, RawChain.self, Reminders.self, Burns.self, Files.self, Audit.self, Forwards.self, Labels.self]
     )
 }
 

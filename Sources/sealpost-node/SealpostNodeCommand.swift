@@ -185,9 +185,9 @@ extension SealpostNodeCommand {
 
     struct Users: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List, disable, enable, remove or re-key the users of this node.",
+            abstract: "List, disable, enable, remove, re-key or clear (set the clearance of) the users of this node.",
             discussion: "`users` alone lists them. The changes work on a running node (at once) and on a stopped one.",
-            subcommands: [UsersList.self, Disable.self, Enable.self, Remove.self, Rekey.self, Officer.self],
+            subcommands: [UsersList.self, Disable.self, Enable.self, Remove.self, Rekey.self, Officer.self, Clear.self],
             defaultSubcommand: UsersList.self)
     }
 
@@ -206,10 +206,17 @@ extension SealpostNodeCommand {
             func state(_ u: UserRecord) -> String {
                 u.disabledAt == nil ? "active" : rekeying.contains(u.name) ? "rekeying" : "disabled"
             }
+            let policy = try? options.dir.loadConfig().labels.policy(node: node)
+            let clearances = Operator.clearances(of: users.map(\.user))
+            func clearance(_ u: UserRecord) -> String {
+                guard let policy else { return "?" }
+                guard let rank = clearances[u.name] ?? nil else { return policy.set.display(policy.defaultRank) + " (default)" }
+                return policy.set.display(rank)
+            }
             if json {
                 for (u, waiting) in users {
                     printJSON(["address": "\(u.name)@\(node)", "name": u.display, "enrolled_at": Clock.rfc3339(ms: u.enrolledAt),
-                               "waiting": waiting, "state": state(u),
+                               "waiting": waiting, "state": state(u), "clearance": clearance(u),
                                "disabled_at": u.disabledAt.map { Clock.rfc3339(ms: $0 * 1000) } ?? NSNull()])
                 }
                 return
@@ -219,12 +226,13 @@ extension SealpostNodeCommand {
                 return
             }
             print("ADDRESS".padding(toLength: 28, withPad: " ", startingAt: 0) + "NAME".padding(toLength: 20, withPad: " ", startingAt: 0)
-                  + "ENROLLED".padding(toLength: 26, withPad: " ", startingAt: 0) + "WAITING  STATE")
+                  + "ENROLLED".padding(toLength: 26, withPad: " ", startingAt: 0) + "WAITING  " + "STATE".padding(toLength: 10, withPad: " ", startingAt: 0) + "CLEARANCE")
             for (u, waiting) in users {
                 print("\(u.name)@\(node)".padding(toLength: 28, withPad: " ", startingAt: 0)
                       + u.display.padding(toLength: 20, withPad: " ", startingAt: 0)
                       + Clock.rfc3339(ms: u.enrolledAt).padding(toLength: 26, withPad: " ", startingAt: 0)
-                      + "\(waiting)".padding(toLength: 9, withPad: " ", startingAt: 0) + state(u))
+                      + "\(waiting)".padding(toLength: 9, withPad: " ", startingAt: 0) + state(u).padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + clearance(u))
             }
         }
     }

@@ -116,6 +116,17 @@ func renderStatus(_ s: NodeStatus) -> String {
         return n > 0 ? "\(n) \(key.replacingOccurrences(of: "_", with: " "))" : nil
     }
     out.append("limits    per user \(l.mailboxMessages) messages / \(l.mailboxMb) MiB waiting, \(l.burnMb) MiB burn; per sender \(l.senderMb) MiB waiting, \(l.sendPerS) msg/s (burst \(l.sendBurst)), \(l.sendMbS) MiB/s; refused: \(refused.isEmpty ? "none" : refused.joined(separator: ", "))")
+    let lb = s.labels
+    let labelRefusals = lb.refused.keys.sorted().compactMap { key -> String? in
+        let n = lb.refused[key] ?? 0
+        return n > 0 ? "\(n) \(key.replacingOccurrences(of: "_", with: " "))" : nil
+    }
+    let labelLinks = lb.links.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+    out.append("labels    default \(lb.default), ceiling \(lb.ceiling), accredited: \(lb.accredited.isEmpty ? "none" : lb.accredited.joined(separator: ", "))"
+               + (labelLinks.isEmpty ? "" : "; links: " + labelLinks.joined(separator: ", "))
+               + (lb.mismatchedPeers.isEmpty ? "" : "; ANOTHER LABEL SET at: " + lb.mismatchedPeers.joined(separator: ", "))
+               + "; refused: \(labelRefusals.isEmpty ? "none" : labelRefusals.joined(separator: ", "))"
+               + (lb.expired > 0 ? "; \(lb.expired) deleted at their readable-until time" : ""))
     let f = s.files
     out.append("files     \(f.files) (\(bytes(f.bytes))): \(f.uploading) uploading, \(f.pulling) pulling from other nodes, \(f.sending) being sent; \(bytes(f.freeBytes)) free, quota \(f.quotaMb) MiB per user")
     out.append("receipts  \(s.receipts.deliveredMade) delivered receipts made, \(s.receipts.forgedDropped) forged ids dropped")

@@ -85,6 +85,27 @@ extension SealpostNodeCommand {
         func run() throws { SealpostNodeCommand.changeUser(options, user, .rekey, json: json, ttl: ttl) }
     }
 
+    struct Clear: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set the highest label USER may receive (their clearance), e.g. users clear wu 敏感.",
+            discussion: "The node signs USER's directory entry again with the clearance (no re-enrolment) and publishes it: every client, node and relay of the federation checks it. Without one, a person is cleared to the node's default label (labels.default).")
+        @OptionGroup var options: DataOption
+        @Argument(help: "The user name, e.g. wu.") var user: String
+        @Argument(help: "The label, by name or English name: 公开/public, 内部/internal, 敏感/sensitive, 工作秘密/work-secret, …") var label: String
+        @Flag(help: "Print the result as JSON.") var json = false
+        func run() throws {
+            do {
+                let c = try Operator.clearUser(dataDir: options.dir, user: user, label: label)
+                if json {
+                    printJSON(["address": c.address, "clearance": c.label, "changed": c.changed, "node_running": c.throughRunningNode])
+                } else {
+                    print("\(c.address) is cleared to \(c.label)" + (c.changed ? "" : " (unchanged)")
+                          + (c.throughRunningNode ? "; the signed entry is published now" : " (node stopped: published when it starts)"))
+                }
+            } catch let error as NodeError { fail(error.description) }
+        }
+    }
+
     struct InviteList: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list", abstract: "List the invites the node holds: user, created, expires, used.")

@@ -15,6 +15,7 @@ extension SealpostCommand {
                 """)
 
         @Argument(help: "Who to chat with: user@node, or a group you are in (group@node).") var address: String
+        @OptionGroup var labels: LabelOption
         @OptionGroup var profile: ProfileOption
 
         static let help = [
@@ -35,7 +36,9 @@ extension SealpostCommand {
             let client: Client
             do {
                 client = try profile.client(p)
+                labels.apply(to: client)
                 if members == nil { _ = try client.lookup(target) }
+                _ = try client.labelInfo()
                 printKeyChanges(client, json: false)
             } catch ClientError.refused(let code, _) where code == ErrorCode.unknownAddress.rawValue {
                 fail("no person \(target) in the directory, and you are in no group \(target) (sealpost group list shows yours; "
@@ -50,7 +53,7 @@ extension SealpostCommand {
             }
             func say(_ lines: [String]) { out(screen.show(lines)) }
             let who = members.map { "group \(target) (\($0.count) members)" } ?? "\(target)"
-            say(["chatting with \(who) as \(me) — type a message and press Enter; /help for commands; Ctrl-D to leave"])
+            say(["chatting with \(who) as \(me)\(client.sendLabelDisplay.map { ", labelled \($0)" } ?? "") — type a message and press Enter; /help for commands; Ctrl-D to leave"])
             var outbox = Outbox(retransmitMs: client.retransmitMs)
             var leaving = false
             /// Bytes read from a pipe, not yet a whole line.

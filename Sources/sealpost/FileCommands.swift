@@ -15,6 +15,7 @@ extension SealpostCommand {
         @Argument(help: "The file to send.") var path: String
         @Flag(help: "Burn after reading: each recipient can fetch it once; then every node deletes it and sends you a signed receipt.")
         var burn = false
+        @OptionGroup var labels: LabelOption
         @OptionGroup var policy: ForwardPolicyOptions
         @OptionGroup var profile: ProfileOption
         @Flag(help: "Print the result as JSON.") var json = false
@@ -28,6 +29,7 @@ extension SealpostCommand {
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
+                labels.apply(to: client)
                 client.forwardPolicy = policy.policy
                 let members = GroupBook(profilePath: profile.path).groups[to.description]?.members
                 let meter = ProgressMeter(label: "upload")

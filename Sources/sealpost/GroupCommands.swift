@@ -8,10 +8,11 @@ extension SealpostCommand {
         static let configuration = CommandConfiguration(
             commandName: "group",
             abstract: "Work groups that span units: NAME@node lives on the node where it was created.",
-            subcommands: [Create.self, Add.self, Remove.self, Leave.self, Admin.self, Members.self, List.self])
+            subcommands: [Create.self, Add.self, Remove.self, Leave.self, Admin.self, SetLabel.self, Members.self, List.self])
 
         /// Sends a request to the group's home node and waits for its answer.
-        static func request(_ op: Group.Op, group: Address, members: [String], profile: ProfileOption, json: Bool) {
+        /// - Parameter label: for `create` and `label`: the group's label, by name.
+        static func request(_ op: Group.Op, group: Address, members: [String], label: String? = nil, profile: ProfileOption, json: Bool) {
             let p = profile.load()
             // It attaches to wait for the answer: the profile is held like inbox holds it.
             let lock = profile.lock()
@@ -19,7 +20,11 @@ extension SealpostCommand {
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
-                try client.groupOp(op, group: group, members: members)
+                if let label {
+                    try client.groupOp(op, group: group, members: members, label: try client.labelRank(label))
+                } else {
+                    try client.groupOp(op, group: group, members: members)
+                }
                 guard let answer = try client.awaitGroupEvent(group: group, timeoutMs: client.timeoutMs), let event = answer.groupEvent else {
                     fail("sent to \(group.node), but its answer has not arrived yet; check sealpost inbox")
                 }
@@ -27,11 +32,14 @@ extension SealpostCommand {
                 let book = GroupBook(profilePath: profile.path)
                 book.note(answer, me: p.address.description)
                 try book.save()
+                let shown = event.label.map { client.labelDisplay($0) }
                 if json {
-                    print(jsonLine(["group": group.description, "op": event.opName,
-                                    "members": event.members.map { ["address": $0.address, "admin": $0.admin] }]))
+                    var object: [String: Any] = ["group": group.description, "op": event.opName,
+                                                 "members": event.members.map { ["address": $0.address, "admin": $0.admin] }]
+                    if let shown { object["label"] = shown }
+                    print(jsonLine(object))
                 } else {
-                    print("\(group): \(event.opName) done; members: \(event.members.map { $0.address + ($0.admin ? " (admin)" : "") }.joined(separator: ", "))")
+                    print("\(group)\(shown.map { " [\($0)]" } ?? ""): \(event.opName) done; members: \(event.members.map { $0.address + ($0.admin ? " (admin)" : "") }.joined(separator: ", "))")
                 }
             } catch { fail("\(error)") }
         }
@@ -44,6 +52,8 @@ extension SealpostCommand {
             static let configuration = CommandConfiguration(abstract: "Create NAME@yournode; you are its admin.")
             @Argument(help: "The group's name (its address is NAME@your node).") var name: String
             @Option(help: "Members to add, comma separated: a@x,b@y.") var members: String?
+            @Option(help: "The group's label (default: your node's, e.g. 内部): every member must be cleared for it, and posts are at most it.")
+            var label: String?
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print the result as JSON.") var json = false
 
@@ -55,7 +65,7 @@ extension SealpostCommand {
             func run() throws {
                 let p = profile.load()
                 GroupCommand.request(.create, group: Address(local: name, node: p.address.node)!, members: GroupCommand.members(members),
-                                     profile: profile, json: json)
+                                     label: label, profile: profile, json: json)
             }
         }
 
@@ -68,6 +78,19 @@ extension SealpostCommand {
 
             func request(_ op: Group.Op) {
                 GroupCommand.request(op, group: parseAddress(group), members: GroupCommand.members(members), profile: profile, json: json)
+            }
+        }
+
+        struct SetLabel: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "label",
+                abstract: "Set the group's label (admins only); raising it is refused while a member is not cleared for it.")
+            @Argument(help: "The group, NAME@node.") var group: String
+            @Argument(help: "The label: 公开/public, 内部/internal, 敏感/sensitive, 工作秘密/work-secret, …") var label: String
+            @OptionGroup var profile: ProfileOption
+            @Flag(help: "Print the result as JSON.") var json = false
+            func run() throws {
+                GroupCommand.request(.label, group: parseAddress(group), members: [], label: label, profile: profile, json: json)
             }
         }
 

@@ -20,6 +20,7 @@ extension SealpostCommand {
             @Argument(help: "What to be reminded of.") var text: String
             @Option(help: "When: RFC 3339 (2026-11-25T09:00:00Z) or local 'YYYY-MM-DD HH:MM'.") var at: String?
             @Option(name: .customLong("in"), help: "Or after a duration: 30s, 15m, 2h, 1d.") var after: String?
+            @OptionGroup var labels: LabelOption
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print the result as JSON.") var json = false
 
@@ -40,6 +41,7 @@ extension SealpostCommand {
                 do {
                     let client = try profile.client(p)
                     defer { client.close() }
+                    labels.apply(to: client)
                     // To a group: every member is reminded, and the status tracks each of them.
                     let group = GroupBook(profilePath: profile.path).groups[to.description]
                     let id = try group.map { try client.remindGroup(group: to, members: $0.members, at: due, text: text) }

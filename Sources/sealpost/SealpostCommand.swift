@@ -36,6 +36,7 @@ struct ProfileOption: ParsableArguments {
         let client = try Client(profile: profile)
         client.timeoutMs = timeoutMs
         client.pins = KeyPins(profilePath: path)
+        client.labelCachePath = path + ".labels"
         ContactBook(profilePath: path).load(into: client)
         return client
     }
@@ -109,6 +110,16 @@ extension ReceivedMessage {
             object["card"] = c
         }
         if let group { object["group"] = group }
+        if let label { object["label"] = label }
+        if let labelRank { object["label_rank"] = Int(labelRank) }
+        if let readableUntil { object["readable_until"] = Clock.rfc3339(ms: readableUntil) }
+        if let r = refusal {
+            var o: [String: Any] = ["ref": r.notice.ref.hex, "node": r.notice.node, "recipient": r.notice.recipient,
+                                    "reason": r.notice.reason.name, "text": r.notice.text,
+                                    "refused_at": Clock.rfc3339(ms: r.notice.refusedAt), "verified": r.verified]
+            if let why = r.reason { o["why_unverified"] = why }
+            object["refusal"] = o
+        }
         if let file {
             object["file"] = ["id": file.fileId.hex, "name": file.name, "size": file.size, "burn": file.flags & Burn.manifestFlag != 0]
         }
@@ -154,7 +165,9 @@ extension ReceivedMessage {
 
     var plainLine: String {
         let time = Clock.rfc3339(ms: sentAt)
+        // The label, in brackets after the time: [2026-12-02 09:00:00 UTC] [敏感 sensitive] wu@traffic: …
         let stamp = String(time.prefix(10)) + " " + String(time.dropFirst(11).prefix(8)) + " UTC"
+            + (label.map { "] [\($0)" } ?? "")
         if let r = reminder {
             switch kind {
             case .reminder: return "[\(stamp)] \(from): reminder for \(Clock.rfc3339(ms: r.dueAt)): \(text)  (id \(r.id.hex))"
@@ -228,6 +241,7 @@ extension SealpostCommand {
         @Option(help: "With --burn: delete it unviewed after this long (30s, 15m, 2h, 1d; default 24h; the nodes may keep it less).")
         var ttl: String?
         @Option(help: "The id of a message this one quotes or forwards from (never a burn message).") var quote: String?
+        @OptionGroup var labels: LabelOption
         @OptionGroup var policy: ForwardPolicyOptions
         @OptionGroup var profile: ProfileOption
         @Flag(help: "Print the result as JSON.") var json = false
@@ -258,6 +272,7 @@ extension SealpostCommand {
             do {
                 let client = try profile.client(p)
                 defer { client.close() }
+                labels.apply(to: client)
                 client.forwardPolicy = policy.policy
                 let members = books.groups.groups[to.description]?.members
                 let id: MessageID
@@ -284,14 +299,16 @@ extension SealpostCommand {
                 let changes = client.takeKeyChanges()
                 if json {
                     var object: [String: Any] = ["id": id.hex, "to": to.description, "status": "stored", "state": "stored"]
+                    if let label = client.sendLabelDisplay { object["label"] = label }
                     if burn { object["burn"] = true; object["images"] = images.count }
                     if !changes.isEmpty { object["key_changed"] = changes.map(\.json) }
                     print(jsonLine(object))
                 } else {
                     for change in changes { print("! " + change.notice) }
-                    print(burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)"
+                    print((burn ? "sent burn message \(id.hex) to \(to); receipts: sealpost receipts \(id.hex)"
                                : "sent \(id.hex) to \(to): stored on your node '\(p.address.node)'; delivered and seen come back "
                                  + "as receipts (sealpost inbox; sealpost receipts \(id.hex))")
+                          + (client.sendLabelDisplay.map { " [\($0)]" } ?? ""))
                 }
             } catch { fail("\(error)") }
         }
@@ -445,6 +462,7 @@ extension SealpostCommand {
             @Option(help: "External contact: phone.") var phone: String = ""
             @Option(help: "External contact: organisation.") var org: String = ""
             @Option(help: "External contact: email.") var email: String = ""
+            @OptionGroup var labels: LabelOption
             @OptionGroup var policy: ForwardPolicyOptions
             @OptionGroup var profile: ProfileOption
             @Flag(help: "Print the result as JSON.") var json = false
@@ -467,6 +485,7 @@ extension SealpostCommand {
                 do {
                     let client = try profile.client(p)
                     defer { client.close() }
+                    labels.apply(to: client)
                     client.forwardPolicy = policy.policy
                     let id: MessageID
                     if external {

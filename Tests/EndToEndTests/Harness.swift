@@ -93,6 +93,22 @@ class TempRootTestCase: XCTestCase {
     override func tearDown() {
         try? FileManager.default.removeItem(atPath: root)
     }
+
+    /// `sealpost-node init` of node `name` in `root/name` on free ports, running, with each of
+    /// `users` joined (profile `root/USER`). Stop the returned process at the end.
+    func runningNode(_ name: String, users: [String]) throws -> (node: NodeProcess, data: String) {
+        let data = root + "/" + name
+        let created = try Harness.run("sealpost-node", ["init", "--data", data, "--name", name, "--listen", "tcp://127.0.0.1:\(Harness.freePort())",
+                                                        "--publish", "tcp://127.0.0.1:\(Harness.freePort())"])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let node = try NodeProcess(data: data)
+        try node.waitUntilListening()
+        for user in users {
+            let code = try Harness.run("sealpost-node", ["invite", "--data", data, user]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertEqual(try Harness.run("sealpost", ["join", code, "--profile", root + "/" + user]).status, 0)
+        }
+        return (node, data)
+    }
 }
 
 /// A running node of a federation made by `startFederation`.

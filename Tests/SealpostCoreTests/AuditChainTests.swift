@@ -51,6 +51,9 @@ final class AuditChainTests: XCTestCase {
             .traceQueryAnswered(query: id(5), asker: "city", about: id(6), records: 12),
             .auditHeadSigned(position: 9, root: [UInt8](repeating: 4, count: 32)),
             .viewerCode(code: "traffic-7KQ2-M9XD", viewer: "wu@traffic", message: id(7), sender: "li@hq"),
+            .labelRefused(id: id(7), from: "li@hq", to: "wu@traffic", reason: LabelReason.notCleared.rawValue, label: 3),
+            .clearanceSet(user: "wu@traffic", label: 2, by: "operator"),
+            .groupLabelChanged(group: "board@hq", from: 3, to: 2, by: "li@hq"),
         ]
         XCTAssertEqual(Set(events.map(\.kind)), Set(AuditKind.allCases), "one example per kind")
         for (i, event) in events.enumerated() {

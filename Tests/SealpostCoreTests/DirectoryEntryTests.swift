@@ -70,11 +70,15 @@ final class DirectoryEntryTests: XCTestCase {
                 guard case .truncated? = error as? WireError else { return XCTFail("cut to \(length): \(error)") }
             }
         }
-        XCTAssertThrowsError(try DirectoryEntry.decode(bytes + [0])) { error in
+        // One byte after the signature is the clearance (section 9.6); more is trailing.
+        XCTAssertThrowsError(try DirectoryEntry.decode(bytes + [0, 0])) { error in
             XCTAssertEqual(error as? WireError, .trailingBytes(1))
         }
         XCTAssertThrowsError(try DirectoryEntry.decode(bytes + [UInt8](repeating: 9, count: 64))) { error in
-            XCTAssertEqual(error as? WireError, .trailingBytes(64))
+            XCTAssertEqual(error as? WireError, .trailingBytes(63))
+        }
+        XCTAssertThrowsError(try DirectoryEntry.decode(bytes + [16])) { error in
+            guard case .invalid(field: "clearance", _)? = error as? WireError else { return XCTFail("\(error)") }
         }
     }
 

@@ -10,7 +10,7 @@ final class PeerCommandCodecTests: XCTestCase {
 
     static var commands: [PeerCommand] {
         [
-            .hello(node: "hq", signKey: key, credit: 1000, epoch: 1_764_000_000_000),
+            .hello(node: "hq", signKey: key, credit: 1000, epoch: 1_764_000_000_000, labels: LabelSet.standard.digest),
             .relay(jid: 7, origin: "hq", dest: "traffic", streamSeq: WireReader.maxU64 - 1, hops: 3, envelope: envelope, epoch: WireReader.maxU64),
             .relayed(jids: [1, 2, WireReader.maxU64]),
             .relayed(jids: []),
@@ -38,7 +38,9 @@ final class PeerCommandCodecTests: XCTestCase {
             }
             for length in 0..<frame.count {
                 // HELLO and RELAY end in an optional epoch: without it they are a node of an earlier release.
-                if case .hello = command, length == frame.count - 8 { continue }
+                if case .hello(_, _, _, _, let labels) = command, length == frame.count - 8 - labels.count { continue }
+                // ... and then in the optional digest of its label set (a node that predates labels).
+                if case .hello(_, _, _, _, let labels) = command, !labels.isEmpty, length == frame.count - 16 { continue }
                 if case .relay = command, length == frame.count - 8 { continue }
                 XCTAssertThrowsError(try PeerCommand.decode(Array(frame.prefix(length)))) { error in
                     guard case .truncated? = error as? WireError else {
@@ -55,8 +57,9 @@ final class PeerCommandCodecTests: XCTestCase {
         for command in Self.commands {
             let frame = command.encode()
             switch command {
-            case let .hello(node, signKey, credit, _):
-                XCTAssertEqual(try PeerCommand.decode(Array(frame.dropLast(8))), .hello(node: node, signKey: signKey, credit: credit, epoch: 0))
+            case let .hello(node, signKey, credit, epoch, labels):
+                XCTAssertEqual(try PeerCommand.decode(Array(frame.dropLast(8 + labels.count))), .hello(node: node, signKey: signKey, credit: credit, epoch: 0))
+                XCTAssertEqual(try PeerCommand.decode(Array(frame.dropLast(labels.count))), .hello(node: node, signKey: signKey, credit: credit, epoch: epoch))
             case let .relay(jid, origin, dest, seq, hops, envelope, _):
                 XCTAssertEqual(try PeerCommand.decode(Array(frame.dropLast(8))),
                                .relay(jid: jid, origin: origin, dest: dest, streamSeq: seq, hops: hops, envelope: envelope, epoch: 0))

@@ -122,11 +122,11 @@ final class SealedTests: XCTestCase {
     func testUnsupportedVersion() throws {
         var envelope = try sealedEnvelope()
         let bobKey = try key(bob, alice)
-        for version: UInt8 in [0, 2, 0xFF] {
+        for version: UInt8 in [0, 3, 0xFF] { // 2 is a labelled body (section 7.11.3)
             envelope.body[0] = version
             assertOpenFails(envelope, key: bobKey, .unsupportedVersion)
         }
-        envelope.body = [2]
+        envelope.body = [3]
         assertOpenFails(envelope, key: bobKey, .unsupportedVersion)
     }
 

@@ -16,14 +16,18 @@ final class VectorTests: XCTestCase {
     func bytes(_ hex: String) -> [UInt8] { Hex.decode(hex)! }
     func seq(_ start: UInt8, _ count: Int) -> [UInt8] { (0..<count).map { start &+ UInt8($0) } }
 
-    func load(_ name: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: Self.vectorsDir.appendingPathComponent(name))
+    func load(_ name: String) throws -> [String: Any] { try Self.load(name) }
+    func save(_ name: String, _ object: [String: Any]) throws { try Self.save(name, object) }
+
+    /// One vector file as JSON (also for the vector tests of other concerns).
+    static func load(_ name: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: vectorsDir.appendingPathComponent(name))
         return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
-    func save(_ name: String, _ object: [String: Any]) throws {
+    static func save(_ name: String, _ object: [String: Any]) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try (data + Data("\n".utf8)).write(to: Self.vectorsDir.appendingPathComponent(name))
+        try (data + Data("\n".utf8)).write(to: vectorsDir.appendingPathComponent(name))
     }
 
     // MARK: commands

@@ -56,13 +56,14 @@ extension Client {
             throw ClientError.invalid("a burn message lives from 1 second to \(Burn.maxTTLMs / 3_600_000) hours")
         }
         let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let label = try outgoingLabel(to: to, members: members)
         let sentAt = Clock.nowMs()
         let expiresAt = sentAt + ttlMs
         var content = Burn.Content(expiresAt: expiresAt, text: bytes, images: images).encode()
         defer { wipe(&content) }
         let kind = EnvelopeKind.burn.rawValue
-        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, content: content, members: members)
-        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt,
+        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content, members: members)
+        return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, label: label,
                         body: Burn.body(expiresAt: expiresAt, images: images.count, sealed: sealed))
     }
 
@@ -165,13 +166,15 @@ extension Client {
 
     /// Checks a receipt's signature with the key our node holds for the node that made it.
     public func check(receipt: Burn.Receipt) -> ReceivedReceipt {
-        guard let keys = try? nodeKeys() else {
-            return ReceivedReceipt(receipt: receipt, verified: false, reason: "cannot reach our node to get '\(receipt.node)''s key")
-        }
-        guard let key = keys[receipt.node] else {
-            return ReceivedReceipt(receipt: receipt, verified: false, reason: "our node holds no key for node '\(receipt.node)'")
-        }
-        let ok = receipt.verify(nodeKey: key)
-        return ReceivedReceipt(receipt: receipt, verified: ok, reason: ok ? nil : "the signature does not verify with '\(receipt.node)''s key")
+        let (ok, reason) = checkSigned(by: receipt.node) { receipt.verify(nodeKey: $0) }
+        return ReceivedReceipt(receipt: receipt, verified: ok, reason: reason)
+    }
+
+    /// Whether something `node` signed verifies with the key our node holds for it, and why not.
+    func checkSigned(by node: String, _ verify: ([UInt8]) -> Bool) -> (verified: Bool, reason: String?) {
+        guard let keys = try? nodeKeys() else { return (false, "cannot reach our node to get '\(node)''s key") }
+        guard let key = keys[node] else { return (false, "our node holds no key for node '\(node)'") }
+        let ok = verify(key)
+        return (ok, ok ? nil : "the signature does not verify with '\(node)''s key")
     }
 }

@@ -51,6 +51,7 @@ extension Client {
         guard fd >= 0 else { throw ClientError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }
         if groupMembers == nil { _ = try sharedKey(with: to) } // an unknown recipient fails before the upload
+        _ = try outgoingLabel(to: to, members: groupMembers) // so does a recipient not cleared for the label
 
         let resumeKey = UploadBook.key(to: to.description, path: path, size: size, modified: Int64(info.st_mtim.tv_sec))
         let upload = uploads.entry(resumeKey) ?? {
@@ -162,9 +163,10 @@ extension Client {
         var (content, originFlag) = burn ? (manifest.encode(), UInt16(0))
                                          : withOrigin(kind: .file, id: id, to: to, sentAt: sentAt, content: manifest.encode())
         defer { wipe(&content) }
-        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, content: content, members: groupMembers)
+        let label = try outgoingLabel(to: to, members: groupMembers)
+        let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content, members: groupMembers)
         try store(Envelope(id: id, from: "", to: to.description, kind: kind, flags: (burn ? Burn.fileFlag : 0) | originFlag, sentAt: sentAt,
-                           body: offer.body(sealed: sealed)))
+                           label: label, body: offer.body(sealed: sealed)))
         uploads.remove(resumeKey)
         return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed ?? 0)
     }

@@ -18,9 +18,12 @@ public struct ForwardSource: Sendable, Equatable {
     public var hashKey: [UInt8]
     /// Why it cannot be forwarded on (its origin or chain does not verify), or nil.
     public var problem: String?
+    /// The label it came with: a forward carries it on (protocol/SPEC.md 7.11.10).
+    public var label: EnvelopeLabel?
 
     public init(id: MessageID, from: String, via: String, origin: ForwardOrigin, hops: [ForwardHop], offer: FileOffer?,
-                content: [UInt8], hashKey: [UInt8], problem: String?) {
+                content: [UInt8], hashKey: [UInt8], problem: String?, label: EnvelopeLabel? = nil) {
+        self.label = label
         self.id = id
         self.from = from
         self.via = via
@@ -38,7 +41,7 @@ public struct ForwardSource: Sendable, Equatable {
     }
 
     /// `version:u8=1 id:octets[16] from:string via:string origin hops:u8 *hop has_offer:u8 [offer:octets[29]]
-    /// content:longstr hash_key:octets[32] problem:string` (device-local, for `ForwardBook`).
+    /// content:longstr hash_key:octets[32] problem:string [label:u8 readable_until:u64]` (device-local, for `ForwardBook`).
     public func encode() -> [UInt8] {
         var w = WireWriter(capacity: content.count + 400 + hops.count * 250)
         w.u8(1); w.octets(id.bytes); w.string(from); w.string(via)
@@ -48,6 +51,7 @@ public struct ForwardSource: Sendable, Equatable {
         w.u8(offer == nil ? 0 : 1)
         if let offer { w.octets(offer.body(sealed: [])) }
         w.longstr(content); w.octets(hashKey); w.string((problem ?? "").truncatedUTF8(255))
+        if let label { w.u8(label.rank); w.u64(label.readableUntil) }
         return w.bytes
     }
 
@@ -64,9 +68,10 @@ public struct ForwardSource: Sendable, Equatable {
         let content = try r.longstr("content", max: Envelope.maxBodyBytes)
         let key = try r.octets(Forward.hashKeyBytes, "hash_key")
         let problem = try r.string("problem")
+        let label = r.remaining == 0 ? nil : EnvelopeLabel(rank: try r.u8("label"), readableUntil: try r.u64("readable_until"))
         try r.expectEnd()
         return ForwardSource(id: id, from: from, via: via, origin: origin, hops: hops, offer: offer, content: content, hashKey: key,
-                             problem: problem.isEmpty ? nil : problem)
+                             problem: problem.isEmpty ? nil : problem, label: label)
     }
 
     /// The header a next forward carries: these records and `hop`.
@@ -133,7 +138,7 @@ extension Client {
         }
         let offer = kind == .file ? (try? FileOffer.split(envelope.body))?.offer : nil
         return ForwardSource(id: envelope.id, from: envelope.from, via: envelope.to, origin: origin, hops: [], offer: offer, content: content,
-                             hashKey: provenance.hashKey, problem: problem)
+                             hashKey: provenance.hashKey, problem: problem, label: envelope.label)
     }
 
     /// Checks a received forward's chain against the directory (section 7.9.6).
@@ -185,11 +190,13 @@ extension Client {
         var content = ForwardContent(hashKey: source.hashKey, content: source.content, note: note, recipients: unique.map(\.description)).encode()
         defer { wipe(&content) }
         let kind = EnvelopeKind.forward.rawValue
-        return try unique.map { to in
+        // The label travels with the forward: every new recipient (each member of a group) is checked for it.
+        let labels = try unique.map { try outgoingLabel(to: $0, members: groups[$0.description], carrying: source.label) }
+        return try zip(unique, labels).map { to, label in
             let id = MessageID(bytes: Sodium.randomBytes(16))!
             let sentAt = Clock.nowMs()
-            let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, content: content, members: groups[to.description])
-            return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, body: header.body(sealed: sealed))
+            let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content, members: groups[to.description])
+            return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, label: label, body: header.body(sealed: sealed))
         }
     }
 

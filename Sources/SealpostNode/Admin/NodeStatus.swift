@@ -33,6 +33,7 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var receipts: Receipts
     public var storage: Storage
     public var limits: Limits
+    public var labels: Labels
     public var files: Files
     public var audit: Audit
     public var trace: Trace
@@ -41,7 +42,7 @@ public struct NodeStatus: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, version, uptimeS = "uptime_s", router, publish, peers, routes, users, waiting, journal, destinations,
-             restore, unrouted, held, reminders, burns, receipts, forwards, storage, limits, files, audit, trace, rates, counters
+             restore, unrouted, held, reminders, burns, receipts, forwards, storage, limits, labels, files, audit, trace, rates, counters
     }
 
     /// Delivered receipts (SPEC 7.10) since the start: made for this node's users' senders, and ids
@@ -51,6 +52,27 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var forgedDropped: Int
 
         enum CodingKeys: String, CodingKey { case deliveredMade = "delivered_made", forgedDropped = "forged_dropped" }
+    }
+
+    /// Classification labels (SPEC 7.11): the set and this node's rules, and since the start the
+    /// envelopes refused by reason and the messages deleted at their readable-until time.
+    public struct Labels: Codable, Sendable, Equatable {
+        public var `default`: String
+        public var ceiling: String
+        public var accredited: [String]
+        public var set: [String]
+        public var digest: String
+        /// Peer → the ceiling of the link to it.
+        public var links: [String: String]
+        public var mismatchedPeers: [String]
+        public var refused: [String: Int]
+        public var expired: Int
+        @Nullable public var nextExpiry: String?
+
+        enum CodingKeys: String, CodingKey {
+            case `default`, ceiling, accredited, set, digest, links, mismatchedPeers = "mismatched_peers", refused, expired,
+                 nextExpiry = "next_expiry"
+        }
     }
 
     /// Forwards this node judged as the forwarder's node, and its settings (SPEC 7.9).

@@ -108,6 +108,7 @@ extension Reactor {
                                         state: storageFull ? "disk full" : "ok", freeBytes: Int(clamping: dataDirFreeBytes),
                                         minFreeMb: config.limits.minFreeMB, walMaxMb: config.limits.walMaxMB),
             limits: limitsStatus(),
+            labels: labelsStatus(),
             files: filesStatus(),
             audit: auditStatus(),
             trace: traceStatus(),

@@ -184,6 +184,11 @@ extension Operator {
         case let .auditHeadSigned(position, _): return "signed the audit head at \(position)"
         case let .viewerCode(code, viewer, message, sender):
             return "issued viewer code \(code) to \(viewer) for \(message.hex)" + (sender.isEmpty ? "" : " from \(sender)")
+        case let .labelRefused(id, from, to, reason, label):
+            return "refused \(from)'s message \(id.hex) to \(to) (label \(LabelSet.standard.display(label))): \(LabelReason(rawValue: reason)?.name ?? "reason \(reason)")"
+        case let .clearanceSet(user, label, by): return "\(by) cleared \(user) to \(LabelSet.standard.display(label))"
+        case let .groupLabelChanged(group, from, to, by):
+            return "\(by) \(to < from ? "lowered" : "raised") the label of \(group) from \(LabelSet.standard.display(from)) to \(LabelSet.standard.display(to))"
         }
     }
 }

@@ -31,6 +31,8 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     public var limits: LimitsConfig
     /// Whom this node answers trace queries, and how its own traces run.
     public var trace = TraceConfig()
+    /// Classification labels: the set, default, ceiling and accreditations (protocol/SPEC.md 7.11).
+    public var labels = LabelsConfig()
     /// The audit log: how often its head is signed.
     public var audit = AuditConfig()
     /// Forward policy: default scope, most recipients and hops per forward.
@@ -55,7 +57,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, listen, publish, advertise
-        case peers, files, limits, metrics, trace, audit, forwarding
+        case peers, files, limits, metrics, trace, labels, audit, forwarding
         case inviteTTLHours = "invite_ttl_hours"
         case dedupeWindowHours = "dedupe_window_hours"
         case burnTTLHours = "burn_ttl_hours"
@@ -92,6 +94,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         audit = try c.decodeIfPresent(AuditConfig.self, forKey: .audit) ?? AuditConfig()
         relayRetentionHours = try c.decodeIfPresent(Int.self, forKey: .relayRetentionHours) ?? 24
         metrics = try c.decodeIfPresent(MetricsConfig.self, forKey: .metrics)
+        labels = try c.decodeIfPresent(LabelsConfig.self, forKey: .labels) ?? LabelsConfig()
         forwarding = try c.decodeIfPresent(ForwardingConfig.self, forKey: .forwarding) ?? ForwardingConfig()
     }
 
@@ -116,6 +119,10 @@ public struct NodeConfig: Codable, Sendable, Equatable {
         try limits.validate()
         try metrics?.validate()
         try trace.validate()
+        let policy = try labels.policy(node: name)
+        for peer in peers {
+            if let c = peer.ceiling { _ = try LabelsConfig.rank(c, in: policy.set, field: "peer \(peer.name) ceiling") }
+        }
         try audit.validate()
         try forwarding.validate()
     }
@@ -144,7 +151,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
     }
 
     static let knownKeys: Set<String> = ["name", "listen", "publish", "advertise", "peers", "invite_ttl_hours", "dedupe_window_hours",
-                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics", "trace", "audit", "forwarding"]
+                                         "burn_ttl_hours", "files", "limits", "relay_retention_hours", "metrics", "trace", "labels", "audit", "forwarding"]
 
     public static func parse(yaml text: String, file: String) throws -> NodeConfig {
         // Syntax first: an error names the line and column (as editors count them, from 1).
@@ -160,7 +167,7 @@ public struct NodeConfig: Codable, Sendable, Equatable {
                 guard let name = key.string, !knownKeys.contains(name) else { continue }
                 throw NodeError.config("cannot read \(file)\(Self.at(key.mark)): unknown key '\(name)' (known: \(knownKeys.sorted().joined(separator: ", ")))")
             }
-            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys), ("trace", TraceConfig.knownKeys),
+            for (section, known) in [("limits", Set(LimitsConfig.knownKeys)), ("audit", AuditConfig.knownKeys), ("trace", TraceConfig.knownKeys), ("labels", LabelsConfig.knownKeys),
                                      ("forwarding", ForwardingConfig.knownKeys)] {
                 guard let mapping = top.first(where: { $0.key.string == section })?.value.mapping else { continue }
                 for (key, _) in mapping {
@@ -242,17 +249,20 @@ public struct PeerConfig: Codable, Sendable, Equatable {
     public var publish: String
     /// Its CurveZMQ public key, Z85 (40 characters), as `sealpost-node info` prints it.
     public var publicKey: String
+    /// The highest label this unit lets leave to this neighbour (absent: the node's ceiling).
+    public var ceiling: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, router, publish
+        case name, router, publish, ceiling
         case publicKey = "public_key"
     }
 
-    public init(name: String, router: String, publish: String, publicKey: String) {
+    public init(name: String, router: String, publish: String, publicKey: String, ceiling: String? = nil) {
         self.name = name
         self.router = router
         self.publish = publish
         self.publicKey = publicKey
+        self.ceiling = ceiling
     }
 
     /// The 32-byte key, once `validate()` passed.

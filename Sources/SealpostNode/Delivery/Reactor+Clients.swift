@@ -143,6 +143,8 @@ extension Reactor {
             try handleFile(command, session: session, user: user)
         case let .trace(requestId, op, subject):
             try handleTrace(session, user: user, requestId: requestId, op: op, subject: subject)
+        case .labels:
+            reply(session, .labels(labelInfo(for: user)))
         case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList, .fileStatus, .traceResult:
             return // node → client: refused above by its direction
         }
@@ -197,6 +199,12 @@ extension Reactor {
 
         var stamped = envelope
         stamped.from = me
+        // Labels (SPEC 7.11.5): what this node carries, the link toward the destination, and every
+        // recipient it can see. Before admission: a refused label takes nothing of the quota.
+        if let refusal = sendRefusal(stamped, to: to, local: local, isGroup: isGroup) {
+            let (code, reason) = try refuseSendForLabel(refusal, envelope: stamped)
+            return refuse(code, reason)
+        }
         if let refusal = admissionRefusal(stamped, from: user, to: to, local: local, isGroup: isGroup) {
             // A retransmission of what was stored before is answered as before.
             if (try? store.wasReceived(sender: me, id: envelope.id)) == true {
@@ -239,6 +247,12 @@ extension Reactor {
     func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil, admitted: Bool = false,
                         relay: Bool = false) throws {
         guard usersByName[user] != nil else { return }
+        // The recipient's node: whatever the sender's client and node said, nobody gets more
+        // than their clearance (SPEC 7.11.5).
+        if let refusal = deliveryRefusal(envelope, to: user) {
+            try refuseForLabel(envelope, recipient: address(user), refusal)
+            return
+        }
         var envelope = envelope, encoded = encoded
         let limits = config.limits
         if envelope.knownKind == .burn {
@@ -267,7 +281,13 @@ extension Reactor {
         // already have been sent this one (see finishCycle).
         let seq = nextSeq
         let nowMs = Clock.nowMs()
-        try write(ref: envelope.id) { try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs, sender: envelope.from) }
+        try write(ref: envelope.id) {
+            try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs, sender: envelope.from)
+            if let until = envelope.label?.readableUntil, until > 0 {
+                try store.noteLabelExpiry(recipient: user, seq: seq, id: envelope.id, sender: envelope.from, until: until)
+            }
+        }
+        if let until = envelope.label?.readableUntil, until > 0 { noteReadableUntil(until) }
         quotas.changeMailbox(user, count: 1, bytes: bytes.count)
         quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
         nextSeq += 1

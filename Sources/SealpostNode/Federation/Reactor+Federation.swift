@@ -51,9 +51,18 @@ extension Reactor {
             if fresh.name != config.name || fresh.listen != config.listen || fresh.publish != config.publish {
                 logger.notice("name, listen and publish changes take effect after a restart")
             }
+            let labelsChanged = fresh.labels != config.labels || fresh.peers.map(\.ceiling) != config.peers.map(\.ceiling)
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
                 auditPeerChanges()
+            }
+            // Ceilings, accreditations and the default apply at once (the set must agree with the peers').
+            if labelsChanged {
+                var fresher = try LabelGuard(config: fresh)
+                fresher.refusals = labels.refusals
+                if fresher.digest != labels.digest { logger.notice("the label set changed: peers are asked to agree again at their next HELLO") }
+                labels = fresher
+                config.labels = fresh.labels
             }
             // Quotas, rates, the free-space floor, the audit signing interval, the forwarding and trace policies apply at once.
             config.limits = fresh.limits
@@ -89,7 +98,8 @@ extension Reactor {
                         logger.error("cannot reopen link to \(link.name): \(error)")
                     }
                 case .sendHello:
-                    sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
+                    sendPeer(link, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch,
+                                          labels: labels.digest))
                 case .reopenSubscription:
                     do { try link.reopenSubscription(context: context, keys: keys, now: now) } catch {
                         logger.error("cannot reopen subscription to \(link.name): \(error)")
@@ -235,16 +245,19 @@ extension Reactor {
         }
         do {
             switch command {
-            case let .hello(node, signKey, _, epoch):
+            case let .hello(node, signKey, _, epoch, digest):
                 guard node == peer else {
                     counters.rejectedAnnouncements += 1
                     logger.warning("peer says it is another node", metadata: ["peer": "\(peer)", "claims": "\(node)"])
                     return
                 }
+                // Another label set: no answer, so the link does not come up (SPEC 7.11.2).
+                guard helloLabelsAgree(link, digest: digest) else { return }
                 try pinPeerKey(link, signKey)
                 link.machine.peerSaidHello(now: Clock.monotonicNs())
                 try notePeerHello(link, epoch: epoch, onRouter: true)
-                replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch))
+                replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch,
+                                            labels: labels.digest))
             case let .relay(jid, origin, dest, streamSeq, hops, envelope, epoch):
                 try receiveRelay(from: link, routingId: routingId, jid: jid, origin: origin, dest: dest,
                                  streamSeq: streamSeq, hops: hops, envelope: envelope, epoch: epoch)
@@ -336,11 +349,24 @@ extension Reactor {
                            metadata: ["peer": "\(link.name)", "origin": "\(origin)", "dest": "\(dest)"])
             return
         }
+        guard !labels.mismatchedPeers.contains(link.name) else {
+            // Its label set is not ours: not acknowledged, so nothing is lost once the sets agree.
+            counters.rejectedRelays += 1
+            return
+        }
         refreshStorageState(now: Clock.monotonicNs())
         guard !storageFull else {
             // Not acknowledged: it stays in the peer's journal, which sends it again later.
             quotas.count(.relayDeferred)
             return
+        }
+        // Labels (SPEC 7.11.5): on its way, what this node carries at all and what may leave over
+        // the link to the next hop (the destination checks its people's clearances). A refused
+        // envelope's sender is told why, and a place-keeper without its content goes on in its
+        // place, so its stream is not stopped behind it.
+        var envelope = envelope
+        if dest != config.name, let refusal = labels.relay(envelope, to: routeTable.nextHop(to: dest)) {
+            envelope = try refuseForLabel(envelope, recipient: envelope.to, refusal) ?? envelope
         }
         // A due notice from outside is forged (only a user's own node makes them), but it is passed
         // on like any envelope: its destination drops it in `appendRelayed` after it took its place
@@ -435,6 +461,11 @@ extension Reactor {
     }
 
     func appendRelayed(recipient: String, envelope: Envelope, bytes: [UInt8]) throws {
+        if envelope.knownKind == .refusal, !isRefusalNotice(envelope) {
+            // A place-keeper for an envelope refused on the way for its label: its stream number is used.
+            counters.undeliverable += 1
+            return
+        }
         if envelope.knownKind == .reminderDue {
             // Forged (only a user's own node makes due notices): its stream number is used, nothing stored.
             counters.rejectedRelays += 1
@@ -488,11 +519,12 @@ extension Reactor {
                     continue
                 }
                 switch command {
-                case let .hello(node, signKey, credit, epoch):
+                case let .hello(node, signKey, credit, epoch, digest):
                     guard node == link.name else {
                         counters.rejectedAnnouncements += 1
                         continue
                     }
+                    guard helloLabelsAgree(link, digest: digest) else { continue }
                     try pinPeerKey(link, signKey)
                     try notePeerHello(link, epoch: epoch, onRouter: false)
                     link.credit = Int(credit)

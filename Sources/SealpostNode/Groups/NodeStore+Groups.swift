@@ -7,6 +7,8 @@ struct GroupState {
     var createdBy: String
     /// Members in the order they joined, with their admin flag.
     var members: [(address: String, admin: Bool)]
+    /// The group's label (nil: the node's default); its posts are at most that (SPEC 7.11.8).
+    var label: UInt8? = nil
 
     func isMember(_ a: String) -> Bool { members.contains { $0.address == a } }
     func isAdmin(_ a: String) -> Bool { members.contains { $0.address == a && $0.admin } }
@@ -22,6 +24,7 @@ extension NodeStore {
                                           map: { ($0.text(0), $0.text(1), $0.int(2) != 0) }) {
             out[g]?.members.append((m, admin))
         }
+        for (g, label) in try groupLabels() { out[g]?.label = label }
         return out
     }
 

@@ -13,10 +13,10 @@ extension Reactor {
         let groupAddress = to.description
         switch envelope.knownKind {
         case .groupOp?:
-            guard let (op, targets) = try? Group.parseOp(envelope.body) else {
+            guard let (op, targets, label) = try? Group.parseOp(labelled: envelope.body) else {
                 return try refuseGroup(envelope, "malformed group operation")
             }
-            try apply(op, targets: targets, group: to.local, actor: envelope.from, envelope: envelope)
+            try apply(op, targets: targets, label: label, group: to.local, actor: envelope.from, envelope: envelope)
         case let kind? where kind.fansOut:
             guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
             // The fan-out wraps the envelope: it must still fit a body once wrapped.
@@ -26,6 +26,12 @@ extension Reactor {
             }
             guard group.isMember(envelope.from) else {
                 return try refuseGroup(envelope, "only members may post to \(groupAddress)")
+            }
+            // The home node checks a post against the group's label and every member's clearance
+            // (its own people's posts were checked at their SEND already).
+            if let rank = labels.rank(of: envelope), let refusal = groupPostRefusal(envelope, rank: rank, group: group) {
+                try refuseForLabel(envelope, recipient: groupAddress, refusal)
+                return
             }
             if let problem = try forwardGroupProblem(envelope, members: group.members.map(\.address)) {
                 return try refuseGroup(envelope, problem)
@@ -37,7 +43,7 @@ extension Reactor {
         }
     }
 
-    private func apply(_ op: Group.Op, targets: [String], group name: String, actor: String, envelope: Envelope) throws {
+    private func apply(_ op: Group.Op, targets: [String], label: UInt8?, group name: String, actor: String, envelope: Envelope) throws {
         let now = Clock.nowMs()
         let groupAddress = address(name)
         var state = groups[name]
@@ -48,13 +54,20 @@ extension Reactor {
             guard usersByName[name] == nil else { return try refuseGroup(envelope, "\(groupAddress) is a person's address") }
             guard Address(actor)?.node == config.name else { return try refuseGroup(envelope, "a group is created on its creator's own node") }
             guard targets.count < Group.maxMembers else { return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members") }
-            var created = GroupState(name: name, createdBy: actor, members: [(actor, true)])
+            let rank = label ?? labels.policy.defaultRank
+            if let refusal = labels.policy.carry(rank) { return try refuseGroup(envelope, refusal.text) }
+            var created = GroupState(name: name, createdBy: actor, members: [(actor, true)], label: rank)
             for t in targets where t != actor && !created.isMember(t) {
                 guard knowsAddress(t) else { return try refuseGroup(envelope, "no user \(t) in this federation") }
                 created.members.append((t, false))
             }
+            // Every member must be cleared for the group's label (SPEC 7.11.8).
+            if let refusal = membersRefusal(created.members.map(\.address), rank: rank, group: groupAddress) {
+                return try refuseGroup(envelope, refusal.text)
+            }
             try write(ref: envelope.id) {
                 try store.createGroup(name: name, by: actor, at: now)
+                try store.setGroupLabel(name, label: rank)
                 for m in created.members { try store.setMember(group: name, member: m.address, admin: m.admin, at: now) }
             }
             state = created
@@ -68,6 +81,10 @@ extension Reactor {
             }
             if op == .add, s.members.count + Set(targets).subtracting(s.members.map(\.address)).count > Group.maxMembers {
                 return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members")
+            }
+            if op == .add, let refusal = membersRefusal(targets.filter { !s.isMember($0) }, rank: s.label ?? labels.policy.defaultRank,
+                                                        group: groupAddress) {
+                return try refuseGroup(envelope, refusal.text)
             }
             if op == .remove, !s.members.contains(where: { $0.admin && !targets.contains($0.address) }),
                s.members.contains(where: { !targets.contains($0.address) }) {
@@ -95,6 +112,24 @@ extension Reactor {
                 }
             }
             state = s
+        case .label:
+            guard var s = state else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
+            guard s.isAdmin(actor) else { return try refuseGroup(envelope, "only admins of \(groupAddress) may change its label") }
+            guard let rank = label else { return try refuseGroup(envelope, "name the label") }
+            if let refusal = labels.policy.carry(rank) { return try refuseGroup(envelope, refusal.text) }
+            let current = s.label ?? labels.policy.defaultRank
+            // Raising it is refused while a member is not cleared for the new label.
+            if rank > current, let refusal = membersRefusal(s.members.map(\.address), rank: rank, group: groupAddress) {
+                return try refuseGroup(envelope, refusal.text)
+            }
+            if rank < current {
+                logger.notice("group label lowered", metadata: ["group": "\(groupAddress)", "by": "\(actor)",
+                                                              "from": "\(labels.policy.set.display(current))", "to": "\(labels.policy.set.display(rank))"])
+            }
+            s.label = rank
+            try write(ref: envelope.id) { try store.setGroupLabel(name, label: rank) }
+            if rank != current { try audit(.groupLabelChanged(group: groupAddress, from: current, to: rank, by: actor), ref: envelope.id) }
+            state = s
         case .leave:
             guard var s = state, s.isMember(actor) else { return try refuseGroup(envelope, "you are not a member of \(groupAddress)") }
             s.members.removeAll { $0.address == actor }
@@ -110,8 +145,16 @@ extension Reactor {
         let previous = groups[name]
         groups[name] = final
         batch.onRollback { [weak self] in self?.groups[name] = previous }
-        let event = Group.Event(op: op.rawValue, actor: actor, members: final.members)
+        let event = Group.Event(op: op.rawValue, actor: actor, members: final.members, label: final.label ?? labels.policy.defaultRank)
         try sendEvent(event, group: groupAddress, about: envelope, to: Set(final.members.map(\.address)).union(notify))
+    }
+
+    /// Who of `members` is not cleared for `rank`, as a refusal naming them (counted).
+    private func membersRefusal(_ members: [String], rank: UInt8, group: String) -> LabelRefusal? {
+        guard var refusal = labels.policy.deliver(rank, to: members.map { ($0, clearance(of: $0)) }) else { return nil }
+        labels.count(refusal.reason)
+        refusal.text = "\(group) is \(labels.policy.set.display(rank)): " + refusal.text
+        return refusal
     }
 
     /// A person of this federation: a local user, or one in the federated directory.
@@ -147,8 +190,10 @@ extension Reactor {
         }
         for (node, list) in byNode.sorted(by: { $0.key < $1.key }) {
             let id = MessageID(bytes: Sodium.genericHash(Array("fanout".utf8) + envelope.id.bytes + Array(node.utf8), outputLength: 16))!
+            // The wrapper shows the label of what it carries, so every relay on the way checks it.
+            let label = labels.rank(of: envelope).map { EnvelopeLabel(rank: $0, readableUntil: envelope.label?.readableUntil ?? 0) }
             let wrapper = Envelope(id: id, from: envelope.to, to: list[0], kind: .groupFanout,
-                                   sentAt: envelope.sentAt, body: Group.fanoutBody(recipients: list, envelope: envelope))
+                                   sentAt: envelope.sentAt, label: label, body: Group.fanoutBody(recipients: list, envelope: envelope))
             try journalOut(wrapper, dest: node)
         }
     }

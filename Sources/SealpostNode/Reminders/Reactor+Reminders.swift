@@ -23,6 +23,8 @@ extension Reactor {
             return "reminder_due notices are made by nodes, not sent by people"
         case let kind? where kind == .groupEvent || kind == .groupFanout:
             return "\(kind.name) envelopes are made by a group's home node, not sent by people"
+        case .refusal?:
+            return "refusal notices are made by nodes, not sent by people"
         default:
             return nil
         }

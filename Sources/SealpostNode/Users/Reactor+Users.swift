@@ -49,8 +49,10 @@ extension Reactor {
 
     /// The signed directory entry of a local user: the one place this node signs one
     /// (at enrolment and at a re-key).
-    func signedEntry(user: String, display: String, boxKey: [UInt8], signKey: [UInt8]) -> [UInt8] {
-        var entry = DirectoryEntry(address: address(user), display: display, boxKey: boxKey, signKey: signKey, updatedAt: Clock.nowMs())
+    /// (at enrolment, at a re-key, and when the operator sets a clearance).
+    func signedEntry(user: String, display: String, boxKey: [UInt8], signKey: [UInt8], clearance: UInt8? = nil) -> [UInt8] {
+        var entry = DirectoryEntry(address: address(user), display: display, boxKey: boxKey, signKey: signKey, updatedAt: Clock.nowMs(),
+                                   clearance: clearance)
         entry.sign(with: keys.sign)
         return entry.encode()
     }
@@ -86,7 +88,9 @@ extension Reactor {
             case "remove": answer = try remove(user)
             case "rekey":
                 answer = try rekey(user, ttlHours: request["ttl_hours"] as? Int, endpoint: request["endpoint"] as? String)
-            default: return ["error": "unknown user action; use disable, enable, remove or rekey"]
+            case "clear":
+                answer = try clearUser(user, label: request["label"] as? String ?? "")
+            default: return ["error": "unknown user action; use disable, enable, remove, rekey or clear"]
             }
         } catch let error as NodeError {
             finishCycle()
@@ -237,7 +241,9 @@ extension Reactor {
     /// signed entry; the old key stays refused and other units fetch the new entry.
     func rekeyEnroll(_ session: Session, invite: InviteRecord, user: UserRecord, curveKey: [UInt8], boxKey: [UInt8], signKey: [UInt8]) throws {
         let now = Clock.nowMs() / 1000
-        let entry = signedEntry(user: user.name, display: user.display, boxKey: boxKey, signKey: signKey)
+        // The clearance stays with the person across a re-key.
+        let entry = signedEntry(user: user.name, display: user.display, boxKey: boxKey, signKey: signKey,
+                                clearance: (try? DirectoryEntry.decode(user.entry))?.clearance)
         var updated = user
         updated.curveKey = curveKey
         updated.boxKey = boxKey

@@ -680,10 +680,11 @@ function messageElement(m) {
   time.className = 'time';
   time.textContent = formatTime(m.sent_at);
   meta.append(time);
-  // Room for a message's label (the labels work): a badge goes here.
+  // The classification label (密级), as the sender sealed it: 敏感 sensitive.
   const label = document.createElement('span');
-  label.className = 'label-slot';
+  label.className = m.label ? 'label' : 'label-slot';
   label.dataset.slot = 'label';
+  if (m.label) label.textContent = m.label;
   meta.append(label);
   if (!system) meta.append(actionMenu(m));
   if (m.outgoing) {

@@ -45,6 +45,7 @@ final class CommandDirectionTests: XCTestCase {
         case .fileDone: return .fileDone(fileId: fileId)
         case .trace: return .trace(requestId: 1, op: .mark, subject: .message(.zero))
         case .traceResult: return .traceResult(requestId: 1, op: .mark, code: "hq-0000-0000", nodes: [])
+        case .labels: return .labels(nil)
         }
     }
 

@@ -1,0 +1,98 @@
+import SealpostCore
+
+/// Classification labels (`labels:` in node.yaml; protocol/SPEC.md 7.11): the federation's
+/// ordered set, this node's default label and ceiling, and the state-secret classes its
+/// operator has had it accredited for. Per-link ceilings are on each peer (`peers[].ceiling`).
+public struct LabelsConfig: Codable, Sendable, Equatable {
+    /// One label of the set, lowest first. Absent: the standard set (公开 … 工作秘密, then 秘密 机密 绝密).
+    public struct Entry: Codable, Sendable, Equatable {
+        public var name: String
+        public var english: String
+        public var stateSecret: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case name, english
+            case stateSecret = "state_secret"
+        }
+
+        public init(name: String, english: String, stateSecret: Bool = false) {
+            self.name = name
+            self.english = english
+            self.stateSecret = stateSecret
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            english = try c.decode(String.self, forKey: .english)
+            stateSecret = try c.decodeIfPresent(Bool.self, forKey: .stateSecret) ?? false
+        }
+    }
+
+    public var set: [Entry]?
+    /// The label of what people send without `--label`, and of unlabelled envelopes.
+    public var defaultLabel: String
+    /// The highest label this node accepts and carries; absent: the highest that is not a state secret.
+    public var ceiling: String?
+    /// State-secret classes this node is accredited for (by the authority that accredits systems;
+    /// the node only records the operator's word). Without it a node refuses them (ERROR 452).
+    public var accredited: [String]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case set, ceiling, accredited
+        case defaultLabel = "default"
+    }
+
+    static let knownKeys = Set(CodingKeys.allCases.map(\.rawValue))
+
+    public init(set: [Entry]? = nil, defaultLabel: String = "内部", ceiling: String? = nil, accredited: [String] = []) {
+        self.set = set
+        self.defaultLabel = defaultLabel
+        self.ceiling = ceiling
+        self.accredited = accredited
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        set = try c.decodeIfPresent([Entry].self, forKey: .set)
+        defaultLabel = try c.decodeIfPresent(String.self, forKey: .defaultLabel) ?? "内部"
+        ceiling = try c.decodeIfPresent(String.self, forKey: .ceiling)
+        accredited = try c.decodeIfPresent([String].self, forKey: .accredited) ?? []
+    }
+
+    /// The set this node holds.
+    public func labelSet() throws -> LabelSet {
+        guard let set else { return .standard }
+        do {
+            return try LabelSet(set.map { Label(name: $0.name, english: $0.english, stateSecret: $0.stateSecret) })
+        } catch {
+            throw NodeError.config("labels.set: \(error)")
+        }
+    }
+
+    /// The rank of a label named in the config, or an error naming the field.
+    static func rank(_ name: String, in set: LabelSet, field: String) throws -> UInt8 {
+        guard let r = set.rank(of: name) else {
+            throw NodeError.config("\(field): '\(name)' is not a label (known: \(set.labels.map(\.name).joined(separator: ", ")))")
+        }
+        return r
+    }
+
+    /// The node's policy; `node` names it in refusals.
+    public func policy(node: String) throws -> LabelPolicy {
+        let set = try labelSet()
+        let def = try Self.rank(defaultLabel, in: set, field: "labels.default")
+        let ceil = try ceiling.map { try Self.rank($0, in: set, field: "labels.ceiling") }
+        var accreditedRanks = Set<UInt8>()
+        for a in accredited {
+            let r = try Self.rank(a, in: set, field: "labels.accredited")
+            guard set[r]!.stateSecret else { throw NodeError.config("labels.accredited: '\(a)' is not a state-secret class (no accreditation needed)") }
+            accreditedRanks.insert(r)
+        }
+        let policy = LabelPolicy(set: set, defaultRank: def, ceiling: ceil, accredited: accreditedRanks, node: node)
+        guard policy.carry(def) == nil else {
+            throw NodeError.config("labels.default: \(set.display(def)) is above this node's ceiling or needs an accreditation it lacks")
+        }
+        return policy
+    }
+}

@@ -1,0 +1,69 @@
+import SQLite
+import SealpostCore
+
+/// Labels: a group's label, and the envelopes whose label gives them a "readable until".
+extension NodeStore {
+    /// Groups have a label (NULL: the node's default); envelopes with a readable-until time in a
+    /// mailbox are listed so the node deletes them then, as it does unviewed burn content.
+    func migrateTo18() throws {
+        try db.transaction {
+            try db.execute("""
+                ALTER TABLE groups ADD COLUMN label INTEGER;
+                CREATE TABLE IF NOT EXISTS label_expiry(
+                    recipient TEXT NOT NULL, seq INTEGER NOT NULL, id BLOB NOT NULL, sender TEXT NOT NULL,
+                    until INTEGER NOT NULL, PRIMARY KEY(recipient, seq)) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS label_expiry_until ON label_expiry(until);
+                PRAGMA user_version = 18;
+                """)
+        }
+    }
+
+    func groupLabels() throws -> [String: UInt8] {
+        var out: [String: UInt8] = [:]
+        for (name, label) in try db.query("SELECT name, label FROM groups WHERE label IS NOT NULL", map: { ($0.text(0), $0.int(1)) }) {
+            out[name] = UInt8(clamping: label)
+        }
+        return out
+    }
+
+    func setGroupLabel(_ name: String, label: UInt8) throws {
+        try db.run("UPDATE groups SET label = ? WHERE name = ?", .int(Int64(label)), .text(name))
+    }
+
+    /// Replaces a local user's signed directory entry (a new clearance).
+    func replaceUserEntry(_ name: String, entry: [UInt8]) throws -> Bool {
+        try db.run("UPDATE users SET entry = ? WHERE name = ?", .blob(entry), .text(name)) == 1
+    }
+
+    // MARK: readable until
+
+    func noteLabelExpiry(recipient: String, seq: UInt64, id: MessageID, sender: String, until: UInt64) throws {
+        try db.run("INSERT OR IGNORE INTO label_expiry(recipient, seq, id, sender, until) VALUES(?,?,?,?,?)",
+                   .text(recipient), .int(Int64(seq)), .blob(id.bytes), .text(sender), .int(Int64(until)))
+    }
+
+    /// Entries whose time has come, oldest first.
+    func dueLabelExpiries(now: UInt64, limit: Int = 512) throws -> [(recipient: String, seq: UInt64, id: MessageID, sender: String)] {
+        try db.query("SELECT recipient, seq, id, sender FROM label_expiry WHERE until <= ? ORDER BY until LIMIT ?",
+                     .int(Int64(now)), .int(Int64(limit))) {
+            ($0.text(0), UInt64($0.int(1)), MessageID(bytes: $0.blob(2)) ?? .zero, $0.text(3))
+        }
+    }
+
+    func nextLabelExpiry() throws -> UInt64? {
+        try db.first("SELECT MIN(until) FROM label_expiry") { $0.isNull(0) ? nil : UInt64($0.int(0)) } ?? nil
+    }
+
+    func forgetLabelExpiry(recipient: String, seq: UInt64) throws {
+        try db.run("DELETE FROM label_expiry WHERE recipient = ? AND seq = ?", .text(recipient), .int(Int64(seq)))
+    }
+
+    /// The mailbox entry, if it is still waiting.
+    func mailboxEntry(recipient: String, seq: UInt64) throws -> [UInt8]? {
+        try db.first("SELECT envelope FROM mailbox WHERE recipient = ? AND seq = ?", .text(recipient), .int(Int64(seq))) { $0.blob(0) }
+    }
+
+    func replaceMailboxEntry(recipient: String, seq: UInt64, envelope: [UInt8]) throws {
+        try db.run("UPDATE mailbox SET envelope = ? WHERE recipient = ? AND seq = ?", .blob(envelope), .text(recipient), .int(Int64(seq)))
+    }
+}
