@@ -538,6 +538,7 @@ public final class Client {
             }
             message.receiptIds = ids
             message.text = "delivered to \(envelope.from)'s node: " + ids.map(\.hex).joined(separator: " ")
+            return message
         case .refusal?:
             guard let notice = try? LabelNotice.decode(envelope.body), notice.sender == profile.address.description else {
                 throw Sealed.OpenError.malformed("refusal")

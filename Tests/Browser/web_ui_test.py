@@ -631,6 +631,23 @@ def main():
         assert css(a, '#burn-viewer .wm-code[data-slot="viewer-code"]')
         assert css(w, "li.msg.in.kind-file .inline-image .wm-code")
 
+    @check("wu forwards alice's message from its menu; alice gets it from wu with its signed origin shown")
+    def _():
+        open_conversation(w, "alice@hq")
+        got = [e for e in css(w, "li.msg.in.kind-text") if e.is_displayed() and msg1 in e.text][-1]
+        got.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+        got.find_element(By.CSS_SELECTOR, '.action-item[data-action="forward"]').click()
+        wait_css(w, "#forward-dialog:not(.hidden)", "the forward dialog")
+        w.find_element(By.ID, "forward-to").send_keys("alice@hq")
+        w.find_element(By.ID, "forward-note").send_keys("转给你看")
+        shot(w, "web-forward-zh")
+        w.find_element(By.ID, "forward-send").click()
+        until("the forward dialog closes", lambda: "hidden" in w.find_element(By.ID, "forward-dialog").get_attribute("class"))
+        open_conversation(a, "wu@traffic")
+        until("the forward at alice, with its origin", lambda: any(
+            "forwarded from wu@traffic" in e.text and "alice@hq" in e.text and msg1 in e.text for e in css(a, "li.msg.in")))
+        shot(a, "web-forwarded-en")
+
     @check("alice searches her history on the device and jumps to the message")
     def _():
         box = wait_css(a, "#history-search")[0]

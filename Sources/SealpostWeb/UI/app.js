@@ -127,6 +127,14 @@ const I18N = {
     viewOnceFile: 'View-once file: open it with “sealpost fetch”.',
     watermarkFor: (who, when) => `${who} · ${when}`,
     copy: 'Copy',
+    forward: 'Forward…',
+    forwardTitle: 'Forward',
+    forwardHint: "The message goes on with its signed origin; its sender's forward policy and your node decide whether it may.",
+    forwardTo: 'To (addresses or groups, separated by commas)',
+    forwardNote: 'Note (optional)',
+    forwardSend: 'Forward',
+    forwardNoOne: 'Give at least one address, e.g. wu@traffic.',
+    forwarded: n => `Forwarded to ${n}.`,
     actions: 'Actions',
     admin: 'admin',
     makeAdmin: 'Make admin',
@@ -271,6 +279,14 @@ const I18N = {
     viewOnceFile: '一次性文件：请用 “sealpost fetch” 打开。',
     watermarkFor: (who, when) => `${who} · ${when}`,
     copy: '复制',
+    forward: '转发…',
+    forwardTitle: '转发',
+    forwardHint: '消息带着签名的来源继续传递；能否转发由原发送人的转发策略和本单位节点决定。',
+    forwardTo: '发给（地址或群组，用逗号分隔）',
+    forwardNote: '附言（可不填）',
+    forwardSend: '转发',
+    forwardNoOne: '请至少填写一个地址，例如 wu@traffic。',
+    forwarded: n => `已转发给 ${n}。`,
     actions: '操作',
     admin: '管理员',
     makeAdmin: '设为管理员',
@@ -1133,7 +1149,36 @@ const RENDERERS = {
 /// "Forward"): { id, label: () => text, applies: m => bool, run: m => void }.
 const MESSAGE_ACTIONS = [
   { id: 'copy', label: () => t('copy'), applies: m => m.kind === 'text', run: m => navigator.clipboard && navigator.clipboard.writeText(m.text) },
+  // Received texts, cards and files (burn messages never): the daemon and the node check the policy.
+  { id: 'forward', label: () => t('forward'), applies: m => !m.outgoing && ['text', 'card', 'file'].includes(m.kind), run: m => openForwardDialog(m) },
 ];
+
+function openForwardDialog(m) {
+  closeAllDialogs();
+  app.forwarding = m;
+  $('forward-to').value = '';
+  $('forward-note').value = '';
+  $('forward-error').classList.add('hidden');
+  $('forward-dialog').classList.remove('hidden');
+  $('forward-to').focus();
+}
+
+async function sendForward() {
+  const m = app.forwarding;
+  const err = $('forward-error');
+  err.classList.add('hidden');
+  const to = $('forward-to').value.split(/[\s,，;；]+/).map(a => a.trim()).filter(a => a);
+  if (!m || !to.length) { err.textContent = t('forwardNoOne'); err.classList.remove('hidden'); return; }
+  try {
+    await api('POST', '/api/forward', { id: m.id, to, note: $('forward-note').value });
+    closeAllDialogs();
+    toast(t('forwarded', to.join(', ')));
+  } catch (e) {
+    // A refusal (the sender's policy, the node's limits, a label) says why, in the node's words.
+    err.textContent = e.message;
+    err.classList.remove('hidden');
+  }
+}
 
 function actionMenu(m) {
   const wrap = el('span', 'actions');
@@ -1162,7 +1207,7 @@ function replaceMessage(m) {
 // --- panels, dialogs and toasts ----------------------------------------------------------
 
 function closeAllDialogs() {
-  for (const id of ['dialog', 'group-dialog', 'remind-dialog', 'burn-dialog']) $(id).classList.add('hidden');
+  for (const id of ['dialog', 'group-dialog', 'remind-dialog', 'burn-dialog', 'forward-dialog']) $(id).classList.add('hidden');
 }
 
 function openPanel(which) {
@@ -1719,6 +1764,8 @@ function onCaptureKey(e) {
 function wireFeatures() {
   $('new-group').addEventListener('click', openGroupDialog);
   $('group-cancel').addEventListener('click', closeAllDialogs);
+  $('forward-cancel').addEventListener('click', closeAllDialogs);
+  $('forward-form').addEventListener('submit', e => { e.preventDefault(); sendForward(); });
   $('group-form').addEventListener('submit', e => { e.preventDefault(); createGroup(); });
   let groupTimer = null;
   $('group-search').addEventListener('input', () => {
