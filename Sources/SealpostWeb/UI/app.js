@@ -698,7 +698,7 @@ function messageElement(m) {
   meta.append(time);
   // The classification label (密级), as the sender sealed it: 敏感 sensitive.
   const label = document.createElement('span');
-  label.className = m.label ? 'label' : 'label-slot';
+  label.className = m.label ? 'label-slot label' : 'label-slot';
   label.dataset.slot = 'label';
   if (m.label) label.textContent = m.label;
   meta.append(label);
