@@ -119,6 +119,9 @@ func renderStatus(_ s: NodeStatus) -> String {
     let f = s.files
     out.append("files     \(f.files) (\(bytes(f.bytes))): \(f.uploading) uploading, \(f.pulling) pulling from other nodes, \(f.sending) being sent; \(bytes(f.freeBytes)) free, quota \(f.quotaMb) MiB per user")
     out.append("rates     last minute: \(rates.inLastMinute) in, \(rates.outLastMinute) out, \(rates.relayedLastMinute) relayed")
+    let c = s.cycles
+    out.append("cycles    last \(c.recent): p50 \(String(format: "%.2f", c.p50Ms)) ms, p99 \(String(format: "%.2f", c.p99Ms)) ms, slowest \(String(format: "%.1f", c.slowestMs)) ms (CPU \(String(format: "%.1f", c.slowestCPUMs)) ms, \(c.slowestBlocks) waits, \(c.slowestPreemptions) preemptions)"
+               + (c.phase.map { " (\($0) \(String(format: "%.1f", c.phaseMs)) ms of it)" } ?? ""))
     out.append("")
     if s.peers.isEmpty {
         out.append("peers     none (sealpost-node peer add …)")
