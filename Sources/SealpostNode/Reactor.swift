@@ -140,6 +140,8 @@ final class Reactor {
     let batch: CycleBatch
     var nextHousekeepingNs: UInt64 = 0
     var lastPruneNs: UInt64 = 0
+    /// How long recent cycles took, by phase (status `cycles`).
+    var cycleTimes = CycleTimes()
 
     init(dataDir: DataDir, config: NodeConfig, keys: NodeKeys, control: NodeControl, logger: Logger) throws {
         self.config = config
@@ -293,30 +295,48 @@ final class Reactor {
             }
             // The cycle's time for what it reads; timers after the cycle's work read the clock again.
             let now = Clock.monotonicNs()
+            cycleTimes.begin(now: now)
             if events[2].contains(.readable) { control.wakeup.drain() }
             if events[3].contains(.readable) { serveAdmin() }
             if control.metrics.isWanted { control.metrics.publish(status()) }
             if events[0].contains(.readable) { serveZap() }
+            cycleTimes.mark(.admin, now: Clock.monotonicNs())
             // Due notices first: a cancel read in this same cycle then finds the notice
             // already fired (its row gone) and changes nothing, never the reverse.
             fireDueReminders()
             expireBurns()
             expireJournalledBurns()
             expireReadableUntil()
+            cycleTimes.mark(.timers, now: Clock.monotonicNs())
             if events[1].contains(.readable) { readRouter(now: now) }
+            cycleTimes.mark(.router, now: Clock.monotonicNs())
             for (index, link) in linkList.enumerated() where links[link.name] === link {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link, now: now) }
                 if events[5 + 2 * index].contains(.readable) { readSubscription(link, now: now) }
             }
+            cycleTimes.mark(.peers, now: Clock.monotonicNs())
+            // Operators' requests that came during the cycle's reads are answered now, not a whole cycle later.
+            serveAdmin()
+            cycleTimes.mark(.admin, now: Clock.monotonicNs())
             collectFileWrites()
+            cycleTimes.mark(.files, now: Clock.monotonicNs())
             finishCycle()
             refreshStorageState(now: Clock.monotonicNs())
+            cycleTimes.mark(.storage, now: Clock.monotonicNs())
             pumpFiles()
             if delivery.hasStalled { retryStalled() }
             let after = Clock.monotonicNs()
-            if after >= nextFederationTickNs { federationTick(now: after) }
-            if after >= nextHousekeepingNs { housekeeping() }
+            cycleTimes.mark(.files, now: after)
+            if after >= nextFederationTickNs {
+                federationTick(now: after)
+                cycleTimes.mark(.tick, now: Clock.monotonicNs())
+            }
+            if after >= nextHousekeepingNs {
+                housekeeping()
+                cycleTimes.mark(.housekeeping, now: Clock.monotonicNs())
+            }
             auditTick(nowMs: Clock.nowMs())
+            cycleTimes.end(now: Clock.monotonicNs())
         }
         logger.info("node stopping")
         shutdown()

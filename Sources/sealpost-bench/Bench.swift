@@ -66,6 +66,11 @@ struct BenchResult {
             if let calls = extra["status_calls"] as? Int, let p50 = extra["status_p50_ms"] as? Double, let max = extra["status_max_ms"] as? Double {
                 print("  status      \(calls) calls during the run: p50 \(String(format: "%.1f", p50)) ms, max \(String(format: "%.1f", max)) ms")
             }
+            for name in ["hq", "traffic"] {
+                guard let c = extra["\(name)_cycles"] as? [String: Any], let p50 = c["p50_ms"] as? Double, let p99 = c["p99_ms"] as? Double,
+                      let slowest = c["slowest_ms"] as? Double else { continue }
+                print("  \(name) cycles  p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms, slowest \(String(format: "%.1f", slowest)) ms, CPU \(String(format: "%.1f", c["slowest_cpu_ms"] as? Double ?? 0)) ms, \(c["slowest_blocks"] ?? 0) waits, \(c["slowest_preemptions"] ?? 0) preemptions (\(c["phase"] ?? "") \(String(format: "%.1f", c["phase_ms"] as? Double ?? 0)) ms)")
+            }
             if let raw = extra["raw_chain_msgs_per_s"] as? Double, let ratio = extra["ratio_to_raw_chain"] as? Double {
                 print("  raw chain   \(Int(raw)) msgs/s in the same run (c1 → A → B → c2, CURVE): ratio \(ratio)")
             }
@@ -214,7 +219,7 @@ extension Bench {
 
         func run() throws {
             let hours = relayRetentionHours
-            let dir: DataDir
+            let dir: DataDir, otherDir: DataDir
             let alice: Profile, wu: Profile
             var close: () -> Void
             if processes {
@@ -225,6 +230,7 @@ extension Bench {
                 alice = try hq.join("alice")
                 wu = try traffic.join("wu")
                 dir = hq.dir
+                otherDir = traffic.dir
                 close = { hq.close(); traffic.close() }
             } else {
                 let hq = try benchNode("hq") { $0.relayRetentionHours = hours }
@@ -233,6 +239,7 @@ extension Bench {
                 alice = try hq.join("alice")
                 wu = try traffic.join("wu")
                 dir = hq.dir
+                otherDir = traffic.dir
                 close = { hq.close(); traffic.close() }
             }
             defer { close() }
@@ -261,6 +268,8 @@ extension Bench {
             let result = try runLoad(sender: alice, receiver: wu, to: Address("wu@traffic")!, options: options)
             stop.store(true, ordering: .releasing)
             usleep(200_000)
+            // Each node's slowest recent reactor cycle and the phase that took longest in it.
+            let cycles = [("hq", dir), ("traffic", otherDir)].compactMap { name, d in (try? AdminClient.status(dataDir: d)).map { (name, $0.cycles) } }
             let times = statusTimes.withLock { $0 }.sorted()
             var extra: [String: Any] = times.isEmpty ? [:] : [
                 "status_calls": times.count,
@@ -268,6 +277,10 @@ extension Bench {
                 "status_p99_ms": Double(percentile(times, 0.99)) / 1e6,
                 "status_max_ms": Double(times.last!) / 1e6,
             ]
+            for (name, c) in cycles {
+                extra["\(name)_cycles"] = ["p50_ms": c.p50Ms, "p99_ms": c.p99Ms, "slowest_ms": c.slowestMs, "slowest_cpu_ms": c.slowestCPUMs, "slowest_blocks": c.slowestBlocks, "slowest_preemptions": c.slowestPreemptions,
+                                           "phase": c.phase ?? "", "phase_ms": c.phaseMs, "recent": c.recent] as [String: Any]
+            }
             if withRawChain {
                 close()
                 close = {}

@@ -140,6 +140,9 @@ func renderStatus(_ s: NodeStatus) -> String {
     out.append("trace     answers \(t.answer)" + (supervisors.isEmpty ? "" : " (and supervisors \(supervisors))")
                + ", \(t.officers) officer(s), \(t.inProgress) in progress; \(t.answered) answered, \(t.refused) refused, \(t.dropped) dropped; \(t.codesIssued) viewer codes issued")
     out.append("rates     last minute: \(rates.inLastMinute) in, \(rates.outLastMinute) out, \(rates.relayedLastMinute) relayed")
+    let c = s.cycles
+    out.append("cycles    last \(c.recent): p50 \(String(format: "%.2f", c.p50Ms)) ms, p99 \(String(format: "%.2f", c.p99Ms)) ms, slowest \(String(format: "%.1f", c.slowestMs)) ms (CPU \(String(format: "%.1f", c.slowestCPUMs)) ms, \(c.slowestBlocks) waits, \(c.slowestPreemptions) preemptions)"
+               + (c.phase.map { " (\($0) \(String(format: "%.1f", c.phaseMs)) ms of it)" } ?? ""))
     out.append("")
     if s.peers.isEmpty {
         out.append("peers     none (sealpost-node peer add …)")

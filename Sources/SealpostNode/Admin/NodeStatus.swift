@@ -38,11 +38,13 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var audit: Audit
     public var trace: Trace
     public var rates: Rates
+    /// How long the reactor's recent cycles took.
+    public var cycles: Cycles
     public var counters: Counters
 
     enum CodingKeys: String, CodingKey {
         case name, version, uptimeS = "uptime_s", router, publish, peers, routes, users, waiting, journal, destinations,
-             restore, unrouted, held, reminders, burns, receipts, forwards, storage, limits, labels, files, audit, trace, rates, counters
+             restore, unrouted, held, reminders, burns, receipts, forwards, storage, limits, labels, files, audit, trace, rates, cycles, counters
     }
 
     /// Delivered receipts (SPEC 7.10) since the start: made for this node's users' senders, and ids
@@ -294,6 +296,32 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     }
 
     /// Since the node started (SPEC 15.3 `counters`).
+    /// The reactor's recent cycles (their work, not the poll's wait): what a late message waited for.
+    public struct Cycles: Codable, Sendable, Equatable {
+        /// Cycles since the start.
+        public var count: Int
+        /// How many recent cycles the figures below are over.
+        public var recent: Int
+        public var slowestMs: Double
+        /// The node thread's CPU time in the slowest cycle: much less than `slowestMs` means it waited
+        /// (for the disk, or for a CPU other programs held), not that it worked.
+        public var slowestCPUMs: Double
+        /// Times the node thread waited in the kernel (the disk, a lock) during the slowest cycle.
+        public var slowestBlocks: Int
+        /// Times another thread was given the node thread's CPU during the slowest cycle.
+        public var slowestPreemptions: Int
+        /// The phase that took longest in the slowest cycle (`router`, `commit`, …).
+        @Nullable public var phase: String?
+        public var phaseMs: Double
+        public var p50Ms: Double
+        public var p99Ms: Double
+
+        enum CodingKeys: String, CodingKey {
+            case count, recent, slowestMs = "slowest_ms", slowestCPUMs = "slowest_cpu_ms", slowestBlocks = "slowest_blocks",
+                 slowestPreemptions = "slowest_preemptions", phase, phaseMs = "phase_ms", p50Ms = "p50_ms", p99Ms = "p99_ms"
+        }
+    }
+
     public struct Counters: Codable, Sendable, Equatable {
         public var envelopesIn: Int
         public var delivered: Int

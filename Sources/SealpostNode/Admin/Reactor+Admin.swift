@@ -72,8 +72,10 @@ extension Reactor {
         }
         let online = Set(attachedByUser.compactMap { $0.value.attached ? $0.key : nil })
         let rate = rates.lastMinute()
+        // stat(2), not FileManager's attributes: those look up the owner's name (opening /etc/passwd) on the node's thread.
         func size(_ path: String) -> Int {
-            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+            var s = stat()
+            return stat(path, &s) == 0 ? Int(s.st_size) : 0
         }
         func int(_ n: UInt64) -> Int { Int(clamping: n) }
         let byUser = waiting.filter { $0.value > 0 }
@@ -116,6 +118,7 @@ extension Reactor {
                                     relayedLastMinute: rate.relayedCount,
                                     inPerS: Double(rate.inCount) / 60, outPerS: Double(rate.outCount) / 60,
                                     relayedPerS: Double(rate.relayedCount) / 60),
+            cycles: cycleTimes.summary(),
             counters: NodeStatus.Counters(
                 envelopesIn: int(counters.envelopesIn), delivered: int(counters.delivered), duplicates: int(counters.duplicates),
                 relayed: int(counters.relayed), malformed: int(counters.malformed), refusedKeys: int(counters.refusedKeys),

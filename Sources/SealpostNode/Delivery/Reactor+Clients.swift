@@ -427,6 +427,7 @@ extension Reactor {
             guard let session = delivery.caughtUpSession(of: user) else { continue }
             push(entries, to: session)
         }
+        cycleTimes.mark(.send, now: Clock.monotonicNs())
 
         var diskFull = false
         let outcome = batch.finish(beforeCommit: {
@@ -445,6 +446,7 @@ extension Reactor {
         }, refusal: {
             diskFull ? (.insufficientStorage, Self.storageFullReason(config.name)) : (.internalError, CycleBatch.retryLater)
         })
+        cycleTimes.mark(.commit, now: Clock.monotonicNs())
         if outcome.committed { quotas.commit() }
         // Every acknowledgement of a failed batch is an error now: the clients retry.
         for (routing, command) in outcome.replies { send(routing, command) }
@@ -455,6 +457,7 @@ extension Reactor {
             if let session = sessions[routing] { pump(session) }
         }
         dispatchJournal(now: Clock.monotonicNs())
+        cycleTimes.mark(.send, now: Clock.monotonicNs())
     }
 
     /// Sessions whose pipe was full get their backlog pushed again.

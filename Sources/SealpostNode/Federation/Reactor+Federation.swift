@@ -111,8 +111,9 @@ extension Reactor {
                 }
             }
             // Resend what the peer has not acknowledged in time (backoff per attempt).
-            for (jid, sentNs) in link.inFlight {
-                let attempts = journal.entries[jid]?.attempts ?? 1
+            for (jid, sentNs) in link.inFlight where now &- sentNs > config.timers.retransmitNs {
+                // The attempts are looked up only for what is past the shortest timeout (not a copy of every entry in flight).
+                let attempts = journal.attempts(jid)
                 let rto = min(UInt64(1) << UInt64(min(attempts - 1, 5)), 30) * config.timers.retransmitNs
                 if now &- sentNs > rto {
                     link.inFlight[jid] = nil
@@ -540,10 +541,13 @@ extension Reactor {
                     link.lastAckNs = now
                     // Only what was sent to this peer and not yet given to another: a
                     // peer cannot make us forget envelopes it never had.
-                    for jid in jids where link.inFlight[jid] != nil || journal.entries[jid]?.sentTo == link.name {
-                        try finishJournalEntry(jid, ackedBy: link.name)
+                    for jid in jids {
+                        // One copy of the entry per acknowledged jid (an entry is an envelope and its route).
+                        let entry = journal.entries[jid]
+                        guard link.inFlight[jid] != nil || entry?.sentTo == link.name else { continue }
+                        try finishJournalEntry(jid, entry, ackedBy: link.name)
                         // A burn message's copy here is gone with it: its sender gets a receipt.
-                        if let entry = journal.entries[jid] {
+                        if let entry {
                             try burnForwarded(entry.envelope, jid: jid, dest: entry.dest, to: link.name)
                             if entry.origin == config.name {
                                 quotas.changeSender(entry.envelope.from, count: -1, bytes: -entry.envelope.encodedSize)

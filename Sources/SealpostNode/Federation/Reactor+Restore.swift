@@ -155,8 +155,8 @@ extension Reactor {
 
     /// The next hop acknowledged `jid`: kept for `relay_retention_hours` (never a burn
     /// message's content, which must be gone from every node it passed), else deleted.
-    func finishJournalEntry(_ jid: UInt64, ackedBy peer: String) throws {
-        let keep = config.relayRetentionHours > 0 && journal.entries[jid].map { burnInside($0.envelope) == nil } == true
+    func finishJournalEntry(_ jid: UInt64, _ entry: RelayJournal.Entry?, ackedBy peer: String) throws {
+        let keep = config.relayRetentionHours > 0 && entry.map { burnInside($0.envelope) == nil } == true
         let now = Clock.nowMs()
         try write(ref: .zero) {
             if keep { try store.retainJournal(jid, ackedBy: peer, at: now) } else { try store.deleteJournal(jid) }

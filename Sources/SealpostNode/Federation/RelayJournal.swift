@@ -120,6 +120,9 @@ struct RelayJournal {
 
     func queuedCount(dest: String) -> Int { queued[dest]?.count ?? 0 }
 
+    /// Sends of `jid` so far (1 for an unknown one).
+    func attempts(_ jid: UInt64) -> Int { entries[jid]?.attempts ?? 1 }
+
     /// When the oldest queued entry for `dest` was journalled.
     func oldestQueuedMs(dest: String) -> UInt64? {
         queued[dest]?.first.flatMap { entries[$0]?.createdMs }

@@ -94,6 +94,11 @@ public enum MetricsText {
         m.counter("sealpost_restore_lost_total", "Envelopes given up for good after a restore, by origin (kept across restarts).",
                   r.lostByStream.sorted { $0.key < $1.key }.map { (["origin": $0.key], Double($0.value)) })
 
+        let cy = s.cycles
+        m.counter("sealpost_cycles_total", "Reactor cycles since the start.", cy.count)
+        m.gauge("sealpost_cycle_seconds", "Recent reactor cycles' work time: p50, p99 and the slowest.",
+                [(["quantile": "0.5"], cy.p50Ms / 1000), (["quantile": "0.99"], cy.p99Ms / 1000), (["quantile": "1"], cy.slowestMs / 1000)])
+
         let c = s.counters
         m.counter("sealpost_envelopes_in_total", "Envelopes stored by SEND and relayed envelopes added to mailboxes.", c.envelopesIn)
         m.counter("sealpost_delivered_total", "DELIVERs pushed to clients.", c.delivered)
