@@ -220,7 +220,9 @@ final class Reactor {
             if user.disabledAt == nil { usersByCurveKey[user.curveKey] = user.name }
             usersByName[user.name] = user
         }
-        delivery = DeliveryState(waiting: try store.waitingCounts())
+        // One scan of the mailbox gives both what waits per user and the quotas' usage.
+        let mailboxUsage = try store.mailboxUsage()
+        delivery = DeliveryState(waiting: mailboxUsage.mapValues(\.count))
         var senders = try store.mailboxUsageBySender()
         // DELIVERs of the last cycle before a crash may have carried seqs that were
         // never committed; skip past every seq such a cycle could have used.
@@ -263,7 +265,7 @@ final class Reactor {
                 journalledBurns[row.jid] = expiresAt
             }
         }
-        quotas = Quotas(mailbox: try store.mailboxUsage(), burns: try store.burnUsage(), senders: senders)
+        quotas = Quotas(mailbox: mailboxUsage, burns: try store.burnUsage(), senders: senders)
     }
 
     func address(_ user: String) -> String { "\(user)@\(config.name)" }

@@ -304,12 +304,31 @@ extension Bench {
         @Option(help: "Reminders to keep pending.") var count = 100_000
         @Option(help: "Reminders that fire during the measurement.") var probe = 2_000
         @Flag(help: "Print one JSON object.") var json = false
+        @Flag(help: "Run the node as its own sealpost-node process (the binary beside this one) and measure that process's memory alone, not this benchmark's clients with it.")
+        var processes = false
 
         func run() throws {
-            let hq = try benchNode("bench")
-            defer { hq.close() }
-            let alice = try hq.join("alice")
-            let bob = try hq.join("bob")
+            let alice: Profile, bob: Profile
+            let restart: () throws -> (stopMs: Double, startMs: Double)
+            let memory: () -> (total: Int, anon: Int, file: Int)
+            let closeNode: () -> Void
+            if processes {
+                let hq = try ProcessNode(name: "bench") { _ in }
+                try hq.start()
+                alice = try hq.join("alice")
+                bob = try hq.join("bob")
+                restart = { try hq.restart() }
+                memory = { hq.pid.map { memoryMB(pid: $0) } ?? (0, 0, 0) }
+                closeNode = { hq.close() }
+            } else {
+                let hq = try benchNode("bench")
+                alice = try hq.join("alice")
+                bob = try hq.join("bob")
+                restart = { try hq.restart() }
+                memory = { memoryMB(pid: nil) }
+                closeNode = { hq.close() }
+            }
+            defer { closeNode() }
             let me = Address("bob@bench")!
             let sender = try Client(profile: alice)
             _ = try sender.lookup(me)
@@ -331,12 +350,12 @@ extension Bench {
             try setMany(count) { hour + UInt64($0 % 600_000) }
             let setSeconds = Double(Clock.monotonicNs() - t0) / 1e9
             sender.close()
-            let memoryAfterSet = memoryMB(pid: nil)
+            let memoryAfterSet = memory()
             let rssAfterSet = memoryAfterSet.total
 
-            let (stopMs, startMs) = try hq.restart()
+            let (stopMs, startMs) = try restart()
             let restartMs = stopMs + startMs
-            let memoryAfterRestart = memoryMB(pid: nil)
+            let memoryAfterRestart = memory()
             let rssAfterRestart = memoryAfterRestart.total
 
             // Probe: reminders due over the next few seconds while `count` wait.
@@ -374,7 +393,7 @@ extension Bench {
                 "restart_ms": Int(restartMs), "stop_ms": Int(stopMs), "start_ms": Int(startMs), "rss_mb_after_restart": rssAfterRestart,
                 "anon_mb_after_set": memoryAfterSet.anon, "anon_mb_after_restart": memoryAfterRestart.anon,
                 "file_mb_after_set": memoryAfterSet.file, "file_mb_after_restart": memoryAfterRestart.file,
-                "probe": probe, "fired": lateness.count,
+                "probe": probe, "fired": lateness.count, "processes": processes,
                 "lateness_p50_ms": pct(0.5), "lateness_p99_ms": pct(0.99), "lateness_max_ms": lateness.last ?? 0,
             ]
             if json {
@@ -384,7 +403,7 @@ extension Bench {
                 print("""
                     reminders: \(count) pending
                       set         \(Int(Double(count) / setSeconds)) reminders/s (sealed, stored, scheduled)
-                      memory      \(rssAfterSet) MB resident after setting, \(rssAfterRestart) MB after the restart (whole bench process)
+                      memory      \(rssAfterSet) MB resident after setting, \(rssAfterRestart) MB after the restart (\(processes ? "the node process alone" : "whole bench process"))
                       of which    heap \(memoryAfterSet.anon) → \(memoryAfterRestart.anon) MB, mapped files \(memoryAfterSet.file) → \(memoryAfterRestart.file) MB
                       restart     \(Int(restartMs)) ms with all of them pending (stop \(Int(stopMs)) ms, start \(Int(startMs)) ms)
                       firing      \(lateness.count)/\(probe) due notices; lateness p50 \(pct(0.5)) ms, p99 \(pct(0.99)) ms, max \(lateness.last ?? 0) ms

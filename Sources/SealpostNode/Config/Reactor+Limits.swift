@@ -96,7 +96,7 @@ extension Reactor {
             }
         }
         let wal = walBytes
-        if wal > config.limits.walMaxBytes { checkpointer.requestTruncate() }
+        if wal > config.limits.walMaxBytes { checkpointer.reportOversizedWAL() }
     }
 
     var walBytes: Int {

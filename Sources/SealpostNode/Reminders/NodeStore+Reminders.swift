@@ -14,6 +14,11 @@ extension NodeStore {
                    .text(user), .blob(reminder.bytes), .text(sender)) == 1
     }
 
+    /// How many due notices are pending (to size the schedule before loading it).
+    func scheduledReminderCount() throws -> Int {
+        Int(try db.first("SELECT COUNT(*) FROM reminders") { $0.int(0) } ?? 0)
+    }
+
     /// Every pending due notice, row by row (loaded at start).
     func forEachScheduledReminder(_ body: (String, [UInt8], UInt64, String) throws -> Void) throws {
         let statement = try db.statement("SELECT user, reminder, due_at, sender FROM reminders")
@@ -37,14 +42,19 @@ struct ScheduledReminder: Equatable {
 /// Pending due notices: a compact min-heap on due time (32 bytes an entry, user
 /// and sender names interned), so a million pending reminders load in well under
 /// a second and take tens of MB. A cancelled entry stays in the heap and is
-/// skipped when it comes up.
+/// skipped when it comes up: a tombstone per cancelled (user, reminder) counts its
+/// dead copies and names the one live copy scheduled again after the cancel, so
+/// exactly that copy fires, at its own due time (the store holds at most one row
+/// per (user, reminder), so at most one copy is live).
 struct ReminderSchedule {
-    private struct Item {
+    private struct Item: Equatable {
         var dueAt: UInt64
         var idHigh: UInt64
         var idLow: UInt64
         var user: UInt32
         var sender: UInt32
+
+        var key: Key { Key(user: user, idHigh: idHigh, idLow: idLow) }
     }
 
     private struct Key: Hashable {
@@ -53,17 +63,26 @@ struct ReminderSchedule {
         var idLow: UInt64
     }
 
+    /// The copies of one (user, reminder) in the heap that no longer count, and the
+    /// live one if it was scheduled again after its cancel.
+    private struct Tombstone {
+        var dead: Int
+        var live: Item?
+    }
+
     private var heap: [Item] = []
-    private var cancelled: Set<Key> = []
+    private var tombstones: [Key: Tombstone] = [:]
+    private var deadCount = 0
     private var names: [String] = []
     private var nameIndex: [String: UInt32] = [:]
 
-    var count: Int { heap.count - cancelled.count }
+    var count: Int { heap.count - deadCount }
 
     init() {}
 
-    /// Loads every pending row straight from the store.
+    /// Loads every pending row straight from the store (its index only: no table pages).
     init(store: NodeStore) throws {
+        heap.reserveCapacity(try store.scheduledReminderCount())
         try store.forEachScheduledReminder { user, id, due, sender in
             let (high, low) = Self.split(id)
             heap.append(Item(dueAt: due, idHigh: high, idLow: low, user: intern(user), sender: intern(sender)))
@@ -94,31 +113,40 @@ struct ReminderSchedule {
         return MessageID(bytes: bytes)!
     }
 
-    /// Adds a newly scheduled notice (the store refused duplicates already).
+    /// Adds a newly scheduled notice (the store refused duplicates already), or puts
+    /// back one taken by `takeDue` whose batch rolled back.
     mutating func add(_ item: ScheduledReminder) {
         let (high, low) = Self.split(item.reminder.bytes)
         let entry = Item(dueAt: item.dueAt, idHigh: high, idLow: low, user: intern(item.user), sender: intern(item.sender))
-        cancelled.remove(Key(user: entry.user, idHigh: high, idLow: low))
+        if tombstones[entry.key] != nil {
+            precondition(tombstones[entry.key]?.live == nil, "one live copy per (user, reminder)")
+            tombstones[entry.key]?.live = entry
+        }
         heap.append(entry)
         siftUp(heap.count - 1)
     }
 
+    /// Withdraws the live copy of a notice (the store just deleted its row, so it is in the heap).
     mutating func remove(user: String, reminder: MessageID) {
         guard let u = nameIndex[user] else { return }
         let (high, low) = Self.split(reminder.bytes)
-        cancelled.insert(Key(user: u, idHigh: high, idLow: low))
+        tombstones[Key(user: u, idHigh: high, idLow: low), default: Tombstone(dead: 0, live: nil)].dead += 1
+        tombstones[Key(user: u, idHigh: high, idLow: low)]?.live = nil
+        deadCount += 1
     }
 
-    private func isCancelled(_ item: Item) -> Bool {
-        !cancelled.isEmpty && cancelled.contains(Key(user: item.user, idHigh: item.idHigh, idLow: item.idLow))
+    /// Drops dead copies off the top until the top is live.
+    private mutating func dropDeadTop() {
+        while let top = heap.first, let tomb = tombstones[top.key], tomb.dead > 0, tomb.live != top {
+            popTop()
+            deadCount -= 1
+            if tomb.dead == 1 && tomb.live == nil { tombstones[top.key] = nil } else { tombstones[top.key]?.dead -= 1 }
+        }
     }
 
     /// The earliest live due time.
     mutating func nextDue() -> UInt64? {
-        while let top = heap.first, isCancelled(top) {
-            cancelled.remove(Key(user: top.user, idHigh: top.idHigh, idLow: top.idLow))
-            popTop()
-        }
+        dropDeadTop()
         return heap.first?.dueAt
     }
 
@@ -128,6 +156,10 @@ struct ReminderSchedule {
         while out.count < limit, let due = nextDue(), due <= now {
             let top = heap[0]
             popTop()
+            if let tomb = tombstones[top.key] {
+                // The live copy fired: the copies left are all dead.
+                if tomb.dead == 0 { tombstones[top.key] = nil } else { tombstones[top.key]?.live = nil }
+            }
             out.append(ScheduledReminder(user: names[Int(top.user)], reminder: Self.join(top.idHigh, top.idLow),
                                          dueAt: top.dueAt, sender: names[Int(top.sender)]))
         }

@@ -68,6 +68,54 @@ final class ReminderScheduleTests: XCTestCase {
         XCTAssertEqual(schedule.takeDue(now: 1000, limit: 10), [item(1, due: 300)])
     }
 
+    func testANoticeScheduledAgainEarlierThanItsCancelledCopyFiresOnceAtItsOwnTime() {
+        // The cancelled copy (due 300) is still in the heap when the same id is set again for 100.
+        var schedule = ReminderSchedule()
+        schedule.add(item(1, due: 300))
+        schedule.add(item(2, due: 200))
+        schedule.remove(user: "zhao", reminder: id(1))
+        schedule.add(item(1, due: 100))
+        XCTAssertEqual(schedule.count, 2)
+        XCTAssertEqual(schedule.takeDue(now: 150, limit: 10), [item(1, due: 100)])
+        XCTAssertEqual(schedule.count, 1)
+        XCTAssertEqual(schedule.takeDue(now: 1000, limit: 10), [item(2, due: 200)], "the cancelled copy at 300 stays dead")
+        XCTAssertEqual(schedule.count, 0)
+        XCTAssertNil(schedule.nextDue())
+    }
+
+    func testCancelledAndScheduledAgainTwiceLeavesOnlyTheLastCopy() {
+        var schedule = ReminderSchedule()
+        schedule.add(item(1, due: 500))
+        schedule.remove(user: "zhao", reminder: id(1))
+        schedule.add(item(1, due: 100))
+        schedule.remove(user: "zhao", reminder: id(1))
+        schedule.add(item(1, due: 500)) // the same due time as the first, dead copy
+        XCTAssertEqual(schedule.count, 1)
+        XCTAssertEqual(schedule.nextDue(), 500)
+        XCTAssertEqual(schedule.takeDue(now: 1000, limit: 10), [item(1, due: 500)])
+        XCTAssertEqual(schedule.count, 0)
+        XCTAssertEqual(schedule.takeDue(now: 1000, limit: 10), [])
+        // Nothing of the key is left behind: set once more, it fires once.
+        schedule.add(item(1, due: 700))
+        XCTAssertEqual(schedule.count, 1)
+        XCTAssertEqual(schedule.takeDue(now: 1000, limit: 10), [item(1, due: 700)])
+    }
+
+    func testARolledBackFireOfANoticeScheduledAgainAfterItsCancelFiresAgain() {
+        var schedule = ReminderSchedule()
+        schedule.add(item(1, due: 400))
+        schedule.remove(user: "zhao", reminder: id(1))
+        schedule.add(item(1, due: 100))
+        let fired = schedule.takeDue(now: 200, limit: 10)
+        XCTAssertEqual(fired, [item(1, due: 100)])
+        XCTAssertEqual(schedule.count, 0)
+        for f in fired { schedule.add(f) } // the batch's undo
+        XCTAssertEqual(schedule.count, 1)
+        XCTAssertEqual(schedule.takeDue(now: 1000, limit: 10), [item(1, due: 100)])
+        XCTAssertEqual(schedule.count, 0)
+        XCTAssertNil(schedule.nextDue())
+    }
+
     func testManyNoticesInAnyOrderComeOutSorted() {
         var schedule = ReminderSchedule()
         var state: UInt64 = 42
