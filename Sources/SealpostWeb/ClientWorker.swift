@@ -24,6 +24,8 @@ enum WorkerRequest: Sendable {
     case sendBurn(to: String, text: String, images: [Burn.Image])
     case viewBurn(id: String)
     case reportCapture(id: String, how: String)
+    /// A viewer code from this person's node for a view of received message `id` (SPEC 11.7).
+    case viewerMark(id: String)
     /// Who a file goes to: the group's members, or nil for a person (checked to be known).
     case fileTarget(to: String)
     /// A received file's manifest, for a download.
@@ -436,6 +438,10 @@ extension ClientWorker {
                     return try viewBurn(id)
                 case .reportCapture(let id, let how):
                     return try reportCapture(id, how: how)
+                case .viewerMark(let id):
+                    guard let message = MessageID(hex: id) else { return .error("not a message id", status: 400) }
+                    let mark = try client.viewerMark(for: message, burn: false)
+                    return .json(["id": id, "viewer_code": mark.code, "watermark": mark.line])
                 case .fileTarget(let to):
                     return try fileTarget(to)
                 case .fileManifest(let fileId):

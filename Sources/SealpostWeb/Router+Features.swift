@@ -104,6 +104,11 @@ extension Router {
             if let r = write() { return r }
             guard let body: IdBody = try await decode(request, g), isID(body.id) else { return error(400, "the body must be JSON {\"id\": message id}", g) }
             return respond(await ask(.viewBurn(id: body.id)), g)
+        case ("POST", "/api/mark"):
+            // A viewer code for showing a received picture or file (its node issues and logs it).
+            if let r = write() { return r }
+            guard let body: IdBody = try await decode(request, g), isID(body.id) else { return error(400, "the body must be JSON {\"id\": message id}", g) }
+            return respond(await ask(.viewerMark(id: body.id)), g)
         case ("POST", "/api/burn/capture"):
             if let r = write() { return r }
             guard let body: CaptureBody = try await decode(request, g), isID(body.id), (1...64).contains(body.how.utf8.count) else {

@@ -506,6 +506,10 @@ def main():
                                                    if w.execute_script("return arguments[0].naturalWidth", e) == 320])
         marks = css(w, "li.msg.in.kind-file .inline-image .watermark .wm-line")
         assert marks and "wu@traffic" in marks[0].get_attribute("textContent"), [m.get_attribute("textContent") for m in marks[:1]]
+        # With the viewer code wu's node issued for this view (sealpost trace --code resolves it).
+        until("the viewer code in the picture's watermark", lambda: any(
+            re.search(r"traffic-[0-9A-Z]{4}-[0-9A-Z]{4}", e.get_attribute("textContent") or "")
+            for e in css(w, "li.msg.in.kind-file .inline-image .watermark .wm-line")))
         item = [e for e in css(w, "li.msg.in.kind-file") if "incident-report.bin" in e.text][0]
         item.find_element(By.CSS_SELECTOR, ".download").click()
         target = f"{ROOT}/downloads-wu/incident-report.bin"

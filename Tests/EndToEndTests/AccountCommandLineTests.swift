@@ -49,7 +49,7 @@ final class AccountCommandLineTests: TempRootTestCase {
     func testOperatorDisablesRevokesAndReKeysAcrossTwoUnits() throws {
         let hq = try makeUnit("hq"), traffic = try makeUnit("traffic")
         for (x, y) in [(hq, traffic), (traffic, hq)] {
-            let r = try node(["peer", "add", "--data", x.data, y.name, y.router, y.publish, y.key])
+            let r = try node(["peer", "add", "--data", x.data, "--", y.name, y.router, y.publish, y.key])
             XCTAssertEqual(r.status, 0, r.stderr)
         }
         let nodes = [try NodeProcess(data: hq.data), try NodeProcess(data: traffic.data)]

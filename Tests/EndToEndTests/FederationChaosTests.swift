@@ -50,7 +50,7 @@ final class FederationChaosTests: XCTestCase {
 
     func link(_ a: NodeSpec, _ b: NodeSpec) throws {
         for (x, y) in [(a, b), (b, a)] {
-            let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, y.name, y.router, y.publish, y.key])
+            let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, "--", y.name, y.router, y.publish, y.key])
             XCTAssertEqual(r.status, 0, r.stderr)
         }
     }

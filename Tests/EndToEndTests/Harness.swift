@@ -137,7 +137,7 @@ extension TempRootTestCase {
         }
         for x in nodes {
             for y in nodes where y.data != x.data {
-                let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, y.info["name"] as! String, y.info["router"] as! String,
+                let r = try Harness.run("sealpost-node", ["peer", "add", "--data", x.data, "--", y.info["name"] as! String, y.info["router"] as! String,
                                                           y.info["publish"] as! String, y.info["public_key"] as! String])
                 XCTAssertEqual(r.status, 0, r.stderr)
             }

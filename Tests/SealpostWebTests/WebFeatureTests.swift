@@ -187,6 +187,15 @@ extension WebDaemonTests {
         XCTAssertTrue(got?.header("Content-Disposition")?.hasPrefix("attachment") == true)
         let inline = try browser.get("/api/files/\(fileId)?inline=1")
         XCTAssertEqual(inline.header("Content-Type"), "image/png")
+        // Shown inline, the picture's watermark gets a viewer code alice's node issued for this view.
+        let pictureMessage = try XCTUnwrap(try messages(browser, "wu@traffic").first {
+            $0["kind"] as? String == "file" && $0["outgoing"] as? Bool == false }?["id"] as? String)
+        let mark = try browser.post("/api/mark", ["id": pictureMessage])
+        XCTAssertEqual(mark.status, 200, String(decoding: mark.body, as: UTF8.self))
+        let viewerCode = try XCTUnwrap(mark.json["viewer_code"] as? String)
+        XCTAssertTrue(viewerCode.hasPrefix("hq-") && ViewerCode(viewerCode) != nil, viewerCode)
+        XCTAssertTrue((mark.json["watermark"] as? String ?? "").contains(viewerCode))
+        XCTAssertEqual(try browser.post("/api/mark", ["id": "nothex"]).status, 400)
         XCTAssertEqual(try browser.post("/api/fetch", ["file_id": fileId]).json["ready"] as? Bool, true)
         XCTAssertEqual(try browser.post("/api/uploads", ["name": "../x", "size": 10]).status, 400)
         XCTAssertEqual(try browser.post("/api/uploads", ["name": "x", "size": 3_000_000_000]).status, 400)

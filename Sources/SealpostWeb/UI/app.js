@@ -1599,6 +1599,17 @@ async function showInline(fileId, bubble, ready) {
   img.draggable = false;
   frame.append(img, watermarkLayer());
   bubble.insertBefore(frame, bubble.querySelector('.file-row'));
+  // The viewer code this person's node issues for this view goes into the watermark, so a photo
+  // of the screen leads back here (sealpost trace --code). Without one, address and time remain.
+  const li = bubble.closest('li');
+  const m = li && li._m;
+  if (m && !m.outgoing) {
+    api('POST', '/api/mark', { id: m.id }).then(r => {
+      if (!r.viewer_code) return;
+      for (const c of frame.querySelectorAll('.wm-code')) c.textContent = ` · ${r.viewer_code}`;
+      frame.querySelector('.watermark').dataset.code = r.viewer_code;
+    }).catch(() => {});
+  }
 }
 
 function watermarkLayer() {
