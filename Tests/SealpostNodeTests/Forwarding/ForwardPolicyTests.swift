@@ -141,4 +141,24 @@ final class ForwardPolicyTests: XCTestCase {
         let shown = try f.client("wu@school").open(delivered, seq: 1)
         XCTAssertEqual(shown.forward?.check.status, .forged)
     }
+
+    /// The same through a group: a hop "received through" a group whose home is the
+    /// forwarder's node, by someone who is not a member of it, is refused there.
+    func testAHopReceivedThroughAGroupByANonMemberIsRefusedAtTheGroupsHome() throws {
+        let f = try ForwardFederation()
+        defer { f.close() }
+        let team = Address(ForwardFederation.team)!
+        let chen = f.client("chen@hq")
+        chen.forwardPolicy = ForwardPolicy(maxHops: 1)
+        let id = try chen.sendGroupText(group: team, members: f.teamMembers, text: "to the team")
+        let got = try XCTUnwrap(try f.next("sun@district") { $0.id == id }.forwardable)
+        XCTAssertEqual(got.via, ForwardFederation.team)
+        let h1 = try f.client("sun@district").forward(got, to: [Address("bob@traffic")!], groups: [:])
+        let s1 = try XCTUnwrap(try f.next("bob@traffic") { $0.id == h1[0].id }.forwardable)
+        // bob (not a member) drops sun's hop and signs a first hop "received through team@traffic".
+        let reset = ForwardSource(id: s1.id, from: s1.from, via: ForwardFederation.team, origin: s1.origin, hops: [], offer: s1.offer,
+                                  content: s1.content, hashKey: s1.hashKey, problem: nil, label: s1.label)
+        assertNodeRefuses(f, "bob@traffic", try unchecked(f, "bob@traffic", reset, to: ["gao@hq"]),
+                          expect: "bob@traffic says it received it through team@traffic, but is not a member of it")
+    }
 }
