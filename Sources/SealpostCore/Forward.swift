@@ -508,6 +508,9 @@ extension ForwardHeader {
             }
             if i == 0 && hop.via != previousTo {
                 problems.append("\(name): \(hop.forwarder) says it received it at \(hop.via), but the origin was sent to \(previousTo)")
+            } else if hop.via != hop.forwarder, signKey(hop.via) != nil {
+                // A person's address other than the forwarder's own: it did not receive it there (it is not a group).
+                problems.append("\(name): \(hop.forwarder) says it received it at \(hop.via), another person's address")
             }
             parent = hop.link
             previousTo = hop.via

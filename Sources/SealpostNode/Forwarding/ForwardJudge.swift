@@ -34,6 +34,9 @@ struct ForwardJudge {
         case .forged: return .refuse(ForwardRefusal("chain", "the forward's chain does not verify: \(check.problems.joined(separator: "; "))"))
         case .unverifiable: return .refuse(ForwardRefusal("chain", "the forward's chain cannot be checked here: \(check.problems.joined(separator: "; "))"))
         }
+        if let members = facts.groupMembers(last.via), !members.contains(from) {
+            return .refuse(ForwardRefusal("chain", "\(from) says it received it through \(last.via), but is not a member of it"))
+        }
         if let refusal = header.policyRefusal(to: to, limits: limits, groupMembers: facts.groupMembers(to), knowsUnit: facts.knowsUnit) {
             return .refuse(refusal)
         }

@@ -111,6 +111,12 @@ extension Reactor {
     // MARK: peers
 
     func receiveTraceQuery(from link: PeerLink, query: Trace.Query, hops: UInt8) {
+        // A query for this node is verified before it counts against its origin's answers per minute.
+        if query.dest == config.name, query.origin != config.name {
+            guard let key = nodeKeys[query.origin], query.verify(nodeKey: key) else {
+                return dropTrace(.unknownTrace, from: link, "query from \(query.origin) (its signature does not verify)")
+            }
+        }
         switch tracing.tracer.queryArrived(query, hops: hops, now: Clock.monotonicNs()) {
         case .success(let action): perform([action])
         case .failure(let drop): dropTrace(drop, from: link, "query")

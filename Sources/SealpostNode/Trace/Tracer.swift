@@ -126,7 +126,7 @@ struct Tracer {
         let key = SeenKey(queryId: query.queryId, dest: query.dest, answer: false)
         guard query.origin != me, seen[key] == nil else { return .failure(.repeated) }
         if query.dest != me {
-            guard hops + 1 < Trace.maxHops else { return .failure(.tooManyHops) }
+            guard Int(hops) + 1 < Int(Trace.maxHops) else { return .failure(.tooManyHops) }
             guard remember(key, now: now) else { return .failure(.rateLimited) }
             return .success(.sendQuery(query, hops: hops + 1))
         }
@@ -146,7 +146,7 @@ struct Tracer {
         let key = SeenKey(queryId: queryId, dest: origin, answer: true)
         guard seen[key] == nil else { return .failure(.repeated) }
         if dest != me {
-            guard hops + 1 < Trace.maxHops else { return .failure(.tooManyHops) }
+            guard Int(hops) + 1 < Int(Trace.maxHops) else { return .failure(.tooManyHops) }
             guard remember(key, now: now) else { return .failure(.rateLimited) }
             return .success([.sendAnswer(queryId: queryId, origin: origin, dest: dest, hops: hops + 1, answer: answer)])
         }

@@ -120,4 +120,45 @@ final class ForwardPolicyTests: XCTestCase {
         XCTAssertEqual(refusedAfter["district"]! - refusedBefore["district"]!, 0)
         XCTAssertEqual(try f.nodes["traffic"]!.status().forwards.refused, 5)
     }
+
+    /// A forward's first hop claims it was received at the origin's recipient: a person other
+    /// than its forwarder cannot have received it there. Without that check a later forwarder
+    /// drops the hops before its own (hiding them) and starts the hop count again.
+    func testAHopReceivedAtSomeoneElsesAddressIsRefusedAndShownAsForged() throws {
+        let f = try ForwardFederation()
+        defer { f.close() }
+        let once = try send(f, from: "li@hq", to: "bob@traffic", policy: ForwardPolicy(maxHops: 1))
+        let h1 = try f.client("bob@traffic").forward(once, to: [Address("zhao@district")!], groups: [:])
+        let s1 = try XCTUnwrap(try f.next("zhao@district") { $0.id == h1[0].id }.forwardable)
+        // zhao drops bob's hop and signs a first hop "received at bob@traffic".
+        let reset = ForwardSource(id: s1.id, from: s1.from, via: once.via, origin: s1.origin, hops: [], offer: s1.offer,
+                                  content: s1.content, hashKey: s1.hashKey, problem: nil, label: s1.label)
+        let forged = try unchecked(f, "zhao@district", reset, to: ["wu@school"])
+        assertNodeRefuses(f, "zhao@district", forged, expect: "hop 1: zhao@district says it received it at bob@traffic")
+        // A node on the way that passes it anyway: the recipient shows it as forged.
+        var delivered = forged[0]
+        delivered.from = "zhao@district"
+        let shown = try f.client("wu@school").open(delivered, seq: 1)
+        XCTAssertEqual(shown.forward?.check.status, .forged)
+    }
+
+    /// The same through a group: a hop "received through" a group whose home is the
+    /// forwarder's node, by someone who is not a member of it, is refused there.
+    func testAHopReceivedThroughAGroupByANonMemberIsRefusedAtTheGroupsHome() throws {
+        let f = try ForwardFederation()
+        defer { f.close() }
+        let team = Address(ForwardFederation.team)!
+        let chen = f.client("chen@hq")
+        chen.forwardPolicy = ForwardPolicy(maxHops: 1)
+        let id = try chen.sendGroupText(group: team, members: f.teamMembers, text: "to the team")
+        let got = try XCTUnwrap(try f.next("sun@district") { $0.id == id }.forwardable)
+        XCTAssertEqual(got.via, ForwardFederation.team)
+        let h1 = try f.client("sun@district").forward(got, to: [Address("bob@traffic")!], groups: [:])
+        let s1 = try XCTUnwrap(try f.next("bob@traffic") { $0.id == h1[0].id }.forwardable)
+        // bob (not a member) drops sun's hop and signs a first hop "received through team@traffic".
+        let reset = ForwardSource(id: s1.id, from: s1.from, via: ForwardFederation.team, origin: s1.origin, hops: [], offer: s1.offer,
+                                  content: s1.content, hashKey: s1.hashKey, problem: nil, label: s1.label)
+        assertNodeRefuses(f, "bob@traffic", try unchecked(f, "bob@traffic", reset, to: ["gao@hq"]),
+                          expect: "bob@traffic says it received it through team@traffic, but is not a member of it")
+    }
 }
