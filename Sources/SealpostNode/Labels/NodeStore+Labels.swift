@@ -63,6 +63,12 @@ extension NodeStore {
         try db.first("SELECT envelope FROM mailbox WHERE recipient = ? AND seq = ?", .text(recipient), .int(Int64(seq))) { $0.blob(0) }
     }
 
+    /// Deletes one mailbox entry (and its readable-until time); secure_delete zeroes its pages.
+    func deleteMailboxEntry(recipient: String, seq: UInt64) throws {
+        try db.run("DELETE FROM mailbox WHERE recipient = ? AND seq = ?", .text(recipient), .int(Int64(seq)))
+        try forgetLabelExpiry(recipient: recipient, seq: seq)
+    }
+
     func replaceMailboxEntry(recipient: String, seq: UInt64, envelope: [UInt8]) throws {
         try db.run("UPDATE mailbox SET envelope = ? WHERE recipient = ? AND seq = ?", .blob(envelope), .text(recipient), .int(Int64(seq)))
     }

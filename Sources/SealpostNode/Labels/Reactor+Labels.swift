@@ -191,6 +191,23 @@ extension Reactor {
         }
     }
 
+    /// A clearance set lower than what waits in the person's mailbox: each entry above it is
+    /// refused as at delivery (SPEC 7.11.6) — deleted, never handed out, its sender told.
+    func withholdWaiting(for user: String, above clearance: UInt8) throws {
+        let to = address(user)
+        var rows: [(seq: UInt64, envelope: [UInt8])] = []
+        try write(ref: .zero) { rows = try store.mailbox(recipient: user, after: 0, limit: Int(Int32.max)) }
+        for row in rows {
+            var r = WireReader(row.envelope)
+            guard let envelope = try? Envelope.decode(from: &r), let rank = labels.rank(of: envelope),
+                  let refusal = labels.policy.deliver(rank, to: [(to, clearance)]) else { continue }
+            try write(ref: envelope.id) { try store.deleteMailboxEntry(recipient: user, seq: row.seq) }
+            quotas.changeMailbox(user, count: -1, bytes: -row.envelope.count)
+            quotas.changeSender(envelope.from, count: -1, bytes: -row.envelope.count)
+            try refuseForLabel(envelope, recipient: to, refusal)
+        }
+    }
+
     // MARK: admin
 
     /// `status.labels`: the rules in force and the refusals since start, by reason.
@@ -220,6 +237,7 @@ extension Reactor {
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
         try audit(.clearanceSet(user: address(user.name), label: rank, by: AuditActor.operator))
+        try withholdWaiting(for: user.name, above: rank)
         var updated = user
         updated.entry = entry
         batch.afterCommit { [weak self] in

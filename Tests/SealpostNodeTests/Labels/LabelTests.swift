@@ -295,4 +295,28 @@ final class LabelTests: XCTestCase {
         XCTAssertEqual(receipts.first?.receipt?.receipt.burn, short)
         XCTAssertEqual(receipts.first?.receipt?.verified, true)
     }
+    /// A clearance lowered while a message waits in the person's mailbox: the waiting content above
+    /// the new clearance is not handed out (not even to a client that skips its checks), its
+    /// content is deleted, and its sender gets the signed refusal notice.
+    func testClearanceLoweredWithholdsWaitingContentAboveIt() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        let to = Address("bob@hq")!
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("bob", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        alice.sendLabel = "工作秘密"
+        let secret = try alice.sendText(to: to, text: "work secret waiting")
+        alice.sendLabel = nil
+        _ = try alice.sendText(to: to, text: "internal waiting")
+        try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        bob.checksLabels = false
+        let got = try bob.drain(ms: 1_500)
+        XCTAssertFalse(got.contains { $0.text == "work secret waiting" }, "nothing above bob's clearance now: \(got.map(\.text))")
+        XCTAssertFalse(got.contains { $0.text == "internal waiting" }, "bob is cleared to 公开 only now")
+        let notices = try alice.receive(2, timeoutMs: 10_000).compactMap(\.refusal)
+        XCTAssertEqual(Set(notices.map(\.notice.ref)).contains(secret), true)
+        XCTAssertTrue(notices.allSatisfy { $0.verified && $0.notice.reason == .notCleared })
+    }
 }
