@@ -77,9 +77,12 @@ extension Reactor {
         logger.notice("envelope refused for its label", metadata: [
             "from": "\(envelope.from)", "to": "\(recipient)", "reason": "\(refusal.reason.name)", "detail": "\(refusal.text)",
         ])
+        // A group's fan-out is one member's post: the notice goes to its poster, about the post.
+        var subject = envelope
+        if envelope.knownKind == .groupFanout, let (_, inner) = try? Group.parseFanout(envelope.body) { subject = inner }
         // Never a notice about a notice, and none to an address that is no person.
-        guard envelope.knownKind != .refusal, let sender = Address(envelope.from) else { return nil }
-        var notice = LabelNotice(ref: envelope.id, sender: envelope.from, recipient: recipient, node: config.name,
+        guard subject.knownKind != .refusal, let sender = Address(subject.from) else { return nil }
+        var notice = LabelNotice(ref: subject.id, sender: subject.from, recipient: recipient, node: config.name,
                                  reason: refusal.reason, label: labels.rank(of: envelope) ?? labels.policy.defaultRank,
                                  text: refusal.text, refusedAt: Clock.nowMs())
         notice.sign(with: keys.sign)

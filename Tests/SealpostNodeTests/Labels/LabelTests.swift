@@ -319,4 +319,33 @@ final class LabelTests: XCTestCase {
         XCTAssertEqual(Set(notices.map(\.notice.ref)).contains(secret), true)
         XCTAssertTrue(notices.allSatisfy { $0.verified && $0.notice.reason == .notCleared })
     }
+    /// A group post fanned out to a member on another node, refused by a relay for its link's
+    /// ceiling: the poster (not the group) gets the signed refusal notice for their post.
+    func testFanoutRefusedByARelayReachesThePoster() throws {
+        let (nodes, alice, bob, wu, zhao) = try threeUnits()
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
+        defer { for c in [alice, bob, wu, zhao] { c.close() }; _ = district }
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("zhao", on: district, to: "工作秘密", rank: 3, seenBy: [alice])
+        try setLinkCeiling(traffic, peer: "district", "sensitive", display: "敏感 sensitive")
+        let group = Address("board@hq")!, members = ["alice@hq", "zhao@district"]
+        try alice.groupOp(.create, group: group, members: ["zhao@district"], label: 3)
+        let answer = try XCTUnwrap(try alice.awaitGroupEvent(group: group, timeoutMs: 10_000))
+        XCTAssertEqual(answer.groupEvent?.opName, "create", answer.groupEvent?.reason ?? "")
+        try alice.ack(answer.seq)
+        try alice.flush()
+        alice.sendLabel = "工作秘密"
+        let post = try alice.sendGroupText(group: group, members: members, text: "work secret post")
+        var notice: ReceivedRefusal?
+        let deadline = Clock.monotonicNs() + 15_000_000_000
+        while notice == nil, Clock.monotonicNs() < deadline {
+            for m in try alice.drain(ms: 300) where m.refusal != nil { notice = m.refusal }
+        }
+        let got = try XCTUnwrap(notice, "alice got the refusal notice for her post")
+        XCTAssertEqual(got.notice.ref, post)
+        XCTAssertEqual(got.notice.node, "traffic")
+        XCTAssertEqual(got.notice.reason, .linkCeiling)
+        XCTAssertTrue(got.verified, got.reason ?? "")
+        XCTAssertFalse(try zhao.drain(ms: 300).contains { $0.text == "work secret post" })
+    }
 }
