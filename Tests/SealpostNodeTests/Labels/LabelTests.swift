@@ -348,4 +348,20 @@ final class LabelTests: XCTestCase {
         XCTAssertTrue(got.verified, got.reason ?? "")
         XCTAssertFalse(try zhao.drain(ms: 300).contains { $0.text == "work secret post" })
     }
+    /// A burn message kept for a person whose clearance is then lowered below its label: VIEW does
+    /// not hand its content over (not even to a client that skips its checks).
+    func testBurnAboveALoweredClearanceIsNotHandedOverAtView() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("bob", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        alice.sendLabel = "工作秘密"
+        let id = try alice.sendBurn(to: Address("bob@hq")!, text: "work secret burn")
+        XCTAssertTrue(try bob.receive(1).contains { $0.id == id && $0.kind == .burn })
+        try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        bob.checksLabels = false
+        assertRefused(451, naming: "bob@hq (cleared to 公开 public)") { _ = try bob.view(id) }
+    }
 }
