@@ -18,6 +18,25 @@ extension NodeStore {
         }
     }
 
+    /// The highest label a file was offered under here, checked again when a person downloads it.
+    func migrateTo19() throws {
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS file_labels(id BLOB PRIMARY KEY, label INTEGER NOT NULL) WITHOUT ROWID;
+                PRAGMA user_version = 19;
+                """)
+        }
+    }
+
+    func noteFileLabel(_ id: FileID, label: UInt8) throws {
+        try db.run("INSERT INTO file_labels(id, label) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET label = max(label, excluded.label)",
+                   .blob(id.bytes), .int(Int64(label)))
+    }
+
+    func fileLabel(_ id: FileID) throws -> UInt8? {
+        try db.first("SELECT label FROM file_labels WHERE id = ?", .blob(id.bytes)) { UInt8(clamping: $0.int(0)) }
+    }
+
     func groupLabels() throws -> [String: UInt8] {
         var out: [String: UInt8] = [:]
         for (name, label) in try db.query("SELECT name, label FROM groups WHERE label IS NOT NULL", map: { ($0.text(0), $0.int(1)) }) {

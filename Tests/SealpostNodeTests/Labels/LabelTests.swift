@@ -364,4 +364,22 @@ final class LabelTests: XCTestCase {
         bob.checksLabels = false
         assertRefused(451, naming: "bob@hq (cleared to 公开 public)") { _ = try bob.view(id) }
     }
+    /// A file offered to a person whose clearance is then lowered below its label: its content is
+    /// not handed over at download (not even to a client that skips its checks).
+    func testFileAboveALoweredClearanceIsNotHandedOverAtDownload() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("bob", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        let source = hq.root + "/secret.txt"
+        try Data("work secret file".utf8).write(to: URL(fileURLWithPath: source))
+        alice.sendLabel = "工作秘密"
+        _ = try alice.sendFile(to: Address("bob@hq")!, path: source, uploads: UploadBook(profilePath: hq.profilePath("alice")))
+        let offer = try XCTUnwrap(try bob.receive(1).first?.file)
+        try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        bob.checksLabels = false
+        XCTAssertThrowsError(try bob.fetchFile(offer, to: hq.root + "/got.txt"), "the file's content reached bob above his clearance")
+    }
 }
