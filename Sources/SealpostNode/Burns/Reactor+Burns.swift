@@ -143,11 +143,15 @@ extension Reactor {
     func view(_ session: Session, user: String, id: MessageID) throws {
         var taken: (sender: String, envelope: [UInt8])?
         var record: (event: Burn.Receipt.Event, at: UInt64)?
+        var refusal: LabelRefusal?
         let now = Clock.nowMs()
         try write(ref: id) {
             taken = try store.takeBurn(recipient: user, id: id)
-            if taken != nil {
-                try store.logBurn(id: id, recipient: user, event: .viewed, at: now)
+            if let taken {
+                // A clearance lowered since it was kept: deleted, not handed over (SPEC 7.11.5).
+                var r = WireReader(taken.envelope)
+                refusal = (try? Envelope.decode(from: &r)).flatMap { deliveryRefusal($0, to: user) }
+                try store.logBurn(id: id, recipient: user, event: refusal == nil ? .viewed : .expired, at: now)
             } else {
                 record = try store.burnRecord(recipient: user, id: id)
             }
@@ -165,13 +169,20 @@ extension Reactor {
             return reply(session, .error(code: ErrorCode.internalError.rawValue, ref: id, reason: "the stored burn message is damaged"))
         }
         quotas.changeBurns(user, count: -1, bytes: -taken.envelope.count)
-        try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
-        try audit(.burnViewed(id: envelope.id, viewer: address(user), sender: envelope.from), ref: id)
+        if let refusal {
+            try refuseForLabel(envelope, recipient: address(user), refusal)
+        } else {
+            try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
+            try audit(.burnViewed(id: envelope.id, viewer: address(user), sender: envelope.from), ref: id)
+        }
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.pendingBurns -= 1
-            self.counters.burnsViewed += 1
+            if refusal == nil { self.counters.burnsViewed += 1 }
             if self.pendingBurns == 0 { self.nextBurnExpiryMs = nil }
+        }
+        if let refusal {
+            return reply(session, .error(code: refusal.reason.errorCode, ref: id, reason: refusal.text))
         }
         reply(session, .viewing(envelope))
     }

@@ -83,6 +83,7 @@ extension NodeStore {
     func deleteFile(_ id: FileID) throws {
         try db.run("DELETE FROM file_chunks WHERE id = ?", .blob(id.bytes))
         try db.run("DELETE FROM file_readers WHERE id = ?", .blob(id.bytes))
+        try db.run("DELETE FROM file_labels WHERE id = ?", .blob(id.bytes))
         try db.run("DELETE FROM files WHERE id = ?", .blob(id.bytes))
     }
 }

@@ -135,6 +135,11 @@ extension Reactor {
             return refuseFile(session, id, .gone, "burned: this view-once file was fetched once already; it no longer exists here")
         }
         if let failure = file.failure { return refuseFile(session, id, failure.code, failure.reason) }
+        // A clearance lowered since the offer: the content is not handed over (SPEC 7.11.5).
+        if let rank = try store.fileLabel(id), let refusal = labels.policy.deliver(rank, to: [(address(user), clearance(of: address(user)))]) {
+            labels.count(refusal.reason)
+            return refuseFile(session, id, ErrorCode(rawValue: refusal.reason.errorCode) ?? .notCleared, refusal.text)
+        }
         let end = min(file.record.chunks, from &+ min(count, FileTransfers.maxRequest))
         guard from < end else { return }
         // A fetch from the first chunk is a download (a resumed one, from further on, is not recorded again).
@@ -197,6 +202,7 @@ extension Reactor {
             file = try startPull(id: offer.fileId, origin: origin, size: offer.cipherSize, chunks: offer.chunks)
         }
         try setReader(file, .user(user), fetched: false)
+        if let rank = labels.rank(of: envelope) { try write(ref: offer.fileId) { try store.noteFileLabel(offer.fileId, label: rank) } }
     }
 
     /// Starts holding a file of another node (for a local recipient, or for a node behind this one).

@@ -18,6 +18,25 @@ extension NodeStore {
         }
     }
 
+    /// The highest label a file was offered under here, checked again when a person downloads it.
+    func migrateTo19() throws {
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS file_labels(id BLOB PRIMARY KEY, label INTEGER NOT NULL) WITHOUT ROWID;
+                PRAGMA user_version = 19;
+                """)
+        }
+    }
+
+    func noteFileLabel(_ id: FileID, label: UInt8) throws {
+        try db.run("INSERT INTO file_labels(id, label) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET label = max(label, excluded.label)",
+                   .blob(id.bytes), .int(Int64(label)))
+    }
+
+    func fileLabel(_ id: FileID) throws -> UInt8? {
+        try db.first("SELECT label FROM file_labels WHERE id = ?", .blob(id.bytes)) { UInt8(clamping: $0.int(0)) }
+    }
+
     func groupLabels() throws -> [String: UInt8] {
         var out: [String: UInt8] = [:]
         for (name, label) in try db.query("SELECT name, label FROM groups WHERE label IS NOT NULL", map: { ($0.text(0), $0.int(1)) }) {
@@ -61,6 +80,12 @@ extension NodeStore {
     /// The mailbox entry, if it is still waiting.
     func mailboxEntry(recipient: String, seq: UInt64) throws -> [UInt8]? {
         try db.first("SELECT envelope FROM mailbox WHERE recipient = ? AND seq = ?", .text(recipient), .int(Int64(seq))) { $0.blob(0) }
+    }
+
+    /// Deletes one mailbox entry (and its readable-until time); secure_delete zeroes its pages.
+    func deleteMailboxEntry(recipient: String, seq: UInt64) throws {
+        try db.run("DELETE FROM mailbox WHERE recipient = ? AND seq = ?", .text(recipient), .int(Int64(seq)))
+        try forgetLabelExpiry(recipient: recipient, seq: seq)
     }
 
     func replaceMailboxEntry(recipient: String, seq: UInt64, envelope: [UInt8]) throws {

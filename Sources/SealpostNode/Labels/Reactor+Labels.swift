@@ -77,9 +77,12 @@ extension Reactor {
         logger.notice("envelope refused for its label", metadata: [
             "from": "\(envelope.from)", "to": "\(recipient)", "reason": "\(refusal.reason.name)", "detail": "\(refusal.text)",
         ])
+        // A group's fan-out is one member's post: the notice goes to its poster, about the post.
+        var subject = envelope
+        if envelope.knownKind == .groupFanout, let (_, inner) = try? Group.parseFanout(envelope.body) { subject = inner }
         // Never a notice about a notice, and none to an address that is no person.
-        guard envelope.knownKind != .refusal, let sender = Address(envelope.from) else { return nil }
-        var notice = LabelNotice(ref: envelope.id, sender: envelope.from, recipient: recipient, node: config.name,
+        guard subject.knownKind != .refusal, let sender = Address(subject.from) else { return nil }
+        var notice = LabelNotice(ref: subject.id, sender: subject.from, recipient: recipient, node: config.name,
                                  reason: refusal.reason, label: labels.rank(of: envelope) ?? labels.policy.defaultRank,
                                  text: refusal.text, refusedAt: Clock.nowMs())
         notice.sign(with: keys.sign)
@@ -191,6 +194,23 @@ extension Reactor {
         }
     }
 
+    /// A clearance set lower than what waits in the person's mailbox: each entry above it is
+    /// refused as at delivery (SPEC 7.11.6) — deleted, never handed out, its sender told.
+    func withholdWaiting(for user: String, above clearance: UInt8) throws {
+        let to = address(user)
+        var rows: [(seq: UInt64, envelope: [UInt8])] = []
+        try write(ref: .zero) { rows = try store.mailbox(recipient: user, after: 0, limit: Int(Int32.max)) }
+        for row in rows {
+            var r = WireReader(row.envelope)
+            guard let envelope = try? Envelope.decode(from: &r), let rank = labels.rank(of: envelope),
+                  let refusal = labels.policy.deliver(rank, to: [(to, clearance)]) else { continue }
+            try write(ref: envelope.id) { try store.deleteMailboxEntry(recipient: user, seq: row.seq) }
+            quotas.changeMailbox(user, count: -1, bytes: -row.envelope.count)
+            quotas.changeSender(envelope.from, count: -1, bytes: -row.envelope.count)
+            try refuseForLabel(envelope, recipient: to, refusal)
+        }
+    }
+
     // MARK: admin
 
     /// `status.labels`: the rules in force and the refusals since start, by reason.
@@ -220,6 +240,7 @@ extension Reactor {
             version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
         }
         try audit(.clearanceSet(user: address(user.name), label: rank, by: AuditActor.operator))
+        try withholdWaiting(for: user.name, above: rank)
         var updated = user
         updated.entry = entry
         batch.afterCommit { [weak self] in

@@ -295,4 +295,91 @@ final class LabelTests: XCTestCase {
         XCTAssertEqual(receipts.first?.receipt?.receipt.burn, short)
         XCTAssertEqual(receipts.first?.receipt?.verified, true)
     }
+    /// A clearance lowered while a message waits in the person's mailbox: the waiting content above
+    /// the new clearance is not handed out (not even to a client that skips its checks), its
+    /// content is deleted, and its sender gets the signed refusal notice.
+    func testClearanceLoweredWithholdsWaitingContentAboveIt() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        let to = Address("bob@hq")!
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("bob", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        alice.sendLabel = "工作秘密"
+        let secret = try alice.sendText(to: to, text: "work secret waiting")
+        alice.sendLabel = nil
+        _ = try alice.sendText(to: to, text: "internal waiting")
+        try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        bob.checksLabels = false
+        let got = try bob.drain(ms: 1_500)
+        XCTAssertFalse(got.contains { $0.text == "work secret waiting" }, "nothing above bob's clearance now: \(got.map(\.text))")
+        XCTAssertFalse(got.contains { $0.text == "internal waiting" }, "bob is cleared to 公开 only now")
+        let notices = try alice.receive(2, timeoutMs: 10_000).compactMap(\.refusal)
+        XCTAssertEqual(Set(notices.map(\.notice.ref)).contains(secret), true)
+        XCTAssertTrue(notices.allSatisfy { $0.verified && $0.notice.reason == .notCleared })
+    }
+    /// A group post fanned out to a member on another node, refused by a relay for its link's
+    /// ceiling: the poster (not the group) gets the signed refusal notice for their post.
+    func testFanoutRefusedByARelayReachesThePoster() throws {
+        let (nodes, alice, bob, wu, zhao) = try threeUnits()
+        let (hq, traffic, district) = (nodes[0], nodes[1], nodes[2])
+        defer { for c in [alice, bob, wu, zhao] { c.close() }; _ = district }
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("zhao", on: district, to: "工作秘密", rank: 3, seenBy: [alice])
+        try setLinkCeiling(traffic, peer: "district", "sensitive", display: "敏感 sensitive")
+        let group = Address("board@hq")!, members = ["alice@hq", "zhao@district"]
+        try alice.groupOp(.create, group: group, members: ["zhao@district"], label: 3)
+        let answer = try XCTUnwrap(try alice.awaitGroupEvent(group: group, timeoutMs: 10_000))
+        XCTAssertEqual(answer.groupEvent?.opName, "create", answer.groupEvent?.reason ?? "")
+        try alice.ack(answer.seq)
+        try alice.flush()
+        alice.sendLabel = "工作秘密"
+        let post = try alice.sendGroupText(group: group, members: members, text: "work secret post")
+        var notice: ReceivedRefusal?
+        let deadline = Clock.monotonicNs() + 15_000_000_000
+        while notice == nil, Clock.monotonicNs() < deadline {
+            for m in try alice.drain(ms: 300) where m.refusal != nil { notice = m.refusal }
+        }
+        let got = try XCTUnwrap(notice, "alice got the refusal notice for her post")
+        XCTAssertEqual(got.notice.ref, post)
+        XCTAssertEqual(got.notice.node, "traffic")
+        XCTAssertEqual(got.notice.reason, .linkCeiling)
+        XCTAssertTrue(got.verified, got.reason ?? "")
+        XCTAssertFalse(try zhao.drain(ms: 300).contains { $0.text == "work secret post" })
+    }
+    /// A burn message kept for a person whose clearance is then lowered below its label: VIEW does
+    /// not hand its content over (not even to a client that skips its checks).
+    func testBurnAboveALoweredClearanceIsNotHandedOverAtView() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("bob", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        alice.sendLabel = "工作秘密"
+        let id = try alice.sendBurn(to: Address("bob@hq")!, text: "work secret burn")
+        XCTAssertTrue(try bob.receive(1).contains { $0.id == id && $0.kind == .burn })
+        try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        bob.checksLabels = false
+        assertRefused(451, naming: "bob@hq (cleared to 公开 public)") { _ = try bob.view(id) }
+    }
+    /// A file offered to a person whose clearance is then lowered below its label: its content is
+    /// not handed over at download (not even to a client that skips its checks).
+    func testFileAboveALoweredClearanceIsNotHandedOverAtDownload() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice")), bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        try clear("alice", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        try clear("bob", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
+        let source = hq.root + "/secret.txt"
+        try Data("work secret file".utf8).write(to: URL(fileURLWithPath: source))
+        alice.sendLabel = "工作秘密"
+        _ = try alice.sendFile(to: Address("bob@hq")!, path: source, uploads: UploadBook(profilePath: hq.profilePath("alice")))
+        let offer = try XCTUnwrap(try bob.receive(1).first?.file)
+        try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        bob.checksLabels = false
+        XCTAssertThrowsError(try bob.fetchFile(offer, to: hq.root + "/got.txt"), "the file's content reached bob above his clearance")
+    }
 }
