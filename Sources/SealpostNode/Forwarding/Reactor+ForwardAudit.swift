@@ -33,8 +33,10 @@ extension Reactor {
         }
         let role: ForwardCountersign.Role
         if case .hop(let r) = event { role = r } else { role = .forwarder }
-        // A chain this node checked moments ago (the judge, another recipient of the same hop) is not checked again.
-        let link = last.link
+        // A chain this node checked moments ago (the judge, another recipient of the same hop) is not
+        // checked again. The check depends on the envelope's `from` and `to` as well as the chain, so
+        // they are part of the key: a relay that changed either gets the chain checked afresh.
+        let link = last.link + Array(envelope.from.utf8) + [0] + Array(envelope.to.utf8)
         let known = verified ? ForwardCheck.Status.verified : forwarding.checked[link]
         let check = known != nil ? nil : header.check(envelopeFrom: envelope.from, envelopeTo: envelope.to, content: nil) { [unowned self] in
             self.userSignKey($0)

@@ -112,7 +112,7 @@ struct ForwardingState {
     var refused: UInt64 = 0
     /// Hops countersigned as a relay, group home or destination.
     var hops: UInt64 = 0
-    /// Chains checked lately, by their last hop's link (cleared at housekeeping, and when full):
+    /// Chains checked lately, by their last hop's link with the envelope's `from` and `to` (cleared at housekeeping, and when full):
     /// a hop handled in several roles or for several local recipients is verified once.
     private(set) var checked: [[UInt8]: ForwardCheck.Status] = [:]
 
