@@ -440,6 +440,7 @@ public final class Client {
         try connection.send(.ping)
         let reply = try awaitReply(timeoutMs: timeoutMs) { if case .pong = $0 { return true } else { return false } }
         if reply == nil { throw unreachable }
+        if case .error(let code, _, let reason)? = reply { throw ClientError.refused(code: code, reason: reason) }
     }
 
     /// The next event, or nil after `timeoutMs`.
@@ -902,6 +903,15 @@ public final class Client {
             let now = Clock.monotonicNs()
             if now >= deadline { return nil }
             guard let command = try connection.receive(timeoutMs: Int((deadline - now) / 1_000_000) + 1) else { return nil }
+            if case .error(let code, let ref, _) = command, ref == .zero,
+               code == ErrorCode.keyRevoked.rawValue || code == ErrorCode.unavailable.rawValue {
+                // Unprompted and about the whole session (SPEC 5: key revoked, node shutting down), not an
+                // answer to what is awaited, though LOOKUP's errors have a zero ref too: the request fails
+                // with it, and the event stream still gets it (a LOOKUP made while opening a DELIVER
+                // swallowed a 423 before, so `next` never showed it).
+                buffered.append(command)
+                return command
+            }
             if matches(command) { return command }
             buffered.append(command)
         }
