@@ -1604,11 +1604,18 @@ async function showInline(fileId, bubble, ready) {
   const li = bubble.closest('li');
   const m = li && li._m;
   if (m && !m.outgoing) {
-    api('POST', '/api/mark', { id: m.id }).then(r => {
-      if (!r.viewer_code) return;
-      for (const c of frame.querySelectorAll('.wm-code')) c.textContent = ` · ${r.viewer_code}`;
-      frame.querySelector('.watermark').dataset.code = r.viewer_code;
-    }).catch(() => {});
+    // One code per picture while the page is open: a bubble drawn again (a receipt, a reload of
+    // the list) shows the same view's code instead of asking the node for another (and another
+    // audit record).
+    app.viewerCodes = app.viewerCodes || new Map();
+    const known = app.viewerCodes.get(m.id);
+    const code = known || api('POST', '/api/mark', { id: m.id }).then(r => r.viewer_code || null).catch(() => null);
+    if (!known) app.viewerCodes.set(m.id, code);
+    Promise.resolve(code).then(c => {
+      if (!c) { app.viewerCodes.delete(m.id); return; }
+      for (const span of frame.querySelectorAll('.wm-code')) span.textContent = ` · ${c}`;
+      frame.querySelector('.watermark').dataset.code = c;
+    });
   }
 }
 
