@@ -30,3 +30,10 @@ public final class Book<Value: Codable & Equatable> {
         changed = false
     }
 }
+
+/// The file of a book that keeps what this person sent and what they received, each by
+/// message id (hex): the reminder and burn books. The JSON keys are `sent` and `received`.
+struct SentAndReceived<Sent: Codable & Equatable, Received: Codable & Equatable>: Codable, Equatable {
+    var sent: [String: Sent] = [:]
+    var received: [String: Received] = [:]
+}

@@ -23,10 +23,7 @@ public final class ReminderBook {
         public var cancelled: Bool
     }
 
-    struct File: Codable, Equatable {
-        var sent: [String: Sent] = [:]
-        var received: [String: Received] = [:]
-    }
+    typealias File = SentAndReceived<Sent, Received>
 
     private let book: Book<File>
     private var file: File { book.value }

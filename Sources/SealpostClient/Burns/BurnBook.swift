@@ -33,10 +33,7 @@ public final class BurnBook {
         public var state: String
     }
 
-    struct File: Codable, Equatable {
-        var sent: [String: Sent] = [:]
-        var received: [String: Received] = [:]
-    }
+    typealias File = SentAndReceived<Sent, Received>
 
     private let book: Book<File>
     private var file: File { book.value }
