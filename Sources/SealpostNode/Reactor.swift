@@ -78,15 +78,10 @@ final class Reactor {
     var lastRefusedKey: (key: String, domain: String, from: String)?
 
     // Federation.
-    var links: [String: PeerLink] = [:]
-    var peersByKey: [[UInt8]: String] = [:]
+    /// Peer links, stream counters, held counts, summaries and the federation timers (Federation/).
+    var peering = FederationState()
     var routeTable: RouteTable
     var journal = RelayJournal()
-    var streamOut: [String: UInt64] = [:]
-    var streamIn: [String: UInt64] = [:]
-    var dirtyStreamsOut: Set<String> = []
-    var dirtyStreamsIn: Set<String> = []
-    var heldCount: [String: Int] = [:]
     /// Groups whose home is this node.
     var groups: [String: GroupState] = [:]
     /// `delivered` receipts owed this cycle, and the check of relayed ones.
@@ -112,7 +107,6 @@ final class Reactor {
     var directorySignatures: [String: [UInt8]] = [:]
     var remoteEntries: [String: (home: String, entry: [UInt8])] = [:]
     var localDirectoryVersion: UInt64 = 0
-    var summaries: [String: (seq: UInt64, json: [UInt8], heardMs: UInt64)] = [:]
     var directoryRequestedNs: [String: UInt64] = [:]
     /// DIR-REQs waiting for their answer, per home: the peer asked and when (only these get applied).
     var directoryRequests: [String: (hop: String, sentNs: UInt64)] = [:]
@@ -120,9 +114,6 @@ final class Reactor {
     var snapshotWarnedNs: UInt64 = 0
     var snapshotRefusalsUnlogged = 0
     var configModified: Date?
-    var nextFederationTickNs: UInt64 = 0
-    var nextAnnounceNs: UInt64 = 0
-    var nextSummaryNs: UInt64 = 0
     var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
     var restore = RestoreState()
@@ -228,9 +219,8 @@ final class Reactor {
         // never committed; skip past every seq such a cycle could have used.
         nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
         localDirectoryVersion = UInt64(try store.meta("directory_version") ?? Int64(usersByName.count))
-        streamOut = try store.streams(outgoing: true)
-        streamIn = try store.streams(outgoing: false)
-        heldCount = try store.heldCounts()
+        peering = FederationState(streamOut: try store.streams(outgoing: true), streamIn: try store.streams(outgoing: false),
+                                  heldCount: try store.heldCounts())
         for node in try store.remoteNodes() {
             nodeKeys[node.name] = node.signKey
             directoryVersions[node.name] = node.version
@@ -274,14 +264,14 @@ final class Reactor {
 
     func run() {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
-                                               "users": "\(usersByName.count)", "peers": "\(links.count)",
+                                               "users": "\(usersByName.count)", "peers": "\(peering.links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
         auditPeerChanges()
         let start = Clock.monotonicNs()
         nextHousekeepingNs = start + config.timers.housekeepingNs
         lastPruneNs = start
         while !control.stopRequested {
-            let linkList = Array(links.values)
+            let linkList = Array(peering.links.values)
             var items: [(PollTarget, PollEvents)] = [(.socket(zap), .readable), (.socket(router), .readable),
                                                      (.fd(control.wakeup.fd), .readable), (.socket(admin), .readable)]
             for link in linkList {
@@ -312,7 +302,7 @@ final class Reactor {
             cycleTimes.mark(.timers, now: Clock.monotonicNs())
             if events[1].contains(.readable) { readRouter(now: now) }
             cycleTimes.mark(.router, now: Clock.monotonicNs())
-            for (index, link) in linkList.enumerated() where links[link.name] === link {
+            for (index, link) in linkList.enumerated() where peering.links[link.name] === link {
                 if events[4 + 2 * index].contains(.readable) { readDealer(link, now: now) }
                 if events[5 + 2 * index].contains(.readable) { readSubscription(link, now: now) }
             }
@@ -329,7 +319,7 @@ final class Reactor {
             if delivery.hasStalled { retryStalled() }
             let after = Clock.monotonicNs()
             cycleTimes.mark(.files, now: after)
-            if after >= nextFederationTickNs {
+            if after >= peering.nextTickNs {
                 federationTick(now: after)
                 cycleTimes.mark(.tick, now: Clock.monotonicNs())
             }
@@ -348,7 +338,7 @@ final class Reactor {
     private func nextTimeoutMs() -> Int {
         let now = Clock.monotonicNs()
         var deadline = nextHousekeepingNs
-        if !links.isEmpty || !journal.isEmpty || tracing.tracer.nextDeadlineNs != nil { deadline = min(deadline, nextFederationTickNs) }
+        if !peering.links.isEmpty || !journal.isEmpty || tracing.tracer.nextDeadlineNs != nil { deadline = min(deadline, peering.nextTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if delivery.hasStalled { timeout = min(timeout, 10) }
         // While the disk is full, look at it often enough to notice space coming back.
@@ -375,7 +365,7 @@ final class Reactor {
         checkpointer.stop()
         transfers.disk.close()
         try? store.checkpoint()
-        for link in links.values { link.close() }
+        for link in peering.links.values { link.close() }
         router.close()
         publisher.close()
         admin.close()
@@ -415,10 +405,10 @@ final class Reactor {
         case Self.zapDomainAdmin:
             return curveKey == adminKey ? .admin : nil
         case Self.zapDomainPublish:
-            return peersByKey[curveKey].map { .node($0) }
+            return peering.peer(curveKey: curveKey).map { .node($0) }
         case Self.zapDomain:
             if let name = usersByCurveKey[curveKey] { return .user(name, generation: authGeneration) }
-            if let peer = peersByKey[curveKey] { return .node(peer) }
+            if let peer = peering.peer(curveKey: curveKey) { return .node(peer) }
             guard let invite = try? store.invite(curveKey: curveKey) else { return nil }
             let now = Clock.nowMs() / 1000
             // A used invite stays admitted for 10 minutes (even past its expiry), so a

@@ -56,7 +56,7 @@ extension Reactor {
         let now = Clock.monotonicNs()
         let nowMs = Clock.nowMs()
         var peers: [NodeStatus.Peer] = []
-        for link in links.values.sorted(by: { $0.name < $1.name }) {
+        for link in peering.links.values.sorted(by: { $0.name < $1.name }) {
             let queued = journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == link.name }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) }
             let oldest = link.inFlight.keys.compactMap { journal.entries[$0]?.createdMs }.min()
@@ -68,7 +68,7 @@ extension Reactor {
                 lastHeardMs: link.machine.lastHeard.map { Int((now &- $0) / 1_000_000) },
                 oldestUnackedMs: oldest.map { Clock.ageMs(since: $0, now: nowMs) },
                 // What the peer last said of its own storage: a peer with a full disk is why a link is stuck.
-                storage: summaries[link.name].flatMap { NodeSummary.decode($0.json)?.storage }))
+                storage: peering.summaries[link.name].flatMap { NodeSummary.decode($0.json)?.storage }))
         }
         let online = Set(attachedByUser.compactMap { $0.value.attached ? $0.key : nil })
         let rate = rates.lastMinute()
@@ -96,7 +96,7 @@ extension Reactor {
             restore: restoreStatus(),
             unrouted: journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
                 .reduce(0) { $0 + journal.queuedCount(dest: $1) },
-            held: (try? store.heldEnvelopeCount()) ?? heldCount.values.reduce(0, +),
+            held: (try? store.heldEnvelopeCount()) ?? peering.heldTotal,
             reminders: NodeStatus.Reminders(pending: schedule.count, nextDue: schedule.nextDue().map { Clock.rfc3339(ms: $0) },
                                             fired: int(counters.remindersFired), late: int(counters.remindersLate)),
             burns: NodeStatus.Burns(pending: pendingBurns, nextExpiry: nextBurnExpiryMs.map { Clock.rfc3339(ms: $0) },
@@ -132,7 +132,7 @@ extension Reactor {
     /// `oldest_ms` fires whatever the routes say.
     func destinationsWaiting(nowMs: UInt64) -> [NodeStatus.Destination] {
         var inFlight: [String: (count: Int, oldest: UInt64)] = [:]
-        for link in links.values {
+        for link in peering.links.values {
             for jid in link.inFlight.keys {
                 guard let entry = journal.entries[jid] else { continue }
                 let old = inFlight[entry.dest] ?? (0, UInt64.max)
@@ -152,7 +152,7 @@ extension Reactor {
 
     /// Metadata of the envelopes waiting for `peer`: in flight to it, or queued for a destination it is the way to.
     func pending(peer: String) -> PendingStatus? {
-        guard let link = links[peer] else { return nil }
+        guard let link = peering.links[peer] else { return nil }
         let nowMs = Clock.nowMs()
         var items: [PendingStatus.Item] = []
         for entry in journal.entries.values.sorted(by: { $0.jid < $1.jid }) {
@@ -168,7 +168,7 @@ extension Reactor {
     }
 
     func federation() -> FederationStatus {
-        FederationStatus(nodes: summaries.sorted(by: { $0.key < $1.key }).map { name, s in
+        FederationStatus(nodes: peering.summaries.sorted(by: { $0.key < $1.key }).map { name, s in
             FederationStatus.Node(node: name, heardMsAgo: Clock.ageMs(since: s.heardMs),
                                   summary: NodeSummary.decode(s.json) ?? NodeSummary())
         })
@@ -178,7 +178,7 @@ extension Reactor {
     func summaryJSON() -> [UInt8] {
         let now = Clock.monotonicNs()
         var peers: [String: String] = [:]
-        for link in links.values { peers[link.name] = peerState(link, now: now).rawValue }
+        for link in peering.links.values { peers[link.name] = peerState(link, now: now).rawValue }
         let rate = rates.lastMinute()
         let summary = NodeSummary(
             name: config.name, version: Self.version, uptimeS: Int((now - startedNs) / 1_000_000_000),

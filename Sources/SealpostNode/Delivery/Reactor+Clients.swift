@@ -398,7 +398,7 @@ extension Reactor {
         batch.afterCommit { [weak self] in
             guard let self else { return }
             self.localDirectoryVersion = max(self.localDirectoryVersion, version)
-            self.nextAnnounceNs = 0 // tell the federation now
+            self.peering.announceSoon() // tell the federation now
             self.usersByName[record.name] = record
             self.usersByCurveKey[record.curveKey] = record.name
             self.logger.info("user enrolled", metadata: ["user": "\(self.address(record.name))"])

@@ -14,7 +14,7 @@ extension Reactor {
             [
                 "node": name, "sign_key": nodeKeys[name].map { Hex.encode($0) } ?? NSNull(),
                 "version": Int(clamping: directoryVersions[name, default: 0]), "entries": counts[name, default: 0],
-                "peer": links[name] != nil, "route": routeTable.nextHop(to: name) ?? NSNull(),
+                "peer": peering.links[name] != nil, "route": routeTable.nextHop(to: name) ?? NSNull(),
             ]
         }
         return ["nodes": nodes]
@@ -27,7 +27,7 @@ extension Reactor {
     func forgetNode(_ name: String, unpin: Bool, routing: [UInt8]) -> [String: Any]? {
         guard Name.isValid(name) else { return ["error": "'\(name)' is not a node name"] }
         guard name != config.name else { return ["error": "'\(name)' is this node; only other nodes' directories can be forgotten"] }
-        if unpin, links[name] != nil {
+        if unpin, peering.links[name] != nil {
             return ["error": "'\(name)' is a configured peer: its key comes from its HELLO over the link you configured. "
                 + "If that unit rebuilt its node, give its new public key with sealpost-node peer add; "
                 + "the new signing key is pinned when it connects"]

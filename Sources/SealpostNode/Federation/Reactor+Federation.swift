@@ -22,22 +22,21 @@ extension Reactor {
     /// Opens links to new peers, closes removed ones, reopens changed ones.
     func applyPeers(_ peers: [PeerConfig]) {
         let wanted = Dictionary(uniqueKeysWithValues: peers.map { ($0.name, $0) })
-        for (name, link) in links where wanted[name] != link.config {
+        for (name, link) in peering.links where wanted[name] != link.config {
             logger.info("peer removed", metadata: ["peer": "\(name)"])
             for jid in link.inFlight.keys { journal.requeue(jid) }
             link.close()
-            links[name] = nil
+            peering.closed(name)
         }
-        for peer in peers where links[peer.name] == nil {
+        for peer in peers where peering.links[peer.name] == nil {
             do {
-                links[peer.name] = try PeerLink(context: context, config: peer, keys: keys, timers: config.timers, now: Clock.monotonicNs())
+                peering.opened(try PeerLink(context: context, config: peer, keys: keys, timers: config.timers, now: Clock.monotonicNs()))
                 logger.info("peer added", metadata: ["peer": "\(peer.name)", "router": "\(peer.router)"])
             } catch {
                 logger.error("cannot open link to peer \(peer.name): \(error)")
             }
         }
-        peersByKey = [:]
-        for peer in peers { peersByKey[peer.keyBytes] = peer.name }
+        peering.setPeers(peers)
         config.peers = peers
         recomputeRoutes()
     }
@@ -78,13 +77,13 @@ extension Reactor {
     // MARK: timers
 
     func federationTick(now: UInt64) {
-        nextFederationTickNs = now + Self.federationTickNs
+        peering.ticked(now: now, interval: Self.federationTickNs)
         if now >= nextConfigCheckNs {
             nextConfigCheckNs = now + config.timers.configCheckNs
             reloadConfigIfChanged()
         }
         var linkChanged = false
-        for link in links.values {
+        for link in peering.links.values {
             for action in link.machine.tick(now: now) {
                 switch action {
                 case .linkSilent:
@@ -127,13 +126,11 @@ extension Reactor {
             }
         }
         if linkChanged { recomputeRoutes(now: now) }
-        if now >= nextAnnounceNs {
-            nextAnnounceNs = now + config.timers.announceNs
+        if peering.announceDue(now: now, interval: config.timers.announceNs) {
             announceRoutes()
             requestDirectories(now: now)
         }
-        if now >= nextSummaryNs {
-            nextSummaryNs = now + config.timers.summaryNs
+        if peering.summaryDue(now: now, interval: config.timers.summaryNs) {
             publishSummary()
         }
         dispatchJournal(now: now)
@@ -154,7 +151,7 @@ extension Reactor {
     func dispatchJournal(now: UInt64) {
         guard !journal.isEmpty else { return }
         for dest in journal.destinationsWaiting {
-            guard let hop = routeTable.nextHop(to: dest), let link = links[hop], link.isUp(now: now),
+            guard let hop = routeTable.nextHop(to: dest), let link = peering.links[hop], link.isUp(now: now),
                   link.readyForRelays(now: now) else { continue }
             let batch = journal.take(dest: dest, limit: link.room)
             for (index, entry) in batch.enumerated() {
@@ -186,19 +183,15 @@ extension Reactor {
 
     /// Writes the stream counters this cycle moved (once per cycle, not per envelope).
     func saveStreams() throws {
-        for node in dirtyStreamsOut { try store.setStream(outgoing: true, node: node, next: streamOut[node, default: 1]) }
-        for node in dirtyStreamsIn { try store.setStream(outgoing: false, node: node, next: streamIn[node, default: 1]) }
-        dirtyStreamsOut.removeAll(keepingCapacity: true)
-        dirtyStreamsIn.removeAll(keepingCapacity: true)
+        let dirty = peering.takeDirty()
+        for (node, next) in dirty.out { try store.setStream(outgoing: true, node: node, next: next) }
+        for (node, next) in dirty.in { try store.setStream(outgoing: false, node: node, next: next) }
     }
 
     /// After a failed commit the in-memory stream counters may be ahead of the database.
     func reloadStreams() {
-        dirtyStreamsOut.removeAll()
-        dirtyStreamsIn.removeAll()
-        streamOut = (try? store.streams(outgoing: true)) ?? streamOut
-        streamIn = (try? store.streams(outgoing: false)) ?? streamIn
-        heldCount = (try? store.heldCounts()) ?? heldCount
+        peering.reloaded(streamOut: try? store.streams(outgoing: true), streamIn: try? store.streams(outgoing: false),
+                            heldCount: try? store.heldCounts())
         reloadRestoreState()
     }
 
@@ -208,7 +201,7 @@ extension Reactor {
     /// (next stream seq for that node), inside the cycle's transaction.
     func journalOut(_ envelope: Envelope, dest: String) throws {
         let nowMs = Clock.nowMs()
-        let streamSeq = streamOut[dest, default: 1]
+        let streamSeq = peering.nextOut(to: dest)
         var w = WireWriter(capacity: envelope.encodedSize)
         envelope.encode(into: &w)
         var jid: UInt64 = 0
@@ -218,8 +211,7 @@ extension Reactor {
         }
         quotas.changeSender(envelope.from, count: 1, bytes: w.bytes.count)
         try noteJournalled(envelope, jid: jid)
-        streamOut[dest] = streamSeq + 1
-        dirtyStreamsOut.insert(dest)
+        peering.usedOut(streamSeq, to: dest)
         let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
                                        envelope: envelope, createdMs: nowMs, epoch: restore.ownEpoch)
         batch.afterCommit { [weak self] in self?.journal.add(entry) }
@@ -228,7 +220,7 @@ extension Reactor {
     // MARK: from peers, on our ROUTER
 
     func handlePeer(_ peer: String, routingId: [UInt8], frame: [UInt8]) {
-        guard let link = links[peer] else { return }
+        guard let link = peering.links[peer] else { return }
         let command: PeerCommand
         do {
             command = try PeerCommand.decode(frame)
@@ -408,7 +400,7 @@ extension Reactor {
     ///   envelopes, it is to be sent again later).
     @discardableResult
     func deliverRelayed(origin: String, streamSeq: UInt64, envelope: Envelope) throws -> Bool {
-        let expected = streamIn[origin, default: 1]
+        let expected = peering.expectedIn(from: origin)
         guard let to = Address(envelope.to) else { return true }
         if streamSeq < expected {
             counters.duplicates += 1
@@ -418,7 +410,7 @@ extension Reactor {
         envelope.encode(into: &w)
         if streamSeq > expected {
             let limits = config.limits
-            guard heldCount[origin, default: 0] < limits.heldPerOrigin else {
+            guard peering.held(from: origin) < limits.heldPerOrigin else {
                 // An origin numbering past a gap it does not fill: not acknowledged, so nothing is
                 // lost (the peer sends it again once the gap is filled), and the disk is not filled.
                 quotas.count(.heldRefused)
@@ -440,24 +432,23 @@ extension Reactor {
             try write(ref: envelope.id) {
                 added = try store.hold(origin: origin, streamSeq: streamSeq, recipient: to.local, envelope: held)
             }
-            if added { heldCount[origin, default: 0] += 1 }
+            if added { peering.hold(from: origin) }
             return true
         }
         var next = expected
         try appendRelayed(recipient: to.local, envelope: envelope, bytes: w.bytes)
         next += 1
-        while heldCount[origin, default: 0] > 0 {
+        while peering.held(from: origin) > 0 {
             var held: (recipient: String, envelope: [UInt8])?
             let seq = next
             try write(ref: .zero) { held = try store.takeHeld(origin: origin, streamSeq: seq) }
             guard let held else { break }
-            heldCount[origin, default: 1] -= 1
+            peering.released(from: origin)
             var r = WireReader(held.envelope)
             if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: held.recipient, envelope: e, bytes: held.envelope) }
             next += 1
         }
-        streamIn[origin] = next
-        dirtyStreamsIn.insert(origin)
+        peering.acceptedIn(from: origin, through: next)
         return true
     }
 
@@ -535,7 +526,7 @@ extension Reactor {
                         link.inFlight.removeAll()
                         logger.info("peer connected", metadata: ["peer": "\(link.name)"])
                         recomputeRoutes(now: now)
-                        nextAnnounceNs = 0
+                        peering.announceSoon()
                     }
                 case .relayed(let jids):
                     link.lastAckNs = now
@@ -598,12 +589,12 @@ extension Reactor {
             case let .routes(node, seq, entries):
                 receiveRoutes(from: link, node: node, seq: seq, entries: entries, now: now)
             case let .summary(node, seq, json):
-                guard node != config.name, seq > (summaries[node]?.seq ?? 0) else { continue }
+                guard peering.isNewSummary(from: node, seq: seq, me: config.name) else { continue }
                 guard (try? JSONSerialization.jsonObject(with: Data(json))) is [String: Any] else {
                     counters.rejectedAnnouncements += 1
                     continue
                 }
-                summaries[node] = (seq, json, Clock.nowMs())
+                peering.heardSummary(from: node, seq: seq, json: json, nowMs: Clock.nowMs())
                 // Flood: every node ends up with every summary; the seq stops loops.
                 _ = try? publisher.send([PeerCommand.summary(node: node, seq: seq, json: json).encode()], dontWait: true)
             default:
@@ -676,7 +667,7 @@ extension Reactor {
 
     func recomputeRoutes(now: UInt64 = Clock.monotonicNs()) {
         var announcements: [String: [RouteEntry]] = [:]
-        for link in links.values where link.isUp(now: now) {
+        for link in peering.links.values where link.isUp(now: now) {
             var entries = link.routes
             if !entries.contains(where: { $0.dest == link.name }), let key = link.signKey {
                 entries.append(RouteEntry(dest: link.name, signKey: key, directoryVersion: 0, path: []))
@@ -686,7 +677,7 @@ extension Reactor {
         if routeTable.recompute(announcements: announcements) {
             let summary = routeTable.routes.values.sorted { $0.dest < $1.dest }.map { "\($0.dest) via \($0.nextHop) (\($0.hops))" }
             logger.info("routes changed", metadata: ["routes": "\(summary.joined(separator: ", "))"])
-            nextAnnounceNs = 0
+            peering.announceSoon()
         }
     }
 
@@ -709,7 +700,7 @@ extension Reactor {
             directoryRequests[home] = nil
         }
         for route in routeTable.routes.values where route.directoryVersion > directoryVersions[route.dest, default: 0] {
-            guard let link = links[route.nextHop], link.isUp(now: now), nodeKeys[route.dest] != nil else { continue }
+            guard let link = peering.links[route.nextHop], link.isUp(now: now), nodeKeys[route.dest] != nil else { continue }
             // One question at a time per home, unless the way to it changed.
             if let open = directoryRequests[route.dest], open.hop == route.nextHop { continue }
             if let last = directoryRequestedNs[route.dest], now &- last < config.timers.directoryRequestIntervalNs { continue }
@@ -807,7 +798,7 @@ extension Reactor {
     func publishSummary() {
         guard let seq = nextAnnouncementSeq() else { return }
         let json = summaryJSON()
-        summaries[config.name] = (seq, json, Clock.nowMs())
+        peering.heardSummary(from: config.name, seq: seq, json: json, nowMs: Clock.nowMs())
         _ = try? publisher.send([PeerCommand.summary(node: config.name, seq: seq, json: json).encode()], dontWait: true)
     }
 }

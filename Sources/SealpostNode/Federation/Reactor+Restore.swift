@@ -110,14 +110,14 @@ extension Reactor {
         batch.onRollback { link.machine.helloRolledBack() }
         guard let known else { return }
         link.routesSeq = 0
-        summaries[name] = nil
+        peering.forgetSummary(of: name)
         // Envelopes it had taken over for us and lost come back from whoever kept them; a gap
         // nobody can fill is given up (restoreHousekeeping) rather than held for good.
         // Only the gap each stream has now, where it stands, not one that opens later (whether the
         // stream comes through this peer is seen then: its routes may not be known yet).
-        restore.restoredPeers[name] = RestoredPeer(untilMs: Clock.nowMs() + Self.peerResyncMs, gaps: streamIn)
+        restore.restoredPeers[name] = RestoredPeer(untilMs: Clock.nowMs() + Self.peerResyncMs, gaps: peering.streamIn)
         if epoch > known, restore.streamEpochs[name, default: StreamEpoch()].epoch == 0,
-           streamIn[name, default: 1] > 1 || heldCount[name, default: 0] > 0 {
+           peering.expectedIn(from: name) > 1 || peering.held(from: name) > 0 {
             // Its stream to us was followed without an epoch (its RELAYs came before it had one):
             // rule 3 cannot see that it starts again, its HELLO shows it. Its new epoch numbers from 1.
             try startNewEpoch(origin: name, epoch: epoch, ref: .zero)
@@ -175,7 +175,7 @@ extension Reactor {
         if st.epoch == 0 {
             // The first epoch this node hears for the origin (a new stream, or one from before epochs).
             st.epoch = epoch
-            let next = streamIn[origin, default: 1]
+            let next = peering.expectedIn(from: origin)
             try write(ref: envelope.id) { try store.setStreamEpoch(origin: origin, next: next, st) }
             restore.streamEpochs[origin] = st
             return true
@@ -200,7 +200,7 @@ extension Reactor {
                     while prev < Self.maxStreamCounter, try store.removeOldEpochSeq(origin: origin, seq: prev) { prev += 1 }
                 }
                 st.previousNext = prev
-                let next = streamIn[origin, default: 1]
+                let next = peering.expectedIn(from: origin)
                 try write(ref: envelope.id) { try store.setStreamEpoch(origin: origin, next: next, st) }
                 restore.streamEpochs[origin] = st
             } else {
@@ -233,7 +233,7 @@ extension Reactor {
             if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: h.recipient, envelope: e, bytes: h.envelope) }
         }
         // Gaps below what was held may still come, late, as envelopes of the old epoch.
-        let expectedOld = streamIn[origin, default: 1]
+        let expectedOld = peering.expectedIn(from: origin)
         let missing = held.last.map { $0.seq >= expectedOld ? ($0.seq - expectedOld + 1) &- UInt64(held.count) : 0 } ?? 0
         // The old epoch before it is forgotten; the released seqs (all above where the old one
         // stood) are remembered, so a copy of one sent again is a repeat (rule 4).
@@ -249,9 +249,7 @@ extension Reactor {
         logger.notice("origin started a new stream epoch (restored from a backup?): its stream starts again",
                       metadata: ["origin": "\(origin)", "released_held": "\(held.count)", "gaps": "\(missing)"])
         restore.released += UInt64(held.count)
-        heldCount[origin] = 0
-        st = StreamEpoch(epoch: epoch, previousEpoch: st.epoch, previousNext: streamIn[origin, default: 1])
-        streamIn[origin] = 1
+        st = StreamEpoch(epoch: epoch, previousEpoch: st.epoch, previousNext: peering.startedEpoch(origin: origin))
         try write(ref: ref) {
             try store.setStreamEpoch(origin: origin, next: 1, st)
             try store.setRestoreGap(origin: origin, at: 0)
@@ -312,8 +310,8 @@ extension Reactor {
         let restoredLately = restore.restoredAtMs != 0 && nowMs < restore.restoredAtMs + window
         restore.restoredPeers = restore.restoredPeers.filter { $0.value.untilMs > nowMs }
         guard restoredLately || !restore.restoredPeers.isEmpty, !batch.isOpen else { return }
-        for (origin, count) in heldCount where count > 0 {
-            let expectedNow = streamIn[origin, default: 1]
+        for (origin, count) in peering.heldCount where count > 0 {
+            let expectedNow = peering.expectedIn(from: origin)
             guard isRestoreGap(origin: origin, expected: expectedNow, restoredLately: restoredLately) else {
                 restore.progress[origin] = nil
                 continue
@@ -326,16 +324,16 @@ extension Reactor {
             guard nowMs &- p.sinceMs >= config.restoreGapGraceMs else { continue }
             do {
                 guard let lowest = try store.lowestHeld(origin: origin) else { continue }
-                let expected = streamIn[origin, default: 1]
+                let expected = peering.expectedIn(from: origin)
                 guard lowest > expected else { continue }
                 try noteLost(origin: origin, seqs: expected...(lowest - 1))
                 var next = lowest
-                while heldCount[origin, default: 0] > 0 {
+                while peering.held(from: origin) > 0 {
                     var held: (recipient: String, envelope: [UInt8])?
                     let seq = next
                     try write(ref: .zero) { held = try store.takeHeld(origin: origin, streamSeq: seq) }
                     guard let held else { break }
-                    heldCount[origin, default: 1] -= 1
+                    peering.released(from: origin)
                     guard seq < Self.maxStreamCounter else {
                         // The counter past it could not be stored: refused, and the stream stays at its end.
                         counters.rejectedRelays += 1
@@ -346,8 +344,7 @@ extension Reactor {
                     if let e = try? Envelope.decode(from: &r) { try appendRelayed(recipient: held.recipient, envelope: e, bytes: held.envelope) }
                     next += 1
                 }
-                streamIn[origin] = next
-                dirtyStreamsIn.insert(origin)
+                peering.acceptedIn(from: origin, through: next)
                 restore.progress[origin] = nil
             } catch {
                 logger.error("cannot give up a gap in the stream from \(origin): \(error)")

@@ -333,7 +333,7 @@ extension Reactor {
                 }
                 if complete {
                     self.logger.info(file.isPulled ? "file pulled" : "upload complete", metadata: ["file": "\(id.hex)", "bytes": "\(file.record.size)"])
-                    if file.isPulled, let via, let link = self.links[via] {
+                    if file.isPulled, let via, let link = self.peering.links[via] {
                         self.sendPeer(link, .filePulled(fileId: id))
                     }
                 }
@@ -491,7 +491,7 @@ extension Reactor {
     /// Asks the next hop towards each file's origin for more chunks, within the pull window.
     private func requestPulls(now: UInt64) {
         for file in transfers.files.values where file.isPulling {
-            let link = routeTable.nextHop(to: file.record.origin).flatMap { links[$0] }.flatMap { $0.isUp(now: now) ? $0 : nil }
+            let link = routeTable.nextHop(to: file.record.origin).flatMap { peering.links[$0] }.flatMap { $0.isUp(now: now) ? $0 : nil }
             guard let ask = file.pull(via: link?.name, now: now, timeoutNs: config.timers.pullTimeoutNs), let link else { continue }
             sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
                                      chunks: file.record.chunks, from: ask.from, count: ask.count))

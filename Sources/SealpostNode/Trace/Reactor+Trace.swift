@@ -154,13 +154,13 @@ extension Reactor {
         for action in actions {
             switch action {
             case let .sendQuery(query, hops):
-                guard let hop = routeTable.nextHop(to: query.dest), let link = links[hop] else {
+                guard let hop = routeTable.nextHop(to: query.dest), let link = peering.links[hop] else {
                     dropTrace(.unknownTrace, from: nil, "query (no route to \(query.dest))")
                     continue
                 }
                 sendPeer(link, .traceQuery(query: query, hops: hops))
             case let .sendAnswer(queryId, origin, dest, hops, answer):
-                guard let hop = routeTable.nextHop(to: dest), let link = links[hop] else {
+                guard let hop = routeTable.nextHop(to: dest), let link = peering.links[hop] else {
                     dropTrace(.unknownTrace, from: nil, "answer (no route to \(dest))")
                     continue
                 }

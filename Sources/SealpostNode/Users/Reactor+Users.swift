@@ -65,7 +65,7 @@ extension Reactor {
     /// After a commit that changed the local directory: peers fetch it again.
     func directoryChanged(to version: UInt64) {
         localDirectoryVersion = max(localDirectoryVersion, version)
-        nextAnnounceNs = 0
+        peering.announceSoon()
     }
 
     // MARK: admin
