@@ -97,22 +97,8 @@ final class Reactor {
     var nextJournalledBurnCheckMs: UInt64 = 0
     /// View-once files this node knows of, by file id.
     var burnFiles: [FileID: BurnFile] = [:]
-    /// Signing keys of other nodes: configured peers' from HELLO, others pinned on first sight.
-    var nodeKeys: [String: [UInt8]] = [:]
-    var directoryVersions: [String: UInt64] = [:]
-    /// Per home node whose directory the operator forgot: the version held then. A snapshot
-    /// older than it is a replay of what was already superseded (SPEC 14.3); gone on unpin.
-    var directoryFloors: [String: UInt64] = [:]
-    /// Each home's own signature over the version and entries held for it (passed on in DIR-SNAPSHOT).
-    var directorySignatures: [String: [UInt8]] = [:]
-    var remoteEntries: [String: (home: String, entry: [UInt8])] = [:]
-    var localDirectoryVersion: UInt64 = 0
-    var directoryRequestedNs: [String: UInt64] = [:]
-    /// DIR-REQs waiting for their answer, per home: the peer asked and when (only these get applied).
-    var directoryRequests: [String: (hop: String, sentNs: UInt64)] = [:]
-    /// Refused snapshots: one warning per interval, the rest at debug level and counted.
-    var snapshotWarnedNs: UInt64 = 0
-    var snapshotRefusalsUnlogged = 0
+    /// Other nodes' keys and directories, this node's directory version, DIR-REQs waiting (Federation/).
+    var directory = DirectoryState()
     var configModified: Date?
     var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
@@ -218,16 +204,10 @@ final class Reactor {
         // DELIVERs of the last cycle before a crash may have carried seqs that were
         // never committed; skip past every seq such a cycle could have used.
         nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
-        localDirectoryVersion = UInt64(try store.meta("directory_version") ?? Int64(usersByName.count))
         peering = FederationState(streamOut: try store.streams(outgoing: true), streamIn: try store.streams(outgoing: false),
                                   heldCount: try store.heldCounts())
-        for node in try store.remoteNodes() {
-            nodeKeys[node.name] = node.signKey
-            directoryVersions[node.name] = node.version
-            if !node.signature.isEmpty { directorySignatures[node.name] = node.signature }
-        }
-        for e in try store.remoteEntries() { remoteEntries[e.address] = (e.home, e.entry) }
-        directoryFloors = try store.directoryFloors()
+        directory = DirectoryState(localVersion: UInt64(try store.meta("directory_version") ?? Int64(usersByName.count)),
+                                   nodes: try store.remoteNodes(), entries: try store.remoteEntries(), floors: try store.directoryFloors())
         tracing.officers = Set(try store.officers().map(\.user))
         schedule = try ReminderSchedule(store: store)
         groups = try store.groups()

@@ -89,7 +89,7 @@ extension Reactor {
             },
             users: NodeStatus.Users(enrolled: usersByName.count, online: online.count,
                                     disabled: usersByName.values.filter { $0.disabledAt != nil }.count,
-                                    federated: remoteEntries.count),
+                                    federated: directory.remoteEntries.count),
             waiting: NodeStatus.Waiting(messages: waiting.values.reduce(0, +), users: byUser.count, byUser: byUser),
             journal: journal.count,
             destinations: destinationsWaiting(nowMs: nowMs),

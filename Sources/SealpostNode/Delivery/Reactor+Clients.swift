@@ -136,7 +136,7 @@ extension Reactor {
         case .view(let id):
             try view(session, user: user, id: id)
         case .nodeKeys(let requestId):
-            let others = nodeKeys.filter { $0.key != config.name }.sorted { $0.key < $1.key }
+            let others = directory.nodeKeys.filter { $0.key != config.name }.sorted { $0.key < $1.key }
             reply(session, .nodeList(requestId: requestId, nodes: [NodeKey(name: config.name, signKey: keys.sign.publicKey)]
                                                                   + others.map { NodeKey(name: $0.key, signKey: $0.value) }))
         case .fileBegin, .fileChunk, .fileGet, .fileDone:
@@ -182,13 +182,13 @@ extension Reactor {
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
         let isGroup = alwaysGroup || (local ? groups[to.local] != nil
-                                            : kind.fansOut && remoteEntries[to.description] == nil)
+                                            : kind.fansOut && directory.remoteEntries[to.description] == nil)
         if !local {
-            guard nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
+            guard directory.nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
             }
             // A group on another node is checked by its home node, which answers with a group_event.
-            guard isGroup || remoteEntries[to.description] != nil else {
+            guard isGroup || directory.remoteEntries[to.description] != nil else {
                 return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
             }
         } else if !isGroup, usersByName[to.local] == nil {
@@ -306,8 +306,8 @@ extension Reactor {
             return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero, reason: "'\(text)' is not an address (user@node)"))
         }
         if address.node != config.name {
-            guard let remote = remoteEntries[address.description], let key = nodeKeys[remote.home] else {
-                let known = nodeKeys[address.node] != nil
+            guard let remote = directory.remoteEntries[address.description], let key = directory.nodeKeys[remote.home] else {
+                let known = directory.nodeKeys[address.node] != nil
                 return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero,
                                              reason: known ? "no user '\(address.local)' on node '\(address.node)'"
                                                            : "no route to node '\(address.node)': it is not in this federation"))
@@ -333,8 +333,8 @@ extension Reactor {
                 items.append(DirectoryItem(entry: user.entry, homeSignKey: keys.sign.publicKey))
             }
         }
-        for (addr, remote) in remoteEntries.sorted(by: { $0.key < $1.key }) {
-            guard let key = nodeKeys[remote.home] else { continue }
+        for (addr, remote) in directory.remoteEntries.sorted(by: { $0.key < $1.key }) {
+            guard let key = directory.nodeKeys[remote.home] else { continue }
             if !q.isEmpty && !addr.contains(q) {
                 guard let entry = try? DirectoryEntry.decode(remote.entry), entry.display.lowercased().contains(q) else { continue }
             }
@@ -388,7 +388,7 @@ extension Reactor {
         let entry = signedEntry(user: invite.user, display: name, boxKey: boxKey, signKey: signKey)
         let record = UserRecord(name: invite.user, display: name, curveKey: curveKey, boxKey: boxKey, signKey: signKey,
                                 enrolledAt: Clock.nowMs(), entry: entry)
-        let version = localDirectoryVersion + 1
+        let version = directory.localVersion + 1
         try write(ref: .zero) {
             try store.insert(user: record)
             try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
@@ -397,7 +397,7 @@ extension Reactor {
         try audit(.inviteUsed(invite: invite.id, user: address(invite.user)))
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.localDirectoryVersion = max(self.localDirectoryVersion, version)
+            self.directory.raiseLocalVersion(to: version)
             self.peering.announceSoon() // tell the federation now
             self.usersByName[record.name] = record
             self.usersByCurveKey[record.curveKey] = record.name

@@ -8,12 +8,12 @@ extension Reactor {
     /// `{"cmd": "directory-list"}`: every other node this node pinned or holds entries of.
     func directoryList() -> [String: Any] {
         var counts: [String: Int] = [:]
-        for entry in remoteEntries.values { counts[entry.home, default: 0] += 1 }
-        let names = Set(nodeKeys.keys).union(counts.keys).subtracting([config.name])
+        for entry in directory.remoteEntries.values { counts[entry.home, default: 0] += 1 }
+        let names = Set(directory.nodeKeys.keys).union(counts.keys).subtracting([config.name])
         let nodes: [[String: Any]] = names.sorted().map { name in
             [
-                "node": name, "sign_key": nodeKeys[name].map { Hex.encode($0) } ?? NSNull(),
-                "version": Int(clamping: directoryVersions[name, default: 0]), "entries": counts[name, default: 0],
+                "node": name, "sign_key": directory.nodeKeys[name].map { Hex.encode($0) } ?? NSNull(),
+                "version": Int(clamping: directory.versions[name, default: 0]), "entries": counts[name, default: 0],
                 "peer": peering.links[name] != nil, "route": routeTable.nextHop(to: name) ?? NSNull(),
             ]
         }
@@ -32,12 +32,12 @@ extension Reactor {
                 + "If that unit rebuilt its node, give its new public key with sealpost-node peer add; "
                 + "the new signing key is pinned when it connects"]
         }
-        let entries = remoteEntries.filter { $0.value.home == name }.count
-        let version = directoryVersions[name, default: 0]
+        let entries = directory.entryCount(of: name)
+        let version = directory.versions[name, default: 0]
         // Forgotten, the version held stays a floor: the next snapshot is taken fresh, but an
         // older one (a replay that could bring back a disabled or re-keyed user) is refused.
-        let floor = max(version, directoryFloors[name, default: 0])
-        let key = nodeKeys[name]
+        let floor = max(version, directory.floors[name, default: 0])
+        let key = directory.nodeKeys[name]
         guard key != nil || entries > 0 else {
             return ["error": "this node holds nothing of '\(name)' (no pinned key, no entries); see sealpost-node directory list"]
         }
@@ -55,18 +55,7 @@ extension Reactor {
         batch.onRollback { [weak self] in self?.sendAdmin(routing, ["error": "storage failure, nothing was changed; try again"]) }
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.remoteEntries = self.remoteEntries.filter { $0.value.home != name }
-            self.directoryVersions[name] = nil
-            self.directorySignatures[name] = nil
-            self.directoryRequests[name] = nil
-            self.directoryRequestedNs[name] = nil
-            if unpin {
-                // A new key starts fresh: its node's versions may start low again (a rebuilt node).
-                self.nodeKeys[name] = nil
-                self.directoryFloors[name] = nil
-            } else if floor > 0 {
-                self.directoryFloors[name] = floor
-            }
+            self.directory.forgot(name, unpin: unpin, floor: floor)
             self.logger.notice(unpin ? "node key unpinned by the operator" : "directory forgotten by the operator",
                                metadata: ["home": "\(name)", "entries": "\(entries)", "version": "\(version)"])
             self.sendAdmin(routing, answer)

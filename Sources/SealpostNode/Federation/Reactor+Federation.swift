@@ -275,28 +275,18 @@ extension Reactor {
     /// A configured peer proved its identity with CURVE: its signing key is authoritative.
     func pinPeerKey(_ link: PeerLink, _ signKey: [UInt8]) throws {
         link.signKey = signKey
-        if nodeKeys[link.name] != signKey {
+        if directory.nodeKeys[link.name] != signKey {
             let now = Clock.nowMs()
             try write(ref: .zero) { try store.pinNode(name: link.name, signKey: signKey, at: now) }
-            let previous = (key: nodeKeys[link.name], version: directoryVersions[link.name], signature: directorySignatures[link.name],
-                            floor: directoryFloors[link.name])
-            if let old = nodeKeys[link.name], old != signKey {
+            if let old = directory.nodeKeys[link.name], old != signKey {
                 // A new key starts fresh (a rebuilt node numbers from low again); snapshots signed
                 // with the old key no longer verify, so none of its older ones can be replayed.
                 logger.warning("peer signing key changed", metadata: ["peer": "\(link.name)"])
                 try write(ref: .zero) { try store.dropDirectoryFloor(name: link.name) }
-                directoryVersions[link.name] = 0
-                directorySignatures[link.name] = nil
-                directoryFloors[link.name] = nil
             }
-            nodeKeys[link.name] = signKey
+            let previous = directory.pinPeer(link.name, signKey: signKey)
             // Not pinned after all: pinned again on the peer's next answer (readDealer).
-            batch.onRollback { [weak self] in
-                self?.nodeKeys[link.name] = previous.key
-                self?.directoryVersions[link.name] = previous.version
-                self?.directorySignatures[link.name] = previous.signature
-                self?.directoryFloors[link.name] = previous.floor
-            }
+            batch.onRollback { [weak self] in self?.directory.putBack(previous) }
         }
     }
 
@@ -505,7 +495,7 @@ extension Reactor {
             link.machine.heard(now: now)
             do {
                 // A key from a HELLO whose pin was rolled back is pinned again (a failure fails the batch, not this answer).
-                if let key = link.signKey, nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
+                if let key = link.signKey, directory.nodeKeys[link.name] != key { try? pinPeerKey(link, key) }
                 guard command.commandID.direction.readOnDealer else {
                     counters.malformed += 1
                     continue
@@ -621,7 +611,7 @@ extension Reactor {
         var accepted: [RouteEntry] = []
         for entry in entries {
             if entry.dest == config.name { continue }
-            if let pinned = nodeKeys[entry.dest], pinned != entry.signKey {
+            if let pinned = directory.nodeKeys[entry.dest], pinned != entry.signKey {
                 counters.keyConflicts += 1
                 logger.warning("route ignored: signing key differs from the pinned one",
                                metadata: ["peer": "\(link.name)", "dest": "\(entry.dest)"])
@@ -631,13 +621,13 @@ extension Reactor {
         }
         // Pin keys of nodes seen for the first time (trust on first use).
         let nowMs = Clock.nowMs()
-        for entry in accepted where nodeKeys[entry.dest] == nil && entry.dest != link.name {
+        for entry in accepted where directory.nodeKeys[entry.dest] == nil && entry.dest != link.name {
             do {
                 try write(ref: .zero) { try store.pinNode(name: entry.dest, signKey: entry.signKey, at: nowMs) }
-                nodeKeys[entry.dest] = entry.signKey
+                directory.pinFirstSeen(entry.dest, signKey: entry.signKey)
                 // Not pinned after all: pinned on the next announcement that names it.
                 let dest = entry.dest
-                batch.onRollback { [weak self] in self?.nodeKeys[dest] = nil }
+                batch.onRollback { [weak self] in self?.directory.pinRolledBack(dest) }
                 logger.info("pinned node key", metadata: ["dest": "\(entry.dest)", "via": "\(link.name)"])
             } catch {
                 logger.error("cannot pin node key: \(error)")
@@ -684,7 +674,7 @@ extension Reactor {
     func announceRoutes() {
         // A durable counter, not the clock: peers never ignore a node restarted after its clock went back.
         guard let seq = nextAnnouncementSeq() else { return }
-        let entries = routeTable.announcement(signKey: keys.sign.publicKey, directoryVersion: localDirectoryVersion)
+        let entries = routeTable.announcement(signKey: keys.sign.publicKey, directoryVersion: directory.localVersion)
         _ = try? publisher.send([PeerCommand.routes(node: config.name, seq: seq, entries: entries).encode()], dontWait: true)
     }
 
@@ -696,16 +686,11 @@ extension Reactor {
     static let snapshotWarnIntervalNs: UInt64 = 10_000_000_000
 
     func requestDirectories(now: UInt64) {
-        for (home, request) in directoryRequests where now &- request.sentNs > config.timers.directoryRequestTimeoutNs {
-            directoryRequests[home] = nil
-        }
-        for route in routeTable.routes.values where route.directoryVersion > directoryVersions[route.dest, default: 0] {
-            guard let link = peering.links[route.nextHop], link.isUp(now: now), nodeKeys[route.dest] != nil else { continue }
-            // One question at a time per home, unless the way to it changed.
-            if let open = directoryRequests[route.dest], open.hop == route.nextHop { continue }
-            if let last = directoryRequestedNs[route.dest], now &- last < config.timers.directoryRequestIntervalNs { continue }
-            directoryRequestedNs[route.dest] = now
-            directoryRequests[route.dest] = (route.nextHop, now)
+        directory.expireRequests(now: now, timeout: config.timers.directoryRequestTimeoutNs)
+        for route in routeTable.routes.values {
+            guard let link = peering.links[route.nextHop], link.isUp(now: now),
+                  directory.shouldRequest(home: route.dest, via: route.nextHop, version: route.directoryVersion, now: now,
+                                          interval: config.timers.directoryRequestIntervalNs) else { continue }
             sendPeer(link, .directoryRequest(home: route.dest))
         }
     }
@@ -713,22 +698,21 @@ extension Reactor {
     func directorySnapshot(of home: String) -> PeerCommand {
         if home == config.name { return ownDirectorySnapshot() }
         // Only what `home` signed is passed on, unchanged; without it, nothing (version 0).
-        guard let version = directoryVersions[home], version > 0, let signature = directorySignatures[home] else {
+        guard let held = directory.snapshot(of: home) else {
             return .directorySnapshot(home: home, version: 0, entries: [], signature: DirectoryHead.noSignature)
         }
-        let entries = remoteEntries.filter { $0.value.home == home }.sorted { $0.key < $1.key }.map(\.value.entry)
-        return .directorySnapshot(home: home, version: version, entries: entries, signature: signature)
+        return .directorySnapshot(home: home, version: held.version, entries: held.entries, signature: held.signature)
     }
 
     /// This node's directory with its signed head: the version and the set of entries,
     /// signed with the node's key. Made when asked, from what is committed, so whatever
     /// changes the local users' entries (enrolment, re-key, removal) only has to raise
-    /// `localDirectoryVersion` in the same commit.
+    /// `directory.localVersion` in the same commit.
     func ownDirectorySnapshot() -> PeerCommand {
         // Disabled people are not in the directory (their entries are withdrawn, section 14.1).
         let entries = directoryUsers.map(\.entry)
-        let head = DirectoryHead(home: config.name, version: localDirectoryVersion, entries: entries)
-        return .directorySnapshot(home: config.name, version: localDirectoryVersion, entries: entries, signature: head.sign(with: keys.sign))
+        let head = DirectoryHead(home: config.name, version: directory.localVersion, entries: entries)
+        return .directorySnapshot(home: config.name, version: directory.localVersion, entries: entries, signature: head.sign(with: keys.sign))
     }
 
     /// A DIR-SNAPSHOT on our DEALER to `link`. Applied only as the answer to our own
@@ -738,21 +722,14 @@ extension Reactor {
     /// every entry of `home`.
     func receiveDirectorySnapshot(from link: PeerLink, home: String, version: UInt64, entries: [[UInt8]], signature: [UInt8]) throws {
         let now = Clock.monotonicNs()
-        guard let request = directoryRequests[home], request.hop == link.name,
-              now &- request.sentNs <= config.timers.directoryRequestTimeoutNs else {
-            return refuseSnapshot(from: link, home: home, "not asked for")
-        }
-        directoryRequests[home] = nil
-        guard routeTable.nextHop(to: home) == link.name else {
-            return refuseSnapshot(from: link, home: home, "the peer is not the next hop toward the node")
-        }
+        let key: [UInt8]
+        switch directory.answered(home: home, from: link.name, version: version, nextHop: routeTable.nextHop(to: home),
+                                  me: config.name, now: now, timeout: config.timers.directoryRequestTimeoutNs) {
+        case .check(let pinned): key = pinned
         // Not newer than ours (or nothing at all): the next hop is still fetching it itself; asked again later.
-        guard home != config.name, version > directoryVersions[home, default: 0] else { return }
-        if let floor = directoryFloors[home], version < floor {
-            // Older than what this node held before its operator forgot it: a replay.
-            return refuseSnapshot(from: link, home: home, "its version is older than the one held before the directory was forgotten")
+        case .ignore: return
+        case .refuse(let reason): return refuseSnapshot(from: link, home: home, reason)
         }
-        guard let key = nodeKeys[home] else { return }
         guard DirectoryHead(home: home, version: version, entries: entries).verify(signature: signature, nodeKey: key) else {
             return refuseSnapshot(from: link, home: home, "its signature does not verify with the pinned key of the node")
         }
@@ -768,10 +745,7 @@ extension Reactor {
         try write(ref: .zero) { try store.replaceDirectory(home: home, version: version, signature: signature, entries: parsed) }
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.remoteEntries = self.remoteEntries.filter { $0.value.home != home }
-            for p in parsed { self.remoteEntries[p.address] = (home, p.entry) }
-            self.directoryVersions[home] = version
-            self.directorySignatures[home] = signature
+            self.directory.applied(home: home, version: version, signature: signature, entries: parsed)
             self.logger.info("directory updated", metadata: ["home": "\(home)", "users": "\(parsed.count)", "version": "\(version)"])
         }
     }
@@ -781,14 +755,12 @@ extension Reactor {
         counters.rejectedSnapshots += 1
         let now = Clock.monotonicNs()
         let metadata: Logger.Metadata = ["peer": "\(link.name)", "home": "\(home)"]
-        if now &- snapshotWarnedNs >= Self.snapshotWarnIntervalNs {
+        switch directory.refused(now: now, interval: Self.snapshotWarnIntervalNs) {
+        case .warning(let alsoRefused):
             var m = metadata
-            if snapshotRefusalsUnlogged > 0 { m["also_refused_since_last_warning"] = "\(snapshotRefusalsUnlogged)" }
+            if alsoRefused > 0 { m["also_refused_since_last_warning"] = "\(alsoRefused)" }
             logger.warning("directory snapshot refused: \(reason)", metadata: m)
-            snapshotWarnedNs = now
-            snapshotRefusalsUnlogged = 0
-        } else {
-            snapshotRefusalsUnlogged += 1
+        case .debug:
             logger.debug("directory snapshot refused: \(reason)", metadata: metadata)
         }
     }

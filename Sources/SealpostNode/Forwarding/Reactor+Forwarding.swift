@@ -11,7 +11,7 @@ extension Reactor {
     var forwardFacts: ForwardJudge.Facts {
         ForwardJudge.Facts(
             signKey: { [unowned self] in self.userSignKey($0) },
-            knowsUnit: { [unowned self] in $0 == self.config.name || self.nodeKeys[$0] != nil },
+            knowsUnit: { [unowned self] in $0 == self.config.name || self.directory.nodeKeys[$0] != nil },
             groupMembers: { [unowned self] address in
                 guard let a = Address(address), a.node == self.config.name else { return nil }
                 return self.groups[a.local]?.members.map(\.address)
@@ -22,7 +22,7 @@ extension Reactor {
     func userSignKey(_ address: String) -> [UInt8]? {
         guard let a = Address(address) else { return nil }
         if a.node == config.name { return usersByName[a.local]?.signKey }
-        guard let remote = remoteEntries[address], let entry = try? DirectoryEntry.decode(remote.entry) else { return nil }
+        guard let remote = directory.remoteEntries[address], let entry = try? DirectoryEntry.decode(remote.entry) else { return nil }
         return entry.signKey
     }
 
@@ -88,7 +88,7 @@ extension Reactor {
     func forwardGroupProblem(_ envelope: Envelope, members: [String]) throws -> String? {
         guard envelope.knownKind == .forward, let (header, _) = try? ForwardHeader.split(envelope.body) else { return nil }
         let outside = ForwardJudge(limits: config.forwarding.limits)
-            .outsideScope(header, members: members, knowsUnit: { $0 == config.name || nodeKeys[$0] != nil })
+            .outsideScope(header, members: members, knowsUnit: { $0 == config.name || directory.nodeKeys[$0] != nil })
         guard !outside.isEmpty else { return nil }
         forwarding.refused += 1
         let scope = ForwardJudge(limits: config.forwarding.limits).limits.effective(header.origin.policy).scope

@@ -160,7 +160,7 @@ extension Reactor {
     /// A person of this federation: a local user, or one in the federated directory.
     func knowsAddress(_ a: String) -> Bool {
         guard let address = Address(a) else { return false }
-        return address.node == config.name ? usersByName[address.local] != nil : remoteEntries[a] != nil
+        return address.node == config.name ? usersByName[address.local] != nil : directory.remoteEntries[a] != nil
     }
 
     private func refuseGroup(_ envelope: Envelope, _ reason: String) throws {

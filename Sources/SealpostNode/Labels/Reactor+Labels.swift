@@ -13,7 +13,7 @@ extension Reactor {
     func clearance(of address: String) -> UInt8 {
         guard let a = Address(address) else { return labels.policy.defaultRank }
         let bytes: [UInt8]?
-        if a.node == config.name { bytes = usersByName[a.local]?.entry } else { bytes = remoteEntries[address]?.entry }
+        if a.node == config.name { bytes = usersByName[a.local]?.entry } else { bytes = directory.remoteEntries[address]?.entry }
         guard let bytes, let entry = try? DirectoryEntry.decode(bytes) else { return labels.policy.defaultRank }
         return entry.clearance ?? labels.policy.defaultRank
     }
@@ -90,7 +90,7 @@ extension Reactor {
                            sentAt: notice.refusedAt, body: notice.encode())
         if sender.node == config.name {
             try deliverLocally(out, to: sender.local)
-        } else if nodeKeys[sender.node] != nil || routeTable.routes[sender.node] != nil {
+        } else if directory.nodeKeys[sender.node] != nil || routeTable.routes[sender.node] != nil {
             try journalOut(out, dest: sender.node)
         }
         return Envelope(id: envelope.id, from: envelope.from, to: envelope.to, kind: .refusal, sentAt: envelope.sentAt,
@@ -237,7 +237,7 @@ extension Reactor {
         var version: UInt64 = 0
         try write(ref: .zero) {
             _ = try store.replaceUserEntry(user.name, entry: entry)
-            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+            version = try store.bumpDirectoryVersion(from: directory.localVersion)
         }
         try audit(.clearanceSet(user: address(user.name), label: rank, by: AuditActor.operator))
         try withholdWaiting(for: user.name, above: rank)

@@ -93,7 +93,7 @@ extension Reactor {
             return ([], [code.node])
         }
         let routed = Set(routeTable.routes.keys)
-        let known = Set(nodeKeys.keys).subtracting([config.name])
+        let known = Set(directory.nodeKeys.keys).subtracting([config.name])
         return ([config.name] + routed.sorted(), known.subtracting(routed).sorted())
     }
 
@@ -113,7 +113,7 @@ extension Reactor {
     func receiveTraceQuery(from link: PeerLink, query: Trace.Query, hops: UInt8) {
         // A query for this node is verified before it counts against its origin's answers per minute.
         if query.dest == config.name, query.origin != config.name {
-            guard let key = nodeKeys[query.origin], query.verify(nodeKey: key) else {
+            guard let key = directory.nodeKeys[query.origin], query.verify(nodeKey: key) else {
                 return dropTrace(.unknownTrace, from: link, "query from \(query.origin) (its signature does not verify)")
             }
         }
@@ -136,7 +136,7 @@ extension Reactor {
     /// not decode, is not for this query, or is not signed with the key we pinned for its node.
     func checkAnswer(queryId: [UInt8], origin: String, bytes: [UInt8]) -> Trace.NodeResult {
         guard let answer = try? Trace.Answer.decode(bytes), answer.queryId == queryId, answer.node == origin,
-              answer.asker == config.name, let key = nodeKeys[origin], answer.verify(nodeKey: key) else {
+              answer.asker == config.name, let key = directory.nodeKeys[origin], answer.verify(nodeKey: key) else {
             logger.warning("trace answer does not verify", metadata: ["node": "\(origin)"])
             return Trace.NodeResult(node: origin, state: .badAnswer)
         }
@@ -176,7 +176,7 @@ extension Reactor {
     /// This node is asked: a query it cannot verify is dropped; otherwise it answers (records
     /// or a refusal, by its policy), signed.
     func answerQuery(_ query: Trace.Query) {
-        let key = query.origin == config.name ? keys.sign.publicKey : nodeKeys[query.origin]
+        let key = query.origin == config.name ? keys.sign.publicKey : directory.nodeKeys[query.origin]
         guard let key, query.verify(nodeKey: key) else {
             dropTrace(.unknownTrace, from: nil, "query from \(query.origin) (its signature does not verify)")
             return
@@ -246,7 +246,7 @@ extension Reactor {
             var answer = Self.adminTraceResult(results, elapsedMs: elapsedMs)
             // The keys the operator's tool checks the answers with: this node's ring, and the
             // directory keys of the forwarders named.
-            var ring = nodeKeys.mapValues { Hex.encode($0) }
+            var ring = directory.nodeKeys.mapValues { Hex.encode($0) }
             ring[config.name] = Hex.encode(keys.sign.publicKey)
             answer["node_keys"] = ring
             var signKeys: [String: String] = [:]
@@ -267,7 +267,7 @@ extension Reactor {
     func traceSignKey(_ address: String) -> [UInt8]? {
         guard let a = Address(address) else { return nil }
         if a.node == config.name { return usersByName[a.local]?.signKey }
-        return remoteEntries[address].flatMap { try? DirectoryEntry.decode($0.entry) }?.signKey
+        return directory.remoteEntries[address].flatMap { try? DirectoryEntry.decode($0.entry) }?.signKey
     }
 
     func traceTick(now: UInt64) {

@@ -64,7 +64,7 @@ extension Reactor {
 
     /// After a commit that changed the local directory: peers fetch it again.
     func directoryChanged(to version: UInt64) {
-        localDirectoryVersion = max(localDirectoryVersion, version)
+        directory.raiseLocalVersion(to: version)
         peering.announceSoon()
     }
 
@@ -126,7 +126,7 @@ extension Reactor {
         try write(ref: .zero) {
             try store.setUserDisabled(user.name, at: now)
             withdrawn = try store.withdrawRekeyInvites(user: user.name)
-            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+            version = try store.bumpDirectoryVersion(from: directory.localVersion)
         }
         try audit(.userDisabled(user: address(user.name), by: AuditActor.operator))
         var closed = 0
@@ -153,7 +153,7 @@ extension Reactor {
         var version: UInt64 = 0
         try write(ref: .zero) {
             try store.setUserDisabled(user.name, at: nil)
-            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+            version = try store.bumpDirectoryVersion(from: directory.localVersion)
         }
         try audit(.userEnabled(user: address(user.name), by: AuditActor.operator))
         batch.afterCommit { [weak self] in
@@ -176,7 +176,7 @@ extension Reactor {
             reminders = try store.scheduledReminders(user: user.name)
             bySender = try store.mailboxSenders(recipient: user.name, through: UInt64(Int64.max))
             mail = try store.removeUser(user.name)
-            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+            version = try store.bumpDirectoryVersion(from: directory.localVersion)
         }
         try audit(.userRemoved(user: address(user.name), by: AuditActor.operator))
         // The quotas forget what waited for them (committed with the batch, undone with it).
@@ -215,7 +215,7 @@ extension Reactor {
             try store.setRekeyPending(user: user.name, since: try store.rekeyPending(user: user.name) ?? now)
             if wasActive {
                 try store.setUserDisabled(user.name, at: now)
-                version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+                version = try store.bumpDirectoryVersion(from: directory.localVersion)
             }
         }
         try audit(.userRekeyed(user: address(user.name), by: AuditActor.operator))
@@ -255,7 +255,7 @@ extension Reactor {
             try store.replaceUserKeys(user.name, curveKey: curveKey, boxKey: boxKey, signKey: signKey, entry: entry)
             try store.markInviteUsed(id: invite.id, at: now, by: curveKey)
             try store.setRekeyPending(user: user.name, since: nil)
-            version = try store.bumpDirectoryVersion(from: localDirectoryVersion)
+            version = try store.bumpDirectoryVersion(from: directory.localVersion)
         }
         try audit(.inviteUsed(invite: invite.id, user: address(user.name)))
         batch.afterCommit { [weak self] in
