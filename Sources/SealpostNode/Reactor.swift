@@ -82,8 +82,8 @@ final class Reactor {
     var peering = FederationState()
     var routeTable: RouteTable
     var journal = RelayJournal()
-    /// Groups whose home is this node.
-    var groups: [String: GroupState] = [:]
+    /// Groups whose home is this node, and the decision on their operations (Groups/).
+    var groupHome = GroupHome()
     /// `delivered` receipts owed this cycle, and the check of relayed ones.
     var deliveryReceipts = DeliveryReceipts()
     /// Due notices owed to local users.
@@ -210,7 +210,7 @@ final class Reactor {
                                    nodes: try store.remoteNodes(), entries: try store.remoteEntries(), floors: try store.directoryFloors())
         tracing.officers = Set(try store.officers().map(\.user))
         schedule = try ReminderSchedule(store: store)
-        groups = try store.groups()
+        groupHome = GroupHome(groups: try store.groups())
         pendingBurns = try store.burnCount()
         nextBurnExpiryMs = try store.nextBurnExpiry()
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }

@@ -181,7 +181,7 @@ extension Reactor {
         // Where it goes: another node, a group here, or a person here.
         let local = to.node == config.name
         let alwaysGroup = kind == .groupOp || kind == .groupMessage
-        let isGroup = alwaysGroup || (local ? groups[to.local] != nil
+        let isGroup = alwaysGroup || (local ? groupHome.groups[to.local] != nil
                                             : kind.fansOut && directory.remoteEntries[to.description] == nil)
         if !local {
             guard directory.nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {

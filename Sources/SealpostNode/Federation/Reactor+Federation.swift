@@ -460,7 +460,7 @@ extension Reactor {
         if envelope.knownKind == .delivered {
             return try deliverRelayedReceipt(envelope, to: recipient)
         }
-        if groups[recipient] != nil || envelope.knownKind == .groupOp
+        if groupHome.groups[recipient] != nil || envelope.knownKind == .groupOp
             || envelope.knownKind == .groupMessage {
             // A member on another node writing to one of our groups (or to a group
             // that does not exist: the home node answers with a refusal).

@@ -14,7 +14,7 @@ extension Reactor {
             knowsUnit: { [unowned self] in $0 == self.config.name || self.directory.nodeKeys[$0] != nil },
             groupMembers: { [unowned self] address in
                 guard let a = Address(address), a.node == self.config.name else { return nil }
-                return self.groups[a.local]?.members.map(\.address)
+                return self.groupHome.groups[a.local]?.members.map(\.address)
             })
     }
 

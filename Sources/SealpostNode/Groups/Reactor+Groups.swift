@@ -18,7 +18,7 @@ extension Reactor {
             }
             try apply(op, targets: targets, label: label, group: to.local, actor: envelope.from, envelope: envelope)
         case let kind? where kind.fansOut:
-            guard let group = groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
+            guard let group = groupHome.groups[to.local] else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
             // The fan-out wraps the envelope: it must still fit a body once wrapped.
             let limit = envelope.knownKind == .burn ? Envelope.maxLargeBodyBytes : Envelope.maxBodyBytes
             guard envelope.encodedSize + 4096 + group.members.count * 66 <= limit else {
@@ -46,107 +46,39 @@ extension Reactor {
     private func apply(_ op: Group.Op, targets: [String], label: UInt8?, group name: String, actor: String, envelope: Envelope) throws {
         let now = Clock.nowMs()
         let groupAddress = address(name)
-        var state = groups[name]
-        var notify: Set<String> = []
-        switch op {
-        case .create:
-            guard state == nil else { return try refuseGroup(envelope, "\(groupAddress) already exists") }
-            guard usersByName[name] == nil else { return try refuseGroup(envelope, "\(groupAddress) is a person's address") }
-            guard Address(actor)?.node == config.name else { return try refuseGroup(envelope, "a group is created on its creator's own node") }
-            guard targets.count < Group.maxMembers else { return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members") }
-            let rank = label ?? labels.policy.defaultRank
-            if let refusal = labels.policy.carry(rank) { return try refuseGroup(envelope, refusal.text) }
-            var created = GroupState(name: name, createdBy: actor, members: [(actor, true)], label: rank)
-            for t in targets where t != actor && !created.isMember(t) {
-                guard knowsAddress(t) else { return try refuseGroup(envelope, "no user \(t) in this federation") }
-                created.members.append((t, false))
-            }
-            // Every member must be cleared for the group's label (SPEC 7.11.8).
-            if let refusal = membersRefusal(created.members.map(\.address), rank: rank, group: groupAddress) {
-                return try refuseGroup(envelope, refusal.text)
-            }
+        let facts = GroupHome.Facts(
+            me: config.name, defaultRank: labels.policy.defaultRank,
+            isPerson: { [unowned self] in self.usersByName[$0] != nil },
+            knowsAddress: { [unowned self] in self.knowsAddress($0) },
+            carryRefusal: { [unowned self] in self.labels.policy.carry($0)?.text },
+            membersRefusal: { [unowned self] in self.membersRefusal($0, rank: $1, group: $2)?.text })
+        let change: GroupHome.Change
+        switch groupHome.decide(op, targets: targets, label: label, group: name, address: groupAddress, actor: actor, facts: facts) {
+        case .refuse(let reason): return try refuseGroup(envelope, reason)
+        case .accept(let accepted): change = accepted
+        }
+        if let (current, rank) = change.label, rank < current {
+            logger.notice("group label lowered", metadata: ["group": "\(groupAddress)", "by": "\(actor)",
+                                                          "from": "\(labels.policy.set.display(current))", "to": "\(labels.policy.set.display(rank))"])
+        }
+        for w in change.writes {
             try write(ref: envelope.id) {
-                try store.createGroup(name: name, by: actor, at: now)
-                try store.setGroupLabel(name, label: rank)
-                for m in created.members { try store.setMember(group: name, member: m.address, admin: m.admin, at: now) }
-            }
-            state = created
-        case .add, .remove, .admin:
-            guard var s = state else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
-            guard s.isAdmin(actor) else { return try refuseGroup(envelope, "only admins of \(groupAddress) may \(op.name) members") }
-            // Check every name first: a refused request changes nothing.
-            for t in targets {
-                if op == .add, !s.isMember(t), !knowsAddress(t) { return try refuseGroup(envelope, "no user \(t) in this federation") }
-                if op == .admin, !s.isMember(t) { return try refuseGroup(envelope, "\(t) is not a member of \(groupAddress)") }
-            }
-            if op == .add, s.members.count + Set(targets).subtracting(s.members.map(\.address)).count > Group.maxMembers {
-                return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members")
-            }
-            if op == .add, let refusal = membersRefusal(targets.filter { !s.isMember($0) }, rank: s.label ?? labels.policy.defaultRank,
-                                                        group: groupAddress) {
-                return try refuseGroup(envelope, refusal.text)
-            }
-            if op == .remove, !s.members.contains(where: { $0.admin && !targets.contains($0.address) }),
-               s.members.contains(where: { !targets.contains($0.address) }) {
-                return try refuseGroup(envelope, "that would leave \(groupAddress) without an admin; name another admin first")
-            }
-            for t in targets {
-                switch op {
-                case .add:
-                    guard !s.isMember(t) else { continue }
-                    guard knowsAddress(t) else { return try refuseGroup(envelope, "no user \(t) in this federation") }
-                    guard s.members.count < Group.maxMembers else { return try refuseGroup(envelope, "a group has at most \(Group.maxMembers) members") }
-                    s.members.append((t, false))
-                    try write(ref: envelope.id) { try store.setMember(group: name, member: t, admin: false, at: now) }
-                case .remove:
-                    guard s.isMember(t) else { continue }
-                    s.members.removeAll { $0.address == t }
-                    notify.insert(t) // the removed member is told too
-                    try write(ref: envelope.id) { try store.removeMember(group: name, member: t) }
-                default: // admin
-                    guard let i = s.members.firstIndex(where: { $0.address == t }) else {
-                        return try refuseGroup(envelope, "\(t) is not a member of \(groupAddress)")
-                    }
-                    s.members[i].admin = true
-                    try write(ref: envelope.id) { try store.setMember(group: name, member: t, admin: true, at: now) }
+                switch w {
+                case .create(let by): try store.createGroup(name: name, by: by, at: now)
+                case .setLabel(let rank): try store.setGroupLabel(name, label: rank)
+                case let .setMember(member, admin): try store.setMember(group: name, member: member, admin: admin, at: now)
+                case .removeMember(let member): try store.removeMember(group: name, member: member)
                 }
             }
-            state = s
-        case .label:
-            guard var s = state else { return try refuseGroup(envelope, "there is no group \(groupAddress)") }
-            guard s.isAdmin(actor) else { return try refuseGroup(envelope, "only admins of \(groupAddress) may change its label") }
-            guard let rank = label else { return try refuseGroup(envelope, "name the label") }
-            if let refusal = labels.policy.carry(rank) { return try refuseGroup(envelope, refusal.text) }
-            let current = s.label ?? labels.policy.defaultRank
-            // Raising it is refused while a member is not cleared for the new label.
-            if rank > current, let refusal = membersRefusal(s.members.map(\.address), rank: rank, group: groupAddress) {
-                return try refuseGroup(envelope, refusal.text)
-            }
-            if rank < current {
-                logger.notice("group label lowered", metadata: ["group": "\(groupAddress)", "by": "\(actor)",
-                                                              "from": "\(labels.policy.set.display(current))", "to": "\(labels.policy.set.display(rank))"])
-            }
-            s.label = rank
-            try write(ref: envelope.id) { try store.setGroupLabel(name, label: rank) }
-            if rank != current { try audit(.groupLabelChanged(group: groupAddress, from: current, to: rank, by: actor), ref: envelope.id) }
-            state = s
-        case .leave:
-            guard var s = state, s.isMember(actor) else { return try refuseGroup(envelope, "you are not a member of \(groupAddress)") }
-            s.members.removeAll { $0.address == actor }
-            if !s.members.isEmpty && !s.members.contains(where: \.admin) { s.members[0].admin = true } // never leave it without an admin
-            notify.insert(actor)
-            try write(ref: envelope.id) {
-                try store.removeMember(group: name, member: actor)
-                if let first = s.members.first, first.admin { try store.setMember(group: name, member: first.address, admin: true, at: now) }
-            }
-            state = s
         }
-        guard let final = state else { return }
-        let previous = groups[name]
-        groups[name] = final
-        batch.onRollback { [weak self] in self?.groups[name] = previous }
+        if let (current, rank) = change.label, rank != current {
+            try audit(.groupLabelChanged(group: groupAddress, from: current, to: rank, by: actor), ref: envelope.id)
+        }
+        let final = change.group
+        let previous = groupHome.applied(final)
+        batch.onRollback { [weak self] in self?.groupHome.rolledBack(name, to: previous) }
         let event = Group.Event(op: op.rawValue, actor: actor, members: final.members, label: final.label ?? labels.policy.defaultRank)
-        try sendEvent(event, group: groupAddress, about: envelope, to: Set(final.members.map(\.address)).union(notify))
+        try sendEvent(event, group: groupAddress, about: envelope, to: Set(final.members.map(\.address)).union(change.notify))
     }
 
     /// Who of `members` is not cleared for `rank`, as a refusal naming them (counted).

@@ -34,7 +34,7 @@ extension Reactor {
             return labels.policy.deliver(rank, to: [(to.description, clearance(of: to.description))])
         }
         if isGroup {
-            guard let group = groups[to.local] else { return nil }
+            guard let group = groupHome.groups[to.local] else { return nil }
             return groupPostRefusal(envelope, rank: rank, group: group)
         }
         return labels.policy.deliver(rank, to: [(to.description, clearance(of: to.description))])
