@@ -88,15 +88,8 @@ final class Reactor {
     var deliveryReceipts = DeliveryReceipts()
     /// Due notices owed to local users.
     var schedule = ReminderSchedule()
-    /// Burn messages kept for local users, and when the next one expires.
-    var pendingBurns = 0
-    var nextBurnExpiryMs: UInt64?
-    /// Journal entries that hold a burn message's content, with its expiry.
-    var journalledBurns: [UInt64: UInt64] = [:]
-    /// When the journal is next looked at for burn copies past their expiry.
-    var nextJournalledBurnCheckMs: UInt64 = 0
-    /// View-once files this node knows of, by file id.
-    var burnFiles: [FileID: BurnFile] = [:]
+    /// Burn messages kept for local users and in the journal, view-once files (Burns/).
+    var burns = BurnState()
     /// Other nodes' keys and directories, this node's directory version, DIR-REQs waiting (Federation/).
     var directory = DirectoryState()
     var configModified: Date?
@@ -211,9 +204,9 @@ final class Reactor {
         tracing.officers = Set(try store.officers().map(\.user))
         schedule = try ReminderSchedule(store: store)
         groupHome = GroupHome(groups: try store.groups())
-        pendingBurns = try store.burnCount()
-        nextBurnExpiryMs = try store.nextBurnExpiry()
+        var burnFiles: [FileID: BurnFile] = [:]
         for f in try store.burnFiles() { burnFiles[f.id] = BurnFile(message: f.message, sender: f.sender, pullers: f.pullers) }
+        burns = BurnState(pending: try store.burnCount(), nextExpiryMs: try store.nextBurnExpiry(), files: burnFiles)
         try loadFiles()
         try loadRestoreState()
         try loadAudit()
@@ -232,7 +225,7 @@ final class Reactor {
                 senders[envelope.from, default: Quotas.Usage()].bytes += row.envelope.count
             }
             if let burn = burnInside(envelope), let (expiresAt, _, sealed) = try? Burn.split(burn.body), !sealed.isEmpty {
-                journalledBurns[row.jid] = expiresAt
+                burns.journalled(jid: row.jid, expiresAt: expiresAt)
             }
         }
         quotas = Quotas(mailbox: mailboxUsage, burns: try store.burnUsage(), senders: senders)
@@ -324,7 +317,7 @@ final class Reactor {
         // While the disk is full, look at it often enough to notice space coming back.
         if storageFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
-        if let expiry = nextBurnExpiryMs {
+        if let expiry = burns.nextExpiryMs {
             let nowMs = Clock.nowMs()
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }

@@ -99,7 +99,7 @@ extension Reactor {
             held: (try? store.heldEnvelopeCount()) ?? peering.heldTotal,
             reminders: NodeStatus.Reminders(pending: schedule.count, nextDue: schedule.nextDue().map { Clock.rfc3339(ms: $0) },
                                             fired: int(counters.remindersFired), late: int(counters.remindersLate)),
-            burns: NodeStatus.Burns(pending: pendingBurns, nextExpiry: nextBurnExpiryMs.map { Clock.rfc3339(ms: $0) },
+            burns: NodeStatus.Burns(pending: burns.pending, nextExpiry: burns.nextExpiryMs.map { Clock.rfc3339(ms: $0) },
                                     viewed: int(counters.burnsViewed), expired: int(counters.burnsExpired),
                                     receipts: int(counters.burnReceipts), refusedQuotes: int(counters.refusedQuotes)),
             forwards: NodeStatus.Forwards(accepted: int(forwarding.accepted), refused: int(forwarding.refused), hops: int(forwarding.hops),

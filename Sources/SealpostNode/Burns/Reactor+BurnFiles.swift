@@ -27,7 +27,7 @@ extension Reactor {
     /// that the next hop will pull the file from here, so the file waits for it.
     func noteBurnFile(_ envelope: Envelope, dest: String?) throws {
         guard let (offer, fileId) = burnFileOffer(envelope) else { return }
-        var known = burnFiles[fileId] ?? BurnFile(message: offer.id, sender: offer.from, pullers: [])
+        var known = burns.files[fileId] ?? BurnFile(message: offer.id, sender: offer.from, pullers: [])
         if let dest, dest != config.name, let hop = routeTable.nextHop(to: dest), !known.pullers.contains(hop) {
             known.pullers.append(hop)
         }
@@ -36,15 +36,14 @@ extension Reactor {
             try store.noteBurnID(offer.id, sender: offer.from, at: now)
             try store.noteBurnFile(fileId, message: offer.id, sender: offer.from, pullers: pullers, at: now)
         }
-        let previous = burnFiles[fileId]
-        burnFiles[fileId] = known
-        batch.onRollback { [weak self] in self?.burnFiles[fileId] = previous }
+        let previous = burns.fileSeen(fileId, known)
+        batch.onRollback { [weak self] in self?.burns.fileRolledBack(fileId, to: previous) }
         if let file = transfers.files[fileId] { try expectPullers(file) }
     }
 
     /// Registers the nodes expected to pull a view-once file as its readers.
     func expectPullers(_ file: StoredFile) throws {
-        guard let known = burnFiles[file.record.id] else { return }
+        guard let known = burns.files[file.record.id] else { return }
         for hop in known.pullers where file.readers[.node(hop)] == nil { try setReader(file, .node(hop), fetched: false) }
     }
 
@@ -57,14 +56,14 @@ extension Reactor {
 
     /// Whether `reader` already has this view-once file (so it may not have it again).
     func burnFileTaken(_ file: StoredFile, by reader: StoredFile.Reader) -> Bool {
-        burnFiles[file.record.id] != nil && file.readers[reader] == true && reader != .user(file.record.owner)
+        burns.files[file.record.id] != nil && file.readers[reader] == true && reader != .user(file.record.owner)
     }
 
     /// A view-once file is gone from this node: one signed receipt per reader — `viewed` for a
     /// person here who fetched it, `forwarded` for a node that pulled it, `expired` for those
     /// who did not. The sender's own upload is not a reader.
     func burnFileGone(_ file: StoredFile) throws {
-        guard let known = burnFiles[file.record.id] else { return }
+        guard let known = burns.files[file.record.id] else { return }
         for (reader, fetched) in file.readers.sorted(by: { $0.key < $1.key }) where reader != .user(file.record.owner) {
             switch reader {
             case .user(let name):
@@ -77,6 +76,6 @@ extension Reactor {
         }
         let id = file.record.id
         try write(ref: known.message) { try store.forgetBurnFile(id) }
-        batch.afterCommit { [weak self] in self?.burnFiles[id] = nil }
+        batch.afterCommit { [weak self] in self?.burns.fileGone(id) }
     }
 }

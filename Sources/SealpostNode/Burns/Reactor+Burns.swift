@@ -66,7 +66,7 @@ extension Reactor {
         let now = Clock.nowMs()
         try write(ref: envelope.id) { try store.noteBurnID(burn.id, sender: burn.from, at: now) }
         guard !sealed.isEmpty else { return }
-        batch.afterCommit { [weak self] in self?.journalledBurns[jid] = expiresAt }
+        batch.afterCommit { [weak self] in self?.burns.journalled(jid: jid, expiresAt: expiresAt) }
     }
 
     /// A burn message that expires while it waits in the journal (its next hop is down)
@@ -75,11 +75,9 @@ extension Reactor {
     /// node's `expired` receipt for its copy. Looked at once a second, in the cycle's transaction.
     func expireJournalledBurns() {
         let now = Clock.nowMs()
-        guard !journalledBurns.isEmpty, now >= nextJournalledBurnCheckMs else { return }
-        nextJournalledBurnCheckMs = now + 1000
-        for (jid, expiresAt) in journalledBurns where expiresAt <= now {
+        for jid in burns.journalledDue(nowMs: now) {
             guard let entry = journal.entries[jid], let burn = burnInside(entry.envelope) else {
-                journalledBurns[jid] = nil
+                burns.forgotten(jid: jid)
                 continue
             }
             var stub = Burn.notice(of: burn)
@@ -100,7 +98,7 @@ extension Reactor {
                 let emptied = stub
                 batch.afterCommit { [weak self] in
                     self?.journal.replaceEnvelope(jid, with: emptied)
-                    self?.journalledBurns[jid] = nil
+                    self?.burns.forgotten(jid: jid)
                 }
             } catch {
                 logger.error("cannot expire a journalled burn message: \(error)")
@@ -132,8 +130,7 @@ extension Reactor {
         quotas.changeBurns(user, count: 1, bytes: bytes.bytes.count)
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.pendingBurns += 1
-            self.nextBurnExpiryMs = min(self.nextBurnExpiryMs ?? expiresAt, expiresAt)
+            self.burns.kept(expiresAt: expiresAt)
         }
         return Burn.notice(of: envelope)
     }
@@ -177,9 +174,8 @@ extension Reactor {
         }
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.pendingBurns -= 1
+            self.burns.viewed()
             if refusal == nil { self.counters.burnsViewed += 1 }
-            if self.pendingBurns == 0 { self.nextBurnExpiryMs = nil }
         }
         if let refusal {
             return reply(session, .error(code: refusal.reason.errorCode, ref: id, reason: refusal.text))
@@ -190,7 +186,7 @@ extension Reactor {
     /// Deletes the burn messages whose time is up, with an `expired` receipt each.
     func expireBurns() {
         let now = Clock.nowMs()
-        guard let next = nextBurnExpiryMs, next <= now else { return }
+        guard burns.isDue(nowMs: now) else { return }
         do {
             var expired: [(recipient: String, id: MessageID, sender: String)] = []
             try write(ref: .zero) { expired = try store.expiredBurns(now: now, limit: Self.batchLimit) }
@@ -210,10 +206,9 @@ extension Reactor {
             try write(ref: .zero) { following = try store.nextBurnExpiry() }
             batch.afterCommit { [weak self] in
                 guard let self else { return }
-                self.pendingBurns -= count
                 self.counters.burnsExpired += UInt64(count)
                 // Burns kept later in this cycle lower it again after this (their closures run next).
-                self.nextBurnExpiryMs = following
+                self.burns.expired(count: count, following: following)
             }
         } catch {
             logger.error("cannot expire burn messages: \(error)")
@@ -224,8 +219,8 @@ extension Reactor {
     /// The receipt names the hop, and the copy's destination node when that is further.
     func burnForwarded(_ envelope: Envelope, jid: UInt64, dest: String, to hop: String) throws {
         // Only entries known to hold content (an expired one already had its receipt).
-        guard journalledBurns[jid] != nil, let burn = burnInside(envelope) else { return }
-        batch.afterCommit { [weak self] in self?.journalledBurns[jid] = nil }
+        guard burns.holdsContent(jid: jid), let burn = burnInside(envelope) else { return }
+        batch.afterCommit { [weak self] in self?.burns.forgotten(jid: jid) }
         try sendReceipt(.forwarded, burn: burn.id, sender: burn.from, subject: dest == hop ? hop : "\(dest) via \(hop)")
     }
 

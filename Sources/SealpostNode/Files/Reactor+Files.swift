@@ -360,7 +360,7 @@ extension Reactor {
 
     private func remove(_ file: StoredFile) {
         let id = file.record.id
-        let burn = burnFiles[id] != nil
+        let burn = burns.files[id] != nil
         do {
             try write(ref: id) { try store.deleteFile(id) }
             if burn { try burnFileGone(file) }
@@ -519,7 +519,7 @@ extension Reactor {
 
     private func collectFile(_ file: StoredFile, nowMs: UInt64) {
         // A view-once file goes as soon as every reader has it, and after the burn time to live in any case.
-        let burn = burnFiles[file.record.id] != nil
+        let burn = burns.files[file.record.id] != nil
         let lifetimeMs = burn ? config.burnTTLHours * 3_600_000 : config.files.expireDays * 86_400_000
         let expired = Clock.ageMs(since: file.record.createdAt, now: nowMs) > lifetimeMs
         var done = false

@@ -38,7 +38,7 @@ extension Reactor {
             if envelope.flags & Quote.flag != 0 { return ForwardRefusal("flags", "a forward does not quote: send the note inside it") }
             if try store.isBurnID(header.origin.id) { return ForwardRefusal("burn", "burn messages cannot be forwarded or quoted") }
             if let offer = header.offer {
-                if burnFiles[offer.fileId] != nil { return ForwardRefusal("view_once", "view-once files cannot be forwarded") }
+                if burns.files[offer.fileId] != nil { return ForwardRefusal("view_once", "view-once files cannot be forwarded") }
                 guard let file = transfers.files[offer.fileId], file.record.size == offer.cipherSize, file.record.chunks == offer.chunks else {
                     return ForwardRefusal("file", "file \(offer.fileId.hex) is no longer on \(config.name) (collected after its retention): it cannot be forwarded; ask its sender to send it again")
                 }

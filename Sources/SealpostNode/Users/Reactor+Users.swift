@@ -192,8 +192,7 @@ extension Reactor {
             closed = self.revokeSessions(of: user.name)
             self.delivery.forgetWaiting(of: user.name)
             for id in reminders { self.schedule.remove(user: user.name, reminder: id) }
-            self.pendingBurns = (try? self.store.burnCount()) ?? self.pendingBurns
-            self.nextBurnExpiryMs = (try? self.store.nextBurnExpiry()) ?? nil
+            self.burns.reloaded(pending: try? self.store.burnCount(), nextExpiryMs: (try? self.store.nextBurnExpiry()) ?? nil)
             self.directoryChanged(to: version)
             self.logger.notice("user removed", metadata: ["user": "\(self.address(user.name))", "mail_deleted": "\(mail)"])
         }
