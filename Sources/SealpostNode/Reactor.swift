@@ -55,23 +55,15 @@ final class Reactor {
     // Clients.
     /// Sessions, who is attached, pushes due or stalled, entries waiting per user.
     var delivery = DeliveryState()
-    var usersByCurveKey: [[UInt8]: String] = [:]
-    var usersByName: [String: UserRecord] = [:]
-    /// Stamped into every user's User-Id at the handshake (`u:NAME:GEN`); bumped at each revocation.
-    var authGeneration: UInt64 = 1
-    /// Per user: connections of this generation or older are refused (disabled, removed or re-keyed).
-    var revokedThrough: [String: UInt64] = [:]
+    /// Enrolled users, the keys they are admitted with, revoked connections (Users/).
+    var users = UserRegistry()
     var nextSeq: UInt64 = 1
     var counters = NodeCounters()
     var rates = RateMeter()
     /// What each user holds (mailbox, burn content) and each sender's rate allowance.
     var quotas = Quotas()
-    /// Free disk is under `limits.min_free_mb` (or a commit failed for lack of space): new messages are refused.
-    var storageFull = false
-    var freeBytes: UInt64 = 0
-    var freeAtCommitFailure: UInt64?
-    var nextStorageCheckNs: UInt64 = 0
-    var nextDropLogNs: UInt64 = 0
+    /// The free-space floor: whether new messages are refused while the disk is full (Config/).
+    var storage = StorageGuard()
     /// Refused handshakes: the first of each minute is logged, the rest summed up.
     var refusedKeyWindowEndNs: UInt64 = 0
     var refusedKeysSuppressed = 0
@@ -185,11 +177,8 @@ final class Reactor {
 
     /// Loads what the reactor keeps in memory from the database.
     private func loadState() throws {
-        for user in try store.users() {
-            // A disabled user's key is not admitted; their row (and mail) stays.
-            if user.disabledAt == nil { usersByCurveKey[user.curveKey] = user.name }
-            usersByName[user.name] = user
-        }
+        // A disabled user's key is not admitted; their row (and mail) stays.
+        users = UserRegistry(users: try store.users())
         // One scan of the mailbox gives both what waits per user and the quotas' usage.
         let mailboxUsage = try store.mailboxUsage()
         delivery = DeliveryState(waiting: mailboxUsage.mapValues(\.count))
@@ -199,7 +188,7 @@ final class Reactor {
         nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
         peering = FederationState(streamOut: try store.streams(outgoing: true), streamIn: try store.streams(outgoing: false),
                                   heldCount: try store.heldCounts())
-        directory = DirectoryState(localVersion: UInt64(try store.meta("directory_version") ?? Int64(usersByName.count)),
+        directory = DirectoryState(localVersion: UInt64(try store.meta("directory_version") ?? Int64(users.byName.count)),
                                    nodes: try store.remoteNodes(), entries: try store.remoteEntries(), floors: try store.directoryFloors())
         tracing.officers = Set(try store.officers().map(\.user))
         schedule = try ReminderSchedule(store: store)
@@ -237,7 +226,7 @@ final class Reactor {
 
     func run() {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
-                                               "users": "\(usersByName.count)", "peers": "\(peering.links.count)",
+                                               "users": "\(users.byName.count)", "peers": "\(peering.links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
         auditPeerChanges()
         let start = Clock.monotonicNs()
@@ -315,7 +304,7 @@ final class Reactor {
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if delivery.hasStalled { timeout = min(timeout, 10) }
         // While the disk is full, look at it often enough to notice space coming back.
-        if storageFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
+        if storage.isFull { timeout = min(timeout, Int(Self.storageCheckIntervalNs / 1_000_000)) }
         if let reminder = msUntilNextReminder() { timeout = min(timeout, reminder) }
         if let expiry = burns.nextExpiryMs {
             let nowMs = Clock.nowMs()
@@ -380,7 +369,7 @@ final class Reactor {
         case Self.zapDomainPublish:
             return peering.peer(curveKey: curveKey).map { .node($0) }
         case Self.zapDomain:
-            if let name = usersByCurveKey[curveKey] { return .user(name, generation: authGeneration) }
+            if let name = users.user(curveKey: curveKey) { return .user(name, generation: users.authGeneration) }
             if let peer = peering.peer(curveKey: curveKey) { return .node(peer) }
             guard let invite = try? store.invite(curveKey: curveKey) else { return nil }
             let now = Clock.nowMs() / 1000

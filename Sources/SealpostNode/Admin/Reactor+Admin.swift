@@ -87,8 +87,8 @@ extension Reactor {
             routes: routeTable.routes.values.sorted { $0.dest < $1.dest }.map {
                 NodeStatus.Route(dest: $0.dest, nextHop: $0.nextHop, hops: $0.hops, path: $0.path)
             },
-            users: NodeStatus.Users(enrolled: usersByName.count, online: online.count,
-                                    disabled: usersByName.values.filter { $0.disabledAt != nil }.count,
+            users: NodeStatus.Users(enrolled: users.byName.count, online: online.count,
+                                    disabled: users.byName.values.filter { $0.disabledAt != nil }.count,
                                     federated: directory.remoteEntries.count),
             waiting: NodeStatus.Waiting(messages: waiting.values.reduce(0, +), users: byUser.count, byUser: byUser),
             journal: journal.count,
@@ -107,7 +107,7 @@ extension Reactor {
                                           maxHops: config.forwarding.maxHops),
             receipts: NodeStatus.Receipts(deliveredMade: int(deliveryReceipts.made), forgedDropped: int(deliveryReceipts.forgedDropped)),
             storage: NodeStatus.Storage(dbBytes: size(dataDir.databasePath), walBytes: size(dataDir.databasePath + "-wal"),
-                                        state: storageFull ? "disk full" : "ok", freeBytes: Int(clamping: dataDirFreeBytes),
+                                        state: storage.isFull ? "disk full" : "ok", freeBytes: Int(clamping: dataDirFreeBytes),
                                         minFreeMb: config.limits.minFreeMB, walMaxMb: config.limits.walMaxMB),
             limits: limitsStatus(),
             labels: labelsStatus(),
@@ -182,9 +182,9 @@ extension Reactor {
         let rate = rates.lastMinute()
         let summary = NodeSummary(
             name: config.name, version: Self.version, uptimeS: Int((now - startedNs) / 1_000_000_000),
-            users: usersByName.count, online: attachedByUser.values.filter(\.attached).count,
+            users: users.byName.count, online: attachedByUser.values.filter(\.attached).count,
             peers: peers, journal: journal.count, waiting: waiting.values.reduce(0, +),
-            storage: storageFull ? "disk full" : "ok",
+            storage: storage.isFull ? "disk full" : "ok",
             inLastMinute: rate.inCount, outLastMinute: rate.outCount, relayedLastMinute: rate.relayedCount)
         return Array((try? JSONEncoder.admin.encode(summary)) ?? Data("{}".utf8))
     }

@@ -6,7 +6,7 @@ import ZeroMQ
 /// One user must not take the node down: quotas, rate limits, the free-space floor,
 /// the WAL bound, and refused handshakes logged in aggregate.
 extension Reactor {
-    static let storageCheckIntervalNs: UInt64 = 250_000_000
+    static let storageCheckIntervalNs = StorageGuard.checkIntervalNs
     static let refusedKeyWindowNs: UInt64 = 60_000_000_000
 
     /// Why a new SEND may not be stored, or nil when it may: the free-space floor first,
@@ -14,7 +14,7 @@ extension Reactor {
     func admissionRefusal(_ stamped: Envelope, from user: String, to: Address, local: Bool,
                           isGroup: Bool) -> (code: ErrorCode, reason: String, counted: Quotas.Reason)? {
         refreshStorageState(now: Clock.monotonicNs())
-        if storageFull {
+        if storage.answer(to: .send) == .refuse {
             return (.insufficientStorage, Self.storageFullReason(config.name), .storageFull)
         }
         let limits = config.limits
@@ -57,8 +57,7 @@ extension Reactor {
     func noteDropped(_ reason: Quotas.Reason, user: String, envelope: Envelope) {
         quotas.count(reason)
         let now = Clock.monotonicNs()
-        if now >= nextDropLogNs {
-            nextDropLogNs = now + Self.refusedKeyWindowNs
+        if storage.dropLogDue(now: now, interval: Self.refusedKeyWindowNs) {
             logger.warning("mailbox full: an envelope was not put in it (counted in status limits.refused; further ones this minute are only counted)",
                            metadata: ["user": "\(address(user))", "from": "\(envelope.from)", "reason": "\(reason.rawValue)"])
         }
@@ -76,24 +75,18 @@ extension Reactor {
     /// Looks at the free space (at most every 250 ms unless `force`): under the floor the node
     /// stores no new messages; the change is logged once each way. Also bounds the WAL.
     func refreshStorageState(now: UInt64, force: Bool = false) {
-        guard force || now >= nextStorageCheckNs else { return }
-        nextStorageCheckNs = now + Self.storageCheckIntervalNs
+        guard storage.isCheckDue(now: now, force: force) else { return }
         let free = dataDirFreeBytes
-        freeBytes = free
-        let floor = config.limits.minFreeBytes
         // Back only with some room above the floor (and above what was free when a commit
         // failed for lack of space), so the state does not flap at the edge.
-        let recoverAt = max(floor + 1_048_576, (freeAtCommitFailure ?? 0) + 4 * 1_048_576)
-        let full = storageFull ? free < recoverAt : free < floor
-        if full != storageFull {
-            storageFull = full
-            if full {
-                logger.critical("disk full: the data dir's disk has \(free / 1_048_576) MiB free, under the floor of \(config.limits.minFreeMB) MiB (limits.min_free_mb); new messages are refused until space is freed",
-                                metadata: ["path": "\(dataDir.path)"])
-            } else {
-                freeAtCommitFailure = nil
-                logger.notice("disk space is back: new messages are stored again", metadata: ["free_mb": "\(free / 1_048_576)"])
-            }
+        switch storage.checked(free: free, floor: config.limits.minFreeBytes, now: now) {
+        case .becameFull:
+            logger.critical("disk full: the data dir's disk has \(free / 1_048_576) MiB free, under the floor of \(config.limits.minFreeMB) MiB (limits.min_free_mb); new messages are refused until space is freed",
+                            metadata: ["path": "\(dataDir.path)"])
+        case .recovered:
+            logger.notice("disk space is back: new messages are stored again", metadata: ["free_mb": "\(free / 1_048_576)"])
+        case .none:
+            break
         }
         let wal = walBytes
         if wal > config.limits.walMaxBytes { checkpointer.reportOversizedWAL() }
@@ -109,10 +102,7 @@ extension Reactor {
     /// and refuses new messages until space returns. True when that was the cause.
     func noteCommitFailure(_ error: Error) -> Bool {
         guard let error = error as? SQLiteError, error.isFull else { return false }
-        if !storageFull {
-            freeAtCommitFailure = dataDirFreeBytes
-            storageFull = true
-            nextStorageCheckNs = Clock.monotonicNs() + Self.storageCheckIntervalNs
+        if storage.commitFailed(free: dataDirFreeBytes, now: Clock.monotonicNs()) {
             logger.critical("disk full: a commit failed for lack of space; new messages are refused until space is freed",
                             metadata: ["path": "\(dataDir.path)", "free_mb": "\(dataDirFreeBytes / 1_048_576)"])
             checkpointer.requestTruncate()

@@ -66,7 +66,7 @@ extension Reactor {
         do {
             try dispatch(command, from: session)
         } catch let error as StorageFailure {
-            if noteCommitFailure(error.underlying) || storageFull {
+            if noteCommitFailure(error.underlying) || storage.isFull {
                 // Said once by noteCommitFailure, not once per request.
                 logger.debug("storage failure while the disk is full: \(error.underlying)")
                 reply(session, .error(code: ErrorCode.insufficientStorage.rawValue, ref: error.ref, reason: Self.storageFullReason(config.name)))
@@ -191,9 +191,9 @@ extension Reactor {
             guard isGroup || directory.remoteEntries[to.description] != nil else {
                 return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
             }
-        } else if !isGroup, usersByName[to.local] == nil {
+        } else if !isGroup, users.byName[to.local] == nil {
             return refuse(.unknownAddress, "no user '\(to.local)' on node '\(to.node)'")
-        } else if !isGroup, usersByName[to.local]?.disabledAt != nil {
+        } else if !isGroup, users.byName[to.local]?.disabledAt != nil {
             return refuse(.unknownAddress, "\(to) is disabled on this node; ask its operator")
         }
 
@@ -246,7 +246,7 @@ extension Reactor {
     /// counted as dropped (`relay` tells which counter).
     func deliverLocally(_ envelope: Envelope, to user: String, encoded: [UInt8]? = nil, admitted: Bool = false,
                         relay: Bool = false) throws {
-        guard usersByName[user] != nil else { return }
+        guard users.byName[user] != nil else { return }
         // The recipient's node: whatever the sender's client and node said, nobody gets more
         // than their clearance (SPEC 7.11.5).
         if let refusal = deliveryRefusal(envelope, to: user) {
@@ -314,7 +314,7 @@ extension Reactor {
             }
             return reply(session, .entry(requestId: requestId, entry: remote.entry, homeSignKey: key))
         }
-        guard let user = usersByName[address.local] else {
+        guard let user = users.byName[address.local] else {
             return reply(session, .error(code: ErrorCode.unknownAddress.rawValue, ref: .zero, reason: "no user '\(address.local)' on node '\(address.node)'"))
         }
         guard user.disabledAt == nil else {
@@ -351,7 +351,7 @@ extension Reactor {
         let now = Clock.nowMs() / 1000
         if let usedBy = invite.usedBy {
             // The same keys asking again (their answer was lost): answer again.
-            if usedBy == curveKey, usersByName[invite.user]?.curveKey == curveKey {
+            if usedBy == curveKey, users.byName[invite.user]?.curveKey == curveKey {
                 return reply(session, .enrolled(address: address(invite.user), nodeSignKey: keys.sign.publicKey))
             }
             return refuse(.inviteUsed, "this invite code was already used; ask your operator for a new one")
@@ -359,15 +359,15 @@ extension Reactor {
         guard invite.expiresAt > now else { return refuse(.inviteExpired, "this invite code has expired; ask your operator for a new one") }
         // Answering again above writes nothing; a new enrolment does.
         refreshStorageState(now: Clock.monotonicNs())
-        if storageFull {
+        if storage.answer(to: .send) == .refuse {
             quotas.count(.storageFull)
             return refuse(.insufficientStorage, Self.storageFullReason(config.name))
         }
         if invite.rekey {
-            guard let existing = usersByName[invite.user] else {
+            guard let existing = users.byName[invite.user] else {
                 return refuse(.inviteUsed, "\(address(invite.user)) was removed; ask your operator for a new invite")
             }
-            guard usersByCurveKey[curveKey] == nil, (try? store.curveKeyInUse(curveKey)) == false else {
+            guard users.user(curveKey: curveKey) == nil, (try? store.curveKeyInUse(curveKey)) == false else {
                 return refuse(.badRequest, "this key is already in use")
             }
             guard BoxSharedKey(theirPublicKey: boxKey, mySecretKey: keys.curve.secretKey) != nil,
@@ -376,8 +376,8 @@ extension Reactor {
             }
             return try rekeyEnroll(session, invite: invite, user: existing, curveKey: curveKey, boxKey: boxKey, signKey: signKey)
         }
-        guard usersByName[invite.user] == nil else { return refuse(.inviteUsed, "\(address(invite.user)) is already enrolled") }
-        guard usersByCurveKey[curveKey] == nil, (try? store.curveKeyInUse(curveKey)) == false else {
+        guard users.byName[invite.user] == nil else { return refuse(.inviteUsed, "\(address(invite.user)) is already enrolled") }
+        guard users.user(curveKey: curveKey) == nil, (try? store.curveKeyInUse(curveKey)) == false else {
             return refuse(.badRequest, "this key is already in use")
         }
         guard BoxSharedKey(theirPublicKey: boxKey, mySecretKey: keys.curve.secretKey) != nil,
@@ -399,8 +399,7 @@ extension Reactor {
             guard let self else { return }
             self.directory.raiseLocalVersion(to: version)
             self.peering.announceSoon() // tell the federation now
-            self.usersByName[record.name] = record
-            self.usersByCurveKey[record.curveKey] = record.name
+            self.users.enrolled(record)
             self.logger.info("user enrolled", metadata: ["user": "\(self.address(record.name))"])
         }
         reply(session, .enrolled(address: address(invite.user), nodeSignKey: keys.sign.publicKey))
@@ -435,7 +434,7 @@ extension Reactor {
             try saveStreams()
         }, rolledBack: { error in
             counters.commitFailures += 1
-            diskFull = noteCommitFailure(error) || storageFull
+            diskFull = noteCommitFailure(error) || storage.isFull
             if diskFull {
                 logger.debug("commit failed while the disk is full: \(error)")
             } else {

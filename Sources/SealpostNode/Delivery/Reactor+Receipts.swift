@@ -40,7 +40,7 @@ extension Reactor {
             logger.warning("relayed delivered receipt trimmed: it named messages its addressee did not send",
                            metadata: ["from": "\(envelope.from)", "to": "\(envelope.to)"])
         }
-        guard usersByName[recipient] != nil else { return }
+        guard users.byName[recipient] != nil else { return }
         counters.envelopesIn += 1
         rates.countIn()
         try deliverLocally(checked, to: recipient, relay: true)

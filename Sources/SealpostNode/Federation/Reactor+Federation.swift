@@ -338,7 +338,7 @@ extension Reactor {
             return
         }
         refreshStorageState(now: Clock.monotonicNs())
-        guard !storageFull else {
+        guard storage.answer(to: .relay) == .store else {
             // Not acknowledged: it stays in the peer's journal, which sends it again later.
             quotas.count(.relayDeferred)
             return
@@ -412,7 +412,7 @@ extension Reactor {
             var bytes = w.bytes
             let inMailbox = quotas.mailboxUse(to.local)
             let heldUse = try store.heldUsage(recipient: to.local)
-            if usersByName[to.local] != nil,
+            if users.byName[to.local] != nil,
                inMailbox.count + heldUse.count >= limits.mailboxMessages || inMailbox.bytes + heldUse.bytes + bytes.count > limits.mailboxBytes {
                 noteDropped(.relayDropped, user: to.local, envelope: envelope)
                 bytes = []
@@ -472,7 +472,7 @@ extension Reactor {
             logger.warning("relayed envelope quoting a burn message dropped", metadata: ["from": "\(envelope.from)"])
             return
         }
-        guard usersByName[recipient] != nil else {
+        guard users.byName[recipient] != nil else {
             counters.undeliverable += 1
             logger.warning("relayed envelope for an unknown user dropped", metadata: ["to": "\(envelope.to)"])
             return

@@ -21,7 +21,7 @@ extension Reactor {
     /// The `sign_key` of a person's directory entry as this node holds it (its own users, or federated entries).
     func userSignKey(_ address: String) -> [UInt8]? {
         guard let a = Address(address) else { return nil }
-        if a.node == config.name { return usersByName[a.local]?.signKey }
+        if a.node == config.name { return users.byName[a.local]?.signKey }
         guard let remote = directory.remoteEntries[address], let entry = try? DirectoryEntry.decode(remote.entry) else { return nil }
         return entry.signKey
     }

@@ -48,7 +48,7 @@ extension Reactor {
         let groupAddress = address(name)
         let facts = GroupHome.Facts(
             me: config.name, defaultRank: labels.policy.defaultRank,
-            isPerson: { [unowned self] in self.usersByName[$0] != nil },
+            isPerson: { [unowned self] in self.users.byName[$0] != nil },
             knowsAddress: { [unowned self] in self.knowsAddress($0) },
             carryRefusal: { [unowned self] in self.labels.policy.carry($0)?.text },
             membersRefusal: { [unowned self] in self.membersRefusal($0, rank: $1, group: $2)?.text })
@@ -92,7 +92,7 @@ extension Reactor {
     /// A person of this federation: a local user, or one in the federated directory.
     func knowsAddress(_ a: String) -> Bool {
         guard let address = Address(a) else { return false }
-        return address.node == config.name ? usersByName[address.local] != nil : directory.remoteEntries[a] != nil
+        return address.node == config.name ? users.byName[address.local] != nil : directory.remoteEntries[a] != nil
     }
 
     private func refuseGroup(_ envelope: Envelope, _ reason: String) throws {

@@ -13,7 +13,7 @@ extension Reactor {
     func clearance(of address: String) -> UInt8 {
         guard let a = Address(address) else { return labels.policy.defaultRank }
         let bytes: [UInt8]?
-        if a.node == config.name { bytes = usersByName[a.local]?.entry } else { bytes = directory.remoteEntries[address]?.entry }
+        if a.node == config.name { bytes = users.byName[a.local]?.entry } else { bytes = directory.remoteEntries[address]?.entry }
         guard let bytes, let entry = try? DirectoryEntry.decode(bytes) else { return labels.policy.defaultRank }
         return entry.clearance ?? labels.policy.defaultRank
     }
@@ -244,7 +244,7 @@ extension Reactor {
         var updated = user
         updated.entry = entry
         batch.afterCommit { [weak self] in
-            self?.usersByName[user.name] = updated
+            self?.users.updated(updated)
             self?.directoryChanged(to: version)
             self?.logger.notice("clearance set", metadata: ["user": "\(user.name)", "label": "\(self?.labels.policy.set.display(rank) ?? "")"])
         }

@@ -15,7 +15,7 @@ extension Reactor {
         guard let name = request["user"] as? String, Name.isValid(name) else {
             return ["error": "give a valid user name: \(Name.rule)"]
         }
-        guard usersByName[name] != nil else {
+        guard users.byName[name] != nil else {
             return ["error": "no user '\(name)' on \(config.name); see sealpost-node users"]
         }
         let grant: Bool

@@ -266,7 +266,7 @@ extension Reactor {
     /// The `sign_key` of a person's directory entry as this node holds it.
     func traceSignKey(_ address: String) -> [UInt8]? {
         guard let a = Address(address) else { return nil }
-        if a.node == config.name { return usersByName[a.local]?.signKey }
+        if a.node == config.name { return users.byName[a.local]?.signKey }
         return directory.remoteEntries[address].flatMap { try? DirectoryEntry.decode($0.entry) }?.signKey
     }
 

@@ -19,9 +19,8 @@ extension Reactor {
     /// Whether a message from `principal` came on a connection authenticated before
     /// its user's key was revoked.
     func isRevoked(_ principal: Principal) -> Bool {
-        guard !revokedThrough.isEmpty, case .user(let name, let generation) = principal,
-              let through = revokedThrough[name] else { return false }
-        return generation <= through
+        guard case .user(let name, let generation) = principal else { return false }
+        return users.isRevoked(name, generation: generation)
     }
 
     /// Answers a revoked connection and forgets its session.
@@ -35,8 +34,7 @@ extension Reactor {
     /// - Returns: how many sessions were open.
     @discardableResult
     func revokeSessions(of user: String) -> Int {
-        revokedThrough[user] = authGeneration
-        authGeneration += 1
+        users.revoke(user)
         let routings = sessions.filter { $0.value.user == user }.map(\.key)
         for routing in routings {
             refuseRevoked(routing)
@@ -59,7 +57,7 @@ extension Reactor {
 
     /// Local users that are in the directory: every enrolled user not disabled, by name.
     var directoryUsers: [UserRecord] {
-        usersByName.values.filter { $0.disabledAt == nil }.sorted { $0.name < $1.name }
+        users.byName.values.filter { $0.disabledAt == nil }.sorted { $0.name < $1.name }
     }
 
     /// After a commit that changed the local directory: peers fetch it again.
@@ -76,7 +74,7 @@ extension Reactor {
         guard let name = request["user"] as? String, Name.isValid(name) else {
             return ["error": "give a valid user name: \(Name.rule)"]
         }
-        guard let user = usersByName[name] else {
+        guard let user = users.byName[name] else {
             return ["error": "no user '\(name)' on \(config.name); see sealpost-node users"]
         }
         let failuresBefore = counters.commitFailures
@@ -132,8 +130,7 @@ extension Reactor {
         var closed = 0
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.usersByName[user.name]?.disabledAt = now
-            self.usersByCurveKey[user.curveKey] = nil
+            self.users.disabled(user.name, at: now)
             closed = self.revokeSessions(of: user.name)
             self.directoryChanged(to: version)
             self.logger.notice("user disabled", metadata: ["user": "\(self.address(user.name))", "sessions_closed": "\(closed)"])
@@ -158,8 +155,7 @@ extension Reactor {
         try audit(.userEnabled(user: address(user.name), by: AuditActor.operator))
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.usersByName[user.name]?.disabledAt = nil
-            self.usersByCurveKey[user.curveKey] = user.name
+            self.users.enabled(user.name)
             self.directoryChanged(to: version)
             self.logger.notice("user enabled", metadata: ["user": "\(self.address(user.name))"])
         }
@@ -187,8 +183,7 @@ extension Reactor {
         var closed = 0
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            self.usersByName[user.name] = nil
-            if self.usersByCurveKey[user.curveKey] == user.name { self.usersByCurveKey[user.curveKey] = nil }
+            self.users.removed(user.name)
             closed = self.revokeSessions(of: user.name)
             self.delivery.forgetWaiting(of: user.name)
             for id in reminders { self.schedule.remove(user: user.name, reminder: id) }
@@ -223,8 +218,7 @@ extension Reactor {
         batch.afterCommit { [weak self] in
             guard let self else { return }
             if wasActive {
-                self.usersByName[user.name]?.disabledAt = now
-                self.usersByCurveKey[user.curveKey] = nil
+                self.users.disabled(user.name, at: now)
                 self.directoryChanged(to: version)
             }
             closed = self.revokeSessions(of: user.name)
@@ -259,10 +253,8 @@ extension Reactor {
         try audit(.inviteUsed(invite: invite.id, user: address(user.name)))
         batch.afterCommit { [weak self] in
             guard let self else { return }
-            if self.usersByCurveKey[user.curveKey] == user.name { self.usersByCurveKey[user.curveKey] = nil }
+            self.users.rekeyed(updated)
             self.revokeSessions(of: user.name)
-            self.usersByName[user.name] = updated
-            self.usersByCurveKey[curveKey] = user.name
             self.directoryChanged(to: version)
             self.logger.notice("user re-keyed", metadata: ["user": "\(self.address(user.name))"])
         }
