@@ -64,10 +64,8 @@ final class Reactor {
     var quotas = Quotas()
     /// The free-space floor: whether new messages are refused while the disk is full (Config/).
     var storage = StorageGuard()
-    /// Refused handshakes: the first of each minute is logged, the rest summed up.
-    var refusedKeyWindowEndNs: UInt64 = 0
-    var refusedKeysSuppressed = 0
-    var lastRefusedKey: (key: String, domain: String, from: String)?
+    /// Refused handshakes: the first of each minute is logged, the rest summed up (Config/).
+    var refusedKeys = RefusedKeyLog()
 
     // Federation.
     /// Peer links, stream counters, held counts, summaries and the federation timers (Federation/).

@@ -116,23 +116,17 @@ extension Reactor {
     /// rest when the minute is over (one client retrying a wrong key cannot flood the log).
     func noteRefusedKey(key: String, domain: String, from: String, now: UInt64) {
         counters.refusedKeys += 1
-        if now >= refusedKeyWindowEndNs {
-            flushRefusedKeys(now: now)
-            refusedKeyWindowEndNs = now + Self.refusedKeyWindowNs
+        flushRefusedKeys(now: now)
+        if refusedKeys.refused((key, domain, from), now: now, window: Self.refusedKeyWindowNs) == .log {
             logger.notice("refused unknown key", metadata: ["key": "\(key)", "domain": "\(domain)", "from": "\(from)"])
-        } else {
-            refusedKeysSuppressed += 1
-            lastRefusedKey = (key, domain, from)
         }
     }
 
     /// Logs how many refused keys went unlogged in the minute that ended (from housekeeping).
     func flushRefusedKeys(now: UInt64) {
-        guard now >= refusedKeyWindowEndNs, refusedKeysSuppressed > 0, let last = lastRefusedKey else { return }
-        logger.notice("\(refusedKeysSuppressed + 1) refused keys in the last minute, last from \(last.from)",
+        guard let (count, last) = refusedKeys.summary(now: now) else { return }
+        logger.notice("\(count) refused keys in the last minute, last from \(last.from)",
                       metadata: ["key": "\(last.key)", "domain": "\(last.domain)", "refused_keys": "\(counters.refusedKeys)"])
-        refusedKeysSuppressed = 0
-        lastRefusedKey = nil
     }
 
     // MARK: status
