@@ -46,6 +46,22 @@ struct ForwardJudge {
         return .accept
     }
 
+    /// Rules 5 and 6 of section 7.9.5 as a group's home applies them to a forward it is to fan
+    /// out (from any node): more hops than this node's maximum, or a last hop naming more
+    /// recipients than its maximum. Nil when within both.
+    func homeLimitRefusal(_ header: ForwardHeader, home: String) -> ForwardRefusal? {
+        guard let last = header.last else { return ForwardRefusal("chain", "a forward needs at least one hop record") }
+        let rule = limits.effective(header.origin.policy)
+        let message = "\(header.origin.sender)'s message \(header.origin.id.hex)"
+        if header.hops.count > rule.maxHops {
+            return ForwardRefusal("hops", "\(message) may be forwarded at most \(rule.maxHops) time\(rule.maxHops == 1 ? "" : "s") in a chain at \(home); this is forward \(header.hops.count)")
+        }
+        if Int(last.recipients) > rule.maxRecipients {
+            return ForwardRefusal("fanout", "a forward of \(message) may go to at most \(rule.maxRecipients) recipient\(rule.maxRecipients == 1 ? "" : "s") at once at \(home) (a group counts as one); this one names \(last.recipients)")
+        }
+        return nil
+    }
+
     /// Members of a group (at its home node) a forward may not reach under its scope, for the home's check at fan-out.
     func outsideScope(_ header: ForwardHeader, members: [String], knowsUnit: (String) -> Bool) -> [String] {
         switch limits.effective(header.origin.policy).scope {

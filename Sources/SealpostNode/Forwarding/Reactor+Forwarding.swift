@@ -83,15 +83,23 @@ extension Reactor {
         return (try? ForwardHeader.split(envelope.body))?.header.offer
     }
 
-    /// A group's home fans a forward out only when every member is within its scope (section 7.9.5);
-    /// a refusal is recorded in its audit log and answered with a `group_event`.
+    /// A group's home fans a forward out only within its own limits (section 7.9.5, rules 5 to 7):
+    /// no more hops than its maximum, no more recipients named by the last hop than its maximum,
+    /// and every member within the scope. It judges forwards from other nodes too: their
+    /// forwarder's node may have looser settings than the group's home (or skip its checks).
+    /// A refusal is recorded in its audit log and answered with a `group_event`.
     func forwardGroupProblem(_ envelope: Envelope, members: [String]) throws -> String? {
         guard envelope.knownKind == .forward, let (header, _) = try? ForwardHeader.split(envelope.body) else { return nil }
-        let outside = ForwardJudge(limits: config.forwarding.limits)
-            .outsideScope(header, members: members, knowsUnit: { $0 == config.name || directory.nodeKeys[$0] != nil })
+        let judge = ForwardJudge(limits: config.forwarding.limits)
+        if let refusal = judge.homeLimitRefusal(header, home: config.name) {
+            forwarding.refused += 1
+            try auditForward(.refused(refusal), envelope: envelope, header: header)
+            return refusal.reason
+        }
+        let outside = judge.outsideScope(header, members: members, knowsUnit: { $0 == config.name || directory.nodeKeys[$0] != nil })
         guard !outside.isEmpty else { return nil }
         forwarding.refused += 1
-        let scope = ForwardJudge(limits: config.forwarding.limits).limits.effective(header.origin.policy).scope
+        let scope = judge.limits.effective(header.origin.policy).scope
         try auditForward(.refused(ForwardRefusal(scope == .none ? "no_forward" : scope.name, "members outside the scope")), envelope: envelope, header: header)
         return "\(header.origin.sender)'s message \(header.origin.id.hex) may not reach every member of \(envelope.to) under its forward policy; outside it: \(outside.prefix(5).joined(separator: ", "))"
     }

@@ -53,6 +53,20 @@ final class ForwardJudgeTests: XCTestCase {
         XCTAssertEqual(node.effective(ForwardPolicy(maxRecipients: 1)).maxRecipients, 1)
     }
 
+    /// A group's home (rules 5 and 6 at fan-out, by its own limits and the origin's tighter ones).
+    func testHomeLimits() {
+        let home = ForwardJudge(limits: ForwardLimits(defaultScope: .federation, maxHops: 2, maxRecipients: 1))
+        XCTAssertNil(home.homeLimitRefusal(header(ForwardPolicy(), recipients: ["team@traffic"], hops: 2), home: "traffic"))
+        XCTAssertEqual(home.homeLimitRefusal(header(ForwardPolicy(), recipients: ["team@traffic"], hops: 3), home: "traffic")?.code, "hops")
+        XCTAssertEqual(home.homeLimitRefusal(header(ForwardPolicy(), recipients: ["team@traffic", "zhao@hq"]), home: "traffic")?.code, "fanout")
+        let loose = ForwardJudge(limits: .standard)
+        XCTAssertNil(loose.homeLimitRefusal(header(ForwardPolicy(), recipients: ["team@traffic", "zhao@hq"], hops: 3), home: "traffic"))
+        XCTAssertEqual(loose.homeLimitRefusal(header(ForwardPolicy(maxHops: 1), recipients: ["team@traffic"], hops: 2), home: "traffic")?.code,
+                       "hops", "the origin's tighter limit holds at the home too")
+        XCTAssertEqual(loose.homeLimitRefusal(ForwardHeader(origin: header(ForwardPolicy(), recipients: []).origin, hops: []), home: "traffic")?.code,
+                       "chain")
+    }
+
     func testEachRule() {
         let open = header(ForwardPolicy(), recipients: ["zhao@hq"])
         XCTAssertEqual(verdict(open, to: "zhao@hq"), .accept)

@@ -161,4 +161,53 @@ final class ForwardPolicyTests: XCTestCase {
         assertNodeRefuses(f, "bob@traffic", try unchecked(f, "bob@traffic", reset, to: ["gao@hq"]),
                           expect: "bob@traffic says it received it through team@traffic, but is not a member of it")
     }
+
+    /// A group's home holds forwards it fans out to its own hop and fan-out limits (SPEC 7.9.5
+    /// rules 5 and 6), also when they come from another node whose settings are looser: here
+    /// traffic (the home of team@traffic) allows 2 hops and 1 recipient, hq the defaults (10, 5).
+    func testAGroupsHomeHoldsForwardsFromOtherNodesToItsOwnHopAndFanOutLimits() throws {
+        let f = try ForwardFederation()
+        // In traffic's node.yaml, which it reloads while running.
+        let traffic = f.nodes["traffic"]!
+        var config = try traffic.dir.loadConfig()
+        config.forwarding.maxHops = 2
+        config.forwarding.maxRecipients = 1
+        try traffic.dir.saveConfig(config)
+        try traffic.waitFor("traffic's new forwarding limits") { $0.forwards.maxHops == 2 && $0.forwards.maxRecipients == 1 }
+        defer { f.close() }
+        let team = [ForwardFederation.team: f.teamMembers]
+        let chen = f.client("chen@hq")
+        // Three hops within hq (allowed there), the third to the group: its home refuses to fan it out.
+        let first = try send(f, from: "li@hq", to: "chen@hq", policy: ForwardPolicy())
+        let h1 = try chen.forward(first, to: [Address("gao@hq")!], groups: [:])
+        let s1 = try XCTUnwrap(try f.next("gao@hq") { $0.id == h1[0].id }.forwardable)
+        let h2 = try f.client("gao@hq").forward(s1, to: [Address("chen@hq")!], groups: [:])
+        let s2 = try XCTUnwrap(try f.next("chen@hq") { $0.id == h2[0].id }.forwardable)
+        let deep = try unchecked(f, "chen@hq", s2, to: [ForwardFederation.team], groups: team)
+        try chen.store(deep[0])
+        let tooDeep = try f.next("chen@hq") { $0.kind == .groupEvent && $0.groupEvent?.op == Group.Event.refused }
+        XCTAssertTrue(tooDeep.text.contains("may be forwarded at most 2 times in a chain at traffic; this is forward 3"), tooDeep.text)
+
+        // One hop to the group and one person (two recipients: allowed at hq, one too many at traffic).
+        let second = try send(f, from: "li@hq", to: "chen@hq", policy: ForwardPolicy())
+        let wide = try unchecked(f, "chen@hq", second, to: [ForwardFederation.team, "gao@hq"], groups: team)
+        try chen.store(wide[0])
+        try chen.store(wide[1])
+        let tooWide = try f.next("chen@hq") { $0.kind == .groupEvent && $0.groupEvent?.op == Group.Event.refused }
+        XCTAssertTrue(tooWide.text.contains("may go to at most 1 recipient at once at traffic"), tooWide.text)
+        XCTAssertEqual(try f.next("gao@hq") { $0.id == wide[1].id }.forward?.check.status, .verified, "hq's own recipient has it")
+
+        // Within traffic's limits it goes out to the members; the refused ones reached none of them.
+        let third = try send(f, from: "li@hq", to: "chen@hq", policy: ForwardPolicy())
+        let fine = try chen.forward(third, to: [Address(ForwardFederation.team)!], groups: team)
+        let got = try f.next("sun@district") { $0.forward != nil }
+        XCTAssertEqual(got.id, fine[0].id, "the first forward sun gets is the one within the limits")
+        XCTAssertEqual(try f.next("ma@traffic") { $0.forward != nil }.id, fine[0].id)
+        for id in [deep[0].id, wide[0].id] {
+            let recorded = try Operator.auditRecords(dataDir: f.nodes["traffic"]!.dir, filter: AuditFilter(kind: .forwardRefused, ref: id))
+            XCTAssertEqual(recorded.count, 1, "the home recorded its refusal")
+        }
+        XCTAssertEqual(try f.nodes["traffic"]!.status().forwards.refused, 2)
+        XCTAssertEqual(try f.nodes["hq"]!.status().forwards.refused, 0, "hq's limits allowed both")
+    }
 }

@@ -119,6 +119,27 @@ final class TraceNodeTests: XCTestCase {
         XCTAssertTrue(try store.verifyAudit(node: "traffic", nodeKey: try traffic.dir.loadKeys().sign.publicKey).ok)
     }
 
+    /// Review suspicion: a person can get a viewer code for any message id, not only one they
+    /// received. True, and by design (SPEC 11.7.4): the subject is the viewer's word; what the
+    /// node vouches for is who asked, from the authenticated connection. So such a code can only
+    /// ever point at the person who asked for it, never at the message's real recipient, and it
+    /// tells the asker nothing about the message.
+    func testAViewerCodeForAMessageNeverReceivedNamesOnlyThePersonWhoAskedForIt() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        _ = try Operator.changeOfficer(dataDir: hq.dir, user: "alice", action: .grant)
+        // alice's burn to herself, which wu never received, and an id nobody ever sent.
+        let notHis = try alice.sendBurn(to: Address("alice@hq")!, text: "not for wu")
+        let nobodys = MessageID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255) })!
+        for id in [notHis, nobodys] {
+            let mark = try wu.viewerMark(for: id, burn: false)
+            let r = try report(alice, .code(mark.code))
+            XCTAssertEqual(r.viewers.map(\.viewer), ["wu@traffic"], "the code names who asked")
+            XCTAssertEqual(r.viewers.first?.message, id)
+        }
+        XCTAssertEqual(try traffic.status().trace.codesIssued, 2)
+    }
+
     // MARK: helpers
 
     func setTrace(_ node: TestNode, _ change: (inout TraceConfig) -> Void) throws {
