@@ -183,6 +183,10 @@ public final class Client {
     public var readableUntil: UInt64 = 0
     /// Tests of the nodes' checks only: a client that skips its own label checks (a modified client).
     public var checksLabels = true
+    /// False: deliveries are handed on as their clear header alone, not opened (no decryption,
+    /// no signature checks). Only for measuring the nodes' path without this client's
+    /// end-to-end crypto (`sealpost-bench … --presealed`); a person's client always opens.
+    public var opensDeliveries = true
     /// Where the node's last LABELS answer is kept (`PROFILE.labels`), for sending while it cannot
     /// be reached; nil: in memory only.
     public var labelCachePath: String?
@@ -465,6 +469,10 @@ public final class Client {
     private func event(for command: Command) throws -> ClientEvent? {
         switch command {
         case .deliver(let seq, let envelope):
+            guard opensDeliveries else {
+                return .message(ReceivedMessage(seq: seq, id: envelope.id, from: envelope.from, to: envelope.to,
+                                                kind: ReceivedMessage.Kind(envelope.knownKind), text: "", sentAt: envelope.sentAt))
+            }
             do {
                 let m = try openWithFreshKey(envelope, seq: seq)
                 return m.receiptIds == nil ? .message(m) : .receipt(m)
