@@ -109,6 +109,34 @@ final class ForwardReportTests: XCTestCase {
         XCTAssertEqual(try u.teacher.drain(ms: 300).filter { $0.kind != .groupEvent }.count, 0)
     }
 
+    /// A group's home that will not fan a forward out (school: the 内部 group staff@school gets
+    /// the 工作秘密 notice) reports it too; the report travels school → traffic → hq.
+    func testGroupHomeThatRefusesToFanOutReportsThroughARelay() throws {
+        let u = try units()
+        defer { u.close() }
+        let staff = Address("staff@school")!
+        try waitUntilKnown(u.teacher, "wu@traffic")
+        try u.teacher.groupOp(.create, group: staff, members: ["wu@traffic"])
+        let created = try XCTUnwrap(try u.teacher.awaitGroupEvent(group: staff, timeoutMs: 10_000))
+        XCTAssertEqual(created.groupEvent?.opName, "create")
+        try u.teacher.ack(created.seq)
+        XCTAssertEqual(try u.wu.receive(1, timeoutMs: 10_000).first?.kind, .groupEvent, "wu is told of the group")
+        let (origin, source) = try notice(u)
+        u.wu.checksLabels = false
+        let forward = try XCTUnwrap(try u.wu.prepareForward(source, to: [staff], groups: [staff.description: ["teacher@school", "wu@traffic"]],
+                                                            note: "").first)
+        try u.wu.store(forward)   // traffic cannot see the members of a group at school: the home judges it
+
+        let got = reports(try u.sec.receive(1, timeoutMs: 20_000))
+        let report = try XCTUnwrap(got.first?.forwardReport)
+        XCTAssertTrue(report.verified, report.reason ?? "")
+        XCTAssertEqual([report.report.node, report.report.forwarder, report.report.to, report.report.reason],
+                       ["school", "wu@traffic", "staff@school", "label_group_label"])
+        XCTAssertEqual(report.report.origin, origin)
+        XCTAssertEqual(try Operator.auditRecords(dataDir: u.school.dir, filter: AuditFilter(kind: .forwardRefused)).count, 1)
+        XCTAssertEqual(try u.school.status().forwards.reportsSent, 1)
+    }
+
     /// No officer at the origin's unit: the report is audited there and counted as unread.
     func testWithoutAnOfficerTheReportIsAuditedAndCounted() throws {
         let u = try units(officer: false)
