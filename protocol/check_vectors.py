@@ -66,6 +66,9 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
   * receipts (section 7.10) against receipts.json: the delivered body and its
     envelope id rebuilt, the seen body sealed again and opened by the sender,
     and every malformed id list refused (by the decoder and by the RELAY rule).
+  * forward reports (section 7.9.9) against forward_report.json: the report
+    re-signed with the node's seed, its envelope id and the kind 19 envelope
+    rebuilt, a changed reason that does not verify, malformed bodies refused.
 
 With `--audit-export FILE` it verifies an archived `sealpost-node audit export`.
 
