@@ -66,6 +66,9 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
   * receipts (section 7.10) against receipts.json: the delivered body and its
     envelope id rebuilt, the seen body sealed again and opened by the sender,
     and every malformed id list refused (by the decoder and by the RELAY rule).
+  * forward reports (section 7.9.9) against forward_report.json: the report
+    re-signed with the node's seed, its envelope id and the kind 19 envelope
+    rebuilt, a changed reason that does not verify, malformed bodies refused.
 
 With `--audit-export FILE` it verifies an archived `sealpost-node audit export`.
 
@@ -2498,6 +2501,59 @@ def check_labels():
               label_verdict(c, labels), c["verdict"])
 
 
+def decode_forward_report(data):
+    """Section 7.9.9: the report's fields, or an error by the decoding rules."""
+    r = Reader(data)
+    if r.u8("version") != 1:
+        raise Malformed("version", "not 1")
+    out = {"ref": r.octets(16, "ref").hex(), "origin": r.octets(16, "origin").hex()}
+    for field in ("originator", "forwarder", "to", "reason"):
+        out[field] = r.string(field)
+    out["label"], out["hops"], out["suppressed"] = r.u8("label"), r.u8("hops"), r.u32("suppressed")
+    out["refused_at"] = r.u64("refused_at")
+    out["node"] = r.string("node")
+    out["signature"] = r.octets(64, "signature")
+    r.end()
+    for field in ("originator", "forwarder", "to"):
+        if not is_address(out[field]):
+            raise Malformed(field, "not an address")
+    if not is_name(out["node"]):
+        raise Malformed("node", "not a node name")
+    if not (1 <= len(out["reason"].encode()) <= 64 and all(c in "abcdefghijklmnopqrstuvwxyz0123456789_" for c in out["reason"])):
+        raise Malformed("reason", "not a refusal name")
+    return out
+
+
+def check_forward_report():
+    v = load("forward_report.json")
+    f = v["fields"]
+    unsigned = (u8(1) + bytes.fromhex(f["ref"]) + bytes.fromhex(f["origin"]) + string(f["originator"]) + string(f["forwarder"])
+                + string(f["to"]) + string(f["reason"]) + u8(f["label"]) + u8(f["hops"]) + u32(f["suppressed"])
+                + u64(f["refused_at"]) + string(f["node"]))
+    node = nacl.signing.SigningKey(DIRECTORY_SEED)
+    sig = node.sign(b"sealpost forward report v1" + unsigned).signature
+    check("7.9.9: report = fields || Ed25519(\"sealpost forward report v1\" || fields)", (unsigned + sig).hex(), v["body"])
+    rid = hashlib.blake2b(b"forward report" + bytes.fromhex(f["ref"]) + f["node"].encode() + b"\x00" + f["to"].encode(),
+                          digest_size=16).hexdigest()
+    check("7.9.9: its envelope id", rid, v["id"])
+    key = bytes(node.verify_key)
+    check("7.9.9: it verifies with the node's key", ed25519_ok(key, b"sealpost forward report v1" + unsigned, sig), True)
+    check("7.9.9: a changed reason does not verify",
+          ed25519_ok(key, b"sealpost forward report v1" + unsigned.replace(string(f["reason"]), string("no_forward")), sig), False)
+    decoded = decode_forward_report(bytes.fromhex(v["body"]))
+    check("7.9.9: the body decodes to its fields", {k: decoded[k] for k in f}, f)
+    env = (bytes.fromhex(v["id"]) + string("node@traffic") + string("node@hq") + u8(19) + u16(0) + u64(f["refused_at"])
+           + longstr(bytes.fromhex(v["body"])))
+    check("7.9.9: the kind 19 envelope from node@traffic to node@hq", env.hex(), v["envelope"])
+    for bad in v["malformed"]:
+        try:
+            decode_forward_report(bytes.fromhex(bad["hex"]))
+            got = "accepted"
+        except Malformed:
+            got = "refused"
+        check(f"7.9.9: a report with {bad['reason']} is refused", got, "refused")
+
+
 def main():
     global failed
     if len(sys.argv) == 3 and sys.argv[1] == "--audit-export":
@@ -2510,7 +2566,7 @@ def main():
         return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_audit, check_forward, check_trace, check_receipts, check_labels):
+                 check_file, check_audit, check_forward, check_trace, check_receipts, check_labels, check_forward_report):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

@@ -39,6 +39,8 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var readableUntil: UInt64?
     /// For `refusal`: a node's signed notice that it refused something this person sent.
     public var refusal: ReceivedRefusal?
+    /// For `forward_report` (to a security officer): a node's signed report that it refused a forward of this unit's message.
+    public var forwardReport: ReceivedForwardReport?
     /// For a forwarded message: its chain, as checked, and the forwarder's note.
     public var forward: ReceivedForward?
     /// What `Client.forward` needs to forward this message on (nil: it has no signed origin).
@@ -64,6 +66,8 @@ public struct ReceivedMessage: Sendable, Equatable {
         case delivered, seen
         /// A node's signed notice that it refused one of this person's messages for its label (SPEC 7.11).
         case refusal
+        /// A node's signed report, to this unit's security officers, that it refused a forward (SPEC 7.9.9).
+        case forwardReport = "forward_report"
         /// A labelled message opened after its readable-until time: its content is gone (SPEC 7.11.9).
         case expired
         /// An envelope kind this version does not know.
@@ -91,6 +95,7 @@ public struct ReceivedMessage: Sendable, Equatable {
             case .delivered?: self = .delivered
             case .seen?: self = .seen
             case .refusal?: self = .refusal
+            case .forwardReport?: self = .forwardReport
             case nil: self = .unknown
             }
         }
@@ -558,6 +563,16 @@ public final class Client {
             message.labelRank = notice.label
             let signed = checked.verified ? "signed by \(notice.node)" : "NOT VERIFIED: \(checked.reason ?? "")"
             message.text = "\(notice.node) refused your message \(notice.ref.hex) to \(notice.recipient): \(notice.text) (\(signed))"
+            return message
+        case .forwardReport?:
+            guard let report = try? ForwardReport.decode(envelope.body), envelope.to == profile.address.description else {
+                throw Sealed.OpenError.malformed("forward_report")
+            }
+            let checked = check(forwardReport: report)
+            message.forwardReport = checked
+            message.label = labelDisplay(report.label)
+            message.labelRank = report.label
+            message.text = Self.text(of: checked)
             return message
         case .burnReceipt?:
             guard let receipt = try? Burn.Receipt.decode(envelope.body), receipt.sender == profile.address.description else {

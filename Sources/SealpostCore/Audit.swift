@@ -29,6 +29,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
     case labelRefused = 24
     case clearanceSet = 25
     case groupLabelChanged = 26
+    case forwardReportReceived = 28
 
     public var name: String {
         switch self {
@@ -58,6 +59,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
         case .labelRefused: return "label_refused"
         case .clearanceSet: return "clearance_set"
         case .groupLabelChanged: return "group_label_changed"
+        case .forwardReportReceived: return "forward_report_received"
         }
     }
 
@@ -131,6 +133,9 @@ public enum AuditEvent: Sendable, Equatable {
     case clearanceSet(user: String, label: UInt8, by: String)
     /// An admin changed group `group`'s label from rank `from` to `to` (a lowering is a downgrade).
     case groupLabelChanged(group: String, from: UInt8, to: UInt8, by: String)
+    /// A node's signed report that it refused a forward of this unit's message (SPEC 7.9.9):
+    /// actor the reporting node, subject the forwarder, ref the refused forward's id, detail the report as received.
+    case forwardReportReceived(id: MessageID, node: String, forwarder: String, report: [UInt8])
 
     public var kind: AuditKind {
         switch self {
@@ -160,6 +165,7 @@ public enum AuditEvent: Sendable, Equatable {
         case .labelRefused: return .labelRefused
         case .clearanceSet: return .clearanceSet
         case .groupLabelChanged: return .groupLabelChanged
+        case .forwardReportReceived: return .forwardReportReceived
         }
     }
 
@@ -212,6 +218,7 @@ public enum AuditEvent: Sendable, Equatable {
         case .labelRefused(let id, let from, let to, let reason, let label): return f(from, to, id, [reason, label])
         case .clearanceSet(let user, let label, let by): return f(by, user, nil, [label])
         case .groupLabelChanged(let group, let from, let to, let by): return f(by, group, nil, [from, to])
+        case .forwardReportReceived(let id, let node, let forwarder, let report): return f(node, forwarder, id, report)
         }
     }
 
@@ -290,6 +297,11 @@ public enum AuditEvent: Sendable, Equatable {
         case .groupLabelChanged:
             guard d.count == 2 else { throw WireError.invalid(field: "detail", reason: "group_label_changed: \(d.count) bytes, not 2") }
             self = .groupLabelChanged(group: r.subject, from: d.first!, to: d.last!, by: r.actor)
+        case .forwardReportReceived:
+            guard (try? ForwardReport.decode(r.detail)) != nil else {
+                throw WireError.invalid(field: "detail", reason: "forward_report_received: not a forward report")
+            }
+            self = .forwardReportReceived(id: try id(r.ref[...], "ref"), node: r.actor, forwarder: r.subject, report: r.detail)
         }
     }
 }

@@ -56,6 +56,8 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
     case seen = 17
     /// A node's signed notice that it refused an envelope for its label (`LabelNotice`); made by nodes only.
     case refusal = 18
+    /// A node's signed report that it refused a forward, to the origin's unit (`ForwardReport`); made by nodes only.
+    case forwardReport = 19
 
     /// Kinds a member sends to a group's address for its home node to fan out to every member
     /// (a group is not in the directory, so nodes on the way do not look the address up).
@@ -83,6 +85,7 @@ public enum EnvelopeKind: UInt8, Sendable, CaseIterable {
         case .delivered: return "delivered"
         case .seen: return "seen"
         case .refusal: return "refusal"
+        case .forwardReport: return "forward_report"
         }
     }
 

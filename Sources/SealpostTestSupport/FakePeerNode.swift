@@ -22,6 +22,8 @@ public final class FakePeerNode {
     public let publishEndpoint: String
     /// The credit of our HELLO answer.
     public var credit: UInt32
+    /// The label digest of our HELLO answer (the standard set's; empty: a peer that predates labels).
+    public var helloLabels: [UInt8] = LabelSet.standard.digest
     public private(set) var dealer: Socket?
     /// The routing id of the node's DEALER on our ROUTER, once it said HELLO.
     public private(set) var nodeRouting: [UInt8]?
@@ -120,7 +122,7 @@ public final class FakePeerNode {
                     nodeRouting = message.frames[0]
                     switch command {
                     case .hello:
-                        try router.send([message.frames[0], PeerCommand.hello(node: name, signKey: keys.sign.publicKey, credit: credit).encode()])
+                        try router.send([message.frames[0], PeerCommand.hello(node: name, signKey: keys.sign.publicKey, credit: credit, labels: helloLabels).encode()])
                     case .ping(let t):
                         try router.send([message.frames[0], PeerCommand.pong(echoNs: t).encode()])
                     case .directoryRequest(let home):

@@ -125,6 +125,8 @@ func renderStatus(_ s: NodeStatus) -> String {
     out.append("labels    default \(lb.default), ceiling \(lb.ceiling), accredited: \(lb.accredited.isEmpty ? "none" : lb.accredited.joined(separator: ", "))"
                + (labelLinks.isEmpty ? "" : "; links: " + labelLinks.joined(separator: ", "))
                + (lb.mismatchedPeers.isEmpty ? "" : "; ANOTHER LABEL SET at: " + lb.mismatchedPeers.joined(separator: ", "))
+               + (lb.unlabelledPeers.isEmpty ? "" : "; unlabelled (capped at the default): " + lb.unlabelledPeers.joined(separator: ", "))
+               + (lb.noticesDropped == 0 ? "" : "; \(lb.noticesDropped) implausible refusal notices dropped")
                + "; refused: \(labelRefusals.isEmpty ? "none" : labelRefusals.joined(separator: ", "))"
                + (lb.expired > 0 ? "; \(lb.expired) deleted at their readable-until time" : ""))
     let f = s.files
@@ -132,6 +134,8 @@ func renderStatus(_ s: NodeStatus) -> String {
     out.append("receipts  \(s.receipts.deliveredMade) delivered receipts made, \(s.receipts.forgedDropped) forged ids dropped")
     let fw = s.forwards
     out.append("forwards  \(fw.accepted) accepted, \(fw.refused) refused, \(fw.hops) hops countersigned (default scope \(fw.defaultScope), at most \(fw.maxRecipients) recipients and \(fw.maxHops) hops)")
+    out.append("reports   \(fw.reportsSent) refused forwards reported to other units, \(fw.reportsWithheld) withheld (over \(fw.reportBurst) at once, \(fw.reportsPerHour)/h per person); \(fw.reportsReceived) received for this unit"
+               + (fw.reportsUnread == 0 ? "" : ", \(fw.reportsUnread) WITH NO OFFICER to read them") + (fw.reportsDropped == 0 ? "" : ", \(fw.reportsDropped) forged dropped"))
     let a = s.audit
     let signed = a.lastSigned.map { "signed through \(a.signedThrough) at \($0)" } ?? "never signed"
     out.append("audit     \(a.records) records, \(signed) (every \(a.signEveryS) s when changed)")

@@ -120,6 +120,15 @@ extension ReceivedMessage {
             if let why = r.reason { o["why_unverified"] = why }
             object["refusal"] = o
         }
+        if let f = forwardReport {
+            let r = f.report
+            var o: [String: Any] = ["ref": r.ref.hex, "origin": r.origin.hex, "originator": r.originator, "forwarder": r.forwarder,
+                                    "to": r.to, "reason": r.reason, "label_rank": Int(r.label), "hops": Int(r.hops),
+                                    "suppressed": Int(r.suppressed), "refused_at": Clock.rfc3339(ms: r.refusedAt), "node": r.node,
+                                    "verified": f.verified]
+            if let why = f.reason { o["why_unverified"] = why }
+            object["forward_report"] = o
+        }
         if let file {
             object["file"] = ["id": file.fileId.hex, "name": file.name, "size": file.size, "burn": file.flags & Burn.manifestFlag != 0]
         }

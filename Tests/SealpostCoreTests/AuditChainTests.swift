@@ -54,6 +54,12 @@ final class AuditChainTests: XCTestCase {
             .labelRefused(id: id(7), from: "li@hq", to: "wu@traffic", reason: LabelReason.notCleared.rawValue, label: 3),
             .clearanceSet(user: "wu@traffic", label: 2, by: "operator"),
             .groupLabelChanged(group: "board@hq", from: 3, to: 2, by: "li@hq"),
+            .forwardReportReceived(id: id(8), node: "traffic", forwarder: "wu@traffic", report: {
+                var r = ForwardReport(ref: id(8), origin: id(9), originator: "li@hq", forwarder: "wu@traffic", to: "teachers@traffic",
+                                      reason: "label_group_label", label: 3, hops: 1, refusedAt: 7, node: "traffic")
+                r.sign(with: SignKeyPair.generate())
+                return r.encode()
+            }()),
         ]
         XCTAssertEqual(Set(events.map(\.kind)), Set(AuditKind.allCases), "one example per kind")
         for (i, event) in events.enumerated() {

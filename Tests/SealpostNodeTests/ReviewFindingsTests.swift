@@ -249,9 +249,9 @@ final class ReviewFindingsTests: XCTestCase {
         defer { bob.close() }
         let fake = try FakePeerNode()
         try fake.configure(on: hq)
-        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 5))
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 5, labels: LabelSet.standard.digest))
         XCTAssertTrue(try fake.pingAnswered(1))
-        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 6))   // "restored"
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 6, labels: LabelSet.standard.digest))   // "restored"
         try fake.send(relay(fake, jid: 1, seq: UInt64(Int64.max), epoch: 0, envelope(from: fake)))
         try fake.waitForAcks([1])
         // Two housekeeping rounds past the 500 ms grace: the gap 1...2^63-2 would be given up (a wait for time).

@@ -70,10 +70,14 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var refused: [String: Int]
         public var expired: Int
         @Nullable public var nextExpiry: String?
+        /// Peers let in without a label digest (`peers[].unlabelled`), their links capped at the default label.
+        public var unlabelledPeers: [String]
+        /// Relayed refusal notices dropped: about no message their addressee sent through the refusing node.
+        public var noticesDropped: Int
 
         enum CodingKeys: String, CodingKey {
             case `default`, ceiling, accredited, set, digest, links, mismatchedPeers = "mismatched_peers", refused, expired,
-                 nextExpiry = "next_expiry"
+                 nextExpiry = "next_expiry", unlabelledPeers = "unlabelled_peers", noticesDropped = "notices_dropped"
         }
     }
 
@@ -85,9 +89,22 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var defaultScope: String
         public var maxRecipients: Int
         public var maxHops: Int
+        /// Forward reports (SPEC 7.9.9): sent to other units, withheld by the per-forwarder rate,
+        /// received for this unit, of those read by no officer (there is none), dropped (forged or not this unit's).
+        public var reportsSent: Int
+        public var reportsWithheld: Int
+        public var reportsReceived: Int
+        public var reportsUnread: Int
+        public var reportsDropped: Int
+        /// The rate settings of forward reports, per forwarder.
+        public var reportBurst: Int
+        public var reportsPerHour: Int
 
         enum CodingKeys: String, CodingKey {
             case accepted, refused, hops, defaultScope = "default_scope", maxRecipients = "max_recipients", maxHops = "max_hops"
+            case reportsSent = "reports_sent", reportsWithheld = "reports_withheld", reportsReceived = "reports_received"
+            case reportsUnread = "reports_unread", reportsDropped = "reports_dropped"
+            case reportBurst = "report_burst", reportsPerHour = "reports_per_hour"
         }
     }
 

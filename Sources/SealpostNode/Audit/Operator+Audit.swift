@@ -189,6 +189,9 @@ extension Operator {
         case let .clearanceSet(user, label, by): return "\(by) cleared \(user) to \(LabelSet.standard.display(label))"
         case let .groupLabelChanged(group, from, to, by):
             return "\(by) \(to < from ? "lowered" : "raised") the label of \(group) from \(LabelSet.standard.display(from)) to \(LabelSet.standard.display(to))"
+        case let .forwardReportReceived(id, node, forwarder, report):
+            let r = try? ForwardReport.decode(report)
+            return "\(node) reported: \(forwarder) tried to forward \(r?.originator ?? "?")'s message \(r?.origin.hex ?? "?") to \(r?.to ?? "?") (forward \(id.hex), \(r?.reason ?? "?"))"
         }
     }
 }

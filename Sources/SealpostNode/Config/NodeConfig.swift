@@ -251,18 +251,23 @@ public struct PeerConfig: Codable, Sendable, Equatable {
     public var publicKey: String
     /// The highest label this unit lets leave to this neighbour (absent: the node's ceiling).
     public var ceiling: String?
+    /// The operator's explicit opt-in for a neighbour that predates labels (its HELLO has no label
+    /// digest, SPEC 7.11.2): without it such a HELLO is a mismatch; with it the link is up and its
+    /// ceiling is the node's default label at most.
+    public var unlabelled: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case name, router, publish, ceiling
+        case name, router, publish, ceiling, unlabelled
         case publicKey = "public_key"
     }
 
-    public init(name: String, router: String, publish: String, publicKey: String, ceiling: String? = nil) {
+    public init(name: String, router: String, publish: String, publicKey: String, ceiling: String? = nil, unlabelled: Bool? = nil) {
         self.name = name
         self.router = router
         self.publish = publish
         self.publicKey = publicKey
         self.ceiling = ceiling
+        self.unlabelled = unlabelled
     }
 
     /// The 32-byte key, once `validate()` passed.

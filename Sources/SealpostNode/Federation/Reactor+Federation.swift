@@ -51,6 +51,7 @@ extension Reactor {
                 logger.notice("name, listen and publish changes take effect after a restart")
             }
             let labelsChanged = fresh.labels != config.labels || fresh.peers.map(\.ceiling) != config.peers.map(\.ceiling)
+                || fresh.peers.map(\.unlabelled) != config.peers.map(\.unlabelled)
             if fresh.peers != config.peers {
                 applyPeers(fresh.peers)
                 auditPeerChanges()
@@ -59,6 +60,7 @@ extension Reactor {
             if labelsChanged {
                 var fresher = try LabelGuard(config: fresh)
                 fresher.refusals = labels.refusals
+                fresher.noticesDropped = labels.noticesDropped
                 if fresher.digest != labels.digest { logger.notice("the label set changed: peers are asked to agree again at their next HELLO") }
                 labels = fresher
                 config.labels = fresh.labels
@@ -448,11 +450,22 @@ extension Reactor {
             counters.undeliverable += 1
             return
         }
+        if envelope.knownKind == .refusal, try !plausibleRefusal(envelope, for: recipient) {
+            // Signed, but not about a message this person sent there, or from a node not on its way (SPEC 7.11.7).
+            labels.noticesDropped += 1
+            logger.warning("refusal notice dropped: it names no message its addressee sent through that node",
+                           metadata: ["from": "\(envelope.from)", "to": "\(envelope.to)"])
+            return
+        }
         if envelope.knownKind == .reminderDue {
             // Forged (only a user's own node makes due notices): its stream number is used, nothing stored.
             counters.rejectedRelays += 1
             logger.warning("relayed due notice dropped: only a user's own node makes them", metadata: ["from": "\(envelope.from)"])
             return
+        }
+        if envelope.knownKind == .forwardReport {
+            // For this node itself (`node@THIS`), about its unit's message: to its officers (SPEC 7.9.9).
+            return try receiveForwardReport(envelope)
         }
         if envelope.knownKind == .groupFanout {
             return try deliverFanout(envelope)

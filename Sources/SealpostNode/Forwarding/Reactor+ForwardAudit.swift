@@ -23,7 +23,9 @@ extension Reactor {
         switch event {
         case .refused(let refusal):
             try audit(.forwardRefused(id: envelope.id, origin: origin.id, by: envelope.from, reason: refusal.code), ref: envelope.id)
-            return try indexForTrace(origin.id)
+            try indexForTrace(origin.id)
+            // The origin's unit is told, in the same transaction (SPEC 7.9.9).
+            return try reportRefusedForward(envelope, header: header, reason: refusal.code)
         case .forwarded:
             try audit(.forward(id: envelope.id, origin: origin.id, by: envelope.from, recipientsHash: last.recipientSet,
                                hops: UInt8(header.hops.count)), ref: envelope.id)

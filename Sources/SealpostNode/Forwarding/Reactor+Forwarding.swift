@@ -120,6 +120,14 @@ struct ForwardingState {
     var refused: UInt64 = 0
     /// Hops countersigned as a relay, group home or destination.
     var hops: UInt64 = 0
+    /// Forward reports (SPEC 7.9.9): sent to other units, withheld by the per-forwarder rate,
+    /// received for this unit (made here or relayed), of those with no officer to read them, and dropped (forged, not ours).
+    var reportsSent: UInt64 = 0
+    var reportsSuppressed: UInt64 = 0
+    var reportsReceived: UInt64 = 0
+    var reportsUnread: UInt64 = 0
+    var reportsDropped: UInt64 = 0
+    var reportLimiter = ForwardReportLimiter()
     /// Chains checked lately, by their last hop's link with the envelope's `from` and `to` (cleared at housekeeping, and when full):
     /// a hop handled in several roles or for several local recipients is verified once.
     private(set) var checked: [[UInt8]: ForwardCheck.Status] = [:]

@@ -31,6 +31,11 @@ extension Reactor {
             // (its own people's posts were checked at their SEND already).
             if let rank = labels.rank(of: envelope), let refusal = groupPostRefusal(envelope, rank: rank, group: group) {
                 try refuseForLabel(envelope, recipient: groupAddress, refusal)
+                if envelope.knownKind == .forward, let (header, _) = try? ForwardHeader.split(envelope.body) {
+                    // A forward the home will not fan out: recorded and reported to the origin's unit (SPEC 7.9.9).
+                    forwarding.refused += 1
+                    try auditForward(.refused(ForwardRefusal("label_" + refusal.reason.name, refusal.text)), envelope: envelope, header: header)
+                }
                 return
             }
             if let problem = try forwardGroupProblem(envelope, members: group.members.map(\.address)) {

@@ -13,11 +13,15 @@ public struct LabelGuard: Sendable {
     var refusals: [LabelReason: Int] = [:]
     /// Peers whose HELLO named another label set: no envelopes to or from them until they agree.
     var mismatchedPeers: Set<String> = []
+    /// Peers the operator lets in without a label digest (`peers[].unlabelled`), capped at the default label.
+    var unlabelledPeers: Set<String> = []
     /// When the next mailbox entry's readable-until time comes (nil: none, or not read yet).
     var nextExpiryMs: UInt64?
     var expiryLoaded = false
     /// Contents deleted at their readable-until time, since start.
     var expired = 0
+    /// Relayed refusal notices dropped: about no message their addressee sent through the refusing node (SPEC 7.11.7).
+    var noticesDropped = 0
 
     public init(config: NodeConfig) throws {
         policy = try config.labels.policy(node: config.name)
@@ -25,6 +29,11 @@ public struct LabelGuard: Sendable {
         linkCeilings = [:]
         for peer in config.peers {
             if let c = peer.ceiling { linkCeilings[peer.name] = try LabelsConfig.rank(c, in: policy.set, field: "peer \(peer.name) ceiling") }
+            if peer.unlabelled == true {
+                // A peer that enforces no labels gets the default label at most (SPEC 7.11.2).
+                unlabelledPeers.insert(peer.name)
+                linkCeilings[peer.name] = min(linkCeilings[peer.name] ?? policy.ceiling, policy.defaultRank)
+            }
         }
     }
 
@@ -45,9 +54,10 @@ public struct LabelGuard: Sendable {
         return policy.relay(rank, to: peer, linkCeiling: linkCeilings[peer])
     }
 
-    /// Whether a peer's HELLO digest agrees (empty: a node that predates labels, taken as agreeing).
+    /// Whether a peer's HELLO digest agrees. An empty one (a node that does not enforce labels)
+    /// agrees only for a peer the operator marked `unlabelled` (SPEC 7.11.2).
     mutating func helloAgrees(peer: String, digest theirs: [UInt8]) -> Bool {
-        let agrees = theirs.isEmpty || theirs == digest
+        let agrees = theirs.isEmpty ? unlabelledPeers.contains(peer) : theirs == digest
         if agrees { mismatchedPeers.remove(peer) } else { mismatchedPeers.insert(peer) }
         return agrees
     }

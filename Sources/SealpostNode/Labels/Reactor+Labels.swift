@@ -111,6 +111,21 @@ extension Reactor {
         return notice.sender == envelope.to && notice.node == from.node
     }
 
+    /// Whether a relayed refusal notice for local `user` is about a message `user` really sent,
+    /// from a node that plausibly handled it (SPEC 7.11.7): the message is in this node's record
+    /// of what its people sent (the dedupe window), the notice's recipient is on the node it went
+    /// to (for a group: any), and the refusing node is that node or one on the route to it.
+    /// A correctly signed notice from any other node is a forgery of a refusal: dropped, counted.
+    func plausibleRefusal(_ envelope: Envelope, for user: String) throws -> Bool {
+        guard let notice = try? LabelNotice.decode(envelope.body), notice.sender == address(user),
+              let dest = try store.sentDest(sender: notice.sender, id: notice.ref) else { return false }
+        // Sent before this node kept destinations: nothing to compare with.
+        if dest.isEmpty { return true }
+        let target = dest == "*" ? (Address(notice.recipient)?.node ?? "") : dest
+        if dest != "*", Address(notice.recipient)?.node != dest { return false }
+        return notice.node == target || (routeTable.routes[target]?.path.contains(notice.node) ?? false)
+    }
+
     /// The recipient's node, before a mailbox: the person must be cleared for the label (whatever
     /// the sender's client and node said), and the label one this node carries.
     func deliveryRefusal(_ envelope: Envelope, to user: String) -> LabelRefusal? {
@@ -133,8 +148,13 @@ extension Reactor {
         let wasMismatched = labels.mismatchedPeers.contains(link.name)
         let agrees = labels.helloAgrees(peer: link.name, digest: digest)
         if !agrees && !wasMismatched {
-            logger.error("peer has another label set: no envelopes to or from it until both node.yaml files list the same labels",
-                         metadata: ["peer": "\(link.name)"])
+            if digest.isEmpty {
+                logger.error("peer sends no label digest (it does not enforce labels): no envelopes to or from it, unless its entry in node.yaml says 'unlabelled: true' (then at most the default label goes to it)",
+                             metadata: ["peer": "\(link.name)"])
+            } else {
+                logger.error("peer has another label set: no envelopes to or from it until both node.yaml files list the same labels",
+                             metadata: ["peer": "\(link.name)"])
+            }
         }
         return agrees
     }
@@ -223,7 +243,8 @@ extension Reactor {
             accredited: p.set.labels.indices.filter { p.isAccredited(UInt8($0)) && p.set.labels[$0].stateSecret }.map { p.set.labels[$0].display },
             set: p.set.labels.map(\.display), digest: Hex.encode(labels.digest), links: links,
             mismatchedPeers: labels.mismatchedPeers.sorted(), refused: labels.refusalsByName,
-            expired: labels.expired, nextExpiry: labels.nextExpiryMs.map { Clock.rfc3339(ms: $0) })
+            expired: labels.expired, nextExpiry: labels.nextExpiryMs.map { Clock.rfc3339(ms: $0) },
+            unlabelledPeers: labels.unlabelledPeers.sorted(), noticesDropped: labels.noticesDropped)
     }
 
     /// `{"cmd": "user", "action": "clear", "user": NAME, "label": LABEL}`: re-signs the user's

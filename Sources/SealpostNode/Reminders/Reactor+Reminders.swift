@@ -25,6 +25,8 @@ extension Reactor {
             return "\(kind.name) envelopes are made by a group's home node, not sent by people"
         case .refusal?:
             return "refusal notices are made by nodes, not sent by people"
+        case .forwardReport?:
+            return "forward reports are made by nodes, not sent by people"
         default:
             return nil
         }

@@ -52,7 +52,7 @@ final class CommandDirectionTests: XCTestCase {
     static func sample(_ id: PeerCommandID, from peer: FakePeerNode) -> PeerCommand {
         let me = peer.name, key = peer.keys.sign.publicKey
         switch id {
-        case .hello: return .hello(node: me, signKey: key, credit: 8)
+        case .hello: return .hello(node: me, signKey: key, credit: 8, labels: LabelSet.standard.digest)
         case .relay: return peer.relay(jid: 700, to: "bob@hq")
         case .relayed: return .relayed(jids: [1])
         case .ping: return .ping(sentNs: 1)

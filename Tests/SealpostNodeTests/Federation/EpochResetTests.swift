@@ -25,13 +25,13 @@ final class EpochResetTests: XCTestCase {
     func testOriginFollowedWithoutAnEpochWhoseHelloShowsARestoreStartsAgainAt1() throws {
         let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 5))
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 5, labels: LabelSet.standard.digest))
         // Its RELAYs came without an epoch (an earlier release, or a transit hop of one).
         for seq in UInt64(1)...3 { try fake.send(relay(fake, jid: seq, seq: seq, epoch: 0)) }
         try fake.waitForAcks([1, 2, 3])
         try hq.waitFor("three delivered") { self.waiting($0) == 3 }
         // Restored: its HELLO brings a new epoch, its stream starts at 1 again.
-        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 6))
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 6, labels: LabelSet.standard.digest))
         try fake.send(relay(fake, jid: 10, seq: 1, epoch: 6))
         try fake.send(relay(fake, jid: 11, seq: 2, epoch: 6))
         try fake.waitForAcks([10, 11])
@@ -49,10 +49,10 @@ final class EpochResetTests: XCTestCase {
     func testAPeerGoingBackToAnEarlierEpochIsIgnoredAndCounted() throws {
         let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 50))
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 50, labels: LabelSet.standard.digest))
         XCTAssertTrue(try fake.pingAnswered(1))
         let before = try hq.counter(\.rejectedAnnouncements)
-        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 40))
+        try fake.send(.hello(node: fake.name, signKey: fake.keys.sign.publicKey, credit: 1000, epoch: 40, labels: LabelSet.standard.digest))
         try hq.waitFor("the earlier epoch refused") { ($0.counters.rejectedAnnouncements) == before + 1 }
         // Its stream under the remembered epoch goes on as before.
         try fake.send(relay(fake, jid: 1, seq: 1, epoch: 50))

@@ -176,7 +176,7 @@ final class FederationTests: XCTestCase {
         defer { bob.close() }
         try hq.waitFor("the fake peer to be configured") { $0.peers.count == 1 }
         try fake.connect(to: hq)
-        try fake.send(.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10, epoch: 0))
+        try fake.send(.hello(node: "fake", signKey: fake.keys.sign.publicKey, credit: 10, epoch: 0, labels: LabelSet.standard.digest))
 
         // An envelope claiming to come from a node the fake does not route for.
         let forged = Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: "mallory@elsewhere", to: "bob@hq",

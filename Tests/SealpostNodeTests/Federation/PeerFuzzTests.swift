@@ -40,7 +40,7 @@ final class PeerFuzzTests: XCTestCase {
                 .fileData(fileId: file, index: UInt32(truncatingIfNeeded: v), hash: key, data: [1]),
                 .fileHave(fileId: file, have: UInt32(truncatingIfNeeded: v), known: true),
                 .filePulled(fileId: file),
-                .hello(node: "fake", signKey: key, credit: UInt32(truncatingIfNeeded: v)),
+                .hello(node: "fake", signKey: key, credit: UInt32(truncatingIfNeeded: v), labels: LabelSet.standard.digest),
             ]
             out += commands.map { $0.encode() }
         }
