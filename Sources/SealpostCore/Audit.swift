@@ -29,6 +29,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
     case labelRefused = 24
     case clearanceSet = 25
     case groupLabelChanged = 26
+    case labelDowngraded = 27
 
     public var name: String {
         switch self {
@@ -58,6 +59,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
         case .labelRefused: return "label_refused"
         case .clearanceSet: return "clearance_set"
         case .groupLabelChanged: return "group_label_changed"
+        case .labelDowngraded: return "label_downgraded"
         }
     }
 
@@ -131,6 +133,8 @@ public enum AuditEvent: Sendable, Equatable {
     case clearanceSet(user: String, label: UInt8, by: String)
     /// An admin changed group `group`'s label from rank `from` to `to` (a lowering is a downgrade).
     case groupLabelChanged(group: String, from: UInt8, to: UInt8, by: String)
+    /// A message's label lowered by a person its unit allows (section 7.11.11): the countersigned record.
+    case labelDowngraded(origin: MessageID, originator: String, by: String, from: UInt8, to: UInt8, record: [UInt8])
 
     public var kind: AuditKind {
         switch self {
@@ -160,6 +164,7 @@ public enum AuditEvent: Sendable, Equatable {
         case .labelRefused: return .labelRefused
         case .clearanceSet: return .clearanceSet
         case .groupLabelChanged: return .groupLabelChanged
+        case .labelDowngraded: return .labelDowngraded
         }
     }
 
@@ -212,6 +217,8 @@ public enum AuditEvent: Sendable, Equatable {
         case .labelRefused(let id, let from, let to, let reason, let label): return f(from, to, id, [reason, label])
         case .clearanceSet(let user, let label, let by): return f(by, user, nil, [label])
         case .groupLabelChanged(let group, let from, let to, let by): return f(by, group, nil, [from, to])
+        case .labelDowngraded(let origin, let originator, let by, let from, let to, let record):
+            return f(by, originator, origin, [from, to] + record)
         }
     }
 
@@ -290,6 +297,12 @@ public enum AuditEvent: Sendable, Equatable {
         case .groupLabelChanged:
             guard d.count == 2 else { throw WireError.invalid(field: "detail", reason: "group_label_changed: \(d.count) bytes, not 2") }
             self = .groupLabelChanged(group: r.subject, from: d.first!, to: d.last!, by: r.actor)
+        case .labelDowngraded:
+            guard d.count > 2 else { throw WireError.invalid(field: "detail", reason: "label_downgraded: \(d.count) bytes") }
+            let record = Array(d.dropFirst(2))
+            _ = try DowngradeRecord.decode(record)
+            self = .labelDowngraded(origin: try id(r.ref[...], "ref"), originator: r.subject, by: r.actor, from: d[d.startIndex],
+                                    to: d[d.startIndex + 1], record: record)
         }
     }
 }

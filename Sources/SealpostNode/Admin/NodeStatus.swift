@@ -70,10 +70,12 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var refused: [String: Int]
         public var expired: Int
         @Nullable public var nextExpiry: String?
+        /// Downgrades countersigned since the start (SPEC 7.11.11).
+        public var downgrades: Int
 
         enum CodingKeys: String, CodingKey {
             case `default`, ceiling, accredited, set, digest, links, mismatchedPeers = "mismatched_peers", refused, expired,
-                 nextExpiry = "next_expiry"
+                 nextExpiry = "next_expiry", downgrades
         }
     }
 

@@ -189,6 +189,9 @@ extension Operator {
         case let .clearanceSet(user, label, by): return "\(by) cleared \(user) to \(LabelSet.standard.display(label))"
         case let .groupLabelChanged(group, from, to, by):
             return "\(by) \(to < from ? "lowered" : "raised") the label of \(group) from \(LabelSet.standard.display(from)) to \(LabelSet.standard.display(to))"
+        case let .labelDowngraded(origin, originator, by, from, to, record):
+            let reason = (try? DowngradeRecord.decode(record))?.reason ?? ""
+            return "\(by) downgraded \(originator)'s message \(origin.hex) from \(LabelSet.standard.display(from)) to \(LabelSet.standard.display(to)): \(reason)"
         }
     }
 }

@@ -18,6 +18,8 @@ public struct LabelGuard: Sendable {
     var expiryLoaded = false
     /// Contents deleted at their readable-until time, since start.
     var expired = 0
+    /// Downgrades this node countersigned (DOWNGRADE), since start.
+    var downgrades = 0
 
     public init(config: NodeConfig) throws {
         policy = try config.labels.policy(node: config.name)
