@@ -616,6 +616,12 @@ public final class Client {
         default:
             break
         }
+        // A forward's label may not be below the label of what it forwards (SPEC 7.11.11): such a
+        // forward is refused unopened, whatever the nodes on the way let through.
+        if kind == .forward, checksLabels, let (header, _) = try? ForwardHeader.split(envelope.body),
+           let lowered = loweredLabel(header, clear: envelope.label) {
+            throw ClientError.protocolError("refused: label lowered without a downgrade: \(lowered)")
+        }
         let key = try sharedKey(with: from)
         var sealedEnvelope = envelope
         var clearDue: UInt64 = 0
@@ -633,11 +639,6 @@ public final class Client {
         var forwardHeader: ForwardHeader?
         if kind == .forward {
             guard let (header, sealed) = try? ForwardHeader.split(envelope.body) else { throw Sealed.OpenError.malformed("forward") }
-            // Its label may not be below the label of what it forwards (SPEC 7.11.11): such a forward
-            // is refused unopened, whatever the nodes on the way let through.
-            if checksLabels, let lowered = loweredLabel(header, clear: envelope.label) {
-                throw ClientError.protocolError("refused: label lowered without a downgrade: \(lowered)")
-            }
             forwardHeader = header
             offer = header.offer
             sealedEnvelope.body = sealed
