@@ -2458,7 +2458,7 @@ def check_downgrade():
 
 
 # ---------------------------------------------------------------------------
-# Labels (SPEC.md section 7.11, 9.6)
+# Labels (SPEC.md section 7.11, 9.7)
 # ---------------------------------------------------------------------------
 
 LABELLED_FLAG = 0x0008
@@ -2555,13 +2555,13 @@ def check_labels():
     entry = v["entry"]
     fields = string("wu@traffic") + string("Wu Lei") + seq(0x61, 32) + seq(0xA1, 32) + u64(1_764_000_000_000)
     signed = b"sealpost-dir-v2" + fields + u8(entry["clearance"])
-    check("9.6: signed_bytes = \"sealpost-dir-v2\" || fields || clearance", signed.hex(), entry["signed_bytes"])
+    check("9.7: signed_bytes = \"sealpost-dir-v2\" || fields || clearance", signed.hex(), entry["signed_bytes"])
     signature = node.sign(signed).signature
-    check("9.6: encoded = fields || signature || clearance", (fields + signature + u8(entry["clearance"])).hex(), entry["encoded"])
+    check("9.7: encoded = fields || signature || clearance", (fields + signature + u8(entry["clearance"])).hex(), entry["encoded"])
     key = bytes(node.verify_key)
-    check("9.6: verifies with the clearance", ed25519_ok(key, signed, signature), True)
-    check("9.6: a changed clearance does not verify", ed25519_ok(key, b"sealpost-dir-v2" + fields + u8(3), signature), False)
-    check("9.6: a stripped clearance does not verify", ed25519_ok(key, b"sealpost-dir-v1" + fields, signature), False)
+    check("9.7: verifies with the clearance", ed25519_ok(key, signed, signature), True)
+    check("9.7: a changed clearance does not verify", ed25519_ok(key, b"sealpost-dir-v2" + fields + u8(3), signature), False)
+    check("9.7: a stripped clearance does not verify", ed25519_ok(key, b"sealpost-dir-v1" + fields, signature), False)
 
     n = v["refusal"]
     unsigned = (ID1 + string("alice@hq") + string("wu@traffic") + string("city") + u8(n["reason"]) + u8(n["label"])
