@@ -101,6 +101,7 @@ final class LabelDowngradeTests: XCTestCase {
         defer { bob.close() }
         _ = try Operator.clearUser(dataDir: traffic.dir, user: "bob", label: "工作秘密")
         try waitUntil("bob's clearance at hq", timeout: 20) { (try? c["office"]!.lookup(Address("bob@traffic")!))?.clearance == 3 }
+        try waitUntilKnown(bob, "office@hq")
         c["office"]!.sendLabel = "工作秘密"
         _ = try c["office"]!.sendText(to: Address("bob@traffic")!, text: "for traffic")
         let atBob = try XCTUnwrap(try XCTUnwrap(try bob.receive(1, timeoutMs: 15_000).first).forwardable)
@@ -232,6 +233,46 @@ final class LabelDowngradeTests: XCTestCase {
         XCTAssertTrue(shown.first?.forward?.check.isVerified ?? false, shown.first?.forward?.summary ?? "")
         XCTAssertEqual(Array(refused.keys), [lowered.id])
         XCTAssertTrue(refused[lowered.id]?.contains("label lowered without a downgrade") ?? false, refused[lowered.id] ?? "")
+    }
+
+    /// A relay refuses a lowered forward like a ceiling: a FakePeerNode sends, through hq, a
+    /// forward of a 工作秘密 message labelled 内部 to wu@traffic; hq passes only a place-keeper on,
+    /// counts it as `lowered` and sends the sender a signed refusal notice of reason 7.
+    func testARelayRefusesALoweredForwardWithANotice() throws {
+        let (hq, traffic, alice, wu) = try twoUnits()
+        defer { alice.close(); wu.close() }
+        let fake = try FakePeerNode()
+        try fake.configure(on: hq)
+        try fake.run("hq to connect to the fake") { try hq.status().peers.contains { $0.name == "fake" && $0.state == "connected" } }
+        let mallory = SignKeyPair.generate(), hashKey = Sodium.randomBytes(32)
+        let provenance = Provenance.make(id: MessageID(bytes: Sodium.randomBytes(16))!, sender: "mallory@fake", to: "mallory@fake",
+                                         sentAt: Clock.nowMs(), kind: .text, content: Array("list".utf8), policy: ForwardPolicy(),
+                                         key: mallory, label: 3, hashKey: hashKey)
+        var hop = ForwardHop(forwarder: "mallory@fake", via: "mallory@fake", recipients: 1,
+                             recipientSet: Forward.recipientSetHash(["wu@traffic"], hashKey: hashKey), at: Clock.nowMs(), parent: provenance.origin.link)
+        hop.sign(with: mallory)
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
+        let lowered = Envelope(id: id, from: "mallory@fake", to: "wu@traffic", kind: EnvelopeKind.forward.rawValue, sentAt: Clock.nowMs(),
+                               label: EnvelopeLabel(rank: 1), body: ForwardHeader(origin: provenance.origin, hops: [hop]).body(sealed: [1, 2, 3]))
+        var notice: LabelNotice?
+        let deadline = Clock.monotonicNs() + 20_000_000_000
+        while notice == nil, Clock.monotonicNs() < deadline {
+            // Sent again until hq took it (one sent before the link is up is not taken).
+            if try hq.status().labels.refused["lowered"] == 0 {
+                try fake.send(.relay(jid: 1, origin: "fake", dest: "traffic", streamSeq: 1, hops: 0, envelope: lowered, epoch: 0))
+            }
+            try fake.announce()
+            try fake.serve(ms: 200) { command, _ in
+                if case .relay(_, "hq", "fake", _, _, let e, _) = command, e.knownKind == .refusal { notice = try? LabelNotice.decode(e.body) }
+            }
+        }
+        XCTAssertEqual(notice?.ref, id)
+        XCTAssertEqual(notice?.reason, .lowered)
+        XCTAssertTrue(notice?.text.contains("without a downgrade") ?? false, notice?.text ?? "")
+        XCTAssertTrue(notice?.verify(nodeKey: try hq.dir.loadKeys().sign.publicKey) ?? false)
+        XCTAssertEqual(try hq.status().labels.refused["lowered"], 1)
+        try traffic.waitFor("the place-keeper at traffic") { $0.counters.undeliverable == 1 }
+        XCTAssertEqual(try wu.drain(ms: 300).count, 0, "wu got nothing of it")
     }
 
     /// Sends one command on the client's connection and waits for the node's answer to it.
