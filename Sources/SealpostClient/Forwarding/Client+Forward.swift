@@ -191,6 +191,10 @@ extension Client {
     public func forwardRefusal(_ source: ForwardSource, to recipients: [Address], groups: [String: [String]], note: String,
                                limits: ForwardLimits = .standard) -> String? {
         if let problem = source.problem { return "\(source.id.hex) cannot be forwarded: \(problem)" }
+        if source.hops.isEmpty, source.from == profile.address.description, source.via != source.from {
+            // Kept when sent, for a downgrade: its recipient forwards it, not its sender.
+            return "\(source.id.hex) is a message you sent to \(source.via): send it again as a new message instead"
+        }
         if source.origin.contentKind == EnvelopeKind.file.rawValue,
            let manifest = try? FileManifest.decode(source.content), manifest.flags & Burn.manifestFlag != 0 {
             return "view-once files cannot be forwarded"
