@@ -63,6 +63,11 @@ Re-implements, from protocol/SPEC.md alone and without the Swift code:
     provenance block re-encoded, the chain verified, and a forged hop
     signature, altered content and a removed hop found; the node's
     countersigned hop statement re-signed.
+  * downgrades (sections 7.9.1, 7.9.3, 7.11.11, 6.22.1) against downgrade.json:
+    the version 2 origin with its label, the downgrade signed by its person
+    and countersigned by its node, the version 2 forward header carrying it,
+    the DOWNGRADE frames, the effective label, and a downgrade that does not
+    hold (another node's signature, another origin) found;
   * receipts (section 7.10) against receipts.json: the delivered body and its
     envelope id rebuilt, the seen body sealed again and opened by the sender,
     and every malformed id list refused (by the decoder and by the RELAY rule).
@@ -1882,7 +1887,7 @@ AUDIT_KINDS = {1: "forward", 2: "forward_refused", 3: "forward_hop", 4: "burn_vi
                11: "invite_used", 12: "invite_revoked", 13: "peer_added", 14: "peer_removed", 15: "directory_forget",
                16: "directory_unpin", 17: "backup", 18: "restore", 19: "officer_granted", 20: "officer_revoked",
                21: "trace_query_answered", 22: "audit_head_signed", 23: "viewer_code", 24: "label_refused",
-               25: "clearance_set", 26: "group_label_changed"}
+               25: "clearance_set", 26: "group_label_changed", 27: "label_downgraded"}
 
 
 def blake2b_256(data):
@@ -2255,6 +2260,7 @@ def check_spec_tables():
         vectors += [(x["name"], x["hex"]) for x in load("trace.json")[file_key]]
         if file_key == "commands":
             vectors += [(x["name"], x["hex"]) for x in load("labels.json")["commands"]]
+            vectors += [(x["name"], x["hex"]) for x in load("downgrade.json")["commands"]]
         got = {name: bytes.fromhex(frame)[3] for name, frame in vectors}
         check(f"{heading[4:]}: every command of SPEC.md has a vector, and every vector a row",
               sorted(got), sorted(spec))
@@ -2381,7 +2387,81 @@ def check_forward():
     check("forward countersign: another node's name does not verify",
           ed25519_verifies(keys[c["node"]], FWD_CONTEXTS["countersign"] + string("hq") + statement, bytes.fromhex(c["signature"])), False)
 # ---------------------------------------------------------------------------
-# Labels (SPEC.md section 7.11, 9.6)
+# Downgrades (sections 7.9.1, 7.9.3, 7.11.11, 6.22.1) against downgrade.json.
+
+DOWNGRADE_CONTEXTS = {"user": b"sealpost-downgrade-v1", "node": b"sealpost-downgrade-node-v1"}
+
+
+def downgrade_holds(record, origin_encoded, origin_label, origin_unit, node_keys):
+    """Section 7.11.11: whether a downgrade record (raw bytes) holds for an origin; returns (holds, to)."""
+    r = Reader(record)
+    version = r.u8("version")
+    link = r.take(32, "origin_link")
+    frm, to = r.u8("from"), r.u8("to")
+    by, at, reason = r.string("by"), r.u64("at"), r.string("reason")
+    user_signature = r.take(64, "user_signature")
+    node = r.string("node")
+    node_signature = r.take(64, "node_signature")
+    statement = u8(version) + link + u8(frm) + u8(to) + string(by) + u64(at) + string(reason)
+    ok = (version == 1 and to < frm <= origin_label and by.split("@")[1] == node == origin_unit
+          and link == blake2b_256(FWD_CONTEXTS["link"] + origin_encoded) and node in node_keys
+          and ed25519_verifies(node_keys[node], DOWNGRADE_CONTEXTS["node"] + statement + user_signature + string(node), node_signature))
+    return ok, to
+
+
+def check_downgrade():
+    v = load("downgrade.json")
+    signing = {who: nacl.signing.SigningKey(bytes.fromhex(seed)) for who, seed in v["seeds"].items()}
+    keys = {who: bytes(k.verify_key) for who, k in signing.items()}
+    hash_key = bytes.fromhex(v["hash_key"])
+    content = v["content_utf8"].encode()
+    o = v["origin"]
+    fields = (u8(2) + bytes.fromhex(o["id"]) + string(o["sender"]) + string(o["to"]) + u64(o["sent_at"]) + u8(o["content_kind"])
+              + u8(o["scope"]) + u8(o["max_hops"]) + u16(o["max_recipients"])
+              + fwd_keyed(hash_key, FWD_CONTEXTS["content"] + u8(o["content_kind"]) + content) + u8(o["label"]))
+    check("7.9.1 origin v2: signed bytes (label after content_hash)", (FWD_CONTEXTS["origin"] + fields).hex(), o["signed_bytes"])
+    signature = signing[o["sender"]].sign(FWD_CONTEXTS["origin"] + fields).signature
+    check("7.9.1 origin v2: signature", signature.hex(), o["signature"])
+    origin_encoded = fields + signature
+    check("7.9.1 origin v2: encoded", origin_encoded.hex(), o["encoded"])
+    check("7.9.1 origin v2: link", blake2b_256(FWD_CONTEXTS["link"] + origin_encoded).hex(), o["link"])
+    d = v["downgrade"]
+    statement = (u8(1) + blake2b_256(FWD_CONTEXTS["link"] + origin_encoded) + u8(d["from"]) + u8(d["to"]) + string(d["by"])
+                 + u64(d["at"]) + string(d["reason"]))
+    check("7.11.11 downgrade: the person's signed bytes", (DOWNGRADE_CONTEXTS["user"] + statement).hex(), d["user_signed_bytes"])
+    user_signature = signing[d["by"]].sign(DOWNGRADE_CONTEXTS["user"] + statement).signature
+    check("7.11.11 downgrade: the person's signature", user_signature.hex(), d["user_signature"])
+    node_signed = DOWNGRADE_CONTEXTS["node"] + statement + user_signature + string(d["node"])
+    check("7.11.11 downgrade: the node's signed bytes", node_signed.hex(), d["node_signed_bytes"])
+    node_signature = signing[d["node"]].sign(node_signed).signature
+    check("7.11.11 downgrade: the node's signature", node_signature.hex(), d["node_signature"])
+    record = statement + user_signature + string(d["node"]) + node_signature
+    check("7.11.11 downgrade: encoded", record.hex(), d["encoded"])
+    node_keys = {"hq": keys["hq"]}
+    check("7.11.11 downgrade: it holds for its origin", downgrade_holds(record, origin_encoded, o["label"], "hq", node_keys), (True, 1))
+    check("7.11.11 downgrade: not with another node's key",
+          downgrade_holds(record, origin_encoded, o["label"], "hq", {"hq": keys["li@hq"]})[0], False)
+    other = bytearray(origin_encoded)
+    other[1] ^= 1
+    check("7.11.11 downgrade: not for another origin", downgrade_holds(record, bytes(other), o["label"], "hq", node_keys)[0], False)
+    h = v["hop"]
+    hop_fields = (string(h["forwarder"]) + string(h["via"]) + u16(len(h["recipients"])) + fwd_recipient_set(hash_key, h["recipients"])
+                  + u64(h["at"]) + blake2b_256(FWD_CONTEXTS["link"] + origin_encoded))
+    hop_signature = signing[h["forwarder"]].sign(FWD_CONTEXTS["hop"] + hop_fields).signature
+    check("7.9.1 hop: encoded", (hop_fields + hop_signature).hex(), h["encoded"])
+    header = u8(2) + origin_encoded + u8(1) + hop_fields + hop_signature + u8(1) + record
+    check("7.9.3 forward body v2: has_downgrade 1 and the record after the hops", header.hex(), v["forward_header"])
+    effective = downgrade_holds(record, origin_encoded, o["label"], "hq", node_keys)
+    check("7.11.11: the effective label is the downgrade's to", effective[1] if effective[0] else o["label"], v["effective_label"])
+    check("7.11.11: a forward labelled 0 is below it, one labelled 1 is not", (0 < v["effective_label"], 1 < v["effective_label"]), (True, False))
+    head = SIGNATURE + u8(VERSION) + u8(0x15)
+    request = (head + u8(1) + origin_encoded + u8(0) + u8(d["from"]) + u8(d["to"]) + u64(d["at"]) + string(d["reason"]) + user_signature)
+    answer = head + u8(2) + record
+    check("6.22.1: DOWNGRADE frames (request, record)", [c["hex"] for c in v["commands"]], [request.hex(), answer.hex()])
+
+
+# ---------------------------------------------------------------------------
+# Labels (SPEC.md section 7.11, 9.7)
 # ---------------------------------------------------------------------------
 
 LABELLED_FLAG = 0x0008
@@ -2478,13 +2558,13 @@ def check_labels():
     entry = v["entry"]
     fields = string("wu@traffic") + string("Wu Lei") + seq(0x61, 32) + seq(0xA1, 32) + u64(1_764_000_000_000)
     signed = b"sealpost-dir-v2" + fields + u8(entry["clearance"])
-    check("9.6: signed_bytes = \"sealpost-dir-v2\" || fields || clearance", signed.hex(), entry["signed_bytes"])
+    check("9.7: signed_bytes = \"sealpost-dir-v2\" || fields || clearance", signed.hex(), entry["signed_bytes"])
     signature = node.sign(signed).signature
-    check("9.6: encoded = fields || signature || clearance", (fields + signature + u8(entry["clearance"])).hex(), entry["encoded"])
+    check("9.7: encoded = fields || signature || clearance", (fields + signature + u8(entry["clearance"])).hex(), entry["encoded"])
     key = bytes(node.verify_key)
-    check("9.6: verifies with the clearance", ed25519_ok(key, signed, signature), True)
-    check("9.6: a changed clearance does not verify", ed25519_ok(key, b"sealpost-dir-v2" + fields + u8(3), signature), False)
-    check("9.6: a stripped clearance does not verify", ed25519_ok(key, b"sealpost-dir-v1" + fields, signature), False)
+    check("9.7: verifies with the clearance", ed25519_ok(key, signed, signature), True)
+    check("9.7: a changed clearance does not verify", ed25519_ok(key, b"sealpost-dir-v2" + fields + u8(3), signature), False)
+    check("9.7: a stripped clearance does not verify", ed25519_ok(key, b"sealpost-dir-v1" + fields, signature), False)
 
     n = v["refusal"]
     unsigned = (ID1 + string("alice@hq") + string("wu@traffic") + string("city") + u8(n["reason"]) + u8(n["label"])
@@ -2566,7 +2646,8 @@ def main():
         return 1 if failed else 0
     for part in (check_spec_tables, check_commands, check_peer_commands, check_decoding_rules, check_e2e, check_directory,
                  check_entry_transport, check_card, check_invite, check_reminders, check_group, check_burn,
-                 check_file, check_audit, check_forward, check_trace, check_receipts, check_labels, check_forward_report):
+                 check_file, check_audit, check_forward, check_trace, check_receipts, check_labels, check_forward_report,
+                 check_downgrade):
         try:
             part()
         except Exception as error:  # noqa: BLE001 - a crash is a failure, not a traceback

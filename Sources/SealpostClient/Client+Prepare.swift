@@ -20,7 +20,7 @@ extension Client {
         let label = try outgoingLabel(to: group, members: members)
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.groupMessage.rawValue
-        let (content, flags) = withOrigin(kind: .groupMessage, id: id, to: group, sentAt: sentAt, content: bytes)
+        let (content, flags) = withOrigin(kind: .groupMessage, id: id, to: group, sentAt: sentAt, label: label, content: bytes)
         let body = try seal(kind: kind, id: id, to: group, sentAt: sentAt, label: label, content: content, members: members)
         return Envelope(id: id, from: "", to: group.description, kind: kind, flags: flags, sentAt: sentAt, label: label, body: body)
     }

@@ -35,6 +35,10 @@ public struct ReceivedMessage: Sendable, Equatable {
     /// The classification label (`敏感 sensitive`), checked against the sealed one (SPEC 7.11.3).
     public var label: String?
     public var labelRank: UInt8?
+    /// For a forward: the label of what it forwards (its downgrade's, else its origin's; SPEC
+    /// 7.11.11), which its own label is at least; nil when the origin names none.
+    public var effectiveLabelRank: UInt8?
+    public var effectiveLabel: String?
     /// When the content is deleted (ms since the epoch), if the sender set a time.
     public var readableUntil: UInt64?
     /// For `refusal`: a node's signed notice that it refused something this person sent.
@@ -165,6 +169,9 @@ public final class Client {
     public var forwardPolicy = ForwardPolicy()
     /// Whether originals carry a signed origin record (flag bit 2); off only to measure its cost.
     public var signsOrigins = true
+    /// Given each original this person signs an origin for, as its sender holds it (for `ForwardBook`:
+    /// a sender may downgrade its own message later, section 7.11.11).
+    public var keepsOrigin: ((ForwardSource) -> Void)?
 
     /// The keys last seen per address; set a file-backed one (`KeyPins(profilePath:)`) so
     /// a change is noticed across runs.
@@ -362,7 +369,7 @@ public final class Client {
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.text.rawValue
-        let (content, flags) = withOrigin(kind: .text, id: id, to: to, sentAt: sentAt, content: bytes)
+        let (content, flags) = withOrigin(kind: .text, id: id, to: to, sentAt: sentAt, label: label, content: bytes)
         let body = Sealed.seal(kind: kind, id: id, from: profile.address.description, to: to.description,
                                sentAt: sentAt, label: label, content: content, key: key)
         // `from` stays empty on the wire: the node stamps it from our authenticated key.
@@ -632,6 +639,12 @@ public final class Client {
         default:
             break
         }
+        // A forward's label may not be below the label of what it forwards (SPEC 7.11.11): such a
+        // forward is refused unopened, whatever the nodes on the way let through.
+        if kind == .forward, checksLabels, let (header, _) = try? ForwardHeader.split(envelope.body),
+           let lowered = loweredLabel(header, clear: envelope.label) {
+            throw ClientError.protocolError("refused: label lowered without a downgrade: \(lowered)")
+        }
         let key = try sharedKey(with: from)
         var sealedEnvelope = envelope
         var clearDue: UInt64 = 0
@@ -669,6 +682,11 @@ public final class Client {
                                                 content: inner.content, hashKey: inner.hashKey,
                                                 problem: received.check.isVerified ? nil : received.check.problems.first)
             message.forwardable?.label = envelope.label
+            if forwardHeader.origin.label != nil {
+                let keys = forwardHeader.downgrade == nil ? [:] : ((try? nodeKeys()) ?? [:])
+                message.effectiveLabelRank = forwardHeader.effectiveLabel(nodeKey: { keys[$0] }).rank
+                message.effectiveLabel = message.effectiveLabelRank.map { labelDisplay($0) }
+            }
             contentKind = EnvelopeKind(rawValue: forwardHeader.origin.contentKind)
             message.kind = ReceivedMessage.Kind(contentKind)
             content = inner.content
@@ -793,7 +811,7 @@ public final class Client {
         let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
-        let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: to, sentAt: sentAt, content: content)
+        let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content)
         var body = Sealed.seal(kind: kind.rawValue, id: id, from: profile.address.description, to: to.description,
                                sentAt: sentAt, label: label, content: sealedContent, key: key)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
@@ -841,7 +859,7 @@ public final class Client {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let label = try outgoingLabel(to: group, members: members)
         let sentAt = Clock.nowMs()
-        let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: group, sentAt: sentAt, content: content)
+        let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: group, sentAt: sentAt, label: label, content: content)
         var body = try seal(kind: kind.rawValue, id: id, to: group, sentAt: sentAt, label: label, content: sealedContent, members: members)
         if let dueAt { body = Reminder.body(dueAt: dueAt, sealed: body) }
         try store(Envelope(id: id, from: "", to: group.description, kind: kind.rawValue, flags: flags, sentAt: sentAt, label: label, body: body))

@@ -30,6 +30,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
     case clearanceSet = 25
     case groupLabelChanged = 26
     case forwardReportReceived = 28
+    case labelDowngraded = 27
 
     public var name: String {
         switch self {
@@ -60,6 +61,7 @@ public enum AuditKind: UInt8, CaseIterable, Sendable, Codable {
         case .clearanceSet: return "clearance_set"
         case .groupLabelChanged: return "group_label_changed"
         case .forwardReportReceived: return "forward_report_received"
+        case .labelDowngraded: return "label_downgraded"
         }
     }
 
@@ -136,6 +138,8 @@ public enum AuditEvent: Sendable, Equatable {
     /// A node's signed report that it refused a forward of this unit's message (SPEC 7.9.9):
     /// actor the reporting node, subject the forwarder, ref the refused forward's id, detail the report as received.
     case forwardReportReceived(id: MessageID, node: String, forwarder: String, report: [UInt8])
+    /// A message's label lowered by a person its unit allows (section 7.11.11): the countersigned record.
+    case labelDowngraded(origin: MessageID, originator: String, by: String, from: UInt8, to: UInt8, record: [UInt8])
 
     public var kind: AuditKind {
         switch self {
@@ -166,6 +170,7 @@ public enum AuditEvent: Sendable, Equatable {
         case .clearanceSet: return .clearanceSet
         case .groupLabelChanged: return .groupLabelChanged
         case .forwardReportReceived: return .forwardReportReceived
+        case .labelDowngraded: return .labelDowngraded
         }
     }
 
@@ -219,6 +224,8 @@ public enum AuditEvent: Sendable, Equatable {
         case .clearanceSet(let user, let label, let by): return f(by, user, nil, [label])
         case .groupLabelChanged(let group, let from, let to, let by): return f(by, group, nil, [from, to])
         case .forwardReportReceived(let id, let node, let forwarder, let report): return f(node, forwarder, id, report)
+        case .labelDowngraded(let origin, let originator, let by, let from, let to, let record):
+            return f(by, originator, origin, [from, to] + record)
         }
     }
 
@@ -302,6 +309,12 @@ public enum AuditEvent: Sendable, Equatable {
                 throw WireError.invalid(field: "detail", reason: "forward_report_received: not a forward report")
             }
             self = .forwardReportReceived(id: try id(r.ref[...], "ref"), node: r.actor, forwarder: r.subject, report: r.detail)
+        case .labelDowngraded:
+            guard d.count > 2 else { throw WireError.invalid(field: "detail", reason: "label_downgraded: \(d.count) bytes") }
+            let record = Array(d.dropFirst(2))
+            _ = try DowngradeRecord.decode(record)
+            self = .labelDowngraded(origin: try id(r.ref[...], "ref"), originator: r.subject, by: r.actor, from: d[d.startIndex],
+                                    to: d[d.startIndex + 1], record: record)
         }
     }
 }

@@ -22,6 +22,9 @@ public enum ErrorCode: UInt16, Sendable {
     case notCleared = 451
     /// Labels: a state-secret class, and the node is not accredited for it.
     case notAccredited = 452
+    /// DOWNGRADE refused (section 7.11.11): the person may not downgrade, the message is not this
+    /// unit's, the label is not lower, or a signature does not verify; the reason says which.
+    case downgradeRefused = 453
 
     /// 410 also answers a VIEW of a burn message that was viewed or expired.
     public static var gone: ErrorCode { .inviteExpired }
@@ -110,6 +113,10 @@ public enum Command: Sendable, Equatable {
     /// C→N with nil: asks for the node's label rules; N→C: the federation's label set, the
     /// node's default label and ceiling, and the person's clearance (section 7.11.4).
     case labels(LabelInfo?)
+    /// C→N: a person asks its node to downgrade a message of its unit (section 7.11.11).
+    case downgrade(DowngradeRequest)
+    /// N→C: the downgrade, countersigned by the node (the answer to `downgrade`).
+    case downgraded(DowngradeRecord)
 
     public static let signature: [UInt8] = [0xAA, 0x5C]
     public static let version: UInt8 = 1
@@ -145,6 +152,7 @@ public enum Command: Sendable, Equatable {
         case .trace: return .trace
         case .traceResult: return .traceResult
         case .labels: return .labels
+        case .downgrade, .downgraded: return .downgrade
         }
     }
 
@@ -220,6 +228,10 @@ public enum Command: Sendable, Equatable {
             for n in nodes { w.string(n.node); w.u8(n.state.rawValue); w.longstr(n.answer) }
         case let .labels(info):
             info?.encode(into: &w)
+        case let .downgrade(request):
+            w.u8(1); request.encode(into: &w)
+        case let .downgraded(record):
+            w.u8(2); record.encode(into: &w)
         }
         return w.bytes
     }
@@ -302,6 +314,12 @@ public enum Command: Sendable, Equatable {
             command = try decodeTrace(id, &r)
         case .labels:
             command = .labels(r.remaining == 0 ? nil : try LabelInfo.decode(from: &r))
+        case .downgrade:
+            switch try r.u8("op") {
+            case 1: command = .downgrade(try DowngradeRequest.decode(from: &r))
+            case 2: command = .downgraded(try DowngradeRecord.decode(from: &r))
+            default: throw WireError.invalid(field: "op", reason: "must be 1 (request) or 2 (record)")
+            }
         }
         try r.expectEnd()
         return command
@@ -345,6 +363,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
     case viewing = 0x12
     case nodeKeys = 0x13
     case nodeList = 0x14
+    case downgrade = 0x15
     case fileBegin = 0x18
     case fileStatus = 0x19
     case fileChunk = 0x1A
@@ -377,6 +396,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
         case .viewing: return "VIEWING"
         case .nodeKeys: return "NODE-KEYS"
         case .nodeList: return "NODE-LIST"
+        case .downgrade: return "DOWNGRADE"
         case .fileBegin: return "FILE-BEGIN"
         case .fileStatus: return "FILE-STATUS"
         case .fileChunk: return "FILE-CHUNK"
@@ -395,7 +415,7 @@ public enum CommandID: UInt8, Sendable, CaseIterable {
             return .clientToNode
         case .enrolled, .entry, .stored, .deliver, .synced, .pong, .error, .entries, .viewing, .nodeList, .fileStatus, .traceResult:
             return .nodeToClient
-        case .fileChunk, .labels:
+        case .fileChunk, .labels, .downgrade:
             return .both
         }
     }

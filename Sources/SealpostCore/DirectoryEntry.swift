@@ -7,7 +7,7 @@ import Sodium
 /// box_key:octets[32] || sign_key:octets[32] || updated_at:u64`; the encoded entry
 /// is those fields (without the context string) followed by `signature:octets[64]`.
 ///
-/// With a clearance (section 9.6): `clearance:u8` follows the signature, and the signature is over
+/// With a clearance (section 9.7): `clearance:u8` follows the signature, and the signature is over
 /// `"sealpost-dir-v2" || the same fields || clearance:u8`, so no relay can add, change or strip it.
 public struct DirectoryEntry: Sendable, Equatable {
     public var address: String

@@ -12,6 +12,9 @@ public enum Forward {
     /// Envelope flag bit 2: the sealed content starts with a provenance block (section 7.9.2).
     public static let originFlag: UInt16 = 0x0004
     public static let version: UInt8 = 1
+    /// An origin record with the original envelope's label (section 7.9.1), and a forward body
+    /// that carries a downgrade (section 7.9.3).
+    public static let version2: UInt8 = 2
     public static let hashKeyBytes = 32
     public static let hashBytes = 32
     /// Most hops a forward may carry on the wire (a node's `forwarding.max_hops` is at most this).
@@ -171,9 +174,11 @@ extension SignedForwardRecord {
 }
 
 /// The originator's signed statement of a message (section 7.9.1):
-/// `version:u8=1 id:octets[16] sender:string to:string sent_at:u64 content_kind:u8 scope:u8
-///  max_hops:u8 max_recipients:u16 content_hash:octets[32] signature:octets[64]`,
+/// `version:u8 id:octets[16] sender:string to:string sent_at:u64 content_kind:u8 scope:u8
+///  max_hops:u8 max_recipients:u16 content_hash:octets[32] [label:u8] signature:octets[64]`,
 /// signed (Ed25519, the sender's `sign_key`) over `"sealpost-fwd-origin-v1" || the fields before the signature`.
+/// Version 2 carries `label` (the original envelope's label rank); version 1 has none, and a
+/// forward of it cannot be checked for a lowered label.
 public struct ForwardOrigin: SignedForwardRecord {
     public var id: MessageID
     public var sender: String
@@ -183,10 +188,13 @@ public struct ForwardOrigin: SignedForwardRecord {
     public var contentKind: UInt8
     public var policy: ForwardPolicy
     public var contentHash: [UInt8]
+    /// The original envelope's label rank (version 2); nil: a version 1 record, label unknown.
+    public var label: UInt8?
     public var signature: [UInt8]
 
     public init(id: MessageID, sender: String, to: String, sentAt: UInt64, contentKind: UInt8, policy: ForwardPolicy,
-                contentHash: [UInt8], signature: [UInt8] = []) {
+                contentHash: [UInt8], label: UInt8? = nil, signature: [UInt8] = []) {
+        self.label = label
         self.id = id
         self.sender = sender
         self.to = to
@@ -203,7 +211,7 @@ public struct ForwardOrigin: SignedForwardRecord {
     public static let context = Forward.originContext
 
     public func fields(into w: inout WireWriter) {
-        w.u8(Forward.version)
+        w.u8(label == nil ? Forward.version : Forward.version2)
         w.octets(id.bytes)
         w.string(sender)
         w.string(to)
@@ -213,10 +221,12 @@ public struct ForwardOrigin: SignedForwardRecord {
         w.u8(policy.maxHops)
         w.u16(policy.maxRecipients)
         w.octets(contentHash)
+        if let label { w.u8(label) }
     }
 
     public static func decode(from r: inout WireReader) throws -> ForwardOrigin {
-        guard try r.u8("origin.version") == Forward.version else {
+        let version = try r.u8("origin.version")
+        guard version == Forward.version || version == Forward.version2 else {
             throw WireError.invalid(field: "origin.version", reason: "unsupported origin record")
         }
         let id = MessageID(bytes: try r.octets(16, "origin.id"))!
@@ -230,6 +240,10 @@ public struct ForwardOrigin: SignedForwardRecord {
         let maxHops = try r.u8("origin.max_hops")
         let maxRecipients = try r.u16("origin.max_recipients")
         let hash = try r.octets(Forward.hashBytes, "origin.content_hash")
+        let label = version == Forward.version2 ? try r.u8("origin.label") : nil
+        if let label, Int(label) >= LabelSet.maxLabels {
+            throw WireError.invalid(field: "origin.label", reason: "\(label) is not a label rank (below \(LabelSet.maxLabels))")
+        }
         let signature = try r.octets(SignKeyPair.signatureBytes, "origin.signature")
         guard Address.isValid(sender) else { throw WireError.invalid(field: "origin.sender", reason: "not an address") }
         guard Address.isValid(to) else { throw WireError.invalid(field: "origin.to", reason: "not an address") }
@@ -238,7 +252,7 @@ public struct ForwardOrigin: SignedForwardRecord {
         }
         return ForwardOrigin(id: id, sender: sender, to: to, sentAt: sentAt, contentKind: kind,
                              policy: ForwardPolicy(scope: scope, maxHops: maxHops, maxRecipients: maxRecipients),
-                             contentHash: hash, signature: signature)
+                             contentHash: hash, label: label, signature: signature)
     }
 
 }
@@ -302,17 +316,22 @@ public struct ForwardHop: SignedForwardRecord {
 }
 
 /// The clear part of a `forward` envelope (section 7.9.3):
-/// `version:u8=1 origin hops:u8 *hop [offer]` then `sealed`, where `offer` is a file offer
-/// header (`FileOffer`, 29 bytes) when the origin's `content_kind` is 14 (file).
+/// `version:u8=1 origin hops:u8 *hop [offer]` then `sealed`, or, carrying a downgrade,
+/// `version:u8=2 origin hops:u8 *hop has_downgrade:u8 [downgrade] [offer]` then `sealed`,
+/// where `offer` is a file offer header (`FileOffer`, 29 bytes) when the origin's
+/// `content_kind` is 14 (file).
 public struct ForwardHeader: Sendable, Equatable {
     public var origin: ForwardOrigin
     public var hops: [ForwardHop]
     public var offer: FileOffer?
+    /// The origin unit's signed downgrade of the message (section 7.11.11), if it was downgraded.
+    public var downgrade: DowngradeRecord?
 
-    public init(origin: ForwardOrigin, hops: [ForwardHop], offer: FileOffer? = nil) {
+    public init(origin: ForwardOrigin, hops: [ForwardHop], offer: FileOffer? = nil, downgrade: DowngradeRecord? = nil) {
         self.origin = origin
         self.hops = hops
         self.offer = offer
+        self.downgrade = downgrade
     }
 
     /// The last hop: the forward this envelope is.
@@ -320,11 +339,16 @@ public struct ForwardHeader: Sendable, Equatable {
 
     /// The envelope body: this header, then `sealed`.
     public func body(sealed: [UInt8]) -> [UInt8] {
-        var w = WireWriter(capacity: 300 + hops.count * 250 + sealed.count)
-        w.u8(Forward.version)
+        var w = WireWriter(capacity: 600 + hops.count * 250 + sealed.count)
+        // Version 1 when nothing is downgraded, so nodes of earlier releases still read it.
+        w.u8(downgrade == nil ? Forward.version : Forward.version2)
         origin.encode(into: &w)
         w.u8(UInt8(hops.count))
         for h in hops { h.encode(into: &w) }
+        if let downgrade {
+            w.u8(1)
+            downgrade.encode(into: &w)
+        }
         if let offer {
             // The file offer's own clear header, without a sealed part.
             w.octets(offer.body(sealed: []))
@@ -336,7 +360,8 @@ public struct ForwardHeader: Sendable, Equatable {
     /// Splits a `forward` body into its clear header and its sealed part; checks every field's range.
     public static func split(_ body: [UInt8]) throws -> (header: ForwardHeader, sealed: [UInt8]) {
         var r = WireReader(body)
-        guard try r.u8("forward.version") == Forward.version else {
+        let version = try r.u8("forward.version")
+        guard version == Forward.version || version == Forward.version2 else {
             throw WireError.invalid(field: "forward.version", reason: "unsupported forward body")
         }
         let origin = try ForwardOrigin.decode(from: &r)
@@ -346,13 +371,21 @@ public struct ForwardHeader: Sendable, Equatable {
         }
         var hops: [ForwardHop] = []
         for _ in 0..<count { hops.append(try ForwardHop.decode(from: &r)) }
+        var downgrade: DowngradeRecord?
+        if version == Forward.version2 {
+            switch try r.u8("forward.has_downgrade") {
+            case 0: break
+            case 1: downgrade = try DowngradeRecord.decode(from: &r)
+            default: throw WireError.invalid(field: "forward.has_downgrade", reason: "must be 0 or 1")
+            }
+        }
         var offer: FileOffer?
         if origin.contentKind == EnvelopeKind.file.rawValue {
             let start = r.offset
             _ = try r.octets(FileOffer.headerBytes, "forward.offer")
             offer = try FileOffer.split(Array(body[start..<(start + FileOffer.headerBytes)])).offer
         }
-        return (ForwardHeader(origin: origin, hops: hops, offer: offer), Array(body[r.offset...]))
+        return (ForwardHeader(origin: origin, hops: hops, offer: offer, downgrade: downgrade), Array(body[r.offset...]))
     }
 }
 
@@ -412,12 +445,14 @@ public struct Provenance: Sendable, Equatable {
     }
 
     /// A signed origin for content about to be sealed by `sender` (a fresh hash key).
+    /// - Parameter label: the envelope's label rank (a version 2 origin); nil makes a version 1 one.
     public static func make(id: MessageID, sender: String, to: String, sentAt: UInt64, kind: EnvelopeKind, content: [UInt8],
-                            policy: ForwardPolicy, key: SignKeyPair,
+                            policy: ForwardPolicy, key: SignKeyPair, label: UInt8? = nil,
                             hashKey: [UInt8] = Sodium.randomBytes(Forward.hashKeyBytes)) -> Provenance {
         let contentKind = (Forward.contentKind(of: kind) ?? kind).rawValue
         var origin = ForwardOrigin(id: id, sender: sender, to: to, sentAt: sentAt, contentKind: contentKind, policy: policy,
-                                   contentHash: Forward.contentHash(kind: contentKind, content: content, hashKey: hashKey))
+                                   contentHash: Forward.contentHash(kind: contentKind, content: content, hashKey: hashKey),
+                                   label: label)
         origin.sign(with: key)
         return Provenance(hashKey: hashKey, origin: origin)
     }

@@ -128,7 +128,8 @@ func renderStatus(_ s: NodeStatus) -> String {
                + (lb.unlabelledPeers.isEmpty ? "" : "; unlabelled (capped at the default): " + lb.unlabelledPeers.joined(separator: ", "))
                + (lb.noticesDropped == 0 ? "" : "; \(lb.noticesDropped) implausible refusal notices dropped")
                + "; refused: \(labelRefusals.isEmpty ? "none" : labelRefusals.joined(separator: ", "))"
-               + (lb.expired > 0 ? "; \(lb.expired) deleted at their readable-until time" : ""))
+               + (lb.expired > 0 ? "; \(lb.expired) deleted at their readable-until time" : "")
+               + (lb.downgrades > 0 ? "; \(lb.downgrades) downgrade\(lb.downgrades == 1 ? "" : "s") countersigned" : ""))
     let f = s.files
     out.append("files     \(f.files) (\(bytes(f.bytes))): \(f.uploading) uploading, \(f.pulling) pulling from other nodes, \(f.sending) being sent; \(bytes(f.freeBytes)) free, quota \(f.quotaMb) MiB per user")
     out.append("receipts  \(s.receipts.deliveredMade) delivered receipts made, \(s.receipts.forgedDropped) forged ids dropped")

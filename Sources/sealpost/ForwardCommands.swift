@@ -48,6 +48,19 @@ extension ForwardOrigin {
     }
 }
 
+extension DowngradeRecord {
+    var json: [String: Any] {
+        ["by": by, "node": node, "from": LabelSet.standard.contains(from) ? LabelSet.standard.display(from) : "\(from)",
+         "to": LabelSet.standard.contains(to) ? LabelSet.standard.display(to) : "\(to)", "from_rank": Int(from), "to_rank": Int(to),
+         "at": Clock.rfc3339(ms: at), "reason": reason]
+    }
+
+    /// `downgraded 工作秘密 work-secret → 内部 internal by li@hq at TIME (countersigned by hq): REASON`.
+    func line(display: (UInt8) -> String) -> String {
+        "downgraded \(display(from)) → \(display(to)) by \(by) at \(Clock.rfc3339(ms: at)) (countersigned by \(node)): \(reason)"
+    }
+}
+
 extension ForwardCheck {
     /// The chain, record by record, for `--json`.
     func json(_ header: (origin: ForwardOrigin, hops: [ForwardHop])) -> [String: Any] {
@@ -75,6 +88,7 @@ extension ReceivedForward {
         var o = check.json((header.origin, header.hops))
         o["from"] = header.last?.forwarder ?? ""
         o["summary"] = summary
+        if let d = header.downgrade { o["downgrade"] = d.json }
         if !note.isEmpty { o["note"] = note }
         return o
     }
@@ -161,6 +175,9 @@ extension SealpostCommand {
                     o["id"] = source.id.hex
                     o["from"] = source.from
                     o["forwardable"] = source.problem == nil && check.isVerified
+                    if let label = source.origin.label { o["origin_label"] = client.labelDisplay(label) }
+                    if let d = source.downgrade { o["downgrade"] = d.json }
+                    if let label = source.forwardLabel { o["effective_label"] = client.labelDisplay(label.rank) }
                     print(jsonLine(o))
                     return
                 }
@@ -182,6 +199,63 @@ extension SealpostCommand {
                 case .unverifiable: print("chain NOT VERIFIED (a key could not be had):")
                 }
                 for problem in check.problems { print("  - \(problem)") }
+                if let label = source.origin.label { print("label: \(client.labelDisplay(label)) (signed in the origin)") }
+                if let d = source.downgrade {
+                    print("  " + d.line(display: client.labelDisplay))
+                    print("forwards carry the downgrade and the label \(client.labelDisplay(d.to))")
+                }
+            } catch { fail("\(error)") }
+        }
+    }
+
+    struct Downgrade: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Lower the label of a message of your unit (only people your node's labels.downgraders names).",
+            discussion: """
+                Your node checks that you may, that the message is of your unit and that the label goes \
+                down, countersigns the downgrade and records it in its audit log. Your later forwards \
+                of the message carry the signed downgrade and the new label, and so does every forward \
+                of them.
+                """)
+
+        @Argument(help: "The id of a message you received or sent (a unique prefix is enough).") var id: String
+        @Option(help: "The new, lower label (内部/internal, …).") var to: String
+        @Option(help: "Why (recorded, signed and shown with the chain; at most 255 bytes).") var reason: String
+        @OptionGroup var profile: ProfileOption
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func validate() throws {
+            guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--reason must say why") }
+            guard reason.utf8.count <= 255 else { throw ValidationError("--reason is over 255 bytes") }
+        }
+
+        func run() throws {
+            let p = profile.load()
+            let books = ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p)
+            do {
+                guard let forwards = books.forwards else { fail("no forward book") }
+                let source = try forwards.source(id)
+                let client = try profile.client(p)
+                defer { client.close() }
+                let updated: ForwardSource
+                do {
+                    updated = try client.downgrade(source, to: to, reason: reason)
+                } catch ClientError.invalid(let why) {
+                    fail("not downgraded: \(why)")
+                } catch ClientError.refused(let code, let why) where code == ErrorCode.downgradeRefused.rawValue {
+                    fail("your node refused the downgrade: \(why)")
+                }
+                forwards.add(updated, at: Clock.nowMs())
+                try forwards.save()
+                guard let record = updated.downgrade else { fail("no downgrade record") }
+                if json {
+                    var o = record.json
+                    o["id"] = updated.id.hex
+                    o["origin"] = updated.origin.id.hex
+                    print(jsonLine(o))
+                } else {
+                    print("\(updated.id.hex) " + record.line(display: client.labelDisplay) + "; your forwards of it now carry \(client.labelDisplay(record.to))")
+                }
             } catch { fail("\(error)") }
         }
     }

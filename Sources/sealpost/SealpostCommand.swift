@@ -11,7 +11,7 @@ struct SealpostCommand: ParsableCommand {
         abstract: "Sealpost: end-to-end encrypted work messaging on your unit's own node.",
         version: SealpostVersion.string,
         subcommands: [Join.self, Send.self, Inbox.self, Chat.self, GroupCommand.self, Directory.self, Card.self, Remind.self,
-                      SendFile.self, Fetch.self, View.self, ForwardMessage.self, Show.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self, TraceCommand.self]
+                      SendFile.self, Fetch.self, View.self, ForwardMessage.self, Show.self, Downgrade.self, Receipts.self, Capture.self, Whoami.self, WipeLater.self, Web.self, Passphrase.self, TraceCommand.self]
     )
 
     /// A closed output pipe (`sealpost inbox | head`) is an error on write, not a silent death by SIGPIPE.
@@ -112,6 +112,9 @@ extension ReceivedMessage {
         if let group { object["group"] = group }
         if let label { object["label"] = label }
         if let labelRank { object["label_rank"] = Int(labelRank) }
+        // The label of the content itself: a forward's downgrade's or origin's (SPEC 7.11.11), else its own.
+        if let effective = effectiveLabel ?? label { object["effective_label"] = effective }
+        if let rank = effectiveLabelRank ?? labelRank { object["effective_label_rank"] = Int(rank) }
         if let readableUntil { object["readable_until"] = Clock.rfc3339(ms: readableUntil) }
         if let r = refusal {
             var o: [String: Any] = ["ref": r.notice.ref.hex, "node": r.notice.node, "recipient": r.notice.recipient,
@@ -272,7 +275,7 @@ extension SealpostCommand {
         func run() throws {
             let to = parseAddress(address)
             let p = profile.load()
-            let books = ProfileBooks(profilePath: profile.path, me: p.address.description)
+            let books = ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p)
             let images = burn ? readBurnImages(self.images) : []
             let quoted = quote.flatMap(MessageID.init(hex:))
             if let quoted, books.burns.isBurn(quoted) {
@@ -283,6 +286,8 @@ extension SealpostCommand {
                 defer { client.close() }
                 labels.apply(to: client)
                 client.forwardPolicy = policy.policy
+                // Kept with its origin, so its sender can downgrade it later (sealpost downgrade).
+                client.keepsOrigin = { books.forwards?.add($0, at: Clock.nowMs()) }
                 let members = books.groups.groups[to.description]?.members
                 let id: MessageID
                 if burn {
@@ -303,6 +308,7 @@ extension SealpostCommand {
                                               sentAt: envelope.sentAt, text: text ?? "")
                     try? books.receipts.save()
                     try client.store(envelope)
+                    try? books.forwards?.save()
                     id = envelope.id
                 }
                 let changes = client.takeKeyChanges()

@@ -60,6 +60,10 @@ final class AuditChainTests: XCTestCase {
                 r.sign(with: SignKeyPair.generate())
                 return r.encode()
             }()),
+            .labelDowngraded(origin: id(8), originator: "li@hq", by: "chen@hq", from: 3, to: 1,
+                             record: DowngradeRecord(originLink: [UInt8](repeating: 5, count: 32), from: 3, to: 1, by: "chen@hq", at: 7,
+                                                     reason: "published", userSignature: [UInt8](repeating: 6, count: 64), node: "hq",
+                                                     nodeSignature: [UInt8](repeating: 7, count: 64)).encode()),
         ]
         XCTAssertEqual(Set(events.map(\.kind)), Set(AuditKind.allCases), "one example per kind")
         for (i, event) in events.enumerated() {

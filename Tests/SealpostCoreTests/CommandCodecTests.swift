@@ -142,7 +142,7 @@ final class CommandCodecTests: XCTestCase {
     }
 
     func testUnknownCommandIds() {
-        for id: UInt8 in [0x00, 0x15, 0x20, 0x7F, 0xFF] { // 0x20… are node-to-node commands
+        for id: UInt8 in [0x00, 0x16, 0x20, 0x7F, 0xFF] { // 0x20… are node-to-node commands
             assertWireError(header(id), .unknownCommand(id))
             assertWireError(header(id) + [1, 2, 3], .unknownCommand(id))
         }

@@ -70,7 +70,7 @@ final class DirectoryEntryTests: XCTestCase {
                 guard case .truncated? = error as? WireError else { return XCTFail("cut to \(length): \(error)") }
             }
         }
-        // One byte after the signature is the clearance (section 9.6); more is trailing.
+        // One byte after the signature is the clearance (section 9.7); more is trailing.
         XCTAssertThrowsError(try DirectoryEntry.decode(bytes + [0, 0])) { error in
             XCTAssertEqual(error as? WireError, .trailingBytes(1))
         }

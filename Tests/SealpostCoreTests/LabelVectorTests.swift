@@ -3,7 +3,7 @@ import SealpostCore
 import Sodium
 import XCTest
 
-/// protocol/vectors/labels.json (SPEC 7.11, 9.6): the label set and its digest, LABELS, HELLO with
+/// protocol/vectors/labels.json (SPEC 7.11, 9.7): the label set and its digest, LABELS, HELLO with
 /// the digest, a labelled envelope, the version 2 body with the label bound in (and a rewritten
 /// label refused), a directory entry with a clearance, a signed refusal notice, the group label
 /// operation, and policy cases with plain values. `SEALPOST_WRITE_VECTORS=1` rewrites it.
@@ -74,7 +74,7 @@ final class LabelVectorTests: XCTestCase {
 
         if VectorTests.writing {
             try v.save("labels.json", [
-                "description": "Labels and clearances (SPEC.md 7.11 and 9.6). Keys: e2e.json (box) and directory.json (node sign seed).",
+                "description": "Labels and clearances (SPEC.md 7.11 and 9.7). Keys: e2e.json (box) and directory.json (node sign seed).",
                 "set": set.labels.map { ["name": $0.name, "english": $0.english, "state_secret": $0.stateSecret] as [String: Any] },
                 "set_encoded": Hex.encode(setBytes.bytes),
                 "set_digest": Hex.encode(set.digest),

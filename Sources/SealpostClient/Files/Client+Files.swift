@@ -159,11 +159,11 @@ extension Client {
         let id = MessageID(bytes: Sodium.randomBytes(16))!
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.file.rawValue
+        let label = try outgoingLabel(to: to, members: groupMembers)
         // A view-once file carries no origin: it is never forwarded.
         var (content, originFlag) = burn ? (manifest.encode(), UInt16(0))
-                                         : withOrigin(kind: .file, id: id, to: to, sentAt: sentAt, content: manifest.encode())
+                                         : withOrigin(kind: .file, id: id, to: to, sentAt: sentAt, label: label, content: manifest.encode())
         defer { wipe(&content) }
-        let label = try outgoingLabel(to: to, members: groupMembers)
         let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content, members: groupMembers)
         try store(Envelope(id: id, from: "", to: to.description, kind: kind, flags: (burn ? Burn.fileFlag : 0) | originFlag, sentAt: sentAt,
                            label: label, body: offer.body(sealed: sealed)))

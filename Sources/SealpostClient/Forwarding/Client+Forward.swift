@@ -20,6 +20,8 @@ public struct ForwardSource: Sendable, Equatable {
     public var problem: String?
     /// The label it came with: a forward carries it on (protocol/SPEC.md 7.11.10).
     public var label: EnvelopeLabel?
+    /// Its unit's signed downgrade (section 7.11.11): every later forward carries it, with its label.
+    public var downgrade: DowngradeRecord?
 
     public init(id: MessageID, from: String, via: String, origin: ForwardOrigin, hops: [ForwardHop], offer: FileOffer?,
                 content: [UInt8], hashKey: [UInt8], problem: String?, label: EnvelopeLabel? = nil) {
@@ -38,26 +40,35 @@ public struct ForwardSource: Sendable, Equatable {
     init(id: MessageID, from: String, via: String, header: ForwardHeader, content: [UInt8], hashKey: [UInt8], problem: String?) {
         self.init(id: id, from: from, via: via, origin: header.origin, hops: header.hops, offer: header.offer, content: content,
                   hashKey: hashKey, problem: problem)
+        downgrade = header.downgrade
     }
 
-    /// `version:u8=1 id:octets[16] from:string via:string origin hops:u8 *hop has_offer:u8 [offer:octets[29]]
-    /// content:longstr hash_key:octets[32] problem:string [label:u8 readable_until:u64]` (device-local, for `ForwardBook`).
+    /// `version:u8 id:octets[16] from:string via:string origin hops:u8 *hop has_offer:u8 [offer:octets[29]]
+    /// content:longstr hash_key:octets[32] problem:string [label:u8 readable_until:u64] [has_downgrade:u8 [downgrade]]`
+    /// (device-local, for `ForwardBook`); version 2 when it carries a downgrade (then with the label).
     public func encode() -> [UInt8] {
-        var w = WireWriter(capacity: content.count + 400 + hops.count * 250)
-        w.u8(1); w.octets(id.bytes); w.string(from); w.string(via)
+        var w = WireWriter(capacity: content.count + 700 + hops.count * 250)
+        w.u8(downgrade == nil ? 1 : 2); w.octets(id.bytes); w.string(from); w.string(via)
         origin.encode(into: &w)
         w.u8(UInt8(hops.count))
         for h in hops { h.encode(into: &w) }
         w.u8(offer == nil ? 0 : 1)
         if let offer { w.octets(offer.body(sealed: [])) }
         w.longstr(content); w.octets(hashKey); w.string((problem ?? "").truncatedUTF8(255))
-        if let label { w.u8(label.rank); w.u64(label.readableUntil) }
+        if let downgrade {
+            let label = self.label ?? EnvelopeLabel(rank: downgrade.to)
+            w.u8(label.rank); w.u64(label.readableUntil)
+            w.u8(1); downgrade.encode(into: &w)
+        } else if let label {
+            w.u8(label.rank); w.u64(label.readableUntil)
+        }
         return w.bytes
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> ForwardSource {
         var r = WireReader(bytes)
-        guard try r.u8("version") == 1 else { throw WireError.invalid(field: "version", reason: "unsupported") }
+        let version = try r.u8("version")
+        guard version == 1 || version == 2 else { throw WireError.invalid(field: "version", reason: "unsupported") }
         let id = MessageID(bytes: try r.octets(16, "id"))!
         let from = try r.string("from"), via = try r.string("via")
         let origin = try ForwardOrigin.decode(from: &r)
@@ -69,14 +80,31 @@ public struct ForwardSource: Sendable, Equatable {
         let key = try r.octets(Forward.hashKeyBytes, "hash_key")
         let problem = try r.string("problem")
         let label = r.remaining == 0 ? nil : EnvelopeLabel(rank: try r.u8("label"), readableUntil: try r.u64("readable_until"))
+        var downgrade: DowngradeRecord?
+        if version == 2, try r.u8("has_downgrade") == 1 { downgrade = try DowngradeRecord.decode(from: &r) }
         try r.expectEnd()
-        return ForwardSource(id: id, from: from, via: via, origin: origin, hops: hops, offer: offer, content: content, hashKey: key,
-                             problem: problem.isEmpty ? nil : problem, label: label)
+        var source = ForwardSource(id: id, from: from, via: via, origin: origin, hops: hops, offer: offer, content: content, hashKey: key,
+                                   problem: problem.isEmpty ? nil : problem, label: label)
+        source.downgrade = downgrade
+        return source
     }
 
-    /// The header a next forward carries: these records and `hop`.
+    /// The header a next forward carries: these records and `hop`, and the downgrade.
     public func header(adding hop: ForwardHop) -> ForwardHeader {
-        ForwardHeader(origin: origin, hops: hops + [hop], offer: offer)
+        ForwardHeader(origin: origin, hops: hops + [hop], offer: offer, downgrade: downgrade)
+    }
+
+    /// The label a next forward carries: the downgrade's when there is one (with the readable-until
+    /// time it came with), else the one it came with.
+    public var forwardLabel: EnvelopeLabel? {
+        guard let downgrade else { return label }
+        return EnvelopeLabel(rank: downgrade.to, readableUntil: label?.readableUntil ?? 0)
+    }
+
+    /// Takes a downgrade of this message: later forwards carry it and its label.
+    public mutating func apply(_ record: DowngradeRecord) {
+        downgrade = record
+        label = EnvelopeLabel(rank: record.to, readableUntil: label?.readableUntil ?? 0)
     }
 
     /// The link a next hop names as its parent.
@@ -107,10 +135,14 @@ public struct ReceivedForward: Sendable, Equatable {
 extension Client {
     /// The content sealed for an original message: with its signed provenance block (flag bit 2)
     /// for a forwardable kind when `signsOrigins`, as it is otherwise.
-    func withOrigin(kind: EnvelopeKind, id: MessageID, to: Address, sentAt: UInt64, content: [UInt8]) -> (content: [UInt8], flags: UInt16) {
+    /// The origin is version 2 and names `label` (section 7.9.1); `keepsOrigin` is given the message as its sender holds it.
+    func withOrigin(kind: EnvelopeKind, id: MessageID, to: Address, sentAt: UInt64, label: EnvelopeLabel, content: [UInt8])
+        -> (content: [UInt8], flags: UInt16) {
         guard signsOrigins, Forward.contentKind(of: kind) != nil else { return (content, 0) }
         let provenance = Provenance.make(id: id, sender: profile.address.description, to: to.description, sentAt: sentAt, kind: kind,
-                                         content: content, policy: forwardPolicy, key: profile.sign)
+                                         content: content, policy: forwardPolicy, key: profile.sign, label: label.rank)
+        keepsOrigin?(ForwardSource(id: id, from: profile.address.description, via: to.description, origin: provenance.origin, hops: [],
+                                   offer: nil, content: content, hashKey: provenance.hashKey, problem: nil, label: label))
         return (provenance.prefix(content), Forward.originFlag)
     }
 
@@ -128,6 +160,8 @@ extension Client {
         if origin.id != envelope.id || origin.sender != envelope.from || origin.to != envelope.to || origin.sentAt != envelope.sentAt
             || origin.contentKind != Forward.contentKind(of: kind)?.rawValue {
             problem = "its origin record does not describe this message"
+        } else if let label = origin.label, label != envelope.label?.rank {
+            problem = "its origin names label \(labelDisplay(label)), but it came as \(envelope.label.map { labelDisplay($0.rank) } ?? "unlabelled")"
         } else if !Sodium.constantTimeEqual(Forward.contentHash(kind: origin.contentKind, content: content, hashKey: provenance.hashKey),
                                             origin.contentHash) {
             problem = "its content does not match its origin's hash"
@@ -157,6 +191,10 @@ extension Client {
     public func forwardRefusal(_ source: ForwardSource, to recipients: [Address], groups: [String: [String]], note: String,
                                limits: ForwardLimits = .standard) -> String? {
         if let problem = source.problem { return "\(source.id.hex) cannot be forwarded: \(problem)" }
+        if source.hops.isEmpty, source.from == profile.address.description, source.via != source.from {
+            // Kept when sent, for a downgrade: its recipient forwards it, not its sender.
+            return "\(source.id.hex) is a message you sent to \(source.via): send it again as a new message instead"
+        }
         if source.origin.contentKind == EnvelopeKind.file.rawValue,
            let manifest = try? FileManifest.decode(source.content), manifest.flags & Burn.manifestFlag != 0 {
             return "view-once files cannot be forwarded"
@@ -167,6 +205,7 @@ extension Client {
         let hop = ForwardHop(forwarder: profile.address.description, via: source.via, recipients: UInt16(min(unique.count, Int(UInt16.max))),
                              recipientSet: [], at: 0, parent: source.parentLink)
         let header = source.header(adding: hop)
+        if let lowered = loweredLabel(header, clear: source.forwardLabel) { return lowered }
         for to in unique.sorted() {
             if let refusal = header.policyRefusal(to: to, limits: limits, groupMembers: groups[to], knowsUnit: { _ in true }) {
                 return refusal.reason
@@ -191,7 +230,7 @@ extension Client {
         defer { wipe(&content) }
         let kind = EnvelopeKind.forward.rawValue
         // The label travels with the forward: every new recipient (each member of a group) is checked for it.
-        let labels = try unique.map { try outgoingLabel(to: $0, members: groups[$0.description], carrying: source.label) }
+        let labels = try unique.map { try outgoingLabel(to: $0, members: groups[$0.description], carrying: source.forwardLabel) }
         return try zip(unique, labels).map { to, label in
             let id = MessageID(bytes: Sodium.randomBytes(16))!
             let sentAt = Clock.nowMs()
@@ -234,5 +273,62 @@ extension Client {
             if check.status == .verified { check.status = .forged }
         }
         return check
+    }
+}
+
+extension Client {
+    /// Why a forward with `header`, labelled `clear`, lowers the label of what it forwards, or nil
+    /// (section 7.11.11): the downgrade it carries is checked with the key our node holds for its node.
+    func loweredLabel(_ header: ForwardHeader, clear: EnvelopeLabel?) -> String? {
+        let rank = clear?.rank ?? cachedLabelInfo?.defaultRank ?? Self.provisionalLabels.defaultRank
+        let keys = header.downgrade == nil ? [:] : ((try? nodeKeys()) ?? [:])
+        return header.loweredLabel(clearRank: rank, nodeKey: { keys[$0] }, display: { self.labelDisplay($0) })
+    }
+
+    /// Asks this person's node to downgrade `source` (a message of this unit) to `label`, for
+    /// `reason` (section 7.11.11); returns the source with the countersigned record, which later
+    /// forwards carry.
+    /// - Throws: `ClientError.invalid` for what this client can tell already; `.refused` with code
+    ///   453 and the node's reason when the node refuses.
+    public func downgrade(_ source: ForwardSource, to label: String, reason: String) throws -> ForwardSource {
+        let rank = try labelRank(label)
+        let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw ClientError.invalid("a downgrade needs a --reason") }
+        guard trimmed.utf8.count <= 255 else { throw ClientError.invalid("the reason is \(trimmed.utf8.count) bytes; the limit is 255") }
+        guard let originLabel = source.origin.label else {
+            throw ClientError.invalid("\(source.id.hex) has a version 1 origin, which names no label: it cannot be downgraded")
+        }
+        let current = source.downgrade?.to ?? originLabel
+        guard rank < current else {
+            throw ClientError.invalid("\(source.id.hex) is \(labelDisplay(current)): \(labelDisplay(rank)) is not lower")
+        }
+        guard source.origin.unit == profile.address.node else {
+            throw ClientError.invalid("\(source.id.hex) is of unit \(source.origin.unit): only a person of that unit can downgrade it")
+        }
+        let request = DowngradeRequest.signed(origin: source.origin, previous: source.downgrade, to: rank, reason: trimmed,
+                                              by: profile.address.description, at: Clock.nowMs(), key: profile.sign)
+        try connection.send(.downgrade(request))
+        let link = source.origin.link
+        let reply = try awaitReply(timeoutMs: timeoutMs) { command in
+            switch command {
+            case .downgraded(let record): return record.originLink == link
+            case .error(_, let ref, _): return ref == source.origin.id
+            default: return false
+            }
+        }
+        switch reply {
+        case .downgraded(let record)?:
+            guard record.problem(for: source.origin, nodeKey: profile.nodeSignKey) == nil, record.to == rank,
+                  record.by == profile.address.description else {
+                throw ClientError.protocolError("the node's downgrade record does not verify")
+            }
+            var updated = source
+            updated.apply(record)
+            return updated
+        case .error(let code, _, let reason)?:
+            throw ClientError.refused(code: code, reason: reason)
+        default:
+            throw unreachable
+        }
     }
 }

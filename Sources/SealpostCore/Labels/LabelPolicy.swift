@@ -12,6 +12,9 @@ public enum LabelReason: UInt8, Sendable, CaseIterable, Codable {
     case unknownLabel = 5
     /// Above the label of the group it is posted to. ERROR 451.
     case groupLabel = 6
+    /// A forward labelled below the label of what it forwards, without a downgrade that holds
+    /// (section 7.11.11). ERROR 451.
+    case lowered = 7
 
     public var name: String {
         switch self {
@@ -21,6 +24,7 @@ public enum LabelReason: UInt8, Sendable, CaseIterable, Codable {
         case .notAccredited: return "not_accredited"
         case .unknownLabel: return "unknown_label"
         case .groupLabel: return "group_label"
+        case .lowered: return "lowered"
         }
     }
 

@@ -74,10 +74,12 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var unlabelledPeers: [String]
         /// Relayed refusal notices dropped: about no message their addressee sent through the refusing node.
         public var noticesDropped: Int
+        /// Downgrades countersigned since the start (SPEC 7.11.11).
+        public var downgrades: Int
 
         enum CodingKeys: String, CodingKey {
             case `default`, ceiling, accredited, set, digest, links, mismatchedPeers = "mismatched_peers", refused, expired,
-                 nextExpiry = "next_expiry", unlabelledPeers = "unlabelled_peers", noticesDropped = "notices_dropped"
+                 nextExpiry = "next_expiry", unlabelledPeers = "unlabelled_peers", noticesDropped = "notices_dropped", downgrades
         }
     }
 

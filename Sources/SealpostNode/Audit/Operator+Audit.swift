@@ -192,6 +192,9 @@ extension Operator {
         case let .forwardReportReceived(id, node, forwarder, report):
             let r = try? ForwardReport.decode(report)
             return "\(node) reported: \(forwarder) tried to forward \(r?.originator ?? "?")'s message \(r?.origin.hex ?? "?") to \(r?.to ?? "?") (forward \(id.hex), \(r?.reason ?? "?"))"
+        case let .labelDowngraded(origin, originator, by, from, to, record):
+            let reason = (try? DowngradeRecord.decode(record))?.reason ?? ""
+            return "\(by) downgraded \(originator)'s message \(origin.hex) from \(LabelSet.standard.display(from)) to \(LabelSet.standard.display(to)): \(reason)"
         }
     }
 }

@@ -37,15 +37,20 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
     /// State-secret classes this node is accredited for (by the authority that accredits systems;
     /// the node only records the operator's word). Without it a node refuses them (ERROR 452).
     public var accredited: [String]
+    /// People of this node who may downgrade a message of this unit (protocol/SPEC.md 7.11.11),
+    /// by user name. Empty: nobody may.
+    public var downgraders: [String]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case set, ceiling, accredited
+        case set, ceiling, accredited, downgraders
         case defaultLabel = "default"
     }
 
     static let knownKeys = Set(CodingKeys.allCases.map(\.rawValue))
 
-    public init(set: [Entry]? = nil, defaultLabel: String = "内部", ceiling: String? = nil, accredited: [String] = []) {
+    public init(set: [Entry]? = nil, defaultLabel: String = "内部", ceiling: String? = nil, accredited: [String] = [],
+                downgraders: [String] = []) {
+        self.downgraders = downgraders
         self.set = set
         self.defaultLabel = defaultLabel
         self.ceiling = ceiling
@@ -58,7 +63,20 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
         defaultLabel = try c.decodeIfPresent(String.self, forKey: .defaultLabel) ?? "内部"
         ceiling = try c.decodeIfPresent(String.self, forKey: .ceiling)
         accredited = try c.decodeIfPresent([String].self, forKey: .accredited) ?? []
+        downgraders = try c.decodeIfPresent([String].self, forKey: .downgraders) ?? []
     }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(set, forKey: .set)
+        try c.encode(defaultLabel, forKey: .defaultLabel)
+        try c.encodeIfPresent(ceiling, forKey: .ceiling)
+        try c.encode(accredited, forKey: .accredited)
+        if !downgraders.isEmpty { try c.encode(downgraders, forKey: .downgraders) }
+    }
+
+    /// Whether the user `name` of this node may downgrade this unit's messages.
+    public func mayDowngrade(_ name: String) -> Bool { downgraders.contains(name) }
 
     /// The set this node holds.
     public func labelSet() throws -> LabelSet {
@@ -88,6 +106,9 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
             let r = try Self.rank(a, in: set, field: "labels.accredited")
             guard set[r]!.stateSecret else { throw NodeError.config("labels.accredited: '\(a)' is not a state-secret class (no accreditation needed)") }
             accreditedRanks.insert(r)
+        }
+        for d in downgraders where !Name.isValid(d) {
+            throw NodeError.config("labels.downgraders: '\(d)' is not a user name of this node (\(Name.rule))")
         }
         let policy = LabelPolicy(set: set, defaultRank: def, ceiling: ceil, accredited: accreditedRanks, node: node)
         guard policy.carry(def) == nil else {

@@ -145,6 +145,11 @@ extension Reactor {
             try handleTrace(session, user: user, requestId: requestId, op: op, subject: subject)
         case .labels:
             reply(session, .labels(labelInfo(for: user)))
+        case .downgrade(let request):
+            try handleDowngrade(session, user: user, request: request)
+        case .downgraded:
+            counters.malformed += 1
+            reply(session, .error(code: ErrorCode.badRequest.rawValue, ref: .zero, reason: "a downgrade record is made by nodes: send a DOWNGRADE request"))
         case .enrolled, .entry, .entries, .stored, .deliver, .synced, .pong, .error, .viewing, .nodeList, .fileStatus, .traceResult:
             return // node → client: refused above by its direction
         }

@@ -61,6 +61,8 @@ extension Reactor {
                 var fresher = try LabelGuard(config: fresh)
                 fresher.refusals = labels.refusals
                 fresher.noticesDropped = labels.noticesDropped
+                fresher.downgrades = labels.downgrades
+                fresher.expired = labels.expired
                 if fresher.digest != labels.digest { logger.notice("the label set changed: peers are asked to agree again at their next HELLO") }
                 labels = fresher
                 config.labels = fresh.labels
@@ -350,7 +352,8 @@ extension Reactor {
         // envelope's sender is told why, and a place-keeper without its content goes on in its
         // place, so its stream is not stopped behind it.
         var envelope = envelope
-        if dest != config.name, let refusal = labels.relay(envelope, to: routeTable.nextHop(to: dest)) {
+        if dest != config.name,
+           let refusal = labels.relay(envelope, to: routeTable.nextHop(to: dest)) ?? loweredForwardRefusal(envelope) {
             envelope = try refuseForLabel(envelope, recipient: envelope.to, refusal) ?? envelope
         }
         // A due notice from outside is forged (only a user's own node makes them), but it is passed

@@ -29,7 +29,8 @@ extension Reactor {
             }
             // The home node checks a post against the group's label and every member's clearance
             // (its own people's posts were checked at their SEND already).
-            if let rank = labels.rank(of: envelope), let refusal = groupPostRefusal(envelope, rank: rank, group: group) {
+            if let rank = labels.rank(of: envelope),
+               let refusal = loweredForwardRefusal(envelope) ?? groupPostRefusal(envelope, rank: rank, group: group) {
                 try refuseForLabel(envelope, recipient: groupAddress, refusal)
                 if envelope.knownKind == .forward, let (header, _) = try? ForwardHeader.split(envelope.body) {
                     // A forward the home will not fan out: recorded and reported to the origin's unit (SPEC 7.9.9).

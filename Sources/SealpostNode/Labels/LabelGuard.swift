@@ -22,6 +22,8 @@ public struct LabelGuard: Sendable {
     var expired = 0
     /// Relayed refusal notices dropped: about no message their addressee sent through the refusing node (SPEC 7.11.7).
     var noticesDropped = 0
+    /// Downgrades this node countersigned (DOWNGRADE), since start.
+    var downgrades = 0
 
     public init(config: NodeConfig) throws {
         policy = try config.labels.policy(node: config.name)

@@ -24,6 +24,7 @@ extension Reactor {
     func sendRefusal(_ envelope: Envelope, to: Address, local: Bool, isGroup: Bool) -> LabelRefusal? {
         guard let rank = labels.rank(of: envelope) else { return nil }
         if let refusal = labels.policy.carry(rank) { return refusal }
+        if let refusal = loweredForwardRefusal(envelope) { return refusal }
         if !local {
             if let hop = routeTable.nextHop(to: to.node),
                let refusal = labels.policy.relay(rank, to: hop, linkCeiling: labels.linkCeilings[hop]) {
@@ -129,7 +130,9 @@ extension Reactor {
     /// The recipient's node, before a mailbox: the person must be cleared for the label (whatever
     /// the sender's client and node said), and the label one this node carries.
     func deliveryRefusal(_ envelope: Envelope, to user: String) -> LabelRefusal? {
-        guard let rank = labels.rank(of: envelope) else { return nil }
+        guard let clear = labels.rank(of: envelope) else { return nil }
+        // A forward is held to the label of what it forwards when its own is lower (SPEC 7.11.11).
+        let rank = deliveryRank(envelope, clear: clear)
         if let refusal = labels.policy.carry(rank) { return refusal }
         let to = address(user)
         return labels.policy.deliver(rank, to: [(to, clearance(of: to))])
@@ -244,7 +247,7 @@ extension Reactor {
             set: p.set.labels.map(\.display), digest: Hex.encode(labels.digest), links: links,
             mismatchedPeers: labels.mismatchedPeers.sorted(), refused: labels.refusalsByName,
             expired: labels.expired, nextExpiry: labels.nextExpiryMs.map { Clock.rfc3339(ms: $0) },
-            unlabelledPeers: labels.unlabelledPeers.sorted(), noticesDropped: labels.noticesDropped)
+            unlabelledPeers: labels.unlabelledPeers.sorted(), noticesDropped: labels.noticesDropped, downgrades: labels.downgrades)
     }
 
     /// `{"cmd": "user", "action": "clear", "user": NAME, "label": LABEL}`: re-signs the user's

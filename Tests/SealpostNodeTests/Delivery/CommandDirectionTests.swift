@@ -46,6 +46,11 @@ final class CommandDirectionTests: XCTestCase {
         case .trace: return .trace(requestId: 1, op: .mark, subject: .message(.zero))
         case .traceResult: return .traceResult(requestId: 1, op: .mark, code: "hq-0000-0000", nodes: [])
         case .labels: return .labels(nil)
+        case .downgrade:
+            let origin = ForwardOrigin(id: .zero, sender: "x@hq", to: "bob@hq", sentAt: 0, contentKind: 1, policy: ForwardPolicy(),
+                                       contentHash: [UInt8](repeating: 1, count: 32), label: 3, signature: [UInt8](repeating: 2, count: 64))
+            return .downgrade(DowngradeRequest(origin: origin, previous: nil, from: 3, to: 1, at: 0, reason: "x",
+                                               userSignature: [UInt8](repeating: 3, count: 64)))
         }
     }
 
