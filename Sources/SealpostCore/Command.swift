@@ -22,6 +22,9 @@ public enum ErrorCode: UInt16, Sendable {
     case notCleared = 451
     /// Labels: a state-secret class, and the node is not accredited for it.
     case notAccredited = 452
+    /// Labels: the message's readable-until time is missing or later than its label's 保密期限
+    /// on the sender's node allows (section 7.11.9); the reason names the label and its limit.
+    case beyondExpiry = 454
 
     /// 410 also answers a VIEW of a burn message that was viewed or expired.
     public static var gone: ErrorCode { .inviteExpired }

@@ -70,10 +70,12 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var refused: [String: Int]
         public var expired: Int
         @Nullable public var nextExpiry: String?
+        /// 保密期限 per label (`labels.expiry`): `敏感 sensitive` → `90d`.
+        public var expiry: [String: String]
 
         enum CodingKeys: String, CodingKey {
             case `default`, ceiling, accredited, set, digest, links, mismatchedPeers = "mismatched_peers", refused, expired,
-                 nextExpiry = "next_expiry"
+                 nextExpiry = "next_expiry", expiry
         }
     }
 

@@ -60,6 +60,10 @@ extension Reactor {
             if labelsChanged {
                 var fresher = try LabelGuard(config: fresh)
                 fresher.refusals = labels.refusals
+                fresher.expiryRefusals = labels.expiryRefusals
+                fresher.expired = labels.expired
+                fresher.nextExpiryMs = labels.nextExpiryMs
+                fresher.expiryLoaded = labels.expiryLoaded
                 if fresher.digest != labels.digest { logger.notice("the label set changed: peers are asked to agree again at their next HELLO") }
                 labels = fresher
                 config.labels = fresh.labels

@@ -124,7 +124,7 @@ extension Reactor {
     func labelInfo(for user: String) -> LabelInfo {
         let p = labels.policy
         return LabelInfo(set: p.set, defaultRank: p.defaultRank, ceiling: p.ceiling, accredited: p.accredited,
-                         clearance: clearance(of: address(user)))
+                         clearance: clearance(of: address(user)), expiry: p.expiry)
     }
 
     /// A peer's HELLO: its label set must be ours. One that differs gets nothing from us and
@@ -140,6 +140,31 @@ extension Reactor {
     }
 
     // MARK: readable until
+
+    /// The label whose 保密期限 governs an envelope's content; nil for kinds with none to delete
+    /// (node notices, group requests, and `seen` receipts, which name messages and hold no content).
+    func expiryRank(of envelope: Envelope) -> UInt8? {
+        guard envelope.knownKind != .seen else { return nil }
+        return labels.rank(of: envelope)
+    }
+
+    /// The sender's node at SEND (SPEC 7.11.9): under a label with a 保密期限 here, the message
+    /// must have a readable-until time no later than its sending time plus that period (and
+    /// `LabelExpiry.toleranceMs`). Nil when it has; else the reason for `ERROR 454`.
+    func expiryRefusal(_ envelope: Envelope, now: UInt64) -> String? {
+        guard let rank = expiryRank(of: envelope) else { return nil }
+        return labels.policy.expiry.refusal(rank, readableUntil: envelope.label?.readableUntil ?? 0, sentAt: envelope.sentAt, now: now,
+                                            set: labels.policy.set, node: config.name)
+    }
+
+    /// The recipient's node: when content stored here at `storedAt` is deleted — its header's
+    /// readable-until time, or this node's own 保密期限 for its label counted from `storedAt`,
+    /// whichever is earlier; 0: never.
+    func deletionTime(_ envelope: Envelope, storedAt: UInt64) -> UInt64 {
+        let until = envelope.label?.readableUntil ?? 0
+        guard let rank = expiryRank(of: envelope) else { return until }
+        return labels.policy.expiry.deadline(rank, readableUntil: until, from: storedAt)
+    }
 
     /// A mailbox entry with a readable-until time was stored: the timer is brought forward after the commit.
     func noteReadableUntil(_ until: UInt64) {
@@ -223,7 +248,8 @@ extension Reactor {
             accredited: p.set.labels.indices.filter { p.isAccredited(UInt8($0)) && p.set.labels[$0].stateSecret }.map { p.set.labels[$0].display },
             set: p.set.labels.map(\.display), digest: Hex.encode(labels.digest), links: links,
             mismatchedPeers: labels.mismatchedPeers.sorted(), refused: labels.refusalsByName,
-            expired: labels.expired, nextExpiry: labels.nextExpiryMs.map { Clock.rfc3339(ms: $0) })
+            expired: labels.expired, nextExpiry: labels.nextExpiryMs.map { Clock.rfc3339(ms: $0) },
+            expiry: Dictionary(uniqueKeysWithValues: p.expiry.seconds.map { (p.set.display($0.key), LabelExpiry.format(seconds: $0.value)) }))
     }
 
     /// `{"cmd": "user", "action": "clear", "user": NAME, "label": LABEL}`: re-signs the user's
