@@ -225,6 +225,7 @@ extension Reactor {
         let to = address(user)
         var rows: [(seq: UInt64, envelope: [UInt8])] = []
         try write(ref: .zero) { rows = try store.mailbox(recipient: user, after: 0, limit: Int(Int32.max)) }
+        var refused = Set<MessageID>()
         for row in rows {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r), let rank = labels.rank(of: envelope),
@@ -233,7 +234,35 @@ extension Reactor {
             quotas.changeMailbox(user, count: -1, bytes: -row.envelope.count)
             quotas.changeSender(envelope.from, count: -1, bytes: -row.envelope.count)
             try refuseForLabel(envelope, recipient: to, refusal)
+            refused.insert(envelope.id)
         }
+        try withholdBurns(for: user, above: clearance, noticesSent: refused)
+        try withholdFiles(for: user, above: clearance)
+    }
+
+    /// Burn messages kept for the person above the new clearance (their notice may have been
+    /// handed out already) are deleted at once, not at their expiry; the sender is told (once).
+    func withholdBurns(for user: String, above clearance: UInt8, noticesSent: Set<MessageID>) throws {
+        let to = address(user)
+        var kept: [(id: MessageID, sender: String, envelope: [UInt8])] = []
+        try write(ref: .zero) { kept = try store.burns(recipient: user) }
+        var deleted = 0
+        for burn in kept {
+            var r = WireReader(burn.envelope)
+            guard let envelope = try? Envelope.decode(from: &r), let rank = labels.rank(of: envelope),
+                  let refusal = labels.policy.deliver(rank, to: [(to, clearance)]) else { continue }
+            var gone = false
+            try write(ref: burn.id) {
+                gone = try store.deleteBurn(recipient: user, id: burn.id)
+                try store.logBurn(id: burn.id, recipient: user, event: .expired, at: Clock.nowMs())
+            }
+            guard gone else { continue }
+            quotas.changeBurns(user, count: -1, bytes: -burn.envelope.count)
+            deleted += 1
+            if !noticesSent.contains(burn.id) { try refuseForLabel(envelope, recipient: to, refusal) }
+        }
+        guard deleted > 0 else { return }
+        batch.afterCommit { [weak self] in self?.pendingBurns -= deleted }
     }
 
     // MARK: admin
