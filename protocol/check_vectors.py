@@ -2519,10 +2519,17 @@ def check_labels():
     check("7.11.1: digest = BLAKE2b-128(\"sealpost-labels-v1\" || label_set)", digest.hex(), v["set_digest"])
 
     head = SIGNATURE + u8(VERSION) + u8(0x1F)
-    request, answer = v["commands"]
+    request, answer, with_expiry = v["commands"]
     check("7.11.4: LABELS request (no fields)", request["hex"], head.hex())
     want = head + enc + u8(answer["default"]) + u8(answer["ceiling"]) + u16(answer["accredited"]) + u8(answer["clearance"])
-    check("7.11.4: LABELS answer", answer["hex"], want.hex())
+    check("7.11.4: LABELS answer (no expiry field, as from a node before 保密期限)", answer["hex"], want.hex())
+    periods = with_expiry["expiry"]
+    want = (head + enc + u8(with_expiry["default"]) + u8(with_expiry["ceiling"]) + u16(with_expiry["accredited"])
+            + u8(with_expiry["clearance"]) + u8(len(periods)) + b"".join(u8(p["rank"]) + u64(p["seconds"]) for p in periods))
+    check("7.11.4/7.11.9: LABELS answer with expiry = count:u8 *(rank:u8 seconds:u64)", with_expiry["hex"], want.hex())
+    ranks = [p["rank"] for p in periods]
+    check("7.11.9: expiry ranks ascend, each a rank of the set", ranks == sorted(set(ranks)) and all(r < len(labels) for r in ranks), True)
+    check("7.11.9: expiry periods are 1 s to 3650 days", all(1 <= p["seconds"] <= 3650 * 86400 for p in periods), True)
 
     hello = SIGNATURE + u8(VERSION) + u8(0x20) + string("hq") + b"\x77" * 32 + u32(1000) + u64(1_764_000_000_000) + digest
     check("11.5.1: HELLO with the label set's digest after epoch", v["hello"], hello.hex())

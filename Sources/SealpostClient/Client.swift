@@ -193,6 +193,9 @@ public final class Client {
     public var sendLabel: String?
     /// The readable-until time of what is sent next (ms since the epoch), 0 for none.
     public var readableUntil: UInt64 = 0
+    /// The label of what was sealed last (with its readable-until time, from `--until` or the
+    /// label's 保密期限), for a device that keeps a copy and deletes it then.
+    public internal(set) var lastSentLabel: EnvelopeLabel?
     /// Tests of the nodes' checks only: a client that skips its own label checks (a modified client).
     public var checksLabels = true
     /// False: deliveries are handed on as their clear header alone, not opened (no decryption,

@@ -25,6 +25,9 @@ public enum ErrorCode: UInt16, Sendable {
     /// DOWNGRADE refused (section 7.11.11): the person may not downgrade, the message is not this
     /// unit's, the label is not lower, or a signature does not verify; the reason says which.
     case downgradeRefused = 453
+    /// Labels: the message's readable-until time is missing or later than its label's 保密期限
+    /// on the sender's node allows (section 7.11.9); the reason names the label and its limit.
+    case beyondExpiry = 454
 
     /// 410 also answers a VIEW of a burn message that was viewed or expired.
     public static var gone: ErrorCode { .inviteExpired }

@@ -15,7 +15,8 @@ extension ClientWorker.Engine {
         books.burns.recordSent(envelope)
         try books.save()
         let record = try history.record(id: envelope.id.hex, conversation: address.description, isGroup: group != nil, outgoing: true,
-                                        from: me, kind: "burn", text: "", sentAt: envelope.sentAt, state: .stored)
+                                        from: me, kind: "burn", text: "", sentAt: envelope.sentAt, state: .stored,
+                                        readableUntil: envelope.label?.readableUntil ?? 0)
         if let record { publishMessage(record) }
         return .json(["id": envelope.id.hex, "message": jsonOrNull(record)])
     }

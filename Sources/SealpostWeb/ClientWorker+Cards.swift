@@ -15,7 +15,8 @@ extension ClientWorker.Engine {
         let card: [String: Any] = ["address": entry.address, "name": entry.display, "unit": person.node, "verified": true, "reason": "",
                                    "external": false, "phone": "", "email": ""]
         let record = try history.record(id: id.hex, conversation: address.description, isGroup: false, outgoing: true, from: me,
-                                        kind: "card", text: HistoryEntry.json(card) ?? "", sentAt: Clock.nowMs(), state: .stored)
+                                        kind: "card", text: HistoryEntry.json(card) ?? "", sentAt: Clock.nowMs(), state: .stored,
+                                        readableUntil: client.lastSentLabel?.readableUntil ?? 0)
         if let record { publishMessage(record) }
         return .json(["id": id.hex, "message": jsonOrNull(record)])
     }

@@ -26,7 +26,7 @@ extension ClientWorker.Engine {
         let isGroup = books.groups.groups[to] != nil
         let text = HistoryEntry.json(["file_id": sent.fileId.hex, "name": sent.name, "size": sent.size, "burn": false]) ?? ""
         let record = try history.record(id: sent.id.hex, conversation: to, isGroup: isGroup, outgoing: true, from: me, kind: "file",
-                                        text: text, sentAt: Clock.nowMs(), state: .stored)
+                                        text: text, sentAt: Clock.nowMs(), state: .stored, readableUntil: sent.readableUntil)
         if let record { publishMessage(record) }
         return .json(["message": jsonOrNull(record)])
     }

@@ -21,7 +21,7 @@ extension ClientWorker.Engine {
         try books.save()
         let record = try history.record(id: id.hex, conversation: address.description, isGroup: group != nil, outgoing: true, from: me,
                                         kind: "reminder", text: HistoryEntry.json(["reminder": id.hex, "due_at": dueAt, "text": text]) ?? "",
-                                        sentAt: Clock.nowMs(), state: .stored)
+                                        sentAt: Clock.nowMs(), state: .stored, readableUntil: client.lastSentLabel?.readableUntil ?? 0)
         if let record { publishMessage(record) }
         return .json(["id": id.hex, "message": jsonOrNull(record)])
     }

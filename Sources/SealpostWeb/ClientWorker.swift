@@ -180,6 +180,8 @@ extension ClientWorker {
             let key = try HistoryKey.loadOrCreate(path: HistoryKey.path(profilePath: profilePath), passphrase: passphrase)
             history = try History(path: profilePath + ".history.db", key: key)
             try history.prepareReceipts()
+            // What passed its readable-until time while the daemon was stopped goes before anything is shown.
+            _ = try history.purgeExpired(now: Clock.nowMs())
             self.profilePath = profilePath
             books = ProfileBooks(profilePath: profilePath, me: me, profile: profile)
             client = try Client(profile: profile)
@@ -280,7 +282,8 @@ extension ClientWorker {
                         try relate(&entry)
                         if let r = try history.record(id: m.id.hex, conversation: entry.conversation, isGroup: entry.isGroup,
                                                       outgoing: false, from: m.from, kind: entry.kind, text: entry.text,
-                                                      sentAt: m.sentAt, state: .received, label: m.label ?? "") {
+                                                      sentAt: m.sentAt, state: .received, label: m.label ?? "",
+                                                      readableUntil: m.readableUntil ?? 0) {
                             fresh.append(r)
                         }
                     }
@@ -368,6 +371,27 @@ extension ClientWorker {
             }
             if online, now - lastPongNs > Self.offlineNs, now - lastAttachNs > Self.offlineNs { setOnline(false) }
             if blockedAt != nil, now - lastAttachNs > 5_000_000_000 { try attach() }
+            try purgeExpired()
+        }
+
+        /// 保密期限 (SPEC 7.11.9): at a message's readable-until time its content is deleted from the
+        /// history (at start, then by the loop's timer) and the UI shows it as expired. An own message
+        /// still waiting to be sent then is not sent any more.
+        func purgeExpired() throws {
+            let now = Clock.nowMs()
+            books.forwards?.purgeExpired(now: now)
+            books.files.purgeExpired(now: now)
+            let purged = try history.purgeExpired(now: now)
+            if !purged.isEmpty { try books.save() }
+            for r in purged {
+                if r.outgoing, r.state == History.State.sending.rawValue, let id = MessageID(hex: r.id) {
+                    pending[id] = nil
+                    try history.removeOutbox(id: r.id)
+                    try history.setState(id: r.id, .failed, reason: "its readable-until time passed before it could be sent")
+                }
+                logger.info("message content deleted at its readable-until time", metadata: ["id": "\(r.id)"])
+                if let fresh = try history.message(id: r.id) { hub.publish(["type": "update", "message": json(fresh)]) }
+            }
         }
 
         func setOnline(_ value: Bool) {
@@ -496,7 +520,8 @@ extension ClientWorker {
                 try history.recordRecipients(id: envelope.id.hex, count: recipients)
                 return try history.record(id: envelope.id.hex, conversation: address.description, isGroup: isGroup, outgoing: true,
                                           from: me, kind: "text", text: text, sentAt: envelope.sentAt, state: .sending,
-                                          label: envelope.label.map { client.labelDisplay($0.rank) } ?? "")
+                                          label: envelope.label.map { client.labelDisplay($0.rank) } ?? "",
+                                          readableUntil: envelope.label?.readableUntil ?? 0)
             }
             try client.submit(envelope)
             pending[envelope.id] = (envelope, Clock.monotonicNs())
@@ -511,7 +536,7 @@ extension ClientWorker {
             var object: [String: Any] = ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
                                          "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
                                          "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason,
-                                         "receipts": receiptsJSON(r), "label": r.label]
+                                         "receipts": receiptsJSON(r), "label": r.label, "readable_until": r.readableUntil]
             if r.kind == "burn" { object["burn"] = burnJSON(r) }
             return object
         }

@@ -27,6 +27,8 @@ final class History {
         var reason: String
         /// The message's classification label (`敏感 sensitive`), "" when it has none (SPEC 7.11).
         var label: String = ""
+        /// 保密期限: when its content is deleted from this device (ms since the epoch), 0 for never (SPEC 7.11.9).
+        var readableUntil: UInt64 = 0
     }
 
     struct Conversation: Equatable, Sendable {
@@ -43,6 +45,8 @@ final class History {
 
     let db: Database
     private let key: SecretBytes
+    /// The earliest readable-until time of a record still holding content (`.max`: none); nil: to be read.
+    private var earliestExpiry: UInt64?
     let path: String
 
     /// Opens (creating with mode 0600) the history database.
@@ -86,6 +90,12 @@ final class History {
                 envelope BLOB NOT NULL
             );
             """)
+        // Added with 保密期限: a history written before has none (0: never).
+        let columns = try db.query("PRAGMA table_info(messages)") { $0.text(1) }
+        if !columns.contains("readable_until") {
+            try db.execute("ALTER TABLE messages ADD COLUMN readable_until INTEGER NOT NULL DEFAULT 0")
+        }
+        try db.execute("CREATE INDEX IF NOT EXISTS messages_by_readable_until ON messages(readable_until) WHERE readable_until > 0")
     }
 
     func close() { db.close() }
@@ -123,14 +133,15 @@ final class History {
     /// - Returns: the record when it was new, nil when the id was already there.
     @discardableResult
     func record(id: String, conversation: String, isGroup: Bool, outgoing: Bool, from: String, kind: String,
-                text: String, sentAt: UInt64, state: State, label: String = "") throws -> Record? {
+                text: String, sentAt: UInt64, state: State, label: String = "", readableUntil: UInt64 = 0) throws -> Record? {
         let sealed = try seal(id: id, from: from, text: text, label: label)
         let changed = try db.run("""
-            INSERT OR IGNORE INTO messages(id, conversation, outgoing, kind, sent_at, state, sealed)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT OR IGNORE INTO messages(id, conversation, outgoing, kind, sent_at, state, sealed, readable_until)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, .text(id), .text(conversation), .int(outgoing ? 1 : 0), .text(kind), .int(Int64(sentAt)),
-            .text(state.rawValue), .blob(sealed))
+            .text(state.rawValue), .blob(sealed), .int(Int64(min(readableUntil, UInt64(Int64.max)))))
         guard changed == 1 else { return nil }
+        if readableUntil > 0, let earliest = earliestExpiry { earliestExpiry = min(earliest, readableUntil) }
         let row = db.lastInsertRowID
         try db.run("INSERT OR IGNORE INTO conversations(address, is_group) VALUES (?, ?)", .text(conversation), .int(isGroup ? 1 : 0))
         if outgoing {
@@ -138,7 +149,39 @@ final class History {
             try db.run("UPDATE conversations SET read_row = ? WHERE address = ?", .int(row), .text(conversation))
         }
         return Record(row: row, id: id, conversation: conversation, outgoing: outgoing, from: from, kind: kind, text: text,
-                      sentAt: sentAt, state: state.rawValue, reason: "", label: label)
+                      sentAt: sentAt, state: state.rawValue, reason: "", label: label, readableUntil: readableUntil)
+    }
+
+    // MARK: readable until (保密期限, SPEC 7.11.9)
+
+    /// Deletes the content of every record whose readable-until time has come (`now` or before):
+    /// its sealed part is written again with no text (secure_delete zeroes the old pages) and its
+    /// kind becomes `expired`. Who sent it, when, its label and its state stay.
+    /// - Returns: the records changed, so the UI can be told.
+    func purgeExpired(now: UInt64) throws -> [Record] {
+        if earliestExpiry == nil { earliestExpiry = try nextExpiry() ?? .max }
+        guard let earliest = earliestExpiry, earliest <= now else { return [] }
+        defer { earliestExpiry = nil }
+        let due = try db.query("""
+            SELECT \(Self.columns) FROM messages WHERE readable_until > 0 AND readable_until <= ? AND kind != 'expired' ORDER BY row
+            """, .int(Int64(min(now, UInt64(Int64.max))))) { decode($0) }
+        guard !due.isEmpty else { return [] }
+        try db.transaction {
+            for r in due {
+                let sealed = try seal(id: r.id, from: r.from, text: "", label: r.label)
+                try db.run("UPDATE messages SET kind = 'expired', sealed = ? WHERE row = ?", .blob(sealed), .int(r.row))
+            }
+        }
+        // Not kept in the WAL either, once checkpointed.
+        try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return try due.compactMap { try message(id: $0.id) }
+    }
+
+    /// The earliest readable-until time of a record that still holds content; nil: none.
+    func nextExpiry() throws -> UInt64? {
+        try db.first("SELECT MIN(readable_until) FROM messages WHERE readable_until > 0 AND kind != 'expired'") {
+            $0.isNull(0) ? nil : UInt64($0.int(0))
+        } ?? nil
     }
 
     /// Makes a conversation appear in the list before its first message (a group just joined).
@@ -191,7 +234,7 @@ final class History {
     /// Kinds that are news about a conversation, not messages in it: they do not count as unread.
     static let quietKinds = "('group_event', 'reminder_cancelled', 'reminder_done', 'burned', 'burn_expired', 'burn_receipt')"
 
-    private static let columns = "row, id, conversation, outgoing, kind, sent_at, state, reason, sealed"
+    private static let columns = "row, id, conversation, outgoing, kind, sent_at, state, reason, sealed, readable_until"
 
     private func decode(_ s: Statement) -> Record {
         let id = s.text(1)
@@ -199,7 +242,7 @@ final class History {
         return Record(row: s.int(0), id: id, conversation: s.text(2), outgoing: s.int(3) == 1,
                       from: opened?.from ?? "", kind: opened == nil ? "damaged" : s.text(4),
                       text: opened?.text ?? "", sentAt: UInt64(max(0, s.int(5))), state: s.text(6), reason: s.text(7),
-                      label: opened?.label ?? "")
+                      label: opened?.label ?? "", readableUntil: UInt64(max(0, s.int(9))))
     }
 
     /// Up to `limit` records of a conversation before `row` (newest first when read from the end), oldest first.

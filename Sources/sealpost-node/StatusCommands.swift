@@ -124,6 +124,7 @@ func renderStatus(_ s: NodeStatus) -> String {
     let labelLinks = lb.links.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
     out.append("labels    default \(lb.default), ceiling \(lb.ceiling), accredited: \(lb.accredited.isEmpty ? "none" : lb.accredited.joined(separator: ", "))"
                + (labelLinks.isEmpty ? "" : "; links: " + labelLinks.joined(separator: ", "))
+               + (lb.expiry.isEmpty ? "" : "; readable for (保密期限): " + lb.expiry.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
                + (lb.mismatchedPeers.isEmpty ? "" : "; ANOTHER LABEL SET at: " + lb.mismatchedPeers.joined(separator: ", "))
                + (lb.unlabelledPeers.isEmpty ? "" : "; unlabelled (capped at the default): " + lb.unlabelledPeers.joined(separator: ", "))
                + (lb.noticesDropped == 0 ? "" : "; \(lb.noticesDropped) implausible refusal notices dropped")

@@ -42,6 +42,9 @@ final class LabelVectorTests: XCTestCase {
         var setBytes = WireWriter()
         set.encode(into: &setBytes)
         let info = LabelInfo(set: set, defaultRank: 1, ceiling: 3, accredited: 0, clearance: 2)
+        // With 保密期限 (7.11.9): 敏感 90 days, 工作秘密 30 days, as the optional last field.
+        let withExpiry = LabelInfo(set: set, defaultRank: 1, ceiling: 3, accredited: 0, clearance: 2,
+                                   expiry: LabelExpiry([2: 7_776_000, 3: 2_592_000]))
         let hello = PeerCommand.hello(node: "hq", signKey: [UInt8](repeating: 0x77, count: 32), credit: 1000, epoch: 1_764_000_000_000,
                                       labels: set.digest)
         let label = EnvelopeLabel(rank: 2, readableUntil: 1_764_086_400_000)
@@ -82,6 +85,9 @@ final class LabelVectorTests: XCTestCase {
                     ["name": "LABELS", "hex": Hex.encode(Command.labels(nil).encode())],
                     ["name": "LABELS", "hex": Hex.encode(Command.labels(info).encode()),
                      "default": 1, "ceiling": 3, "accredited": 0, "clearance": 2] as [String: Any],
+                    ["name": "LABELS", "hex": Hex.encode(Command.labels(withExpiry).encode()),
+                     "default": 1, "ceiling": 3, "accredited": 0, "clearance": 2,
+                     "expiry": [["rank": 2, "seconds": 7_776_000], ["rank": 3, "seconds": 2_592_000]]] as [String: Any],
                 ],
                 "hello": Hex.encode(hello.encode()),
                 "envelope": ["label": Int(label.rank), "readable_until": Int(label.readableUntil),
@@ -103,8 +109,10 @@ final class LabelVectorTests: XCTestCase {
         XCTAssertEqual(stored["hello"] as? String, Hex.encode(hello.encode()))
         XCTAssertEqual(try PeerCommand.decode(v.bytes(try XCTUnwrap(stored["hello"] as? String))), hello)
         let commands = try XCTUnwrap(stored["commands"] as? [[String: Any]])
-        XCTAssertEqual(commands.map { $0["hex"] as? String }, [Hex.encode(Command.labels(nil).encode()), Hex.encode(Command.labels(info).encode())])
+        XCTAssertEqual(commands.map { $0["hex"] as? String }, [Hex.encode(Command.labels(nil).encode()), Hex.encode(Command.labels(info).encode()),
+                                                               Hex.encode(Command.labels(withExpiry).encode())])
         XCTAssertEqual(try Command.decode(v.bytes(try XCTUnwrap(commands[1]["hex"] as? String))), .labels(info))
+        XCTAssertEqual(try Command.decode(v.bytes(try XCTUnwrap(commands[2]["hex"] as? String))), .labels(withExpiry))
         let e = try XCTUnwrap(stored["envelope"] as? [String: Any])
         XCTAssertEqual(e["send"] as? String, Hex.encode(Command.send(unstamped).encode()))
         guard case .send(let decoded) = try Command.decode(v.bytes(try XCTUnwrap(e["send"] as? String))) else { return XCTFail("not a SEND") }

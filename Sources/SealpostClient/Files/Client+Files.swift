@@ -11,6 +11,8 @@ public struct SentFile: Sendable, Equatable {
     public var size: UInt64
     /// Chunks already on the node from an earlier, interrupted run.
     public var resumedChunks: UInt32
+    /// Its label's readable-until time (ms since the epoch), 0 for none (SPEC 7.11.9).
+    public var readableUntil: UInt64 = 0
 }
 
 /// What `fetchFile` did.
@@ -168,7 +170,7 @@ extension Client {
         try store(Envelope(id: id, from: "", to: to.description, kind: kind, flags: (burn ? Burn.fileFlag : 0) | originFlag, sentAt: sentAt,
                            label: label, body: offer.body(sealed: sealed)))
         uploads.remove(resumeKey)
-        return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed ?? 0)
+        return SentFile(id: id, fileId: fileId, name: name, size: size, resumedChunks: resumed ?? 0, readableUntil: label.readableUntil)
     }
 
     // MARK: fetching

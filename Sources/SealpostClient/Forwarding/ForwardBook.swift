@@ -12,6 +12,8 @@ public final class ForwardBook {
         var at: UInt64
         /// base64 of `nonce[24] || secretbox(ForwardSource.encode())`.
         var sealed: String
+        /// The message's readable-until time (SPEC 7.11.9): then its kept content is deleted. Absent: none.
+        var until: UInt64?
     }
 
     public let path: String
@@ -26,6 +28,15 @@ public final class ForwardBook {
         defer { wipe(&secret) }
         key = Sodium.genericHash(Array("sealpost-forward-book-v1".utf8), outputLength: SecretBox.keyBytes, key: secret)
         if let loaded = PrivateFile.readJSON([String: Entry].self, from: path) { entries = loaded }
+        purgeExpired(now: Clock.nowMs())
+    }
+
+    /// Deletes the kept content of messages whose readable-until time has come.
+    public func purgeExpired(now: UInt64) {
+        guard entries.values.contains(where: { ($0.until ?? .max) <= now }) else { return }
+        let before = entries.count
+        entries = entries.filter { ($0.value.until ?? .max) > now }
+        if entries.count != before { changed = true }
     }
 
     deinit {
@@ -45,7 +56,9 @@ public final class ForwardBook {
         var plain = source.encode()
         defer { wipe(&plain) }
         let nonce = Sodium.randomBytes(SecretBox.nonceBytes)
-        entries[source.id.hex] = Entry(at: at, sealed: Sodium.base64(nonce + SecretBox.seal(plain, nonce: nonce, key: key)))
+        let until = source.label?.readableUntil ?? 0
+        entries[source.id.hex] = Entry(at: at, sealed: Sodium.base64(nonce + SecretBox.seal(plain, nonce: nonce, key: key)),
+                                       until: until > 0 ? until : nil)
         if entries.count > Self.capacity {
             for (id, _) in entries.sorted(by: { $0.value.at < $1.value.at }).prefix(entries.count - Self.capacity) { entries[id] = nil }
         }
@@ -55,6 +68,7 @@ public final class ForwardBook {
     /// The received message `id` (or a unique prefix of its 32 hex digits).
     /// - Throws: `ClientError.invalid` saying what is wrong: unknown, ambiguous, damaged.
     public func source(_ id: String) throws -> ForwardSource {
+        purgeExpired(now: Clock.nowMs())
         let matches = entries.filter { $0.key.hasPrefix(id.lowercased()) }
         guard !matches.isEmpty else {
             throw ClientError.invalid("no received message \(id) that can be forwarded (burn messages, view-once files and messages without a signed origin cannot be)")
@@ -70,6 +84,7 @@ public final class ForwardBook {
     }
 
     public func save() throws {
+        purgeExpired(now: Clock.nowMs())
         guard changed else { return }
         changed = false
         try PrivateFile.writeJSON(entries, to: path)

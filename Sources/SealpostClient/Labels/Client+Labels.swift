@@ -81,18 +81,33 @@ extension Client {
     ///   (an unlabelled one: the default), whatever `sendLabel` says.
     public func outgoingLabel(to: Address, members: [String]?, carrying: EnvelopeLabel? = nil) throws -> EnvelopeLabel {
         let info = try labelInfo()
-        let label: EnvelopeLabel
+        var label: EnvelopeLabel
+        let now = Clock.nowMs()
         if let carrying {
             label = carrying
         } else {
             let rank = try sendLabel.map { try labelRank($0) } ?? info.defaultRank
-            if readableUntil != 0 && readableUntil <= Clock.nowMs() {
+            if readableUntil != 0 && readableUntil <= now {
                 throw ClientError.invalid("the readable-until time \(Clock.rfc3339(ms: readableUntil)) is in the past")
             }
             label = EnvelopeLabel(rank: rank, readableUntil: readableUntil)
         }
         let rank = label.rank
+        lastSentLabel = label
         guard checksLabels else { return label }
+        // 保密期限 (SPEC 7.11.9): the label's readable period on this node is the default and the limit
+        // (the envelope is stamped at or after `now`). A forward keeps the time of what it forwards,
+        // or gets the period when that was later or had none.
+        if let limit = info.expiry.limitMs(rank) {
+            let latest = now + limit
+            if label.readableUntil == 0 || (carrying != nil && label.readableUntil > latest) {
+                label.readableUntil = latest
+            } else if label.readableUntil > latest {
+                throw ClientError.invalid("\(info.set.display(rank)) messages are readable for at most \(LabelExpiry.format(seconds: limit / 1000)) "
+                    + "on \(profile.address.node) (保密期限): --until \(Clock.rfc3339(ms: label.readableUntil)) is later than \(Clock.rfc3339(ms: latest))")
+            }
+            lastSentLabel = label
+        }
         var policy = info.policy
         policy.node = profile.address.node
         if let refusal = policy.carry(rank) {
@@ -114,19 +129,26 @@ extension Client {
     /// What a received envelope's label means for this person: its display, and whether the
     /// content is past its readable-until time or above this person's clearance (then it is not shown).
     func checkReceivedLabel(_ envelope: Envelope, into message: inout ReceivedMessage) throws -> Bool {
+        // A node empties a sealed envelope at its readable-until time, or earlier by its own 保密期限.
+        let emptied = envelope.body.isEmpty && (envelope.knownKind?.isSealed ?? false) && envelope.knownKind != .seen
         guard let label = envelope.label else {
             if envelope.knownKind?.isSealed ?? false, let info = cachedLabelInfo { message.label = info.set.display(info.defaultRank) }
+            if emptied {
+                message.kind = .expired
+                message.text = "\(message.label ?? "") message: your node deleted its content at its readable-until time (保密期限)"
+                return false
+            }
             return true
         }
         message.label = labelDisplay(label.rank)
         message.labelRank = label.rank
-        if label.readableUntil != 0 {
-            message.readableUntil = label.readableUntil
-            if label.readableUntil <= Clock.nowMs() {
-                message.kind = .expired
-                message.text = "\(message.label ?? "") message, readable until \(Clock.rfc3339(ms: label.readableUntil)): its content was deleted"
-                return false
-            }
+        if label.readableUntil != 0 { message.readableUntil = label.readableUntil }
+        if (label.readableUntil != 0 && label.readableUntil <= Clock.nowMs()) || emptied {
+            message.kind = .expired
+            message.text = label.readableUntil != 0 && label.readableUntil <= Clock.nowMs()
+                ? "\(message.label ?? "") message, readable until \(Clock.rfc3339(ms: label.readableUntil)): its content was deleted"
+                : "\(message.label ?? "") message: your node deleted its content at its readable-until time (保密期限)"
+            return false
         }
         if checksLabels, let info = try? labelInfo(), label.rank > info.clearance {
             throw ClientError.protocolError("a \(labelDisplay(label.rank)) message arrived, above your clearance (\(labelDisplay(info.clearance))): not shown")

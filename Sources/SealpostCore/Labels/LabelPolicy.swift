@@ -62,6 +62,8 @@ public struct LabelPolicy: Sendable, Equatable {
     public var accredited: UInt16
     /// This node's name, for the sentences of refusals.
     public var node: String
+    /// 保密期限 per label (SPEC 7.11.9): the longest a message of a label stays readable.
+    public var expiry = LabelExpiry()
 
     public init(set: LabelSet = .standard, defaultRank: UInt8 = 1, ceiling: UInt8? = nil, accredited: Set<UInt8> = [], node: String = "") {
         self.set = set

@@ -126,34 +126,41 @@ import Foundation
 
 /// What LABELS tells a client (section 7.11.4): the federation's set, its node's default label and
 /// ceiling, which state-secret classes the node is accredited for, and the person's own clearance.
-/// `set default:u8 ceiling:u8 accredited:u16 clearance:u8`.
+/// `set default:u8 ceiling:u8 accredited:u16 clearance:u8 [expiry]`, where the optional last
+/// field `expiry = count:u8 *(rank:u8 seconds:u64)` is the node's 保密期限 per label (7.11.9).
 public struct LabelInfo: Sendable, Equatable {
     public var set: LabelSet
     public var defaultRank: UInt8
     public var ceiling: UInt8
     public var accredited: UInt16
     public var clearance: UInt8
+    /// The node's readable period per label (absent from nodes that predate it: none).
+    public var expiry: LabelExpiry
 
-    public init(set: LabelSet, defaultRank: UInt8, ceiling: UInt8, accredited: UInt16, clearance: UInt8) {
+    public init(set: LabelSet, defaultRank: UInt8, ceiling: UInt8, accredited: UInt16, clearance: UInt8,
+                expiry: LabelExpiry = LabelExpiry()) {
         self.set = set
         self.defaultRank = defaultRank
         self.ceiling = ceiling
         self.accredited = accredited
         self.clearance = clearance
+        self.expiry = expiry
     }
 
     public func encode(into w: inout WireWriter) {
         set.encode(into: &w)
         w.u8(defaultRank); w.u8(ceiling); w.u16(accredited); w.u8(clearance)
+        expiry.encode(into: &w)
     }
 
     public static func decode(from r: inout WireReader) throws -> LabelInfo {
         let set = try LabelSet.decode(from: &r)
-        let info = LabelInfo(set: set, defaultRank: try r.u8("default"), ceiling: try r.u8("ceiling"),
+        var info = LabelInfo(set: set, defaultRank: try r.u8("default"), ceiling: try r.u8("ceiling"),
                              accredited: try r.u16("accredited"), clearance: try r.u8("clearance"))
         for (field, rank) in [("default", info.defaultRank), ("ceiling", info.ceiling), ("clearance", info.clearance)] where !set.contains(rank) {
             throw WireError.invalid(field: field, reason: "rank \(rank) is not in the label set")
         }
+        if r.remaining > 0 { info.expiry = try LabelExpiry.decode(from: &r, set: set) }
         return info
     }
 
@@ -161,6 +168,7 @@ public struct LabelInfo: Sendable, Equatable {
     public var policy: LabelPolicy {
         var p = LabelPolicy(set: set, defaultRank: defaultRank, ceiling: ceiling)
         p.accredited = accredited
+        p.expiry = expiry
         return p
     }
 }

@@ -76,10 +76,13 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         public var noticesDropped: Int
         /// Downgrades countersigned since the start (SPEC 7.11.11).
         public var downgrades: Int
+        /// 保密期限 per label (`labels.expiry`): `敏感 sensitive` → `90d`.
+        public var expiry: [String: String]
 
         enum CodingKeys: String, CodingKey {
             case `default`, ceiling, accredited, set, digest, links, mismatchedPeers = "mismatched_peers", refused, expired,
-                 nextExpiry = "next_expiry", unlabelledPeers = "unlabelled_peers", noticesDropped = "notices_dropped", downgrades
+                 nextExpiry = "next_expiry", unlabelledPeers = "unlabelled_peers", noticesDropped = "notices_dropped", downgrades,
+                 expiry
         }
     }
 

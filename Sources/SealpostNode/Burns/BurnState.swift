@@ -52,6 +52,13 @@ struct BurnState {
         if pending == 0 { nextExpiryMs = nil }
     }
 
+    /// `count` kept burn messages were deleted before their time (a lowered clearance, committed);
+    /// the next expiry stays as it was (it may name one of them: it is then looked at early, harmlessly).
+    mutating func deleted(count: Int) {
+        pending -= count
+        if pending <= 0 { pending = 0; nextExpiryMs = nil }
+    }
+
     /// `count` kept burn messages expired (committed); `following` is the next expiry the database has.
     mutating func expired(count: Int, following: UInt64?) {
         pending -= count

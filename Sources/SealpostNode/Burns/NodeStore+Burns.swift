@@ -39,6 +39,13 @@ extension NodeStore {
         return row
     }
 
+    /// The burn messages kept for `recipient` (id, sender, envelope).
+    func burns(recipient: String) throws -> [(id: MessageID, sender: String, envelope: [UInt8])] {
+        try db.query("SELECT id, sender, envelope FROM burns WHERE recipient = ?", .text(recipient)) { s in
+            (MessageID(bytes: s.blob(0)) ?? .zero, s.text(1), s.blob(2))
+        }
+    }
+
     /// Deletes a kept burn message without reading it; false when there was none.
     func deleteBurn(recipient: String, id: MessageID) throws -> Bool {
         try db.run("DELETE FROM burns WHERE recipient = ? AND id = ?", .text(recipient), .blob(id.bytes)) == 1

@@ -110,14 +110,17 @@ extension Reactor {
     /// notice in the mailbox. One that arrives already expired is not kept: its
     /// sender gets an `expired` receipt at once.
     /// - Returns: the notice to append to the mailbox, or nil when it was seen before.
-    func keepBurn(_ envelope: Envelope, for user: String) throws -> Envelope? {
+    /// - Parameter readableUntil: when its label's readable-until time (the sender's, or this
+    ///   node's 保密期限 if earlier) deletes it, 0 for none: its content goes then at the latest.
+    func keepBurn(_ envelope: Envelope, for user: String, readableUntil: UInt64 = 0) throws -> Envelope? {
         guard let (clearExpiry, _, _) = try? Burn.split(envelope.body) else {
             counters.undeliverable += 1
             return nil
         }
         let now = Clock.nowMs()
         // The node's own limit applies whatever the sender asked for.
-        let expiresAt = min(clearExpiry, now + UInt64(config.burnTTLHours) * 3_600_000)
+        var expiresAt = min(clearExpiry, now + UInt64(config.burnTTLHours) * 3_600_000)
+        if readableUntil > 0 { expiresAt = min(expiresAt, readableUntil) }
         var bytes = WireWriter(capacity: envelope.encodedSize)
         envelope.encode(into: &bytes)
         var kept = false

@@ -1,3 +1,4 @@
+import Foundation
 import SealpostCore
 
 /// Classification labels (`labels:` in node.yaml; protocol/SPEC.md 7.11): the federation's
@@ -40,21 +41,26 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
     /// People of this node who may downgrade a message of this unit (protocol/SPEC.md 7.11.11),
     /// by user name. Empty: nobody may.
     public var downgraders: [String]
+    /// 保密期限 per label (SPEC 7.11.9): a label's name or English name → how long its messages stay
+    /// readable (`30d`, `12h`, `90m`, `45s`). What this node's people send under it must be deleted
+    /// by then (ERROR 454), and what this node receives under it is deleted by then at the latest.
+    public var expiry: [String: String]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case set, ceiling, accredited, downgraders
+        case set, ceiling, accredited, downgraders, expiry
         case defaultLabel = "default"
     }
 
     static let knownKeys = Set(CodingKeys.allCases.map(\.rawValue))
 
     public init(set: [Entry]? = nil, defaultLabel: String = "内部", ceiling: String? = nil, accredited: [String] = [],
-                downgraders: [String] = []) {
+                downgraders: [String] = [], expiry: [String: String] = [:]) {
         self.downgraders = downgraders
         self.set = set
         self.defaultLabel = defaultLabel
         self.ceiling = ceiling
         self.accredited = accredited
+        self.expiry = expiry
     }
 
     public init(from decoder: Decoder) throws {
@@ -64,6 +70,7 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
         ceiling = try c.decodeIfPresent(String.self, forKey: .ceiling)
         accredited = try c.decodeIfPresent([String].self, forKey: .accredited) ?? []
         downgraders = try c.decodeIfPresent([String].self, forKey: .downgraders) ?? []
+        expiry = try c.decodeIfPresent([String: String].self, forKey: .expiry) ?? [:]
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -73,6 +80,7 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
         try c.encodeIfPresent(ceiling, forKey: .ceiling)
         try c.encode(accredited, forKey: .accredited)
         if !downgraders.isEmpty { try c.encode(downgraders, forKey: .downgraders) }
+        if !expiry.isEmpty { try c.encode(expiry, forKey: .expiry) }
     }
 
     /// Whether the user `name` of this node may downgrade this unit's messages.
@@ -96,6 +104,26 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
         return r
     }
 
+    /// `labels.expiry`: keys a label's name or English name (each label once), values a whole
+    /// number and a unit (s, m, h, d), 1 second to 3650 days.
+    static func expiry(_ entries: [String: String], in set: LabelSet) throws -> LabelExpiry {
+        var out: [UInt8: UInt64] = [:]
+        for key in entries.keys.sorted() {
+            let t = key.trimmingCharacters(in: .whitespaces)
+            guard let i = set.labels.firstIndex(where: { $0.name == t || $0.english.lowercased() == t.lowercased() }) else {
+                throw NodeError.config("labels.expiry: '\(key)' is not a label (known: \(set.labels.map(\.display).joined(separator: ", ")))")
+            }
+            let rank = UInt8(i)
+            guard out[rank] == nil else {
+                throw NodeError.config("labels.expiry: \(set.display(rank)) is listed twice (by its name and its English name)")
+            }
+            do { out[rank] = try LabelExpiry.parse(entries[key]!) } catch {
+                throw NodeError.config("labels.expiry.\(key): \(error)")
+            }
+        }
+        return LabelExpiry(out)
+    }
+
     /// The node's policy; `node` names it in refusals.
     public func policy(node: String) throws -> LabelPolicy {
         let set = try labelSet()
@@ -110,7 +138,8 @@ public struct LabelsConfig: Codable, Sendable, Equatable {
         for d in downgraders where !Name.isValid(d) {
             throw NodeError.config("labels.downgraders: '\(d)' is not a user name of this node (\(Name.rule))")
         }
-        let policy = LabelPolicy(set: set, defaultRank: def, ceiling: ceil, accredited: accreditedRanks, node: node)
+        var policy = LabelPolicy(set: set, defaultRank: def, ceiling: ceil, accredited: accreditedRanks, node: node)
+        policy.expiry = try Self.expiry(expiry, in: set)
         guard policy.carry(def) == nil else {
             throw NodeError.config("labels.default: \(set.display(def)) is above this node's ceiling or needs an accreditation it lacks")
         }

@@ -210,6 +210,12 @@ extension Reactor {
             let (code, reason) = try refuseSendForLabel(refusal, envelope: stamped)
             return refuse(code, reason)
         }
+        // 保密期限 (SPEC 7.11.9): under a label with a readable period here, the message must be deleted by then.
+        if let reason = expiryRefusal(stamped, now: Clock.nowMs()) {
+            labels.expiryRefusals += 1
+            logger.notice("send refused for its readable-until time", metadata: ["user": "\(me)", "detail": "\(reason)"])
+            return refuse(.beyondExpiry, reason)
+        }
         if let refusal = admissionRefusal(stamped, from: user, to: to, local: local, isGroup: isGroup) {
             // A retransmission of what was stored before is answered as before.
             if (try? store.wasReceived(sender: me, id: envelope.id)) == true {
@@ -258,6 +264,8 @@ extension Reactor {
             try refuseForLabel(envelope, recipient: address(user), refusal)
             return
         }
+        // When its content is deleted here: the sender's time, or this node's own 保密期限 if earlier.
+        let until = deletionTime(envelope, storedAt: Clock.nowMs())
         var envelope = envelope, encoded = encoded
         let limits = config.limits
         if envelope.knownKind == .burn {
@@ -267,7 +275,7 @@ extension Reactor {
                 return noteDropped(relay ? .relayDropped : .fanoutDropped, user: user, envelope: envelope)
             }
             // Kept apart; the mailbox gets only its notice.
-            guard let notice = try keepBurn(envelope, for: user) else { return }
+            guard let notice = try keepBurn(envelope, for: user, readableUntil: until) else { return }
             envelope = notice
             encoded = nil
         }
@@ -288,11 +296,11 @@ extension Reactor {
         let nowMs = Clock.nowMs()
         try write(ref: envelope.id) {
             try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs, sender: envelope.from)
-            if let until = envelope.label?.readableUntil, until > 0 {
+            if until > 0 {
                 try store.noteLabelExpiry(recipient: user, seq: seq, id: envelope.id, sender: envelope.from, until: until)
             }
         }
-        if let until = envelope.label?.readableUntil, until > 0 { noteReadableUntil(until) }
+        if until > 0 { noteReadableUntil(until) }
         quotas.changeMailbox(user, count: 1, bytes: bytes.count)
         quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
         nextSeq += 1

@@ -62,7 +62,10 @@ extension Reactor {
                 fresher.refusals = labels.refusals
                 fresher.noticesDropped = labels.noticesDropped
                 fresher.downgrades = labels.downgrades
+                fresher.expiryRefusals = labels.expiryRefusals
                 fresher.expired = labels.expired
+                fresher.nextExpiryMs = labels.nextExpiryMs
+                fresher.expiryLoaded = labels.expiryLoaded
                 if fresher.digest != labels.digest { logger.notice("the label set changed: peers are asked to agree again at their next HELLO") }
                 labels = fresher
                 config.labels = fresh.labels

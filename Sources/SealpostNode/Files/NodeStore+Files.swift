@@ -80,6 +80,10 @@ extension NodeStore {
                    .blob(id.bytes), .text(reader.stored), .int(fetched ? 1 : 0))
     }
 
+    func deleteReader(file id: FileID, reader: StoredFile.Reader) throws {
+        try db.run("DELETE FROM file_readers WHERE id = ? AND reader = ?", .blob(id.bytes), .text(reader.stored))
+    }
+
     func deleteFile(_ id: FileID) throws {
         try db.run("DELETE FROM file_chunks WHERE id = ?", .blob(id.bytes))
         try db.run("DELETE FROM file_readers WHERE id = ?", .blob(id.bytes))

@@ -511,6 +511,27 @@ extension Reactor {
 
     // MARK: collection
 
+    /// A clearance lowered below the label a file was offered under here (SPEC 7.11.6): the
+    /// person is no reader of it any more, and a file nobody else is to get from here (another
+    /// person, a node behind this one; its uploader has it already) is deleted at once.
+    func withholdFiles(for user: String, above clearance: UInt8) throws {
+        let reader = StoredFile.Reader.user(user)
+        for file in Array(transfers.files.values) where file.readers[reader] != nil {
+            let id = file.record.id
+            guard let rank = try store.fileLabel(id), rank > clearance else { continue }
+            let previous = file.readers[reader]
+            try write(ref: id) { try store.deleteReader(file: id, reader: reader) }
+            file.readers[reader] = nil
+            batch.onRollback { file.readers[reader] = previous }
+            logger.notice("file withheld: the person is no longer cleared for it", metadata: ["file": "\(id.hex)", "user": "\(user)"])
+            let others = file.readers.keys.filter { $0 != .user(file.record.owner) }
+            if others.isEmpty {
+                transfers.collected += 1
+                remove(file)
+            }
+        }
+    }
+
     /// Removes files whose retention passed once every reader has them, and any file past its expiry.
     func collectFiles() {
         let nowMs = Clock.nowMs()

@@ -66,7 +66,12 @@ public struct LabelGuard: Sendable {
 
     mutating func count(_ reason: LabelReason) { refusals[reason, default: 0] += 1 }
 
+    /// SENDs refused for their readable-until time (ERROR 454), since start.
+    var expiryRefusals = 0
+
     var refusalsByName: [String: Int] {
-        Dictionary(uniqueKeysWithValues: LabelReason.allCases.map { ($0.name, refusals[$0, default: 0]) })
+        var out = Dictionary(uniqueKeysWithValues: LabelReason.allCases.map { ($0.name, refusals[$0, default: 0]) })
+        out["readable_until"] = expiryRefusals
+        return out
     }
 }

@@ -142,7 +142,7 @@ extension Reactor {
     func labelInfo(for user: String) -> LabelInfo {
         let p = labels.policy
         return LabelInfo(set: p.set, defaultRank: p.defaultRank, ceiling: p.ceiling, accredited: p.accredited,
-                         clearance: clearance(of: address(user)))
+                         clearance: clearance(of: address(user)), expiry: p.expiry)
     }
 
     /// A peer's HELLO: its label set must be ours. One that differs gets nothing from us and
@@ -163,6 +163,31 @@ extension Reactor {
     }
 
     // MARK: readable until
+
+    /// The label whose 保密期限 governs an envelope's content; nil for kinds with none to delete
+    /// (node notices, group requests, and `seen` receipts, which name messages and hold no content).
+    func expiryRank(of envelope: Envelope) -> UInt8? {
+        guard envelope.knownKind != .seen else { return nil }
+        return labels.rank(of: envelope)
+    }
+
+    /// The sender's node at SEND (SPEC 7.11.9): under a label with a 保密期限 here, the message
+    /// must have a readable-until time no later than its sending time plus that period (and
+    /// `LabelExpiry.toleranceMs`). Nil when it has; else the reason for `ERROR 454`.
+    func expiryRefusal(_ envelope: Envelope, now: UInt64) -> String? {
+        guard let rank = expiryRank(of: envelope) else { return nil }
+        return labels.policy.expiry.refusal(rank, readableUntil: envelope.label?.readableUntil ?? 0, sentAt: envelope.sentAt, now: now,
+                                            set: labels.policy.set, node: config.name)
+    }
+
+    /// The recipient's node: when content stored here at `storedAt` is deleted — its header's
+    /// readable-until time, or this node's own 保密期限 for its label counted from `storedAt`,
+    /// whichever is earlier; 0: never.
+    func deletionTime(_ envelope: Envelope, storedAt: UInt64) -> UInt64 {
+        let until = envelope.label?.readableUntil ?? 0
+        guard let rank = expiryRank(of: envelope) else { return until }
+        return labels.policy.expiry.deadline(rank, readableUntil: until, from: storedAt)
+    }
 
     /// A mailbox entry with a readable-until time was stored: the timer is brought forward after the commit.
     func noteReadableUntil(_ until: UInt64) {
@@ -223,6 +248,7 @@ extension Reactor {
         let to = address(user)
         var rows: [(seq: UInt64, envelope: [UInt8])] = []
         try write(ref: .zero) { rows = try store.mailbox(recipient: user, after: 0, limit: Int(Int32.max)) }
+        var refused = Set<MessageID>()
         for row in rows {
             var r = WireReader(row.envelope)
             guard let envelope = try? Envelope.decode(from: &r), let rank = labels.rank(of: envelope),
@@ -231,7 +257,35 @@ extension Reactor {
             quotas.changeMailbox(user, count: -1, bytes: -row.envelope.count)
             quotas.changeSender(envelope.from, count: -1, bytes: -row.envelope.count)
             try refuseForLabel(envelope, recipient: to, refusal)
+            refused.insert(envelope.id)
         }
+        try withholdBurns(for: user, above: clearance, noticesSent: refused)
+        try withholdFiles(for: user, above: clearance)
+    }
+
+    /// Burn messages kept for the person above the new clearance (their notice may have been
+    /// handed out already) are deleted at once, not at their expiry; the sender is told (once).
+    func withholdBurns(for user: String, above clearance: UInt8, noticesSent: Set<MessageID>) throws {
+        let to = address(user)
+        var kept: [(id: MessageID, sender: String, envelope: [UInt8])] = []
+        try write(ref: .zero) { kept = try store.burns(recipient: user) }
+        var deleted = 0
+        for burn in kept {
+            var r = WireReader(burn.envelope)
+            guard let envelope = try? Envelope.decode(from: &r), let rank = labels.rank(of: envelope),
+                  let refusal = labels.policy.deliver(rank, to: [(to, clearance)]) else { continue }
+            var gone = false
+            try write(ref: burn.id) {
+                gone = try store.deleteBurn(recipient: user, id: burn.id)
+                try store.logBurn(id: burn.id, recipient: user, event: .expired, at: Clock.nowMs())
+            }
+            guard gone else { continue }
+            quotas.changeBurns(user, count: -1, bytes: -burn.envelope.count)
+            deleted += 1
+            if !noticesSent.contains(burn.id) { try refuseForLabel(envelope, recipient: to, refusal) }
+        }
+        guard deleted > 0 else { return }
+        batch.afterCommit { [weak self] in self?.burns.deleted(count: deleted) }
     }
 
     // MARK: admin
@@ -247,7 +301,8 @@ extension Reactor {
             set: p.set.labels.map(\.display), digest: Hex.encode(labels.digest), links: links,
             mismatchedPeers: labels.mismatchedPeers.sorted(), refused: labels.refusalsByName,
             expired: labels.expired, nextExpiry: labels.nextExpiryMs.map { Clock.rfc3339(ms: $0) },
-            unlabelledPeers: labels.unlabelledPeers.sorted(), noticesDropped: labels.noticesDropped, downgrades: labels.downgrades)
+            unlabelledPeers: labels.unlabelledPeers.sorted(), noticesDropped: labels.noticesDropped, downgrades: labels.downgrades,
+            expiry: Dictionary(uniqueKeysWithValues: p.expiry.seconds.map { (p.set.display($0.key), LabelExpiry.format(seconds: $0.value)) }))
     }
 
     /// `{"cmd": "user", "action": "clear", "user": NAME, "label": LABEL}`: re-signs the user's

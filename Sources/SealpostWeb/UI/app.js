@@ -107,6 +107,8 @@ const I18N = {
     viewOnce: 'View once',
     viewedHere: 'Viewed here; deleted from the node.',
     burnGone: 'Already viewed or expired: it no longer exists.',
+    expired: '已过期 Expired: its readable-until time (保密期限) has passed and its content was deleted from this device.',
+    readableUntil: time => `readable until ${time}`,
     viewAgain: 'View again',
     receiptsNone: 'No deletion receipt yet.',
     receipt: (node, ev, subj) => ev === 'viewed' ? `${node}: deleted after ${subj} viewed it` : ev === 'expired' ? `${node}: expired unviewed for ${subj}, deleted` : `${node}: passed on to ${subj}, deleted its copy`,
@@ -259,6 +261,8 @@ const I18N = {
     viewOnce: '查看（仅一次）',
     viewedHere: '已在本设备查看；节点上已删除。',
     burnGone: '已被查看或已过期，内容已不存在。',
+    expired: '已过期 expired：保密期限已到，内容已从本设备删除。',
+    readableUntil: time => `保密期限至 ${time}`,
     viewAgain: '再次查看',
     receiptsNone: '尚无删除回执。',
     receipt: (node, ev, subj) => ev === 'viewed' ? `${node}：${subj} 查看后已删除` : ev === 'expired' ? `${node}：${subj} 未查看，已过期删除` : `${node}：已转交 ${subj} 并删除副本`,
@@ -702,6 +706,7 @@ function messageElement(m) {
   label.dataset.slot = 'label';
   if (m.label) label.textContent = m.label;
   meta.append(label);
+  if (m.readable_until > 0 && m.kind !== 'expired') meta.append(el('span', 'until', t('readableUntil', formatTime(m.readable_until))));
   if (!system) meta.append(actionMenu(m));
   if (m.outgoing) {
     const state = document.createElement('span');
@@ -1057,6 +1062,7 @@ function noticeText(m) {
     case 'reminder_cancelled': return t('reminderCancelledBy', nameOf(m.from));
     case 'file': return `📎 ${o.name || ''} (${formatBytes(o.size)})`;
     case 'card': return `👤 ${t('cardOf')}: ${o.name || ''}`;
+    case 'expired': return t('expired');
     case 'capture': return t('captureNotice', nameOf(o.by || m.from), o.how || '', formatTime(o.at || m.sent_at));
     case 'burned': case 'burn_expired': case 'burn_receipt':
       return `🔥 ${t('receipt', o.node, o.event, nameOf(o.subject))} · ${o.verified ? t('signed') : t('notSigned', o.reason)}`;
@@ -1075,6 +1081,8 @@ const RENDERERS = {
     bubble.append(el('div', 'rem-when', t('reminderDue') + (o.late ? t('reminderLate') : '')), el('div', 'rem-text', o.text || ''));
     if (o.from) bubble.append(el('div', 'hint', t('reminderDueFrom', nameOf(o.from))));
   },
+  // 保密期限 (SPEC 7.11.9): the daemon deleted its content at its readable-until time.
+  expired(m, bubble) { bubble.classList.add('expired'); bubble.textContent = t('expired'); },
   reminder_done(m, bubble) { bubble.textContent = noticeText(m); },
   reminder_cancelled(m, bubble) { bubble.textContent = noticeText(m); },
   capture(m, bubble) { bubble.classList.add('alert'); bubble.textContent = noticeText(m); },

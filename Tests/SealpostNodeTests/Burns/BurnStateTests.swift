@@ -27,6 +27,16 @@ final class BurnStateTests: XCTestCase {
         XCTAssertNil(state.nextExpiryMs, "the last one viewed: no timer left")
     }
 
+    func testDeletedForALoweredClearance() {
+        var state = BurnState(pending: 3, nextExpiryMs: 4_000, files: [:])
+        state.deleted(count: 2)
+        XCTAssertEqual(state.pending, 1)
+        XCTAssertEqual(state.nextExpiryMs, 4_000, "the next expiry is looked at as before")
+        state.deleted(count: 1)
+        XCTAssertEqual(state.pending, 0)
+        XCTAssertNil(state.nextExpiryMs, "none kept: no timer left")
+    }
+
     func testReloadAfterAUserIsRemoved() {
         var state = BurnState(pending: 4, nextExpiryMs: 1_000, files: [:])
         state.reloaded(pending: 1, nextExpiryMs: 8_000)

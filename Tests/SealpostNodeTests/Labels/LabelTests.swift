@@ -360,12 +360,19 @@ final class LabelTests: XCTestCase {
         alice.sendLabel = "工作秘密"
         let id = try alice.sendBurn(to: Address("bob@hq")!, text: "work secret burn")
         XCTAssertTrue(try bob.receive(1).contains { $0.id == id && $0.kind == .burn })
+        XCTAssertEqual(try hq.status().burns.pending, 1)
         try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        // Withheld content is deleted at once, not kept until the burn message's expiry.
+        XCTAssertEqual(try hq.status().burns.pending, 0, "the kept burn message went with the clearance")
         bob.checksLabels = false
-        assertRefused(451, naming: "bob@hq (cleared to 公开 public)") { _ = try bob.view(id) }
+        assertRefused(410, naming: "expired unviewed") { _ = try bob.view(id) }
+        let notice = try XCTUnwrap(try alice.receive(1, timeoutMs: 10_000).first?.refusal, "alice is told")
+        XCTAssertEqual(notice.notice.ref, id)
+        XCTAssertEqual(notice.notice.reason, .notCleared)
     }
     /// A file offered to a person whose clearance is then lowered below its label: its content is
-    /// not handed over at download (not even to a client that skips its checks).
+    /// not handed over at download (not even to a client that skips its checks), and, held for
+    /// nobody else, is deleted from the node at once.
     func testFileAboveALoweredClearanceIsNotHandedOverAtDownload() throws {
         let hq = try TestNode("hq")
         try hq.start()
@@ -378,7 +385,10 @@ final class LabelTests: XCTestCase {
         alice.sendLabel = "工作秘密"
         _ = try alice.sendFile(to: Address("bob@hq")!, path: source, uploads: UploadBook(profilePath: hq.profilePath("alice")))
         let offer = try XCTUnwrap(try bob.receive(1).first?.file)
+        XCTAssertEqual(try hq.status().files.files, 1)
         try clear("bob", on: hq, to: "公开", rank: 0, seenBy: [alice])
+        // Nobody else is to get it from hq: its content is deleted at once.
+        XCTAssertEqual(try hq.status().files.files, 0, "the withheld file's content is gone from the node")
         bob.checksLabels = false
         XCTAssertThrowsError(try bob.fetchFile(offer, to: hq.root + "/got.txt"), "the file's content reached bob above his clearance")
     }
