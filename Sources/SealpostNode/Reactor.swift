@@ -118,7 +118,7 @@ final class Reactor {
         batch = CycleBatch(store: store)
         // After a checkpoint the WAL is cut back to this size, not kept at its largest.
         try store.setJournalSizeLimit(config.limits.walMaxBytes)
-        checkpointer = Checkpointer(path: dataDir.databasePath, logger: logger)
+        checkpointer = Checkpointer(path: dataDir.databasePath, intervalMs: Int(config.timers.checkpointNs / 1_000_000), logger: logger)
         transfers = FileTransfers(disk: FileStore(dataDir: dataDir, wakeup: control.wakeup))
         // Two I/O threads: a file's chunks on one connection do not hold up chat frames on another.
         context = Context(ioThreads: 2)

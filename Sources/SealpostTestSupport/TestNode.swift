@@ -61,7 +61,7 @@ public final class TestNode {
                 }
                 break
             } catch where !fixed.isEmpty && "\(error)".contains("Address already in use") && Clock.monotonicNs() < deadline {
-                usleep(50_000)
+                usleep(10_000)
             }
         }
         endpoint = node!.routerEndpoint

@@ -70,7 +70,7 @@ final class ClientWorker: Sendable {
     }
 
     /// Starts the thread; returns once the history is open and the client connected (or throws).
-    init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, logger: Logger) throws {
+    init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, nodeTimeoutMs: Int = 5_000, logger: Logger) throws {
         self.hub = hub
         let started = DispatchSemaphore(value: 0)
         let startError = StartError()
@@ -78,7 +78,8 @@ final class ClientWorker: Sendable {
         let thread = Thread { [self] in
             let engine: Engine
             do {
-                engine = try Engine(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub, logger: logger)
+                engine = try Engine(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub,
+                                    nodeTimeoutMs: nodeTimeoutMs, logger: logger)
             } catch {
                 startError.message.withLock { $0 = "\(error)" }
                 started.signal()
@@ -172,7 +173,7 @@ extension ClientWorker {
         static let pingNs: UInt64 = 5_000_000_000
         static let offlineNs: UInt64 = 12_000_000_000
 
-        init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, logger: Logger) throws {
+        init(profile: Profile, profilePath: String, passphrase: String?, hub: EventHub, nodeTimeoutMs: Int, logger: Logger) throws {
             self.profile = profile
             me = profile.address.description
             self.hub = hub
@@ -185,7 +186,7 @@ extension ClientWorker {
             self.profilePath = profilePath
             books = ProfileBooks(profilePath: profilePath, me: me, profile: profile)
             client = try Client(profile: profile)
-            client.timeoutMs = 5_000
+            client.timeoutMs = nodeTimeoutMs
             client.labelCachePath = profilePath + ".labels"
             books.contacts.load(into: client)
             for group in books.groups.groups.keys { try history.ensureConversation(group, isGroup: true) }

@@ -17,7 +17,11 @@ final class DaemonCore: Sendable {
     /// One unlock at a time (each costs an Argon2id derivation).
     private let unlocking = Mutex<Bool>(false)
 
-    init(profilePath: String, address: String, hub: EventHub, logger: Logger) {
+    /// How long the client thread waits for the node to answer a request.
+    let nodeTimeoutMs: Int
+
+    init(profilePath: String, address: String, hub: EventHub, nodeTimeoutMs: Int = 5_000, logger: Logger) {
+        self.nodeTimeoutMs = nodeTimeoutMs
         self.profilePath = profilePath
         self.address = address
         self.hub = hub
@@ -32,7 +36,8 @@ final class DaemonCore: Sendable {
     /// Opens the profile (with `passphrase` when it is sealed) and starts the client thread.
     /// - Throws: `ClientError.invalid` for a wrong passphrase; whatever the start meets.
     func open(_ profile: Profile, passphrase: String?) throws {
-        let worker = try ClientWorker(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub, logger: logger)
+        let worker = try ClientWorker(profile: profile, profilePath: profilePath, passphrase: passphrase, hub: hub,
+                                      nodeTimeoutMs: nodeTimeoutMs, logger: logger)
         transferState.withLock { $0 = TransferWorker(profile: profile, profilePath: profilePath, worker: worker, uploads: uploads, hub: hub, logger: logger) }
         state.withLock { $0 = worker }
     }

@@ -36,9 +36,11 @@ public final class WebDaemon: Sendable {
     /// - Parameters:
     ///   - profilePath: the profile file; the lock, history database and key live beside it.
     ///   - port: the loopback port, 0 for one the system picks.
+    ///   - nodeTimeoutMs: how long the client thread waits for the home node to answer a
+    ///     request (a look-up, a detach) before it gives up on it.
     /// - Throws: `WebError.alreadyRunning` when a daemon holds this profile; `ClientError` for
     ///   a missing profile; `WebError.io` when the history or the port cannot be had.
-    public static func start(profilePath: String, port: UInt16 = 0, logger: Logger) async throws -> WebDaemon {
+    public static func start(profilePath: String, port: UInt16 = 0, nodeTimeoutMs: Int = 5_000, logger: Logger) async throws -> WebDaemon {
         let lock = try WebLock(profilePath: profilePath)
         let receiving: ProfileLock
         do { receiving = try ProfileLock(profilePath: profilePath) } catch {
@@ -49,11 +51,11 @@ public final class WebDaemon: Sendable {
         let core: DaemonCore
         if Profile.isSealed(at: profilePath), let address = Profile.address(at: profilePath) {
             // Sealed by a passphrase: serve the UI locked; the person unlocks it in the browser.
-            core = DaemonCore(profilePath: profilePath, address: address, hub: hub, logger: logger)
+            core = DaemonCore(profilePath: profilePath, address: address, hub: hub, nodeTimeoutMs: nodeTimeoutMs, logger: logger)
         } else {
             let profile: Profile
             do { profile = try Profile.load(from: profilePath) } catch { receiving.release(); lock.release(); throw error }
-            core = DaemonCore(profilePath: profilePath, address: profile.address.description, hub: hub, logger: logger)
+            core = DaemonCore(profilePath: profilePath, address: profile.address.description, hub: hub, nodeTimeoutMs: nodeTimeoutMs, logger: logger)
             do { try core.open(profile, passphrase: nil) } catch {
                 receiving.release()
                 lock.release()
@@ -126,10 +128,13 @@ public final class WebDaemon: Sendable {
     }
 
     /// Stops serving, closes the live connections, detaches from the node, releases the lock.
-    public func stop() async {
+    /// - Parameter graceSeconds: how long the server's task is given to end by itself once its
+    ///   connections were closed, before it is cancelled (it never ends by itself, so a stop
+    ///   takes this long: tests pass 0).
+    public func stop(graceSeconds: Double = 1) async {
         stopping.set()
         hub.close()
-        await server.stop(timeout: 1)
+        await server.stop(timeout: graceSeconds)
         serverTask.cancel()
         worker.stop()
         receiving.release()

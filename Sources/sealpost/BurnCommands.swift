@@ -79,11 +79,14 @@ extension SealpostCommand {
                 do {
                     let f = try ViewFolder(id: messageID, wipeAtMs: now + UInt64(window) * 1000)
                     folder = f
+                    // The wiper runs before the first image is written: a view killed at any point
+                    // after this leaves nothing behind (started after the writes, a kill between them
+                    // and its start left the images for the next view's sweep).
+                    f.wipeLater()
                     for (index, image) in burn.images.enumerated() {
                         guard let svg = Watermark.svg(image: image.data, text: mark) else { continue }
                         written.append((image.name, try f.write(name: "\(index + 1)-\(image.name).svg", bytes: svg)))
                     }
-                    f.wipeLater()
                 } catch {
                     folder?.wipe()
                     fail("cannot write the images for viewing: \(error)")

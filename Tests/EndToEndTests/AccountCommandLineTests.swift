@@ -1,4 +1,5 @@
 import Foundation
+import SealpostTestSupport
 import XCTest
 
 /// Issue 10, item 6, as an operator and people meet it: two node processes, the
@@ -39,9 +40,10 @@ final class AccountCommandLineTests: TempRootTestCase {
     /// Runs `step` until it returns true or `timeout` passes.
     func eventually(_ what: String, timeout: Double = 30, _ step: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
+        var pause = PollPause(upTo: 0.3)
         while Date() < deadline {
             if try step() { return }
-            usleep(300_000)
+            pause.sleep()
         }
         XCTFail("timed out: \(what)")
     }

@@ -153,12 +153,15 @@ final class BurnCommandLineTests: TempRootTestCase {
     func testAnInterruptedViewStillWipesItsImages() throws {
         let (node, alice, bob, tmp) = try nodeWithAliceAndBob()
         defer { _ = node.stop() }
-        png(root + "/a.png", size: 5000)
-        let sent = try Harness.run("sealpost", ["send", "--burn", "bob@hq", "--image", root + "/a.png", "--profile", alice, "--json"])
-        let id = try XCTUnwrap(try json(sent.stdout)["id"] as? String)
+        // Six large images: writing them takes a while, and the kill lands right after the first
+        // is on disk, before the others (a wiper started only after the writes never ran).
+        let images = (1...6).map { root + "/a\($0).png" }
+        for path in images { png(path, size: 700_000) }
+        let sent = try Harness.run("sealpost", ["send", "--burn", "bob@hq"] + images.flatMap { ["--image", $0] } + ["--profile", alice, "--json"])
+        let id = try XCTUnwrap(try json(sent.stdout)["id"] as? String, sent.stderr)
         _ = try Harness.run("sealpost", ["inbox", "--profile", bob])
 
-        // Killed (SIGKILL, no chance to clean up) while the image is on screen.
+        // Killed (SIGKILL, no chance to clean up) while the images are being put on screen.
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Harness.path("sealpost"))
         process.arguments = ["view", id, "--window", "2", "--profile", bob]
@@ -171,17 +174,17 @@ final class BurnCommandLineTests: TempRootTestCase {
         var folders: [String] = []
         while Date() < deadline {
             folders = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-            if let f = folders.first, ((try? FileManager.default.contentsOfDirectory(atPath: base + "/" + f)) ?? []).count == 1 { break }
-            usleep(20_000)
+            if let f = folders.first, !((try? FileManager.default.contentsOfDirectory(atPath: base + "/" + f)) ?? []).isEmpty { break }
+            usleep(1_000)
         }
+        kill(process.processIdentifier, SIGKILL)
         XCTAssertEqual(folders.count, 1, "the image is on disk while it is viewed")
         let mode = (try? FileManager.default.attributesOfItem(atPath: base + "/" + (folders.first ?? ""))[.posixPermissions] as? Int) ?? nil
         XCTAssertEqual(mode, 0o700)
-        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         // The detached wiper removes it at the end of the window all the same.
         let wiped = Date().addingTimeInterval(6)
-        while Date() < wiped, !((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).isEmpty { usleep(50_000) }
+        while Date() < wiped, !((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).isEmpty { usleep(10_000) }
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [], [], "wiped after the window")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SealpostTestSupport
 import XCTest
 
 /// The product as people use it: real processes, real files, real sockets.
@@ -192,7 +193,8 @@ final class CommandLineTests: TempRootTestCase {
             return (nodes as? [[String: Any]])?.first { $0["node"] as? String == "traffic" && $0["entries"] as? Int == 1 }
         }
         let deadline = Date().addingTimeInterval(20)
-        while try listed() == nil, Date() < deadline { usleep(200_000) }
+        var pause = PollPause(upTo: 0.2)
+        while try listed() == nil, Date() < deadline { pause.sleep() }
         let traffic = try XCTUnwrap(try listed(), "traffic's directory reached hq")
         XCTAssertEqual(traffic["sign_key"] as? String, nodes[1].info["sign_key"] as? String, "the key pinned is the one traffic's info shows")
         XCTAssertEqual(traffic["peer"] as? Bool, true)
@@ -203,7 +205,8 @@ final class CommandLineTests: TempRootTestCase {
         XCTAssertEqual(forgot.status, 0, forgot.stderr)
         XCTAssertEqual(try json(forgot.lines[0])["entries_removed"] as? Int, 1)
         let again = Date().addingTimeInterval(20)
-        while try listed() == nil, Date() < again { usleep(200_000) }
+        pause = PollPause(upTo: 0.2)
+        while try listed() == nil, Date() < again { pause.sleep() }
         XCTAssertNotNil(try listed(), "taken fresh from the next hop")
 
         let unpin = try Harness.run("sealpost-node", ["directory", "unpin", "traffic", "--data", hq])

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SealpostClient
 import SealpostCore
+import SealpostTestSupport
 import XCTest
 
 /// Three node processes in a line, the middle one killed with SIGKILL while a
@@ -76,10 +77,11 @@ final class FederationChaosTests: XCTestCase {
         let receiverProfile = try join(c, "zhao")
         defer { sender.close() }
         let deadline = Date().addingTimeInterval(30)
+        var pause = PollPause(upTo: 0.2)
         while (try? sender.lookup(Address("zhao@province")!)) == nil {
             XCTAssertLessThan(Date(), deadline, "the directory never reached district")
             if Date() > deadline { return }
-            usleep(200_000)
+            pause.sleep()
         }
 
         let total = Int(ProcessInfo.processInfo.environment["SEALPOST_CHAOS_MESSAGES"] ?? "") ?? 10_000
@@ -89,13 +91,16 @@ final class FederationChaosTests: XCTestCase {
         var stored = 0
         var inFlight = 0
         var kills = 0
+        // The middle node is started again once this many more messages were sent into its outage.
+        let downFor = max(1, total / 100)
         for i in 0..<total {
             if killAt.contains(i) {
-                // SIGKILL the middle node, leave it down a moment, start it again.
+                // SIGKILL the middle node; it stays down while the next messages are sent.
                 kill(nodes[1].process.processIdentifier, SIGKILL)
                 nodes[1].process.waitUntilExit()
                 kills += 1
-                usleep(300_000)
+            }
+            if killAt.contains(i - downFor) {
                 nodes[1] = try NodeProcess(data: b.data)
                 try nodes[1].waitUntilListening()
             }
@@ -119,7 +124,8 @@ final class FederationChaosTests: XCTestCase {
         defer { receiver.close() }
         // Messages are acknowledged only once opened; give province's directory a moment too.
         let known = Date().addingTimeInterval(30)
-        while (try? receiver.lookup(Address("li@district")!)) == nil, Date() < known { usleep(200_000) }
+        pause = PollPause(upTo: 0.2)
+        while (try? receiver.lookup(Address("li@district")!)) == nil, Date() < known { pause.sleep() }
         try receiver.attach(window: 2000)
         var got: [MessageID] = []
         var seen = Set<MessageID>()

@@ -167,10 +167,11 @@ final class NodeProcess {
     /// Waits until the node printed that it listens.
     func waitUntilListening(timeout: Double = 20) throws {
         let deadline = Date().addingTimeInterval(timeout)
+        var pause = PollPause(upTo: 0.05)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: log, encoding: .utf8), text.contains("listening on") { return }
             if !process.isRunning { break }
-            usleep(50_000)
+            pause.sleep()
         }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         // Thrown, not XCTFail'd: a caller may still decide to skip (a busy default port);

@@ -1,4 +1,5 @@
 import Foundation
+import SealpostTestSupport
 import XCTest
 
 /// Delivery and read receipts from the command line (protocol/SPEC.md 7.10), across two
@@ -28,11 +29,12 @@ final class ReceiptCommandLineTests: TempRootTestCase {
     func send(_ to: String, _ text: String, as user: String) throws -> String {
         let deadline = Date().addingTimeInterval(20)
         var last = ""
+        var pause = PollPause(upTo: 0.2)
         while Date() < deadline {
             let r = try Harness.run("sealpost", ["send", to, text, "--json", "--profile", root + "/" + user])
             if r.status == 0 { return try XCTUnwrap(try json(r.lines[0])["id"] as? String) }
             last = r.stderr
-            usleep(200_000)
+            pause.sleep()
         }
         throw Harness.Failure("could not send to \(to): \(last)")
     }
@@ -41,12 +43,13 @@ final class ReceiptCommandLineTests: TempRootTestCase {
     @discardableResult
     func inbox(_ user: String, into lines: inout [[String: Any]], until done: ([[String: Any]]) -> Bool) throws -> Bool {
         let deadline = Date().addingTimeInterval(20)
+        var pause = PollPause(upTo: 0.1)
         while Date() < deadline {
             let r = try Harness.run("sealpost", ["inbox", "--json", "--profile", root + "/" + user])
             XCTAssertEqual(r.status, 0, r.stderr)
             lines += try r.lines.map(json)
             if done(lines) { return true }
-            usleep(100_000)
+            pause.sleep()
         }
         return false
     }

@@ -7,7 +7,8 @@ import SealpostNode
 import Synchronization
 import XCTest
 
-/// A real node in a temp directory, on a free loopback port (as in SealpostNodeTests).
+/// A real node in a temp directory, on a free loopback port, on the fast protocol timers
+/// (as `TestNode` in SealpostNodeTests: a link seen down in about a second, not three to fifteen).
 final class WebTestNode {
     let dir: DataDir
     let root: String
@@ -20,7 +21,7 @@ final class WebTestNode {
         dir = DataDir(root + "/node")
         self.name = name
         _ = try dir.create(config: NodeConfig(name: name, listen: "tcp://127.0.0.1:*", publish: "tcp://127.0.0.1:*"))
-        node = try Node.start(dataDir: dir, logger: quiet)
+        node = try Node.start(dataDir: dir, logger: quiet) { $0.timers = .fast }
         endpoint = node!.routerEndpoint
         publishEndpoint = node!.publishEndpoint
     }
@@ -39,6 +40,7 @@ final class WebTestNode {
         node = try Node.start(dataDir: dir, logger: quiet) { config in
             config.listen = fixed
             config.publish = fixedPublish
+            config.timers = .fast
         }
     }
 
@@ -173,22 +175,23 @@ extension XCTestCase {
     /// Waits until `check` holds, or fails after `timeout` seconds.
     func waitUntil(_ what: String, timeout: Double = 20, _ check: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
+        var pauseUs: UInt32 = 2_000 // doubling up to 50 ms: a condition that holds soon is seen at once
         while Date() < deadline {
             if (try? check()) == true { return }
-            usleep(50_000)
+            usleep(pauseUs)
+            pauseUs = min(50_000, pauseUs * 2)
         }
-        XCTFail("timed out waiting for \(what)")
-        throw XCTSkip("timed out")
+        throw WaitTimedOut(description: "timed out waiting for \(what)")
     }
 
     func token(of url: String) -> String { String(url.split(separator: "=", maxSplits: 1)[1]) }
 
     /// Starts a daemon on `profilePath` from synchronous test code.
-    func startDaemon(_ profilePath: String) throws -> WebDaemon {
+    func startDaemon(_ profilePath: String, nodeTimeoutMs: Int = 5_000) throws -> WebDaemon {
         let box = ResultBox()
         let done = expectation(description: "daemon started")
         Task {
-            do { box.set(.success(try await WebDaemon.start(profilePath: profilePath, port: 0, logger: quiet))) } catch { box.set(.failure(error)) }
+            do { box.set(.success(try await WebDaemon.start(profilePath: profilePath, port: 0, nodeTimeoutMs: nodeTimeoutMs, logger: quiet))) } catch { box.set(.failure(error)) }
             done.fulfill()
         }
         wait(for: [done], timeout: 30)
@@ -197,7 +200,7 @@ extension XCTestCase {
 
     func stopDaemon(_ daemon: WebDaemon) {
         let done = expectation(description: "daemon stopped")
-        Task { await daemon.stop(); done.fulfill() }
+        Task { await daemon.stop(graceSeconds: 0); done.fulfill() }
         wait(for: [done], timeout: 30)
     }
 }
@@ -206,4 +209,9 @@ final class ResultBox: Sendable {
     private let value = Mutex<Result<WebDaemon, any Error>?>(nil)
     func set(_ r: Result<WebDaemon, any Error>) { value.withLock { $0 = r } }
     func get() -> Result<WebDaemon, any Error>? { value.withLock { $0 } }
+}
+
+/// A wait that did not see its condition in time; uncaught, XCTest fails the test with its text.
+struct WaitTimedOut: Error, CustomStringConvertible {
+    let description: String
 }

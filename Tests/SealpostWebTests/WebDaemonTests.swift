@@ -373,6 +373,11 @@ extension WebDaemonTests {
     /// The outbox is durable: a message written while the home node is down stays `sending`,
     /// survives a restart of the daemon, and is stored and delivered (once) when the node is back.
     func testAMessageSentWhileTheNodeIsDownIsKeptAndDeliveredOnceWhenItIsBack() throws {
+        // The node does not answer while it is down: each request the daemon makes of it then
+        // (its detach at stop, a look-up) is given up after this long, not after the 5 s default.
+        let downTimeoutMs = 1_500
+        stopDaemon(daemon)
+        daemon = try startDaemon(alicePath, nodeTimeoutMs: downTimeoutMs)
         var browser = try loggedIn()
         // A first message while hq is up (the daemon learns wu's key from the directory then).
         XCTAssertEqual(try browser.post("/api/send", ["to": "wu@traffic", "text": "before"]).status, 200)
@@ -388,7 +393,7 @@ extension WebDaemonTests {
         XCTAssertEqual(try state(of: id, browser), "sending")
         // The daemon restarts (the laptop was closed) before the node is back.
         stopDaemon(daemon)
-        daemon = try startDaemon(alicePath)
+        daemon = try startDaemon(alicePath, nodeTimeoutMs: downTimeoutMs)
         browser = try loggedIn()
         XCTAssertEqual(try state(of: id, browser), "sending")
         // The restarted daemon can still write to wu: it kept his directory entry.

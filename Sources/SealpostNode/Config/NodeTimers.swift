@@ -31,6 +31,9 @@ public struct NodeTimers: Sendable, Equatable {
     public var pullTimeoutNs: UInt64 = 3_000_000_000
     /// `node.yaml` is looked at for peer changes this often.
     public var configCheckNs: UInt64 = 1_000_000_000
+    /// The checkpointer copies the WAL back this often; a WAL over `limits.wal_max_mb` for
+    /// `Checkpointer.oversizeRoundsBeforeTruncate` rounds in a row is truncated.
+    public var checkpointNs: UInt64 = 1_000_000_000
 
     public init() {}
 
@@ -54,6 +57,8 @@ public struct NodeTimers: Sendable, Equatable {
         t.housekeepingNs = 500_000_000
         t.pullTimeoutNs = 1_000_000_000
         t.configCheckNs = 200_000_000
+        // Not below two storage checks (every 250 ms) a round: each round must see the WAL reported.
+        t.checkpointNs = 500_000_000
         return t
     }()
 }

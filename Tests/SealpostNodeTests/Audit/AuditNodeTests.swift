@@ -21,12 +21,12 @@ final class AuditNodeTests: XCTestCase {
     /// Waits until `node`'s log holds a record for which `match` holds.
     func waitForRecord(_ node: TestNode, _ what: String, timeout: Double = 10, _ match: (AuditEvent) -> Bool) throws {
         let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        var pause = PollPause(upTo: 0.05)
         while Clock.monotonicNs() < deadline {
             if try events(node).contains(where: match) { return }
-            usleep(50_000)
+            pause.sleep()
         }
-        XCTFail("no \(what) in \(node.name)'s audit log: \(try events(node))")
-        throw XCTSkip("timed out")
+        throw TimedOut(description: "no \(what) in \(node.name)'s audit log: \(try events(node))")
     }
 
     /// The next message `client` receives (acknowledged), detached again.
@@ -216,7 +216,8 @@ final class AuditNodeTests: XCTestCase {
             return try store.auditHeads(node: "hq")
         }
         let deadline = Clock.monotonicNs() + 10_000_000_000
-        while try heads().isEmpty, Clock.monotonicNs() < deadline { usleep(50_000) }
+        var pause = PollPause(upTo: 0.05)
+        while try heads().isEmpty, Clock.monotonicNs() < deadline { pause.sleep() }
         let first = try XCTUnwrap(try heads().first, "no head signed within 10 s at sign_every_s 1")
         XCTAssertEqual(first.position, 2, "invite_created, invite_used")
         XCTAssertTrue(first.verify(nodeKey: try hq.dir.loadKeys().sign.publicKey))

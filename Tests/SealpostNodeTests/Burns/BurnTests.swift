@@ -45,10 +45,11 @@ final class BurnTests: XCTestCase {
     func assertGone(_ needle: [UInt8], from nodes: [TestNode], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         let deadline = Clock.monotonicNs() + 10_000_000_000
         var left: [String] = []
+        var pause = PollPause(upTo: 0.1)
         repeat {
             left = nodes.flatMap { n in filesHolding(needle, in: n).map { "\(n.name)/\($0)" } }
             if left.isEmpty { return }
-            usleep(100_000)
+            pause.sleep()
         } while Clock.monotonicNs() < deadline
         XCTFail("\(what): the burn message's ciphertext is still in \(left)", file: file, line: line)
     }

@@ -33,9 +33,10 @@ final class DirectorySnapshotTests: XCTestCase {
     /// Waits until the client's node knows (or, with `known` false, no longer knows) `address`.
     func waitUntilListed(_ client: Client, _ address: String, known: Bool = true, timeout: Double = 20) throws {
         let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        var pause = PollPause(upTo: 0.1)
         while listed(client, address) != known {
             guard Clock.monotonicNs() < deadline else { return XCTFail("\(address) \(known ? "never reached" : "never left") the directory") }
-            usleep(100_000)
+            pause.sleep()
         }
     }
 

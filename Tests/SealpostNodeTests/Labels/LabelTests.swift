@@ -256,8 +256,19 @@ final class LabelTests: XCTestCase {
         // Cleared again: the post arrives with its label, and raising the group's label works.
         try clear("bob", on: hq, to: "工作秘密", rank: 3, seenBy: [alice])
         alice.checksLabels = true
-        _ = try alice.sendGroupText(group: group, members: members, text: "sensitive post")
-        let got = try bob.receive(3, timeoutMs: 5_000).filter { $0.kind == .text }
+        let post = try alice.sendGroupText(group: group, members: members, text: "sensitive post")
+        // Until the post is in (not a 5 s wait for three messages): a refused post sent earlier
+        // on the same stream would have arrived before it.
+        var received: [ReceivedMessage] = []
+        try bob.attach()
+        let deadline = Clock.monotonicNs() + 10_000_000_000
+        while !received.contains(where: { $0.id == post }), Clock.monotonicNs() < deadline {
+            guard case .message(let m)? = try bob.next(timeoutMs: 100) else { continue }
+            received.append(m)
+            try bob.ack(m.seq)
+        }
+        try bob.flush()
+        let got = received.filter { $0.kind == .text }
         XCTAssertEqual(got.map(\.text), ["sensitive post"])
         XCTAssertEqual(got.first?.label, "敏感 sensitive")
         event = try request(.label, label: 3)

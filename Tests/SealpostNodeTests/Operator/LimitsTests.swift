@@ -259,10 +259,11 @@ final class LimitsTests: XCTestCase {
         defer { for s in strangers { s.close() } }
         let deadline = Clock.monotonicNs() + 15_000_000_000
         var refused = 0
+        var pause = PollPause(upTo: 0.1)
         while refused < 20, Clock.monotonicNs() < deadline {
             let s = try hq.status()
             refused = s.counters.refusedKeys
-            usleep(100_000)
+            if refused < 20 { pause.sleep() }
         }
         XCTAssertGreaterThanOrEqual(refused, 20, "the strangers' handshakes were refused and counted")
         XCTAssertEqual(lines.matching("refused unknown key"), 1, lines.all.joined(separator: "\n"))
@@ -381,10 +382,11 @@ final class LimitsTests: XCTestCase {
 
         try FileManager.default.removeItem(atPath: filler)
         let deadline = Clock.monotonicNs() + 15_000_000_000
+        var pause = PollPause(upTo: 0.1)
         while Clock.monotonicNs() < deadline {
             s = try AdminClient.status(dataDir: dir)
             if s.storage.state == "ok" { break }
-            usleep(100_000)
+            pause.sleep()
         }
         XCTAssertEqual(s.storage.state, "ok", "recovered by itself")
         // Said once each way, not once per failed commit or refused message.

@@ -32,12 +32,12 @@ final class CommitFailureTests: XCTestCase {
     /// Waits until `check` holds, or fails after `timeout` seconds.
     func eventually(_ what: String, timeout: Double = 10, _ check: () throws -> Bool) throws {
         let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        var pause = PollPause(upTo: 0.05)
         while Clock.monotonicNs() < deadline {
             if try check() { return }
-            usleep(50_000)
+            pause.sleep()
         }
-        XCTFail("timed out waiting for \(what)")
-        throw XCTSkip("timed out")
+        throw TimedOut(description: "timed out waiting for \(what)")
     }
 
     // MARK: groups
@@ -119,8 +119,7 @@ final class CommitFailureTests: XCTestCase {
             default: continue
             }
         }
-        XCTFail("no FILE-STATUS for the file")
-        throw XCTSkip("timed out")
+        throw TimedOut(description: "no FILE-STATUS for the file")
     }
 
     func testUploadWhoseFileRowFailedToCommitIsStoredByTheRetryAndKeptAfterARestart() throws {
@@ -268,8 +267,7 @@ final class CommitFailureTests: XCTestCase {
             if case let .fileChunk(fileId, 0, bytes) = command, fileId == id { return .success(bytes) }
             if case let .error(code, ref, reason) = command, ref == id { return .failure(.refused(code: code, reason: reason)) }
         }
-        XCTFail("no answer to FILE-GET")
-        throw XCTSkip("timed out")
+        throw TimedOut(description: "no answer to FILE-GET")
     }
 
     func testViewOnceOfferWhoseCommitFailedLeavesAnOrdinaryFileOrdinary() throws {

@@ -19,12 +19,13 @@ final class AccountLifecycleTests: XCTestCase {
         return nil
     }
 
-    /// Waits until `check` holds, polling every 100 ms.
+    /// Waits until `check` holds (polled from every 2 ms up to every 100 ms).
     func waitUntil(_ what: String, timeout: Double = 20, _ check: () -> Bool) {
         let deadline = Clock.monotonicNs() + UInt64(timeout * 1e9)
+        var pause = PollPause(upTo: 0.1)
         while !check() {
             guard Clock.monotonicNs() < deadline else { return XCTFail("timed out waiting for \(what)") }
-            usleep(100_000)
+            pause.sleep()
         }
     }
 
