@@ -165,8 +165,9 @@ extension ClientWorker {
         var online = false
         var lastPingNs: UInt64 = 0
         var lastPongNs: UInt64 = 0
-        /// The first delivery that could not be opened yet (its sender unknown): nothing from it on is acknowledged.
-        var blockedAt: UInt64?
+        /// When to acknowledge and when to attach again: the rule of `MailboxReader` (nothing at or after a
+        /// delivery whose sender is not known yet is acknowledged; a retry detaches and waits for a PONG first).
+        var gate = AttachGate()
         var lastAttachNs: UInt64 = 0
 
         static let retransmitNs: UInt64 = 2_000_000_000
@@ -236,7 +237,7 @@ extension ClientWorker {
         func attach() throws {
             try client.attach()
             lastAttachNs = Clock.monotonicNs()
-            blockedAt = nil
+            gate.didAttach()
         }
 
         // MARK: receiving: record durably, then show, then acknowledge
@@ -251,15 +252,18 @@ extension ClientWorker {
                 switch event {
                 case .message(let m):
                     through = max(through, m.seq)
+                    gate.delivered(seq: m.seq)
                     batch.append(m)
                 case .receipt(let m):
                     through = max(through, m.seq)
+                    gate.delivered(seq: m.seq)
                     receipts.append(m)
                 case .undecryptable(let seq, let id, let from, let reason):
                     through = max(through, seq)
+                    gate.delivered(seq: seq)
                     logger.warning("a message could not be opened", metadata: ["id": "\(id.hex)", "from": "\(from)", "reason": "\(reason)"])
                 case .senderUnknown(let seq, let id, let from, _):
-                    blockedAt = min(blockedAt ?? seq, seq)
+                    gate.waiting(seq: seq, nowNs: Clock.monotonicNs())
                     logger.notice("a message waits until its sender is in the directory", metadata: ["id": "\(id.hex)", "from": "\(from)"])
                 case .synced:
                     setOnline(true)
@@ -270,7 +274,13 @@ extension ClientWorker {
                 case .pong(let attached):
                     lastPongNs = Clock.monotonicNs()
                     setOnline(true)
-                    if !attached { try attach() }
+                    if gate.pong(isAttached: attached) {
+                        // What this loop took of the old session comes again on the new one (the ids dedupe).
+                        try attach()
+                        batch.removeAll()
+                        receipts.removeAll()
+                        through = 0
+                    }
                 }
             }
             guard through > 0 else { return }
@@ -309,7 +319,7 @@ extension ClientWorker {
                 }
             }
             for id in Set(changedStates) { publishState(id) }
-            let upTo = blockedAt.map { min(through, $0 - 1) } ?? through
+            let upTo = gate.ackThrough(through)
             if upTo > 0 { try client.ack(upTo) }
         }
 
@@ -368,10 +378,16 @@ extension ClientWorker {
             }
             if now - lastPingNs >= Self.pingNs {
                 try client.ping()
+                gate.didPing()
                 lastPingNs = now
             }
             if online, now - lastPongNs > Self.offlineNs, now - lastAttachNs > Self.offlineNs { setOnline(false) }
-            if blockedAt != nil, now - lastAttachNs > 5_000_000_000 { try attach() }
+            if gate.retryDue(nowNs: now, retryMs: 5_000) {
+                try client.detach()
+                try client.ping()
+                gate.didPing()
+                gate.didFence()
+            }
             try purgeExpired()
         }
 

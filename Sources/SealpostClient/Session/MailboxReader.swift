@@ -59,17 +59,10 @@ public final class MailboxReader {
     private var batchSeq: UInt64 = 0
     /// Deliveries taken since the last settle (new, repeated or unopenable).
     public private(set) var unacknowledged = 0
-    /// The first delivery that could not be opened yet: nothing from it on is acknowledged.
-    private var blockedAt: UInt64?
     private var reported = Set<MessageID>()
-    private var blockedSinceNs: UInt64 = 0
-    /// PINGs sent and PONGs received (PONGs answer PINGs in order), so that a PONG is
-    /// known to answer a PING sent after the last ATTACH or DETACH.
-    private var pings = 0, pongs = 0
-    private var pingsAtAttach = 0
-    /// While waiting for the PONG that follows a DETACH before attaching again (see `retryIfDue`): that PING's number.
-    private var fence: Int?
-    public private(set) var attached = false
+    /// When to acknowledge and when to attach again (shared with the web daemon).
+    private var gate = AttachGate()
+    public var attached: Bool { gate.attached }
 
     public init(client: Client, seen: SeenLog, books: ProfileBooks?, window: UInt32 = 1000) {
         self.client = client
@@ -85,22 +78,19 @@ public final class MailboxReader {
         batchIds.removeAll()
         batchSeq = 0
         unacknowledged = 0
-        blockedAt = nil
-        fence = nil
         try client.attach(window: window)
-        attached = true
-        pingsAtAttach = pings
+        gate.didAttach()
     }
 
     /// A keep-alive (send one every 5 to 10 s while attached); its PONG comes back from `next`.
     public func ping() throws {
         try client.ping()
-        pings += 1
+        gate.didPing()
     }
 
     /// Stops receiving; what was taken and not settled stays on the node.
     public func detach() throws {
-        attached = false
+        gate.didDetach()
         try client.detach()
     }
 
@@ -110,7 +100,7 @@ public final class MailboxReader {
         switch event {
         case .message(let m), .receipt(let m):
             take(seq: m.seq)
-            if blockedAt == m.seq { blockedAt = nil }
+            gate.delivered(seq: m.seq)
             if !seen.contains(m.id) && batchIds.insert(m.id).inserted { batch.append(m) }
             return .delivery
         case .undecryptable(let seq, let id, let from, let reason):
@@ -118,8 +108,7 @@ public final class MailboxReader {
             return .undecryptable(id: id, from: from, reason: reason)
         case .senderUnknown(let seq, let id, let from, let reason):
             take(seq: seq)
-            if blockedAt == nil { blockedSinceNs = Clock.monotonicNs() }
-            blockedAt = min(blockedAt ?? seq, seq)
+            gate.waiting(seq: seq, nowNs: Clock.monotonicNs())
             return .waiting(id: id, from: from, reason: reason, first: reported.insert(id).inserted)
         case .synced:
             return .synced
@@ -128,15 +117,7 @@ public final class MailboxReader {
         case .refused(let code, let ref, let reason):
             return .refused(code: code, ref: ref, reason: reason)
         case .pong(let isAttached):
-            pongs += 1
-            if let fence {
-                // Every push sent before the DETACH came before this PONG: start again.
-                if pongs >= fence { try attach() }
-            } else if attached && !isAttached && pongs > pingsAtAttach {
-                // A new session (the node restarted, or the connection or session was lost): nothing of
-                // the old one is pushed any more, and its seqs are not acknowledged on the new one.
-                try attach()
-            }
+            if gate.pong(isAttached: isAttached) { try attach() }
             return .pong(attached: isAttached)
         }
     }
@@ -182,7 +163,7 @@ public final class MailboxReader {
             try Self.writeStandardOutput(text, seen: seen)
         }
         try seen.sync()
-        let through = blockedAt.map { min(batchSeq, $0 - 1) } ?? batchSeq
+        let through = gate.ackThrough(batchSeq)
         if through > 0 { try client.ack(through) }
         batchSeq = 0
         unacknowledged = 0
@@ -237,11 +218,9 @@ public final class MailboxReader {
     /// arrives after the new ATTACH (its seq could otherwise be acknowledged past
     /// the waiting delivery).
     public func retryIfDue() throws {
-        guard attached, blockedAt != nil, fence == nil,
-              Clock.monotonicNs() - blockedSinceNs > UInt64(retryMs) * 1_000_000 else { return }
-        blockedSinceNs = Clock.monotonicNs()
+        guard gate.retryDue(nowNs: Clock.monotonicNs(), retryMs: retryMs) else { return }
         try client.detach()
         try ping()
-        fence = pings
+        gate.didFence()
     }
 }
