@@ -7,7 +7,7 @@ import Sodium
 /// reason:string label:u8 hops:u8 suppressed:u32 refused_at:u64 node:string signature:octets[64]`,
 /// the signature by `node`'s signing key over `"sealpost forward report v1" || the fields before it`.
 /// Ids, addresses, names and times only: never content.
-public struct ForwardReport: Sendable, Equatable {
+public struct ForwardReport: NodeSignedRecord, Sendable, Equatable {
     public static let context = Array("sealpost forward report v1".utf8)
     public static let version: UInt8 = 1
 
@@ -47,23 +47,13 @@ public struct ForwardReport: Sendable, Equatable {
         self.signature = signature
     }
 
-    private var unsigned: [UInt8] {
+    public var unsignedBytes: [UInt8] {
         var w = WireWriter()
         w.u8(Self.version); w.octets(ref.bytes); w.octets(origin.bytes)
         w.string(originator); w.string(forwarder); w.string(to); w.string(reason)
         w.u8(label); w.u8(hops); w.u32(suppressed); w.u64(refusedAt); w.string(node)
         return w.bytes
     }
-
-    public var signedBytes: [UInt8] { Self.context + unsigned }
-
-    public mutating func sign(with key: SignKeyPair) { signature = key.sign(signedBytes) }
-
-    public func verify(nodeKey: [UInt8]) -> Bool {
-        signature.count == 64 && SignKeyPair.verify(signature: signature, message: signedBytes, publicKey: nodeKey)
-    }
-
-    public func encode() -> [UInt8] { unsigned + signature }
 
     /// The origin's unit: the node of `originator`, where the report goes.
     public var unit: String? { Address(originator)?.node }

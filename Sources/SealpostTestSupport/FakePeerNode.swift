@@ -37,6 +37,20 @@ public final class FakePeerNode {
     public private(set) var requests: [String] = []
     /// The answer to a DIR-REQ for a home, if any.
     public var onDirectoryRequest: ((String) -> PeerCommand?)?
+
+    /// Serves `entries`, each signed here with this node's key, as its unit's directory at `version`
+    /// (announced with the next route announcement); returns them as signed.
+    @discardableResult
+    public func serveDirectory(_ entries: [DirectoryEntry], version: UInt64 = 2) -> [DirectoryEntry] {
+        let signed = entries.map { entry -> DirectoryEntry in var e = entry; e.sign(with: keys.sign); return e }
+        let encoded = signed.map { $0.encode() }, home = name
+        let head = DirectoryHead(home: home, version: version, entries: encoded).sign(with: keys.sign)
+        directoryVersion = version
+        onDirectoryRequest = { asked in
+            asked == home ? .directorySnapshot(home: home, version: version, entries: encoded, signature: head) : nil
+        }
+        return signed
+    }
     private var announceSeq: UInt64 = 0
     private var lastAnnounceNs: UInt64 = 0
 

@@ -162,13 +162,7 @@ extension SealpostCommand {
         @Flag(help: "Print as JSON.") var json = false
 
         func run() throws {
-            let p = profile.load()
-            let books = ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p)
-            do {
-                guard let forwards = books.forwards else { fail("no forward book") }
-                let source = try forwards.source(id)
-                let client = try profile.client(p)
-                defer { client.close() }
+            withForwardSource(id, profile) { source, _, client in
                 let check = client.checkChain(source)
                 if json {
                     var o = check.json((source.origin, source.hops))
@@ -204,7 +198,7 @@ extension SealpostCommand {
                     print("  " + d.line(display: client.labelDisplay))
                     print("forwards carry the downgrade and the label \(client.labelDisplay(d.to))")
                 }
-            } catch { fail("\(error)") }
+            }
         }
     }
 
@@ -230,13 +224,7 @@ extension SealpostCommand {
         }
 
         func run() throws {
-            let p = profile.load()
-            let books = ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p)
-            do {
-                guard let forwards = books.forwards else { fail("no forward book") }
-                let source = try forwards.source(id)
-                let client = try profile.client(p)
-                defer { client.close() }
+            withForwardSource(id, profile) { source, forwards, client in
                 let updated: ForwardSource
                 do {
                     updated = try client.downgrade(source, to: to, reason: reason)
@@ -256,7 +244,22 @@ extension SealpostCommand {
                 } else {
                     print("\(updated.id.hex) " + record.line(display: client.labelDisplay) + "; your forwards of it now carry \(client.labelDisplay(record.to))")
                 }
-            } catch { fail("\(error)") }
+            }
         }
     }
+}
+
+/// What `show` and `downgrade` start from: the profile's forward book, the received or sent
+/// message `id` in it (a unique prefix is enough) and an open client, closed after `body`.
+/// Any error is printed and exits.
+private func withForwardSource(_ id: String, _ profile: ProfileOption, _ body: (ForwardSource, ForwardBook, Client) throws -> Void) {
+    let p = profile.load()
+    let books = ProfileBooks(profilePath: profile.path, me: p.address.description, profile: p)
+    do {
+        guard let forwards = books.forwards else { fail("no forward book") }
+        let source = try forwards.source(id)
+        let client = try profile.client(p)
+        defer { client.close() }
+        try body(source, forwards, client)
+    } catch { fail("\(error)") }
 }

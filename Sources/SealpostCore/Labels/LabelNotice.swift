@@ -5,7 +5,7 @@ import Sodium
 /// `ref:octets[16] sender:string recipient:string node:string reason:u8 label:u8 text:string
 /// refused_at:u64 signature:octets[64]`, the signature by `node`'s signing key over
 /// `"sealpost refusal v1" || the fields before it`.
-public struct LabelNotice: Sendable, Equatable {
+public struct LabelNotice: NodeSignedRecord, Sendable, Equatable {
     public static let context = Array("sealpost refusal v1".utf8)
 
     /// The refused envelope's id.
@@ -36,22 +36,12 @@ public struct LabelNotice: Sendable, Equatable {
         self.signature = signature
     }
 
-    private var unsigned: [UInt8] {
+    public var unsignedBytes: [UInt8] {
         var w = WireWriter()
         w.octets(ref.bytes); w.string(sender); w.string(recipient); w.string(node)
         w.u8(reason.rawValue); w.u8(label); w.string(text); w.u64(refusedAt)
         return w.bytes
     }
-
-    public var signedBytes: [UInt8] { Self.context + unsigned }
-
-    public mutating func sign(with key: SignKeyPair) { signature = key.sign(signedBytes) }
-
-    public func verify(nodeKey: [UInt8]) -> Bool {
-        signature.count == 64 && SignKeyPair.verify(signature: signature, message: signedBytes, publicKey: nodeKey)
-    }
-
-    public func encode() -> [UInt8] { unsigned + signature }
 
     public static func decode(_ bytes: [UInt8]) throws -> LabelNotice {
         var r = WireReader(bytes)

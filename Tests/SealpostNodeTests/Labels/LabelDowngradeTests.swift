@@ -183,15 +183,8 @@ final class LabelDowngradeTests: XCTestCase {
         defer { bob.close() }
         _ = try Operator.clearUser(dataDir: hq.dir, user: "bob", label: "工作秘密")
         let mallory = BoxKeyPair.generate(), mallorySign = SignKeyPair.generate()
-        var entry = DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
-                                   signKey: mallorySign.publicKey, updatedAt: 1)
-        entry.sign(with: fake.keys.sign)
-        fake.directoryVersion = 2
-        fake.onDirectoryRequest = { [unowned fake] home in
-            guard home == "fake" else { return nil }
-            return .directorySnapshot(home: "fake", version: 2, entries: [entry.encode()],
-                                      signature: DirectoryHead(home: "fake", version: 2, entries: [entry.encode()]).sign(with: fake.keys.sign))
-        }
+        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
+                                            signKey: mallorySign.publicKey, updatedAt: 1)])
         try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
         let bobEntry = try bob.lookup(Address("bob@hq")!)
         let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))

@@ -12,17 +12,7 @@ final class LabelExpiryTests: XCTestCase {
     /// hq and traffic peered, each with its own `labels.expiry`; alice@hq and wu@traffic.
     func units(hq hqExpiry: [String: String], traffic trafficExpiry: [String: String]) throws
         -> (hq: TestNode, traffic: TestNode, alice: Client, wu: Client) {
-        // In node.yaml, which the nodes read again when `peer` changes it.
-        let hq = try TestNode(name: "hq") { $0.labels.expiry = hqExpiry }
-        let traffic = try TestNode(name: "traffic") { $0.labels.expiry = trafficExpiry }
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        let wu = try Client(profile: try traffic.join("wu"))
-        try waitUntilKnown(alice, "wu@traffic")
-        try waitUntilKnown(wu, "alice@hq")
-        return (hq, traffic, alice, wu)
+        try twoUnits(hqConfig: { $0.labels.expiry = hqExpiry }, trafficConfig: { $0.labels.expiry = trafficExpiry })
     }
 
     func assertRefused(_ code: UInt16, naming: [String], _ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) {

@@ -64,15 +64,8 @@ final class LabelPeerTrustTests: XCTestCase {
         defer { bob.close(); alice.close() }
         // mallory@fake, in hq's directory, so that bob can write to the fake's unit.
         let mallory = BoxKeyPair.generate()
-        var entry = DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
-                                   signKey: SignKeyPair.generate().publicKey, updatedAt: 1)
-        entry.sign(with: fake.keys.sign)
-        fake.directoryVersion = 2
-        fake.onDirectoryRequest = { [unowned fake] home in
-            guard home == "fake" else { return nil }
-            return .directorySnapshot(home: "fake", version: 2, entries: [entry.encode()],
-                                      signature: DirectoryHead(home: "fake", version: 2, entries: [entry.encode()]).sign(with: fake.keys.sign))
-        }
+        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
+                                            signKey: SignKeyPair.generate().publicKey, updatedAt: 1)])
         try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
 
         let toAlice = try bob.sendText(to: Address("alice@hq")!, text: "for alice, never through the fake")

@@ -118,15 +118,8 @@ final class LabelTests: XCTestCase {
         let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
         let mallory = BoxKeyPair.generate()
-        var entry = DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
-                                   signKey: SignKeyPair.generate().publicKey, updatedAt: 1)
-        entry.sign(with: fake.keys.sign)
-        fake.directoryVersion = 2
-        fake.onDirectoryRequest = { [unowned fake] home in
-            guard home == "fake" else { return nil }
-            return .directorySnapshot(home: "fake", version: 2, entries: [entry.encode()],
-                                      signature: DirectoryHead(home: "fake", version: 2, entries: [entry.encode()]).sign(with: fake.keys.sign))
-        }
+        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
+                                            signKey: SignKeyPair.generate().publicKey, updatedAt: 1)])
         try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
         let bobEntry = try bob.lookup(Address("bob@hq")!)
         let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))

@@ -1,4 +1,5 @@
 import SealpostClient
+import SealpostNode
 import SealpostTestSupport
 import XCTest
 
@@ -12,9 +13,11 @@ extension XCTestCase {
         }
     }
 
-    /// Two peered units: `alice@hq` and `wu@traffic`, each already in the other's directory.
-    func twoUnits() throws -> (hq: TestNode, traffic: TestNode, alice: Client, wu: Client) {
-        let hq = try TestNode("hq"), traffic = try TestNode("traffic")
+    /// Two peered units: `alice@hq` and `wu@traffic`, each already in the other's directory;
+    /// `hqConfig` and `trafficConfig` adjust each node's node.yaml before it starts.
+    func twoUnits(hqConfig: (inout NodeConfig) -> Void = { _ in }, trafficConfig: (inout NodeConfig) -> Void = { _ in }) throws
+        -> (hq: TestNode, traffic: TestNode, alice: Client, wu: Client) {
+        let hq = try TestNode(name: "hq", create: hqConfig), traffic = try TestNode(name: "traffic", create: trafficConfig)
         try hq.start()
         try traffic.start()
         try hq.peer(with: traffic)
