@@ -87,6 +87,9 @@ extension SealpostNodeCommand {
 
         @OptionGroup var options: DataOption
         @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+        /// For the test suite's node processes: `NodeTimers.fast` (pings, announcements, retries and
+        /// reopen times at about a fifth). Never for a deployed node: SPEC states `standard`.
+        @Flag(help: .hidden) var fastTimers = false
 
         func run() throws {
             // SIGINT and SIGTERM are blocked before any thread exists, so every thread (the
@@ -115,7 +118,8 @@ extension SealpostNodeCommand {
             }
             let node: Node
             do {
-                node = try Node.start(dataDir: dir, logger: logger)
+                let timers: NodeTimers = fastTimers ? .fast : .standard
+                node = try Node.start(dataDir: dir, logger: logger) { $0.timers = timers }
             } catch let error as NodeError {
                 fail(error.description)
             } catch {

@@ -43,7 +43,7 @@ final class OperatorCommandLineTests: TempRootTestCase {
                                                          "--listen", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*"]).status, 0)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Harness.path("sealpost-node"))
-        process.arguments = ["run", "--data", data]
+        process.arguments = ["run", "--fast-timers", "--data", data]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
