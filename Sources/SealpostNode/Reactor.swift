@@ -82,8 +82,6 @@ final class Reactor {
     var burns = BurnState()
     /// Other nodes' keys and directories, this node's directory version, DIR-REQs waiting (Federation/).
     var directory = DirectoryState()
-    var configModified: Date?
-    var nextConfigCheckNs: UInt64 = 0
     /// Stream epochs, retention and announcement counters (Reactor+Restore).
     var restore = RestoreState()
     /// Officers, traces in progress, viewer codes (Reactor+Trace).
@@ -98,10 +96,10 @@ final class Reactor {
     // Group commit state of the current cycle.
     /// The cycle's transaction, its answers, and what waits on its outcome (after-commit actions, undos).
     let batch: CycleBatch
-    var nextHousekeepingNs: UInt64 = 0
-    var lastPruneNs: UInt64 = 0
     /// How long recent cycles took, by phase (status `cycles`).
     var cycleTimes = CycleTimes()
+    /// When housekeeping, pruning and the look at node.yaml are due (Config/NodeChores).
+    var chores: NodeChores
 
     init(dataDir: DataDir, config: NodeConfig, keys: NodeKeys, control: NodeControl, logger: Logger) throws {
         self.config = config
@@ -116,6 +114,7 @@ final class Reactor {
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
         try store.disableAutoCheckpoint()
         batch = CycleBatch(store: store)
+        chores = NodeChores(timers: config.timers, start: startedNs, configModified: dataDir.configModified)
         // After a checkpoint the WAL is cut back to this size, not kept at its largest.
         try store.setJournalSizeLimit(config.limits.walMaxBytes)
         checkpointer = Checkpointer(path: dataDir.databasePath, intervalMs: Int(config.timers.checkpointNs / 1_000_000), logger: logger)
@@ -169,7 +168,6 @@ final class Reactor {
             throw NodeError.bind("cannot open the admin socket \(dataDir.adminEndpoint): \(error.description) (the data directory must be writable by the node's user)")
         }
         self.logger[metadataKey: "node"] = "\(config.name)"
-        configModified = dataDir.configModified
         applyPeers(config.peers)
     }
 
@@ -227,9 +225,7 @@ final class Reactor {
                                                "users": "\(users.byName.count)", "peers": "\(peering.links.count)",
                                                "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
         auditPeerChanges()
-        let start = Clock.monotonicNs()
-        nextHousekeepingNs = start + config.timers.housekeepingNs
-        lastPruneNs = start
+        chores.loopStarts(now: Clock.monotonicNs())
         while !control.stopRequested {
             let linkList = Array(peering.links.values)
             var items: [(PollTarget, PollEvents)] = [(.socket(zap), .readable), (.socket(router), .readable),
@@ -283,7 +279,7 @@ final class Reactor {
                 federationTick(now: after)
                 cycleTimes.mark(.tick, now: Clock.monotonicNs())
             }
-            if after >= nextHousekeepingNs {
+            if chores.housekeepingDue(now: after) {
                 housekeeping()
                 cycleTimes.mark(.housekeeping, now: Clock.monotonicNs())
             }
@@ -297,7 +293,7 @@ final class Reactor {
     /// Tickless: sleep until the next timer is due (sooner while pushes are stalled).
     private func nextTimeoutMs() -> Int {
         let now = Clock.monotonicNs()
-        var deadline = nextHousekeepingNs
+        var deadline = chores.nextHousekeepingNs
         if !peering.links.isEmpty || !journal.isEmpty || tracing.tracer.nextDeadlineNs != nil { deadline = min(deadline, peering.nextTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if delivery.hasStalled { timeout = min(timeout, 10) }

@@ -553,15 +553,14 @@ extension Reactor {
 
     func housekeeping() {
         let now = Clock.monotonicNs()
-        nextHousekeepingNs = now + config.timers.housekeepingNs
+        let prunes = chores.housekeepingRuns(now: now)
         flushRefusedKeys(now: now)
         forwarding.forgetChecks()
         auditPeerChanges()
         quotas.pruneBuckets(limits: config.limits, now: now)
         restoreHousekeeping()
         for routing in delivery.idle(now: now, timeout: Self.sessionTimeoutNs) { drop(routing) }
-        if now - lastPruneNs > 3_600_000_000_000 {
-            lastPruneNs = now
+        if prunes {
             let cutoff = Clock.nowMs() - UInt64(config.dedupeWindowHours) * 3_600_000
             do {
                 let pruned = try store.pruneReceived(olderThan: cutoff)

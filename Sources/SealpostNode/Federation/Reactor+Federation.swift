@@ -43,8 +43,7 @@ extension Reactor {
 
     /// Picks up `sealpost-node peer add/remove` (or a hand edit) without a restart.
     func reloadConfigIfChanged() {
-        guard let modified = dataDir.configModified, modified != configModified else { return }
-        configModified = modified
+        guard chores.configChanged(modified: dataDir.configModified) else { return }
         do {
             let fresh = try dataDir.loadConfig()
             if fresh.name != config.name || fresh.listen != config.listen || fresh.publish != config.publish {
@@ -85,8 +84,7 @@ extension Reactor {
 
     func federationTick(now: UInt64) {
         peering.ticked(now: now, interval: Self.federationTickNs)
-        if now >= nextConfigCheckNs {
-            nextConfigCheckNs = now + config.timers.configCheckNs
+        if chores.configCheckDue(now: now) {
             reloadConfigIfChanged()
         }
         var linkChanged = false
