@@ -415,6 +415,10 @@ extension ClientWorker {
                 logger.info("message content deleted at its readable-until time", metadata: ["id": "\(r.id)"])
                 if let fresh = try history.message(id: r.id) { hub.publish(["type": "update", "message": json(fresh)]) }
             }
+            // The conversation list shows a conversation's last message: that text goes too.
+            for address in Set(purged.map(\.conversation)) {
+                if let c = try history.conversation(address) { hub.publish(["type": "conversation", "conversation": json(c)]) }
+            }
         }
 
         func setOnline(_ value: Bool) {
