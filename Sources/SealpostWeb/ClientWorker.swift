@@ -15,6 +15,8 @@ enum WorkerRequest: Sendable {
     case search(query: String, limit: Int)
     /// Forwards received message `id` (protocol/SPEC.md 7.9) to people and groups.
     case forward(id: String, to: [String], note: String)
+    /// Lowers the label of message `id` (received or sent, of this person's unit; SPEC 7.11.11).
+    case downgrade(id: String, to: String, reason: String)
     case group(op: Group.Op, group: String, members: [String])
     case createGroup(name: String, members: [String])
     case remind(to: String, dueAt: UInt64, text: String)
@@ -185,10 +187,13 @@ extension ClientWorker {
             // What passed its readable-until time while the daemon was stopped goes before anything is shown.
             _ = try history.purgeExpired(now: Clock.nowMs())
             self.profilePath = profilePath
-            books = ProfileBooks(profilePath: profilePath, me: me, profile: profile)
+            let books = ProfileBooks(profilePath: profilePath, me: me, profile: profile)
+            self.books = books
             client = try Client(profile: profile)
             client.timeoutMs = nodeTimeoutMs
             client.labelCachePath = profilePath + ".labels"
+            // What this person sends is kept with its origin, so that they can downgrade it later.
+            client.keepsOrigin = { [books] in books.forwards?.add($0, at: Clock.nowMs()) }
             books.contacts.load(into: client)
             for group in books.groups.groups.keys { try history.ensureConversation(group, isGroup: true) }
             for (address, bytes) in try history.people() {
@@ -294,7 +299,8 @@ extension ClientWorker {
                         if let r = try history.record(id: m.id.hex, conversation: entry.conversation, isGroup: entry.isGroup,
                                                       outgoing: false, from: m.from, kind: entry.kind, text: entry.text,
                                                       sentAt: m.sentAt, state: .received, label: m.label ?? "",
-                                                      readableUntil: m.readableUntil ?? 0) {
+                                                      readableUntil: m.readableUntil ?? 0, effectiveLabel: m.effectiveLabel ?? "",
+                                                      downgrade: Self.heldDowngrade(m)) {
                             fresh.append(r)
                         }
                     }
@@ -409,6 +415,10 @@ extension ClientWorker {
                 logger.info("message content deleted at its readable-until time", metadata: ["id": "\(r.id)"])
                 if let fresh = try history.message(id: r.id) { hub.publish(["type": "update", "message": json(fresh)]) }
             }
+            // The conversation list shows a conversation's last message: that text goes too.
+            for address in Set(purged.map(\.conversation)) {
+                if let c = try history.conversation(address) { hub.publish(["type": "conversation", "conversation": json(c)]) }
+            }
         }
 
         func setOnline(_ value: Bool) {
@@ -424,8 +434,10 @@ extension ClientWorker {
             do {
                 switch request {
                 case .state:
+                    // The labels, lowest first (for the downgrade dialog: the ones below a message's).
+                    let labels = ((online ? try? client.labelInfo() : nil)?.set ?? .standard).labels.map(\.display)
                     return .json(["me": ["address": me, "name": profile.display], "online": online, "read_receipts": readReceipts,
-                                  "conversations": try history.conversations().map(json)])
+                                  "conversations": try history.conversations().map(json), "labels": labels])
                 case .history(let conversation, let before, let limit):
                     let records = try history.messages(conversation: conversation, before: before, limit: limit)
                     return .json(["conversation": conversation, "messages": records.map(json), "more": records.count == limit])
@@ -441,6 +453,8 @@ extension ClientWorker {
                     for t in targets { if let g = books.groups.groups[t.description] { groups[t.description] = g.members } }
                     let sent = try client.forward(source, to: targets, groups: groups, note: note)
                     return .json(["forwarded": source.id.hex, "hop": source.hops.count + 1, "sent": sent.map { ["id": $0.id.hex, "to": $0.to] }])
+                case .downgrade(let id, let to, let reason):
+                    return try downgrade(id: id, to: to, reason: reason)
                 case .markRead(let conversation, let through):
                     let before = try history.readRow(conversation: conversation)
                     try history.markRead(conversation: conversation, through: through)
@@ -542,6 +556,8 @@ extension ClientWorker {
             }
             try client.submit(envelope)
             pending[envelope.id] = (envelope, Clock.monotonicNs())
+            // Its origin, kept for a downgrade (`keepsOrigin`).
+            do { try books.forwards?.save() } catch { logger.warning("cannot save the forward book", metadata: ["error": "\(error)"]) }
             guard let record else { return .error("a message with this id exists already", status: 409) }
             publishMessage(record)
             return .json(["message": json(record)])
@@ -553,7 +569,9 @@ extension ClientWorker {
             var object: [String: Any] = ["row": r.row, "id": r.id, "conversation": r.conversation, "outgoing": r.outgoing, "from": r.from,
                                          "from_name": r.outgoing ? profile.display : name(of: r.from, isGroup: false),
                                          "kind": r.kind, "text": r.text, "sent_at": r.sentAt, "state": r.state, "reason": r.reason,
-                                         "receipts": receiptsJSON(r), "label": r.label, "readable_until": r.readableUntil]
+                                         "receipts": receiptsJSON(r), "label": r.label, "readable_until": r.readableUntil,
+                                         "effective_label": r.effectiveLabel.isEmpty ? r.label : r.effectiveLabel]
+            if let d = r.downgrade { object["downgrade"] = ["by": d.by, "reason": d.reason] }
             if r.kind == "burn" { object["burn"] = burnJSON(r) }
             return object
         }

@@ -29,6 +29,17 @@ final class History {
         var label: String = ""
         /// 保密期限: when its content is deleted from this device (ms since the epoch), 0 for never (SPEC 7.11.9).
         var readableUntil: UInt64 = 0
+        /// The label of the content itself when it differs from `label`: a downgrade's `to`, or a
+        /// forward's origin's (SPEC 7.11.11); "" when it is `label`.
+        var effectiveLabel: String = ""
+        /// The downgrade of this message, when there is one: who lowered its label, and why.
+        var downgrade: Downgrade?
+    }
+
+    /// A downgrade as the UI shows it (SPEC 7.11.11): `downgraded by li@hq: released to the press`.
+    struct Downgrade: Equatable, Sendable {
+        var by: String
+        var reason: String
     }
 
     struct Conversation: Equatable, Sendable {
@@ -102,9 +113,15 @@ final class History {
 
     // MARK: sealing
 
-    private func seal(id: String, from: String, text: String, label: String = "") throws -> [UInt8] {
+    private func seal(id: String, from: String, text: String, label: String = "", effectiveLabel: String = "",
+                      downgrade: Downgrade? = nil) throws -> [UInt8] {
         var object = ["id": id, "from": from, "text": text]
         if !label.isEmpty { object["label"] = label }
+        if !effectiveLabel.isEmpty { object["effective_label"] = effectiveLabel }
+        if let downgrade {
+            object["downgraded_by"] = downgrade.by
+            object["downgrade_reason"] = downgrade.reason
+        }
         let plain = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         var bytes = [UInt8](plain)
         defer { wipe(&bytes) }
@@ -115,7 +132,7 @@ final class History {
     }
 
     /// The sealed part of a row, or nil when it does not open under this key or belongs to another id.
-    private func open(_ sealed: [UInt8], id: String) -> (from: String, text: String, label: String)? {
+    private func open(_ sealed: [UInt8], id: String) -> Opened? {
         guard sealed.count > SecretBox.nonceBytes + SecretBox.macBytes else { return nil }
         var k = key.copyBytes()
         defer { wipe(&k) }
@@ -124,7 +141,17 @@ final class History {
         defer { wipe(&plain) }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(plain))) as? [String: String],
               object["id"] == id, let from = object["from"], let text = object["text"] else { return nil }
-        return (from, text, object["label"] ?? "")
+        let downgrade = object["downgraded_by"].map { Downgrade(by: $0, reason: object["downgrade_reason"] ?? "") }
+        return Opened(from: from, text: text, label: object["label"] ?? "", effectiveLabel: object["effective_label"] ?? "",
+                      downgrade: downgrade)
+    }
+
+    private struct Opened {
+        var from: String
+        var text: String
+        var label: String
+        var effectiveLabel: String
+        var downgrade: Downgrade?
     }
 
     // MARK: writing
@@ -133,8 +160,10 @@ final class History {
     /// - Returns: the record when it was new, nil when the id was already there.
     @discardableResult
     func record(id: String, conversation: String, isGroup: Bool, outgoing: Bool, from: String, kind: String,
-                text: String, sentAt: UInt64, state: State, label: String = "", readableUntil: UInt64 = 0) throws -> Record? {
-        let sealed = try seal(id: id, from: from, text: text, label: label)
+                text: String, sentAt: UInt64, state: State, label: String = "", readableUntil: UInt64 = 0,
+                effectiveLabel: String = "", downgrade: Downgrade? = nil) throws -> Record? {
+        let effectiveLabel = effectiveLabel == label ? "" : effectiveLabel
+        let sealed = try seal(id: id, from: from, text: text, label: label, effectiveLabel: effectiveLabel, downgrade: downgrade)
         let changed = try db.run("""
             INSERT OR IGNORE INTO messages(id, conversation, outgoing, kind, sent_at, state, sealed, readable_until)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -149,7 +178,18 @@ final class History {
             try db.run("UPDATE conversations SET read_row = ? WHERE address = ?", .int(row), .text(conversation))
         }
         return Record(row: row, id: id, conversation: conversation, outgoing: outgoing, from: from, kind: kind, text: text,
-                      sentAt: sentAt, state: state.rawValue, reason: "", label: label, readableUntil: readableUntil)
+                      sentAt: sentAt, state: state.rawValue, reason: "", label: label, readableUntil: readableUntil,
+                      effectiveLabel: effectiveLabel, downgrade: downgrade)
+    }
+
+    /// Records a downgrade of message `id` (SPEC 7.11.11): its content now counts as `effectiveLabel`.
+    /// - Returns: the record as it is now, nil when there is no such message.
+    func setDowngrade(id: String, effectiveLabel: String, downgrade: Downgrade) throws -> Record? {
+        guard let r = try message(id: id), r.kind != "damaged" else { return nil }
+        let sealed = try seal(id: r.id, from: r.from, text: r.text, label: r.label,
+                              effectiveLabel: effectiveLabel == r.label ? "" : effectiveLabel, downgrade: downgrade)
+        try db.run("UPDATE messages SET sealed = ? WHERE row = ?", .blob(sealed), .int(r.row))
+        return try message(id: id)
     }
 
     // MARK: readable until (保密期限, SPEC 7.11.9)
@@ -168,7 +208,8 @@ final class History {
         guard !due.isEmpty else { return [] }
         try db.transaction {
             for r in due {
-                let sealed = try seal(id: r.id, from: r.from, text: "", label: r.label)
+                let sealed = try seal(id: r.id, from: r.from, text: "", label: r.label, effectiveLabel: r.effectiveLabel,
+                                      downgrade: r.downgrade)
                 try db.run("UPDATE messages SET kind = 'expired', sealed = ? WHERE row = ?", .blob(sealed), .int(r.row))
             }
         }
@@ -242,7 +283,8 @@ final class History {
         return Record(row: s.int(0), id: id, conversation: s.text(2), outgoing: s.int(3) == 1,
                       from: opened?.from ?? "", kind: opened == nil ? "damaged" : s.text(4),
                       text: opened?.text ?? "", sentAt: UInt64(max(0, s.int(5))), state: s.text(6), reason: s.text(7),
-                      label: opened?.label ?? "", readableUntil: UInt64(max(0, s.int(9))))
+                      label: opened?.label ?? "", readableUntil: UInt64(max(0, s.int(9))),
+                      effectiveLabel: opened?.effectiveLabel ?? "", downgrade: opened?.downgrade)
     }
 
     /// Up to `limit` records of a conversation before `row` (newest first when read from the end), oldest first.

@@ -132,6 +132,16 @@ final class Router: HTTPHandler, Sendable {
                 return error(400, "the body must be JSON {\"id\": string, \"to\": [string], \"note\": string (optional, at most 4096 bytes)}", g)
             }
             return respond(await ask(.forward(id: body.id, to: body.to, note: body.note ?? "")), g)
+        case ("POST", "/api/downgrade"):
+            if let r = refuse(g.check(.write, method: method, header: header)) { return r }
+            guard let body: DowngradeBody = try await decode(request, g), body.id.count == 32, MessageID(hex: body.id) != nil,
+                  (1...64).contains(body.to.count) else {
+                return error(400, "the body must be JSON {\"id\": message id, \"to\": label, \"reason\": string (1 to 255 bytes)}", g)
+            }
+            let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !reason.isEmpty else { return error(400, "a downgrade needs a reason", g) }
+            guard reason.utf8.count <= 255 else { return error(400, "the reason is \(reason.utf8.count) bytes; the limit is 255", g) }
+            return respond(await ask(.downgrade(id: body.id, to: body.to, reason: reason)), g)
         case ("POST", "/api/read"):
             if let r = refuse(g.check(.write, method: method, header: header)) { return r }
             guard let body: ReadBody = try await decode(request, g), Address(body.conversation) != nil, body.through >= 0 else {
@@ -170,6 +180,7 @@ final class Router: HTTPHandler, Sendable {
     struct LoginBody: Decodable { var token: String }
     struct SendBody: Decodable { var to: String; var text: String }
     struct ForwardBody: Decodable { var id: String; var to: [String]; var note: String? }
+    struct DowngradeBody: Decodable { var id: String; var to: String; var reason: String }
     struct ReadBody: Decodable { var conversation: String; var through: Int64 }
     struct SettingsBody: Decodable { var read_receipts: Bool }
 

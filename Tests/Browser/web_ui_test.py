@@ -629,7 +629,8 @@ def main():
         own = [e for e in css(a, "li.msg.out.kind-text") if e.is_displayed()][-1]
         own.find_element(By.CSS_SELECTOR, ".action-toggle").click()
         items = own.find_elements(By.CSS_SELECTOR, ".action-menu .action-item")
-        assert [i.get_attribute("data-action") for i in items] == ["copy"], [i.text for i in items]
+        # 内部 internal, above the lowest label: it can be downgraded (the node decides whether alice may).
+        assert [i.get_attribute("data-action") for i in items] == ["copy", "downgrade"], [i.text for i in items]
         own.find_element(By.CSS_SELECTOR, ".action-toggle").click()
         assert own.find_elements(By.CSS_SELECTOR, '.label-slot[data-slot="label"]')
         assert css(a, '#burn-viewer .wm-code[data-slot="viewer-code"]')
@@ -651,6 +652,85 @@ def main():
         until("the forward at alice, with its origin", lambda: any(
             "forwarded from wu@traffic" in e.text and "alice@hq" in e.text and msg1 in e.text for e in css(a, "li.msg.in")))
         shot(a, "web-forwarded-en")
+
+    def own_text(driver, text):
+        return until(f"own message {text!r}", lambda: [e for e in css(driver, "li.msg.out.kind-text")
+                                                      if e.is_displayed() and e.find_element(By.CSS_SELECTOR, ".bubble").text == text])[-1]
+
+    def open_downgrade(driver, item):
+        item.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+        item.find_element(By.CSS_SELECTOR, '.action-item[data-action="downgrade"]').click()
+        wait_css(driver, "#downgrade-dialog:not(.hidden)", "the downgrade dialog")
+
+    downgrade_reason = "cleared for the toll operators"
+
+    @check("alice's downgrade of her message is refused by her node (nobody in labels.downgraders), and the dialog says why")
+    def _():
+        open_conversation(a, "wu@traffic")
+        item = own_text(a, msg1)
+        assert item.find_element(By.CSS_SELECTOR, ".label").text == "内部 internal"
+        open_downgrade(a, item)
+        options = [o.text for o in css(a, "#downgrade-to option")]
+        assert options == ["公开 public"], options
+        a.find_element(By.ID, "downgrade-send").click()
+        until("a reason asked for", lambda: "reason" in a.find_element(By.ID, "downgrade-error").text)
+        a.find_element(By.ID, "downgrade-reason").send_keys(downgrade_reason)
+        a.find_element(By.ID, "downgrade-send").click()
+        until("the node's refusal in the dialog", lambda: "refused" in a.find_element(By.ID, "downgrade-error").text
+              and "labels.downgraders" in a.find_element(By.ID, "downgrade-error").text)
+        shot(a, "web-downgrade-refused-en")
+        a.find_element(By.ID, "downgrade-cancel").click()
+        assert own_text(a, msg1).find_element(By.CSS_SELECTOR, ".label").text == "内部 internal"
+
+    @check("hq's operator names alice in labels.downgraders; she downgrades it: the badge shows 公开 and who did it and why")
+    def _():
+        path = f"{hq['data']}/node.yaml"
+        with open(path) as f:
+            config = f.read()
+        with open(path, "w") as f:
+            f.write(config.replace("labels:\n", "labels:\n  downgraders: [alice]\n", 1))
+        open_downgrade(a, own_text(a, msg1))
+        a.find_element(By.ID, "downgrade-reason").send_keys(downgrade_reason)
+        # The running node applies the change within a second: until then it refuses.
+        def downgraded():
+            if "hidden" in a.find_element(By.ID, "downgrade-dialog").get_attribute("class"):
+                return True
+            a.find_element(By.ID, "downgrade-send").click()
+            time.sleep(0.5)
+            return "hidden" in a.find_element(By.ID, "downgrade-dialog").get_attribute("class")
+        until("the downgrade accepted", downgraded)
+        until("the lowered badge", lambda: own_text(a, msg1).find_element(By.CSS_SELECTOR, ".label").text == "公开 public")
+        line = own_text(a, msg1).find_element(By.CSS_SELECTOR, ".downgrade-line").text
+        assert line == f"downgraded by alice@hq: {downgrade_reason}", line
+        shot(a, "web-downgraded-en")
+        a.refresh()
+        wait_css(a, "#app", "the app after reload")
+        open_conversation(a, "wu@traffic")
+        until("still lowered after a reload", lambda: own_text(a, msg1).find_element(By.CSS_SELECTOR, ".label").text == "公开 public")
+        # 公开 is the lowest: nothing lower to offer.
+        item = own_text(a, msg1)
+        item.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+        assert not item.find_elements(By.CSS_SELECTOR, '.action-item[data-action="downgrade"]')
+        item.find_element(By.CSS_SELECTOR, ".action-toggle").click()
+
+    brief = "Roadblock at exit 12 lifts at 18:00; keep this to the duty team."
+
+    @check("保密期限: li's text readable for 8 s shows at wu, then turns expired (过期) without a reload, and stays gone after one")
+    def _():
+        open_conversation(w, "li@hq")
+        client_cmd("send", "wu@traffic", brief, "--until", "8s", "--profile", li)
+        until("li's text at wu", lambda: len(bubbles(w, "in", brief)) == 1)
+        assert any("保密期限至" in e.text for e in css(w, "li.msg.in .until")), [e.text for e in css(w, "li.msg.in .until")]
+        shot(w, "web-readable-until-zh")
+        until("expired at wu, live", lambda: [e for e in css(w, "li.msg.in.kind-expired .bubble") if "过期" in e.text], timeout=20)
+        assert not bubbles(w, "in", brief) and brief not in w.page_source, "the text is still in the page"
+        shot(w, "web-expired-zh")
+        w.refresh()
+        wait_css(w, "#app", "wu's app after reload")
+        open_conversation(w, "li@hq")
+        wait_css(w, "li.msg.in.kind-expired", "the expired message after reload")
+        assert brief not in w.page_source, "the text came back after a reload"
+        open_conversation(w, "alice@hq")
 
     @check("alice searches her history on the device and jumps to the message")
     def _():
@@ -694,6 +774,8 @@ def main():
         errors = [e for e in errors if not re.search(r"/api/(login|state|unlock) - .* status of 401", e)]
         # Expected 410: the second view of the burn message.
         errors = [e for e in errors if not re.search(r"/api/burn/view - .* status of 410", e)]
+        # Expected 422: the node's refusal of alice's first downgrade.
+        errors = [e for e in errors if not re.search(r"/api/downgrade - .* status of 422", e)]
         assert not errors, errors
 
     @check("wu leaves the group; alice's member list no longer has him")

@@ -51,6 +51,25 @@ final class HistoryTests: XCTestCase {
         h.close()
     }
 
+    func testADowngradeIsSealedWithTheRecordAndOutlivesTheReadableUntilPurge() throws {
+        var h = try open()
+        _ = try h.record(id: "d", conversation: "li@hq", isGroup: false, outgoing: false, from: "li@hq", kind: "text",
+                         text: "the roster", sentAt: 1, state: .received, label: "敏感 sensitive", readableUntil: 50)
+        XCTAssertEqual(try h.message(id: "d")?.effectiveLabel, "")
+        let lowered = try h.setDowngrade(id: "d", effectiveLabel: "内部 internal", downgrade: History.Downgrade(by: "li@hq", reason: "published"))
+        XCTAssertEqual(lowered?.effectiveLabel, "内部 internal")
+        XCTAssertEqual(lowered?.text, "the roster")
+        XCTAssertNil(try h.setDowngrade(id: "none", effectiveLabel: "内部 internal", downgrade: History.Downgrade(by: "li@hq", reason: "x")))
+        h.close()
+        h = try open()
+        defer { h.close() }
+        XCTAssertEqual(try h.message(id: "d")?.downgrade, History.Downgrade(by: "li@hq", reason: "published"))
+        XCTAssertEqual(try h.purgeExpired(now: 60).map(\.id), ["d"])
+        let expired = try XCTUnwrap(try h.message(id: "d"))
+        XCTAssertEqual([expired.kind, expired.text, expired.label, expired.effectiveLabel], ["expired", "", "敏感 sensitive", "内部 internal"])
+        XCTAssertEqual(expired.downgrade?.reason, "published")
+    }
+
     func testScrollBackUnreadAndState() throws {
         let h = try open()
         defer { h.close() }

@@ -137,6 +137,17 @@ const I18N = {
     forwardSend: 'Forward',
     forwardNoOne: 'Give at least one address, e.g. wu@traffic.',
     forwarded: n => `Forwarded to ${n}.`,
+    downgrade: 'Downgrade…',
+    downgradeTitle: 'Downgrade (lower the label)',
+    downgradeHint: l => `Now ${l}. Only people your unit's operator allows may lower the label of your unit's messages; your node countersigns it and records it, and your later forwards carry it.`,
+    downgradeTo: 'New label',
+    downgradeReason: 'Reason (required, recorded and signed)',
+    downgradeSend: 'Downgrade',
+    downgradeNeedsReason: 'Say why: the reason is recorded with the downgrade.',
+    downgradeRefused: r => `Your node refused the downgrade: ${r}`,
+    downgraded: l => `Downgraded to ${l}.`,
+    downgradedBy: (by, reason) => `downgraded by ${by}: ${reason}`,
+    labelCameAs: l => `effective label; it came labelled ${l}`,
     actions: 'Actions',
     admin: 'admin',
     makeAdmin: 'Make admin',
@@ -291,6 +302,17 @@ const I18N = {
     forwardSend: '转发',
     forwardNoOne: '请至少填写一个地址，例如 wu@traffic。',
     forwarded: n => `已转发给 ${n}。`,
+    downgrade: '降级…',
+    downgradeTitle: '降级（降低密级）',
+    downgradeHint: l => `当前密级：${l}。只有本单位管理员授权的人员才能降低本单位消息的密级；本单位节点会会签并记录，之后的转发都带着这次降级。`,
+    downgradeTo: '新密级',
+    downgradeReason: '理由（必填，会被记录并签名）',
+    downgradeSend: '降级',
+    downgradeNeedsReason: '请填写理由：理由会与降级一起记录。',
+    downgradeRefused: r => `本单位节点拒绝降级：${r}`,
+    downgraded: l => `已降级为 ${l}。`,
+    downgradedBy: (by, reason) => `已由 ${by} 降级：${reason}`,
+    labelCameAs: l => `实际密级；收到时标为 ${l}`,
     actions: '操作',
     admin: '管理员',
     makeAdmin: '设为管理员',
@@ -428,6 +450,7 @@ async function boot() {
   }
   app.me = state.me;
   app.online = state.online;
+  app.labels = state.labels || [];
   $('read-receipts').checked = state.read_receipts !== false;
   for (const c of state.conversations) app.conversations.set(c.address, c);
   $('login').classList.add('hidden');
@@ -700,11 +723,13 @@ function messageElement(m) {
   time.className = 'time';
   time.textContent = formatTime(m.sent_at);
   meta.append(time);
-  // The classification label (密级), as the sender sealed it: 敏感 sensitive.
+  // The classification label (密级): the content's own (a downgrade's, a forward's origin's), else as the sender sealed it.
+  const shownLabel = m.effective_label || m.label;
   const label = document.createElement('span');
-  label.className = m.label ? 'label-slot label' : 'label-slot';
+  label.className = shownLabel ? 'label-slot label' : 'label-slot';
   label.dataset.slot = 'label';
-  if (m.label) label.textContent = m.label;
+  if (shownLabel) label.textContent = shownLabel;
+  if (m.label && shownLabel !== m.label) { label.classList.add('lowered'); label.title = t('labelCameAs', m.label); }
   meta.append(label);
   if (m.readable_until > 0 && m.kind !== 'expired') meta.append(el('span', 'until', t('readableUntil', formatTime(m.readable_until))));
   if (!system) meta.append(actionMenu(m));
@@ -714,6 +739,7 @@ function messageElement(m) {
     meta.append(state);
   }
   li.append(meta);
+  if (m.downgrade) li.append(el('div', 'downgrade-line', t('downgradedBy', m.downgrade.by, m.downgrade.reason)));
   refreshState(li);
   return li;
 }
@@ -1159,7 +1185,47 @@ const MESSAGE_ACTIONS = [
   { id: 'copy', label: () => t('copy'), applies: m => m.kind === 'text', run: m => navigator.clipboard && navigator.clipboard.writeText(m.text) },
   // Received texts, cards and files (burn messages never): the daemon and the node check the policy.
   { id: 'forward', label: () => t('forward'), applies: m => !m.outgoing && ['text', 'card', 'file'].includes(m.kind), run: m => openForwardDialog(m) },
+  // Received or sent, above the lowest label. Whether this person may is the node's to say
+  // (labels.downgraders, ERROR 453): the dialog shows its refusal.
+  { id: 'downgrade', label: () => t('downgrade'), applies: m => ['text', 'card', 'file'].includes(m.kind) && labelRank(m) > 0, run: m => openDowngradeDialog(m) },
 ];
+
+/// The rank of a message's effective label in the node's label set (lowest 0), -1 when unknown.
+function labelRank(m) {
+  return (app.labels || []).indexOf(m.effective_label || m.label);
+}
+
+function openDowngradeDialog(m) {
+  closeAllDialogs();
+  app.downgrading = m;
+  const rank = labelRank(m);
+  const select = $('downgrade-to');
+  select.replaceChildren(...app.labels.slice(0, rank).map(l => { const o = el('option', '', l); o.value = l.split(' ')[0]; return o; }));
+  select.selectedIndex = Math.max(0, rank - 1);
+  $('downgrade-hint').textContent = t('downgradeHint', m.effective_label || m.label);
+  $('downgrade-reason').value = '';
+  $('downgrade-error').classList.add('hidden');
+  $('downgrade-dialog').classList.remove('hidden');
+  $('downgrade-reason').focus();
+}
+
+async function sendDowngrade() {
+  const m = app.downgrading;
+  const err = $('downgrade-error');
+  err.classList.add('hidden');
+  const reason = $('downgrade-reason').value.trim();
+  if (!m || !reason) { err.textContent = t('downgradeNeedsReason'); err.classList.remove('hidden'); return; }
+  try {
+    const r = await api('POST', '/api/downgrade', { id: m.id, to: $('downgrade-to').value, reason });
+    closeAllDialogs();
+    if (r.message) replaceMessage(r.message);
+    toast(t('downgraded', r.label));
+  } catch (e) {
+    // The node's refusal (ERROR 453: not allowed, not this unit's message, …) in its own words.
+    err.textContent = e.status === 422 ? t('downgradeRefused', e.message) : e.message;
+    err.classList.remove('hidden');
+  }
+}
 
 function openForwardDialog(m) {
   closeAllDialogs();
@@ -1215,7 +1281,7 @@ function replaceMessage(m) {
 // --- panels, dialogs and toasts ----------------------------------------------------------
 
 function closeAllDialogs() {
-  for (const id of ['dialog', 'group-dialog', 'remind-dialog', 'burn-dialog', 'forward-dialog']) $(id).classList.add('hidden');
+  for (const id of ['dialog', 'group-dialog', 'remind-dialog', 'burn-dialog', 'forward-dialog', 'downgrade-dialog']) $(id).classList.add('hidden');
 }
 
 function openPanel(which) {
@@ -1792,6 +1858,8 @@ function wireFeatures() {
   $('group-cancel').addEventListener('click', closeAllDialogs);
   $('forward-cancel').addEventListener('click', closeAllDialogs);
   $('forward-form').addEventListener('submit', e => { e.preventDefault(); sendForward(); });
+  $('downgrade-cancel').addEventListener('click', closeAllDialogs);
+  $('downgrade-form').addEventListener('submit', e => { e.preventDefault(); sendDowngrade(); });
   $('group-form').addEventListener('submit', e => { e.preventDefault(); createGroup(); });
   let groupTimer = null;
   $('group-search').addEventListener('input', () => {
