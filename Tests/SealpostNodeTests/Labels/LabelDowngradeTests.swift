@@ -132,6 +132,26 @@ final class LabelDowngradeTests: XCTestCase {
         XCTAssertEqual(try hq.status().labels.downgrades, 1)
     }
 
+    /// A downgrade whose commit fails (its `label_downgraded` record is not written) hands out no
+    /// countersigned record: the client gets ERROR 500 and retries, and only the retry counts.
+    func testADowngradeWhoseCommitFailedHandsOutNoRecord() throws {
+        let (hq, c) = try unit()
+        defer { for client in c.values { client.close() } }
+        let li = c["li"]!
+        let source = try workSecret(c, to: "li")
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("audit", when: "NEW.kind = \(AuditKind.labelDowngraded.rawValue)")
+        XCTAssertThrowsError(try li.downgrade(source, to: "内部", reason: "published in the bulletin")) { error in
+            guard case ClientError.refused(500, _) = error else { return XCTFail("a record without its audit record: \(error)") }
+        }
+        XCTAssertEqual(try hq.status().labels.downgrades, 0)
+        try fault.disarm()
+        let record = try XCTUnwrap(try li.downgrade(source, to: "内部", reason: "published in the bulletin").downgrade)
+        XCTAssertEqual(record.to, 1)
+        XCTAssertEqual(try Operator.auditRecords(dataDir: hq.dir, filter: AuditFilter(kind: .labelDowngraded)).count, 1)
+        XCTAssertEqual(try hq.status().labels.downgrades, 1)
+    }
+
     func testALoweredLabelWithoutADowngradeThatHoldsIsRefusedAtTheForwardersNode() throws {
         let (hq, c) = try unit()
         defer { for client in c.values { client.close() } }
