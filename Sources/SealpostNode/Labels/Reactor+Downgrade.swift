@@ -36,7 +36,11 @@ extension Reactor {
                 self.reply(session, .downgraded(record))
             }
             batch.onRollback { [weak self] in
-                self?.reply(session, .error(code: ErrorCode.internalError.rawValue, ref: request.origin.id, reason: CycleBatch.retryLater))
+                guard let self else { return }
+                // As the cycle's acknowledgements: 507 while the disk is full, else 500.
+                let full = self.storage.isFull
+                self.reply(session, .error(code: (full ? ErrorCode.insufficientStorage : .internalError).rawValue, ref: request.origin.id,
+                                           reason: full ? Self.storageFullReason(self.config.name) : CycleBatch.retryLater))
             }
         }
     }
