@@ -687,8 +687,15 @@ public final class Client {
             message.forwardable?.label = envelope.label
             if forwardHeader.origin.label != nil {
                 let keys = forwardHeader.downgrade == nil ? [:] : ((try? nodeKeys()) ?? [:])
-                message.effectiveLabelRank = forwardHeader.effectiveLabel(nodeKey: { keys[$0] }).rank
-                message.effectiveLabel = message.effectiveLabelRank.map { labelDisplay($0) }
+                let (rank, downgradeProblem) = forwardHeader.effectiveLabel(nodeKey: { keys[$0] })
+                message.effectiveLabelRank = rank
+                message.effectiveLabel = rank.map { labelDisplay($0) }
+                // The downgrade is signed by no hop (a relay can add one): one that does not hold
+                // with its node's key held here is not carried on, so this person's forwards keep
+                // the origin's label (one whose key is not held yet may still be checked later).
+                if downgradeProblem != nil, let node = forwardHeader.downgrade?.node, keys[node] != nil {
+                    message.forwardable?.downgrade = nil
+                }
             }
             contentKind = EnvelopeKind(rawValue: forwardHeader.origin.contentKind)
             message.kind = ReceivedMessage.Kind(contentKind)

@@ -266,7 +266,15 @@ extension Reactor {
         }
         // When its content is deleted here: the sender's time, or this node's own 保密期限 if earlier.
         let until = deletionTime(envelope, storedAt: Clock.nowMs())
+        let arrived = envelope
         var envelope = envelope, encoded = encoded
+        // Its time passed on the way (a stalled link, a peer that held it): stored, and handed out,
+        // without its content, as if deleted then; the expiry round sends the `expired` receipt
+        // (SPEC 7.11.9). A burn message is kept and deleted by its own rules.
+        if until > 0, until <= Clock.nowMs(), envelope.knownKind != .burn, !envelope.body.isEmpty {
+            envelope.body = []
+            encoded = nil
+        }
         let limits = config.limits
         if envelope.knownKind == .burn {
             let size = encoded?.count ?? envelope.encodedSize
@@ -311,7 +319,7 @@ extension Reactor {
         try applyReminder(envelope, forUser: user)
         try noteBurnFile(envelope, dest: nil)
         try noteFileOffer(envelope, to: user)
-        try noteForwardHop(envelope, role: .destination)
+        try noteForwardHop(arrived, role: .destination)
     }
 
     func lookup(_ session: Session, requestId: UInt32, address text: String) {

@@ -25,14 +25,23 @@ extension Reactor {
             record.countersign(node: config.name, with: keys.sign)
             try audit(.labelDowngraded(origin: request.origin.id, originator: request.origin.sender, by: record.by, from: record.from,
                                        to: record.to, record: record.encode()), ref: request.origin.id)
+            // The countersigned record goes out only with its audit record: a rolled-back cycle
+            // answers 500 (retry) and hands out no record the log does not hold.
             batch.afterCommit { [weak self] in
                 guard let self else { return }
                 self.labels.downgrades += 1
                 self.logger.notice("message downgraded", metadata: [
                     "by": "\(record.by)", "origin": "\(request.origin.id.hex)",
                     "from": "\(self.labels.policy.set.display(record.from))", "to": "\(self.labels.policy.set.display(record.to))"])
+                self.reply(session, .downgraded(record))
             }
-            reply(session, .downgraded(record))
+            batch.onRollback { [weak self] in
+                guard let self else { return }
+                // As the cycle's acknowledgements: 507 while the disk is full, else 500.
+                let full = self.storage.isFull
+                self.reply(session, .error(code: (full ? ErrorCode.insufficientStorage : .internalError).rawValue, ref: request.origin.id,
+                                           reason: full ? Self.storageFullReason(self.config.name) : CycleBatch.retryLater))
+            }
         }
     }
 

@@ -132,6 +132,26 @@ final class LabelDowngradeTests: XCTestCase {
         XCTAssertEqual(try hq.status().labels.downgrades, 1)
     }
 
+    /// A downgrade whose commit fails (its `label_downgraded` record is not written) hands out no
+    /// countersigned record: the client gets ERROR 500 and retries, and only the retry counts.
+    func testADowngradeWhoseCommitFailedHandsOutNoRecord() throws {
+        let (hq, c) = try unit()
+        defer { for client in c.values { client.close() } }
+        let li = c["li"]!
+        let source = try workSecret(c, to: "li")
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        try fault.arm("audit", when: "NEW.kind = \(AuditKind.labelDowngraded.rawValue)")
+        XCTAssertThrowsError(try li.downgrade(source, to: "内部", reason: "published in the bulletin")) { error in
+            guard case ClientError.refused(500, _) = error else { return XCTFail("a record without its audit record: \(error)") }
+        }
+        XCTAssertEqual(try hq.status().labels.downgrades, 0)
+        try fault.disarm()
+        let record = try XCTUnwrap(try li.downgrade(source, to: "内部", reason: "published in the bulletin").downgrade)
+        XCTAssertEqual(record.to, 1)
+        XCTAssertEqual(try Operator.auditRecords(dataDir: hq.dir, filter: AuditFilter(kind: .labelDowngraded)).count, 1)
+        XCTAssertEqual(try hq.status().labels.downgrades, 1)
+    }
+
     func testALoweredLabelWithoutADowngradeThatHoldsIsRefusedAtTheForwardersNode() throws {
         let (hq, c) = try unit()
         defer { for client in c.values { client.close() } }
@@ -226,6 +246,53 @@ final class LabelDowngradeTests: XCTestCase {
         XCTAssertTrue(shown.first?.forward?.check.isVerified ?? false, shown.first?.forward?.summary ?? "")
         XCTAssertEqual(Array(refused.keys), [lowered.id])
         XCTAssertTrue(refused[lowered.id]?.contains("label lowered without a downgrade") ?? false, refused[lowered.id] ?? "")
+    }
+
+    /// The downgrade of a forward is signed by no hop: a relay can add one that does not hold (here
+    /// countersigned by a key that is not fake's). bob's client shows the forward under its origin's
+    /// label and keeps no such downgrade, so bob's own forwards of it are not labelled lower.
+    func testADowngradeThatDoesNotHoldIsNotKeptForLaterForwards() throws {
+        let (hq, fake, bob) = try hqWithFakePeer()
+        defer { bob.close() }
+        _ = try Operator.clearUser(dataDir: hq.dir, user: "bob", label: "工作秘密")
+        let mallory = BoxKeyPair.generate(), mallorySign = SignKeyPair.generate()
+        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
+                                            signKey: mallorySign.publicKey, updatedAt: 1)])
+        try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
+        let bobEntry = try bob.lookup(Address("bob@hq")!)
+        let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))
+        let text = Array("the inspection list".utf8), hashKey = Sodium.randomBytes(32)
+        let provenance = Provenance.make(id: MessageID(bytes: Sodium.randomBytes(16))!, sender: "mallory@fake", to: "mallory@fake",
+                                         sentAt: Clock.nowMs() - 1000, kind: .text, content: text, policy: ForwardPolicy(),
+                                         key: mallorySign, label: 3, hashKey: hashKey)
+        var hop = ForwardHop(forwarder: "mallory@fake", via: "mallory@fake", recipients: 1,
+                             recipientSet: Forward.recipientSetHash(["bob@hq"], hashKey: hashKey), at: Clock.nowMs(),
+                             parent: provenance.origin.link)
+        hop.sign(with: mallorySign)
+        var forged = DowngradeRecord(originLink: provenance.origin.link, from: 3, to: 1, by: "mallory@fake", at: Clock.nowMs(),
+                                     reason: "added on the way")
+        forged.signAsUser(with: mallorySign)
+        forged.countersign(node: "fake", with: SignKeyPair.generate())
+        let header = ForwardHeader(origin: provenance.origin, hops: [hop], downgrade: forged)
+        let id = MessageID(bytes: Sodium.randomBytes(16))!, now = Clock.nowMs()
+        let content = ForwardContent(hashKey: hashKey, content: text, note: "", recipients: ["bob@hq"]).encode()
+        let sealed = Sealed.seal(kind: EnvelopeKind.forward.rawValue, id: id, from: "mallory@fake", to: "bob@hq", sentAt: now,
+                                 label: EnvelopeLabel(rank: 3), content: content, key: key)
+        let envelope = Envelope(id: id, from: "mallory@fake", to: "bob@hq", kind: EnvelopeKind.forward.rawValue, sentAt: now,
+                                label: EnvelopeLabel(rank: 3), body: header.body(sealed: sealed))
+        try fake.send(.relay(jid: 1, origin: "fake", dest: "hq", streamSeq: 1, hops: 0, envelope: envelope, epoch: 0))
+        try bob.attach()
+        var shown: ReceivedMessage?
+        let deadline = Clock.monotonicNs() + 15_000_000_000
+        while shown == nil, Clock.monotonicNs() < deadline {
+            try fake.serve(ms: 20)
+            if case .message(let m)? = try bob.next(timeoutMs: 100) { shown = m; try bob.ack(m.seq) }
+        }
+        let message = try XCTUnwrap(shown)
+        XCTAssertEqual(message.effectiveLabelRank, 3, "the downgrade does not hold: the origin's label")
+        let source = try XCTUnwrap(message.forwardable)
+        XCTAssertNil(source.downgrade, "a downgrade that does not hold is not carried on")
+        XCTAssertEqual(source.forwardLabel?.rank, 3)
     }
 
     /// A relay refuses a lowered forward like a ceiling: a FakePeerNode sends, through hq, a

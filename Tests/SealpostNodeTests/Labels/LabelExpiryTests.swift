@@ -3,6 +3,7 @@ import SealpostClient
 import SealpostCore
 import SealpostNode
 import SealpostTestSupport
+import Sodium
 import XCTest
 
 /// 保密期限 per label (`labels.expiry`, protocol/SPEC.md 7.11.9), with real nodes: the client
@@ -49,6 +50,41 @@ final class LabelExpiryTests: XCTestCase {
         XCTAssertEqual(receipts.first?.receipt?.receipt.node, "traffic")
         XCTAssertEqual(receipts.first?.receipt?.verified, true)
         XCTAssertEqual(try hq.status().labels.expiry, ["内部 internal": "2s"])
+    }
+
+    /// A message whose readable-until time passed on the way (a link stalled, a peer that held it)
+    /// is stored and handed out at its recipient's node without its content, and counted.
+    func testWhatArrivesAfterItsReadableUntilTimeIsStoredWithoutItsContent() throws {
+        let (hq, fake, bob) = try hqWithFakePeer()
+        defer { bob.close() }
+        let mallory = BoxKeyPair.generate(), mallorySign = SignKeyPair.generate()
+        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
+                                            signKey: mallorySign.publicKey, updatedAt: 1)])
+        try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
+        let bobEntry = try bob.lookup(Address("bob@hq")!)
+        let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))
+        let id = MessageID(bytes: Sodium.randomBytes(16))!, sentAt = Clock.nowMs() - 120_000
+        let label = EnvelopeLabel(rank: 1, readableUntil: sentAt + 60_000)
+        let sealed = Sealed.seal(kind: EnvelopeKind.text.rawValue, id: id, from: "mallory@fake", to: "bob@hq", sentAt: sentAt,
+                                 label: label, content: Array("held on the way".utf8), key: key)
+        let late = Envelope(id: id, from: "mallory@fake", to: "bob@hq", kind: EnvelopeKind.text.rawValue, sentAt: sentAt,
+                            label: label, body: sealed)
+        // bob is attached and caught up: what is stored for him is pushed at once (DELIVER).
+        try bob.attach()
+        var answered = false
+        try fake.run("the node to answer the ATTACH's LABELS") {
+            if case .labels? = try? bob.connection.receive(timeoutMs: 50) { answered = true }
+            return answered
+        }
+        try fake.send(.relay(jid: 1, origin: "fake", dest: "hq", streamSeq: 1, hops: 0, envelope: late, epoch: 0))
+        var delivered: Envelope?
+        let deadline = Clock.monotonicNs() + 15_000_000_000
+        while delivered == nil, Clock.monotonicNs() < deadline {
+            try fake.serve(ms: 20)
+            if case .deliver(_, let e)? = try bob.connection.receive(timeoutMs: 100), e.id == id { delivered = e }
+        }
+        XCTAssertEqual(try XCTUnwrap(delivered).body, [], "the content is not handed out past its readable-until time")
+        try hq.waitFor("the expiry round (the sender's expired receipt)") { $0.labels.expired == 1 }
     }
 
     /// `--until` later than the label's period is refused by the client; a modified client that
