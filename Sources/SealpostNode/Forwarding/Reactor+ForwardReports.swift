@@ -60,6 +60,19 @@ extension Reactor {
             counters.duplicates += 1
             return
         }
+        if report.node != config.name {
+            // Another node's reports: at most ten times the per-forwarder rate from one node, so a
+            // peer that signs reports without end cannot fill the officers' mailboxes.
+            let before = forwarding.receivedLimiter, factor = ForwardingState.receivedRateFactor
+            let verdict = forwarding.receivedLimiter.take(report.node, now: Clock.nowMs(), burst: config.forwarding.reportBurst * factor,
+                                                          perHour: config.forwarding.reportsPerHour * factor)
+            batch.onRollback { [weak self] in self?.forwarding.receivedLimiter = before }
+            guard case .report = verdict else {
+                batch.afterCommit { [weak self] in self?.forwarding.reportsDropped += 1 }
+                logger.warning("forward report dropped: over the rate of reports from its node", metadata: ["node": "\(report.node)"])
+                return
+            }
+        }
         try audit(.forwardReportReceived(id: report.ref, node: report.node, forwarder: report.forwarder, report: envelope.body),
                   ref: report.ref)
         let officers = tracing.officers.sorted()

@@ -128,6 +128,10 @@ struct ForwardingState {
     var reportsUnread: UInt64 = 0
     var reportsDropped: UInt64 = 0
     var reportLimiter = ForwardReportLimiter()
+    /// Reports taken from other nodes, per reporting node (SPEC 7.9.9 "Rate"): a node that signs
+    /// reports past `receivedRateFactor` times its own per-forwarder rate is not heard past it.
+    var receivedLimiter = ForwardReportLimiter()
+    static let receivedRateFactor = 10
     /// Chains checked lately, by their last hop's link with the envelope's `from` and `to` (cleared at housekeeping, and when full):
     /// a hop handled in several roles or for several local recipients is verified once.
     private(set) var checked: [[UInt8]: ForwardCheck.Status] = [:]

@@ -200,6 +200,32 @@ final class ForwardReportTests: XCTestCase {
         }
     }
 
+    /// A peer that signs reports without end (each valid, about hq's person, each another
+    /// forward): hq takes ten times the per-forwarder burst from that node, drops the rest and counts them.
+    func testReportsFromOneNodeAreHeardOnlyUpToTenTimesTheRate() throws {
+        let (hq, fake, bob) = try hqWithFakePeer()
+        defer { bob.close() }
+        _ = try Operator.changeOfficer(dataDir: hq.dir, user: "bob", action: .grant)
+        try fake.waitForNodeHello()
+        let heard = ForwardingConfig().reportBurst * ForwardingState.receivedRateFactor, sent = heard + 3
+        for jid in 1...UInt64(sent) {
+            var report = ForwardReport(ref: MessageID(bytes: Sodium.randomBytes(16))!, origin: MessageID(bytes: Sodium.randomBytes(16))!,
+                                       originator: "bob@hq", forwarder: "mallory\(jid)@fake", to: "eve@fake", reason: "no_forward",
+                                       label: 1, hops: 1, refusedAt: Clock.nowMs(), node: "fake")
+            report.sign(with: fake.keys.sign)
+            let envelope = Envelope(id: report.messageID, from: "node@fake", to: "node@hq", kind: .forwardReport,
+                                    sentAt: Clock.nowMs(), body: report.encode())
+            try fake.send(.relay(jid: jid, origin: "fake", dest: "hq", streamSeq: jid, hops: 0, envelope: envelope, epoch: 0))
+        }
+        try fake.waitForAcks(Set(1...UInt64(sent)))
+        try hq.waitFor("hq to judge every report") { $0.forwards.reportsReceived + $0.forwards.reportsDropped == sent }
+        let status = try hq.status().forwards
+        XCTAssertEqual(status.reportsReceived, heard)
+        XCTAssertEqual(status.reportsDropped, 3)
+        XCTAssertEqual(try Operator.auditRecords(dataDir: hq.dir, filter: AuditFilter(kind: .forwardReportReceived)).count, heard)
+        XCTAssertEqual(reports(try bob.receive(heard, timeoutMs: 10_000)).count, heard)
+    }
+
     /// A fake peer relays reports to node@hq: one signed with its own key is taken (for hq's
     /// officer), one with a bad signature and one about another unit's message are dropped and counted.
     func testForgedReportFromAPeerIsDroppedAndCounted() throws {
