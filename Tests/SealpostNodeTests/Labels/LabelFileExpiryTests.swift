@@ -88,4 +88,29 @@ final class LabelFileExpiryTests: XCTestCase {
         assertGone(wu, manifest, to: traffic.root + "/minutes-late.txt")
         try hq.waitFor("the file deleted on hq", timeout: 20) { $0.files.files == 0 }
     }
+
+    /// traffic reads 内部 internal (the default) for 3 s (`labels.expiry`), hq has no period and
+    /// alice gives no time: traffic deletes its copy 3 s after the offer arrived; hq keeps its own
+    /// (the only message it stored for it has no time), and alice still fetches it there.
+    func testTheRecipientsNodeAppliesItsOwnPeriodToTheCopyItPulled() throws {
+        let hq = try TestNode(name: "hq")
+        let traffic = try TestNode(name: "traffic") { $0.labels.expiry = ["internal": "3s"] }
+        try hq.start()
+        try traffic.start()
+        try hq.peer(with: traffic)
+        let alice = try Client(profile: try hq.join("alice"))
+        let wu = try Client(profile: try traffic.join("wu"))
+        defer { alice.close(); wu.close() }
+        try waitUntilKnown(alice, "wu@traffic")
+        let source = try makeFile(hq.root, "roster.xlsx", size: 2 * FileChunks.plainChunkBytes)
+        let sent = try alice.sendFile(to: Address("wu@traffic")!, path: source, uploads: UploadBook(profilePath: hq.profilePath("alice")))
+        let manifest = try offer(wu)
+        _ = try wu.fetchFile(manifest, to: traffic.root + "/roster.xlsx")
+        try traffic.waitFor("traffic's copy deleted by its own period", timeout: 20) { $0.files.files == 0 }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: chunkFile(traffic, sent.fileId)))
+        assertGone(wu, manifest, to: traffic.root + "/roster-late.xlsx")
+        XCTAssertEqual(try hq.status().files.files, 1, "hq has no period and the offer no time")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: chunkFile(hq, sent.fileId)))
+        _ = try alice.fetchFile(manifest, to: hq.root + "/roster-again.xlsx")
+    }
 }
