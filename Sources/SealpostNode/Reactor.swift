@@ -255,6 +255,7 @@ final class Reactor {
             expireBurns()
             expireJournalledBurns()
             expireReadableUntil()
+            expireFiles()
             cycleTimes.mark(.timers, now: Clock.monotonicNs())
             if events[1].contains(.readable) { readRouter(now: now) }
             cycleTimes.mark(.router, now: Clock.monotonicNs())
@@ -309,6 +310,7 @@ final class Reactor {
             timeout = min(timeout, expiry <= nowMs ? 0 : Int(min(expiry - nowMs, 3_600_000)))
         }
         if let files = msUntilFileWork() { timeout = min(timeout, files) }
+        if let expiry = msUntilFileExpiry() { timeout = min(timeout, expiry) }
         if let audit = auditLog.msUntilSigning(nowMs: Clock.nowMs()) { timeout = min(timeout, audit) }
         return timeout
     }

@@ -38,6 +38,25 @@ final class BookTests: XCTestCase {
         XCTAssertEqual(KeyPins(profilePath: profile).takeChanges(), [], "taken changes are written as shown")
     }
 
+    /// 保密期限 (SPEC 7.11.9): a received file's kept key and manifest go at its readable-until
+    /// time, to the millisecond, when the book loads, is asked and is saved; none: kept.
+    func testFileBookForgetsAFileAtItsReadableUntil() throws {
+        let now = Clock.nowMs()
+        func entry(_ until: UInt64?) -> String {
+            #"{"flags":0,"from":"b@hq","hash":"00","header":"AA==","key":"AA==","name":"n.pdf","receivedAt":3,"size":7"#
+                + (until.map { #","until":\#($0)"# } ?? "") + "}"
+        }
+        write(".files", "{\"aa\":\(entry(now - 1)),\"bb\":\(entry(now + 60_000)),\"cc\":\(entry(nil))}")
+        let book = FileBook(profilePath: profile)
+        XCTAssertEqual(Set(book.files.keys), ["bb", "cc"], "past its time at load: gone")
+        book.purgeExpired(now: now + 59_999)
+        XCTAssertNotNil(book.files["bb"], "not a millisecond early")
+        book.purgeExpired(now: now + 60_000)
+        XCTAssertEqual(Set(book.files.keys), ["cc"], "at its time; one with no time stays")
+        try book.save()
+        XCTAssertEqual(Set(FileBook(profilePath: profile).files.keys), ["cc"], "and on disk")
+    }
+
     func testABookWritesOnlyWhenChangedAndKeepsAFailedWritePending() throws {
         let book = Book<[String: Int]>(path: profile + ".test", empty: [:])
         try book.save()

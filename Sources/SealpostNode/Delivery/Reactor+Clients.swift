@@ -236,6 +236,7 @@ extension Reactor {
         counters.envelopesIn += 1
         rates.countIn()
         try noteForwardAccepted(stamped)
+        try noteSentFileExpiry(stamped)
         if !local {
             try journalOut(stamped, dest: to.node)
         } else if isGroup {

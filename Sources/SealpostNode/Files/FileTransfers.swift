@@ -32,6 +32,8 @@ final class FileTransfers {
     var damaged: UInt64 = 0
     var refused: UInt64 = 0
     var collected: UInt64 = 0
+    /// Files that go at the readable-until time of the messages that offered them (SPEC 7.11.9).
+    var expiry = FileExpiry()
     var nextCollectNs: UInt64 = 0
     /// Send pacing (`files.send_mb_s`): bytes that may go out now, refilled with time, at most a burst.
     var tokens: Double = 0

@@ -16,6 +16,7 @@ extension Reactor {
     // MARK: state
 
     func loadFiles() throws {
+        transfers.expiry = try store.fileExpiries()
         for record in try store.files() { transfers.files[record.id] = StoredFile(record: record) }
         for r in try store.fileReaders() {
             // Any other text was never written by this node: the row is left alone, not a reader.
@@ -55,6 +56,8 @@ extension Reactor {
             return refuseFile(session, id, over ? .tooLarge : .badRequest,
                               over ? "the file is over 2 GiB (2147483648 bytes)" : "the size and chunk count do not describe a file in 128 KiB chunks")
         }
+        // An id deleted here at its readable-until time stays in use (its FILE-GET is answered `gone`).
+        if transfers.expiry.isGone(id) { return refuseFile(session, id, .badRequest, "this file id is already in use") }
         if let file = transfers.files[id] {
             guard file.record.owner == user, file.record.size == size, file.record.chunks == chunks else {
                 return refuseFile(session, id, .badRequest, "this file id is already in use")
@@ -127,6 +130,9 @@ extension Reactor {
     }
 
     private func requestDownload(_ session: Session, user: String, id: FileID, from: UInt32, count: UInt32) throws {
+        if transfers.expiry.isGone(id) {
+            return refuseFile(session, id, .gone, "expired: the file was deleted at its readable-until time (保密期限); it no longer exists on \(config.name)")
+        }
         guard let file = transfers.files[id], file.readers[.user(user)] != nil else {
             if let gone = burnFileRecord(id, user: user) { return refuseFile(session, id, .gone, gone) }
             return refuseFile(session, id, .unknownAddress, "no file \(id.hex) for you on \(config.name) (expired, or never sent to you)")
@@ -194,6 +200,8 @@ extension Reactor {
     func noteFileOffer(_ envelope: Envelope, to user: String) throws {
         guard let offer = envelope.knownKind == .file ? (try? FileOffer.split(envelope.body))?.offer : forwardedOffer(envelope),
               let origin = Address(envelope.from)?.node else { return }
+        // Deleted here at its readable-until time: not fetched again.
+        if transfers.expiry.isGone(offer.fileId) { return }
         let file: StoredFile
         if let existing = transfers.files[offer.fileId] {
             file = existing
@@ -203,6 +211,60 @@ extension Reactor {
         }
         try setReader(file, .user(user), fetched: false)
         if let rank = labels.rank(of: envelope) { try write(ref: offer.fileId) { try store.noteFileLabel(offer.fileId, label: rank) } }
+        try noteFileExpiry(offer.fileId, envelope)
+    }
+
+    /// A file's offer or a forward of it was stored here (sent by a local user, or put in a local
+    /// mailbox): the file goes once every such message is past its deletion time (SPEC 7.11.9).
+    func noteFileExpiry(_ id: FileID, _ envelope: Envelope) throws {
+        guard transfers.files[id] != nil else { return }
+        let deadline = deletionTime(envelope, storedAt: Clock.nowMs())
+        // The row, not the in-memory copy: it holds what this cycle noted before its commit.
+        var time: UInt64?
+        try write(ref: id) {
+            time = FileExpiry.referred(try store.fileExpiry(id), deadline: deadline)
+            if let time { try store.setFileExpiry(id, until: time) }
+        }
+        guard let time else { return }
+        batch.afterCommit { [weak self] in self?.transfers.expiry.noted(id, until: time) }
+    }
+
+    /// SEND of a file offer or a forward of a file by a local user, at its sender's node.
+    func noteSentFileExpiry(_ envelope: Envelope) throws {
+        guard let offer = envelope.knownKind == .file ? (try? FileOffer.split(envelope.body))?.offer : forwardedOffer(envelope) else { return }
+        try noteFileExpiry(offer.fileId, envelope)
+    }
+
+    /// Deletes the files whose readable-until time has come (SPEC 7.11.9): chunks overwritten and
+    /// unlinked as a view-once file's are, in the cycle's transaction; a FILE-GET then gets `gone`.
+    func expireFiles() {
+        guard let next = transfers.expiry.nextMs else { return }
+        let now = Clock.nowMs()
+        guard next <= now else { return }
+        let due = transfers.expiry.due(now: now, limit: Self.batchLimit)
+        do {
+            for id in due {
+                try write(ref: id) { try store.markFileExpired(id) }
+                if let file = transfers.files[id] {
+                    logger.info("file deleted at its readable-until time", metadata: ["file": "\(id.hex)"])
+                    remove(file, wipe: true)
+                }
+            }
+            batch.afterCommit { [weak self] in
+                guard let self else { return }
+                for id in due { self.transfers.expiry.deleted(id) }
+                self.labels.expired += due.count
+            }
+        } catch {
+            logger.error("cannot delete files at their readable-until time: \(error)")
+        }
+    }
+
+    /// Until the next file's readable-until time (nil: none).
+    func msUntilFileExpiry() -> Int? {
+        guard let next = transfers.expiry.nextMs else { return nil }
+        let nowMs = Clock.nowMs()
+        return next <= nowMs ? 0 : Int(min(next - nowMs, 3_600_000))
     }
 
     /// Starts holding a file of another node (for a local recipient, or for a node behind this one).
@@ -231,7 +293,7 @@ extension Reactor {
         switch command {
         case let .filePull(id, origin, size, chunks, from, count):
             var file = transfers.files[id]
-            if file == nil, origin != config.name, routeTable.nextHop(to: origin) != nil, routeTable.nextHop(to: origin) != peer {
+            if file == nil, !transfers.expiry.isGone(id), origin != config.name, routeTable.nextHop(to: origin) != nil, routeTable.nextHop(to: origin) != peer {
                 // A node behind us: hold a copy on the way (it serves our own readers too, if any).
                 file = try startPull(id: id, origin: origin, size: size, chunks: chunks)
             }
@@ -358,11 +420,14 @@ extension Reactor {
         remove(file)
     }
 
-    private func remove(_ file: StoredFile) {
+    private func remove(_ file: StoredFile, wipe: Bool = false) {
         let id = file.record.id
         let burn = burns.files[id] != nil
         do {
-            try write(ref: id) { try store.deleteFile(id) }
+            try write(ref: id) {
+                try store.deleteFile(id)
+                try store.forgetFileExpiry(id)
+            }
             if burn { try burnFileGone(file) }
         } catch {
             logger.error("cannot remove file record: \(error)")
@@ -375,8 +440,11 @@ extension Reactor {
             self?.transfers.files[id] = file
             self?.transfers.sends.append(contentsOf: sends)
         }
-        // A view-once file's chunks are overwritten before they are unlinked.
-        batch.afterCommit { [weak self] in self?.transfers.disk.remove(id, wipe: burn) }
+        // A view-once file's chunks (and an expired one's) are overwritten before they are unlinked.
+        batch.afterCommit { [weak self] in
+            self?.transfers.expiry.removed(id)
+            self?.transfers.disk.remove(id, wipe: burn || wipe)
+        }
     }
 
     /// After the cycle's commit: hand received chunks to the writer, send owed chunks

@@ -28,6 +28,45 @@ extension NodeStore {
         }
     }
 
+    /// When a file goes at the readable-until time of the messages that refer to it here
+    /// (0: never by that rule), and whether it went (SPEC 7.11.9).
+    func migrateTo20() throws {
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS file_expiry(
+                    id BLOB PRIMARY KEY, until INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+                PRAGMA user_version = 20;
+                """)
+        }
+    }
+
+    func setFileExpiry(_ id: FileID, until: UInt64) throws {
+        try db.run("INSERT INTO file_expiry(id, until) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET until = excluded.until WHERE gone = 0",
+                   .blob(id.bytes), .int(Int64(until)))
+    }
+
+    func fileExpiry(_ id: FileID) throws -> (until: UInt64, gone: Bool)? {
+        try db.first("SELECT until, gone FROM file_expiry WHERE id = ?", .blob(id.bytes)) { (UInt64(max(0, $0.int(0))), $0.int(1) != 0) }
+    }
+
+    func markFileExpired(_ id: FileID) throws {
+        try db.run("UPDATE file_expiry SET gone = 1 WHERE id = ?", .blob(id.bytes))
+    }
+
+    /// A file removed by another rule: a row with no time is forgotten.
+    func forgetFileExpiry(_ id: FileID) throws {
+        try db.run("DELETE FROM file_expiry WHERE id = ? AND until = 0 AND gone = 0", .blob(id.bytes))
+    }
+
+    func fileExpiries() throws -> FileExpiry {
+        var until: [FileID: UInt64] = [:], gone: Set<FileID> = []
+        for (bytes, time, isGone) in try db.query("SELECT id, until, gone FROM file_expiry", map: { ($0.blob(0), $0.int(1), $0.int(2)) }) {
+            guard let id = FileID(bytes: bytes) else { continue }
+            if isGone != 0 { gone.insert(id) } else { until[id] = UInt64(max(0, time)) }
+        }
+        return FileExpiry(until: until, gone: gone)
+    }
+
     func noteFileLabel(_ id: FileID, label: UInt8) throws {
         try db.run("INSERT INTO file_labels(id, label) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET label = max(label, excluded.label)",
                    .blob(id.bytes), .int(Int64(label)))

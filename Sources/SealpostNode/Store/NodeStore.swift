@@ -35,7 +35,7 @@ public struct InviteRecord: Sendable, Equatable {
 /// one reactor cycle run inside one `begin()`…`commit()`.
 public final class NodeStore {
     let db: Database
-    public static let schemaVersion: Int64 = 19
+    public static let schemaVersion: Int64 = 20
 
     /// - Parameter secureDelete: benchmarks only turn it off, to measure what it costs.
     public init(path: String, readOnly: Bool = false, secureDelete: Bool = true) throws {
@@ -112,6 +112,7 @@ public final class NodeStore {
         if version < 17 { try migrateTo17() }
         if version < 18 { try migrateTo18() }
         if version < 19 { try migrateTo19() }
+        if version < 20 { try migrateTo20() }
     }
 
     /// Groups whose home is this node, and their members.
