@@ -88,9 +88,6 @@ final class Reactor {
     var tracing: TraceState
     /// Label rules, link ceilings and refusal counts (Labels/).
     var labels: LabelGuard
-    /// Clearances from the directory entries, decoded once per entry (Labels/ClearanceCache).
-    /// Beside `labels`, not in it: it is filled while `labels.policy` is being read.
-    var clearances = ClearanceCache()
     /// The audit log's head (Audit/): changes only when a cycle's commit succeeds.
     var auditLog = AuditLog()
     /// Forwards accepted, refused and countersigned (Forwarding/).

@@ -14,8 +14,8 @@ extension Reactor {
         guard let a = Address(address) else { return labels.policy.defaultRank }
         let bytes: [UInt8]?
         if a.node == config.name { bytes = users.byName[a.local]?.entry } else { bytes = directory.remoteEntries[address]?.entry }
-        guard let bytes else { return labels.policy.defaultRank }
-        return clearances.clearance(of: address, entry: bytes) ?? labels.policy.defaultRank
+        guard let bytes, let entry = try? DirectoryEntry.decode(bytes) else { return labels.policy.defaultRank }
+        return entry.clearance ?? labels.policy.defaultRank
     }
 
     /// The sender's node at SEND: the label must be one this node carries, may leave over the
