@@ -195,24 +195,26 @@ final class LabelDowngradeTests: XCTestCase {
         XCTAssertEqual(try wu.drain(ms: 300).count, 0, "wu got nothing of them")
     }
 
+    /// bob@hq cleared to 工作秘密; mallory@fake in the fake peer's directory; mallory's 工作秘密
+    /// origin of "the inspection list" and the key she seals to bob with.
+    func mallorysNotice(_ hq: TestNode, _ fake: FakePeerNode, _ bob: Client) throws
+        -> (sign: SignKeyPair, key: BoxSharedKey, text: [UInt8], hashKey: [UInt8], provenance: Provenance) {
+        _ = try Operator.clearUser(dataDir: hq.dir, user: "bob", label: "工作秘密")
+        let (_, mallorySign, key) = try malloryOnTheFake(fake, seenBy: bob)
+        let text = Array("the inspection list".utf8), hashKey = Sodium.randomBytes(32)
+        let provenance = Provenance.make(id: MessageID(bytes: Sodium.randomBytes(16))!, sender: "mallory@fake", to: "mallory@fake",
+                                         sentAt: Clock.nowMs() - 1000, kind: .text, content: text, policy: ForwardPolicy(),
+                                         key: mallorySign, label: 3, hashKey: hashKey)
+        return (mallorySign, key, text, hashKey, provenance)
+    }
+
     /// A FakePeerNode relays two forwards of mallory's 工作秘密 message to bob@hq (cleared to
     /// 工作秘密): one labelled 工作秘密, shown; one labelled 内部 without a downgrade, which hq lets
     /// through (bob is cleared for what it forwards) and bob's client refuses unopened.
     func testARelayedForwardWithALoweredLabelIsRefusedByTheRecipientsClient() throws {
         let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        _ = try Operator.clearUser(dataDir: hq.dir, user: "bob", label: "工作秘密")
-        let mallory = BoxKeyPair.generate(), mallorySign = SignKeyPair.generate()
-        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
-                                            signKey: mallorySign.publicKey, updatedAt: 1)])
-        try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
-        let bobEntry = try bob.lookup(Address("bob@hq")!)
-        let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))
-
-        let text = Array("the inspection list".utf8), hashKey = Sodium.randomBytes(32)
-        let provenance = Provenance.make(id: MessageID(bytes: Sodium.randomBytes(16))!, sender: "mallory@fake", to: "mallory@fake",
-                                         sentAt: Clock.nowMs() - 1000, kind: .text, content: text, policy: ForwardPolicy(),
-                                         key: mallorySign, label: 3, hashKey: hashKey)
+        let (mallorySign, key, text, hashKey, provenance) = try mallorysNotice(hq, fake, bob)
         func forward(labelled rank: UInt8) -> Envelope {
             var hop = ForwardHop(forwarder: "mallory@fake", via: "mallory@fake", recipients: 1,
                                  recipientSet: Forward.recipientSetHash(["bob@hq"], hashKey: hashKey), at: Clock.nowMs(),
@@ -254,17 +256,7 @@ final class LabelDowngradeTests: XCTestCase {
     func testADowngradeThatDoesNotHoldIsNotKeptForLaterForwards() throws {
         let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        _ = try Operator.clearUser(dataDir: hq.dir, user: "bob", label: "工作秘密")
-        let mallory = BoxKeyPair.generate(), mallorySign = SignKeyPair.generate()
-        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
-                                            signKey: mallorySign.publicKey, updatedAt: 1)])
-        try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
-        let bobEntry = try bob.lookup(Address("bob@hq")!)
-        let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))
-        let text = Array("the inspection list".utf8), hashKey = Sodium.randomBytes(32)
-        let provenance = Provenance.make(id: MessageID(bytes: Sodium.randomBytes(16))!, sender: "mallory@fake", to: "mallory@fake",
-                                         sentAt: Clock.nowMs() - 1000, kind: .text, content: text, policy: ForwardPolicy(),
-                                         key: mallorySign, label: 3, hashKey: hashKey)
+        let (mallorySign, key, text, hashKey, provenance) = try mallorysNotice(hq, fake, bob)
         var hop = ForwardHop(forwarder: "mallory@fake", via: "mallory@fake", recipients: 1,
                              recipientSet: Forward.recipientSetHash(["bob@hq"], hashKey: hashKey), at: Clock.nowMs(),
                              parent: provenance.origin.link)

@@ -57,12 +57,7 @@ final class LabelExpiryTests: XCTestCase {
     func testWhatArrivesAfterItsReadableUntilTimeIsStoredWithoutItsContent() throws {
         let (hq, fake, bob) = try hqWithFakePeer()
         defer { bob.close() }
-        let mallory = BoxKeyPair.generate(), mallorySign = SignKeyPair.generate()
-        fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
-                                            signKey: mallorySign.publicKey, updatedAt: 1)])
-        try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
-        let bobEntry = try bob.lookup(Address("bob@hq")!)
-        let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))
+        let (_, _, key) = try malloryOnTheFake(fake, seenBy: bob)
         let id = MessageID(bytes: Sodium.randomBytes(16))!, sentAt = Clock.nowMs() - 120_000
         let label = EnvelopeLabel(rank: 1, readableUntil: sentAt + 60_000)
         let sealed = Sealed.seal(kind: EnvelopeKind.text.rawValue, id: id, from: "mallory@fake", to: "bob@hq", sentAt: sentAt,

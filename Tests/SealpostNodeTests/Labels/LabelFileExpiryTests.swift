@@ -93,15 +93,8 @@ final class LabelFileExpiryTests: XCTestCase {
     /// alice gives no time: traffic deletes its copy 3 s after the offer arrived; hq keeps its own
     /// (the only message it stored for it has no time), and alice still fetches it there.
     func testTheRecipientsNodeAppliesItsOwnPeriodToTheCopyItPulled() throws {
-        let hq = try TestNode(name: "hq")
-        let traffic = try TestNode(name: "traffic") { $0.labels.expiry = ["internal": "3s"] }
-        try hq.start()
-        try traffic.start()
-        try hq.peer(with: traffic)
-        let alice = try Client(profile: try hq.join("alice"))
-        let wu = try Client(profile: try traffic.join("wu"))
+        let (hq, traffic, alice, wu) = try twoUnits(trafficConfig: { $0.labels.expiry = ["internal": "3s"] })
         defer { alice.close(); wu.close() }
-        try waitUntilKnown(alice, "wu@traffic")
         let source = try makeFile(hq.root, "roster.xlsx", size: 2 * FileChunks.plainChunkBytes)
         let sent = try alice.sendFile(to: Address("wu@traffic")!, path: source, uploads: UploadBook(profilePath: hq.profilePath("alice")))
         let manifest = try offer(wu)

@@ -1,6 +1,8 @@
 import SealpostClient
+import SealpostCore
 import SealpostNode
 import SealpostTestSupport
+import Sodium
 import XCTest
 
 extension XCTestCase {
@@ -58,4 +60,16 @@ func hqWithFakePeer(deliveredReceipts: Bool = false) throws -> (TestNode, FakePe
     let fake = try FakePeerNode()
     try fake.configure(on: hq)
     return (hq, fake, bob)
+}
+
+/// mallory@fake in the fake peer's directory, once `bob` sees her entry: her keys and the key
+/// she seals to bob with (for envelopes a modified client or a lying relay makes).
+func malloryOnTheFake(_ fake: FakePeerNode, seenBy bob: Client) throws -> (box: BoxKeyPair, sign: SignKeyPair, toBob: BoxSharedKey) {
+    let mallory = BoxKeyPair.generate(), mallorySign = SignKeyPair.generate()
+    fake.serveDirectory([DirectoryEntry(address: "mallory@fake", display: "Mallory", boxKey: mallory.publicKey,
+                                        signKey: mallorySign.publicKey, updatedAt: 1)])
+    try fake.run("hq to take mallory's entry") { (try? bob.lookup(Address("mallory@fake")!)) != nil }
+    let bobEntry = try bob.lookup(Address("bob@hq")!)
+    let key = try XCTUnwrap(BoxSharedKey(theirPublicKey: bobEntry.boxKey, mySecretKey: mallory.secretKey))
+    return (mallory, mallorySign, key)
 }
