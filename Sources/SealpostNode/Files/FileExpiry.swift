@@ -11,9 +11,25 @@ struct FileExpiry: Sendable {
     /// Files deleted at their time: a FILE-GET of one is answered `gone` (410).
     private(set) var gone: Set<FileID>
 
+    /// When the next file goes (nil: none). Kept, not computed: the reactor asks every cycle,
+    /// and `until` holds every file offered here.
+    private(set) var nextMs: UInt64?
+
     init(until: [FileID: UInt64] = [:], gone: Set<FileID> = []) {
         self.until = until
         self.gone = gone
+        nextMs = Self.earliest(until)
+    }
+
+    private static func earliest(_ until: [FileID: UInt64]) -> UInt64? { until.values.filter { $0 > 0 }.min() }
+
+    /// `id`'s time was `old` and is now `new` (nil: no entry): the next time stays right.
+    private mutating func changed(from old: UInt64?, to new: UInt64?) {
+        if let old, old > 0, old == nextMs, new != old {
+            nextMs = Self.earliest(until)
+        } else if let new, new > 0 {
+            nextMs = min(nextMs ?? new, new)
+        }
     }
 
     /// The time a file goes once another message with deletion time `deadline` (0: never) refers
@@ -34,7 +50,9 @@ struct FileExpiry: Sendable {
     /// After the commit of what `referred` returned.
     mutating func noted(_ id: FileID, until time: UInt64) {
         guard !gone.contains(id) else { return }
+        let old = until[id]
         until[id] = time
+        changed(from: old, to: time)
     }
 
     /// The files whose time has come, oldest first.
@@ -44,13 +62,11 @@ struct FileExpiry: Sendable {
             .prefix(limit).map(\.key)
     }
 
-    /// When the next file goes (nil: none).
-    var nextMs: UInt64? { until.values.filter { $0 > 0 }.min() }
-
     /// After the commit of a file's deletion at its time.
     mutating func deleted(_ id: FileID) {
-        until[id] = nil
+        let old = until.removeValue(forKey: id)
         gone.insert(id)
+        changed(from: old, to: nil)
     }
 
     /// After the commit of a file's removal by another rule (collected, withheld): a file with

@@ -45,6 +45,17 @@ final class FileExpiryTests: XCTestCase {
         XCTAssertEqual(e.due(now: t0 + 3, limit: 1), [b])
     }
 
+    func testTheNextTimeFollowsEveryChange() {
+        var e = FileExpiry(until: [a: 5_000])
+        XCTAssertEqual(e.nextMs, 5_000, "from the rows at start")
+        e.noted(b, until: 3_000)
+        XCTAssertEqual(e.nextMs, 3_000)
+        e.noted(b, until: 0)
+        XCTAssertEqual(e.nextMs, 5_000, "the earliest file is now kept: the next one is a's")
+        e.deleted(a)
+        XCTAssertNil(e.nextMs, "none left with a time")
+    }
+
     func testRemovedByAnotherRule() {
         var e = FileExpiry()
         e.noted(a, until: t0 + 10)
