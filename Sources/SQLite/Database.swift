@@ -70,6 +70,14 @@ public final class Database {
         return tries < 5090 ? 1 : 0
     }
 
+    /// Gives up waiting for another connection's lock after about `ms` milliseconds (SQLite's
+    /// own `sqlite3_busy_timeout`, which sleeps 1, 2, 5, 10, … ms between tries), instead of
+    /// the 5 s of fine-grained retries every connection starts with. For a connection whose
+    /// work can wait for its next round (the checkpointer), not for one that must get through.
+    public func setBusyTimeout(ms: Int32) {
+        sqlite3_busy_timeout(raw, ms)
+    }
+
     public func close() {
         cache.removeAll() // finalises statements first
         if let handle { sqlite3_close_v2(handle) }
