@@ -110,7 +110,7 @@ extension Reactor {
                                           reportBurst: config.forwarding.reportBurst, reportsPerHour: config.forwarding.reportsPerHour),
             receipts: NodeStatus.Receipts(deliveredMade: int(deliveryReceipts.made), forgedDropped: int(deliveryReceipts.forgedDropped)),
             storage: NodeStatus.Storage(dbBytes: size(dataDir.databasePath), walBytes: size(dataDir.databasePath + "-wal"),
-                                        state: storage.isFull ? "disk full" : "ok", freeBytes: Int(clamping: dataDirFreeBytes),
+                                        state: storage.isFull ? "disk full" : "ok", freeBytes: Int(clamping: storage.freeBytes),
                                         minFreeMb: config.limits.minFreeMB, walMaxMb: config.limits.walMaxMB),
             limits: limitsStatus(),
             labels: labelsStatus(),

@@ -8,7 +8,7 @@
 struct StorageGuard {
     /// Free disk is under the floor (or a commit failed for lack of space): new messages are refused.
     private(set) var isFull = false
-    /// Free space at the last look, in bytes.
+    /// Free space at the last look, in bytes: what `status` shows beside the state decided from it.
     private(set) var freeBytes: UInt64 = 0
     /// What was free when a commit failed for lack of space (the way back needs more than that).
     private var freeAtCommitFailure: UInt64?
