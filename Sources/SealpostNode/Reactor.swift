@@ -24,6 +24,8 @@ final class Reactor {
     static let zapDomainPublish = "sealpost-pub"
     static let zapDomainAdmin = "sealpost-admin"
     static let batchLimit = 2048
+    /// Mailbox seqs reserved per write of the reservation.
+    static let mailboxSeqBlock: UInt64 = 1 << 16
     static let batchBudgetNs: UInt64 = 5_000_000
     static let maxWindow = 4096
     static let sessionTimeoutNs: UInt64 = 30_000_000_000
@@ -57,7 +59,8 @@ final class Reactor {
     var delivery = DeliveryState()
     /// Enrolled users, the keys they are admitted with, revoked connections (Users/).
     var users = UserRegistry()
-    var nextSeq: UInt64 = 1
+    /// Mailbox seqs (DELIVER), reserved a block at a time (Store/ReservedSeqs).
+    var mailboxSeqs = ReservedSeqs(saved: 1, block: Reactor.mailboxSeqBlock)
     var counters = NodeCounters()
     var rates = RateMeter()
     /// What each user holds (mailbox, burn content) and each sender's rate allowance.
@@ -179,9 +182,10 @@ final class Reactor {
         let mailboxUsage = try store.mailboxUsage()
         delivery = DeliveryState(waiting: mailboxUsage.mapValues(\.count))
         var senders = try store.mailboxUsageBySender()
-        // DELIVERs of the last cycle before a crash may have carried seqs that were
-        // never committed; skip past every seq such a cycle could have used.
-        nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
+        // DELIVERs that leave before their commit carry only seqs below the committed end of
+        // the reservation: numbering starts there (or past the mailbox), never below one that left.
+        mailboxSeqs = ReservedSeqs(saved: try store.mailboxSeqReservation(olderMargin: UInt64(Self.batchLimit)),
+                                   above: try store.maxMailboxSeq(), block: Self.mailboxSeqBlock)
         peering = FederationState(streamOut: try store.streams(outgoing: true), streamIn: try store.streams(outgoing: false),
                                   heldCount: try store.heldCounts())
         directory = DirectoryState(localVersion: UInt64(try store.meta("directory_version") ?? Int64(users.byName.count)),

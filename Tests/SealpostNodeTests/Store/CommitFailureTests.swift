@@ -101,6 +101,50 @@ final class CommitFailureTests: XCTestCase {
         XCTAssertEqual(try waitingForBob(), 1)
     }
 
+    // MARK: mailbox seqs
+
+    /// Mailbox seqs come from a block reserved in the database (`ReservedSeqs`), written in the
+    /// transaction of the first entry that needs it. A DELIVER leaves before its commit only
+    /// with a seq below the committed end (so that a crash cannot give it to another entry): a new
+    /// node's first entry is pushed after its commit, and when that commit fails (here: the
+    /// reservation's write) it never leaves. The retry's seq is a new one, and a restart begins
+    /// past the committed end.
+    func testDeliverWaitsForTheCommitThatReservesItsSeqAndNoSeqIsReused() throws {
+        let hq = try TestNode("hq")
+        try hq.start()
+        let alice = try Client(profile: try hq.join("alice"))
+        let bob = try Client(profile: try hq.join("bob"))
+        defer { alice.close(); bob.close() }
+        try bob.attach()
+        try eventually("bob caught up (SYNCED)") {
+            if case .synced? = try bob.connection.receive(timeoutMs: 50) { return true }
+            return false
+        }
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM meta WHERE key = 'mailbox_seq_end'"), 0, "nothing reserved yet")
+        try fault.arm("meta", when: "NEW.key = 'mailbox_seq_end'")
+        let text = try alice.prepareText(to: Address("bob@hq")!, text: "one message")
+        try alice.submit(text)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try alice.store(text)
+        let stored = try count(fault, "SELECT seq FROM mailbox WHERE recipient = 'bob'")
+        var seqs: [Int64] = []
+        try eventually("bob's DELIVER of the stored entry") {
+            if case let .deliver(seq, e)? = try bob.connection.receive(timeoutMs: 50), e.id == text.id { seqs.append(Int64(seq)) }
+            return seqs.last == stored
+        }
+        XCTAssertEqual(seqs, [stored], "the rolled-back cycle's seq was not reserved: its DELIVER never left")
+        XCTAssertEqual(stored, 2, "seq 1 went with the rolled-back cycle and is not given again")
+        let end = try count(fault, "SELECT value FROM meta WHERE key = 'mailbox_seq_end'")
+        XCTAssertGreaterThan(end, stored, "committed with the entry: a block past its seq")
+
+        try hq.restart()
+        _ = try alice.sendText(to: Address("bob@hq")!, text: "after the restart")
+        XCTAssertEqual(try count(fault, "SELECT MAX(seq) FROM mailbox WHERE recipient = 'bob'"), end,
+                       "a restart begins at the reservation's end")
+    }
+
     // MARK: files
 
     /// One chunk of random bytes of the length the declared size gives it.
