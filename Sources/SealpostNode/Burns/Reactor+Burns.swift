@@ -76,7 +76,7 @@ extension Reactor {
     func expireJournalledBurns() {
         let now = Clock.nowMs()
         for jid in burns.journalledDue(nowMs: now) {
-            guard let entry = journal.entries[jid], let burn = burnInside(entry.envelope) else {
+            guard let entry = peering.journal.entries[jid], let burn = burnInside(entry.envelope) else {
                 burns.forgotten(jid: jid)
                 continue
             }
@@ -97,7 +97,7 @@ extension Reactor {
                 try sendReceipt(.expired, burn: burn.id, sender: burn.from, subject: burn.to)
                 let emptied = stub
                 batch.afterCommit { [weak self] in
-                    self?.journal.replaceEnvelope(jid, with: emptied)
+                    self?.peering.replaceJournalled(jid, with: emptied)
                     self?.burns.forgotten(jid: jid)
                 }
             } catch {

@@ -189,7 +189,7 @@ extension Reactor {
         let isGroup = alwaysGroup || (local ? groupHome.groups[to.local] != nil
                                             : kind.fansOut && directory.remoteEntries[to.description] == nil)
         if !local {
-            guard directory.nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
+            guard directory.nodeKeys[to.node] != nil || peering.routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
             }
             // A group on another node is checked by its home node, which answers with a group_event.

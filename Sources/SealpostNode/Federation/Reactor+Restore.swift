@@ -145,7 +145,7 @@ extension Reactor {
         batch.afterCommit { [weak self] in
             guard let self else { return }
             for e in entries {
-                self.journal.add(e)
+                self.peering.journalled(e)
                 // Waiting in the journal again: its sender's quota counts it again (its RELAYED takes it off once more).
                 if e.origin == self.config.name { self.quotas.changeSender(e.envelope.from, count: 1, bytes: e.envelope.encodedSize) }
             }
@@ -290,7 +290,7 @@ extension Reactor {
     func isRestoreGap(origin: String, expected: UInt64, restoredLately: Bool) -> Bool {
         if restoredLately && restore.gapAt[origin, default: 1] == expected { return true }
         for (peer, p) in restore.restoredPeers where p.gaps[origin, default: 1] == expected {
-            if origin == peer || routeTable.nextHop(to: origin) == peer { return true }
+            if origin == peer || peering.routeTable.nextHop(to: origin) == peer { return true }
         }
         return false
     }
