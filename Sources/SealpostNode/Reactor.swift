@@ -61,8 +61,8 @@ final class Reactor {
     var users = UserRegistry()
     /// Mailbox seqs (DELIVER), reserved a block at a time (Store/ReservedSeqs).
     var mailboxSeqs = ReservedSeqs(saved: 1, block: Reactor.mailboxSeqBlock)
+    /// What status counts, and the rates of the last minute (Admin/NodeCounters).
     var counters = NodeCounters()
-    var rates = RateMeter()
     /// What each user holds (mailbox, burn content) and each sender's rate allowance.
     var quotas = Quotas()
     /// The free-space floor: whether new messages are refused while the disk is full (Config/).

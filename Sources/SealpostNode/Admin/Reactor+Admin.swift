@@ -71,7 +71,7 @@ extension Reactor {
                 storage: peering.summaries[link.name].flatMap { NodeSummary.decode($0.json)?.storage }))
         }
         let online = Set(attachedByUser.compactMap { $0.value.attached ? $0.key : nil })
-        let rate = rates.lastMinute()
+        let rate = counters.rates.lastMinute(now: now)
         // stat(2), not FileManager's attributes: those look up the owner's name (opening /etc/passwd) on the node's thread.
         func size(_ path: String) -> Int {
             var s = stat()
@@ -122,12 +122,7 @@ extension Reactor {
                                     inPerS: Double(rate.inCount) / 60, outPerS: Double(rate.outCount) / 60,
                                     relayedPerS: Double(rate.relayedCount) / 60),
             cycles: cycleTimes.summary(),
-            counters: NodeStatus.Counters(
-                envelopesIn: int(counters.envelopesIn), delivered: int(counters.delivered), duplicates: int(counters.duplicates),
-                relayed: int(counters.relayed), malformed: int(counters.malformed), refusedKeys: int(counters.refusedKeys),
-                rejectedRelays: int(counters.rejectedRelays), rejectedAnnouncements: int(counters.rejectedAnnouncements),
-                rejectedSnapshots: int(counters.rejectedSnapshots), keyConflicts: int(counters.keyConflicts),
-                undeliverable: int(counters.undeliverable), commitFailures: int(counters.commitFailures)))
+            counters: counters.status(refusedKeys: refusedKeys.total))
     }
 
     /// Per destination node, what waits in the journal for it: queued and in flight, the
@@ -182,7 +177,7 @@ extension Reactor {
         let now = Clock.monotonicNs()
         var peers: [String: String] = [:]
         for link in peering.links.values { peers[link.name] = peerState(link, now: now).rawValue }
-        let rate = rates.lastMinute()
+        let rate = counters.rates.lastMinute(now: now)
         let summary = NodeSummary(
             name: config.name, version: Self.version, uptimeS: Int((now - startedNs) / 1_000_000_000),
             users: users.byName.count, online: attachedByUser.values.filter(\.attached).count,

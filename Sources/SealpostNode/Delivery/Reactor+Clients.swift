@@ -233,8 +233,7 @@ extension Reactor {
             counters.duplicates += 1
             return reply(session, .stored(id: envelope.id))
         }
-        counters.envelopesIn += 1
-        rates.countIn()
+        counters.stored()
         try noteForwardAccepted(stamped)
         try noteSentFileExpiry(stamped)
         if !local {
@@ -469,6 +468,7 @@ extension Reactor {
             try saveStreams()
         }, rolledBack: { error in
             mailboxSeqs.rolledBack()
+            counters.rolledBack()
             counters.commitFailures += 1
             diskFull = noteCommitFailure(error) || storage.isFull
             if diskFull {
@@ -485,6 +485,7 @@ extension Reactor {
         if outcome.committed {
             quotas.commit()
             mailboxSeqs.committed()
+            counters.committed(now: Clock.monotonicNs())
             for (user, entries) in unreserved {
                 if let session = delivery.caughtUpSession(of: user) { push(entries, to: session) }
             }
@@ -510,6 +511,7 @@ extension Reactor {
 
     /// Pushes entries from memory while the window has room.
     func push(_ entries: ArraySlice<(UInt64, Envelope)>, to session: Session) {
+        let now = Clock.monotonicNs()
         for (seq, envelope) in entries where seq > session.lastSent {
             guard session.room > 0 else {
                 session.caughtUp = false
@@ -522,8 +524,7 @@ extension Reactor {
                 return
             }
             session.pushed(seq)
-            counters.delivered += 1
-            rates.countOut()
+            counters.pushed(now: now)
         }
     }
 

@@ -381,8 +381,7 @@ extension Reactor {
             let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                            envelope: envelope, createdMs: nowMs, epoch: epoch)
             batch.afterCommit { [weak self] in self?.peering.journalled(entry) }
-            counters.relayed += 1
-            rates.countRelayed()
+            counters.journalled()
         }
         if acknowledge { batch.ack(routingId, jid: jid) }
     }
@@ -490,8 +489,7 @@ extension Reactor {
             logger.warning("relayed envelope for an unknown user dropped", metadata: ["to": "\(envelope.to)"])
             return
         }
-        counters.envelopesIn += 1
-        rates.countIn()
+        counters.stored()
         try deliverLocally(envelope, to: recipient, encoded: bytes, relay: true)
     }
 

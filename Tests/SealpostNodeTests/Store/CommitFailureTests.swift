@@ -97,6 +97,7 @@ final class CommitFailureTests: XCTestCase {
         }
         XCTAssertEqual(try count(fault, "SELECT count(*) FROM mailbox WHERE recipient = 'bob'"), 1)
         XCTAssertEqual(try waitingForBob(), 1, "the rolled-back entry is not counted")
+        XCTAssertEqual(try hq.counter(\.envelopesIn), 1, "counted at the commit: the rolled-back try is not")
         try hq.restart()
         XCTAssertEqual(try waitingForBob(), 1)
     }
@@ -288,6 +289,7 @@ final class CommitFailureTests: XCTestCase {
         XCTAssertEqual(Set(due.map(\.id)).count, 1, "one notice")
         XCTAssertEqual(due.first?.reminder?.id, reminder)
         XCTAssertEqual(try hq.status().reminders.pending, 0)
+        XCTAssertEqual(try hq.status().reminders.fired, 1, "counted once, at the commit that stored it")
     }
 
     // MARK: view-once files
