@@ -102,12 +102,18 @@ final class FederationStateTests: XCTestCase {
 
     // MARK: relay journal and what links have in flight
 
-    /// A link with real sockets that never connect (nothing listens on port 1): only its
-    /// bookkeeping is used.
-    private func link(_ name: String, context: Context) throws -> PeerLink {
+    /// A state with `jids` journalled for city, and a link to city with real sockets that never
+    /// connect (nothing listens on port 1): only its bookkeeping is used.
+    private func withCityLink(journalled jids: [UInt64], _ body: (inout FederationState, PeerLink) throws -> Void) throws {
+        let context = Context()
         let key = Z85.encode(NodeKeys.generate().curve.publicKey)
-        let config = PeerConfig(name: name, router: "tcp://127.0.0.1:1", publish: "tcp://127.0.0.1:1", publicKey: key)
-        return try PeerLink(context: context, config: config, keys: NodeKeys.generate(), now: 0)
+        let config = PeerConfig(name: "city", router: "tcp://127.0.0.1:1", publish: "tcp://127.0.0.1:1", publicKey: key)
+        let city = try PeerLink(context: context, config: config, keys: NodeKeys.generate(), now: 0)
+        defer { city.close() }
+        var state = FederationState(me: "hq")
+        for jid in jids { state.journalled(entry(jid)) }
+        try body(&state, city)
+        withExtendedLifetime(context) {}
     }
 
     private func entry(_ jid: UInt64, to dest: String = "city") -> RelayJournal.Entry {
@@ -117,56 +123,47 @@ final class FederationStateTests: XCTestCase {
     }
 
     func testJournalledEntriesGoOutInOrderAndAnAcknowledgedOneIsGone() throws {
-        let context = Context()
-        let city = try link("city", context: context)
-        defer { city.close() }
-        var state = FederationState(me: "hq")
-        for jid: UInt64 in [1, 2, 3] { state.journalled(entry(jid)) }
-        XCTAssertEqual(state.journal.count, 3)
-        let batch = state.takeQueued(for: "city", limit: 2)
-        XCTAssertEqual(batch.map(\.jid), [1, 2], "oldest first, within the limit")
-        state.sent(1, on: city, now: 500)
-        XCTAssertEqual(city.lastAckNs, 500, "the wait counts from the first send")
-        state.sent(2, on: city, now: 600)
-        XCTAssertEqual(city.inFlight, [1: 500, 2: 600])
-        XCTAssertEqual(city.lastAckNs, 500)
-        XCTAssertEqual(state.journal.entries[2]?.sentTo, "city")
-        state.acknowledged(1, by: city)
-        XCTAssertNil(state.journal.entries[1])
-        XCTAssertEqual(city.inFlight, [2: 600])
-        XCTAssertEqual(state.journal.queuedCount(dest: "city"), 1, "3 still queued")
+        try withCityLink(journalled: [1, 2, 3]) { state, city in
+            XCTAssertEqual(state.journal.count, 3)
+            let batch = state.takeQueued(for: "city", limit: 2)
+            XCTAssertEqual(batch.map(\.jid), [1, 2], "oldest first, within the limit")
+            state.sent(1, on: city, now: 500)
+            XCTAssertEqual(city.lastAckNs, 500, "the wait counts from the first send")
+            state.sent(2, on: city, now: 600)
+            XCTAssertEqual(city.inFlight, [1: 500, 2: 600])
+            XCTAssertEqual(city.lastAckNs, 500)
+            XCTAssertEqual(state.journal.entries[2]?.sentTo, "city")
+            state.acknowledged(1, by: city)
+            XCTAssertNil(state.journal.entries[1])
+            XCTAssertEqual(city.inFlight, [2: 600])
+            XCTAssertEqual(state.journal.queuedCount(dest: "city"), 1, "3 still queued")
+        }
     }
 
     func testWhatIsNotSentOrNotAcknowledgedGoesBackInJournalOrder() throws {
-        let context = Context()
-        let city = try link("city", context: context)
-        defer { city.close() }
-        var state = FederationState(me: "hq")
-        for jid: UInt64 in [1, 2, 3, 4] { state.journalled(entry(jid)) }
-        let batch = state.takeQueued(for: "city", limit: 4)
-        state.sent(batch[0].jid, on: city, now: 10)
-        state.sent(batch[1].jid, on: city, now: 10)
-        for rest in batch[2...] { state.requeue(rest.jid) } // the pipe was full
-        XCTAssertEqual(state.journal.queuedCount(dest: "city"), 2)
-        state.resend(1, from: city)
-        XCTAssertEqual(city.inFlight.keys.sorted(), [2], "timed out: no longer in flight")
-        XCTAssertEqual(state.takeQueued(for: "city", limit: 10).map(\.jid), [1, 3, 4], "a resend goes before newer entries")
-        XCTAssertEqual(state.journal.attempts(1), 1)
+        try withCityLink(journalled: [1, 2, 3, 4]) { state, city in
+            let batch = state.takeQueued(for: "city", limit: 4)
+            state.sent(batch[0].jid, on: city, now: 10)
+            state.sent(batch[1].jid, on: city, now: 10)
+            for rest in batch[2...] { state.requeue(rest.jid) } // the pipe was full
+            XCTAssertEqual(state.journal.queuedCount(dest: "city"), 2)
+            state.resend(1, from: city)
+            XCTAssertEqual(city.inFlight.keys.sorted(), [2], "timed out: no longer in flight")
+            XCTAssertEqual(state.takeQueued(for: "city", limit: 10).map(\.jid), [1, 3, 4], "a resend goes before newer entries")
+            XCTAssertEqual(state.journal.attempts(1), 1)
+        }
     }
 
     func testAFailedLinkPutsItsWholeWindowBack() throws {
-        let context = Context()
-        let city = try link("city", context: context)
-        defer { city.close() }
-        var state = FederationState(me: "hq")
-        for jid: UInt64 in [1, 2, 3] { state.journalled(entry(jid)) }
-        for e in state.takeQueued(for: "city", limit: 3) { state.sent(e.jid, on: city, now: 1) }
-        XCTAssertEqual(state.journal.queuedCount(dest: "city"), 0)
-        state.requeueInFlight(of: city)
-        XCTAssertTrue(city.inFlight.isEmpty)
-        XCTAssertEqual(state.journal.queuedCount(dest: "city"), 3, "all sent again on the next dispatch")
-        XCTAssertNil(state.journal.entries[2]?.sentTo)
-        XCTAssertEqual(state.journal.count, 3, "nothing is forgotten before an acknowledgement")
+        try withCityLink(journalled: [1, 2, 3]) { state, city in
+            for e in state.takeQueued(for: "city", limit: 3) { state.sent(e.jid, on: city, now: 1) }
+            XCTAssertEqual(state.journal.queuedCount(dest: "city"), 0)
+            state.requeueInFlight(of: city)
+            XCTAssertTrue(city.inFlight.isEmpty)
+            XCTAssertEqual(state.journal.queuedCount(dest: "city"), 3, "all sent again on the next dispatch")
+            XCTAssertNil(state.journal.entries[2]?.sentTo)
+            XCTAssertEqual(state.journal.count, 3, "nothing is forgotten before an acknowledgement")
+        }
     }
 
     func testAJournalledEnvelopeIsReplacedInItsPlace() {

@@ -40,6 +40,23 @@ final class CommitFailureTests: XCTestCase {
         throw TimedOut(description: "timed out waiting for \(what)")
     }
 
+    /// A started node hq with alice and bob enrolled and connected.
+    func aliceAndBob() throws -> (TestNode, Client, Client) {
+        let hq = try TestNode("hq")
+        try hq.start()
+        return (hq, try Client(profile: try hq.join("alice")), try Client(profile: try hq.join("bob")))
+    }
+
+    /// alice's text to bob: its first commit fails (`fault` is armed), the retry is STORED.
+    func sendFailingOnce(_ alice: Client, _ hq: TestNode, _ fault: CommitFault) throws -> Envelope {
+        let text = try alice.prepareText(to: Address("bob@hq")!, text: "one message")
+        try alice.submit(text)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try alice.store(text)
+        return text
+    }
+
     // MARK: groups
 
     func testGroupAddWhoseCommitFailedIsStoredByTheRetryAndKeptAfterARestart() throws {
@@ -86,11 +103,7 @@ final class CommitFailureTests: XCTestCase {
         defer { alice.close() }
         let fault = try CommitFault(databasePath: hq.dir.databasePath)
         try fault.arm("mailbox", when: "NEW.recipient = 'bob'")
-        let text = try alice.prepareText(to: Address("bob@hq")!, text: "one message")
-        try alice.submit(text)
-        try waitForFailedCommit(hq)
-        try fault.disarm()
-        try alice.store(text)
+        let text = try sendFailingOnce(alice, hq, fault)
         XCTAssertEqual(try failures(hq), 1)
         func waitingForBob() throws -> Int {
             try hq.status().waiting.byUser["bob"] ?? 0
@@ -111,10 +124,7 @@ final class CommitFailureTests: XCTestCase {
     /// reservation's write) it never leaves. The retry's seq is a new one, and a restart begins
     /// past the committed end.
     func testDeliverWaitsForTheCommitThatReservesItsSeqAndNoSeqIsReused() throws {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let alice = try Client(profile: try hq.join("alice"))
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, alice, bob) = try aliceAndBob()
         defer { alice.close(); bob.close() }
         try bob.attach()
         try eventually("bob caught up (SYNCED)") {
@@ -124,11 +134,7 @@ final class CommitFailureTests: XCTestCase {
         let fault = try CommitFault(databasePath: hq.dir.databasePath)
         XCTAssertEqual(try count(fault, "SELECT count(*) FROM meta WHERE key = 'mailbox_seq_end'"), 0, "nothing reserved yet")
         try fault.arm("meta", when: "NEW.key = 'mailbox_seq_end'")
-        let text = try alice.prepareText(to: Address("bob@hq")!, text: "one message")
-        try alice.submit(text)
-        try waitForFailedCommit(hq)
-        try fault.disarm()
-        try alice.store(text)
+        let text = try sendFailingOnce(alice, hq, fault)
         let stored = try count(fault, "SELECT seq FROM mailbox WHERE recipient = 'bob'")
         var seqs: [Int64] = []
         try eventually("bob's DELIVER of the stored entry") {
@@ -317,10 +323,7 @@ final class CommitFailureTests: XCTestCase {
     }
 
     func testViewOnceOfferWhoseCommitFailedLeavesAnOrdinaryFileOrdinary() throws {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let alice = try Client(profile: try hq.join("alice"))
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, alice, bob) = try aliceAndBob()
         defer { alice.close(); bob.close() }
         let file = try upload(alice)
         let offer = FileOffer(fileId: file.id, cipherSize: file.size, chunks: 1)
