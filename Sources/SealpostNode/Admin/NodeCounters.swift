@@ -7,7 +7,7 @@
 /// come again (the sender's retry, the previous hop's resend, the next cycle's reminders) to be
 /// counted then. The other counters count what happened at once: a refusal, a duplicate, a
 /// push (`pushed`), a failed commit. A part that counts its own events keeps the count (refused
-/// keys: `RefusedKeyLog`); `status` gathers them.
+/// keys: `RefusedKeyLog`, burn messages: `BurnState`); `status` gathers them.
 struct NodeCounters {
     private(set) var envelopesIn: UInt64 = 0
     var duplicates: UInt64 = 0
@@ -23,9 +23,6 @@ struct NodeCounters {
     private(set) var remindersFired: UInt64 = 0
     private(set) var remindersLate: UInt64 = 0
     var groupRefusals: UInt64 = 0
-    var burnsViewed: UInt64 = 0
-    var burnsExpired: UInt64 = 0
-    var burnReceipts: UInt64 = 0
     var refusedQuotes: UInt64 = 0
     /// Envelopes in, out and relayed over the last minute.
     private(set) var rates = RateMeter()
