@@ -24,6 +24,8 @@ final class Reactor {
     static let zapDomainPublish = "sealpost-pub"
     static let zapDomainAdmin = "sealpost-admin"
     static let batchLimit = 2048
+    /// Mailbox seqs reserved per write of the reservation.
+    static let mailboxSeqBlock: UInt64 = 1 << 16
     static let batchBudgetNs: UInt64 = 5_000_000
     static let maxWindow = 4096
     static let sessionTimeoutNs: UInt64 = 30_000_000_000
@@ -57,9 +59,10 @@ final class Reactor {
     var delivery = DeliveryState()
     /// Enrolled users, the keys they are admitted with, revoked connections (Users/).
     var users = UserRegistry()
-    var nextSeq: UInt64 = 1
+    /// Mailbox seqs (DELIVER), reserved a block at a time (Store/ReservedSeqs).
+    var mailboxSeqs = ReservedSeqs(saved: 1, block: Reactor.mailboxSeqBlock)
+    /// What status counts, and the rates of the last minute (Admin/NodeCounters).
     var counters = NodeCounters()
-    var rates = RateMeter()
     /// What each user holds (mailbox, burn content) and each sender's rate allowance.
     var quotas = Quotas()
     /// The free-space floor: whether new messages are refused while the disk is full (Config/).
@@ -68,10 +71,9 @@ final class Reactor {
     var refusedKeys = RefusedKeyLog()
 
     // Federation.
-    /// Peer links, stream counters, held counts, summaries and the federation timers (Federation/).
-    var peering = FederationState()
-    var routeTable: RouteTable
-    var journal = RelayJournal()
+    /// Peer links, routes, the relay journal, stream counters, held counts, summaries and the
+    /// federation timers (Federation/).
+    var peering: FederationState
     /// Groups whose home is this node, and the decision on their operations (Groups/).
     var groupHome = GroupHome()
     /// `delivered` receipts owed this cycle, and the check of relayed ones.
@@ -108,7 +110,7 @@ final class Reactor {
         self.adminKey = try dataDir.loadOrCreateAdminKeys().publicKey
         self.control = control
         self.logger = logger
-        self.routeTable = RouteTable(me: config.name)
+        self.peering = FederationState(me: config.name)
         self.tracing = TraceState(me: config.name, config: config.trace)
         self.labels = try LabelGuard(config: config)
         self.store = try NodeStore(path: dataDir.databasePath, secureDelete: config.secureDelete)
@@ -179,10 +181,11 @@ final class Reactor {
         let mailboxUsage = try store.mailboxUsage()
         delivery = DeliveryState(waiting: mailboxUsage.mapValues(\.count))
         var senders = try store.mailboxUsageBySender()
-        // DELIVERs of the last cycle before a crash may have carried seqs that were
-        // never committed; skip past every seq such a cycle could have used.
-        nextSeq = max(try store.meta("next_seq").map { UInt64($0) } ?? 1, try store.maxMailboxSeq() + 1) + UInt64(Self.batchLimit)
-        peering = FederationState(streamOut: try store.streams(outgoing: true), streamIn: try store.streams(outgoing: false),
+        // DELIVERs that leave before their commit carry only seqs below the committed end of
+        // the reservation: numbering starts there (or past the mailbox), never below one that left.
+        mailboxSeqs = ReservedSeqs(saved: try store.mailboxSeqReservation(olderMargin: UInt64(Self.batchLimit)),
+                                   above: try store.maxMailboxSeq(), block: Self.mailboxSeqBlock)
+        peering = FederationState(me: config.name, streamOut: try store.streams(outgoing: true), streamIn: try store.streams(outgoing: false),
                                   heldCount: try store.heldCounts())
         directory = DirectoryState(localVersion: UInt64(try store.meta("directory_version") ?? Int64(users.byName.count)),
                                    nodes: try store.remoteNodes(), entries: try store.remoteEntries(), floors: try store.directoryFloors())
@@ -203,7 +206,7 @@ final class Reactor {
                 logger.warning("journal entry cannot be decoded, not sent", metadata: ["jid": "\(row.jid)", "dest": "\(row.dest)"])
                 continue
             }
-            journal.add(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
+            peering.journalled(RelayJournal.Entry(jid: row.jid, dest: row.dest, origin: row.origin, streamSeq: row.streamSeq,
                                            hops: row.hops, envelope: envelope, createdMs: row.createdAt, epoch: epochs[row.jid] ?? 0))
             if row.origin == config.name {
                 senders[envelope.from, default: Quotas.Usage()].count += 1
@@ -223,7 +226,7 @@ final class Reactor {
     func run() {
         logger.info("node running", metadata: ["router": "\(routerEndpoint)", "publish": "\(publishEndpoint)",
                                                "users": "\(users.byName.count)", "peers": "\(peering.links.count)",
-                                               "journal": "\(journal.count)", "reminders": "\(schedule.count)"])
+                                               "journal": "\(peering.journal.count)", "reminders": "\(schedule.count)"])
         auditPeerChanges()
         chores.loopStarts(now: Clock.monotonicNs())
         while !control.stopRequested {
@@ -295,7 +298,7 @@ final class Reactor {
     private func nextTimeoutMs() -> Int {
         let now = Clock.monotonicNs()
         var deadline = chores.nextHousekeepingNs
-        if !peering.links.isEmpty || !journal.isEmpty || tracing.tracer.nextDeadlineNs != nil { deadline = min(deadline, peering.nextTickNs) }
+        if !peering.links.isEmpty || !peering.journal.isEmpty || tracing.tracer.nextDeadlineNs != nil { deadline = min(deadline, peering.nextTickNs) }
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if delivery.hasStalled { timeout = min(timeout, 10) }
         // While the disk is full, look at it often enough to notice space coming back.

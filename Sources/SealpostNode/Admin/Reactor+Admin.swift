@@ -57,11 +57,11 @@ extension Reactor {
         let nowMs = Clock.nowMs()
         var peers: [NodeStatus.Peer] = []
         for link in peering.links.values.sorted(by: { $0.name < $1.name }) {
-            let queued = journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == link.name }
-                .reduce(0) { $0 + journal.queuedCount(dest: $1) }
-            let oldest = link.inFlight.keys.compactMap { journal.entries[$0]?.createdMs }.min()
-                ?? journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == link.name }
-                    .compactMap { journal.oldestQueuedMs(dest: $0) }.min()
+            let queued = peering.journal.destinationsWaiting.filter { peering.routeTable.nextHop(to: $0) == link.name }
+                .reduce(0) { $0 + peering.journal.queuedCount(dest: $1) }
+            let oldest = link.inFlight.keys.compactMap { peering.journal.entries[$0]?.createdMs }.min()
+                ?? peering.journal.destinationsWaiting.filter { peering.routeTable.nextHop(to: $0) == link.name }
+                    .compactMap { peering.journal.oldestQueuedMs(dest: $0) }.min()
             peers.append(NodeStatus.Peer(
                 name: link.name, router: link.config.router, state: peerState(link, now: now).rawValue,
                 queue: link.inFlight.count + queued, inFlight: link.inFlight.count, rttUs: Int(link.rttNs / 1000),
@@ -71,7 +71,7 @@ extension Reactor {
                 storage: peering.summaries[link.name].flatMap { NodeSummary.decode($0.json)?.storage }))
         }
         let online = Set(attachedByUser.compactMap { $0.value.attached ? $0.key : nil })
-        let rate = rates.lastMinute()
+        let rate = counters.rates.lastMinute(now: now)
         // stat(2), not FileManager's attributes: those look up the owner's name (opening /etc/passwd) on the node's thread.
         func size(_ path: String) -> Int {
             var s = stat()
@@ -84,24 +84,24 @@ extension Reactor {
             uptimeS: Int((now - startedNs) / 1_000_000_000),
             router: routerEndpoint, publish: publishEndpoint,
             peers: peers,
-            routes: routeTable.routes.values.sorted { $0.dest < $1.dest }.map {
+            routes: peering.routeTable.routes.values.sorted { $0.dest < $1.dest }.map {
                 NodeStatus.Route(dest: $0.dest, nextHop: $0.nextHop, hops: $0.hops, path: $0.path)
             },
             users: NodeStatus.Users(enrolled: users.byName.count, online: online.count,
                                     disabled: users.byName.values.filter { $0.disabledAt != nil }.count,
                                     federated: directory.remoteEntries.count),
             waiting: NodeStatus.Waiting(messages: waiting.values.reduce(0, +), users: byUser.count, byUser: byUser),
-            journal: journal.count,
+            journal: peering.journal.count,
             destinations: destinationsWaiting(nowMs: nowMs),
             restore: restoreStatus(),
-            unrouted: journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
-                .reduce(0) { $0 + journal.queuedCount(dest: $1) },
+            unrouted: peering.journal.destinationsWaiting.filter { peering.routeTable.nextHop(to: $0) == nil }
+                .reduce(0) { $0 + peering.journal.queuedCount(dest: $1) },
             held: (try? store.heldEnvelopeCount()) ?? peering.heldTotal,
             reminders: NodeStatus.Reminders(pending: schedule.count, nextDue: schedule.nextDue().map { Clock.rfc3339(ms: $0) },
                                             fired: int(counters.remindersFired), late: int(counters.remindersLate)),
             burns: NodeStatus.Burns(pending: burns.pending, nextExpiry: burns.nextExpiryMs.map { Clock.rfc3339(ms: $0) },
-                                    viewed: int(counters.burnsViewed), expired: int(counters.burnsExpired),
-                                    receipts: int(counters.burnReceipts), refusedQuotes: int(counters.refusedQuotes)),
+                                    viewed: int(burns.viewedCount), expired: int(burns.expiredCount),
+                                    receipts: int(burns.receiptsSent), refusedQuotes: int(counters.refusedQuotes)),
             forwards: NodeStatus.Forwards(accepted: int(forwarding.accepted), refused: int(forwarding.refused), hops: int(forwarding.hops),
                                           defaultScope: config.forwarding.defaultScope, maxRecipients: config.forwarding.maxRecipients,
                                           maxHops: config.forwarding.maxHops, reportsSent: int(forwarding.reportsSent),
@@ -122,12 +122,7 @@ extension Reactor {
                                     inPerS: Double(rate.inCount) / 60, outPerS: Double(rate.outCount) / 60,
                                     relayedPerS: Double(rate.relayedCount) / 60),
             cycles: cycleTimes.summary(),
-            counters: NodeStatus.Counters(
-                envelopesIn: int(counters.envelopesIn), delivered: int(counters.delivered), duplicates: int(counters.duplicates),
-                relayed: int(counters.relayed), malformed: int(counters.malformed), refusedKeys: int(counters.refusedKeys),
-                rejectedRelays: int(counters.rejectedRelays), rejectedAnnouncements: int(counters.rejectedAnnouncements),
-                rejectedSnapshots: int(counters.rejectedSnapshots), keyConflicts: int(counters.keyConflicts),
-                undeliverable: int(counters.undeliverable), commitFailures: int(counters.commitFailures)))
+            counters: counters.status(refusedKeys: refusedKeys.total))
     }
 
     /// Per destination node, what waits in the journal for it: queued and in flight, the
@@ -137,19 +132,19 @@ extension Reactor {
         var inFlight: [String: (count: Int, oldest: UInt64)] = [:]
         for link in peering.links.values {
             for jid in link.inFlight.keys {
-                guard let entry = journal.entries[jid] else { continue }
+                guard let entry = peering.journal.entries[jid] else { continue }
                 let old = inFlight[entry.dest] ?? (0, UInt64.max)
                 inFlight[entry.dest] = (old.count + 1, min(old.oldest, entry.createdMs))
             }
         }
-        let dests = Set(journal.destinationsWaiting).union(inFlight.keys).sorted()
+        let dests = Set(peering.journal.destinationsWaiting).union(inFlight.keys).sorted()
         return dests.map { dest in
-            let queued = journal.queuedCount(dest: dest)
+            let queued = peering.journal.queuedCount(dest: dest)
             let flying = inFlight[dest] ?? (0, UInt64.max)
-            let oldest = min(journal.oldestQueuedMs(dest: dest) ?? UInt64.max, flying.oldest)
+            let oldest = min(peering.journal.oldestQueuedMs(dest: dest) ?? UInt64.max, flying.oldest)
             return NodeStatus.Destination(node: dest, waiting: queued + flying.count, inFlight: flying.count,
                                           oldestMs: oldest == UInt64.max ? 0 : Clock.ageMs(since: oldest, now: nowMs),
-                                          nextHop: routeTable.nextHop(to: dest))
+                                          nextHop: peering.routeTable.nextHop(to: dest))
         }
     }
 
@@ -158,15 +153,15 @@ extension Reactor {
         guard let link = peering.links[peer] else { return nil }
         let nowMs = Clock.nowMs()
         var items: [PendingStatus.Item] = []
-        for entry in journal.entries.values.sorted(by: { $0.jid < $1.jid }) {
+        for entry in peering.journal.entries.values.sorted(by: { $0.jid < $1.jid }) {
             let inFlight = link.inFlight[entry.jid] != nil
-            guard inFlight || (entry.sentTo == nil && routeTable.nextHop(to: entry.dest) == link.name) else { continue }
+            guard inFlight || (entry.sentTo == nil && peering.routeTable.nextHop(to: entry.dest) == link.name) else { continue }
             items.append(PendingStatus.Item(id: entry.envelope.id.hex, dest: entry.dest, to: entry.envelope.to,
                                             ageMs: Clock.ageMs(since: entry.createdMs, now: nowMs), attempts: entry.attempts,
                                             state: inFlight ? "sent" : "queued"))
             if items.count >= 10_000 { break }
         }
-        let unrouted = journal.destinationsWaiting.filter { routeTable.nextHop(to: $0) == nil }
+        let unrouted = peering.journal.destinationsWaiting.filter { peering.routeTable.nextHop(to: $0) == nil }
         return PendingStatus(peer: peer, pending: items, unroutedDestinations: unrouted)
     }
 
@@ -182,11 +177,11 @@ extension Reactor {
         let now = Clock.monotonicNs()
         var peers: [String: String] = [:]
         for link in peering.links.values { peers[link.name] = peerState(link, now: now).rawValue }
-        let rate = rates.lastMinute()
+        let rate = counters.rates.lastMinute(now: now)
         let summary = NodeSummary(
             name: config.name, version: Self.version, uptimeS: Int((now - startedNs) / 1_000_000_000),
             users: users.byName.count, online: attachedByUser.values.filter(\.attached).count,
-            peers: peers, journal: journal.count, waiting: waiting.values.reduce(0, +),
+            peers: peers, journal: peering.journal.count, waiting: waiting.values.reduce(0, +),
             storage: storage.isFull ? "disk full" : "ok",
             inLastMinute: rate.inCount, outLastMinute: rate.outCount, relayedLastMinute: rate.relayedCount)
         return Array((try? JSONEncoder.admin.encode(summary)) ?? Data("{}".utf8))

@@ -19,6 +19,11 @@ struct BurnState {
     private var nextJournalCheckMs: UInt64 = 0
     /// View-once files this node knows of, by file id.
     private(set) var files: [FileID: BurnFile] = [:]
+    /// Since the start (status `burns`): burn messages handed over at VIEW, expired unviewed, and
+    /// the receipts (viewed, expired, forwarded) sent to their senders.
+    private(set) var viewedCount: UInt64 = 0
+    private(set) var expiredCount: UInt64 = 0
+    private(set) var receiptsSent: UInt64 = 0
 
     /// How often the journal is looked at for burn copies past their expiry.
     static let journalCheckIntervalMs: UInt64 = 1000
@@ -46,8 +51,9 @@ struct BurnState {
         nextExpiryMs = min(nextExpiryMs ?? expiresAt, expiresAt)
     }
 
-    /// A kept burn message was handed over (or deleted at VIEW for its label), committed.
-    mutating func viewed() {
+    /// A kept burn message was handed over (or, `refused`, deleted at VIEW for its label), committed.
+    mutating func viewed(refused: Bool) {
+        if !refused { viewedCount += 1 }
         pending -= 1
         if pending == 0 { nextExpiryMs = nil }
     }
@@ -61,8 +67,14 @@ struct BurnState {
 
     /// `count` kept burn messages expired (committed); `following` is the next expiry the database has.
     mutating func expired(count: Int, following: UInt64?) {
+        expiredCount += UInt64(count)
         pending -= count
         nextExpiryMs = following
+    }
+
+    /// A receipt to a burn message's sender was committed.
+    mutating func receiptSent() {
+        receiptsSent += 1
     }
 
     /// A user's burn messages were deleted with them: the count and next expiry as the database has them now

@@ -28,7 +28,7 @@ extension Reactor {
     func noteBurnFile(_ envelope: Envelope, dest: String?) throws {
         guard let (offer, fileId) = burnFileOffer(envelope) else { return }
         var known = burns.files[fileId] ?? BurnFile(message: offer.id, sender: offer.from, pullers: [])
-        if let dest, dest != config.name, let hop = routeTable.nextHop(to: dest), !known.pullers.contains(hop) {
+        if let dest, dest != config.name, let hop = peering.routeTable.nextHop(to: dest), !known.pullers.contains(hop) {
             known.pullers.append(hop)
         }
         let now = Clock.nowMs(), pullers = known.pullers

@@ -76,7 +76,7 @@ extension Reactor {
     func expireJournalledBurns() {
         let now = Clock.nowMs()
         for jid in burns.journalledDue(nowMs: now) {
-            guard let entry = journal.entries[jid], let burn = burnInside(entry.envelope) else {
+            guard let entry = peering.journal.entries[jid], let burn = burnInside(entry.envelope) else {
                 burns.forgotten(jid: jid)
                 continue
             }
@@ -97,7 +97,7 @@ extension Reactor {
                 try sendReceipt(.expired, burn: burn.id, sender: burn.from, subject: burn.to)
                 let emptied = stub
                 batch.afterCommit { [weak self] in
-                    self?.journal.replaceEnvelope(jid, with: emptied)
+                    self?.peering.replaceJournalled(jid, with: emptied)
                     self?.burns.forgotten(jid: jid)
                 }
             } catch {
@@ -175,11 +175,8 @@ extension Reactor {
             try sendReceipt(.viewed, burn: envelope.id, sender: envelope.from, subject: address(user))
             try audit(.burnViewed(id: envelope.id, viewer: address(user), sender: envelope.from), ref: id)
         }
-        batch.afterCommit { [weak self] in
-            guard let self else { return }
-            self.burns.viewed()
-            if refusal == nil { self.counters.burnsViewed += 1 }
-        }
+        let refused = refusal != nil
+        batch.afterCommit { [weak self] in self?.burns.viewed(refused: refused) }
         if let refusal {
             return reply(session, .error(code: refusal.reason.errorCode, ref: id, reason: refusal.text))
         }
@@ -209,7 +206,6 @@ extension Reactor {
             try write(ref: .zero) { following = try store.nextBurnExpiry() }
             batch.afterCommit { [weak self] in
                 guard let self else { return }
-                self.counters.burnsExpired += UInt64(count)
                 // Burns kept later in this cycle lower it again after this (their closures run next).
                 self.burns.expired(count: count, following: following)
             }
@@ -244,7 +240,7 @@ extension Reactor {
             try journalOut(envelope, dest: sender.node)
         }
         batch.afterCommit { [weak self] in
-            self?.counters.burnReceipts += 1
+            self?.burns.receiptSent()
             self?.checkpointer.requestTruncate()
         }
     }

@@ -115,7 +115,6 @@ extension Reactor {
     /// Counts a refused CURVE key; logs the first of each minute, and a summary of the
     /// rest when the minute is over (one client retrying a wrong key cannot flood the log).
     func noteRefusedKey(key: String, domain: String, from: String, now: UInt64) {
-        counters.refusedKeys += 1
         flushRefusedKeys(now: now)
         if refusedKeys.refused((key, domain, from), now: now, window: Self.refusedKeyWindowNs) == .log {
             logger.notice("refused unknown key", metadata: ["key": "\(key)", "domain": "\(domain)", "from": "\(from)"])
@@ -126,7 +125,7 @@ extension Reactor {
     func flushRefusedKeys(now: UInt64) {
         guard let (count, last) = refusedKeys.summary(now: now) else { return }
         logger.notice("\(count) refused keys in the last minute, last from \(last.from)",
-                      metadata: ["key": "\(last.key)", "domain": "\(last.domain)", "refused_keys": "\(counters.refusedKeys)"])
+                      metadata: ["key": "\(last.key)", "domain": "\(last.domain)", "refused_keys": "\(refusedKeys.total)"])
     }
 
     // MARK: status

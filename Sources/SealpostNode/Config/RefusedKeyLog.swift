@@ -7,6 +7,8 @@ struct RefusedKeyLog {
     /// A refused key: which, on which ZAP domain, from which address.
     typealias Key = (key: String, domain: String, from: String)
 
+    /// Keys refused since the start (status `counters.refused_keys`).
+    private(set) var total: UInt64 = 0
     /// When the current window ends (monotonic ns).
     private var windowEndNs: UInt64 = 0
     /// Refused keys in the current window not logged one by one.
@@ -25,6 +27,7 @@ struct RefusedKeyLog {
     /// `key` was refused at `now`: logged if it opens a window of `window` ns (after the summary
     /// of the window that ended, `summary(now:)`), else counted.
     mutating func refused(_ key: Key, now: UInt64, window: UInt64) -> Entry {
+        total += 1
         guard now >= windowEndNs else {
             suppressed += 1
             last = key

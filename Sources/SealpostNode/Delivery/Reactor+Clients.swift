@@ -189,7 +189,7 @@ extension Reactor {
         let isGroup = alwaysGroup || (local ? groupHome.groups[to.local] != nil
                                             : kind.fansOut && directory.remoteEntries[to.description] == nil)
         if !local {
-            guard directory.nodeKeys[to.node] != nil || routeTable.routes[to.node] != nil else {
+            guard directory.nodeKeys[to.node] != nil || peering.routeTable.routes[to.node] != nil else {
                 return refuse(.unknownAddress, "no route to node '\(to.node)': it is not in this federation")
             }
             // A group on another node is checked by its home node, which answers with a group_event.
@@ -233,8 +233,7 @@ extension Reactor {
             counters.duplicates += 1
             return reply(session, .stored(id: envelope.id))
         }
-        counters.envelopesIn += 1
-        rates.countIn()
+        counters.stored()
         try noteForwardAccepted(stamped)
         try noteSentFileExpiry(stamped)
         if !local {
@@ -301,7 +300,7 @@ extension Reactor {
         }
         // Seqs never go back, even if this batch's commit fails: a session may
         // already have been sent this one (see finishCycle).
-        let seq = nextSeq
+        let seq = mailboxSeqs.take()
         let nowMs = Clock.nowMs()
         try write(ref: envelope.id) {
             try store.appendMailbox(recipient: user, seq: seq, envelope: bytes, at: nowMs, sender: envelope.from)
@@ -312,7 +311,6 @@ extension Reactor {
         if until > 0 { noteReadableUntil(until) }
         quotas.changeMailbox(user, count: 1, bytes: bytes.count)
         quotas.changeSender(envelope.from, count: 1, bytes: bytes.count)
-        nextSeq += 1
         batch.push(to: user, seq: seq, envelope)
         if config.deliveredReceipts { deliveryReceipts.stored(envelope, recipient: address(user)) }
         delivery.stored(for: user)
@@ -439,22 +437,38 @@ extension Reactor {
     ///    overlapping the commit's fsync. A DELIVER is not a promise of durability:
     ///    if the commit fails the sender gets no STORED and retransmits, and the
     ///    recipient drops the repeat by message id (protocol/SPEC.md, "DELIVER").
-    /// 2. Commit the cycle's writes in one transaction.
-    /// 3. Only then send the acknowledgements (STORED, ENROLLED) of the batch.
+    ///    Only seqs below the committed end of the reservation go early: a crash
+    ///    before the commit cannot give one of them to another envelope.
+    /// 2. Commit the cycle's writes in one transaction, with the reservation of
+    ///    mailbox seqs when its block runs low.
+    /// 3. Only then send the acknowledgements (STORED, ENROLLED) of the batch, and
+    ///    the new envelopes whose seqs the commit reserved.
     /// 4. Push stored backlogs to sessions that have room.
     func finishCycle() {
         sendDeliveryReceipts()
+        var unreserved: [(user: String, entries: ArraySlice<(UInt64, Envelope)>)] = []
         for (user, entries) in batch.takePushes() {
             guard let session = delivery.caughtUpSession(of: user) else { continue }
-            push(entries, to: session)
+            if let last = entries.last, mailboxSeqs.isSaved(last.0) {
+                push(entries[...], to: session)
+            } else {
+                let early = entries.prefix { mailboxSeqs.isSaved($0.0) }
+                push(early, to: session)
+                unreserved.append((user, entries[early.count...]))
+            }
         }
         cycleTimes.mark(.send, now: Clock.monotonicNs())
 
         var diskFull = false
         let outcome = batch.finish(beforeCommit: {
-            try store.setMeta("next_seq", Int64(nextSeq))
+            if let end = mailboxSeqs.wanted() {
+                try store.setMailboxSeqReservation(end)
+                mailboxSeqs.writing(end)
+            }
             try saveStreams()
         }, rolledBack: { error in
+            mailboxSeqs.rolledBack()
+            counters.rolledBack()
             counters.commitFailures += 1
             diskFull = noteCommitFailure(error) || storage.isFull
             if diskFull {
@@ -468,7 +482,14 @@ extension Reactor {
             diskFull ? (.insufficientStorage, Self.storageFullReason(config.name)) : (.internalError, CycleBatch.retryLater)
         })
         cycleTimes.mark(.commit, now: Clock.monotonicNs())
-        if outcome.committed { quotas.commit() }
+        if outcome.committed {
+            quotas.commit()
+            mailboxSeqs.committed()
+            counters.committed(now: Clock.monotonicNs())
+            for (user, entries) in unreserved {
+                if let session = delivery.caughtUpSession(of: user) { push(entries, to: session) }
+            }
+        }
         // Every acknowledgement of a failed batch is an error now: the clients retry.
         for (routing, command) in outcome.replies { send(routing, command) }
 
@@ -489,7 +510,8 @@ extension Reactor {
     }
 
     /// Pushes entries from memory while the window has room.
-    func push(_ entries: [(UInt64, Envelope)], to session: Session) {
+    func push(_ entries: ArraySlice<(UInt64, Envelope)>, to session: Session) {
+        let now = Clock.monotonicNs()
         for (seq, envelope) in entries where seq > session.lastSent {
             guard session.room > 0 else {
                 session.caughtUp = false
@@ -502,8 +524,7 @@ extension Reactor {
                 return
             }
             session.pushed(seq)
-            counters.delivered += 1
-            rates.countOut()
+            counters.pushed(now: now)
         }
     }
 
@@ -525,7 +546,7 @@ extension Reactor {
                 if let envelope = try? Envelope.decode(from: &r) { entries.append((row.seq, envelope)) }
             }
             session.caughtUp = true
-            push(Array(entries.prefix(room)), to: session)
+            push(entries.prefix(room), to: session)
             if rows.count > room { session.caughtUp = false }
         }
         if session.caughtUp && !session.syncedSent {

@@ -41,8 +41,7 @@ extension Reactor {
                            metadata: ["from": "\(envelope.from)", "to": "\(envelope.to)"])
         }
         guard users.byName[recipient] != nil else { return }
-        counters.envelopesIn += 1
-        rates.countIn()
+        counters.stored()
         try deliverLocally(checked, to: recipient, relay: true)
     }
 }

@@ -1,13 +1,18 @@
+import SealpostCore
+
 /// The node's federation bookkeeping: its peer links, which CURVE key is which peer, the
-/// stream counters (protocol/SPEC.md, "Node to node": `stream_seq` per destination out,
-/// the next expected per origin in), how many envelopes are held per origin, the status
-/// summaries heard, and when the federation timers are next due.
+/// routes (`RouteTable`), the relay journal in memory (`RelayJournal`) and what each link
+/// has in flight, the stream counters (protocol/SPEC.md, "Node to node": `stream_seq` per
+/// destination out, the next expected per origin in), how many envelopes are held per
+/// origin, the status summaries heard, and when the federation timers are next due.
 ///
 /// Pure bookkeeping: the reactor reads and writes the database, sends and receives; it
 /// tells this type what happened (`now` where time matters) and does what it answers.
 /// The stream counters move during a cycle, ahead of its commit: `takeDirty` gives the
 /// counters to write in the cycle's transaction, and if the commit fails `reloaded` puts
-/// back what the database holds (the rollback path).
+/// back what the database holds (the rollback path). The journal mirrors its table: an
+/// entry comes (`journalled`) and goes (`acknowledged`) only once its row's change has
+/// committed; what is sent and queued again is not stored, so no rollback touches it.
 struct FederationState {
     /// One status summary per node (SPEC 13.8): its announcement seq, the JSON and when it was heard.
     typealias Summary = (seq: UInt64, json: [UInt8], heardMs: UInt64)
@@ -32,8 +37,16 @@ struct FederationState {
     private(set) var nextAnnounceNs: UInt64 = 0
     private(set) var nextSummaryNs: UInt64 = 0
 
-    /// - Parameters: the counters as the database holds them.
-    init(streamOut: [String: UInt64] = [:], streamIn: [String: UInt64] = [:], heldCount: [String: Int] = [:]) {
+    /// The best route to each node, from the links' announcements.
+    private(set) var routeTable: RouteTable
+    /// Every envelope this node must still hand to a next hop.
+    private(set) var journal = RelayJournal()
+
+    /// - Parameters:
+    ///   - me: this node's name (routes to it are not taken).
+    ///   - streamOut, streamIn, heldCount: the counters as the database holds them.
+    init(me: String, streamOut: [String: UInt64] = [:], streamIn: [String: UInt64] = [:], heldCount: [String: Int] = [:]) {
+        routeTable = RouteTable(me: me)
         self.streamOut = streamOut
         self.streamIn = streamIn
         self.heldCount = heldCount
@@ -60,6 +73,64 @@ struct FederationState {
 
     /// The configured peer whose CURVE key is `curveKey`, if any.
     func peer(curveKey: [UInt8]) -> String? { peersByKey[curveKey] }
+
+    // MARK: routes
+
+    /// The links' announcements changed: the best routes again.
+    /// - Returns: whether any route changed.
+    mutating func recomputeRoutes(announcements: [String: [RouteEntry]]) -> Bool {
+        routeTable.recompute(announcements: announcements)
+    }
+
+    // MARK: relay journal
+
+    /// An entry's row committed (or was there at the start): it waits for its next hop.
+    mutating func journalled(_ entry: RelayJournal.Entry) {
+        journal.add(entry)
+    }
+
+    /// Up to `limit` entries queued for `dest`, oldest first, taken out of the queue: each is
+    /// `sent` on a link or put back (`requeue`).
+    mutating func takeQueued(for dest: String, limit: Int) -> [RelayJournal.Entry] {
+        journal.take(dest: dest, limit: limit)
+    }
+
+    /// Entry `jid` (from `takeQueued`) went out on `link` at `now`: in flight until acknowledged.
+    mutating func sent(_ jid: UInt64, on link: PeerLink, now: UInt64) {
+        journal.markSent(jid, to: link.name)
+        if link.inFlight.isEmpty { link.lastAckNs = now } // "stuck" counts from the oldest wait
+        link.inFlight[jid] = now
+    }
+
+    /// Entry `jid` could not go out (pipe full, not connected): back in its queue, in order.
+    mutating func requeue(_ jid: UInt64) {
+        journal.requeue(jid)
+    }
+
+    /// `link` waited too long for `jid`'s acknowledgement: it is queued to be sent again.
+    mutating func resend(_ jid: UInt64, from link: PeerLink) {
+        link.inFlight[jid] = nil
+        journal.requeue(jid)
+    }
+
+    /// What `link` has in flight goes back to the queues: the link fell silent, came up again
+    /// (its window may have died with the connection) or is being closed.
+    mutating func requeueInFlight(of link: PeerLink) {
+        for jid in link.inFlight.keys { journal.requeue(jid) }
+        link.inFlight.removeAll()
+    }
+
+    /// `link`'s peer acknowledged `jid`, and the entry's delete (or retention mark) committed.
+    mutating func acknowledged(_ jid: UInt64, by link: PeerLink) {
+        link.inFlight[jid] = nil
+        journal.remove(jid)
+    }
+
+    /// Entry `jid` carries `envelope` from now on, in the same place (the committed notice
+    /// that replaced an expired burn message).
+    mutating func replaceJournalled(_ jid: UInt64, with envelope: Envelope) {
+        journal.replaceEnvelope(jid, with: envelope)
+    }
 
     // MARK: streams
 

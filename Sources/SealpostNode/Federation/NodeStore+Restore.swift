@@ -195,13 +195,15 @@ extension NodeStore {
 
     // MARK: announcement counters
 
-    /// Reserves `count` announcement seqs (ROUTES and SUMMARY) past every one used
-    /// before, durably, and returns the first. A node that has none yet starts from its
-    /// clock (so peers that remember the clock-based seqs of earlier releases accept it).
-    func reserveAnnouncementSeqs(_ count: UInt64, now: UInt64) throws -> UInt64 {
-        let first = try meta("announce_seq").map { UInt64($0) } ?? (now << 20)
-        try setMeta("announce_seq", Int64(first + count))
-        return first
+    /// The end of the announcement seqs (ROUTES and SUMMARY) reserved (`ReservedSeqs`): past
+    /// every one used before. A node that has none yet starts from its clock (so peers that
+    /// remember the clock-based seqs of earlier releases accept it).
+    func announcementSeqReservation(now: UInt64) throws -> UInt64 {
+        try meta("announce_seq").map { UInt64(max($0, 0)) } ?? (now << 20)
+    }
+
+    func setAnnouncementSeqReservation(_ end: UInt64) throws {
+        try setMeta("announce_seq", Int64(end))
     }
 
     // MARK: restore

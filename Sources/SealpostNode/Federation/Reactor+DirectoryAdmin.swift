@@ -14,7 +14,7 @@ extension Reactor {
             [
                 "node": name, "sign_key": directory.nodeKeys[name].map { Hex.encode($0) } ?? NSNull(),
                 "version": Int(clamping: directory.versions[name, default: 0]), "entries": counts[name, default: 0],
-                "peer": peering.links[name] != nil, "route": routeTable.nextHop(to: name) ?? NSNull(),
+                "peer": peering.links[name] != nil, "route": peering.routeTable.nextHop(to: name) ?? NSNull(),
             ]
         }
         return ["nodes": nodes]

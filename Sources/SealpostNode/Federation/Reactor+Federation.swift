@@ -24,7 +24,7 @@ extension Reactor {
         let wanted = Dictionary(uniqueKeysWithValues: peers.map { ($0.name, $0) })
         for (name, link) in peering.links where wanted[name] != link.config {
             logger.info("peer removed", metadata: ["peer": "\(name)"])
-            for jid in link.inFlight.keys { journal.requeue(jid) }
+            peering.requeueInFlight(of: link)
             link.close()
             peering.closed(name)
         }
@@ -93,8 +93,7 @@ extension Reactor {
                 switch action {
                 case .linkSilent:
                     // Silent: the peer may have restarted. Ask again, resend the window when it answers.
-                    for jid in link.inFlight.keys { journal.requeue(jid) }
-                    link.inFlight.removeAll()
+                    peering.requeueInFlight(of: link)
                     logger.warning("peer silent", metadata: ["peer": "\(link.name)"])
                     linkChanged = true
                 case .reopenSockets:
@@ -117,11 +116,10 @@ extension Reactor {
             // Resend what the peer has not acknowledged in time (backoff per attempt).
             for (jid, sentNs) in link.inFlight where now &- sentNs > config.timers.retransmitNs {
                 // The attempts are looked up only for what is past the shortest timeout (not a copy of every entry in flight).
-                let attempts = journal.attempts(jid)
+                let attempts = peering.journal.attempts(jid)
                 let rto = min(UInt64(1) << UInt64(min(attempts - 1, 5)), 30) * config.timers.retransmitNs
                 if now &- sentNs > rto {
-                    link.inFlight[jid] = nil
-                    journal.requeue(jid)
+                    peering.resend(jid, from: link)
                 }
             }
             if !link.undecidedRefusals.isEmpty, link.machine.refusalsDue(now: now) { settleRefusals(link) }
@@ -154,23 +152,21 @@ extension Reactor {
 
     /// Sends queued journal entries to the next hop of their destination, within its credit.
     func dispatchJournal(now: UInt64) {
-        guard !journal.isEmpty else { return }
-        for dest in journal.destinationsWaiting {
-            guard let hop = routeTable.nextHop(to: dest), let link = peering.links[hop], link.isUp(now: now),
+        guard !peering.journal.isEmpty else { return }
+        for dest in peering.journal.destinationsWaiting {
+            guard let hop = peering.routeTable.nextHop(to: dest), let link = peering.links[hop], link.isUp(now: now),
                   link.readyForRelays(now: now) else { continue }
-            let batch = journal.take(dest: dest, limit: link.room)
+            let batch = peering.takeQueued(for: dest, limit: link.room)
             for (index, entry) in batch.enumerated() {
                 let frame = PeerCommand.relay(jid: entry.jid, origin: entry.origin, dest: entry.dest, streamSeq: entry.streamSeq,
                                               hops: entry.hops, envelope: entry.envelope, epoch: entry.epoch).encode()
                 let sent = (try? link.dealer.send([frame], dontWait: true)) ?? false
                 guard sent else {
                     // Pipe full or not connected: everything not sent goes back, in order.
-                    for rest in batch[index...] { journal.requeue(rest.jid) }
+                    for rest in batch[index...] { peering.requeue(rest.jid) }
                     break
                 }
-                journal.markSent(entry.jid, to: link.name)
-                if link.inFlight.isEmpty { link.lastAckNs = now } // "stuck" counts from the oldest wait
-                link.inFlight[entry.jid] = now
+                peering.sent(entry.jid, on: link, now: now)
             }
         }
     }
@@ -219,7 +215,7 @@ extension Reactor {
         peering.usedOut(streamSeq, to: dest)
         let entry = RelayJournal.Entry(jid: jid, dest: dest, origin: config.name, streamSeq: streamSeq, hops: 0,
                                        envelope: envelope, createdMs: nowMs, epoch: restore.ownEpoch)
-        batch.afterCommit { [weak self] in self?.journal.add(entry) }
+        batch.afterCommit { [weak self] in self?.peering.journalled(entry) }
     }
 
     // MARK: from peers, on our ROUTER
@@ -299,7 +295,7 @@ extension Reactor {
     /// announces a route to it, or it is our way to it. Anything else is a peer
     /// injecting envelopes for nodes it does not route for.
     func relayAllowed(origin: String, via link: PeerLink) -> Bool {
-        origin == link.name || link.routes.contains { $0.dest == origin } || routeTable.nextHop(to: origin) == link.name
+        origin == link.name || link.routes.contains { $0.dest == origin } || peering.routeTable.nextHop(to: origin) == link.name
     }
 
     func receiveRelay(from link: PeerLink, routingId: [UInt8], jid: UInt64, origin: String, dest: String,
@@ -354,7 +350,7 @@ extension Reactor {
         // place, so its stream is not stopped behind it.
         var envelope = envelope
         if dest != config.name,
-           let refusal = labels.relay(envelope, to: routeTable.nextHop(to: dest)) ?? loweredForwardRefusal(envelope) {
+           let refusal = labels.relay(envelope, to: peering.routeTable.nextHop(to: dest)) ?? loweredForwardRefusal(envelope) {
             envelope = try refuseForLabel(envelope, recipient: envelope.to, refusal) ?? envelope
         }
         // A due notice from outside is forged (only a user's own node makes them), but it is passed
@@ -384,9 +380,8 @@ extension Reactor {
             try noteJournalled(envelope, jid: newJid)
             let entry = RelayJournal.Entry(jid: newJid, dest: dest, origin: origin, streamSeq: streamSeq, hops: hops + 1,
                                            envelope: envelope, createdMs: nowMs, epoch: epoch)
-            batch.afterCommit { [weak self] in self?.journal.add(entry) }
-            counters.relayed += 1
-            rates.countRelayed()
+            batch.afterCommit { [weak self] in self?.peering.journalled(entry) }
+            counters.journalled()
         }
         if acknowledge { batch.ack(routingId, jid: jid) }
     }
@@ -494,8 +489,7 @@ extension Reactor {
             logger.warning("relayed envelope for an unknown user dropped", metadata: ["to": "\(envelope.to)"])
             return
         }
-        counters.envelopesIn += 1
-        rates.countIn()
+        counters.stored()
         try deliverLocally(envelope, to: recipient, encoded: bytes, relay: true)
     }
 
@@ -529,8 +523,7 @@ extension Reactor {
                     link.credit = Int(credit)
                     for case .linkUp in link.machine.helloAnswered(now: now) {
                         // Resend the whole window: what was in flight may have died with the connection.
-                        for jid in link.inFlight.keys { journal.requeue(jid) }
-                        link.inFlight.removeAll()
+                        peering.requeueInFlight(of: link)
                         logger.info("peer connected", metadata: ["peer": "\(link.name)"])
                         recomputeRoutes(now: now)
                         peering.announceSoon()
@@ -541,7 +534,7 @@ extension Reactor {
                     // peer cannot make us forget envelopes it never had.
                     for jid in jids {
                         // One copy of the entry per acknowledged jid (an entry is an envelope and its route).
-                        let entry = journal.entries[jid]
+                        let entry = peering.journal.entries[jid]
                         guard link.inFlight[jid] != nil || entry?.sentTo == link.name else { continue }
                         try finishJournalEntry(jid, entry, ackedBy: link.name)
                         // A burn message's copy here is gone with it: its sender gets a receipt.
@@ -552,10 +545,7 @@ extension Reactor {
                             }
                         }
                         // Forgotten only once the delete (or the retention mark) is durable; a failed commit leaves it in flight.
-                        batch.afterCommit { [weak self] in
-                            link.inFlight[jid] = nil
-                            self?.journal.remove(jid)
-                        }
+                        batch.afterCommit { [weak self] in self?.peering.acknowledged(jid, by: link) }
                     }
                 case .pong(let echoNs):
                     if echoNs <= now { link.rttNs = now - echoNs }
@@ -681,8 +671,8 @@ extension Reactor {
             }
             announcements[link.name] = entries
         }
-        if routeTable.recompute(announcements: announcements) {
-            let summary = routeTable.routes.values.sorted { $0.dest < $1.dest }.map { "\($0.dest) via \($0.nextHop) (\($0.hops))" }
+        if peering.recomputeRoutes(announcements: announcements) {
+            let summary = peering.routeTable.routes.values.sorted { $0.dest < $1.dest }.map { "\($0.dest) via \($0.nextHop) (\($0.hops))" }
             logger.info("routes changed", metadata: ["routes": "\(summary.joined(separator: ", "))"])
             peering.announceSoon()
         }
@@ -691,7 +681,7 @@ extension Reactor {
     func announceRoutes() {
         // A durable counter, not the clock: peers never ignore a node restarted after its clock went back.
         guard let seq = nextAnnouncementSeq() else { return }
-        let entries = routeTable.announcement(signKey: keys.sign.publicKey, directoryVersion: directory.localVersion)
+        let entries = peering.routeTable.announcement(signKey: keys.sign.publicKey, directoryVersion: directory.localVersion)
         _ = try? publisher.send([PeerCommand.routes(node: config.name, seq: seq, entries: entries).encode()], dontWait: true)
     }
 
@@ -704,7 +694,7 @@ extension Reactor {
 
     func requestDirectories(now: UInt64) {
         directory.expireRequests(now: now, timeout: config.timers.directoryRequestTimeoutNs)
-        for route in routeTable.routes.values {
+        for route in peering.routeTable.routes.values {
             guard let link = peering.links[route.nextHop], link.isUp(now: now),
                   directory.shouldRequest(home: route.dest, via: route.nextHop, version: route.directoryVersion, now: now,
                                           interval: config.timers.directoryRequestIntervalNs) else { continue }
@@ -740,7 +730,7 @@ extension Reactor {
     func receiveDirectorySnapshot(from link: PeerLink, home: String, version: UInt64, entries: [[UInt8]], signature: [UInt8]) throws {
         let now = Clock.monotonicNs()
         let key: [UInt8]
-        switch directory.answered(home: home, from: link.name, version: version, nextHop: routeTable.nextHop(to: home),
+        switch directory.answered(home: home, from: link.name, version: version, nextHop: peering.routeTable.nextHop(to: home),
                                   me: config.name, now: now, timeout: config.timers.directoryRequestTimeoutNs) {
         case .check(let pinned): key = pinned
         // Not newer than ours (or nothing at all): the next hop is still fetching it itself; asked again later.

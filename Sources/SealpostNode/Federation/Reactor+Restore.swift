@@ -28,9 +28,8 @@ struct RestoreState {
     var restoredPeers: [String: RestoredPeer] = [:]
     /// Each incoming stream's expected seq when housekeeping last saw it, and since when (ms).
     var progress: [String: (next: UInt64, sinceMs: UInt64)] = [:]
-    /// The next announcement seq and the end of the block reserved for this run.
-    var nextSeq: UInt64 = 0
-    var seqLimit: UInt64 = 0
+    /// Announcement seqs (ROUTES, SUMMARY), reserved a block at a time.
+    var announceSeqs = ReservedSeqs(saved: 0, block: Reactor.announceSeqBlock)
     var retained = 0
     var nextPruneMs: UInt64 = 0
     // Since the start: envelopes sent again to a restored peer, held ones let go at a new
@@ -57,23 +56,27 @@ extension Reactor {
         restore.lost = try store.streamLosses()
         restore.gapAt = try store.restoreGaps()
         restore.retained = try store.retainedCount()
-        restore.nextSeq = try store.reserveAnnouncementSeqs(Self.announceSeqBlock, now: startedMs)
-        restore.seqLimit = restore.nextSeq + Self.announceSeqBlock
+        restore.announceSeqs = ReservedSeqs(saved: try store.announcementSeqReservation(now: startedMs), block: Self.announceSeqBlock)
+        try reserveAnnouncementSeqs()
+    }
+
+    /// Saves the next block of announcement seqs when less than half of this one is left. An
+    /// announcement leaves at once, not after the cycle's commit: its block is saved on its
+    /// own, before, never in the cycle's transaction (it waits for a cycle with none open).
+    private func reserveAnnouncementSeqs() throws {
+        guard let end = restore.announceSeqs.wanted(taking: 1), !batch.isOpen else { return }
+        try store.setAnnouncementSeqReservation(end)
+        restore.announceSeqs.writing(end)
+        restore.announceSeqs.committed()
     }
 
     /// The next ROUTES or SUMMARY seq: from a durable counter, never from the clock, so a
     /// node restarted after its clock went back is still heard. Nil if the counter cannot
     /// be saved (nothing is announced then rather than a seq that could be reused).
     func nextAnnouncementSeq() -> UInt64? {
-        if restore.nextSeq >= restore.seqLimit {
-            guard !batch.isOpen, let first = try? store.reserveAnnouncementSeqs(Self.announceSeqBlock, now: startedMs) else {
-                return nil
-            }
-            restore.nextSeq = first
-            restore.seqLimit = first + Self.announceSeqBlock
-        }
-        defer { restore.nextSeq += 1 }
-        return restore.nextSeq
+        try? reserveAnnouncementSeqs()
+        guard restore.announceSeqs.isSaved(restore.announceSeqs.next) else { return nil }
+        return restore.announceSeqs.take()
     }
 
     // MARK: peers' epochs
@@ -142,7 +145,7 @@ extension Reactor {
         batch.afterCommit { [weak self] in
             guard let self else { return }
             for e in entries {
-                self.journal.add(e)
+                self.peering.journalled(e)
                 // Waiting in the journal again: its sender's quota counts it again (its RELAYED takes it off once more).
                 if e.origin == self.config.name { self.quotas.changeSender(e.envelope.from, count: 1, bytes: e.envelope.encodedSize) }
             }
@@ -287,7 +290,7 @@ extension Reactor {
     func isRestoreGap(origin: String, expected: UInt64, restoredLately: Bool) -> Bool {
         if restoredLately && restore.gapAt[origin, default: 1] == expected { return true }
         for (peer, p) in restore.restoredPeers where p.gaps[origin, default: 1] == expected {
-            if origin == peer || routeTable.nextHop(to: origin) == peer { return true }
+            if origin == peer || peering.routeTable.nextHop(to: origin) == peer { return true }
         }
         return false
     }

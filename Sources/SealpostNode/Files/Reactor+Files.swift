@@ -293,7 +293,7 @@ extension Reactor {
         switch command {
         case let .filePull(id, origin, size, chunks, from, count):
             var file = transfers.files[id]
-            if file == nil, !transfers.expiry.isGone(id), origin != config.name, routeTable.nextHop(to: origin) != nil, routeTable.nextHop(to: origin) != peer {
+            if file == nil, !transfers.expiry.isGone(id), origin != config.name, peering.routeTable.nextHop(to: origin) != nil, peering.routeTable.nextHop(to: origin) != peer {
                 // A node behind us: hold a copy on the way (it serves our own readers too, if any).
                 file = try startPull(id: id, origin: origin, size: size, chunks: chunks)
             }
@@ -559,7 +559,7 @@ extension Reactor {
     /// Asks the next hop towards each file's origin for more chunks, within the pull window.
     private func requestPulls(now: UInt64) {
         for file in transfers.files.values where file.isPulling {
-            let link = routeTable.nextHop(to: file.record.origin).flatMap { peering.links[$0] }.flatMap { $0.isUp(now: now) ? $0 : nil }
+            let link = peering.routeTable.nextHop(to: file.record.origin).flatMap { peering.links[$0] }.flatMap { $0.isUp(now: now) ? $0 : nil }
             guard let ask = file.pull(via: link?.name, now: now, timeoutNs: config.timers.pullTimeoutNs), let link else { continue }
             sendPeer(link, .filePull(fileId: file.record.id, origin: file.record.origin, size: file.record.size,
                                      chunks: file.record.chunks, from: ask.from, count: ask.count))

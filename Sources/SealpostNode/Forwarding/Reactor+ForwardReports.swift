@@ -33,7 +33,7 @@ extension Reactor {
                            kind: .forwardReport, sentAt: now, body: report.encode())
         if unit == config.name {
             try receiveForwardReport(out)
-        } else if directory.nodeKeys[unit] != nil || routeTable.routes[unit] != nil {
+        } else if directory.nodeKeys[unit] != nil || peering.routeTable.routes[unit] != nil {
             try journalOut(out, dest: unit)
             batch.afterCommit { [weak self] in self?.forwarding.reportsSent += 1 }
         } else {

@@ -69,7 +69,7 @@ extension Reactor {
         let nowMs = Clock.nowMs()
         try write(ref: envelope.id) { try store.noteForwardRecipient(hop: last.link, recipient: envelope.to, at: nowMs) }
         if let offer = header.offer, let file = transfers.files[offer.fileId], let dest = Address(envelope.to)?.node,
-           dest != config.name, let next = routeTable.nextHop(to: dest) {
+           dest != config.name, let next = peering.routeTable.nextHop(to: dest) {
             // The recipients' nodes pull it from here, as from an origin (section 7.8.5).
             try setReader(file, .node(next), fetched: false)
         }

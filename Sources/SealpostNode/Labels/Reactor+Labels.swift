@@ -26,7 +26,7 @@ extension Reactor {
         if let refusal = labels.policy.carry(rank) { return refusal }
         if let refusal = loweredForwardRefusal(envelope) { return refusal }
         if !local {
-            if let hop = routeTable.nextHop(to: to.node),
+            if let hop = peering.routeTable.nextHop(to: to.node),
                let refusal = labels.policy.relay(rank, to: hop, linkCeiling: labels.linkCeilings[hop]) {
                 return refusal
             }
@@ -91,7 +91,7 @@ extension Reactor {
                            sentAt: notice.refusedAt, body: notice.encode())
         if sender.node == config.name {
             try deliverLocally(out, to: sender.local)
-        } else if directory.nodeKeys[sender.node] != nil || routeTable.routes[sender.node] != nil {
+        } else if directory.nodeKeys[sender.node] != nil || peering.routeTable.routes[sender.node] != nil {
             try journalOut(out, dest: sender.node)
         }
         return Envelope(id: envelope.id, from: envelope.from, to: envelope.to, kind: .refusal, sentAt: envelope.sentAt,
@@ -124,7 +124,7 @@ extension Reactor {
         if dest.isEmpty { return true }
         let target = dest == "*" ? (Address(notice.recipient)?.node ?? "") : dest
         if dest != "*", Address(notice.recipient)?.node != dest { return false }
-        return notice.node == target || (routeTable.routes[target]?.path.contains(notice.node) ?? false)
+        return notice.node == target || (peering.routeTable.routes[target]?.path.contains(notice.node) ?? false)
     }
 
     /// The recipient's node, before a mailbox: the person must be cleared for the label (whatever

@@ -69,8 +69,7 @@ extension Reactor {
                 try deliverLocally(notice, to: item.user)
                 // Its row is back in the database if the batch is rolled back: back in the schedule too.
                 batch.onRollback { [weak self] in self?.schedule.add(item) }
-                counters.remindersFired += 1
-                if late { counters.remindersLate += 1 }
+                counters.fired(late: late)
             } catch {
                 // Back in the schedule: the failed batch is rolled back and it fires on a later cycle.
                 schedule.add(item)

@@ -325,6 +325,20 @@ public final class NodeStore {
         try db.run("DELETE FROM mailbox WHERE recipient = ? AND seq <= ?", .text(recipient), .int(Int64(seq)))
     }
 
+    /// The end of the mailbox seqs reserved (`ReservedSeqs`): the first not reserved yet. A
+    /// database of an earlier version kept the next seq at its last commit instead, and its
+    /// last cycle may have pushed up to `olderMargin` seqs past it: those are skipped.
+    func mailboxSeqReservation(olderMargin: UInt64) throws -> UInt64 {
+        if let end = try meta(Self.mailboxSeqKey) { return UInt64(max(end, 1)) }
+        return try meta("next_seq").map { UInt64(max($0, 1)) + olderMargin } ?? 1
+    }
+
+    func setMailboxSeqReservation(_ end: UInt64) throws {
+        try setMeta(Self.mailboxSeqKey, Int64(end))
+    }
+
+    static let mailboxSeqKey = "mailbox_seq_end"
+
     public func maxMailboxSeq() throws -> UInt64 {
         UInt64(try db.first("SELECT COALESCE(MAX(seq), 0) FROM mailbox") { $0.int(0) } ?? 0)
     }

@@ -89,10 +89,10 @@ extension Reactor {
     /// (reported unreachable while no route leads there).
     func traceTargets(_ subject: Trace.Subject) -> (targets: [String], unreachable: [String]) {
         if case .code(let text) = subject, let code = ViewerCode(text) {
-            if code.node == config.name || routeTable.nextHop(to: code.node) != nil { return ([code.node], []) }
+            if code.node == config.name || peering.routeTable.nextHop(to: code.node) != nil { return ([code.node], []) }
             return ([], [code.node])
         }
-        let routed = Set(routeTable.routes.keys)
+        let routed = Set(peering.routeTable.routes.keys)
         let known = Set(directory.nodeKeys.keys).subtracting([config.name])
         return ([config.name] + routed.sorted(), known.subtracting(routed).sorted())
     }
@@ -154,13 +154,13 @@ extension Reactor {
         for action in actions {
             switch action {
             case let .sendQuery(query, hops):
-                guard let hop = routeTable.nextHop(to: query.dest), let link = peering.links[hop] else {
+                guard let hop = peering.routeTable.nextHop(to: query.dest), let link = peering.links[hop] else {
                     dropTrace(.unknownTrace, from: nil, "query (no route to \(query.dest))")
                     continue
                 }
                 sendPeer(link, .traceQuery(query: query, hops: hops))
             case let .sendAnswer(queryId, origin, dest, hops, answer):
-                guard let hop = routeTable.nextHop(to: dest), let link = peering.links[hop] else {
+                guard let hop = peering.routeTable.nextHop(to: dest), let link = peering.links[hop] else {
                     dropTrace(.unknownTrace, from: nil, "answer (no route to \(dest))")
                     continue
                 }

@@ -21,10 +21,14 @@ final class BurnStateTests: XCTestCase {
         state.expired(count: 1, following: 5_000)
         XCTAssertEqual(state.pending, 2)
         XCTAssertEqual(state.nextExpiryMs, 5_000)
-        state.viewed()
-        state.viewed()
+        state.viewed(refused: false)
+        state.viewed(refused: true)
         XCTAssertEqual(state.pending, 0)
         XCTAssertNil(state.nextExpiryMs, "the last one viewed: no timer left")
+        XCTAssertEqual(state.viewedCount, 1, "one handed over; the other deleted at VIEW for its label")
+        XCTAssertEqual(state.expiredCount, 1)
+        state.receiptSent()
+        XCTAssertEqual(state.receiptsSent, 1)
     }
 
     func testDeletedForALoweredClearance() {

@@ -17,5 +17,6 @@ final class RefusedKeyLogTests: XCTestCase {
         XCTAssertEqual(summary?.last.domain, "sealpost-pub")
         XCTAssertNil(log.summary(now: 1_200), "said once")
         XCTAssertEqual(log.refused(("k4", "sealpost", "10.0.0.4"), now: 1_200, window: 100), .log, "a new window")
+        XCTAssertEqual(log.total, 4, "every refused key counts, logged or not")
     }
 }

@@ -40,6 +40,23 @@ final class CommitFailureTests: XCTestCase {
         throw TimedOut(description: "timed out waiting for \(what)")
     }
 
+    /// A started node hq with alice and bob enrolled and connected.
+    func aliceAndBob() throws -> (TestNode, Client, Client) {
+        let hq = try TestNode("hq")
+        try hq.start()
+        return (hq, try Client(profile: try hq.join("alice")), try Client(profile: try hq.join("bob")))
+    }
+
+    /// alice's text to bob: its first commit fails (`fault` is armed), the retry is STORED.
+    func sendFailingOnce(_ alice: Client, _ hq: TestNode, _ fault: CommitFault) throws -> Envelope {
+        let text = try alice.prepareText(to: Address("bob@hq")!, text: "one message")
+        try alice.submit(text)
+        try waitForFailedCommit(hq)
+        try fault.disarm()
+        try alice.store(text)
+        return text
+    }
+
     // MARK: groups
 
     func testGroupAddWhoseCommitFailedIsStoredByTheRetryAndKeptAfterARestart() throws {
@@ -86,19 +103,53 @@ final class CommitFailureTests: XCTestCase {
         defer { alice.close() }
         let fault = try CommitFault(databasePath: hq.dir.databasePath)
         try fault.arm("mailbox", when: "NEW.recipient = 'bob'")
-        let text = try alice.prepareText(to: Address("bob@hq")!, text: "one message")
-        try alice.submit(text)
-        try waitForFailedCommit(hq)
-        try fault.disarm()
-        try alice.store(text)
+        let text = try sendFailingOnce(alice, hq, fault)
         XCTAssertEqual(try failures(hq), 1)
         func waitingForBob() throws -> Int {
             try hq.status().waiting.byUser["bob"] ?? 0
         }
         XCTAssertEqual(try count(fault, "SELECT count(*) FROM mailbox WHERE recipient = 'bob'"), 1)
         XCTAssertEqual(try waitingForBob(), 1, "the rolled-back entry is not counted")
+        XCTAssertEqual(try hq.counter(\.envelopesIn), 1, "counted at the commit: the rolled-back try is not")
         try hq.restart()
         XCTAssertEqual(try waitingForBob(), 1)
+    }
+
+    // MARK: mailbox seqs
+
+    /// Mailbox seqs come from a block reserved in the database (`ReservedSeqs`), written in the
+    /// transaction of the first entry that needs it. A DELIVER leaves before its commit only
+    /// with a seq below the committed end (so that a crash cannot give it to another entry): a new
+    /// node's first entry is pushed after its commit, and when that commit fails (here: the
+    /// reservation's write) it never leaves. The retry's seq is a new one, and a restart begins
+    /// past the committed end.
+    func testDeliverWaitsForTheCommitThatReservesItsSeqAndNoSeqIsReused() throws {
+        let (hq, alice, bob) = try aliceAndBob()
+        defer { alice.close(); bob.close() }
+        try bob.attach()
+        try eventually("bob caught up (SYNCED)") {
+            if case .synced? = try bob.connection.receive(timeoutMs: 50) { return true }
+            return false
+        }
+        let fault = try CommitFault(databasePath: hq.dir.databasePath)
+        XCTAssertEqual(try count(fault, "SELECT count(*) FROM meta WHERE key = 'mailbox_seq_end'"), 0, "nothing reserved yet")
+        try fault.arm("meta", when: "NEW.key = 'mailbox_seq_end'")
+        let text = try sendFailingOnce(alice, hq, fault)
+        let stored = try count(fault, "SELECT seq FROM mailbox WHERE recipient = 'bob'")
+        var seqs: [Int64] = []
+        try eventually("bob's DELIVER of the stored entry") {
+            if case let .deliver(seq, e)? = try bob.connection.receive(timeoutMs: 50), e.id == text.id { seqs.append(Int64(seq)) }
+            return seqs.last == stored
+        }
+        XCTAssertEqual(seqs, [stored], "the rolled-back cycle's seq was not reserved: its DELIVER never left")
+        XCTAssertEqual(stored, 2, "seq 1 went with the rolled-back cycle and is not given again")
+        let end = try count(fault, "SELECT value FROM meta WHERE key = 'mailbox_seq_end'")
+        XCTAssertGreaterThan(end, stored, "committed with the entry: a block past its seq")
+
+        try hq.restart()
+        _ = try alice.sendText(to: Address("bob@hq")!, text: "after the restart")
+        XCTAssertEqual(try count(fault, "SELECT MAX(seq) FROM mailbox WHERE recipient = 'bob'"), end,
+                       "a restart begins at the reservation's end")
     }
 
     // MARK: files
@@ -244,6 +295,7 @@ final class CommitFailureTests: XCTestCase {
         XCTAssertEqual(Set(due.map(\.id)).count, 1, "one notice")
         XCTAssertEqual(due.first?.reminder?.id, reminder)
         XCTAssertEqual(try hq.status().reminders.pending, 0)
+        XCTAssertEqual(try hq.status().reminders.fired, 1, "counted once, at the commit that stored it")
     }
 
     // MARK: view-once files
@@ -271,10 +323,7 @@ final class CommitFailureTests: XCTestCase {
     }
 
     func testViewOnceOfferWhoseCommitFailedLeavesAnOrdinaryFileOrdinary() throws {
-        let hq = try TestNode("hq")
-        try hq.start()
-        let alice = try Client(profile: try hq.join("alice"))
-        let bob = try Client(profile: try hq.join("bob"))
+        let (hq, alice, bob) = try aliceAndBob()
         defer { alice.close(); bob.close() }
         let file = try upload(alice)
         let offer = FileOffer(fileId: file.id, cipherSize: file.size, chunks: 1)
