@@ -242,6 +242,9 @@ public final class Client {
         if let cached = directory[key], now &- cached.fetchedNs < UInt64(max(directoryRefreshMs, 0)) * 1_000_000 {
             return cached.entry
         }
+        // The connection is known to be down (a long session after its node stopped): the entry
+        // we have stands in at once, instead of after a request that cannot be answered times out.
+        if try connection.knownDown(), let known = directory[key]?.entry ?? cards[key] ?? pins.pinned(key) { return known }
         let fresh: DirectoryEntry
         do {
             let item = try lookupItem(address)

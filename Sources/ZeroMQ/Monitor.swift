@@ -12,10 +12,13 @@ public final class Monitor {
         case handshakeFailedAuth(status: UInt32)
         /// A connection was lost (the peer closed it or went away); libzmq reconnects by itself.
         case disconnected
+        /// A connect attempt failed (nothing listens there now); libzmq tries again by itself.
+        case connectRetried
     }
 
     /// The events this monitor asks libzmq for.
     static let watched = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED
+        | ZMQ_EVENT_CONNECT_RETRIED
 
     private let pair: Socket
 
@@ -42,6 +45,7 @@ public final class Monitor {
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: return .handshakeSucceeded
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return .handshakeFailedAuth(status: value)
             case ZMQ_EVENT_DISCONNECTED: return .disconnected
+            case ZMQ_EVENT_CONNECT_RETRIED: return .connectRetried
             default: continue
             }
         }

@@ -13,6 +13,9 @@ public final class Connection {
     private let refusal: String
     /// Whether the last handshake was refused (ZAP 400): no answer will come until one succeeds.
     public private(set) var isRefused = false
+    /// Whether the connection is known to be down: lost, or a connect attempt failed, and no
+    /// handshake succeeded since (libzmq keeps trying). False while nothing is known yet.
+    public private(set) var isDown = false
     private var pending: [ConnectionEvent] = []
 
     /// Connects (asynchronously: libzmq retries in the background) to `endpoint`.
@@ -77,17 +80,27 @@ public final class Connection {
         return pending
     }
 
+    /// Whether the connection is known to be down now (see `isDown`), with the latest events read.
+    public func knownDown() throws -> Bool {
+        try takeMonitorEvents()
+        return isDown
+    }
+
     private func takeMonitorEvents() throws {
         while let event = try monitor.next() {
             switch event {
             case .handshakeSucceeded:
                 isRefused = false
+                isDown = false
                 pending.append(.established)
             case .handshakeFailedAuth(let status):
                 // 400: the key is not admitted. (300 would be a passing failure; libzmq sends no ERROR for it.)
                 if status == 400 { isRefused = true }
             case .disconnected:
+                isDown = true
                 pending.append(.lost)
+            case .connectRetried:
+                isDown = true
             }
         }
         if pending.count > 64 { pending.removeFirst(pending.count - 64) }
