@@ -19,13 +19,9 @@ final class WebDaemonTests: XCTestCase {
     override func setUpWithError() throws {
         hq = try WebTestNode("hq")
         traffic = try WebTestNode("traffic")
-        // Both join before the units are peered, so the first directory exchange can carry both
-        // entries: joined after peering, hq learnt wu's entry 1.3-1.5 s after traffic learnt
-        // alice's in 7 of 26 setups (0 of 26 joined first; it still happens now and then).
-        alicePath = try hq.join("alice")
-        let wuPath = try traffic.join("wu")
         try hq.peer(with: traffic)
-        wu = try Client(profile: try Profile.load(from: wuPath))
+        alicePath = try hq.join("alice")
+        wu = try Client(profile: try Profile.load(from: try traffic.join("wu")))
         try waitUntil("alice@hq in traffic's directory") { (try? wu.lookup(Address("alice@hq")!)) != nil }
         let alice = try Client(profile: try Profile.load(from: alicePath))
         defer { alice.close() }
