@@ -217,7 +217,9 @@ public final class Client {
 
     public init(profile: Profile) throws {
         self.profile = profile
-        connection = try Connection(endpoint: profile.endpoint, serverKey: profile.nodeCurveKey, curve: profile.curve)
+        connection = try Connection(endpoint: profile.endpoint, serverKey: profile.nodeCurveKey, curve: profile.curve,
+                                    refusal: "node '\(profile.address.node)' at \(profile.endpoint) refused this profile's key: it does not "
+                                        + "know it (never enrolled, or disabled, re-keyed or removed by its operator)")
     }
 
     public func close(lingerMs: Int32 = 0) { connection.close(lingerMs: lingerMs) }
@@ -240,6 +242,9 @@ public final class Client {
         if let cached = directory[key], now &- cached.fetchedNs < UInt64(max(directoryRefreshMs, 0)) * 1_000_000 {
             return cached.entry
         }
+        // The connection is known to be down (a long session after its node stopped): the entry
+        // we have stands in at once, instead of after a request that cannot be answered times out.
+        if try connection.knownDown(), let known = directory[key]?.entry ?? cards[key] ?? pins.pinned(key) { return known }
         let fresh: DirectoryEntry
         do {
             let item = try lookupItem(address)
@@ -979,11 +984,12 @@ extension String {
 }
 
 extension Client {
-    /// Waits until the node has something for us or `fd` (a terminal) is readable.
+    /// Waits until the node has something for us, the connection was lost or regained
+    /// (`Connection.takeEvents`), or `fd` (a terminal) is readable.
     /// - Returns: whether `fd` is readable.
     public func wait(orReadable fd: Int32, timeoutMs: Int) throws -> Bool {
         if !buffered.isEmpty { return false }
-        let events = try poll([(.fd(fd), .readable), (connection.pollTarget, .readable)], timeoutMs: timeoutMs)
+        let events = try poll([(.fd(fd), .readable)] + connection.pollTargets.map { ($0, .readable) }, timeoutMs: timeoutMs)
         // A closed pipe shows as an error, not as readable: report it so the caller reads EOF.
         return !events[0].isDisjoint(with: [.readable, .error])
     }

@@ -234,8 +234,10 @@ extension ClientWorker {
                 }
             }
             try? client.detach()
-            try? client.flush()
-            client.close(lingerMs: 500)
+            // A node known to be down cannot confirm anything: stopping does not wait for it.
+            let down = (try? client.connection.knownDown()) ?? false
+            if !down { try? client.flush() }
+            client.close(lingerMs: down ? 0 : 500)
             history.close()
         }
 
@@ -377,6 +379,19 @@ extension ClientWorker {
         }
 
         func housekeeping() throws {
+            for event in try client.connection.takeEvents() {
+                switch event {
+                case .lost:
+                    // The node closed the connection (it stopped): offline at once, not after 12 s without a PONG.
+                    setOnline(false)
+                case .established where !online:
+                    // Back: ask at once (the PONG re-attaches and says online), and send what waits now.
+                    lastPingNs = 0
+                    for id in pending.keys { pending[id]?.lastSentNs = 0 }
+                default:
+                    break
+                }
+            }
             let now = Clock.monotonicNs()
             for (id, p) in pending where now - p.lastSentNs >= Self.retransmitNs {
                 try client.submit(p.envelope)

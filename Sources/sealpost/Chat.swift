@@ -162,14 +162,29 @@ extension SealpostCommand {
                     say(keyChangeLines(client, json: false))
                 }
 
+                func wentOffline() {
+                    say(["* node not answering; messages will be sent when it is back"])
+                    warnedOffline = true
+                }
+
                 while !leaving {
+                    for event in try client.connection.takeEvents() {
+                        switch event {
+                        case .lost where !warnedOffline:
+                            // The node closed the connection (it stopped): said at once, not after an unanswered keep-alive.
+                            wentOffline()
+                        case .established where warnedOffline:
+                            // Back: ask at once (the answer re-attaches, and says so), and send the queued lines again now.
+                            lastPingNs = 0
+                            for envelope in outbox.due(now: Clock.monotonicNs(), all: true) { try client.submit(envelope) }
+                        default:
+                            break
+                        }
+                    }
                     try drain()
                     let now = Clock.monotonicNs()
                     if now - lastPingNs > 5_000_000_000 {
-                        if awaitingPong && !warnedOffline {
-                            say(["* node not answering; messages will be sent when it is back"])
-                            warnedOffline = true
-                        }
+                        if awaitingPong && !warnedOffline { wentOffline() }
                         try reader.ping()
                         awaitingPong = true
                         lastPingNs = now

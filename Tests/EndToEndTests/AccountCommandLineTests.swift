@@ -37,6 +37,13 @@ final class AccountCommandLineTests: TempRootTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
+    /// `inbox` on `profile` fails at once with the node's refusal of its key (not after the timeout).
+    func assertRefused(_ profile: String, _ why: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try person(["inbox", "--profile", profile, "--timeout", "5"])
+        XCTAssertNotEqual(r.status, 0, why, file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("error: node 'hq' at tcp://") && r.stderr.contains("refused this profile's key"), "\(why): \(r.stderr)", file: file, line: line)
+    }
+
     /// Runs `step` until it returns true or `timeout` passes.
     func eventually(_ what: String, timeout: Double = 30, _ step: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
@@ -73,15 +80,16 @@ final class AccountCommandLineTests: TempRootTestCase {
         let revoked = try node(["invite", "revoke", "--data", hq.data, "carol"])
         XCTAssertEqual(revoked.status, 0, revoked.stderr)
         XCTAssertTrue(try node(["invite", "list", "--data", hq.data]).stdout.contains("no outstanding invites"))
-        let refusedJoin = try person(["join", carol.trimmingCharacters(in: .whitespacesAndNewlines), "--profile", root + "/carol", "--timeout", "2"])
+        let refusedJoin = try person(["join", carol.trimmingCharacters(in: .whitespacesAndNewlines), "--profile", root + "/carol", "--timeout", "5"])
         XCTAssertNotEqual(refusedJoin.status, 0)
+        XCTAssertTrue(refusedJoin.stderr.contains("refused this invite code"), refusedJoin.stderr)
 
         // disable: li's key is refused; the directory of the other unit drops li; enable restores.
         let disabled = try json(try node(["users", "disable", "--data", hq.data, "li", "--json"]).stdout)
         XCTAssertEqual(disabled["state"] as? String, "disabled")
         XCTAssertEqual(disabled["node_running"] as? Bool, true)
         XCTAssertEqual(try node(["users", "--data", hq.data, "--json"]).lines.map { try json($0)["state"] as? String }, ["disabled"])
-        XCTAssertNotEqual(try person(["inbox", "--profile", li, "--timeout", "2"]).status, 0)
+        try assertRefused(li)
         try eventually("traffic to drop li@hq") { try person(["send", "li@hq", "are you there", "--profile", wu]).status != 0 }
         XCTAssertEqual(try node(["users", "enable", "--data", hq.data, "li"]).status, 0)
         XCTAssertEqual(try person(["inbox", "--profile", li]).status, 0)
@@ -95,14 +103,14 @@ final class AccountCommandLineTests: TempRootTestCase {
         let rekey = try json(try node(["users", "rekey", "--data", hq.data, "li", "--json"]).stdout)
         XCTAssertEqual(rekey["state"] as? String, "rekeying")
         let code = try XCTUnwrap(rekey["code"] as? String)
-        XCTAssertNotEqual(try person(["inbox", "--profile", li, "--timeout", "2"]).status, 0)
+        try assertRefused(li)
         XCTAssertEqual(try node(["users", "--data", hq.data, "--json"]).lines.map { try json($0)["state"] as? String }, ["rekeying"])
         let li2 = root + "/li-new"
         try join(code, li2)
         XCTAssertEqual(try json(try person(["whoami", "--profile", li2, "--json"]).stdout)["address"] as? String, "li@hq")
         let newPrint = try XCTUnwrap(try json(try person(["whoami", "--profile", li2, "--json"]).stdout)["fingerprint"] as? String)
         XCTAssertNotEqual(oldPrint, newPrint)
-        XCTAssertNotEqual(try person(["inbox", "--profile", li, "--timeout", "2"]).status, 0, "the old key stays refused")
+        try assertRefused(li, "the old key stays refused")
         XCTAssertEqual(try person(["send", "wu@traffic", "from my new laptop", "--profile", li2]).status, 0)
 
         // wu's client pinned li's old key: it says the key changed, and the message opens.

@@ -65,7 +65,7 @@ final class ChatCommandLineTests: TempRootTestCase {
 
     func testADueReminderShowsItsTextAndRemindListShowsThem() throws {
         let (node, _) = try startNode(users: ["alice", "bob"])
-        let set = try sealpost(["remind", "bob@hq", "--in", "3s", "stand-up in room 4", "--json"], as: "alice")
+        let set = try sealpost(["remind", "bob@hq", "--in", "2s", "stand-up in room 4", "--json"], as: "alice")
         let id = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(set.lines[0].utf8)) as? [String: Any])["id"] as? String
         _ = try sealpost(["remind", "bob@hq", "--in", "2h", "file the report"], as: "alice")
         let chat = try BackgroundProcess("sealpost", ["chat", "alice@hq", "--profile", root + "/bob"])

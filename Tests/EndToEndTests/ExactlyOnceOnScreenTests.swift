@@ -128,15 +128,17 @@ final class ExactlyOnceOnScreenTests: TempRootTestCase {
     func testChatLineTypedWhileTheNodeIsDownIsQueuedAndDeliveredOnceWhenItIsBack() throws {
         let (data, first) = try startNode(users: ["alice", "bob"])
         var node = first
-        let chat = try BackgroundProcess("sealpost", ["chat", "bob@hq", "--profile", root + "/alice", "--timeout", "3"])
+        let chat = try BackgroundProcess("sealpost", ["chat", "bob@hq", "--profile", root + "/alice", "--timeout", "1"])
         XCTAssertTrue(chat.waitFor { $0.contains("chatting with bob@hq") }, chat.text)
         XCTAssertEqual(node.stop(), 0)
+        // The closed connection is noticed at once, not at the next unanswered keep-alive (5 s).
+        XCTAssertTrue(chat.waitFor(timeout: 4) { $0.contains("* node not answering") }, chat.text)
 
         let line = "are you there? \(UUID().uuidString.prefix(8))"
         chat.type(line)
         XCTAssertTrue(chat.waitFor(timeout: 15) { $0.contains("* queued, will be sent when the node is back: \(line)") }, chat.text)
-        // Longer than the timeout (3 s) passes: still queued, never "not sent".
-        XCTAssertFalse(chat.waitFor(timeout: 5) { $0.contains("not sent") }, chat.text)
+        // Twice the timeout (1 s) passes: still queued, never "not sent".
+        XCTAssertFalse(chat.waitFor(timeout: 2) { $0.contains("not sent") }, chat.text)
 
         node = try NodeProcess(data: data)
         try node.waitUntilListening()
@@ -159,9 +161,10 @@ final class ExactlyOnceOnScreenTests: TempRootTestCase {
     func testChatLeftWithALineStillQueuedSaysNotSentAndNeverSendsIt() throws {
         let (data, first) = try startNode(users: ["alice", "bob"])
         var node = first
-        let chat = try BackgroundProcess("sealpost", ["chat", "bob@hq", "--profile", root + "/alice", "--timeout", "2"])
+        let chat = try BackgroundProcess("sealpost", ["chat", "bob@hq", "--profile", root + "/alice", "--timeout", "1"])
         XCTAssertTrue(chat.waitFor { $0.contains("chatting with bob@hq") }, chat.text)
         XCTAssertEqual(node.stop(), 0)
+        XCTAssertTrue(chat.waitFor(timeout: 4) { $0.contains("* node not answering") }, chat.text)
         chat.type("typed while the node is down")
         XCTAssertTrue(chat.waitFor { $0.contains("* queued, will be sent when the node is back: typed while the node is down") }, chat.text)
         chat.closeInput()

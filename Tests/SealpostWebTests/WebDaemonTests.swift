@@ -373,11 +373,11 @@ extension WebDaemonTests {
     /// The outbox is durable: a message written while the home node is down stays `sending`,
     /// survives a restart of the daemon, and is stored and delivered (once) when the node is back.
     func testAMessageSentWhileTheNodeIsDownIsKeptAndDeliveredOnceWhenItIsBack() throws {
-        // The node does not answer while it is down: each request the daemon makes of it then
-        // (its detach at stop, a look-up) is given up after this long, not after the 5 s default.
-        let downTimeoutMs = 1_500
+        // The daemon knows when its node is down (the connection closed, or cannot be made): what
+        // it would ask the node then (a look-up, the flush at stop) does not wait out the timeout.
+        let quick = 2.5, timeout = 5.0
         stopDaemon(daemon)
-        daemon = try startDaemon(alicePath, nodeTimeoutMs: downTimeoutMs)
+        daemon = try startDaemon(alicePath, nodeTimeoutMs: Int(timeout * 1000))
         var browser = try loggedIn()
         // A first message while hq is up (the daemon learns wu's key from the directory then).
         XCTAssertEqual(try browser.post("/api/send", ["to": "wu@traffic", "text": "before"]).status, 200)
@@ -387,18 +387,26 @@ extension WebDaemonTests {
             return !got.isEmpty
         }
         hq.stop()
+        var start = Date()
+        try waitUntil("the daemon to say it is offline", timeout: quick) { try browser.get("/api/state").json["online"] as? Bool == false }
         let sent = try browser.post("/api/send", ["to": "wu@traffic", "text": "written while hq was down"])
         XCTAssertEqual(sent.status, 200, String(decoding: sent.body, as: UTF8.self))
+        XCTAssertLessThan(Date().timeIntervalSince(start), quick, "the send waited for a node known to be down")
         let id = try XCTUnwrap((sent.json["message"] as? [String: Any])?["id"] as? String)
         XCTAssertEqual(try state(of: id, browser), "sending")
         // The daemon restarts (the laptop was closed) before the node is back.
+        start = Date()
         stopDaemon(daemon)
-        daemon = try startDaemon(alicePath, nodeTimeoutMs: downTimeoutMs)
+        XCTAssertLessThan(Date().timeIntervalSince(start), quick, "the stop waited for a node known to be down")
+        daemon = try startDaemon(alicePath, nodeTimeoutMs: Int(timeout * 1000))
         browser = try loggedIn()
         XCTAssertEqual(try state(of: id, browser), "sending")
-        // The restarted daemon can still write to wu: it kept his directory entry.
+        // The restarted daemon can still write to wu: it kept his directory entry; its connection
+        // was never made, so it does not ask the node for it either.
+        start = Date()
         let again = try browser.post("/api/send", ["to": "wu@traffic", "text": "and after the daemon restarted"])
         XCTAssertEqual(again.status, 200, String(decoding: again.body, as: UTF8.self))
+        XCTAssertLessThan(Date().timeIntervalSince(start), quick, "the send waited for a node known to be down")
         let id2 = try XCTUnwrap((again.json["message"] as? [String: Any])?["id"] as? String)
         try hq.start()
         // Stored, or already delivered by traffic (its receipt can come first).

@@ -22,7 +22,7 @@ extension WebDaemonTests {
             try messages(browser, "wu@traffic").first { $0["id"] as? String == id.hex }
         }
         // 1. While the daemon runs: its timer deletes it.
-        wu.readableUntil = Clock.nowMs() + 2_500
+        wu.readableUntil = Clock.nowMs() + 1_500
         let first = try wu.sendText(to: Address("alice@hq")!, text: "readable briefly")
         try waitUntil("recorded with its time") { try shown(first)?["text"] as? String == "readable briefly" }
         XCTAssertEqual(try shown(first)?["readable_until"] as? UInt64, wu.readableUntil)
@@ -32,7 +32,7 @@ extension WebDaemonTests {
         XCTAssertEqual(try shown(first)?["from"] as? String, "wu@traffic", "who sent it and when stay")
 
         // 2. While the daemon is stopped: deleted when it starts, before anything is shown.
-        wu.readableUntil = Clock.nowMs() + 2_500
+        wu.readableUntil = Clock.nowMs() + 1_500
         let second = try wu.sendText(to: Address("alice@hq")!, text: "readable while stopped")
         try waitUntil("recorded") { try shown(second)?["text"] as? String == "readable while stopped" }
         stopDaemon(daemon)

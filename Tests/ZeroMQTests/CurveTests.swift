@@ -24,7 +24,9 @@ final class CurveTests: XCTestCase {
         let client: Socket
     }
 
-    func makeSetup(serverKey: [UInt8] = CurveTests.serverPublic) throws -> Setup {
+    /// - Parameter beforeConnect: given the client and its context before it connects (to monitor
+    ///   it); the client then has a context of its own, as a client process does.
+    func makeSetup(serverKey: [UInt8] = CurveTests.serverPublic, beforeConnect: ((Socket, Context) throws -> Void)? = nil) throws -> Setup {
         try XCTSkipUnless(Context.hasCurve, "libzmq without CURVE")
         let context = Context()
         let zap = try Socket(context, .rep)
@@ -32,8 +34,10 @@ final class CurveTests: XCTestCase {
         let server = try Socket(context, .router)
         try server.makeCurveServer(secretKey: Self.serverSecret, zapDomain: Self.domain)
         try server.bind("tcp://127.0.0.1:*")
-        let client = try Socket(context, .dealer)
+        let clientContext = beforeConnect == nil ? context : Context()
+        let client = try Socket(clientContext, .dealer)
         try client.makeCurveClient(serverKey: serverKey, publicKey: Self.clientPublic, secretKey: Self.clientSecret)
+        try beforeConnect?(client, clientContext)
         try client.connect(try server.lastEndpoint())
         return Setup(context: context, zap: zap, server: server, client: client)
     }
@@ -113,5 +117,39 @@ final class CurveTests: XCTestCase {
         let (requests, received) = try serve(setup, status: "200", userId: "u:test", until: [setup.server, setup.client], timeoutMs: 1_000)
         XCTAssertEqual(requests, 0, "the handshake fails before ZAP is asked")
         XCTAssertNil(received.map { "socket \($0.0) got \($0.1.frames)" })
+    }
+
+    /// A client with a monitor, and a function that answers ZAP with a status until the monitor
+    /// reports an event other than a lost connection (or 5 s pass).
+    func monitoredSetup() throws -> (Setup, (String) throws -> Monitor.Event?) {
+        var made: Monitor?
+        let setup = try makeSetup { client, context in made = try Monitor(client, context: context, name: "client") }
+        let monitor = try XCTUnwrap(made)
+        return (setup, { status in
+            let deadline = monotonicMs() + 5_000
+            while monotonicMs() < deadline {
+                _ = try self.serve(setup, status: status, userId: "u:test", until: [], timeoutMs: 20)
+                while let event = try monitor.next() {
+                    if event != .disconnected { return event }
+                }
+            }
+            return nil
+        })
+    }
+
+    /// The client's monitor hears the server refuse its key: a ZAP 400 comes back to the client as
+    /// a CURVE ERROR, so a client can say "refused" at once instead of waiting out a timeout.
+    /// libzmq then gives that connection up (no reconnect after an authentication failure).
+    func testTheClientsMonitorHearsARefusal() throws {
+        let (setup, answer) = try monitoredSetup()
+        XCTAssertTrue(try setup.client.send([bytes("let me in")]))
+        XCTAssertEqual(try answer("400"), .handshakeFailedAuth(status: 400))
+    }
+
+    /// The client's monitor hears the handshake succeed. (That it hears a node process that
+    /// stops is checked end to end: `chat` says "node not answering" at once.)
+    func testTheClientsMonitorHearsAnAcceptance() throws {
+        let (_, answer) = try monitoredSetup()
+        XCTAssertEqual(try answer("200"), .handshakeSucceeded)
     }
 }

@@ -6,15 +6,30 @@ import ZeroMQ
 public final class Connection {
     let context = Context()
     let socket: Socket
+    /// The socket's handshakes and lost connections, as libzmq reports them.
+    private let monitor: Monitor
     public let endpoint: String
+    /// What is thrown while the node refuses this side's key at the handshake.
+    private let refusal: String
+    /// Whether the last handshake was refused (ZAP 400): no answer will come until one succeeds.
+    public private(set) var isRefused = false
+    /// Whether the connection is known to be down: lost, or a connect attempt failed, and no
+    /// handshake succeeded since (libzmq keeps trying). False while nothing is known yet.
+    public private(set) var isDown = false
+    private var pending: [ConnectionEvent] = []
 
     /// Connects (asynchronously: libzmq retries in the background) to `endpoint`.
-    public init(endpoint: String, serverKey: [UInt8], curve: BoxKeyPair) throws {
+    /// - Parameter refusal: the message thrown by `receive` when the node refuses the key at the
+    ///   handshake (it does: a ZAP 400 comes back as a CURVE ERROR), instead of waiting out a timeout.
+    public init(endpoint: String, serverKey: [UInt8], curve: BoxKeyPair, refusal: String? = nil) throws {
         self.endpoint = endpoint
+        self.refusal = refusal ?? "the node at \(endpoint) refused this key at the handshake"
         socket = try Socket(context, .dealer)
         var secret = curve.secretKey.copyBytes()
         defer { wipe(&secret) }
         do {
+            // The context is this connection's own, so one name is unique in it.
+            monitor = try Monitor(socket, context: context, name: "connection")
             try socket.makeCurveClient(serverKey: serverKey, publicKey: curve.publicKey, secretKey: secret)
             try socket.setOption(SocketOption.sendHWM, 100_000)
             try socket.setOption(SocketOption.receiveHWM, 100_000)
@@ -37,6 +52,7 @@ public final class Connection {
     /// `orWritable`, as soon as the outgoing queue has room again (a sender whose `send` returned
     /// false waits for that instead of sleeping).
     /// Frames that do not decode are skipped: a node never sends them.
+    /// - Throws: `ClientError.unreachable` with the `refusal` text while the node refuses the key.
     public func receive(timeoutMs: Int, orWritable: Bool = false) throws -> Command? {
         let deadline = Clock.monotonicNs() + UInt64(max(timeoutMs, 0)) * 1_000_000
         while true {
@@ -44,21 +60,69 @@ public final class Connection {
                 guard message.frames.count == 1, let command = try? Command.decode(message.frames[0]) else { continue }
                 return command
             }
+            try takeMonitorEvents()
+            if isRefused { throw ClientError.unreachable(refusal) }
             let now = Clock.monotonicNs()
             if now >= deadline { return nil }
             let wait = Int((deadline - now) / 1_000_000) + 1
-            let events = try poll([(.socket(socket), orWritable ? [.readable, .writable] : .readable)], timeoutMs: wait)
+            let events = try poll([(.socket(socket), orWritable ? [.readable, .writable] : .readable),
+                                   (monitor.pollTarget, .readable)], timeoutMs: wait)
             if orWritable, events[0].contains(.writable), !events[0].contains(.readable) { return nil }
         }
     }
 
-    /// For callers that poll this connection with other things (a terminal).
-    public var pollTarget: PollTarget { .socket(socket) }
+    /// What happened to the connection since the last call, oldest first: lost, and
+    /// established again (a long session says so at once, and asks the node again at once,
+    /// instead of waiting for its next keep-alive).
+    public func takeEvents() throws -> [ConnectionEvent] {
+        try takeMonitorEvents()
+        defer { pending.removeAll() }
+        return pending
+    }
+
+    /// Whether the connection is known to be down now (see `isDown`), with the latest events read.
+    public func knownDown() throws -> Bool {
+        try takeMonitorEvents()
+        return isDown
+    }
+
+    private func takeMonitorEvents() throws {
+        while let event = try monitor.next() {
+            switch event {
+            case .handshakeSucceeded:
+                isRefused = false
+                isDown = false
+                pending.append(.established)
+            case .handshakeFailedAuth(let status):
+                // 400: the key is not admitted. (300 would be a passing failure; libzmq sends no ERROR for it.)
+                if status == 400 { isRefused = true }
+            case .disconnected:
+                isDown = true
+                pending.append(.lost)
+            case .connectRetried:
+                isDown = true
+            }
+        }
+        if pending.count > 64 { pending.removeFirst(pending.count - 64) }
+    }
+
+    /// For callers that poll this connection with other things (a terminal): its socket, and
+    /// its monitor (so a lost or regained connection wakes them too).
+    public var pollTargets: [PollTarget] { [.socket(socket), monitor.pollTarget] }
 
     /// Gives queued commands up to `ms` to leave before the socket closes.
     public func close(lingerMs: Int32 = 0) {
         guard !socket.isClosed else { return }
         try? socket.setOption(SocketOption.linger, lingerMs)
         socket.close()
+        monitor.close()
     }
+}
+
+/// A change of a `Connection`'s link to its node.
+public enum ConnectionEvent: Equatable, Sendable {
+    /// The connection dropped (the node stopped, or the network went): libzmq keeps trying.
+    case lost
+    /// A handshake succeeded: first, or again after `lost`.
+    case established
 }

@@ -39,7 +39,9 @@ public enum Enrollment {
 
         var secret = code.secret
         guard let inviteKeys = BoxKeyPair(secretKey: &secret) else { throw ClientError.invalid("the invite code is damaged") }
-        let connection = try Connection(endpoint: code.endpoint, serverKey: code.nodeCurveKey, curve: inviteKeys)
+        let connection = try Connection(endpoint: code.endpoint, serverKey: code.nodeCurveKey, curve: inviteKeys,
+                                        refusal: "node '\(code.node)' at \(code.endpoint) refused this invite code: it was revoked, "
+                                            + "or it expired or was used; ask your operator for a new one")
         defer { connection.close() }
         try connection.send(.enroll(display: profile.display, curveKey: profile.curve.publicKey,
                                     boxKey: profile.box.publicKey, signKey: profile.sign.publicKey))

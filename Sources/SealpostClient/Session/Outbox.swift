@@ -43,10 +43,11 @@ public struct Outbox: Sendable {
         lines.append(Line(envelope: envelope, text: text, firstSentNs: now, lastSentNs: now, announced: false))
     }
 
-    /// The envelopes to send again now (same ids), marked as sent.
-    public mutating func due(now: UInt64) -> [Envelope] {
+    /// The envelopes to send again now (same ids), marked as sent: those sent over `retransmitMs`
+    /// ago, or with `all` every one (the connection is back: what was sent while it was down is lost).
+    public mutating func due(now: UInt64, all: Bool = false) -> [Envelope] {
         var out: [Envelope] = []
-        for i in lines.indices where now - lines[i].lastSentNs >= UInt64(retransmitMs) * 1_000_000 {
+        for i in lines.indices where all || now - lines[i].lastSentNs >= UInt64(retransmitMs) * 1_000_000 {
             lines[i].lastSentNs = now
             out.append(lines[i].envelope)
         }
