@@ -53,7 +53,7 @@ public struct NodeTimers: Sendable, Equatable {
         t.summaryNs = 500_000_000
         t.retransmitNs = 250_000_000
         t.directoryRequestIntervalNs = 250_000_000
-        t.directoryRequestTimeoutNs = 3_000_000_000
+        t.directoryRequestTimeoutNs = 1_500_000_000
         t.housekeepingNs = 500_000_000
         t.pullTimeoutNs = 1_000_000_000
         t.configCheckNs = 100_000_000
