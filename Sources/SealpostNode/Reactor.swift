@@ -299,6 +299,8 @@ final class Reactor {
         let now = Clock.monotonicNs()
         var deadline = chores.nextHousekeepingNs
         if !peering.links.isEmpty || !peering.journal.isEmpty || tracing.tracer.nextDeadlineNs != nil { deadline = min(deadline, peering.nextTickNs) }
+        // node.yaml is looked at in the federation tick: a node without links wakes for it too (a peer added is seen in `configCheckNs`).
+        deadline = min(deadline, max(peering.nextTickNs, chores.nextConfigCheckNs))
         var timeout = deadline <= now ? 0 : Int((deadline - now) / 1_000_000) + 1
         if delivery.hasStalled { timeout = min(timeout, 10) }
         // While the disk is full, look at it often enough to notice space coming back.

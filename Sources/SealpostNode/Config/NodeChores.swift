@@ -12,7 +12,8 @@ struct NodeChores {
     /// When housekeeping is next due (monotonic ns): the reactor sleeps no longer than this.
     private(set) var nextHousekeepingNs: UInt64
     private var lastPruneNs: UInt64
-    private var nextConfigCheckNs: UInt64 = 0
+    /// When node.yaml is next looked at (monotonic ns; the federation tick does it).
+    private(set) var nextConfigCheckNs: UInt64 = 0
     /// The modification time of `node.yaml` as last read.
     private var configModified: Date?
 

@@ -44,19 +44,19 @@ public struct NodeTimers: Sendable, Equatable {
     /// 2-core machine (a debug reactor can stall for a few hundred milliseconds).
     public static let fast: NodeTimers = {
         var t = NodeTimers()
-        t.pingNs = 250_000_000
+        t.pingNs = 100_000_000
         t.reconnectingAfterNs = 1_000_000_000
         t.reopenAfterNs = 1_500_000_000
         t.undecidedForNs = 1_500_000_000
         t.routeStaleNs = 2_000_000_000
-        t.announceNs = 250_000_000
+        t.announceNs = 100_000_000
         t.summaryNs = 500_000_000
         t.retransmitNs = 250_000_000
         t.directoryRequestIntervalNs = 250_000_000
-        t.directoryRequestTimeoutNs = 3_000_000_000
+        t.directoryRequestTimeoutNs = 1_500_000_000
         t.housekeepingNs = 500_000_000
         t.pullTimeoutNs = 1_000_000_000
-        t.configCheckNs = 200_000_000
+        t.configCheckNs = 100_000_000
         // Not below two storage checks (every 250 ms) a round: each round must see the WAL reported.
         t.checkpointNs = 500_000_000
         return t

@@ -114,9 +114,15 @@ struct PeerLinkMachine {
         }
     }
 
-    /// The peer's DEALER said HELLO on our ROUTER.
-    mutating func peerSaidHello(now: UInt64) {
+    /// The peer's DEALER said HELLO on our ROUTER: it has this node in its configuration now.
+    /// - Returns: `[.reopenSockets]` when our own sockets have heard nothing since they were opened
+    ///   at least a HELLO interval ago: our handshake was refused before the peer knew our key, and
+    ///   libzmq does not retry it. They are reopened at once, not `reopenAfterNs` after they were opened.
+    mutating func peerSaidHello(now: UInt64) -> [Action] {
         peerHelloAt = now
+        if case .up = state { return [] }
+        guard (lastHeard ?? 0) < openedAt, now &- openedAt >= timers.pingNs else { return [] }
+        return [.reopenSockets]
     }
 
     /// The peer's route announcement was taken.

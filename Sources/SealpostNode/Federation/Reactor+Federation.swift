@@ -248,7 +248,12 @@ extension Reactor {
                 // Another label set: no answer, so the link does not come up (SPEC 7.11.2).
                 guard helloLabelsAgree(link, digest: digest) else { return }
                 try pinPeerKey(link, signKey)
-                link.machine.peerSaidHello(now: Clock.monotonicNs())
+                let now = Clock.monotonicNs()
+                for case .reopenSockets in link.machine.peerSaidHello(now: now) {
+                    do { try link.reopen(context: context, keys: keys, now: now) } catch {
+                        logger.error("cannot reopen link to \(link.name): \(error)")
+                    }
+                }
                 try notePeerHello(link, epoch: epoch, onRouter: true)
                 replyPeer(routingId, .hello(node: config.name, signKey: keys.sign.publicKey, credit: Self.credit, epoch: restore.ownEpoch,
                                             labels: labels.digest))

@@ -42,6 +42,31 @@ final class PeerLinkMachineTests: XCTestCase {
         XCTAssertEqual(m.tick(now: at(8.2)), [.reopenSockets])
     }
 
+    /// Our handshake was refused (the peer did not know our key yet); its own HELLO on our ROUTER
+    /// shows it knows us now: the sockets are rebuilt at once, not four seconds after they were opened.
+    func testPeersHelloRebuildsALinkThatHeardNothingSinceItWasOpened() {
+        var m = PeerLinkMachine(now: t0)
+        XCTAssertEqual(m.tick(now: t0), [.sendHello])
+        XCTAssertEqual(m.peerSaidHello(now: at(0.5)), [], "opened less than a HELLO interval ago: its handshake may be on its way")
+        XCTAssertEqual(m.peerSaidHello(now: at(1)), [.reopenSockets])
+        m.socketsOpened(now: at(1))
+        XCTAssertEqual(m.peerSaidHello(now: at(1.5)), [], "just reopened")
+        m.heard(now: at(1.6))
+        XCTAssertEqual(m.peerSaidHello(now: at(3)), [], "heard since it was reopened: the handshake worked")
+        XCTAssertEqual(m.tick(now: at(3)), [.sendHello])
+
+        // Heard once, then silent; reopened after four silent seconds; the peer's HELLO after that reopens it again.
+        m = PeerLinkMachine(now: t0)
+        m.heard(now: at(0.2))
+        XCTAssertEqual(m.peerSaidHello(now: at(2)), [], "heard since it was opened")
+        XCTAssertEqual(m.tick(now: at(4.3)), [.reopenSockets, .sendHello])
+        m.socketsOpened(now: at(4.3))
+        XCTAssertEqual(m.peerSaidHello(now: at(5.3)), [.reopenSockets])
+
+        var up = upLink()
+        XCTAssertEqual(up.peerSaidHello(now: at(5)), [], "an up link is never rebuilt for it")
+    }
+
     func testHeardButUnansweredLinkIsRebuiltOnlyAfterFourSilentSeconds() {
         var m = PeerLinkMachine(now: t0)
         _ = m.tick(now: t0)
@@ -127,7 +152,7 @@ final class PeerLinkMachineTests: XCTestCase {
         XCTAssertTrue(m.readyForRelays(now: at(1.6)))
 
         // The peer restarted behind a link that never went down: the gate closes until it knows us again.
-        m.peerSaidHello(now: at(10))
+        XCTAssertEqual(m.peerSaidHello(now: at(10)), [], "our own link works: nothing to reopen")
         XCTAssertFalse(m.readyForRelays(now: at(10)))
         m.routesHeard(now: at(10.5), listsUs: true)
         XCTAssertTrue(m.readyForRelays(now: at(10.5)))
