@@ -8,24 +8,14 @@ import XCTest
 /// under a steady stream of messages: the WAL must start again from its beginning, not grow
 /// with the stream until it is truncated as oversized (which held the writer off 119 ms).
 final class CheckpointerTests: XCTestCase {
-    var root = ""
-
-    override func setUpWithError() throws {
-        root = NSTemporaryDirectory() + "sealpost-checkpointer-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
-
     /// Frames in the WAL, as a PASSIVE checkpoint reports them.
     private func frames(_ db: Database) throws -> Int64 {
         try db.first("PRAGMA wal_checkpoint(PASSIVE)") { $0.int(1) } ?? 0
     }
 
     func testTheWALStartsAgainUnderAStreamOfCommits() throws {
-        let path = root + "/wal.db"
+        let path = NSTemporaryDirectory() + "sealpost-checkpointer-\(UUID().uuidString).db"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let setUp = try Database(path: path)
         try setUp.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(a INTEGER PRIMARY KEY, b BLOB)")
         setUp.close()
