@@ -23,8 +23,11 @@ final class NodeSecurityTests: XCTestCase {
         defer { stranger.close() }
         try stranger.send(.lookup(requestId: 1, address: "alice@hq"))
         try stranger.send(.ping)
-        // CURVE refusal is silent: nothing ever comes back, and the node counted it.
-        XCTAssertNil(try stranger.receive(timeoutMs: 1500))
+        // Nothing the stranger sent is answered: the node refuses the key at the handshake (ZAP 400),
+        // the connection says so at once, and the node counted it.
+        XCTAssertThrowsError(try stranger.receive(timeoutMs: 1500)) { error in
+            XCTAssertTrue("\(error)".contains("refused this key"), "\(error)")
+        }
         XCTAssertGreaterThanOrEqual(try hq.counter(\.refusedKeys), 1)
     }
 
@@ -75,7 +78,7 @@ final class NodeSecurityTests: XCTestCase {
         try db.run("UPDATE invites SET expires_at = 1")
         db.close()
         XCTAssertThrowsError(try Enrollment.join(code: late.code, display: nil, profilePath: hq.root + "/li", timeoutMs: 1500)) { error in
-            XCTAssertTrue("\(error)".contains("cannot reach"), "refused at the handshake: \(error)")
+            XCTAssertTrue("\(error)".contains("refused this invite code"), "refused at the handshake: \(error)")
         }
         XCTAssertEqual(try Operator.users(dataDir: hq.dir).map(\.user.name), ["wu"])
     }
