@@ -20,7 +20,7 @@ public struct PollEvents: OptionSet, Sendable {
 /// `zmq_poll` over sockets and file descriptors.
 /// - Parameters:
 ///   - items: what to wait on, with the events of interest.
-///   - timeoutMs: -1 waits forever; 0 returns at once.
+///   - timeoutMs: -1 waits forever; 0 returns at once. A signal does not end the wait.
 /// - Returns: the events that happened, one entry per item.
 public func poll(_ items: [(PollTarget, PollEvents)], timeoutMs: Int) throws -> [PollEvents] {
     var raw: [zmq_pollitem_t] = items.map { target, events in
@@ -32,13 +32,28 @@ public func poll(_ items: [(PollTarget, PollEvents)], timeoutMs: Int) throws -> 
         item.events = events.rawValue
         return item
     }
-    let rc = raw.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, Int32($0.count), timeoutMs) }
-    if rc < 0 {
+    // A signal (EINTR) does not end the wait early: callers that wait for an answer would take it
+    // for their timeout (an `AdminClient` call said "not running" when a signal came in).
+    let deadline = timeoutMs > 0 ? monotonicMs() + timeoutMs : 0
+    var wait = timeoutMs
+    while true {
+        let rc = raw.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, Int32($0.count), wait) }
+        if rc >= 0 { return raw.map { PollEvents(rawValue: $0.revents) } }
         let error = ZMQError.last()
-        if error.code == EINTR { return Array(repeating: [], count: items.count) }
-        throw error
+        guard error.code == EINTR else { throw error }
+        if timeoutMs > 0 {
+            wait = deadline - monotonicMs()
+            if wait <= 0 { return Array(repeating: [], count: items.count) }
+        } else if timeoutMs == 0 {
+            return Array(repeating: [], count: items.count)
+        }
     }
-    return raw.map { PollEvents(rawValue: $0.revents) }
+}
+
+private func monotonicMs() -> Int {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return t.tv_sec * 1000 + t.tv_nsec / 1_000_000
 }
 
 /// An eventfd that wakes a `zmq_poll` loop from any thread.

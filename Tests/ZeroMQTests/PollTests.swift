@@ -28,6 +28,34 @@ final class PollTests: XCTestCase {
         XCTAssertEqual(try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 0), [[]], "drain clears the wake-up")
     }
 
+    /// A process signal (here SIGUSR1, every 20 ms, with a handler that does nothing) does not end
+    /// the wait early: a caller waiting for an answer took that for its timeout.
+    func testASignalDoesNotEndTheWaitEarly() throws {
+        let wakeup = Wakeup()
+        defer { wakeup.close() }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        action.sa_flags = 0 // no SA_RESTART: epoll_wait gives EINTR
+        var old = sigaction()
+        XCTAssertEqual(sigaction(SIGUSR1, &action, &old), 0)
+        defer { sigaction(SIGUSR1, &old, nil) }
+        let target = pthread_self()
+        let stop = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        let signaller = Thread {
+            while stop.wait(timeout: .now() + .milliseconds(20)) == .timedOut { pthread_kill(target, SIGUSR1) }
+            done.signal()
+        }
+        signaller.start()
+        let started = monotonicMs()
+        let events = try poll([(.fd(wakeup.fd), .readable)], timeoutMs: 400)
+        let waited = monotonicMs() - started
+        stop.signal()
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(events, [[]])
+        XCTAssertGreaterThanOrEqual(waited, 390, "poll returned at a signal, before its timeout")
+    }
+
     func testSeveralSignalsAreDrainedAtOnce() throws {
         let wakeup = Wakeup()
         defer { wakeup.close() }
