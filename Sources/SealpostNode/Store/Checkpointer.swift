@@ -68,8 +68,22 @@ final class Checkpointer: Sendable {
     /// A WAL holding more frames than this (4 KiB each) after the PASSIVE passes is restarted.
     static let restartOverFrames: Int64 = 256
 
+    /// What a round did after its PASSIVE passes.
+    enum Restart: Equatable {
+        /// The WAL held `restartOverFrames` or fewer frames.
+        case notNeeded
+        /// A reader still reads frames the passes could not copy (a backup's long snapshot): a
+        /// RESTART would hold the writer off for its whole wait, so none is tried.
+        case skippedForReader
+        /// The writer starts the WAL again from its beginning at its next commit.
+        case restarted
+        /// The writer or a reader was in the way for `busyTimeoutMs`: next round.
+        case busy
+    }
+
     /// One round: copies the WAL back and, when it still holds more than `restartOverFrames`
-    /// frames, makes the writer start it again from its beginning. Returns the frames it held.
+    /// frames, makes the writer start it again from its beginning. Returns the frames it held and
+    /// what it did about them.
     ///
     /// SQLite starts a WAL again from its beginning only when a writer's transaction begins while
     /// every frame has been copied back. Under a steady stream of commits a PASSIVE checkpoint
@@ -79,21 +93,21 @@ final class Checkpointer: Sendable {
     /// it was truncated as oversized, and truncating 140 MB held the writer off for 119 ms (strace:
     /// `ftruncate` in the TRUNCATE checkpoint, the reactor in the busy handler meanwhile): that was
     /// the 100–230 ms tail at 1k msgs/s. Now two PASSIVE passes copy nearly everything without
-    /// blocking anyone, and a RESTART holds the writer off only to copy what the second pass
-    /// left and to sync the database file, so the WAL stays at about one round of writes and is
+    /// blocking anyone, and (unless a reader still needs frames they could not copy) a RESTART
+    /// holds the writer off only to copy what the second pass left and to sync the database
+    /// file, so the WAL stays at about one round of writes and is
     /// never truncated under load.
     @discardableResult
-    static func round(_ db: Database, restartOverFrames: Int64 = restartOverFrames) throws -> Int64 {
-        var frames: Int64 = 0
+    static func round(_ db: Database, restartOverFrames: Int64 = restartOverFrames) throws -> (frames: Int64, restart: Restart) {
+        var frames: Int64 = 0, copied: Int64 = 0
         for _ in 0..<2 {
             // busy, frames in the WAL when the checkpoint began, frames copied (-1, -1 outside WAL mode).
-            frames = try db.first("PRAGMA wal_checkpoint(PASSIVE)") { $0.int(1) } ?? 0
+            (frames, copied) = try db.first("PRAGMA wal_checkpoint(PASSIVE)") { ($0.int(1), $0.int(2)) } ?? (0, 0)
         }
-        if frames > restartOverFrames {
-            // Busy (the first column 1): the writer or a reader was in the way for 50 ms; next round.
-            _ = try db.first("PRAGMA wal_checkpoint(RESTART)") { $0.int(0) }
-        }
-        return frames
+        guard frames > restartOverFrames else { return (frames, .notNeeded) }
+        guard copied >= frames else { return (frames, .skippedForReader) }
+        let busy = try db.first("PRAGMA wal_checkpoint(RESTART)") { $0.int(0) } ?? 1
+        return (frames, busy == 0 ? .restarted : .busy)
     }
 
     /// Asks for a TRUNCATE checkpoint soon (after burn messages were deleted): the WAL

@@ -57,7 +57,7 @@ final class CheckpointerTests: XCTestCase {
         var last: Int64 = 0
         var restarts = 0
         for _ in 0..<100 where restarts < 5 {
-            let held = try Checkpointer.round(checkpointer, restartOverFrames: 16)
+            let held = try Checkpointer.round(checkpointer, restartOverFrames: 16).frames
             if held < last { restarts += 1 }
             last = held
             usleep(20_000)
@@ -67,5 +67,32 @@ final class CheckpointerTests: XCTestCase {
         // And it stays about one round of writes, not the whole stream.
         let later = try frames(checkpointer)
         XCTAssertLessThan(later, Int64(commits.load(ordering: .relaxed)), "the WAL holds the whole stream")
+    }
+
+    /// A reader on an old snapshot (a backup's read) keeps frames the passes cannot copy: the
+    /// round does not try a RESTART, which would hold the writer off while it waited for that
+    /// reader (50 ms every round for as long as the backup reads); once the reader is done it does.
+    func testNoRestartWhileAReaderHoldsAnOldSnapshot() throws {
+        let path = NSTemporaryDirectory() + "sealpost-checkpointer-\(UUID().uuidString).db"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let writer = try Database(path: path)
+        defer { writer.close() }
+        try writer.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(a INTEGER PRIMARY KEY, b BLOB)")
+        let blob = SQLValue.blob([UInt8](repeating: 7, count: 3000))
+        func write(_ n: Int) throws { for _ in 0..<n { try writer.transaction { try writer.run("INSERT INTO t(b) VALUES(?)", blob) } } }
+        try write(10)
+        let reader = try Database(path: path)
+        defer { reader.close() }
+        try reader.execute("BEGIN")
+        _ = try reader.first("SELECT COUNT(*) FROM t") { $0.int(0) }
+        try write(40)
+        let checkpointer = try Database(path: path)
+        defer { checkpointer.close() }
+        checkpointer.setBusyTimeout(ms: Checkpointer.busyTimeoutMs)
+        let held = try Checkpointer.round(checkpointer, restartOverFrames: 16)
+        XCTAssertGreaterThan(held.frames, 16)
+        XCTAssertEqual(held.restart, .skippedForReader)
+        try reader.execute("COMMIT")
+        XCTAssertEqual(try Checkpointer.round(checkpointer, restartOverFrames: 16).restart, .restarted)
     }
 }
