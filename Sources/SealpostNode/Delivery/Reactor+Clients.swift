@@ -449,13 +449,9 @@ extension Reactor {
         var unreserved: [(user: String, entries: ArraySlice<(UInt64, Envelope)>)] = []
         for (user, entries) in batch.takePushes() {
             guard let session = delivery.caughtUpSession(of: user) else { continue }
-            if let last = entries.last, mailboxSeqs.isSaved(last.0) {
-                push(entries[...], to: session)
-            } else {
-                let early = entries.prefix { mailboxSeqs.isSaved($0.0) }
-                push(early, to: session)
-                unreserved.append((user, entries[early.count...]))
-            }
+            let early = entries.prefix { mailboxSeqs.isSaved($0.0) }
+            push(early, to: session)
+            if early.count < entries.count { unreserved.append((user, entries[early.count...])) }
         }
         cycleTimes.mark(.send, now: Clock.monotonicNs())
 
