@@ -22,7 +22,6 @@ struct NodeCounters {
     var undeliverable: UInt64 = 0
     private(set) var remindersFired: UInt64 = 0
     private(set) var remindersLate: UInt64 = 0
-    var groupRefusals: UInt64 = 0
     var refusedQuotes: UInt64 = 0
     /// Envelopes in, out and relayed over the last minute.
     private(set) var rates = RateMeter()

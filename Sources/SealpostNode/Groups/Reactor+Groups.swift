@@ -102,7 +102,6 @@ extension Reactor {
     }
 
     private func refuseGroup(_ envelope: Envelope, _ reason: String) throws {
-        counters.groupRefusals += 1
         let event = Group.Event(op: Group.Event.refused, actor: envelope.from, reason: reason, members: [])
         try sendEvent(event, group: envelope.to, about: envelope, to: [envelope.from])
     }
