@@ -11,7 +11,7 @@ extension Client {
     /// - Returns: the envelope to `submit`.
     /// - Throws: `ClientError.invalid` for an empty or too long text; lookup errors for a member.
     public func prepareGroupText(group: Address, members: [String], text: String,
-                                 id: MessageID = MessageID.fresh()) throws -> Envelope {
+                                 id: MessageID = MessageID(bytes: Sodium.randomBytes(16))!) throws -> Envelope {
         let bytes = Array(text.utf8)
         guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the message is empty") }
         guard bytes.count <= Sealed.maxTextBytes else {

@@ -367,7 +367,7 @@ public final class Client {
     // MARK: sending
 
     /// Checks and encrypts a text message for `to`; does not send it.
-    public func prepareText(to: Address, text: String, id: MessageID = MessageID.fresh()) throws -> Envelope {
+    public func prepareText(to: Address, text: String, id: MessageID = MessageID(bytes: Sodium.randomBytes(16))!) throws -> Envelope {
         let bytes = Array(text.utf8)
         guard !text.trimmingSpaces.isEmpty else { throw ClientError.invalid("the message is empty") }
         guard bytes.count <= Sealed.maxTextBytes else {
@@ -822,7 +822,7 @@ public final class Client {
     }
 
     func sendContent(to: Address, kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
-        let id = MessageID.fresh()
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
         let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
@@ -871,7 +871,7 @@ public final class Client {
 
     /// Seals `content` once for the group, wraps its key for every other member, and stores it.
     func sendToGroup(_ group: Address, members: [String], kind: EnvelopeKind, content: [UInt8], dueAt: UInt64? = nil) throws -> MessageID {
-        let id = MessageID.fresh()
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
         let label = try outgoingLabel(to: group, members: members)
         let sentAt = Clock.nowMs()
         let (sealedContent, flags) = withOrigin(kind: kind, id: id, to: group, sentAt: sentAt, label: label, content: content)
@@ -926,7 +926,7 @@ public final class Client {
     /// Checks and seals a reminder without sending it (for pipelined senders).
     public func prepareReminder(to: Address, at dueAt: UInt64, text: String) throws -> Envelope {
         _ = try prepareReminderChecks(at: dueAt, text: text)
-        let id = MessageID.fresh()
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
         let label = try outgoingLabel(to: to, members: nil)
         let key = try sharedKey(with: to)
         let sentAt = Clock.nowMs()
@@ -948,7 +948,7 @@ public final class Client {
 
     /// A metadata-only envelope (no end-to-end body).
     func sendMeta(to: Address, kind: EnvelopeKind, body: [UInt8]) throws {
-        let id = MessageID.fresh()
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
         try store(Envelope(id: id, from: "", to: to.description, kind: kind.rawValue, sentAt: Clock.nowMs(), body: body))
     }
 

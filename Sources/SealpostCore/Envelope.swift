@@ -1,6 +1,4 @@
-import Sodium
-
-/// A 128-bit message id, chosen by the sending client (`fresh()`: time-ordered, 80 random bits).
+/// A 128-bit message id, chosen at random by the sending client.
 public struct MessageID: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
     public static let size = 16
@@ -16,16 +14,6 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public static let zero = MessageID(bytes: [UInt8](repeating: 0, count: size))!
-
-    /// A new id for an envelope this client sends: the send time in milliseconds since 1970
-    /// (48 bits, big-endian), then 80 random bits (section 1 of the spec, "Message id"). Ids of one sender
-    /// then sort by time, so a node's table of ids seen per sender grows at its end instead
-    /// of at a random page per envelope; 80 random bits keep two ids of one millisecond apart.
-    public static func fresh(nowMs: UInt64 = Clock.nowMs()) -> MessageID {
-        var bytes = (0..<6).map { UInt8(truncatingIfNeeded: nowMs >> (40 - 8 * UInt64($0))) }
-        bytes += Sodium.randomBytes(10)
-        return MessageID(bytes: bytes)!
-    }
 
     public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }

@@ -194,7 +194,7 @@ public final class FakePeerNode {
     public func relay(jid: UInt64, origin: String? = nil, to: String, streamSeq: UInt64 = 1, hops: UInt8 = 0,
                       kind: EnvelopeKind = .text, body: [UInt8] = [1, 2, 3]) -> PeerCommand {
         let from = "mallory@\(origin ?? name)"
-        let envelope = Envelope(id: MessageID.fresh(), from: from, to: to, kind: kind.rawValue,
+        let envelope = Envelope(id: MessageID(bytes: Sodium.randomBytes(16))!, from: from, to: to, kind: kind.rawValue,
                                 sentAt: Clock.nowMs(), body: body)
         return .relay(jid: jid, origin: origin ?? name, dest: Address(to)!.node, streamSeq: streamSeq, hops: hops, envelope: envelope)
     }

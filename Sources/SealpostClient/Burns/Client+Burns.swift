@@ -55,7 +55,7 @@ extension Client {
         guard ttlMs >= 1000, ttlMs <= Burn.maxTTLMs else {
             throw ClientError.invalid("a burn message lives from 1 second to \(Burn.maxTTLMs / 3_600_000) hours")
         }
-        let id = MessageID.fresh()
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
         let label = try outgoingLabel(to: to, members: members)
         let sentAt = Clock.nowMs()
         let expiresAt = sentAt + ttlMs

@@ -158,7 +158,7 @@ extension Client {
         let manifest = FileManifest(flags: burn ? Burn.manifestFlag : 0, fileId: fileId, name: name, size: size, key: upload.key,
                                     header: upload.header, hash: digest)
         let offer = FileOffer(fileId: fileId, cipherSize: cipherSize, chunks: chunks)
-        let id = MessageID.fresh()
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.file.rawValue
         let label = try outgoingLabel(to: to, members: groupMembers)

@@ -232,7 +232,7 @@ extension Client {
         // The label travels with the forward: every new recipient (each member of a group) is checked for it.
         let labels = try unique.map { try outgoingLabel(to: $0, members: groups[$0.description], carrying: source.forwardLabel) }
         return try zip(unique, labels).map { to, label in
-            let id = MessageID.fresh()
+            let id = MessageID(bytes: Sodium.randomBytes(16))!
             let sentAt = Clock.nowMs()
             let sealed = try seal(kind: kind, id: id, to: to, sentAt: sentAt, label: label, content: content, members: groups[to.description])
             return Envelope(id: id, from: "", to: to.description, kind: kind, sentAt: sentAt, label: label, body: header.body(sealed: sealed))

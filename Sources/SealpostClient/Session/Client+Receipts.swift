@@ -15,7 +15,7 @@ extension Client {
 
     /// Seals a `seen` receipt for `ids` (1 to 256) to `sender`, 1:1 like a text.
     public func prepareSeen(to sender: Address, ids: [MessageID]) throws -> Envelope {
-        let id = MessageID.fresh()
+        let id = MessageID(bytes: Sodium.randomBytes(16))!
         let sentAt = Clock.nowMs()
         let kind = EnvelopeKind.seen.rawValue
         let body = Sealed.seal(kind: kind, id: id, from: profile.address.description, to: sender.description, sentAt: sentAt,
